@@ -1,0 +1,376 @@
+"""Accumulators for what deltas build: message content parts and step tool calls.
+
+Deltas are merged into these small plain objects, never into pydantic models:
+appending a text fragment is a list append, so the work is linear in the bytes
+received. Wire-shaped dicts (and from them the SDK's pydantic types) are built
+only when a snapshot is asked for, and cached by the caller until the next change.
+
+Every merge is split in two: ``check_*`` validates a whole delta without touching
+anything and returns the problem, if any; ``apply_*`` then merges it. A rejected
+delta therefore leaves the accumulators exactly as they were.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .violations import Code
+
+__all__ = [
+    "Part",
+    "Problem",
+    "ToolCall",
+    "apply_content",
+    "apply_tool_calls",
+    "check_content",
+    "check_tool_calls",
+    "part_from_object",
+    "tool_call_from_object",
+]
+
+Problem = tuple[Code, str]
+"""A rejected delta: the violation code and a sentence naming the field."""
+
+JSON = dict[str, Any]
+
+
+class Part:
+    """One message content part: ``text``, ``refusal``, ``image_file``, ``image_url``..."""
+
+    __slots__ = ("annotations", "chunks", "extra", "size", "type")
+
+    def __init__(self, type_: str) -> None:
+        self.type = type_
+        self.chunks: list[str] = []  # text value or refusal fragments
+        self.size = 0  # characters in chunks
+        self.annotations: dict[int, JSON] = {}
+        self.extra: JSON = {}  # image_file / image_url payloads and unknown fields
+
+    @property
+    def value(self) -> str:
+        chunks = self.chunks
+        if len(chunks) > 1:  # compact once; later reads are O(1)
+            chunks[:] = ["".join(chunks)]
+        return chunks[0] if chunks else ""
+
+    def wire(self, index: int | None = None) -> JSON:
+        """The part as the API sends it (``index`` only inside deltas)."""
+        out: JSON = {"index": index} if index is not None else {}
+        out["type"] = self.type
+        if self.type == "text":
+            anns = [self.annotations[i] for i in sorted(self.annotations)]
+            out["text"] = {"value": self.value, "annotations": anns}
+        elif self.type == "refusal":
+            out["refusal"] = self.value
+        out.update(self.extra)
+        return out
+
+
+class ToolCall:
+    """One tool call of a ``tool_calls`` step: function, code_interpreter, file_search."""
+
+    __slots__ = ("chunks", "extra", "id", "name", "output", "outputs", "size", "type")
+
+    def __init__(self, type_: str) -> None:
+        self.type = type_
+        self.id: str | None = None
+        self.name: str | None = None  # function name
+        self.chunks: list[str] = []  # function arguments or code_interpreter input
+        self.size = 0
+        self.output: Any = None  # function output
+        self.outputs: list[JSON] = []  # code_interpreter outputs (logs, image)
+        self.extra: JSON = {}  # file_search payload and unknown fields
+
+    @property
+    def text(self) -> str:
+        """Function arguments, or code_interpreter input, so far."""
+        chunks = self.chunks
+        if len(chunks) > 1:
+            chunks[:] = ["".join(chunks)]
+        return chunks[0] if chunks else ""
+
+    def wire(self, index: int | None = None) -> JSON:
+        out: JSON = {"index": index} if index is not None else {}
+        out["id"] = self.id
+        out["type"] = self.type
+        if self.type == "function":
+            out["function"] = {"name": self.name, "arguments": self.text, "output": self.output}
+        elif self.type == "code_interpreter":
+            out["code_interpreter"] = {"input": self.text, "outputs": list(self.outputs)}
+        else:
+            out[self.type] = dict(self.extra)
+        return out
+
+
+# --------------------------------------------------------------------------- #
+# message content
+# --------------------------------------------------------------------------- #
+def check_content(parts: list[Part], content: Any, max_index: int) -> Problem | None:
+    """Validate ``delta.content`` against the parts built so far."""
+    if not isinstance(content, list):
+        return Code.MALFORMED_EVENT, "delta.content is not a list"
+    end = len(parts)
+    types = {i: p.type for i, p in enumerate(parts)}
+    for n, item in enumerate(content):
+        where = f"delta.content[{n}]"
+        if not isinstance(item, dict):
+            return Code.MALFORMED_EVENT, f"{where} is not an object"
+        index, type_ = item.get("index"), item.get("type")
+        if type(index) is not int or index < 0:
+            return Code.MALFORMED_EVENT, f"{where}.index is {index!r}, not an index"
+        if not isinstance(type_, str):
+            return Code.MALFORMED_EVENT, f"{where}.type is {type_!r}, not a string"
+        if index > end:
+            return Code.CONTENT_INDEX_GAP, (
+                f"{where} has index {index} but the message has {end} part(s); "
+                f"the next index must be <= {end}"
+            )
+        if index >= max_index:
+            return Code.LIMIT_EXCEEDED, f"{where}.index {index} exceeds the limit {max_index}"
+        known = types.get(index)
+        if known is not None and known != type_:
+            return Code.TYPE_CHANGE, f"content part {index} changes type from {known!r} to {type_!r}"
+        if index == end:
+            types[index] = type_
+            end += 1
+        if type_ == "text":
+            problem = _check_text(item.get("text"), where, parts[index] if index < len(parts) else None)
+            if problem:
+                return problem
+    return None
+
+
+def _check_text(text: Any, where: str, part: Part | None) -> Problem | None:
+    if text is None:
+        return None
+    if not isinstance(text, dict):
+        return Code.MALFORMED_EVENT, f"{where}.text is not an object"
+    value = text.get("value")
+    if value is not None and not isinstance(value, str):
+        return Code.MALFORMED_EVENT, f"{where}.text.value is not a string"
+    anns = text.get("annotations")
+    if anns is None:
+        return None
+    if not isinstance(anns, list):
+        return Code.MALFORMED_EVENT, f"{where}.text.annotations is not a list"
+    end = len(part.annotations) if part else 0
+    for k, ann in enumerate(anns):
+        if not isinstance(ann, dict):
+            return Code.MALFORMED_EVENT, f"{where}.text.annotations[{k}] is not an object"
+        idx = ann.get("index", end)
+        if type(idx) is not int or idx < 0:
+            return Code.MALFORMED_EVENT, f"{where}.text.annotations[{k}].index is {idx!r}"
+        if idx > end:
+            return Code.CONTENT_INDEX_GAP, (
+                f"{where}.text.annotations[{k}] has index {idx} but the part has {end} "
+                "annotation(s)"
+            )
+        if idx == end:
+            end += 1
+    return None
+
+
+def apply_content(parts: list[Part], content: list[JSON]) -> int:
+    """Merge a checked ``delta.content``; return the characters of text added."""
+    added = 0
+    for item in content:
+        index = item["index"]
+        type_ = item["type"]
+        if index == len(parts):
+            parts.append(Part(type_))
+        part = parts[index]
+        if type_ == "text":
+            text = item.get("text")
+            if text:
+                value = text.get("value")
+                if value:
+                    part.chunks.append(value)
+                    part.size += len(value)
+                    added += len(value)
+                anns = text.get("annotations")
+                if anns:
+                    for ann in anns:
+                        idx = ann.get("index", len(part.annotations))
+                        merged = part.annotations.setdefault(idx, {})
+                        merged.update({k: v for k, v in ann.items() if k != "index"})
+        elif type_ == "refusal":
+            value = item.get("refusal")
+            if isinstance(value, str) and value:
+                part.chunks.append(value)
+                part.size += len(value)
+                added += len(value)
+        else:
+            for key, val in item.items():
+                if key not in ("index", "type"):
+                    old = part.extra.get(key)
+                    part.extra[key] = {**old, **val} if isinstance(old, dict) and isinstance(
+                        val, dict
+                    ) else val
+    return added
+
+
+def part_from_object(obj: JSON) -> Part:
+    """A part as found in a full Message object (server's final word)."""
+    part = Part(str(obj.get("type")))
+    if part.type == "text":
+        text = obj.get("text") or {}
+        value = text.get("value") or ""
+        part.chunks = [value] if value else []
+        part.size = len(value)
+        part.annotations = dict(enumerate(text.get("annotations") or []))
+    elif part.type == "refusal":
+        value = obj.get("refusal") or ""
+        part.chunks = [value] if value else []
+        part.size = len(value)
+    else:
+        part.extra = {k: v for k, v in obj.items() if k not in ("type", "index")}
+    return part
+
+
+# --------------------------------------------------------------------------- #
+# step tool calls
+# --------------------------------------------------------------------------- #
+def check_tool_calls(calls: list[ToolCall], items: Any, max_index: int) -> Problem | None:
+    """Validate ``delta.step_details.tool_calls`` against the calls built so far."""
+    if not isinstance(items, list):
+        return Code.MALFORMED_EVENT, "delta.step_details.tool_calls is not a list"
+    end = len(calls)
+    seen: dict[int, ToolCall | str] = dict(enumerate(calls))
+    for n, item in enumerate(items):
+        where = f"delta.step_details.tool_calls[{n}]"
+        if not isinstance(item, dict):
+            return Code.MALFORMED_EVENT, f"{where} is not an object"
+        index, type_ = item.get("index"), item.get("type")
+        if type(index) is not int or index < 0:
+            return Code.MALFORMED_EVENT, f"{where}.index is {index!r}, not an index"
+        if not isinstance(type_, str):
+            return Code.MALFORMED_EVENT, f"{where}.type is {type_!r}, not a string"
+        if index > end:
+            return Code.CONTENT_INDEX_GAP, (
+                f"{where} has index {index} but the step has {end} tool call(s); "
+                f"the next index must be <= {end}"
+            )
+        if index >= max_index:
+            return Code.LIMIT_EXCEEDED, f"{where}.index {index} exceeds the limit {max_index}"
+        known = seen.get(index)
+        known_type = known if isinstance(known, str) else known.type if known else None
+        if known_type is not None and known_type != type_:
+            return Code.TYPE_CHANGE, (
+                f"tool call {index} changes type from {known_type!r} to {type_!r}"
+            )
+        call_id = item.get("id")
+        if call_id is not None and not isinstance(call_id, str):
+            return Code.MALFORMED_EVENT, f"{where}.id is not a string"
+        if isinstance(known, ToolCall) and known.id and call_id and call_id != known.id:
+            return Code.ID_CHANGE, f"tool call {index} changes id from {known.id!r} to {call_id!r}"
+        body = item.get(type_)
+        if body is not None and not isinstance(body, dict):
+            return Code.MALFORMED_EVENT, f"{where}.{type_} is not an object"
+        if type_ == "function" and body:
+            for key in ("name", "arguments"):
+                if body.get(key) is not None and not isinstance(body[key], str):
+                    return Code.MALFORMED_EVENT, f"{where}.function.{key} is not a string"
+        if type_ == "code_interpreter" and body:
+            problem = _check_outputs(known, body, where)
+            if problem:
+                return problem
+        if index == end:
+            seen[index] = type_
+            end += 1
+    return None
+
+
+def _check_outputs(known: ToolCall | str | None, body: JSON, where: str) -> Problem | None:
+    code_input = body.get("input")
+    if code_input is not None and not isinstance(code_input, str):
+        return Code.MALFORMED_EVENT, f"{where}.code_interpreter.input is not a string"
+    outputs = body.get("outputs")
+    if outputs is None:
+        return None
+    if not isinstance(outputs, list):
+        return Code.MALFORMED_EVENT, f"{where}.code_interpreter.outputs is not a list"
+    existing = known.outputs if isinstance(known, ToolCall) else []
+    end = len(existing)
+    for k, out in enumerate(outputs):
+        w = f"{where}.code_interpreter.outputs[{k}]"
+        if not isinstance(out, dict):
+            return Code.MALFORMED_EVENT, f"{w} is not an object"
+        idx = out.get("index", end)
+        if type(idx) is not int or idx < 0:
+            return Code.MALFORMED_EVENT, f"{w}.index is {idx!r}"
+        if idx > end:
+            return Code.CONTENT_INDEX_GAP, f"{w} has index {idx} but the call has {end} output(s)"
+        if idx < len(existing) and out.get("type") not in (None, existing[idx].get("type")):
+            return Code.TYPE_CHANGE, (
+                f"code_interpreter output {idx} changes type from "
+                f"{existing[idx].get('type')!r} to {out.get('type')!r}"
+            )
+        if idx == end:
+            end += 1
+    return None
+
+
+def apply_tool_calls(calls: list[ToolCall], items: list[JSON]) -> int:
+    """Merge checked tool call deltas; return the characters of text added."""
+    added = 0
+    for item in items:
+        index = item["index"]
+        type_ = item["type"]
+        if index == len(calls):
+            calls.append(ToolCall(type_))
+        call = calls[index]
+        if item.get("id"):
+            call.id = item["id"]
+        body = item.get(type_)
+        if not body:
+            continue
+        if type_ == "function":
+            if body.get("name"):
+                call.name = body["name"]
+            args = body.get("arguments")
+            if args:
+                call.chunks.append(args)
+                call.size += len(args)
+                added += len(args)
+            if body.get("output") is not None:
+                call.output = body["output"]
+        elif type_ == "code_interpreter":
+            code_input = body.get("input")
+            if code_input:
+                call.chunks.append(code_input)
+                call.size += len(code_input)
+                added += len(code_input)
+            for out in body.get("outputs") or ():
+                idx = out.get("index", len(call.outputs))
+                entry = {k: v for k, v in out.items() if k != "index"}
+                if idx == len(call.outputs):
+                    call.outputs.append(entry)
+                elif entry.get("type") == "logs" and "logs" in entry:
+                    old = call.outputs[idx]
+                    old["logs"] = str(old.get("logs") or "") + str(entry["logs"])
+                else:
+                    call.outputs[idx].update(entry)
+        else:
+            call.extra.update(body)
+    return added
+
+
+def tool_call_from_object(obj: JSON) -> ToolCall:
+    """A tool call as found in a full RunStep object (server's final word)."""
+    call = ToolCall(str(obj.get("type")))
+    call.id = obj.get("id")
+    body = obj.get(call.type) or {}
+    if call.type == "function":
+        call.name = body.get("name")
+        args = body.get("arguments") or ""
+        call.chunks = [args] if args else []
+        call.size = len(args)
+        call.output = body.get("output")
+    elif call.type == "code_interpreter":
+        code_input = body.get("input") or ""
+        call.chunks = [code_input] if code_input else []
+        call.size = len(code_input)
+        call.outputs = [dict(o) for o in body.get("outputs") or ()]
+    else:
+        call.extra = dict(body)
+    return call

@@ -1,0 +1,757 @@
+"""``RunFlow``: the sans-I/O core. Events in, states, snapshots and violations out.
+
+One flow is one run, possibly over several streams: a ``done`` right after
+``thread.run.requires_action`` ends a stream, and the stream returned by
+``submit_tool_outputs`` continues the same flow.
+
+Each event goes through the same steps:
+
+1. parse and route it by name (:data:`runflow.protocol.PROTOCOL`);
+2. check it -- every rule that can reject it is checked before anything changes,
+   so a rejected event leaves states and snapshots exactly as they were;
+3. apply it to the snapshot, then move the state through the shared ``transitions``
+   machine, whose on-enter hooks queue the enter callbacks;
+4. check the cross-entity rules that follow an accepted change;
+5. fire the queued callbacks, then, in strict mode, raise the first error.
+
+Deltas skip the machine (they never change state) and are checked against the
+table directly: they are most of the traffic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from openai.types.shared import ErrorObject
+from pydantic import BaseModel
+
+from .content import JSON, apply_content, apply_tool_calls, check_content, check_tool_calls
+from .divergence import diff_message, diff_step, shorten
+from .entities import Tracker, merge_server_object
+from .limits import Limits
+from .machines import MACHINES
+from .protocol import (
+    ADOPTION_RUN_STATES,
+    CHILD_EVENT_RUN_STATES,
+    PROTOCOL,
+    UNSEEN,
+    Entity,
+    EventKind,
+)
+from .sse import SSEDecoder
+from .violations import RULES, Code, ProtocolViolation, Severity, Violation
+
+if TYPE_CHECKING:
+    from .hooks import Hooks
+
+__all__ = ["Ending", "RunFlow"]
+
+Ending = Literal["done", "error", "truncated"]
+
+_ROUTES = PROTOCOL.routes
+_LOOKUP = PROTOCOL.transitions
+_RUN_TERMINAL = PROTOCOL.tables[Entity.RUN].terminal
+_DELTA_STATES = {
+    name: allowed for table in PROTOCOL.tables.values() for name, allowed in table.deltas.items()
+}
+_CREATED = {
+    Entity.THREAD: "thread.created",
+    Entity.RUN: "thread.run.created",
+    Entity.STEP: "thread.run.step.created",
+    Entity.MESSAGE: "thread.message.created",
+}
+_FINAL_CHECKED = frozenset(
+    {
+        "thread.message.completed",
+        "thread.message.incomplete",
+        "thread.run.step.completed",
+        "thread.run.step.failed",
+        "thread.run.step.cancelled",
+        "thread.run.step.expired",
+    }
+)
+_DONE = b"[DONE]"
+
+
+class _BadData:
+    """Stands for an event's data that could not be decoded; says why."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class _Rejected(Exception):
+    """Internal: the current event broke a rejecting rule (already recorded)."""
+
+
+class RunFlow:
+    """Validate and reconstruct one Assistants run from its stream events.
+
+    ``strict=True`` raises :class:`ProtocolViolation` at the first error-severity
+    violation; by default violations are collected in :attr:`violations` and the
+    flow goes on. Warnings never raise.
+    """
+
+    def __init__(
+        self,
+        *,
+        strict: bool = False,
+        limits: Limits | None = None,
+        callback_errors: Literal["raise", "collect"] = "raise",
+    ) -> None:
+        self.strict = strict
+        self.limits = limits or Limits()
+        self.callback_errors = callback_errors
+        self.violations: list[Violation] = []
+        self.error: ErrorObject | None = None
+        """The error object of an ``error`` event, when the stream ended with one."""
+        self._decoder = SSEDecoder(self.limits.max_event_bytes)
+        self._index = 0
+        self._thread: Tracker | None = None
+        self._run: Tracker | None = None
+        self._run_id: str | None = None
+        self._thread_id: str | None = None
+        self._steps: dict[str, Tracker] = {}
+        self._messages: dict[str, Tracker] = {}
+        self._announced: set[str] = set()  # message ids named by message_creation steps
+        self._capped: set[str] = set()  # entity labels that reached a limit
+        self._stream_end: str | None = None  # "done" | "error" once the stream ended
+        self._continues = False  # the stream ended in requires_action
+        self._ending: Ending | None = None
+        self._closed = False
+        self._first_error: Violation | None = None
+        self._hooks: Hooks | None = None
+
+    # ------------------------------------------------------------------ #
+    # input
+    # ------------------------------------------------------------------ #
+    def feed(self, event: Any) -> list[Violation]:
+        """Take one event: an SDK stream event or ``{"event": name, "data": ...}``.
+
+        Returns the violations this event produced.
+        """
+        start = len(self.violations)
+        if isinstance(event, Mapping):
+            name = event.get("event")
+            data = event.get("data")
+        else:
+            name = getattr(event, "event", None)
+            data = getattr(event, "data", None)
+            if isinstance(data, BaseModel):
+                data = data.model_dump(mode="json", exclude_unset=True)
+        if not isinstance(name, str):
+            self._process(None, _BadData(f"the event has no 'event' name (got {name!r})"), None)
+        elif isinstance(data, (bytes, bytearray)):
+            self._feed_raw(name, bytes(data), None)
+        else:
+            self._process(name, data, None)
+        return self.violations[start:]
+
+    def feed_sse(self, chunk: bytes) -> list[Violation]:
+        """Take raw SSE bytes, split anywhere. Returns the violations they produced."""
+        start = len(self.violations)
+        events = self._decoder.feed(chunk)
+        if self._decoder.overflows:
+            self._report_overflows()
+        for raw in events:
+            self._feed_raw(raw.event, raw.data, raw.offset)
+        return self.violations[start:]
+
+    def close(self) -> Ending:
+        """End of input: classify how the stream ended (``done``, ``error``, ``truncated``)."""
+        for raw in self._decoder.close():
+            self._feed_raw(raw.event, raw.data, raw.offset)
+        if self._closed:
+            return self._ending or "truncated"
+        self._closed = True
+        if self._stream_end is None:
+            self._ending = "truncated"
+            self._violate(
+                Code.TRUNCATED, self._index, None, None,
+                f"the input ended after {self._index} event(s) with no done and no error "
+                f"event; the run is {self.run_status}",
+            )
+        self._finish_event()
+        if self._hooks is not None:
+            self._hooks.end(self, self._ending or "truncated")
+        return self._ending or "truncated"
+
+    def _feed_raw(self, name: str | None, data: bytes | None, offset: int | None) -> None:
+        if data is None or data == _DONE:
+            self._process(name, None if data is None else "[DONE]", offset)
+            return
+        try:
+            obj = json.loads(data)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            where = f" at byte {offset}" if offset is not None else ""
+            obj = _BadData(f"the data of {name!r}{where} is not valid JSON ({exc})")
+        self._process(name, obj, offset)
+
+    # ------------------------------------------------------------------ #
+    # dispatch
+    # ------------------------------------------------------------------ #
+    def _process(self, name: str | None, data: Any, offset: int | None) -> None:
+        index = self._index
+        self._index = index + 1
+        self._closed = False
+        if self._stream_end is not None:
+            self._next_stream(index, name)
+        route = _ROUTES.get(name) if name is not None else None
+        try:
+            if isinstance(data, _BadData):
+                self._violate(Code.MALFORMED_EVENT, index, name, None, data.reason)
+            elif route is None:
+                self._violate(
+                    Code.UNKNOWN_EVENT, index, name, None,
+                    f"event {name!r} is not part of the protocol and was ignored"
+                    if name is not None else "an SSE block with data but no event name was ignored",
+                )
+            else:
+                kind, entity = route
+                if kind is EventKind.DELTA:
+                    self._on_delta(entity, name, data, index)  # type: ignore[arg-type]
+                elif kind is EventKind.STATUS:
+                    self._on_status(entity, name, data, index, offset)  # type: ignore[arg-type]
+                elif kind is EventKind.DONE:
+                    self._on_done(index)
+                elif kind is EventKind.ERROR:
+                    self._on_error(data, index)
+        except _Rejected:
+            pass
+        self._finish_event()
+
+    def _finish_event(self) -> None:
+        if self._hooks is not None:
+            self._hooks.flush(self)
+        first = self._first_error
+        if first is not None:
+            self._first_error = None
+            raise ProtocolViolation(first)
+
+    def _next_stream(self, index: int, name: str | None) -> None:
+        """The first event after ``done`` or ``error``: a continuation or a violation."""
+        ended, self._stream_end = self._stream_end, None
+        self._ending = None
+        if ended == "done" and self._continues:
+            return
+        code = Code.EVENT_AFTER_DONE if ended == "done" else Code.EVENT_AFTER_ERROR
+        self._violate(
+            code, index, name, None,
+            f"{name!r} arrived after the stream ended with {ended}, and the run was "
+            f"{self.run_status}, not requires_action",
+        )
+
+    # ------------------------------------------------------------------ #
+    # violations
+    # ------------------------------------------------------------------ #
+    def _violate(
+        self,
+        code: Code,
+        index: int,
+        event: str | None,
+        entity: str | None,
+        message: str,
+        severity: Severity | None = None,
+    ) -> None:
+        violation = Violation(
+            code=code,
+            severity=severity or RULES[code].severity,
+            index=index,
+            event=event,
+            entity=entity,
+            message=message,
+        )
+        self.violations.append(violation)
+        if self._hooks is not None:
+            self._hooks.violation(self, violation)
+        if self.strict and violation.severity == "error" and self._first_error is None:
+            self._first_error = violation
+
+    def _reject(
+        self, code: Code, index: int, event: str | None, entity: str | None, message: str
+    ) -> _Rejected:
+        self._violate(code, index, event, entity, message)
+        return _Rejected()
+
+    def _report_overflows(self) -> None:
+        for offset, size in self._decoder.overflows:
+            index = self._index  # the dropped event still counts as one
+            self._index += 1
+            self._violate(
+                Code.LIMIT_EXCEEDED, index, None, None,
+                f"an SSE event starting at byte {offset} grew past {size} bytes "
+                f"(max_event_bytes={self.limits.max_event_bytes}) and was dropped",
+            )
+        self._decoder.overflows.clear()
+        self._finish_event()
+
+    # ------------------------------------------------------------------ #
+    # status events: full objects
+    # ------------------------------------------------------------------ #
+    def _on_status(
+        self, entity: Entity, name: str, data: Any, index: int, offset: int | None
+    ) -> None:
+        obj = self._check_object(entity, name, data, index, offset)
+        oid: str = obj["id"]
+        if entity is Entity.THREAD:
+            tracker = self._resolve_thread(oid, name, index)
+        elif entity is Entity.RUN:
+            tracker = self._resolve_run(oid, obj, name, index)
+        else:
+            tracker = self._resolve_child(entity, oid, obj, name, index)
+        state = tracker.state
+        dest = _LOOKUP[entity].get((state, name))
+        if dest is None:
+            allowed = sorted(e for (s, e) in _LOOKUP[entity] if s == state)
+            raise self._reject(
+                Code.INVALID_TRANSITION, index, name, tracker.label,
+                f"{name} is not allowed for {tracker.label} in state {state!r}; "
+                f"allowed: {', '.join(allowed) or 'nothing (terminal)'}",
+            )
+        # -- accepted from here on: apply, then move, then cross-entity rules --
+        if state == UNSEEN:
+            self._adopt(tracker, obj)
+        if name in _FINAL_CHECKED and tracker.deltas and tracker.label not in self._capped:
+            self._check_divergence(tracker, obj, name, index)
+        merge_server_object(tracker, obj)
+        status = obj.get("status")
+        if entity is not Entity.THREAD and status != dest:
+            tracker.status_override = dest
+            self._violate(
+                Code.STATUS_MISMATCH, index, name, tracker.label,
+                f"{name} carries status {status!r}; the event name is followed "
+                f"and {tracker.label} is now {dest!r}",
+            )
+        if entity is Entity.STEP:
+            self._note_step(tracker, obj)
+        MACHINES[entity].events[name].trigger(tracker, self)
+        if entity is Entity.RUN:
+            self._after_run(tracker, name, index)
+        elif entity is Entity.MESSAGE and name == "thread.message.created":
+            if obj["id"] not in self._announced:
+                self._violate(
+                    Code.ORPHAN_MESSAGE, index, name, tracker.label,
+                    f"{tracker.label} was created but no message_creation step names it",
+                )
+
+    def _check_object(
+        self, entity: Entity, name: str, data: Any, index: int, offset: int | None
+    ) -> JSON:
+        problem = _object_problem(entity, data)
+        if problem is not None:
+            where = f" (byte {offset})" if offset is not None else ""
+            raise self._reject(Code.MALFORMED_EVENT, index, name, None,
+                               f"the data of {name}{where} {problem}")
+        return data  # type: ignore[no-any-return]
+
+    def _resolve_thread(self, oid: str, name: str, index: int) -> Tracker:
+        thread = self._thread
+        if thread is not None:
+            code = Code.DUPLICATE_ENTITY if thread.id == oid else Code.FOREIGN_ENTITY
+            raise self._reject(code, index, name, f"thread {oid}",
+                               f"thread {oid} arrived but this flow already has thread {thread.id}")
+        if self._thread_id is not None and self._thread_id != oid:
+            raise self._reject(Code.FOREIGN_ENTITY, index, name, f"thread {oid}",
+                               f"thread {oid} is not this flow's thread {self._thread_id}")
+        return Tracker(Entity.THREAD, oid)
+
+    def _resolve_run(self, oid: str, obj: JSON, name: str, index: int) -> Tracker:
+        label = f"run {oid}"
+        if self._run_id is not None and oid != self._run_id:
+            raise self._reject(Code.FOREIGN_ENTITY, index, name, label,
+                               f"{label} is not this flow's run {self._run_id}; one flow is one run")
+        thread_id = obj.get("thread_id")
+        if self._thread_id is not None and thread_id != self._thread_id:
+            raise self._reject(Code.FOREIGN_ENTITY, index, name, label,
+                               f"{label} belongs to thread {thread_id!r}, not {self._thread_id}")
+        run = self._run
+        if run is None:
+            return Tracker(Entity.RUN, oid)
+        if name == _CREATED[Entity.RUN]:
+            raise self._reject(Code.DUPLICATE_ENTITY, index, name, label,
+                               f"{name} for {label}, which this flow already has")
+        return run
+
+    def _resolve_child(self, entity: Entity, oid: str, obj: JSON, name: str, index: int) -> Tracker:
+        table = self._steps if entity is Entity.STEP else self._messages
+        label = f"{entity.value} {oid}"
+        run_id, thread_id = obj.get("run_id"), obj.get("thread_id")
+        if self._run_id is not None and run_id != self._run_id:
+            raise self._reject(Code.FOREIGN_ENTITY, index, name, label,
+                               f"{label} belongs to run {run_id!r}, not this flow's run {self._run_id}")
+        if self._thread_id is not None and thread_id != self._thread_id:
+            raise self._reject(
+                Code.FOREIGN_ENTITY, index, name, label,
+                f"{label} belongs to thread {thread_id!r}, not this flow's thread {self._thread_id}",
+            )
+        self._check_run_allows(name, label, index)
+        tracker = table.get(oid)
+        if tracker is not None:
+            if name == _CREATED[entity]:
+                raise self._reject(Code.DUPLICATE_ENTITY, index, name, label,
+                                   f"{name} for {label}, which this flow already has "
+                                   f"(state {tracker.state!r})")
+            return tracker
+        run_state = self._run.state if self._run is not None else UNSEEN
+        if name != _CREATED[entity] and run_state not in ADOPTION_RUN_STATES:
+            raise self._reject(
+                Code.UNKNOWN_ENTITY, index, name, label,
+                f"{name} for {label}, which this flow never saw created; it cannot be "
+                f"adopted while the run is {run_state!r}",
+            )
+        if len(self._steps) + len(self._messages) >= self.limits.max_entities:
+            raise self._reject(
+                Code.LIMIT_EXCEEDED, index, name, label,
+                f"{label} would exceed max_entities={self.limits.max_entities}",
+            )
+        return Tracker(entity, oid)
+
+    def _check_run_allows(self, name: str, label: str, index: int) -> None:
+        run = self._run
+        if run is None:
+            return
+        state = run.state
+        if state in _RUN_TERMINAL:
+            raise self._reject(Code.EVENT_AFTER_TERMINAL, index, name, label,
+                               f"{name} for {label} after the run ended {state!r}")
+        allowed = CHILD_EVENT_RUN_STATES[name]
+        if state not in allowed and state != UNSEEN:
+            raise self._reject(
+                Code.RUN_NOT_IN_PROGRESS, index, name, label,
+                f"{name} for {label} while the run is {state!r}; "
+                f"allowed while the run is {', '.join(sorted(allowed))}",
+            )
+
+    def _adopt(self, tracker: Tracker, obj: JSON) -> None:
+        """Register an entity the flow sees for the first time (created or adopted)."""
+        entity = tracker.entity
+        if entity is Entity.THREAD:
+            self._thread = tracker
+            self._thread_id = tracker.id
+            return
+        if entity is Entity.RUN:
+            self._run = tracker
+            self._run_id = tracker.id
+        else:
+            (self._steps if entity is Entity.STEP else self._messages)[tracker.id] = tracker
+            if self._run_id is None and isinstance(obj.get("run_id"), str):
+                self._run_id = obj["run_id"]
+        if self._thread_id is None and isinstance(obj.get("thread_id"), str):
+            self._thread_id = obj["thread_id"]
+
+    def _note_step(self, tracker: Tracker, obj: JSON) -> None:
+        details = obj.get("step_details")
+        if isinstance(details, dict) and details.get("type") == "message_creation":
+            creation = details.get("message_creation")
+            if isinstance(creation, dict) and isinstance(creation.get("message_id"), str):
+                self._announced.add(creation["message_id"])
+
+    def _after_run(self, run: Tracker, name: str, index: int) -> None:
+        raw = run.raw
+        state = run.state
+        if state == "requires_action":
+            self._check_required_action(run, name, index)
+        elif state in _RUN_TERMINAL:
+            severity: Severity = "error" if state == "completed" else "warning"
+            for child in (*self._steps.values(), *self._messages.values()):
+                if child.state == "in_progress":
+                    self._violate(
+                        Code.CHILDREN_OPEN_AT_TERMINAL, index, name, child.label,
+                        f"the run ended {state!r} while {child.label} is still in_progress",
+                        severity,
+                    )
+            if state == "completed" and raw.get("incomplete_details"):
+                self._violate(
+                    Code.INCOMPLETE_DETAILS_ON_COMPLETED, index, name, run.label,
+                    f"{name} carries incomplete_details {raw['incomplete_details']!r}",
+                )
+
+    def _check_required_action(self, run: Tracker, name: str, index: int) -> None:
+        listed: dict[str, JSON] = {}
+        action = run.raw.get("required_action")
+        calls = _dig(action, "submit_tool_outputs", "tool_calls")
+        for call in calls if isinstance(calls, list) else ():
+            if isinstance(call, dict) and isinstance(call.get("id"), str):
+                listed[call["id"]] = call
+        streamed: dict[str, Any] = {}
+        for step in self._steps.values():
+            if step.state == "in_progress" and step.step_type == "tool_calls":
+                for c in step.calls:
+                    if c.type == "function" and c.id:
+                        streamed[c.id] = c
+        problems = []
+        if set(listed) != set(streamed):
+            problems.append(
+                f"requires_action lists {sorted(listed)} but the open tool_calls steps "
+                f"streamed {sorted(streamed)}"
+            )
+        for cid, call in listed.items():
+            fn = call.get("function") if isinstance(call.get("function"), dict) else {}
+            ours = streamed.get(cid)
+            if ours is not None and ours.chunks and fn.get("arguments") != ours.text:
+                problems.append(
+                    f"call {cid} arguments {shorten(fn.get('arguments'))} differ from the "
+                    f"streamed {shorten(ours.text)}"
+                )
+            if ours is not None and ours.name and fn.get("name") != ours.name:
+                problems.append(f"call {cid} name {fn.get('name')!r} differs from {ours.name!r}")
+            try:
+                json.loads(fn.get("arguments") or "")
+            except (TypeError, ValueError):
+                self._violate(
+                    Code.INVALID_TOOL_ARGUMENTS, index, name, f"tool call {cid}",
+                    f"the arguments of {cid} are not JSON: {shorten(fn.get('arguments'))}",
+                )
+        if problems:
+            self._violate(Code.TOOL_CALLS_MISMATCH, index, name, run.label, "; ".join(problems))
+
+    def _check_divergence(self, tracker: Tracker, obj: JSON, name: str, index: int) -> None:
+        if tracker.entity is Entity.MESSAGE:
+            diffs = diff_message(tracker.parts, obj)
+        else:
+            diffs = diff_step(tracker.calls, obj)
+        for path, ours, theirs in diffs:
+            self._violate(
+                Code.SNAPSHOT_DIVERGENCE, index, name, tracker.label,
+                f"{path}: rebuilt from deltas {shorten(ours)} but the server sent "
+                f"{shorten(theirs)}; the server's value is kept",
+            )
+
+    # ------------------------------------------------------------------ #
+    # deltas: the hot path, no machine involved
+    # ------------------------------------------------------------------ #
+    def _on_delta(self, entity: Entity, name: str, data: Any, index: int) -> None:
+        if type(data) is not dict:
+            raise self._reject(Code.MALFORMED_EVENT, index, name, None,
+                               f"the data of {name} is {type(data).__name__}, not an object")
+        oid = data.get("id")
+        delta = data.get("delta")
+        if type(oid) is not str or not oid:
+            raise self._reject(Code.MALFORMED_EVENT, index, name, None,
+                               f"the data of {name} has no string 'id'")
+        if type(delta) is not dict:
+            raise self._reject(Code.MALFORMED_EVENT, index, name, f"{entity.value} {oid}",
+                               f"the data of {name} has no 'delta' object")
+        tracker = (self._messages if entity is Entity.MESSAGE else self._steps).get(oid)
+        if tracker is None:
+            raise self._reject(
+                Code.UNKNOWN_ENTITY, index, name, f"{entity.value} {oid}",
+                f"{name} for {entity.value} {oid}, which this flow never saw; "
+                "a delta carries no full object, so it cannot be adopted",
+            )
+        self._check_run_allows(name, tracker.label, index)
+        if tracker.state not in _DELTA_STATES[name]:
+            raise self._reject(
+                Code.INVALID_TRANSITION, index, name, tracker.label,
+                f"{name} is not allowed for {tracker.label} in state {tracker.state!r}; "
+                f"deltas are allowed in {', '.join(sorted(_DELTA_STATES[name]))}",
+            )
+        if tracker.label in self._capped:
+            return  # the entity reached a limit and stopped growing
+        if entity is Entity.MESSAGE:
+            self._message_delta(tracker, delta, name, index)
+        else:
+            self._step_delta(tracker, delta, name, index)
+
+    def _message_delta(self, tracker: Tracker, delta: JSON, name: str, index: int) -> None:
+        content = delta.get("content")
+        if content is None:
+            return
+        parts = tracker.parts
+        problem = check_content(parts, content, self.limits.max_index)
+        if problem is not None:
+            raise self._reject(problem[0], index, name, tracker.label, problem[1])
+        if tracker.size + _text_size(content) > self.limits.max_message_chars:
+            self._cap(tracker, index, name, "max_message_chars", self.limits.max_message_chars)
+            return
+        before = len(parts)
+        tracker.size += apply_content(parts, content)
+        tracker.deltas += 1
+        tracker.typed = None
+        if self._hooks is not None:
+            self._hooks.message_delta(self, tracker, content, before)
+
+    def _step_delta(self, tracker: Tracker, delta: JSON, name: str, index: int) -> None:
+        details = delta.get("step_details")
+        if details is None:
+            return
+        if type(details) is not dict or not isinstance(details.get("type"), str):
+            raise self._reject(Code.MALFORMED_EVENT, index, name, tracker.label,
+                               "delta.step_details is not an object with a 'type'")
+        if details["type"] != tracker.step_type:
+            raise self._reject(
+                Code.TYPE_CHANGE, index, name, tracker.label,
+                f"delta.step_details.type is {details['type']!r} but {tracker.label} "
+                f"is a {tracker.step_type!r} step",
+            )
+        items = details.get("tool_calls")
+        if items is None:
+            return
+        calls = tracker.calls
+        problem = check_tool_calls(calls, items, self.limits.max_index)
+        if problem is not None:
+            raise self._reject(problem[0], index, name, tracker.label, problem[1])
+        if tracker.size + _tool_size(items) > self.limits.max_tool_chars:
+            self._cap(tracker, index, name, "max_tool_chars", self.limits.max_tool_chars)
+            return
+        before = len(calls)
+        tracker.size += apply_tool_calls(calls, items)
+        tracker.deltas += 1
+        tracker.typed = None
+        if self._hooks is not None:
+            self._hooks.step_delta(self, tracker, items, before)
+
+    def _cap(self, tracker: Tracker, index: int, name: str, limit: str, value: int) -> None:
+        self._capped.add(tracker.label)
+        self._violate(
+            Code.LIMIT_EXCEEDED, index, name, tracker.label,
+            f"{tracker.label} would grow past {limit}={value}; it stops growing here",
+        )
+
+    # ------------------------------------------------------------------ #
+    # stream events
+    # ------------------------------------------------------------------ #
+    def _on_done(self, index: int) -> None:
+        state = self.run_status
+        self._stream_end = "done"
+        self._ending = "done"
+        self._continues = state == "requires_action"
+        if state not in _RUN_TERMINAL and state != "requires_action":
+            self._violate(
+                Code.DONE_BEFORE_FINAL, index, "done", self._run.label if self._run else None,
+                f"done arrived while the run is {state!r}, neither terminal nor requires_action",
+            )
+
+    def _on_error(self, data: Any, index: int) -> None:
+        body = data.get("error") if isinstance(data, dict) else None
+        if not isinstance(body, dict):
+            body = data
+        if not isinstance(body, dict):
+            raise self._reject(Code.MALFORMED_EVENT, index, "error", None,
+                               f"the data of error is {type(data).__name__}, not an error object")
+        self.error = ErrorObject.construct(**body)
+        self._stream_end = "error"
+        self._ending = "error"
+        self._continues = False
+
+    # ------------------------------------------------------------------ #
+    # enter hook (called by the machines)
+    # ------------------------------------------------------------------ #
+    def _entered(self, tracker: Tracker, state: str) -> None:
+        if self._hooks is not None:
+            self._hooks.entered(self, tracker, state)
+
+    # ------------------------------------------------------------------ #
+    # queries
+    # ------------------------------------------------------------------ #
+    @property
+    def events(self) -> int:
+        """Events received so far (the index the next one will get)."""
+        return self._index
+
+    @property
+    def ending(self) -> Ending | None:
+        """How the last stream ended, or None while it is open."""
+        return self._ending
+
+    @property
+    def run_status(self) -> str:
+        """The run's state: a run status, or ``"unseen"`` before any run event."""
+        return self._run.state if self._run is not None else UNSEEN
+
+    @property
+    def run_id(self) -> str | None:
+        return self._run_id
+
+    @property
+    def thread_id(self) -> str | None:
+        return self._thread_id
+
+    def step_state(self, step_id: str) -> str:
+        """The state of a step by id (``"unseen"`` if the flow never saw it)."""
+        tracker = self._steps.get(step_id)
+        return tracker.state if tracker is not None else UNSEEN
+
+    def message_state(self, message_id: str) -> str:
+        """The state of a message by id (``"unseen"`` if the flow never saw it)."""
+        tracker = self._messages.get(message_id)
+        return tracker.state if tracker is not None else UNSEEN
+
+    @property
+    def step_states(self) -> dict[str, str]:
+        return {k: t.state for k, t in self._steps.items()}
+
+    @property
+    def message_states(self) -> dict[str, str]:
+        return {k: t.state for k, t in self._messages.items()}
+
+    @property
+    def errors(self) -> list[Violation]:
+        """The error-severity violations."""
+        return [v for v in self.violations if v.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        """No error-severity violation so far."""
+        return not any(v.severity == "error" for v in self.violations)
+
+
+def _object_problem(entity: Entity, data: Any) -> str | None:
+    """Why ``data`` is not the event's object, naming the field, or None."""
+    if type(data) is not dict:
+        return f"is {type(data).__name__}, not an object"
+    if type(data.get("id")) is not str or not data["id"]:
+        return "has no string 'id'"
+    if entity is Entity.THREAD:
+        return None
+    if entity is not Entity.THREAD and not isinstance(data.get("status"), str):
+        return "has no string 'status'"
+    if entity is not Entity.RUN:
+        for key in ("run_id", "thread_id"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                return f"field {key!r} is {data[key]!r}, not a string"
+    if entity is Entity.STEP:
+        details = data.get("step_details")
+        if not isinstance(details, dict) or details.get("type") not in (
+            "message_creation", "tool_calls"
+        ):
+            return "field 'step_details' is not a message_creation or tool_calls object"
+        if details["type"] == "tool_calls" and not isinstance(details.get("tool_calls"), list):
+            return "field 'step_details.tool_calls' is not a list"
+    if entity is Entity.MESSAGE and not isinstance(data.get("content"), list):
+        return "field 'content' is not a list"
+    return None
+
+
+def _dig(obj: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _text_size(content: list[JSON]) -> int:
+    size = 0
+    for item in content:
+        text = item.get("text")
+        if isinstance(text, dict) and isinstance(text.get("value"), str):
+            size += len(text["value"])
+        elif isinstance(item.get("refusal"), str):
+            size += len(item["refusal"])
+    return size
+
+
+def _tool_size(items: list[JSON]) -> int:
+    size = 0
+    for item in items:
+        body = item.get(item["type"])
+        if isinstance(body, dict):
+            for key in ("arguments", "input"):
+                if isinstance(body.get(key), str):
+                    size += len(body[key])
+    return size

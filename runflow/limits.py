@@ -1,0 +1,29 @@
+"""Resource limits for remote input.
+
+A stream comes from a server runflow does not control. Each limit has a safe
+default; reaching it gives one ``limit_exceeded`` violation for the entity, the
+offending entity stops growing, and the flow goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["Limits"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_event_bytes: int = 16 * 1024 * 1024
+    """Bytes of one SSE event; also the most the SSE decoder ever buffers."""
+    max_message_chars: int = 8 * 1024 * 1024
+    """Characters of text (all parts) one message may grow to through deltas."""
+    max_tool_chars: int = 8 * 1024 * 1024
+    """Characters of arguments or code input one tool_calls step may grow to."""
+    max_index: int = 1024
+    """Exclusive bound on content part, tool call, output and annotation indices."""
+    max_entities: int = 10_000
+    """Steps plus messages in one flow."""
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)

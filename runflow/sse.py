@@ -1,0 +1,197 @@
+"""Incremental Server-Sent Events decoder (bytes in, raw events out).
+
+It follows the WHATWG event-stream rules that matter for Assistants streams:
+chunk boundaries may fall anywhere (mid-line, mid-UTF-8 character); lines end in
+LF, CRLF or CR; a blank line ends an event; ``:`` comment lines, ``id:`` and
+``retry:`` are ignored; several ``data:`` lines are joined with ``\\n``. Two
+departures, both for real captures: a block with an ``event:`` line and no
+``data:`` line is still dispatched (with ``data`` None, as one real server sent
+``done``), and :meth:`SSEDecoder.close` dispatches a final block that lacks the
+closing blank line.
+
+The decoder does not decode JSON; it yields :class:`RawEvent` with the data as
+bytes so the flow parses each block exactly once. Work is linear in the input:
+bytes of an unfinished block are kept in a list and joined once the block ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RawEvent", "SSEDecoder"]
+
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    """One SSE message: its ``event`` name, its joined ``data`` and where it began."""
+
+    event: str | None
+    data: bytes | None
+    offset: int
+    """Byte offset of the block in the (line-ending-normalized) stream."""
+
+
+class SSEDecoder:
+    """Split a byte stream into SSE messages.
+
+    ``max_pending`` bounds the bytes held for one unfinished block; beyond it the
+    block is dropped and reported through :attr:`overflows` (offset, size) so the
+    caller can raise a violation. Bytes of the dropped block are skipped until
+    the next blank line.
+    """
+
+    __slots__ = (
+        "_cr",
+        "_offset",
+        "_pending",
+        "_pending_size",
+        "_skipping",
+        "_started",
+        "max_pending",
+        "overflows",
+    )
+
+    def __init__(self, max_pending: int = 64 * 1024 * 1024) -> None:
+        self.max_pending = max_pending
+        self._pending: list[bytes] = []  # bytes of the unfinished block
+        self._pending_size = 0
+        self._offset = 0  # stream offset of the first pending byte
+        self._cr = False  # the last chunk ended with CR: a LF may follow
+        self._started = False
+        self._skipping = False
+        self.overflows: list[tuple[int, int]] = []
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet dispatched."""
+        return self._pending_size
+
+    def feed(self, chunk: bytes) -> list[RawEvent]:
+        """Take the next bytes; return the messages they complete."""
+        if not self._started:
+            if not chunk:
+                return []
+            self._started = True
+            if chunk.startswith(_BOM):
+                chunk = chunk[3:]
+        if self._cr:
+            self._cr = False
+            if chunk.startswith(b"\n"):
+                chunk = chunk[1:]
+        if b"\r" in chunk:
+            if chunk.endswith(b"\r"):
+                self._cr = True  # a CRLF may be split across chunks
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if not chunk:
+            return []
+        pending = self._pending
+        # A block ends at a blank line, i.e. "\n\n", possibly straddling chunks.
+        joint = pending and pending[-1].endswith(b"\n") and chunk.startswith(b"\n")
+        if b"\n\n" not in chunk and not joint:
+            return self._hold(chunk)
+        data = b"".join(pending) + chunk if pending else chunk
+        blocks = data.split(b"\n\n")
+        rest = blocks.pop()
+        offset = self._offset
+        out: list[RawEvent] = []
+        skipping = self._skipping
+        self._skipping = False
+        for block in blocks:
+            start = offset
+            offset += len(block) + 2
+            if skipping:
+                skipping = False
+                continue
+            if block:
+                event = _parse_block(block, start)
+                if event is not None:
+                    out.append(event)
+        self._pending = []
+        self._pending_size = 0
+        self._offset = offset
+        if rest:
+            out.extend(self._hold(rest))
+        return out
+
+    def close(self) -> list[RawEvent]:
+        """End of input: dispatch a last block that had no closing blank line."""
+        data = b"".join(self._pending)
+        start = self._offset
+        self._pending = []
+        self._offset += len(data)
+        self._pending_size = 0
+        self._cr = False
+        if self._skipping:
+            self._skipping = False
+            return []
+        data = data.strip(b"\n")
+        if not data:
+            return []
+        event = _parse_block(data, start)
+        return [event] if event is not None else []
+
+    def _hold(self, chunk: bytes) -> list[RawEvent]:
+        if self._skipping:
+            # Drop the bytes of an oversized block, but keep its last byte: it may
+            # be the first half of the blank line that ends the block.
+            self._offset += self._pending_size
+            self._pending = [chunk[-1:]]
+            self._pending_size = 1
+            self._offset += len(chunk) - 1
+            return []
+        self._pending.append(chunk)
+        self._pending_size += len(chunk)
+        if self._pending_size > self.max_pending:
+            self.overflows.append((self._offset, self._pending_size))
+            last = self._pending[-1][-1:]
+            self._offset += self._pending_size - 1
+            self._pending = [last]
+            self._pending_size = 1
+            self._skipping = True
+        return []
+
+    # -- checkpoints ------------------------------------------------------ #
+    def state(self) -> dict[str, object]:
+        return {
+            "pending": b"".join(self._pending).decode("latin-1"),
+            "offset": self._offset,
+            "cr": self._cr,
+            "started": self._started,
+            "skipping": self._skipping,
+        }
+
+    def restore(self, state: dict[str, object]) -> None:
+        pending = str(state["pending"]).encode("latin-1")
+        self._pending = [pending] if pending else []
+        self._pending_size = len(pending)
+        self._offset = int(state["offset"])  # type: ignore[call-overload]
+        self._cr = bool(state["cr"])
+        self._started = bool(state["started"])
+        self._skipping = bool(state["skipping"])
+
+
+def _parse_block(block: bytes, offset: int) -> RawEvent | None:
+    # Fast path: exactly "event: NAME\ndata: ONE LINE", as every real server sends.
+    if block.startswith(b"event: "):
+        nl = block.find(b"\n")
+        if nl > 0 and block.startswith(b"data: ", nl + 1) and block.find(b"\n", nl + 1) < 0:
+            name = block[7:nl].decode("utf-8", "replace")
+            return RawEvent(name, block[nl + 7 :], offset)
+    name: str | None = None
+    data: list[bytes] = []
+    for line in block.split(b"\n"):
+        if not line or line.startswith(b":"):
+            continue
+        field, sep, value = line.partition(b":")
+        if sep and value.startswith(b" "):
+            value = value[1:]
+        if field == b"event":
+            name = value.decode("utf-8", "replace")
+        elif field == b"data":
+            data.append(value)
+        # "id", "retry" and unknown fields are ignored, as the SSE rules say.
+    if name is None and not data:
+        return None
+    return RawEvent(name, b"\n".join(data) if data else None, offset)

@@ -1,0 +1,168 @@
+"""Fault injection for event streams.
+
+A :class:`Fault` describes how one HTTP stream is damaged on its way to the
+client. The server-side run is unaffected: every event is still applied to the
+store before the fault decides what (if anything) goes on the wire.
+
+Syntax (``parse_fault``, the ``X-Runflow-Fault`` header, the CLI), comma separated::
+
+    cut_after=5     close the connection abruptly after 5 frames were written (no done)
+    error_after=3   after 3 written frames send an ``error`` event and end (no done)
+    corrupt=3       break the JSON of event 3
+    duplicate=4     send event 4 twice
+    drop=4          never send event 4
+    swap=4          send event 5 before event 4
+    unknown=2       send an unknown ``thread.run.step.mystery`` event before event 2
+    delay=0.05      wait 0.05 s between frames
+
+Event numbers count the events of the unmodified stream from 1 (``done``
+included); ``cut_after`` and ``error_after`` count frames actually written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .sse import Frame, encode_event, error_frame, make_frame
+
+__all__ = ["FAULT_HEADER", "Cut", "Fault", "FaultSyntaxError", "apply_faults", "parse_fault"]
+
+FAULT_HEADER = "X-Runflow-Fault"
+UNKNOWN_EVENT = "thread.run.step.mystery"
+ERROR_MESSAGE = "The server had an error processing your request. (injected by runflow)"
+
+_INT_FIELDS = ("cut_after", "error_after", "corrupt", "duplicate", "drop", "swap", "unknown")
+
+
+class FaultSyntaxError(ValueError):
+    """A fault specification could not be parsed."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    """How to damage one stream. All fields are optional and combine."""
+
+    cut_after: int | None = None
+    error_after: int | None = None
+    corrupt: int | None = None
+    duplicate: int | None = None
+    drop: int | None = None
+    swap: int | None = None
+    unknown: int | None = None
+    delay: float = 0.0
+
+    def merge(self, other: Fault) -> Fault:
+        """Fields set in ``other`` win."""
+        changes = {
+            f.name: getattr(other, f.name)
+            for f in dataclasses.fields(other)
+            if getattr(other, f.name) not in (None, 0.0)
+        }
+        return dataclasses.replace(self, **changes)
+
+    def __str__(self) -> str:
+        parts = [
+            f"{f.name}={getattr(self, f.name)}"
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) not in (None, 0.0)
+        ]
+        return ",".join(parts)
+
+    @property
+    def is_empty(self) -> bool:
+        return self == Fault()
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Marker: close the connection now, without the final chunk."""
+
+
+def parse_fault(spec: str) -> Fault:
+    """Parse ``"cut_after=5,delay=0.01"`` into a :class:`Fault` (empty string: no fault)."""
+    values: dict[str, int | float] = {}
+    for item in spec.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        try:
+            if not sep:
+                raise ValueError
+            if name == "delay":
+                delay = float(value)
+                if delay < 0:
+                    raise ValueError
+                values[name] = delay
+            elif name in _INT_FIELDS:
+                number = int(value)
+                if number < (0 if name in ("cut_after", "error_after") else 1):
+                    raise ValueError
+                values[name] = number
+            else:
+                raise FaultSyntaxError(f"unknown fault {name!r} in {spec!r}")
+        except ValueError as exc:
+            if isinstance(exc, FaultSyntaxError):
+                raise
+            raise FaultSyntaxError(f"bad fault {item!r}: expected name=number") from None
+    return Fault(**values)  # type: ignore[arg-type]
+
+
+def corrupt_frame(frame: Frame) -> Frame:
+    """Keep the event name but cut the data in half, so it is not valid JSON."""
+    data = frame.data or ""
+    broken = data[: len(data) // 2] or "{"
+    return make_frame(frame.event, broken)
+
+
+def unknown_frame() -> Frame:
+    """An event no client knows, carrying an object as documented events do."""
+    return encode_event(
+        UNKNOWN_EVENT,
+        {"id": "mystery_0", "object": UNKNOWN_EVENT, "created_at": int(time.time())},
+    )
+
+
+def _reshape(frames: Iterator[Frame], fault: Fault) -> Iterator[Frame]:
+    """Apply the per-event faults (numbered on the unmodified stream)."""
+    held: Frame | None = None
+    for number, frame in enumerate(frames, start=1):
+        if fault.unknown == number:
+            yield unknown_frame()
+        if fault.drop == number:
+            continue
+        if fault.corrupt == number:
+            frame = corrupt_frame(frame)
+        copies = 2 if fault.duplicate == number else 1
+        if fault.swap == number:
+            held = frame
+            continue
+        for _ in range(copies):
+            yield frame
+        if held is not None:
+            yield held
+            held = None
+    if held is not None:
+        yield held
+
+
+def apply_faults(frames: Iterator[Frame], fault: Fault) -> Iterator[Frame | Cut]:
+    """Yield the frames to write, ending with :class:`Cut` when the connection must drop.
+
+    Frames are pulled lazily, so the producer (which updates the store) runs just
+    ahead of the writer; the caller drains ``frames`` after a cut or an error.
+    """
+    written = 0
+    for frame in _reshape(frames, fault):
+        if fault.cut_after is not None and written >= fault.cut_after:
+            yield Cut()
+            return
+        if fault.error_after is not None and written >= fault.error_after:
+            yield error_frame(ERROR_MESSAGE)
+            return
+        yield frame
+        written += 1
