@@ -129,12 +129,15 @@ def check_content(parts: list[Part], content: Any, max_index: int) -> Problem | 
             return Code.LIMIT_EXCEEDED, f"{where}.index {index} exceeds the limit {max_index}"
         known = types.get(index)
         if known is not None and known != type_:
-            return Code.TYPE_CHANGE, f"content part {index} changes type from {known!r} to {type_!r}"
+            return Code.TYPE_CHANGE, (
+                f"content part {index} changes type from {known!r} to {type_!r}"
+            )
         if index == end:
             types[index] = type_
             end += 1
         if type_ == "text":
-            problem = _check_text(item.get("text"), where, parts[index] if index < len(parts) else None)
+            part = parts[index] if index < len(parts) else None
+            problem = _check_text(item.get("text"), where, part)
             if problem:
                 return problem
     return None

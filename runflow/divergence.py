@@ -60,7 +60,7 @@ def _diff_annotations(path: str, mine: Part, other: Part) -> list[Difference]:
     if len(a) != len(b):
         return [(f"{where}.length", len(a), len(b))]
     out: list[Difference] = []
-    for j, (x, y) in enumerate(zip(a, b)):
+    for j, (x, y) in enumerate(zip(a, b, strict=True)):
         for key in ("type", "start_index", "end_index"):
             if x.get(key) != y.get(key):
                 out.append((f"{where}[{j}].{key}", x.get(key), y.get(key)))
@@ -79,7 +79,7 @@ def diff_step(calls: list[ToolCall], obj: JSON) -> list[Difference]:
     base = "step_details.tool_calls"
     if len(calls) != len(theirs):
         out.append((f"{base}.length", len(calls), len(theirs)))
-    for i, (mine, other) in enumerate(zip(calls, theirs)):
+    for i, (mine, other) in enumerate(zip(calls, theirs, strict=False)):
         path = f"{base}[{i}]"
         if mine.type != other.type:
             out.append((f"{path}.type", mine.type, other.type))

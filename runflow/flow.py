@@ -22,16 +22,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from openai.types.shared import ErrorObject
 from pydantic import BaseModel
 
+from .checkpoint import dump_flow, load_flow
 from .content import JSON, apply_content, apply_tool_calls, check_content, check_tool_calls
 from .divergence import diff_message, diff_step, shorten
 from .entities import Tracker, merge_server_object
 from .limits import Limits
 from .machines import MACHINES
+from .objects import dig, object_problem, text_size, tool_size
 from .protocol import (
     ADOPTION_RUN_STATES,
     CHILD_EVENT_RUN_STATES,
@@ -41,14 +43,13 @@ from .protocol import (
     EventKind,
 )
 from .sse import SSEDecoder
+from .view import Ending, FlowView
 from .violations import RULES, Code, ProtocolViolation, Severity, Violation
 
 if TYPE_CHECKING:
     from .hooks import Hooks
 
 __all__ = ["Ending", "RunFlow"]
-
-Ending = Literal["done", "error", "truncated"]
 
 _ROUTES = PROTOCOL.routes
 _LOOKUP = PROTOCOL.transitions
@@ -73,6 +74,7 @@ _FINAL_CHECKED = frozenset(
     }
 )
 _DONE = b"[DONE]"
+_F = TypeVar("_F", bound="RunFlow")
 
 
 class _BadData:
@@ -88,7 +90,7 @@ class _Rejected(Exception):
     """Internal: the current event broke a rejecting rule (already recorded)."""
 
 
-class RunFlow:
+class RunFlow(FlowView):
     """Validate and reconstruct one Assistants run from its stream events.
 
     ``strict=True`` raises :class:`ProtocolViolation` at the first error-severity
@@ -103,28 +105,31 @@ class RunFlow:
         limits: Limits | None = None,
         callback_errors: Literal["raise", "collect"] = "raise",
     ) -> None:
+        super().__init__()
         self.strict = strict
         self.limits = limits or Limits()
         self.callback_errors = callback_errors
-        self.violations: list[Violation] = []
-        self.error: ErrorObject | None = None
-        """The error object of an ``error`` event, when the stream ended with one."""
         self._decoder = SSEDecoder(self.limits.max_event_bytes)
-        self._index = 0
-        self._thread: Tracker | None = None
-        self._run: Tracker | None = None
-        self._run_id: str | None = None
-        self._thread_id: str | None = None
-        self._steps: dict[str, Tracker] = {}
-        self._messages: dict[str, Tracker] = {}
         self._announced: set[str] = set()  # message ids named by message_creation steps
         self._capped: set[str] = set()  # entity labels that reached a limit
         self._stream_end: str | None = None  # "done" | "error" once the stream ended
         self._continues = False  # the stream ended in requires_action
-        self._ending: Ending | None = None
         self._closed = False
         self._first_error: Violation | None = None
         self._hooks: Hooks | None = None
+
+    # ------------------------------------------------------------------ #
+    # checkpoints
+    # ------------------------------------------------------------------ #
+    def to_json(self) -> str:
+        """Save the flow (states, snapshots, violations, input position) as JSON."""
+        return json.dumps(dump_flow(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls: type[_F], text: str | bytes, **settings: Any) -> _F:
+        """Restore a flow saved by :meth:`to_json`; ``settings`` override saved ones
+        (e.g. ``strict=True``). Raises :class:`runflow.checkpoint.CheckpointError`."""
+        return load_flow(cls, text, **settings)
 
     # ------------------------------------------------------------------ #
     # input
@@ -341,7 +346,7 @@ class RunFlow:
     def _check_object(
         self, entity: Entity, name: str, data: Any, index: int, offset: int | None
     ) -> JSON:
-        problem = _object_problem(entity, data)
+        problem = object_problem(entity, data)
         if problem is not None:
             where = f" (byte {offset})" if offset is not None else ""
             raise self._reject(Code.MALFORMED_EVENT, index, name, None,
@@ -362,8 +367,10 @@ class RunFlow:
     def _resolve_run(self, oid: str, obj: JSON, name: str, index: int) -> Tracker:
         label = f"run {oid}"
         if self._run_id is not None and oid != self._run_id:
-            raise self._reject(Code.FOREIGN_ENTITY, index, name, label,
-                               f"{label} is not this flow's run {self._run_id}; one flow is one run")
+            raise self._reject(
+                Code.FOREIGN_ENTITY, index, name, label,
+                f"{label} is not this flow's run {self._run_id}; one flow is one run",
+            )
         thread_id = obj.get("thread_id")
         if self._thread_id is not None and thread_id != self._thread_id:
             raise self._reject(Code.FOREIGN_ENTITY, index, name, label,
@@ -381,12 +388,15 @@ class RunFlow:
         label = f"{entity.value} {oid}"
         run_id, thread_id = obj.get("run_id"), obj.get("thread_id")
         if self._run_id is not None and run_id != self._run_id:
-            raise self._reject(Code.FOREIGN_ENTITY, index, name, label,
-                               f"{label} belongs to run {run_id!r}, not this flow's run {self._run_id}")
+            raise self._reject(
+                Code.FOREIGN_ENTITY, index, name, label,
+                f"{label} belongs to run {run_id!r}, not this flow's run {self._run_id}",
+            )
         if self._thread_id is not None and thread_id != self._thread_id:
             raise self._reject(
                 Code.FOREIGN_ENTITY, index, name, label,
-                f"{label} belongs to thread {thread_id!r}, not this flow's thread {self._thread_id}",
+                f"{label} belongs to thread {thread_id!r}, "
+                f"not this flow's thread {self._thread_id}",
             )
         self._check_run_allows(name, label, index)
         tracker = table.get(oid)
@@ -473,7 +483,7 @@ class RunFlow:
     def _check_required_action(self, run: Tracker, name: str, index: int) -> None:
         listed: dict[str, JSON] = {}
         action = run.raw.get("required_action")
-        calls = _dig(action, "submit_tool_outputs", "tool_calls")
+        calls = dig(action, "submit_tool_outputs", "tool_calls")
         for call in calls if isinstance(calls, list) else ():
             if isinstance(call, dict) and isinstance(call.get("id"), str):
                 listed[call["id"]] = call
@@ -490,7 +500,9 @@ class RunFlow:
                 f"streamed {sorted(streamed)}"
             )
         for cid, call in listed.items():
-            fn = call.get("function") if isinstance(call.get("function"), dict) else {}
+            fn = call.get("function")
+            if not isinstance(fn, dict):
+                fn = {}
             ours = streamed.get(cid)
             if ours is not None and ours.chunks and fn.get("arguments") != ours.text:
                 problems.append(
@@ -565,7 +577,7 @@ class RunFlow:
         problem = check_content(parts, content, self.limits.max_index)
         if problem is not None:
             raise self._reject(problem[0], index, name, tracker.label, problem[1])
-        if tracker.size + _text_size(content) > self.limits.max_message_chars:
+        if tracker.size + text_size(content) > self.limits.max_message_chars:
             self._cap(tracker, index, name, "max_message_chars", self.limits.max_message_chars)
             return
         before = len(parts)
@@ -595,7 +607,7 @@ class RunFlow:
         problem = check_tool_calls(calls, items, self.limits.max_index)
         if problem is not None:
             raise self._reject(problem[0], index, name, tracker.label, problem[1])
-        if tracker.size + _tool_size(items) > self.limits.max_tool_chars:
+        if tracker.size + tool_size(items) > self.limits.max_tool_chars:
             self._cap(tracker, index, name, "max_tool_chars", self.limits.max_tool_chars)
             return
         before = len(calls)
@@ -644,114 +656,3 @@ class RunFlow:
     def _entered(self, tracker: Tracker, state: str) -> None:
         if self._hooks is not None:
             self._hooks.entered(self, tracker, state)
-
-    # ------------------------------------------------------------------ #
-    # queries
-    # ------------------------------------------------------------------ #
-    @property
-    def events(self) -> int:
-        """Events received so far (the index the next one will get)."""
-        return self._index
-
-    @property
-    def ending(self) -> Ending | None:
-        """How the last stream ended, or None while it is open."""
-        return self._ending
-
-    @property
-    def run_status(self) -> str:
-        """The run's state: a run status, or ``"unseen"`` before any run event."""
-        return self._run.state if self._run is not None else UNSEEN
-
-    @property
-    def run_id(self) -> str | None:
-        return self._run_id
-
-    @property
-    def thread_id(self) -> str | None:
-        return self._thread_id
-
-    def step_state(self, step_id: str) -> str:
-        """The state of a step by id (``"unseen"`` if the flow never saw it)."""
-        tracker = self._steps.get(step_id)
-        return tracker.state if tracker is not None else UNSEEN
-
-    def message_state(self, message_id: str) -> str:
-        """The state of a message by id (``"unseen"`` if the flow never saw it)."""
-        tracker = self._messages.get(message_id)
-        return tracker.state if tracker is not None else UNSEEN
-
-    @property
-    def step_states(self) -> dict[str, str]:
-        return {k: t.state for k, t in self._steps.items()}
-
-    @property
-    def message_states(self) -> dict[str, str]:
-        return {k: t.state for k, t in self._messages.items()}
-
-    @property
-    def errors(self) -> list[Violation]:
-        """The error-severity violations."""
-        return [v for v in self.violations if v.severity == "error"]
-
-    @property
-    def ok(self) -> bool:
-        """No error-severity violation so far."""
-        return not any(v.severity == "error" for v in self.violations)
-
-
-def _object_problem(entity: Entity, data: Any) -> str | None:
-    """Why ``data`` is not the event's object, naming the field, or None."""
-    if type(data) is not dict:
-        return f"is {type(data).__name__}, not an object"
-    if type(data.get("id")) is not str or not data["id"]:
-        return "has no string 'id'"
-    if entity is Entity.THREAD:
-        return None
-    if entity is not Entity.THREAD and not isinstance(data.get("status"), str):
-        return "has no string 'status'"
-    if entity is not Entity.RUN:
-        for key in ("run_id", "thread_id"):
-            if data.get(key) is not None and not isinstance(data[key], str):
-                return f"field {key!r} is {data[key]!r}, not a string"
-    if entity is Entity.STEP:
-        details = data.get("step_details")
-        if not isinstance(details, dict) or details.get("type") not in (
-            "message_creation", "tool_calls"
-        ):
-            return "field 'step_details' is not a message_creation or tool_calls object"
-        if details["type"] == "tool_calls" and not isinstance(details.get("tool_calls"), list):
-            return "field 'step_details.tool_calls' is not a list"
-    if entity is Entity.MESSAGE and not isinstance(data.get("content"), list):
-        return "field 'content' is not a list"
-    return None
-
-
-def _dig(obj: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
-def _text_size(content: list[JSON]) -> int:
-    size = 0
-    for item in content:
-        text = item.get("text")
-        if isinstance(text, dict) and isinstance(text.get("value"), str):
-            size += len(text["value"])
-        elif isinstance(item.get("refusal"), str):
-            size += len(item["refusal"])
-    return size
-
-
-def _tool_size(items: list[JSON]) -> int:
-    size = 0
-    for item in items:
-        body = item.get(item["type"])
-        if isinstance(body, dict):
-            for key in ("arguments", "input"):
-                if isinstance(body.get(key), str):
-                    size += len(body[key])
-    return size

@@ -32,7 +32,7 @@ class EnterListener(Protocol):
 
 
 def _on_enter(event: EventData) -> None:
-    listener: EnterListener = event.args[0]
+    listener: EnterListener = next(iter(event.args))
     listener._entered(event.model, event.state.name)
 
 

@@ -179,7 +179,7 @@ def _parse_block(block: bytes, offset: int) -> RawEvent | None:
         if nl > 0 and block.startswith(b"data: ", nl + 1) and block.find(b"\n", nl + 1) < 0:
             name = block[7:nl].decode("utf-8", "replace")
             return RawEvent(name, block[nl + 7 :], offset)
-    name: str | None = None
+    event: str | None = None
     data: list[bytes] = []
     for line in block.split(b"\n"):
         if not line or line.startswith(b":"):
@@ -188,10 +188,10 @@ def _parse_block(block: bytes, offset: int) -> RawEvent | None:
         if sep and value.startswith(b" "):
             value = value[1:]
         if field == b"event":
-            name = value.decode("utf-8", "replace")
+            event = value.decode("utf-8", "replace")
         elif field == b"data":
             data.append(value)
         # "id", "retry" and unknown fields are ignored, as the SSE rules say.
-    if name is None and not data:
+    if event is None and not data:
         return None
-    return RawEvent(name, b"\n".join(data) if data else None, offset)
+    return RawEvent(event, b"\n".join(data) if data else None, offset)

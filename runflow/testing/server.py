@@ -109,12 +109,12 @@ class EventStream(Response):
         watcher = asyncio.ensure_future(watch())
         complete = False
         try:
-            for number, item in enumerate(apply_faults(self._frames, self._fault)):
+            for item in apply_faults(self._frames, self._fault):
                 if isinstance(item, Cut) or gone.is_set():
                     break
-                if self._fault.delay and number:
-                    await asyncio.sleep(self._fault.delay)
                 await send({"type": "http.response.body", "body": item.raw, "more_body": True})
+                if self._fault.delay:  # before producing the next event: REST stays in step
+                    await asyncio.sleep(self._fault.delay)
             else:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 complete = True

@@ -1,0 +1,166 @@
+"""Checkpoints: save a flow mid-run and continue it in another process.
+
+A checkpoint is plain JSON holding everything the flow has built: every entity's
+state, last full object and delta accumulators, the violations, the input
+position (event index, bytes the SSE decoder holds, how the last stream ended)
+and the settings. Callbacks are code and are not saved: register them again on
+the restored flow.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from openai.types.shared import ErrorObject
+
+from .content import JSON, Part, ToolCall
+from .entities import Tracker
+from .limits import Limits
+from .protocol import Entity
+from .violations import Violation
+
+if TYPE_CHECKING:
+    from .flow import RunFlow
+
+__all__ = ["CheckpointError", "dump_flow", "load_flow"]
+
+FORMAT = "runflow.checkpoint"
+VERSION = 1
+
+F = TypeVar("F", bound="RunFlow")
+
+
+class CheckpointError(ValueError):
+    """The text is not a runflow checkpoint this version can read."""
+
+
+def dump_flow(flow: RunFlow) -> JSON:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "settings": {
+            "strict": flow.strict,
+            "callback_errors": flow.callback_errors,
+            "limits": flow.limits.to_dict(),
+        },
+        "index": flow._index,
+        "violations": [v.model_dump(mode="json") for v in flow.violations],
+        "error": flow.error.model_dump(mode="json") if flow.error is not None else None,
+        "thread": _dump_tracker(flow._thread),
+        "run": _dump_tracker(flow._run),
+        "steps": [_dump_tracker(t) for t in flow._steps.values()],
+        "messages": [_dump_tracker(t) for t in flow._messages.values()],
+        "run_id": flow._run_id,
+        "thread_id": flow._thread_id,
+        "announced": sorted(flow._announced),
+        "capped": sorted(flow._capped),
+        "stream_end": flow._stream_end,
+        "continues": flow._continues,
+        "ending": flow._ending,
+        "closed": flow._closed,
+        "decoder": flow._decoder.state(),
+    }
+
+
+def load_flow(cls: type[F], text: str | bytes, **overrides: Any) -> F:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise CheckpointError(f"checkpoint is not JSON: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"not a runflow checkpoint (expected format {FORMAT!r})")
+    if data.get("version") != VERSION:
+        raise CheckpointError(
+            f"checkpoint version {data.get('version')!r} is not supported (expected {VERSION})"
+        )
+    try:
+        settings = dict(data["settings"])
+        settings["limits"] = Limits(**settings["limits"])
+        settings.update(overrides)
+        flow = cls(**settings)
+        flow._index = int(data["index"])
+        flow.violations = [Violation.model_validate(v) for v in data["violations"]]
+        flow.error = ErrorObject.construct(**data["error"]) if data["error"] else None
+        flow._thread = _load_tracker(data["thread"])
+        flow._run = _load_tracker(data["run"])
+        flow._steps = {t.id: t for t in map(_load_tracker, data["steps"]) if t}
+        flow._messages = {t.id: t for t in map(_load_tracker, data["messages"]) if t}
+        flow._run_id = data["run_id"]
+        flow._thread_id = data["thread_id"]
+        flow._announced = set(data["announced"])
+        flow._capped = set(data["capped"])
+        flow._stream_end = data["stream_end"]
+        flow._continues = bool(data["continues"])
+        flow._ending = data["ending"]
+        flow._closed = bool(data["closed"])
+        flow._decoder.restore(data["decoder"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint is incomplete or damaged: {exc!r}") from exc
+    return flow
+
+
+def _dump_tracker(t: Tracker | None) -> JSON | None:
+    if t is None:
+        return None
+    return {
+        "entity": t.entity.value,
+        "id": t.id,
+        "state": t.state,
+        "raw": t.raw,
+        "step_type": t.step_type,
+        "deltas": t.deltas,
+        "size": t.size,
+        "status_override": t.status_override,
+        "recovered": t.recovered,
+        "parts": [
+            {
+                "type": p.type,
+                "value": p.value,
+                "annotations": [[i, a] for i, a in p.annotations.items()],
+                "extra": p.extra,
+            }
+            for p in t.parts
+        ],
+        "calls": [
+            {
+                "type": c.type,
+                "id": c.id,
+                "name": c.name,
+                "text": c.text,
+                "output": c.output,
+                "outputs": c.outputs,
+                "extra": c.extra,
+            }
+            for c in t.calls
+        ],
+    }
+
+
+def _load_tracker(d: JSON | None) -> Tracker | None:
+    if d is None:
+        return None
+    t = Tracker(Entity(d["entity"]), str(d["id"]))
+    t.state = str(d["state"])
+    t.raw = dict(d["raw"])
+    t.step_type = d["step_type"]
+    t.deltas = int(d["deltas"])
+    t.size = int(d["size"])
+    t.status_override = d["status_override"]
+    t.recovered = bool(d["recovered"])
+    for p in d["parts"]:
+        part = Part(str(p["type"]))
+        part.chunks = [p["value"]] if p["value"] else []
+        part.size = len(p["value"])
+        part.annotations = {int(i): dict(a) for i, a in p["annotations"]}
+        part.extra = dict(p["extra"])
+        t.parts.append(part)
+    for c in d["calls"]:
+        call = ToolCall(str(c["type"]))
+        call.id, call.name, call.output = c["id"], c["name"], c["output"]
+        call.chunks = [c["text"]] if c["text"] else []
+        call.size = len(c["text"])
+        call.outputs = [dict(o) for o in c["outputs"]]
+        call.extra = dict(c["extra"])
+        t.calls.append(call)
+    return t

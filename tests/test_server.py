@@ -1,0 +1,614 @@
+"""The test server, driven by the real openai client (and raw httpx) over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from conftest import load_bytes, load_events, recordings_dir
+
+from runflow.testing import (
+    SCENARIOS,
+    Fault,
+    FaultSyntaxError,
+    Server,
+    apply_faults,
+    encode_event,
+    load_recording,
+    parse_fault,
+    split_sse,
+)
+
+OPEN = ["run.created", "run.queued", "run.in_progress"]
+MESSAGE = ["run.step.created", "run.step.in_progress", "message.created", "message.in_progress",
+           "message.delta"]
+TOOL_STEP = ["run.step.created", "run.step.in_progress", "run.step.delta"]
+ANSWER = [*MESSAGE, "message.completed", "run.step.completed"]
+ORDERS = {
+    "text": [*OPEN, *ANSWER, "run.completed"],
+    "parallel_functions": [*OPEN, *TOOL_STEP, "run.requires_action"],
+    "code_interpreter": [*OPEN, *TOOL_STEP, "run.step.completed", *ANSWER, "run.completed"],
+    "file_search": [*OPEN, *TOOL_STEP, "run.step.completed", *ANSWER, "run.completed"],
+    "cancel": [*OPEN, *MESSAGE, "run.cancelling", "message.incomplete", "run.step.cancelled",
+               "run.cancelled"],
+    "failure": [*OPEN, *MESSAGE, "message.incomplete", "run.step.failed", "run.failed"],
+    "incomplete": [*OPEN, *MESSAGE, "message.incomplete", "run.step.completed",
+                   "run.incomplete"],
+}
+CONTINUATION = ["run.step.completed", "run.queued", "run.in_progress", *ANSWER, "run.completed"]
+FINAL_STATUS = {"text": "completed", "parallel_functions": "requires_action",
+                "code_interpreter": "completed", "file_search": "completed",
+                "cancel": "cancelled", "failure": "failed", "incomplete": "incomplete"}
+
+
+def collapse(names: list[str]) -> list[str]:
+    """Event names without the ``thread.`` prefix, runs of the same delta merged."""
+    out: list[str] = []
+    for name in names:
+        short = name.removeprefix("thread.")
+        if not (out and short == out[-1] and short.endswith("delta")):
+            out.append(short)
+    return out
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with Server() as srv:
+        yield srv
+
+
+@pytest.fixture
+def fresh() -> Iterator[Server]:
+    """A server of its own, for tests that queue recordings."""
+    with Server() as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "server" in request.fixturenames:
+        request.getfixturevalue("server").clear_faults()
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0) as c:
+        yield c
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    return json.loads(obj.to_json())  # type: ignore[no-any-return]
+
+
+def check_rest_agrees(client: openai.OpenAI, events: list[Any]) -> None:
+    """Run, steps and messages read over REST equal the last streamed snapshots."""
+    last: dict[str, dict[str, Any]] = {}
+    run_id = thread_id = ""
+    for event in events:
+        data = as_dict(event.data)
+        if data["object"] in ("thread.run", "thread.run.step", "thread.message"):
+            last[data["id"]] = data
+        if data["object"] == "thread.run":
+            run_id, thread_id = data["id"], data["thread_id"]
+    assert as_dict(client.beta.threads.runs.retrieve(run_id, thread_id=thread_id)) == last[run_id]
+    steps = client.beta.threads.runs.steps.list(run_id, thread_id=thread_id, order="asc")
+    for step in steps.data:
+        assert as_dict(step) == last[step.id]
+    messages = client.beta.threads.messages.list(thread_id, run_id=run_id, order="asc")
+    for message in messages.data:
+        assert as_dict(message) == last[message.id]
+    streamed = {k for k, v in last.items() if v["object"] != "thread.run"}
+    assert streamed == {s.id for s in steps.data} | {m.id for m in messages.data}
+
+
+# -- lifecycle ---------------------------------------------------------------------
+
+
+def test_server_starts_on_free_port_and_stops_quickly() -> None:
+    srv = Server().start()
+    try:
+        assert srv.base_url.startswith("http://127.0.0.1:") and srv.base_url.endswith("/v1")
+        assert httpx.get(srv.base_url + "/assistants/asst_text").json()["id"] == "asst_text"
+        thread = srv._thread
+    finally:
+        began = time.monotonic()
+        srv.stop()
+    assert time.monotonic() - began < 2
+    assert thread is not None and not thread.is_alive()
+
+
+# -- scenarios over the real client --------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_runs_create_stream(client: openai.OpenAI, scenario: str) -> None:
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+    stream = client.beta.threads.runs.create(thread.id, assistant_id=f"asst_{scenario}",
+                                             stream=True)
+    events = list(stream)
+    assert collapse([e.event for e in events]) == ORDERS[scenario]
+    assert events[-1].data.status == FINAL_STATUS[scenario]
+    ids = {(e.data.thread_id, e.data.assistant_id) for e in events if hasattr(e.data, "thread_id")}
+    assert ids == {(thread.id, f"asst_{scenario}")}
+    check_rest_agrees(client, events)
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+async def test_create_and_run_stream_async(server: Server, scenario: str) -> None:
+    async with openai.AsyncOpenAI(base_url=server.base_url, api_key="t", max_retries=0) as c:
+        stream = await c.beta.threads.create_and_run(
+            assistant_id="asst_text", metadata={"scenario": scenario}, stream=True,
+            thread={"messages": [{"role": "user", "content": "hello"}]})
+        events = [event async for event in stream]
+        assert events[0].event == "thread.created"
+        assert collapse([e.event for e in events[1:]]) == ORDERS[scenario]
+        messages = await c.beta.threads.messages.list(events[0].data.id, order="asc")
+        assert messages.data[0].role == "user"
+    with openai.OpenAI(base_url=server.base_url, api_key="t", max_retries=0) as sync:
+        check_rest_agrees(sync, events)
+
+
+def test_snapshots_carry_status_timestamps_and_usage(client: openai.OpenAI) -> None:
+    events = list(client.beta.threads.create_and_run(assistant_id="asst_text", stream=True))
+    runs = [as_dict(e.data) for e in events if e.event.startswith("thread.run.")
+            and e.data.object == "thread.run"]
+    assert [r["status"] for r in runs] == ["queued", "queued", "in_progress", "completed"]
+    assert runs[0]["started_at"] is None and runs[2]["started_at"] is not None
+    assert all(r["usage"] is None for r in runs[:-1]) and runs[-1]["usage"]["total_tokens"] > 0
+    assert runs[-1]["completed_at"] is not None and runs[-1]["expires_at"] is None
+    by_name = {e.event: as_dict(e.data) for e in events}
+    assert by_name["thread.message.created"]["content"] == []
+    step = by_name["thread.run.step.created"]
+    assert step["id"].startswith("step_") and step["usage"] is None
+    assert step["step_details"]["message_creation"]["message_id"] == by_name[
+        "thread.message.created"]["id"]
+    assert by_name["thread.run.step.completed"]["usage"] is not None
+    deltas = [as_dict(e.data)["delta"]["content"][0] for e in events
+              if e.event == "thread.message.delta"]
+    assert "annotations" in deltas[0]["text"]
+    assert all("annotations" not in d["text"] for d in deltas[1:])
+    text = "".join(d["text"]["value"] for d in deltas)
+    final = by_name["thread.message.completed"]
+    assert final["content"] == [{"type": "text", "text": {"value": text, "annotations": []}}]
+
+
+def test_text_and_chunk_size_come_from_metadata(client: openai.OpenAI) -> None:
+    thread = client.beta.threads.create()
+    events = list(client.beta.threads.runs.create(
+        thread.id, assistant_id="asst_text", stream=True,
+        metadata={"text": "abcdefghij", "chunk_size": "3"}))
+    values = [e.data.delta.content[0].text.value for e in events
+              if e.event == "thread.message.delta"]
+    assert values == ["abc", "def", "ghi", "j"]
+
+
+def test_parallel_functions_then_submit_tool_outputs_stream(client: openai.OpenAI) -> None:
+    events = list(client.beta.threads.create_and_run(
+        assistant_id="asst_parallel_functions", stream=True))
+    run = events[-1].data
+    assert run.status == "requires_action"
+    calls = run.required_action.submit_tool_outputs.tool_calls
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [
+        ("get_weather", {"city": "Paris"}), ("get_time", {"timezone": "Europe/Paris"})]
+    deltas = [as_dict(e.data)["delta"]["step_details"]["tool_calls"][0] for e in events
+              if e.event == "thread.run.step.delta"]
+    for index, call in enumerate(calls):
+        mine = [d for d in deltas if d["index"] == index]
+        assert mine[0] == {"index": index, "id": call.id, "type": "function",
+                           "function": {"name": call.function.name, "arguments": "",
+                                        "output": None}}
+        assert len(mine) > 2 and all(set(d) == {"index", "type", "function"} for d in mine[1:])
+        assert "".join(d["function"]["arguments"] for d in mine) == call.function.arguments
+    step = client.beta.threads.runs.steps.list(run.id, thread_id=run.thread_id).data[0]
+    assert step.status == "in_progress"  # the tool step stays open across the two streams
+    with pytest.raises(openai.BadRequestError):
+        client.beta.threads.runs.submit_tool_outputs(
+            run.id, thread_id=run.thread_id, stream=True,
+            tool_outputs=[{"tool_call_id": "call_wrong", "output": "x"}])
+    with pytest.raises(openai.BadRequestError):  # one output missing
+        client.beta.threads.runs.submit_tool_outputs(
+            run.id, thread_id=run.thread_id, stream=True,
+            tool_outputs=[{"tool_call_id": calls[0].id, "output": "x"}])
+    outputs = [{"tool_call_id": calls[0].id, "output": "18°C and sunny"},
+               {"tool_call_id": calls[1].id, "output": "14:05"}]
+    more = list(client.beta.threads.runs.submit_tool_outputs(
+        run.id, thread_id=run.thread_id, tool_outputs=outputs, stream=True))
+    assert collapse([e.event for e in more]) == CONTINUATION
+    first = more[0].data
+    assert first.id == step.id and first.status == "completed"
+    assert [c.function.output for c in first.step_details.tool_calls] == ["18°C and sunny",
+                                                                          "14:05"]
+    assert more[1].data.required_action is None
+    text = next(e for e in more if e.event == "thread.message.completed").data.content[0].text
+    assert "18°C and sunny" in text.value and "14:05" in text.value
+    assert more[-1].data.status == "completed" and more[-1].data.id == run.id
+    check_rest_agrees(client, events + more)
+    with pytest.raises(openai.BadRequestError, match="do not accept tool outputs"):
+        client.beta.threads.runs.submit_tool_outputs(
+            run.id, thread_id=run.thread_id, tool_outputs=outputs, stream=True)
+
+
+def test_non_streamed_runs_progress_to_their_stop_points(client: openai.OpenAI) -> None:
+    thread = client.beta.threads.create()
+    run = client.beta.threads.runs.create(thread.id, assistant_id="asst_parallel_functions")
+    assert run.status == "queued"
+    run = client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
+    assert run.status == "requires_action"
+    outputs = [{"tool_call_id": c.id, "output": "ok"}
+               for c in run.required_action.submit_tool_outputs.tool_calls]
+    client.beta.threads.runs.submit_tool_outputs(run.id, thread_id=thread.id,
+                                                 tool_outputs=outputs)
+    assert client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "completed"
+    polled = client.beta.threads.create_and_run_poll(assistant_id="asst_file_search",
+                                                     poll_interval_ms=10)
+    assert polled.status == "completed"
+
+
+def test_high_level_stream_helper(client: openai.OpenAI) -> None:
+    thread = client.beta.threads.create()
+    with client.beta.threads.runs.stream(thread_id=thread.id,
+                                         assistant_id="asst_file_search") as stream:
+        stream.until_done()
+        message = stream.get_final_messages()[0]
+    text = message.content[0].text
+    assert text.annotations[0].type == "file_citation"
+
+
+def test_code_interpreter_shapes(client: openai.OpenAI) -> None:
+    events = [as_dict(e.data) | {"event": e.event} for e in
+              client.beta.threads.create_and_run(assistant_id="asst_code_interpreter",
+                                                 stream=True)]
+    calls = [e["delta"]["step_details"]["tool_calls"][0] for e in events
+             if e["event"] == "thread.run.step.delta"]
+    assert calls[0]["code_interpreter"] == {"input": "", "outputs": []}
+    outputs = [c["code_interpreter"]["outputs"][0] for c in calls
+               if "outputs" in c["code_interpreter"] and c["code_interpreter"]["outputs"]]
+    assert [(o["index"], o["type"]) for o in outputs] == [(0, "logs"), (1, "image")]
+    image_id = outputs[1]["image"]["file_id"]
+    tool_done = next(e for e in events if e["event"] == "thread.run.step.completed")
+    code = tool_done["step_details"]["tool_calls"][0]["code_interpreter"]
+    assert code["input"] == "".join(c["code_interpreter"].get("input", "") for c in calls)
+    assert [o["type"] for o in code["outputs"]] == ["logs", "image"]
+    first = next(e for e in events if e["event"] == "thread.message.delta")["delta"]["content"]
+    assert first == [{"index": 0, "type": "image_file", "image_file": {"file_id": image_id}},
+                     {"index": 1, "type": "text", "text": {"value": "", "annotations": []}}]
+    final = next(e for e in events if e["event"] == "thread.message.completed")["content"]
+    assert [p["type"] for p in final] == ["image_file", "text"] and final[1]["text"]["value"]
+
+
+def test_file_search_citation_shapes(client: openai.OpenAI) -> None:
+    events = [as_dict(e.data) | {"event": e.event} for e in
+              client.beta.threads.create_and_run(assistant_id="asst_file_search",
+                                                 stream=True)]
+    step_deltas = [e for e in events if e["event"] == "thread.run.step.delta"]
+    assert len(step_deltas) == 1
+    search = step_deltas[0]["delta"]["step_details"]["tool_calls"][0]["file_search"]
+    assert search["results"] == [] and "ranking_options" in search
+    done = next(e for e in events if e["event"] == "thread.run.step.completed")
+    results = done["step_details"]["tool_calls"][0]["file_search"]["results"]
+    assert results[0]["file_name"] == "notes.txt"
+    citation = next(e["delta"]["content"][0]["text"] for e in events
+                    if e["event"] == "thread.message.delta"
+                    and e["delta"]["content"][0]["text"].get("annotations"))
+    annotation = citation["annotations"][0]
+    assert citation["value"] == annotation["text"] == "【4:0†notes.txt】"
+    final = next(e for e in events if e["event"] == "thread.message.completed")
+    text = final["content"][0]["text"]
+    assert text["value"][annotation["start_index"]:annotation["end_index"]] == citation["value"]
+    assert text["annotations"][0]["file_citation"]["file_id"] == results[0]["file_id"]
+
+
+# -- cancel endpoint, errors -------------------------------------------------------------
+
+
+def test_cancel_endpoint(client: openai.OpenAI) -> None:
+    events = list(client.beta.threads.create_and_run(
+        assistant_id="asst_parallel_functions", stream=True))
+    run = events[-1].data
+    answer = client.beta.threads.runs.cancel(run.id, thread_id=run.thread_id)
+    assert answer.status == "cancelling"
+    stored = client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
+    assert stored.status == "cancelled" and stored.cancelled_at is not None
+    assert stored.required_action is None
+    steps = client.beta.threads.runs.steps.list(run.id, thread_id=run.thread_id).data
+    assert [s.status for s in steps] == ["cancelled"]
+    with pytest.raises(openai.BadRequestError, match="Cannot cancel run"):
+        client.beta.threads.runs.cancel(run.id, thread_id=run.thread_id)
+    outputs = [{"tool_call_id": c.id, "output": "x"}
+               for c in run.required_action.submit_tool_outputs.tool_calls]
+    with pytest.raises(openai.BadRequestError):
+        client.beta.threads.runs.submit_tool_outputs(run.id, thread_id=run.thread_id,
+                                                     tool_outputs=outputs)
+
+
+def test_cancel_during_a_slow_stream_ends_it_cancelled(server: Server) -> None:
+    thread = httpx.post(server.base_url + "/threads", json={}).json()
+    url = f"{server.base_url}/threads/{thread['id']}/runs"
+    body = {"assistant_id": "asst_text", "stream": True}
+    names: list[str] = []
+    with httpx.stream("POST", url, json=body, headers={"X-Runflow-Fault": "delay=0.02"}) as r:
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                names.append(line[7:])
+            if line.startswith("data: {") and names[-1] == "thread.message.delta":
+                run_id = json.loads(line[6:])["id"]
+                run_id = server.store.messages(thread["id"])[0]["run_id"]
+                cancel = httpx.post(f"{url}/{run_id}/cancel")
+                assert cancel.json()["status"] == "cancelling"
+                break
+        rest = [line[7:] for line in r.iter_lines() if line.startswith("event: ")]
+    assert rest[-4:] == ["thread.message.incomplete", "thread.run.step.cancelled",
+                         "thread.run.cancelled", "done"]
+    assert server.store.run(thread["id"], run_id)["status"] == "cancelled"
+
+
+def test_openai_error_shapes(client: openai.OpenAI, server: Server) -> None:
+    with pytest.raises(openai.NotFoundError) as info:
+        client.beta.threads.retrieve("thread_nope")
+    assert info.value.body == {"message": "No thread found with id 'thread_nope'.",
+                               "type": "invalid_request_error", "param": None, "code": None}
+    thread = client.beta.threads.create()
+    for call in (
+        lambda: client.beta.threads.runs.retrieve("run_nope", thread_id=thread.id),
+        lambda: client.beta.threads.runs.steps.list("run_nope", thread_id=thread.id),
+        lambda: client.beta.threads.runs.create("thread_nope", assistant_id="asst_text"),
+        lambda: client.beta.threads.runs.create(thread.id, assistant_id="asst_nope"),
+        lambda: client.beta.threads.messages.list("thread_nope"),
+        lambda: client.beta.threads.runs.cancel("run_nope", thread_id=thread.id),
+        lambda: client.beta.threads.runs.submit_tool_outputs(
+            "run_nope", thread_id=thread.id, tool_outputs=[], stream=True),
+    ):
+        with pytest.raises(openai.NotFoundError):
+            call()
+    missing = httpx.get(server.url + "/v1/nowhere")
+    assert missing.status_code == 404 and set(missing.json()["error"]) == {
+        "message", "type", "param", "code"}
+
+
+def test_assistants_and_messages_endpoints(client: openai.OpenAI) -> None:
+    assistant = client.beta.assistants.create(model="gpt-4o", name="mine",
+                                              metadata={"scenario": "incomplete"})
+    assert client.beta.assistants.retrieve(assistant.id).name == "mine"
+    thread = client.beta.threads.create()
+    client.beta.threads.messages.create(thread.id, role="user", content="one")
+    client.beta.threads.messages.create(thread.id, role="user", content="two")
+    events = list(client.beta.threads.runs.create(thread.id, assistant_id=assistant.id,
+                                                  stream=True))
+    assert events[-1].data.status == "incomplete"
+    assert events[-1].data.incomplete_details.reason == "max_completion_tokens"
+    newest_first = client.beta.threads.messages.list(thread.id)
+    assert newest_first.object == "list" and not newest_first.has_more
+    assert newest_first.data[0].role == "assistant"
+    assert newest_first.first_id == newest_first.data[0].id
+    oldest = client.beta.threads.messages.list(thread.id, order="asc", limit=1)
+    assert oldest.data[0].content[0].text.value == "one" and oldest.has_more
+    assert client.beta.threads.retrieve(thread.id).id == thread.id
+
+
+# -- recordings ---------------------------------------------------------------------------
+
+
+def test_recording_pair_served_to_the_openai_client(fresh: Server) -> None:
+    first = "dotnet_create_and_run_function_requires_action.jsonl"
+    second = "dotnet_function_call_continuation.jsonl"
+    assert fresh.enqueue_recording(recordings_dir() / first) == 1
+    assert fresh.enqueue_recording(recordings_dir() / second) == 1
+    with openai.OpenAI(base_url=fresh.base_url, api_key="t", max_retries=0) as client:
+        events = list(client.beta.threads.create_and_run(assistant_id="asst_x", stream=True))
+        expected = [e for e in load_events(first) if e["event"] != "done"]
+        assert [(e.event, as_dict(e.data)) for e in events] == [
+            (e["event"], e["data"]) for e in expected]
+        run = events[-1].data
+        more = list(client.beta.threads.runs.submit_tool_outputs(
+            run.id, thread_id=run.thread_id, stream=True,
+            tool_outputs=[{"tool_call_id": "call_xyFYaEeyocjyE6jN64QTcxip", "output": "warm"}]))
+        assert [e.event for e in more] == [e["event"] for e in load_events(second)][:-1]
+        stored = client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
+        assert stored.status == "completed"  # replayed events reach the store too
+
+
+def test_sse_recording_is_served_byte_for_byte(fresh: Server) -> None:
+    name = "dotnet_file_search_file_citation.sse"
+    fresh.enqueue_recording(recordings_dir() / name)
+    body = httpx.post(fresh.base_url + "/threads/runs",
+                      json={"assistant_id": "a", "stream": True}).content
+    assert body == load_bytes(name)
+
+
+def test_enqueued_events_and_streams_split_at_done(fresh: Server) -> None:
+    fresh.enqueue_events([("thread.run.step.mystery", {"id": "x"}), ("done", "[DONE]")])
+    text = httpx.post(fresh.base_url + "/threads/runs",
+                      json={"assistant_id": "a", "stream": True}).text
+    assert text == 'event: thread.run.step.mystery\ndata: {"id":"x"}\n\nevent: done\ndata: [DONE]\n\n'
+
+
+def test_split_sse_round_trips_every_recording() -> None:
+    for path in sorted(recordings_dir().glob("*.sse")):
+        raw = path.read_bytes()
+        frames = split_sse(raw)
+        assert b"".join(f.raw for f in frames) == raw, path.name
+        expected = [e["event"] for e in load_events(path.with_suffix(".jsonl").name)]
+        assert [f.event for f in frames] == expected, path.name
+        streams = load_recording(path)
+        assert sum(map(len, streams)) == len(frames)
+
+
+# -- faults -----------------------------------------------------------------------------
+
+
+def parse_frames(body: bytes) -> list[tuple[str, str | None]]:
+    """An independent little SSE parser: (event, data) per blank-line separated block."""
+    frames = []
+    for block in body.decode().split("\n\n"):
+        if block:
+            fields = dict(line.split(": ", 1) for line in block.split("\n"))
+            frames.append((fields["event"], fields.get("data")))
+    return frames
+
+
+def raw_stream(server: Server, fault: str | None = None, scenario: str = "text",
+               **extra: Any) -> tuple[list[tuple[str, str | None]], bool]:
+    """POST create-and-run with httpx; returns the frames and whether the body was complete."""
+    headers = {"X-Runflow-Fault": fault} if fault else {}
+    body = {"assistant_id": f"asst_{scenario}", "stream": True, **extra}
+    data, complete = b"", True
+    with httpx.stream("POST", server.base_url + "/threads/runs", json=body,
+                      headers=headers) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        try:
+            for chunk in response.iter_raw():
+                data += chunk
+        except httpx.RemoteProtocolError:
+            complete = False
+    return parse_frames(data), complete
+
+
+def names(frames: list[tuple[str, str | None]]) -> list[str]:
+    return [event for event, _ in frames]
+
+
+@pytest.fixture(scope="module")
+def baseline(server: Server) -> list[str]:
+    frames, complete = raw_stream(server)
+    assert complete and frames[-1] == ("done", "[DONE]")
+    return names(frames)
+
+
+def test_fault_cut_after(server: Server, baseline: list[str]) -> None:
+    frames, complete = raw_stream(server, "cut_after=5")
+    assert not complete and names(frames) == baseline[:5]
+    run = json.loads(frames[2][1] or "")
+    # the server kept going: a reconciling client sees the run finished
+    stored = httpx.get(f"{server.base_url}/threads/{run['thread_id']}/runs/{run['id']}").json()
+    assert stored["status"] == "completed"
+    messages = httpx.get(f"{server.base_url}/threads/{run['thread_id']}/messages").json()
+    assert messages["data"][0]["status"] == "completed"
+
+
+def test_fault_cut_on_requires_action_run_stops_there(server: Server) -> None:
+    frames, complete = raw_stream(server, "cut_after=4", scenario="parallel_functions")
+    run = json.loads(frames[1][1] or "")
+    url = f"{server.base_url}/threads/{run['thread_id']}/runs/{run['id']}"
+    assert not complete and httpx.get(url).json()["status"] == "requires_action"
+    steps = httpx.get(url + "/steps").json()["data"]
+    calls = steps[0]["step_details"]["tool_calls"]  # deltas were merged into the stored step
+    assert [json.loads(c["function"]["arguments"]) for c in calls] == [
+        {"city": "Paris"}, {"timezone": "Europe/Paris"}]
+
+
+def test_fault_corrupt(server: Server, baseline: list[str]) -> None:
+    frames, complete = raw_stream(server, "corrupt=3")
+    assert complete and names(frames) == baseline
+    for number, (_, data) in enumerate(frames[:-1], start=1):
+        if number == 3:
+            with pytest.raises(json.JSONDecodeError):
+                json.loads(data or "")
+        else:
+            json.loads(data or "")
+
+
+def test_fault_duplicate_drop_swap(server: Server, baseline: list[str]) -> None:
+    frames, _ = raw_stream(server, "duplicate=4")
+    assert names(frames) == baseline[:4] + baseline[3:]
+    assert frames[3] == frames[4]
+    frames, _ = raw_stream(server, "drop=4")
+    assert names(frames) == baseline[:3] + baseline[4:]
+    frames, _ = raw_stream(server, "swap=4")
+    assert names(frames) == [*baseline[:3], baseline[4], baseline[3], *baseline[5:]]
+
+
+def test_fault_error_after(server: Server, baseline: list[str]) -> None:
+    frames, complete = raw_stream(server, "error_after=3")
+    assert complete and names(frames) == [*baseline[:3], "error"]
+    error = json.loads(frames[-1][1] or "")
+    assert set(error["error"]) == {"message", "type", "param", "code"}
+    assert error["error"]["type"] == "server_error"
+
+
+def test_fault_error_after_raises_in_openai_client(client: openai.OpenAI,
+                                                   server: Server) -> None:
+    server.inject("error_after=4")
+    with pytest.raises(openai.APIError, match="injected"):
+        list(client.beta.threads.create_and_run(assistant_id="asst_text", stream=True))
+
+
+def test_fault_cut_raises_connection_error_in_openai_client(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.APIConnectionError):
+        list(client.beta.threads.create_and_run(
+            assistant_id="asst_text", stream=True,
+            extra_headers={"X-Runflow-Fault": "cut_after=6"}))
+
+
+def test_fault_unknown_event(server: Server, baseline: list[str]) -> None:
+    frames, _ = raw_stream(server, "unknown=2")
+    assert names(frames) == [baseline[0], "thread.run.step.mystery", *baseline[1:]]
+    assert json.loads(frames[1][1] or "")["object"] == "thread.run.step.mystery"
+
+
+def test_fault_delay_keeps_rest_reads_in_step(server: Server) -> None:
+    began = time.monotonic()
+    body = {"assistant_id": "asst_text", "stream": True, "metadata": {"text": "Hi there"}}
+    seen = []
+    with httpx.stream("POST", server.base_url + "/threads/runs", json=body,
+                      headers={"X-Runflow-Fault": "delay=0.1"}) as response:
+        event = ""
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: {") and event.startswith("thread.run.") and json.loads(
+                    line[6:])["object"] == "thread.run":
+                run = json.loads(line[6:])
+                url = f"{server.base_url}/threads/{run['thread_id']}/runs/{run['id']}"
+                seen.append((run["status"], httpx.get(url).json()["status"]))
+    assert time.monotonic() - began > 0.5
+    assert [a for a, _ in seen] == ["queued", "queued", "in_progress", "completed"]
+    assert all(streamed == stored for streamed, stored in seen)
+
+
+def test_injected_faults_once_and_always(server: Server, baseline: list[str]) -> None:
+    server.inject(Fault(drop=1))
+    assert names(raw_stream(server)[0]) == baseline[1:]
+    assert names(raw_stream(server)[0]) == baseline
+    server.inject("drop=2", always=True)
+    assert names(raw_stream(server)[0]) == baseline[:1] + baseline[2:]
+    frames, _ = raw_stream(server, "cut_after=2")  # header adds to the standing fault
+    assert names(frames) == [baseline[0], baseline[2]]
+    server.clear_faults()
+    assert names(raw_stream(server)[0]) == baseline
+
+
+def test_combined_faults(server: Server, baseline: list[str]) -> None:
+    frames, complete = raw_stream(server, "drop=1,corrupt=2,cut_after=3")
+    assert not complete and names(frames) == baseline[1:4]
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(frames[0][1] or "")
+
+
+def test_bad_fault_header_is_a_400(server: Server) -> None:
+    response = httpx.post(server.base_url + "/threads/runs",
+                          json={"assistant_id": "asst_text", "stream": True},
+                          headers={"X-Runflow-Fault": "explode=1"})
+    assert response.status_code == 400 and "explode" in response.json()["error"]["message"]
+
+
+def test_parse_fault() -> None:
+    assert parse_fault("cut_after=5") == Fault(cut_after=5)
+    assert parse_fault(" corrupt=3, delay=0.05 ,swap=4") == Fault(corrupt=3, delay=0.05, swap=4)
+    assert parse_fault("") == Fault()
+    fault = parse_fault("duplicate=4,drop=4,error_after=3,unknown=2")
+    assert parse_fault(str(fault)) == fault
+    for bad in ("cut_after", "corrupt=x", "drop=0", "delay=-1", "nope=1"):
+        with pytest.raises(FaultSyntaxError):
+            parse_fault(bad)
+
+
+def test_apply_faults_on_frames_directly() -> None:
+    frames = [encode_event(f"e{i}", {"n": i}) for i in range(1, 6)]
+    out = list(apply_faults(iter(frames), Fault(swap=1, cut_after=3)))
+    assert [getattr(f, "event", "CUT") for f in out] == ["e2", "e1", "e3", "CUT"]
