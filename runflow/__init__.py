@@ -3,6 +3,7 @@
 from .flow import Ending, RunFlow
 from .limits import Limits
 from .protocol import PROTOCOL, Entity, ProtocolDefinitionError
+from .view import StateChange
 from .violations import RULES, Code, ProtocolViolation, Violation
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "ProtocolDefinitionError",
     "ProtocolViolation",
     "RunFlow",
+    "StateChange",
     "Violation",
 ]
 __version__ = "0.1.0"

@@ -18,6 +18,7 @@ from .content import JSON, Part, ToolCall
 from .entities import Tracker
 from .limits import Limits
 from .protocol import Entity
+from .view import StateChange
 from .violations import Violation
 
 if TYPE_CHECKING:
@@ -60,6 +61,9 @@ def dump_flow(flow: RunFlow) -> JSON:
         "ending": flow._ending,
         "closed": flow._closed,
         "decoder": flow._decoder.state(),
+        "history": [
+            [c.index, c.entity.value, c.id, c.event, c.source, c.dest] for c in flow.history
+        ],
     }
 
 
@@ -95,6 +99,10 @@ def load_flow(cls: type[F], text: str | bytes, **overrides: Any) -> F:
         flow._ending = data["ending"]
         flow._closed = bool(data["closed"])
         flow._decoder.restore(data["decoder"])
+        flow.history = [
+            StateChange(int(i), Entity(e), str(oid), str(ev), str(src), str(dst))
+            for i, e, oid, ev, src, dst in data["history"]
+        ]
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint is incomplete or damaged: {exc!r}") from exc
     return flow

@@ -43,7 +43,7 @@ from .protocol import (
     EventKind,
 )
 from .sse import SSEDecoder
-from .view import Ending, FlowView
+from .view import Ending, FlowView, StateChange
 from .violations import RULES, Code, ProtocolViolation, Severity, Violation
 
 if TYPE_CHECKING:
@@ -334,6 +334,7 @@ class RunFlow(FlowView):
         if entity is Entity.STEP:
             self._note_step(tracker, obj)
         MACHINES[entity].events[name].trigger(tracker, self)
+        self.history.append(StateChange(index, entity, oid, name, state, dest))
         if entity is Entity.RUN:
             self._after_run(tracker, name, index)
         elif entity is Entity.MESSAGE and name == "thread.message.created":

@@ -8,6 +8,7 @@ changes again.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, cast
 
 from openai.types.beta import Thread
@@ -16,12 +17,25 @@ from openai.types.beta.threads.runs import RunStep
 from openai.types.shared import ErrorObject
 
 from .entities import Tracker
-from .protocol import UNSEEN
+from .protocol import UNSEEN, Entity
 from .violations import Violation
 
-__all__ = ["Ending", "FlowView"]
+__all__ = ["Ending", "FlowView", "StateChange"]
 
 Ending = Literal["done", "error", "truncated"]
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """One accepted status event: which entity went from which state to which."""
+
+    index: int
+    """Position of the event in the flow's input."""
+    entity: Entity
+    id: str
+    event: str
+    source: str
+    dest: str
 
 
 class FlowView:
@@ -40,6 +54,8 @@ class FlowView:
         self._steps: dict[str, Tracker] = {}  # insertion order = order first seen
         self._messages: dict[str, Tracker] = {}
         self._ending: Ending | None = None
+        self.history: list[StateChange] = []
+        """Every accepted status event, in order: the path the run took."""
 
     # -- snapshots ------------------------------------------------------ #
     @property
