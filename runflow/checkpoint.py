@@ -18,6 +18,7 @@ from .content import JSON, Part, ToolCall
 from .entities import Tracker
 from .limits import Limits
 from .protocol import Entity
+from .sse import RawEvent
 from .view import StateChange
 from .violations import Violation
 
@@ -61,6 +62,10 @@ def dump_flow(flow: RunFlow) -> JSON:
         "ending": flow._ending,
         "closed": flow._closed,
         "decoder": flow._decoder.state(),
+        "backlog": [
+            [r.event, None if r.data is None else r.data.decode("latin-1"), r.offset]
+            for r in flow._backlog
+        ],
         "history": [
             [c.index, c.entity.value, c.id, c.event, c.source, c.dest] for c in flow.history
         ],
@@ -99,6 +104,10 @@ def load_flow(cls: type[F], text: str | bytes, **overrides: Any) -> F:
         flow._ending = data["ending"]
         flow._closed = bool(data["closed"])
         flow._decoder.restore(data["decoder"])
+        flow._backlog = [
+            RawEvent(e, None if d is None else str(d).encode("latin-1"), int(o))
+            for e, d, o in data["backlog"]
+        ]
         flow.history = [
             StateChange(int(i), Entity(e), str(oid), str(ev), str(src), str(dst))
             for i, e, oid, ev, src, dst in data["history"]

@@ -42,7 +42,7 @@ from .protocol import (
     Entity,
     EventKind,
 )
-from .sse import SSEDecoder
+from .sse import RawEvent, SSEDecoder
 from .view import Ending, FlowView, StateChange
 from .violations import RULES, Code, ProtocolViolation, Severity, Violation
 
@@ -110,6 +110,7 @@ class RunFlow(FlowView):
         self.limits = limits or Limits()
         self.callback_errors = callback_errors
         self._decoder = SSEDecoder(self.limits.max_event_bytes)
+        self._backlog: list[RawEvent] = []  # decoded, not yet processed (after a raise)
         self._announced: set[str] = set()  # message ids named by message_creation steps
         self._capped: set[str] = set()  # entity labels that reached a limit
         self._stream_end: str | None = None  # "done" | "error" once the stream ended
@@ -162,14 +163,26 @@ class RunFlow(FlowView):
         events = self._decoder.feed(chunk)
         if self._decoder.overflows:
             self._report_overflows()
-        for raw in events:
-            self._feed_raw(raw.event, raw.data, raw.offset)
+        self._drain(events)
         return self.violations[start:]
+
+    def _drain(self, events: list[RawEvent]) -> None:
+        """Process decoded events. If a strict violation or a callback raises, the
+        events not yet processed wait in the backlog for the next call: nothing
+        received is lost."""
+        if self._backlog:
+            events = self._backlog + events
+            self._backlog = []
+        for i, raw in enumerate(events):
+            try:
+                self._feed_raw(raw.event, raw.data, raw.offset)
+            except BaseException:
+                self._backlog = events[i + 1 :]
+                raise
 
     def close(self) -> Ending:
         """End of input: classify how the stream ended (``done``, ``error``, ``truncated``)."""
-        for raw in self._decoder.close():
-            self._feed_raw(raw.event, raw.data, raw.offset)
+        self._drain(self._decoder.close())
         if self._closed:
             return self._ending or "truncated"
         self._closed = True
