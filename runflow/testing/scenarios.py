@@ -539,9 +539,12 @@ class ScriptedRun:
         return self._cancelled
 
     def _guard(self, events: Iterator[Event]) -> Iterator[Event]:
-        for event in events:
-            if self._cancelled is not None:
-                break
+        # The flag is checked before resuming the scenario: once cancelled, the
+        # script's open step and message are closed and must not be touched again.
+        while self._cancelled is None:
+            try:
+                event = next(events)
+            except StopIteration:
+                return
             yield event
-        if self._cancelled is not None and self.script.status == "cancelled":
-            yield from self._cancelled
+        yield from self._cancelled
