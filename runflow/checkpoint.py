@@ -59,6 +59,7 @@ def dump_flow(flow: RunFlow) -> JSON:
         "capped": sorted(flow._capped),
         "stream_end": flow._stream_end,
         "continues": flow._continues,
+        "stray_reported": flow._stray_reported,
         "ending": flow._ending,
         "closed": flow._closed,
         "decoder": flow._decoder.state(),
@@ -101,6 +102,7 @@ def load_flow(cls: type[F], text: str | bytes, **overrides: Any) -> F:
         flow._capped = set(data["capped"])
         flow._stream_end = data["stream_end"]
         flow._continues = bool(data["continues"])
+        flow._stray_reported = bool(data["stray_reported"])
         flow._ending = data["ending"]
         flow._closed = bool(data["closed"])
         flow._decoder.restore(data["decoder"])

@@ -16,12 +16,18 @@ from typing import Any
 
 from .content import JSON, Part, ToolCall, part_from_object, tool_call_from_object
 
-__all__ = ["Difference", "diff_message", "diff_step", "shorten"]
+__all__ = ["MISSING", "Difference", "diff_message", "diff_step", "shorten"]
 
 Difference = tuple[str, Any, Any]
 """(field path, rebuilt value, server value)."""
 
-_MISSING = "<missing>"
+MISSING = "<missing>"
+
+
+def _given(value: str) -> str:
+    """An empty server value means the server omitted it: the rebuilt one is kept
+    (see :func:`runflow.entities.merge_server_object`)."""
+    return value if value else MISSING
 
 
 def shorten(value: Any, limit: int = 60) -> str:
@@ -33,7 +39,7 @@ def shorten(value: Any, limit: int = 60) -> str:
 def diff_message(parts: list[Part], obj: JSON) -> list[Difference]:
     content = obj.get("content")
     if not isinstance(content, list):
-        return [("content", f"{len(parts)} part(s)", _MISSING)]
+        return [("content", f"{len(parts)} part(s)", MISSING)]
     theirs = [part_from_object(p) for p in content if isinstance(p, dict)]
     out: list[Difference] = []
     for i in range(max(len(parts), len(theirs))):
@@ -41,12 +47,12 @@ def diff_message(parts: list[Part], obj: JSON) -> list[Difference]:
         other = theirs[i] if i < len(theirs) else None
         path = f"content[{i}]"
         if mine is None or other is None or mine.type != other.type:
-            out.append((f"{path}.type", mine.type if mine else _MISSING,
-                        other.type if other else _MISSING))
+            out.append((f"{path}.type", mine.type if mine else MISSING,
+                        other.type if other else MISSING))
             continue
         if mine.type == "text":
             if mine.value != other.value:
-                out.append((f"{path}.text.value", mine.value, other.value))
+                out.append((f"{path}.text.value", mine.value, _given(other.value)))
             out.extend(_diff_annotations(path, mine, other))
         elif mine.type == "refusal" and mine.value != other.value:
             out.append((f"{path}.refusal", mine.value, other.value))
@@ -73,7 +79,7 @@ def diff_step(calls: list[ToolCall], obj: JSON) -> list[Difference]:
         return []
     items = details.get("tool_calls")
     if not isinstance(items, list):
-        return [("step_details.tool_calls", f"{len(calls)} call(s)", _MISSING)]
+        return [("step_details.tool_calls", f"{len(calls)} call(s)", MISSING)]
     theirs = [tool_call_from_object(c) for c in items if isinstance(c, dict)]
     out: list[Difference] = []
     base = "step_details.tool_calls"
@@ -90,7 +96,7 @@ def diff_step(calls: list[ToolCall], obj: JSON) -> list[Difference]:
             if mine.name != other.name:
                 out.append((f"{path}.function.name", mine.name, other.name))
             if mine.text != other.text:
-                out.append((f"{path}.function.arguments", mine.text, other.text))
+                out.append((f"{path}.function.arguments", mine.text, _given(other.text)))
         elif mine.type == "code_interpreter" and mine.text != other.text:
-            out.append((f"{path}.code_interpreter.input", mine.text, other.text))
+            out.append((f"{path}.code_interpreter.input", mine.text, _given(other.text)))
     return out

@@ -21,19 +21,20 @@ table directly: they are most of the traffic.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from openai.types.shared import ErrorObject
 from pydantic import BaseModel
 
+from .callbacks import Callbacks
 from .checkpoint import dump_flow, load_flow
 from .content import JSON, apply_content, apply_tool_calls, check_content, check_tool_calls
-from .divergence import diff_message, diff_step, shorten
 from .entities import Tracker, merge_server_object
+from .hooks import CallbackFailure, Hooks
 from .limits import Limits
 from .machines import MACHINES
-from .objects import dig, object_problem, text_size, tool_size
+from .objects import object_problem, text_size, tool_size
 from .protocol import (
     ADOPTION_RUN_STATES,
     CHILD_EVENT_RUN_STATES,
@@ -42,12 +43,15 @@ from .protocol import (
     Entity,
     EventKind,
 )
+from .rules import after_run, check_divergence
 from .sse import RawEvent, SSEDecoder
 from .view import Ending, FlowView, StateChange
 from .violations import RULES, Code, ProtocolViolation, Severity, Violation
 
 if TYPE_CHECKING:
-    from .hooks import Hooks
+    from collections.abc import AsyncIterable, Iterable
+
+    from .callbacks import Handler
 
 __all__ = ["Ending", "RunFlow"]
 
@@ -75,6 +79,7 @@ _FINAL_CHECKED = frozenset(
 )
 _DONE = b"[DONE]"
 _F = TypeVar("_F", bound="RunFlow")
+_T = TypeVar("_T")
 
 
 class _BadData:
@@ -90,12 +95,17 @@ class _Rejected(Exception):
     """Internal: the current event broke a rejecting rule (already recorded)."""
 
 
-class RunFlow(FlowView):
+class RunFlow(FlowView, Callbacks):
     """Validate and reconstruct one Assistants run from its stream events.
 
     ``strict=True`` raises :class:`ProtocolViolation` at the first error-severity
     violation; by default violations are collected in :attr:`violations` and the
     flow goes on. Warnings never raise.
+
+    Callbacks (see :mod:`runflow.callbacks`) fire after each event is fully
+    applied. A callback that raises propagates out of ``feed`` once the flow is
+    updated (``callback_errors="raise"``), or is recorded in
+    :attr:`callback_failures` and the flow goes on (``"collect"``).
     """
 
     def __init__(
@@ -104,6 +114,7 @@ class RunFlow(FlowView):
         strict: bool = False,
         limits: Limits | None = None,
         callback_errors: Literal["raise", "collect"] = "raise",
+        handler: Handler | None = None,
     ) -> None:
         super().__init__()
         self.strict = strict
@@ -115,9 +126,15 @@ class RunFlow(FlowView):
         self._capped: set[str] = set()  # entity labels that reached a limit
         self._stream_end: str | None = None  # "done" | "error" once the stream ended
         self._continues = False  # the stream ended in requires_action
+        self._stray_reported = False  # event_after_done/error already said for this end
         self._closed = False
         self._first_error: Violation | None = None
         self._hooks: Hooks | None = None
+        self._deferred = False  # async driving: callbacks wait for aflush
+        self.callback_failures: list[CallbackFailure] = []
+        """Callbacks that raised, when ``callback_errors="collect"``."""
+        if handler is not None:
+            self.add_handler(handler)
 
     # ------------------------------------------------------------------ #
     # checkpoints
@@ -193,9 +210,9 @@ class RunFlow(FlowView):
                 f"the input ended after {self._index} event(s) with no done and no error "
                 f"event; the run is {self.run_status}",
             )
-        self._finish_event()
         if self._hooks is not None:
-            self._hooks.end(self, self._ending or "truncated")
+            self._hooks.ended(self, self._ending or "truncated")
+        self._finish_event()
         return self._ending or "truncated"
 
     def _feed_raw(self, name: str | None, data: bytes | None, offset: int | None) -> None:
@@ -208,6 +225,61 @@ class RunFlow(FlowView):
             where = f" at byte {offset}" if offset is not None else ""
             obj = _BadData(f"the data of {name!r}{where} is not valid JSON ({exc})")
         self._process(name, obj, offset)
+
+    # ------------------------------------------------------------------ #
+    # async driving and the openai SDK
+    # ------------------------------------------------------------------ #
+    async def afeed(self, event: Any) -> list[Violation]:
+        """:meth:`feed`, then await the callbacks it queued (``async def`` ones too)."""
+        return await self._async(self.feed, event)
+
+    async def afeed_sse(self, chunk: bytes) -> list[Violation]:
+        """:meth:`feed_sse` event by event, awaiting each event's callbacks."""
+        start = len(self.violations)
+        events = self._decoder.feed(chunk)
+        if self._decoder.overflows:
+            await self._async(self._report_overflows)
+        if self._backlog:
+            events, self._backlog = self._backlog + events, []
+        for i, raw in enumerate(events):
+            try:
+                await self._async(self._feed_raw, raw.event, raw.data, raw.offset)
+            except BaseException:
+                self._backlog = events[i + 1 :]
+                raise
+        return self.violations[start:]
+
+    async def aclose(self) -> Ending:
+        """:meth:`close`, awaiting the callbacks it queued."""
+        return await self._async(self.close)
+
+    async def _async(self, method: Callable[..., _T], *args: Any) -> _T:
+        self._deferred = True
+        try:
+            result = method(*args)
+        except BaseException:
+            self._deferred = False
+            if self._hooks is not None:
+                await self._hooks.aflush(self)
+            raise
+        self._deferred = False
+        if self._hooks is not None:
+            await self._hooks.aflush(self)
+        return result
+
+    def consume(self, stream: Iterable[Any]) -> Ending:
+        """Feed a whole stream and close it: an openai ``Stream`` (read as raw SSE,
+        so ``done``, cuts and bad JSON are seen exactly), or any iterable of SDK
+        events or ``{"event", "data"}`` mappings. Returns the ending."""
+        from .sdk import consume
+
+        return consume(self, stream)
+
+    async def aconsume(self, stream: AsyncIterable[Any] | Iterable[Any]) -> Ending:
+        """Async :meth:`consume`: an ``AsyncStream`` or any (async) iterable."""
+        from .sdk import aconsume
+
+        return await aconsume(self, stream)
 
     # ------------------------------------------------------------------ #
     # dispatch
@@ -243,7 +315,7 @@ class RunFlow(FlowView):
         self._finish_event()
 
     def _finish_event(self) -> None:
-        if self._hooks is not None:
+        if self._hooks is not None and not self._deferred:
             self._hooks.flush(self)
         first = self._first_error
         if first is not None:
@@ -251,11 +323,20 @@ class RunFlow(FlowView):
             raise ProtocolViolation(first)
 
     def _next_stream(self, index: int, name: str | None) -> None:
-        """The first event after ``done`` or ``error``: a continuation or a violation."""
-        ended, self._stream_end = self._stream_end, None
-        self._ending = None
+        """An event after ``done`` or ``error``: a continuation or a violation.
+
+        After ``done`` in requires_action the event opens the next stream. Otherwise
+        the stream stays ended (so it is not ``truncated``); the first stray event
+        is reported and the events are still applied.
+        """
+        ended = self._stream_end
         if ended == "done" and self._continues:
+            self._stream_end = None
+            self._ending = None
             return
+        if self._stray_reported:
+            return
+        self._stray_reported = True
         code = Code.EVENT_AFTER_DONE if ended == "done" else Code.EVENT_AFTER_ERROR
         self._violate(
             code, index, name, None,
@@ -334,7 +415,7 @@ class RunFlow(FlowView):
         if state == UNSEEN:
             self._adopt(tracker, obj)
         if name in _FINAL_CHECKED and tracker.deltas and tracker.label not in self._capped:
-            self._check_divergence(tracker, obj, name, index)
+            check_divergence(self, tracker, obj, name, index)
         merge_server_object(tracker, obj)
         status = obj.get("status")
         if entity is not Entity.THREAD and status != dest:
@@ -349,7 +430,7 @@ class RunFlow(FlowView):
         MACHINES[entity].events[name].trigger(tracker, self)
         self.history.append(StateChange(index, entity, oid, name, state, dest))
         if entity is Entity.RUN:
-            self._after_run(tracker, name, index)
+            after_run(self, tracker, name, index)
         elif entity is Entity.MESSAGE and name == "thread.message.created":
             if obj["id"] not in self._announced:
                 self._violate(
@@ -474,79 +555,6 @@ class RunFlow(FlowView):
             if isinstance(creation, dict) and isinstance(creation.get("message_id"), str):
                 self._announced.add(creation["message_id"])
 
-    def _after_run(self, run: Tracker, name: str, index: int) -> None:
-        raw = run.raw
-        state = run.state
-        if state == "requires_action":
-            self._check_required_action(run, name, index)
-        elif state in _RUN_TERMINAL:
-            severity: Severity = "error" if state == "completed" else "warning"
-            for child in (*self._steps.values(), *self._messages.values()):
-                if child.state == "in_progress":
-                    self._violate(
-                        Code.CHILDREN_OPEN_AT_TERMINAL, index, name, child.label,
-                        f"the run ended {state!r} while {child.label} is still in_progress",
-                        severity,
-                    )
-            if state == "completed" and raw.get("incomplete_details"):
-                self._violate(
-                    Code.INCOMPLETE_DETAILS_ON_COMPLETED, index, name, run.label,
-                    f"{name} carries incomplete_details {raw['incomplete_details']!r}",
-                )
-
-    def _check_required_action(self, run: Tracker, name: str, index: int) -> None:
-        listed: dict[str, JSON] = {}
-        action = run.raw.get("required_action")
-        calls = dig(action, "submit_tool_outputs", "tool_calls")
-        for call in calls if isinstance(calls, list) else ():
-            if isinstance(call, dict) and isinstance(call.get("id"), str):
-                listed[call["id"]] = call
-        streamed: dict[str, Any] = {}
-        for step in self._steps.values():
-            if step.state == "in_progress" and step.step_type == "tool_calls":
-                for c in step.calls:
-                    if c.type == "function" and c.id:
-                        streamed[c.id] = c
-        problems = []
-        if set(listed) != set(streamed):
-            problems.append(
-                f"requires_action lists {sorted(listed)} but the open tool_calls steps "
-                f"streamed {sorted(streamed)}"
-            )
-        for cid, call in listed.items():
-            fn = call.get("function")
-            if not isinstance(fn, dict):
-                fn = {}
-            ours = streamed.get(cid)
-            if ours is not None and ours.chunks and fn.get("arguments") != ours.text:
-                problems.append(
-                    f"call {cid} arguments {shorten(fn.get('arguments'))} differ from the "
-                    f"streamed {shorten(ours.text)}"
-                )
-            if ours is not None and ours.name and fn.get("name") != ours.name:
-                problems.append(f"call {cid} name {fn.get('name')!r} differs from {ours.name!r}")
-            try:
-                json.loads(fn.get("arguments") or "")
-            except (TypeError, ValueError):
-                self._violate(
-                    Code.INVALID_TOOL_ARGUMENTS, index, name, f"tool call {cid}",
-                    f"the arguments of {cid} are not JSON: {shorten(fn.get('arguments'))}",
-                )
-        if problems:
-            self._violate(Code.TOOL_CALLS_MISMATCH, index, name, run.label, "; ".join(problems))
-
-    def _check_divergence(self, tracker: Tracker, obj: JSON, name: str, index: int) -> None:
-        if tracker.entity is Entity.MESSAGE:
-            diffs = diff_message(tracker.parts, obj)
-        else:
-            diffs = diff_step(tracker.calls, obj)
-        for path, ours, theirs in diffs:
-            self._violate(
-                Code.SNAPSHOT_DIVERGENCE, index, name, tracker.label,
-                f"{path}: rebuilt from deltas {shorten(ours)} but the server sent "
-                f"{shorten(theirs)}; the server's value is kept",
-            )
-
     # ------------------------------------------------------------------ #
     # deltas: the hot path, no machine involved
     # ------------------------------------------------------------------ #
@@ -645,6 +653,7 @@ class RunFlow(FlowView):
         state = self.run_status
         self._stream_end = "done"
         self._ending = "done"
+        self._stray_reported = False
         self._continues = state == "requires_action"
         if state not in _RUN_TERMINAL and state != "requires_action":
             self._violate(
@@ -662,6 +671,7 @@ class RunFlow(FlowView):
         self.error = ErrorObject.construct(**body)
         self._stream_end = "error"
         self._ending = "error"
+        self._stray_reported = False
         self._continues = False
 
     # ------------------------------------------------------------------ #

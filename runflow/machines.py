@@ -47,7 +47,11 @@ def build_machine(table: EntityTable, on_enter: Callable[[EventData], None] = _o
         name=table.entity.value,
     )
     for t in table.transitions:
-        machine.add_transition(t.event, list(t.sources), t.dest)
+        for source in t.sources:
+            # A self-loop (e.g. step.in_progress right after step.created) is an
+            # internal transition: the entity does not *enter* its state again,
+            # so enter callbacks fire once per real change.
+            machine.add_transition(t.event, source, None if source == t.dest else t.dest)
     return machine
 
 

@@ -1,0 +1,181 @@
+"""Adapters for the openai SDK, kept outside the core.
+
+* :func:`consume` / :func:`aconsume` feed a whole stream into a flow. An SDK
+  ``Stream`` / ``AsyncStream`` (``runs.create(..., stream=True)``,
+  ``threads.create_and_run(stream=True)``, ``runs.submit_tool_outputs(stream=True)``)
+  is read as raw SSE bytes: that is faster than the SDK's own parsing and sees
+  exactly what the server sent -- ``done``, a cut connection, invalid JSON, an
+  ``error`` event, unknown events -- where the SDK would stop silently or raise.
+* :class:`FlowEventHandler` / :class:`AsyncFlowEventHandler` are
+  ``AssistantEventHandler`` subclasses for ``event_handler=`` in ``runs.stream``,
+  ``threads.create_and_run_stream`` and ``runs.submit_tool_outputs_stream``. The
+  SDK allows one handler per stream, so make one per stream over the same flow:
+  ``FlowEventHandler(flow)``; the flow continues across the tool-output stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import openai
+from openai import AssistantEventHandler, AsyncAssistantEventHandler
+from openai.types.beta import AssistantStreamEvent
+
+if TYPE_CHECKING:
+    from .flow import Ending, RunFlow
+
+__all__ = ["AsyncFlowEventHandler", "FlowEventHandler", "aconsume", "consume"]
+
+_CUT = (httpx.TransportError, openai.APIConnectionError)
+"""A connection that broke mid-stream: the flow's ending says ``truncated``."""
+
+
+def consume(flow: RunFlow, stream: Iterable[Any]) -> Ending:
+    """Feed ``stream`` into ``flow`` and close it; return the ending."""
+    if isinstance(stream, openai.Stream):
+        try:
+            for chunk in stream.response.iter_bytes():
+                flow.feed_sse(chunk)
+        except _CUT:
+            pass  # what arrived is kept; close() reports the truncation
+        finally:
+            stream.close()
+        return flow.close()
+    for event in stream:
+        flow.feed(event)
+    return flow.close()
+
+
+async def aconsume(flow: RunFlow, stream: AsyncIterable[Any] | Iterable[Any]) -> Ending:
+    """Async :func:`consume`; awaits ``async def`` callbacks."""
+    if isinstance(stream, openai.AsyncStream):
+        try:
+            async for chunk in stream.response.aiter_bytes():
+                await flow.afeed_sse(chunk)
+        except _CUT:
+            pass
+        finally:
+            await stream.close()
+        return await flow.aclose()
+    if isinstance(stream, AsyncIterable):
+        async for event in stream:
+            await flow.afeed(event)
+    else:
+        for event in stream:
+            await flow.afeed(event)
+    return await flow.aclose()
+
+
+class _DoneSpy:
+    """Wraps the SDK stream's SSE decoder to notice ``data: [DONE]``, which the SDK
+    swallows: without it a clean end and a truncated stream look the same."""
+
+    def __init__(self, inner: Any, on_done: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_done = on_done
+
+    def iter_bytes(self, iterator: Iterator[bytes]) -> Iterator[Any]:
+        for sse in self._inner.iter_bytes(iterator):
+            if sse.data.startswith("[DONE]"):
+                self._on_done()
+            yield sse
+
+    async def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+        async for sse in self._inner.aiter_bytes(iterator):
+            if sse.data.startswith("[DONE]"):
+                self._on_done()
+            yield sse
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _install_spy(stream: Any, on_done: Callable[[], None]) -> bool:
+    decoder = getattr(stream, "_decoder", None)
+    if decoder is None or not hasattr(decoder, "iter_bytes"):
+        return False
+    stream._decoder = _DoneSpy(decoder, on_done)
+    return True
+
+
+def _error_event(exc: BaseException) -> dict[str, Any] | None:
+    """The ``error`` event the SDK turned into an ``APIError``, if that is what it was."""
+    if isinstance(exc, openai.APIError) and not isinstance(
+        exc, (openai.APIStatusError, openai.APIConnectionError)
+    ):
+        body = exc.body if isinstance(exc.body, dict) else {"message": exc.message}
+        return {"event": "error", "data": {"error": body}}
+    return None
+
+
+class FlowEventHandler(AssistantEventHandler):
+    """An ``AssistantEventHandler`` that feeds every event into ``flow``.
+
+    Use one per stream; pass the same flow to continue after tool outputs::
+
+        flow = RunFlow()
+        with client.beta.threads.runs.stream(..., event_handler=FlowEventHandler(flow)) as s:
+            s.until_done()
+    """
+
+    def __init__(self, flow: RunFlow | None = None) -> None:
+        super().__init__()
+        from .flow import RunFlow
+
+        self.flow = flow if flow is not None else RunFlow()
+        self._done = False
+        self._spied = False
+
+    def _init(self, stream: Any) -> None:
+        super()._init(stream)
+        self._spied = _install_spy(stream, self._saw_done)
+
+    def _saw_done(self) -> None:
+        self._done = True
+
+    def on_event(self, event: AssistantStreamEvent) -> None:
+        self.flow.feed(event)
+
+    def on_exception(self, exception: Exception) -> None:
+        error = _error_event(exception)
+        if error is not None:
+            self.flow.feed(error)
+
+    def on_end(self) -> None:
+        if self._done or (not self._spied and self.flow.ending is None):
+            self.flow.feed({"event": "done", "data": "[DONE]"})
+        self.flow.close()
+
+
+class AsyncFlowEventHandler(AsyncAssistantEventHandler):
+    """The async twin of :class:`FlowEventHandler`; awaits ``async def`` callbacks."""
+
+    def __init__(self, flow: RunFlow | None = None) -> None:
+        super().__init__()
+        from .flow import RunFlow
+
+        self.flow = flow if flow is not None else RunFlow()
+        self._done = False
+        self._spied = False
+
+    def _init(self, stream: Any) -> None:
+        super()._init(stream)
+        self._spied = _install_spy(stream, self._saw_done)
+
+    def _saw_done(self) -> None:
+        self._done = True
+
+    async def on_event(self, event: AssistantStreamEvent) -> None:
+        await self.flow.afeed(event)
+
+    async def on_exception(self, exception: Exception) -> None:
+        error = _error_event(exception)
+        if error is not None:
+            await self.flow.afeed(error)
+
+    async def on_end(self) -> None:
+        if self._done or (not self._spied and self.flow.ending is None):
+            await self.flow.afeed({"event": "done", "data": "[DONE]"})
+        await self.flow.aclose()
