@@ -1,0 +1,1 @@
+"""Data shipped with runflow (``demo_stream.jsonl``) and the script that makes it."""
