@@ -1,0 +1,116 @@
+"""``runflow check FILE...``: validate recordings and list their violations."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any
+
+from . import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, CommandError
+from .common import load_replay, where
+from .output import Output
+
+if TYPE_CHECKING:
+    from runflow.recording import Replay
+
+HELP = "validate recorded streams (.jsonl or .sse) and list their violations"
+
+EPILOG = """\
+A file is not ok when it has an error-severity violation (with --strict: any
+violation). Formats come from the extension (.jsonl, .sse) or are sniffed; '-'
+reads standard input.
+
+exit codes: 0 all files ok, 1 violations found, 2 a file could not be read
+
+--json prints one object per file per line:
+  {"file", "ok", "events", "ending", "run_status",
+   "violations": [{"index", "line", "event", "code", "severity", "entity", "message"}]}
+"""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.add_argument("files", nargs="+", metavar="FILE", help="recordings; '-' for stdin")
+    parser.add_argument("--json", action="store_true", help="one JSON object per file per line")
+    parser.add_argument("--strict", action="store_true", help="count warnings as errors")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print only files that are not ok")
+
+
+def run(args: argparse.Namespace, out: Output) -> int:
+    if args.files.count("-") > 1:
+        raise CommandError("'-' (stdin) can be given only once")
+    code = EXIT_OK
+    total = len(args.files)
+    bad = 0
+    for number, path in enumerate(args.files, start=1):
+        out.progress(number, total, path)
+        try:
+            replay = load_replay(path)
+        except CommandError as exc:
+            out.error(str(exc))
+            if args.json:
+                out.print(json.dumps({"file": path, "ok": False, "error": str(exc)}))
+            code = EXIT_USAGE
+            bad += 1
+            continue
+        ok = is_ok(replay, strict=args.strict)
+        if not ok:
+            bad += 1
+            code = max(code, EXIT_VIOLATIONS)
+        if args.json:
+            out.print(json.dumps(report(replay, ok), ensure_ascii=False))
+        elif not (args.quiet and ok):
+            _print_human(replay, ok, out)
+    out.clear_progress()
+    if total > 1 and not args.json:
+        summary = f"{total} files: {total - bad} ok, {bad} not ok"
+        out.print(out.style(summary, "bold", "green" if bad == 0 else "red"))
+    return code
+
+
+def is_ok(replay: Replay, *, strict: bool) -> bool:
+    """No error-severity violation (with ``strict``: no violation at all)."""
+    violations = replay.flow.violations
+    return not violations if strict else all(v.severity != "error" for v in violations)
+
+
+def report(replay: Replay, ok: bool) -> dict[str, Any]:
+    """The ``--json`` object of one file."""
+    flow = replay.flow
+    return {
+        "file": replay.recording.name,
+        "ok": ok,
+        "events": flow.events,
+        "ending": replay.ending,
+        "run_status": flow.run_status,
+        "violations": [
+            {
+                "index": v.index,
+                "line": replay.line(v.index),
+                "event": v.event,
+                "code": v.code.value,
+                "severity": v.severity,
+                "entity": v.entity,
+                "message": v.message,
+            }
+            for v in flow.violations
+        ],
+    }
+
+
+def _print_human(replay: Replay, ok: bool, out: Output) -> None:
+    flow = replay.flow
+    errors = sum(v.severity == "error" for v in flow.violations)
+    warnings = len(flow.violations) - errors
+    verdict = out.style("ok", "green") if ok else out.style("NOT OK", "red", "bold")
+    counts = f", {errors} error(s), {warnings} warning(s)" if flow.violations else ""
+    out.print(
+        f"{replay.recording.name}: {verdict} ({flow.events} events, ended {replay.ending}, "
+        f"run {flow.run_status}{counts})"
+    )
+    for v in flow.violations:
+        severity = out.style(v.severity, "red" if v.severity == "error" else "yellow")
+        entity = f" {v.entity}" if v.entity else ""
+        out.print(f"  {where(replay, v)} {severity} {out.style(v.code.value, 'bold')}"
+                  f"{entity}: {v.message}")

@@ -1,0 +1,109 @@
+"""``runflow diagram``: state diagrams generated from the protocol table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Literal
+
+from . import EXIT_OK, CommandError
+from .output import Output
+
+HELP = "draw the protocol's state machines (Mermaid, DOT, SVG, PNG)"
+
+EPILOG = """\
+Diagrams are generated from runflow.protocol.PROTOCOL. SVG and PNG need Graphviz's
+`dot` (Debian/Ubuntu: apt-get install graphviz, macOS: brew install graphviz).
+
+--refresh rewrites the diagrams/ folder of a runflow checkout (or -o DIR): the .mmd,
+.svg and README.md files that tests/test_diagrams.py compares with the table.
+"""
+
+ENTITIES = ("run", "step", "message", "thread", "all")
+FORMATS = ("mermaid", "dot", "svg", "png")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.add_argument("--entity", choices=ENTITIES, default="all",
+                        help="which machine to draw (default: all, one cluster per entity)")
+    parser.add_argument("--format", choices=FORMATS, default="mermaid",
+                        help="output format (default: mermaid)")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write here instead of stdout (with --refresh: the folder)")
+    parser.add_argument("--refresh", action="store_true",
+                        help="rewrite the diagrams/ folder of this checkout")
+
+
+def run(args: argparse.Namespace, out: Output) -> int:
+    from runflow.diagrams import GraphvizNotFoundError
+
+    try:
+        if args.refresh:
+            return _refresh(args, out)
+        data = _render(args.entity, args.format)
+    except GraphvizNotFoundError as exc:
+        raise CommandError(str(exc)) from None
+    if args.output and args.output != "-":
+        try:
+            Path(args.output).write_bytes(data)
+        except OSError as exc:
+            raise CommandError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        return EXIT_OK
+    if args.format == "png" and _isatty(out):
+        raise CommandError("PNG is binary; use -o FILE or redirect stdout")
+    if args.format in ("svg", "png"):
+        out.clear_progress()
+        out.out.flush()
+        buffer = getattr(out.out, "buffer", None)
+        if buffer is not None:
+            buffer.write(data)
+            buffer.flush()
+            return EXIT_OK
+    out.out.write(data.decode())
+    return EXIT_OK
+
+
+def _render(entity: str, fmt: str) -> bytes:
+    from runflow.diagrams import diagram_text, render
+    from runflow.protocol import Entity
+
+    target: Entity | Literal["all"] = "all" if entity == "all" else Entity(entity)
+    if fmt == "mermaid":
+        return diagram_text(target, "mermaid").encode()
+    source = diagram_text(target, "dot")
+    if fmt == "dot":
+        return source.encode()
+    return render(source, "svg" if fmt == "svg" else "png")
+
+
+def _refresh(args: argparse.Namespace, out: Output) -> int:
+    from runflow.diagrams import write_diagram_files
+
+    if args.output:
+        folder = Path(args.output)
+    else:
+        folder = checkout_diagrams()
+    written = write_diagram_files(folder)
+    out.print(f"refreshed {len(written)} files in {folder}")
+    return EXIT_OK
+
+
+def checkout_diagrams() -> Path:
+    """``diagrams/`` of the checkout runflow runs from (an editable install)."""
+    import runflow
+
+    root = Path(runflow.__file__).resolve().parent.parent
+    if not (root / "pyproject.toml").is_file():
+        raise CommandError(
+            f"runflow is not running from a checkout ({root}); pass -o DIR with --refresh"
+        )
+    return root / "diagrams"
+
+
+def _isatty(out: Output) -> bool:
+    try:
+        return out.out.isatty() and out.out is sys.stdout
+    except (AttributeError, ValueError):
+        return False
