@@ -53,6 +53,15 @@ FINAL_STATUS = {"text": "completed", "parallel_functions": "requires_action",
                 "cancel": "cancelled", "failure": "failed", "incomplete": "incomplete"}
 
 
+HTTP = httpx.Client(timeout=10)  # one client: each new one costs an SSL context
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_http() -> Iterator[None]:
+    yield
+    HTTP.close()
+
+
 def collapse(names: list[str]) -> list[str]:
     """Event names without the ``thread.`` prefix, runs of the same delta merged."""
     out: list[str] = []
@@ -123,7 +132,7 @@ def test_server_starts_on_free_port_and_stops_quickly() -> None:
     srv = Server().start()
     try:
         assert srv.base_url.startswith("http://127.0.0.1:") and srv.base_url.endswith("/v1")
-        assert httpx.get(srv.base_url + "/assistants/asst_text").json()["id"] == "asst_text"
+        assert HTTP.get(srv.base_url + "/assistants/asst_text").json()["id"] == "asst_text"
         thread = srv._thread
     finally:
         began = time.monotonic()
@@ -337,12 +346,13 @@ def test_cancel_endpoint(client: openai.OpenAI) -> None:
 
 
 def test_cancel_during_a_slow_stream_ends_it_cancelled(server: Server) -> None:
-    thread = httpx.post(server.base_url + "/threads", json={}).json()
+    thread = HTTP.post(server.base_url + "/threads", json={}).json()
     url = f"{server.base_url}/threads/{thread['id']}/runs"
     body = {"assistant_id": "asst_text", "stream": True}
     names: list[str] = []
     run_id = ""
-    with httpx.stream("POST", url, json=body, headers={"X-Runflow-Fault": "delay=0.02"}) as r:
+    with HTTP.stream(
+            "POST", url, json=body, headers={"X-Runflow-Fault": "delay=0.05"}) as r:
         lines = r.iter_lines()
         for line in lines:
             if line.startswith("event: "):
@@ -350,7 +360,7 @@ def test_cancel_during_a_slow_stream_ends_it_cancelled(server: Server) -> None:
             if line.startswith("data: {") and names[-1] == "thread.run.created":
                 run_id = json.loads(line[6:])["id"]
             if line.startswith("data: {") and names[-1] == "thread.message.delta":
-                cancel = httpx.post(f"{url}/{run_id}/cancel")
+                cancel = HTTP.post(f"{url}/{run_id}/cancel")
                 assert cancel.json()["status"] == "cancelling"
                 break
         rest = [line[7:] for line in lines if line.startswith("event: ")]
@@ -377,7 +387,7 @@ def test_openai_error_shapes(client: openai.OpenAI, server: Server) -> None:
     ):
         with pytest.raises(openai.NotFoundError):
             call()
-    missing = httpx.get(server.url + "/v1/nowhere")
+    missing = HTTP.get(server.url + "/v1/nowhere")
     assert missing.status_code == 404 and set(missing.json()["error"]) == {
         "message", "type", "param", "code"}
 
@@ -427,14 +437,14 @@ def test_recording_pair_served_to_the_openai_client(fresh: Server) -> None:
 def test_sse_recording_is_served_byte_for_byte(fresh: Server) -> None:
     name = "dotnet_file_search_file_citation.sse"
     fresh.enqueue_recording(recordings_dir() / name)
-    body = httpx.post(fresh.base_url + "/threads/runs",
+    body = HTTP.post(fresh.base_url + "/threads/runs",
                       json={"assistant_id": "a", "stream": True}).content
     assert body == load_bytes(name)
 
 
 def test_enqueued_events_and_streams_split_at_done(fresh: Server) -> None:
     fresh.enqueue_events([("thread.run.step.mystery", {"id": "x"}), ("done", "[DONE]")])
-    text = httpx.post(fresh.base_url + "/threads/runs",
+    text = HTTP.post(fresh.base_url + "/threads/runs",
                       json={"assistant_id": "a", "stream": True}).text
     assert text == (
         'event: thread.run.step.mystery\ndata: {"id":"x"}\n\nevent: done\ndata: [DONE]\n\n')
@@ -470,7 +480,7 @@ def raw_stream(server: Server, fault: str | None = None, scenario: str = "text",
     headers = {"X-Runflow-Fault": fault} if fault else {}
     body = {"assistant_id": f"asst_{scenario}", "stream": True, **extra}
     data, complete = b"", True
-    with httpx.stream("POST", server.base_url + "/threads/runs", json=body,
+    with HTTP.stream("POST", server.base_url + "/threads/runs", json=body,
                       headers=headers) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         try:
@@ -497,9 +507,9 @@ def test_fault_cut_after(server: Server, baseline: list[str]) -> None:
     assert not complete and names(frames) == baseline[:5]
     run = json.loads(frames[2][1] or "")
     # the server kept going: a reconciling client sees the run finished
-    stored = httpx.get(f"{server.base_url}/threads/{run['thread_id']}/runs/{run['id']}").json()
+    stored = HTTP.get(f"{server.base_url}/threads/{run['thread_id']}/runs/{run['id']}").json()
     assert stored["status"] == "completed"
-    messages = httpx.get(f"{server.base_url}/threads/{run['thread_id']}/messages").json()
+    messages = HTTP.get(f"{server.base_url}/threads/{run['thread_id']}/messages").json()
     assert messages["data"][0]["status"] == "completed"
 
 
@@ -507,8 +517,8 @@ def test_fault_cut_on_requires_action_run_stops_there(server: Server) -> None:
     frames, complete = raw_stream(server, "cut_after=4", scenario="parallel_functions")
     run = json.loads(frames[1][1] or "")
     url = f"{server.base_url}/threads/{run['thread_id']}/runs/{run['id']}"
-    assert not complete and httpx.get(url).json()["status"] == "requires_action"
-    steps = httpx.get(url + "/steps").json()["data"]
+    assert not complete and HTTP.get(url).json()["status"] == "requires_action"
+    steps = HTTP.get(url + "/steps").json()["data"]
     calls = steps[0]["step_details"]["tool_calls"]  # deltas were merged into the stored step
     assert [json.loads(c["function"]["arguments"]) for c in calls] == [
         {"city": "Paris"}, {"timezone": "Europe/Paris"}]
@@ -567,8 +577,9 @@ def test_fault_delay_keeps_rest_reads_in_step(server: Server) -> None:
     began = time.monotonic()
     body = {"assistant_id": "asst_text", "stream": True, "metadata": {"text": "Hi there"}}
     seen = []
-    with httpx.stream("POST", server.base_url + "/threads/runs", json=body,
-                      headers={"X-Runflow-Fault": "delay=0.05"}) as response:
+    with HTTP.stream(
+            "POST", server.base_url + "/threads/runs", json=body,
+            headers={"X-Runflow-Fault": "delay=0.05"}) as response:
         event = ""
         for line in response.iter_lines():
             if line.startswith("event: "):
@@ -577,10 +588,10 @@ def test_fault_delay_keeps_rest_reads_in_step(server: Server) -> None:
                     line[6:])["object"] == "thread.run":
                 run = json.loads(line[6:])
                 url = f"{server.base_url}/threads/{run['thread_id']}/runs/{run['id']}"
-                seen.append((run["status"], httpx.get(url).json()["status"]))
+                seen.append((run["status"], HTTP.get(url).json()["status"]))
     assert time.monotonic() - began > 0.3
     assert [a for a, _ in seen] == ["queued", "queued", "in_progress", "completed"]
-    assert all(streamed == stored for streamed, stored in seen)
+    assert all(streamed == stored for streamed, stored in seen), seen
 
 
 def test_injected_faults_once_and_always(server: Server, baseline: list[str]) -> None:
@@ -603,7 +614,7 @@ def test_combined_faults(server: Server, baseline: list[str]) -> None:
 
 
 def test_bad_fault_header_is_a_400(server: Server) -> None:
-    response = httpx.post(server.base_url + "/threads/runs",
+    response = HTTP.post(server.base_url + "/threads/runs",
                           json={"assistant_id": "asst_text", "stream": True},
                           headers={"X-Runflow-Fault": "explode=1"})
     assert response.status_code == 400 and "explode" in response.json()["error"]["message"]
@@ -624,3 +635,25 @@ def test_apply_faults_on_frames_directly() -> None:
     frames = [encode_event(f"e{i}", {"n": i}) for i in range(1, 6)]
     out = list(apply_faults(iter(frames), Fault(swap=1, cut_after=3)))
     assert [getattr(f, "event", "CUT") for f in out] == ["e2", "e1", "e3", "CUT"]
+
+
+def test_create_app_is_a_plain_asgi_app() -> None:
+    from starlette.testclient import TestClient
+
+    from runflow.testing import Store, create_app
+
+    store = Store()
+    with TestClient(create_app(store)) as http:
+        thread = http.post("/v1/threads", json={}).json()
+        run = http.post(f"/v1/threads/{thread['id']}/runs",
+                        json={"assistant_id": "asst_failure"}).json()
+    assert store.run(thread["id"], run["id"])["last_error"]["code"] == "server_error"
+
+
+def test_constructor_takes_recordings_and_a_standing_fault() -> None:
+    path = recordings_dir() / "dotnet_text_answer.jsonl"
+    with Server(recordings=[path], fault="cut_after=2") as srv:
+        frames, complete = raw_stream(srv)
+        assert not complete and names(frames) == ["thread.run.created", "thread.run.queued"]
+        frames, complete = raw_stream(srv)  # the recording is used up: a scripted run
+        assert not complete and json.loads(frames[1][1] or "")["assistant_id"] == "asst_text"
