@@ -1,6 +1,7 @@
 """runflow: a validated, declarative state machine for Assistants run streams."""
 
 from .callbacks import Handler
+from .drive import DriveError, RunTimeout, ToolError, UnknownTool, adrive, drive
 from .flow import Ending, RunFlow
 from .hooks import CallbackFailure
 from .limits import Limits
@@ -16,6 +17,7 @@ __all__ = [
     "AsyncFlowEventHandler",
     "CallbackFailure",
     "Code",
+    "DriveError",
     "Ending",
     "Entity",
     "FlowEventHandler",
@@ -24,11 +26,16 @@ __all__ = [
     "ProtocolDefinitionError",
     "ProtocolViolation",
     "RunFlow",
+    "RunTimeout",
     "StateChange",
     "TextDelta",
     "TextSnapshot",
     "ToolCallDelta",
     "ToolCallSnapshot",
+    "ToolError",
+    "UnknownTool",
     "Violation",
+    "adrive",
+    "drive",
 ]
 __version__ = "0.1.0"

@@ -17,7 +17,7 @@ from openai.types.shared import ErrorObject
 from .content import JSON, Part, ToolCall
 from .entities import Tracker
 from .limits import Limits
-from .protocol import Entity
+from .protocol import PROTOCOL, Entity
 from .sse import RawEvent
 from .view import StateChange
 from .violations import Violation
@@ -92,18 +92,22 @@ def load_flow(cls: type[F], text: str | bytes, **overrides: Any) -> F:
         flow._index = int(data["index"])
         flow.violations = [Violation.model_validate(v) for v in data["violations"]]
         flow.error = ErrorObject.construct(**data["error"]) if data["error"] else None
-        flow._thread = _load_tracker(data["thread"])
-        flow._run = _load_tracker(data["run"])
-        flow._steps = {t.id: t for t in map(_load_tracker, data["steps"]) if t}
-        flow._messages = {t.id: t for t in map(_load_tracker, data["messages"]) if t}
+        flow._thread = _load_tracker(data["thread"], Entity.THREAD)
+        flow._run = _load_tracker(data["run"], Entity.RUN)
+        flow._steps = {t.id: t for t in (_load_tracker(d, Entity.STEP) for d in data["steps"]) if t}
+        flow._messages = {
+            t.id: t for t in (_load_tracker(d, Entity.MESSAGE) for d in data["messages"]) if t
+        }
         flow._run_id = data["run_id"]
         flow._thread_id = data["thread_id"]
         flow._announced = set(data["announced"])
         flow._capped = set(data["capped"])
-        flow._stream_end = data["stream_end"]
+        flow._stream_end = _one_of("stream_end", data["stream_end"], (None, "done", "error"))
         flow._continues = bool(data["continues"])
         flow._stray_reported = bool(data["stray_reported"])
-        flow._ending = data["ending"]
+        flow._ending = _one_of(
+            "ending", data["ending"], (None, "done", "error", "truncated")
+        )
         flow._closed = bool(data["closed"])
         flow._decoder.restore(data["decoder"])
         flow._backlog = [
@@ -156,11 +160,22 @@ def _dump_tracker(t: Tracker | None) -> JSON | None:
     }
 
 
-def _load_tracker(d: JSON | None) -> Tracker | None:
+def _one_of(field: str, value: Any, allowed: tuple[Any, ...]) -> Any:
+    if value not in allowed:
+        raise CheckpointError(f"checkpoint field {field!r} is {value!r}, not one of {allowed}")
+    return value
+
+
+def _load_tracker(d: JSON | None, entity: Entity) -> Tracker | None:
     if d is None:
         return None
-    t = Tracker(Entity(d["entity"]), str(d["id"]))
-    t.state = str(d["state"])
+    if d["entity"] != entity.value:
+        raise CheckpointError(
+            f"checkpoint holds a {d['entity']!r} {d['id']!r} where a {entity.value} belongs"
+        )
+    t = Tracker(entity, str(d["id"]))
+    t.state = _one_of(f"{entity.value} {t.id} state", d["state"],
+                      PROTOCOL.tables[entity].states)
     t.raw = dict(d["raw"])
     t.step_type = d["step_type"]
     t.deltas = int(d["deltas"])

@@ -51,6 +51,9 @@ from .violations import RULES, Code, ProtocolViolation, Severity, Violation
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, Iterable
 
+    from openai.types.beta.threads import Message, Run
+    from openai.types.beta.threads.runs import RunStep
+
     from .callbacks import Handler
 
 __all__ = ["Ending", "RunFlow"]
@@ -266,6 +269,13 @@ class RunFlow(FlowView, Callbacks):
         if self._hooks is not None:
             await self._hooks.aflush(self)
         return result
+
+    def recover(self, obj: Run | RunStep | Message) -> bool:
+        """Apply a full object read over REST after a cut (see :mod:`runflow.recovery`);
+        return True when the entity changed state."""
+        from .recovery import recover
+
+        return recover(self, obj)
 
     def consume(self, stream: Iterable[Any]) -> Ending:
         """Feed a whole stream and close it: an openai ``Stream`` (read as raw SSE,

@@ -15,10 +15,10 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import openai
 from openai import AssistantEventHandler, AsyncAssistantEventHandler
 from openai.types.beta import AssistantStreamEvent
@@ -28,8 +28,21 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncFlowEventHandler", "FlowEventHandler", "aconsume", "consume"]
 
-_CUT = (httpx.TransportError, openai.APIConnectionError)
-"""A connection that broke mid-stream: the flow's ending says ``truncated``."""
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """A connection that broke mid-stream (the flow's ending then says ``truncated``).
+    openai 3.x reads with ``httpx2``; older releases and custom clients use ``httpx``."""
+    errors: list[type[BaseException]] = [openai.APIConnectionError]
+    for name in ("httpx2", "httpx"):
+        try:
+            errors.append(importlib.import_module(name).TransportError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
+
+
+_CUT = _transport_errors()
 
 
 def consume(flow: RunFlow, stream: Iterable[Any]) -> Ending:

@@ -1,0 +1,298 @@
+"""The orchestrator: run an assistant to a terminal state, calling tools on the way.
+
+:func:`drive` (and :func:`adrive`) start a streamed run, feed one flow, and on
+``requires_action`` call the matching tools, submit their outputs with the
+streaming submit call, and continue the same flow until the run is terminal.
+
+When a stream is cut (ending ``truncated``) or ends with an ``error`` event, they
+reconcile over REST (retrieve the run, list its steps, list the thread's
+messages), feed what changed into the flow as recovered objects, then resume:
+in requires_action they submit, in progress they poll with backoff until the run
+is final, at a terminal state they stop. Outputs are submitted exactly once per
+tool call id, wherever the cut falls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import openai
+from openai.types.beta.threads import RequiredActionFunctionToolCall
+from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
+
+from .flow import RunFlow
+from .protocol import PROTOCOL, UNSEEN, Entity
+from .recovery import recover
+
+__all__ = ["DriveError", "RunTimeout", "ToolError", "UnknownTool", "adrive", "drive"]
+
+ToolPolicy = Literal["submit_error", "cancel", "raise"]
+Tool = Callable[..., Any]
+_TERMINAL = PROTOCOL.tables[Entity.RUN].terminal
+
+
+class DriveError(RuntimeError):
+    """The orchestrator could not take the run to a terminal state."""
+
+
+class UnknownTool(DriveError):
+    """The run asked for a tool that was not given to :func:`drive`."""
+
+
+class ToolError(DriveError):
+    """A tool raised or timed out, and the policy is ``"raise"``."""
+
+
+class RunTimeout(DriveError):
+    """The run did not become final within ``poll_timeout`` seconds of polling."""
+
+
+@dataclass
+class _Options:
+    tools: Mapping[str, Tool]
+    on_tool_error: ToolPolicy
+    tool_timeout: float | None
+    poll_interval: float
+    poll_timeout: float
+
+
+def drive(
+    client: openai.OpenAI,
+    *,
+    thread_id: str,
+    assistant_id: str,
+    tools: Mapping[str, Tool] | None = None,
+    flow: RunFlow | None = None,
+    on_tool_error: ToolPolicy = "submit_error",
+    poll_interval: float = 0.05,
+    poll_timeout: float = 60.0,
+    **run_params: Any,
+) -> RunFlow:
+    """Run ``assistant_id`` on ``thread_id`` to a terminal state; return the flow.
+
+    ``tools`` maps function names to callables taking the call's JSON arguments as
+    keyword arguments; their result is submitted (``str`` as is, anything else as
+    JSON). ``on_tool_error`` says what a raising tool does: submit an error output,
+    cancel the run, or raise :class:`ToolError`. ``run_params`` go to ``runs.create``.
+    """
+    opts = _Options(dict(tools or {}), on_tool_error, None, poll_interval, poll_timeout)
+    flow = flow if flow is not None else RunFlow()
+    runs = client.beta.threads.runs
+    ending = flow.consume(
+        runs.create(thread_id=thread_id, assistant_id=assistant_id, stream=True, **run_params)
+    )
+    submitted: set[str] = set()
+    deadline = time.monotonic() + poll_timeout
+    delay = poll_interval
+    while flow.run_status not in _TERMINAL:
+        if ending != "done" or flow.run_status == UNSEEN:
+            _reconcile(client, flow, thread_id)
+        status = flow.run_status
+        if status in _TERMINAL:
+            break
+        if status == "requires_action":
+            calls = [c for c in flow.pending_tool_calls if c.id not in submitted]
+            if calls:
+                outputs = _call_tools(calls, opts)
+                if outputs is None:  # policy "cancel"
+                    runs.cancel(run_id=_run_id(flow), thread_id=thread_id)
+                    ending = "truncated"  # nothing streams after a cancel: poll
+                    continue
+                submitted.update(c.id for c in calls)
+                ending = flow.consume(
+                    runs.submit_tool_outputs(
+                        run_id=_run_id(flow), thread_id=thread_id, tool_outputs=outputs, stream=True
+                    )
+                )
+                deadline = time.monotonic() + poll_timeout
+                delay = poll_interval
+                continue
+        if time.monotonic() > deadline:
+            raise RunTimeout(f"run {flow.run_id} still {status!r} after {poll_timeout}s of polling")
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+        ending = "truncated"  # poll again
+    return flow
+
+
+async def adrive(
+    client: openai.AsyncOpenAI,
+    *,
+    thread_id: str,
+    assistant_id: str,
+    tools: Mapping[str, Tool] | None = None,
+    flow: RunFlow | None = None,
+    on_tool_error: ToolPolicy = "submit_error",
+    tool_timeout: float | None = 30.0,
+    poll_interval: float = 0.05,
+    poll_timeout: float = 60.0,
+    **run_params: Any,
+) -> RunFlow:
+    """Async :func:`drive`: tools (sync or ``async def``) run concurrently, each
+    under ``tool_timeout`` seconds; a timeout follows ``on_tool_error``."""
+    opts = _Options(dict(tools or {}), on_tool_error, tool_timeout, poll_interval, poll_timeout)
+    flow = flow if flow is not None else RunFlow()
+    runs = client.beta.threads.runs
+    ending = await flow.aconsume(
+        await runs.create(thread_id=thread_id, assistant_id=assistant_id, stream=True, **run_params)
+    )
+    submitted: set[str] = set()
+    deadline = time.monotonic() + poll_timeout
+    delay = poll_interval
+    while flow.run_status not in _TERMINAL:
+        if ending != "done" or flow.run_status == UNSEEN:
+            await _areconcile(client, flow, thread_id)
+        status = flow.run_status
+        if status in _TERMINAL:
+            break
+        if status == "requires_action":
+            calls = [c for c in flow.pending_tool_calls if c.id not in submitted]
+            if calls:
+                outputs = await _acall_tools(calls, opts)
+                if outputs is None:
+                    await runs.cancel(run_id=_run_id(flow), thread_id=thread_id)
+                    ending = "truncated"
+                    continue
+                submitted.update(c.id for c in calls)
+                ending = await flow.aconsume(
+                    await runs.submit_tool_outputs(
+                        run_id=_run_id(flow), thread_id=thread_id, tool_outputs=outputs, stream=True
+                    )
+                )
+                deadline = time.monotonic() + poll_timeout
+                delay = poll_interval
+                continue
+        if time.monotonic() > deadline:
+            raise RunTimeout(f"run {flow.run_id} still {status!r} after {poll_timeout}s of polling")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
+        ending = "truncated"
+    return flow
+
+
+# --------------------------------------------------------------------------- #
+# tools
+# --------------------------------------------------------------------------- #
+def _lookup(call: RequiredActionFunctionToolCall, opts: _Options) -> tuple[Tool, Any]:
+    name = call.function.name
+    tool = opts.tools.get(name)
+    if tool is None:
+        known = ", ".join(sorted(opts.tools)) or "none"
+        raise UnknownTool(f"the run asked for tool {name!r} (call {call.id}); tools given: {known}")
+    try:
+        args = json.loads(call.function.arguments or "{}")
+    except ValueError:
+        args = call.function.arguments
+    return tool, args
+
+
+def _invoke(tool: Tool, args: Any) -> Any:
+    return tool(**args) if isinstance(args, dict) else tool(args)
+
+
+def _output(call_id: str, result: Any) -> ToolOutput:
+    text = result if isinstance(result, str) else json.dumps(result, default=str)
+    return ToolOutput(tool_call_id=call_id, output=text)
+
+
+def _failure(call: RequiredActionFunctionToolCall, exc: BaseException, opts: _Options) -> Any:
+    """What a failed tool call becomes under the policy (None = cancel the run)."""
+    if opts.on_tool_error == "raise":
+        raise ToolError(f"tool {call.function.name!r} (call {call.id}) failed: {exc!r}") from exc
+    if opts.on_tool_error == "cancel":
+        return None
+    return _output(call.id, {"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _call_tools(
+    calls: list[RequiredActionFunctionToolCall], opts: _Options
+) -> list[ToolOutput] | None:
+    looked_up = [(_lookup(c, opts), c) for c in calls]  # unknown tools fail before any call
+    outputs: list[ToolOutput] = []
+    for (tool, args), call in looked_up:
+        try:
+            result = _invoke(tool, args)
+        except Exception as exc:
+            failed = _failure(call, exc, opts)
+            if failed is None:
+                return None
+            outputs.append(failed)
+            continue
+        outputs.append(_output(call.id, result))
+    return outputs
+
+
+async def _acall_tools(
+    calls: list[RequiredActionFunctionToolCall], opts: _Options
+) -> list[ToolOutput] | None:
+    looked_up = [(_lookup(c, opts), c) for c in calls]
+
+    async def one(tool: Tool, args: Any) -> Any:
+        if inspect.iscoroutinefunction(tool):
+            coro: Awaitable[Any] = _invoke(tool, args)
+        else:
+            coro = asyncio.to_thread(_invoke, tool, args)
+        return await asyncio.wait_for(coro, opts.tool_timeout)
+
+    results = await asyncio.gather(
+        *(one(tool, args) for (tool, args), _ in looked_up), return_exceptions=True
+    )
+    outputs: list[ToolOutput] = []
+    for result, (_, call) in zip(results, looked_up, strict=True):
+        if isinstance(result, BaseException):
+            if not isinstance(result, Exception):
+                raise result
+            failed = _failure(call, result, opts)
+            if failed is None:
+                return None
+            outputs.append(failed)
+        else:
+            outputs.append(_output(call.id, result))
+    return outputs
+
+
+# --------------------------------------------------------------------------- #
+# reconciliation over REST
+# --------------------------------------------------------------------------- #
+def _run_id(flow: RunFlow) -> str:
+    if flow.run_id is None:
+        raise DriveError("the stream ended before it named its run, and the thread has none")
+    return flow.run_id
+
+
+def _reconcile(client: openai.OpenAI, flow: RunFlow, thread_id: str) -> None:
+    threads = client.beta.threads
+    if flow.run_id is None:
+        latest = threads.runs.list(thread_id=thread_id, limit=1, order="desc").data
+        if not latest:
+            raise DriveError(f"the stream was cut before any run event and thread {thread_id} "
+                             "has no run")
+        recover(flow, latest[0])
+    run_id = _run_id(flow)
+    for step in threads.runs.steps.list(run_id=run_id, thread_id=thread_id, order="asc"):
+        recover(flow, step)
+    for message in threads.messages.list(thread_id=thread_id, run_id=run_id, order="asc"):
+        recover(flow, message)
+    recover(flow, threads.runs.retrieve(run_id=run_id, thread_id=thread_id))
+
+
+async def _areconcile(client: openai.AsyncOpenAI, flow: RunFlow, thread_id: str) -> None:
+    threads = client.beta.threads
+    if flow.run_id is None:
+        latest = (await threads.runs.list(thread_id=thread_id, limit=1, order="desc")).data
+        if not latest:
+            raise DriveError(f"the stream was cut before any run event and thread {thread_id} "
+                             "has no run")
+        recover(flow, latest[0])
+    run_id = _run_id(flow)
+    async for step in threads.runs.steps.list(run_id=run_id, thread_id=thread_id, order="asc"):
+        recover(flow, step)
+    async for message in threads.messages.list(thread_id=thread_id, run_id=run_id, order="asc"):
+        recover(flow, message)
+    recover(flow, await threads.runs.retrieve(run_id=run_id, thread_id=thread_id))
