@@ -34,6 +34,8 @@ COMMANDS: tuple[str, ...] = (
     "check",
     "replay",
     "diagram",
+    "demo",
+    "serve",
 )
 """Subcommand names, in ``--help`` order; each is the module ``runflow.cli.<name>``."""
 

@@ -1,0 +1,51 @@
+"""``runflow serve``: runflow's Assistants-compatible server, in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+
+from runflow.testing.faults import FaultSyntaxError
+
+from . import EXIT_OK, CommandError
+from .output import Output
+
+HELP = "serve the local Assistants-compatible API (scripted scenarios, recordings, faults)"
+
+EPILOG = """\
+Point an openai client at http://HOST:PORT/v1 (any api key). Built-in assistants
+select scenarios: asst_text, asst_parallel_functions, asst_code_interpreter,
+asst_file_search, asst_cancel, asst_failure, asst_incomplete.
+
+--fault applies to every streamed response, e.g. cut_after=5, corrupt=3,
+duplicate=4, drop=4, swap=4, delay=0.05, error_after=3, unknown=2 (comma-separated).
+A client can also set one per request with the X-Runflow-Fault header.
+"""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    parser.add_argument("--recording", action="append", default=[], metavar="FILE",
+                        help="serve this recording's streams to the next streamed requests "
+                             "(repeatable)")
+    parser.add_argument("--fault", default="", help="fault to inject into every stream")
+
+
+def run(args: argparse.Namespace, out: Output) -> int:
+    try:
+        from runflow.testing import parse_fault, serve
+    except ImportError as exc:
+        raise CommandError(f"serve needs the server extra ({exc.name} is missing): "
+                           "pip install 'runflow[server]'") from exc
+    try:
+        fault = parse_fault(args.fault) if args.fault else None
+    except FaultSyntaxError as exc:
+        raise CommandError(f"--fault: {exc}") from exc
+    out.print(f"runflow serve: http://{args.host}:{args.port}/v1 (Ctrl-C to stop)")
+    try:
+        serve(args.host, args.port, recordings=args.recording, fault=fault)
+    except OSError as exc:
+        raise CommandError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from exc
+    return EXIT_OK
