@@ -88,10 +88,11 @@ _T = TypeVar("_T")
 class _BadData:
     """Stands for an event's data that could not be decoded; says why."""
 
-    __slots__ = ("reason",)
+    __slots__ = ("code", "reason")
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, code: Code = Code.MALFORMED_EVENT) -> None:
         self.reason = reason
+        self.code = code
 
 
 class _Rejected(Exception):
@@ -180,10 +181,7 @@ class RunFlow(FlowView, Callbacks):
     def feed_sse(self, chunk: bytes) -> list[Violation]:
         """Take raw SSE bytes, split anywhere. Returns the violations they produced."""
         start = len(self.violations)
-        events = self._decoder.feed(chunk)
-        if self._decoder.overflows:
-            self._report_overflows()
-        self._drain(events)
+        self._drain(self._decoder.feed(chunk))
         return self.violations[start:]
 
     def _drain(self, events: list[RawEvent]) -> None:
@@ -195,10 +193,20 @@ class RunFlow(FlowView, Callbacks):
             self._backlog = []
         for i, raw in enumerate(events):
             try:
-                self._feed_raw(raw.event, raw.data, raw.offset)
+                self._feed_block(raw)
             except BaseException:
                 self._backlog = events[i + 1 :]
                 raise
+
+    def _feed_block(self, raw: RawEvent) -> None:
+        if raw.oversize:
+            self._process(None, _BadData(
+                f"an SSE event starting at byte {raw.offset} grew past {raw.oversize} bytes "
+                f"(max_event_bytes={self.limits.max_event_bytes}) and was dropped",
+                Code.LIMIT_EXCEEDED,
+            ), raw.offset)
+        else:
+            self._feed_raw(raw.event, raw.data, raw.offset)
 
     def close(self) -> Ending:
         """End of input: classify how the stream ended (``done``, ``error``, ``truncated``)."""
@@ -240,13 +248,11 @@ class RunFlow(FlowView, Callbacks):
         """:meth:`feed_sse` event by event, awaiting each event's callbacks."""
         start = len(self.violations)
         events = self._decoder.feed(chunk)
-        if self._decoder.overflows:
-            await self._async(self._report_overflows)
         if self._backlog:
             events, self._backlog = self._backlog + events, []
         for i, raw in enumerate(events):
             try:
-                await self._async(self._feed_raw, raw.event, raw.data, raw.offset)
+                await self._async(self._feed_block, raw)
             except BaseException:
                 self._backlog = events[i + 1 :]
                 raise
@@ -303,7 +309,7 @@ class RunFlow(FlowView, Callbacks):
         route = _ROUTES.get(name) if name is not None else None
         try:
             if isinstance(data, _BadData):
-                self._violate(Code.MALFORMED_EVENT, index, name, None, data.reason)
+                self._violate(data.code, index, name, None, data.reason)
             elif route is None:
                 self._violate(
                     Code.UNKNOWN_EVENT, index, name, None,
@@ -385,18 +391,6 @@ class RunFlow(FlowView, Callbacks):
     ) -> _Rejected:
         self._violate(code, index, event, entity, message)
         return _Rejected()
-
-    def _report_overflows(self) -> None:
-        for offset, size in self._decoder.overflows:
-            index = self._index  # the dropped event still counts as one
-            self._index += 1
-            self._violate(
-                Code.LIMIT_EXCEEDED, index, None, None,
-                f"an SSE event starting at byte {offset} grew past {size} bytes "
-                f"(max_event_bytes={self.limits.max_event_bytes}) and was dropped",
-            )
-        self._decoder.overflows.clear()
-        self._finish_event()
 
     # ------------------------------------------------------------------ #
     # status events: full objects

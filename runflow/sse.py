@@ -31,26 +31,29 @@ class RawEvent:
     data: bytes | None
     offset: int
     """Byte offset of the block in the (line-ending-normalized) stream."""
+    oversize: int = 0
+    """Non-zero for a block dropped because it grew past ``max_pending``: its size
+    so far. It keeps its place among the events so the caller can report it."""
 
 
 class SSEDecoder:
     """Split a byte stream into SSE messages.
 
-    ``max_pending`` bounds the bytes held for one unfinished block; beyond it the
-    block is dropped and reported through :attr:`overflows` (offset, size) so the
-    caller can raise a violation. Bytes of the dropped block are skipped until
-    the next blank line.
+    ``max_pending`` bounds the size of one block, however the input is chunked:
+    a larger block is dropped, and yielded in its place as a :class:`RawEvent` with
+    ``oversize`` set so the caller can report it. Bytes of a dropped block that is
+    still arriving are skipped until the next blank line.
     """
 
     __slots__ = (
         "_cr",
+        "_head",
         "_offset",
         "_pending",
         "_pending_size",
         "_skipping",
         "_started",
         "max_pending",
-        "overflows",
     )
 
     def __init__(self, max_pending: int = 64 * 1024 * 1024) -> None:
@@ -61,7 +64,7 @@ class SSEDecoder:
         self._cr = False  # the last chunk ended with CR: a LF may follow
         self._started = False
         self._skipping = False
-        self.overflows: list[tuple[int, int]] = []
+        self._head = b""  # first bytes, held until we know whether they are a BOM
 
     @property
     def buffered(self) -> int:
@@ -71,8 +74,11 @@ class SSEDecoder:
     def feed(self, chunk: bytes) -> list[RawEvent]:
         """Take the next bytes; return the messages they complete."""
         if not self._started:
-            if not chunk:
+            chunk = self._head + chunk
+            if len(chunk) < len(_BOM) and _BOM.startswith(chunk):
+                self._head = chunk  # maybe a BOM split across chunks
                 return []
+            self._head = b""
             self._started = True
             if chunk.startswith(_BOM):
                 chunk = chunk[3:]
@@ -104,7 +110,9 @@ class SSEDecoder:
             if skipping:
                 skipping = False
                 continue
-            if block:
+            if len(block) > self.max_pending:
+                out.append(RawEvent(None, None, start, len(block)))
+            elif block:
                 event = _parse_block(block, start)
                 if event is not None:
                     out.append(event)
@@ -117,6 +125,9 @@ class SSEDecoder:
 
     def close(self) -> list[RawEvent]:
         """End of input: dispatch a last block that had no closing blank line."""
+        if self._head:
+            self._pending, self._pending_size = [self._head], len(self._head)
+            self._head = b""
         data = b"".join(self._pending)
         start = self._offset
         self._pending = []
@@ -144,12 +155,13 @@ class SSEDecoder:
         self._pending.append(chunk)
         self._pending_size += len(chunk)
         if self._pending_size > self.max_pending:
-            self.overflows.append((self._offset, self._pending_size))
+            dropped = RawEvent(None, None, self._offset, self._pending_size)
             last = self._pending[-1][-1:]
             self._offset += self._pending_size - 1
             self._pending = [last]
             self._pending_size = 1
             self._skipping = True
+            return [dropped]
         return []
 
     # -- checkpoints ------------------------------------------------------ #
@@ -160,6 +172,7 @@ class SSEDecoder:
             "cr": self._cr,
             "started": self._started,
             "skipping": self._skipping,
+            "head": self._head.decode("latin-1"),
         }
 
     def restore(self, state: dict[str, object]) -> None:
@@ -170,6 +183,7 @@ class SSEDecoder:
         self._cr = bool(state["cr"])
         self._started = bool(state["started"])
         self._skipping = bool(state["skipping"])
+        self._head = str(state.get("head", "")).encode("latin-1")
 
 
 def _parse_block(block: bytes, offset: int) -> RawEvent | None:
