@@ -18,7 +18,15 @@ from openai.types.beta import AssistantStreamEvent, Thread
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep, ToolCall
 
-from runflow import Code, Handler, RunFlow, TextSnapshot, ToolCallSnapshot, Violation
+from runflow import (
+    Code,
+    Handler,
+    ProtocolViolation,
+    RunFlow,
+    TextSnapshot,
+    ToolCallSnapshot,
+    Violation,
+)
 from runflow.callbacks import STATE_TYPES, handler_method_names
 from runflow.protocol import PROTOCOL, UNSEEN, Entity
 
@@ -784,3 +792,54 @@ async def test_async_collect_mode_records_failures() -> None:
     assert await flow.aclose() == "done"
     assert [(f.index, type(f.error)) for f in flow.callback_failures] == [(0, Boom)]
 
+
+
+async def test_raising_async_callback_in_afeed_sse_keeps_the_rest_of_the_chunk() -> None:
+    raw = load_bytes("dotnet_text_answer.sse")
+    flow = RunFlow()
+
+    @flow.on_run("queued")
+    async def explode(run: Run) -> None:
+        await asyncio.sleep(0)
+        raise Boom(run.status)
+
+    with pytest.raises(Boom):
+        await flow.afeed_sse(raw)
+    assert flow.events == 1 and flow.run_status == "queued"
+    await flow.afeed_sse(b"")
+    assert flow.events == len(load_events(TEXT))
+    assert await flow.aclose() == "done" and flow.run_status == "completed"
+
+
+def test_collect_mode_records_an_async_callback_in_sync_mode() -> None:
+    flow = RunFlow(callback_errors="collect")
+
+    @flow.on_run("queued")
+    async def wants_await(run: Run) -> None: ...
+
+    with _no_unawaited_warning():
+        flow.feed(load_events(TEXT)[0])
+    [failure] = flow.callback_failures
+    assert failure.index == 0 and isinstance(failure.error, TypeError)
+    assert "afeed" in str(failure.error)
+
+
+def test_strict_violation_and_raising_callback_do_not_leak_into_the_next_event() -> None:
+    """Strict mode: an event that is both rejected and makes a callback raise raises
+    once; the next, valid event must be accepted without a stale ProtocolViolation."""
+    events = load_events(TEXT)
+    flow = RunFlow(strict=True)
+
+    @flow.on_violation
+    def explode(violation: Violation) -> None:
+        raise Boom(violation.code)
+
+    flow.feed(events[0])
+    bad = dict(events[0]["data"], status="cancelled")
+    with pytest.raises((Boom, ProtocolViolation)):
+        flow.feed({"event": "thread.run.cancelled", "data": bad})
+    assert [v.code for v in flow.violations] == [Code.INVALID_TRANSITION]
+    flow.feed(events[1])  # run.queued: valid, must not raise
+    flow.feed(events[2])  # run.in_progress
+    assert flow.run_status == "in_progress"
+    assert [v.code for v in flow.violations] == [Code.INVALID_TRANSITION]
