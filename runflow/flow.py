@@ -331,11 +331,13 @@ class RunFlow(FlowView, Callbacks):
         self._finish_event()
 
     def _finish_event(self) -> None:
+        # Take the strict error first: if a callback raises below, its error
+        # propagates and the violation (already in self.violations) must not leak
+        # into the next event.
+        first, self._first_error = self._first_error, None
         if self._hooks is not None and not self._deferred:
             self._hooks.flush(self)
-        first = self._first_error
         if first is not None:
-            self._first_error = None
             raise ProtocolViolation(first)
 
     def _next_stream(self, index: int, name: str | None) -> None:
