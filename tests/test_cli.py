@@ -14,6 +14,7 @@ import pytest
 from conftest import jsonl_files, recordings_dir, sse_files
 
 from runflow.cli import COMMANDS, load, main
+from runflow.cli.output import Output
 from runflow.recording import DEMO_STREAM
 
 EDITED = "simpleopenai_EDITED_file_search_step_deltas"
@@ -271,6 +272,28 @@ def test_subprocess_check_and_stdin(tmp_path: Path) -> None:
         "neither JSON lines nor SSE"
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_and_progress_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    term, pipe = _Terminal(), io.StringIO()
+    assert Output(term, pipe).color and not Output(term, pipe).progress_enabled
+    assert not Output(pipe, term).color and Output(pipe, term).progress_enabled
+    assert Output(term, pipe).style("ok", "green") == "\x1b[32mok\x1b[0m"
+    assert Output(pipe, pipe).style("ok", "green") == "ok"
+    assert Output(pipe, pipe, color="always").color
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not Output(term, pipe).color
+    err = _Terminal()
+    out = Output(pipe, err)
+    out.progress(1, 2, "a.jsonl")
+    out.print("result")
+    assert err.getvalue() == "\r\x1b[2K[1/2] a.jsonl\r\x1b[2K" and pipe.getvalue() == "result\n"
+
+
 def test_subprocess_colour_only_when_forced() -> None:
     env = {**os.environ, "NO_COLOR": ""}
     plain = subprocess.run([*RUNFLOW, "check", str(DEMO_STREAM)], capture_output=True,
@@ -358,3 +381,45 @@ def test_diagram_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     target = tmp_path / "all.dot"
     assert main(["diagram", "--format", "dot", "-o", str(target)]) == 0
     assert target.read_text() == dot_all()
+
+
+# --------------------------------------------------------------------------- #
+# runflow.recording (the module behind check and replay)
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("name", [n.removesuffix(".sse") for n in sse_files()])
+def test_jsonl_and_sse_of_a_recording_give_the_same_flow(name: str) -> None:
+    from runflow.recording import read_recording
+
+    jsonl = read_recording(recordings_dir() / f"{name}.jsonl").replay()
+    sse = read_recording(recordings_dir() / f"{name}.sse").replay()
+    assert (jsonl.recording.format, sse.recording.format) == ("jsonl", "sse")
+    assert jsonl.flow.history == sse.flow.history
+    assert [v.code for v in jsonl.flow.violations] == [v.code for v in sse.flow.violations]
+    # every event has a line, lines only grow
+    for replay in (jsonl, sse):
+        lines = [replay.lines[i] for i in range(replay.flow.events)]
+        assert lines == sorted(lines) and len(set(lines)) == len(lines)
+
+
+def test_recording_errors_are_typed_and_stdin_is_read(tmp_path: Path) -> None:
+    from runflow.recording import RecordingError, read_recording
+
+    with pytest.raises(RecordingError, match="no such file"):
+        read_recording(tmp_path / "none.jsonl")
+    rec = read_recording("-", stdin=io.BytesIO(DEMO_STREAM.read_bytes()))
+    assert (rec.name, rec.format) == ("-", "jsonl")
+    with pytest.raises(RecordingError, match="neither JSON lines nor SSE"):
+        read_recording("-", stdin=io.BytesIO(b"hello"))
+
+
+def test_replay_can_leave_the_flow_open_for_more_streams() -> None:
+    from runflow import RunFlow
+    from runflow.recording import read_recording
+
+    lines = DEMO_STREAM.read_bytes().splitlines(keepends=True)
+    first, second = b"".join(lines[:12]), b"".join(lines[12:])  # split after the first done
+    flow = RunFlow()
+    part = read_recording("-", stdin=io.BytesIO(first)).replay(flow, close=False)
+    assert (part.ending, flow.run_status) == ("done", "requires_action")
+    read_recording("-", stdin=io.BytesIO(second)).replay(flow)
+    assert (flow.run_status, flow.violations) == ("completed", [])

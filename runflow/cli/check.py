@@ -44,7 +44,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
     total = len(args.files)
     bad = 0
     for number, path in enumerate(args.files, start=1):
-        out.progress(number, total, path)
+        if total > 1:
+            out.progress(number, total, path)
         try:
             replay = load_replay(path)
         except CommandError as exc:
