@@ -1,0 +1,983 @@
+"""Mutation fuzzing of recorded run streams: mutate, replay, classify, report.
+
+A clean recording is a list of ``{"event", "data"}`` events. The engine turns it
+into canonical SSE bytes, applies one mutation (at the event or at the byte
+level), replays the result through a fresh :class:`~runflow.RunFlow` via
+``feed_sse`` in random chunks, and classifies the outcome:
+
+* **crash** -- ``feed_sse`` or ``close`` raised anything but
+  :class:`~runflow.ProtocolViolation` (strict mode), or a state outside the
+  protocol table was reached;
+* **relevant** -- the mutated stream means something else than the clean one
+  (:func:`is_relevant`);
+* **detected** -- the mutated flow reported a violation (error or warning) that
+  the clean replay did not: some ``(code, entity)`` occurs more often.
+
+Relevance
+---------
+A mutation is *relevant* iff the :func:`projection` of the mutated stream differs
+from the projection of the clean one, unless the pair is one of the listed
+equivalent streams (:data:`EQUIVALENCES`). The projection keeps what runflow can
+check and nothing else:
+
+* ids are opaque: every id (entity ids, ``run_id``, ``thread_id``, announced
+  ``message_id``, tool call ids) is replaced by its order of first appearance, so
+  a *consistent* renaming is no change, while an id changed in one event out of
+  several is;
+* status events: event name, id, payload ``status``, ``run_id``/``thread_id``,
+  the step type and announced message, whether ``content``/``tool_calls`` are
+  lists, a run's ``incomplete_details`` (checked at completed) and its
+  ``required_action`` calls (id, name, arguments; checked against the stream);
+* a status event that repeats the entity's current state (``*.in_progress``
+  right after ``created``, ``thread.run.queued`` right after
+  ``thread.run.created``) is dropped: the table allows the self-transition and
+  it changes no state;
+* deltas: consecutive deltas of one entity collapse into one marker carrying the
+  accumulated structure (part/call index and type, annotation indices, tool call
+  ids). Accumulated *values* (text, annotations' type/range, function name and
+  arguments, code input) enter only when they are **verifiable**: a final object
+  (``message.completed|incomplete``, ``step.completed|failed|cancelled|
+  expired``) or a ``requires_action`` for that entity follows in the stream. The
+  final object's values likewise enter only when deltas preceded it -- that is
+  the only case runflow compares them (:mod:`runflow.divergence`);
+* ``done``, ``error`` (its presence), unknown event names, and any data that is
+  not JSON or not the event's object (*malformed*) are kept as such;
+* everything else is not projected because runflow deliberately does not check
+  it: timestamps, ``metadata``, ``usage``, ``object``, ``model``,
+  ``instructions``, file_search payloads, code_interpreter output contents,
+  ``last_error`` and the like (see :mod:`runflow.objects`).
+
+The projection is computed from an independent reference parse of the mutated
+SSE bytes (:func:`parse_sse`), not from runflow's decoder.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from .flow import RunFlow
+from .limits import Limits
+from .protocol import PROTOCOL, UNSEEN, Entity, EventKind
+from .violations import ProtocolViolation, Violation
+
+__all__ = [
+    "EQUIVALENCES",
+    "KINDS",
+    "Case",
+    "Equivalence",
+    "FuzzReport",
+    "Mutation",
+    "Outcome",
+    "check_states",
+    "encode_sse",
+    "is_relevant",
+    "mutate",
+    "new_violations",
+    "parse_sse",
+    "projection",
+    "replay",
+    "run_case",
+    "run_fuzz",
+    "touched_ids",
+]
+
+Event = dict[str, Any]
+
+KINDS: Final = (
+    "drop",
+    "duplicate",
+    "swap",
+    "truncate",
+    "status_name",
+    "status_payload",
+    "id_change",
+    "corrupt_json",
+    "split",
+    "unknown_event",
+)
+"""Mutation classes, in report order."""
+
+_ROUTES = PROTOCOL.routes
+_FINAL = frozenset(
+    {
+        "thread.message.completed",
+        "thread.message.incomplete",
+        "thread.run.step.completed",
+        "thread.run.step.failed",
+        "thread.run.step.cancelled",
+        "thread.run.step.expired",
+    }
+)
+_STATUS_NAMES: dict[Entity, list[str]] = {
+    e: [t.event for t in PROTOCOL.tables[e].transitions] for e in Entity
+}
+_UNKNOWN_NAMES = (
+    "thread.run.step.reasoning",
+    "thread.message.annotated",
+    "ping",
+    "thread.run.heartbeat",
+    "x-vendor.usage",
+)
+
+
+class _Bad:
+    """Data that is not JSON (the reference parse's marker)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<not JSON>"
+
+
+BAD: Final = _Bad()
+
+
+# --------------------------------------------------------------------------- #
+# SSE bytes: canonical encoding and an independent reference parse
+# --------------------------------------------------------------------------- #
+def encode_sse(events: Sequence[Event]) -> tuple[bytes, list[int]]:
+    """Canonical SSE bytes of ``events`` and the byte offset where each begins.
+
+    ``data: null`` events (a ``done`` without data line) get no data line.
+    """
+    out: list[bytes] = []
+    starts: list[int] = []
+    pos = 0
+    for event in events:
+        data = event.get("data")
+        block = f"event: {event.get('event')}\n".encode()
+        if data == "[DONE]":
+            block += b"data: [DONE]\n"
+        elif data is not None:
+            block += b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n"
+        block += b"\n"
+        starts.append(pos)
+        pos += len(block)
+        out.append(block)
+    return b"".join(out), starts
+
+
+def parse_sse(data: bytes) -> list[Event]:
+    """Reference SSE parse (WHATWG rules; a last block without blank line counts).
+
+    Event data is decoded here: ``"[DONE]"``, None (no data line), the JSON value,
+    or :data:`BAD`.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    text = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    events: list[Event] = []
+    for block in text.split(b"\n\n"):
+        name: str | None = None
+        lines: list[bytes] = []
+        for line in block.split(b"\n"):
+            if not line or line.startswith(b":"):
+                continue
+            key, sep, value = line.partition(b":")
+            if sep and value.startswith(b" "):
+                value = value[1:]
+            if key == b"event":
+                name = value.decode("utf-8", "replace")
+            elif key == b"data":
+                lines.append(value)
+        if name is None and not lines:
+            continue
+        raw = b"\n".join(lines) if lines else None
+        value_: Any
+        if raw is None:
+            value_ = None
+        elif raw == b"[DONE]":
+            value_ = "[DONE]"
+        else:
+            try:
+                value_ = json.loads(raw)
+            except ValueError:
+                value_ = BAD
+        events.append({"event": name, "data": value_})
+    return events
+
+
+# --------------------------------------------------------------------------- #
+# projection
+# --------------------------------------------------------------------------- #
+class _Ids:
+    """Opaque ids: each distinct string becomes its order of first appearance."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            return ("not-a-string", repr(value))
+        return self.seen.setdefault(value, len(self.seen))
+
+
+def _dig(obj: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _entity_of(name: Any) -> tuple[EventKind, Entity | None] | None:
+    return _ROUTES.get(name) if isinstance(name, str) else None
+
+
+def _verifiable(events: Sequence[Event]) -> set[str]:
+    """Ids whose delta values a later event of the stream states again."""
+    deltas: set[str] = set()
+    out: set[str] = set()
+    open_steps: set[str] = set()
+    for e in events:
+        name, data = e.get("event"), e.get("data")
+        if not isinstance(data, dict):
+            continue
+        oid = data.get("id")
+        if not isinstance(oid, str):
+            continue
+        if name in ("thread.message.delta", "thread.run.step.delta"):
+            deltas.add(oid)
+            if name == "thread.run.step.delta":
+                open_steps.add(oid)
+        elif name in _FINAL and oid in deltas:
+            out.add(oid)
+        elif name == "thread.run.requires_action":
+            out |= open_steps
+    return out
+
+
+def _annotations(text: Any, values: bool) -> tuple[Any, ...]:
+    anns = _dig(text, "annotations") if isinstance(text, dict) else None
+    if not isinstance(anns, list):
+        return ()
+    out: list[Any] = []
+    for k, a in enumerate(anns):
+        if not isinstance(a, dict):
+            out.append(("bad", repr(a)))
+        elif values:
+            out.append((a.get("index", k), a.get("type"), a.get("start_index"),
+                        a.get("end_index")))
+        else:
+            out.append((a.get("index", k),))
+    return tuple(out)
+
+
+class _Accumulator:
+    """What a run of deltas builds for one entity (reference, not runflow's)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[Any, list[Any]] = {}
+        self.calls: dict[Any, list[Any]] = {}
+        self.bad: list[Any] = []
+        self.step_type: Any = None
+
+    def add(self, name: str, delta: Any, ids: _Ids) -> None:
+        if not isinstance(delta, dict):
+            self.bad.append(("delta", repr(delta)))
+            return
+        if name == "thread.message.delta":
+            content = delta.get("content")
+            if content is None:
+                return
+            if not isinstance(content, list):
+                self.bad.append(("content", repr(content)))
+                return
+            for item in content:
+                if not isinstance(item, dict):
+                    self.bad.append(("item", repr(item)))
+                    continue
+                key = (repr(item.get("index")), repr(item.get("type")))
+                part = self.parts.setdefault(key, ["", {}, ""])
+                text = item.get("text")
+                if text is not None and not isinstance(text, dict):
+                    self.bad.append(("text", repr(text)))
+                elif isinstance(text, dict):
+                    value = text.get("value")
+                    if isinstance(value, str):
+                        part[0] += value
+                    elif value is not None:
+                        self.bad.append(("value", repr(value)))
+                    for k, ann in enumerate(_annotations(text, True)):
+                        anns = part[1]
+                        raw = _dig(text, "annotations")
+                        idx = ann[0] if ann[0] is not None else k
+                        if isinstance(raw, list) and k < len(raw) and "index" not in raw[k]:
+                            idx = len(anns)
+                        anns[repr(idx)] = ann[1:]
+                refusal = item.get("refusal")
+                if isinstance(refusal, str):
+                    part[2] += refusal
+            return
+        details = delta.get("step_details")
+        if details is None:
+            return
+        if not isinstance(details, dict):
+            self.bad.append(("step_details", repr(details)))
+            return
+        self.step_type = details.get("type")
+        items = details.get("tool_calls")
+        if items is None:
+            return
+        if not isinstance(items, list):
+            self.bad.append(("tool_calls", repr(items)))
+            return
+        for item in items:
+            if not isinstance(item, dict):
+                self.bad.append(("call", repr(item)))
+                continue
+            type_ = item.get("type")
+            key = (repr(item.get("index")), repr(type_))
+            call = self.calls.setdefault(key, [None, None, "", "", set()])
+            if item.get("id") is not None:
+                call[0] = ids(item.get("id"))
+            body = item.get(type_) if isinstance(type_, str) else None
+            if body is not None and not isinstance(body, dict):
+                self.bad.append(("body", repr(body)))
+                continue
+            if not body:
+                continue
+            if body.get("name") is not None:
+                call[1] = body.get("name")
+            for slot, fld in ((2, "arguments"), (3, "input")):
+                val = body.get(fld)
+                if isinstance(val, str):
+                    call[slot] += val
+                elif val is not None:
+                    self.bad.append((fld, repr(val)))
+            outputs = body.get("outputs")
+            if isinstance(outputs, list):
+                for k, out in enumerate(outputs):
+                    if isinstance(out, dict):
+                        call[4].add((repr(out.get("index", k)), repr(out.get("type"))))
+                    else:
+                        self.bad.append(("output", repr(out)))
+            elif outputs is not None:
+                self.bad.append(("outputs", repr(outputs)))
+
+    def project(self, values: bool) -> tuple[Any, ...]:
+        parts = tuple(
+            (k, (v[0], tuple(sorted(v[1].items())), v[2]) if values
+             else tuple(sorted(v[1])))
+            for k, v in sorted(self.parts.items())
+        )
+        calls = tuple(
+            (k, v[0], (v[1], v[2], v[3]) if values else None, tuple(sorted(v[4])))
+            for k, v in sorted(self.calls.items())
+        )
+        return (self.step_type, parts, calls, tuple(self.bad))
+
+
+def _final_values(entity: Entity, obj: dict[str, Any], ids: _Ids) -> tuple[Any, ...]:
+    """The values of a final object that runflow compares with the deltas."""
+    if entity is Entity.MESSAGE:
+        content = obj.get("content")
+        out: list[Any] = []
+        for p in content if isinstance(content, list) else ():
+            if not isinstance(p, dict):
+                out.append(("bad", repr(p)))
+                continue
+            text = p.get("text")
+            out.append((p.get("type"), _dig(text, "value"), _annotations(text, True)[:],
+                        p.get("refusal")))
+        return tuple(out)
+    items = _dig(obj, "step_details", "tool_calls")
+    calls: list[Any] = []
+    for c in items if isinstance(items, list) else ():
+        if not isinstance(c, dict):
+            calls.append(("bad", repr(c)))
+            continue
+        type_ = c.get("type")
+        body = c.get(type_) if isinstance(type_, str) else None
+        calls.append((type_, ids(c.get("id")), _dig(body, "name"), _dig(body, "arguments"),
+                      _dig(body, "input")))
+    return tuple(calls)
+
+
+def _status(entity: Entity, name: str, data: Any, ids: _Ids,
+            with_values: bool) -> tuple[Any, ...] | None:
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+        return None
+    out: list[Any] = [name, ids(data["id"])]
+    if entity is Entity.THREAD:
+        return tuple(out)
+    status = data.get("status")
+    if not isinstance(status, str):
+        return None
+    out.append(status)
+    if entity is Entity.RUN:
+        out.append(ids(data.get("thread_id")))
+        out.append(bool(data.get("incomplete_details")) if name == "thread.run.completed"
+                   else None)
+        if name == "thread.run.requires_action":
+            calls = _dig(data, "required_action", "submit_tool_outputs", "tool_calls")
+            out.append(tuple(
+                (ids(c.get("id")), _dig(c, "function", "name"), _dig(c, "function", "arguments"))
+                if isinstance(c, dict) else ("bad", repr(c))
+                for c in (calls if isinstance(calls, list) else ())
+            ))
+        return tuple(out)
+    for key in ("run_id", "thread_id"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            return None
+        out.append(ids(data.get(key)))
+    if entity is Entity.STEP:
+        details = data.get("step_details")
+        type_ = _dig(details, "type")
+        if type_ not in ("message_creation", "tool_calls"):
+            return None
+        if type_ == "tool_calls" and not isinstance(_dig(details, "tool_calls"), list):
+            return None
+        out.append(type_)
+        mid = _dig(details, "message_creation", "message_id")
+        out.append(ids(mid) if isinstance(mid, str) else None)
+    elif not isinstance(data.get("content"), list):
+        return None
+    if with_values:
+        out.append(_final_values(entity, data, ids))
+    return tuple(out)
+
+
+def projection(events: Sequence[Event]) -> tuple[Any, ...]:
+    """What runflow can check of a stream (see the module docstring)."""
+    ids = _Ids()
+    verifiable = _verifiable(events)
+    out: list[Any] = []
+    states: dict[tuple[Entity, str], str] = {}
+    last: dict[tuple[Entity, str], tuple[Any, ...]] = {}
+    seen_deltas: set[str] = set()
+    acc: dict[str, _Accumulator] = {}
+    run_key: tuple[str, str] | None = None  # the open delta run: (name, id)
+
+    def close_run() -> None:
+        nonlocal run_key
+        if run_key is not None:
+            name, oid = run_key
+            out.append(("deltas", name, ids(oid), acc[oid].project(oid in verifiable)))
+            run_key = None
+
+    for e in events:
+        name, data = e.get("event"), e.get("data")
+        route = _entity_of(name)
+        if data is BAD:
+            close_run()
+            out.append(("malformed", name))
+            continue
+        if route is None:
+            close_run()
+            out.append(("unknown", name))
+            continue
+        kind, entity = route
+        if kind is EventKind.DELTA:
+            if not isinstance(data, dict) or not isinstance(data.get("id"), str) \
+                    or not data["id"] or not isinstance(data.get("delta"), dict):
+                close_run()
+                out.append(("malformed", name))
+                continue
+            oid = data["id"]
+            if run_key != (name, oid):
+                close_run()
+                ids(oid)
+                run_key = (str(name), oid)
+            seen_deltas.add(oid)
+            acc.setdefault(oid, _Accumulator()).add(str(name), data["delta"], ids)
+            continue
+        if entity is not None and isinstance(name, str) and kind is EventKind.STATUS:
+            oid = _dig(data, "id")
+            with_values = name in _FINAL and isinstance(oid, str) and oid in seen_deltas
+            item = _status(entity, name, data, ids, with_values)
+            key = (entity, str(oid))
+            dest = PROTOCOL.transitions[entity].get((states.get(key, UNSEEN), name))
+            if item is not None and dest is not None and dest == states.get(key) \
+                    and name not in _FINAL and dest == _dig(data, "status") \
+                    and last.get(key) == item[1:]:
+                continue  # a repeat of the current state: changes nothing, splits nothing
+            close_run()
+            if item is None:
+                out.append(("malformed", name))
+                continue
+            if dest is not None:
+                states[key] = dest
+            last[key] = item[1:]
+            out.append(item)
+            continue
+        close_run()
+        if kind is EventKind.DONE:
+            out.append(("done",))
+        elif kind is EventKind.ERROR:
+            body = data.get("error") if isinstance(data, dict) else None
+            out.append(("error",) if isinstance(body if isinstance(body, dict) else data, dict)
+                       else ("malformed", name))
+    close_run()
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- #
+# equivalent streams
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class Equivalence:
+    """A class of mutations whose result is still a valid stream (or whose change
+    the clean replay already reports), and why it does not count."""
+
+    name: str
+    why: str
+    applies: Callable[[Mutation, Sequence[Event], Sequence[Violation]], bool]
+
+
+def _is_delta(e: Event) -> bool:
+    return e.get("event") in ("thread.message.delta", "thread.run.step.delta")
+
+
+def _sole_delta_dropped(m: Mutation, original: Sequence[Event],
+                        clean: Sequence[Violation]) -> bool:
+    if m.kind != "drop" or m.index is None or not _is_delta(original[m.index]):
+        return False
+    e = original[m.index]
+    oid = _dig(e.get("data"), "id")
+    return sum(1 for x in original if _is_delta(x) and _dig(x.get("data"), "id") == oid) == 1
+
+
+def _later_start(m: Mutation, original: Sequence[Event], clean: Sequence[Violation]) -> bool:
+    if m.index is None or m.kind not in ("drop", "status_name"):
+        return False
+    first = original[0].get("event")
+    if m.kind == "drop" and m.index == 0 and first == "thread.created":
+        return True
+    if first == "thread.created":
+        return False
+    runs = [i for i, e in enumerate(original) if _entity_of(e.get("event")) is not None
+            and _entity_of(e.get("event")) == (EventKind.STATUS, Entity.RUN)]
+    if not runs or m.index > runs[0]:
+        return False
+    if m.kind == "drop":
+        return True
+    # a rename of the first run event to one whose state is the payload's status
+    renamed = parse_sse(m.data)[m.index]
+    dest = PROTOCOL.transitions[Entity.RUN].get((UNSEEN, str(renamed.get("event"))))
+    return dest is not None and dest == _dig(renamed.get("data"), "status")
+
+
+def _already_divergent(m: Mutation, original: Sequence[Event],
+                       clean: Sequence[Violation]) -> bool:
+    if m.index is None or m.index >= len(original):
+        return False
+    oid = _dig(original[m.index].get("data"), "id")
+    kinds = {"drop", "duplicate", "swap", "corrupt_json"}
+    return m.kind in kinds and any(
+        v.code.value == "snapshot_divergence" and v.entity is not None
+        and v.entity.split(" ", 1)[-1] == oid for v in clean
+    )
+
+
+def _quirk_repaired(m: Mutation, original: Sequence[Event],
+                    clean: Sequence[Violation]) -> bool:
+    if m.kind != "status_payload" or m.index is None:
+        return False
+    e = original[m.index]
+    route = _entity_of(e.get("event"))
+    if route is None or route[1] is None:
+        return False
+    fixed = parse_sse(m.data)[m.index]
+    dests = {d for (_, ev), d in PROTOCOL.transitions[route[1]].items() if ev == e.get("event")}
+    return _dig(e.get("data"), "status") not in dests and _dig(fixed.get("data"), "status") in dests
+
+
+EQUIVALENCES: tuple[Equivalence, ...] = (
+    Equivalence(
+        "all deltas of an entity dropped",
+        "Deltas are optional fragments: a server may send a message or step only "
+        "through its full objects. runflow compares deltas with the final object "
+        "only when deltas arrived, and the final object is the server's word, so a "
+        "stream that lost the only delta of an entity is a valid stream.",
+        _sole_delta_dropped,
+    ),
+    Equivalence(
+        "the stream starts later",
+        "A flow may begin in the middle of a run (the submit_tool_outputs stream "
+        "does), adopting entities at their first full object. Dropping "
+        "thread.created leaves a plain runs.create stream; in a stream that does "
+        "not start with thread.created, dropping events up to the first run event "
+        "(or renaming that event to one whose state is its payload status) leaves "
+        "a stream that begins later in the same run. Both are valid streams.",
+        _later_start,
+    ),
+    Equivalence(
+        "already reported divergence",
+        "The clean replay already reports snapshot_divergence for the entity (the "
+        "hand-edited recording trims a message's deltas). A further change to its "
+        "delta values or final object is that same violation on the same field "
+        "path; runflow reports one per field and shortens values in messages.",
+        _already_divergent,
+    ),
+    Equivalence(
+        "a real server's quirk repaired",
+        "The original payload status disagrees with its event name (a 2024 capture "
+        "sends thread.run.completed with status incomplete; runflow warns "
+        "status_mismatch). Setting the payload to the event's state gives the "
+        "stream a conforming server sends: valid, with one warning fewer.",
+        _quirk_repaired,
+    ),
+)
+"""Explicit, justified exceptions to "projection differs => relevant"."""
+
+
+# --------------------------------------------------------------------------- #
+# mutations
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class Mutation:
+    """One mutated stream and what it may legitimately change."""
+
+    kind: str
+    description: str
+    data: bytes
+    """The mutated SSE bytes."""
+    chunks: tuple[int, ...]
+    """Sizes of the pieces ``data`` is fed in."""
+    index: int | None
+    """The (first) original event the mutation concerns, if any."""
+    touched: frozenset[str]
+    """Ids of steps and messages whose snapshots may differ from the clean replay."""
+
+
+def _ent(e: Event) -> tuple[Entity | None, str | None]:
+    route = _entity_of(e.get("event"))
+    oid = _dig(e.get("data"), "id")
+    return (route[1] if route else None), (oid if isinstance(oid, str) else None)
+
+
+def touched_ids(events: Sequence[Event], indices: Iterable[int]) -> frozenset[str]:
+    """Step and message ids whose snapshots a mutation of ``indices`` may change.
+
+    The entities of the mutated events; a mutated run, thread, ``done``, ``error``
+    or unknown event touches every entity seen from there on (children depend on
+    the run's state); a touched message_creation step touches its message.
+    """
+    out: set[str] = set()
+    for i in indices:
+        if not 0 <= i < len(events):
+            continue
+        entity, oid = _ent(events[i])
+        if entity in (Entity.STEP, Entity.MESSAGE) and oid is not None:
+            out.add(oid)
+        else:
+            for e in events[i:]:
+                ent, other = _ent(e)
+                if ent in (Entity.STEP, Entity.MESSAGE) and other is not None:
+                    out.add(other)
+    for e in events:
+        mid = _dig(e.get("data"), "step_details", "message_creation", "message_id")
+        if _dig(e.get("data"), "id") in out and isinstance(mid, str):
+            out.add(mid)
+    return frozenset(out)
+
+
+def _chunks(rng: random.Random, size: int) -> tuple[int, ...]:
+    style = rng.random()
+    if size == 0:
+        return ()
+    if style < 0.3:
+        return (size,)
+    out: list[int] = []
+    left = size
+    top = 1 if style < 0.01 else rng.choice((7, 256, 1024, 4096, 4096, 16384))
+    while left > 0:
+        n = min(left, rng.randint(1, top))
+        out.append(n)
+        left -= n
+    return tuple(out)
+
+
+def _data_spans(events: Sequence[Event], starts: Sequence[int],
+                total: int) -> list[tuple[int, int, int]]:
+    """(event index, first, end) byte ranges of each JSON payload in the encoding."""
+    spans = []
+    for i, e in enumerate(events):
+        if e.get("data") is None or e.get("data") == "[DONE]":
+            continue
+        first = starts[i] + len(f"event: {e.get('event')}\ndata: ".encode())
+        end = (starts[i + 1] if i + 1 < len(starts) else total) - 2
+        spans.append((i, first, end))
+    return spans
+
+
+_CORRUPT_BYTES = b'{}[]",:\\0123456789aeltnrufsxyz -.\x00\xff\xc3'
+
+
+def mutate(events: Sequence[Event], kind: str, rng: random.Random) -> Mutation:
+    """One random mutation of class ``kind`` of ``events`` (never modified)."""
+    evs = [dict(e) for e in events]
+    n = len(evs)
+    clean, starts = encode_sse(evs)
+    index: int | None = None
+    touched: Iterable[int] = ()
+    desc = ""
+    out: list[Event] | None = None
+    data = clean
+    if kind == "drop":
+        index = rng.randrange(n)
+        out = [*evs[:index], *evs[index + 1 :]]
+        touched, desc = [index], f"drop #{index} {evs[index]['event']}"
+    elif kind == "duplicate":
+        index = rng.randrange(n)
+        out = [*evs[: index + 1], evs[index], *evs[index + 1 :]]
+        touched, desc = [index], f"duplicate #{index} {evs[index]['event']}"
+    elif kind == "swap":
+        index = rng.randrange(max(n - 1, 1))
+        out = list(evs)
+        if n > 1:
+            out[index], out[index + 1] = out[index + 1], out[index]
+        touched = [index, index + 1]
+        desc = f"swap #{index} {evs[index]['event']} / #{index + 1}"
+    elif kind in ("status_name", "status_payload", "id_change"):
+        candidates = [i for i, e in enumerate(evs) if isinstance(e.get("data"), dict)
+                      and isinstance(e["data"].get("id"), str)
+                      and (kind == "id_change" or _ent(e)[0] not in (None, Entity.THREAD))
+                      and (kind == "id_change"
+                           or _entity_of(e["event"]) == (EventKind.STATUS, _ent(e)[0]))]
+        index = rng.choice(candidates)
+        e = json.loads(json.dumps(evs[index]))
+        entity = _ent(e)[0]
+        if kind == "status_name":
+            assert entity is not None
+            names = [x for x in _STATUS_NAMES[entity] if x != e["event"]]
+            e["event"] = rng.choice(names)
+            desc = f"rename #{index} {evs[index]['event']} -> {e['event']}"
+        elif kind == "status_payload":
+            assert entity is not None
+            states = [s for s in PROTOCOL.tables[entity].states
+                      if s not in (UNSEEN, e["data"].get("status"))]
+            e["data"]["status"] = rng.choice(states)
+            desc = f"status of #{index} {e['event']} -> {e['data']['status']}"
+        else:
+            new = f"{e['data']['id'][:4]}fuzz{rng.randrange(10**6)}"
+            desc = f"id of #{index} {e['event']} {e['data']['id']} -> {new}"
+            e["data"]["id"] = new
+        out = [*evs[:index], e, *evs[index + 1 :]]
+        touched = [index]
+    elif kind == "unknown_event":
+        index = rng.randrange(n + 1)
+        name = rng.choice(_UNKNOWN_NAMES)
+        payload: Any = rng.choice(({"id": "x_1", "object": name}, "[DONE]", None, [1, 2]))
+        out = [*evs[:index], {"event": name, "data": payload}, *evs[index:]]
+        desc = f"insert unknown {name!r} before #{index}"
+    elif kind == "truncate":
+        cut = rng.randrange(len(clean))
+        data = clean[:cut]
+        index = max(i for i, s in enumerate(starts) if s <= cut)
+        touched, desc = range(index, n), f"truncate at byte {cut} (in #{index})"
+    elif kind == "corrupt_json":
+        spans = _data_spans(evs, starts, len(clean))
+        i, first, end = rng.choice(spans)
+        pos = rng.randrange(first, end)
+        new_byte = rng.choice([b for b in _CORRUPT_BYTES if b != clean[pos]])
+        data = clean[:pos] + bytes([new_byte]) + clean[pos + 1 :]
+        index = i
+        touched = [i]
+        desc = (f"corrupt byte {pos} of #{i} {evs[i]['event']}: "
+                f"{clean[pos:pos + 1]!r} -> {bytes([new_byte])!r}")
+    elif kind == "split":
+        desc = "split only"
+    else:
+        raise ValueError(f"unknown mutation kind {kind!r}")
+    if out is not None:
+        data = encode_sse(out)[0]
+    return Mutation(kind, desc, data, _chunks(rng, len(data)), index,
+                    touched_ids(evs, touched))
+
+
+_PROJECTIONS: dict[int, tuple[Sequence[Event], tuple[Any, ...]]] = {}
+
+
+def is_relevant(m: Mutation, original: Sequence[Event],
+                clean: Sequence[Violation] = ()) -> bool:
+    """Whether the mutated stream means something else (module docstring);
+    ``clean`` is the clean replay's violations."""
+    cached = _PROJECTIONS.get(id(original))
+    if cached is None or cached[0] is not original:
+        cached = _PROJECTIONS[id(original)] = (original, projection(original))
+        while len(_PROJECTIONS) > 64:
+            del _PROJECTIONS[next(iter(_PROJECTIONS))]
+    if projection(parse_sse(m.data)) == cached[1]:
+        return False
+    return not any(eq.applies(m, original, clean) for eq in EQUIVALENCES)
+
+
+# --------------------------------------------------------------------------- #
+# replay and classification
+# --------------------------------------------------------------------------- #
+@dataclass
+class Outcome:
+    flow: RunFlow
+    crash: BaseException | None = None
+    raised: int = 0
+    """ProtocolViolations raised (strict mode)."""
+    bad_states: list[str] = field(default_factory=list)
+
+
+def check_states(flow: RunFlow) -> list[str]:
+    """States of the flow that are not in the protocol table (should be none)."""
+    bad: list[str] = []
+    tables = PROTOCOL.tables
+    if flow.run_status not in tables[Entity.RUN].states:
+        bad.append(f"run {flow.run_status!r}")
+    for sid, t in flow._steps.items():
+        if t.state not in tables[Entity.STEP].states:
+            bad.append(f"step {sid} {t.state!r}")
+    for mid, t in flow._messages.items():
+        if t.state not in tables[Entity.MESSAGE].states:
+            bad.append(f"message {mid} {t.state!r}")
+    for change in flow.history:
+        if change.dest not in tables[change.entity].states:
+            bad.append(f"history {change}")
+    return bad
+
+
+def replay(data: bytes, chunks: Sequence[int] = (), *, strict: bool = False,
+           limits: Limits | None = None, flow: RunFlow | None = None) -> Outcome:
+    """Feed ``data`` in pieces of ``chunks`` sizes (whole if empty), then close.
+
+    Never raises: an exception other than ``ProtocolViolation`` in strict mode is
+    returned as :attr:`Outcome.crash`. In strict mode feeding goes on after each
+    raise (the flow keeps its state and its backlog).
+    """
+    flow = flow if flow is not None else RunFlow(strict=strict, limits=limits)
+    out = Outcome(flow)
+    sizes = list(chunks) or [len(data)]
+    pos = 0
+    try:
+        for size in sizes:
+            piece = data[pos : pos + size]
+            pos += size
+            try:
+                flow.feed_sse(piece)
+            except ProtocolViolation:
+                if not flow.strict:
+                    raise
+                out.raised += 1
+        if pos < len(data):
+            flow.feed_sse(data[pos:])
+        for _ in range(len(data) + 2):
+            try:
+                flow.close()
+                break
+            except ProtocolViolation:
+                if not flow.strict:
+                    raise
+                out.raised += 1
+    except Exception as exc:
+        out.crash = exc
+    out.bad_states = check_states(flow)
+    return out
+
+
+def _key(v: Violation) -> str:
+    return f"{v.code.value} {v.entity} {v.event}: {v.message}"
+
+
+def new_violations(clean: Iterable[Violation], mutated: Iterable[Violation]) -> list[str]:
+    """Violations (code, entity, event, message) that occur more often in
+    ``mutated`` than in ``clean``; the event index is left out (it shifts)."""
+    before = Counter(_key(v) for v in clean)
+    after = Counter(_key(v) for v in mutated)
+    return sorted((after - before).keys())
+
+
+@dataclass(frozen=True)
+class Case:
+    """A classified mutation."""
+
+    recording: str
+    mutation: Mutation
+    relevant: bool
+    detected: bool
+    crash: str | None
+
+
+def run_case(name: str, events: Sequence[Event], clean: Sequence[Violation],
+             m: Mutation, *, strict: bool = False) -> Case:
+    """Replay one mutation and classify it against the clean violations."""
+    outcome = replay(m.data, m.chunks, strict=strict)
+    crash = None
+    if outcome.crash is not None:
+        crash = f"{type(outcome.crash).__name__}: {outcome.crash}"
+    elif outcome.bad_states:
+        crash = f"states outside the table: {outcome.bad_states}"
+    detected = bool(new_violations(clean, outcome.flow.violations))
+    return Case(name, m, is_relevant(m, events, clean), detected, crash)
+
+
+@dataclass
+class FuzzReport:
+    """Counts per mutation class, crashes and undetected relevant mutations."""
+
+    tried: Counter[str] = field(default_factory=Counter)
+    relevant: Counter[str] = field(default_factory=Counter)
+    detected: Counter[str] = field(default_factory=Counter)
+    crashes: list[Case] = field(default_factory=list)
+    escapes: list[Case] = field(default_factory=list)
+
+    def add(self, case: Case) -> None:
+        kind = case.mutation.kind
+        self.tried[kind] += 1
+        if case.crash is not None:
+            self.crashes.append(case)
+        if case.relevant:
+            self.relevant[kind] += 1
+            if case.detected:
+                self.detected[kind] += 1
+            else:
+                self.escapes.append(case)
+
+    @property
+    def rate(self) -> float:
+        total = sum(self.relevant.values())
+        return sum(self.detected.values()) / total if total else 1.0
+
+    def format(self, escapes: int = 10) -> str:
+        lines = [
+            f"mutations tried: {sum(self.tried.values())}",
+            f"crashes: {len(self.crashes)}",
+            f"relevant: {sum(self.relevant.values())}, detected: "
+            f"{sum(self.detected.values())} ({100 * self.rate:.2f}%)",
+            "",
+            f"{'class':<16}{'tried':>7}{'relevant':>10}{'detected':>10}{'rate':>9}",
+        ]
+        for kind in KINDS:
+            rel, det = self.relevant[kind], self.detected[kind]
+            rate = f"{100 * det / rel:.2f}%" if rel else "-"
+            lines.append(f"{kind:<16}{self.tried[kind]:>7}{rel:>10}{det:>10}{rate:>9}")
+        for case in self.crashes[:escapes]:
+            lines.append(f"CRASH {case.recording}: {case.mutation.description}: {case.crash}")
+        for case in self.escapes[:escapes]:
+            lines.append(f"undetected {case.recording}: {case.mutation.description}")
+        return "\n".join(lines)
+
+
+def run_fuzz(recordings: dict[str, list[Event]], n: int, seed: int = 0, *,
+             kinds: Sequence[str] = KINDS, strict_every: int = 10) -> FuzzReport:
+    """``n`` random mutations over ``recordings``; every ``strict_every``-th one is
+    also replayed in strict mode (crashes only)."""
+    rng = random.Random(seed)
+    names = sorted(recordings)
+    clean = {name: replay(encode_sse(recordings[name])[0]).flow.violations for name in names}
+    report = FuzzReport()
+    for i in range(n):
+        name = names[i % len(names)]
+        kind = kinds[(i // len(names)) % len(kinds)]
+        m = mutate(recordings[name], kind, rng)
+        case = run_case(name, recordings[name], clean[name], m)
+        report.add(case)
+        if strict_every and i % strict_every == 0:
+            strict = run_case(name, recordings[name], clean[name], m, strict=True)
+            if strict.crash is not None:
+                report.crashes.append(strict)
+    return report
