@@ -59,6 +59,7 @@ def dump_flow(flow: RunFlow) -> JSON:
         "capped": sorted(flow._capped),
         "stream_end": flow._stream_end,
         "continues": flow._continues,
+        "stream_start": flow._stream_start,
         "stray_reported": flow._stray_reported,
         "ending": flow._ending,
         "closed": flow._closed,
@@ -104,6 +105,7 @@ def load_flow(cls: type[F], text: str | bytes, **overrides: Any) -> F:
         flow._capped = set(data["capped"])
         flow._stream_end = _one_of("stream_end", data["stream_end"], (None, "done", "error"))
         flow._continues = bool(data["continues"])
+        flow._stream_start = int(data["stream_start"])
         flow._stray_reported = bool(data["stray_reported"])
         flow._ending = _one_of(
             "ending", data["ending"], (None, "done", "error", "truncated")

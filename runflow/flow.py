@@ -131,6 +131,7 @@ class RunFlow(FlowView, Callbacks):
         self._stream_end: str | None = None  # "done" | "error" once the stream ended
         self._continues = False  # the stream ended in requires_action
         self._stray_reported = False  # event_after_done/error already said for this end
+        self._stream_start = 0  # input position where the current stream began
         self._closed = False
         self._first_error: Violation | None = None
         self._hooks: Hooks | None = None
@@ -214,7 +215,7 @@ class RunFlow(FlowView, Callbacks):
         if self._closed:
             return self._ending or "truncated"
         self._closed = True
-        if self._stream_end is None:
+        if self._stream_end is None or self._index == self._stream_start:
             self._ending = "truncated"
             self._violate(
                 Code.TRUNCATED, self._index, None, None,
@@ -225,6 +226,13 @@ class RunFlow(FlowView, Callbacks):
             self._hooks.ended(self, self._ending or "truncated")
         self._finish_event()
         return self._ending or "truncated"
+
+    def begin_stream(self) -> None:
+        """Mark the start of a new input stream (e.g. the response to
+        ``submit_tool_outputs``), so that one ending with no event at all is
+        classified ``truncated`` by :meth:`close`. The SDK adapters call it."""
+        self._closed = False
+        self._stream_start = self._index
 
     def _feed_raw(self, name: str | None, data: bytes | None, offset: int | None) -> None:
         if data is None or data == _DONE:

@@ -47,6 +47,7 @@ _CUT = _transport_errors()
 
 def consume(flow: RunFlow, stream: Iterable[Any]) -> Ending:
     """Feed ``stream`` into ``flow`` and close it; return the ending."""
+    flow.begin_stream()
     if isinstance(stream, openai.Stream):
         try:
             for chunk in stream.response.iter_bytes():
@@ -63,6 +64,7 @@ def consume(flow: RunFlow, stream: Iterable[Any]) -> Ending:
 
 async def aconsume(flow: RunFlow, stream: AsyncIterable[Any] | Iterable[Any]) -> Ending:
     """Async :func:`consume`; awaits ``async def`` callbacks."""
+    flow.begin_stream()
     if isinstance(stream, openai.AsyncStream):
         try:
             async for chunk in stream.response.aiter_bytes():
@@ -143,6 +145,7 @@ class FlowEventHandler(AssistantEventHandler):
 
     def _init(self, stream: Any) -> None:
         super()._init(stream)
+        self.flow.begin_stream()
         self._spied = _install_spy(stream, self._saw_done)
 
     def _saw_done(self) -> None:
@@ -175,6 +178,7 @@ class AsyncFlowEventHandler(AsyncAssistantEventHandler):
 
     def _init(self, stream: Any) -> None:
         super()._init(stream)
+        self.flow.begin_stream()
         self._spied = _install_spy(stream, self._saw_done)
 
     def _saw_done(self) -> None:
