@@ -137,13 +137,13 @@ def check_content(parts: list[Part], content: Any, max_index: int) -> Problem | 
             end += 1
         if type_ == "text":
             part = parts[index] if index < len(parts) else None
-            problem = _check_text(item.get("text"), where, part)
+            problem = _check_text(item.get("text"), where, part, max_index)
             if problem:
                 return problem
     return None
 
 
-def _check_text(text: Any, where: str, part: Part | None) -> Problem | None:
+def _check_text(text: Any, where: str, part: Part | None, max_index: int) -> Problem | None:
     if text is None:
         return None
     if not isinstance(text, dict):
@@ -167,6 +167,10 @@ def _check_text(text: Any, where: str, part: Part | None) -> Problem | None:
             return Code.CONTENT_INDEX_GAP, (
                 f"{where}.text.annotations[{k}] has index {idx} but the part has {end} "
                 "annotation(s)"
+            )
+        if idx >= max_index:
+            return Code.LIMIT_EXCEEDED, (
+                f"{where}.text.annotations[{k}].index {idx} exceeds the limit {max_index}"
             )
         if idx == end:
             end += 1
@@ -274,7 +278,7 @@ def check_tool_calls(calls: list[ToolCall], items: Any, max_index: int) -> Probl
                 if body.get(key) is not None and not isinstance(body[key], str):
                     return Code.MALFORMED_EVENT, f"{where}.function.{key} is not a string"
         if type_ == "code_interpreter" and body:
-            problem = _check_outputs(known, body, where)
+            problem = _check_outputs(known, body, where, max_index)
             if problem:
                 return problem
         if index == end:
@@ -283,7 +287,9 @@ def check_tool_calls(calls: list[ToolCall], items: Any, max_index: int) -> Probl
     return None
 
 
-def _check_outputs(known: ToolCall | str | None, body: JSON, where: str) -> Problem | None:
+def _check_outputs(
+    known: ToolCall | str | None, body: JSON, where: str, max_index: int
+) -> Problem | None:
     code_input = body.get("input")
     if code_input is not None and not isinstance(code_input, str):
         return Code.MALFORMED_EVENT, f"{where}.code_interpreter.input is not a string"
@@ -303,6 +309,8 @@ def _check_outputs(known: ToolCall | str | None, body: JSON, where: str) -> Prob
             return Code.MALFORMED_EVENT, f"{w}.index is {idx!r}"
         if idx > end:
             return Code.CONTENT_INDEX_GAP, f"{w} has index {idx} but the call has {end} output(s)"
+        if idx >= max_index:
+            return Code.LIMIT_EXCEEDED, f"{w}.index {idx} exceeds the limit {max_index}"
         if idx < len(existing) and out.get("type") not in (None, existing[idx].get("type")):
             return Code.TYPE_CHANGE, (
                 f"code_interpreter output {idx} changes type from "

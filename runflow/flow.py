@@ -34,7 +34,7 @@ from .entities import Tracker, merge_server_object
 from .hooks import CallbackFailure, Hooks
 from .limits import Limits
 from .machines import MACHINES
-from .objects import object_problem, text_size, tool_size
+from .objects import dig, object_problem, text_size, tool_size
 from .protocol import (
     ADOPTION_RUN_STATES,
     CHILD_EVENT_RUN_STATES,
@@ -43,7 +43,7 @@ from .protocol import (
     Entity,
     EventKind,
 )
-from .rules import after_run, check_divergence
+from .rules import after_run, after_step, check_divergence
 from .sse import RawEvent, SSEDecoder
 from .view import Ending, FlowView, StateChange
 from .violations import RULES, Code, ProtocolViolation, Severity, Violation
@@ -132,6 +132,10 @@ class RunFlow(FlowView, Callbacks):
         self._continues = False  # the stream ended in requires_action
         self._stray_reported = False  # event_after_done/error already said for this end
         self._stream_start = 0  # input position where the current stream began
+        self._continuation = False  # the current stream began after requires_action
+        self._repeats: dict[tuple[Code, str | None], int] = {}
+        self.suppressed: dict[str, int] = {}
+        """Violations counted but not stored, by code (see ``Limits.max_repeated_violations``)."""
         self._closed = False
         self._first_error: Violation | None = None
         self._hooks: Hooks | None = None
@@ -359,6 +363,7 @@ class RunFlow(FlowView, Callbacks):
         if ended == "done" and self._continues:
             self._stream_end = None
             self._ending = None
+            self._continuation = True
             return
         if self._stray_reported:
             return
@@ -382,6 +387,17 @@ class RunFlow(FlowView, Callbacks):
         message: str,
         severity: Severity | None = None,
     ) -> None:
+        kind = entity.split(" ", 1)[0] if entity else None
+        seen = self._repeats.get((code, kind), 0)
+        self._repeats[(code, kind)] = seen + 1
+        limit = self.limits.max_repeated_violations
+        if seen >= limit:
+            self.suppressed[code.value] = self.suppressed.get(code.value, 0) + 1
+            if seen > limit:
+                return
+            code, severity, entity = Code.LIMIT_EXCEEDED, "warning", None
+            message = (f"more than {limit} violations of one kind ({kind or 'stream'}); "
+                       "further ones are counted in flow.suppressed, not stored")
         violation = Violation(
             code=code,
             severity=severity or RULES[code].severity,
@@ -426,6 +442,8 @@ class RunFlow(FlowView, Callbacks):
                 f"allowed: {', '.join(allowed) or 'nothing (terminal)'}",
             )
         # -- accepted from here on: apply, then move, then cross-entity rules --
+        if entity is Entity.STEP and state != UNSEEN:
+            self._check_step_identity(tracker, obj, name, index)
         if state == UNSEEN:
             self._adopt(tracker, obj)
         if name in _FINAL_CHECKED and tracker.deltas and tracker.label not in self._capped:
@@ -445,6 +463,15 @@ class RunFlow(FlowView, Callbacks):
         self.history.append(StateChange(index, entity, oid, name, state, dest))
         if entity is Entity.RUN:
             after_run(self, tracker, name, index)
+        elif entity is Entity.STEP:
+            after_step(self, tracker, name, index)
+        elif entity is Entity.THREAD and (self._run is not None or self._steps
+                                          or self._messages):
+            self._violate(
+                Code.OUT_OF_ORDER, index, name, tracker.label,
+                "thread.created arrived after the run's events; create-and-run streams "
+                "start with it",
+            )
         elif entity is Entity.MESSAGE and name == "thread.message.created":
             if obj["id"] not in self._announced:
                 self._violate(
@@ -473,6 +500,23 @@ class RunFlow(FlowView, Callbacks):
                                f"thread {oid} is not this flow's thread {self._thread_id}")
         return Tracker(Entity.THREAD, oid)
 
+    def _check_step_identity(self, tracker: Tracker, obj: JSON, name: str, index: int) -> None:
+        """A step keeps its type and the message it announces for its whole life."""
+        details = obj["step_details"]
+        if details["type"] != tracker.step_type:
+            raise self._reject(
+                Code.TYPE_CHANGE, index, name, tracker.label,
+                f"{tracker.label} changes type from {tracker.step_type!r} to "
+                f"{details['type']!r}",
+            )
+        before = dig(tracker.raw, "step_details", "message_creation", "message_id")
+        after = dig(details, "message_creation", "message_id")
+        if before is not None and after != before:
+            raise self._reject(
+                Code.ID_CHANGE, index, name, tracker.label,
+                f"{tracker.label} announced message {before!r} but now names {after!r}",
+            )
+
     def _resolve_run(self, oid: str, obj: JSON, name: str, index: int) -> Tracker:
         label = f"run {oid}"
         if self._run_id is not None and oid != self._run_id:
@@ -486,6 +530,12 @@ class RunFlow(FlowView, Callbacks):
                                f"{label} belongs to thread {thread_id!r}, not {self._thread_id}")
         run = self._run
         if run is None:
+            if name != _CREATED[Entity.RUN] and self._thread is not None:
+                raise self._reject(
+                    Code.UNKNOWN_ENTITY, index, name, label,
+                    f"{name} for {label}, which this flow never saw created; the stream "
+                    "began with thread.created, so it did not begin mid-run",
+                )
             return Tracker(Entity.RUN, oid)
         if name == _CREATED[Entity.RUN]:
             raise self._reject(Code.DUPLICATE_ENTITY, index, name, label,
@@ -668,11 +718,19 @@ class RunFlow(FlowView, Callbacks):
         self._stream_end = "done"
         self._ending = "done"
         self._stray_reported = False
-        self._continues = state == "requires_action"
+        continuation, self._continuation = self._continuation, False
+        self._continues = state == "requires_action" and not continuation
+        label = self._run.label if self._run else None
         if state not in _RUN_TERMINAL and state != "requires_action":
             self._violate(
-                Code.DONE_BEFORE_FINAL, index, "done", self._run.label if self._run else None,
+                Code.DONE_BEFORE_FINAL, index, "done", label,
                 f"done arrived while the run is {state!r}, neither terminal nor requires_action",
+            )
+        elif continuation and state == "requires_action":
+            self._violate(
+                Code.DONE_BEFORE_FINAL, index, "done", label,
+                "the stream after requires_action ended with the run still requires_action; "
+                "it should continue from thread.run.queued",
             )
 
     def _on_error(self, data: Any, index: int) -> None:

@@ -24,6 +24,9 @@ class Limits:
     """Exclusive bound on content part, tool call, output and annotation indices."""
     max_entities: int = 10_000
     """Steps plus messages in one flow."""
+    max_repeated_violations: int = 100
+    """Violations stored per (code, entity kind); further ones are only counted in
+    ``flow.suppressed``, so a flood of bad events cannot grow memory without bound."""
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)

@@ -22,9 +22,33 @@ from .violations import Code, Severity
 if TYPE_CHECKING:
     from .flow import RunFlow
 
-__all__ = ["after_run", "check_divergence", "check_required_action"]
+__all__ = ["after_run", "after_step", "check_divergence", "check_required_action"]
 
 _RUN_TERMINAL = PROTOCOL.tables[Entity.RUN].terminal
+_STEP_TERMINAL = PROTOCOL.tables[Entity.STEP].terminal
+
+
+def after_step(flow: RunFlow, step: Tracker, name: str, index: int) -> None:
+    """Steps never overlap, and a message lives inside its message_creation step."""
+    if name == "thread.run.step.created":
+        for other in flow._steps.values():
+            if other is not step and other.state == "in_progress":
+                flow._violate(
+                    Code.OUT_OF_ORDER, index, name, step.label,
+                    f"{step.label} was created while {other.label} is still in_progress; "
+                    "steps never overlap",
+                )
+    elif step.state in _STEP_TERMINAL and step.step_type == "message_creation":
+        message_id = dig(step.raw, "step_details", "message_creation", "message_id")
+        message = flow._messages.get(message_id) if isinstance(message_id, str) else None
+        if message is not None and message.state == "in_progress":
+            severity: Severity = "error" if step.state == "completed" else "warning"
+            flow._violate(
+                Code.CHILDREN_OPEN_AT_TERMINAL, index, name, message.label,
+                f"{step.label} ended {step.state!r} while its {message.label} is still "
+                "in_progress",
+                severity,
+            )
 
 
 def after_run(flow: RunFlow, run: Tracker, name: str, index: int) -> None:
@@ -71,12 +95,12 @@ def check_required_action(flow: RunFlow, run: Tracker, name: str, index: int) ->
         if not isinstance(fn, dict):
             fn = {}
         ours = streamed.get(cid)
-        if ours is not None and ours.chunks and fn.get("arguments") != ours.text:
+        if ours is not None and fn.get("arguments") != ours.text:
             problems.append(
                 f"call {cid} arguments {shorten(fn.get('arguments'))} differ from the "
                 f"streamed {shorten(ours.text)}"
             )
-        if ours is not None and ours.name and fn.get("name") != ours.name:
+        if ours is not None and fn.get("name") != ours.name:
             problems.append(f"call {cid} name {fn.get('name')!r} differs from {ours.name!r}")
         try:
             json.loads(fn.get("arguments") or "")

@@ -29,6 +29,7 @@ class Code(str, Enum):
     EVENT_AFTER_TERMINAL = "event_after_terminal"
     RUN_NOT_IN_PROGRESS = "run_not_in_progress"
     CHILDREN_OPEN_AT_TERMINAL = "children_open_at_terminal"
+    OUT_OF_ORDER = "out_of_order"
     CONTENT_INDEX_GAP = "content_index_gap"
     TYPE_CHANGE = "type_change"
     ID_CHANGE = "id_change"
@@ -79,8 +80,12 @@ RULES: dict[Code, Rule] = {
              "A step or message created or changed while the run is not in a state "
              "where that can happen (e.g. a step created while the run is queued)."),
         Rule(Code.CHILDREN_OPEN_AT_TERMINAL, "error", False,
-             "The run ended while a step or message is still in_progress (a warning "
-             "unless the run completed)."),
+             "The run ended while a step or message is still in_progress, or a "
+             "message_creation step ended while its message is (a warning unless the "
+             "run or step completed)."),
+        Rule(Code.OUT_OF_ORDER, "error", False,
+             "An event at a point where real streams never send it: thread.created after "
+             "the run, or a step created while another step is still open."),
         Rule(Code.CONTENT_INDEX_GAP, "error", True,
              "A content part, annotation, tool call or output whose index skips past "
              "the end."),

@@ -95,3 +95,20 @@ def test_export_diagrams(tmp_path: Path) -> None:
     assert (out / "run.mmd").read_bytes() == committed.read_bytes()
     assert "run_requires_action --> run_queued" in (out / "demo_path.mmd").read_text()
     assert done.stdout.splitlines()[-1] == "diagrams in out"
+
+
+def test_embed_event_handler(tmp_path: Path) -> None:
+    """A live run through the SDK's event_handler=, against the local server."""
+    done = _run("embed_event_handler.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    answer = ("Here is what I found. get_weather: sunny, 21 °C in Paris. "
+              "get_time: 14:05 (Europe/Paris).")
+    assert done.stdout.splitlines() == [
+        '[tool] get_weather({"city": "Paris"})',
+        '[tool] get_time({"timezone": "Europe/Paris"})',
+        answer,  # streamed by the on_text("delta") callback
+        "[run] completed, stream ended with done",
+        f"[answer] {answer}",
+        "[violations] 0",
+    ]
+    assert done.stderr == ""

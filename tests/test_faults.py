@@ -173,8 +173,9 @@ CASES: dict[str, tuple[str, Expected, int]] = {
     "corrupt=4": ("done", [("malformed_event", 3), ("unknown_entity", 4),
                            ("orphan_message", 5), ("unknown_entity", 11)], N_TEXT),
     "corrupt=8": ("done", [("malformed_event", 7), ("snapshot_divergence", 10)], N_TEXT),
-    "corrupt=11": ("done", [("malformed_event", 10), ("children_open_at_terminal", 12)],
-                   N_TEXT),
+    # the message stays open: its step closes over it (11), then the run (12)
+    "corrupt=11": ("done", [("malformed_event", 10), ("children_open_at_terminal", 11),
+                            ("children_open_at_terminal", 12)], N_TEXT),
     "corrupt=13": ("done", [("malformed_event", 12), ("done_before_final", 13)], N_TEXT),
     "corrupt=14": ("truncated", [("malformed_event", 13), ("truncated", 14)], N_TEXT),
     # duplicate=N: a created event twice -> duplicate_entity; any other status event

@@ -29,6 +29,7 @@ from runflow.fuzz import (
     encode_sse,
     is_relevant,
     mutate,
+    new_violations,
     parse_sse,
     projection,
     replay,
@@ -74,6 +75,18 @@ def test_no_crash_and_states_in_table(case: tuple[str, str, int], strict: bool) 
         assert outcome.raised == len(errors)
 
 
+@bounded(70)
+@given(cases)
+def test_relevant_mutations_are_reported(case: tuple[str, str, int]) -> None:
+    name, kind, seed = case
+    events = events_of(name)
+    clean = clean_flow(name)
+    m = mutate(events, kind, random.Random(seed))
+    if not is_relevant(m, events, clean.violations):
+        return
+    outcome = replay(m.data, m.chunks)
+    assert new_violations(clean.violations, outcome.flow.violations), (
+        f"{name}: {m.description} changes the stream but nothing was reported")
 
 
 @bounded(60)
@@ -181,13 +194,44 @@ def violations_of(events: list[Event]) -> list[str]:
     return [v.code.value for v in flow.violations]
 
 
+def test_thread_created_after_the_run_is_reported() -> None:
+    """Create-and-run starts with thread.created (PROTOCOL.md)."""
+    e = events_of(ACTION)
+    assert violations_of(swap(e, 0, 1))
 
 
+def test_run_adopted_after_thread_created_is_reported() -> None:
+    """A stream that begins with thread.created did not begin mid-run: its run
+    must be created, not adopted at thread.run.queued."""
+    e = events_of(ACTION)
+    assert violations_of(drop(e, 1))
 
 
+def test_steps_must_not_overlap() -> None:
+    """'Steps never overlap: each step opens and closes before the next starts.'"""
+    e = events_of("simpleopenai_EDITED_file_search_step_deltas.jsonl")
+    i = next(i for i, x in enumerate(e) if x["event"] == "thread.run.step.completed")
+    clean = violations_of(e)
+    assert len(violations_of(swap(e, i, i + 1))) > len(clean)
 
 
+def test_message_creation_step_does_not_complete_before_its_message() -> None:
+    """'a message lives inside its message_creation step'."""
+    e = events_of(TEXT)
+    i = next(i for i, x in enumerate(e) if x["event"] == "thread.message.completed")
+    assert violations_of(swap(e, i, i + 1))
 
 
+def test_streamed_function_call_without_arguments_is_compared_at_requires_action() -> None:
+    """The only arguments delta lost: requires_action lists '{}' but nothing was
+    streamed; rebuilt '' differs from the listed arguments."""
+    e = events_of("dotnet_create_and_run_function_requires_action_b.jsonl")
+    i = max(i for i, x in enumerate(e) if x["event"] == "thread.run.step.delta")
+    assert violations_of(drop(e, i))
 
 
+def test_second_done_while_requires_action_is_reported() -> None:
+    """A continuation stream that is only ``done`` leaves the run in
+    requires_action: the run did not move, so the stream ended before final."""
+    e = events_of(ACTION)
+    assert violations_of([*e, e[-1]])

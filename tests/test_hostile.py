@@ -115,6 +115,27 @@ def step_flood(n: int) -> Iterator[Event]:
         yield step_event("thread.run.step.created", f"step_{i}", "in_progress")
 
 
+def test_step_id_flood_is_bounded_by_max_entities() -> None:
+    """Each step past max_entities is rejected, and memory stays flat: the
+    violations list must not grow with every rejected event (it does today:
+    about 1 KB per rejected step -- the finding this test records)."""
+    flow = RunFlow(limits=Limits(max_entities=100))
+    for e in prologue():
+        flow.feed(e)
+    for e in step_flood(1000):  # warm up: the first rejections
+        flow.feed(e)
+
+    def more(n: int) -> Callable[[], None]:
+        def work() -> None:
+            for e in step_flood(n):
+                flow.feed(e)
+        return work
+
+    small, _ = peak_of(more(STEP_IDS // 10))
+    large, _ = peak_of(more(STEP_IDS))
+    assert len(flow._steps) == 100
+    assert flow.violations[-1].code.value == "limit_exceeded"
+    assert large - small < 1 * MB, f"memory grows with rejected ids: {small} -> {large}"
 
 
 # --------------------------------------------------------------------------- #

@@ -121,7 +121,8 @@ def text_of(flow: RunFlow, mid: str) -> str:
 def test_every_limit_has_a_safe_default_and_is_configurable() -> None:
     defaults = Limits()
     assert set(defaults.to_dict()) == {"max_event_bytes", "max_message_chars",
-                                       "max_tool_chars", "max_index", "max_entities"}
+                                       "max_tool_chars", "max_index", "max_entities",
+                                       "max_repeated_violations"}
     for name, value in defaults.to_dict().items():
         assert 0 < value <= 64 * 1024 * 1024, name
         assert getattr(Limits(**{name: 7}), name) == 7
@@ -273,8 +274,36 @@ def code_delta(sid: str, outputs: list[Any]) -> Event:
                      "delta": {"step_details": {"type": "tool_calls", "tool_calls": [call]}}}}
 
 
+def test_output_index_beyond_max_index_is_limit_exceeded() -> None:
+    """Code interpreter outputs are indexed like parts: max_index bounds them too."""
+    flow = RunFlow(limits=Limits(max_index=2))
+    sid = "step_ci"
+    events = [*prologue(), step_event("thread.run.step.created", sid, "in_progress"),
+              code_delta(sid, []),
+              *(code_delta(sid, [{"index": i, "type": "logs", "logs": "x"}]) for i in range(3))]
+    for e in events:
+        flow.feed(e)
+    assert codes(flow) == ["limit_exceeded"]
+    assert len(flow._steps[sid].calls[0].outputs) == 2
+    flow.feed(code_delta(sid, [{"index": 10**9, "type": "logs", "logs": "x"}]))
+    assert codes(flow)[-1] == "content_index_gap"
 
 
+def test_annotation_index_beyond_max_index_is_limit_exceeded() -> None:
+    """Annotations are indexed like parts: max_index bounds them too."""
+    flow = RunFlow(limits=Limits(max_index=2))
+    head = [*prologue(), step_event("thread.run.step.created", "step_1", "in_progress",
+                                    mid="msg_1"),
+            message_event("thread.message.created", "msg_1", "in_progress"),
+            text_delta("msg_1", "a", annotations=[])]
+    for e in head:
+        flow.feed(e)
+    for i in range(3):
+        ann = {"index": i, "type": "file_citation", "text": "[1]", "start_index": 0,
+               "end_index": 1, "file_citation": {"file_id": "file_1"}}
+        flow.feed(text_delta("msg_1", "", annotations=[ann]))
+    assert codes(flow) == ["limit_exceeded"]
+    assert len(flow._messages["msg_1"].parts[0].annotations) == 2
 
 
 # --------------------------------------------------------------------------- #

@@ -259,6 +259,19 @@ CASES: list[Case] = [
          lambda e: duplicate(e, 3, to=43), [
              ("event_after_terminal", "error", 43, T_STEP),
          ], at=43),
+    # -- out_of_order --------------------------------------------------------
+    Case("out_of_order: thread.created after thread.run.created", ACTION,
+         lambda e: swap(e, 0, 1), [
+             ("out_of_order", "error", 1, "thread thread_6oUGUBxLwhyApwhYBhWjHI5f"),
+         ]),
+    Case("out_of_order: a step created while another is open",
+         "dotnet_file_search_file_citation.jsonl", lambda e: swap(e, 6, 7), [
+             ("out_of_order", "error", 6, "step step_hmYOAd1Lb8Bx9qzQJRN3Se63"),
+         ]),
+    Case("children_open_at_terminal: message_creation step completed before its message",
+         TEXT, lambda e: swap(e, 40, 41), [
+             ("children_open_at_terminal", "error", 40, T_MSG),
+         ]),
     # -- children_open_at_terminal -------------------------------------------
     Case("children_open_at_terminal: run.completed before message.completed", TEXT,
          lambda e: move(e, 42, 40), [
@@ -292,6 +305,8 @@ CASES: list[Case] = [
     Case("content_index_gap: tool call index skips ahead", ACTION,
          lambda e: set_field(e, 7, _tool("index"), 2), [
              ("content_index_gap", "error", 7, A_STEP),
+             # the rejected delta carried the arguments requires_action lists
+             ("tool_calls_mismatch", "error", 8, A_RUN),
          ], at=7),
     Case("content_index_gap: code_interpreter output index skips ahead", IMAGE,
          lambda e: set_field(e, 244, _tool("code_interpreter.outputs.0.index"), 1), [
@@ -311,15 +326,18 @@ CASES: list[Case] = [
     Case("type_change: tool call function -> code_interpreter", ACTION,
          lambda e: set_field(e, 7, _tool("type"), "code_interpreter"), [
              ("type_change", "error", 7, A_STEP),
+             ("tool_calls_mismatch", "error", 8, A_RUN),
          ], at=7),
     Case("type_change: step_details tool_calls -> message_creation", ACTION,
          lambda e: set_field(e, 7, "delta.step_details.type", "message_creation"), [
              ("type_change", "error", 7, A_STEP),
+             ("tool_calls_mismatch", "error", 8, A_RUN),
          ], at=7),
     # -- id_change -----------------------------------------------------------
     Case("id_change: tool call id changes", ACTION,
          lambda e: set_field(e, 7, _tool("id"), "call_other"), [
              ("id_change", "error", 7, A_STEP),
+             ("tool_calls_mismatch", "error", 8, A_RUN),
          ], at=7),
     # -- tool_calls_mismatch -------------------------------------------------
     Case("tool_calls_mismatch: requires_action lists another call id", ACTION,
@@ -405,6 +423,7 @@ CASES: list[Case] = [
     # -- run_not_in_progress -------------------------------------------------
     Case("run_not_in_progress: step delta after requires_action", ACTION,
          lambda e: swap(e, 7, 8), [
+             ("tool_calls_mismatch", "error", 7, A_RUN),
              ("run_not_in_progress", "error", 8, A_STEP),
          ], at=8),
     Case("run_not_in_progress: step.created before run.in_progress", TEXT,

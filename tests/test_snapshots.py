@@ -468,9 +468,10 @@ def test_interleaved_messages_rebuild_independently() -> None:
         assert flow.message_state(mid) == "completed"
     assert [s.id for s in flow.steps] == ["step_AAAA", "step_BBBB"]
     assert [m.id for m in flow.messages] == ["msg_AAAA", "msg_BBBB"]
-    # Overlapping message_creation steps are not (yet) a rule violation: the
-    # protocol notes steps never overlap in captures, but nothing forbids it.
-    assert [str(v) for v in flow.violations] == []
+    # Overlapping steps are reported (steps never overlap in real streams), but
+    # nothing is rejected: both messages still rebuild independently.
+    assert [(v.code.value, v.entity) for v in flow.violations] == [
+        ("out_of_order", "step step_BBBB")]
 
 
 def test_interleaved_delta_for_one_message_never_touches_the_other() -> None:

@@ -309,6 +309,9 @@ class Model:
         elif state == UNSEEN and event != CREATED[kind] and run not in ADOPTION_RUN_STATES \
                 and kind in (Entity.STEP, Entity.MESSAGE):
             broken.add("unknown_entity")
+        elif state == UNSEEN and event != CREATED[kind] and kind is Entity.RUN \
+                and self.state[THREAD_ID] != UNSEEN:
+            broken.add("unknown_entity")  # began with thread.created: not mid-run
         elif (state, event) not in PROTOCOL.transitions[kind]:
             broken.add("invalid_transition")
         return broken
@@ -322,7 +325,20 @@ class Model:
             if eid != MSG_STEP:
                 self.deltas[eid] += 1
             return out
-        dest = PROTOCOL.transitions[kind][(self.state[eid], event)]
+        source = self.state[eid]
+        dest = PROTOCOL.transitions[kind][(source, event)]
+        if kind is Entity.THREAD and any(
+            self.state[other] != UNSEEN for other in (RUN_ID, TOOL_STEP, MSG_STEP, MSG_ID)
+        ):
+            out[("out_of_order", "error", label)] += 1
+        if event == "thread.run.step.created":
+            for other in (TOOL_STEP, MSG_STEP):
+                if other != eid and self.state[other] == "in_progress":
+                    out[("out_of_order", "error", label)] += 1
+        if eid == MSG_STEP and dest in PROTOCOL.tables[Entity.STEP].terminal \
+                and source != dest and self.state[MSG_ID] == "in_progress":
+            severity = "error" if dest == "completed" else "warning"
+            out[("children_open_at_terminal", severity, f"message {MSG_ID}")] += 1
         self.state[eid] = dest
         if eid == MSG_STEP:
             self.announced = True

@@ -36,6 +36,7 @@ COMMANDS: tuple[str, ...] = (
     "diagram",
     "demo",
     "serve",
+    "record",
 )
 """Subcommand names, in ``--help`` order; each is the module ``runflow.cli.<name>``."""
 
