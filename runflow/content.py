@@ -105,6 +105,27 @@ class ToolCall:
 # --------------------------------------------------------------------------- #
 # message content
 # --------------------------------------------------------------------------- #
+def plain_text(parts: list[Part], content: Any) -> tuple[Part, str] | None:
+    """The shape of almost every message delta -- one text fragment, no
+    annotations, for a text part that already exists -- recognised in a few
+    lookups: ``(part, value)`` to append, already valid. None means "take the
+    general path" (:func:`check_content` then :func:`apply_content`)."""
+    if type(content) is not list or len(content) != 1:
+        return None
+    item = content[0]
+    if type(item) is not dict or item.get("type") != "text":
+        return None
+    index = item.get("index")
+    if type(index) is not int or not 0 <= index < len(parts):
+        return None
+    part = parts[index]
+    text = item.get("text")
+    if part.type != "text" or type(text) is not dict or text.get("annotations"):
+        return None
+    value = text.get("value")
+    return (part, value) if type(value) is str else None
+
+
 def check_content(parts: list[Part], content: Any, max_index: int) -> Problem | None:
     """Validate ``delta.content`` against the parts built so far."""
     if not isinstance(content, list):

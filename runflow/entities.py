@@ -37,6 +37,7 @@ class Tracker:
         "deltas",
         "entity",
         "id",
+        "label",
         "parts",
         "raw",
         "recovered",
@@ -50,6 +51,8 @@ class Tracker:
     def __init__(self, entity: Entity, id_: str) -> None:
         self.entity = entity
         self.id = id_
+        self.label = f"{entity.value} {id_}"
+        """How violations name this entity, e.g. ``"message msg_abc"``."""
         self.state = UNSEEN
         self.raw: JSON = {}
         self.parts: list[Part] = []  # message content
@@ -61,10 +64,6 @@ class Tracker:
         self.recovered = False  # last object came from REST reconciliation
         self.typed: BaseModel | None = None  # cached snapshot
 
-    @property
-    def label(self) -> str:
-        """How violations name this entity, e.g. ``"message msg_abc"``."""
-        return f"{self.entity.value} {self.id}"
 
     def wire(self) -> JSON:
         """The snapshot as a JSON-shaped dict, in the API's own layout."""

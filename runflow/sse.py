@@ -16,16 +16,17 @@ bytes of an unfinished block are kept in a list and joined once the block ends.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["RawEvent", "SSEDecoder"]
 
 _BOM = b"\xef\xbb\xbf"
 
 
-@dataclass(frozen=True, slots=True)
-class RawEvent:
-    """One SSE message: its ``event`` name, its joined ``data`` and where it began."""
+class RawEvent(NamedTuple):
+    """One SSE message: its ``event`` name, its joined ``data`` and where it began.
+
+    A named tuple, not a dataclass: one is made per event on the hot path."""
 
     event: str | None
     data: bytes | None
