@@ -189,7 +189,7 @@ class Hooks:
         for cb, args in calls:
             try:
                 result = cb(*args)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     if inspect.iscoroutine(result):
                         result.close()
                     raise TypeError(
