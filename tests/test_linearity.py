@@ -180,7 +180,8 @@ def test_deltas_never_rebuild_or_reserialize_the_snapshot(
     assert large["held"] == 5000 + wrap
     # closing and reading the snapshot costs the same number of calls at any length
     assert small["after"] == large["after"]
-    assert large["after"]["construct"] >= 1  # the spy sees the snapshot being built
+    # the spy sees the snapshot being built (validated, or constructed leniently)
+    assert large["after"]["construct"] + large["after"]["model_validate"] >= 1
     # and the characters joined grow with the characters received, no more
     assert small["rebuilt"] == expected(kind, 1250)
     assert large["rebuilt"] == expected(kind, 5000)
