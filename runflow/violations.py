@@ -14,7 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["RULES", "Code", "ProtocolViolation", "Rule", "Severity", "Violation"]
+__all__ = [
+    "RULES", "Code", "ProtocolViolation", "Rule", "Severity", "Violation", "rules_markdown",
+]
 
 Severity = Literal["error", "warning"]
 
@@ -124,6 +126,16 @@ RULES: dict[Code, Rule] = {
              "A configured resource limit was reached; the offending entity stops growing."),
     )
 }
+
+
+def rules_markdown() -> str:
+    """The rule catalogue as a Markdown table (README.md embeds it; a test keeps
+    the copy in sync)."""
+    lines = ["| code | severity | event rejected | meaning |", "|---|---|---|---|"]
+    for rule in RULES.values():
+        rejected = "yes" if rule.rejects else "no"
+        lines.append(f"| `{rule.code.value}` | {rule.severity} | {rejected} | {rule.summary} |")
+    return "\n".join(lines) + "\n"
 
 
 class Violation(BaseModel):
