@@ -7,7 +7,8 @@ deltas carry. Each difference is reported with its field path and both values.
 Only these fields are compared (the rest is metadata deltas never carry):
 
 * message: part types, text values, annotations (count, kinds, ranges);
-* step: tool call count, ids, types, function names and arguments, code input.
+* step: tool call count, ids, types, function names and arguments, code input,
+  and code_interpreter outputs (count, types, logs text, image file ids).
 """
 
 from __future__ import annotations
@@ -73,6 +74,26 @@ def _diff_annotations(path: str, mine: Part, other: Part) -> list[Difference]:
     return out
 
 
+def _diff_outputs(where: str, mine: ToolCall, other: ToolCall) -> list[Difference]:
+    a, b = mine.outputs, other.outputs
+    if len(a) != len(b):
+        return [(f"{where}.length", len(a), len(b))]
+    out: list[Difference] = []
+    for j, (x, y) in enumerate(zip(a, b, strict=True)):
+        if x.get("type") != y.get("type"):
+            out.append((f"{where}[{j}].type", x.get("type"), y.get("type")))
+        elif x.get("type") == "logs" and x.get("logs") != y.get("logs"):
+            out.append((f"{where}[{j}].logs", x.get("logs"), y.get("logs")))
+        elif x.get("type") == "image" and _file_id(x) != _file_id(y):
+            out.append((f"{where}[{j}].image.file_id", _file_id(x), _file_id(y)))
+    return out
+
+
+def _file_id(output: JSON) -> object:
+    image = output.get("image")
+    return image.get("file_id") if isinstance(image, dict) else None
+
+
 def diff_step(calls: list[ToolCall], obj: JSON) -> list[Difference]:
     details = obj.get("step_details")
     if not isinstance(details, dict) or details.get("type") != "tool_calls":
@@ -97,6 +118,9 @@ def diff_step(calls: list[ToolCall], obj: JSON) -> list[Difference]:
                 out.append((f"{path}.function.name", mine.name, other.name))
             if mine.text != other.text:
                 out.append((f"{path}.function.arguments", mine.text, _given(other.text)))
-        elif mine.type == "code_interpreter" and mine.text != other.text:
-            out.append((f"{path}.code_interpreter.input", mine.text, _given(other.text)))
+        elif mine.type == "code_interpreter":
+            if mine.text != other.text:
+                out.append((f"{path}.code_interpreter.input", mine.text, _given(other.text)))
+            if other.outputs:  # an empty list: the server omitted them, ours are kept
+                out.extend(_diff_outputs(f"{path}.code_interpreter.outputs", mine, other))
     return out

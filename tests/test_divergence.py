@@ -358,3 +358,42 @@ def test_null_code_input_and_empty_outputs_are_kept() -> None:
     assert ci.input == server["input"]
     assert [o.model_dump(exclude_none=True) for o in ci.outputs] == server["outputs"]
     no_false_claim(flow, i, "step_details.tool_calls[0].code_interpreter.input")
+
+
+CI_LOGS = "openllmetry_code_interpreter_logs_2024.jsonl"
+
+
+def _logs_case(change: Callable[[dict[str, Any]], None]) -> tuple[RunFlow, int, str, list[Event]]:
+    events = load_events(CI_LOGS)
+    i = final_index(events, "thread.run.step.completed", is_tool_step)
+    return feed_all(mutated(events, i, change)), i, events[i]["data"]["id"], events
+
+
+def test_code_interpreter_logs() -> None:
+    def change(d: dict[str, Any]) -> None:
+        _call(d)["code_interpreter"]["outputs"][0]["logs"] = "[42]"
+
+    flow, i, sid, events = _logs_case(change)
+    ours = _call(events[i]["data"])["code_interpreter"]["outputs"][0]["logs"]
+    v = only_divergence(flow, i, f"step {sid}")
+    assert_names(v, "step_details.tool_calls[0].code_interpreter.outputs[0].logs", ours, "[42]")
+    assert flow.step(sid).step_details.tool_calls[0].code_interpreter.outputs[0].logs == "[42]"
+
+
+def test_code_interpreter_output_count() -> None:
+    def change(d: dict[str, Any]) -> None:
+        _call(d)["code_interpreter"]["outputs"].append({"type": "logs", "logs": "more"})
+
+    flow, i, sid, _ = _logs_case(change)
+    v = only_divergence(flow, i, f"step {sid}")
+    assert_names(v, "step_details.tool_calls[0].code_interpreter.outputs.length", 1, 2)
+
+
+def test_dropped_logs_delta_is_a_divergence() -> None:
+    """The one mutation the 10,000-run fuzzer once missed: a logs output delta lost."""
+    events = load_events(CI_LOGS)
+    k = next(i for i, e in enumerate(events) if e["event"] == "thread.run.step.delta"
+             and _call(e["data"]["delta"]).get("code_interpreter", {}).get("outputs"))
+    flow = feed_all(events[:k] + events[k + 1 :])
+    assert [v.code for v in flow.violations] == [Code.SNAPSHOT_DIVERGENCE]
+    assert "code_interpreter.outputs.length" in flow.violations[0].message
