@@ -258,6 +258,31 @@ def part_from_object(obj: JSON) -> Part:
 # --------------------------------------------------------------------------- #
 # step tool calls
 # --------------------------------------------------------------------------- #
+_TEXT_KEY = {"function": "arguments", "code_interpreter": "input"}
+
+
+def plain_fragment(calls: list[ToolCall], items: Any) -> tuple[ToolCall, str] | None:
+    """The shape of almost every step delta -- one function-arguments or
+    code_interpreter-input fragment for a call that already exists, nothing else --
+    recognised in a few lookups: ``(call, fragment)`` to append, already valid.
+    None means "take the general path" (:func:`check_tool_calls`)."""
+    if type(items) is not list or len(items) != 1:
+        return None
+    item = items[0]
+    if type(item) is not dict or len(item) != 3:  # index, type, body: no id, no name
+        return None
+    index, type_ = item.get("index"), item.get("type")
+    key = _TEXT_KEY.get(type_)  # type: ignore[arg-type]
+    if key is None or type(index) is not int or not 0 <= index < len(calls):
+        return None
+    call = calls[index]
+    body = item.get(type_)
+    if call.type != type_ or type(body) is not dict or len(body) != 1:
+        return None
+    fragment = body.get(key)
+    return (call, fragment) if type(fragment) is str else None
+
+
 def check_tool_calls(calls: list[ToolCall], items: Any, max_index: int) -> Problem | None:
     """Validate ``delta.step_details.tool_calls`` against the calls built so far."""
     if not isinstance(items, list):

@@ -35,6 +35,7 @@ from .content import (
     apply_tool_calls,
     check_content,
     check_tool_calls,
+    plain_fragment,
     plain_text,
 )
 from .entities import Tracker, merge_server_object
@@ -45,6 +46,7 @@ from .objects import dig, object_problem, text_size, tool_size
 from .protocol import (
     ADOPTION_RUN_STATES,
     CHILD_EVENT_RUN_STATES,
+    FINAL_OBJECT_EVENTS,
     PROTOCOL,
     UNSEEN,
     Entity,
@@ -77,16 +79,6 @@ _CREATED = {
     Entity.STEP: "thread.run.step.created",
     Entity.MESSAGE: "thread.message.created",
 }
-_FINAL_CHECKED = frozenset(
-    {
-        "thread.message.completed",
-        "thread.message.incomplete",
-        "thread.run.step.completed",
-        "thread.run.step.failed",
-        "thread.run.step.cancelled",
-        "thread.run.step.expired",
-    }
-)
 _DONE = b"[DONE]"
 _F = TypeVar("_F", bound="RunFlow")
 _T = TypeVar("_T")
@@ -454,7 +446,7 @@ class RunFlow(FlowView, Callbacks):
             self._check_step_identity(tracker, obj, name, index)
         if state == UNSEEN:
             self._adopt(tracker, obj)
-        if name in _FINAL_CHECKED and tracker.deltas and tracker.label not in self._capped:
+        if name in FINAL_OBJECT_EVENTS and tracker.deltas and tracker.label not in self._capped:
             check_divergence(self, tracker, obj, name, index)
         merge_server_object(tracker, obj)
         status = obj.get("status")
@@ -716,6 +708,22 @@ class RunFlow(FlowView, Callbacks):
         if items is None:
             return
         calls = tracker.calls
+        simple = plain_fragment(calls, items)
+        if simple is not None:
+            call, fragment = simple
+            size = len(fragment)
+            if tracker.size + size > self.limits.max_tool_chars:
+                self._cap(tracker, index, name, "max_tool_chars", self.limits.max_tool_chars)
+                return
+            if fragment:
+                call.chunks.append(fragment)
+                call.size += size
+                tracker.size += size
+            tracker.deltas += 1
+            tracker.typed = None
+            if self._hooks is not None:
+                self._hooks.step_delta(self, tracker, items, len(calls))
+            return
         problem = check_tool_calls(calls, items, self.limits.max_index)
         if problem is not None:
             raise self._reject(problem[0], index, name, tracker.label, problem[1])

@@ -62,7 +62,7 @@ from typing import Any, Final
 
 from .flow import RunFlow
 from .limits import Limits
-from .protocol import PROTOCOL, UNSEEN, Entity, EventKind
+from .protocol import FINAL_OBJECT_EVENTS, PROTOCOL, UNSEEN, Entity, EventKind
 from .violations import ProtocolViolation, Violation
 
 __all__ = [
@@ -103,16 +103,7 @@ KINDS: Final = (
 """Mutation classes, in report order."""
 
 _ROUTES = PROTOCOL.routes
-_FINAL = frozenset(
-    {
-        "thread.message.completed",
-        "thread.message.incomplete",
-        "thread.run.step.completed",
-        "thread.run.step.failed",
-        "thread.run.step.cancelled",
-        "thread.run.step.expired",
-    }
-)
+_FINAL = FINAL_OBJECT_EVENTS
 _STATUS_NAMES: dict[Entity, list[str]] = {
     e: [t.event for t in PROTOCOL.tables[e].transitions] for e in Entity
 }

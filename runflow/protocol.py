@@ -43,6 +43,7 @@ from enum import Enum
 __all__ = [
     "ADOPTION_RUN_STATES",
     "CHILD_EVENT_RUN_STATES",
+    "FINAL_OBJECT_EVENTS",
     "PROTOCOL",
     "PROTOCOL_EVENTS",
     "UNSEEN",
@@ -402,3 +403,9 @@ def _closure(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
 
 PROTOCOL: Protocol = build_protocol((THREAD, RUN, STEP, MESSAGE))
 """The protocol runflow enforces, checked at import."""
+
+FINAL_OBJECT_EVENTS: frozenset[str] = frozenset(
+    t.event for table in (STEP, MESSAGE) for t in table.transitions if t.dest in table.terminal
+)
+"""Status events that carry a step's or message's finished object: where the
+snapshot rebuilt from deltas is compared with the server's (``snapshot_divergence``)."""

@@ -26,7 +26,9 @@ from openai.types.beta import AssistantStreamEvent
 if TYPE_CHECKING:
     from .flow import Ending, RunFlow
 
-__all__ = ["AsyncFlowEventHandler", "FlowEventHandler", "aconsume", "consume"]
+__all__ = [
+    "TRANSPORT_ERRORS", "AsyncFlowEventHandler", "FlowEventHandler", "aconsume", "consume",
+]
 
 
 
@@ -42,7 +44,8 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-_CUT = _transport_errors()
+TRANSPORT_ERRORS = _transport_errors()
+"""Exceptions of a connection that broke mid-stream (any HTTP stack the SDK uses)."""
 
 
 def consume(flow: RunFlow, stream: Iterable[Any]) -> Ending:
@@ -52,7 +55,7 @@ def consume(flow: RunFlow, stream: Iterable[Any]) -> Ending:
         try:
             for chunk in stream.response.iter_bytes():
                 flow.feed_sse(chunk)
-        except _CUT:
+        except TRANSPORT_ERRORS:
             pass  # what arrived is kept; close() reports the truncation
         finally:
             stream.close()
@@ -69,7 +72,7 @@ async def aconsume(flow: RunFlow, stream: AsyncIterable[Any] | Iterable[Any]) ->
         try:
             async for chunk in stream.response.aiter_bytes():
                 await flow.afeed_sse(chunk)
-        except _CUT:
+        except TRANSPORT_ERRORS:
             pass
         finally:
             await stream.close()

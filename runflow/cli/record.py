@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias
+
+from runflow.sdk import TRANSPORT_ERRORS
 
 from . import EXIT_OK, EXIT_VIOLATIONS, CommandError
 from .output import Output
@@ -183,7 +184,7 @@ def _tee(stream: Stream, flow: RunFlow, sink: _Sink) -> tuple[str, str | None]:
         for chunk in stream.response.iter_bytes():
             sink.write(chunk)
             flow.feed_sse(chunk)
-    except _CUT as exc:
+    except TRANSPORT_ERRORS as exc:
         cut = _reason(exc)
     finally:
         stream.close()
@@ -212,23 +213,6 @@ def _summary(flow: RunFlow, sink: _Sink, streams: int, target: str, notes: list[
 # --------------------------------------------------------------------------- #
 # errors
 # --------------------------------------------------------------------------- #
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """What a connection breaking mid-stream raises (openai 3.x reads with
-    ``httpx2``, older releases with ``httpx``)."""
-    import openai
-
-    errors: list[type[BaseException]] = [openai.APIConnectionError]
-    for name in ("httpx2", "httpx"):
-        try:
-            errors.append(importlib.import_module(name).TransportError)
-        except (ImportError, AttributeError):
-            continue
-    return tuple(errors)
-
-
-_CUT = _transport_errors()
-
-
 def _reason(exc: BaseException) -> str:
     """A one-line reason: the innermost cause that says something (the SDK wraps
     e.g. ``[Errno 111] Connection refused`` in a bare ``Connection error.``)."""
