@@ -62,6 +62,53 @@ class _Options:
     poll_timeout: float
 
 
+class _Planner:
+    """What to do next, decided from the flow alone (no I/O), so that :func:`drive`
+    and :func:`adrive` share every decision and differ only in how they wait.
+
+    ``next`` answers ``("stop", None)``, ``("reconcile", None)`` after a stream that
+    did not end with ``done`` (or named no run), ``("submit", calls)`` for the
+    pending calls not yet submitted -- each call id is submitted once, wherever a
+    cut falls -- or ``("poll", seconds)`` with exponential backoff.
+    """
+
+    def __init__(self, opts: _Options) -> None:
+        self.opts = opts
+        self.submitted: set[str] = set()
+        self.stale = False  # the flow may be behind the server: read it over REST
+        self._reset()
+
+    def _reset(self) -> None:
+        self.deadline = time.monotonic() + self.opts.poll_timeout
+        self.delay = self.opts.poll_interval
+
+    def streamed(self, ending: str) -> None:
+        self.stale = ending != "done"
+
+    def sent(self, calls: list[RequiredActionFunctionToolCall]) -> None:
+        self.submitted.update(c.id for c in calls)
+        self._reset()
+
+    def next(self, flow: RunFlow) -> tuple[str, Any]:
+        status = flow.run_status
+        if status in _TERMINAL:
+            return "stop", None
+        if self.stale or status == UNSEEN:
+            self.stale = False
+            return "reconcile", None
+        if status == "requires_action":
+            calls = [c for c in flow.pending_tool_calls if c.id not in self.submitted]
+            if calls:
+                return "submit", calls
+        if time.monotonic() > self.deadline:
+            raise RunTimeout(
+                f"run {flow.run_id} still {status!r} after {self.opts.poll_timeout}s of polling"
+            )
+        delay, self.delay = self.delay, min(self.delay * 2, 2.0)
+        self.stale = True  # after the wait, read the run again
+        return "poll", delay
+
+
 def drive(
     client: openai.OpenAI,
     *,
@@ -84,41 +131,28 @@ def drive(
     opts = _Options(dict(tools or {}), on_tool_error, None, poll_interval, poll_timeout)
     flow = flow if flow is not None else RunFlow()
     runs = client.beta.threads.runs
-    ending = flow.consume(
+    plan = _Planner(opts)
+    plan.streamed(flow.consume(
         runs.create(thread_id=thread_id, assistant_id=assistant_id, stream=True, **run_params)
-    )
-    submitted: set[str] = set()
-    deadline = time.monotonic() + poll_timeout
-    delay = poll_interval
-    while flow.run_status not in _TERMINAL:
-        if ending != "done" or flow.run_status == UNSEEN:
+    ))
+    while True:
+        action, arg = plan.next(flow)
+        if action == "stop":
+            return flow
+        if action == "reconcile":
             _reconcile(client, flow, thread_id)
-        status = flow.run_status
-        if status in _TERMINAL:
-            break
-        if status == "requires_action":
-            calls = [c for c in flow.pending_tool_calls if c.id not in submitted]
-            if calls:
-                outputs = _call_tools(calls, opts)
-                if outputs is None:  # policy "cancel"
-                    runs.cancel(run_id=_run_id(flow), thread_id=thread_id)
-                    ending = "truncated"  # nothing streams after a cancel: poll
-                    continue
-                submitted.update(c.id for c in calls)
-                ending = flow.consume(
-                    runs.submit_tool_outputs(
-                        run_id=_run_id(flow), thread_id=thread_id, tool_outputs=outputs, stream=True
-                    )
-                )
-                deadline = time.monotonic() + poll_timeout
-                delay = poll_interval
+        elif action == "poll":
+            time.sleep(arg)
+        else:
+            outputs = _call_tools(arg, opts)
+            if outputs is None:  # policy "cancel": nothing streams after it, so poll
+                runs.cancel(run_id=_run_id(flow), thread_id=thread_id)
+                plan.stale = True
                 continue
-        if time.monotonic() > deadline:
-            raise RunTimeout(f"run {flow.run_id} still {status!r} after {poll_timeout}s of polling")
-        time.sleep(delay)
-        delay = min(delay * 2, 2.0)
-        ending = "truncated"  # poll again
-    return flow
+            plan.sent(arg)
+            plan.streamed(flow.consume(runs.submit_tool_outputs(
+                run_id=_run_id(flow), thread_id=thread_id, tool_outputs=outputs, stream=True
+            )))
 
 
 async def adrive(
@@ -139,41 +173,28 @@ async def adrive(
     opts = _Options(dict(tools or {}), on_tool_error, tool_timeout, poll_interval, poll_timeout)
     flow = flow if flow is not None else RunFlow()
     runs = client.beta.threads.runs
-    ending = await flow.aconsume(
+    plan = _Planner(opts)
+    plan.streamed(await flow.aconsume(
         await runs.create(thread_id=thread_id, assistant_id=assistant_id, stream=True, **run_params)
-    )
-    submitted: set[str] = set()
-    deadline = time.monotonic() + poll_timeout
-    delay = poll_interval
-    while flow.run_status not in _TERMINAL:
-        if ending != "done" or flow.run_status == UNSEEN:
+    ))
+    while True:
+        action, arg = plan.next(flow)
+        if action == "stop":
+            return flow
+        if action == "reconcile":
             await _areconcile(client, flow, thread_id)
-        status = flow.run_status
-        if status in _TERMINAL:
-            break
-        if status == "requires_action":
-            calls = [c for c in flow.pending_tool_calls if c.id not in submitted]
-            if calls:
-                outputs = await _acall_tools(calls, opts)
-                if outputs is None:
-                    await runs.cancel(run_id=_run_id(flow), thread_id=thread_id)
-                    ending = "truncated"
-                    continue
-                submitted.update(c.id for c in calls)
-                ending = await flow.aconsume(
-                    await runs.submit_tool_outputs(
-                        run_id=_run_id(flow), thread_id=thread_id, tool_outputs=outputs, stream=True
-                    )
-                )
-                deadline = time.monotonic() + poll_timeout
-                delay = poll_interval
+        elif action == "poll":
+            await asyncio.sleep(arg)
+        else:
+            outputs = await _acall_tools(arg, opts)
+            if outputs is None:
+                await runs.cancel(run_id=_run_id(flow), thread_id=thread_id)
+                plan.stale = True
                 continue
-        if time.monotonic() > deadline:
-            raise RunTimeout(f"run {flow.run_id} still {status!r} after {poll_timeout}s of polling")
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 2.0)
-        ending = "truncated"
-    return flow
+            plan.sent(arg)
+            plan.streamed(await flow.aconsume(await runs.submit_tool_outputs(
+                run_id=_run_id(flow), thread_id=thread_id, tool_outputs=outputs, stream=True
+            )))
 
 
 # --------------------------------------------------------------------------- #
