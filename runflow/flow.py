@@ -195,9 +195,13 @@ class RunFlow(FlowView, Callbacks):
         if self._backlog:
             events = self._backlog + events
             self._backlog = []
-        for i, raw in enumerate(events):
+        feed_raw = self._feed_raw
+        for i, (name, data, offset, oversize) in enumerate(events):
             try:
-                self._feed_block(raw)
+                if oversize:
+                    self._feed_block(events[i])
+                else:
+                    feed_raw(name, data, offset)
             except BaseException:
                 self._backlog = events[i + 1 :]
                 raise
