@@ -173,7 +173,7 @@ class RunFlow(FlowView, Callbacks):
             name = getattr(event, "event", None)
             data = getattr(event, "data", None)
             if isinstance(data, BaseModel):
-                data = data.model_dump(mode="json", exclude_unset=True)
+                data = data.model_dump(mode="json", exclude_unset=True, warnings=False)
         if not isinstance(name, str):
             self._process(None, _BadData(f"the event has no 'event' name (got {name!r})"), None)
         elif isinstance(data, (bytes, bytearray)):

@@ -47,7 +47,7 @@ def recover(flow: RunFlow, obj: Run | RunStep | Message) -> bool:
         raise RecoveryError(
             f"cannot recover a {type(obj).__name__}; expected Run, RunStep or Message"
         )
-    data = obj.model_dump(mode="json", exclude_unset=True)
+    data = obj.model_dump(mode="json", exclude_unset=True, warnings=False)
     state = data.get("status")
     table = PROTOCOL.tables[entity]
     if state not in table.states:
