@@ -21,7 +21,7 @@ table directly: they are most of the traffic.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from openai.types.shared import ErrorObject
@@ -38,11 +38,12 @@ from .content import (
     plain_fragment,
     plain_text,
 )
+from .driving import Driving
 from .entities import Tracker, merge_server_object
 from .hooks import CallbackFailure, Hooks
 from .limits import Limits
 from .machines import MACHINES
-from .objects import dig, object_problem, text_size, tool_size
+from .objects import object_problem, step_identity_problem, text_size, tool_size
 from .protocol import (
     ADOPTION_RUN_STATES,
     CHILD_EVENT_RUN_STATES,
@@ -58,10 +59,7 @@ from .view import Ending, FlowView, StateChange
 from .violations import RULES, Code, ProtocolViolation, Severity, Violation
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, Iterable
 
-    from openai.types.beta.threads import Message, Run
-    from openai.types.beta.threads.runs import RunStep
 
     from .callbacks import Handler
 
@@ -98,7 +96,7 @@ class _Rejected(Exception):
     """Internal: the current event broke a rejecting rule (already recorded)."""
 
 
-class RunFlow(FlowView, Callbacks):
+class RunFlow(FlowView, Callbacks, Driving):
     """Validate and reconstruct one Assistants run from its stream events.
 
     ``strict=True`` raises :class:`ProtocolViolation` at the first error-severity
@@ -254,66 +252,6 @@ class RunFlow(FlowView, Callbacks):
         self._process(name, obj, offset)
 
     # ------------------------------------------------------------------ #
-    # async driving and the openai SDK
-    # ------------------------------------------------------------------ #
-    async def afeed(self, event: Any) -> list[Violation]:
-        """:meth:`feed`, then await the callbacks it queued (``async def`` ones too)."""
-        return await self._async(self.feed, event)
-
-    async def afeed_sse(self, chunk: bytes) -> list[Violation]:
-        """:meth:`feed_sse` event by event, awaiting each event's callbacks."""
-        start = len(self.violations)
-        events = self._decoder.feed(chunk)
-        if self._backlog:
-            events, self._backlog = self._backlog + events, []
-        for i, raw in enumerate(events):
-            try:
-                await self._async(self._feed_block, raw)
-            except BaseException:
-                self._backlog = events[i + 1 :]
-                raise
-        return self.violations[start:]
-
-    async def aclose(self) -> Ending:
-        """:meth:`close`, awaiting the callbacks it queued."""
-        return await self._async(self.close)
-
-    async def _async(self, method: Callable[..., _T], *args: Any) -> _T:
-        self._deferred = True
-        try:
-            result = method(*args)
-        except BaseException:
-            self._deferred = False
-            if self._hooks is not None:
-                await self._hooks.aflush(self)
-            raise
-        self._deferred = False
-        if self._hooks is not None:
-            await self._hooks.aflush(self)
-        return result
-
-    def recover(self, obj: Run | RunStep | Message) -> bool:
-        """Apply a full object read over REST after a cut (see :mod:`runflow.recovery`);
-        return True when the entity changed state."""
-        from .recovery import recover
-
-        return recover(self, obj)
-
-    def consume(self, stream: Iterable[Any]) -> Ending:
-        """Feed a whole stream and close it: an openai ``Stream`` (read as raw SSE,
-        so ``done``, cuts and bad JSON are seen exactly), or any iterable of SDK
-        events or ``{"event", "data"}`` mappings. Returns the ending."""
-        from .sdk import consume
-
-        return consume(self, stream)
-
-    async def aconsume(self, stream: AsyncIterable[Any] | Iterable[Any]) -> Ending:
-        """Async :meth:`consume`: an ``AsyncStream`` or any (async) iterable."""
-        from .sdk import aconsume
-
-        return await aconsume(self, stream)
-
-    # ------------------------------------------------------------------ #
     # dispatch
     # ------------------------------------------------------------------ #
     def _process(self, name: str | None, data: Any, offset: int | None) -> None:
@@ -447,7 +385,9 @@ class RunFlow(FlowView, Callbacks):
             )
         # -- accepted from here on: apply, then move, then cross-entity rules --
         if entity is Entity.STEP and state != UNSEEN:
-            self._check_step_identity(tracker, obj, name, index)
+            problem = step_identity_problem(tracker, obj)
+            if problem is not None:
+                raise self._reject(problem[0], index, name, tracker.label, problem[1])
         if state == UNSEEN:
             self._adopt(tracker, obj)
         if name in FINAL_OBJECT_EVENTS and tracker.deltas and tracker.label not in self._capped:
@@ -504,23 +444,6 @@ class RunFlow(FlowView, Callbacks):
             raise self._reject(Code.FOREIGN_ENTITY, index, name, f"thread {oid}",
                                f"thread {oid} is not this flow's thread {self._thread_id}")
         return Tracker(Entity.THREAD, oid)
-
-    def _check_step_identity(self, tracker: Tracker, obj: JSON, name: str, index: int) -> None:
-        """A step keeps its type and the message it announces for its whole life."""
-        details = obj["step_details"]
-        if details["type"] != tracker.step_type:
-            raise self._reject(
-                Code.TYPE_CHANGE, index, name, tracker.label,
-                f"{tracker.label} changes type from {tracker.step_type!r} to "
-                f"{details['type']!r}",
-            )
-        before = dig(tracker.raw, "step_details", "message_creation", "message_id")
-        after = dig(details, "message_creation", "message_id")
-        if before is not None and after != before:
-            raise self._reject(
-                Code.ID_CHANGE, index, name, tracker.label,
-                f"{tracker.label} announced message {before!r} but now names {after!r}",
-            )
 
     def _resolve_run(self, oid: str, obj: JSON, name: str, index: int) -> Tracker:
         label = f"run {oid}"

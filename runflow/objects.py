@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .content import JSON
+from .content import JSON, Problem
+from .entities import Tracker
 from .protocol import Entity
+from .violations import Code
 
-__all__ = ["dig", "object_problem", "text_size", "tool_size"]
+__all__ = ["dig", "object_problem", "step_identity_problem", "text_size", "tool_size"]
 
 
 def object_problem(entity: Entity, data: Any) -> str | None:
@@ -71,3 +73,17 @@ def tool_size(items: list[JSON]) -> int:
                 if isinstance(body.get(key), str):
                     size += len(body[key])
     return size
+
+
+def step_identity_problem(step: Tracker, obj: JSON) -> Problem | None:
+    """A step keeps its type and the message it announces for its whole life."""
+    details = obj["step_details"]
+    if details["type"] != step.step_type:
+        return Code.TYPE_CHANGE, (
+            f"{step.label} changes type from {step.step_type!r} to {details['type']!r}"
+        )
+    before = dig(step.raw, "step_details", "message_creation", "message_id")
+    after = dig(details, "message_creation", "message_id")
+    if before is not None and after != before:
+        return Code.ID_CHANGE, f"{step.label} announced message {before!r} but now names {after!r}"
+    return None
