@@ -17,6 +17,8 @@ from . import EXIT_OK, EXIT_VIOLATIONS, CommandError
 from .output import Output
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from runflow import RunFlow, TextDelta, TextSnapshot, Violation
 
 HELP = "run a tool-calling assistant against the embedded local server, live"
@@ -38,6 +40,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--question", default="What should I wear in Paris right now?",
                         help="the user message that starts the run")
+    parser.add_argument("--cut-after", type=int, metavar="N",
+                        help="cut the first stream after N events, to watch runflow "
+                             "recover over REST and finish the run")
 
 
 def get_weather(city: str) -> str:
@@ -53,6 +58,7 @@ def get_time(timezone: str) -> str:
 def run(args: argparse.Namespace, out: Output) -> int:
     try:
         import openai
+        from rich.console import Console
 
         from runflow.testing import Server
     except ImportError as exc:  # the server extra is missing
@@ -61,42 +67,52 @@ def run(args: argparse.Namespace, out: Output) -> int:
     from runflow import RunFlow, drive
     from runflow.diagrams import path_mermaid
 
+    console = Console(file=out.out, highlight=False, soft_wrap=True,
+                      force_terminal=out.color, no_color=not out.color)
     flow = RunFlow()
-    _show_live(flow, out)
+    _show_live(flow, console)
     with Server() as server:
-        out.print(out.style(f"runflow demo: local Assistants server at {server.base_url}", "dim"))
+        console.print(f"runflow demo: local Assistants server at {server.base_url}",
+                      style="dim", markup=False)
         client = openai.OpenAI(base_url=server.base_url, api_key="demo-no-key-needed",
                                max_retries=0)
         thread = client.beta.threads.create()
         client.beta.threads.messages.create(thread.id, role="user", content=args.question)
-        out.print(f"user: {args.question}")
+        console.print(f"user: {args.question}", markup=False)
+        if args.cut_after is not None:
+            server.inject(f"cut_after={args.cut_after}")
+            console.print(f"(the first stream will be cut after {args.cut_after} events)",
+                          style="dim", markup=False)
         drive(client, thread_id=thread.id, assistant_id="asst_parallel_functions",
               tools={"get_weather": get_weather, "get_time": get_time}, flow=flow)
-    out.print()
-    out.print(out.style("answer:", "bold") + " " + flow.text)
+    console.print()
+    console.print("answer: " + flow.text, style="bold", markup=False)
     path = Path(args.path_diagram)
     try:
         path.write_text(path_mermaid(flow.history), encoding="utf-8")
     except OSError as exc:
         raise CommandError(f"cannot write {path}: {exc.strerror}") from exc
-    errors = [v for v in flow.violations if v.severity == "error"]
-    summary = (f"run {flow.run_id} {flow.run_status}; {flow.events} events; "
+    expected = {"truncated"} if args.cut_after is not None else set()
+    errors = [v for v in flow.violations if v.severity == "error" and v.code not in expected]
+    recovered = sum(1 for c in flow.history if c.event == "recovered")
+    summary = (f"run {flow.run_id} {flow.run_status}; {flow.events} events"
+               f"{f', {recovered} change(s) recovered over REST' if recovered else ''}; "
                f"{len(flow.violations)} violation(s); path diagram: {path}")
-    out.print(out.style(summary, "green" if not errors else "red"))
+    console.print(summary, style="green" if not errors else "red", markup=False)
     return EXIT_OK if flow.run_status == "completed" and not errors else EXIT_VIOLATIONS
 
 
-def _show_live(flow: RunFlow, out: Output) -> None:
+def _show_live(flow: RunFlow, console: Console) -> None:
     """Print each state change and the streamed text as they happen."""
     from runflow.protocol import PROTOCOL, UNSEEN, Entity
 
     def show(entity: Entity, state: str) -> Any:
         def cb(obj: Any) -> None:
-            out.print(out.style(f"  {entity.value} {obj.id} → {state}", "cyan"))
+            console.print(f"  {entity.value} {obj.id} → {state}", style="cyan", markup=False)
             if entity is Entity.RUN and state == "requires_action":
                 for call in obj.required_action.submit_tool_outputs.tool_calls:
-                    out.print(out.style(
-                        f"    tool call {call.function.name}({call.function.arguments})", "yellow"))
+                    console.print(f"    tool call {call.function.name}({call.function.arguments})",
+                                  style="yellow", markup=False)
         return cb
 
     registrars: dict[Entity, Any] = {Entity.RUN: flow.on_run, Entity.STEP: flow.on_step,
@@ -109,13 +125,13 @@ def _show_live(flow: RunFlow, out: Output) -> None:
     @flow.on_text("delta")
     def stream_text(delta: TextDelta, snapshot: TextSnapshot) -> None:
         if delta.value:
-            out.out.write(out.style(delta.value, "bold"))
-            out.out.flush()
+            console.print(delta.value, style="bold", end="", markup=False)
 
     @flow.on_text("done")
     def text_done(snapshot: TextSnapshot) -> None:
-        out.print()
+        console.print()
 
     @flow.on_violation
     def violation(v: Violation) -> None:
-        out.print(out.style(f"  ! {v}", "red" if v.severity == "error" else "yellow"))
+        console.print(f"  ! {v}", style="red" if v.severity == "error" else "yellow",
+                      markup=False)
