@@ -126,6 +126,29 @@ def plain_text(parts: list[Part], content: Any) -> tuple[Part, str] | None:
     return (part, value) if type(value) is str else None
 
 
+def _indexed_problem(
+    item: Any, where: str, end: int, max_index: int, owner: str, things: str
+) -> Problem | None:
+    """The checks every indexed delta item shares (content parts, tool calls): an
+    object with an integer ``index`` no further than one past the end, below
+    ``max_index``, and a string ``type``."""
+    if not isinstance(item, dict):
+        return Code.MALFORMED_EVENT, f"{where} is not an object"
+    index, type_ = item.get("index"), item.get("type")
+    if type(index) is not int or index < 0:
+        return Code.MALFORMED_EVENT, f"{where}.index is {index!r}, not an index"
+    if not isinstance(type_, str):
+        return Code.MALFORMED_EVENT, f"{where}.type is {type_!r}, not a string"
+    if index > end:
+        return Code.CONTENT_INDEX_GAP, (
+            f"{where} has index {index} but {owner} has {end} {things}; "
+            f"the next index must be <= {end}"
+        )
+    if index >= max_index:
+        return Code.LIMIT_EXCEEDED, f"{where}.index {index} exceeds the limit {max_index}"
+    return None
+
+
 def check_content(parts: list[Part], content: Any, max_index: int) -> Problem | None:
     """Validate ``delta.content`` against the parts built so far."""
     if not isinstance(content, list):
@@ -134,20 +157,10 @@ def check_content(parts: list[Part], content: Any, max_index: int) -> Problem | 
     types = {i: p.type for i, p in enumerate(parts)}
     for n, item in enumerate(content):
         where = f"delta.content[{n}]"
-        if not isinstance(item, dict):
-            return Code.MALFORMED_EVENT, f"{where} is not an object"
-        index, type_ = item.get("index"), item.get("type")
-        if type(index) is not int or index < 0:
-            return Code.MALFORMED_EVENT, f"{where}.index is {index!r}, not an index"
-        if not isinstance(type_, str):
-            return Code.MALFORMED_EVENT, f"{where}.type is {type_!r}, not a string"
-        if index > end:
-            return Code.CONTENT_INDEX_GAP, (
-                f"{where} has index {index} but the message has {end} part(s); "
-                f"the next index must be <= {end}"
-            )
-        if index >= max_index:
-            return Code.LIMIT_EXCEEDED, f"{where}.index {index} exceeds the limit {max_index}"
+        problem = _indexed_problem(item, where, end, max_index, "the message", "part(s)")
+        if problem is not None:
+            return problem
+        index, type_ = item["index"], item["type"]
         known = types.get(index)
         if known is not None and known != type_:
             return Code.TYPE_CHANGE, (
@@ -291,20 +304,10 @@ def check_tool_calls(calls: list[ToolCall], items: Any, max_index: int) -> Probl
     seen: dict[int, ToolCall | str] = dict(enumerate(calls))
     for n, item in enumerate(items):
         where = f"delta.step_details.tool_calls[{n}]"
-        if not isinstance(item, dict):
-            return Code.MALFORMED_EVENT, f"{where} is not an object"
-        index, type_ = item.get("index"), item.get("type")
-        if type(index) is not int or index < 0:
-            return Code.MALFORMED_EVENT, f"{where}.index is {index!r}, not an index"
-        if not isinstance(type_, str):
-            return Code.MALFORMED_EVENT, f"{where}.type is {type_!r}, not a string"
-        if index > end:
-            return Code.CONTENT_INDEX_GAP, (
-                f"{where} has index {index} but the step has {end} tool call(s); "
-                f"the next index must be <= {end}"
-            )
-        if index >= max_index:
-            return Code.LIMIT_EXCEEDED, f"{where}.index {index} exceeds the limit {max_index}"
+        problem = _indexed_problem(item, where, end, max_index, "the step", "tool call(s)")
+        if problem is not None:
+            return problem
+        index, type_ = item["index"], item["type"]
         known = seen.get(index)
         known_type = known if isinstance(known, str) else known.type if known else None
         if known_type is not None and known_type != type_:

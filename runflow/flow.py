@@ -588,31 +588,23 @@ class RunFlow(FlowView, Callbacks, Driving):
         if content is None:
             return
         parts = tracker.parts
+        before = len(parts)
         simple = plain_text(parts, content)
         if simple is not None:
             part, value = simple
-            size = len(value)
-            if tracker.size + size > self.limits.max_message_chars:
-                self._cap(tracker, index, name, "max_message_chars",
-                          self.limits.max_message_chars)
+            if not self._fits(tracker, len(value), "max_message_chars", index, name):
                 return
             if value:
                 part.chunks.append(value)
-                part.size += size
-                tracker.size += size
-            tracker.deltas += 1
-            tracker.typed = None
-            if self._hooks is not None:
-                self._hooks.message_delta(self, tracker, content, len(parts))
-            return
-        problem = check_content(parts, content, self.limits.max_index)
-        if problem is not None:
-            raise self._reject(problem[0], index, name, tracker.label, problem[1])
-        if tracker.size + text_size(content) > self.limits.max_message_chars:
-            self._cap(tracker, index, name, "max_message_chars", self.limits.max_message_chars)
-            return
-        before = len(parts)
-        tracker.size += apply_content(parts, content)
+                part.size += len(value)
+                tracker.size += len(value)
+        else:
+            problem = check_content(parts, content, self.limits.max_index)
+            if problem is not None:
+                raise self._reject(problem[0], index, name, tracker.label, problem[1])
+            if not self._fits(tracker, text_size(content), "max_message_chars", index, name):
+                return
+            tracker.size += apply_content(parts, content)
         tracker.deltas += 1
         tracker.typed = None
         if self._hooks is not None:
@@ -635,34 +627,36 @@ class RunFlow(FlowView, Callbacks, Driving):
         if items is None:
             return
         calls = tracker.calls
+        before = len(calls)
         simple = plain_fragment(calls, items)
         if simple is not None:
             call, fragment = simple
-            size = len(fragment)
-            if tracker.size + size > self.limits.max_tool_chars:
-                self._cap(tracker, index, name, "max_tool_chars", self.limits.max_tool_chars)
+            if not self._fits(tracker, len(fragment), "max_tool_chars", index, name):
                 return
             if fragment:
                 call.chunks.append(fragment)
-                call.size += size
-                tracker.size += size
-            tracker.deltas += 1
-            tracker.typed = None
-            if self._hooks is not None:
-                self._hooks.step_delta(self, tracker, items, len(calls))
-            return
-        problem = check_tool_calls(calls, items, self.limits.max_index)
-        if problem is not None:
-            raise self._reject(problem[0], index, name, tracker.label, problem[1])
-        if tracker.size + tool_size(items) > self.limits.max_tool_chars:
-            self._cap(tracker, index, name, "max_tool_chars", self.limits.max_tool_chars)
-            return
-        before = len(calls)
-        tracker.size += apply_tool_calls(calls, items)
+                call.size += len(fragment)
+                tracker.size += len(fragment)
+        else:
+            problem = check_tool_calls(calls, items, self.limits.max_index)
+            if problem is not None:
+                raise self._reject(problem[0], index, name, tracker.label, problem[1])
+            if not self._fits(tracker, tool_size(items), "max_tool_chars", index, name):
+                return
+            tracker.size += apply_tool_calls(calls, items)
         tracker.deltas += 1
         tracker.typed = None
         if self._hooks is not None:
             self._hooks.step_delta(self, tracker, items, before)
+
+    def _fits(self, tracker: Tracker, extra: int, limit: str, index: int, name: str) -> bool:
+        """Whether ``extra`` more characters keep ``tracker`` under ``limit``; if
+        not, it is capped (one ``limit_exceeded``) and stops growing."""
+        value: int = getattr(self.limits, limit)
+        if tracker.size + extra <= value:
+            return True
+        self._cap(tracker, index, name, limit, value)
+        return False
 
     def _cap(self, tracker: Tracker, index: int, name: str, limit: str, value: int) -> None:
         self._capped.add(tracker.label)
