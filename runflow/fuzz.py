@@ -62,6 +62,8 @@ from typing import Any, Final
 
 from .flow import RunFlow
 from .limits import Limits
+from .objects import dig
+from .projection import BAD, Event, entity_of, projection
 from .protocol import FINAL_OBJECT_EVENTS, PROTOCOL, UNSEEN, Entity, EventKind
 from .violations import ProtocolViolation, Violation
 
@@ -86,7 +88,6 @@ __all__ = [
     "touched_ids",
 ]
 
-Event = dict[str, Any]
 
 KINDS: Final = (
     "drop",
@@ -114,18 +115,6 @@ _UNKNOWN_NAMES = (
     "thread.run.heartbeat",
     "x-vendor.usage",
 )
-
-
-class _Bad:
-    """Data that is not JSON (the reference parse's marker)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<not JSON>"
-
-
-BAD: Final = _Bad()
 
 
 # --------------------------------------------------------------------------- #
@@ -194,323 +183,6 @@ def parse_sse(data: bytes) -> list[Event]:
 
 
 # --------------------------------------------------------------------------- #
-# projection
-# --------------------------------------------------------------------------- #
-class _Ids:
-    """Opaque ids: each distinct string becomes its order of first appearance."""
-
-    def __init__(self) -> None:
-        self.seen: dict[str, int] = {}
-
-    def __call__(self, value: Any) -> Any:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            return ("not-a-string", repr(value))
-        return self.seen.setdefault(value, len(self.seen))
-
-
-def _dig(obj: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
-def _entity_of(name: Any) -> tuple[EventKind, Entity | None] | None:
-    return _ROUTES.get(name) if isinstance(name, str) else None
-
-
-def _verifiable(events: Sequence[Event]) -> set[str]:
-    """Ids whose delta values a later event of the stream states again."""
-    deltas: set[str] = set()
-    out: set[str] = set()
-    open_steps: set[str] = set()
-    for e in events:
-        name, data = e.get("event"), e.get("data")
-        if not isinstance(data, dict):
-            continue
-        oid = data.get("id")
-        if not isinstance(oid, str):
-            continue
-        if name in ("thread.message.delta", "thread.run.step.delta"):
-            deltas.add(oid)
-            if name == "thread.run.step.delta":
-                open_steps.add(oid)
-        elif name in _FINAL and oid in deltas:
-            out.add(oid)
-        elif name == "thread.run.requires_action":
-            out |= open_steps
-    return out
-
-
-def _annotations(text: Any, values: bool) -> tuple[Any, ...]:
-    anns = _dig(text, "annotations") if isinstance(text, dict) else None
-    if not isinstance(anns, list):
-        return ()
-    out: list[Any] = []
-    for k, a in enumerate(anns):
-        if not isinstance(a, dict):
-            out.append(("bad", repr(a)))
-        elif values:
-            out.append((a.get("index", k), a.get("type"), a.get("start_index"),
-                        a.get("end_index")))
-        else:
-            out.append((a.get("index", k),))
-    return tuple(out)
-
-
-class _Accumulator:
-    """What a run of deltas builds for one entity (reference, not runflow's)."""
-
-    def __init__(self) -> None:
-        self.parts: dict[Any, list[Any]] = {}
-        self.calls: dict[Any, list[Any]] = {}
-        self.bad: list[Any] = []
-        self.step_type: Any = None
-
-    def add(self, name: str, delta: Any, ids: _Ids) -> None:
-        if not isinstance(delta, dict):
-            self.bad.append(("delta", repr(delta)))
-            return
-        if name == "thread.message.delta":
-            content = delta.get("content")
-            if content is None:
-                return
-            if not isinstance(content, list):
-                self.bad.append(("content", repr(content)))
-                return
-            for item in content:
-                if not isinstance(item, dict):
-                    self.bad.append(("item", repr(item)))
-                    continue
-                key = (repr(item.get("index")), repr(item.get("type")))
-                part = self.parts.setdefault(key, ["", {}, ""])
-                text = item.get("text")
-                if text is not None and not isinstance(text, dict):
-                    self.bad.append(("text", repr(text)))
-                elif isinstance(text, dict):
-                    value = text.get("value")
-                    if isinstance(value, str):
-                        part[0] += value
-                    elif value is not None:
-                        self.bad.append(("value", repr(value)))
-                    for k, ann in enumerate(_annotations(text, True)):
-                        anns = part[1]
-                        raw = _dig(text, "annotations")
-                        idx = ann[0] if ann[0] is not None else k
-                        if isinstance(raw, list) and k < len(raw) and "index" not in raw[k]:
-                            idx = len(anns)
-                        anns[repr(idx)] = ann[1:]
-                refusal = item.get("refusal")
-                if isinstance(refusal, str):
-                    part[2] += refusal
-            return
-        details = delta.get("step_details")
-        if details is None:
-            return
-        if not isinstance(details, dict):
-            self.bad.append(("step_details", repr(details)))
-            return
-        self.step_type = details.get("type")
-        items = details.get("tool_calls")
-        if items is None:
-            return
-        if not isinstance(items, list):
-            self.bad.append(("tool_calls", repr(items)))
-            return
-        for item in items:
-            if not isinstance(item, dict):
-                self.bad.append(("call", repr(item)))
-                continue
-            type_ = item.get("type")
-            key = (repr(item.get("index")), repr(type_))
-            call = self.calls.setdefault(key, [None, None, "", "", set()])
-            if item.get("id") is not None:
-                call[0] = ids(item.get("id"))
-            body = item.get(type_) if isinstance(type_, str) else None
-            if body is not None and not isinstance(body, dict):
-                self.bad.append(("body", repr(body)))
-                continue
-            if not body:
-                continue
-            if body.get("name") is not None:
-                call[1] = body.get("name")
-            for slot, fld in ((2, "arguments"), (3, "input")):
-                val = body.get(fld)
-                if isinstance(val, str):
-                    call[slot] += val
-                elif val is not None:
-                    self.bad.append((fld, repr(val)))
-            outputs = body.get("outputs")
-            if isinstance(outputs, list):
-                for k, out in enumerate(outputs):
-                    if isinstance(out, dict):
-                        call[4].add((repr(out.get("index", k)), repr(out.get("type"))))
-                    else:
-                        self.bad.append(("output", repr(out)))
-            elif outputs is not None:
-                self.bad.append(("outputs", repr(outputs)))
-
-    def project(self, values: bool) -> tuple[Any, ...]:
-        parts = tuple(
-            (k, (v[0], tuple(sorted(v[1].items())), v[2]) if values
-             else tuple(sorted(v[1])))
-            for k, v in sorted(self.parts.items())
-        )
-        calls = tuple(
-            (k, v[0], (v[1], v[2], v[3]) if values else None, tuple(sorted(v[4])))
-            for k, v in sorted(self.calls.items())
-        )
-        return (self.step_type, parts, calls, tuple(self.bad))
-
-
-def _final_values(entity: Entity, obj: dict[str, Any], ids: _Ids) -> tuple[Any, ...]:
-    """The values of a final object that runflow compares with the deltas."""
-    if entity is Entity.MESSAGE:
-        content = obj.get("content")
-        out: list[Any] = []
-        for p in content if isinstance(content, list) else ():
-            if not isinstance(p, dict):
-                out.append(("bad", repr(p)))
-                continue
-            text = p.get("text")
-            out.append((p.get("type"), _dig(text, "value"), _annotations(text, True)[:],
-                        p.get("refusal")))
-        return tuple(out)
-    items = _dig(obj, "step_details", "tool_calls")
-    calls: list[Any] = []
-    for c in items if isinstance(items, list) else ():
-        if not isinstance(c, dict):
-            calls.append(("bad", repr(c)))
-            continue
-        type_ = c.get("type")
-        body = c.get(type_) if isinstance(type_, str) else None
-        calls.append((type_, ids(c.get("id")), _dig(body, "name"), _dig(body, "arguments"),
-                      _dig(body, "input")))
-    return tuple(calls)
-
-
-def _status(entity: Entity, name: str, data: Any, ids: _Ids,
-            with_values: bool) -> tuple[Any, ...] | None:
-    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
-        return None
-    out: list[Any] = [name, ids(data["id"])]
-    if entity is Entity.THREAD:
-        return tuple(out)
-    status = data.get("status")
-    if not isinstance(status, str):
-        return None
-    out.append(status)
-    if entity is Entity.RUN:
-        out.append(ids(data.get("thread_id")))
-        out.append(bool(data.get("incomplete_details")) if name == "thread.run.completed"
-                   else None)
-        if name == "thread.run.requires_action":
-            calls = _dig(data, "required_action", "submit_tool_outputs", "tool_calls")
-            out.append(tuple(
-                (ids(c.get("id")), _dig(c, "function", "name"), _dig(c, "function", "arguments"))
-                if isinstance(c, dict) else ("bad", repr(c))
-                for c in (calls if isinstance(calls, list) else ())
-            ))
-        return tuple(out)
-    for key in ("run_id", "thread_id"):
-        if data.get(key) is not None and not isinstance(data[key], str):
-            return None
-        out.append(ids(data.get(key)))
-    if entity is Entity.STEP:
-        details = data.get("step_details")
-        type_ = _dig(details, "type")
-        if type_ not in ("message_creation", "tool_calls"):
-            return None
-        if type_ == "tool_calls" and not isinstance(_dig(details, "tool_calls"), list):
-            return None
-        out.append(type_)
-        mid = _dig(details, "message_creation", "message_id")
-        out.append(ids(mid) if isinstance(mid, str) else None)
-    elif not isinstance(data.get("content"), list):
-        return None
-    if with_values:
-        out.append(_final_values(entity, data, ids))
-    return tuple(out)
-
-
-def projection(events: Sequence[Event]) -> tuple[Any, ...]:
-    """What runflow can check of a stream (see the module docstring)."""
-    ids = _Ids()
-    verifiable = _verifiable(events)
-    out: list[Any] = []
-    states: dict[tuple[Entity, str], str] = {}
-    last: dict[tuple[Entity, str], tuple[Any, ...]] = {}
-    seen_deltas: set[str] = set()
-    acc: dict[str, _Accumulator] = {}
-    run_key: tuple[str, str] | None = None  # the open delta run: (name, id)
-
-    def close_run() -> None:
-        nonlocal run_key
-        if run_key is not None:
-            name, oid = run_key
-            out.append(("deltas", name, ids(oid), acc[oid].project(oid in verifiable)))
-            run_key = None
-
-    for e in events:
-        name, data = e.get("event"), e.get("data")
-        route = _entity_of(name)
-        if data is BAD:
-            close_run()
-            out.append(("malformed", name))
-            continue
-        if route is None:
-            close_run()
-            out.append(("unknown", name))
-            continue
-        kind, entity = route
-        if kind is EventKind.DELTA:
-            if not isinstance(data, dict) or not isinstance(data.get("id"), str) \
-                    or not data["id"] or not isinstance(data.get("delta"), dict):
-                close_run()
-                out.append(("malformed", name))
-                continue
-            oid = data["id"]
-            if run_key != (name, oid):
-                close_run()
-                ids(oid)
-                run_key = (str(name), oid)
-            seen_deltas.add(oid)
-            acc.setdefault(oid, _Accumulator()).add(str(name), data["delta"], ids)
-            continue
-        if entity is not None and isinstance(name, str) and kind is EventKind.STATUS:
-            oid = _dig(data, "id")
-            with_values = name in _FINAL and isinstance(oid, str) and oid in seen_deltas
-            item = _status(entity, name, data, ids, with_values)
-            key = (entity, str(oid))
-            dest = PROTOCOL.transitions[entity].get((states.get(key, UNSEEN), name))
-            if item is not None and dest is not None and dest == states.get(key) \
-                    and name not in _FINAL and dest == _dig(data, "status") \
-                    and last.get(key) == item[1:]:
-                continue  # a repeat of the current state: changes nothing, splits nothing
-            close_run()
-            if item is None:
-                out.append(("malformed", name))
-                continue
-            if dest is not None:
-                states[key] = dest
-            last[key] = item[1:]
-            out.append(item)
-            continue
-        close_run()
-        if kind is EventKind.DONE:
-            out.append(("done",))
-        elif kind is EventKind.ERROR:
-            body = data.get("error") if isinstance(data, dict) else None
-            out.append(("error",) if isinstance(body if isinstance(body, dict) else data, dict)
-                       else ("malformed", name))
-    close_run()
-    return tuple(out)
-
-
-# --------------------------------------------------------------------------- #
 # equivalent streams
 # --------------------------------------------------------------------------- #
 @dataclass(frozen=True)
@@ -532,8 +204,8 @@ def _sole_delta_dropped(m: Mutation, original: Sequence[Event],
     if m.kind != "drop" or m.index is None or not _is_delta(original[m.index]):
         return False
     e = original[m.index]
-    oid = _dig(e.get("data"), "id")
-    return sum(1 for x in original if _is_delta(x) and _dig(x.get("data"), "id") == oid) == 1
+    oid = dig(e.get("data"), "id")
+    return sum(1 for x in original if _is_delta(x) and dig(x.get("data"), "id") == oid) == 1
 
 
 def _later_start(m: Mutation, original: Sequence[Event], clean: Sequence[Violation]) -> bool:
@@ -544,8 +216,8 @@ def _later_start(m: Mutation, original: Sequence[Event], clean: Sequence[Violati
         return True
     if first == "thread.created":
         return False
-    runs = [i for i, e in enumerate(original) if _entity_of(e.get("event")) is not None
-            and _entity_of(e.get("event")) == (EventKind.STATUS, Entity.RUN)]
+    runs = [i for i, e in enumerate(original) if entity_of(e.get("event")) is not None
+            and entity_of(e.get("event")) == (EventKind.STATUS, Entity.RUN)]
     if not runs or m.index > runs[0]:
         return False
     if m.kind == "drop":
@@ -553,14 +225,14 @@ def _later_start(m: Mutation, original: Sequence[Event], clean: Sequence[Violati
     # a rename of the first run event to one whose state is the payload's status
     renamed = parse_sse(m.data)[m.index]
     dest = PROTOCOL.transitions[Entity.RUN].get((UNSEEN, str(renamed.get("event"))))
-    return dest is not None and dest == _dig(renamed.get("data"), "status")
+    return dest is not None and dest == dig(renamed.get("data"), "status")
 
 
 def _already_divergent(m: Mutation, original: Sequence[Event],
                        clean: Sequence[Violation]) -> bool:
     if m.index is None or m.index >= len(original):
         return False
-    oid = _dig(original[m.index].get("data"), "id")
+    oid = dig(original[m.index].get("data"), "id")
     kinds = {"drop", "duplicate", "swap", "corrupt_json"}
     return m.kind in kinds and any(
         v.code.value == "snapshot_divergence" and v.entity is not None
@@ -573,12 +245,12 @@ def _quirk_repaired(m: Mutation, original: Sequence[Event],
     if m.kind != "status_payload" or m.index is None:
         return False
     e = original[m.index]
-    route = _entity_of(e.get("event"))
+    route = entity_of(e.get("event"))
     if route is None or route[1] is None:
         return False
     fixed = parse_sse(m.data)[m.index]
     dests = {d for (_, ev), d in PROTOCOL.transitions[route[1]].items() if ev == e.get("event")}
-    return _dig(e.get("data"), "status") not in dests and _dig(fixed.get("data"), "status") in dests
+    return dig(e.get("data"), "status") not in dests and dig(fixed.get("data"), "status") in dests
 
 
 EQUIVALENCES: tuple[Equivalence, ...] = (
@@ -640,8 +312,8 @@ class Mutation:
 
 
 def _ent(e: Event) -> tuple[Entity | None, str | None]:
-    route = _entity_of(e.get("event"))
-    oid = _dig(e.get("data"), "id")
+    route = entity_of(e.get("event"))
+    oid = dig(e.get("data"), "id")
     return (route[1] if route else None), (oid if isinstance(oid, str) else None)
 
 
@@ -665,8 +337,8 @@ def touched_ids(events: Sequence[Event], indices: Iterable[int]) -> frozenset[st
                 if ent in (Entity.STEP, Entity.MESSAGE) and other is not None:
                     out.add(other)
     for e in events:
-        mid = _dig(e.get("data"), "step_details", "message_creation", "message_id")
-        if _dig(e.get("data"), "id") in out and isinstance(mid, str):
+        mid = dig(e.get("data"), "step_details", "message_creation", "message_id")
+        if dig(e.get("data"), "id") in out and isinstance(mid, str):
             out.add(mid)
     return frozenset(out)
 
@@ -733,7 +405,7 @@ def mutate(events: Sequence[Event], kind: str, rng: random.Random) -> Mutation:
                       and isinstance(e["data"].get("id"), str)
                       and (kind == "id_change" or _ent(e)[0] not in (None, Entity.THREAD))
                       and (kind == "id_change"
-                           or _entity_of(e["event"]) == (EventKind.STATUS, _ent(e)[0]))]
+                           or entity_of(e["event"]) == (EventKind.STATUS, _ent(e)[0]))]
         index = rng.choice(candidates)
         e = json.loads(json.dumps(evs[index]))
         entity = _ent(e)[0]
