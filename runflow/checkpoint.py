@@ -186,16 +186,14 @@ def _load_tracker(d: JSON | None, entity: Entity) -> Tracker | None:
     t.recovered = bool(d["recovered"])
     for p in d["parts"]:
         part = Part(str(p["type"]))
-        part.chunks = [p["value"]] if p["value"] else []
-        part.size = len(p["value"])
+        part.reset(p["value"])
         part.annotations = {int(i): dict(a) for i, a in p["annotations"]}
         part.extra = dict(p["extra"])
         t.parts.append(part)
     for c in d["calls"]:
         call = ToolCall(str(c["type"]))
         call.id, call.name, call.output = c["id"], c["name"], c["output"]
-        call.chunks = [c["text"]] if c["text"] else []
-        call.size = len(c["text"])
+        call.reset(c["text"])
         call.outputs = [dict(o) for o in c["outputs"]]
         call.extra = dict(c["extra"])
         t.calls.append(call)

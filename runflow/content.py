@@ -17,6 +17,7 @@ from typing import Any
 from .violations import Code
 
 __all__ = [
+    "Fragments",
     "Part",
     "Problem",
     "ToolCall",
@@ -34,24 +35,49 @@ Problem = tuple[Code, str]
 JSON = dict[str, Any]
 
 
-class Part:
-    """One message content part: ``text``, ``refusal``, ``image_file``, ``image_url``..."""
+class Fragments:
+    """Text that grows by fragments: appended in O(1), joined once when read."""
 
-    __slots__ = ("annotations", "chunks", "extra", "size", "type")
+    __slots__ = ("chunks", "size")
+
+    def __init__(self) -> None:
+        self.chunks: list[str] = []
+        self.size = 0  # characters in chunks
+
+    def add(self, fragment: str) -> int:
+        """Append ``fragment``; return the characters added."""
+        if fragment:
+            self.chunks.append(fragment)
+            self.size += len(fragment)
+        return len(fragment)
+
+    def reset(self, text: str) -> None:
+        """Replace everything with ``text`` (a server's final value, a checkpoint)."""
+        self.chunks = [text] if text else []
+        self.size = len(text)
+
+    def joined(self) -> str:
+        chunks = self.chunks
+        if len(chunks) > 1:  # compact once; later reads are O(1)
+            chunks[:] = ["".join(chunks)]
+        return chunks[0] if chunks else ""
+
+
+class Part(Fragments):
+    """One message content part: ``text``, ``refusal``, ``image_file``, ``image_url``...
+    Its fragments are the text value or the refusal."""
+
+    __slots__ = ("annotations", "extra", "type")
 
     def __init__(self, type_: str) -> None:
+        super().__init__()
         self.type = type_
-        self.chunks: list[str] = []  # text value or refusal fragments
-        self.size = 0  # characters in chunks
         self.annotations: dict[int, JSON] = {}
         self.extra: JSON = {}  # image_file / image_url payloads and unknown fields
 
     @property
     def value(self) -> str:
-        chunks = self.chunks
-        if len(chunks) > 1:  # compact once; later reads are O(1)
-            chunks[:] = ["".join(chunks)]
-        return chunks[0] if chunks else ""
+        return self.joined()
 
     def wire(self, index: int | None = None) -> JSON:
         """The part as the API sends it (``index`` only inside deltas)."""
@@ -66,17 +92,17 @@ class Part:
         return out
 
 
-class ToolCall:
-    """One tool call of a ``tool_calls`` step: function, code_interpreter, file_search."""
+class ToolCall(Fragments):
+    """One tool call of a ``tool_calls`` step: function, code_interpreter, file_search.
+    Its fragments are the function arguments or the code_interpreter input."""
 
-    __slots__ = ("chunks", "extra", "id", "name", "output", "outputs", "size", "type")
+    __slots__ = ("extra", "id", "name", "output", "outputs", "type")
 
     def __init__(self, type_: str) -> None:
+        super().__init__()
         self.type = type_
         self.id: str | None = None
         self.name: str | None = None  # function name
-        self.chunks: list[str] = []  # function arguments or code_interpreter input
-        self.size = 0
         self.output: Any = None  # function output
         self.outputs: list[JSON] = []  # code_interpreter outputs (logs, image)
         self.extra: JSON = {}  # file_search payload and unknown fields
@@ -84,10 +110,7 @@ class ToolCall:
     @property
     def text(self) -> str:
         """Function arguments, or code_interpreter input, so far."""
-        chunks = self.chunks
-        if len(chunks) > 1:
-            chunks[:] = ["".join(chunks)]
-        return chunks[0] if chunks else ""
+        return self.joined()
 
     def wire(self, index: int | None = None) -> JSON:
         out: JSON = {"index": index} if index is not None else {}
@@ -225,9 +248,7 @@ def apply_content(parts: list[Part], content: list[JSON]) -> int:
             if text:
                 value = text.get("value")
                 if value:
-                    part.chunks.append(value)
-                    part.size += len(value)
-                    added += len(value)
+                    added += part.add(value)
                 anns = text.get("annotations")
                 if anns:
                     for ann in anns:
@@ -236,10 +257,8 @@ def apply_content(parts: list[Part], content: list[JSON]) -> int:
                         merged.update({k: v for k, v in ann.items() if k != "index"})
         elif type_ == "refusal":
             value = item.get("refusal")
-            if isinstance(value, str) and value:
-                part.chunks.append(value)
-                part.size += len(value)
-                added += len(value)
+            if isinstance(value, str):
+                added += part.add(value)
         else:
             for key, val in item.items():
                 if key not in ("index", "type"):
@@ -256,13 +275,11 @@ def part_from_object(obj: JSON) -> Part:
     if part.type == "text":
         text = obj.get("text") or {}
         value = text.get("value") or ""
-        part.chunks = [value] if value else []
-        part.size = len(value)
+        part.reset(value)
         part.annotations = dict(enumerate(text.get("annotations") or []))
     elif part.type == "refusal":
         value = obj.get("refusal") or ""
-        part.chunks = [value] if value else []
-        part.size = len(value)
+        part.reset(value)
     else:
         part.extra = {k: v for k, v in obj.items() if k not in ("type", "index")}
     return part
@@ -389,17 +406,13 @@ def apply_tool_calls(calls: list[ToolCall], items: list[JSON]) -> int:
                 call.name = body["name"]
             args = body.get("arguments")
             if args:
-                call.chunks.append(args)
-                call.size += len(args)
-                added += len(args)
+                added += call.add(args)
             if body.get("output") is not None:
                 call.output = body["output"]
         elif type_ == "code_interpreter":
             code_input = body.get("input")
             if code_input:
-                call.chunks.append(code_input)
-                call.size += len(code_input)
-                added += len(code_input)
+                added += call.add(code_input)
             for out in body.get("outputs") or ():
                 idx = out.get("index", len(call.outputs))
                 entry = {k: v for k, v in out.items() if k != "index"}
@@ -423,13 +436,11 @@ def tool_call_from_object(obj: JSON) -> ToolCall:
     if call.type == "function":
         call.name = body.get("name")
         args = body.get("arguments") or ""
-        call.chunks = [args] if args else []
-        call.size = len(args)
+        call.reset(args)
         call.output = body.get("output")
     elif call.type == "code_interpreter":
         code_input = body.get("input") or ""
-        call.chunks = [code_input] if code_input else []
-        call.size = len(code_input)
+        call.reset(code_input)
         call.outputs = [dict(o) for o in body.get("outputs") or ()]
     else:
         call.extra = dict(body)

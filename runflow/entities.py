@@ -141,7 +141,7 @@ def _keep_part(mine: Part, theirs: Part) -> None:
     if mine.type != theirs.type:
         return
     if not theirs.chunks and mine.chunks:
-        theirs.chunks, theirs.size = [mine.value], mine.size
+        theirs.reset(mine.value)
     if not theirs.annotations and mine.annotations:
         theirs.annotations = mine.annotations
     for key, val in mine.extra.items():
@@ -155,7 +155,7 @@ def _keep_call(mine: ToolCall, theirs: ToolCall) -> None:
     theirs.id = theirs.id or mine.id
     theirs.name = theirs.name or mine.name
     if not theirs.chunks and mine.chunks:
-        theirs.chunks, theirs.size = [mine.text], mine.size
+        theirs.reset(mine.text)
     if theirs.output is None:
         theirs.output = mine.output
     if not theirs.outputs and mine.outputs:

@@ -594,10 +594,7 @@ class RunFlow(FlowView, Callbacks, Driving):
             part, value = simple
             if not self._fits(tracker, len(value), "max_message_chars", index, name):
                 return
-            if value:
-                part.chunks.append(value)
-                part.size += len(value)
-                tracker.size += len(value)
+            tracker.size += part.add(value)
         else:
             problem = check_content(parts, content, self.limits.max_index)
             if problem is not None:
@@ -633,10 +630,7 @@ class RunFlow(FlowView, Callbacks, Driving):
             call, fragment = simple
             if not self._fits(tracker, len(fragment), "max_tool_chars", index, name):
                 return
-            if fragment:
-                call.chunks.append(fragment)
-                call.size += len(fragment)
-                tracker.size += len(fragment)
+            tracker.size += call.add(fragment)
         else:
             problem = check_tool_calls(calls, items, self.limits.max_index)
             if problem is not None:
