@@ -128,7 +128,32 @@ def _error_event(exc: BaseException) -> dict[str, Any] | None:
     return None
 
 
-class FlowEventHandler(AssistantEventHandler):
+class _Feeding:
+    """What both handler twins share: the flow, and whether the stream ended with
+    ``done`` (the SDK swallows it; :class:`_DoneSpy` notices it)."""
+
+    def _bind(self, flow: RunFlow | None) -> None:
+        from .flow import RunFlow
+
+        self.flow = flow if flow is not None else RunFlow()
+        self._done = False
+        self._spied = False
+
+    def _start(self, stream: Any) -> None:
+        """The SDK hands the handler its stream: a new stream of the same flow."""
+        self.flow.begin_stream()
+        self._spied = _install_spy(stream, self._saw_done)
+
+    def _saw_done(self) -> None:
+        self._done = True
+
+    def _ended_with_done(self) -> bool:
+        """Feed ``done`` at the end? When it was seen -- or, where the SDK's decoder
+        could not be watched, when the stream ended without an error."""
+        return self._done or (not self._spied and self.flow.ending is None)
+
+
+class FlowEventHandler(_Feeding, AssistantEventHandler):
     """An ``AssistantEventHandler`` that feeds every event into ``flow``.
 
     Use one per stream; pass the same flow to continue after tool outputs::
@@ -140,19 +165,11 @@ class FlowEventHandler(AssistantEventHandler):
 
     def __init__(self, flow: RunFlow | None = None) -> None:
         super().__init__()
-        from .flow import RunFlow
-
-        self.flow = flow if flow is not None else RunFlow()
-        self._done = False
-        self._spied = False
+        self._bind(flow)
 
     def _init(self, stream: Any) -> None:
         super()._init(stream)
-        self.flow.begin_stream()
-        self._spied = _install_spy(stream, self._saw_done)
-
-    def _saw_done(self) -> None:
-        self._done = True
+        self._start(stream)
 
     def on_event(self, event: AssistantStreamEvent) -> None:
         self.flow.feed(event)
@@ -163,29 +180,21 @@ class FlowEventHandler(AssistantEventHandler):
             self.flow.feed(error)
 
     def on_end(self) -> None:
-        if self._done or (not self._spied and self.flow.ending is None):
+        if self._ended_with_done():
             self.flow.feed({"event": "done", "data": "[DONE]"})
         self.flow.close()
 
 
-class AsyncFlowEventHandler(AsyncAssistantEventHandler):
+class AsyncFlowEventHandler(_Feeding, AsyncAssistantEventHandler):
     """The async twin of :class:`FlowEventHandler`; awaits ``async def`` callbacks."""
 
     def __init__(self, flow: RunFlow | None = None) -> None:
         super().__init__()
-        from .flow import RunFlow
-
-        self.flow = flow if flow is not None else RunFlow()
-        self._done = False
-        self._spied = False
+        self._bind(flow)
 
     def _init(self, stream: Any) -> None:
         super()._init(stream)
-        self.flow.begin_stream()
-        self._spied = _install_spy(stream, self._saw_done)
-
-    def _saw_done(self) -> None:
-        self._done = True
+        self._start(stream)
 
     async def on_event(self, event: AssistantStreamEvent) -> None:
         await self.flow.afeed(event)
@@ -196,6 +205,6 @@ class AsyncFlowEventHandler(AsyncAssistantEventHandler):
             await self.flow.afeed(error)
 
     async def on_end(self) -> None:
-        if self._done or (not self._spied and self.flow.ending is None):
+        if self._ended_with_done():
             await self.flow.afeed({"event": "done", "data": "[DONE]"})
         await self.flow.aclose()
