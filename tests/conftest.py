@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from runflow.testing import Server
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = Path(os.environ.get("RUNFLOW_RECORDINGS", ROOT.parent / "shared" / "recordings"))
@@ -49,3 +53,31 @@ def load_events(name: str) -> list[dict[str, Any]]:
 
 def load_bytes(name: str) -> bytes:
     return (recordings_dir() / name).read_bytes()
+
+
+# --------------------------------------------------------------------------- #
+# the local Assistants server (runflow.testing), for tests with the real client
+# --------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    """One server per test module, on a free loopback port."""
+    from runflow.testing import Server
+
+    with Server() as srv:
+        yield srv
+
+
+@pytest.fixture
+def fresh() -> Iterator[Server]:
+    """A server of its own, for tests that queue recordings or faults."""
+    from runflow.testing import Server
+
+    with Server() as srv:
+        yield srv
+
+
+@pytest.fixture
+def no_leftover_faults(server: Server) -> Iterator[None]:
+    """Clear injected faults after each test of a module sharing ``server``."""
+    yield
+    server.clear_faults()

@@ -64,12 +64,6 @@ ATOOLS = {"get_weather": aweather, "get_time": clock}  # one async, one sync too
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with Server() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
 def client(server: Server) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0) as c:
         yield c

@@ -23,6 +23,7 @@ from runflow.testing import Server
 from runflow.testing.faults import ERROR_MESSAGE, UNKNOWN_EVENT
 
 pytestmark = [
+    pytest.mark.usefixtures("no_leftover_faults"),
     pytest.mark.filterwarnings("ignore:The Assistants API is deprecated:DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning"),
 ]
@@ -50,18 +51,6 @@ N_TEXT = len(TEXT_EVENTS)
 N_FUNCTIONS = 17
 
 Expected = list[tuple[str, int]]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with Server() as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_faults(server: Server) -> Iterator[None]:
-    yield
-    server.clear_faults()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +19,9 @@ from runflow.cli import main
 from runflow.recording import replay_file
 from runflow.testing import Server
 
+pytestmark = pytest.mark.usefixtures("no_leftover_faults")
+
 TEXT = "Hello! This answer was streamed by the runflow test server."
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with Server() as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_faults(server: Server) -> Iterator[None]:
-    yield
-    server.clear_faults()
 
 
 def _record(server: Server, out: Path | str, *extra: str,

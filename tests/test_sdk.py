@@ -132,19 +132,6 @@ class AsyncRecorder(Recorder):
         self.calls.append((tool_call.id, tool_call.name, tool_call.arguments))
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with Server() as srv:
-        yield srv
-
-
-@pytest.fixture
-def fresh() -> Iterator[Server]:
-    """A server of its own, for tests that queue recordings or faults."""
-    with Server() as srv:
-        yield srv
-
-
 @pytest.fixture
 def client(server: Server) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0) as c:

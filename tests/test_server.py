@@ -72,19 +72,6 @@ def collapse(names: list[str]) -> list[str]:
     return out
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with Server() as srv:
-        yield srv
-
-
-@pytest.fixture
-def fresh() -> Iterator[Server]:
-    """A server of its own, for tests that queue recordings."""
-    with Server() as srv:
-        yield srv
-
-
 @pytest.fixture(autouse=True)
 def _no_leftover_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
