@@ -588,7 +588,6 @@ class RunFlow(FlowView, Callbacks, Driving):
         if content is None:
             return
         parts = tracker.parts
-        before = len(parts)
         simple = plain_text(parts, content)
         if simple is not None:
             part, value = simple
@@ -605,7 +604,7 @@ class RunFlow(FlowView, Callbacks, Driving):
         tracker.deltas += 1
         tracker.typed = None
         if self._hooks is not None:
-            self._hooks.message_delta(self, tracker, content, before)
+            self._hooks.message_delta(self, tracker, content)
 
     def _step_delta(self, tracker: Tracker, delta: JSON, name: str, index: int) -> None:
         details = delta.get("step_details")
@@ -624,7 +623,6 @@ class RunFlow(FlowView, Callbacks, Driving):
         if items is None:
             return
         calls = tracker.calls
-        before = len(calls)
         simple = plain_fragment(calls, items)
         if simple is not None:
             call, fragment = simple
@@ -641,7 +639,7 @@ class RunFlow(FlowView, Callbacks, Driving):
         tracker.deltas += 1
         tracker.typed = None
         if self._hooks is not None:
-            self._hooks.step_delta(self, tracker, items, before)
+            self._hooks.step_delta(self, tracker, items)
 
     def _fits(self, tracker: Tracker, extra: int, limit: str, index: int, name: str) -> bool:
         """Whether ``extra`` more characters keep ``tracker`` under ``limit``; if

@@ -81,9 +81,7 @@ class Hooks:
             for cb in callbacks:
                 self.pending.append((cb, (snapshot,)))
 
-    def message_delta(
-        self, flow: RunFlow, tracker: Tracker, content: list[JSON], before: int
-    ) -> None:
+    def message_delta(self, flow: RunFlow, tracker: Tracker, content: list[JSON]) -> None:
         text = self.text
         if not text:
             return
@@ -105,7 +103,7 @@ class Hooks:
                 for cb in deltas:
                     self.pending.append((cb, (delta, view)))
 
-    def step_delta(self, flow: RunFlow, tracker: Tracker, items: list[JSON], before: int) -> None:
+    def step_delta(self, flow: RunFlow, tracker: Tracker, items: list[JSON]) -> None:
         hooks = self.tool_call
         if not hooks:
             return

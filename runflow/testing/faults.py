@@ -71,10 +71,6 @@ class Fault:
         ]
         return ",".join(parts)
 
-    @property
-    def is_empty(self) -> bool:
-        return self == Fault()
-
 
 @dataclass(frozen=True)
 class Cut:

@@ -248,10 +248,6 @@ class RunScript:
                 first = False
             yield self.message_delta([{"index": index, "type": "text", "text": body}])
 
-    @property
-    def text_so_far(self) -> str:
-        return "".join(p["text"]["value"] for p in self._content if "text" in p)
-
     def end_message(self, status: str = "completed", reason: str | None = None) -> Event:
         assert self.message is not None
         now = self.now()
