@@ -1,30 +1,38 @@
 """runflow: a validated, declarative state machine for Assistants run streams."""
 
 from .callbacks import Handler
+from .checkpoint import CheckpointError
 from .drive import DriveError, RunTimeout, ToolError, UnknownTool, adrive, drive
-from .flow import Ending, RunFlow
+from .flow import Ending, RecoveryError, RunFlow
 from .hooks import CallbackFailure
+from .jsonparse import JSONError
 from .limits import Limits
 from .parts import TextDelta, TextSnapshot, ToolCallDelta, ToolCallSnapshot
-from .protocol import PROTOCOL, Entity, ProtocolDefinitionError
-from .sdk import AsyncFlowEventHandler, FlowEventHandler
-from .view import StateChange
-from .violations import RULES, Code, ProtocolViolation, Violation
+from .protocol import ASSISTANTS, PROTOCOL, Entity, Protocol, ProtocolDefinitionError
+from .sdk import AsyncFlowEventHandler, FlowEventHandler, aconsume, consume
+from .state import StateChange
+from .violations import RULES, Code, EntityRef, ProtocolError, Violation
 
 __all__ = [
+    "ASSISTANTS",
     "PROTOCOL",
     "RULES",
     "AsyncFlowEventHandler",
     "CallbackFailure",
+    "CheckpointError",
     "Code",
     "DriveError",
     "Ending",
     "Entity",
+    "EntityRef",
     "FlowEventHandler",
     "Handler",
+    "JSONError",
     "Limits",
+    "Protocol",
     "ProtocolDefinitionError",
-    "ProtocolViolation",
+    "ProtocolError",
+    "RecoveryError",
     "RunFlow",
     "RunTimeout",
     "StateChange",
@@ -35,7 +43,9 @@ __all__ = [
     "ToolError",
     "UnknownTool",
     "Violation",
+    "aconsume",
     "adrive",
+    "consume",
     "drive",
 ]
 __version__ = "0.1.0"

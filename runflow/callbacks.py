@@ -27,8 +27,8 @@ from openai.types.beta.threads.runs import RunStep
 
 from .hooks import Hooks
 from .parts import TextDelta, TextSnapshot, ToolCallDelta, ToolCallSnapshot
-from .protocol import PROTOCOL, UNSEEN, Entity
-from .view import Ending
+from .protocol import PROTOCOL, UNSEEN, Entity, Protocol, ProtocolDefinitionError
+from .state import Ending
 from .violations import Violation
 
 __all__ = [
@@ -53,7 +53,30 @@ STATE_TYPES: dict[Entity, Any] = {
     Entity.MESSAGE: MessageState,
     Entity.THREAD: ThreadState,
 }
-"""The ``Literal`` of each entity's states; a test checks they match the table."""
+"""The ``Literal`` of each entity's states (for mypy), checked against the table."""
+
+
+def check_state_literals(protocol: Protocol = PROTOCOL) -> None:
+    """Raise :class:`ProtocolDefinitionError` when a state ``Literal`` above and the
+    definition disagree: the literals exist for type checkers, the table rules."""
+    problems = []
+    for entity, literal in STATE_TYPES.items():
+        table = protocol.tables[entity]
+        declared = set(get_args(literal))
+        actual = set(table.states) - {table.initial}
+        for state in sorted(actual - declared):
+            problems.append(f"{entity.value} state {state!r} is missing from "
+                            f"{entity.value.capitalize()}State in runflow/callbacks.py")
+        for state in sorted(declared - actual):
+            problems.append(f"{entity.value.capitalize()}State names {state!r}, which is not "
+                            f"a {entity.value} state of the table")
+    if problems:
+        raise ProtocolDefinitionError(
+            "callback literals disagree with the protocol:\n"
+            + "\n".join(f"  - {p}" for p in problems))
+
+
+check_state_literals()
 
 Result = Awaitable[None] | None
 RunCb = TypeVar("RunCb", bound=Callable[[Run], Result])
@@ -73,16 +96,18 @@ class Callbacks:
     """Registration methods of :class:`runflow.RunFlow` (a mixin)."""
 
     _hooks: Hooks | None
+    protocol: Protocol
 
     def _hooks_or_new(self) -> Hooks:
         if self._hooks is None:
             self._hooks = Hooks()
         return self._hooks
 
-    def _on_enter(self, entity: Entity, state: str) -> Callable[[Any], Any]:
-        valid = get_args(STATE_TYPES[entity])
+    def _on_enter(self, entity: str, state: str) -> Callable[[Any], Any]:
+        table = self.protocol.tables[entity]
+        valid = [s for s in table.states if s != table.initial]
         if state not in valid:  # mypy catches this; this catches untyped callers
-            raise ValueError(f"{entity.value} has no state {state!r}; states: {', '.join(valid)}")
+            raise ValueError(f"{entity} has no state {state!r}; states: {', '.join(valid)}")
 
         def register(cb: Any) -> Any:
             self._hooks_or_new().enter.setdefault((entity, state), []).append(cb)
@@ -150,16 +175,16 @@ class Callbacks:
         """Register every ``on_*`` method that ``handler``'s class overrides."""
         for name, register in _handler_registrations(self).items():
             method = getattr(type(handler), name, None)
-            if method is not None and method is not getattr(Handler, name):
+            if method is not None and method is not getattr(Handler, name, None):
                 register(getattr(handler, name))
 
 
 def _handler_registrations(flow: Callbacks) -> dict[str, Callable[[Any], Any]]:
     out: dict[str, Callable[[Any], Any]] = {}
-    for entity in (Entity.THREAD, Entity.RUN, Entity.STEP, Entity.MESSAGE):
-        for state in PROTOCOL.tables[entity].states:
+    for entity, table in flow.protocol.tables.items():
+        for state in table.states:
             if state != UNSEEN:
-                out[f"on_{entity.value}_{state}"] = flow._on_enter(entity, state)
+                out[f"on_{entity}_{state}"] = flow._on_enter(entity, state)
     for kind in ("text", "tool_call"):
         for phase in get_args(Phase):
             out[f"on_{kind}_{phase}"] = flow._on_phase(kind, phase)
@@ -168,20 +193,25 @@ def _handler_registrations(flow: Callbacks) -> dict[str, Callable[[Any], Any]]:
     return out
 
 
-def handler_method_names() -> frozenset[str]:
+def handler_method_names(protocol: Protocol = PROTOCOL) -> frozenset[str]:
     """Every method name a :class:`Handler` may define, from the table."""
-    return frozenset(_handler_registrations(Callbacks()))
+    probe = Callbacks()
+    probe.protocol = protocol
+    probe._hooks = None
+    return frozenset(_handler_registrations(probe))
 
 
 class Handler:
     """Subclass and define ``on_<entity>_<state>`` methods; pass an instance to
-    ``flow.add_handler``. Misspelled ``on_*`` names raise at class creation."""
+    ``flow.add_handler``. Misspelled ``on_*`` names raise at class creation,
+    checked against the class attribute ``protocol`` (the default definition
+    unless a subclass sets another)."""
 
-    _valid: ClassVar[frozenset[str]] = frozenset()
+    protocol: ClassVar[Protocol] = PROTOCOL
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        valid = handler_method_names()
+        valid = handler_method_names(cls.protocol)
         for name in vars(cls):
             if name.startswith("on_") and name not in valid:
                 close = difflib.get_close_matches(name, sorted(valid), n=1, cutoff=0.5)

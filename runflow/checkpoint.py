@@ -1,200 +1,329 @@
 """Checkpoints: save a flow mid-run and continue it in another process.
 
-A checkpoint is plain JSON holding everything the flow has built: every entity's
-state, last full object and delta accumulators, the violations, the input
-position (event index, bytes the SSE decoder holds, how the last stream ended)
-and the settings. Callbacks are code and are not saved: register them again on
-the restored flow.
+A checkpoint is JSON holding the flow's whole :class:`~runflow.state.FlowState`,
+the name of the protocol it runs and its settings, under a format version. The
+record is serialised generically, field by field, from its type annotations: a
+field added to ``FlowState`` is saved and checked on load without a line here,
+and a field of a type no codec knows fails the checkpoint tests at once.
+
+Loading validates everything before a flow exists: every field's type, every
+state against the definition's tables, the stream state against the stream
+machine, ids against their objects and their keys, the limits. It returns a
+consistent flow or raises :class:`CheckpointError`, never anything else and never
+later. Callbacks are code and are not saved: register them again on the restored
+flow.
 """
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any, TypeVar
+import dataclasses
+import types
+import typing
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
-from openai.types.shared import ErrorObject
-
-from .content import JSON, Part, ToolCall
 from .entities import Tracker
+from .jsonparse import JSONError, dump_json, parse_json
 from .limits import Limits
-from .protocol import PROTOCOL, Entity
-from .sse import RawEvent
-from .view import StateChange
+from .protocol import PROTOCOL
+from .protocol.model import Protocol
+from .sse import RawEvent, SSEDecoder
+from .state import FlowState, StateChange
 from .violations import Violation
 
 if TYPE_CHECKING:
     from .flow import RunFlow
 
-__all__ = ["CheckpointError", "dump_flow", "load_flow"]
+__all__ = ["FORMAT", "VERSION", "CheckpointError", "dump_flow", "load_flow"]
 
 FORMAT = "runflow.checkpoint"
-VERSION = 1
+VERSION = 2
+"""Version 2: the generic ``state`` record (version 1 listed fields by hand)."""
 
 F = TypeVar("F", bound="RunFlow")
+_HINTS = typing.get_type_hints(FlowState)
 
 
 class CheckpointError(ValueError):
-    """The text is not a runflow checkpoint this version can read."""
+    """The text is not a runflow checkpoint this version can read, or it is damaged;
+    the message names the field."""
 
 
-def dump_flow(flow: RunFlow) -> JSON:
+class _Context:
+    def __init__(self, protocol: Protocol, limits: Limits) -> None:
+        self.protocol = protocol
+        self.limits = limits
+
+
+# --------------------------------------------------------------------------- #
+# codecs for the record's own classes
+# --------------------------------------------------------------------------- #
+def _dump_tracker(t: Tracker) -> Any:
     return {
+        "entity": t.entity, "id": t.id, "state": t.state, "raw": t.raw,
+        "deltas": t.deltas, "size": t.size, "status_override": t.status_override,
+        "recovered": t.recovered, "acc": t.acc.dump() if t.acc is not None else None,
+    }
+
+
+def _load_tracker(d: Any, path: str, ctx: _Context) -> Tracker:
+    d = _obj(d, path)
+    kind = _typed(d.get("entity"), str, f"{path}.entity")
+    table = ctx.protocol.tables.get(kind)
+    if table is None:
+        raise CheckpointError(f"{path}.entity: {kind!r} is not an entity of "
+                              f"{ctx.protocol.name}")
+    tid = _typed(d.get("id"), str, f"{path}.id")
+    t = Tracker(table, tid)
+    state = _typed(d.get("state"), str, f"{path}.state")
+    if state not in table.states:
+        raise CheckpointError(f"{path}.state: {state!r} is not a {kind} state "
+                              f"({', '.join(table.states)})")
+    t.state = state
+    t.raw = _obj(d.get("raw"), f"{path}.raw")
+    if t.raw.get("id", tid) != tid:
+        raise CheckpointError(f"{path}: tracker id {tid!r} differs from its object's id "
+                              f"{t.raw.get('id')!r}")
+    t.deltas = _count(d.get("deltas"), f"{path}.deltas")
+    t.size = _count(d.get("size"), f"{path}.size")
+    override = d.get("status_override")
+    if override is not None and override not in table.states:
+        raise CheckpointError(f"{path}.status_override: {override!r} is not a {kind} state")
+    t.status_override = override
+    t.recovered = _typed(d.get("recovered"), bool, f"{path}.recovered")
+    acc = d.get("acc")
+    if t.acc is not None:
+        try:
+            t.acc.load(_obj(acc, f"{path}.acc"))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(f"{path}.acc: damaged ({exc})") from None
+    return t
+
+
+def _load_violation(d: Any, path: str, ctx: _Context) -> Violation:
+    try:
+        return Violation.model_validate(_obj(d, path))
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: not a violation ({exc})") from None
+
+
+def _dump_change(c: StateChange) -> Any:
+    return [c.index, c.entity, c.id, c.event, c.source, c.dest]
+
+
+def _load_change(d: Any, path: str, ctx: _Context) -> StateChange:
+    if type(d) is not list or len(d) != 6:
+        raise CheckpointError(f"{path}: expected a state change of 6 fields")
+    index = _count(d[0], f"{path}[0]")
+    kind, oid, event, source, dest = (_typed(v, str, f"{path}[{i + 1}]")
+                                      for i, v in enumerate(d[1:]))
+    table = ctx.protocol.tables.get(kind)
+    if table is None or source not in table.states or dest not in table.states:
+        raise CheckpointError(f"{path}: {kind} {source!r} -> {dest!r} is not in the table")
+    return StateChange(index, kind, oid, event, source, dest)
+
+
+def _dump_raw(r: RawEvent) -> Any:
+    return [r.event, None if r.data is None else r.data.decode("latin-1"), r.offset, r.oversize]
+
+
+def _load_raw(d: Any, path: str, ctx: _Context) -> RawEvent:
+    if type(d) is not list or len(d) != 4:
+        raise CheckpointError(f"{path}: expected a raw event of 4 fields")
+    event = None if d[0] is None else _typed(d[0], str, f"{path}[0]")
+    data = None if d[1] is None else _typed(d[1], str, f"{path}[1]")
+    try:
+        raw = None if data is None else data.encode("latin-1")
+    except UnicodeEncodeError:
+        raise CheckpointError(f"{path}[1]: not latin-1 text") from None
+    return RawEvent(event, raw, _count(d[2], f"{path}[2]"), _count(d[3], f"{path}[3]"))
+
+
+def _dump_decoder(d: SSEDecoder) -> Any:
+    return d.state()
+
+
+def _load_decoder(d: Any, path: str, ctx: _Context) -> SSEDecoder:
+    decoder = SSEDecoder(ctx.limits.max_event_bytes)
+    try:
+        decoder.restore(_obj(d, path))
+    except (KeyError, TypeError, ValueError, UnicodeEncodeError) as exc:
+        raise CheckpointError(f"{path}: damaged decoder state ({exc!r})") from None
+    return decoder
+
+
+_CODECS: dict[type, tuple[Callable[[Any], Any], Callable[[Any, str, _Context], Any]]] = {
+    Tracker: (_dump_tracker, _load_tracker),
+    Violation: (lambda v: v.model_dump(mode="json"), _load_violation),
+    StateChange: (_dump_change, _load_change),
+    RawEvent: (_dump_raw, _load_raw),
+    SSEDecoder: (_dump_decoder, _load_decoder),
+}
+
+
+# --------------------------------------------------------------------------- #
+# the generic walk over type annotations
+# --------------------------------------------------------------------------- #
+def _split(hint: Any) -> tuple[Any, tuple[Any, ...]]:
+    origin = typing.get_origin(hint)
+    if origin is Union or origin is types.UnionType:
+        return Union, typing.get_args(hint)
+    return origin, typing.get_args(hint)
+
+
+def _encode(value: Any, hint: Any) -> Any:
+    origin, args = _split(hint)
+    if origin is Union:
+        if value is None:
+            return None
+        return _encode(value, next(a for a in args if a is not type(None)))
+    if origin is dict:
+        return {k: _encode(v, args[1]) for k, v in value.items()}
+    if origin is list:
+        return [_encode(v, args[0]) for v in value]
+    if origin is set:
+        return sorted(_encode(v, args[0]) for v in value)
+    if hint in _CODECS:
+        return _CODECS[hint][0](value)
+    if hint in (int, str, bool) or hint is Any:
+        return value
+    raise TypeError(f"no checkpoint codec for {hint!r}")
+
+
+def _decode(value: Any, hint: Any, path: str, ctx: _Context) -> Any:
+    origin, args = _split(hint)
+    if origin is Union:
+        if value is None and type(None) in args:
+            return None
+        return _decode(value, next(a for a in args if a is not type(None)), path, ctx)
+    if origin is dict:
+        obj = _obj(value, path)
+        return {k: _decode(v, args[1], f"{path}.{k}", ctx) for k, v in obj.items()}
+    if origin in (list, set):
+        if type(value) is not list:
+            raise CheckpointError(f"{path}: expected an array, got {type(value).__name__}")
+        items = [_decode(v, args[0], f"{path}[{i}]", ctx) for i, v in enumerate(value)]
+        return set(items) if origin is set else items
+    if hint in _CODECS:
+        return _CODECS[hint][1](value, path, ctx)
+    if hint is int:
+        return _count(value, path)
+    if hint in (str, bool):
+        return _typed(value, hint, path)
+    if hint is Any:
+        return value
+    raise CheckpointError(f"{path}: no codec for {hint!r}")
+
+
+def _obj(value: Any, path: str) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise CheckpointError(f"{path}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _typed(value: Any, kind: type, path: str) -> Any:
+    if type(value) is not kind:
+        raise CheckpointError(f"{path}: expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _count(value: Any, path: str) -> int:
+    if type(value) is not int or value < 0:
+        raise CheckpointError(f"{path}: expected a count (an integer >= 0), got "
+                              f"{str(value)[:40]!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- #
+# flows
+# --------------------------------------------------------------------------- #
+def dump_flow(flow: RunFlow) -> str:
+    state = flow._s
+    record = {f.name: _encode(getattr(state, f.name), _HINTS[f.name])
+              for f in dataclasses.fields(FlowState)}
+    data = {
         "format": FORMAT,
         "version": VERSION,
+        "protocol": flow.protocol.name,
         "settings": {
             "strict": flow.strict,
             "callback_errors": flow.callback_errors,
             "limits": flow.limits.to_dict(),
         },
-        "index": flow._index,
-        "violations": [v.model_dump(mode="json") for v in flow.violations],
-        "error": flow.error.model_dump(mode="json") if flow.error is not None else None,
-        "thread": _dump_tracker(flow._thread),
-        "run": _dump_tracker(flow._run),
-        "steps": [_dump_tracker(t) for t in flow._steps.values()],
-        "messages": [_dump_tracker(t) for t in flow._messages.values()],
-        "run_id": flow._run_id,
-        "thread_id": flow._thread_id,
-        "announced": sorted(flow._announced),
-        "capped": sorted(flow._capped),
-        "stream_end": flow._stream_end,
-        "continues": flow._continues,
-        "stream_start": flow._stream_start,
-        "stray_reported": flow._stray_reported,
-        "ending": flow._ending,
-        "closed": flow._closed,
-        "decoder": flow._decoder.state(),
-        "backlog": [
-            [r.event, None if r.data is None else r.data.decode("latin-1"), r.offset]
-            for r in flow._backlog
-        ],
-        "history": [
-            [c.index, c.entity.value, c.id, c.event, c.source, c.dest] for c in flow.history
-        ],
+        "state": record,
     }
+    return dump_json(data)[0]
+
+
+def _limits(value: Any) -> Limits:
+    obj = _obj(value, "settings.limits")
+    names = {f.name for f in dataclasses.fields(Limits)}
+    for key in sorted(set(obj) - names):
+        raise CheckpointError(f"settings.limits.{key}: not a limit")
+    for key, val in obj.items():
+        if type(val) is not int or val <= 0:
+            raise CheckpointError(f"settings.limits.{key}: expected a positive integer, got "
+                                  f"{str(val)[:40]!r}")
+    return Limits(**obj)
+
+
+def _check_record(state: FlowState, protocol: Protocol) -> None:
+    """What the types alone cannot say: the record is one consistent flow."""
+    if state.stream not in protocol.stream.states:
+        raise CheckpointError(f"state.stream: {state.stream!r} is not a stream state")
+    for name, tracker, kind in (("root", state.root, protocol.root),
+                                ("scope", state.scope, protocol.scope)):
+        if tracker is not None and tracker.entity != kind:
+            raise CheckpointError(f"state.{name}: a {tracker.entity} where a {kind} belongs")
+    if state.root is not None and state.root_id != state.root.id:
+        raise CheckpointError("state.root_id: differs from the root's id")
+    if state.scope is not None and state.scope_id != state.scope.id:
+        raise CheckpointError("state.scope_id: differs from the scope's id")
+    if set(state.children) != set(protocol.children):
+        raise CheckpointError(f"state.children: expected the kinds {list(protocol.children)}")
+    for kind, by_id in state.children.items():
+        for key, tracker in by_id.items():
+            if tracker.entity != kind or tracker.id != key:
+                raise CheckpointError(f"state.children.{kind}.{key}: holds "
+                                      f"{tracker.entity} {tracker.id}")
+    if state.index < len(state.backlog):
+        raise CheckpointError("state.index: smaller than the backlog")
 
 
 def load_flow(cls: type[F], text: str | bytes, **overrides: Any) -> F:
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise CheckpointError(f"checkpoint is not JSON: {exc}") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        data = parse_json(text)
+    except JSONError as exc:
+        raise CheckpointError(f"checkpoint is not JSON: {exc}") from None
+    if type(data) is not dict or data.get("format") != FORMAT:
         raise CheckpointError(f"not a runflow checkpoint (expected format {FORMAT!r})")
     if data.get("version") != VERSION:
         raise CheckpointError(
-            f"checkpoint version {data.get('version')!r} is not supported (expected {VERSION})"
+            f"checkpoint version {str(data.get('version'))[:20]!r} is not supported "
+            f"(expected {VERSION})"
         )
-    try:
-        settings = dict(data["settings"])
-        settings["limits"] = Limits(**settings["limits"])
-        settings.update(overrides)
-        flow = cls(**settings)
-        flow._index = int(data["index"])
-        flow.violations = [Violation.model_validate(v) for v in data["violations"]]
-        flow.error = ErrorObject.construct(**data["error"]) if data["error"] else None
-        flow._thread = _load_tracker(data["thread"], Entity.THREAD)
-        flow._run = _load_tracker(data["run"], Entity.RUN)
-        flow._steps = {t.id: t for t in (_load_tracker(d, Entity.STEP) for d in data["steps"]) if t}
-        flow._messages = {
-            t.id: t for t in (_load_tracker(d, Entity.MESSAGE) for d in data["messages"]) if t
-        }
-        flow._run_id = data["run_id"]
-        flow._thread_id = data["thread_id"]
-        flow._announced = set(data["announced"])
-        flow._capped = set(data["capped"])
-        flow._stream_end = _one_of("stream_end", data["stream_end"], (None, "done", "error"))
-        flow._continues = bool(data["continues"])
-        flow._stream_start = int(data["stream_start"])
-        flow._stray_reported = bool(data["stray_reported"])
-        flow._ending = _one_of(
-            "ending", data["ending"], (None, "done", "error", "truncated")
-        )
-        flow._closed = bool(data["closed"])
-        flow._decoder.restore(data["decoder"])
-        flow._backlog = [
-            RawEvent(e, None if d is None else str(d).encode("latin-1"), int(o))
-            for e, d, o in data["backlog"]
-        ]
-        flow.history = [
-            StateChange(int(i), Entity(e), str(oid), str(ev), str(src), str(dst))
-            for i, e, oid, ev, src, dst in data["history"]
-        ]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint is incomplete or damaged: {exc!r}") from exc
+    protocol = overrides.pop("protocol", PROTOCOL)
+    if data.get("protocol") != protocol.name:
+        raise CheckpointError(f"checkpoint of protocol {str(data.get('protocol'))[:40]!r}, "
+                              f"not {protocol.name!r}")
+    settings = _obj(data.get("settings"), "settings")
+    limits = overrides.pop("limits", None) or _limits(settings.get("limits"))
+    strict = overrides.pop("strict", _typed(settings.get("strict"), bool, "settings.strict"))
+    errors = overrides.pop("callback_errors", settings.get("callback_errors"))
+    if errors not in ("raise", "collect"):
+        raise CheckpointError("settings.callback_errors: expected 'raise' or 'collect'")
+    ctx = _Context(protocol, limits)
+    record = _obj(data.get("state"), "state")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(FlowState):
+        if f.name not in record:
+            raise CheckpointError(f"state.{f.name}: missing")
+        values[f.name] = _decode(record[f.name], _HINTS[f.name], f"state.{f.name}", ctx)
+    for key in sorted(set(record) - set(values)):
+        raise CheckpointError(f"state.{key}: not a field of this version's flow state")
+    state = FlowState(**values)
+    _check_record(state, protocol)
+    flow = cls(strict=strict, limits=limits, callback_errors=errors, protocol=protocol,
+               **overrides)
+    flow._s = state
     return flow
-
-
-def _dump_tracker(t: Tracker | None) -> JSON | None:
-    if t is None:
-        return None
-    return {
-        "entity": t.entity.value,
-        "id": t.id,
-        "state": t.state,
-        "raw": t.raw,
-        "step_type": t.step_type,
-        "deltas": t.deltas,
-        "size": t.size,
-        "status_override": t.status_override,
-        "recovered": t.recovered,
-        "parts": [
-            {
-                "type": p.type,
-                "value": p.value,
-                "annotations": [[i, a] for i, a in p.annotations.items()],
-                "extra": p.extra,
-            }
-            for p in t.parts
-        ],
-        "calls": [
-            {
-                "type": c.type,
-                "id": c.id,
-                "name": c.name,
-                "text": c.text,
-                "output": c.output,
-                "outputs": c.outputs,
-                "extra": c.extra,
-            }
-            for c in t.calls
-        ],
-    }
-
-
-def _one_of(field: str, value: Any, allowed: tuple[Any, ...]) -> Any:
-    if value not in allowed:
-        raise CheckpointError(f"checkpoint field {field!r} is {value!r}, not one of {allowed}")
-    return value
-
-
-def _load_tracker(d: JSON | None, entity: Entity) -> Tracker | None:
-    if d is None:
-        return None
-    if d["entity"] != entity.value:
-        raise CheckpointError(
-            f"checkpoint holds a {d['entity']!r} {d['id']!r} where a {entity.value} belongs"
-        )
-    t = Tracker(entity, str(d["id"]))
-    t.state = _one_of(f"{entity.value} {t.id} state", d["state"],
-                      PROTOCOL.tables[entity].states)
-    t.raw = dict(d["raw"])
-    t.step_type = d["step_type"]
-    t.deltas = int(d["deltas"])
-    t.size = int(d["size"])
-    t.status_override = d["status_override"]
-    t.recovered = bool(d["recovered"])
-    for p in d["parts"]:
-        part = Part(str(p["type"]))
-        part.reset(p["value"])
-        part.annotations = {int(i): dict(a) for i, a in p["annotations"]}
-        part.extra = dict(p["extra"])
-        t.parts.append(part)
-    for c in d["calls"]:
-        call = ToolCall(str(c["type"]))
-        call.id, call.name, call.output = c["id"], c["name"], c["output"]
-        call.reset(c["text"])
-        call.outputs = [dict(o) for o in c["outputs"]]
-        call.extra = dict(c["extra"])
-        t.calls.append(call)
-    return t

@@ -445,3 +445,4 @@ def tool_call_from_object(obj: JSON) -> ToolCall:
     else:
         call.extra = dict(body)
     return call
+

@@ -28,7 +28,7 @@ from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 
 from .flow import RunFlow
 from .protocol import PROTOCOL, UNSEEN, Entity
-from .recovery import recover
+from .sdk import aconsume, consume
 
 __all__ = ["DriveError", "RunTimeout", "ToolError", "UnknownTool", "adrive", "drive"]
 
@@ -132,7 +132,7 @@ def drive(
     flow = flow if flow is not None else RunFlow()
     runs = client.beta.threads.runs
     plan = _Planner(opts)
-    plan.streamed(flow.consume(
+    plan.streamed(consume(flow,
         runs.create(thread_id=thread_id, assistant_id=assistant_id, stream=True, **run_params)
     ))
     while True:
@@ -150,7 +150,7 @@ def drive(
                 plan.stale = True
                 continue
             plan.sent(arg)
-            plan.streamed(flow.consume(runs.submit_tool_outputs(
+            plan.streamed(consume(flow, runs.submit_tool_outputs(
                 run_id=_run_id(flow), thread_id=thread_id, tool_outputs=outputs, stream=True
             )))
 
@@ -174,7 +174,7 @@ async def adrive(
     flow = flow if flow is not None else RunFlow()
     runs = client.beta.threads.runs
     plan = _Planner(opts)
-    plan.streamed(await flow.aconsume(
+    plan.streamed(await aconsume(flow,
         await runs.create(thread_id=thread_id, assistant_id=assistant_id, stream=True, **run_params)
     ))
     while True:
@@ -192,7 +192,7 @@ async def adrive(
                 plan.stale = True
                 continue
             plan.sent(arg)
-            plan.streamed(await flow.aconsume(await runs.submit_tool_outputs(
+            plan.streamed(await aconsume(flow, await runs.submit_tool_outputs(
                 run_id=_run_id(flow), thread_id=thread_id, tool_outputs=outputs, stream=True
             )))
 
@@ -294,13 +294,13 @@ def _reconcile(client: openai.OpenAI, flow: RunFlow, thread_id: str) -> None:
         if not latest:
             raise DriveError(f"the stream was cut before any run event and thread {thread_id} "
                              "has no run")
-        recover(flow, latest[0])
+        flow.recover(latest[0])
     run_id = _run_id(flow)
     for step in threads.runs.steps.list(run_id=run_id, thread_id=thread_id, order="asc"):
-        recover(flow, step)
+        flow.recover(step)
     for message in threads.messages.list(thread_id=thread_id, run_id=run_id, order="asc"):
-        recover(flow, message)
-    recover(flow, threads.runs.retrieve(run_id=run_id, thread_id=thread_id))
+        flow.recover(message)
+    flow.recover(threads.runs.retrieve(run_id=run_id, thread_id=thread_id))
 
 
 async def _areconcile(client: openai.AsyncOpenAI, flow: RunFlow, thread_id: str) -> None:
@@ -310,10 +310,10 @@ async def _areconcile(client: openai.AsyncOpenAI, flow: RunFlow, thread_id: str)
         if not latest:
             raise DriveError(f"the stream was cut before any run event and thread {thread_id} "
                              "has no run")
-        recover(flow, latest[0])
+        flow.recover(latest[0])
     run_id = _run_id(flow)
     async for step in threads.runs.steps.list(run_id=run_id, thread_id=thread_id, order="asc"):
-        recover(flow, step)
+        flow.recover(step)
     async for message in threads.messages.list(thread_id=thread_id, run_id=run_id, order="asc"):
-        recover(flow, message)
-    recover(flow, await threads.runs.retrieve(run_id=run_id, thread_id=thread_id))
+        flow.recover(message)
+    flow.recover(await threads.runs.retrieve(run_id=run_id, thread_id=thread_id))

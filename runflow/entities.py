@@ -2,92 +2,77 @@
 
 A tracker is a small plain object (``__slots__``) that the shared ``transitions``
 machines drive through its ``state`` attribute. It keeps the last full object the
-server sent (``raw``, as received, never copied) and, for messages and steps, the
-accumulators that deltas grow (:mod:`runflow.content`). The SDK's pydantic type is
-built from both only when asked for, then cached until the next change.
+server sent (``raw``, as received, never copied) and, for entities that deltas
+grow, the accumulator the definition names (:mod:`runflow.accumulators`). The
+SDK's pydantic type is built from both only when asked for, then cached until the
+next change.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from openai.types.beta import Thread
-from openai.types.beta.threads import Message, Run
-from openai.types.beta.threads.runs import RunStep
 from pydantic import BaseModel, ValidationError
 
-from .content import JSON, Part, ToolCall, part_from_object, tool_call_from_object
-from .protocol import UNSEEN, Entity
+from .accumulators import Accumulator
+from .content import JSON
+from .protocol.model import UNSEEN, EntityTable
+from .violations import EntityRef
 
-__all__ = ["SNAPSHOT_TYPES", "Tracker", "merge_server_object"]
-
-SNAPSHOT_TYPES: dict[Entity, type[BaseModel]] = {
-    Entity.THREAD: Thread,
-    Entity.RUN: Run,
-    Entity.STEP: RunStep,
-    Entity.MESSAGE: Message,
-}
+__all__ = ["Tracker", "merge_server_object"]
 
 
 class Tracker:
     """One entity of a flow: its state, its last full object and its deltas."""
 
     __slots__ = (
-        "calls",
+        "acc",
         "deltas",
         "entity",
         "id",
         "label",
-        "parts",
+        "model",
         "raw",
         "recovered",
+        "ref",
         "size",
         "state",
         "status_override",
-        "step_type",
         "typed",
     )
 
-    def __init__(self, entity: Entity, id_: str) -> None:
-        self.entity = entity
+    def __init__(self, table: EntityTable, id_: str) -> None:
+        self.entity = table.entity
         self.id = id_
-        self.label = f"{entity.value} {id_}"
-        """How violations name this entity, e.g. ``"message msg_abc"``."""
+        self.label = f"{table.entity} {id_}"
+        """How messages name this entity, e.g. ``"message msg_abc"``."""
+        self.ref = EntityRef(kind=table.entity, id=id_)
+        """How violations name this entity."""
+        self.model = table.snapshot
         self.state = UNSEEN
         self.raw: JSON = {}
-        self.parts: list[Part] = []  # message content
-        self.calls: list[ToolCall] = []  # tool_calls step details
-        self.step_type: str | None = None  # message_creation | tool_calls
+        self.acc: Accumulator = table.accumulator() if table.accumulator else None
         self.deltas = 0  # delta events merged
-        self.size = 0  # characters of text grown by deltas
+        self.size = 0  # characters grown by deltas
         self.status_override: str | None = None  # event name disagreed with payload
         self.recovered = False  # last object came from REST reconciliation
         self.typed: BaseModel | None = None  # cached snapshot
 
-
-    def wire(self) -> JSON:
+    def wire(self, status_field: str | None = "status") -> JSON:
         """The snapshot as a JSON-shaped dict, in the API's own layout."""
-        if self.entity is Entity.MESSAGE:
-            out = dict(self.raw)
-            out["content"] = [p.wire() for p in self.parts]
-        elif self.entity is Entity.STEP:
-            out = dict(self.raw)
-            details = out.get("step_details")
-            if self.step_type == "tool_calls":
-                details = dict(details) if isinstance(details, dict) else {"type": "tool_calls"}
-                details["tool_calls"] = [c.wire() for c in self.calls]
-                out["step_details"] = details
-        else:
-            out = dict(self.raw)
-        if self.status_override is not None:
-            out["status"] = self.status_override
-        return out
+        acc = self.acc
+        out = acc.wire(self.raw) if acc is not None else dict(self.raw)
+        if self.status_override is not None and status_field is not None:
+            out[status_field] = self.status_override
+        return out  # type: ignore[no-any-return]
 
     def snapshot(self) -> BaseModel:
         """The SDK's pydantic object for this entity (cached until the next change)."""
         typed = self.typed
         if typed is None:
-            model = SNAPSHOT_TYPES[self.entity]
+            model = self.model
+            if model is None:
+                raise TypeError(f"the definition gives {self.entity} no snapshot type")
             wire = self.wire()
             try:
                 # pydantic's validator runs in Rust: several times faster than
@@ -106,60 +91,20 @@ def merge_server_object(tracker: Tracker, obj: JSON) -> None:
     """Make a full object from the server the snapshot.
 
     The server's object replaces the snapshot's fields, except fields the server
-    omitted that the deltas established: a content part or tool call beyond the
-    end of the server's list, or a value the server left null or empty.
+    omitted that the deltas established (the accumulator decides: a content part
+    or tool call beyond the end of the server's list, a value left null or empty).
     """
     tracker.raw = obj
     tracker.typed = None
     tracker.status_override = None
-    if tracker.entity is Entity.MESSAGE:
-        content = obj.get("content")
-        if isinstance(content, list):
-            theirs = [part_from_object(p) for p in content if isinstance(p, dict)]
-            tracker.parts = _merge_list(tracker.parts, theirs, _keep_part)
-    elif tracker.entity is Entity.STEP:
-        details = obj.get("step_details")
-        if isinstance(details, dict):
-            tracker.step_type = details.get("type") or tracker.step_type
-            items = details.get("tool_calls")
-            if isinstance(items, list):
-                theirs_calls = [tool_call_from_object(c) for c in items if isinstance(c, dict)]
-                tracker.calls = _merge_list(tracker.calls, theirs_calls, _keep_call)
+    if tracker.acc is not None:
+        tracker.acc.absorb(obj)
 
 
-def _merge_list(ours: list[Any], theirs: list[Any], keep: Any) -> list[Any]:
-    merged = list(theirs)
-    for i, mine in enumerate(ours):
-        if i < len(merged):
-            keep(mine, merged[i])
-        else:
-            merged.append(mine)
-    return merged
-
-
-def _keep_part(mine: Part, theirs: Part) -> None:
-    if mine.type != theirs.type:
-        return
-    if not theirs.chunks and mine.chunks:
-        theirs.reset(mine.value)
-    if not theirs.annotations and mine.annotations:
-        theirs.annotations = mine.annotations
-    for key, val in mine.extra.items():
-        if theirs.extra.get(key) is None:
-            theirs.extra[key] = val
-
-
-def _keep_call(mine: ToolCall, theirs: ToolCall) -> None:
-    if mine.type != theirs.type:
-        return
-    theirs.id = theirs.id or mine.id
-    theirs.name = theirs.name or mine.name
-    if not theirs.chunks and mine.chunks:
-        theirs.reset(mine.text)
-    if theirs.output is None:
-        theirs.output = mine.output
-    if not theirs.outputs and mine.outputs:
-        theirs.outputs = mine.outputs
-    for key, val in mine.extra.items():
-        if theirs.extra.get(key) is None:
-            theirs.extra[key] = val
+def copy_of(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars)."""
+    if type(value) is dict:
+        return {k: copy_of(v) for k, v in value.items()}
+    if type(value) is list:
+        return [copy_of(v) for v in value]
+    return value

@@ -1,17 +1,18 @@
-"""``RunFlow``: the sans-I/O core. Events in, states, snapshots and violations out.
+"""``RunFlow``: the sans-I/O engine. Events in, states, snapshots and violations out.
 
-One flow is one run, possibly over several streams: a ``done`` right after
-``thread.run.requires_action`` ends a stream, and the stream returned by
-``submit_tool_outputs`` continues the same flow.
+The engine runs a protocol definition (:mod:`runflow.protocol`) and names none of
+its events, states or entities: what an event does, which entity it moves, which
+rules it must pass and how a stream ends are all looked up in the definition.
 
 Each event goes through the same steps:
 
-1. parse and route it by name (:data:`runflow.protocol.PROTOCOL`);
-2. check it -- every rule that can reject it is checked before anything changes,
-   so a rejected event leaves states and snapshots exactly as they were;
-3. apply it to the snapshot, then move the state through the shared ``transitions``
-   machine, whose on-enter hooks queue the enter callbacks;
-4. check the cross-entity rules that follow an accepted change;
+1. parse and route it by name (``protocol.routes``); tell the stream machine;
+2. check it -- payload shape, entity resolution (foreign, duplicate, unknown),
+   the transition table, the ``check`` rules -- before anything changes, so a
+   rejected event leaves the flow exactly as it was;
+3. apply it to the snapshot, then move the state through the shared
+   ``transitions`` machine, whose on-enter hooks queue the enter callbacks;
+4. run the ``after`` rules of the event;
 5. fire the queued callbacks, then, in strict mode, raise the first error.
 
 Deltas skip the machine (they never change state) and are checked against the
@@ -20,66 +21,39 @@ table directly: they are most of the traffic.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from openai.types.shared import ErrorObject
 from pydantic import BaseModel
 
+from .accumulators import OVER_LIMIT
 from .callbacks import Callbacks
-from .checkpoint import dump_flow, load_flow
-from .content import (
-    JSON,
-    apply_content,
-    apply_tool_calls,
-    check_content,
-    check_tool_calls,
-    plain_fragment,
-    plain_text,
-)
-from .driving import Driving
+from .divergence import MISSING, shorten
+from .driving import AsyncDriving
 from .entities import Tracker, merge_server_object
 from .hooks import CallbackFailure, Hooks
+from .jsonparse import JSONError, parse_json
 from .limits import Limits
-from .machines import MACHINES
-from .objects import object_problem, step_identity_problem, text_size, tool_size
-from .protocol import (
-    ADOPTION_RUN_STATES,
-    CHILD_EVENT_RUN_STATES,
-    FINAL_OBJECT_EVENTS,
-    PROTOCOL,
-    UNSEEN,
-    Entity,
-    EventKind,
-)
-from .rules import after_run, after_step, check_divergence
+from .machines import compiled
+from .protocol import PROTOCOL
+from .protocol.model import STAY, UNSEEN, EntityTable, EventKind, Guard, Protocol, StreamInput
 from .sse import RawEvent, SSEDecoder
-from .view import Ending, FlowView, StateChange
-from .violations import RULES, Code, ProtocolViolation, Severity, Violation
+from .state import RECOVERED, Ending, FlowState, StateChange
+from .view import FlowView
+from .violations import RULES, Code, EntityRef, ProtocolError, Severity, Violation
 
 if TYPE_CHECKING:
-
-
     from .callbacks import Handler
 
-__all__ = ["Ending", "RunFlow"]
+__all__ = ["Ending", "RecoveryError", "RunFlow"]
 
-_ROUTES = PROTOCOL.routes
-_LOOKUP = PROTOCOL.transitions
-_RUN_TERMINAL = PROTOCOL.tables[Entity.RUN].terminal
-_DELTA_STATES = {
-    name: allowed for table in PROTOCOL.tables.values() for name, allowed in table.deltas.items()
-}
-_CREATED = {
-    Entity.THREAD: "thread.created",
-    Entity.RUN: "thread.run.created",
-    Entity.STEP: "thread.run.step.created",
-    Entity.MESSAGE: "thread.message.created",
-}
-_DONE = b"[DONE]"
 _F = TypeVar("_F", bound="RunFlow")
-_T = TypeVar("_T")
+
+
+class RecoveryError(ValueError):
+    """An object that cannot be recovered into this flow (another run, unknown
+    status, not an object of the protocol)."""
 
 
 class _BadData:
@@ -93,13 +67,25 @@ class _BadData:
 
 
 class _Rejected(Exception):
-    """Internal: the current event broke a rejecting rule (already recorded)."""
+    """Internal: the current event broke a rejecting rule."""
+
+    def __init__(self, code: Code, message: str, entity: EntityRef | None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.entity = entity
 
 
-class RunFlow(FlowView, Callbacks, Driving):
-    """Validate and reconstruct one Assistants run from its stream events.
+def _reject(code: Code, message: str, entity: Tracker | EntityRef | None = None) -> NoReturn:
+    ref = entity.ref if isinstance(entity, Tracker) else entity
+    raise _Rejected(code, message, ref)
 
-    ``strict=True`` raises :class:`ProtocolViolation` at the first error-severity
+
+class RunFlow(FlowView, Callbacks, AsyncDriving):
+    """Validate and reconstruct one run from its stream events.
+
+    ``protocol`` is the definition to run (the Assistants stream by default).
+    ``strict=True`` raises :class:`ProtocolError` at the first error-severity
     violation; by default violations are collected in :attr:`violations` and the
     flow goes on. Warnings never raise.
 
@@ -116,24 +102,17 @@ class RunFlow(FlowView, Callbacks, Driving):
         limits: Limits | None = None,
         callback_errors: Literal["raise", "collect"] = "raise",
         handler: Handler | None = None,
+        protocol: Protocol = PROTOCOL,
     ) -> None:
-        super().__init__()
+        self.protocol = protocol
         self.strict = strict
         self.limits = limits or Limits()
         self.callback_errors = callback_errors
-        self._decoder = SSEDecoder(self.limits.max_event_bytes)
-        self._backlog: list[RawEvent] = []  # decoded, not yet processed (after a raise)
-        self._announced: set[str] = set()  # message ids named by message_creation steps
-        self._capped: set[str] = set()  # entity labels that reached a limit
-        self._stream_end: str | None = None  # "done" | "error" once the stream ended
-        self._continues = False  # the stream ended in requires_action
-        self._stray_reported = False  # event_after_done/error already said for this end
-        self._stream_start = 0  # input position where the current stream began
-        self._continuation = False  # the current stream began after requires_action
-        self._repeats: dict[tuple[Code, str | None], int] = {}
-        self.suppressed: dict[str, int] = {}
-        """Violations counted but not stored, by code (see ``Limits.max_repeated_violations``)."""
-        self._closed = False
+        self._c = compiled(protocol)
+        self._s = FlowState(
+            decoder=SSEDecoder(self.limits.max_event_bytes),
+            children={kind: {} for kind in protocol.children},
+        )
         self._first_error: Violation | None = None
         self._hooks: Hooks | None = None
         self._deferred = False  # async driving: callbacks wait for aflush
@@ -147,12 +126,16 @@ class RunFlow(FlowView, Callbacks, Driving):
     # ------------------------------------------------------------------ #
     def to_json(self) -> str:
         """Save the flow (states, snapshots, violations, input position) as JSON."""
-        return json.dumps(dump_flow(self), ensure_ascii=False)
+        from .checkpoint import dump_flow
+
+        return dump_flow(self)
 
     @classmethod
     def from_json(cls: type[_F], text: str | bytes, **settings: Any) -> _F:
         """Restore a flow saved by :meth:`to_json`; ``settings`` override saved ones
-        (e.g. ``strict=True``). Raises :class:`runflow.checkpoint.CheckpointError`."""
+        (e.g. ``strict=True``). Raises :class:`runflow.CheckpointError`."""
+        from .checkpoint import load_flow
+
         return load_flow(cls, text, **settings)
 
     # ------------------------------------------------------------------ #
@@ -163,7 +146,8 @@ class RunFlow(FlowView, Callbacks, Driving):
 
         Returns the violations this event produced.
         """
-        start = len(self.violations)
+        violations = self._s.violations
+        start = len(violations)
         if isinstance(event, Mapping):
             name = event.get("event")
             data = event.get("data")
@@ -173,26 +157,29 @@ class RunFlow(FlowView, Callbacks, Driving):
             if isinstance(data, BaseModel):
                 data = data.model_dump(mode="json", exclude_unset=True, warnings=False)
         if not isinstance(name, str):
-            self._process(None, _BadData(f"the event has no 'event' name (got {name!r})"), None)
+            self._process(None, _BadData(f"the event has no 'event' name (got "
+                                         f"{shorten(name)})"), None)
         elif isinstance(data, (bytes, bytearray)):
             self._feed_raw(name, bytes(data), None)
         else:
             self._process(name, data, None)
-        return self.violations[start:]
+        return violations[start:]
 
     def feed_sse(self, chunk: bytes) -> list[Violation]:
         """Take raw SSE bytes, split anywhere. Returns the violations they produced."""
-        start = len(self.violations)
-        self._drain(self._decoder.feed(chunk))
-        return self.violations[start:]
+        violations = self._s.violations
+        start = len(violations)
+        self._drain(self._s.decoder.feed(chunk))
+        return violations[start:]
 
     def _drain(self, events: list[RawEvent]) -> None:
         """Process decoded events. If a strict violation or a callback raises, the
         events not yet processed wait in the backlog for the next call: nothing
         received is lost."""
-        if self._backlog:
-            events = self._backlog + events
-            self._backlog = []
+        state = self._s
+        if state.backlog:
+            events = state.backlog + events
+            state.backlog = []
         feed_raw = self._feed_raw
         for i, (name, data, offset, oversize) in enumerate(events):
             try:
@@ -201,7 +188,7 @@ class RunFlow(FlowView, Callbacks, Driving):
                 else:
                     feed_raw(name, data, offset)
             except BaseException:
-                self._backlog = events[i + 1 :]
+                state.backlog = events[i + 1 :]
                 raise
 
     def _feed_block(self, raw: RawEvent) -> None:
@@ -216,106 +203,111 @@ class RunFlow(FlowView, Callbacks, Driving):
 
     def close(self) -> Ending:
         """End of input: classify how the stream ended (``done``, ``error``, ``truncated``)."""
-        self._drain(self._decoder.close())
-        if self._closed:
-            return self._ending or "truncated"
-        self._closed = True
-        if self._stream_end is None or self._index == self._stream_start:
-            self._ending = "truncated"
-            self._violate(
-                Code.TRUNCATED, self._index, None, None,
-                f"the input ended after {self._index} event(s) with no done and no error "
-                f"event; the run is {self.run_status}",
-            )
+        state = self._s
+        self._drain(state.decoder.close())
+        if state.closed:
+            return self._ending_or_truncated()
+        state.closed = True
+        self._stream("close", None, state.index)
+        ending = self._ending_or_truncated()
         if self._hooks is not None:
-            self._hooks.ended(self, self._ending or "truncated")
+            self._hooks.ended(self, ending)
         self._finish_event()
-        return self._ending or "truncated"
+        return ending
 
     def begin_stream(self) -> None:
         """Mark the start of a new input stream (e.g. the response to
         ``submit_tool_outputs``), so that one ending with no event at all is
         classified ``truncated`` by :meth:`close`. The SDK adapters call it."""
-        self._closed = False
-        self._stream_start = self._index
+        self._s.closed = False
+        self._stream("begin", None, self._s.index)
+
+    def _ending_or_truncated(self) -> Ending:
+        ending = self._c.endings[self._s.stream]
+        return ending or "truncated"  # type: ignore[return-value]
 
     def _feed_raw(self, name: str | None, data: bytes | None, offset: int | None) -> None:
-        if data is None or data == _DONE:
-            self._process(name, None if data is None else "[DONE]", offset)
+        if data is None or data == self._c.done_data:
+            self._process(name, None if data is None else self._c.done_text, offset)
             return
         try:
-            # decode first: json.loads(bytes) spends ~1 µs detecting the encoding
-            obj = json.loads(data.decode())
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            obj = parse_json(data)
+        except JSONError as exc:
             where = f" at byte {offset}" if offset is not None else ""
-            obj = _BadData(f"the data of {name!r}{where} is not valid JSON ({exc})")
+            obj = _BadData(f"the data of {shorten(name)}{where} is not valid JSON ({exc})")
         self._process(name, obj, offset)
 
     # ------------------------------------------------------------------ #
     # dispatch
     # ------------------------------------------------------------------ #
     def _process(self, name: str | None, data: Any, offset: int | None) -> None:
-        index = self._index
-        self._index = index + 1
-        self._closed = False
-        if self._stream_end is not None:
-            self._next_stream(index, name)
-        route = _ROUTES.get(name) if name is not None else None
+        state = self._s
+        index = state.index
+        state.index = index + 1
+        state.closed = False
+        route = self._c.routes.get(name) if name is not None else None
         try:
-            if isinstance(data, _BadData):
-                self._violate(data.code, index, name, None, data.reason)
-            elif route is None:
-                self._violate(
-                    Code.UNKNOWN_EVENT, index, name, None,
-                    f"event {name!r} is not part of the protocol and was ignored"
-                    if name is not None else "an SSE block with data but no event name was ignored",
-                )
+            kind = route[0] if route is not None else None
+            if kind is EventKind.DONE or kind is EventKind.ERROR:
+                if kind is EventKind.DONE:
+                    self._stream("done", name, index)
+                else:
+                    self._on_error(name, data, index)  # type: ignore[arg-type]
             else:
-                kind, entity = route
+                self._stream("event", name, index)
+                if isinstance(data, _BadData):
+                    raise _Rejected(data.code, data.reason, None)
+                if route is None:
+                    raise _Rejected(
+                        Code.UNKNOWN_EVENT,
+                        f"event {shorten(name, 200)} is not part of the protocol and was ignored"
+                        if name is not None
+                        else "an SSE block with data but no event name was ignored",
+                        None,
+                    )
                 if kind is EventKind.DELTA:
-                    self._on_delta(entity, name, data, index)  # type: ignore[arg-type]
+                    self._on_delta(route[1], name, data, index)  # type: ignore[arg-type]
                 elif kind is EventKind.STATUS:
-                    self._on_status(entity, name, data, index, offset)  # type: ignore[arg-type]
-                elif kind is EventKind.DONE:
-                    self._on_done(index)
-                elif kind is EventKind.ERROR:
-                    self._on_error(data, index)
-        except _Rejected:
-            pass
+                    self._on_status(route[1], name, data, index, offset)  # type: ignore[arg-type]
+        except _Rejected as rejected:
+            self._violate(rejected.code, index, name, rejected.entity, rejected.message)
         self._finish_event()
 
     def _finish_event(self) -> None:
         # Take the strict error first: if a callback raises below, its error
-        # propagates and the violation (already in self.violations) must not leak
+        # propagates and the violation (already in the violations) must not leak
         # into the next event.
         first, self._first_error = self._first_error, None
         if self._hooks is not None and not self._deferred:
             self._hooks.flush(self)
         if first is not None:
-            raise ProtocolViolation(first)
+            raise ProtocolError(first)
 
-    def _next_stream(self, index: int, name: str | None) -> None:
-        """An event after ``done`` or ``error``: a continuation or a violation.
-
-        After ``done`` in requires_action the event opens the next stream. Otherwise
-        the stream stays ended (so it is not ``truncated``); the first stray event
-        is reported and the events are still applied.
-        """
-        ended = self._stream_end
-        if ended == "done" and self._continues:
-            self._stream_end = None
-            self._ending = None
-            self._continuation = True
-            return
-        if self._stray_reported:
-            return
-        self._stray_reported = True
-        code = Code.EVENT_AFTER_DONE if ended == "done" else Code.EVENT_AFTER_ERROR
-        self._violate(
-            code, index, name, None,
-            f"{name!r} arrived after the stream ended with {ended}, and the run was "
-            f"{self.run_status}, not requires_action",
-        )
+    # ------------------------------------------------------------------ #
+    # the stream machine
+    # ------------------------------------------------------------------ #
+    def _stream(self, inp: StreamInput, event: str | None, index: int) -> None:
+        """Tell the stream machine about ``inp``; report what its row says."""
+        state = self._s
+        guard: Guard = "open"
+        root = state.root
+        root_state = root.state if root is not None else UNSEEN
+        if inp == "done":
+            end = self._c.root_table.stream_end(root_state)
+            if end == "final":
+                guard = "final"
+            elif end == "pause":
+                guard = "pause" if state.stream_moves else "stalled"
+        row = self._c.stream_lookup[(state.stream, inp, guard)]
+        if row.code is not None:
+            message = row.say.format(event=event, root_state=root_state, count=state.index,
+                                     ended=self._c.endings[state.stream])
+            entity = root.ref if root is not None and row.names_root else None
+            self._violate(row.code, index, event, entity, message)
+        dest = row.dest
+        if dest != STAY and dest != state.stream:
+            state.stream = dest
+            state.stream_moves = 0
 
     # ------------------------------------------------------------------ #
     # violations
@@ -325,21 +317,29 @@ class RunFlow(FlowView, Callbacks, Driving):
         code: Code,
         index: int,
         event: str | None,
-        entity: str | None,
+        entity: EntityRef | None,
         message: str,
         severity: Severity | None = None,
     ) -> None:
-        kind = entity.split(" ", 1)[0] if entity else None
-        seen = self._repeats.get((code, kind), 0)
-        self._repeats[(code, kind)] = seen + 1
-        limit = self.limits.max_repeated_violations
+        state = self._s
+        limits = self.limits
+        kind = entity.kind if entity is not None else None
+        key = f"{code.value} {kind}"
+        seen = state.repeats.get(key, 0)
+        state.repeats[key] = seen + 1
+        limit = limits.max_repeated_violations
         if seen >= limit:
-            self.suppressed[code.value] = self.suppressed.get(code.value, 0) + 1
+            state.suppressed[code.value] = state.suppressed.get(code.value, 0) + 1
             if seen > limit:
                 return
             code, severity, entity = Code.LIMIT_EXCEEDED, "warning", None
             message = (f"more than {limit} violations of one kind ({kind or 'stream'}); "
                        "further ones are counted in flow.suppressed, not stored")
+        cap = limits.max_message_text
+        if event is not None and len(event) > cap:
+            event = f"{event[:cap]}…({len(event)} characters)"
+        if len(message) > cap:
+            message = f"{message[:cap]}…({len(message)} characters)"
         violation = Violation(
             code=code,
             severity=severity or RULES[code].severity,
@@ -348,354 +348,314 @@ class RunFlow(FlowView, Callbacks, Driving):
             entity=entity,
             message=message,
         )
-        self.violations.append(violation)
+        state.violations.append(violation)
         if self._hooks is not None:
             self._hooks.violation(self, violation)
         if self.strict and violation.severity == "error" and self._first_error is None:
             self._first_error = violation
 
-    def _reject(
-        self, code: Code, index: int, event: str | None, entity: str | None, message: str
-    ) -> _Rejected:
-        self._violate(code, index, event, entity, message)
-        return _Rejected()
-
     # ------------------------------------------------------------------ #
     # status events: full objects
     # ------------------------------------------------------------------ #
     def _on_status(
-        self, entity: Entity, name: str, data: Any, index: int, offset: int | None
+        self, kind: str, name: str, data: Any, index: int, offset: int | None
     ) -> None:
-        obj = self._check_object(entity, name, data, index, offset)
-        oid: str = obj["id"]
-        if entity is Entity.THREAD:
-            tracker = self._resolve_thread(oid, name, index)
-        elif entity is Entity.RUN:
-            tracker = self._resolve_run(oid, obj, name, index)
-        else:
-            tracker = self._resolve_child(entity, oid, obj, name, index)
-        state = tracker.state
-        dest = _LOOKUP[entity].get((state, name))
-        if dest is None:
-            allowed = sorted(e for (s, e) in _LOOKUP[entity] if s == state)
-            raise self._reject(
-                Code.INVALID_TRANSITION, index, name, tracker.label,
-                f"{name} is not allowed for {tracker.label} in state {state!r}; "
-                f"allowed: {', '.join(allowed) or 'nothing (terminal)'}",
-            )
-        # -- accepted from here on: apply, then move, then cross-entity rules --
-        if entity is Entity.STEP and state != UNSEEN:
-            problem = step_identity_problem(tracker, obj)
-            if problem is not None:
-                raise self._reject(problem[0], index, name, tracker.label, problem[1])
-        if state == UNSEEN:
-            self._adopt(tracker, obj)
-        if name in FINAL_OBJECT_EVENTS and tracker.deltas and tracker.label not in self._capped:
-            check_divergence(self, tracker, obj, name, index)
-        merge_server_object(tracker, obj)
-        status = obj.get("status")
-        if entity is not Entity.THREAD and status != dest:
-            tracker.status_override = dest
-            self._violate(
-                Code.STATUS_MISMATCH, index, name, tracker.label,
-                f"{name} carries status {status!r}; the event name is followed "
-                f"and {tracker.label} is now {dest!r}",
-            )
-        if entity is Entity.STEP:
-            self._note_step(tracker, obj)
-        if dest != state:  # a self-loop is an internal transition: nothing to run
-            MACHINES[entity].events[name].trigger(tracker, self)
-        self.history.append(StateChange(index, entity, oid, name, state, dest))
-        if entity is Entity.RUN:
-            after_run(self, tracker, name, index)
-        elif entity is Entity.STEP:
-            after_step(self, tracker, name, index)
-        elif entity is Entity.THREAD and (self._run is not None or self._steps
-                                          or self._messages):
-            self._violate(
-                Code.OUT_OF_ORDER, index, name, tracker.label,
-                "thread.created arrived after the run's events; create-and-run streams "
-                "start with it",
-            )
-        elif entity is Entity.MESSAGE and name == "thread.message.created":
-            if obj["id"] not in self._announced:
-                self._violate(
-                    Code.ORPHAN_MESSAGE, index, name, tracker.label,
-                    f"{tracker.label} was created but no message_creation step names it",
-                )
-
-    def _check_object(
-        self, entity: Entity, name: str, data: Any, index: int, offset: int | None
-    ) -> JSON:
-        problem = object_problem(entity, data)
+        c = self._c
+        table = c.tables[kind]
+        shape = table.shape
+        problem = shape.problem(data) if shape is not None else None
         if problem is not None:
             where = f" (byte {offset})" if offset is not None else ""
-            raise self._reject(Code.MALFORMED_EVENT, index, name, None,
-                               f"the data of {name}{where} {problem}")
-        return data  # type: ignore[no-any-return]
+            _reject(Code.MALFORMED_EVENT, f"the data of {name}{where}: {problem}")
+        tracker, new = self._resolve(table, data, name)
+        state = tracker.state
+        dest = c.lookup[kind].get((state, name))
+        if dest is None:
+            allowed = sorted(e for (s, e) in c.lookup[kind] if s == state)
+            _reject(
+                Code.INVALID_TRANSITION,
+                f"{name} is not allowed for {tracker.label} in state {state!r}; "
+                f"allowed: {', '.join(allowed) or 'nothing (terminal)'}",
+                tracker,
+            )
+        flow_state = self._s
+        for rule in c.check_rules.get(name, ()):
+            for found in rule.check(flow_state, tracker, data, name):
+                _reject(rule.code, found.message, found.entity or tracker)  # type: ignore[arg-type]
+        # -- accepted from here on: apply, then move, then the after rules --
+        if new:
+            self._adopt(tracker, data)
+        if name in c.final_object_events and tracker.deltas and tracker.label not in flow_state.capped:
+            self._check_divergence(tracker, data, name, index)
+        merge_server_object(tracker, data)
+        status_field = table.status_field
+        if status_field is not None and data.get(status_field) != dest:
+            tracker.status_override = dest
+            self._violate(
+                Code.STATUS_MISMATCH, index, name, tracker.ref,
+                f"{name} carries {status_field} {shorten(data.get(status_field))}; the event "
+                f"name is followed and {tracker.label} is now {dest!r}",
+            )
+        self._move(tracker, kind, name, state, dest, index)
+        for rule in c.after_rules.get(name, ()):
+            if rule.states is None or dest in rule.states:
+                self._report(rule, tracker, data, name, index)
 
-    def _resolve_thread(self, oid: str, name: str, index: int) -> Tracker:
-        thread = self._thread
-        if thread is not None:
-            code = Code.DUPLICATE_ENTITY if thread.id == oid else Code.FOREIGN_ENTITY
-            raise self._reject(code, index, name, f"thread {oid}",
-                               f"thread {oid} arrived but this flow already has thread {thread.id}")
-        if self._thread_id is not None and self._thread_id != oid:
-            raise self._reject(Code.FOREIGN_ENTITY, index, name, f"thread {oid}",
-                               f"thread {oid} is not this flow's thread {self._thread_id}")
-        return Tracker(Entity.THREAD, oid)
-
-    def _resolve_run(self, oid: str, obj: JSON, name: str, index: int) -> Tracker:
-        label = f"run {oid}"
-        if self._run_id is not None and oid != self._run_id:
-            raise self._reject(
-                Code.FOREIGN_ENTITY, index, name, label,
-                f"{label} is not this flow's run {self._run_id}; one flow is one run",
-            )
-        thread_id = obj.get("thread_id")
-        if self._thread_id is not None and thread_id != self._thread_id:
-            raise self._reject(Code.FOREIGN_ENTITY, index, name, label,
-                               f"{label} belongs to thread {thread_id!r}, not {self._thread_id}")
-        run = self._run
-        if run is None:
-            if name != _CREATED[Entity.RUN] and self._thread is not None:
-                raise self._reject(
-                    Code.UNKNOWN_ENTITY, index, name, label,
-                    f"{name} for {label}, which this flow never saw created; the stream "
-                    "began with thread.created, so it did not begin mid-run",
-                )
-            return Tracker(Entity.RUN, oid)
-        if name == _CREATED[Entity.RUN]:
-            raise self._reject(Code.DUPLICATE_ENTITY, index, name, label,
-                               f"{name} for {label}, which this flow already has")
-        return run
-
-    def _resolve_child(self, entity: Entity, oid: str, obj: JSON, name: str, index: int) -> Tracker:
-        table = self._steps if entity is Entity.STEP else self._messages
-        label = f"{entity.value} {oid}"
-        run_id, thread_id = obj.get("run_id"), obj.get("thread_id")
-        if self._run_id is not None and run_id != self._run_id:
-            raise self._reject(
-                Code.FOREIGN_ENTITY, index, name, label,
-                f"{label} belongs to run {run_id!r}, not this flow's run {self._run_id}",
-            )
-        if self._thread_id is not None and thread_id != self._thread_id:
-            raise self._reject(
-                Code.FOREIGN_ENTITY, index, name, label,
-                f"{label} belongs to thread {thread_id!r}, "
-                f"not this flow's thread {self._thread_id}",
-            )
-        self._check_run_allows(name, label, index)
-        tracker = table.get(oid)
-        if tracker is not None:
-            if name == _CREATED[entity]:
-                raise self._reject(Code.DUPLICATE_ENTITY, index, name, label,
-                                   f"{name} for {label}, which this flow already has "
-                                   f"(state {tracker.state!r})")
-            return tracker
-        run_state = self._run.state if self._run is not None else UNSEEN
-        if name != _CREATED[entity] and run_state not in ADOPTION_RUN_STATES:
-            raise self._reject(
-                Code.UNKNOWN_ENTITY, index, name, label,
-                f"{name} for {label}, which this flow never saw created; it cannot be "
-                f"adopted while the run is {run_state!r}",
-            )
-        if len(self._steps) + len(self._messages) >= self.limits.max_entities:
-            raise self._reject(
-                Code.LIMIT_EXCEEDED, index, name, label,
-                f"{label} would exceed max_entities={self.limits.max_entities}",
-            )
-        return Tracker(entity, oid)
-
-    def _check_run_allows(self, name: str, label: str, index: int) -> None:
-        run = self._run
-        if run is None:
-            return
-        state = run.state
-        if state in _RUN_TERMINAL:
-            raise self._reject(Code.EVENT_AFTER_TERMINAL, index, name, label,
-                               f"{name} for {label} after the run ended {state!r}")
-        allowed = CHILD_EVENT_RUN_STATES[name]
-        if state not in allowed and state != UNSEEN:
-            raise self._reject(
-                Code.RUN_NOT_IN_PROGRESS, index, name, label,
-                f"{name} for {label} while the run is {state!r}; "
-                f"allowed while the run is {', '.join(sorted(allowed))}",
-            )
-
-    def _adopt(self, tracker: Tracker, obj: JSON) -> None:
-        """Register an entity the flow sees for the first time (created or adopted)."""
-        entity = tracker.entity
-        if entity is Entity.THREAD:
-            self._thread = tracker
-            self._thread_id = tracker.id
-            return
-        if entity is Entity.RUN:
-            self._run = tracker
-            self._run_id = tracker.id
+    def _move(self, tracker: Tracker, kind: str, event: str, source: str, dest: str,
+              index: int) -> None:
+        state = self._s
+        if dest != source:  # a self-loop is an internal transition: nothing to run
+            self._c.machines[kind].events[event].trigger(tracker, self)
+            if tracker is state.root:
+                state.stream_moves += 1
+        if len(state.history) < self.limits.max_history:
+            state.history.append(StateChange(index, kind, tracker.id, event, source, dest))
         else:
-            (self._steps if entity is Entity.STEP else self._messages)[tracker.id] = tracker
-            if self._run_id is None and isinstance(obj.get("run_id"), str):
-                self._run_id = obj["run_id"]
-        if self._thread_id is None and isinstance(obj.get("thread_id"), str):
-            self._thread_id = obj["thread_id"]
+            state.history_dropped += 1
 
-    def _note_step(self, tracker: Tracker, obj: JSON) -> None:
-        details = obj.get("step_details")
-        if isinstance(details, dict) and details.get("type") == "message_creation":
-            creation = details.get("message_creation")
-            if isinstance(creation, dict) and isinstance(creation.get("message_id"), str):
-                self._announced.add(creation["message_id"])
+    def _report(self, rule: Any, tracker: Tracker, data: Any, name: str, index: int) -> None:
+        for found in rule.check(self._s, tracker, data, name):
+            if rule.code is not None:
+                entity = found.entity or tracker
+                self._violate(rule.code, index, name, entity.ref, found.message,
+                              found.severity)
+
+    def _check_divergence(self, tracker: Tracker, obj: Any, name: str, index: int) -> None:
+        for path, ours, theirs in tracker.acc.diverge(obj):
+            kept = ("the rebuilt value is kept" if theirs == MISSING
+                    else "the server's value is kept")
+            self._violate(
+                Code.SNAPSHOT_DIVERGENCE, index, name, tracker.ref,
+                f"{path}: rebuilt from deltas {shorten(ours)} but the server sent "
+                f"{shorten(theirs)}; {kept}",
+            )
+
+    def _resolve(self, table: EntityTable, obj: Any, name: str,
+                 recovered: bool = False) -> tuple[Tracker, bool]:
+        """The tracker ``obj`` is about, and whether it is new; or reject."""
+        state = self._s
+        c = self._c
+        kind = table.entity
+        oid: str = obj["id"]
+        label = f"{kind} {oid}"
+        ref = EntityRef(kind=kind, id=oid)
+        for fld, other in table.links.items():
+            known = (state.root_id if other == c.root else
+                     state.scope_id if other == c.scope else None)
+            if known is not None and obj.get(fld) != known:
+                _reject(Code.FOREIGN_ENTITY, f"{label} belongs to {other} "
+                        f"{shorten(obj.get(fld))}, not this flow's {other} {known}", ref)
+        created = name in c.created[kind]
+        if table.role == "scope":
+            scope = state.scope
+            if scope is not None:
+                code = Code.DUPLICATE_ENTITY if scope.id == oid else Code.FOREIGN_ENTITY
+                _reject(code, f"{label} arrived but this flow already has {scope.label}", ref)
+            if state.scope_id is not None and state.scope_id != oid:
+                _reject(Code.FOREIGN_ENTITY,
+                        f"{label} is not this flow's {kind} {state.scope_id}", ref)
+            return Tracker(table, oid), True
+        if table.role == "root":
+            if state.root_id is not None and oid != state.root_id:
+                _reject(Code.FOREIGN_ENTITY,
+                        f"{label} is not this flow's {kind} {state.root_id}; one flow is one "
+                        f"{kind}", ref)
+            root = state.root
+            if root is None:
+                return Tracker(table, oid), True
+            if created and not recovered:
+                _reject(Code.DUPLICATE_ENTITY,
+                        f"{name} for {label}, which this flow already has", ref)
+            return root, False
+        if not recovered:
+            self._check_root_allows(name, ref)
+        existing = state.children[kind].get(oid)
+        if existing is not None:
+            if created and not recovered:
+                _reject(Code.DUPLICATE_ENTITY, f"{name} for {label}, which this flow already "
+                        f"has (state {existing.state!r})", ref)
+            return existing, False
+        root_state = state.root.state if state.root is not None else UNSEEN
+        if not created and not recovered and root_state not in c.root_table.adopt_children:
+            _reject(Code.UNKNOWN_ENTITY, f"{name} for {label}, which this flow never saw "
+                    f"created; it cannot be adopted while the {c.root} is {root_state!r}", ref)
+        if sum(map(len, state.children.values())) >= self.limits.max_entities:
+            _reject(Code.LIMIT_EXCEEDED,
+                    f"{label} would exceed max_entities={self.limits.max_entities}", ref)
+        return Tracker(table, oid), True
+
+    def _check_root_allows(self, name: str, ref: EntityRef) -> None:
+        """A child event while the root is terminal, or in a state where children
+        neither grow nor end, is rejected."""
+        root = self._s.root
+        if root is None or root.state == UNSEEN:
+            return
+        c = self._c
+        state = root.state
+        if state in c.root_table.terminal:
+            _reject(Code.EVENT_AFTER_TERMINAL,
+                    f"{name} for {ref} after the {c.root} ended {state!r}", ref)
+        allowed = c.closing_states if name in c.closing_events else c.root_table.children_open
+        if state not in allowed:
+            _reject(
+                Code.RUN_NOT_IN_PROGRESS,
+                f"{name} for {ref} while the {c.root} is {state!r}; allowed while the "
+                f"{c.root} is {', '.join(sorted(allowed))}",
+                ref,
+            )
+
+    def _adopt(self, tracker: Tracker, obj: Any) -> None:
+        """Register an entity the flow sees for the first time (created or adopted)."""
+        state = self._s
+        c = self._c
+        kind = tracker.entity
+        if kind == c.scope:
+            state.scope = tracker
+            state.scope_id = tracker.id
+            return
+        if kind == c.root:
+            state.root = tracker
+            state.root_id = tracker.id
+        else:
+            state.children[kind][tracker.id] = tracker
+        table = c.tables[kind]
+        for fld, other in table.links.items():
+            value = obj.get(fld)
+            if type(value) is str:
+                if other == c.root and state.root_id is None:
+                    state.root_id = value
+                elif other == c.scope and state.scope_id is None:
+                    state.scope_id = value
 
     # ------------------------------------------------------------------ #
     # deltas: the hot path, no machine involved
     # ------------------------------------------------------------------ #
-    def _on_delta(self, entity: Entity, name: str, data: Any, index: int) -> None:
-        if type(data) is not dict:
-            raise self._reject(Code.MALFORMED_EVENT, index, name, None,
-                               f"the data of {name} is {type(data).__name__}, not an object")
-        oid = data.get("id")
-        delta = data.get("delta")
-        if type(oid) is not str or not oid:
-            raise self._reject(Code.MALFORMED_EVENT, index, name, None,
-                               f"the data of {name} has no string 'id'")
-        if type(delta) is not dict:
-            raise self._reject(Code.MALFORMED_EVENT, index, name, f"{entity.value} {oid}",
-                               f"the data of {name} has no 'delta' object")
-        tracker = (self._messages if entity is Entity.MESSAGE else self._steps).get(oid)
+    def _on_delta(self, kind: str, name: str, data: Any, index: int) -> None:
+        c = self._c
+        table = c.tables[kind]
+        oid = data.get(table.delta_id) if type(data) is dict else None
+        delta = data.get(table.delta_body) if type(data) is dict else None
+        if type(oid) is not str or not oid or type(delta) is not dict:
+            shape = table.delta_shape
+            problem = shape.problem(data) if shape is not None else None
+            _reject(Code.MALFORMED_EVENT,
+                    f"the data of {name}: {problem or 'not a delta object'}")
+        tracker = self._s.children[kind].get(oid)
         if tracker is None:
-            raise self._reject(
-                Code.UNKNOWN_ENTITY, index, name, f"{entity.value} {oid}",
-                f"{name} for {entity.value} {oid}, which this flow never saw; "
-                "a delta carries no full object, so it cannot be adopted",
+            _reject(
+                Code.UNKNOWN_ENTITY,
+                f"{name} for {kind} {oid}, which this flow never saw; a delta carries no full "
+                "object, so it cannot be adopted",
+                EntityRef(kind=kind, id=oid),
             )
-        self._check_run_allows(name, tracker.label, index)
-        if tracker.state not in _DELTA_STATES[name]:
-            raise self._reject(
-                Code.INVALID_TRANSITION, index, name, tracker.label,
+        self._check_root_allows(name, tracker.ref)
+        allowed = c.delta_states[name]
+        if tracker.state not in allowed:
+            _reject(
+                Code.INVALID_TRANSITION,
                 f"{name} is not allowed for {tracker.label} in state {tracker.state!r}; "
-                f"deltas are allowed in {', '.join(sorted(_DELTA_STATES[name]))}",
+                f"deltas are allowed in {', '.join(sorted(allowed))}",
+                tracker,
             )
-        if tracker.label in self._capped:
+        if tracker.label in self._s.capped:
             return  # the entity reached a limit and stopped growing
-        if entity is Entity.MESSAGE:
-            self._message_delta(tracker, delta, name, index)
-        else:
-            self._step_delta(tracker, delta, name, index)
-
-    def _message_delta(self, tracker: Tracker, delta: JSON, name: str, index: int) -> None:
-        content = delta.get("content")
-        if content is None:
+        acc = tracker.acc
+        limit: int = getattr(self.limits, acc.limit)
+        result = acc.merge(delta, limit - tracker.size, self.limits.max_index)
+        if result is None:
             return
-        parts = tracker.parts
-        simple = plain_text(parts, content)
-        if simple is not None:
-            part, value = simple
-            if not self._fits(tracker, len(value), "max_message_chars", index, name):
-                return
-            tracker.size += part.add(value)
-        else:
-            problem = check_content(parts, content, self.limits.max_index)
-            if problem is not None:
-                raise self._reject(problem[0], index, name, tracker.label, problem[1])
-            if not self._fits(tracker, text_size(content), "max_message_chars", index, name):
-                return
-            tracker.size += apply_content(parts, content)
+        if type(result) is not int:
+            _reject(result[0], result[1], tracker)
+        if result == OVER_LIMIT:
+            self._s.capped.add(tracker.label)
+            self._violate(
+                Code.LIMIT_EXCEEDED, index, name, tracker.ref,
+                f"{tracker.label} would grow past {acc.limit}={limit}; it stops growing here",
+            )
+            return
+        tracker.size += result
         tracker.deltas += 1
         tracker.typed = None
         if self._hooks is not None:
-            self._hooks.message_delta(self, tracker, content)
-
-    def _step_delta(self, tracker: Tracker, delta: JSON, name: str, index: int) -> None:
-        details = delta.get("step_details")
-        if details is None:
-            return
-        if type(details) is not dict or not isinstance(details.get("type"), str):
-            raise self._reject(Code.MALFORMED_EVENT, index, name, tracker.label,
-                               "delta.step_details is not an object with a 'type'")
-        if details["type"] != tracker.step_type:
-            raise self._reject(
-                Code.TYPE_CHANGE, index, name, tracker.label,
-                f"delta.step_details.type is {details['type']!r} but {tracker.label} "
-                f"is a {tracker.step_type!r} step",
-            )
-        items = details.get("tool_calls")
-        if items is None:
-            return
-        calls = tracker.calls
-        simple = plain_fragment(calls, items)
-        if simple is not None:
-            call, fragment = simple
-            if not self._fits(tracker, len(fragment), "max_tool_chars", index, name):
-                return
-            tracker.size += call.add(fragment)
-        else:
-            problem = check_tool_calls(calls, items, self.limits.max_index)
-            if problem is not None:
-                raise self._reject(problem[0], index, name, tracker.label, problem[1])
-            if not self._fits(tracker, tool_size(items), "max_tool_chars", index, name):
-                return
-            tracker.size += apply_tool_calls(calls, items)
-        tracker.deltas += 1
-        tracker.typed = None
-        if self._hooks is not None:
-            self._hooks.step_delta(self, tracker, items)
-
-    def _fits(self, tracker: Tracker, extra: int, limit: str, index: int, name: str) -> bool:
-        """Whether ``extra`` more characters keep ``tracker`` under ``limit``; if
-        not, it is capped (one ``limit_exceeded``) and stops growing."""
-        value: int = getattr(self.limits, limit)
-        if tracker.size + extra <= value:
-            return True
-        self._cap(tracker, index, name, limit, value)
-        return False
-
-    def _cap(self, tracker: Tracker, index: int, name: str, limit: str, value: int) -> None:
-        self._capped.add(tracker.label)
-        self._violate(
-            Code.LIMIT_EXCEEDED, index, name, tracker.label,
-            f"{tracker.label} would grow past {limit}={value}; it stops growing here",
-        )
+            self._hooks.delta(self._s, tracker, delta)
 
     # ------------------------------------------------------------------ #
-    # stream events
+    # error events
     # ------------------------------------------------------------------ #
-    def _on_done(self, index: int) -> None:
-        state = self.run_status
-        self._stream_end = "done"
-        self._ending = "done"
-        self._stray_reported = False
-        continuation, self._continuation = self._continuation, False
-        self._continues = state == "requires_action" and not continuation
-        label = self._run.label if self._run else None
-        if state not in _RUN_TERMINAL and state != "requires_action":
-            self._violate(
-                Code.DONE_BEFORE_FINAL, index, "done", label,
-                f"done arrived while the run is {state!r}, neither terminal nor requires_action",
-            )
-        elif continuation and state == "requires_action":
-            self._violate(
-                Code.DONE_BEFORE_FINAL, index, "done", label,
-                "the stream after requires_action ended with the run still requires_action; "
-                "it should continue from thread.run.queued",
-            )
-
-    def _on_error(self, data: Any, index: int) -> None:
+    def _on_error(self, name: str, data: Any, index: int) -> None:
         body = data.get("error") if isinstance(data, dict) else None
         if not isinstance(body, dict):
             body = data
         if not isinstance(body, dict):
-            raise self._reject(Code.MALFORMED_EVENT, index, "error", None,
-                               f"the data of error is {type(data).__name__}, not an error object")
-        self.error = ErrorObject.construct(**body)
-        self._stream_end = "error"
-        self._ending = "error"
-        self._stray_reported = False
-        self._continues = False
+            self._stream("event", name, index)
+            what = data.reason if isinstance(data, _BadData) else (
+                f"the data of {name} is {type(data).__name__}, not an error object")
+            _reject(Code.MALFORMED_EVENT, what)
+        self._stream("error", name, index)
+        if self._s.error is None:
+            self._s.error = body
+
+    # ------------------------------------------------------------------ #
+    # recovery: objects read over REST
+    # ------------------------------------------------------------------ #
+    def recover(self, obj: BaseModel) -> bool:
+        """Apply a full object read over REST after a cut (a ``Run``, ``RunStep`` or
+        ``Message``); return True when the entity changed state.
+
+        After a cut stream the protocol has no resume: the only way to learn what
+        happened is to poll. A recovered object may jump over states the flow never
+        saw, so it bypasses the transition table, but it goes through the same
+        resolution as a streamed event (another run or thread is refused) and the
+        rules marked ``recovered``; the change is recorded in :attr:`history` with
+        event ``"recovered"`` and fires the enter callbacks of the new state.
+        Raises :class:`RecoveryError`.
+        """
+        c = self._c
+        kind = c.kind_of_model.get(type(obj))
+        if kind is None:
+            names = ", ".join(m.__name__ for m in c.kind_of_model)
+            raise RecoveryError(f"cannot recover a {type(obj).__name__}; expected {names}")
+        table = c.tables[kind]
+        data = obj.model_dump(mode="json", exclude_unset=True, warnings=False)
+        problem = table.shape.problem(data) if table.shape is not None else None
+        if problem is not None:
+            raise RecoveryError(f"the {kind} object cannot be recovered: {problem}")
+        status = data.get(table.status_field) if table.status_field else None
+        if status not in table.states or status == table.initial:
+            raise RecoveryError(f"{kind} {data['id']} has status {shorten(status)}, not one "
+                                f"of {table.states[1:]}")
+        try:
+            tracker, new = self._resolve(table, data, RECOVERED, recovered=True)
+        except _Rejected as rejected:
+            raise RecoveryError(rejected.message) from None
+        source = tracker.state
+        if new:
+            self._adopt(tracker, data)
+        merge_server_object(tracker, data)
+        tracker.recovered = True
+        for rule in c.recovered_rules[kind]:
+            self._report(rule, tracker, data, RECOVERED, self._s.index)
+        if source == status:
+            self._finish_event()
+            return False
+        c.machines[kind].set_state(status, model=tracker)
+        if tracker is self._s.root:
+            self._s.stream_moves += 1
+        self._s.history.append(StateChange(self._s.index, kind, tracker.id, RECOVERED,
+                                           source, str(status)))
+        self._entered(tracker, str(status))
+        self._finish_event()
+        return True
 
     # ------------------------------------------------------------------ #
     # enter hook (called by the machines)
     # ------------------------------------------------------------------ #
     def _entered(self, tracker: Tracker, state: str) -> None:
         if self._hooks is not None:
-            self._hooks.entered(self, tracker, state)
+            self._hooks.entered(self._s, tracker, state)
+
+    @property
+    def error(self) -> ErrorObject | None:
+        """The error object of the ``error`` event that ended the stream, if any."""
+        body = self._s.error
+        return ErrorObject.construct(**body) if body is not None else None

@@ -6,7 +6,7 @@ level), replays the result through a fresh :class:`~runflow.RunFlow` via
 ``feed_sse`` in random chunks, and classifies the outcome:
 
 * **crash** -- ``feed_sse`` or ``close`` raised anything but
-  :class:`~runflow.ProtocolViolation` (strict mode), or a state outside the
+  :class:`~runflow.ProtocolError` (strict mode), or a state outside the
   protocol table was reached;
 * **relevant** -- the mutated stream means something else than the clean one
   (:func:`is_relevant`);
@@ -65,7 +65,7 @@ from .limits import Limits
 from .objects import dig
 from .projection import BAD, Event, entity_of, projection
 from .protocol import FINAL_OBJECT_EVENTS, PROTOCOL, UNSEEN, Entity, EventKind
-from .violations import ProtocolViolation, Violation
+from .violations import ProtocolError, Violation
 
 __all__ = [
     "EQUIVALENCES",
@@ -236,7 +236,7 @@ def _already_divergent(m: Mutation, original: Sequence[Event],
     kinds = {"drop", "duplicate", "swap", "corrupt_json"}
     return m.kind in kinds and any(
         v.code.value == "snapshot_divergence" and v.entity is not None
-        and v.entity.split(" ", 1)[-1] == oid for v in clean
+        and v.entity.id == oid for v in clean
     )
 
 
@@ -482,7 +482,7 @@ class Outcome:
     flow: RunFlow
     crash: BaseException | None = None
     raised: int = 0
-    """ProtocolViolations raised (strict mode)."""
+    """ProtocolErrors raised (strict mode)."""
     bad_states: list[str] = field(default_factory=list)
 
 
@@ -508,7 +508,7 @@ def replay(data: bytes, chunks: Sequence[int] = (), *, strict: bool = False,
            limits: Limits | None = None, flow: RunFlow | None = None) -> Outcome:
     """Feed ``data`` in pieces of ``chunks`` sizes (whole if empty), then close.
 
-    Never raises: an exception other than ``ProtocolViolation`` in strict mode is
+    Never raises: an exception other than ``ProtocolError`` in strict mode is
     returned as :attr:`Outcome.crash`. In strict mode feeding goes on after each
     raise (the flow keeps its state and its backlog).
     """
@@ -522,7 +522,7 @@ def replay(data: bytes, chunks: Sequence[int] = (), *, strict: bool = False,
             pos += size
             try:
                 flow.feed_sse(piece)
-            except ProtocolViolation:
+            except ProtocolError:
                 if not flow.strict:
                     raise
                 out.raised += 1
@@ -532,7 +532,7 @@ def replay(data: bytes, chunks: Sequence[int] = (), *, strict: bool = False,
             try:
                 flow.close()
                 break
-            except ProtocolViolation:
+            except ProtocolError:
                 if not flow.strict:
                     raise
                 out.raised += 1

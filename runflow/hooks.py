@@ -26,7 +26,8 @@ from .protocol import PROTOCOL, Entity
 from .violations import Violation
 
 if TYPE_CHECKING:
-    from .flow import Ending, RunFlow
+    from .flow import RunFlow
+    from .state import Ending, FlowState
 
 __all__ = ["CallbackFailure", "Hooks"]
 
@@ -57,11 +58,12 @@ class Hooks:
         self.violated: list[AnyCallback] = []
         self.end: list[AnyCallback] = []
         self.pending: list[tuple[AnyCallback, tuple[Any, ...]]] = []
-        self.announced: dict[str, int] = {}  # entity id -> parts/calls whose created fired
-        self.done: set[tuple[str, int]] = set()  # (entity id, index) whose done fired
+        # keyed by tracker label (kind and id): a step and a message may share an id
+        self.announced: dict[str, int] = {}  # label -> parts/calls whose created fired
+        self.done: set[tuple[str, int]] = set()  # (label, index) whose done fired
 
     # -- what the core reports -------------------------------------------- #
-    def entered(self, flow: RunFlow, tracker: Tracker, state: str) -> None:
+    def entered(self, flow: FlowState, tracker: Tracker, state: str) -> None:
         entity = tracker.entity
         if entity is Entity.MESSAGE and self.text:
             self._announce_parts(tracker)
@@ -72,7 +74,7 @@ class Hooks:
             if state in _TERMINAL[entity]:
                 self._calls_done(tracker, functions_only=False)
         elif entity is Entity.RUN and state == "requires_action" and self.tool_call:
-            for step in flow._steps.values():
+            for step in flow.children[Entity.STEP].values():
                 if step.state == "in_progress":
                     self._calls_done(step, functions_only=True)
         callbacks = self.enter.get((entity, state))
@@ -81,7 +83,15 @@ class Hooks:
             for cb in callbacks:
                 self.pending.append((cb, (snapshot,)))
 
-    def message_delta(self, flow: RunFlow, tracker: Tracker, content: list[JSON]) -> None:
+    def delta(self, flow: FlowState, tracker: Tracker, delta: JSON) -> None:
+        """A delta was merged into ``tracker``."""
+        if tracker.entity == Entity.MESSAGE:
+            self.message_delta(tracker, delta.get("content") or ())
+        else:
+            details = delta.get("step_details") or {}
+            self.step_delta(tracker, details.get("tool_calls") or ())
+
+    def message_delta(self, tracker: Tracker, content: Any) -> None:
         text = self.text
         if not text:
             return
@@ -91,9 +101,9 @@ class Hooks:
             if item["type"] != "text":
                 continue
             index = item["index"]
-            view = TextSnapshot(mid, index, tracker.parts[index])
-            if index >= self.announced.get(mid, 0):
-                self.announced[mid] = index + 1
+            view = TextSnapshot(mid, index, tracker.acc.parts[index])
+            if index >= self.announced.get(tracker.label, 0):
+                self.announced[tracker.label] = index + 1
                 for cb in created or ():
                     self.pending.append((cb, (view,)))
             if deltas:
@@ -103,7 +113,7 @@ class Hooks:
                 for cb in deltas:
                     self.pending.append((cb, (delta, view)))
 
-    def step_delta(self, flow: RunFlow, tracker: Tracker, items: list[JSON]) -> None:
+    def step_delta(self, tracker: Tracker, items: Any) -> None:
         hooks = self.tool_call
         if not hooks:
             return
@@ -111,9 +121,9 @@ class Hooks:
         sid = tracker.id
         for item in items:
             index = item["index"]
-            view = ToolCallSnapshot(sid, index, tracker.calls[index])
-            if index >= self.announced.get(sid, 0):
-                self.announced[sid] = index + 1
+            view = ToolCallSnapshot(sid, index, tracker.acc.calls[index])
+            if index >= self.announced.get(tracker.label, 0):
+                self.announced[tracker.label] = index + 1
                 for cb in created or ():
                     self.pending.append((cb, (view,)))
             if deltas:
@@ -137,19 +147,19 @@ class Hooks:
 
     # -- once-per-part bookkeeping ---------------------------------------- #
     def _announce_parts(self, tracker: Tracker) -> None:
-        start = self.announced.get(tracker.id, 0)
+        start = self.announced.get(tracker.label, 0)
         created = self.text.get("created")
-        for index in range(start, len(tracker.parts)):
-            if tracker.parts[index].type == "text" and created:
-                view = TextSnapshot(tracker.id, index, tracker.parts[index])
+        for index in range(start, len(tracker.acc.parts)):
+            if tracker.acc.parts[index].type == "text" and created:
+                view = TextSnapshot(tracker.id, index, tracker.acc.parts[index])
                 for cb in created:
                     self.pending.append((cb, (view,)))
-        self.announced[tracker.id] = max(start, len(tracker.parts))
+        self.announced[tracker.label] = max(start, len(tracker.acc.parts))
 
     def _parts_done(self, tracker: Tracker) -> None:
         done = self.text.get("done")
-        for index, part in enumerate(tracker.parts):
-            key = (tracker.id, index)
+        for index, part in enumerate(tracker.acc.parts):
+            key = (tracker.label, index)
             if part.type != "text" or key in self.done:
                 continue
             self.done.add(key)
@@ -158,18 +168,18 @@ class Hooks:
                 self.pending.append((cb, (view,)))
 
     def _announce_calls(self, tracker: Tracker) -> None:
-        start = self.announced.get(tracker.id, 0)
+        start = self.announced.get(tracker.label, 0)
         created = self.tool_call.get("created")
-        for index in range(start, len(tracker.calls)):
-            view = ToolCallSnapshot(tracker.id, index, tracker.calls[index])
+        for index in range(start, len(tracker.acc.calls)):
+            view = ToolCallSnapshot(tracker.id, index, tracker.acc.calls[index])
             for cb in created or ():
                 self.pending.append((cb, (view,)))
-        self.announced[tracker.id] = max(start, len(tracker.calls))
+        self.announced[tracker.label] = max(start, len(tracker.acc.calls))
 
     def _calls_done(self, tracker: Tracker, functions_only: bool) -> None:
         done = self.tool_call.get("done")
-        for index, call in enumerate(tracker.calls):
-            key = (tracker.id, index)
+        for index, call in enumerate(tracker.acc.calls):
+            key = (tracker.label, index)
             if key in self.done or (functions_only and call.type != "function"):
                 continue
             self.done.add(key)
@@ -192,7 +202,7 @@ class Hooks:
                         result.close()
                     raise TypeError(
                         f"callback {_name(cb)} is async; drive the flow asynchronously "
-                        "(await flow.afeed(...), flow.afeed_sse(...), flow.aconsume(...))"
+                        "(await flow.afeed(...), flow.afeed_sse(...), runflow.sdk.aconsume(...))"
                     )
             except Exception as exc:
                 first = first or self._failed(flow, cb, exc)
@@ -216,7 +226,7 @@ class Hooks:
 
     def _failed(self, flow: RunFlow, cb: AnyCallback, exc: Exception) -> Exception | None:
         if flow.callback_errors == "collect":
-            flow.callback_failures.append(CallbackFailure(_name(cb), flow.events - 1, exc))
+            flow.callback_failures.append(CallbackFailure(_name(cb), flow.event_count - 1, exc))
             return None
         return exc
 

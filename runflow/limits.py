@@ -27,6 +27,12 @@ class Limits:
     max_repeated_violations: int = 100
     """Violations stored per (code, entity kind); further ones are only counted in
     ``flow.suppressed``, so a flood of bad events cannot grow memory without bound."""
+    max_history: int = 100_000
+    """State changes kept in ``flow.history``; later ones are counted in
+    ``flow.history_dropped``."""
+    max_message_text: int = 1000
+    """Characters of a violation's message and event name; longer ones are cut and
+    say how long they were."""
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)

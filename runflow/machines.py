@@ -1,13 +1,14 @@
-"""``transitions`` machines built from the protocol table, one per entity kind.
+"""``transitions`` machines built from a protocol definition, and the indexes the
+engine runs on.
 
-The machines are built once, with no model attached, and shared by every flow:
-a machine drives any :class:`runflow.entities.Tracker` through its ``state``
-attribute with ``machine.events[name].trigger(tracker, flow)``. This avoids the
-cost of a ``Machine`` per object (about 21 KiB each) and the quadratic
+The machines are built once per definition, with no model attached, and shared by
+every flow: a machine drives any :class:`runflow.entities.Tracker` through its
+``state`` attribute with ``machine.events[name].trigger(tracker, flow)``. This
+avoids the cost of a ``Machine`` per object (about 21 KiB each) and the quadratic
 ``add_model``. State changes and on-enter hooks run through ``transitions``;
 whether an event is allowed is decided before, by a dict lookup in the same table
-(:attr:`runflow.protocol.Protocol.transitions`), so a trigger never fails and a
-rejected event never reaches a machine.
+(:attr:`runflow.protocol.model.Protocol.transitions`), so a trigger never fails and
+a rejected event never reaches a machine.
 
 Deltas never go through a machine: they do not change state.
 """
@@ -17,12 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from pydantic import BaseModel
 from transitions import EventData, Machine
 
-from .protocol import PROTOCOL, Entity, EntityTable
-from .protocol import Protocol as ProtocolTable
+from .protocol.model import EntityTable, Guard, Rule, StreamInput, StreamRow
+from .protocol.model import Protocol as Definition
 
-__all__ = ["EnterListener", "Machines", "build_machine", "build_machines"]
+__all__ = ["Compiled", "EnterListener", "build_machine", "build_machines", "compiled"]
 
 
 class EnterListener(Protocol):
@@ -44,7 +46,7 @@ def build_machine(table: EntityTable, on_enter: Callable[[EventData], None] = _o
         initial=table.initial,
         auto_transitions=False,
         send_event=True,
-        name=table.entity.value,
+        name=table.entity,
     )
     for t in table.transitions:
         for source in t.sources:
@@ -55,12 +57,61 @@ def build_machine(table: EntityTable, on_enter: Callable[[EventData], None] = _o
     return machine
 
 
-Machines = Mapping[Entity, Any]
-
-
-def build_machines(protocol: ProtocolTable = PROTOCOL) -> dict[Entity, Any]:
+def build_machines(protocol: Definition) -> dict[str, Any]:
     return {entity: build_machine(table) for entity, table in protocol.tables.items()}
 
 
-MACHINES: dict[Entity, Any] = build_machines()
-"""The shared machines of :data:`runflow.protocol.PROTOCOL`."""
+class Compiled:
+    """A definition with its machines and the lookups the engine's hot path uses,
+    built once per definition (:func:`compiled`)."""
+
+    def __init__(self, protocol: Definition) -> None:
+        self.protocol = protocol
+        self.tables: Mapping[str, EntityTable] = protocol.tables
+        self.routes = protocol.routes
+        self.lookup = protocol.transitions
+        self.machines = build_machines(protocol)
+        self.root = protocol.root
+        self.scope = protocol.scope
+        self.root_table = protocol.tables[protocol.root]
+        self.created = protocol.created
+        self.final_object_events = protocol.final_object_events
+        self.stream_lookup: Mapping[tuple[str, StreamInput, Guard], StreamRow] = (
+            protocol.stream_lookup)
+        self.endings = protocol.stream.endings
+        self.check_rules: Mapping[str, tuple[Rule, ...]] = protocol.check_rules
+        self.after_rules: Mapping[str, tuple[Rule, ...]] = protocol.after_rules
+        self.recovered_rules = protocol.recovered_rules
+        self.done_data = protocol.done_data
+        self.done_text = protocol.done_data.decode()
+        self.delta_states: dict[str, frozenset[str]] = {
+            name: allowed for t in protocol.tables.values() for name, allowed in t.deltas.items()
+        }
+        # A child event that can only end its entity may still arrive while the
+        # root is in a "children_closing" state; any other child event needs
+        # "children_open". Derived from the tables, not restated.
+        closing: set[str] = set()
+        for kind in protocol.children:
+            table = protocol.tables[kind]
+            names = {t.event for t in table.transitions}
+            for name in names:
+                if all(t.dest in table.terminal for t in table.transitions if t.event == name):
+                    closing.add(name)
+        self.closing_events = frozenset(closing)
+        self.closing_states = self.root_table.children_open | self.root_table.children_closing
+        self.kind_of_model: dict[type[BaseModel], str] = {
+            t.snapshot: kind for kind, t in protocol.tables.items()
+            if t.snapshot is not None and t.role != "scope"
+        }
+
+
+_COMPILED: dict[int, tuple[Definition, Compiled]] = {}
+
+
+def compiled(protocol: Definition) -> Compiled:
+    """The :class:`Compiled` form of ``protocol`` (cached per definition object)."""
+    hit = _COMPILED.get(id(protocol))
+    if hit is None or hit[0] is not protocol:
+        hit = (protocol, Compiled(protocol))
+        _COMPILED[id(protocol)] = hit
+    return hit[1]

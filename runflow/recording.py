@@ -175,7 +175,7 @@ def _feed_jsonl(data: bytes, flow: RunFlow, lines: dict[int, int]) -> None:
     for number, raw in enumerate(data.splitlines(), start=1):
         if not raw.strip():
             continue
-        lines[flow.events] = number
+        lines[flow.event_count] = number
         event, problem = _parse_line(raw)
         if problem is None:
             flow.feed(event)
@@ -220,14 +220,14 @@ def _feed_sse(data: bytes, flow: RunFlow, lines: dict[int, int], *, close: bool)
     for number, raw in enumerate(data.splitlines(keepends=True), start=1):
         if block_start is None and raw.strip():
             block_start = number
-        before = flow.events
+        before = flow.event_count
         flow.feed_sse(raw)
-        if flow.events > before:
-            for index in range(before, flow.events):
+        if flow.event_count > before:
+            for index in range(before, flow.event_count):
                 lines[index] = block_start if block_start is not None else number
             block_start = None
     if close and block_start is not None:  # a final block without its blank line
-        before = flow.events
+        before = flow.event_count
         flow.close()
-        for index in range(before, flow.events):
+        for index in range(before, flow.event_count):
             lines[index] = block_start

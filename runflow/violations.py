@@ -15,7 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
-    "RULES", "Code", "ProtocolViolation", "Rule", "Severity", "Violation", "rules_markdown",
+    "RULES", "Code", "EntityRef", "ProtocolError", "Rule", "Severity", "Violation",
+    "rules_markdown",
 ]
 
 Severity = Literal["error", "warning"]
@@ -138,6 +139,30 @@ def rules_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+class EntityRef(BaseModel):
+    """Which entity a violation concerns: its kind (``"message"``) and id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id}"
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to another ref of the same kind and id, or to ``"kind id"``
+        (as :class:`Code` members equal their strings)."""
+        if isinstance(other, str):
+            return str(self) == other
+        if isinstance(other, EntityRef):
+            return (self.kind, self.id) == (other.kind, other.id)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
 class Violation(BaseModel):
     """One protocol violation, with where it happened and why.
 
@@ -155,8 +180,8 @@ class Violation(BaseModel):
     """Position of the offending event in the flow's input."""
     event: str | None
     """The event name, or None (e.g. for ``truncated``)."""
-    entity: str | None
-    """The entity concerned, e.g. ``"message msg_abc"``, or None."""
+    entity: EntityRef | None
+    """The entity concerned (kind and id), or None."""
     message: str
     """One sentence: what arrived, in which state, what was allowed."""
 
@@ -165,8 +190,9 @@ class Violation(BaseModel):
         return f"#{self.index} {self.severity} {self.code.value}{where}: {self.message}"
 
 
-class ProtocolViolation(Exception):
-    """Raised by a strict flow at the first error-severity violation."""
+class ProtocolError(Exception):
+    """Raised by a strict flow at the first error-severity violation; the
+    :class:`Violation` (the data) is in ``.violation``."""
 
     def __init__(self, violation: Violation) -> None:
         super().__init__(str(violation))

@@ -17,7 +17,7 @@ import pytest
 from conftest import load_bytes, load_events, sse_files
 from mutations import Event, drop, update
 
-from runflow import Limits, ProtocolViolation, RunFlow
+from runflow import Limits, ProtocolError, RunFlow
 from runflow.sse import RawEvent, SSEDecoder
 
 TEXT = "dotnet_text_answer.jsonl"
@@ -42,7 +42,7 @@ def summary(flow: RunFlow) -> dict[str, Any]:
     return {
         "violations": [(v.code, v.severity, v.index, v.event, v.entity) for v in flow.violations],
         "ending": flow.ending,
-        "events": flow.events,
+        "events": flow.event_count,
         "run_status": flow.run_status,
         "steps": flow.step_states,
         "messages": flow.message_states,
@@ -80,7 +80,7 @@ def split(raw: bytes, rng: random.Random, most: int = 200) -> list[bytes]:
 
 
 def assert_kept_going(flow: RunFlow, total: int) -> None:
-    assert flow.events == total
+    assert flow.event_count == total
     assert flow.ending == "done"
     assert flow.run_status == "completed"
     assert flow.message_state(T_MSG) == "completed"
@@ -314,10 +314,10 @@ def test_last_event_without_blank_line_is_dispatched_at_close() -> None:
     assert raw.endswith(b"data: [DONE]")
     flow = RunFlow()
     flow.feed_sse(raw)
-    assert flow.events == 43
+    assert flow.event_count == 43
     assert flow.ending is None
     assert flow.close() == "done"
-    assert flow.events == 44
+    assert flow.event_count == 44
     assert flow.violations == []
 
     decoder = SSEDecoder()
@@ -365,13 +365,13 @@ def strict_chunks(chunks: list[bytes], limits: Limits) -> tuple[RunFlow, list[in
             try:
                 flow.feed_sse(c)
                 break
-            except ProtocolViolation as exc:
+            except ProtocolError as exc:
                 raised.append(exc.violation.index)
     for _ in range(100):
         try:
             flow.close()
             break
-        except ProtocolViolation as exc:
+        except ProtocolError as exc:
             raised.append(exc.violation.index)
     return flow, raised
 
@@ -398,7 +398,7 @@ def test_oversized_event_keeps_its_place_in_the_stream() -> None:
     over = [i for i, block in enumerate(blocks) if len(block) > 350]
     assert 5 in over
     assert [v.index for v in flow.violations if v.code.value == "limit_exceeded"] == over
-    assert flow.events == 44
+    assert flow.event_count == 44
 
 
 def test_strict_oversized_event_loses_nothing() -> None:

@@ -21,7 +21,7 @@ from openai.types.beta.threads.runs import RunStep, ToolCall
 from runflow import (
     Code,
     Handler,
-    ProtocolViolation,
+    ProtocolError,
     RunFlow,
     TextSnapshot,
     ToolCallSnapshot,
@@ -29,6 +29,7 @@ from runflow import (
 )
 from runflow.callbacks import STATE_TYPES, handler_method_names
 from runflow.protocol import PROTOCOL, UNSEEN, Entity
+from runflow.sdk import aconsume
 
 SNAPSHOT_TYPE = {Entity.RUN: Run, Entity.STEP: RunStep, Entity.MESSAGE: Message,
                  Entity.THREAD: Thread}
@@ -191,7 +192,7 @@ def flow_state(flow: RunFlow) -> dict[str, Any]:
         "history": list(flow.history),
         "violations": [v.model_dump() for v in flow.violations],
         "ending": flow.ending,
-        "events": flow.events,
+        "events": flow.event_count,
     }
 
 
@@ -242,7 +243,7 @@ def test_enter_order_is_the_same_from_raw_sse_split_anywhere(name: str) -> None:
     register_all_enters(flow, seen, where)
     raw = load_bytes(name)
     for start in range(0, len(raw), 97):  # chunks cut through lines and events
-        where[0] = flow.events  # events fully processed before this chunk
+        where[0] = flow.event_count  # events fully processed before this chunk
         flow.feed_sse(raw[start:start + 97])
     flow.close()
     reference: list[Seen] = []
@@ -489,7 +490,7 @@ def test_raising_callback_propagates_after_the_flow_is_updated() -> None:
         flow.feed(events[2])
     assert flow.run_status == "in_progress"
     assert flow.run is not None and flow.run.status == "in_progress"
-    assert flow.events == 3 and flow.history[-1].dest == "in_progress"
+    assert flow.event_count == 3 and flow.history[-1].dest == "in_progress"
     assert later == ["in_progress"]
     for event in events[3:]:  # the flow goes on
         flow.feed(event)
@@ -509,10 +510,10 @@ def test_raising_callback_in_feed_sse_keeps_the_rest_of_the_chunk() -> None:
 
     with pytest.raises(Boom):
         flow.feed_sse(raw)  # the whole stream in one chunk
-    assert flow.events == 1 and flow.run_status == "queued"
+    assert flow.event_count == 1 and flow.run_status == "queued"
     assert flow.ending is None
     flow.feed_sse(b"")  # the events after the raising one were kept
-    assert flow.events == len(events)
+    assert flow.event_count == len(events)
     assert flow.close() == "done" and flow.run_status == "completed"
     reference = RunFlow()
     reference.feed_sse(raw)
@@ -758,7 +759,7 @@ async def test_aconsume_awaits_callbacks_from_sync_and_async_iterables() -> None
             await asyncio.sleep(0)
             ends.append(ending)
 
-        assert await flow.aconsume(source) == "done"
+        assert await aconsume(flow, source) == "done"
         assert log == expected_async_log(events)
         assert ends == ["done"]
 
@@ -805,9 +806,9 @@ async def test_raising_async_callback_in_afeed_sse_keeps_the_rest_of_the_chunk()
 
     with pytest.raises(Boom):
         await flow.afeed_sse(raw)
-    assert flow.events == 1 and flow.run_status == "queued"
+    assert flow.event_count == 1 and flow.run_status == "queued"
     await flow.afeed_sse(b"")
-    assert flow.events == len(load_events(TEXT))
+    assert flow.event_count == len(load_events(TEXT))
     assert await flow.aclose() == "done" and flow.run_status == "completed"
 
 
@@ -826,7 +827,7 @@ def test_collect_mode_records_an_async_callback_in_sync_mode() -> None:
 
 def test_strict_violation_and_raising_callback_do_not_leak_into_the_next_event() -> None:
     """Strict mode: an event that is both rejected and makes a callback raise raises
-    once; the next, valid event must be accepted without a stale ProtocolViolation."""
+    once; the next, valid event must be accepted without a stale ProtocolError."""
     events = load_events(TEXT)
     flow = RunFlow(strict=True)
 
@@ -836,7 +837,7 @@ def test_strict_violation_and_raising_callback_do_not_leak_into_the_next_event()
 
     flow.feed(events[0])
     bad = dict(events[0]["data"], status="cancelled")
-    with pytest.raises((Boom, ProtocolViolation)):
+    with pytest.raises((Boom, ProtocolError)):
         flow.feed({"event": "thread.run.cancelled", "data": bad})
     assert [v.code for v in flow.violations] == [Code.INVALID_TRANSITION]
     flow.feed(events[1])  # run.queued: valid, must not raise

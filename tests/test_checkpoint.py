@@ -43,7 +43,7 @@ def outcome(flow: RunFlow) -> dict[str, Any]:
         "text": flow.text,
         "pending": [dump(c) for c in flow.pending_tool_calls],
         "states": (flow.run_status, flow.step_states, flow.message_states),
-        "events": flow.events,
+        "events": flow.event_count,
         "ids": (flow.run_id, flow.thread_id),
     }
 
@@ -275,7 +275,7 @@ def test_checkpoint_error_is_a_value_error_and_good_one_loads() -> None:
     assert issubclass(CheckpointError, ValueError)
     data = good_checkpoint()
     flow = RunFlow.from_json(json.dumps(data))
-    assert flow.events == data["index"]
+    assert flow.event_count == data["index"]
     assert json.loads(flow.to_json())["decoder"]["pending"] == data["decoder"]["pending"]
 
 

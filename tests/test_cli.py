@@ -397,7 +397,7 @@ def test_jsonl_and_sse_of_a_recording_give_the_same_flow(name: str) -> None:
     assert [v.code for v in jsonl.flow.violations] == [v.code for v in sse.flow.violations]
     # every event has a line, lines only grow
     for replay in (jsonl, sse):
-        lines = [replay.lines[i] for i in range(replay.flow.events)]
+        lines = [replay.lines[i] for i in range(replay.flow.event_count)]
         assert lines == sorted(lines) and len(set(lines)) == len(lines)
 
 

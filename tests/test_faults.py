@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 
 from runflow import RunFlow
+from runflow import sdk
 from runflow.testing import Server
 from runflow.testing.faults import ERROR_MESSAGE, UNKNOWN_EVENT
 
@@ -74,7 +75,7 @@ def consume(server: Server, client: openai.OpenAI, fault: str | None,
         server.inject(fault)
     metadata = {"text": TEXT} if scenario == "text" else {}
     flow = RunFlow()
-    ending = flow.consume(client.beta.threads.runs.create(
+    ending = sdk.consume(flow, client.beta.threads.runs.create(
         thread_id=thread.id, assistant_id=f"asst_{scenario}", stream=True, metadata=metadata))
     return flow, ending, thread.id
 
@@ -86,7 +87,7 @@ async def aconsume(server: Server, client: openai.AsyncOpenAI, fault: str | None
         server.inject(fault)
     metadata = {"text": TEXT} if scenario == "text" else {}
     flow = RunFlow()
-    ending = await flow.aconsume(await client.beta.threads.runs.create(
+    ending = await sdk.aconsume(flow, await client.beta.threads.runs.create(
         thread_id=thread.id, assistant_id=f"asst_{scenario}", stream=True, metadata=metadata))
     return flow, ending, thread.id
 
@@ -106,14 +107,14 @@ def test_the_clean_stream_is_what_the_table_says(server: Server,
                                                  client: openai.OpenAI) -> None:
     flow, ending, _ = consume(server, client, None)
     assert ending == "done" and flow.violations == []
-    assert flow.events == N_TEXT
+    assert flow.event_count == N_TEXT
     assert [h.event for h in flow.history] == [
         e for e in TEXT_EVENTS if e not in ("thread.message.delta", "done")]
     assert [h.index for h in flow.history] == [
         i for i, e in enumerate(TEXT_EVENTS) if e not in ("thread.message.delta", "done")]
     assert flow.text == TEXT
     flow, ending, _ = consume(server, client, None, "parallel_functions")
-    assert ending == "done" and flow.violations == [] and flow.events == N_FUNCTIONS
+    assert ending == "done" and flow.violations == [] and flow.event_count == N_FUNCTIONS
     assert flow.history[-1].event == "thread.run.requires_action"
     assert flow.history[-1].index == N_FUNCTIONS - 2
 
@@ -128,12 +129,12 @@ def test_cut_after(server: Server, client: openai.OpenAI, k: int) -> None:
         assert ending == "truncated" and flow.ending == "truncated"
         assert found(flow) == [("truncated", k)]
         assert flow.violations[0].severity == "error" and flow.violations[0].event is None
-        assert flow.events == k
+        assert flow.event_count == k
         # what arrived is kept: the states are those of the last event received
         seen = [h.event for h in flow.history]
         assert seen == [e for e in TEXT_EVENTS[:k] if e not in ("thread.message.delta", "done")]
     else:  # nothing left to cut
-        assert ending == "done" and found(flow) == [] and flow.events == N_TEXT
+        assert ending == "done" and found(flow) == [] and flow.event_count == N_TEXT
     assert flow.error is None
     assert server_status(client, flow, thread_id) == "completed"
 
@@ -208,7 +209,7 @@ def check_case(flow: RunFlow, ending: str, fault: str) -> None:
     expected_ending, expected, events = CASES[fault]
     assert ending == expected_ending
     assert found(flow) == expected
-    assert flow.events == events
+    assert flow.event_count == events
     assert flow.error is None
     kind, _, number = fault.partition("=")
     if kind == "unknown":
@@ -260,7 +261,7 @@ def test_error_after(server: Server, client: openai.OpenAI, n: int) -> None:
     assert flow.error.message == ERROR_MESSAGE
     assert flow.error.type == "server_error"
     assert found(flow) == []  # an error event is a legitimate ending, not a violation
-    assert flow.events == n + 1  # n events, then the error event
+    assert flow.event_count == n + 1  # n events, then the error event
     assert [h.event for h in flow.history] == [
         e for e in TEXT_EVENTS[:n] if e not in ("thread.message.delta", "done")]
     assert server_status(client, flow, thread_id) == "completed"
@@ -278,7 +279,7 @@ async def test_error_after_async(server: Server, aclient: openai.AsyncOpenAI, n:
     flow, ending, _ = await aconsume(server, aclient, f"error_after={n}")
     assert ending == "error" and flow.error is not None
     assert flow.error.message == ERROR_MESSAGE
-    assert found(flow) == [] and flow.events == n + 1
+    assert found(flow) == [] and flow.event_count == n + 1
 
 
 @pytest.mark.asyncio(loop_scope="module")
@@ -287,7 +288,7 @@ async def test_cut_after_async(server: Server, aclient: openai.AsyncOpenAI, k: i
     flow, ending, _ = await aconsume(server, aclient, f"cut_after={k}")
     if k < N_TEXT:
         assert ending == "truncated" and found(flow) == [("truncated", k)]
-        assert flow.events == k
+        assert flow.event_count == k
     else:
         assert ending == "done" and found(flow) == []
 
@@ -298,7 +299,7 @@ async def test_cut_after_async(server: Server, aclient: openai.AsyncOpenAI, k: i
 def outcome(flow: RunFlow) -> dict[str, Any]:
     return {
         "violations": found(flow),
-        "events": flow.events,
+        "events": flow.event_count,
         "ending": flow.ending,
         "path": [(h.index, h.entity, h.event, h.source, h.dest) for h in flow.history],
         "run": flow.run_status,
@@ -314,6 +315,6 @@ def test_delay_changes_nothing(server: Server, client: openai.OpenAI, scenario: 
     clean, _, _ = consume(server, client, None, scenario)
     began = time.monotonic()
     slow, _, _ = consume(server, client, "delay=0.01", scenario)
-    assert time.monotonic() - began >= 0.01 * (clean.events - 1)  # the delay was applied
+    assert time.monotonic() - began >= 0.01 * (clean.event_count - 1)  # the delay was applied
     assert outcome(slow) == outcome(clean)
     assert outcome(slow)["violations"] == []

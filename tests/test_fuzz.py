@@ -1,7 +1,7 @@
 """Mutation fuzzing over the real recordings (engine: :mod:`runflow.fuzz`).
 
 Each example takes one recording, one mutation class and a seed. Properties:
-feeding never raises (except ``ProtocolViolation`` in strict mode), every state
+feeding never raises (except ``ProtocolError`` in strict mode), every state
 reached is in the protocol table, every *relevant* mutation is reported, and the
 snapshots of entities the mutation did not touch equal the clean replay's.
 
@@ -96,9 +96,9 @@ def test_untouched_entities_rebuild_as_in_the_clean_replay(case: tuple[str, str,
     clean = clean_flow(name)
     m = mutate(events_of(name), kind, random.Random(seed))
     flow = replay(m.data, m.chunks).flow
-    for sid in clean._steps.keys() - m.touched:
+    for sid in clean._s.children["step"].keys() - m.touched:
         assert flow.step(sid).model_dump() == clean.step(sid).model_dump(), m.description
-    for mid in clean._messages.keys() - m.touched:
+    for mid in clean._s.children["message"].keys() - m.touched:
         assert flow.message(mid).model_dump() == clean.message(mid).model_dump(), m.description
 
 

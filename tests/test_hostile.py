@@ -81,7 +81,7 @@ def test_100_mb_of_text_stays_bounded(source: Callable[[int], Iterator[bytes]]) 
     assert peak < 2 * max(limits.max_event_bytes, limits.max_message_chars) + 8 * MB
     assert peak < 50 * MB
     assert [v.code.value for v in flow.violations] == ["limit_exceeded"]
-    assert len(flow._messages["msg_1"].parts[0].value if flow._messages["msg_1"].parts
+    assert len(flow._s.children["message"]["msg_1"].parts[0].value if flow._s.children["message"]["msg_1"].parts
                else "") <= limits.max_message_chars
 
 
@@ -101,7 +101,7 @@ def test_sparse_index_allocates_nothing() -> None:
     peak, flow = peak_of(work)
     assert peak < 1 * MB
     assert {v.code.value for v in flow.violations} == {"content_index_gap"}
-    assert flow._messages["msg_1"].parts == []
+    assert flow._s.children["message"]["msg_1"].parts == []
 
 
 # --------------------------------------------------------------------------- #
@@ -133,7 +133,7 @@ def test_step_id_flood_is_bounded_by_max_entities() -> None:
 
     small, _ = peak_of(more(STEP_IDS // 10))
     large, _ = peak_of(more(STEP_IDS))
-    assert len(flow._steps) == 100
+    assert len(flow._s.children["step"]) == 100
     assert flow.violations[-1].code.value == "limit_exceeded"
     assert large - small < 1 * MB, f"memory grows with rejected ids: {small} -> {large}"
 

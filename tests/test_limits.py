@@ -146,7 +146,7 @@ def test_oversized_event_is_dropped_once_and_the_flow_goes_on() -> None:
     most = 0
     for i in range(0, len(data), 100):
         flow.feed_sse(data[i : i + 100])
-        most = max(most, flow._decoder.buffered)
+        most = max(most, flow._s.decoder.buffered)
     assert flow.close() == "done"
     assert most <= 1024 + 100
     [limit] = limit_violations(flow)
@@ -162,7 +162,7 @@ def test_undecoded_buffer_stays_bounded_on_an_endless_line() -> None:
     flow.feed_sse(b"event: thread.message.delta\ndata: ")
     for _ in range(200):  # 200 KB, no line end at all
         flow.feed_sse(b"a" * 1000)
-        assert flow._decoder.buffered <= 4096 + 1000
+        assert flow._s.decoder.buffered <= 4096 + 1000
     assert len(limit_violations(flow)) == 1  # once per event, not once per chunk
     flow.feed_sse(b"\n\n")
     for e in [*prologue(), *message_block("step_1", "msg_1", [text_delta("msg_1", "hi")]),
@@ -216,7 +216,7 @@ def test_tool_arguments_stop_growing_at_max_tool_chars() -> None:
     events = [*prologue(), *tool_block("step_1", "call_1", ["0123456789"] * 20),
               *tool_block("step_2", "call_2", ['{"a":', " 1}"]), *epilogue()]
     feed_all(flow, events[: 3 + 22])  # up to the first step's last delta
-    assert len(flow._steps["step_1"].calls[0].text) <= 50
+    assert len(flow._s.children["step"]["step_1"].calls[0].text) <= 50
     flow = feed_all(RunFlow(limits=Limits(max_tool_chars=50)), events)
     [limit] = limit_violations(flow)
     assert limit.entity == "step step_1" and "max_tool_chars=50" in limit.message
@@ -249,7 +249,7 @@ def test_sparse_part_index_is_a_gap_not_an_allocation() -> None:
                                    final=[]),
                     *epilogue()])
     assert "content_index_gap" in codes(flow)
-    assert flow._messages["msg_1"].parts == []
+    assert flow._s.children["message"]["msg_1"].parts == []
 
 
 def test_tool_call_index_beyond_max_index_is_limit_exceeded() -> None:
@@ -261,7 +261,7 @@ def test_tool_call_index_beyond_max_index_is_limit_exceeded() -> None:
     for e in events:
         flow.feed(e)
     assert codes(flow) == ["limit_exceeded", "content_index_gap"]
-    assert len(flow._steps[sid].calls) == 2
+    assert len(flow._s.children["step"][sid].calls) == 2
 
 
 def code_delta(sid: str, outputs: list[Any]) -> Event:
@@ -284,7 +284,7 @@ def test_output_index_beyond_max_index_is_limit_exceeded() -> None:
     for e in events:
         flow.feed(e)
     assert codes(flow) == ["limit_exceeded"]
-    assert len(flow._steps[sid].calls[0].outputs) == 2
+    assert len(flow._s.children["step"][sid].calls[0].outputs) == 2
     flow.feed(code_delta(sid, [{"index": 10**9, "type": "logs", "logs": "x"}]))
     assert codes(flow)[-1] == "content_index_gap"
 
@@ -303,7 +303,7 @@ def test_annotation_index_beyond_max_index_is_limit_exceeded() -> None:
                "end_index": 1, "file_citation": {"file_id": "file_1"}}
         flow.feed(text_delta("msg_1", "", annotations=[ann]))
     assert codes(flow) == ["limit_exceeded"]
-    assert len(flow._messages["msg_1"].parts[0].annotations) == 2
+    assert len(flow._s.children["message"]["msg_1"].parts[0].annotations) == 2
 
 
 # --------------------------------------------------------------------------- #

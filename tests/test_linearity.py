@@ -142,7 +142,7 @@ def run(spy: Spy, n: int, kind: str) -> dict[str, Any]:
     for e in deltas:
         flow.feed(e)
     during = Counter(spy.calls)
-    owner = flow._messages if kind == "text" else flow._steps
+    owner = flow._s.children["message"] if kind == "text" else flow._s.children["step"]
     accumulator = owner[oid].parts[0] if kind == "text" else owner[oid].calls[0]
     fragments_held = len(accumulator.chunks)
 
@@ -199,7 +199,7 @@ def test_reading_joins_once_then_reads_are_free(monkeypatch: pytest.MonkeyPatch)
     flow = RunFlow()
     for e in [*prelude, *deltas]:
         flow.feed(e)
-    part = flow._messages[mid].parts[0]
+    part = flow._s.children["message"][mid].parts[0]
     assert len(part.chunks) == 3000
     assert flow.text == FRAGMENT * 3000
     assert part.chunks == [FRAGMENT * 3000]  # compacted once
@@ -228,7 +228,7 @@ def test_sse_input_parses_each_event_once(monkeypatch: pytest.MonkeyPatch) -> No
     flow = RunFlow()
     for start in range(0, len(blob), 37):  # chunks cut anywhere, mid-event
         flow.feed_sse(blob[start : start + 37])
-        assert flow._decoder.buffered < largest + 37  # only the unfinished event is held
+        assert flow._s.decoder.buffered < largest + 37  # only the unfinished event is held
     assert flow.close() == "done"
     assert flow.violations == []
     events = len(prelude) + len(deltas) + len(closing)

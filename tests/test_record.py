@@ -93,7 +93,7 @@ def test_sse_and_jsonl_recordings_of_the_same_stream_replay_the_same(
     capsys.readouterr()
 
     a, b = replay_file(sse), replay_file(jsonl)
-    assert a.flow.events == b.flow.events == len(_jsonl(jsonl)) == 22
+    assert a.flow.event_count == b.flow.event_count == len(_jsonl(jsonl)) == 22
     assert a.flow.history == b.flow.history
     assert a.flow.text == b.flow.text == TEXT
     assert (a.ending, a.flow.violations) == (b.ending, b.flow.violations) == ("done", [])
@@ -202,7 +202,7 @@ def test_a_cut_stream_keeps_what_arrived(suffix: str, server: Server, tmp_path: 
     assert err[2].startswith("  the connection was cut: ")
 
     replay = replay_file(out)
-    assert replay.flow.events == 5
+    assert replay.flow.event_count == 5
     assert [v.code.value for v in replay.flow.violations] == ["truncated"]
     if suffix == ".jsonl":
         assert [line["event"] for line in _jsonl(out)] == [

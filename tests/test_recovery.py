@@ -9,7 +9,8 @@ from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
 from runflow import RunFlow
-from runflow.recovery import RECOVERED, RecoveryError
+from runflow.flow import RecoveryError
+from runflow.state import RECOVERED
 
 TEXT = "dotnet_text_answer.jsonl"
 

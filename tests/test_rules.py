@@ -93,7 +93,7 @@ def test_baseline_is_clean(name: str) -> None:
     events = load_events(name)
     flow = feed_all(events)
     assert found(flow) == []
-    assert flow.events == len(events)
+    assert flow.event_count == len(events)
     final = "error" if events[-1]["event"] == "error" else "done"
     assert flow.ending == final
 
@@ -520,7 +520,7 @@ def test_truncated_index_is_the_number_of_events() -> None:
 def test_unknown_event_is_ignored_and_counted() -> None:
     events = rename_event(load_events(TEXT), 6, "thread.message.reviewed")
     flow = feed_all(events)
-    assert flow.events == len(events)
+    assert flow.event_count == len(events)
     assert flow.message_state(T_MSG.split()[1]) == "completed"
     assert flow.ok
 
@@ -572,7 +572,7 @@ def test_two_streams_in_one_flow_are_clean() -> None:
         flow.feed(e)
     assert flow.close() == "done"
     assert found(flow) == []
-    assert flow.events == len(first) + len(second)
+    assert flow.event_count == len(first) + len(second)
     assert flow.run_status == "completed"
     assert set(flow.step_states.values()) == {"completed"}
     assert len(flow.step_states) == 2
@@ -633,9 +633,9 @@ def observe(flow: RunFlow) -> dict[str, Any]:
             for i in flow.message_states
         }
     else:  # pragma: no cover - before the query API existed
-        out["run"] = flow._run.wire() if flow._run is not None else None
-        out["step"] = {i: t.wire() for i, t in flow._steps.items()}
-        out["message"] = {i: t.wire() for i, t in flow._messages.items()}
+        out["run"] = flow._s.root.wire() if flow._s.root is not None else None
+        out["step"] = {i: t.wire() for i, t in flow._s.children["step"].items()}
+        out["message"] = {i: t.wire() for i, t in flow._s.children["message"].items()}
     return out
 
 
@@ -668,7 +668,7 @@ def test_rejected_event_changes_nothing(case: Case) -> None:
     assert all(RULES[v.code].rejects for v in new)
     assert all(v.index == case.at for v in new)
     assert observe(flow) == before
-    assert flow.events == case.at + 1
+    assert flow.event_count == case.at + 1
 
 
 def test_rejected_delta_does_not_reach_the_text() -> None:

@@ -1,7 +1,7 @@
 """Strict mode: raise at the first error, exactly where collecting mode reports it.
 
 For several one-mutation variants of real recordings, a strict flow must raise
-:class:`ProtocolViolation` at the event where a collecting flow records its first
+:class:`ProtocolError` at the event where a collecting flow records its first
 error, carrying that same violation; afterwards its state is what the collecting
 flow had just after that event (unchanged for rejected events), and feeding can
 go on. Warnings never raise.
@@ -27,7 +27,7 @@ from mutations import (
     swap,
 )
 
-from runflow import RULES, ProtocolViolation, RunFlow, Violation
+from runflow import RULES, ProtocolError, RunFlow, Violation
 
 TEXT = "dotnet_text_answer.jsonl"
 ACTION = "dotnet_create_and_run_function_requires_action.jsonl"
@@ -75,7 +75,7 @@ def observe(flow: RunFlow) -> dict[str, Any]:
         "steps": flow.step_states,
         "messages": flow.message_states,
         "ending": flow.ending,
-        "events": flow.events,
+        "events": flow.event_count,
         "run": dump(flow.run),
         "step": {i: dump(flow.step(i)) for i in flow.step_states},
         "message": {i: dump(flow.message(i)) for i in flow.message_states},
@@ -116,7 +116,7 @@ def test_strict_raises_where_collecting_reports(recording: str, mutate: Mutate) 
     for i, e in enumerate(events):
         try:
             flow.feed(e)
-        except ProtocolViolation as exc:
+        except ProtocolError as exc:
             raised.append((i, exc.violation))
             assert str(exc) == str(exc.violation)
             assert exc.violation.severity == "error"
@@ -130,7 +130,7 @@ def test_strict_raises_where_collecting_reports(recording: str, mutate: Mutate) 
             assert observe(flow) == after[i]
     try:
         flow.close()
-    except ProtocolViolation as exc:
+    except ProtocolError as exc:
         raised.append((len(events), exc.violation))
     assert observe(flow) == after[-1]
 
@@ -172,14 +172,14 @@ def test_strict_feed_sse_keeps_the_rest_of_a_chunk() -> None:
     ]
 
     flow = RunFlow(strict=True)
-    with pytest.raises(ProtocolViolation) as exc:
+    with pytest.raises(ProtocolError) as exc:
         flow.feed_sse(raw)
     assert (exc.value.violation.code.value, exc.value.violation.index) == ("invalid_transition", 43)
-    assert flow.events == 44
+    assert flow.event_count == 44
     assert flow.ending is None  # done is not processed yet
     assert flow.feed_sse(b"") == []
     assert flow.close() == "done"
-    assert flow.events == 45
+    assert flow.event_count == 45
     assert flow.run_status == "completed"
     assert [key(v) for v in flow.violations] == [key(v) for v in reference.violations]
 
@@ -188,7 +188,7 @@ def test_strict_close_raises_truncated_once() -> None:
     flow = RunFlow(strict=True)
     for e in load_events(TEXT)[:20]:
         flow.feed(e)
-    with pytest.raises(ProtocolViolation) as exc:
+    with pytest.raises(ProtocolError) as exc:
         flow.close()
     assert exc.value.violation.code.value == "truncated"
     assert exc.value.violation.index == 20

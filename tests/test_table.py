@@ -230,7 +230,7 @@ def test_every_state_and_event(entity: Entity, state: str, event: str) -> None:
         assert flow.feed(e) == [], f"context event {e['event']} was not clean"
     assert entity_state(flow, entity, eid) == state
     before = (flow.run_status, flow.step_states, flow.message_states, flow.thread is None)
-    index = flow.events
+    index = flow.event_count
 
     new = flow.feed(event_for(eid, event))
 

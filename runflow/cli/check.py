@@ -82,7 +82,7 @@ def report(replay: Replay, ok: bool) -> dict[str, Any]:
     return {
         "file": replay.recording.name,
         "ok": ok,
-        "events": flow.events,
+        "events": flow.event_count,
         "ending": replay.ending,
         "run_status": flow.run_status,
         "violations": [
@@ -92,7 +92,7 @@ def report(replay: Replay, ok: bool) -> dict[str, Any]:
                 "event": v.event,
                 "code": v.code.value,
                 "severity": v.severity,
-                "entity": v.entity,
+                "entity": str(v.entity) if v.entity else None,
                 "message": v.message,
             }
             for v in flow.violations
@@ -107,7 +107,7 @@ def _print_human(replay: Replay, ok: bool, out: Output) -> None:
     verdict = out.style("ok", "green") if ok else out.style("NOT OK", "red", "bold")
     counts = f", {errors} error(s), {warnings} warning(s)" if flow.violations else ""
     out.print(
-        f"{replay.recording.name}: {verdict} ({flow.events} events, ended {replay.ending}, "
+        f"{replay.recording.name}: {verdict} ({flow.event_count} events, ended {replay.ending}, "
         f"run {flow.run_status}{counts})"
     )
     for v in flow.violations:

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     expected = {"truncated"} if args.cut_after is not None else set()
     errors = [v for v in flow.violations if v.severity == "error" and v.code not in expected]
     recovered = sum(1 for c in flow.history if c.event == "recovered")
-    summary = (f"run {flow.run_id} {flow.run_status}; {flow.events} events"
+    summary = (f"run {flow.run_id} {flow.run_status}; {flow.event_count} events"
                f"{f', {recovered} change(s) recovered over REST' if recovered else ''}; "
                f"{len(flow.violations)} violation(s); path diagram: {path}")
     console.print(summary, style="green" if not errors else "red", markup=False)

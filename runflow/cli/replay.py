@@ -86,7 +86,7 @@ def _print_timeline(replay: Replay, out: Output) -> None:
     flow = replay.flow
     pending = sorted(flow.violations, key=lambda v: v.index)
     shown = 0
-    out.print(out.style(f"{replay.recording.name}: {flow.events} events", "bold"))
+    out.print(out.style(f"{replay.recording.name}: {flow.event_count} events", "bold"))
     for change in flow.history:
         while shown < len(pending) and pending[shown].index <= change.index:
             _print_violation(replay, pending[shown], out)

@@ -1,0 +1,269 @@
+"""Accumulators: what a tracker's deltas grow, with one merge each.
+
+A protocol definition names, per entity kind, the accumulator its deltas grow
+(:attr:`runflow.protocol.model.EntityTable.accumulator`). The engine knows only
+this interface: ``merge(delta, room, max_index)`` validates a whole delta and
+applies it, or applies nothing and says why; ``absorb(obj)`` takes the server's
+full object; ``diverge(obj)`` compares what the deltas built with it; ``wire(raw)``
+lays the snapshot out as the API does; ``dump``/``load`` are for checkpoints.
+The fast path for the plain text or arguments fragment (almost every delta) is
+the first lines of each ``merge``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .content import (
+    JSON,
+    Part,
+    Problem,
+    ToolCall,
+    apply_content,
+    apply_tool_calls,
+    check_content,
+    check_tool_calls,
+    part_from_object,
+    plain_fragment,
+    plain_text,
+    tool_call_from_object,
+)
+from .divergence import Difference, diff_message, diff_step
+from .violations import Code
+
+__all__ = ["OVER_LIMIT", "Accumulator", "MergeResult", "MessageContent", "StepDetails"]
+
+
+# --------------------------------------------------------------------------- #
+# accumulators: what a tracker's deltas grow, one merge each
+# --------------------------------------------------------------------------- #
+OVER_LIMIT = -1
+"""What :meth:`MessageContent.merge` / :meth:`StepDetails.merge` return when the
+delta would grow the entity past its limit: nothing was applied."""
+
+MergeResult = int | Problem | None
+"""Characters added (>= 0), :data:`OVER_LIMIT`, a rejecting problem, or None when
+the delta carried nothing to merge."""
+
+
+Accumulator = Any
+"""An accumulator object (:class:`MessageContent`, :class:`StepDetails`, ...)."""
+
+
+class MessageContent:
+    """What ``thread.message.delta`` grows: the message's content parts."""
+
+    __slots__ = ("parts",)
+    limit = "max_message_chars"
+
+    def __init__(self) -> None:
+        self.parts: list[Part] = []
+
+    def merge(self, delta: JSON, room: int, max_index: int) -> MergeResult:
+        """Merge ``delta`` (the event's ``delta`` object) if it is valid and fits in
+        ``room`` characters; otherwise change nothing and say why."""
+        content = delta.get("content")
+        if content is None:
+            return None
+        parts = self.parts
+        simple = plain_text(parts, content)
+        if simple is not None:  # the fast path: one plain text fragment
+            part, value = simple
+            return OVER_LIMIT if len(value) > room else part.add(value)
+        problem = check_content(parts, content, max_index)
+        if problem is not None:
+            return problem
+        if _text_size(content) > room:
+            return OVER_LIMIT
+        return apply_content(parts, content)
+
+    def absorb(self, obj: JSON) -> None:
+        """Make the server's full object the snapshot, keeping what deltas built
+        where the server omitted it."""
+        content = obj.get("content")
+        if isinstance(content, list):
+            theirs = [part_from_object(p) for p in content if isinstance(p, dict)]
+            self.parts = _merge_list(self.parts, theirs, _keep_part)
+
+    def diverge(self, obj: JSON) -> list[Difference]:
+        return diff_message(self.parts, obj)
+
+    def wire(self, raw: JSON) -> JSON:
+        out = dict(raw)
+        out["content"] = [p.wire() for p in self.parts]
+        return out
+
+    def text(self) -> str:
+        return "".join(p.value for p in self.parts if p.type == "text")
+
+    def dump(self) -> JSON:
+        return {"parts": [
+            {"type": p.type, "value": p.value,
+             "annotations": [[i, a] for i, a in p.annotations.items()], "extra": p.extra}
+            for p in self.parts
+        ]}
+
+    def load(self, data: JSON) -> None:
+        for p in data["parts"]:
+            part = Part(_str(p["type"]))
+            part.reset(_str(p["value"]))
+            part.annotations = {_int(i): _dict(a) for i, a in p["annotations"]}
+            part.extra = _dict(p["extra"])
+            self.parts.append(part)
+
+
+class StepDetails:
+    """What ``thread.run.step.delta`` grows: the step's type and tool calls."""
+
+    __slots__ = ("calls", "step_type")
+    limit = "max_tool_chars"
+
+    def __init__(self) -> None:
+        self.calls: list[ToolCall] = []
+        self.step_type: str | None = None  # message_creation | tool_calls
+
+    def merge(self, delta: JSON, room: int, max_index: int) -> MergeResult:
+        details = delta.get("step_details")
+        if details is None:
+            return None
+        if type(details) is not dict or type(details.get("type")) is not str:
+            return Code.MALFORMED_EVENT, "delta.step_details is not an object with a 'type'"
+        if details["type"] != self.step_type:
+            return Code.TYPE_CHANGE, (
+                f"delta.step_details.type is {details['type']!r} but the step is a "
+                f"{self.step_type!r} step"
+            )
+        items = details.get("tool_calls")
+        if items is None:
+            return None
+        calls = self.calls
+        simple = plain_fragment(calls, items)
+        if simple is not None:  # the fast path: one arguments / input fragment
+            call, fragment = simple
+            return OVER_LIMIT if len(fragment) > room else call.add(fragment)
+        problem = check_tool_calls(calls, items, max_index)
+        if problem is not None:
+            return problem
+        if _tool_size(items) > room:
+            return OVER_LIMIT
+        return apply_tool_calls(calls, items)
+
+    def absorb(self, obj: JSON) -> None:
+        details = obj.get("step_details")
+        if isinstance(details, dict):
+            kind = details.get("type")
+            self.step_type = kind if isinstance(kind, str) else self.step_type
+            items = details.get("tool_calls")
+            if isinstance(items, list):
+                theirs = [tool_call_from_object(c) for c in items if isinstance(c, dict)]
+                self.calls = _merge_list(self.calls, theirs, _keep_call)
+
+    def diverge(self, obj: JSON) -> list[Difference]:
+        return diff_step(self.calls, obj)
+
+    def wire(self, raw: JSON) -> JSON:
+        out = dict(raw)
+        if self.step_type == "tool_calls":
+            details = out.get("step_details")
+            details = dict(details) if isinstance(details, dict) else {"type": "tool_calls"}
+            details["tool_calls"] = [c.wire() for c in self.calls]
+            out["step_details"] = details
+        return out
+
+    def dump(self) -> JSON:
+        return {"step_type": self.step_type, "calls": [
+            {"type": c.type, "id": c.id, "name": c.name, "text": c.text,
+             "output": c.output, "outputs": c.outputs, "extra": c.extra}
+            for c in self.calls
+        ]}
+
+    def load(self, data: JSON) -> None:
+        step_type = data["step_type"]
+        self.step_type = None if step_type is None else _str(step_type)
+        for c in data["calls"]:
+            call = ToolCall(_str(c["type"]))
+            call.id = None if c["id"] is None else _str(c["id"])
+            call.name = None if c["name"] is None else _str(c["name"])
+            call.output = c["output"]
+            call.reset(_str(c["text"]))
+            call.outputs = [_dict(o) for o in c["outputs"]]
+            call.extra = _dict(c["extra"])
+            self.calls.append(call)
+
+
+def _str(value: Any) -> str:
+    if type(value) is not str:
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise TypeError(f"expected an index, got {value!r}"[:80])
+    return value
+
+
+def _dict(value: Any) -> JSON:
+    if type(value) is not dict:
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return dict(value)
+
+
+def _text_size(content: list[JSON]) -> int:
+    size = 0
+    for item in content:
+        text = item.get("text")
+        if isinstance(text, dict) and isinstance(text.get("value"), str):
+            size += len(text["value"])
+        elif isinstance(item.get("refusal"), str):
+            size += len(item["refusal"])
+    return size
+
+
+def _tool_size(items: list[JSON]) -> int:
+    size = 0
+    for item in items:
+        body = item.get(item["type"])
+        if isinstance(body, dict):
+            for key in ("arguments", "input"):
+                if isinstance(body.get(key), str):
+                    size += len(body[key])
+    return size
+
+
+def _merge_list(ours: list[Any], theirs: list[Any], keep: Any) -> list[Any]:
+    merged = list(theirs)
+    for i, mine in enumerate(ours):
+        if i < len(merged):
+            keep(mine, merged[i])
+        else:
+            merged.append(mine)
+    return merged
+
+
+def _keep_part(mine: Part, theirs: Part) -> None:
+    if mine.type != theirs.type:
+        return
+    if not theirs.chunks and mine.chunks:
+        theirs.reset(mine.value)
+    if not theirs.annotations and mine.annotations:
+        theirs.annotations = mine.annotations
+    for key, val in mine.extra.items():
+        if theirs.extra.get(key) is None:
+            theirs.extra[key] = val
+
+
+def _keep_call(mine: ToolCall, theirs: ToolCall) -> None:
+    if mine.type != theirs.type:
+        return
+    theirs.id = theirs.id or mine.id
+    theirs.name = theirs.name or mine.name
+    if not theirs.chunks and mine.chunks:
+        theirs.reset(mine.text)
+    if theirs.output is None:
+        theirs.output = mine.output
+    if not theirs.outputs and mine.outputs:
+        theirs.outputs = mine.outputs
+    for key, val in mine.extra.items():
+        if theirs.extra.get(key) is None:
+            theirs.extra[key] = val

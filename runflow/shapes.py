@@ -1,0 +1,183 @@
+"""Payload shapes: the fields runflow reads from remote JSON, as data.
+
+A protocol definition describes each full object and delta with these few
+combinators; :meth:`Shape.problem` walks a value and names the first field of the
+wrong type by its JSON path (``content[0].text.value: expected string, got int``).
+Fields a shape does not name are accepted as the server sent them -- real servers
+add fields -- so a shape lists exactly what the engine and the accumulators rely
+on, and past the check they can use those fields without ``isinstance`` calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "ANY", "BOOL", "ID", "INDEX", "NUMBER", "STR",
+    "Choice", "List", "Obj", "Opt", "Shape", "json_type",
+]
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a Python value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+class Shape:
+    """A check on one JSON value."""
+
+    expected = "any value"
+
+    def problem(self, value: Any, path: str = "") -> str | None:
+        """None when ``value`` fits, else ``"<path>: expected ..., got ..."``."""
+        if self.fits(value):
+            return None
+        return f"{path or 'the data'}: expected {self.expected}, got {json_type(value)}"
+
+    def fits(self, value: Any) -> bool:
+        return True
+
+
+class _Str(Shape):
+    def __init__(self, nonempty: bool = False) -> None:
+        self.nonempty = nonempty
+        self.expected = "a non-empty string" if nonempty else "string"
+
+    def fits(self, value: Any) -> bool:
+        return type(value) is str and (bool(value) or not self.nonempty)
+
+
+class _Int(Shape):
+    expected = "an integer >= 0"
+
+    def fits(self, value: Any) -> bool:
+        return type(value) is int and value >= 0
+
+
+class _Number(Shape):
+    expected = "number"
+
+    def fits(self, value: Any) -> bool:
+        return type(value) in (int, float)
+
+
+class _Bool(Shape):
+    expected = "boolean"
+
+    def fits(self, value: Any) -> bool:
+        return type(value) is bool
+
+
+ANY = Shape()
+STR = _Str()
+ID = _Str(nonempty=True)
+INDEX = _Int()
+NUMBER = _Number()
+BOOL = _Bool()
+
+
+class Opt(Shape):
+    """``null`` (or absent, inside an :class:`Obj`) or ``inner``."""
+
+    def __init__(self, inner: Shape) -> None:
+        self.inner = inner
+        self.expected = f"null or {inner.expected}"
+
+    def problem(self, value: Any, path: str = "") -> str | None:
+        return None if value is None else self.inner.problem(value, path)
+
+
+class Choice(Shape):
+    """One of a few strings."""
+
+    def __init__(self, *values: str) -> None:
+        self.values = frozenset(values)
+        self.expected = " or ".join(repr(v) for v in sorted(values))
+
+    def problem(self, value: Any, path: str = "") -> str | None:
+        if type(value) is str and value in self.values:
+            return None
+        got = repr(value) if type(value) is str else json_type(value)
+        return f"{path or 'the data'}: expected {self.expected}, got {got[:80]}"
+
+
+class List(Shape):
+    """An array whose items all fit ``item``."""
+
+    def __init__(self, item: Shape = ANY) -> None:
+        self.item = item
+        self.expected = "array"
+
+    def problem(self, value: Any, path: str = "") -> str | None:
+        if type(value) is not list:
+            return super().problem(value, path)
+        item = self.item
+        if item is ANY:
+            return None
+        for i, entry in enumerate(value):
+            found = item.problem(entry, f"{path}[{i}]")
+            if found is not None:
+                return found
+        return None
+
+    def fits(self, value: Any) -> bool:
+        return False
+
+
+class Obj(Shape):
+    """An object: ``fields`` are checked where present, ``required`` must be there
+    (and not null). ``variants`` picks extra fields by the value of ``tag``."""
+
+    expected = "object"
+
+    def __init__(
+        self,
+        fields: Mapping[str, Shape] | None = None,
+        *,
+        required: tuple[str, ...] = (),
+        tag: str | None = None,
+        variants: Mapping[str, Mapping[str, Shape]] | None = None,
+    ) -> None:
+        self.fields = dict(fields or {})
+        self.required = required
+        self.tag = tag
+        self.variants = {k: dict(v) for k, v in (variants or {}).items()}
+
+    def problem(self, value: Any, path: str = "") -> str | None:
+        if type(value) is not dict:
+            return f"{path or 'the data'}: expected object, got {json_type(value)}"
+        for key in self.required:
+            if value.get(key) is None:
+                return f"{_join(path, key)}: required, got {'null' if key in value else 'nothing'}"
+        for key, shape in self.fields.items():
+            if key in value:
+                found = shape.problem(value[key], _join(path, key))
+                if found is not None:
+                    return found
+        if self.tag is not None:
+            extra = self.variants.get(value.get(self.tag))  # type: ignore[arg-type]
+            for key, shape in (extra or {}).items():
+                if key in value:
+                    found = shape.problem(value[key], _join(path, key))
+                    if found is not None:
+                        return found
+        return None

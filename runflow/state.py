@@ -1,0 +1,90 @@
+"""The flow's whole state as one typed record.
+
+Everything a flow has built lives in one :class:`FlowState`: the entities (root,
+scope, children by kind and id), the stream machine's state, the input position,
+the violations and their counters, the history, what the SSE decoder holds. The
+engine reads and writes it; rules read it (and take notes with :meth:`mark`);
+checkpoints serialise it field by field from its annotations
+(:mod:`runflow.checkpoint`), so a field added here is saved and validated without
+anyone remembering to add it there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .entities import Tracker
+from .sse import RawEvent, SSEDecoder
+from .violations import Violation
+
+__all__ = ["RECOVERED", "Ending", "FlowState", "StateChange"]
+
+Ending = Literal["done", "error", "truncated"]
+"""How a stream ended."""
+
+RECOVERED = "recovered"
+"""The ``event`` of a :class:`StateChange` made by ``RunFlow.recover``."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """One accepted state change: which entity went from which state to which."""
+
+    index: int
+    """Position of the event in the flow's input."""
+    entity: str
+    """The entity kind (``"run"``, ``"step"``...)."""
+    id: str
+    event: str
+    """The status event, or :data:`RECOVERED` for an object read over REST."""
+    source: str
+    dest: str
+
+
+@dataclass(slots=True, eq=False)
+class FlowState:
+    """One flow's state. Plain attributes, read on the hot path."""
+
+    decoder: SSEDecoder
+    """The incremental SSE decoder, with whatever partial event it holds."""
+    index: int = 0
+    """Events received so far: the index the next one gets."""
+    stream: str = "open"
+    """The stream machine's state (:attr:`runflow.protocol.model.Protocol.stream`)."""
+    stream_moves: int = 0
+    """State changes of the root during the current stream."""
+    closed: bool = False
+    """``close()`` ran and no input came since (a second ``close()`` changes nothing)."""
+    root: Tracker | None = None
+    scope: Tracker | None = None
+    root_id: str | None = None
+    """The root's id, once known (possibly from a child's link before the root is seen)."""
+    scope_id: str | None = None
+    children: dict[str, dict[str, Tracker]] = field(default_factory=dict)
+    """Kind -> id -> tracker, in the order first seen."""
+    marks: dict[str, set[str]] = field(default_factory=dict)
+    """Notes rules take (e.g. the message ids that steps announced)."""
+    capped: set[str] = field(default_factory=set)
+    """Labels of entities that reached a limit and stopped growing."""
+    repeats: dict[str, int] = field(default_factory=dict)
+    """Violations seen per ``"code kind"``, to cap repeated ones."""
+    suppressed: dict[str, int] = field(default_factory=dict)
+    """Violations counted but not stored, by code."""
+    violations: list[Violation] = field(default_factory=list)
+    history: list[StateChange] = field(default_factory=list)
+    history_dropped: int = 0
+    """State changes not kept in ``history`` once it reached its limit."""
+    error: dict[str, Any] | None = None
+    """The error object of an ``error`` event, as received."""
+    backlog: list[RawEvent] = field(default_factory=list)
+    """Decoded events not processed yet (a strict violation or a callback raised)."""
+
+    def mark(self, name: str, value: str) -> None:
+        self.marks.setdefault(name, set()).add(value)
+
+    def marked(self, name: str, value: str) -> bool:
+        return value in self.marks.get(name, ())
+
+    def all_children(self) -> list[Tracker]:
+        return [t for by_id in self.children.values() for t in by_id.values()]
