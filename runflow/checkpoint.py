@@ -93,6 +93,8 @@ def _load_tracker(d: Any, path: str, ctx: _Context) -> Tracker:
     t.recovered = _typed(d.get("recovered"), bool, f"{path}.recovered")
     acc = d.get("acc")
     if t.acc is not None:
+        if acc is None:
+            raise CheckpointError(f"{path}.acc: a {kind} needs what its deltas built")
         try:
             t.acc.load(_obj(acc, f"{path}.acc"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -299,7 +301,7 @@ def load_flow(cls: type[F], text: str | bytes, **overrides: Any) -> F:
         raise CheckpointError(f"not a runflow checkpoint (expected format {FORMAT!r})")
     if data.get("version") != VERSION:
         raise CheckpointError(
-            f"checkpoint version {str(data.get('version'))[:20]!r} is not supported "
+            f"checkpoint version {str(data.get('version'))[:20]} is not supported "
             f"(expected {VERSION})"
         )
     protocol = overrides.pop("protocol", PROTOCOL)

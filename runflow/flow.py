@@ -247,7 +247,7 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         state.closed = False
         route = self._c.routes.get(name) if name is not None else None
         try:
-            kind = route[0] if route is not None else None
+            kind = route[0] if route is not None and not isinstance(data, _BadData) else None
             if kind is EventKind.DONE or kind is EventKind.ERROR:
                 if kind is EventKind.DONE:
                     self._stream("done", name, index)
@@ -257,7 +257,7 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
                 self._stream("event", name, index)
                 if isinstance(data, _BadData):
                     raise _Rejected(data.code, data.reason, None)
-                if route is None:
+                if kind is None:
                     raise _Rejected(
                         Code.UNKNOWN_EVENT,
                         f"event {shorten(name, 200)} is not part of the protocol and was ignored"
@@ -417,8 +417,8 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         for found in rule.check(self._s, tracker, data, name):
             if rule.code is not None:
                 entity = found.entity or tracker
-                self._violate(rule.code, index, name, entity.ref, found.message,
-                              found.severity)
+                ref = entity if isinstance(entity, EntityRef) else entity.ref
+                self._violate(rule.code, index, name, ref, found.message, found.severity)
 
     def _check_divergence(self, tracker: Tracker, obj: Any, name: str, index: int) -> None:
         for path, ours, theirs in tracker.acc.diverge(obj):
@@ -443,8 +443,10 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
             known = (state.root_id if other == c.root else
                      state.scope_id if other == c.scope else None)
             if known is not None and obj.get(fld) != known:
-                _reject(Code.FOREIGN_ENTITY, f"{label} belongs to {other} "
-                        f"{shorten(obj.get(fld))}, not this flow's {other} {known}", ref)
+                value = obj.get(fld)
+                shown = value[:80] if type(value) is str else shorten(value)
+                _reject(Code.FOREIGN_ENTITY, f"{label} belongs to {other} {shown}, not this "
+                        f"flow's {other} {known}", ref)
         created = name in c.created[kind]
         if table.role == "scope":
             scope = state.scope

@@ -135,7 +135,7 @@ def test_status_event_without_id(index: int) -> None:
     events = update(load_events(TEXT), index, lambda e: e["data"].pop("id"))
     flow = from_events(events)
     assert malformed(flow) == [("malformed_event", "error", index, events[index]["event"])]
-    assert "'id'" in flow.violations[0].message
+    assert "id: required" in flow.violations[0].message
     assert_kept_going(flow, len(events))
 
 
@@ -143,7 +143,7 @@ def test_status_event_without_status() -> None:
     events = update(load_events(TEXT), 6, lambda e: e["data"].pop("status"))
     flow = from_events(events)
     assert malformed(flow) == [("malformed_event", "error", 6, "thread.message.in_progress")]
-    assert "'status'" in flow.violations[0].message
+    assert "status: required" in flow.violations[0].message
     assert_kept_going(flow, len(events))
 
 

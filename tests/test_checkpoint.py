@@ -177,7 +177,7 @@ def sse_outcome(blob: bytes, size: int, restore_every: int) -> tuple[dict[str, A
         flow.feed_sse(blob[start : start + size])
         if restore_every and n % restore_every == 0:
             text = flow.to_json()
-            pendings.append(json.loads(text)["decoder"]["pending"])
+            pendings.append(json.loads(text)["state"]["decoder"]["pending"])
             flow = RunFlow.from_json(text)
     assert flow.close() == "done"
     return outcome(flow), pendings
@@ -206,7 +206,7 @@ def test_sse_restored_mid_utf8_character() -> None:
     for cut in (at + 1, at + 2, blob.index(b"\n\n", at) + 1):
         first = RunFlow()
         first.feed_sse(blob[:cut])
-        saved = json.loads(first.to_json())["decoder"]["pending"]
+        saved = json.loads(first.to_json())["state"]["decoder"]["pending"]
         assert saved  # the unfinished event is in the checkpoint
         flow = RunFlow.from_json(first.to_json())
         flow.feed_sse(blob[cut:])
@@ -227,12 +227,16 @@ def good_checkpoint() -> dict[str, Any]:
 _DELETE = object()
 
 
+FIRST = object()
+"""In a path: the first entry of an object (children are keyed by id)."""
+
+
 def damaged(path: list[Any], value: Any) -> str:
     """A good checkpoint with the field at ``path`` set to ``value`` (or deleted)."""
     data = good_checkpoint()
     target = data
     for key in path[:-1]:
-        target = target[key]
+        target = target[next(iter(target))] if key is FIRST else target[key]
     if value is _DELETE:
         del target[path[-1]]
     else:
@@ -251,19 +255,24 @@ def test_text_that_is_no_checkpoint_raises_checkpoint_error(text: str, match: st
         RunFlow.from_json(text)
 
 
+_CHILD = ["state", "children"]
+
+
 @pytest.mark.parametrize(("path", "value", "match"), [
     (["version"], 99, "version 99 is not supported"),
     (["version"], _DELETE, "version None is not supported"),
-    (["index"], _DELETE, "incomplete or damaged.*index"),
-    (["index"], "seven", "incomplete or damaged"),
-    (["messages"], None, "incomplete or damaged"),
-    (["steps", 0, "entity"], "planet", "incomplete or damaged.*planet"),
-    (["steps", 0, "raw"], "not an object", "incomplete or damaged"),
-    (["messages", 0, "parts", 0], {"type": "text"}, "incomplete or damaged.*value"),
-    (["violations"], [{"code": "no_such_code"}], "incomplete or damaged"),
-    (["history", 0], [1, 2], "incomplete or damaged"),
-    (["settings", "limits"], {"no_such_limit": 1}, "incomplete or damaged"),
-    (["decoder"], _DELETE, "incomplete or damaged.*decoder"),
+    (["state", "index"], _DELETE, "state.index: missing"),
+    (["state", "index"], "seven", "state.index: expected a count"),
+    ([*_CHILD, "message"], None, "state.children.message: expected an object"),
+    ([*_CHILD, "step", FIRST, "entity"], "planet", "planet"),
+    ([*_CHILD, "step", FIRST, "raw"], "not an object", r"raw: expected an object"),
+    ([*_CHILD, "message", FIRST, "acc", "parts", 0], {"type": "text"}, "acc: damaged"),
+    (["state", "violations"], [{"code": "no_such_code"}], "not a violation"),
+    (["state", "history", 0], [1, 2], "state change of 6 fields"),
+    (["settings", "limits"], {"no_such_limit": 1}, "no_such_limit: not a limit"),
+    (["settings", "limits", "max_message_chars"], None, "max_message_chars: expected a positive"),
+    (["state", "decoder"], _DELETE, "state.decoder: missing"),
+    (["state", "planet"], 1, "state.planet: not a field"),
 ])
 def test_damaged_checkpoint_raises_checkpoint_error(path: list[Any], value: Any, match: str
                                                     ) -> None:
@@ -275,16 +284,18 @@ def test_checkpoint_error_is_a_value_error_and_good_one_loads() -> None:
     assert issubclass(CheckpointError, ValueError)
     data = good_checkpoint()
     flow = RunFlow.from_json(json.dumps(data))
-    assert flow.event_count == data["index"]
-    assert json.loads(flow.to_json())["decoder"]["pending"] == data["decoder"]["pending"]
+    assert flow.event_count == data["state"]["index"]
+    assert (json.loads(flow.to_json())["state"]["decoder"]["pending"]
+            == data["state"]["decoder"]["pending"])
 
 
 @pytest.mark.parametrize(("path", "value"), [
-    (["messages", 0, "state"], "flying"),  # not a message state
-    (["run", "state"], "flying"),  # not a run state
-    (["messages", 0, "entity"], "step"),  # a step tracker among the messages
-    (["ending"], "exploded"),  # not done / error / truncated
-    (["stream_end"], 42),  # not done / error
+    ([*_CHILD, "message", FIRST, "state"], "flying"),  # not a message state
+    (["state", "root", "state"], "flying"),  # not a run state
+    ([*_CHILD, "message", FIRST, "entity"], "step"),  # a step tracker among the messages
+    (["state", "root", "entity"], "step"),  # a step where the run belongs
+    (["state", "stream"], "exploded"),  # not a state of the stream machine
+    (["state", "root", "id"], "run_other"),  # differs from its object's id and root_id
 ])
 def test_checkpoint_with_impossible_values_raises_checkpoint_error(path: list[Any], value: Any
                                                                    ) -> None:

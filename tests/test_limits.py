@@ -122,7 +122,8 @@ def test_every_limit_has_a_safe_default_and_is_configurable() -> None:
     defaults = Limits()
     assert set(defaults.to_dict()) == {"max_event_bytes", "max_message_chars",
                                        "max_tool_chars", "max_index", "max_entities",
-                                       "max_repeated_violations"}
+                                       "max_repeated_violations", "max_history",
+                                       "max_message_text"}
     for name, value in defaults.to_dict().items():
         assert 0 < value <= 64 * 1024 * 1024, name
         assert getattr(Limits(**{name: 7}), name) == 7
@@ -216,7 +217,7 @@ def test_tool_arguments_stop_growing_at_max_tool_chars() -> None:
     events = [*prologue(), *tool_block("step_1", "call_1", ["0123456789"] * 20),
               *tool_block("step_2", "call_2", ['{"a":', " 1}"]), *epilogue()]
     feed_all(flow, events[: 3 + 22])  # up to the first step's last delta
-    assert len(flow._s.children["step"]["step_1"].calls[0].text) <= 50
+    assert len(flow._s.children["step"]["step_1"].acc.calls[0].text) <= 50
     flow = feed_all(RunFlow(limits=Limits(max_tool_chars=50)), events)
     [limit] = limit_violations(flow)
     assert limit.entity == "step step_1" and "max_tool_chars=50" in limit.message
@@ -249,7 +250,7 @@ def test_sparse_part_index_is_a_gap_not_an_allocation() -> None:
                                    final=[]),
                     *epilogue()])
     assert "content_index_gap" in codes(flow)
-    assert flow._s.children["message"]["msg_1"].parts == []
+    assert flow._s.children["message"]["msg_1"].acc.parts == []
 
 
 def test_tool_call_index_beyond_max_index_is_limit_exceeded() -> None:
@@ -261,7 +262,7 @@ def test_tool_call_index_beyond_max_index_is_limit_exceeded() -> None:
     for e in events:
         flow.feed(e)
     assert codes(flow) == ["limit_exceeded", "content_index_gap"]
-    assert len(flow._s.children["step"][sid].calls) == 2
+    assert len(flow._s.children["step"][sid].acc.calls) == 2
 
 
 def code_delta(sid: str, outputs: list[Any]) -> Event:
@@ -284,7 +285,7 @@ def test_output_index_beyond_max_index_is_limit_exceeded() -> None:
     for e in events:
         flow.feed(e)
     assert codes(flow) == ["limit_exceeded"]
-    assert len(flow._s.children["step"][sid].calls[0].outputs) == 2
+    assert len(flow._s.children["step"][sid].acc.calls[0].outputs) == 2
     flow.feed(code_delta(sid, [{"index": 10**9, "type": "logs", "logs": "x"}]))
     assert codes(flow)[-1] == "content_index_gap"
 
@@ -303,7 +304,7 @@ def test_annotation_index_beyond_max_index_is_limit_exceeded() -> None:
                "end_index": 1, "file_citation": {"file_id": "file_1"}}
         flow.feed(text_delta("msg_1", "", annotations=[ann]))
     assert codes(flow) == ["limit_exceeded"]
-    assert len(flow._s.children["message"]["msg_1"].parts[0].annotations) == 2
+    assert len(flow._s.children["message"]["msg_1"].acc.parts[0].annotations) == 2
 
 
 # --------------------------------------------------------------------------- #

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import json
+
+import runflow.flow
 from collections import Counter
 from typing import Any
 
@@ -79,6 +81,7 @@ class Spy:
         wrap_function(pydantic.BaseModel, "model_dump_json", "model_dump_json")
         wrap_function(json, "dumps", "json.dumps")
         wrap_function(json, "loads", "json.loads")
+        wrap_function(runflow.flow, "parse_json", "parse_json")
         wrap_text(Part, "value")
         wrap_text(ToolCall, "text")
 
@@ -143,7 +146,7 @@ def run(spy: Spy, n: int, kind: str) -> dict[str, Any]:
         flow.feed(e)
     during = Counter(spy.calls)
     owner = flow._s.children["message"] if kind == "text" else flow._s.children["step"]
-    accumulator = owner[oid].parts[0] if kind == "text" else owner[oid].calls[0]
+    accumulator = owner[oid].acc.parts[0] if kind == "text" else owner[oid].acc.calls[0]
     fragments_held = len(accumulator.chunks)
 
     spy.reset()
@@ -199,7 +202,7 @@ def test_reading_joins_once_then_reads_are_free(monkeypatch: pytest.MonkeyPatch)
     flow = RunFlow()
     for e in [*prelude, *deltas]:
         flow.feed(e)
-    part = flow._s.children["message"][mid].parts[0]
+    part = flow._s.children["message"][mid].acc.parts[0]
     assert len(part.chunks) == 3000
     assert flow.text == FRAGMENT * 3000
     assert part.chunks == [FRAGMENT * 3000]  # compacted once
@@ -232,6 +235,6 @@ def test_sse_input_parses_each_event_once(monkeypatch: pytest.MonkeyPatch) -> No
     assert flow.close() == "done"
     assert flow.violations == []
     events = len(prelude) + len(deltas) + len(closing)
-    assert spy.calls["json.loads"] == events - 1  # every event but [DONE], exactly once
+    assert spy.calls["parse_json"] == events - 1  # every event but [DONE], exactly once
     assert spy.calls["json.dumps"] == 0
     assert spy.calls["model_validate"] == 0

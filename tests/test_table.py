@@ -29,10 +29,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runflow import RunFlow
-from runflow.machines import MACHINES
+from runflow.machines import compiled
 from runflow.protocol import (
-    ADOPTION_RUN_STATES,
-    CHILD_EVENT_RUN_STATES,
     MESSAGE,
     PROTOCOL,
     PROTOCOL_EVENTS,
@@ -45,8 +43,20 @@ from runflow.protocol import (
     EventKind,
     ProtocolDefinitionError,
     Transition,
-    build_protocol,
+    build_assistants,
 )
+
+MACHINES = compiled(PROTOCOL).machines
+ADOPTION_RUN_STATES = RUN.adopt_children
+_CLOSING = compiled(PROTOCOL).closing_events
+
+
+def child_event_run_states(event: str) -> frozenset[str]:
+    """The run states in which a step or message event may arrive: the run's
+    columns, wider for events that can only end the child."""
+    if event in _CLOSING:
+        return RUN.children_open | RUN.children_closing
+    return RUN.children_open
 
 THREAD_ID = "thread_abc123"
 RUN_ID = "run_abc123"
@@ -296,7 +306,7 @@ class Model:
         if kind in (Entity.STEP, Entity.MESSAGE):
             if run in RUN_TERMINAL:
                 broken.add("event_after_terminal")
-            elif run != UNSEEN and run not in CHILD_EVENT_RUN_STATES[event]:
+            elif run != UNSEEN and run not in child_event_run_states(event):
                 broken.add("run_not_in_progress")
         if is_delta:
             if state == UNSEEN:
@@ -394,11 +404,11 @@ def build_with(*tables: EntityTable, **kwargs: Any) -> None:
     """Build the protocol with some tables replaced."""
     by_entity = {t.entity: t for t in TABLES}
     by_entity.update({t.entity: t for t in tables})
-    build_protocol(by_entity.values(), **kwargs)
+    build_assistants(by_entity.values(), **kwargs)
 
 
 def test_the_real_table_builds() -> None:
-    protocol = build_protocol(TABLES)
+    protocol = build_assistants(TABLES)
     assert protocol.transitions == PROTOCOL.transitions
     assert protocol.routes == PROTOCOL.routes
     assert issubclass(ProtocolDefinitionError, ValueError)
@@ -406,7 +416,7 @@ def test_the_real_table_builds() -> None:
 
 def problems(excinfo: pytest.ExceptionInfo[ProtocolDefinitionError]) -> list[str]:
     text = str(excinfo.value)
-    assert text.startswith("invalid protocol table:")
+    assert text.startswith("invalid protocol definition 'assistants':")
     return [line.strip()[2:] for line in text.splitlines()[1:]]
 
 
@@ -461,18 +471,18 @@ def test_transition_out_of_a_terminal_state_is_rejected() -> None:
 def test_unmapped_protocol_event_is_rejected() -> None:
     events = PROTOCOL_EVENTS | {"thread.run.step.paused"}
     with pytest.raises(ProtocolDefinitionError) as exc:
-        build_protocol(TABLES, events=events)
+        build_assistants(TABLES, events=events)
     assert problems(exc) == [
         "protocol event 'thread.run.step.paused' is neither mapped nor explicitly ignored"
     ]
     # explicitly ignoring it is the fix
-    protocol = build_protocol(TABLES, events=events, ignored={"thread.run.step.paused"})
+    protocol = build_assistants(TABLES, events=events, ignored={"thread.run.step.paused"})
     assert protocol.routes["thread.run.step.paused"] == (EventKind.IGNORED, None)
 
 
 def test_mapped_event_outside_the_protocol_is_rejected() -> None:
     with pytest.raises(ProtocolDefinitionError) as exc:
-        build_protocol(TABLES, events=PROTOCOL_EVENTS - {"thread.run.step.expired"})
+        build_assistants(TABLES, events=PROTOCOL_EVENTS - {"thread.run.step.expired"})
     assert problems(exc) == [
         "event 'thread.run.step.expired' is mapped but is not a protocol event"
     ]
@@ -509,8 +519,13 @@ def test_unknown_state_and_missing_table_are_rejected() -> None:
         build_with(run)
     assert problems(exc) == ["run: thread.run.queued uses unknown state 'paused'"]
     with pytest.raises(ProtocolDefinitionError) as exc:
-        build_protocol((RUN, STEP, MESSAGE), events=PROTOCOL_EVENTS - {"thread.created"})
-    assert problems(exc) == ["entity 'thread' has 0 tables, not 1"]
+        build_assistants((RUN, STEP, MESSAGE), events=PROTOCOL_EVENTS - {"thread.created"})
+    assert problems(exc) == [
+        "run: link 'thread_id' names unknown entity 'thread'",
+        "step: link 'thread_id' names unknown entity 'thread'",
+        "message: link 'thread_id' names unknown entity 'thread'",
+        "rule thread_first: unknown entity 'thread'",
+    ]
 
 
 def test_every_problem_is_listed() -> None:

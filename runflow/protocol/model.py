@@ -336,12 +336,13 @@ def build_protocol(
     for table in tables:
         for fld, kind in table.links.items():
             if kind not in by_kind:
-                problems.append(f"{table.entity}: link {fld!r} names unknown entity {kind!r}")
+                problems.append(f"{table.entity}: link {fld!r} names unknown entity "
+                                f"{str(kind)!r}")
     problems.extend(_check_stream(stream))
     for rule in rules:
         table = by_kind.get(rule.entity)
         if table is None:
-            problems.append(f"rule {rule.name}: unknown entity {rule.entity!r}")
+            problems.append(f"rule {rule.name}: unknown entity {str(rule.entity)!r}")
             continue
         for event in sorted(rule.events or ()):
             if routes.get(event) != (EventKind.STATUS, rule.entity):
