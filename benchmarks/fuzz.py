@@ -6,7 +6,7 @@ Each mutation (drop / duplicate / swap adjacent events, truncate the SSE bytes,
 rename a status event or change its payload status, change an id, corrupt a JSON
 byte, split SSE chunks, insert an unknown event) is replayed through a fresh
 RunFlow via feed_sse in random chunks. Prints mutations tried, crashes, and the
-percentage of *relevant* mutations detected (see runflow.fuzz for the definition),
+percentage of *relevant* mutations detected (see runflow.testing.fuzz for the definition),
 overall and per class. Exit status 1 if any crash or detection < 99%.
 """
 
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from runflow.fuzz import KINDS, run_fuzz
+from runflow.testing.fuzz import KINDS, run_fuzz
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = Path(os.environ.get("RUNFLOW_RECORDINGS", ROOT.parent / "shared" / "recordings"))

@@ -22,8 +22,8 @@ from test_limits import (
 )
 
 from runflow import Limits, RunFlow
-from runflow.fuzz import encode_sse
 from runflow.recording import RecordingError, read_recording
+from runflow.testing.fuzz import encode_sse
 
 MB = 1024 * 1024
 CHUNK = 64 * 1024

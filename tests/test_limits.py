@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from runflow import Limits, RunFlow
-from runflow.fuzz import encode_sse
+from runflow.testing.fuzz import encode_sse
 from runflow.violations import Code, Violation
 
 Event = dict[str, Any]

@@ -1,8 +1,8 @@
 """The protocol projection of a stream: what runflow can check, and nothing else.
 
 Two streams with the same projection mean the same thing to runflow; the fuzzer
-(:mod:`runflow.fuzz`) calls a mutation *relevant* when it changes the projection.
-See :mod:`runflow.fuzz` for the rules the projection follows.
+(:mod:`runflow.testing.fuzz`) calls a mutation *relevant* when it changes the projection.
+See :mod:`runflow.testing.fuzz` for the rules the projection follows.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from .objects import dig
-from .protocol import FINAL_OBJECT_EVENTS, PROTOCOL, UNSEEN, Entity, EventKind
+from ..objects import dig
+from ..protocol import FINAL_OBJECT_EVENTS, PROTOCOL, UNSEEN, Entity, EventKind
 
 __all__ = ["BAD", "Event", "entity_of", "projection"]
 
