@@ -1,5 +1,5 @@
 """End to end: every scenario of the test server, over real loopback HTTP with the real
-openai clients, driven by ``drive``/``adrive`` or fed with ``flow.consume``; the flow's
+openai clients, driven by ``drive``/``adrive`` or fed with ``runflow.sdk.consume``; the flow's
 final snapshots must equal the server's stored objects read back over REST."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pytest_asyncio
 
 from runflow import RunFlow
 from runflow.drive import adrive, drive
+from runflow.sdk import aconsume, consume
 from runflow.testing import SCENARIOS, Server
 from runflow.testing.scenarios import (
     CITED_FILE,
@@ -237,7 +238,7 @@ def test_consume(client: openai.OpenAI, scenario: str) -> None:
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
     flow = RunFlow()
     runs = client.beta.threads.runs
-    ending = flow.consume(runs.create(thread_id=thread.id, assistant_id=f"asst_{scenario}",
+    ending = consume(flow, runs.create(thread_id=thread.id, assistant_id=f"asst_{scenario}",
                                       stream=True))
     assert ending == "done"
     if scenario == "parallel_functions":
@@ -248,7 +249,7 @@ def test_consume(client: openai.OpenAI, scenario: str) -> None:
                     "output": TOOLS[c.function.name](**json.loads(c.function.arguments))}
                    for c in calls]
         assert flow.run_id is not None
-        ending = flow.consume(runs.submit_tool_outputs(
+        ending = consume(flow, runs.submit_tool_outputs(
             run_id=flow.run_id, thread_id=thread.id, tool_outputs=outputs,  # type: ignore[arg-type]
             stream=True))
         assert ending == "done"
@@ -274,7 +275,7 @@ async def test_aconsume(aclient: openai.AsyncOpenAI, client: openai.OpenAI, scen
     thread = await aclient.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
     flow = RunFlow()
     runs = aclient.beta.threads.runs
-    ending = await flow.aconsume(await runs.create(
+    ending = await aconsume(flow, await runs.create(
         thread_id=thread.id, assistant_id=f"asst_{scenario}", stream=True))
     assert ending == "done"
     if scenario == "parallel_functions":
@@ -282,7 +283,7 @@ async def test_aconsume(aclient: openai.AsyncOpenAI, client: openai.OpenAI, scen
                     "output": TOOLS[c.function.name](**json.loads(c.function.arguments))}
                    for c in flow.pending_tool_calls]
         assert len(outputs) == 2 and flow.run_id is not None
-        ending = await flow.aconsume(await runs.submit_tool_outputs(
+        ending = await aconsume(flow, await runs.submit_tool_outputs(
             run_id=flow.run_id, thread_id=thread.id,
             tool_outputs=outputs, stream=True))  # type: ignore[arg-type]
         assert ending == "done"

@@ -28,6 +28,7 @@ from runflow import (
     TextSnapshot,
     ToolCallSnapshot,
 )
+from runflow.sdk import aconsume, consume, watch_done
 from runflow.testing import SCENARIOS, Server
 
 pytestmark = [
@@ -144,6 +145,59 @@ async def aclient(server: Server) -> AsyncIterator[openai.AsyncOpenAI]:
         yield c
 
 
+# --------------------------------------------------------------------------- #
+# the one reach into openai internals: runflow.sdk.watch_done
+# --------------------------------------------------------------------------- #
+CHANGED = (f"openai {openai.__version__} changed the private stream decoder that "
+           "runflow.sdk.watch_done wraps; adapt watch_done to it")
+
+
+def _check_decoder(stream: Any, method: str) -> None:
+    decoder = getattr(stream, "_decoder", None)
+    assert decoder is not None, f"{CHANGED}: {type(stream).__name__} has no _decoder"
+    assert callable(getattr(decoder, method, None)), (
+        f"{CHANGED}: {type(stream).__name__}._decoder has no {method}()")
+
+
+def test_watch_done_sees_done_through_the_installed_openai(fresh: Server) -> None:
+    with openai.OpenAI(base_url=fresh.base_url, api_key="t", max_retries=0) as client:
+        seen: list[str] = []
+        stream = client.beta.threads.create_and_run(assistant_id="asst_text", stream=True)
+        _check_decoder(stream, "iter_bytes")
+        assert watch_done(stream, lambda: seen.append("done")), CHANGED
+        events = [e.event for e in stream]
+        assert events[-1] == "thread.run.completed"
+        assert seen == ["done"], f"{CHANGED}: the wrapped decoder never saw [DONE]"
+
+        fresh.inject("cut_after=5")
+        seen.clear()
+        stream = client.beta.threads.create_and_run(assistant_id="asst_text", stream=True)
+        assert watch_done(stream, lambda: seen.append("done")), CHANGED
+        with pytest.raises(CUT):
+            for _ in stream:
+                pass
+        assert seen == []  # a cut stream is not mistaken for a clean end
+
+
+async def test_watch_done_sees_done_through_the_installed_async_openai(fresh: Server) -> None:
+    async with openai.AsyncOpenAI(base_url=fresh.base_url, api_key="t",
+                                  max_retries=0) as client:
+        seen: list[str] = []
+        stream = await client.beta.threads.create_and_run(assistant_id="asst_text",
+                                                          stream=True)
+        _check_decoder(stream, "aiter_bytes")
+        assert watch_done(stream, lambda: seen.append("done")), CHANGED
+        events = [e.event async for e in stream]
+        assert events[-1] == "thread.run.completed"
+        assert seen == ["done"], f"{CHANGED}: the wrapped decoder never saw [DONE]"
+
+
+def test_watch_done_declines_what_is_not_an_sdk_stream() -> None:
+    called: list[str] = []
+    assert watch_done(iter([]), lambda: called.append("done")) is False
+    assert called == []
+
+
 def outputs_for(flow: RunFlow) -> list[dict[str, str]]:
     assert flow.run_status == "requires_action"
     return [{"tool_call_id": call.id, "output": OUTPUTS[call.function.name]}
@@ -187,7 +241,7 @@ def test_consume_runs_create_stream(client: openai.OpenAI) -> None:
     flow = RunFlow(handler=rec)
     stream = client.beta.threads.runs.create(thread.id, assistant_id="asst_text", stream=True)
     assert isinstance(stream, openai.Stream)
-    assert flow.consume(stream) == "done"
+    assert consume(flow, stream) == "done"
     assert rec.threads == []  # runs.create has no thread.created
     check_text_run(flow, rec, client)
 
@@ -195,7 +249,7 @@ def test_consume_runs_create_stream(client: openai.OpenAI) -> None:
 def test_consume_create_and_run_stream(client: openai.OpenAI) -> None:
     rec = Recorder()
     flow = RunFlow(handler=rec)
-    assert flow.consume(client.beta.threads.create_and_run(
+    assert consume(flow, client.beta.threads.create_and_run(
         assistant_id="asst_text", stream=True,
         thread={"messages": [{"role": "user", "content": "hi"}]})) == "done"
     assert rec.threads == [flow.thread_id]
@@ -205,13 +259,13 @@ def test_consume_create_and_run_stream(client: openai.OpenAI) -> None:
 def test_consume_across_submit_tool_outputs(client: openai.OpenAI) -> None:
     rec = Recorder()
     flow = RunFlow(handler=rec)
-    assert flow.consume(client.beta.threads.create_and_run(
+    assert consume(flow, client.beta.threads.create_and_run(
         assistant_id="asst_parallel_functions", stream=True)) == "done"
     assert rec.runs == TOOL_RUN[:3] and len(rec.calls) == 2  # done at requires_action
     assert flow.run_id is not None and flow.thread_id is not None
     more = client.beta.threads.runs.submit_tool_outputs(
         flow.run_id, thread_id=flow.thread_id, tool_outputs=outputs_for(flow), stream=True)
-    assert flow.consume(more) == "done"
+    assert consume(flow, more) == "done"
     check_tool_run(flow, rec)
 
 
@@ -221,7 +275,7 @@ def test_consume_every_scenario_ends_where_the_server_says(
 ) -> None:
     rec = Recorder()
     flow = RunFlow(handler=rec)
-    assert flow.consume(client.beta.threads.create_and_run(
+    assert consume(flow, client.beta.threads.create_and_run(
         assistant_id=f"asst_{scenario}", stream=True)) == "done"
     assert flow.run_id is not None and flow.thread_id is not None
     stored = client.beta.threads.runs.retrieve(flow.run_id, thread_id=flow.thread_id)
@@ -298,11 +352,11 @@ def test_recorded_pair_with_consume(fresh: Server) -> None:
     rec = Recorder()
     flow = RunFlow(handler=rec)
     with openai.OpenAI(base_url=fresh.base_url, api_key="t", max_retries=0) as client:
-        assert flow.consume(client.beta.threads.create_and_run(
+        assert consume(flow, client.beta.threads.create_and_run(
             assistant_id="asst_text", stream=True)) == "done"
         assert flow.run_status == "requires_action"
         assert flow.run_id is not None and flow.thread_id is not None
-        assert flow.consume(client.beta.threads.runs.submit_tool_outputs(
+        assert consume(flow, client.beta.threads.runs.submit_tool_outputs(
             flow.run_id, thread_id=flow.thread_id, stream=True,
             tool_outputs=[{"tool_call_id": "call_xyFYaEeyocjyE6jN64QTcxip",
                            "output": "warm, sunny"}])) == "done"
@@ -337,10 +391,10 @@ async def test_recorded_pair_async_both_ways(fresh: Server) -> None:
                                       max_retries=0) as client:
             outputs = [{"tool_call_id": "call_xyFYaEeyocjyE6jN64QTcxip", "output": "sunny"}]
             if way == "aconsume":
-                await flow.aconsume(await client.beta.threads.create_and_run(
+                await aconsume(flow, await client.beta.threads.create_and_run(
                     assistant_id="asst_text", stream=True))
                 assert flow.run_id is not None and flow.thread_id is not None
-                await flow.aconsume(await client.beta.threads.runs.submit_tool_outputs(
+                await aconsume(flow, await client.beta.threads.runs.submit_tool_outputs(
                     flow.run_id, thread_id=flow.thread_id, stream=True, tool_outputs=outputs))
             else:
                 async with client.beta.threads.create_and_run_stream(
@@ -367,12 +421,12 @@ async def test_aconsume_runs_create_and_create_and_run(
     stream = await aclient.beta.threads.runs.create(thread.id, assistant_id="asst_text",
                                                     stream=True)
     assert isinstance(stream, openai.AsyncStream)
-    assert await flow.aconsume(stream) == "done"
+    assert await aconsume(flow, stream) == "done"
     check_text_run(flow, rec, client)
 
     rec = AsyncRecorder()
     flow = RunFlow(handler=rec)
-    assert await flow.aconsume(await aclient.beta.threads.create_and_run(
+    assert await aconsume(flow, await aclient.beta.threads.create_and_run(
         assistant_id="asst_text", stream=True)) == "done"
     assert rec.threads == [flow.thread_id]
     check_text_run(flow, rec, client)
@@ -381,10 +435,10 @@ async def test_aconsume_runs_create_and_create_and_run(
 async def test_aconsume_across_submit_tool_outputs(aclient: openai.AsyncOpenAI) -> None:
     rec = AsyncRecorder()
     flow = RunFlow(handler=rec)
-    assert await flow.aconsume(await aclient.beta.threads.create_and_run(
+    assert await aconsume(flow, await aclient.beta.threads.create_and_run(
         assistant_id="asst_parallel_functions", stream=True)) == "done"
     assert flow.run_id is not None and flow.thread_id is not None
-    assert await flow.aconsume(await aclient.beta.threads.runs.submit_tool_outputs(
+    assert await aconsume(flow, await aclient.beta.threads.runs.submit_tool_outputs(
         flow.run_id, thread_id=flow.thread_id, tool_outputs=outputs_for(flow),
         stream=True)) == "done"
     check_tool_run(flow, rec)
@@ -439,7 +493,7 @@ def test_cut_stream_is_truncated_via_consume_and_handler(fresh: Server) -> None:
         fresh.inject("cut_after=5")
         rec = Recorder()
         flow = RunFlow(handler=rec)
-        assert flow.consume(client.beta.threads.create_and_run(
+        assert consume(flow, client.beta.threads.create_and_run(
             assistant_id="asst_text", stream=True)) == "truncated"
         check_truncated(flow, rec, 5)
 
@@ -459,7 +513,7 @@ def test_error_event_ends_with_error_via_consume_and_handler(fresh: Server) -> N
         fresh.inject("error_after=4")
         rec = Recorder()
         flow = RunFlow(handler=rec)
-        assert flow.consume(client.beta.threads.create_and_run(
+        assert consume(flow, client.beta.threads.create_and_run(
             assistant_id="asst_text", stream=True)) == "error"
         check_error(flow, rec)
         assert flow.events == 5  # four frames, then the error event
@@ -481,7 +535,7 @@ async def test_cut_and_error_streams_async(fresh: Server) -> None:
             fresh.inject(fault)
             rec = AsyncRecorder()
             flow = RunFlow(handler=rec)
-            assert await flow.aconsume(await client.beta.threads.create_and_run(
+            assert await aconsume(flow, await client.beta.threads.create_and_run(
                 assistant_id="asst_text", stream=True)) == ending
             results: list[Any] = [flow.ending, rec.ends, flow.run_status]
 
