@@ -155,7 +155,9 @@ class _Feeding:
         self._spied = False
 
     def _start(self, stream: Any) -> None:
-        """The SDK hands the handler its stream: a new stream of the same flow."""
+        """The SDK hands the handler its stream (through its private
+        ``_init(stream)`` hook, which tests/test_sdk.py checks): a new stream of the
+        same flow."""
         self.flow.begin_stream()
         self._spied = watch_done(stream, self._saw_done)
 

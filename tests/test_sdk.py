@@ -192,6 +192,29 @@ async def test_watch_done_sees_done_through_the_installed_async_openai(fresh: Se
         assert seen == ["done"], f"{CHANGED}: the wrapped decoder never saw [DONE]"
 
 
+def test_the_handler_hook_runflow_overrides_is_still_called_with_the_stream(
+    fresh: Server,
+) -> None:
+    """FlowEventHandler learns of its stream through the SDK's private
+    ``AssistantEventHandler._init(stream)``; a rename would silently skip it."""
+    for cls in (openai.AssistantEventHandler, openai.AsyncAssistantEventHandler):
+        assert callable(getattr(cls, "_init", None)), (
+            f"openai {openai.__version__}: {cls.__name__} has no _init(stream) hook; "
+            "runflow.sdk's handlers must be adapted")
+    got: list[str] = []
+
+    class Spy(FlowEventHandler):
+        def _init(self, stream: Any) -> None:
+            got.append(type(stream).__name__)
+            super()._init(stream)
+
+    with openai.OpenAI(base_url=fresh.base_url, api_key="t", max_retries=0) as client, \
+            client.beta.threads.create_and_run_stream(
+                assistant_id="asst_text", event_handler=Spy()) as stream:
+        stream.until_done()
+    assert got == ["Stream"], f"openai {openai.__version__} no longer calls _init(stream)"
+
+
 def test_watch_done_declines_what_is_not_an_sdk_stream() -> None:
     called: list[str] = []
     assert watch_done(iter([]), lambda: called.append("done")) is False
