@@ -14,8 +14,8 @@ overall and per class. Exit status 1 if any crash or detection < 99%.
 JSON value at every path of every event of the .jsonl and .sse recordings replaced
 by a value of another type, fed through feed_sse and feed. It reports untyped
 exceptions (must be 0), the detection rate and the top escape sites (exception type
-and innermost runflow frame), with progress on stderr. Exit status 1 if any
-untyped exception.
+and innermost runflow frame) and flows left inconsistent (must be 0), with
+progress on stderr. Exit status 1 if any untyped exception or inconsistent flow.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def types(args: argparse.Namespace) -> int:
     print(f"seed: {args.seed}, {time.perf_counter() - start:.1f} s; "
           f"{len(corpus.skipped)} recordings skipped (twins or unreadable)")
     print(report.format(max(args.show, 20)))
-    ok = report.untyped == 0
+    ok = report.untyped == 0 and not report.inconsistent
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -43,8 +43,9 @@ def test_no_untyped_exception_for_any_type_confusion() -> None:
     report = run_typefuzz(corpus(), BUDGET, seed=0)
     assert report.inputs == BUDGET
     assert set(report.per_value) == {label for label, _ in (*VALUES, *RAW_VALUES)}
-    untyped = report.untyped
-    assert untyped == 0, "untyped exceptions escaped runflow:\n" + report.format(30)
+    untyped, inconsistent = report.untyped, len(report.inconsistent)
+    assert (untyped, inconsistent) == (0, 0), (
+        "untyped exceptions escaped runflow:\n" + report.format(30))
 
 
 # --------------------------------------------------------------------------- #
@@ -90,11 +91,10 @@ def test_a_replaced_object_is_detected_as_a_violation() -> None:
     source = next(s for s in corpus().sources if s.name == TEXT)
     index = next(i for i, e in enumerate(source.events) if e["event"] == "thread.run.created")
     for mode in MODES:
-        escape, detected = run_input(source, Input(TEXT, index, (), "0", mode))
-        assert escape is None
-        assert detected, mode
-        escape, detected = run_input(source, Input(TEXT, index, ("metadata",), "{}", mode))
-        assert (escape, detected) == (None, False)  # a value runflow does not read
+        result = run_input(source, Input(TEXT, index, (), "0", mode))
+        assert (result.escape, result.detected, result.inconsistent) == (None, True, ()), mode
+        result = run_input(source, Input(TEXT, index, ("metadata",), "{}", mode))
+        assert (result.escape, result.detected) == (None, False)  # a value runflow ignores
 
 
 def test_an_exception_from_the_flow_is_counted_with_its_type(
@@ -105,8 +105,9 @@ def test_an_exception_from_the_flow_is_counted_with_its_type(
 
     monkeypatch.setattr(RunFlow, "feed_sse", broken)
     source = next(s for s in corpus().sources if s.name == TEXT)
-    escape, detected = run_input(source, Input(TEXT, 0, (), "null", "sse"))
-    assert escape is not None and not detected
+    result = run_input(source, Input(TEXT, 0, (), "null", "sse"))
+    escape = result.escape
+    assert escape is not None and not result.detected
     assert (escape.type, escape.site, escape.message) == ("KeyError", "<outside runflow>",
                                                           "'boom'")
 

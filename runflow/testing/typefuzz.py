@@ -41,7 +41,7 @@ from ..flow import RunFlow
 from ..jsonparse import dump_json, parse_json
 from ..recording import RecordingError, read_recording
 from ..violations import Violation
-from .fuzz import encode_sse, parse_sse
+from .fuzz import check_states, encode_sse, parse_sse
 from .projection import BAD
 
 __all__ = [
@@ -51,9 +51,11 @@ __all__ = [
     "Corpus",
     "Escape",
     "Input",
+    "Result",
     "Source",
     "TypeFuzzReport",
     "escape_site",
+    "inconsistencies",
     "json_paths",
     "load_corpus",
     "mutated_text",
@@ -283,10 +285,27 @@ def _clean(source: Source, mode: Mode) -> RunFlow:
     return flow
 
 
+@dataclass(frozen=True)
+class Result:
+    """What one input did."""
+
+    escape: Escape | None = None
+    detected: bool = False
+    inconsistent: tuple[str, ...] = ()
+    """States outside the table, and entities left ``unseen``."""
+
+
+def inconsistencies(flow: RunFlow) -> list[str]:
+    """States outside the protocol table, and steps or messages still ``unseen``."""
+    bad = check_states(flow)
+    for kind, states in (("step", flow.step_states), ("message", flow.message_states)):
+        bad += [f"{kind} {oid} left unseen" for oid, st in states.items() if st == "unseen"]
+    return bad
+
+
 def run_input(source: Source, inp: Input,
-              clean: Counter[tuple[str, str | None, str | None]] | None = None,
-              ) -> tuple[Escape | None, bool]:
-    """Feed one input: ``(escape or None, detected)``."""
+              clean: Counter[tuple[str, str | None, str | None]] | None = None) -> Result:
+    """Feed one input and classify it against the clean replay's violations."""
     event = source.events[inp.index]
     name, data = str(event.get("event")), event.get("data")
     text = mutated_text(data, inp.path, inp.value)
@@ -295,10 +314,10 @@ def run_input(source: Source, inp: Input,
         flow = _feed(source, inp.index, name, inp.mode, obj, text)
     except Exception as exc:  # counting these is the point
         message = str(exc).splitlines()[0][:200] if str(exc) else ""
-        return Escape(type(exc).__name__, escape_site(exc), message, inp), False
+        return Result(escape=Escape(type(exc).__name__, escape_site(exc), message, inp))
     if clean is None:
         clean = _verdict(_clean(source, inp.mode))
-    return None, _verdict(flow) != clean
+    return Result(detected=_verdict(flow) != clean, inconsistent=tuple(inconsistencies(flow)))
 
 
 # --------------------------------------------------------------------------- #
@@ -311,6 +330,7 @@ class TypeFuzzReport:
     inputs: int = 0
     detected: int = 0
     escapes: list[Escape] = field(default_factory=list)
+    inconsistent: list[tuple[Input, tuple[str, ...]]] = field(default_factory=list)
     per_value: Counter[str] = field(default_factory=Counter)
     escapes_per_value: Counter[str] = field(default_factory=Counter)
     detected_per_value: Counter[str] = field(default_factory=Counter)
@@ -341,6 +361,7 @@ class TypeFuzzReport:
         lines = [
             f"recordings: {self.sources}, distinct inputs: {self.space}, tried: {self.inputs}",
             f"untyped exceptions: {self.untyped}",
+            f"flows left inconsistent: {len(self.inconsistent)}",
             f"detected: {self.detected} of {self.inputs - self.untyped} fed without "
             f"exception ({100 * self.rate:.2f}%)",
             "",
@@ -350,6 +371,8 @@ class TypeFuzzReport:
             lines.append(f"{label:<16}{self.per_value[label]:>8}"
                          f"{self.escapes_per_value[label]:>9}"
                          f"{self.detected_per_value[label]:>10}")
+        for inp, problems in self.inconsistent[:top]:
+            lines.append(f"INCONSISTENT {inp.describe()}: {'; '.join(problems)[:200]}")
         sites = self.sites()
         if sites:
             lines += ["", f"escape sites ({len(sites)}; top {min(top, len(sites))}):",
@@ -389,13 +412,15 @@ def run_typefuzz(corpus: Corpus, budget: int, seed: int = 0, *,
     report = TypeFuzzReport(space=total, sources=len(corpus.sources))
     for done, n in enumerate(picks, start=1):
         inp = _nth(corpus, n)
-        escape, detected = run_input(by_name[inp.source], inp, clean[(inp.source, inp.mode)])
+        result = run_input(by_name[inp.source], inp, clean[(inp.source, inp.mode)])
         report.inputs += 1
         report.per_value[inp.value] += 1
-        if escape is not None:
-            report.escapes.append(escape)
+        if result.inconsistent:
+            report.inconsistent.append((inp, result.inconsistent))
+        if result.escape is not None:
+            report.escapes.append(result.escape)
             report.escapes_per_value[inp.value] += 1
-        elif detected:
+        elif result.detected:
             report.detected += 1
             report.detected_per_value[inp.value] += 1
         if progress is not None and (done % every == 0 or done == len(picks)):
