@@ -8,6 +8,9 @@ here takes 4,000 of the ~660,000 inputs (seed 0); the long run is
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -128,3 +131,27 @@ def test_the_same_seed_picks_the_same_inputs() -> None:
     assert (a.per_value, a.detected, [e.input for e in a.escapes]) == (
         b.per_value, b.detected, [e.input for e in b.escapes])
     assert a.per_value != c.per_value or a.detected != c.detected
+
+
+def _count(label: str, out: str) -> int:
+    found = re.search(rf"^{label}: (\d+)$", out, re.M)
+    assert found, f"no {label!r} line in:\n{out}"
+    return int(found[1])
+
+
+def test_the_long_run_script_reports_and_exits_by_its_counts() -> None:
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--types", "-n", "300", "--seed", "3",
+         "--recordings", str(recordings_dir())],
+        capture_output=True, text=True, encoding="utf-8", timeout=120, check=False)
+    out = proc.stdout
+    untyped = _count("untyped exceptions", out)
+    inconsistent = _count("flows left inconsistent", out)
+    assert "tried: 300" in out, out + proc.stderr
+    assert re.search(r"^detected: \d+ of \d+ fed without exception", out, re.M), out
+    assert "[300/300]" in proc.stderr  # progress goes to stderr
+    assert proc.returncode == (0 if untyped == inconsistent == 0 else 1), out
+    assert out.rstrip().endswith("PASS" if proc.returncode == 0 else "FAIL")
+    if untyped:
+        assert "escape sites (" in out
