@@ -220,7 +220,7 @@ def test_missing_dot_names_the_package_to_install(
     assert (tmp_path / "d" / "run.svg").read_text() == "old\n"
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert "not rendered" in err and "apt-get install graphviz" in err
+    assert "were not rendered" in err and "apt-get install graphviz" in err
     for name in ("run.svg", "step.svg", "message.svg", "all.svg"):
         assert name in err
 

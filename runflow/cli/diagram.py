@@ -88,12 +88,14 @@ def _refresh(args: argparse.Namespace, out: Output) -> int:
     folder = Path(args.output) if args.output else checkout_diagrams()
     try:
         written = write_diagram_files(folder)
-    except GraphvizNotFoundError as exc:
+    except GraphvizNotFoundError:
         # write_diagram_files writes every text file before it renders any SVG
         text = list(diagram_files(svg=False))
         svgs = [name[: -len(".mmd")] + ".svg" for name in text if name.endswith(".mmd")]
         out.print(f"refreshed {len(text)} text files in {folder}")
-        out.warn(f"warning: not rendered (left as they were): {', '.join(svgs)}: {exc}")
+        out.warn(f"warning: Graphviz's `dot` is not on PATH, so {', '.join(svgs)} were not "
+                 "rendered (left as they were); install Graphviz (Debian/Ubuntu: "
+                 "`apt-get install graphviz`, macOS: `brew install graphviz`) and refresh again")
         return EXIT_OK
     except OSError as exc:
         raise CommandError(f"cannot write {folder}: {exc.strerror or exc}") from None
