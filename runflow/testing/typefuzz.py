@@ -11,7 +11,9 @@ values that exist only as JSON text (:data:`RAW_VALUES`): a 300-deep nested list
 
 Each mutated stream is one *input* per way of feeding it (:data:`MODES`):
 
-* ``sse`` -- the whole stream as SSE bytes through ``feed_sse``, then ``close``;
+* ``sse`` -- the whole stream as canonical SSE bytes (one ``event:`` and one
+  ``data:`` line per event, :func:`~runflow.testing.fuzz.encode_sse`) through
+  ``feed_sse``, then ``close``;
 * ``events`` -- ``feed`` of ``{"event", "data"}`` dicts (the raw-text values as the
   data's JSON bytes, which ``feed`` parses), then ``close``.
 
@@ -63,7 +65,7 @@ __all__ = [
     "run_typefuzz",
 ]
 
-Path_ = tuple[str | int, ...]
+JSONPath = tuple[str | int, ...]
 """A JSON path: dict keys and list indices from the event's data down."""
 
 Mode = Literal["sse", "events"]
@@ -115,12 +117,14 @@ class Source:
     events: tuple[Event, ...]
     blocks: tuple[bytes, ...]
     """``encode_sse`` of each event alone: the stream is their concatenation."""
-    paths: tuple[tuple[int, Path_], ...]
+    paths: tuple[tuple[int, JSONPath], ...]
     """Every (event index, JSON path) that can be replaced."""
 
 
 @dataclass(frozen=True)
 class Corpus:
+    """The recordings to fuzz; inputs are numbered over them (:func:`run_typefuzz`)."""
+
     sources: tuple[Source, ...]
     skipped: tuple[str, ...] = ()
     """Recordings left out, with why (a twin of an earlier one, unreadable)."""
@@ -131,9 +135,9 @@ class Corpus:
         return sum(len(s.paths) for s in self.sources) * len(_LABELS) * len(MODES)
 
 
-def json_paths(value: Any) -> Iterator[Path_]:
+def json_paths(value: Any) -> Iterator[JSONPath]:
     """Every path in ``value``, the root ``()`` first, then depth first."""
-    todo: list[tuple[Path_, Any]] = [((), value)]
+    todo: list[tuple[JSONPath, Any]] = [((), value)]
     while todo:
         path, item = todo.pop()
         yield path
@@ -193,7 +197,7 @@ class Input:
     source: str
     index: int
     """The event whose data is changed."""
-    path: Path_
+    path: JSONPath
     value: str
     """The label of the replacement (:data:`VALUES`, :data:`RAW_VALUES`)."""
     mode: Mode
@@ -204,7 +208,7 @@ class Input:
                 f"({self.mode})")
 
 
-def _replaced(value: Any, path: Path_, new: Any) -> Any:
+def _replaced(value: Any, path: JSONPath, new: Any) -> Any:
     """A copy of ``value`` with ``new`` at ``path`` (only the spine is copied)."""
     if not path:
         return new
@@ -214,7 +218,7 @@ def _replaced(value: Any, path: Path_, new: Any) -> Any:
     return out
 
 
-def mutated_text(data: Any, path: Path_, label: str) -> str:
+def mutated_text(data: Any, path: JSONPath, label: str) -> str:
     """The JSON text of ``data`` with the value at ``path`` replaced by ``label``'s."""
     raw = dict(RAW_VALUES).get(label)
     if raw is None:
@@ -224,7 +228,7 @@ def mutated_text(data: Any, path: Path_, label: str) -> str:
     return text.replace(quoted, raw, 1)
 
 
-def _object_of(data: Any, path: Path_, label: str, text: str) -> Any:
+def _object_of(data: Any, path: JSONPath, label: str, text: str) -> Any:
     """What ``feed`` gets as data: the mutated object, or its bytes for raw text."""
     if label in dict(RAW_VALUES):
         return text.encode("utf-8")
