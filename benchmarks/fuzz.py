@@ -1,13 +1,21 @@
 """Mutation fuzzing over the real recordings: crashes must be 0, detection >= 99%.
 
     python benchmarks/fuzz.py -n 10000 [--seed S] [--strict-every K] [--show N]
+    python benchmarks/fuzz.py --types -n 300000 [--seed S] [--show N]
 
 Each mutation (drop / duplicate / swap adjacent events, truncate the SSE bytes,
 rename a status event or change its payload status, change an id, corrupt a JSON
 byte, split SSE chunks, insert an unknown event) is replayed through a fresh
 RunFlow via feed_sse in random chunks. Prints mutations tried, crashes, and the
-percentage of *relevant* mutations detected (see runflow.fuzz for the definition),
+percentage of *relevant* mutations detected (see runflow.testing.fuzz for the definition),
 overall and per class. Exit status 1 if any crash or detection < 99%.
+
+``--types`` runs the type-confusion fuzzer instead (runflow.testing.typefuzz): every
+JSON value at every path of every event of the .jsonl and .sse recordings replaced
+by a value of another type, fed through feed_sse and feed. It reports untyped
+exceptions (must be 0), the detection rate and the top escape sites (exception type
+and innermost runflow frame) and flows left inconsistent (must be 0), with
+progress on stderr. Exit status 1 if any untyped exception or inconsistent flow.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-from runflow.fuzz import KINDS, run_fuzz
+from runflow.testing.fuzz import KINDS, run_fuzz
+from runflow.testing.typefuzz import TypeFuzzReport, load_corpus, run_typefuzz
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = Path(os.environ.get("RUNFLOW_RECORDINGS", ROOT.parent / "shared" / "recordings"))
@@ -35,7 +44,10 @@ def load(folder: Path) -> dict[str, list[dict[str, object]]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", type=int, default=10_000, help="mutations to try")
+    parser.add_argument("-n", type=int, default=None,
+                        help="mutations to try (default 10,000; with --types 300,000)")
+    parser.add_argument("--types", action="store_true",
+                        help="type-confusion fuzzing (every value at every JSON path)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--strict-every", type=int, default=10,
                         help="also replay every K-th mutation in strict mode (0: never)")
@@ -43,17 +55,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show", type=int, default=10, help="crashes/escapes to list")
     parser.add_argument("--recordings", type=Path, default=RECORDINGS)
     args = parser.parse_args(argv)
+    if args.types:
+        return types(args)
     recordings = load(args.recordings)
     if not recordings:
         print(f"no recordings in {args.recordings}", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    report = run_fuzz(recordings, args.n, args.seed, kinds=tuple(args.kind or KINDS),
+    report = run_fuzz(recordings, args.n or 10_000, args.seed, kinds=tuple(args.kind or KINDS),
                       strict_every=args.strict_every)
     print(f"recordings: {len(recordings)}, seed: {args.seed}, "
           f"{time.perf_counter() - start:.1f} s")
     print(report.format(args.show))
     ok = not report.crashes and report.rate >= 0.99
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+def types(args: argparse.Namespace) -> int:
+    """The type-confusion run: untyped exceptions must be 0."""
+    if not args.recordings.is_dir():
+        print(f"no recordings in {args.recordings}", file=sys.stderr)
+        return 2
+    corpus = load_corpus(args.recordings)
+    if not corpus.sources:
+        print(f"no recordings in {args.recordings}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+
+    def progress(done: int, total: int, report: TypeFuzzReport) -> None:
+        rate = done / max(time.perf_counter() - start, 1e-9)
+        print(f"\r[{done}/{total}] untyped {report.untyped}, detected {report.detected}"
+              f" ({rate:.0f} inputs/s)", end="", file=sys.stderr, flush=True)
+
+    report = run_typefuzz(corpus, args.n or 300_000, args.seed, progress=progress)
+    print(file=sys.stderr)
+    print(f"seed: {args.seed}, {time.perf_counter() - start:.1f} s; "
+          f"{len(corpus.skipped)} recordings skipped (twins or unreadable)")
+    print(report.format(max(args.show, 20)))
+    ok = report.untyped == 0 and not report.inconsistent
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

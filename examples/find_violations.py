@@ -25,7 +25,8 @@ def report(path: str) -> bool:
         print(f"cannot read: {exc}")
         return False
     flow = replay.flow
-    print(f"{Path(path).name}: {flow.event_count} events, ended {replay.ending}, run {flow.run_status}")
+    print(f"{Path(path).name}: {flow.event_count} events, ended {replay.ending}, "
+          f"run {flow.run_status}")
     for v in flow.violations:
         line = replay.line(v.index)  # where the event is in the file (None past the end)
         at = f"event #{v.index}" + (f" (line {line})" if line else "")

@@ -129,7 +129,7 @@ def mermaid(table: EntityTable) -> str:
     """A Mermaid ``stateDiagram-v2`` of one entity's table."""
     ids = {s: s for s in table.states}
     lines = [
-        f"%% {table.entity.value} states, {_HEADER}",
+        f"%% {table.entity} states, {_HEADER}",
         "stateDiagram-v2",
         *_mermaid_body(table, ids, named=False, indent=_INDENT),
     ]
@@ -184,8 +184,8 @@ def _dot_body(table: EntityTable, prefix: str, indent: str) -> list[str]:
 def dot(table: EntityTable) -> str:
     """A Graphviz digraph of one entity's table."""
     lines = [
-        f"// {table.entity.value} states, {_HEADER}",
-        f"digraph {_q(table.entity.value)} {{",
+        f"// {table.entity} states, {_HEADER}",
+        f"digraph {_q(table.entity)} {{",
         *(_INDENT + d for d in _DOT_DEFAULTS),
         *_dot_body(table, "", _INDENT),
         "}",
@@ -335,8 +335,8 @@ def path_mermaid(history: Iterable[StateChange], protocol: Protocol = PROTOCOL) 
     composite state; an edge is labelled ``#i event`` with the index of the first
     time it was taken, and ``(×n)`` when n entities (or n times) took it.
     """
-    first: dict[Entity, dict[tuple[str, str, str], int]] = {}
-    counts: dict[tuple[Entity, str, str, str], int] = {}
+    first: dict[str, dict[tuple[str, str, str], int]] = {}
+    counts: dict[tuple[str, str, str, str], int] = {}
     for change in history:
         key = (change.source, change.dest, change.event)
         first.setdefault(change.entity, {}).setdefault(key, change.index)

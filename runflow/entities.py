@@ -64,7 +64,7 @@ class Tracker:
         out = acc.wire(self.raw) if acc is not None else dict(self.raw)
         if self.status_override is not None and status_field is not None:
             out[status_field] = self.status_override
-        return out  # type: ignore[no-any-return]
+        return out
 
     def snapshot(self) -> BaseModel:
         """The SDK's pydantic object for this entity (cached until the next change)."""

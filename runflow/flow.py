@@ -265,10 +265,11 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
                         else "an SSE block with data but no event name was ignored",
                         None,
                     )
+                entity: str = route[1]  # type: ignore[index, assignment]
                 if kind is EventKind.DELTA:
-                    self._on_delta(route[1], name, data, index)  # type: ignore[arg-type]
+                    self._on_delta(entity, name, data, index)  # type: ignore[arg-type]
                 elif kind is EventKind.STATUS:
-                    self._on_status(route[1], name, data, index, offset)  # type: ignore[arg-type]
+                    self._on_status(entity, name, data, index, offset)  # type: ignore[arg-type]
         except _Rejected as rejected:
             self._violate(rejected.code, index, name, rejected.entity, rejected.message)
         self._finish_event()
@@ -385,7 +386,8 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         # -- accepted from here on: apply, then move, then the after rules --
         if new:
             self._adopt(tracker, data)
-        if name in c.final_object_events and tracker.deltas and tracker.label not in flow_state.capped:
+        if (name in c.final_object_events and tracker.deltas
+                and tracker.label not in flow_state.capped):
             self._check_divergence(tracker, data, name, index)
         merge_server_object(tracker, data)
         status_field = table.status_field

@@ -52,7 +52,7 @@ class Hooks:
     __slots__ = ("announced", "done", "end", "enter", "pending", "text", "tool_call", "violated")
 
     def __init__(self) -> None:
-        self.enter: dict[tuple[Entity, str], list[AnyCallback]] = {}
+        self.enter: dict[tuple[str, str], list[AnyCallback]] = {}
         self.text: dict[str, list[AnyCallback]] = {}
         self.tool_call: dict[str, list[AnyCallback]] = {}
         self.violated: list[AnyCallback] = []

@@ -28,9 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TRANSPORT_ERRORS", "AsyncFlowEventHandler", "FlowEventHandler", "aconsume", "consume",
+    "watch_done",
 ]
-
-
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
     """A connection that broke mid-stream (the flow's ending then says ``truncated``).
@@ -86,9 +85,33 @@ async def aconsume(flow: RunFlow, stream: AsyncIterable[Any] | Iterable[Any]) ->
     return await flow.aclose()
 
 
+def watch_done(stream: Any, on_done: Callable[[], None]) -> bool:
+    """Arrange for ``on_done()`` to be called when ``stream`` yields ``data: [DONE]``.
+
+    The SDK swallows the ``[DONE]`` sentinel, so an ``event_handler=`` cannot tell a
+    stream that ended cleanly from one that was cut. This function is the ONE place
+    where runflow reaches into a private structure of the openai SDK: an
+    ``openai.Stream`` / ``AsyncStream`` keeps its SSE decoder in the private
+    attribute ``_decoder`` (an object whose ``iter_bytes(iterator)`` /
+    ``aiter_bytes(iterator)`` yield events with a ``data`` string) and reads it
+    lazily, at the first iteration. The decoder is wrapped in place (before the
+    stream is iterated) by one that reports ``[DONE]`` and passes everything on.
+
+    Returns whether the watch was installed. ``False`` (no such decoder: another
+    SDK version, a custom stream) means ``on_done`` will never be called; the
+    handlers then assume ``done`` when the stream ended without an error.
+    ``tests/test_sdk.py`` checks the structure against the installed openai and
+    fails naming its version when it changes.
+    """
+    decoder = getattr(stream, "_decoder", None)
+    if decoder is None or not hasattr(decoder, "iter_bytes"):
+        return False
+    stream._decoder = _DoneSpy(decoder, on_done)
+    return True
+
+
 class _DoneSpy:
-    """Wraps the SDK stream's SSE decoder to notice ``data: [DONE]``, which the SDK
-    swallows: without it a clean end and a truncated stream look the same."""
+    """The decoder wrapper :func:`watch_done` installs (used nowhere else)."""
 
     def __init__(self, inner: Any, on_done: Callable[[], None]) -> None:
         self._inner = inner
@@ -110,14 +133,6 @@ class _DoneSpy:
         return getattr(self._inner, name)
 
 
-def _install_spy(stream: Any, on_done: Callable[[], None]) -> bool:
-    decoder = getattr(stream, "_decoder", None)
-    if decoder is None or not hasattr(decoder, "iter_bytes"):
-        return False
-    stream._decoder = _DoneSpy(decoder, on_done)
-    return True
-
-
 def _error_event(exc: BaseException) -> dict[str, Any] | None:
     """The ``error`` event the SDK turned into an ``APIError``, if that is what it was."""
     if isinstance(exc, openai.APIError) and not isinstance(
@@ -130,7 +145,7 @@ def _error_event(exc: BaseException) -> dict[str, Any] | None:
 
 class _Feeding:
     """What both handler twins share: the flow, and whether the stream ended with
-    ``done`` (the SDK swallows it; :class:`_DoneSpy` notices it)."""
+    ``done`` (the SDK swallows it; :func:`watch_done` notices it)."""
 
     def _bind(self, flow: RunFlow | None) -> None:
         from .flow import RunFlow
@@ -140,9 +155,11 @@ class _Feeding:
         self._spied = False
 
     def _start(self, stream: Any) -> None:
-        """The SDK hands the handler its stream: a new stream of the same flow."""
+        """The SDK hands the handler its stream (through its private
+        ``_init(stream)`` hook, which tests/test_sdk.py checks): a new stream of the
+        same flow."""
         self.flow.begin_stream()
-        self._spied = _install_spy(stream, self._saw_done)
+        self._spied = watch_done(stream, self._saw_done)
 
     def _saw_done(self) -> None:
         self._done = True

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import load_bytes, load_events
+from helpers import feed_all
 
 from runflow import Code, RunFlow
 from runflow.checkpoint import CheckpointError
@@ -48,12 +49,6 @@ def outcome(flow: RunFlow) -> dict[str, Any]:
     }
 
 
-def feed_all(flow: RunFlow, events: list[Event]) -> RunFlow:
-    for event in events:
-        flow.feed(event)
-    return flow
-
-
 def tool_call_run() -> list[Event]:
     """The requires_action stream, then the submit_tool_outputs stream: one run."""
     return load_events(FUNCTION) + load_events(CONTINUATION)
@@ -72,22 +67,22 @@ def restored(flow: RunFlow) -> RunFlow:
 # --------------------------------------------------------------------------- #
 def test_tool_call_run_restored_at_every_event_index() -> None:
     events = tool_call_run()
-    whole = feed_all(RunFlow(), events)
+    whole = feed_all(events)
     assert whole.close() == "done"
     expected = outcome(whole)
     assert expected["states"][0] == "completed"
     assert [h.event for h in whole.history].count("thread.run.requires_action") == 1
 
     for cut in range(len(events) + 1):
-        first = feed_all(RunFlow(), events[:cut])
-        flow = feed_all(restored(first), events[cut:])
+        first = feed_all(events[:cut])
+        flow = feed_all(events[cut:], restored(first))
         assert flow.close() == "done", cut
         assert outcome(flow) == expected, f"restored after {cut} event(s)"
 
 
 def test_pending_tool_calls_survive_the_checkpoint_between_streams() -> None:
     events = load_events(FUNCTION)
-    flow = restored(feed_all(RunFlow(), events))
+    flow = restored(feed_all(events))
     assert flow.ending == "done"
     assert flow.run_status == "requires_action"
     pending = flow.pending_tool_calls
@@ -95,7 +90,7 @@ def test_pending_tool_calls_survive_the_checkpoint_between_streams() -> None:
         ("call_xyFYaEeyocjyE6jN64QTcxip", "get_current_weather", "{}")
     ]
     # the continuation is accepted as the same run, not as events after done
-    feed_all(flow, load_events(CONTINUATION))
+    feed_all(load_events(CONTINUATION), flow)
     assert flow.close() == "done"
     assert flow.violations == []
     call = flow.steps[0].step_details.tool_calls[0]
@@ -104,7 +99,7 @@ def test_pending_tool_calls_survive_the_checkpoint_between_streams() -> None:
 
 def test_chain_of_restores_after_every_event() -> None:
     events = load_events(IMAGE)
-    whole = feed_all(RunFlow(), events)
+    whole = feed_all(events)
     whole.close()
     flow = RunFlow()
     for event in events:
@@ -122,14 +117,14 @@ def test_chain_of_restores_after_every_event() -> None:
 ])
 def test_recordings_with_violations_and_errors_restore(name: str) -> None:
     events = load_events(name)
-    whole = feed_all(RunFlow(), events)
+    whole = feed_all(events)
     whole_end = whole.close()
     expected = outcome(whole)
     cuts = sorted({*range(0, len(events) + 1, 11), len(events) - 1, len(events)} | {
         i for i, e in enumerate(events) if e["event"].endswith((".completed", ".incomplete"))
     })
     for cut in cuts:
-        flow = feed_all(restored(feed_all(RunFlow(), events[:cut])), events[cut:])
+        flow = feed_all(events[cut:], restored(feed_all(events[:cut])))
         assert flow.close() == whole_end
         assert outcome(flow) == expected, f"restored after {cut} event(s)"
 
@@ -139,17 +134,17 @@ def test_violations_recorded_before_the_checkpoint_are_kept() -> None:
     bad = copy.deepcopy(events)
     i = next(n for n, e in enumerate(bad) if e["event"] == "thread.message.delta")
     bad.insert(i, {"event": "thread.unknown", "data": {}})
-    whole = feed_all(RunFlow(), bad)
+    whole = feed_all(bad)
     whole.close()
     assert [v.code for v in whole.violations] == [Code.UNKNOWN_EVENT]
-    flow = feed_all(restored(feed_all(RunFlow(), bad[: i + 1])), bad[i + 1 :])
+    flow = feed_all(bad[i + 1 :], restored(feed_all(bad[: i + 1])))
     flow.close()
     assert outcome(flow) == outcome(whole)
 
 
 def test_closed_truncated_flow_restores_closed() -> None:
     events = tool_call_run()[:20]
-    flow = feed_all(RunFlow(), events)
+    flow = feed_all(events)
     assert flow.close() == "truncated"
     again = restored(flow)
     assert again.ending == "truncated"
@@ -159,7 +154,7 @@ def test_closed_truncated_flow_restores_closed() -> None:
 
 
 def test_settings_saved_and_overridable() -> None:
-    flow = feed_all(RunFlow(strict=True), load_events(FUNCTION)[:5])
+    flow = feed_all(load_events(FUNCTION)[:5], strict=True)
     assert RunFlow.from_json(flow.to_json()).strict is True
     assert RunFlow.from_json(flow.to_json(), strict=False).strict is False
     assert RunFlow.from_json(flow.to_json().encode()).strict is True  # bytes accepted
@@ -190,7 +185,7 @@ def test_sse_restored_between_chunks_cut_mid_event() -> None:
     assert expected["states"][0] == "completed"
     assert expected["violations"] == []
     # the SSE bytes and the JSONL events tell the same story
-    assert expected == outcome(feed_all(RunFlow(), tool_call_run()))
+    assert expected == outcome(feed_all(tool_call_run()))
     for size, every in ((97, 1), (1000, 1), (13, 7)):
         got, pendings = sse_outcome(blob, size, every)
         assert got == expected, f"chunks of {size}, restored every {every}"
@@ -218,7 +213,7 @@ def test_sse_restored_mid_utf8_character() -> None:
 # damaged checkpoints
 # --------------------------------------------------------------------------- #
 def good_checkpoint() -> dict[str, Any]:
-    flow = feed_all(RunFlow(), tool_call_run()[:30])
+    flow = feed_all(tool_call_run()[:30])
     flow.feed_sse(b"event: thread.message.delta\ndata: {\"id\"")
     data: dict[str, Any] = json.loads(flow.to_json())
     return data

@@ -26,7 +26,7 @@ from runflow.diagrams import (
     svg_generator_version,
     write_diagram_files,
 )
-from runflow.protocol import PROTOCOL, Entity, EntityTable, Transition, build_protocol
+from runflow.protocol import PROTOCOL, Entity, EntityTable, Transition, build_assistants
 from runflow.recording import DEMO_STREAM, replay_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,7 +155,7 @@ def test_a_table_change_changes_the_diagrams() -> None:
         mermaid(changed))
     assert dot(changed) != dot(run)
     tables = [changed if t.entity is Entity.RUN else t for t in PROTOCOL.tables.values()]
-    protocol = build_protocol(tables)
+    protocol = build_assistants(tuple(tables))
     assert diagram_files(protocol, svg=False)["run.mmd"] != diagram_files(svg=False)["run.mmd"]
     assert diagram_files(protocol, svg=False)["README.md"] != diagram_files(svg=False)["README.md"]
 
@@ -208,17 +208,28 @@ def test_missing_dot_names_the_package_to_install(
     # Mermaid and DOT need no binary.
     assert main(["diagram", "--format", "dot", "--entity", "step"]) == 0
     assert capsys.readouterr().out == dot(PROTOCOL.tables[Entity.STEP])
-    # --refresh writes the text files, then says what is missing for the SVGs.
-    assert main(["diagram", "--refresh", "-o", str(tmp_path / "d")]) == 2
+    # --refresh writes the text files, names the SVGs it could not render, exits 0
+    # (a missing optional renderer is not a usage error) and leaves old SVGs alone.
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "run.svg").write_text("old\n")
+    assert main(["diagram", "--refresh", "-o", str(tmp_path / "d")]) == 0
     assert (tmp_path / "d" / "all.mmd").read_text() == mermaid_all()
+    for name, data in diagram_files(svg=False).items():
+        assert (tmp_path / "d" / name).read_bytes() == data
     assert not (tmp_path / "d" / "all.svg").exists()
+    assert (tmp_path / "d" / "run.svg").read_text() == "old\n"
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "were not rendered" in err and "apt-get install graphviz" in err
+    for name in ("run.svg", "step.svg", "message.svg", "all.svg"):
+        assert name in err
 
 
 def _need_dot() -> None:
     if graphviz_version() is None:
         if IN_CI:
             pytest.fail("Graphviz `dot` is not installed in CI (see .ci/run)")
-        pytest.skip("Graphviz `dot` is not installed")
+        pytest.skip("Graphviz `dot` is not on PATH (install graphviz to run this; CI fails here)")
 
 
 def test_svg_and_png_rendering() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import load_events
+from helpers import feed_all
 
 from runflow import Code, RunFlow, Violation
 
@@ -27,14 +28,6 @@ IMAGE = "simpleopenai_create_and_run_code_interpreter_image_v1_2024.jsonl"
 FUNCTION = "dotnet_create_and_run_function_requires_action.jsonl"
 CONTINUATION = "dotnet_function_call_continuation.jsonl"
 SERVER_KEPT = "the server's value is kept"
-
-
-def feed_all(events: list[Event]) -> RunFlow:
-    flow = RunFlow()
-    for event in events:
-        flow.feed(event)
-    assert flow.close() == "done"
-    return flow
 
 
 def short(value: Any) -> str:
@@ -99,7 +92,7 @@ def test_text_value() -> None:
     def change(d: dict[str, Any]) -> None:
         d["content"][0]["text"]["value"] = theirs
 
-    flow = feed_all(mutated(events, i, change))
+    flow = feed_all(mutated(events, i, change), close=True)
     v = only_divergence(flow, i, f"message {mid}")
     assert_names(v, "content[0].text.value", ours, theirs)
     assert len(v.message) < 300  # both values shortened, not 5,000 characters
@@ -118,7 +111,7 @@ def test_text_value_from_a_mutated_delta() -> None:
     def change(data: dict[str, Any]) -> None:
         data["delta"]["content"][0]["text"]["value"] = "?"
 
-    flow = feed_all(mutated(events, d, change))
+    flow = feed_all(mutated(events, d, change), close=True)
     v = only_divergence(flow, i, f"message {mid}")
     assert_names(v, "content[0].text.value", theirs.replace("!", "?", 1), theirs)
     assert flow.message(mid).content[0].text.value == theirs
@@ -127,7 +120,7 @@ def test_text_value_from_a_mutated_delta() -> None:
 def _citation_case(change: Callable[[dict[str, Any]], None]) -> tuple[RunFlow, int, str]:
     events = load_events(CITATION)
     i = final_index(events, "thread.message.completed")
-    return feed_all(mutated(events, i, change)), i, events[i]["data"]["id"]
+    return feed_all(mutated(events, i, change), close=True), i, events[i]["data"]["id"]
 
 
 def test_annotation_count() -> None:
@@ -179,7 +172,7 @@ def test_part_type() -> None:
     def change(d: dict[str, Any]) -> None:
         d["content"][0] = {"type": "refusal", "refusal": "I can't help with that."}
 
-    flow = feed_all(mutated(events, i, change))
+    flow = feed_all(mutated(events, i, change), close=True)
     v = only_divergence(flow, i, f"message {mid}")
     assert_names(v, "content[0].type", "text", "refusal")
     part = flow.message(mid).content[0]
@@ -196,7 +189,7 @@ def test_extra_part_from_the_server() -> None:
     def change(d: dict[str, Any]) -> None:
         d["content"].append({"type": "image_file", "image_file": {"file_id": "file-1"}})
 
-    flow = feed_all(mutated(events, i, change))
+    flow = feed_all(mutated(events, i, change), close=True)
     v = only_divergence(flow, i, f"message {mid}")
     assert_names(v, "content[1].type", "<missing>", "image_file")
     assert [p.type for p in flow.message(mid).content] == ["text", "image_file"]
@@ -208,7 +201,7 @@ def test_extra_part_from_the_server() -> None:
 def _ci_case(change: Callable[[dict[str, Any]], None]) -> tuple[RunFlow, int, str, list[Event]]:
     events = load_events(CI_INPUT)
     i = final_index(events, "thread.run.step.completed", is_tool_step)
-    return feed_all(mutated(events, i, change)), i, events[i]["data"]["id"], events
+    return feed_all(mutated(events, i, change), close=True), i, events[i]["data"]["id"], events
 
 
 def _call(d: dict[str, Any], n: int = 0) -> dict[str, Any]:
@@ -266,7 +259,8 @@ def test_function_name() -> None:
     events = function_flow_events()
     i = function_step_done(events)
     sid = events[i]["data"]["id"]
-    flow = feed_all(mutated(events, i, lambda d: _call(d)["function"].update(name="get_time")))
+    flow = feed_all(mutated(events, i, lambda d: _call(d)["function"].update(name="get_time")),
+                    close=True)
     v = only_divergence(flow, i, f"step {sid}")
     assert_names(v, "step_details.tool_calls[0].function.name", "get_current_weather",
                  "get_time")
@@ -278,7 +272,8 @@ def test_function_arguments() -> None:
     i = function_step_done(events)
     sid = events[i]["data"]["id"]
     theirs = '{"location": "Oslo"}'
-    flow = feed_all(mutated(events, i, lambda d: _call(d)["function"].update(arguments=theirs)))
+    flow = feed_all(mutated(events, i, lambda d: _call(d)["function"].update(arguments=theirs)),
+                    close=True)
     v = only_divergence(flow, i, f"step {sid}")
     assert_names(v, "step_details.tool_calls[0].function.arguments", "{}", theirs)
     fn = flow.step(sid).step_details.tool_calls[0].function
@@ -290,7 +285,7 @@ def test_unmutated_recordings_have_no_divergence() -> None:
     """The control for every test above: the same recordings, unchanged."""
     for events in (load_events(TEXT), load_events(CITATION), load_events(CI_INPUT),
                    function_flow_events()):
-        assert feed_all(events).violations == []
+        assert feed_all(events, close=True).violations == []
 
 
 # --------------------------------------------------------------------------- #
@@ -315,7 +310,7 @@ def test_parts_beyond_the_servers_list_are_kept() -> None:
     def change(d: dict[str, Any]) -> None:
         del d["content"][1:]  # only the image_file part is left
 
-    flow = feed_all(mutated(events, i, change))
+    flow = feed_all(mutated(events, i, change), close=True)
     content = flow.message(mid).content
     assert [p.type for p in content] == ["image_file", "text"]
     assert content[1].text.value == text
@@ -327,7 +322,7 @@ def test_empty_server_content_keeps_every_part() -> None:
     i = [n for n, e in enumerate(events) if e["event"] == "thread.message.completed"][1]
     mid = events[i]["data"]["id"]
     before = copy.deepcopy(events[i]["data"]["content"])
-    flow = feed_all(mutated(events, i, lambda d: d.update(content=[])))
+    flow = feed_all(mutated(events, i, lambda d: d.update(content=[])), close=True)
     dumped = [p.model_dump(exclude_none=True) for p in flow.message(mid).content]
     assert dumped == [{k: v for k, v in p.items()} for p in before]
     no_false_claim(flow, i, "content[")
@@ -337,7 +332,8 @@ def test_null_function_arguments_are_kept() -> None:
     events = function_flow_events()
     i = function_step_done(events)
     sid = events[i]["data"]["id"]
-    flow = feed_all(mutated(events, i, lambda d: _call(d)["function"].update(arguments=None)))
+    flow = feed_all(mutated(events, i, lambda d: _call(d)["function"].update(arguments=None)),
+                    close=True)
     fn = flow.step(sid).step_details.tool_calls[0].function
     assert fn.arguments == "{}"
     assert fn.output == "warm and sunny"
@@ -352,7 +348,7 @@ def test_null_code_input_and_empty_outputs_are_kept() -> None:
     def change(d: dict[str, Any]) -> None:
         _call(d)["code_interpreter"].update(input=None, outputs=[])
 
-    flow = feed_all(mutated(events, i, change))
+    flow = feed_all(mutated(events, i, change), close=True)
     sid = events[i]["data"]["id"]
     ci = flow.step(sid).step_details.tool_calls[0].code_interpreter
     assert ci.input == server["input"]
@@ -366,7 +362,7 @@ CI_LOGS = "openllmetry_code_interpreter_logs_2024.jsonl"
 def _logs_case(change: Callable[[dict[str, Any]], None]) -> tuple[RunFlow, int, str, list[Event]]:
     events = load_events(CI_LOGS)
     i = final_index(events, "thread.run.step.completed", is_tool_step)
-    return feed_all(mutated(events, i, change)), i, events[i]["data"]["id"], events
+    return feed_all(mutated(events, i, change), close=True), i, events[i]["data"]["id"], events
 
 
 def test_code_interpreter_logs() -> None:
@@ -394,6 +390,6 @@ def test_dropped_logs_delta_is_a_divergence() -> None:
     events = load_events(CI_LOGS)
     k = next(i for i, e in enumerate(events) if e["event"] == "thread.run.step.delta"
              and _call(e["data"]["delta"]).get("code_interpreter", {}).get("outputs"))
-    flow = feed_all(events[:k] + events[k + 1 :])
+    flow = feed_all(events[:k] + events[k + 1 :], close=True)
     assert [v.code for v in flow.violations] == [Code.SNAPSHOT_DIVERGENCE]
     assert "code_interpreter.outputs.length" in flow.violations[0].message

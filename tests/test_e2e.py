@@ -1,5 +1,5 @@
 """End to end: every scenario of the test server, over real loopback HTTP with the real
-openai clients, driven by ``drive``/``adrive`` or fed with ``flow.consume``; the flow's
+openai clients, driven by ``drive``/``adrive`` or fed with ``runflow.sdk.consume``; the flow's
 final snapshots must equal the server's stored objects read back over REST."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Mutation fuzzing over the real recordings (engine: :mod:`runflow.fuzz`).
+"""Mutation fuzzing over the real recordings (engine: :mod:`runflow.testing.fuzz`).
 
 Each example takes one recording, one mutation class and a seed. Properties:
 feeding never raises (except ``ProtocolError`` in strict mode), every state
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from mutations import Event, drop, duplicate, replace_id, set_field, swap
 
 from runflow import RunFlow
-from runflow.fuzz import (
+from runflow.testing.fuzz import (
     KINDS,
     encode_sse,
     is_relevant,
@@ -96,9 +96,9 @@ def test_untouched_entities_rebuild_as_in_the_clean_replay(case: tuple[str, str,
     clean = clean_flow(name)
     m = mutate(events_of(name), kind, random.Random(seed))
     flow = replay(m.data, m.chunks).flow
-    for sid in clean._s.children["step"].keys() - m.touched:
+    for sid in clean.step_states.keys() - m.touched:
         assert flow.step(sid).model_dump() == clean.step(sid).model_dump(), m.description
-    for mid in clean._s.children["message"].keys() - m.touched:
+    for mid in clean.message_states.keys() - m.touched:
         assert flow.message(mid).model_dump() == clean.message(mid).model_dump(), m.description
 
 

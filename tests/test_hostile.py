@@ -22,8 +22,8 @@ from test_limits import (
 )
 
 from runflow import Limits, RunFlow
-from runflow.fuzz import encode_sse
 from runflow.recording import RecordingError, read_recording
+from runflow.testing.fuzz import encode_sse
 
 MB = 1024 * 1024
 CHUNK = 64 * 1024
@@ -81,8 +81,8 @@ def test_100_mb_of_text_stays_bounded(source: Callable[[int], Iterator[bytes]]) 
     assert peak < 2 * max(limits.max_event_bytes, limits.max_message_chars) + 8 * MB
     assert peak < 50 * MB
     assert [v.code.value for v in flow.violations] == ["limit_exceeded"]
-    assert len(flow._s.children["message"]["msg_1"].acc.parts[0].value if flow._s.children["message"]["msg_1"].acc.parts
-               else "") <= limits.max_message_chars
+    parts = flow._s.children["message"]["msg_1"].acc.parts
+    assert len(parts[0].value if parts else "") <= limits.max_message_chars
 
 
 def test_sparse_index_allocates_nothing() -> None:

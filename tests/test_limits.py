@@ -12,9 +12,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
+from helpers import feed_all
 
 from runflow import Limits, RunFlow
-from runflow.fuzz import encode_sse
+from runflow.testing.fuzz import encode_sse
 from runflow.violations import Code, Violation
 
 Event = dict[str, Any]
@@ -94,13 +95,6 @@ def message_block(sid: str, mid: str, deltas: Iterable[Event],
         {"type": "text", "text": {"value": "".join(text), "annotations": []}}]
     yield message_event("thread.message.completed", mid, "completed", content)
     yield step_event("thread.run.step.completed", sid, "completed", mid=mid)
-
-
-def feed_all(flow: RunFlow, events: Iterable[Event]) -> RunFlow:
-    for e in events:
-        flow.feed(e)
-    flow.close()
-    return flow
 
 
 def limit_violations(flow: RunFlow) -> list[Violation]:
@@ -196,7 +190,7 @@ def test_message_text_stops_growing_at_max_message_chars() -> None:
             step_event("thread.run.step.completed", "step_1", "completed", mid="msg_1"),
             *message_block("step_2", "msg_2", [text_delta("msg_2", "0123456789")] * 5),
             *epilogue()]
-    feed_all(flow, rest)
+    feed_all(rest, flow, close=True)
     assert text_of(flow, "msg_2") == "0123456789" * 5
     assert codes(flow) == ["limit_exceeded"]  # no divergence for the capped message
     assert flow.run_status == "completed"
@@ -216,9 +210,9 @@ def test_tool_arguments_stop_growing_at_max_tool_chars() -> None:
     flow = RunFlow(limits=Limits(max_tool_chars=50))
     events = [*prologue(), *tool_block("step_1", "call_1", ["0123456789"] * 20),
               *tool_block("step_2", "call_2", ['{"a":', " 1}"]), *epilogue()]
-    feed_all(flow, events[: 3 + 22])  # up to the first step's last delta
+    feed_all(events[: 3 + 22], flow, close=True)  # up to the first step's last delta
     assert len(flow._s.children["step"]["step_1"].acc.calls[0].text) <= 50
-    flow = feed_all(RunFlow(limits=Limits(max_tool_chars=50)), events)
+    flow = feed_all(events, limits=Limits(max_tool_chars=50), close=True)
     [limit] = limit_violations(flow)
     assert limit.entity == "step step_1" and "max_tool_chars=50" in limit.message
     call = flow.step("step_2").step_details.tool_calls[0]  # type: ignore[union-attr]
@@ -233,9 +227,9 @@ def test_part_index_beyond_max_index_is_limit_exceeded() -> None:
     flow = RunFlow(limits=Limits(max_index=3))
     deltas = [text_delta("msg_1", f"p{i}", index=i) for i in range(5)]
     final = [{"type": "text", "text": {"value": f"p{i}", "annotations": []}} for i in range(3)]
-    feed_all(flow, [*prologue(), *message_block("step_1", "msg_1", deltas, final=final),
+    feed_all([*prologue(), *message_block("step_1", "msg_1", deltas, final=final),
                     *message_block("step_2", "msg_2", [text_delta("msg_2", "ok")]),
-                    *epilogue()])
+                    *epilogue()], flow, close=True)
     # index 3 reaches the limit (rejected); index 4 is then past the end: a gap
     assert [(v.code.value, v.entity) for v in flow.violations] == [
         ("limit_exceeded", "message msg_1"), ("content_index_gap", "message msg_1")]
@@ -245,10 +239,10 @@ def test_part_index_beyond_max_index_is_limit_exceeded() -> None:
 
 def test_sparse_part_index_is_a_gap_not_an_allocation() -> None:
     flow = RunFlow()
-    feed_all(flow, [*prologue(),
+    feed_all([*prologue(),
                     *message_block("step_1", "msg_1", [text_delta("msg_1", "x", index=10**9)],
                                    final=[]),
-                    *epilogue()])
+                    *epilogue()], flow, close=True)
     assert "content_index_gap" in codes(flow)
     assert flow._s.children["message"]["msg_1"].acc.parts == []
 
@@ -318,7 +312,7 @@ def test_entities_beyond_max_entities_are_rejected_and_the_flow_goes_on() -> Non
               step_event("thread.run.step.created", "step_3", "in_progress", mid="msg_3"),
               step_event("thread.run.step.created", "step_4", "in_progress", mid="msg_4"),
               *epilogue()]
-    feed_all(flow, events)
+    feed_all(events, flow, close=True)
     assert [v.entity for v in limit_violations(flow)] == ["step step_3", "step step_4"]
     assert [s.id for s in flow.steps] == ["step_1", "step_2"]
     assert text_of(flow, "msg_1") == "one" and text_of(flow, "msg_2") == "two"
@@ -341,5 +335,5 @@ def test_capped_entity_reports_once(limit: str) -> None:
                   *epilogue()]
     else:
         events = [*prologue(), *tool_block("step_1", "call_1", ["abcd"] * 50), *epilogue()]
-    feed_all(flow, events)
+    feed_all(events, flow, close=True)
     assert codes(flow) == ["limit_exceeded"]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-
-import runflow.flow
 from collections import Counter
 from typing import Any
 
@@ -21,6 +19,7 @@ import pydantic
 import pytest
 from conftest import load_events
 
+import runflow.flow
 from runflow import RunFlow
 from runflow.content import Part, ToolCall
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import jsonl_files, load_events
+from helpers import feed_all
 from mutations import (
     Event,
     cut,
@@ -66,15 +67,6 @@ QUIRKS = {
 V = tuple[str, str, int, "str | None"]
 
 
-def feed_all(events: list[Event], *, close: bool = True, **kwargs: Any) -> RunFlow:
-    flow = RunFlow(**kwargs)
-    for event in events:
-        flow.feed(event)
-    if close:
-        flow.close()
-    return flow
-
-
 def found(flow: RunFlow) -> list[V]:
     return [(v.code.value, v.severity, v.index, v.entity) for v in flow.violations]
 
@@ -91,7 +83,7 @@ def data(event: Event) -> dict[str, Any]:
 @pytest.mark.parametrize("name", [n for n in jsonl_files() if n not in QUIRKS])
 def test_baseline_is_clean(name: str) -> None:
     events = load_events(name)
-    flow = feed_all(events)
+    flow = feed_all(events, close=True)
     assert found(flow) == []
     assert flow.event_count == len(events)
     final = "error" if events[-1]["event"] == "error" else "done"
@@ -100,7 +92,7 @@ def test_baseline_is_clean(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(QUIRKS))
 def test_quirky_recordings(name: str) -> None:
-    flow = feed_all(load_events(name))
+    flow = feed_all(load_events(name), close=True)
     assert found(flow) == QUIRKS[name]
     assert flow.run_status == "completed"
 
@@ -452,7 +444,7 @@ def test_rule(case: Case) -> None:
     original = load_events(case.recording)
     events = case.mutate(original)
     assert events != original
-    flow = feed_all(events)
+    flow = feed_all(events, close=True)
     assert found(flow) == case.expected
     for v in flow.violations:
         assert v.severity == RULES[v.code].severity or v.code is Code.CHILDREN_OPEN_AT_TERMINAL
@@ -472,7 +464,7 @@ def test_every_code_is_covered() -> None:
 # --------------------------------------------------------------------------- #
 def test_unknown_delta_entity_cannot_be_adopted() -> None:
     events = drop(load_events(TEXT), 5)  # message.created dropped
-    flow = feed_all(events)
+    flow = feed_all(events, close=True)
     assert {v.code for v in flow.violations} == {Code.UNKNOWN_ENTITY}
     assert [v.index for v in flow.violations] == list(range(5, 40))
     assert all(v.entity == T_MSG for v in flow.violations)
@@ -481,7 +473,7 @@ def test_unknown_delta_entity_cannot_be_adopted() -> None:
 
 
 def test_children_open_leaves_children_in_progress() -> None:
-    flow = feed_all(move(load_events(TEXT), 42, 40))
+    flow = feed_all(move(load_events(TEXT), 42, 40), close=True)
     assert flow.run_status == "completed"
     assert flow.step_states == {T_STEP.split()[1]: "in_progress"}
     assert flow.message_states == {T_MSG.split()[1]: "in_progress"}
@@ -489,14 +481,14 @@ def test_children_open_leaves_children_in_progress() -> None:
 
 def test_status_mismatch_follows_the_event_name() -> None:
     step_id = T_STEP.split()[1]
-    flow = feed_all(set_status(load_events(TEXT), 41, "in_progress"))
+    flow = feed_all(set_status(load_events(TEXT), 41, "in_progress"), close=True)
     assert flow.step_state(step_id) == "completed"
     assert flow.step(step_id).status == "completed"
 
 
 def test_snapshot_divergence_keeps_the_server_value() -> None:
     msg_id = T_MSG.split()[1]
-    flow = feed_all(set_field(load_events(TEXT), 40, "content.0.text.value", "Goodbye"))
+    flow = feed_all(set_field(load_events(TEXT), 40, "content.0.text.value", "Goodbye"), close=True)
     content = flow.message(msg_id).content[0]
     assert content.type == "text"
     assert content.text.value == "Goodbye"
@@ -519,14 +511,14 @@ def test_truncated_index_is_the_number_of_events() -> None:
 
 def test_unknown_event_is_ignored_and_counted() -> None:
     events = rename_event(load_events(TEXT), 6, "thread.message.reviewed")
-    flow = feed_all(events)
+    flow = feed_all(events, close=True)
     assert flow.event_count == len(events)
     assert flow.message_state(T_MSG.split()[1]) == "completed"
     assert flow.ok
 
 
 def test_done_before_final_ends_the_stream() -> None:
-    flow = feed_all(drop(load_events(TEXT), 42))
+    flow = feed_all(drop(load_events(TEXT), 42), close=True)
     assert flow.ending == "done"
     assert flow.run_status == "in_progress"
 
@@ -550,8 +542,8 @@ def test_limit_exceeded_stops_the_message_growing() -> None:
 def test_limit_exceeded_on_tool_arguments() -> None:
     events = set_field(load_events(ACTION), 7, _tool("function.arguments"), '{"city": "Paris"}')
     events = set_field(events, 8, f"{_LISTED}.function.arguments", '{"city": "Paris"}')
-    assert found(feed_all(events)) == []
-    flow = feed_all(events, limits=Limits(max_tool_chars=5))
+    assert found(feed_all(events, close=True)) == []
+    flow = feed_all(events, limits=Limits(max_tool_chars=5), close=True)
     assert found(flow)[0] == ("limit_exceeded", "error", 7, A_STEP)
 
 
@@ -584,7 +576,7 @@ def test_two_streams_in_one_flow_are_clean() -> None:
 
 
 def test_second_stream_after_a_completed_run_is_event_after_done() -> None:
-    flow = feed_all([*load_events(TEXT), *load_events(TEXT)[:1]])
+    flow = feed_all([*load_events(TEXT), *load_events(TEXT)[:1]], close=True)
     assert found(flow)[:2] == [
         ("event_after_done", "error", 44, None),
         ("duplicate_entity", "error", 44, T_RUN),
@@ -593,7 +585,7 @@ def test_second_stream_after_a_completed_run_is_event_after_done() -> None:
 
 def test_continuation_alone_is_adopted() -> None:
     events = load_events(CONTINUATION)
-    flow = feed_all(events)
+    flow = feed_all(events, close=True)
     assert found(flow) == []
     assert flow.run_status == "completed"
     assert flow.step_state(A_STEP.split()[1]) == "completed"
@@ -605,7 +597,7 @@ def test_adoption_stops_once_the_run_is_seen() -> None:
     unseen: the same event after run.queued is an unknown_entity."""
     events = move(load_events(CONTINUATION), 0, 3)  # after run.queued, run.in_progress
     assert events[2]["event"] == "thread.run.step.completed"
-    flow = feed_all(events)
+    flow = feed_all(events, close=True)
     assert found(flow) == [("unknown_entity", "error", 2, A_STEP)]
     assert A_STEP.split()[1] not in flow.step_states
 
@@ -693,6 +685,6 @@ def test_events_after_the_end_are_not_a_truncation(
 ) -> None:
     """Events after a done (not in requires_action) or after an error do not open a
     new stream: the input did end with done/error, so it is not ``truncated``."""
-    flow = feed_all(mutate(load_events(recording)), close=False)
+    flow = feed_all(mutate(load_events(recording)))
     assert flow.close() == ending
     assert "truncated" not in {v.code.value for v in flow.violations}

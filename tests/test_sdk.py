@@ -28,7 +28,7 @@ from runflow import (
     TextSnapshot,
     ToolCallSnapshot,
 )
-from runflow.sdk import aconsume, consume
+from runflow.sdk import aconsume, consume, watch_done
 from runflow.testing import SCENARIOS, Server
 
 pytestmark = [
@@ -143,6 +143,82 @@ def client(server: Server) -> Iterator[openai.OpenAI]:
 async def aclient(server: Server) -> AsyncIterator[openai.AsyncOpenAI]:
     async with openai.AsyncOpenAI(base_url=server.base_url, api_key="test", max_retries=0) as c:
         yield c
+
+
+# --------------------------------------------------------------------------- #
+# the one reach into openai internals: runflow.sdk.watch_done
+# --------------------------------------------------------------------------- #
+CHANGED = (f"openai {openai.__version__} changed the private stream decoder that "
+           "runflow.sdk.watch_done wraps; adapt watch_done to it")
+
+
+def _check_decoder(stream: Any, method: str) -> None:
+    decoder = getattr(stream, "_decoder", None)
+    assert decoder is not None, f"{CHANGED}: {type(stream).__name__} has no _decoder"
+    assert callable(getattr(decoder, method, None)), (
+        f"{CHANGED}: {type(stream).__name__}._decoder has no {method}()")
+
+
+def test_watch_done_sees_done_through_the_installed_openai(fresh: Server) -> None:
+    with openai.OpenAI(base_url=fresh.base_url, api_key="t", max_retries=0) as client:
+        seen: list[str] = []
+        stream = client.beta.threads.create_and_run(assistant_id="asst_text", stream=True)
+        _check_decoder(stream, "iter_bytes")
+        assert watch_done(stream, lambda: seen.append("done")), CHANGED
+        events = [e.event for e in stream]
+        assert events[-1] == "thread.run.completed"
+        assert seen == ["done"], f"{CHANGED}: the wrapped decoder never saw [DONE]"
+
+        fresh.inject("cut_after=5")
+        seen.clear()
+        stream = client.beta.threads.create_and_run(assistant_id="asst_text", stream=True)
+        assert watch_done(stream, lambda: seen.append("done")), CHANGED
+        with pytest.raises(CUT):
+            for _ in stream:
+                pass
+        assert seen == []  # a cut stream is not mistaken for a clean end
+
+
+async def test_watch_done_sees_done_through_the_installed_async_openai(fresh: Server) -> None:
+    async with openai.AsyncOpenAI(base_url=fresh.base_url, api_key="t",
+                                  max_retries=0) as client:
+        seen: list[str] = []
+        stream = await client.beta.threads.create_and_run(assistant_id="asst_text",
+                                                          stream=True)
+        _check_decoder(stream, "aiter_bytes")
+        assert watch_done(stream, lambda: seen.append("done")), CHANGED
+        events = [e.event async for e in stream]
+        assert events[-1] == "thread.run.completed"
+        assert seen == ["done"], f"{CHANGED}: the wrapped decoder never saw [DONE]"
+
+
+def test_the_handler_hook_runflow_overrides_is_still_called_with_the_stream(
+    fresh: Server,
+) -> None:
+    """FlowEventHandler learns of its stream through the SDK's private
+    ``AssistantEventHandler._init(stream)``; a rename would silently skip it."""
+    for cls in (openai.AssistantEventHandler, openai.AsyncAssistantEventHandler):
+        assert callable(getattr(cls, "_init", None)), (
+            f"openai {openai.__version__}: {cls.__name__} has no _init(stream) hook; "
+            "runflow.sdk's handlers must be adapted")
+    got: list[str] = []
+
+    class Spy(FlowEventHandler):
+        def _init(self, stream: Any) -> None:
+            got.append(type(stream).__name__)
+            super()._init(stream)
+
+    with openai.OpenAI(base_url=fresh.base_url, api_key="t", max_retries=0) as client, \
+            client.beta.threads.create_and_run_stream(
+                assistant_id="asst_text", event_handler=Spy()) as stream:
+        stream.until_done()
+    assert got == ["Stream"], f"openai {openai.__version__} no longer calls _init(stream)"
+
+
+def test_watch_done_declines_what_is_not_an_sdk_stream() -> None:
+    called: list[str] = []
+    assert watch_done(iter([]), lambda: called.append("done")) is False
+    assert called == []
 
 
 def outputs_for(flow: RunFlow) -> list[dict[str, str]]:

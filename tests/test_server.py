@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -437,7 +436,9 @@ def test_enqueued_events_and_streams_split_at_done(fresh: Server) -> None:
 
 
 def test_split_sse_round_trips_every_recording() -> None:
-    for path in sorted(recordings_dir().glob("*.sse")):
+    paths = sorted(recordings_dir().glob("*.sse"))
+    assert paths, f"no .sse recordings in {recordings_dir()}"
+    for path in paths:
         raw = path.read_bytes()
         frames = split_sse(raw)
         assert b"".join(f.raw for f in frames) == raw, path.name
@@ -560,7 +561,6 @@ def test_fault_unknown_event(server: Server, baseline: list[str]) -> None:
 
 
 def test_fault_delay_keeps_rest_reads_in_step(server: Server) -> None:
-    began = time.monotonic()
     body = {"assistant_id": "asst_text", "stream": True, "metadata": {"text": "Hi there"}}
     seen = []
     with HTTP.stream(
@@ -575,7 +575,7 @@ def test_fault_delay_keeps_rest_reads_in_step(server: Server) -> None:
                 run = json.loads(line[6:])
                 url = f"{server.base_url}/threads/{run['thread_id']}/runs/{run['id']}"
                 seen.append((run["status"], HTTP.get(url).json()["status"]))
-    assert time.monotonic() - began > 0.3
+    # the delay is what keeps REST in step: each read sees the status just streamed
     assert [a for a, _ in seen] == ["queued", "queued", "in_progress", "completed"]
     assert all(streamed == stored for streamed, stored in seen), seen
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import jsonl_files, load_events
+from helpers import feed_all
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
@@ -42,13 +43,6 @@ TEXT_ANSWERS = [
 # Hand-edited capture (see recordings/SOURCES.md): its message was trimmed to 3
 # deltas while the final object kept the full text with 5 citations.
 EDITED_TRIMMED = "simpleopenai_EDITED_file_search_step_deltas.jsonl"
-
-
-def feed_all(events: list[Event], flow: RunFlow | None = None) -> RunFlow:
-    flow = flow or RunFlow()
-    for event in events:
-        flow.feed(event)
-    return flow
 
 
 def index_of(events: list[Event], name: str, oid: str | None = None, nth: int = 0) -> int:

@@ -18,6 +18,9 @@ Diagrams are generated from runflow.protocol.PROTOCOL. SVG and PNG need Graphviz
 
 --refresh rewrites the diagrams/ folder of a runflow checkout (or -o DIR): the .mmd,
 .svg and README.md files that tests/test_diagrams.py compares with the table.
+Without `dot`, --refresh still writes the text files (.mmd, README.md), leaves the
+SVGs as they were, names on stderr each SVG it could not render, and exits 0: a
+missing optional renderer is not a usage error, and the text diagrams are fresh.
 """
 
 ENTITIES = ("run", "step", "message", "thread", "all")
@@ -79,13 +82,23 @@ def _render(entity: str, fmt: str) -> bytes:
 
 
 def _refresh(args: argparse.Namespace, out: Output) -> int:
-    from runflow.diagrams import write_diagram_files
+    """Rewrite the folder; without Graphviz, the text files only (see EPILOG)."""
+    from runflow.diagrams import GraphvizNotFoundError, diagram_files, write_diagram_files
 
-    if args.output:
-        folder = Path(args.output)
-    else:
-        folder = checkout_diagrams()
-    written = write_diagram_files(folder)
+    folder = Path(args.output) if args.output else checkout_diagrams()
+    try:
+        written = write_diagram_files(folder)
+    except GraphvizNotFoundError:
+        # write_diagram_files writes every text file before it renders any SVG
+        text = list(diagram_files(svg=False))
+        svgs = [name[: -len(".mmd")] + ".svg" for name in text if name.endswith(".mmd")]
+        out.print(f"refreshed {len(text)} text files in {folder}")
+        out.warn(f"warning: Graphviz's `dot` is not on PATH, so {', '.join(svgs)} were not "
+                 "rendered (left as they were); install Graphviz (Debian/Ubuntu: "
+                 "`apt-get install graphviz`, macOS: `brew install graphviz`) and refresh again")
+        return EXIT_OK
+    except OSError as exc:
+        raise CommandError(f"cannot write {folder}: {exc.strerror or exc}") from None
     out.print(f"refreshed {len(written)} files in {folder}")
     return EXIT_OK
 

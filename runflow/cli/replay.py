@@ -93,7 +93,7 @@ def _print_timeline(replay: Replay, out: Output) -> None:
             shown += 1
         arrow = f"{change.source} -> {out.style(change.dest, 'cyan')}"
         out.print(
-            f"  #{change.index:<4} {change.entity.value:<7} {change.id:<32} "
+            f"  #{change.index:<4} {change.entity:<7} {change.id:<32} "
             f"{arrow}  {out.style(change.event, 'dim')}"
         )
     for violation in pending[shown:]:

@@ -75,7 +75,7 @@ from ..accumulators import MessageContent, StepDetails
 from ..divergence import shorten
 from ..jsonparse import JSONError, parse_json
 from ..shapes import ID, STR, Choice, List, Obj, Opt
-from ..violations import Code, EntityRef
+from ..violations import Code, EntityRef, Severity
 from .model import (
     UNSEEN,
     EntityTable,
@@ -460,7 +460,7 @@ def _message_announced(state: Any, message: Any, obj: Any, event: str) -> Iterat
 
 
 def _children_closed(state: Any, run: Any, obj: Any, event: str) -> Iterator[Finding]:
-    severity = "error" if run.state == "completed" else "warning"
+    severity: Severity = "error" if run.state == "completed" else "warning"
     for kind in (Entity.STEP, Entity.MESSAGE):
         for child in state.children[kind].values():
             if child.state == "in_progress":

@@ -167,7 +167,8 @@ STAY = "="
 @dataclass(frozen=True)
 class StreamRow:
     """``input`` in any of ``sources`` (while the root is ``when``) leads to ``dest``
-    (:data:`STAY`: the state does not change); ``code`` is the violation it reports, ``say`` its message (``{event}``,
+    (:data:`STAY`: the state does not change); ``code`` is the violation it reports,
+    ``say`` its message (``{event}``,
     ``{root_state}``, ``{count}`` are filled in)."""
 
     sources: tuple[str, ...]
@@ -333,22 +334,22 @@ def build_protocol(
         problems.append(f"a protocol has exactly one root entity, not {roots}")
     if len(scopes) > 1:
         problems.append(f"a protocol has at most one scope entity, not {scopes}")
-    for table in tables:
-        for fld, kind in table.links.items():
-            if kind not in by_kind:
-                problems.append(f"{table.entity}: link {fld!r} names unknown entity "
-                                f"{str(kind)!r}")
+    for linked in tables:
+        for fld, other in linked.links.items():
+            if other not in by_kind:
+                problems.append(f"{linked.entity}: link {fld!r} names unknown entity "
+                                f"{str(other)!r}")
     problems.extend(_check_stream(stream))
     for rule in rules:
-        table = by_kind.get(rule.entity)
-        if table is None:
+        ruled = by_kind.get(rule.entity)
+        if ruled is None:
             problems.append(f"rule {rule.name}: unknown entity {str(rule.entity)!r}")
             continue
         for event in sorted(rule.events or ()):
             if routes.get(event) != (EventKind.STATUS, rule.entity):
                 problems.append(f"rule {rule.name}: {event!r} is not a status event of "
                                 f"{rule.entity}")
-        for state in sorted((rule.states or frozenset()) - set(table.states)):
+        for state in sorted((rule.states or frozenset()) - set(ruled.states)):
             problems.append(f"rule {rule.name}: {rule.entity} has no state {state!r}")
     if problems:
         raise ProtocolDefinitionError(

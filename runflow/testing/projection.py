@@ -1,8 +1,8 @@
 """The protocol projection of a stream: what runflow can check, and nothing else.
 
 Two streams with the same projection mean the same thing to runflow; the fuzzer
-(:mod:`runflow.fuzz`) calls a mutation *relevant* when it changes the projection.
-See :mod:`runflow.fuzz` for the rules the projection follows.
+(:mod:`runflow.testing.fuzz`) calls a mutation *relevant* when it changes the projection.
+See :mod:`runflow.testing.fuzz` for the rules the projection follows.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from .objects import dig
-from .protocol import FINAL_OBJECT_EVENTS, PROTOCOL, UNSEEN, Entity, EventKind
+from ..objects import dig
+from ..protocol import FINAL_OBJECT_EVENTS, PROTOCOL, UNSEEN, Entity, EventKind
 
 __all__ = ["BAD", "Event", "entity_of", "projection"]
 
@@ -49,7 +49,7 @@ class _Ids:
         return self.seen.setdefault(value, len(self.seen))
 
 
-def entity_of(name: Any) -> tuple[EventKind, Entity | None] | None:
+def entity_of(name: Any) -> tuple[EventKind, str | None] | None:
     return _ROUTES.get(name) if isinstance(name, str) else None
 
 
@@ -197,9 +197,9 @@ class _Accumulator:
         return (self.step_type, parts, calls, tuple(self.bad))
 
 
-def _final_values(entity: Entity, obj: dict[str, Any], ids: _Ids) -> tuple[Any, ...]:
+def _final_values(entity: str, obj: dict[str, Any], ids: _Ids) -> tuple[Any, ...]:
     """The values of a final object that runflow compares with the deltas."""
-    if entity is Entity.MESSAGE:
+    if entity == Entity.MESSAGE:
         content = obj.get("content")
         out: list[Any] = []
         for p in content if isinstance(content, list) else ():
@@ -223,18 +223,18 @@ def _final_values(entity: Entity, obj: dict[str, Any], ids: _Ids) -> tuple[Any, 
     return tuple(calls)
 
 
-def _status(entity: Entity, name: str, data: Any, ids: _Ids,
+def _status(entity: str, name: str, data: Any, ids: _Ids,
             with_values: bool) -> tuple[Any, ...] | None:
     if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
         return None
     out: list[Any] = [name, ids(data["id"])]
-    if entity is Entity.THREAD:
+    if entity == Entity.THREAD:
         return tuple(out)
     status = data.get("status")
     if not isinstance(status, str):
         return None
     out.append(status)
-    if entity is Entity.RUN:
+    if entity == Entity.RUN:
         out.append(ids(data.get("thread_id")))
         out.append(bool(data.get("incomplete_details")) if name == "thread.run.completed"
                    else None)
@@ -250,7 +250,7 @@ def _status(entity: Entity, name: str, data: Any, ids: _Ids,
         if data.get(key) is not None and not isinstance(data[key], str):
             return None
         out.append(ids(data.get(key)))
-    if entity is Entity.STEP:
+    if entity == Entity.STEP:
         details = data.get("step_details")
         type_ = dig(details, "type")
         if type_ not in ("message_creation", "tool_calls"):
@@ -272,8 +272,8 @@ def projection(events: Sequence[Event]) -> tuple[Any, ...]:
     ids = _Ids()
     verifiable = _verifiable(events)
     out: list[Any] = []
-    states: dict[tuple[Entity, str], str] = {}
-    last: dict[tuple[Entity, str], tuple[Any, ...]] = {}
+    states: dict[tuple[str, str], str] = {}
+    last: dict[tuple[str, str], tuple[Any, ...]] = {}
     seen_deltas: set[str] = set()
     acc: dict[str, _Accumulator] = {}
     run_key: tuple[str, str] | None = None  # the open delta run: (name, id)

@@ -60,12 +60,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from .flow import RunFlow
-from .limits import Limits
-from .objects import dig
+from ..flow import RunFlow
+from ..limits import Limits
+from ..objects import dig
+from ..protocol import FINAL_OBJECT_EVENTS, PROTOCOL, UNSEEN, Entity, EventKind
+from ..violations import ProtocolError, Violation
 from .projection import BAD, Event, entity_of, projection
-from .protocol import FINAL_OBJECT_EVENTS, PROTOCOL, UNSEEN, Entity, EventKind
-from .violations import ProtocolError, Violation
 
 __all__ = [
     "EQUIVALENCES",
@@ -105,7 +105,7 @@ KINDS: Final = (
 
 _ROUTES = PROTOCOL.routes
 _FINAL = FINAL_OBJECT_EVENTS
-_STATUS_NAMES: dict[Entity, list[str]] = {
+_STATUS_NAMES: dict[str, list[str]] = {
     e: [t.event for t in PROTOCOL.tables[e].transitions] for e in Entity
 }
 _UNKNOWN_NAMES = (
@@ -311,7 +311,7 @@ class Mutation:
     """Ids of steps and messages whose snapshots may differ from the clean replay."""
 
 
-def _ent(e: Event) -> tuple[Entity | None, str | None]:
+def _ent(e: Event) -> tuple[str | None, str | None]:
     route = entity_of(e.get("event"))
     oid = dig(e.get("data"), "id")
     return (route[1] if route else None), (oid if isinstance(oid, str) else None)
@@ -492,12 +492,12 @@ def check_states(flow: RunFlow) -> list[str]:
     tables = PROTOCOL.tables
     if flow.run_status not in tables[Entity.RUN].states:
         bad.append(f"run {flow.run_status!r}")
-    for sid, t in flow._steps.items():
-        if t.state not in tables[Entity.STEP].states:
-            bad.append(f"step {sid} {t.state!r}")
-    for mid, t in flow._messages.items():
-        if t.state not in tables[Entity.MESSAGE].states:
-            bad.append(f"message {mid} {t.state!r}")
+    for sid, state in flow.step_states.items():
+        if state not in tables[Entity.STEP].states:
+            bad.append(f"step {sid} {state!r}")
+    for mid, state in flow.message_states.items():
+        if state not in tables[Entity.MESSAGE].states:
+            bad.append(f"message {mid} {state!r}")
     for change in flow.history:
         if change.dest not in tables[change.entity].states:
             bad.append(f"history {change}")

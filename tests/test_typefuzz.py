@@ -1,0 +1,157 @@
+"""Type-confusion fuzzing (issue 12; engine: :mod:`runflow.testing.typefuzz`).
+
+Every JSON value at every path of every recorded event, replaced by a value of
+another type, must give violations and never an untyped exception. The bounded run
+here takes 4,000 of the ~660,000 inputs (seed 0); the long run is
+``python benchmarks/fuzz.py --types -n 300000``.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+from conftest import recordings_dir
+
+from runflow import RunFlow
+from runflow.jsonparse import JSONError, dump_json, parse_json
+from runflow.testing.typefuzz import (
+    MODES,
+    RAW_VALUES,
+    VALUES,
+    Corpus,
+    Input,
+    escape_site,
+    json_paths,
+    load_corpus,
+    mutated_text,
+    run_input,
+    run_typefuzz,
+)
+
+BUDGET = 4000
+TEXT = "dotnet_text_answer.jsonl"
+
+
+@cache
+def corpus() -> Corpus:
+    return load_corpus(recordings_dir())
+
+
+def test_no_untyped_exception_for_any_type_confusion() -> None:
+    report = run_typefuzz(corpus(), BUDGET, seed=0)
+    assert report.inputs == BUDGET
+    assert set(report.per_value) == {label for label, _ in (*VALUES, *RAW_VALUES)}
+    untyped, inconsistent = report.untyped, len(report.inconsistent)
+    assert (untyped, inconsistent) == (0, 0), (
+        "untyped exceptions escaped runflow:\n" + report.format(30))
+
+
+# --------------------------------------------------------------------------- #
+# the fuzzer itself
+# --------------------------------------------------------------------------- #
+def test_every_path_is_listed_root_first() -> None:
+    data = {"id": "m", "content": [{"text": {"value": "a"}}, 2]}
+    assert list(json_paths(data)) == [
+        (), ("id",), ("content",), ("content", 0), ("content", 0, "text"),
+        ("content", 0, "text", "value"), ("content", 1),
+    ]
+
+
+def test_the_corpus_reads_both_formats_and_fuzzes_twins_once() -> None:
+    c = corpus()
+    names = {s.name for s in c.sources}
+    assert TEXT in names
+    assert any(n.endswith(".sse") for n in {p.name for p in recordings_dir().iterdir()})
+    twin = TEXT.replace(".jsonl", ".sse")
+    if (recordings_dir() / twin).exists():
+        assert twin not in names
+        assert f"{twin}: same events as {TEXT}" in c.skipped
+    text = next(s for s in c.sources if s.name == TEXT)
+    assert len(text.paths) > len(text.events)  # nested paths, not only the roots
+
+
+def test_raw_values_reach_the_flow_only_as_text() -> None:
+    data = {"id": "x", "delta": {"content": []}}
+    nan = mutated_text(data, ("id",), "NaN")
+    assert nan == '{"id": NaN, "delta": {"content": []}}'
+    surrogate = mutated_text(data, ("delta",), "lone surrogate")
+    assert surrogate == '{"id": "x", "delta": "\\ud800"}'
+    deep = mutated_text(data, ("delta", "content"), "300-deep list")
+    assert deep.count("[") == 300
+    for text in (nan, surrogate, deep):
+        with pytest.raises(JSONError):
+            parse_json(text)
+    assert parse_json(mutated_text(data, (), "[{}]")) == [{}]
+    assert data == {"id": "x", "delta": {"content": []}}  # the original is untouched
+
+
+def test_a_replaced_object_is_detected_as_a_violation() -> None:
+    source = next(s for s in corpus().sources if s.name == TEXT)
+    index = next(i for i, e in enumerate(source.events) if e["event"] == "thread.run.created")
+    for mode in MODES:
+        result = run_input(source, Input(TEXT, index, (), "0", mode))
+        assert (result.escape, result.detected, result.inconsistent) == (None, True, ()), mode
+        result = run_input(source, Input(TEXT, index, ("metadata",), "{}", mode))
+        assert (result.escape, result.detected) == (None, False)  # a value runflow ignores
+
+
+def test_an_exception_from_the_flow_is_counted_with_its_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(self: RunFlow, chunk: bytes) -> list[object]:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(RunFlow, "feed_sse", broken)
+    source = next(s for s in corpus().sources if s.name == TEXT)
+    result = run_input(source, Input(TEXT, 0, (), "null", "sse"))
+    escape = result.escape
+    assert escape is not None and not result.detected
+    assert (escape.type, escape.site, escape.message) == ("KeyError", "<outside runflow>",
+                                                          "'boom'")
+
+
+def test_escape_sites_name_the_innermost_runflow_frame() -> None:
+    with pytest.raises(ValueError) as info:
+        dump_json(float("nan"))
+    site = escape_site(info.value)
+    path, line, function = site.split(":")
+    assert (path, function) == ("runflow/jsonparse.py", "dump_json")
+    assert Path(path).name == "jsonparse.py" and int(line) > 0
+
+
+def test_the_same_seed_picks_the_same_inputs() -> None:
+    a = run_typefuzz(corpus(), 200, seed=7)
+    b = run_typefuzz(corpus(), 200, seed=7)
+    c = run_typefuzz(corpus(), 200, seed=8)
+    assert (a.per_value, a.detected, [e.input for e in a.escapes]) == (
+        b.per_value, b.detected, [e.input for e in b.escapes])
+    assert a.per_value != c.per_value or a.detected != c.detected
+
+
+def _count(label: str, out: str) -> int:
+    found = re.search(rf"^{label}: (\d+)$", out, re.M)
+    assert found, f"no {label!r} line in:\n{out}"
+    return int(found[1])
+
+
+def test_the_long_run_script_reports_and_exits_by_its_counts() -> None:
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--types", "-n", "300", "--seed", "3",
+         "--recordings", str(recordings_dir())],
+        capture_output=True, text=True, encoding="utf-8", timeout=120, check=False)
+    out = proc.stdout
+    untyped = _count("untyped exceptions", out)
+    inconsistent = _count("flows left inconsistent", out)
+    assert "tried: 300" in out, out + proc.stderr
+    assert re.search(r"^detected: \d+ of \d+ fed without exception", out, re.M), out
+    assert "[300/300]" in proc.stderr  # progress goes to stderr
+    assert proc.returncode == (0 if untyped == inconsistent == 0 else 1), out
+    assert out.rstrip().endswith("PASS" if proc.returncode == 0 else "FAIL")
+    if untyped:
+        assert "escape sites (" in out
