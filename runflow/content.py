@@ -302,7 +302,9 @@ def plain_fragment(calls: list[ToolCall], items: Any) -> tuple[ToolCall, str] | 
     if type(item) is not dict or len(item) != 3:  # index, type, body: no id, no name
         return None
     index, type_ = item.get("index"), item.get("type")
-    key = _TEXT_KEY.get(type_)  # type: ignore[arg-type]
+    if type(type_) is not str:
+        return None
+    key = _TEXT_KEY.get(type_)
     if key is None or type(index) is not int or not 0 <= index < len(calls):
         return None
     call = calls[index]
