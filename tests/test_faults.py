@@ -1,4 +1,4 @@
-"""Each fault of the test server, seen through ``flow.consume`` / ``flow.aconsume`` of a
+"""Each fault of the test server, seen through ``runflow.sdk.consume`` / ``aconsume`` of a
 real openai client stream over loopback HTTP: the exact violations (codes and indices)
 and the ending it must produce.
 
@@ -18,7 +18,7 @@ import openai
 import pytest
 import pytest_asyncio
 
-from runflow import RunFlow
+from runflow import RunFlow, sdk
 from runflow.testing import Server
 from runflow.testing.faults import ERROR_MESSAGE, UNKNOWN_EVENT
 
@@ -74,7 +74,7 @@ def consume(server: Server, client: openai.OpenAI, fault: str | None,
         server.inject(fault)
     metadata = {"text": TEXT} if scenario == "text" else {}
     flow = RunFlow()
-    ending = flow.consume(client.beta.threads.runs.create(
+    ending = sdk.consume(flow, client.beta.threads.runs.create(
         thread_id=thread.id, assistant_id=f"asst_{scenario}", stream=True, metadata=metadata))
     return flow, ending, thread.id
 
@@ -86,7 +86,7 @@ async def aconsume(server: Server, client: openai.AsyncOpenAI, fault: str | None
         server.inject(fault)
     metadata = {"text": TEXT} if scenario == "text" else {}
     flow = RunFlow()
-    ending = await flow.aconsume(await client.beta.threads.runs.create(
+    ending = await sdk.aconsume(flow, await client.beta.threads.runs.create(
         thread_id=thread.id, assistant_id=f"asst_{scenario}", stream=True, metadata=metadata))
     return flow, ending, thread.id
 
