@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Awaitable, Callable
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -24,7 +26,7 @@ from .pagination import page, page_query
 from .scenarios import SCENARIOS, TERMINAL, CannotCancel, Event, SubmitError, assistant_object
 from .store import JSON, Store, new_id
 
-__all__ = ["AssistantsApi", "assistants_routes"]
+__all__ = ["ROUTES", "AssistantsApi", "assistants_routes"]
 
 UPDATABLE_ASSISTANT = ("description", "instructions", "metadata", "model", "name",
                        "reasoning_effort", "response_format", "temperature", "tool_resources",
@@ -250,28 +252,64 @@ class AssistantsApi:
         return JSONResponse(self.store.step(p["run_id"], p["step_id"]))
 
 
+RUNS = "/v1/threads/{thread_id}/runs"
+MESSAGES = "/v1/threads/{thread_id}/messages"
+ROUTES: list[tuple[str, str, str, str | None]] = [
+    # method, path, AssistantsApi method, body kind (see validation.BODIES)
+    ("POST", "/v1/assistants", "create_assistant", "assistant.create"),
+    ("GET", "/v1/assistants", "list_assistants", None),
+    ("GET", "/v1/assistants/{assistant_id}", "get_assistant", None),
+    ("POST", "/v1/assistants/{assistant_id}", "update_assistant", "assistant.update"),
+    ("DELETE", "/v1/assistants/{assistant_id}", "delete_assistant", None),
+    ("POST", "/v1/threads/runs", "create_thread_and_run", "thread.create_and_run"),
+    ("POST", "/v1/threads", "create_thread", "thread.create"),
+    ("GET", "/v1/threads/{thread_id}", "get_thread", None),
+    ("POST", "/v1/threads/{thread_id}", "update_thread", "thread.update"),
+    ("DELETE", "/v1/threads/{thread_id}", "delete_thread", None),
+    ("POST", MESSAGES, "create_message", "message.create"),
+    ("GET", MESSAGES, "list_messages", None),
+    ("GET", MESSAGES + "/{message_id}", "get_message", None),
+    ("POST", MESSAGES + "/{message_id}", "update_message", "message.update"),
+    ("DELETE", MESSAGES + "/{message_id}", "delete_message", None),
+    ("POST", RUNS, "create_run", "run.create"),
+    ("GET", RUNS, "list_runs", None),
+    ("GET", RUNS + "/{run_id}", "get_run", None),
+    ("POST", RUNS + "/{run_id}", "update_run", "run.update"),
+    ("POST", RUNS + "/{run_id}/cancel", "cancel_run", None),
+    ("POST", RUNS + "/{run_id}/submit_tool_outputs", "submit_tool_outputs",
+     "run.submit_tool_outputs"),
+    ("GET", RUNS + "/{run_id}/steps", "list_steps", None),
+    ("GET", RUNS + "/{run_id}/steps/{step_id}", "get_step", None),
+]
+"""Every endpoint; tests generate their bad requests from this table."""
+
+
+class _ThreadId(Convertor[str]):
+    """Any path segment but ``runs``: ``GET /v1/threads/runs`` is a 405, not thread "runs"."""
+
+    regex = "(?!runs(?:/|$))[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("runflow_thread_id", _ThreadId())
+
+
+def _endpoint(backend: Backend, name: str) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        handler: Callable[[Request], Awaitable[Response]] = getattr(backend, name)
+        return await handler(request)
+
+    endpoint.__name__ = name
+    return endpoint
+
+
 def assistants_routes(backend: Backend) -> list[BaseRoute]:
-    api = AssistantsApi(backend)
-    runs = "/v1/threads/{thread_id}/runs"
-    messages = "/v1/threads/{thread_id}/messages"
-    table = [
-        ("/v1/assistants", {"POST": api.create_assistant, "GET": api.list_assistants}),
-        ("/v1/assistants/{assistant_id}", {"GET": api.get_assistant,
-                                           "POST": api.update_assistant,
-                                           "DELETE": api.delete_assistant}),
-        ("/v1/threads/runs", {"POST": api.create_thread_and_run}),
-        ("/v1/threads", {"POST": api.create_thread}),
-        ("/v1/threads/{thread_id}", {"GET": api.get_thread, "POST": api.update_thread,
-                                     "DELETE": api.delete_thread}),
-        (messages, {"POST": api.create_message, "GET": api.list_messages}),
-        (messages + "/{message_id}", {"GET": api.get_message, "POST": api.update_message,
-                                      "DELETE": api.delete_message}),
-        (runs, {"POST": api.create_run, "GET": api.list_runs}),
-        (runs + "/{run_id}", {"GET": api.get_run, "POST": api.update_run}),
-        (runs + "/{run_id}/cancel", {"POST": api.cancel_run}),
-        (runs + "/{run_id}/submit_tool_outputs", {"POST": api.submit_tool_outputs}),
-        (runs + "/{run_id}/steps", {"GET": api.list_steps}),
-        (runs + "/{run_id}/steps/{step_id}", {"GET": api.get_step}),
-    ]
-    return [Route(path, endpoint, methods=[method])
-            for path, endpoints in table for method, endpoint in endpoints.items()]
+    """The routes of :data:`ROUTES`, each calling ``backend.<name>`` (see Backend)."""
+    return [Route(path.replace("{thread_id}", "{thread_id:runflow_thread_id}"),
+                  _endpoint(backend, name), methods=[method])
+            for method, path, name, _kind in ROUTES]

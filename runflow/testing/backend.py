@@ -70,7 +70,7 @@ class Backend:
     def __init__(self, store: Store | None = None, *,
                  options: ScenarioOptions | None = None,
                  max_body_bytes: int = MAX_BODY_BYTES) -> None:
-        from .assistants import assistants_routes
+        from .assistants import ROUTES, AssistantsApi, assistants_routes
 
         self.store = store if store is not None else Store()
         self.options = options or ScenarioOptions()
@@ -78,6 +78,11 @@ class Backend:
         self.runs: dict[str, ScriptedRun] = {}
         self.streams = OpenStreams()
         self.route_sets: list[RouteSet] = [assistants_routes]
+        # Each endpoint is also an attribute of the backend (``backend.create_run``),
+        # looked up per request: a test may wrap one to spy on it.
+        self.assistants = AssistantsApi(self)
+        for _method, _path, name, _kind in ROUTES:
+            setattr(self, name, getattr(self.assistants, name))
         self._recorded: deque[list[Frame]] = deque()
         self._once: deque[Fault] = deque()
         self._always = Fault()
@@ -116,16 +121,29 @@ class Backend:
     # -- shared request handling ---------------------------------------------------
 
     async def body(self, request: Request, kind: str) -> JSON:
-        """The request's JSON object, validated as the SDK's ``kind`` parameters."""
+        """The request's JSON object, validated as the SDK's ``kind`` parameters.
+
+        A bad fault header is refused here too: it is part of a bad request, and
+        must not wait until the thread or run has been looked up.
+        """
+        self._header_fault(request)
         return validate_body(kind, await read_json(request, self.max_body_bytes))
 
-    def fault_for(self, request: Request) -> Fault:
+    @staticmethod
+    def _header_fault(request: Request) -> Fault | None:
         header = request.headers.get(FAULT_HEADER)
-        if header is not None and header.strip():
-            try:
-                return parse_fault(header)
-            except FaultSyntaxError as exc:
-                raise ApiError(400, str(exc), param=FAULT_HEADER) from None
+        if header is None or not header.strip():
+            return None
+        try:
+            return parse_fault(header)
+        except FaultSyntaxError as exc:
+            raise ApiError(400, str(exc), param=FAULT_HEADER) from None
+
+    def fault_for(self, request: Request) -> Fault:
+        """The header's fault, else the next queued one, else the standing one."""
+        header = self._header_fault(request)
+        if header is not None:
+            return header
         return self._once.popleft() if self._once else self._always
 
     def stream(self, frames: Iterator[Frame], fault: Fault) -> EventStream:

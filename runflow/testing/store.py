@@ -218,12 +218,14 @@ class Store:
         return self.get("thread", thread_id)
 
     def run(self, thread_id: str, run_id: str) -> JSON:
+        self.thread(thread_id)  # an unknown thread is named as such
         run = self.get("run", run_id)
         if run.get("thread_id") != thread_id:
             raise NotFound("run", run_id)
         return run
 
     def message(self, thread_id: str, message_id: str) -> JSON:
+        self.thread(thread_id)
         message = self.get("message", message_id)
         if message.get("thread_id") != thread_id:
             raise NotFound("message", message_id)

@@ -76,7 +76,7 @@ class EventStream(Response):
         super().__init__(media_type=self.media_type)
         self._frames = frames
         self._fault = fault
-        self._streams = streams or OpenStreams()
+        self._streams = streams if streams is not None else OpenStreams()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": [

@@ -220,6 +220,10 @@ def _describe(errors: list[tuple[str, ErrorDetails]]) -> tuple[str, str]:
     here = [err for path, err in errors if path == param]
     typed = [err for err in here if err["type"] in _EXPECTED]
     first = here[0]
+    literal = [err for err in here if err["type"] == "literal_error"]
+    if literal and isinstance(literal[0]["input"], str) and not any(
+            err["type"] == "string_type" for err in typed):
+        first, typed = literal[0], []  # a string was allowed, just not this one
     if first["type"] == "missing":
         return param, f"Missing required parameter: '{param}'."
     if first["type"] == "extra_forbidden":
@@ -233,7 +237,11 @@ def _describe(errors: list[tuple[str, ErrorDetails]]) -> tuple[str, str]:
         values = [(err.get("ctx") or {}).get("expected", "") for err in here
                   if err["type"] == "literal_error"]
         supported = ", ".join(dict.fromkeys(v for v in values if v))
-        return param, (f"Invalid value: {first['input']!r}. Supported values are: "
+        value = first["input"]
+        if not isinstance(value, str):
+            return param, (f"Invalid type for '{param}': expected one of {supported}, but got "
+                           f"{json_type(value)} instead.")
+        return param, (f"Invalid value for '{param}': {value!r}. Supported values are: "
                        f"{supported}.")
     return param, f"Invalid value for '{param}': {first['msg']}."
 
