@@ -31,7 +31,6 @@ from .faults import FAULT_HEADER, Fault, FaultSyntaxError, parse_fault
 from .scenarios import (
     BUILTIN_ASSISTANTS,
     SCENARIOS,
-    TERMINAL,
     Event,
     RunScript,
     Scenario,
@@ -236,6 +235,3 @@ class Backend:
         run = ScriptedRun(scenario, script, options)
         self.runs[run.run_id] = run
         return run
-
-    def is_finished(self, run: JSON) -> bool:
-        return run.get("status") in TERMINAL

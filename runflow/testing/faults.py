@@ -75,10 +75,6 @@ class Fault:
         }
         return dataclasses.replace(self, **changes)
 
-    @property
-    def empty(self) -> bool:
-        return all(getattr(self, f.name) is None for f in dataclasses.fields(self))
-
     def __str__(self) -> str:
         """The spec that parses back to this fault (``none`` when nothing is set)."""
         parts = [
