@@ -616,6 +616,9 @@ def test_parse_fault() -> None:
     assert parse_fault(" corrupt=3, delay=0.05 ,swap=4") == Fault(corrupt=3, delay=0.05, swap=4)
     assert parse_fault("") == Fault() == parse_fault("none")
     assert parse_fault("cut_after=0") == Fault(cut_after=0) != Fault()
+    standing = Fault(cut_after=5, delay=0.5)
+    assert standing.merge(Fault(cut_after=0, delay=0.0)) == Fault(cut_after=0, delay=0.0)
+    assert standing.merge(Fault()) == standing
     assert str(Fault()) == "none" and parse_fault(str(Fault(error_after=0))).error_after == 0
     fault = parse_fault("duplicate=4,drop=4,error_after=3,unknown=2")
     assert parse_fault(str(fault)) == fault
