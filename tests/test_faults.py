@@ -1,4 +1,4 @@
-"""Each fault of the test server, seen through ``flow.consume`` / ``flow.aconsume`` of a
+"""Each fault of the test server, seen through ``runflow.sdk.consume`` / ``aconsume`` of a
 real openai client stream over loopback HTTP: the exact violations (codes and indices)
 and the ending it must produce.
 

@@ -586,8 +586,13 @@ def test_injected_faults_once_and_always(server: Server, baseline: list[str]) ->
     assert names(raw_stream(server)[0]) == baseline
     server.inject("drop=2", always=True)
     assert names(raw_stream(server)[0]) == baseline[:1] + baseline[2:]
-    frames, _ = raw_stream(server, "cut_after=2")  # header adds to the standing fault
-    assert names(frames) == [baseline[0], baseline[2]]
+    frames, _ = raw_stream(server, "cut_after=2")  # the header replaces the standing fault
+    assert names(frames) == baseline[:2]
+    frames, complete = raw_stream(server, "none")  # ... "none" included
+    assert complete and names(frames) == baseline
+    server.inject("drop=3")  # a header also wins over a queued fault, which stays queued
+    assert names(raw_stream(server, "none")[0]) == baseline
+    assert names(raw_stream(server)[0]) == baseline[:2] + baseline[3:]
     server.clear_faults()
     assert names(raw_stream(server)[0]) == baseline
 
@@ -609,10 +614,16 @@ def test_bad_fault_header_is_a_400(server: Server) -> None:
 def test_parse_fault() -> None:
     assert parse_fault("cut_after=5") == Fault(cut_after=5)
     assert parse_fault(" corrupt=3, delay=0.05 ,swap=4") == Fault(corrupt=3, delay=0.05, swap=4)
-    assert parse_fault("") == Fault()
+    assert parse_fault("") == Fault() == parse_fault("none")
+    assert parse_fault("cut_after=0") == Fault(cut_after=0) != Fault()
+    standing = Fault(cut_after=5, delay=0.5)
+    assert standing.merge(Fault(cut_after=0, delay=0.0)) == Fault(cut_after=0, delay=0.0)
+    assert standing.merge(Fault()) == standing
+    assert str(Fault()) == "none" and parse_fault(str(Fault(error_after=0))).error_after == 0
     fault = parse_fault("duplicate=4,drop=4,error_after=3,unknown=2")
     assert parse_fault(str(fault)) == fault
-    for bad in ("cut_after", "corrupt=x", "drop=0", "delay=-1", "nope=1"):
+    for bad in ("cut_after", "corrupt=x", "drop=0", "delay=-1", "nope=1", "delay=1e9",
+                "delay=nan", "delay=inf"):
         with pytest.raises(FaultSyntaxError):
             parse_fault(bad)
 

@@ -16,9 +16,15 @@ Point an openai client at http://HOST:PORT/v1 (any api key). Built-in assistants
 select scenarios: asst_text, asst_parallel_functions, asst_code_interpreter,
 asst_file_search, asst_cancel, asst_failure, asst_incomplete.
 
+Any assistant can pick a scenario with metadata.scenario (on the run or the
+assistant); metadata.text and metadata.chunk_size shape the streamed text.
+
 --fault applies to every streamed response, e.g. cut_after=5, corrupt=3,
-duplicate=4, drop=4, swap=4, delay=0.05, error_after=3, unknown=2 (comma-separated).
-A client can also set one per request with the X-Runflow-Fault header.
+duplicate=4, drop=4, swap=4, delay=0.05, error_after=3, unknown=2 (comma-separated;
+cut_after=0 and error_after=0 act before the first event). A client can set one
+per request with the X-Runflow-Fault header, which replaces --fault for that
+request ("X-Runflow-Fault: none" turns it off). SIGINT or SIGTERM stops the
+server at once, closing open streams.
 """
 
 
@@ -35,7 +41,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, out: Output) -> int:
     try:
-        from runflow.testing import parse_fault, serve
+        from runflow.testing import load_recording, parse_fault, serve
     except ImportError as exc:
         raise CommandError(f"serve needs the server extra ({exc.name} is missing): "
                            "pip install 'runflow[server]'") from exc
@@ -43,9 +49,15 @@ def run(args: argparse.Namespace, out: Output) -> int:
         fault = parse_fault(args.fault) if args.fault else None
     except FaultSyntaxError as exc:
         raise CommandError(f"--fault: {exc}") from exc
+    for path in args.recording:
+        try:
+            load_recording(path)
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"--recording {path}: {exc}") from exc
     out.print(f"runflow serve: http://{args.host}:{args.port}/v1 (Ctrl-C to stop)")
     try:
         serve(args.host, args.port, recordings=args.recording, fault=fault)
     except OSError as exc:
-        raise CommandError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from exc
+        reason = exc.strerror or str(exc)
+        raise CommandError(f"cannot serve on {args.host}:{args.port}: {reason}") from exc
     return EXIT_OK

@@ -8,9 +8,15 @@ Needs the ``server`` extra (starlette, uvicorn)::
         client = openai.OpenAI(base_url=server.base_url, api_key="test")
         with client.beta.threads.create_and_run(assistant_id="asst_text", stream=True) as s:
             ...
+
+The server answers like the real API: bodies validated against the openai SDK's
+own request types, OpenAI-shaped errors, documented pagination; see README.md,
+"The local server".
 """
 
-from .faults import FAULT_HEADER, Fault, FaultSyntaxError, apply_faults, parse_fault
+from .bodies import MAX_BODY_BYTES
+from .errors import ApiError
+from .faults import FAULT_HEADER, MAX_DELAY, Fault, FaultSyntaxError, apply_faults, parse_fault
 from .scenarios import BUILTIN_ASSISTANTS, SCENARIOS, Scenario, ScenarioOptions
 from .server import Backend, Server, create_app, serve
 from .sse import Frame, encode_event, load_recording, split_sse
@@ -19,7 +25,10 @@ from .store import NotFound, Store
 __all__ = [
     "BUILTIN_ASSISTANTS",
     "FAULT_HEADER",
+    "MAX_BODY_BYTES",
+    "MAX_DELAY",
     "SCENARIOS",
+    "ApiError",
     "Backend",
     "Fault",
     "FaultSyntaxError",

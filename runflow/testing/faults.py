@@ -13,26 +13,38 @@ Syntax (``parse_fault``, the ``X-Runflow-Fault`` header, the CLI), comma separat
     drop=4          never send event 4
     swap=4          send event 5 before event 4
     unknown=2       send an unknown ``thread.run.step.mystery`` event before event 2
-    delay=0.05      wait 0.05 s between frames
+    delay=0.05      wait 0.05 s between frames (at most MAX_DELAY seconds)
+    none            no fault at all (in a header: switch off the server-wide faults)
 
 Event numbers count the events of the unmodified stream from 1 (``done``
-included); ``cut_after`` and ``error_after`` count frames actually written.
+included); ``cut_after`` and ``error_after`` count frames actually written, so
+``cut_after=0`` closes the connection before the first event and
+``error_after=0`` sends the ``error`` event first. A field left out is ``None``
+(unset); every value that is set is honoured, zero included.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .sse import Frame, encode_event, error_frame, make_frame
 
-__all__ = ["FAULT_HEADER", "Cut", "Fault", "FaultSyntaxError", "apply_faults", "parse_fault"]
+__all__ = [
+    "FAULT_HEADER", "MAX_DELAY", "Cut", "Fault", "FaultSyntaxError", "apply_faults",
+    "parse_fault",
+]
 
 FAULT_HEADER = "X-Runflow-Fault"
 UNKNOWN_EVENT = "thread.run.step.mystery"
 ERROR_MESSAGE = "The server had an error processing your request. (injected by runflow)"
+
+MAX_DELAY = 60.0
+"""Longest ``delay`` accepted: a stream waiting longer is a mistake, not a test."""
+NONE = "none"
 
 _INT_FIELDS = ("cut_after", "error_after", "corrupt", "duplicate", "drop", "swap", "unknown")
 
@@ -52,24 +64,25 @@ class Fault:
     drop: int | None = None
     swap: int | None = None
     unknown: int | None = None
-    delay: float = 0.0
+    delay: float | None = None
 
     def merge(self, other: Fault) -> Fault:
-        """Fields set in ``other`` win."""
+        """Fields set in ``other`` (zero included) win."""
         changes = {
             f.name: getattr(other, f.name)
             for f in dataclasses.fields(other)
-            if getattr(other, f.name) not in (None, 0.0)
+            if getattr(other, f.name) is not None
         }
         return dataclasses.replace(self, **changes)
 
     def __str__(self) -> str:
+        """The spec that parses back to this fault (``none`` when nothing is set)."""
         parts = [
             f"{f.name}={getattr(self, f.name)}"
             for f in dataclasses.fields(self)
-            if getattr(self, f.name) not in (None, 0.0)
+            if getattr(self, f.name) is not None
         ]
-        return ",".join(parts)
+        return ",".join(parts) or NONE
 
 
 @dataclass(frozen=True)
@@ -78,33 +91,39 @@ class Cut:
 
 
 def parse_fault(spec: str) -> Fault:
-    """Parse ``"cut_after=5,delay=0.01"`` into a :class:`Fault` (empty string: no fault)."""
+    """Parse ``"cut_after=5,delay=0.01"`` into a :class:`Fault` (``""``/``none``: no fault)."""
     values: dict[str, int | float] = {}
     for item in spec.split(","):
         item = item.strip()
-        if not item:
+        if not item or item.lower() == NONE:
             continue
         name, sep, value = item.partition("=")
         name = name.strip()
+        if name != "delay" and name not in _INT_FIELDS:
+            known = ", ".join((*_INT_FIELDS, "delay", NONE))
+            raise FaultSyntaxError(f"unknown fault {name!r} in {spec!r}; known: {known}")
         try:
             if not sep:
                 raise ValueError
             if name == "delay":
                 delay = float(value)
-                if delay < 0:
+                if not math.isfinite(delay) or delay < 0:
                     raise ValueError
+                if delay > MAX_DELAY:
+                    raise FaultSyntaxError(
+                        f"bad fault {item!r}: delay is at most {MAX_DELAY:g} seconds")
                 values[name] = delay
-            elif name in _INT_FIELDS:
+            else:
                 number = int(value)
                 if number < (0 if name in ("cut_after", "error_after") else 1):
                     raise ValueError
                 values[name] = number
-            else:
-                raise FaultSyntaxError(f"unknown fault {name!r} in {spec!r}")
-        except ValueError as exc:
-            if isinstance(exc, FaultSyntaxError):
-                raise
-            raise FaultSyntaxError(f"bad fault {item!r}: expected name=number") from None
+        except FaultSyntaxError:
+            raise
+        except ValueError:
+            low = 0 if name in ("cut_after", "error_after") else 1
+            what = "seconds >= 0" if name == "delay" else f"an integer >= {low}"
+            raise FaultSyntaxError(f"bad fault {item!r}: expected {name}={what}") from None
     return Fault(**values)  # type: ignore[arg-type]
 
 

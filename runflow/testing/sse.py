@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runflow.jsonparse import JSONError, parse_json
+
 __all__ = [
     "DONE",
     "Frame",
@@ -44,8 +46,8 @@ class Frame:
         if self.data is None or self.data == DONE:
             return None
         try:
-            return json.loads(self.data)
-        except ValueError:
+            return parse_json(self.data)
+        except JSONError:
             return None
 
 
@@ -142,7 +144,7 @@ def _jsonl_frames(text: str) -> list[Frame]:
     frames = []
     for line in text.splitlines():
         if line.strip():
-            record = json.loads(line)
+            record = parse_json(line)
             frames.append(encode_event(str(record["event"]), record.get("data")))
     return frames
 

@@ -51,6 +51,8 @@ def _page(items: list[JSON], order: Order, limit: int | None, after: str | None,
         ordered = ordered[ids.index(after) + 1:]
     if before is not None and before in ids:
         ordered = ordered[: ids.index(before)]
+        if limit is not None:  # the objects closest to the cursor, as the API pages
+            return ordered[-limit:]
     return ordered[:limit] if limit is not None else ordered
 
 
@@ -178,6 +180,22 @@ class Store:
                 if step is not None:
                     merge_step_delta(step, data.get("delta") or {})
 
+    def delete(self, kind: str, object_id: str) -> None:
+        """Remove an object (a thread takes its messages, runs and steps with it)."""
+        with self._lock:
+            obj = self._objects[kind].pop(object_id, None)
+            if obj is None:
+                raise NotFound(kind, object_id)
+            parent = self._parent_key(kind, obj)
+            if parent is not None and object_id in self._children.get(parent, []):
+                self._children[parent].remove(object_id)
+            if kind == "thread":
+                for child in ("message", "run"):
+                    for child_id in self._children.pop(f"{child}s:{object_id}", []):
+                        self._objects[child].pop(child_id, None)
+                        for step_id in self._children.pop(f"steps:{child_id}", []):
+                            self._objects["step"].pop(step_id, None)
+
     # -- reading -----------------------------------------------------------
 
     def get(self, kind: str, object_id: str) -> JSON:
@@ -191,16 +209,23 @@ class Store:
         with self._lock:
             return object_id in self._objects[kind]
 
+    def assistants(self) -> list[JSON]:
+        """Every assistant, oldest first."""
+        with self._lock:
+            return [copy.deepcopy(a) for a in self._objects["assistant"].values()]
+
     def thread(self, thread_id: str) -> JSON:
         return self.get("thread", thread_id)
 
     def run(self, thread_id: str, run_id: str) -> JSON:
+        self.thread(thread_id)  # an unknown thread is named as such
         run = self.get("run", run_id)
         if run.get("thread_id") != thread_id:
             raise NotFound("run", run_id)
         return run
 
     def message(self, thread_id: str, message_id: str) -> JSON:
+        self.thread(thread_id)
         message = self.get("message", message_id)
         if message.get("thread_id") != thread_id:
             raise NotFound("message", message_id)
