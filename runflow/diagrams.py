@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Literal
 
 from .protocol import PROTOCOL, Entity, EntityTable, Protocol
+from .protocol.model import STAY, Transition
 from .view import StateChange
 
 __all__ = [
@@ -209,13 +210,42 @@ def dot_all(protocol: Protocol = PROTOCOL) -> str:
     return "\n".join(lines) + "\n"
 
 
+STREAM = "stream"
+"""The name of the stream machine's diagram (``diagrams/stream.mmd``)."""
+
+
+def stream_table(protocol: Protocol = PROTOCOL) -> EntityTable:
+    """The stream machine laid out as a table for drawing: an edge per row, labelled
+    with its input, the root's position it needs (``[final]``, ``[pause]``...) and
+    the violation it reports; states where the input may end are terminal."""
+    stream = protocol.stream
+    transitions = []
+    for row in stream.rows:
+        label: str = row.input
+        if row.when:
+            label += f" [{'/'.join(row.when)}]"
+        if row.code is not None:
+            label += f" ! {row.code.value}"
+        for src in row.sources:
+            dest = src if row.dest == STAY else row.dest
+            transitions.append(Transition(label, (src,), dest, row.why))
+    return EntityTable(
+        entity=STREAM,
+        states=stream.states,
+        terminal=frozenset(s for s, ending in stream.endings.items() if ending is not None),
+        transitions=tuple(transitions),
+        initial=stream.initial,
+    )
+
+
 def diagram_text(
-    entity: Entity | Literal["all"], fmt: TextFormat, protocol: Protocol = PROTOCOL
+    entity: str, fmt: TextFormat, protocol: Protocol = PROTOCOL
 ) -> str:
-    """The Mermaid or DOT text of one entity, or of all of them."""
+    """The Mermaid or DOT text of one entity, of the stream machine, or of all the
+    entities (``"all"``)."""
     if entity == "all":
         return mermaid_all(protocol) if fmt == "mermaid" else dot_all(protocol)
-    table = protocol.tables[Entity(entity)]
+    table = stream_table(protocol) if entity == STREAM else protocol.tables[entity]
     return mermaid(table) if fmt == "mermaid" else dot(table)
 
 
@@ -268,15 +298,20 @@ def _readme(mmd: Mapping[str, str]) -> str:
         "",
         f"<!-- {_HEADER} -->",
         "",
-        "Generated from the protocol table (`runflow/protocol.py`), never drawn by hand.",
+        "Generated from the protocol definition (`runflow/protocol/assistants.py`), never",
+        "drawn by hand.",
         f"After changing the table, run `{REFRESH_COMMAND}`; `tests/test_diagrams.py`",
         "fails while these files are stale. Every entity starts `unseen` (before the",
         "flow has seen it); an edge lists the events that move it, and delta events are",
         "self-loops marked `(delta)` (dashed in the SVGs). `[*]` after a state marks it",
-        "terminal.",
+        "terminal. The stream machine's edges are labelled with their input (an entity",
+        "`event`, `done`, `error`, `close` for the end of input, `begin` for a new stream",
+        "of the same run), the run's position they need in brackets and, after `!`, the",
+        "violation they report; `[*]` marks where the input may end.",
     ]
     for name, text in mmd.items():
-        title = "All entities" if name == "all" else f"{name.capitalize()}"
+        title = {"all": "All entities", STREAM: "The stream machine"}.get(
+            name, name.capitalize())
         parts += ["", f"## {title}", "", f"SVG: [{name}.svg]({name}.svg)", "", "```mermaid"]
         parts += [line for line in text.splitlines() if not line.startswith("%%")]
         parts.append("```")
@@ -289,7 +324,7 @@ def diagram_files(protocol: Protocol = PROTOCOL, *, svg: bool = True) -> dict[st
     ``svg=False`` leaves the SVGs out (no Graphviz needed); with ``svg=True`` a
     missing ``dot`` raises :class:`GraphvizNotFoundError`.
     """
-    names = [*(e.value for e in DIAGRAM_ENTITIES), "all"]
+    names = [*(e.value for e in DIAGRAM_ENTITIES), STREAM, "all"]
     mmd = {n: diagram_text(_target(n), "mermaid", protocol) for n in names}
     files = {f"{n}.mmd": text.encode() for n, text in mmd.items()}
     if svg:
@@ -299,8 +334,8 @@ def diagram_files(protocol: Protocol = PROTOCOL, *, svg: bool = True) -> dict[st
     return files
 
 
-def _target(name: str) -> Entity | Literal["all"]:
-    return "all" if name == "all" else Entity(name)
+def _target(name: str) -> str:
+    return name
 
 
 def write_diagram_files(directory: Path, protocol: Protocol = PROTOCOL) -> list[Path]:

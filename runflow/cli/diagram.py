@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Literal
 
 from . import EXIT_OK, CommandError
 from .output import Output
@@ -23,7 +22,7 @@ SVGs as they were, names on stderr each SVG it could not render, and exits 0: a
 missing optional renderer is not a usage error, and the text diagrams are fresh.
 """
 
-ENTITIES = ("run", "step", "message", "thread", "all")
+ENTITIES = ("run", "step", "message", "thread", "stream", "all")
 FORMATS = ("mermaid", "dot", "svg", "png")
 
 
@@ -70,9 +69,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
 
 def _render(entity: str, fmt: str) -> bytes:
     from runflow.diagrams import diagram_text, render
-    from runflow.protocol import Entity
-
-    target: Entity | Literal["all"] = "all" if entity == "all" else Entity(entity)
+    target = entity
     if fmt == "mermaid":
         return diagram_text(target, "mermaid").encode()
     source = diagram_text(target, "dot")
