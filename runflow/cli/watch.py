@@ -161,9 +161,14 @@ class Watcher:
     def __init__(self, flow: RunFlow, view: View) -> None:
         self.flow, self.view = flow, view
         self._seen = 0
-        for register in (flow.on_run, flow.on_step, flow.on_message):
-            for state in _states(register):
-                register(state)(self._entered)
+        from runflow.protocol import PROTOCOL, UNSEEN, Entity
+
+        registrars: dict[Entity, Any] = {Entity.RUN: flow.on_run, Entity.STEP: flow.on_step,
+                                         Entity.MESSAGE: flow.on_message}
+        for entity, register in registrars.items():
+            for state in PROTOCOL.tables[entity].states:
+                if state != UNSEEN:
+                    register(state)(self._entered)
         flow.on_text("delta")(self._delta)
         flow.on_text("done")(self._text_done)
         flow.on_violation(self._violation)
@@ -202,14 +207,6 @@ class Watcher:
     def note(self, text: str) -> None:
         self.changed()
         self.view.note(text)
-
-
-def _states(register: Callable[..., Any]) -> list[str]:
-    from runflow.protocol import PROTOCOL, UNSEEN, Entity
-
-    entity = {"on_run": Entity.RUN, "on_step": Entity.STEP,
-              "on_message": Entity.MESSAGE}[register.__name__]
-    return [s for s in PROTOCOL.tables[entity].states if s != UNSEEN]
 
 
 # --------------------------------------------------------------------------- #
