@@ -444,8 +444,11 @@ def _stamp(data: Any) -> float | None:
 
 
 def schedule(stamps: list[float | None]) -> list[float]:
-    """Each event's time: its timestamp (never earlier than the one before), events
-    without one spread evenly between their neighbours."""
+    """Each event's time in seconds from the first timestamp: its own timestamp (never
+    earlier than the one before), events without one spread evenly between their
+    neighbours."""
+    origin = next((s for s in stamps if s is not None), 0.0)
+    stamps = [s - origin if s is not None else None for s in stamps]  # keeps precision
     known = [(i, s) for i, s in enumerate(stamps) if s is not None]
     if not known:
         return [0.0] * len(stamps)
