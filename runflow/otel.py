@@ -34,7 +34,6 @@ No message text is recorded.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -365,6 +364,19 @@ def _span_line(span: Any) -> str:
     return "  ".join(words)
 
 
+def _wrap(items: list[str], head: str, width: int = 88) -> list[str]:
+    """``head`` + the items joined by commas, wrapped between items."""
+    lines, line = [], head
+    for k, item in enumerate(items):
+        piece = item + ("," if k < len(items) - 1 else "")
+        if line.strip() and line != head and len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = " " * len(head) + piece
+        else:
+            line = line + ("" if line == head else " ") + piece
+    return [*lines, line]
+
+
 def format_span_tree(spans: Sequence[Any]) -> str:
     """Finished SDK spans (``InMemorySpanExporter().get_finished_spans()``) as an
     indented tree: one line per span (name, id, status, tools, usage, error), then
@@ -381,10 +393,7 @@ def format_span_tree(spans: Sequence[Any]) -> str:
             pad = "  " * depth
             lines.append(pad + _span_line(span))
             if span.events:
-                words = ", ".join(_event_word(e) for e in span.events)
-                lines.extend(textwrap.wrap(words, width=88, initial_indent=f"{pad}  events: ",
-                                           subsequent_indent=f"{pad}          ",
-                                           break_long_words=False, break_on_hyphens=False))
+                lines.extend(_wrap([_event_word(e) for e in span.events], f"{pad}  events: "))
             walk(span.context.span_id, depth + 1)
 
     walk(None, 0)

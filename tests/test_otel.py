@@ -202,8 +202,8 @@ def test_a_recovered_run_ends_its_spans_with_the_states_read_over_rest(
     tree = re.sub("|".join(ids), lambda m: ids[m.group(0)], tree)
     assert tree == (
         "invoke_agent asst_text  RUN completed  tokens 120 in / 10 out\n"
-        "  events: queued, in_progress, violation truncated #7, stream.end truncated, "
-        "completed (recovered)\n"
+        "  events: queued, in_progress, violation truncated #7, stream.end truncated,\n"
+        "          completed (recovered)\n"
         "  step message_creation  STEP completed  tokens 120 in / 10 out\n"
         "    events: in_progress, completed (recovered)\n"
         "    message assistant  MSG completed\n"
