@@ -159,6 +159,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     has = {m.name for m in metafunc.definition.iter_markers()}
     if not has & {"runflow_scenarios", "runflow_faults"}:
         return
+    _server_class()  # a clear usage error without the testing extra
     scenarios = (_values(metafunc, "runflow_scenarios", all_scenarios())
                  if "runflow_scenarios" in has else [DEFAULT_SCENARIO])
     faults: list[str | None] = (list(_values(metafunc, "runflow_faults", ALL_FAULTS))
