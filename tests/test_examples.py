@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -112,3 +113,19 @@ def test_embed_event_handler(tmp_path: Path) -> None:
         "[violations] 0",
     ]
     assert done.stderr == ""
+
+
+def test_agent_example_runs_under_pytest_across_every_scenario_and_fault() -> None:
+    """examples/test_agent_example.py, through the plugin, as a user would run it."""
+    from runflow.testing import SCENARIOS
+    from runflow.testing.plugin import ALL_FAULTS
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "runflow.testing.plugin", "-p",
+         "no:cacheprovider", "-q", str(EXAMPLES / "test_agent_example.py")],
+        capture_output=True, text=True, cwd=EXAMPLES.parent, check=False, timeout=300,
+    )
+    # one clean run per scenario, one per scenario and fault, one async, one recording
+    expected = len(SCENARIOS) + len(SCENARIOS) * len(ALL_FAULTS) + 2
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert re.search(rf"^{expected} passed in ", done.stdout, re.M), done.stdout[-3000:]

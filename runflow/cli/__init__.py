@@ -37,6 +37,7 @@ COMMANDS: tuple[str, ...] = (
     "demo",
     "serve",
     "record",
+    "watch",
 )
 """Subcommand names, in ``--help`` order; each is the module ``runflow.cli.<name>``."""
 
