@@ -52,7 +52,8 @@ def test_committed_mermaid_and_readme_match_the_table() -> None:
 
 
 def test_committed_folder_has_exactly_the_generated_files() -> None:
-    names = {*diagram_files(svg=False), *(f"{e}.svg" for e in ("run", "step", "message", "all"))}
+    names = {*diagram_files(svg=False),
+             *(f"{e}.svg" for e in ("run", "step", "message", "stream", "all"))}
     assert {p.name for p in DIAGRAMS.iterdir()} == names
 
 
@@ -81,8 +82,8 @@ def test_refresh_writes_the_same_files(tmp_path: Path) -> None:
 def test_readme_embeds_every_mermaid_diagram() -> None:
     readme = (DIAGRAMS / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```mermaid\n(.*?)```", readme, re.S)
-    assert len(blocks) == 4
-    for block, name in zip(blocks, ("run", "step", "message", "all"), strict=True):
+    assert len(blocks) == 5
+    for block, name in zip(blocks, ("run", "step", "message", "stream", "all"), strict=True):
         body = [ln for ln in (DIAGRAMS / f"{name}.mmd").read_text().splitlines()
                 if not ln.startswith("%%")]
         assert block.splitlines() == body
