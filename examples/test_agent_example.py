@@ -21,11 +21,11 @@ from typing import Any
 
 import openai
 import pytest
+from runflow.recovery import recover
 
 from runflow import RunFlow
 from runflow.assertions import assert_valid_run
 from runflow.recording import DEMO_STREAM
-from runflow.recovery import recover
 from runflow.sdk import aconsume, consume
 from runflow.testing.plugin import RunflowCase
 

@@ -48,7 +48,7 @@ def _codes(allow: Iterable[str]) -> frozenset[str]:
 
 def _table(violations: Sequence[Violation]) -> list[str]:
     """One aligned line per violation: ``+ #index  code  entity  message``."""
-    rows = [(f"#{v.index}", v.code.value, v.entity or "-", v.message) for v in violations]
+    rows = [(f"#{v.index}", v.code.value, str(v.entity or "-"), v.message) for v in violations]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return ["  + " + "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True))
             + "  " + row[3] for row in rows]

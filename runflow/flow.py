@@ -254,7 +254,8 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
                 else:
                     self._on_error(name, data, index)  # type: ignore[arg-type]
             else:
-                self._stream("event", name, index)
+                if state.stream not in self._c.quiet_stream_states:
+                    self._stream("event", name, index)
                 if isinstance(data, _BadData):
                     raise _Rejected(data.code, data.reason, None)
                 if kind is None:

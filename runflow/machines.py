@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 from transitions import EventData, Machine
 
-from .protocol.model import EntityTable, Guard, Rule, StreamInput, StreamRow
+from .protocol.model import STAY, EntityTable, Guard, Rule, StreamInput, StreamRow
 from .protocol.model import Protocol as Definition
 
 __all__ = ["Compiled", "EnterListener", "build_machine", "build_machines", "compiled"]
@@ -79,6 +79,14 @@ class Compiled:
         self.stream_lookup: Mapping[tuple[str, StreamInput, Guard], StreamRow] = (
             protocol.stream_lookup)
         self.endings = protocol.stream.endings
+        # Stream states in which an entity event changes nothing and reports nothing
+        # (the stream is simply open): the hot path skips the machine there.
+        self.quiet_stream_states = frozenset(
+            s for s in protocol.stream.states
+            if all(row.code is None and row.dest in (s, STAY)
+                   for (src, inp, _), row in self.stream_lookup.items()
+                   if src == s and inp == "event")
+        )
         self.check_rules: Mapping[str, tuple[Rule, ...]] = protocol.check_rules
         self.after_rules: Mapping[str, tuple[Rule, ...]] = protocol.after_rules
         self.recovered_rules = protocol.recovered_rules

@@ -122,13 +122,14 @@ class FlowTracer:
             self._seen += 1
             if change.source == change.dest or change.entity is Entity.THREAD:
                 continue
-            opened = self._span_for(change.entity, change.id)
+            entity = Entity(change.entity)
+            opened = self._span_for(entity, change.id)
             opened.span.add_event("runflow.state_change", {
-                "runflow.entity": change.entity.value, "runflow.id": change.id,
+                "runflow.entity": entity.value, "runflow.id": change.id,
                 "runflow.event": change.event, "runflow.event.index": change.index,
                 "runflow.state.from": change.source, "runflow.state.to": change.dest,
             })
-            if change.dest not in _TERMINAL[change.entity]:
+            if change.dest not in _TERMINAL[entity]:
                 continue
             if change.entity is Entity.RUN and self.flow.ending is None:
                 self._run_over = change.dest  # a stream is open: end with it (done, ...)
@@ -146,8 +147,9 @@ class FlowTracer:
         if violation.event:
             attrs["runflow.event"] = violation.event
         if violation.entity:
-            attrs["runflow.violation.entity"] = violation.entity
-        target = self._span_named(violation.entity) or self._run
+            attrs["runflow.violation.entity"] = str(violation.entity)
+        label = str(violation.entity) if violation.entity is not None else None
+        target = self._span_named(label) or self._run
         if target is None or target.ended:
             self._pending.append(violation)
             return
@@ -160,7 +162,7 @@ class FlowTracer:
             return
         self._run.span.add_event("runflow.stream.end", {
             "runflow.ending": ending, "runflow.stream": self._streams,
-            "runflow.events": self.flow.events})
+            "runflow.events": self.flow.event_count})
         self._run.span.set_attribute("runflow.ending", ending)
         if self._run_over is not None:
             self._close(self._run, self._run_over)

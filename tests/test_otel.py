@@ -18,7 +18,6 @@ from opentelemetry.trace import StatusCode
 from runflow import RunFlow
 from runflow.otel import FlowTracer, format_span_tree, trace_flow
 from runflow.recording import DEMO_STREAM
-from runflow.recovery import recover
 from runflow.sdk import consume
 from runflow.testing import Server
 
@@ -191,10 +190,10 @@ def test_a_recovered_run_ends_its_spans_with_the_states_read_over_rest(
     assert exporter.get_finished_spans() == ()
     thread_id, run_id = str(flow.thread_id), str(flow.run_id)
     for step in client.beta.threads.runs.steps.list(run_id=run_id, thread_id=thread_id):
-        recover(flow, step)
+        flow.recover(step)
     for message in client.beta.threads.messages.list(thread_id=thread_id, run_id=run_id):
-        recover(flow, message)
-    recover(flow, client.beta.threads.runs.retrieve(run_id=run_id, thread_id=thread_id))
+        flow.recover(message)
+    flow.recover(client.beta.threads.runs.retrieve(run_id=run_id, thread_id=thread_id))
     spans = exporter.get_finished_spans()  # no finish(): recovery ended them all
     tree = format_span_tree(spans)
     ids = {run_id: "RUN", **{s.id: "STEP" for s in flow.steps},

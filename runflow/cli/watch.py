@@ -237,7 +237,7 @@ class View:
     def outcome(self) -> str:
         flow = self.flow
         recovered = sum(1 for c in flow.history if c.event == "recovered")
-        return (f"run {flow.run_id or '-'} {flow.run_status}: {flow.events} events, "
+        return (f"run {flow.run_id or '-'} {flow.run_status}: {flow.event_count} events, "
                 f"{self.streams} stream(s), {recovered} change(s) recovered over REST, "
                 f"{len(flow.violations)} violation(s)")
 
@@ -257,7 +257,7 @@ class LineView(View):
 
         how = "recovered over REST" if change.event == "recovered" else change.event
         where = "" if change.event == "recovered" else f"#{change.index} "
-        self.out.print(f"{where}{change.entity.value} {change.id}: {change.source} -> "
+        self.out.print(f"{where}{change.entity} {change.id}: {change.source} -> "
                        f"{change.dest} ({how})")
         if (change.entity is Entity.MESSAGE
                 and change.dest in PROTOCOL.tables[Entity.MESSAGE].terminal):
@@ -318,7 +318,7 @@ class LiveView(View):
     def state(self, change: StateChange) -> None:
         if change.event == "recovered":
             self.recovered.add(change.id)
-            self.notes.append(f"{change.entity.value} {change.id}: {change.source} -> "
+            self.notes.append(f"{change.entity} {change.id}: {change.source} -> "
                               f"{change.dest} (recovered over REST)")
         else:
             self.recovered.discard(change.id)
@@ -366,7 +366,7 @@ class LiveView(View):
             mark = " (recovered)" if oid in self.recovered else ""
             table.add_row(kind, oid, Text(state + mark, style=_state_style(state)), extra)
         parts: list[RenderableType] = [
-            Panel(table, title=f"runflow watch: {flow.events} events, {self.streams} "
+            Panel(table, title=f"runflow watch: {flow.event_count} events, {self.streams} "
                                "stream(s) ended", title_align="left")]
         if flow.text:
             parts.append(Panel(Text(flow.text), title="text", title_align="left"))
@@ -568,7 +568,6 @@ def _start(client: openai.OpenAI, args: argparse.Namespace) -> Any:
 def _catch_up(client: openai.OpenAI, flow: RunFlow, thread_id: str | None,
               run_id: str | None) -> None:
     """Read the run, its steps and messages over REST into the flow."""
-    from runflow.recovery import recover
 
     threads = client.beta.threads
     thread_id = thread_id or flow.thread_id
@@ -582,12 +581,12 @@ def _catch_up(client: openai.OpenAI, flow: RunFlow, thread_id: str | None,
         run_id = latest[0].id
     run = threads.runs.retrieve(run_id=run_id, thread_id=thread_id)
     if flow.run_id is None:
-        recover(flow, run)
+        flow.recover(run)
     for step in threads.runs.steps.list(run_id=run_id, thread_id=thread_id, order="asc"):
-        recover(flow, step)
+        flow.recover(step)
     for message in threads.messages.list(thread_id=thread_id, run_id=run_id, order="asc"):
-        recover(flow, message)
-    recover(flow, run)
+        flow.recover(message)
+    flow.recover(run)
 
 
 if __name__ == "__main__":  # pragma: no cover
