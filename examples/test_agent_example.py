@@ -3,7 +3,7 @@
 ``answer`` is the agent code under test: it starts a streamed run with the real
 openai client, calls its tools when the run requires action, submits their
 outputs, and when a stream is cut or damaged it reads the run back over REST
-(``runflow.recovery.recover``) and carries on. The tests run it against every
+(``flow.recover``) and carries on. The tests run it against every
 scenario of runflow's local server, under every kind of fault, and against a
 recording, with no network:
 
@@ -21,7 +21,6 @@ from typing import Any
 
 import openai
 import pytest
-from runflow.recovery import recover
 
 from runflow import RunFlow
 from runflow.assertions import assert_valid_run
@@ -57,14 +56,14 @@ def catch_up(client: openai.OpenAI, flow: RunFlow, thread_id: str) -> None:
     """After a cut or damaged stream: read the run's objects over REST into the flow."""
     runs = client.beta.threads.runs
     if flow.run_id is None:  # cut before the run was even named
-        recover(flow, runs.list(thread_id=thread_id, limit=1).data[0])
+        flow.recover(runs.list(thread_id=thread_id, limit=1).data[0])
     run_id = str(flow.run_id)
     for step in runs.steps.list(run_id=run_id, thread_id=thread_id, order="asc"):
-        recover(flow, step)
+        flow.recover(step)
     for message in client.beta.threads.messages.list(thread_id=thread_id, run_id=run_id,
                                                      order="asc"):
-        recover(flow, message)
-    recover(flow, runs.retrieve(run_id=run_id, thread_id=thread_id))
+        flow.recover(message)
+    flow.recover(runs.retrieve(run_id=run_id, thread_id=thread_id))
 
 
 def answer(client: openai.OpenAI, assistant_id: str, question: str) -> tuple[RunFlow, str]:

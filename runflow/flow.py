@@ -482,8 +482,8 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
             return existing, False
         root_state = state.root.state if state.root is not None else UNSEEN
         if not created and not recovered and root_state not in c.root_table.adopt_children:
-            _reject(Code.UNKNOWN_ENTITY, f"{name} for {label}, which this flow never saw "
-                    f"created; it cannot be adopted while the {c.root} is {root_state!r}", ref)
+            _reject(Code.UNKNOWN_ENTITY, f"{name} for {label}, which this flow has not seen "
+                    f"begin; it cannot be adopted while the {c.root} is {root_state!r}", ref)
         if sum(map(len, state.children.values())) >= self.limits.max_entities:
             _reject(Code.LIMIT_EXCEEDED,
                     f"{label} would exceed max_entities={self.limits.max_entities}", ref)
