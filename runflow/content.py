@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .jsonparse import has_non_finite
 from .violations import Code
 
 __all__ = [
@@ -176,6 +177,8 @@ def check_content(parts: list[Part], content: Any, max_index: int) -> Problem | 
     """Validate ``delta.content`` against the parts built so far."""
     if not isinstance(content, list):
         return Code.MALFORMED_EVENT, "delta.content is not a list"
+    if has_non_finite(content):
+        return Code.MALFORMED_EVENT, "delta.content holds a NaN or infinite number"
     end = len(parts)
     types = {i: p.type for i, p in enumerate(parts)}
     for n, item in enumerate(content):
@@ -319,6 +322,8 @@ def check_tool_calls(calls: list[ToolCall], items: Any, max_index: int) -> Probl
     """Validate ``delta.step_details.tool_calls`` against the calls built so far."""
     if not isinstance(items, list):
         return Code.MALFORMED_EVENT, "delta.step_details.tool_calls is not a list"
+    if has_non_finite(items):
+        return Code.MALFORMED_EVENT, "delta.step_details.tool_calls holds a NaN or infinite number"
     end = len(calls)
     seen: dict[int, ToolCall | str] = dict(enumerate(calls))
     for n, item in enumerate(items):

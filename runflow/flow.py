@@ -33,7 +33,7 @@ from .divergence import MISSING, shorten
 from .driving import AsyncDriving
 from .entities import Tracker, merge_server_object
 from .hooks import CallbackFailure, Hooks
-from .jsonparse import JSONError, parse_json
+from .jsonparse import JSONError, has_non_finite, parse_json
 from .limits import Limits
 from .machines import compiled
 from .protocol import PROTOCOL
@@ -231,7 +231,7 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
             self._process(name, None if data is None else self._c.done_text, offset)
             return
         try:
-            obj = parse_json(data)
+            obj = parse_json(data, finite=False)  # kept values are checked where kept
         except JSONError as exc:
             where = f" at byte {offset}" if offset is not None else ""
             obj = _BadData(f"the data of {shorten(name)}{where} is not valid JSON ({exc})")
@@ -366,6 +366,8 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         table = c.tables[kind]
         shape = table.shape
         problem = shape.problem(data) if shape is not None else None
+        if problem is None and has_non_finite(data):
+            problem = "a number is NaN or infinite, which JSON cannot hold"
         if problem is not None:
             where = f" (byte {offset})" if offset is not None else ""
             _reject(Code.MALFORMED_EVENT, f"the data of {name}{where}: {problem}")
@@ -591,7 +593,7 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         body = data.get("error") if isinstance(data, dict) else None
         if not isinstance(body, dict):
             body = data
-        if not isinstance(body, dict):
+        if not isinstance(body, dict) or has_non_finite(body):
             self._stream("event", name, index)
             what = data.reason if isinstance(data, _BadData) else (
                 f"the data of {name} is {type(data).__name__}, not an error object")
