@@ -129,6 +129,9 @@ class ToolCall(Fragments):
 # --------------------------------------------------------------------------- #
 # message content
 # --------------------------------------------------------------------------- #
+_PARTS = "delta.content"
+
+
 def plain_text(parts: list[Part], content: Any) -> tuple[Part, str] | None:
     """The shape of almost every message delta -- one text fragment, no
     annotations, for a text part that already exists -- recognised in a few
@@ -151,25 +154,26 @@ def plain_text(parts: list[Part], content: Any) -> tuple[Part, str] | None:
 
 
 def _indexed_problem(
-    item: Any, where: str, end: int, max_index: int, owner: str, things: str
+    item: Any, prefix: str, n: int, end: int, max_index: int, owner: str, things: str
 ) -> Problem | None:
     """The checks every indexed delta item shares (content parts, tool calls): an
     object with an integer ``index`` no further than one past the end, below
-    ``max_index``, and a string ``type``."""
+    ``max_index``, and a string ``type``. The item's path (``prefix[n]``) is only
+    formatted when there is a problem to report."""
     if not isinstance(item, dict):
-        return Code.MALFORMED_EVENT, f"{where} is not an object"
+        return Code.MALFORMED_EVENT, f"{prefix}[{n}] is not an object"
     index, type_ = item.get("index"), item.get("type")
     if type(index) is not int or index < 0:
-        return Code.MALFORMED_EVENT, f"{where}.index is {index!r}, not an index"
+        return Code.MALFORMED_EVENT, f"{prefix}[{n}].index is {index!r}, not an index"
     if not isinstance(type_, str):
-        return Code.MALFORMED_EVENT, f"{where}.type is {type_!r}, not a string"
+        return Code.MALFORMED_EVENT, f"{prefix}[{n}].type is {type_!r}, not a string"
     if index > end:
         return Code.CONTENT_INDEX_GAP, (
-            f"{where} has index {index} but {owner} has {end} {things}; "
+            f"{prefix}[{n}] has index {index} but {owner} has {end} {things}; "
             f"the next index must be <= {end}"
         )
     if index >= max_index:
-        return Code.LIMIT_EXCEEDED, f"{where}.index {index} exceeds the limit {max_index}"
+        return Code.LIMIT_EXCEEDED, f"{prefix}[{n}].index {index} exceeds the limit {max_index}"
     return None
 
 
@@ -180,57 +184,58 @@ def check_content(parts: list[Part], content: Any, max_index: int) -> Problem | 
     if has_non_finite(content):
         return Code.MALFORMED_EVENT, "delta.content holds a NaN or infinite number"
     end = len(parts)
-    types = {i: p.type for i, p in enumerate(parts)}
+    added: dict[int, str] | None = None  # types of parts this delta adds
     for n, item in enumerate(content):
-        where = f"delta.content[{n}]"
-        problem = _indexed_problem(item, where, end, max_index, "the message", "part(s)")
+        problem = _indexed_problem(item, "delta.content", n, end, max_index, "the message",
+                                   "part(s)")
         if problem is not None:
             return problem
         index, type_ = item["index"], item["type"]
-        known = types.get(index)
+        known = parts[index].type if index < len(parts) else (added or {}).get(index)
         if known is not None and known != type_:
             return Code.TYPE_CHANGE, (
                 f"content part {index} changes type from {known!r} to {type_!r}"
             )
         if index == end:
-            types[index] = type_
+            added = added if added is not None else {}
+            added[index] = type_
             end += 1
         if type_ == "text":
             part = parts[index] if index < len(parts) else None
-            problem = _check_text(item.get("text"), where, part, max_index)
+            problem = _check_text(item.get("text"), n, part, max_index)
             if problem:
                 return problem
     return None
 
 
-def _check_text(text: Any, where: str, part: Part | None, max_index: int) -> Problem | None:
+def _check_text(text: Any, n: int, part: Part | None, max_index: int) -> Problem | None:
     if text is None:
         return None
     if not isinstance(text, dict):
-        return Code.MALFORMED_EVENT, f"{where}.text is not an object"
+        return Code.MALFORMED_EVENT, f"{_PARTS}[{n}].text is not an object"
     value = text.get("value")
     if value is not None and not isinstance(value, str):
-        return Code.MALFORMED_EVENT, f"{where}.text.value is not a string"
+        return Code.MALFORMED_EVENT, f"{_PARTS}[{n}].text.value is not a string"
     anns = text.get("annotations")
     if anns is None:
         return None
     if not isinstance(anns, list):
-        return Code.MALFORMED_EVENT, f"{where}.text.annotations is not a list"
+        return Code.MALFORMED_EVENT, f"{_PARTS}[{n}].text.annotations is not a list"
     end = len(part.annotations) if part else 0
     for k, ann in enumerate(anns):
         if not isinstance(ann, dict):
-            return Code.MALFORMED_EVENT, f"{where}.text.annotations[{k}] is not an object"
+            return Code.MALFORMED_EVENT, f"{_PARTS}[{n}].text.annotations[{k}] is not an object"
         idx = ann.get("index", end)
         if type(idx) is not int or idx < 0:
-            return Code.MALFORMED_EVENT, f"{where}.text.annotations[{k}].index is {idx!r}"
+            return Code.MALFORMED_EVENT, f"{_PARTS}[{n}].text.annotations[{k}].index is {idx!r}"
         if idx > end:
             return Code.CONTENT_INDEX_GAP, (
-                f"{where}.text.annotations[{k}] has index {idx} but the part has {end} "
+                f"{_PARTS}[{n}].text.annotations[{k}] has index {idx} but the part has {end} "
                 "annotation(s)"
             )
         if idx >= max_index:
             return Code.LIMIT_EXCEEDED, (
-                f"{where}.text.annotations[{k}].index {idx} exceeds the limit {max_index}"
+                f"{_PARTS}[{n}].text.annotations[{k}].index {idx} exceeds the limit {max_index}"
             )
         if idx == end:
             end += 1
@@ -292,6 +297,8 @@ def part_from_object(obj: JSON) -> Part:
 # step tool calls
 # --------------------------------------------------------------------------- #
 _TEXT_KEY = {"function": "arguments", "code_interpreter": "input"}
+_CALLS = "delta.step_details.tool_calls"
+_OUTS = "code_interpreter.outputs"
 
 
 def plain_fragment(calls: list[ToolCall], items: Any) -> tuple[ToolCall, str] | None:
@@ -325,14 +332,14 @@ def check_tool_calls(calls: list[ToolCall], items: Any, max_index: int) -> Probl
     if has_non_finite(items):
         return Code.MALFORMED_EVENT, "delta.step_details.tool_calls holds a NaN or infinite number"
     end = len(calls)
-    seen: dict[int, ToolCall | str] = dict(enumerate(calls))
+    added: dict[int, str] | None = None  # types of calls this delta adds
     for n, item in enumerate(items):
-        where = f"delta.step_details.tool_calls[{n}]"
-        problem = _indexed_problem(item, where, end, max_index, "the step", "tool call(s)")
+        problem = _indexed_problem(item, _CALLS, n, end, max_index, "the step", "tool call(s)")
         if problem is not None:
             return problem
         index, type_ = item["index"], item["type"]
-        known = seen.get(index)
+        known: ToolCall | str | None = (calls[index] if index < len(calls)
+                                        else (added or {}).get(index))
         known_type = known if isinstance(known, str) else known.type if known else None
         if known_type is not None and known_type != type_:
             return Code.TYPE_CHANGE, (
@@ -340,50 +347,52 @@ def check_tool_calls(calls: list[ToolCall], items: Any, max_index: int) -> Probl
             )
         call_id = item.get("id")
         if call_id is not None and not isinstance(call_id, str):
-            return Code.MALFORMED_EVENT, f"{where}.id is not a string"
+            return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].id is not a string"
         if isinstance(known, ToolCall) and known.id and call_id and call_id != known.id:
             return Code.ID_CHANGE, f"tool call {index} changes id from {known.id!r} to {call_id!r}"
         body = item.get(type_)
         if body is not None and not isinstance(body, dict):
-            return Code.MALFORMED_EVENT, f"{where}.{type_} is not an object"
+            return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].{type_} is not an object"
         if type_ == "function" and body:
             for key in ("name", "arguments"):
                 if body.get(key) is not None and not isinstance(body[key], str):
-                    return Code.MALFORMED_EVENT, f"{where}.function.{key} is not a string"
+                    return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].function.{key} is not a string"
         if type_ == "code_interpreter" and body:
-            problem = _check_outputs(known, body, where, max_index)
+            problem = _check_outputs(known, body, n, max_index)
             if problem:
                 return problem
         if index == end:
-            seen[index] = type_
+            added = added if added is not None else {}
+            added[index] = type_
             end += 1
     return None
 
 
 def _check_outputs(
-    known: ToolCall | str | None, body: JSON, where: str, max_index: int
+    known: ToolCall | str | None, body: JSON, n: int, max_index: int
 ) -> Problem | None:
     code_input = body.get("input")
     if code_input is not None and not isinstance(code_input, str):
-        return Code.MALFORMED_EVENT, f"{where}.code_interpreter.input is not a string"
+        return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].code_interpreter.input is not a string"
     outputs = body.get("outputs")
     if outputs is None:
         return None
     if not isinstance(outputs, list):
-        return Code.MALFORMED_EVENT, f"{where}.code_interpreter.outputs is not a list"
+        return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].code_interpreter.outputs is not a list"
     existing = known.outputs if isinstance(known, ToolCall) else []
     end = len(existing)
     for k, out in enumerate(outputs):
-        w = f"{where}.code_interpreter.outputs[{k}]"
         if not isinstance(out, dict):
-            return Code.MALFORMED_EVENT, f"{w} is not an object"
+            return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].{_OUTS}[{k}] is not an object"
         idx = out.get("index", end)
         if type(idx) is not int or idx < 0:
-            return Code.MALFORMED_EVENT, f"{w}.index is {idx!r}"
+            return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].{_OUTS}[{k}].index is {idx!r}"
         if idx > end:
-            return Code.CONTENT_INDEX_GAP, f"{w} has index {idx} but the call has {end} output(s)"
+            return Code.CONTENT_INDEX_GAP, (
+                f"{_CALLS}[{n}].{_OUTS}[{k}] has index {idx} but the call has {end} output(s)")
         if idx >= max_index:
-            return Code.LIMIT_EXCEEDED, f"{w}.index {idx} exceeds the limit {max_index}"
+            return Code.LIMIT_EXCEEDED, (
+                f"{_CALLS}[{n}].{_OUTS}[{k}].index {idx} exceeds the limit {max_index}")
         if idx < len(existing) and out.get("type") not in (None, existing[idx].get("type")):
             return Code.TYPE_CHANGE, (
                 f"code_interpreter output {idx} changes type from "
