@@ -55,6 +55,7 @@ class MessageContent:
 
     __slots__ = ("parts",)
     limit = "max_message_chars"
+    """Bounds everything deltas add to the message (:func:`kept_size`)."""
 
     def __init__(self) -> None:
         self.parts: list[Part] = []
@@ -73,9 +74,11 @@ class MessageContent:
         problem = check_content(parts, content, max_index)
         if problem is not None:
             return problem
-        if _text_size(content) > room:
+        size = kept_size(content)
+        if size > room:
             return OVER_LIMIT
-        return apply_content(parts, content)
+        apply_content(parts, content)
+        return size
 
     def absorb(self, obj: JSON) -> None:
         """Make the server's full object the snapshot, keeping what deltas built
@@ -117,6 +120,7 @@ class StepDetails:
 
     __slots__ = ("calls", "step_type")
     limit = "max_tool_chars"
+    """Bounds everything deltas add to the step's tool calls (:func:`kept_size`)."""
 
     def __init__(self) -> None:
         self.calls: list[ToolCall] = []
@@ -144,9 +148,11 @@ class StepDetails:
         problem = check_tool_calls(calls, items, max_index)
         if problem is not None:
             return problem
-        if _tool_size(items) > room:
+        size = kept_size(items)
+        if size > room:
             return OVER_LIMIT
-        return apply_tool_calls(calls, items)
+        apply_tool_calls(calls, items)
+        return size
 
     def absorb(self, obj: JSON) -> None:
         details = obj.get("step_details")
@@ -209,26 +215,36 @@ def _dict(value: Any) -> JSON:
     return dict(value)
 
 
-def _text_size(content: list[JSON]) -> int:
-    size = 0
-    for item in content:
-        text = item.get("text")
-        if isinstance(text, dict) and isinstance(text.get("value"), str):
-            size += len(text["value"])
-        elif isinstance(item.get("refusal"), str):
-            size += len(item["refusal"])
-    return size
-
-
-def _tool_size(items: list[JSON]) -> int:
+def kept_size(items: list[JSON]) -> int:
+    """What merging ``items`` (content parts or tool calls of a delta) may add to a
+    snapshot, in characters: every string kept (text, arguments, annotations, image
+    payloads, names, outputs, logs) by its length, every other scalar as one. Indices
+    and types are not kept as such and do not count. Limits compare this, so
+    nothing a delta adds grows without bound."""
     size = 0
     for item in items:
-        body = item.get(item["type"])
-        if isinstance(body, dict):
-            for key in ("arguments", "input"):
-                if isinstance(body.get(key), str):
-                    size += len(body[key])
+        for key, value in item.items():
+            if key != "index" and key != "type":
+                size += _chars(value)
     return size
+
+
+def _chars(value: Any) -> int:
+    total = 0
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if type(item) is str:
+            total += len(item)
+        elif type(item) is dict:
+            for key, val in item.items():
+                total += len(key) if len(key) > 16 else 0  # a huge key counts too
+                todo.append(val)
+        elif type(item) is list:
+            todo.extend(item)
+        else:
+            total += 1
+    return total
 
 
 def _merge_list(ours: list[Any], theirs: list[Any], keep: Any) -> list[Any]:

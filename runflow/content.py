@@ -97,7 +97,7 @@ class ToolCall(Fragments):
     """One tool call of a ``tool_calls`` step: function, code_interpreter, file_search.
     Its fragments are the function arguments or the code_interpreter input."""
 
-    __slots__ = ("extra", "id", "name", "output", "outputs", "type")
+    __slots__ = ("_logs", "_outputs", "extra", "id", "name", "output", "type")
 
     def __init__(self, type_: str) -> None:
         super().__init__()
@@ -105,13 +105,36 @@ class ToolCall(Fragments):
         self.id: str | None = None
         self.name: str | None = None  # function name
         self.output: Any = None  # function output
-        self.outputs: list[JSON] = []  # code_interpreter outputs (logs, image)
+        self._outputs: list[JSON] = []  # code_interpreter outputs (logs, image)
+        self._logs: dict[int, list[str]] = {}  # output index -> logs fragments not joined yet
         self.extra: JSON = {}  # file_search payload and unknown fields
 
     @property
     def text(self) -> str:
         """Function arguments, or code_interpreter input, so far."""
         return self.joined()
+
+    @property
+    def outputs(self) -> list[JSON]:
+        """code_interpreter outputs; logs that grew by fragments are joined once, here
+        (appending to a string per delta would be quadratic)."""
+        if self._logs:
+            for idx, chunks in self._logs.items():
+                self._outputs[idx]["logs"] = "".join(chunks)
+            self._logs = {}
+        return self._outputs
+
+    @outputs.setter
+    def outputs(self, value: list[JSON]) -> None:
+        self._outputs = value
+        self._logs = {}
+
+    def add_logs(self, idx: int, fragment: str) -> None:
+        chunks = self._logs.get(idx)
+        if chunks is None:
+            old = self._outputs[idx].get("logs")
+            chunks = self._logs[idx] = [old] if isinstance(old, str) and old else []
+        chunks.append(fragment)
 
     def wire(self, index: int | None = None) -> JSON:
         out: JSON = {"index": index} if index is not None else {}
@@ -379,7 +402,7 @@ def _check_outputs(
         return None
     if not isinstance(outputs, list):
         return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].code_interpreter.outputs is not a list"
-    existing = known.outputs if isinstance(known, ToolCall) else []
+    existing = known._outputs if isinstance(known, ToolCall) else []
     end = len(existing)
     for k, out in enumerate(outputs):
         if not isinstance(out, dict):
@@ -387,6 +410,9 @@ def _check_outputs(
         idx = out.get("index", end)
         if type(idx) is not int or idx < 0:
             return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].{_OUTS}[{k}].index is {idx!r}"
+        for key in ("type", "logs"):
+            if out.get(key) is not None and type(out[key]) is not str:
+                return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].{_OUTS}[{k}].{key} is not a string"
         if idx > end:
             return Code.CONTENT_INDEX_GAP, (
                 f"{_CALLS}[{n}].{_OUTS}[{k}] has index {idx} but the call has {end} output(s)")
@@ -430,13 +456,13 @@ def apply_tool_calls(calls: list[ToolCall], items: list[JSON]) -> int:
             if code_input:
                 added += call.add(code_input)
             for out in body.get("outputs") or ():
-                idx = out.get("index", len(call.outputs))
+                count = len(call._outputs)
+                idx = out.get("index", count)
                 entry = {k: v for k, v in out.items() if k != "index"}
-                if idx == len(call.outputs):
-                    call.outputs.append(entry)
+                if idx == count:
+                    call._outputs.append(entry)
                 elif entry.get("type") == "logs" and "logs" in entry:
-                    old = call.outputs[idx]
-                    old["logs"] = str(old.get("logs") or "") + str(entry["logs"])
+                    call.add_logs(idx, entry["logs"])
                 else:
                     call.outputs[idx].update(entry)
         else:

@@ -82,7 +82,7 @@ class Tracker:
                 # ``construct`` is the SDK's own lenient builder (what it uses for
                 # API responses): real servers omit fields the schema requires,
                 # e.g. a null ``instructions``, and that must not lose the snapshot.
-                typed = model.construct(**wire)
+                typed = model.construct(**copy_of(wire))  # shares nothing with raw
             self.typed = typed
         return typed
 

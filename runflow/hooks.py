@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .content import JSON
-from .entities import Tracker
+from .entities import Tracker, copy_of
 from .parts import TextDelta, TextSnapshot, ToolCallDelta, ToolCallSnapshot
 from .protocol import PROTOCOL, Entity
 from .violations import Violation
@@ -79,7 +79,8 @@ class Hooks:
                     self._calls_done(step, functions_only=True)
         callbacks = self.enter.get((entity, state))
         if callbacks:
-            snapshot = tracker.snapshot()
+            # a copy: a callback that edits what it receives cannot change the flow
+            snapshot = tracker.snapshot().model_copy(deep=True)
             for cb in callbacks:
                 self.pending.append((cb, (snapshot,)))
 
@@ -109,7 +110,7 @@ class Hooks:
             if deltas:
                 body = item.get("text") or {}
                 delta = TextDelta(mid, index, body.get("value") or "",
-                                  tuple(body.get("annotations") or ()))
+                                  tuple(copy_of(body.get("annotations") or ())))
                 for cb in deltas:
                     self.pending.append((cb, (delta, view)))
 
@@ -132,7 +133,7 @@ class Hooks:
                 delta = ToolCallDelta(
                     sid, index, type_, item.get("id"), body.get("name"),
                     body.get("arguments") or body.get("input") or "",
-                    tuple(body.get("outputs") or ()),
+                    tuple(copy_of(body.get("outputs") or ())),
                 )
                 for cb in deltas:
                     self.pending.append((cb, (delta, view)))

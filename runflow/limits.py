@@ -17,9 +17,11 @@ class Limits:
     max_event_bytes: int = 16 * 1024 * 1024
     """Bytes of one SSE event; also the most the SSE decoder ever buffers."""
     max_message_chars: int = 8 * 1024 * 1024
-    """Characters of text (all parts) one message may grow to through deltas."""
+    """Characters one message may grow by through deltas: text, refusals,
+    annotations, image parts (every string kept, by length)."""
     max_tool_chars: int = 8 * 1024 * 1024
-    """Characters of arguments or code input one tool_calls step may grow to."""
+    """Characters one tool_calls step may grow by through deltas: arguments, code
+    input, names, outputs and logs (every string kept, by length)."""
     max_index: int = 1024
     """Exclusive bound on content part, tool call, output and annotation indices."""
     max_entities: int = 10_000

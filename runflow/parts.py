@@ -5,7 +5,8 @@ and re-dumps the whole snapshot every time. runflow's callbacks get a frozen
 delta (the fragment that just arrived) and a *live view* of the part or call:
 reading ``snapshot.value`` joins the fragments on demand, so a callback that does
 not read it costs nothing. ``to_sdk()`` builds the SDK's own type when wanted.
-A view reflects the current state: keep the values you need, not the view.
+A view reflects the current state: keep the values you need, not the view. What
+a view returns is a copy: editing it changes nothing in the flow.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from openai.types.beta.threads.runs import ToolCall
 
 from .content import JSON, Part
 from .content import ToolCall as _Call
+from .entities import copy_of
 
 __all__ = ["TextDelta", "TextSnapshot", "ToolCallDelta", "ToolCallSnapshot"]
 
@@ -55,11 +57,11 @@ class TextSnapshot:
     @property
     def annotations(self) -> list[JSON]:
         anns = self._part.annotations
-        return [anns[i] for i in sorted(anns)]
+        return [copy_of(anns[i]) for i in sorted(anns)]
 
     def to_sdk(self) -> Text:
         """The SDK's ``Text`` for this part, built now."""
-        return Text.construct(**self._part.wire()["text"])
+        return Text.construct(**copy_of(self._part.wire()["text"]))
 
     def __repr__(self) -> str:
         return f"TextSnapshot({self.message_id}[{self.index}], value={self.value!r})"
@@ -119,13 +121,13 @@ class ToolCallSnapshot:
     @property
     def outputs(self) -> list[JSON]:
         """code_interpreter outputs (logs, images)."""
-        return list(self._call.outputs)
+        return copy_of(self._call.outputs)  # type: ignore[no-any-return]
 
     def to_sdk(self) -> ToolCall:
         """The SDK's tool call type (function, code_interpreter or file_search)."""
         from openai._models import construct_type
 
-        return cast(ToolCall, construct_type(type_=ToolCall, value=self._call.wire()))
+        return cast(ToolCall, construct_type(type_=ToolCall, value=copy_of(self._call.wire())))
 
     def __repr__(self) -> str:
         return (

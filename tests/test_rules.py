@@ -543,7 +543,9 @@ def test_limit_exceeded_on_tool_arguments() -> None:
     events = set_field(load_events(ACTION), 7, _tool("function.arguments"), '{"city": "Paris"}')
     events = set_field(events, 8, f"{_LISTED}.function.arguments", '{"city": "Paris"}')
     assert found(feed_all(events, close=True)) == []
-    flow = feed_all(events, limits=Limits(max_tool_chars=5), close=True)
+    # the first delta keeps 49 characters (call id, name, a null output); the
+    # arguments' 17 would pass 60
+    flow = feed_all(events, limits=Limits(max_tool_chars=60), close=True)
     assert found(flow)[0] == ("limit_exceeded", "error", 7, A_STEP)
 
 
