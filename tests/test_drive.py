@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from runflow import RunFlow
 from runflow.drive import DriveError, ToolError, UnknownTool, adrive, drive
+from runflow.sdk import consume
 from runflow.testing import Server
 from runflow.testing.scenarios import FUNCTION_CALLS
 
@@ -180,13 +181,13 @@ def test_event_counts_of_the_parallel_function_run(client: openai.OpenAI) -> Non
     thread = client.beta.threads.create()
     flow = RunFlow()
     runs = client.beta.threads.runs
-    assert flow.consume(runs.create(thread_id=thread.id, assistant_id=ASSISTANT,
+    assert consume(flow, runs.create(thread_id=thread.id, assistant_id=ASSISTANT,
                                     stream=True)) == "done"
     assert flow.events == FIRST_EVENTS
     assert flow.run_id is not None
     outputs: Any = [{"tool_call_id": c.id, "output": RESULTS[c.function.name]}
                     for c in flow.pending_tool_calls]
-    assert flow.consume(runs.submit_tool_outputs(run_id=flow.run_id, thread_id=thread.id,
+    assert consume(flow, runs.submit_tool_outputs(run_id=flow.run_id, thread_id=thread.id,
                                                  tool_outputs=outputs, stream=True)) == "done"
     assert flow.events == FIRST_EVENTS + CONTINUATION_EVENTS
     assert flow.violations == []
