@@ -543,14 +543,15 @@ def _output(call: RequiredActionFunctionToolCall, result: Any, opts: _Options) -
             return ToolOutput(tool_call_id=call.id, output=_output_text(result))
         except _BadResult as exc:
             result = exc
+    bad = isinstance(result, _BadResult)
+    why = str(result) if bad else _describe(result)
     if opts.on_tool_error == "raise":
-        verb = "returned a result that cannot be submitted" if isinstance(
-            result, _BadResult) else "failed"
-        raise ToolError(f"tool {call.function.name!r} (call {call.id}) {verb}: "
-                        f"{_describe(result)}") from result
+        verb = "returned a result that cannot be submitted" if bad else "failed"
+        raise ToolError(f"tool {call.function.name!r} (call {call.id}) {verb}: {why}"
+                        ) from result
     if opts.on_tool_error == "cancel":
         return None
-    error = json.dumps({"error": _describe(result)}, ensure_ascii=False)
+    error = json.dumps({"error": why}, ensure_ascii=False)
     return ToolOutput(tool_call_id=call.id, output=error)
 
 
