@@ -95,7 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Output(color=args.color)
     command: Command = args._command
     try:
-        return command.run(args, out)
+        code = command.run(args, out)
+        out.out.flush()  # a full disk fails here, not in the interpreter's exit
+        return code
     except CommandError as exc:
         out.error(str(exc))
         return EXIT_USAGE
@@ -105,6 +107,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `runflow replay x | head`: stop quietly
         _silence_stdout()
         return EXIT_OK
+    except OSError as exc:  # e.g. stdout on a full disk
+        _silence_stdout()
+        out.error(_os_reason(exc))
+        return EXIT_USAGE
+    except Exception as exc:  # a bug: still one line, never a traceback
+        out.error(f"unexpected {type(exc).__name__} ({_text(exc)}); this is a bug in "
+                  "runflow, please report it")
+        return EXIT_USAGE
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)[:300]
+    except Exception:
+        return "no message"
+
+
+def _os_reason(exc: OSError) -> str:
+    reason = exc.strerror or _text(exc)
+    if exc.filename is not None:
+        return f"{exc.filename}: {reason}"
+    return f"cannot write the output: {reason}"
 
 
 def _silence_stdout() -> None:
