@@ -8,8 +8,10 @@ Adding a subcommand is adding a module ``runflow/cli/<name>.py`` that defines
   the exit code;
 
 and one line in :data:`COMMANDS`. Exit codes are shared: 0 ok, 1 violations found,
-2 usage error or unreadable input. Subcommands report expected failures as
-:class:`CommandError` (a one-line reason, exit 2), never as a traceback.
+2 usage error, unreadable input or unwritable output. Subcommands report expected
+failures as :class:`CommandError` (a one-line reason, exit 2); :func:`main` turns
+an output failure (e.g. a full disk) and, as a last resort, any other exception
+into one line and exit 2 too, never a traceback.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runflow",
         description="Validate, replay and draw Assistants-style run streams.",
-        epilog="exit codes: 0 ok, 1 violations found, 2 usage error or unreadable input",
+        epilog="exit codes: 0 ok, 1 violations found, 2 usage error, unreadable input or "
+               "unwritable output",
     )
     parser.add_argument("--version", action="version", version=f"runflow {__version__}")
     parser.add_argument(
