@@ -443,7 +443,7 @@ def _consume(flow: RunFlow, plan: _Planner, start: Callable[[openai.OpenAI], Any
     except Exception:
         if clock.expired is None:
             raise
-        ending = "truncated"
+        ending = flow.close()  # the read ended by the watchdog raised: still truncated
     finally:
         watchdog.stopped.set()
         watchdog.join()
@@ -455,7 +455,8 @@ def _consume(flow: RunFlow, plan: _Planner, start: Callable[[openai.OpenAI], Any
 async def _aconsume(flow: RunFlow, plan: _Planner,
                     start: Callable[[openai.AsyncOpenAI], Awaitable[Any]],
                     client: openai.AsyncOpenAI) -> str:
-    """Async :func:`_consume`: the feeding task is cancelled when the clock expires."""
+    """Async :func:`_consume`: the feeding task is cancelled when the clock expires.
+    Either way the flow is closed, so the cut stream is recorded ``truncated``."""
     clock = _Clock(flow, plan)
     stream = await start(_abounded(client, plan))
     task = asyncio.ensure_future(aconsume(flow, stream))
@@ -470,6 +471,7 @@ async def _aconsume(flow: RunFlow, plan: _Planner,
                     await task
                 except asyncio.CancelledError:
                     pass
+                await flow.aclose()  # as the sync drive: the cut stream is truncated
                 raise clock.timeout()
     finally:
         if not task.done():

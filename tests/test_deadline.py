@@ -25,9 +25,16 @@ pytestmark = [
 ]
 
 
+RUN_CREATED = (b'event: thread.run.created\ndata: {"id": "run_1", "object": "thread.run", '
+               b'"created_at": 1, "thread_id": "thread_x", "assistant_id": "asst_x", '
+               b'"status": "queued", "model": "m", "instructions": "", "tools": [], '
+               b'"metadata": {}, "parallel_tool_calls": true}\n\n')
+
+
 class EndlessStream:
-    """Serves ``: keep-alive`` comments every 10 ms (``mode`` "comments") or nothing
-    (``mode`` "silent") on every POST, until the client goes away or it stops."""
+    """Serves ``: keep-alive`` comments every 10 ms (``mode`` "comments"; after one
+    ``thread.run.created`` event with "event_then_comments") or nothing (``mode``
+    "silent") on every POST, until the client goes away or it stops."""
 
     def __init__(self, mode: str) -> None:
         stopping = self.stopping = threading.Event()
@@ -44,8 +51,11 @@ class EndlessStream:
                 self.end_headers()
                 self.wfile.flush()
                 try:
+                    if mode == "event_then_comments":
+                        self.wfile.write(RUN_CREATED)
+                        self.wfile.flush()
                     while not stopping.wait(0.01):
-                        if mode == "comments":
+                        if mode != "silent":
                             self.wfile.write(b": keep-alive\n\n")
                             self.wfile.flush()
                 except OSError:
@@ -89,7 +99,7 @@ def test_drive_ends_an_endless_stream(endless: EndlessStream, bound: dict[str, f
         drive(client, thread_id="thread_x", assistant_id="asst_x", flow=flow, **bound)
     assert str(info.value) == (f"run None still 'unseen': the stream was ended after 0 "
                                f"event(s): {reason}")
-    assert flow.events == 0
+    assert flow.events == 0 and flow.ending == "truncated"
     assert endless.requests == ["/v1/threads/thread_x/runs"]  # one stream, not retried
 
 
@@ -105,5 +115,20 @@ async def test_adrive_ends_an_endless_stream(endless: EndlessStream, bound: dict
                          **bound)
     assert str(info.value) == (f"run None still 'unseen': the stream was ended after 0 "
                                f"event(s): {reason}")
-    assert flow.events == 0
+    assert flow.events == 0 and flow.ending == "truncated"
     assert endless.requests == ["/v1/threads/thread_x/runs"]
+
+
+def test_idle_counts_from_the_last_event() -> None:
+    """One event, then only comments: the idle timeout still ends the stream."""
+    flow = RunFlow()
+    with EndlessStream("event_then_comments") as endless, openai.OpenAI(
+            base_url=endless.base_url, api_key="test", max_retries=0) as client, \
+            pytest.raises(RunTimeout) as info:
+        drive(client, thread_id="thread_x", assistant_id="asst_x", flow=flow, idle_timeout=0.3)
+    assert str(info.value) == ("run run_1 still 'queued': the stream was ended after 1 event(s): "
+                               "no event for 0.3s (idle_timeout; keep-alive comments do not "
+                               "count)")
+    assert flow.events == 1 and flow.run_status == "queued"
+    # the flow records what it saw: the stream ended (was ended) without done
+    assert [(v.code.value, v.index) for v in flow.violations] == [("truncated", 1)]
