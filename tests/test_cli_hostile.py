@@ -202,3 +202,18 @@ def test_an_unexpected_exception_is_one_line(monkeypatch: pytest.MonkeyPatch,
     assert capsys.readouterr().err == (
         "runflow: error: unexpected RuntimeError (boom); this is a bug in runflow, please "
         "report it\n")
+
+
+def test_non_finite_numbers_are_refused_not_printed() -> None:
+    """NaN is not JSON: --json output refuses it in one line instead of printing it."""
+    import io
+
+    from runflow.cli import CommandError
+    from runflow.cli.common import write_json
+    from runflow.cli.output import Output
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError, match=r"^the result cannot be written as JSON \(Out of "
+                                           r"range float values are not JSON compliant"):
+        write_json(Output(out, err), {"x": float("nan")})
+    assert out.getvalue() == ""
