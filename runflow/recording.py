@@ -22,7 +22,6 @@ names the line, and the flow goes on.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from .flow import RunFlow
+from .jsonparse import JSONError, parse_json
 from .view import Ending
 from .violations import Code, Violation
 
@@ -115,7 +115,7 @@ def read_recording(source: str | os.PathLike[str], *, stdin: BinaryIO | None = N
     """
     name = os.fspath(source)
     if name == "-":
-        data = (stdin if stdin is not None else sys.stdin.buffer).read()
+        data = _read_stdin(stdin)
     else:
         path = Path(name)
         try:
@@ -126,7 +126,42 @@ def read_recording(source: str | os.PathLike[str], *, stdin: BinaryIO | None = N
             raise RecordingError(f"{name}: is a directory, not a recording") from None
         except OSError as exc:
             raise RecordingError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    _refuse_json_body(name, data)
     return Recording(name=name, format=detect_format(name, data), data=data)
+
+
+def _read_stdin(stdin: BinaryIO | None) -> bytes:
+    """All of standard input; closed (``<&-``: ``sys.stdin`` is None) or unreadable
+    (e.g. a directory) is a :class:`RecordingError`."""
+    stream = stdin if stdin is not None else getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise RecordingError("-: standard input is closed")
+    try:
+        return stream.read()
+    except (OSError, ValueError) as exc:  # ValueError: a closed file object
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise RecordingError(f"-: cannot read standard input ({reason})") from None
+
+
+def _refuse_json_body(name: str, data: bytes) -> None:
+    """A whole input that is one JSON object (not an event) or array is a response
+    body, not a stream: say so, instead of reading it as broken events."""
+    start = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if start not in (b"{", b"["):
+        return
+    try:
+        value = parse_json(data)
+    except JSONError:
+        return  # several lines of JSON (or broken JSON): read it as JSON lines
+    if isinstance(value, list):
+        raise RecordingError(f"{name}: the input is a single JSON array, not an event stream")
+    if isinstance(value, dict) and "event" not in value:
+        kind = value.get("object")
+        what = f" (a {kind!r} object)" if isinstance(kind, str) and len(kind) < 60 else ""
+        raise RecordingError(
+            f"{name}: the input is a single JSON object{what}, not an event stream: "
+            "did the server ignore stream=true?"
+        )
 
 
 def replay_file(
@@ -191,8 +226,8 @@ def _feed_jsonl(data: bytes, flow: RunFlow, lines: dict[int, int]) -> None:
 def _parse_line(raw: bytes) -> tuple[dict[str, Any], str | None]:
     """The event of one jsonl line, or a partial one and what is wrong with it."""
     try:
-        obj = json.loads(raw)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        obj = parse_json(raw)
+    except JSONError as exc:  # also: nested too deep, NaN, invalid UTF-8
         return {}, f"not valid JSON ({exc})"
     if not isinstance(obj, dict):
         return {}, f"a JSON {type(obj).__name__}, not an object with 'event' and 'data'"

@@ -1,13 +1,21 @@
 """Incremental Server-Sent Events decoder (bytes in, raw events out).
 
-It follows the WHATWG event-stream rules that matter for Assistants streams:
-chunk boundaries may fall anywhere (mid-line, mid-UTF-8 character); lines end in
-LF, CRLF or CR; a blank line ends an event; ``:`` comment lines, ``id:`` and
-``retry:`` are ignored; several ``data:`` lines are joined with ``\\n``. Two
-departures, both for real captures: a block with an ``event:`` line and no
-``data:`` line is still dispatched (with ``data`` None, as one real server sent
-``done``), and :meth:`SSEDecoder.close` dispatches a final block that lacks the
-closing blank line.
+It follows the WHATWG event-stream parsing algorithm for every chunking: chunk
+boundaries may fall anywhere (mid-line, mid-UTF-8 character, inside a BOM or a
+CRLF, with empty chunks in between); lines end in LF, CRLF or CR; a blank line
+ends an event; one leading BOM per stream is dropped; ``:`` comment lines,
+``id:``, ``retry:`` and unknown fields are ignored; several ``data:`` lines are
+joined with ``\\n``. ``tests/test_sse_whatwg.py`` checks this against a reference
+parser written from the spec. Intentional departures, both for real captures:
+
+* a block with an ``event:`` line and no ``data:`` line is still dispatched (with
+  ``data`` None, as one real server sent ``done``); the spec drops it;
+* :meth:`SSEDecoder.close` dispatches a final block that lacks the closing blank
+  line (the spec discards it), and makes the next bytes fed a new stream (whose
+  leading BOM is dropped too).
+
+The event name is the event type buffer verbatim (None with no ``event:`` line;
+the spec would say ``"message"``).
 
 The decoder does not decode JSON; it yields :class:`RawEvent` with the data as
 bytes so the flow parses each block exactly once. Work is linear in the input:
@@ -83,7 +91,7 @@ class SSEDecoder:
             self._started = True
             if chunk.startswith(_BOM):
                 chunk = chunk[3:]
-        if self._cr:
+        if self._cr and chunk:  # an empty chunk does not end a pending CRLF
             self._cr = False
             if chunk.startswith(b"\n"):
                 chunk = chunk[1:]
@@ -135,6 +143,7 @@ class SSEDecoder:
         self._offset += len(data)
         self._pending_size = 0
         self._cr = False
+        self._started = False  # what is fed next is a new stream: it may have a BOM
         if self._skipping:
             self._skipping = False
             return []

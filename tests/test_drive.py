@@ -400,3 +400,76 @@ async def test_adrive_runs_sync_tools_concurrently(spied: Spied,
                         on_tool_error="raise", tool_timeout=3, **FAST)
     assert flow.run_status == "completed" and flow.text == ANSWER
     assert flow.run_id is not None and spied.submits[flow.run_id] == 1
+
+
+# -- tool results that cannot be sent as they are -------------------------------------
+
+
+class BadStr:
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+def _circular() -> list[Any]:
+    items: list[Any] = []
+    items.append(items)
+    return items
+
+
+BAD_RESULTS: list[tuple[str, Callable[[], Any], str]] = [
+    ("circular", _circular, "returned a list that cannot be written as JSON (ValueError: "
+     "Circular reference detected)"),
+    ("str_raises", BadStr, "returned a BadStr that cannot be written as JSON (RuntimeError: "
+     "no text for you)"),
+    ("lone_surrogate", lambda: "18C \udc80", "returned text with a lone surrogate at position "
+     "4, which is not valid UTF-8"),
+    ("bad_bytes", lambda: b"\xff18C", "returned bytes that are not UTF-8 (invalid start byte "
+     "at byte 0)"),
+    ("nan", lambda: float("nan"), "returned a float that cannot be written as JSON "
+     "(ValueError: Out of range float values are not JSON compliant"),
+]
+
+
+@pytest.mark.parametrize(("make", "why"), [(m, w) for _, m, w in BAD_RESULTS],
+                         ids=[name for name, _, _ in BAD_RESULTS])
+def test_an_unsendable_result_is_a_tool_error(spied: Spied, client: openai.OpenAI,
+                                              make: Callable[[], Any], why: str) -> None:
+    """Submitted as an error output (the run completes), or raised as ToolError."""
+    thread = client.beta.threads.create()
+    flow = drive(client, thread_id=thread.id, assistant_id=ASSISTANT,
+                 tools={"get_weather": lambda city: make(), "get_time": clock}, **FAST)
+    assert flow.run_status == "completed" and flow.run_id is not None
+    assert spied.submits[flow.run_id] == 1
+    (output,) = [out for _, out in spied.function_outputs(flow.run_id)["get_weather"]]
+    assert output is not None and json.loads(output)["error"].startswith(why)
+    thread = client.beta.threads.create()
+    with pytest.raises(ToolError, match=r"tool 'get_weather' \(call call_\w+\) returned a "
+                       r"result that cannot be submitted: returned ") as info:
+        drive(client, thread_id=thread.id, assistant_id=ASSISTANT, on_tool_error="raise",
+              tools={"get_weather": lambda city: make(), "get_time": clock}, **FAST)
+    assert why in str(info.value)
+    check_not_submitted(spied, client, thread.id)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_adrive_unsendable_result(spied: Spied, aclient: openai.AsyncOpenAI) -> None:
+    async def get_weather(city: str) -> Any:
+        return _circular()
+
+    thread = await aclient.beta.threads.create()
+    flow = await adrive(aclient, thread_id=thread.id, assistant_id=ASSISTANT,
+                        tools={"get_weather": get_weather, "get_time": clock}, **FAST)
+    assert flow.run_status == "completed" and flow.run_id is not None
+    (output,) = [out for _, out in spied.function_outputs(flow.run_id)["get_weather"]]
+    assert output is not None and "Circular reference detected" in json.loads(output)["error"]
+
+
+@pytest.mark.parametrize(("result", "sent"), [(b"18C", "18C"), (None, "null"),
+                                              ({"t": 18.5}, '{"t": 18.5}'), ("é", "é")])
+def test_results_that_are_sent(spied: Spied, client: openai.OpenAI, result: Any,
+                               sent: str) -> None:
+    thread = client.beta.threads.create()
+    flow = drive(client, thread_id=thread.id, assistant_id=ASSISTANT,
+                 tools={"get_weather": lambda city: result, "get_time": clock}, **FAST)
+    assert flow.run_id is not None
+    assert [out for _, out in spied.function_outputs(flow.run_id)["get_weather"]] == [sent]

@@ -63,3 +63,21 @@ def test_a_terminal_run_stops() -> None:
     plan = planner()
     plan.streamed("truncated")
     assert plan.next(flow) == ("stop", None)
+
+
+def test_the_overall_deadline_ends_polling() -> None:
+    flow = flow_of(TEXT, 20)  # the run is in_progress
+    plan = _Planner(_Options({}, "submit_error", None, 0.05, 60.0, deadline=-1.0))
+    plan.streamed("done")
+    with pytest.raises(RunTimeout, match=r"still 'in_progress' at the deadline of -1.0s"):
+        plan.next(flow)
+    done = flow_of(TEXT)
+    assert plan.next(done) == ("stop", None)  # a final run is returned, however late
+
+
+def test_polling_never_sleeps_past_the_deadline() -> None:
+    flow = flow_of(TEXT, 20)
+    plan = _Planner(_Options({}, "submit_error", None, 5.0, 60.0, deadline=1.0))
+    plan.streamed("done")
+    action, delay = plan.next(flow)
+    assert action == "poll" and 0 < delay <= 1.0

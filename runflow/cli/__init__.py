@@ -8,8 +8,10 @@ Adding a subcommand is adding a module ``runflow/cli/<name>.py`` that defines
   the exit code;
 
 and one line in :data:`COMMANDS`. Exit codes are shared: 0 ok, 1 violations found,
-2 usage error or unreadable input. Subcommands report expected failures as
-:class:`CommandError` (a one-line reason, exit 2), never as a traceback.
+2 usage error, unreadable input or unwritable output. Subcommands report expected
+failures as :class:`CommandError` (a one-line reason, exit 2); :func:`main` turns
+an output failure (e.g. a full disk) and, as a last resort, any other exception
+into one line and exit 2 too, never a traceback.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runflow",
         description="Validate, replay and draw Assistants-style run streams.",
-        epilog="exit codes: 0 ok, 1 violations found, 2 usage error or unreadable input",
+        epilog="exit codes: 0 ok, 1 violations found, 2 usage error, unreadable input or "
+               "unwritable output",
     )
     parser.add_argument("--version", action="version", version=f"runflow {__version__}")
     parser.add_argument(
@@ -96,7 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Output(color=args.color)
     command: Command = args._command
     try:
-        return command.run(args, out)
+        code = command.run(args, out)
+        out.out.flush()  # a full disk fails here, not in the interpreter's exit
+        return code
     except CommandError as exc:
         out.error(str(exc))
         return EXIT_USAGE
@@ -106,6 +111,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `runflow replay x | head`: stop quietly
         _silence_stdout()
         return EXIT_OK
+    except OSError as exc:  # e.g. stdout on a full disk
+        _silence_stdout()
+        out.error(_os_reason(exc))
+        return EXIT_USAGE
+    except Exception as exc:  # a bug: still one line, never a traceback
+        out.error(f"unexpected {type(exc).__name__} ({_text(exc)}); this is a bug in "
+                  "runflow, please report it")
+        return EXIT_USAGE
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)[:300]
+    except Exception:
+        return "no message"
+
+
+def _os_reason(exc: OSError) -> str:
+    reason = exc.strerror or _text(exc)
+    if exc.filename is not None:
+        return f"{exc.filename}: {reason}"
+    return f"cannot write the output: {reason}"
 
 
 def _silence_stdout() -> None:

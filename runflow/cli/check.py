@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING, Any
 
 from . import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, CommandError
-from .common import load_replay, where
+from .common import load_replay, where, write_json
 from .output import Output
 
 if TYPE_CHECKING:
@@ -51,7 +50,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         except CommandError as exc:
             out.error(str(exc))
             if args.json:
-                out.print(json.dumps({"file": path, "ok": False, "error": str(exc)}))
+                write_json(out, {"file": path, "ok": False, "error": str(exc)})
             code = EXIT_USAGE
             bad += 1
             continue
@@ -60,7 +59,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             bad += 1
             code = max(code, EXIT_VIOLATIONS)
         if args.json:
-            out.print(json.dumps(report(replay, ok), ensure_ascii=False))
+            write_json(out, report(replay, ok))
         elif not (args.quiet and ok):
             _print_human(replay, ok, out)
     out.clear_progress()

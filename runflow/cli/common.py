@@ -2,15 +2,54 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import argparse
+from typing import TYPE_CHECKING, Any
 
 from . import CommandError
 
 if TYPE_CHECKING:
+    from runflow.cli.output import Output
     from runflow.recording import Replay
     from runflow.violations import Violation
 
-__all__ = ["load_replay", "where"]
+__all__ = ["load_replay", "non_negative", "port", "where", "write_json"]
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def port(text: str) -> int:
+    """An argparse type: a TCP port, 0-65535 (0: any free port)."""
+    value = _integer(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535, got {value}")
+    return value
+
+
+def non_negative(text: str) -> int:
+    """An argparse type: a count, 0 or more."""
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
+def write_json(out: Output, value: Any, *, indent: int | None = None) -> None:
+    """Print ``value`` as valid UTF-8 JSON; lone surrogates (from undecodable
+    input) are replaced with U+FFFD, with a warning on stderr."""
+    from runflow.jsonparse import dump_json
+
+    try:
+        text, replaced = dump_json(value, indent=indent)
+    except ValueError as exc:  # NaN or infinity: not JSON
+        raise CommandError(f"the result cannot be written as JSON ({exc})") from None
+    if replaced:
+        out.warn("warning: lone surrogates in the output were replaced with U+FFFD")
+    out.print(text)
 
 
 def load_replay(path: str) -> Replay:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import EXIT_OK, EXIT_VIOLATIONS, CommandError
+from .common import non_negative
 from .output import Output
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--question", default="What should I wear in Paris right now?",
                         help="the user message that starts the run")
-    parser.add_argument("--cut-after", type=int, metavar="N",
+    parser.add_argument("--cut-after", type=non_negative, metavar="N",
                         help="cut the first stream after N events, to watch runflow "
                              "recover over REST and finish the run")
 

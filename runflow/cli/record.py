@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias
 
+from runflow.jsonparse import JSONError, dump_json, parse_json
 from runflow.sdk import TRANSPORT_ERRORS
 
 from . import EXIT_OK, EXIT_VIOLATIONS, CommandError
@@ -333,7 +333,7 @@ def _jsonl_lines(events: list[RawEvent]) -> Iterator[bytes]:
         line: dict[str, Any] = {"event": raw.event, "data": _data(raw.data)}
         if raw.oversize:
             line["oversize_bytes"] = raw.oversize
-        yield json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n"
+        yield dump_json(line)[0].encode("utf-8") + b"\n"
 
 
 def _data(raw: bytes | None) -> Any:
@@ -345,7 +345,7 @@ def _data(raw: bytes | None) -> Any:
     if text == "[DONE]":
         return text
     try:
-        value = json.loads(raw)
-    except ValueError:
+        value = parse_json(raw)
+    except JSONError:
         return text
     return text if isinstance(value, str) else value

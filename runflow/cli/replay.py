@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import EXIT_OK, EXIT_VIOLATIONS, CommandError
-from .common import load_replay, where
+from .common import load_replay, where, write_json
 from .output import Output
 
 if TYPE_CHECKING:
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     replay = load_replay(args.file)
     flow = replay.flow
     if args.json:
-        out.print(json.dumps(snapshots(replay), ensure_ascii=False, indent=2))
+        write_json(out, snapshots(replay), indent=2)
         if flow.violations:
             out.warn(f"{len(flow.violations)} violation(s); see `runflow check {args.file}`")
     else:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 
 from runflow.testing.faults import FaultSyntaxError
 
 from . import EXIT_OK, CommandError
+from .common import port
 from .output import Output
 
 HELP = "serve the local Assistants-compatible API (scripted scenarios, recordings, faults)"
@@ -32,7 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    parser.add_argument("--port", type=port, default=8000,
+                        help="port, 0-65535 (default: %(default)s)")
     parser.add_argument("--recording", action="append", default=[], metavar="FILE",
                         help="serve this recording's streams to the next streamed requests "
                              "(repeatable)")
@@ -54,10 +58,33 @@ def run(args: argparse.Namespace, out: Output) -> int:
             load_recording(path)
         except (OSError, ValueError) as exc:
             raise CommandError(f"--recording {path}: {exc}") from exc
-    out.print(f"runflow serve: http://{args.host}:{args.port}/v1 (Ctrl-C to stop)")
+    where = f"{args.host}:{args.port}"
+    _check_bind(args.host, args.port)
+    out.print(f"runflow serve: http://{where}/v1 (Ctrl-C to stop)")
     try:
         serve(args.host, args.port, recordings=args.recording, fault=fault)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise CommandError(f"cannot serve on {args.host}:{args.port}: {reason}") from exc
+        raise CommandError(f"cannot serve on {where}: {exc.strerror or exc}") from exc
+    except SystemExit as exc:  # uvicorn exits when it cannot start, after logging why
+        raise CommandError(f"cannot serve on {where}: the server did not start "
+                           f"(exit {exc.code})") from None
     return EXIT_OK
+
+
+def _check_bind(host: str, port: int) -> None:
+    """Bind once as uvicorn will (SO_REUSEADDR), to say why in one line when it
+    cannot: a port in use, an unknown host, an address not on this machine."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise CommandError(f"cannot serve on {host}:{port}: unknown host "
+                           f"({exc.strerror or exc})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else (
+                exc.strerror or str(exc))
+            raise CommandError(f"cannot serve on {host}:{port}: {reason}") from None

@@ -1,0 +1,134 @@
+"""``deadline`` and ``idle_timeout`` of drive/adrive against servers that never end.
+
+A tiny HTTP server in the test answers every request with an event stream that
+only ever sends keep-alive comments (bytes keep flowing, no event is dispatched),
+or that sends nothing at all after its headers (a sync read blocks in the
+socket). Both must end in :class:`RunTimeout` saying why, with nothing counted
+as an event.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import openai
+import pytest
+
+from runflow import RunFlow
+from runflow.drive import RunTimeout, adrive, drive
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:The Assistants API is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning"),
+]
+
+
+RUN_CREATED = (b'event: thread.run.created\ndata: {"id": "run_1", "object": "thread.run", '
+               b'"created_at": 1, "thread_id": "thread_x", "assistant_id": "asst_x", '
+               b'"status": "queued", "model": "m", "instructions": "", "tools": [], '
+               b'"metadata": {}, "parallel_tool_calls": true}\n\n')
+
+
+class EndlessStream:
+    """Serves ``: keep-alive`` comments every 10 ms (``mode`` "comments"; after one
+    ``thread.run.created`` event with "event_then_comments") or nothing (``mode``
+    "silent") on every POST, until the client goes away or it stops."""
+
+    def __init__(self, mode: str) -> None:
+        stopping = self.stopping = threading.Event()
+        self.requests: list[str] = []
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                requests.append(self.path)
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("connection", "close")
+                self.end_headers()
+                self.wfile.flush()
+                try:
+                    if mode == "event_then_comments":
+                        self.wfile.write(RUN_CREATED)
+                        self.wfile.flush()
+                    while not stopping.wait(0.01):
+                        if mode != "silent":
+                            self.wfile.write(b": keep-alive\n\n")
+                            self.wfile.flush()
+                except OSError:
+                    pass  # the client hung up: what drive does at its deadline
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> EndlessStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join()
+
+
+@pytest.fixture(params=["comments", "silent"])
+def endless(request: pytest.FixtureRequest) -> Iterator[EndlessStream]:
+    with EndlessStream(request.param) as server:
+        yield server
+
+
+BOUNDS = [({"idle_timeout": 0.3}, "no event for 0.3s (idle_timeout; keep-alive comments do "
+           "not count)"), ({"deadline": 0.3}, "the deadline of 0.3s passed")]
+
+
+@pytest.mark.parametrize(("bound", "reason"), BOUNDS, ids=["idle_timeout", "deadline"])
+def test_drive_ends_an_endless_stream(endless: EndlessStream, bound: dict[str, float],
+                                      reason: str) -> None:
+    flow = RunFlow()
+    with openai.OpenAI(base_url=endless.base_url, api_key="test", max_retries=0) as client, \
+            pytest.raises(RunTimeout) as info:
+        drive(client, thread_id="thread_x", assistant_id="asst_x", flow=flow, **bound)
+    assert str(info.value) == (f"run None still 'unseen': the stream was ended after 0 "
+                               f"event(s): {reason}")
+    assert flow.event_count == 0 and flow.ending == "truncated"
+    assert endless.requests == ["/v1/threads/thread_x/runs"]  # one stream, not retried
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("bound", "reason"), BOUNDS, ids=["idle_timeout", "deadline"])
+async def test_adrive_ends_an_endless_stream(endless: EndlessStream, bound: dict[str, float],
+                                             reason: str) -> None:
+    flow = RunFlow()
+    async with openai.AsyncOpenAI(base_url=endless.base_url, api_key="test",
+                                  max_retries=0) as client:
+        with pytest.raises(RunTimeout) as info:
+            await adrive(client, thread_id="thread_x", assistant_id="asst_x", flow=flow,
+                         **bound)
+    assert str(info.value) == (f"run None still 'unseen': the stream was ended after 0 "
+                               f"event(s): {reason}")
+    assert flow.event_count == 0 and flow.ending == "truncated"
+    assert endless.requests == ["/v1/threads/thread_x/runs"]
+
+
+def test_idle_counts_from_the_last_event() -> None:
+    """One event, then only comments: the idle timeout still ends the stream."""
+    flow = RunFlow()
+    with EndlessStream("event_then_comments") as endless, openai.OpenAI(
+            base_url=endless.base_url, api_key="test", max_retries=0) as client, \
+            pytest.raises(RunTimeout) as info:
+        drive(client, thread_id="thread_x", assistant_id="asst_x", flow=flow, idle_timeout=0.3)
+    assert str(info.value) == ("run run_1 still 'queued': the stream was ended after 1 event(s): "
+                               "no event for 0.3s (idle_timeout; keep-alive comments do not "
+                               "count)")
+    assert flow.event_count == 1 and flow.run_status == "queued"
+    # the flow records what it saw: the stream ended (was ended) without done
+    assert [(v.code.value, v.index) for v in flow.violations] == [("truncated", 1)]
