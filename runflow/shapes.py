@@ -15,7 +15,7 @@ from typing import Any
 
 __all__ = [
     "ANY", "BOOL", "ID", "INDEX", "NUMBER", "STR",
-    "Choice", "List", "Obj", "Opt", "Shape", "json_type",
+    "Choice", "List", "Obj", "Opt", "Req", "Shape", "json_type",
 ]
 
 
@@ -106,6 +106,17 @@ class Opt(Shape):
         return None if value is None else self.inner.problem(value, path)
 
 
+class Req(Shape):
+    """Inside an :class:`Obj` variant: a field that must be there (and not null)."""
+
+    def __init__(self, inner: Shape) -> None:
+        self.inner = inner
+        self.expected = inner.expected
+
+    def problem(self, value: Any, path: str = "") -> str | None:
+        return self.inner.problem(value, path)
+
+
 class Choice(Shape):
     """One of a few strings."""
 
@@ -176,6 +187,9 @@ class Obj(Shape):
         if self.tag is not None:
             extra = self.variants.get(value.get(self.tag))  # type: ignore[arg-type]
             for key, shape in (extra or {}).items():
+                if isinstance(shape, Req) and value.get(key) is None:
+                    got = "null" if key in value else "nothing"
+                    return f"{_join(path, key)}: required, got {got}"
                 if key in value:
                     found = shape.problem(value[key], _join(path, key))
                     if found is not None:

@@ -74,7 +74,7 @@ from openai.types.beta.threads.runs import RunStep
 from ..accumulators import MessageContent, StepDetails
 from ..divergence import shorten
 from ..jsonparse import JSONError, parse_json
-from ..shapes import ID, STR, Choice, List, Obj, Opt
+from ..shapes import ID, STR, Choice, List, Obj, Opt, Req
 from ..violations import Code, EntityRef, Severity
 from .model import (
     UNSEEN,
@@ -183,7 +183,7 @@ STEP_SHAPE = Obj(
          tag="type",
          variants={
              "message_creation": {"message_creation": Opt(Obj({"message_id": Opt(STR)}))},
-             "tool_calls": {"tool_calls": List(_TOOL_CALL)},
+             "tool_calls": {"tool_calls": Req(List(_TOOL_CALL))},
          },
      )},
     required=("id", "status", "step_details"),
