@@ -21,6 +21,7 @@ table directly: they are most of the traffic.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
@@ -74,6 +75,18 @@ class _Rejected(Exception):
         self.code = code
         self.message = message
         self.entity = entity
+
+
+def _describe(exc: Exception) -> str:
+    """``TypeError at runflow/content.py:305 (plain_fragment): ...`` for an
+    internal error: the innermost frame inside runflow, so it can be reported."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "runflow" in f.filename]
+    where = ""
+    if frames:
+        f = frames[-1]
+        where = f" at {f.filename.rsplit('runflow', 1)[-1].lstrip('/')}:{f.lineno} ({f.name})"
+    return (f"{type(exc).__name__}{where}: {shorten(str(exc), 200)}; this is a bug in "
+            "runflow: the event was not applied as a whole, please report it")
 
 
 def _reject(code: Code, message: str, entity: Tracker | EntityRef | None = None) -> NoReturn:
@@ -273,6 +286,8 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
                     self._on_status(entity, name, data, index, offset)  # type: ignore[arg-type]
         except _Rejected as rejected:
             self._violate(rejected.code, index, name, rejected.entity, rejected.message)
+        except Exception as exc:  # the last line of defence; never the normal path
+            self._violate(Code.INTERNAL_ERROR, index, name, None, _describe(exc))
         self._finish_event()
 
     def _finish_event(self) -> None:

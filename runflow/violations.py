@@ -49,6 +49,7 @@ class Code(str, Enum):
     ORPHAN_MESSAGE = "orphan_message"
     SNAPSHOT_DIVERGENCE = "snapshot_divergence"
     LIMIT_EXCEEDED = "limit_exceeded"
+    INTERNAL_ERROR = "internal_error"
 
     def __str__(self) -> str:
         return self.value
@@ -125,6 +126,9 @@ RULES: dict[Code, Rule] = {
              "the server's object is kept."),
         Rule(Code.LIMIT_EXCEEDED, "error", False,
              "A configured resource limit was reached; the offending entity stops growing."),
+        Rule(Code.INTERNAL_ERROR, "error", False,
+             "An unexpected exception while applying an event: a bug in runflow, never "
+             "the normal path (the fuzzers count it as a failure); the flow goes on."),
     )
 }
 

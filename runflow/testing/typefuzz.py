@@ -300,8 +300,11 @@ class Result:
 
 
 def inconsistencies(flow: RunFlow) -> list[str]:
-    """States outside the protocol table, and steps or messages still ``unseen``."""
+    """States outside the protocol table, steps or messages still ``unseen``, and
+    internal errors (an exception the engine caught as its last line of defence)."""
     bad = check_states(flow)
+    bad += [f"internal_error #{v.index}: {v.message}" for v in flow.violations
+            if v.code.value == "internal_error"]
     for kind, states in (("step", flow.step_states), ("message", flow.message_states)):
         bad += [f"{kind} {oid} left unseen" for oid, st in states.items() if st == "unseen"]
     return bad
