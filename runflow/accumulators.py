@@ -29,6 +29,7 @@ from .content import (
     tool_call_from_object,
 )
 from .divergence import Difference, diff_message, diff_step
+from .shapes import Shape
 from .violations import Code
 
 __all__ = ["OVER_LIMIT", "Accumulator", "MergeResult", "MessageContent", "StepDetails"]
@@ -53,12 +54,14 @@ Accumulator = Any
 class MessageContent:
     """What ``thread.message.delta`` grows: the message's content parts."""
 
-    __slots__ = ("parts",)
+    __slots__ = ("parts", "shape")
     limit = "max_message_chars"
     """Bounds everything deltas add to the message (:func:`kept_size`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shape: Shape | None = None) -> None:
         self.parts: list[Part] = []
+        self.shape = shape
+        """The definition's shape of ``delta.content`` (checked off the fast path)."""
 
     def merge(self, delta: JSON, room: int, max_index: int) -> MergeResult:
         """Merge ``delta`` (the event's ``delta`` object) if it is valid and fits in
@@ -71,6 +74,10 @@ class MessageContent:
         if simple is not None:  # the fast path: one plain text fragment
             part, value = simple
             return OVER_LIMIT if len(value) > room else part.add(value)
+        if self.shape is not None:
+            found = self.shape.problem(content, "delta.content")
+            if found is not None:
+                return Code.MALFORMED_EVENT, found
         problem = check_content(parts, content, max_index)
         if problem is not None:
             return problem
@@ -118,12 +125,14 @@ class MessageContent:
 class StepDetails:
     """What ``thread.run.step.delta`` grows: the step's type and tool calls."""
 
-    __slots__ = ("calls", "step_type")
+    __slots__ = ("calls", "shape", "step_type")
     limit = "max_tool_chars"
     """Bounds everything deltas add to the step's tool calls (:func:`kept_size`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shape: Shape | None = None) -> None:
         self.calls: list[ToolCall] = []
+        self.shape = shape
+        """The definition's shape of ``delta.step_details.tool_calls``."""
         self.step_type: str | None = None  # message_creation | tool_calls
 
     def merge(self, delta: JSON, room: int, max_index: int) -> MergeResult:
@@ -145,6 +154,10 @@ class StepDetails:
         if simple is not None:  # the fast path: one arguments / input fragment
             call, fragment = simple
             return OVER_LIMIT if len(fragment) > room else call.add(fragment)
+        if self.shape is not None:
+            found = self.shape.problem(items, "delta.step_details.tool_calls")
+            if found is not None:
+                return Code.MALFORMED_EVENT, found
         problem = check_tool_calls(calls, items, max_index)
         if problem is not None:
             return problem
