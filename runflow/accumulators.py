@@ -12,6 +12,7 @@ the first lines of each ``merge``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .content import (
@@ -69,23 +70,12 @@ class MessageContent:
         content = delta.get("content")
         if content is None:
             return None
-        parts = self.parts
-        simple = plain_text(parts, content)
+        simple = plain_text(self.parts, content)
         if simple is not None:  # the fast path: one plain text fragment
             part, value = simple
             return OVER_LIMIT if len(value) > room else part.add(value)
-        if self.shape is not None:
-            found = self.shape.problem(content, "delta.content")
-            if found is not None:
-                return Code.MALFORMED_EVENT, found
-        problem = check_content(parts, content, max_index)
-        if problem is not None:
-            return problem
-        size = kept_size(content)
-        if size > room:
-            return OVER_LIMIT
-        apply_content(parts, content)
-        return size
+        return _merge_items(self.parts, content, self.shape, "delta.content", check_content,
+                            apply_content, room, max_index)
 
     def absorb(self, obj: JSON) -> None:
         """Make the server's full object the snapshot, keeping what deltas built
@@ -149,23 +139,12 @@ class StepDetails:
         items = details.get("tool_calls")
         if items is None:
             return None
-        calls = self.calls
-        simple = plain_fragment(calls, items)
+        simple = plain_fragment(self.calls, items)
         if simple is not None:  # the fast path: one arguments / input fragment
             call, fragment = simple
             return OVER_LIMIT if len(fragment) > room else call.add(fragment)
-        if self.shape is not None:
-            found = self.shape.problem(items, "delta.step_details.tool_calls")
-            if found is not None:
-                return Code.MALFORMED_EVENT, found
-        problem = check_tool_calls(calls, items, max_index)
-        if problem is not None:
-            return problem
-        size = kept_size(items)
-        if size > room:
-            return OVER_LIMIT
-        apply_tool_calls(calls, items)
-        return size
+        return _merge_items(self.calls, items, self.shape, "delta.step_details.tool_calls",
+                            check_tool_calls, apply_tool_calls, room, max_index)
 
     def absorb(self, obj: JSON) -> None:
         details = obj.get("step_details")
@@ -208,6 +187,27 @@ class StepDetails:
             call.outputs = [_dict(o) for o in c["outputs"]]
             call.extra = _dict(c["extra"])
             self.calls.append(call)
+
+
+def _merge_items(
+    built: list[Any], items: Any, shape: Shape | None, where: str,
+    check: Callable[[Any, Any, int], Problem | None], apply: Callable[[Any, Any], int],
+    room: int, max_index: int,
+) -> MergeResult:
+    """The general path of both merges: the definition's shape, the checks against
+    what was built (indices, types, ids), the size limit, then the merge."""
+    if shape is not None:
+        found = shape.problem(items, where)
+        if found is not None:
+            return Code.MALFORMED_EVENT, found
+    problem = check(built, items, max_index)
+    if problem is not None:
+        return problem
+    size = kept_size(items)
+    if size > room:
+        return OVER_LIMIT
+    apply(built, items)
+    return size
 
 
 def _str(value: Any) -> str:
