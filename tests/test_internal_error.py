@@ -43,3 +43,14 @@ def test_strict_mode_raises_an_internal_error_like_any_error(monkeypatch: pytest
     with pytest.raises(ProtocolError, match="internal_error"):
         for event in load_events(TEXT):
             flow.feed(event)
+
+
+def test_a_checkpoint_of_invalid_unicode_is_valid_utf8_and_warns() -> None:
+    flow = RunFlow()
+    flow.feed({"event": "thread.run.created\ud800", "data": {}})
+    with pytest.warns(UnicodeWarning, match="replaced with U\\+FFFD"):
+        text = flow.to_json()
+    text.encode("utf-8")  # no lone surrogate left
+    restored = RunFlow.from_json(text)
+    assert restored.violations[0].code.value == "unknown_event"
+    assert restored.violations[0].event == "thread.run.created\ufffd"
