@@ -1,5 +1,6 @@
-"""The last line of defence: an exception inside the engine becomes a typed
-``internal_error`` violation naming where it came from, and the flow goes on."""
+"""What the engine does with its own failures and with text it cannot write: an
+``internal_error`` violation naming where it came from (the flow goes on), and
+checkpoints that stay valid UTF-8."""
 
 from __future__ import annotations
 
