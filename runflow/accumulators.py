@@ -77,6 +77,14 @@ class MessageContent:
         return _merge_items(self.parts, content, self.shape, "delta.content", check_content,
                             apply_content, room, max_index)
 
+    def save(self) -> Any:
+        """What :meth:`absorb` replaces (it builds new parts and never edits the old
+        ones), to undo an event that failed half-way."""
+        return self.parts
+
+    def restore(self, saved: Any) -> None:
+        self.parts = saved
+
     def absorb(self, obj: JSON) -> None:
         """Make the server's full object the snapshot, keeping what deltas built
         where the server omitted it."""
@@ -146,6 +154,13 @@ class StepDetails:
         return _merge_items(self.calls, items, self.shape, "delta.step_details.tool_calls",
                             check_tool_calls, apply_tool_calls, room, max_index)
 
+    def save(self) -> Any:
+        """What :meth:`absorb` replaces (see :meth:`MessageContent.save`)."""
+        return self.step_type, self.calls
+
+    def restore(self, saved: Any) -> None:
+        self.step_type, self.calls = saved
+
     def absorb(self, obj: JSON) -> None:
         details = obj.get("step_details")
         if isinstance(details, dict):
@@ -206,8 +221,56 @@ def _merge_items(
     size = kept_size(items)
     if size > room:
         return OVER_LIMIT
-    apply(built, items)
+    undo = _Undo(built)
+    try:
+        apply(built, items)
+    except BaseException:
+        undo.restore()  # applied whole or not at all, even when something is wrong here
+        raise
     return size
+
+
+class _Undo:
+    """What the general merge may change in parts or calls, to put it back: it only
+    appends fragments, parts, calls, outputs and logs, and edits annotations,
+    outputs and payloads in place. Saving is bounded by ``max_index`` per item, so
+    it stays linear."""
+
+    __slots__ = ("built", "count", "items")
+
+    def __init__(self, built: list[Any]) -> None:
+        self.built = built
+        self.count = len(built)
+        self.items = [_save_part(x) if isinstance(x, Part) else _save_call(x) for x in built]
+
+    def restore(self) -> None:
+        del self.built[self.count:]
+        for item, saved in zip(self.built, self.items, strict=True):
+            if isinstance(item, Part):
+                _restore_part(item, saved)
+            else:
+                _restore_call(item, saved)
+
+
+def _save_part(p: Part) -> tuple[Any, ...]:
+    return (len(p.chunks), p.size, {i: dict(a) for i, a in p.annotations.items()},
+            dict(p.extra))
+
+
+def _restore_part(p: Part, saved: tuple[Any, ...]) -> None:
+    count, p.size, p.annotations, p.extra = saved
+    del p.chunks[count:]
+
+
+def _save_call(c: ToolCall) -> tuple[Any, ...]:
+    return (len(c.chunks), c.size, c.id, c.name, c.output, [dict(o) for o in c._outputs],
+            {i: len(v) for i, v in c._logs.items()}, dict(c.extra))
+
+
+def _restore_call(c: ToolCall, saved: tuple[Any, ...]) -> None:
+    count, c.size, c.id, c.name, c.output, c._outputs, logs, c.extra = saved
+    del c.chunks[count:]
+    c._logs = {i: v[:logs[i]] for i, v in c._logs.items() if i in logs}
 
 
 def _str(value: Any) -> str:

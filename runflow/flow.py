@@ -402,6 +402,18 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
             for found in rule.check(flow_state, tracker, data, name):
                 _reject(rule.code, found.message, found.entity or tracker)  # type: ignore[arg-type]
         # -- accepted from here on: apply, then move, then the after rules --
+        saved = self._save(tracker)
+        try:
+            self._apply_status(tracker, table, data, name, index, state, dest, new)
+        except BaseException:
+            self._restore(tracker, saved, new)  # applied whole or not at all
+            raise
+
+    def _apply_status(self, tracker: Tracker, table: EntityTable, data: Any, name: str,
+                      index: int, state: str, dest: str, new: bool) -> None:
+        c = self._c
+        flow_state = self._s
+        kind = table.entity
         if new:
             self._adopt(tracker, data)
         if (name in c.final_object_events and tracker.deltas
@@ -420,6 +432,37 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         for rule in c.after_rules.get(name, ()):
             if rule.states is None or dest in rule.states:
                 self._report(rule, tracker, data, name, index)
+
+    def _save(self, tracker: Tracker) -> tuple[Any, ...]:
+        """What applying a status event may change, to undo one that fails half-way
+        (only a bug can make it fail: every check ran before)."""
+        s = self._s
+        hooks = self._hooks
+        return (
+            tracker.state, tracker.raw, tracker.typed, tracker.status_override,
+            tracker.recovered, tracker.acc.save() if tracker.acc is not None else None,
+            s.root, s.scope, s.root_id, s.scope_id, s.stream_moves, len(s.history),
+            s.history_dropped, len(s.violations), dict(s.repeats), dict(s.suppressed),
+            {k: set(v) for k, v in s.marks.items()}, self._first_error,
+            (len(hooks.pending), dict(hooks.announced), set(hooks.done))
+            if hooks is not None else None,
+        )
+
+    def _restore(self, tracker: Tracker, saved: tuple[Any, ...], new: bool) -> None:
+        s = self._s
+        (tracker.state, tracker.raw, tracker.typed, tracker.status_override,
+         tracker.recovered, acc, s.root, s.scope, s.root_id, s.scope_id, s.stream_moves,
+         history, s.history_dropped, violations, s.repeats, s.suppressed, s.marks,
+         self._first_error, hooks) = saved
+        if acc is not None:
+            tracker.acc.restore(acc)
+        del s.history[history:]
+        del s.violations[violations:]
+        if new and tracker.entity in s.children:
+            s.children[tracker.entity].pop(tracker.id, None)
+        if hooks is not None and self._hooks is not None:
+            del self._hooks.pending[hooks[0]:]
+            self._hooks.announced, self._hooks.done = hooks[1], hooks[2]
 
     def _move(self, tracker: Tracker, kind: str, event: str, source: str, dest: str,
               index: int) -> None:

@@ -55,3 +55,61 @@ def test_a_checkpoint_of_invalid_unicode_is_valid_utf8_and_warns() -> None:
     restored = RunFlow.from_json(text)
     assert restored.violations[0].code.value == "unknown_event"
     assert restored.violations[0].event == "thread.run.created\ufffd"
+
+
+def _state(flow: RunFlow) -> tuple[object, ...]:
+    return (flow.run_status, flow.step_states, flow.message_states, flow.history,
+            [m.model_dump() for m in flow.messages], [s.model_dump() for s in flow.steps],
+            flow.text, flow.stream_state)
+
+
+def test_a_status_event_that_fails_half_way_is_undone() -> None:
+    """A rule that raises after the event was applied (the step moved, its object
+    merged, its history written): the event is undone whole."""
+    events = load_events(TEXT)
+    at = next(i for i, e in enumerate(events) if e["event"] == "thread.run.step.completed")
+    flow = RunFlow()
+    for event in events[:at]:
+        flow.feed(event)
+    before = _state(flow)
+    count = len(flow.violations)
+    rule = next(r for r in flow.protocol.rules if r.name == "message_inside_step")
+    assert rule in flow.protocol.after_rules["thread.run.step.completed"]
+    original = rule.check
+
+    def broken(*args: object) -> object:
+        raise RuntimeError("a rule with a bug")
+
+    object.__setattr__(rule, "check", broken)  # the definition is frozen data
+    try:
+        flow.feed(events[at])
+    finally:
+        object.__setattr__(rule, "check", original)
+    assert [v.code.value for v in flow.violations[count:]] == ["internal_error"]
+    assert "RuntimeError" in flow.violations[-1].message
+    assert _state(flow) == before  # exactly as before the event
+    for event in events[at:]:  # the same event again, now with the rule mended
+        flow.feed(event)
+    assert flow.close() == "done" and flow.run_status == "completed"
+
+
+def test_a_delta_that_fails_half_way_is_undone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A general-path delta whose merge breaks after changing the parts."""
+    import runflow.accumulators as accumulators
+    from runflow.content import apply_content
+
+    events = load_events(TEXT)
+    at = next(i for i, e in enumerate(events) if e["event"] == "thread.message.delta")
+    flow = RunFlow()
+    for event in events[:at]:
+        flow.feed(event)
+    before = _state(flow)
+
+    def half(parts: list[object], content: object) -> int:
+        apply_content(parts, content)  # type: ignore[arg-type]
+        raise RuntimeError("half way")
+
+    monkeypatch.setattr(accumulators, "apply_content", half)
+    flow.feed(events[at])
+    assert flow.violations[-1].code.value == "internal_error"
+    assert _state(flow) == before
