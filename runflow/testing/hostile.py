@@ -629,9 +629,17 @@ def _load(text: str) -> Outcome:
         flow = RunFlow.from_json(text)
     except CheckpointError:
         return Outcome("`CheckpointError` at load")
-    # loaded: it must then take the next event without an internal error
+    # loaded: say what is inconsistent, then feed it the next event
+    notes = []
+    run = flow.run
+    if run is not None and run.status != flow.run_status:
+        notes.append(f"`flow.run.status` {run.status!r} ≠ `flow.run_status` "
+                     f"{flow.run_status!r}")
+    if run is None and (flow.step_states or flow.message_states):
+        notes.append("steps and messages with no run")
     flow.feed(message_delta(MID, {"index": 0, "type": "text", "text": {"value": "!"}}))
-    return Outcome(f"LOADED, then {said(flow)}")
+    return Outcome(f"LOADED{': ' if notes else ''}{', '.join(notes)}; the next delta: "
+                   f"{said(flow)}")
 
 
 def _damaged(edit: Callable[[dict[str, Any]], None]) -> Callable[[], Outcome]:
@@ -644,6 +652,16 @@ def _damaged(edit: Callable[[dict[str, Any]], None]) -> Callable[[], Outcome]:
 
 def _message_tracker(data: dict[str, Any]) -> dict[str, Any]:
     return data["state"]["children"]["message"][MID]  # type: ignore[no-any-return]
+
+
+def _no_run(data: dict[str, Any]) -> None:
+    state = data["state"]
+    state["root"] = state["root_id"] = None
+    _message_tracker(data)["state"] = "completed"
+
+
+def _run_status_of_five(data: dict[str, Any]) -> None:
+    data["state"]["root"]["raw"]["status"] = 5
 
 
 def case_index_1e999() -> Outcome:
@@ -753,6 +771,11 @@ CASES: tuple[Case, ...] = (
          "the message's tracker also listed among the steps",
          "`CheckpointError` at load", _damaged(
              lambda d: d["state"]["children"]["step"].__setitem__(MID, _message_tracker(d)))),
+    Case("message completed with no run", "checkpoints",
+         "`state.root: null` and the message `completed`",
+         "`CheckpointError` at load", _damaged(_no_run)),
+    Case("run object of the wrong type", "checkpoints", "the run's saved object has `status: 5`",
+         "`CheckpointError` at load", _damaged(_run_status_of_five)),
 )
 
 _CLI = "tests/test_cli_hostile.py::"
@@ -774,6 +797,18 @@ PROVED_ELSEWHERE: tuple[Proof, ...] = (
     Proof("cli", "a JSON object body", "a `thread.run` object where a stream was expected",
           "exit 2, one line: `… not an event stream: did the server ignore stream=true?`",
           _CLI + "test_a_json_object_body_is_named"),
+    Proof("nesting", "deep JSON in a recording", "a `.jsonl` line nested 100,000 deep",
+          "`check --json`: `malformed_event` naming line 2, exit 1; the flow goes on",
+          _CLI + "test_a_deeply_nested_line_is_a_violation_naming_its_line"),
+    Proof("nesting", "deep JSON through `record`", "event data nested 100,000 deep",
+          "`record` keeps it as text, no `RecursionError`",
+          _CLI + "test_record_keeps_deeply_nested_data_as_text"),
+    Proof("encoding", "`check --json` of an undecodable name", "a file name that is not UTF-8",
+          "valid UTF-8 JSON (U+FFFD), a one-line warning on stderr", _CLI
+          + "test_check_json_output_is_valid_utf8_for_an_undecodable_file_name"),
+    Proof("encoding", "NaN in `--json` output", "a result holding `NaN` written as JSON",
+          "one-line error, nothing printed (never `NaN` on stdout)",
+          _CLI + "test_non_finite_numbers_are_refused_not_printed"),
     Proof("orchestrator", "unserialisable tool result",
           "a circular list, a raising `__str__`, a lone surrogate, NaN",
           "the `on_tool_error` path: an error output submitted, or `ToolError`",
