@@ -289,7 +289,8 @@ def case_type_is_a_list() -> Outcome:
 
 
 def case_error_with_odd_keys() -> Outcome:
-    body = {"error": {"weird": [1, {"x": None}], "message": None, "extra": True}}
+    body = {"error": {"message": "boom", "type": "server_error", "weird": [1, {"x": None}],
+                      "extra": True}}
     flow = fed([*PROLOGUE, {"event": "error", "data": body}])
     error = flow.error
     kept = error is not None and error.model_dump() .get("weird") == [1, {"x": None}]
@@ -501,6 +502,13 @@ def case_lone_surrogate() -> Outcome:
     return Outcome(f"{said(flow)}; `to_json()` {valid}")
 
 
+def case_surrogate_escape_in_sse() -> Outcome:
+    flow = RunFlow()
+    flow.feed_sse(b'event: thread.run.created\ndata: {"id": "run_x", "object": "thread.run", '
+                  b'"thread_id": "t", "status": "queued", "instructions": "a\\udc80"}\n\n')
+    return Outcome(f"{said(flow)}; run `{flow.run_status}`")
+
+
 def case_nan_in_sse() -> Outcome:
     flow = RunFlow()
     flow.feed_sse(b'event: thread.run.created\ndata: {"id": "run_x", "object": "thread.run", '
@@ -615,6 +623,29 @@ def case_step_and_message_share_an_id() -> Outcome:
     return Outcome(f"text callbacks: {fired}; {said(flow)}")
 
 
+def case_tool_step_and_message_share_an_id() -> Outcome:
+    same = "shared_id_2"
+    flow = RunFlow()
+    seen: list[str] = []
+    flow.on_text("done")(lambda text: seen.append(f"text done {text.message_id}"))
+    flow.on_tool_call("done")(lambda call: seen.append(f"tool call done {call.step_id}"))
+    final = [{"type": "text", "text": {"value": "hi", "annotations": []}}]
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "f", "arguments": "{}", "output": "ok"}}
+    fed([*PROLOGUE, step_event("thread.run.step.created", MSTEP, "in_progress", mid=same),
+         message_event("thread.message.created", same, "in_progress"),
+         message_delta(same, {"index": 0, "type": "text", "text": {"value": "hi"}}),
+         message_event("thread.message.completed", same, "completed", final),
+         step_event("thread.run.step.completed", MSTEP, "completed", mid=same),
+         step_event("thread.run.step.created", same, "in_progress"),
+         step_delta(same, {"index": 0, "id": "call_1", "type": "function",
+                           "function": {"name": "f", "arguments": "{}"}}),
+         step_event("thread.run.step.completed", same, "completed", calls=[call]),
+         run_event("thread.run.completed", "completed")], flow)
+    fired = ", ".join(seen) if seen else "nothing (SILENCE)"
+    return Outcome(f"{fired}; {said(flow)}")
+
+
 # --------------------------------------------------------------------------- #
 # damaged checkpoints
 # --------------------------------------------------------------------------- #
@@ -664,6 +695,10 @@ def _run_status_of_five(data: dict[str, Any]) -> None:
     data["state"]["root"]["raw"]["status"] = 5
 
 
+def _part_of_no_type(data: dict[str, Any]) -> None:
+    _message_tracker(data)["acc"]["parts"][0]["type"] = "zz"
+
+
 def case_index_1e999() -> Outcome:
     text = json.dumps(_checkpoint())
     marker = '"index": '
@@ -696,7 +731,7 @@ CASES: tuple[Case, ...] = (
          '`tool_calls[0].type: ["function"]` in `thread.run.step.created`',
          NOT_REGISTERED.format(i=3, kind="step"), case_type_is_a_list),
     Case("error with odd keys", "types",
-         '`{"error": {"weird": [...], "message": null, "extra": true}}`',
+         '`{"error": {"message": …, "type": …, "weird": [...], "extra": true}}`',
          "no violation; ending `error`; `flow.error` keeps the odd keys",
          case_error_with_odd_keys),
     Case("deep JSON via feed_sse", "nesting", "`[` × 100,000 as SSE data",
@@ -734,6 +769,9 @@ CASES: tuple[Case, ...] = (
          "1 event, run `queued`; no violation", case_empty_chunk_after_cr),
     Case("lone surrogate", "encoding", "`\\udc80` in an event name and `\\udce9` in a text",
          "`unknown_event` @ 0; `to_json()` is valid UTF-8 JSON", case_lone_surrogate),
+    Case("lone-surrogate escape in SSE data", "encoding",
+         '`"instructions": "a\\udc80"` in `thread.run.created`',
+         "`malformed_event` @ 0; run `unseen`", case_surrogate_escape_in_sse),
     Case("NaN in SSE data", "encoding", "`\"temperature\": NaN` in `thread.run.created`",
          "`malformed_event` @ 0; run `unseen`", case_nan_in_sse),
     Case("Infinity in fed data", "encoding",
@@ -756,6 +794,10 @@ CASES: tuple[Case, ...] = (
          "a `message_creation` step and its message both `shared_id_1`",
          "text callbacks: created shared_id_1, done shared_id_1; no violation",
          case_step_and_message_share_an_id),
+    Case("tool_calls step and message share an id", "ids",
+         "a message, then a `tool_calls` step, both `shared_id_2`",
+         "text done shared_id_2, tool call done shared_id_2; no violation",
+         case_tool_step_and_message_share_an_id),
     Case("max_message_chars null", "checkpoints", "`settings.limits.max_message_chars: null`",
          "`CheckpointError` at load", _damaged(
              lambda d: d["settings"]["limits"].__setitem__("max_message_chars", None))),
@@ -776,6 +818,8 @@ CASES: tuple[Case, ...] = (
          "`CheckpointError` at load", _damaged(_no_run)),
     Case("run object of the wrong type", "checkpoints", "the run's saved object has `status: 5`",
          "`CheckpointError` at load", _damaged(_run_status_of_five)),
+    Case("part of an unknown type", "checkpoints", "a content part's `type: \"zz\"`",
+         "`CheckpointError` at load", _damaged(_part_of_no_type)),
 )
 
 _CLI = "tests/test_cli_hostile.py::"
