@@ -12,6 +12,7 @@ the first lines of each ``merge``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .content import (
@@ -29,6 +30,7 @@ from .content import (
     tool_call_from_object,
 )
 from .divergence import Difference, diff_message, diff_step
+from .shapes import Shape
 from .violations import Code
 
 __all__ = ["OVER_LIMIT", "Accumulator", "MergeResult", "MessageContent", "StepDetails"]
@@ -53,12 +55,14 @@ Accumulator = Any
 class MessageContent:
     """What ``thread.message.delta`` grows: the message's content parts."""
 
-    __slots__ = ("parts",)
+    __slots__ = ("parts", "shape")
     limit = "max_message_chars"
     """Bounds everything deltas add to the message (:func:`kept_size`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shape: Shape | None = None) -> None:
         self.parts: list[Part] = []
+        self.shape = shape
+        """The definition's shape of ``delta.content`` (checked off the fast path)."""
 
     def merge(self, delta: JSON, room: int, max_index: int) -> MergeResult:
         """Merge ``delta`` (the event's ``delta`` object) if it is valid and fits in
@@ -66,19 +70,12 @@ class MessageContent:
         content = delta.get("content")
         if content is None:
             return None
-        parts = self.parts
-        simple = plain_text(parts, content)
+        simple = plain_text(self.parts, content)
         if simple is not None:  # the fast path: one plain text fragment
             part, value = simple
             return OVER_LIMIT if len(value) > room else part.add(value)
-        problem = check_content(parts, content, max_index)
-        if problem is not None:
-            return problem
-        size = kept_size(content)
-        if size > room:
-            return OVER_LIMIT
-        apply_content(parts, content)
-        return size
+        return _merge_items(self.parts, content, self.shape, "delta.content", check_content,
+                            apply_content, room, max_index)
 
     def absorb(self, obj: JSON) -> None:
         """Make the server's full object the snapshot, keeping what deltas built
@@ -118,12 +115,14 @@ class MessageContent:
 class StepDetails:
     """What ``thread.run.step.delta`` grows: the step's type and tool calls."""
 
-    __slots__ = ("calls", "step_type")
+    __slots__ = ("calls", "shape", "step_type")
     limit = "max_tool_chars"
     """Bounds everything deltas add to the step's tool calls (:func:`kept_size`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shape: Shape | None = None) -> None:
         self.calls: list[ToolCall] = []
+        self.shape = shape
+        """The definition's shape of ``delta.step_details.tool_calls``."""
         self.step_type: str | None = None  # message_creation | tool_calls
 
     def merge(self, delta: JSON, room: int, max_index: int) -> MergeResult:
@@ -140,19 +139,12 @@ class StepDetails:
         items = details.get("tool_calls")
         if items is None:
             return None
-        calls = self.calls
-        simple = plain_fragment(calls, items)
+        simple = plain_fragment(self.calls, items)
         if simple is not None:  # the fast path: one arguments / input fragment
             call, fragment = simple
             return OVER_LIMIT if len(fragment) > room else call.add(fragment)
-        problem = check_tool_calls(calls, items, max_index)
-        if problem is not None:
-            return problem
-        size = kept_size(items)
-        if size > room:
-            return OVER_LIMIT
-        apply_tool_calls(calls, items)
-        return size
+        return _merge_items(self.calls, items, self.shape, "delta.step_details.tool_calls",
+                            check_tool_calls, apply_tool_calls, room, max_index)
 
     def absorb(self, obj: JSON) -> None:
         details = obj.get("step_details")
@@ -195,6 +187,27 @@ class StepDetails:
             call.outputs = [_dict(o) for o in c["outputs"]]
             call.extra = _dict(c["extra"])
             self.calls.append(call)
+
+
+def _merge_items(
+    built: list[Any], items: Any, shape: Shape | None, where: str,
+    check: Callable[[Any, Any, int], Problem | None], apply: Callable[[Any, Any], int],
+    room: int, max_index: int,
+) -> MergeResult:
+    """The general path of both merges: the definition's shape, the checks against
+    what was built (indices, types, ids), the size limit, then the merge."""
+    if shape is not None:
+        found = shape.problem(items, where)
+        if found is not None:
+            return Code.MALFORMED_EVENT, found
+    problem = check(built, items, max_index)
+    if problem is not None:
+        return problem
+    size = kept_size(items)
+    if size > room:
+        return OVER_LIMIT
+    apply(built, items)
+    return size
 
 
 def _str(value: Any) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
@@ -254,7 +255,11 @@ def dump_flow(flow: RunFlow) -> str:
         },
         "state": record,
     }
-    return dump_json(data)[0]
+    text, replaced = dump_json(data)
+    if replaced:
+        warnings.warn("the checkpoint held lone surrogates (text that is not valid "
+                      "Unicode); they were replaced with U+FFFD", UnicodeWarning, stacklevel=3)
+    return text
 
 
 def _limits(value: Any) -> Limits:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from runflow import RunFlow
 
-__all__ = ["feed_all"]
+__all__ = ["feed_all", "shortest_path"]
 
 
 def feed_all(events: Iterable[Any], flow: RunFlow | None = None, *, close: bool = False,
@@ -23,3 +24,20 @@ def feed_all(events: Iterable[Any], flow: RunFlow | None = None, *, close: bool 
     if close:
         flow.close()
     return flow
+
+
+def shortest_path(lookup: Mapping[tuple[str, str], str], start: str,
+                  target: str) -> list[tuple[str, str]]:
+    """The shortest list of ``(event, dest)`` that leads from ``start`` to ``target``
+    through a table's ``{(state, event): dest}``."""
+    todo: deque[tuple[str, list[tuple[str, str]]]] = deque([(start, [])])
+    seen = {start}
+    while todo:
+        state, path = todo.popleft()
+        if state == target:
+            return path
+        for (src, event), dest in lookup.items():
+            if src == state and dest not in seen:
+                seen.add(dest)
+                todo.append((dest, [*path, (event, dest)]))
+    raise AssertionError(f"{target!r} is unreachable from {start!r}")

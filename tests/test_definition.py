@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import ast
 import re
-from collections import deque
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import load_events
+from helpers import shortest_path
 from openai.types.beta.threads import Run
 from openai.types.beta.threads.runs import RunStep
 
@@ -117,18 +117,7 @@ def test_a_paused_run_takes_rows_only() -> None:
 
 
 def _path(protocol: Protocol, target: str) -> list[tuple[str, str]]:
-    lookup = protocol.transitions["run"]
-    todo: deque[tuple[str, list[tuple[str, str]]]] = deque([(UNSEEN, [])])
-    seen = {UNSEEN}
-    while todo:
-        state, path = todo.popleft()
-        if state == target:
-            return path
-        for (src, event), dest in lookup.items():
-            if src == state and dest not in seen:
-                seen.add(dest)
-                todo.append((dest, [*path, (event, dest)]))
-    raise AssertionError(f"{target} unreachable")
+    return shortest_path(protocol.transitions["run"], UNSEEN, target)
 
 
 @pytest.mark.parametrize("name", ["assistants", "with paused"])

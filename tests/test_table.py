@@ -20,11 +20,12 @@ machines are exactly the table.
 from __future__ import annotations
 
 import typing
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import replace
 from typing import Any
 
 import pytest
+from helpers import shortest_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -172,17 +173,7 @@ def path_to(table: EntityTable, target: str, start: str = UNSEEN,
     if first is not None:
         start_state = lookup[(start, first)]
         return [first, *path_to(table, target, start_state)]
-    todo: deque[tuple[str, list[str]]] = deque([(start, [])])
-    seen = {start}
-    while todo:
-        state, path = todo.popleft()
-        if state == target:
-            return path
-        for (src, event), dest in lookup.items():
-            if src == state and dest not in seen:
-                seen.add(dest)
-                todo.append((dest, [*path, event]))
-    raise AssertionError(f"{target!r} unreachable in {table.entity}")
+    return [event for event, _ in shortest_path(lookup, start, target)]
 
 
 RUN_OPEN = ["thread.run.created", "thread.run.queued", "thread.run.in_progress"]

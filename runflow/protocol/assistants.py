@@ -65,6 +65,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from openai.types.beta import Thread
@@ -74,7 +75,7 @@ from openai.types.beta.threads.runs import RunStep
 from ..accumulators import MessageContent, StepDetails
 from ..divergence import shorten
 from ..jsonparse import JSONError, parse_json
-from ..shapes import ID, STR, Choice, List, Obj, Opt, Req
+from ..shapes import ID, INDEX, STR, Choice, List, Obj, Opt, Req
 from ..violations import Code, EntityRef, Severity
 from .model import (
     UNSEEN,
@@ -203,7 +204,34 @@ MESSAGE_SHAPE = Obj({"id": ID, "status": STR, **_PARENTS, "role": Opt(STR),
                      "content": List(_PART)},
                     required=("id", "status", "content"))
 DELTA_SHAPE = Obj({"id": ID, "delta": Obj()}, required=("id", "delta"))
-"""Both delta events: the accumulators check what is inside ``delta``."""
+"""Both delta events; what is inside ``delta`` is checked by the accumulator with
+the two shapes below (off its fast path for the plain text or arguments fragment)."""
+_INDEXED = {"index": INDEX, "type": STR}
+_ANNOTATION = Obj({"index": Opt(INDEX), "type": Opt(STR), "text": Opt(STR),
+                   "start_index": Opt(INDEX), "end_index": Opt(INDEX)})
+CONTENT_DELTA = List(Obj(
+    _INDEXED, required=("index", "type"), tag="type",
+    variants={
+        "text": {"text": Opt(Obj({"value": Opt(STR), "annotations": Opt(List(_ANNOTATION))}))},
+        "refusal": {"refusal": Opt(STR)},
+        "image_file": {"image_file": Opt(Obj({"file_id": Opt(STR), "detail": Opt(STR)}))},
+        "image_url": {"image_url": Opt(Obj({"url": Opt(STR), "detail": Opt(STR)}))},
+    },
+))
+"""``thread.message.delta``'s ``delta.content``."""
+_OUTPUT = Obj({"index": Opt(INDEX), "type": Opt(STR), "logs": Opt(STR),
+               "image": Opt(Obj({"file_id": Opt(STR)}))})
+TOOL_CALLS_DELTA = List(Obj(
+    {**_INDEXED, "id": Opt(STR)}, required=("index", "type"), tag="type",
+    variants={
+        "function": {"function": Opt(Obj({"name": Opt(STR), "arguments": Opt(STR),
+                                          "output": Opt(STR)}))},
+        "code_interpreter": {"code_interpreter": Opt(Obj({"input": Opt(STR),
+                                                          "outputs": Opt(List(_OUTPUT))}))},
+        "file_search": {"file_search": Opt(Obj())},
+    },
+))
+"""``thread.run.step.delta``'s ``delta.step_details.tool_calls``."""
 
 # --------------------------------------------------------------------------- #
 # The entity tables
@@ -267,7 +295,7 @@ STEP = EntityTable(
     shape=STEP_SHAPE,
     delta_shape=DELTA_SHAPE,
     snapshot=RunStep,
-    accumulator=StepDetails,
+    accumulator=partial(StepDetails, TOOL_CALLS_DELTA),
     states=(U, "in_progress", "completed", "failed", "cancelled", "expired"),
     terminal=frozenset({"completed", "failed", "cancelled", "expired"}),
     transitions=(
@@ -290,7 +318,7 @@ MESSAGE = EntityTable(
     shape=MESSAGE_SHAPE,
     delta_shape=DELTA_SHAPE,
     snapshot=Message,
-    accumulator=MessageContent,
+    accumulator=partial(MessageContent, CONTENT_DELTA),
     states=(U, "in_progress", "completed", "incomplete"),
     terminal=frozenset({"completed", "incomplete"}),
     transitions=(
