@@ -25,6 +25,7 @@ import copy
 import json
 import sys
 import tracemalloc
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -497,9 +498,13 @@ def case_lone_surrogate() -> Outcome:
     flow.feed({"event": "thread.run.\udc80created", "data": {}})
     fed([*with_message(), message_delta(MID, {"index": 0, "type": "text",
                                               "text": {"value": "caf\udce9"}})], flow)
-    saved = flow.to_json()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        saved = flow.to_json()
     valid = "is valid UTF-8 JSON" if _valid_json(saved) else "is NOT valid UTF-8 JSON"
-    return Outcome(f"{said(flow)}; `to_json()` {valid}")
+    warned = sorted({w.category.__name__ for w in caught})
+    told = f", with a `{'`, `'.join(warned)}`" if warned else ", with NO warning"
+    return Outcome(f"{said(flow)}; `to_json()` {valid}{told}")
 
 
 def case_surrogate_escape_in_sse() -> Outcome:
@@ -768,7 +773,8 @@ CASES: tuple[Case, ...] = (
          '`"…\\r"`, `""`, `"\\n…"`: a CRLF split by an empty chunk',
          "1 event, run `queued`; no violation", case_empty_chunk_after_cr),
     Case("lone surrogate", "encoding", "`\\udc80` in an event name and `\\udce9` in a text",
-         "`unknown_event` @ 0; `to_json()` is valid UTF-8 JSON", case_lone_surrogate),
+         "`unknown_event` @ 0; `to_json()` is valid UTF-8 JSON, with a `UnicodeWarning`",
+         case_lone_surrogate),
     Case("lone-surrogate escape in SSE data", "encoding",
          '`"instructions": "a\\udc80"` in `thread.run.created`',
          "`malformed_event` @ 0; run `unseen`", case_surrogate_escape_in_sse),
