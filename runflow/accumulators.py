@@ -77,6 +77,17 @@ class MessageContent:
         return _merge_items(self.parts, content, self.shape, "delta.content", check_content,
                             apply_content, room, max_index)
 
+    def disagrees(self, raw: JSON) -> str | None:
+        """Why these parts cannot belong to the message ``raw`` (a checkpoint check):
+        the server's parts come first, with their types."""
+        content = raw.get("content")
+        for i, part in enumerate(content if isinstance(content, list) else ()):
+            if i < len(self.parts) and isinstance(part, dict) and part.get("type") != \
+                    self.parts[i].type:
+                return (f"part {i} is {self.parts[i].type!r} but the message's object says "
+                        f"{str(part.get('type'))[:40]!r}")
+        return None
+
     def save(self) -> Any:
         """What :meth:`absorb` replaces (it builds new parts and never edits the old
         ones), to undo an event that failed half-way."""
@@ -153,6 +164,22 @@ class StepDetails:
             return OVER_LIMIT if len(fragment) > room else call.add(fragment)
         return _merge_items(self.calls, items, self.shape, "delta.step_details.tool_calls",
                             check_tool_calls, apply_tool_calls, room, max_index)
+
+    def disagrees(self, raw: JSON) -> str | None:
+        """Why this step's type and calls cannot belong to the step ``raw``."""
+        details = raw.get("step_details")
+        if not isinstance(details, dict):
+            return None
+        if details.get("type") != self.step_type:
+            return (f"step type {self.step_type!r} but the step's object says "
+                    f"{str(details.get('type'))[:40]!r}")
+        items = details.get("tool_calls")
+        for i, call in enumerate(items if isinstance(items, list) else ()):
+            if i < len(self.calls) and isinstance(call, dict) and call.get("type") != \
+                    self.calls[i].type:
+                return (f"tool call {i} is {self.calls[i].type!r} but the step's object says "
+                        f"{str(call.get('type'))[:40]!r}")
+        return None
 
     def save(self) -> Any:
         """What :meth:`absorb` replaces (see :meth:`MessageContent.save`)."""

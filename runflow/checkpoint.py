@@ -82,6 +82,10 @@ def _load_tracker(d: Any, path: str, ctx: _Context) -> Tracker:
                               f"({', '.join(table.states)})")
     t.state = state
     t.raw = _obj(d.get("raw"), f"{path}.raw")
+    if t.raw and table.shape is not None:
+        problem = table.shape.problem(t.raw, f"{path}.raw")
+        if problem is not None:
+            raise CheckpointError(f"{problem} (not a {kind} object)")
     if t.raw.get("id", tid) != tid:
         raise CheckpointError(f"{path}: tracker id {tid!r} differs from its object's id "
                               f"{t.raw.get('id')!r}")
@@ -92,6 +96,9 @@ def _load_tracker(d: Any, path: str, ctx: _Context) -> Tracker:
         raise CheckpointError(f"{path}.status_override: {override!r} is not a {kind} state")
     t.status_override = override
     t.recovered = _typed(d.get("recovered"), bool, f"{path}.recovered")
+    status = t.raw.get(table.status_field) if table.status_field and t.raw else state
+    if status != state and override != state:
+        raise CheckpointError(f"{path}: state {state!r} but its object says {str(status)[:40]!r}")
     acc = d.get("acc")
     if t.acc is not None:
         if acc is None:
@@ -100,6 +107,9 @@ def _load_tracker(d: Any, path: str, ctx: _Context) -> Tracker:
             t.acc.load(_obj(acc, f"{path}.acc"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"{path}.acc: damaged ({exc})") from None
+        problem = t.acc.disagrees(t.raw)
+        if problem is not None:
+            raise CheckpointError(f"{path}.acc: {problem}")
     return t
 
 
@@ -289,10 +299,18 @@ def _check_record(state: FlowState, protocol: Protocol) -> None:
     if set(state.children) != set(protocol.children):
         raise CheckpointError(f"state.children: expected the kinds {list(protocol.children)}")
     for kind, by_id in state.children.items():
+        links = protocol.tables[kind].links
         for key, tracker in by_id.items():
             if tracker.entity != kind or tracker.id != key:
                 raise CheckpointError(f"state.children.{kind}.{key}: holds "
                                       f"{tracker.entity} {tracker.id}")
+            for fld, other in links.items():
+                value = tracker.raw.get(fld)
+                known = state.root_id if other == protocol.root else state.scope_id
+                if isinstance(value, str) and value != known:
+                    raise CheckpointError(
+                        f"state.children.{kind}.{key}: names {other} {value[:60]!r} but the "
+                        f"flow's {other} is {known!r}")
     if state.index < len(state.backlog):
         raise CheckpointError("state.index: smaller than the backlog")
 

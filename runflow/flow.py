@@ -651,9 +651,16 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         body = data.get("error") if isinstance(data, dict) else None
         if not isinstance(body, dict):
             body = data
-        if not isinstance(body, dict) or has_non_finite(body):
+        shape = self._c.protocol.error_shape
+        problem = None
+        if isinstance(body, dict):
+            problem = shape.problem(body, "error") if shape is not None else None
+            if problem is None and has_non_finite(body):
+                problem = "a number is NaN or infinite, which JSON cannot hold"
+        if not isinstance(body, dict) or problem is not None:
             self._stream("event", name, index)
             what = data.reason if isinstance(data, _BadData) else (
+                f"the data of {name}: {problem}" if problem is not None else
                 f"the data of {name} is {type(data).__name__}, not an error object")
             _reject(Code.MALFORMED_EVENT, what)
         self._stream("error", name, index)

@@ -203,6 +203,8 @@ _PART = Obj(
 MESSAGE_SHAPE = Obj({"id": ID, "status": STR, **_PARENTS, "role": Opt(STR),
                      "content": List(_PART)},
                     required=("id", "status", "content"))
+ERROR_SHAPE = Obj({"message": Opt(STR), "code": Opt(STR), "type": Opt(STR), "param": Opt(STR)})
+"""The error object of an ``error`` event (``data`` or ``data.error``)."""
 DELTA_SHAPE = Obj({"id": ID, "delta": Obj()}, required=("id", "delta"))
 """Both delta events; what is inside ``delta`` is checked by the accumulator with
 the two shapes below (off its fast path for the plain text or arguments fragment)."""
@@ -597,7 +599,8 @@ def build_assistants(
     """Build (and check) the Assistants definition, or a variant of it (tests build
     variants with rows added or changed)."""
     return build_protocol(tables, name="assistants", stream=stream, events=events,
-                          stream_events=STREAM_EVENTS, ignored=ignored, rules=rules)
+                          stream_events=STREAM_EVENTS, ignored=ignored, rules=rules,
+                          error_shape=ERROR_SHAPE)
 
 
 ASSISTANTS: Protocol = build_assistants()

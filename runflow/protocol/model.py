@@ -258,6 +258,8 @@ class Protocol:
     ignored: frozenset[str]
     done_data: bytes
     """The data of the SSE block that ends a stream (``[DONE]``)."""
+    error_shape: Shape | None
+    """The payload shape of the error object an ``error`` event carries."""
     routes: Mapping[str, tuple[EventKind, str | None]]
     """Event name -> (what it does, which entity kind it concerns)."""
     transitions: Mapping[str, Mapping[tuple[str, str], str]]
@@ -296,6 +298,7 @@ def build_protocol(
     ignored: Iterable[str] = (),
     rules: Iterable[Rule] = (),
     done_data: bytes = b"[DONE]",
+    error_shape: Shape | None = None,
 ) -> Protocol:
     """Check a definition and index it; raise :class:`ProtocolDefinitionError`."""
     tables = tuple(tables)
@@ -374,6 +377,7 @@ def build_protocol(
         events=events,
         ignored=ignored,
         done_data=done_data,
+        error_shape=error_shape,
         routes=routes,
         transitions={t.entity: t.lookup() for t in tables},
         root=root,
