@@ -113,3 +113,11 @@ def test_a_delta_that_fails_half_way_is_undone(monkeypatch: pytest.MonkeyPatch) 
     flow.feed(events[at])
     assert flow.violations[-1].code.value == "internal_error"
     assert _state(flow) == before
+
+
+def test_an_error_object_of_the_wrong_shape_is_malformed() -> None:
+    flow = RunFlow()
+    new = flow.feed({"event": "error", "data": {"error": {"message": 5, "type": "x"}}})
+    assert [(v.code.value, v.index) for v in new] == [("malformed_event", 0)]
+    assert "error.message: expected string, got integer" in new[0].message
+    assert flow.error is None and flow.close() == "truncated"
