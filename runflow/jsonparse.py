@@ -24,7 +24,7 @@ from typing import Any
 
 import pydantic_core
 
-__all__ = ["MAX_DEPTH", "JSONError", "dump_json", "has_non_finite", "parse_json"]
+__all__ = ["MAX_DEPTH", "JSONError", "describe", "dump_json", "has_non_finite", "parse_json"]
 
 MAX_DEPTH = 200
 """Deepest nesting of arrays and objects accepted (pydantic-core's fixed bound)."""
@@ -50,16 +50,21 @@ def parse_json(data: bytes | str, *, finite: bool = True) -> Any:
     try:
         value = pydantic_core.from_json(data, allow_inf_nan=False)
     except ValueError as exc:
-        reason = str(exc)
-        if reason.startswith("recursion limit exceeded"):
-            reason = f"nested deeper than {MAX_DEPTH} levels ({reason})"
-        raise JSONError(reason) from None
+        raise JSONError(describe(exc)) from None
     if not finite:
         return value
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     if _MAYBE_HUGE.search(raw) and has_non_finite(value):
         raise JSONError("a number is out of range (it would be infinite)")
     return value
+
+
+def describe(exc: ValueError) -> str:
+    """The reason ``pydantic_core.from_json`` gave, in the words of this module."""
+    reason = str(exc)
+    if reason.startswith("recursion limit exceeded"):
+        reason = f"nested deeper than {MAX_DEPTH} levels ({reason})"
+    return reason
 
 
 def has_non_finite(value: Any) -> bool:

@@ -107,6 +107,8 @@ class Compiled:
                     closing.add(name)
         self.closing_events = frozenset(closing)
         self.closing_states = self.root_table.children_open | self.root_table.children_closing
+        self.delta_root_states = self.root_table.children_open | {self.root_table.initial}
+        """Root states in which a delta needs no further check (deltas only grow)."""
         self.kind_of_model: dict[type[BaseModel], str] = {
             t.snapshot: kind for kind, t in protocol.tables.items()
             if t.snapshot is not None and t.role != "scope"

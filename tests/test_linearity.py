@@ -80,7 +80,7 @@ class Spy:
         wrap_function(pydantic.BaseModel, "model_dump_json", "model_dump_json")
         wrap_function(json, "dumps", "json.dumps")
         wrap_function(json, "loads", "json.loads")
-        wrap_function(runflow.flow, "parse_json", "parse_json")
+        wrap_function(runflow.flow, "from_json", "parse_json")
         wrap_text(Part, "value")
         wrap_text(ToolCall, "text")
 
