@@ -66,6 +66,9 @@ CHUNK = 2048
 
 # Targets (printed PASS/FAIL; never fail the process on timing).
 MAX_C_OVER_A = 3.0
+MAX_C_OVER_A_DELTAS = 1.5
+"""The stricter target of the generated text and function rows, where deltas are
+almost all the traffic (issue 11)."""
 MIN_B_OVER_C = 10.0
 MAX_D_OVER_C = 1.5
 MAX_FLATNESS = 1.15
@@ -482,10 +485,15 @@ def print_table(rows: list[Row]) -> None:
         print(
             f"{row.stream.name:<22}{row.stream.events:>8}{fmt(a, 10)}{fmt(b, 10)}"
             f"{fmt(c, 10)}{fmt(d, 10)}   "
-            f"{marked(ratio(c, a), lambda v: v <= MAX_C_OVER_A)}  "
+            f"{marked(ratio(c, a), lambda v, r=row: v <= c_over_a_target(r))}  "
             f"{marked(ratio(b, c), lambda v: v >= MIN_B_OVER_C)}  "
             f"{marked(ratio(d, c), lambda v: v <= MAX_D_OVER_C)}"
         )
+
+
+def c_over_a_target(row: Row) -> float:
+    """c/a target of a row: 1.5 for the text and function rows, 3 elsewhere."""
+    return MAX_C_OVER_A_DELTAS if row.stream.family in ("text", "function") else MAX_C_OVER_A
 
 
 def print_flatness(rows: list[Row], cfg: Config) -> None:
@@ -653,7 +661,8 @@ def main(argv: list[str] | None = None) -> int:
         profile_runflow([r.stream for r in rows
                          if r.stream.name in (f"text {middle}", f"function {middle}")])
     print()
-    print(f"targets: c/a ≤ {MAX_C_OVER_A:g} (runflow vs parse floor), b/c ≥ {MIN_B_OVER_C:g} "
+    print(f"targets: c/a ≤ {MAX_C_OVER_A:g} (runflow vs parse floor; ≤ "
+          f"{MAX_C_OVER_A_DELTAS:g} on the text and function rows), b/c ≥ {MIN_B_OVER_C:g} "
           f"(sdk vs runflow), d/c ≤ {MAX_D_OVER_C:g} (callbacks), flatness ≤ {MAX_FLATNESS:g}, "
           f"≤ {MAX_RETAINED // 1024} KiB per open flow; timings never fail the run")
     for note in notes:
