@@ -73,7 +73,7 @@ class Compiled:
         self.machines = build_machines(protocol)
         self.root = protocol.root
         self.scope = protocol.scope
-        self.root_table = protocol.tables[protocol.root]
+        self.root_table = protocol.root_table
         self.created = protocol.created
         self.final_object_events = protocol.final_object_events
         self.stream_lookup: Mapping[tuple[str, StreamInput, Guard], StreamRow] = (

@@ -85,6 +85,3 @@ class FlowState:
 
     def marked(self, name: str, value: str) -> bool:
         return value in self.marks.get(name, ())
-
-    def all_children(self) -> list[Tracker]:
-        return [t for by_id in self.children.values() for t in by_id.values()]

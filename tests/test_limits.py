@@ -15,39 +15,14 @@ import pytest
 from helpers import feed_all
 
 from runflow import Limits, RunFlow
+from runflow.testing.events import Event, message_event, run_event, step_event
 from runflow.testing.fuzz import encode_sse
 from runflow.violations import Code, Violation
-
-Event = dict[str, Any]
-RUN, THREAD = "run_lim", "thread_lim"
 
 
 # --------------------------------------------------------------------------- #
 # stream builders
 # --------------------------------------------------------------------------- #
-def run_event(name: str, status: str) -> Event:
-    return {"event": name, "data": {"id": RUN, "object": "thread.run", "thread_id": THREAD,
-                                    "status": status}}
-
-
-def step_event(name: str, sid: str, status: str, *, mid: str | None = None,
-               calls: list[Any] | None = None) -> Event:
-    if mid is not None:
-        details: dict[str, Any] = {"type": "message_creation",
-                                   "message_creation": {"message_id": mid}}
-    else:
-        details = {"type": "tool_calls", "tool_calls": calls or []}
-    return {"event": name, "data": {"id": sid, "object": "thread.run.step", "run_id": RUN,
-                                    "thread_id": THREAD, "status": status,
-                                    "step_details": details}}
-
-
-def message_event(name: str, mid: str, status: str, content: list[Any] | None = None) -> Event:
-    return {"event": name, "data": {"id": mid, "object": "thread.message", "run_id": RUN,
-                                    "thread_id": THREAD, "role": "assistant", "status": status,
-                                    "content": content or []}}
-
-
 def text_delta(mid: str, value: str, index: int = 0,
                annotations: list[Any] | None = None) -> Event:
     text: dict[str, Any] = {"value": value}

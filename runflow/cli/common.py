@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from runflow.recording import Replay
     from runflow.violations import Violation
 
-__all__ = ["load_replay", "non_negative", "port", "where", "write_json"]
+__all__ = ["load_replay", "non_negative", "port", "tool_output", "where", "write_json"]
 
 
 def _integer(text: str) -> int:
@@ -36,6 +36,14 @@ def non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
     return value
+
+
+def tool_output(value: str) -> tuple[str, str]:
+    """``--tool-output NAME=TEXT``: the answer to give function calls named NAME."""
+    name, sep, text = value.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=TEXT, got {value!r}")
+    return name, text
 
 
 def write_json(out: Output, value: Any, *, indent: int | None = None) -> None:

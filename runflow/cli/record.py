@@ -31,6 +31,7 @@ from runflow.jsonparse import JSONError, dump_json, parse_json
 from runflow.sdk import TRANSPORT_ERRORS
 
 from . import EXIT_OK, EXIT_VIOLATIONS, CommandError
+from .common import tool_output
 from .output import Output
 
 if TYPE_CHECKING:
@@ -79,19 +80,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="run on this thread (default: create one with create_and_run)")
     parser.add_argument("--message", metavar="TEXT",
                         help="a user message added to the thread before the run")
-    parser.add_argument("--tool-output", action="append", default=[], type=_tool_output,
+    parser.add_argument("--tool-output", action="append", default=[], type=tool_output,
                         metavar="NAME=TEXT",
                         help="answer function calls named NAME with TEXT and record the "
                              "continuation stream (repeatable)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="OUT.jsonl or OUT.sse; '-' writes SSE to stdout")
-
-
-def _tool_output(value: str) -> tuple[str, str]:
-    name, sep, text = value.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=TEXT, got {value!r}")
-    return name, text
 
 
 def run(args: argparse.Namespace, out: Output) -> int:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from runflow.jsonparse import JSONError, parse_json
 
 from . import EXIT_OK, EXIT_VIOLATIONS, CommandError
+from .common import tool_output
 from .output import Output
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--thread", metavar="ID", help="the run's thread")
     parser.add_argument("--run", metavar="ID", help="follow this run by polling it")
     parser.add_argument("--assistant", metavar="ID", help="start a streamed run of it")
-    parser.add_argument("--tool-output", action="append", default=[], type=_tool_output,
+    parser.add_argument("--tool-output", action="append", default=[], type=tool_output,
                         metavar="NAME=TEXT", help="answer function calls named NAME with "
                         "TEXT (with --assistant; repeatable)")
     parser.add_argument("--fault", metavar="SPEC",
@@ -99,13 +100,6 @@ def _speed(value: str) -> float:
     if not speed >= 0 or speed == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value!r}")
     return speed
-
-
-def _tool_output(value: str) -> tuple[str, str]:
-    name, sep, text = value.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=TEXT, got {value!r}")
-    return name, text
 
 
 def run(args: argparse.Namespace, out: Output) -> int:

@@ -75,6 +75,7 @@ from openai.types.beta.threads.runs import RunStep
 from ..accumulators import MessageContent, StepDetails
 from ..divergence import shorten
 from ..jsonparse import JSONError, parse_json
+from ..objects import dig
 from ..shapes import ID, INDEX, STR, Choice, List, Obj, Opt, Req
 from ..violations import Code, EntityRef, Severity
 from .model import (
@@ -449,20 +450,15 @@ def _step_keeps_type(state: Any, step: Any, obj: Any, event: str) -> Iterator[Fi
         yield Finding(f"{step.label} changes type from {before!r} to {after!r}")
 
 
-def _announced(details: Any) -> Any:
-    creation = details.get("message_creation") if isinstance(details, dict) else None
-    return creation.get("message_id") if isinstance(creation, dict) else None
-
-
 def _step_keeps_message(state: Any, step: Any, obj: Any, event: str) -> Iterator[Finding]:
-    before = _announced(step.raw.get("step_details"))
-    after = _announced(obj["step_details"])
+    before = dig(step.raw, "step_details", "message_creation", "message_id")
+    after = dig(obj, "step_details", "message_creation", "message_id")
     if step.state != UNSEEN and before is not None and after != before:
         yield Finding(f"{step.label} announced message {before!r} but now names {after!r}")
 
 
 def _note_announced(state: Any, step: Any, obj: Any, event: str) -> Iterator[Finding]:
-    message_id = _announced(obj["step_details"])
+    message_id = dig(obj, "step_details", "message_creation", "message_id")
     if isinstance(message_id, str):
         state.mark("announced", message_id)
     return iter(())
@@ -476,7 +472,7 @@ def _steps_never_overlap(state: Any, step: Any, obj: Any, event: str) -> Iterato
 
 
 def _message_inside_step(state: Any, step: Any, obj: Any, event: str) -> Iterator[Finding]:
-    message_id = _announced(step.raw.get("step_details"))
+    message_id = dig(step.raw, "step_details", "message_creation", "message_id")
     message = state.children[Entity.MESSAGE].get(message_id) if message_id else None
     if message is not None and message.state == "in_progress":
         yield Finding(
