@@ -4,6 +4,8 @@ checkpoints that stay valid UTF-8."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from conftest import load_events
 
@@ -63,14 +65,21 @@ def _state(flow: RunFlow) -> tuple[object, ...]:
             flow.text, flow.stream_state)
 
 
-def test_a_status_event_that_fails_half_way_is_undone() -> None:
-    """A rule that raises after the event was applied (the step moved, its object
-    merged, its history written): the event is undone whole."""
+def _fed_up_to(name: str) -> tuple[list[dict[str, Any]], int, RunFlow]:
+    """The text recording, the index of its first ``name`` event, and a flow fed
+    every event before it."""
     events = load_events(TEXT)
-    at = next(i for i, e in enumerate(events) if e["event"] == "thread.run.step.completed")
+    at = next(i for i, e in enumerate(events) if e["event"] == name)
     flow = RunFlow()
     for event in events[:at]:
         flow.feed(event)
+    return events, at, flow
+
+
+def test_a_status_event_that_fails_half_way_is_undone() -> None:
+    """A rule that raises after the event was applied (the step moved, its object
+    merged, its history written): the event is undone whole."""
+    events, at, flow = _fed_up_to("thread.run.step.completed")
     before = _state(flow)
     count = len(flow.violations)
     rule = next(r for r in flow.protocol.rules if r.name == "message_inside_step")
@@ -98,11 +107,7 @@ def test_a_delta_that_fails_half_way_is_undone(monkeypatch: pytest.MonkeyPatch) 
     import runflow.accumulators as accumulators
     from runflow.content import apply_content
 
-    events = load_events(TEXT)
-    at = next(i for i, e in enumerate(events) if e["event"] == "thread.message.delta")
-    flow = RunFlow()
-    for event in events[:at]:
-        flow.feed(event)
+    events, at, flow = _fed_up_to("thread.message.delta")
     before = _state(flow)
 
     def half(parts: list[object], content: object) -> int:
