@@ -41,18 +41,16 @@ class JSONError(ValueError):
 _MAYBE_HUGE = re.compile(rb"[0-9]{3}")
 
 
-def parse_json(data: bytes | str, *, finite: bool = True) -> Any:
+def parse_json(data: bytes | str) -> Any:
     """Parse one JSON text; raise :class:`JSONError` naming what is wrong.
 
-    ``finite=False`` skips the check for numbers that overflow to infinity; the
-    flow does that on its hot path and checks the values it keeps instead
-    (:func:`has_non_finite`), since a text delta keeps no number at all."""
+    The flow's hot path calls ``from_json`` itself, without the check for numbers
+    that overflow to infinity, and checks the values it keeps instead
+    (:func:`has_non_finite`): a text delta keeps no number at all."""
     try:
         value = pydantic_core.from_json(data, allow_inf_nan=False)
     except ValueError as exc:
         raise JSONError(describe(exc)) from None
-    if not finite:
-        return value
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     if _MAYBE_HUGE.search(raw) and has_non_finite(value):
         raise JSONError("a number is out of range (it would be infinite)")
