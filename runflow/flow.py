@@ -130,6 +130,9 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         self._first_error: Violation | None = None
         self._hooks: Hooks | None = None
         self._deferred = False  # async driving: callbacks wait for aflush
+        # enter notifications of the status event being applied, told to the hooks
+        # once it applied whole (so a failure half-way has nothing there to undo)
+        self._staged: list[tuple[Tracker, str, int]] | None = None
         self.callback_failures: list[CallbackFailure] = []
         """Callbacks that raised, when ``callback_errors="collect"``."""
         if handler is not None:
@@ -407,11 +410,17 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
                 _reject(rule.code, found.message, found.entity or tracker)  # type: ignore[arg-type]
         # -- accepted from here on: apply, then move, then the after rules --
         saved = self._save(tracker)
+        hooks = self._hooks
+        self._staged = [] if hooks is not None else None
         try:
             self._apply_status(tracker, table, data, name, index, state, dest, new)
         except BaseException:
+            self._staged = None
             self._restore(tracker, saved, new)  # applied whole or not at all
             raise
+        staged, self._staged = self._staged, None
+        if staged and hooks is not None:
+            hooks.entered_at(self._s, staged)
 
     def _apply_status(self, tracker: Tracker, table: EntityTable, data: Any, name: str,
                       index: int, state: str, dest: str, new: bool) -> None:
@@ -447,26 +456,32 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
             tracker.recovered, tracker.acc.save() if tracker.acc is not None else None,
             s.root, s.scope, s.root_id, s.scope_id, s.stream_moves, len(s.history),
             s.history_dropped, len(s.violations), dict(s.repeats), dict(s.suppressed),
-            {k: set(v) for k, v in s.marks.items()}, self._first_error,
-            (len(hooks.pending), dict(hooks.announced), set(hooks.done))
-            if hooks is not None else None,
+            {k: len(v) for k, v in s.marks.items()}, self._first_error,
+            len(hooks.pending) if hooks is not None else None,
         )
 
     def _restore(self, tracker: Tracker, saved: tuple[Any, ...], new: bool) -> None:
         s = self._s
         (tracker.state, tracker.raw, tracker.typed, tracker.status_override,
          tracker.recovered, acc, s.root, s.scope, s.root_id, s.scope_id, s.stream_moves,
-         history, s.history_dropped, violations, s.repeats, s.suppressed, s.marks,
-         self._first_error, hooks) = saved
+         history, s.history_dropped, violations, s.repeats, s.suppressed, marks,
+         self._first_error, pending) = saved
         if acc is not None:
             tracker.acc.restore(acc)
         del s.history[history:]
         del s.violations[violations:]
         if new and tracker.entity in s.children:
             s.children[tracker.entity].pop(tracker.id, None)
-        if hooks is not None and self._hooks is not None:
-            del self._hooks.pending[hooks[0]:]
-            self._hooks.announced, self._hooks.done = hooks[1], hooks[2]
+        for name in [k for k in s.marks if k not in marks]:
+            del s.marks[name]
+        for name, count in marks.items():
+            taken = s.marks[name]
+            while len(taken) > count:
+                taken.popitem()  # the notes this event took are the last ones
+        if pending is not None and self._hooks is not None:
+            # enter callbacks were staged, not queued (see _entered): only the
+            # violation callbacks of this event are in the queue
+            del self._hooks.pending[pending:]
 
     def _move(self, tracker: Tracker, kind: str, event: str, source: str, dest: str,
               index: int) -> None:
@@ -729,8 +744,13 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
     # enter hook (called by the machines)
     # ------------------------------------------------------------------ #
     def _entered(self, tracker: Tracker, state: str) -> None:
-        if self._hooks is not None:
-            self._hooks.entered(self._s, tracker, state)
+        hooks = self._hooks
+        if hooks is None:
+            return
+        if self._staged is not None:  # a status event is being applied: see _on_status
+            self._staged.append((tracker, state, len(hooks.pending)))
+        else:
+            hooks.entered(self._s, tracker, state)
 
     @property
     def error(self) -> ErrorObject | None:

@@ -95,6 +95,21 @@ class Hooks:
             details = delta.get("step_details") or {}
             self.step_delta(tracker, details.get("tool_calls") or ())
 
+    def entered_at(self, flow: FlowState, staged: list[tuple[Tracker, str, int]]) -> None:
+        """:meth:`entered` for each ``(tracker, state, position)``, its callbacks
+        queued at the position the queue had when the entity entered the state, so
+        they keep their order with the violation callbacks of the same event."""
+        shift = 0
+        pending = self.pending
+        for tracker, state, position in staged:
+            start = len(pending)
+            self.entered(flow, tracker, state)
+            added = pending[start:]
+            if added:
+                del pending[start:]
+                pending[position + shift:position + shift] = added
+                shift += len(added)
+
     def message_delta(self, tracker: Tracker, content: Any) -> None:
         text = self.text
         if not text:

@@ -63,8 +63,9 @@ class FlowState:
     scope_id: str | None = None
     children: dict[str, dict[str, Tracker]] = field(default_factory=dict)
     """Kind -> id -> tracker, in the order first seen."""
-    marks: dict[str, set[str]] = field(default_factory=dict)
-    """Notes rules take (e.g. the message ids that steps announced)."""
+    marks: dict[str, dict[str, bool]] = field(default_factory=dict)
+    """Notes rules take (e.g. the message ids that steps announced), in the order
+    taken: an event that fails half-way is undone by dropping the last ones."""
     capped: set[str] = field(default_factory=set)
     """Labels of entities that reached a limit and stopped growing."""
     repeats: dict[str, int] = field(default_factory=dict)
@@ -81,7 +82,7 @@ class FlowState:
     """Decoded events not processed yet (a strict violation or a callback raised)."""
 
     def mark(self, name: str, value: str) -> None:
-        self.marks.setdefault(name, set()).add(value)
+        self.marks.setdefault(name, {})[value] = True
 
     def marked(self, name: str, value: str) -> bool:
-        return value in self.marks.get(name, ())
+        return value in self.marks.get(name, {})

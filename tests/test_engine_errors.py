@@ -80,6 +80,8 @@ def test_a_status_event_that_fails_half_way_is_undone() -> None:
     """A rule that raises after the event was applied (the step moved, its object
     merged, its history written): the event is undone whole."""
     events, at, flow = _fed_up_to("thread.run.step.completed")
+    completed: list[str] = []
+    flow.on_step("completed")(lambda step: completed.append(step.id))
     before = _state(flow)
     count = len(flow.violations)
     rule = next(r for r in flow.protocol.rules if r.name == "message_inside_step")
@@ -97,9 +99,11 @@ def test_a_status_event_that_fails_half_way_is_undone() -> None:
     assert [v.code.value for v in flow.violations[count:]] == ["internal_error"]
     assert "RuntimeError" in flow.violations[-1].message
     assert _state(flow) == before  # exactly as before the event
+    assert completed == []  # and its enter callback never fired
     for event in events[at:]:  # the same event again, now with the rule mended
         flow.feed(event)
     assert flow.close() == "done" and flow.run_status == "completed"
+    assert completed == [events[at]["data"]["id"]]  # once, for the event that applied
 
 
 def test_a_delta_that_fails_half_way_is_undone(monkeypatch: pytest.MonkeyPatch) -> None:
