@@ -64,6 +64,7 @@ def _dump_tracker(t: Tracker) -> Any:
         "entity": t.entity, "id": t.id, "state": t.state, "raw": t.raw,
         "deltas": t.deltas, "size": t.size, "status_override": t.status_override,
         "recovered": t.recovered, "acc": t.acc.dump() if t.acc is not None else None,
+        "slot": t.slot, "owner": t.owner,
     }
 
 
@@ -86,7 +87,15 @@ def _load_tracker(d: Any, path: str, ctx: _Context) -> Tracker:
         problem = table.shape.problem(t.raw, f"{path}.raw")
         if problem is not None:
             raise CheckpointError(f"{problem} (not a {kind} object)")
-    if t.raw.get("id", tid) != tid:
+    for key in ("slot", "owner"):
+        value = d.get(key)
+        if value is not None and type(value) is not str:
+            raise CheckpointError(f"{path}.{key}: expected a string or null")
+        setattr(t, key, value)
+    if bool(table.position) != (t.slot is not None):
+        raise CheckpointError(f"{path}.slot: a {kind} is found by "
+                              f"{'position' if table.position else 'id'}")
+    if not table.position and t.raw.get("id", tid) != tid:
         raise CheckpointError(f"{path}: tracker id {tid!r} differs from its object's id "
                               f"{t.raw.get('id')!r}")
     t.deltas = _count(d.get("deltas"), f"{path}.deltas")
@@ -311,6 +320,11 @@ def _check_record(state: FlowState, protocol: Protocol) -> None:
                     raise CheckpointError(
                         f"state.children.{kind}.{key}: names {other} {value[:60]!r} but the "
                         f"flow's {other} is {known!r}")
+    for key, (kind, tid) in ((k, (v + ["", ""])[:2]) for k, v in state.slots.items()):
+        found = state.children.get(kind, {}).get(tid)
+        if found is None or found.slot != key:
+            raise CheckpointError(f"state.slots.{key}: names {kind} {tid[:60]!r}, which is "
+                                  "not the entity at that position")
     if state.index < len(state.backlog):
         raise CheckpointError("state.index: smaller than the backlog")
 

@@ -98,9 +98,10 @@ def _edges(table: EntityTable) -> list[_Edge]:
     merged: dict[tuple[str, str], list[str]] = {}
     for t in table.transitions:
         for src in t.sources:
-            events = merged.setdefault((src, t.dest), [])
-            if t.event not in events:
-                events.append(t.event)
+            for dest in (t.dest, *sorted(t.by_status - {t.dest})):
+                events = merged.setdefault((src, dest), [])
+                if t.event not in events:
+                    events.append(t.event)
     edges = [_Edge(s, d, tuple(ev)) for (s, d), ev in merged.items()]
     for name, allowed in table.deltas.items():
         for state in sorted(allowed, key=table.states.index):

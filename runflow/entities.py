@@ -32,10 +32,12 @@ class Tracker:
         "id",
         "label",
         "model",
+        "owner",
         "raw",
         "recovered",
         "ref",
         "size",
+        "slot",
         "state",
         "status_override",
         "typed",
@@ -57,6 +59,10 @@ class Tracker:
         self.status_override: str | None = None  # event name disagreed with payload
         self.recovered = False  # last object came from REST reconciliation
         self.typed: BaseModel | None = None  # cached snapshot
+        self.slot: str | None = None
+        """Where a positioned entity sits (``"output/2"``); None: found by id."""
+        self.owner: str | None = None
+        """A positioned entity's item: the id at its first position (itself for an item)."""
 
     def wire(self, status_field: str | None = "status") -> JSON:
         """The snapshot as a JSON-shaped dict, in the API's own layout."""

@@ -36,6 +36,7 @@ from .driving import AsyncDriving
 from .entities import Tracker, merge_server_object
 from .hooks import CallbackFailure, Hooks
 from .jsonparse import describe, has_non_finite
+from .shapes import json_type
 from .limits import Limits
 from .machines import compiled
 from .protocol import PROTOCOL
@@ -88,6 +89,14 @@ def _describe(exc: Exception) -> str:
         where = f" at {f.filename.rsplit('runflow', 1)[-1].lstrip('/')}:{f.lineno} ({f.name})"
     return (f"{type(exc).__name__}{where}: {shorten(str(exc), 200)}; this is a bug in "
             "runflow: the event was not applied as a whole, please report it")
+
+
+def _slot_key(group: str | None, indices: tuple[int, ...]) -> str:
+    return f"{group}/{'/'.join(map(str, indices))}"
+
+
+def _where(fields: tuple[str, ...], indices: tuple[int, ...]) -> str:
+    return ", ".join(f"{f}={i}" for f, i in zip(fields, indices, strict=True))
 
 
 def _reject(code: Code, message: str, entity: Tracker | EntityRef | None = None) -> NoReturn:
@@ -165,15 +174,22 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         """
         violations = self._s.violations
         start = len(violations)
+        named_by_data = self._c.type_field is not None
         if isinstance(event, Mapping):
-            name = event.get("event")
-            data = event.get("data")
+            if "event" not in event and named_by_data:
+                name, data = None, dict(event)  # a Responses event as a dict: data only
+            else:
+                name = event.get("event")
+                data = event.get("data")
+        elif isinstance(event, BaseModel) and named_by_data and not hasattr(event, "event"):
+            name = None  # an SDK Responses event: the event is its own data
+            data = event.model_dump(mode="json", exclude_unset=True, warnings=False)
         else:
             name = getattr(event, "event", None)
             data = getattr(event, "data", None)
             if isinstance(data, BaseModel):
                 data = data.model_dump(mode="json", exclude_unset=True, warnings=False)
-        if not isinstance(name, str):
+        if not isinstance(name, str) and not (named_by_data and isinstance(data, dict)):
             self._process(None, _BadData(f"the event has no 'event' name (got "
                                          f"{shorten(name)})"), None)
         elif isinstance(data, (bytes, bytearray)):
@@ -265,8 +281,13 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         index = state.index
         state.index = index + 1
         state.closed = False
-        route = self._c.routes.get(name) if name is not None else None
+        c = self._c
         try:
+            if c.type_field is not None and type(data) is dict:
+                name = self._named(name, data, index)
+                if c.sequence_field is not None and self._replayed(name, data, index):
+                    return
+            route = c.routes.get(name) if name is not None else None
             kind = route[0] if route is not None and not isinstance(data, _BadData) else None
             if kind is EventKind.DONE or kind is EventKind.ERROR:
                 if kind is EventKind.DONE:
@@ -295,7 +316,53 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
             self._violate(rejected.code, index, name, rejected.entity, rejected.message)
         except Exception as exc:  # the last line of defence; never the normal path
             self._violate(Code.INTERNAL_ERROR, index, name, None, _describe(exc))
-        self._finish_event()
+        finally:
+            self._finish_event()
+
+    def _named(self, name: str | None, data: dict[str, Any], index: int) -> str | None:
+        """The event's name where the data names it (Responses ``type``): a frame with
+        no ``event:`` line (OpenRouter) takes it; one whose line disagrees is
+        reported and the data is followed, as the SDKs do."""
+        named = data.get(self._c.type_field)  # type: ignore[arg-type]
+        if type(named) is not str or named == name:
+            return name
+        if name is not None:
+            self._violate(Code.EVENT_NAME_MISMATCH, index, named, None,
+                          f"the SSE event line says {shorten(name)} but the data's "
+                          f"{self._c.type_field} is {shorten(named)}; the data is followed")
+        return named
+
+    def _replayed(self, name: str | None, data: dict[str, Any], index: int) -> bool:
+        """Check the event's sequence number; True when it is a replay to drop.
+
+        Numbers run 0, 1, 2... A number at or below the last accepted one is an
+        event the flow already has (a resumed stream replays from its cursor):
+        dropped and counted in :attr:`FlowState.replayed`. A jump is reported and
+        the event applied. A flow's first number may be past 0: its stream resumed
+        after a cursor."""
+        state = self._s
+        fld: str = self._c.sequence_field  # type: ignore[assignment]
+        seq = data.get(fld)
+        last = state.sequence
+        if seq is None and fld not in data:
+            if last is not None and self._c.routes.get(name or "") is not None:
+                self._violate(Code.SEQUENCE_GAP, index, name, None,
+                              f"{shorten(name)} has no {fld}, after {last}")
+            return False
+        if type(seq) is not int or seq < 0:
+            raise _Rejected(Code.MALFORMED_EVENT, f"the data of {shorten(name)}: {fld}: "
+                            f"expected an integer >= 0, got {shorten(seq)}", None)
+        if last is not None and seq <= last:
+            state.replayed += 1
+            return True
+        if last is not None and seq != last + 1:
+            if self._c.routes.get(name or "", (EventKind.IGNORED,))[0] is EventKind.IGNORED:
+                return False  # a heartbeat may count on its own: neither checked nor counted
+            self._violate(Code.SEQUENCE_GAP, index, name, None,
+                          f"{fld} jumped from {last} to {seq}: {seq - last - 1} event(s) "
+                          "missing")
+        state.sequence = seq
+        return False
 
     def _finish_event(self) -> None:
         # Take the strict error first: if a callback raises below, its error
@@ -316,7 +383,7 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         guard: Guard = "open"
         root = state.root
         root_state = root.state if root is not None else UNSEEN
-        if inp == "done":
+        if inp == "done" or inp == "close":
             end = self._c.root_table.stream_end(root_state)
             if end == "final":
                 guard = "final"
@@ -382,18 +449,38 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
     # status events: full objects
     # ------------------------------------------------------------------ #
     def _on_status(
-        self, kind: str, name: str, data: Any, index: int, offset: int | None
+        self, kind: str | None, name: str, data: Any, index: int, offset: int | None
     ) -> None:
         c = self._c
+        carries = c.carries[name]
+        if carries == "":
+            obj = data
+        else:
+            event_shape = c.event_shapes.get(name)
+            problem = event_shape.problem(data) if event_shape is not None else None
+            if problem is None and type(data) is not dict:
+                problem = f"expected an object, got {type(data).__name__}"
+            if problem is not None:
+                where = f" (byte {offset})" if offset is not None else ""
+                _reject(Code.MALFORMED_EVENT, f"the data of {name}{where}: {problem}")
+            obj = data.get(carries) if carries is not None else None
+            if carries is not None and type(obj) is not dict:
+                _reject(Code.MALFORMED_EVENT, f"the data of {name}: {carries}: expected an "
+                        f"object, got {json_type(obj)}")
+        if kind is None:  # a shared event: the object's discriminator picks the table
+            kind = self._dispatch(name, obj)
         table = c.tables[kind]
         shape = table.shape
-        problem = shape.problem(data) if shape is not None else None
-        if problem is None and has_non_finite(data):
+        checked = obj if carries is not None else data
+        problem = (shape.problem(obj, carries or "") if shape is not None and carries is not None
+                   else None)
+        if problem is None and has_non_finite(checked):
             problem = "a number is NaN or infinite, which JSON cannot hold"
         if problem is not None:
             where = f" (byte {offset})" if offset is not None else ""
             _reject(Code.MALFORMED_EVENT, f"the data of {name}{where}: {problem}")
-        tracker, new = self._resolve(table, data, name)
+        tracker, new = (self._locate(table, obj, data, name) if table.position
+                        else self._resolve(table, obj, name))
         state = tracker.state
         dest = c.lookup[kind].get((state, name))
         if dest is None:
@@ -404,16 +491,21 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
                 f"allowed: {', '.join(allowed) or 'nothing (terminal)'}",
                 tracker,
             )
+        if obj is not None and table.status_field is not None:
+            chosen = c.status_dests.get((kind, name))
+            if chosen is not None and obj.get(table.status_field) in chosen:
+                dest = obj[table.status_field]
         flow_state = self._s
-        for rule in c.check_rules.get(name, ()):
-            for found in rule.check(flow_state, tracker, data, name):
+        for rule in c.check_rules.get((kind, name), ()):
+            seen = data if rule.sees == "data" else obj
+            for found in rule.check(flow_state, tracker, seen, name):
                 _reject(rule.code, found.message, found.entity or tracker)  # type: ignore[arg-type]
         # -- accepted from here on: apply, then move, then the after rules --
         saved = self._save(tracker)
         hooks = self._hooks
         self._staged = [] if hooks is not None else None
         try:
-            self._apply_status(tracker, table, data, name, index, state, dest, new)
+            self._apply_status(tracker, table, obj, data, name, index, state, dest, new)
         except BaseException:
             self._staged = None
             self._restore(tracker, saved, new)  # applied whole or not at all
@@ -422,29 +514,49 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         if staged and hooks is not None:
             hooks.entered_at(self._s, staged)
 
-    def _apply_status(self, tracker: Tracker, table: EntityTable, data: Any, name: str,
-                      index: int, state: str, dest: str, new: bool) -> None:
+    def _dispatch(self, name: str, obj: Any) -> str:
+        """The table a shared event's object picks by its ``type``."""
+        tags = self._c.dispatch[name]
+        tag = obj.get("type") if type(obj) is dict else None
+        kind = tags.get(tag) if type(tag) is str else None
+        if kind is None:
+            kind = tags.get("*")
+        if kind is None:
+            _reject(Code.MALFORMED_EVENT,
+                    f"the data of {name}: type {shorten(tag)} is none of "
+                    f"{', '.join(sorted(t for t in tags if t != '*'))}")
+        return kind
+
+    def _apply_status(self, tracker: Tracker, table: EntityTable, obj: Any, data: Any,
+                      name: str, index: int, state: str, dest: str, new: bool) -> None:
         c = self._c
         flow_state = self._s
         kind = table.entity
         if new:
-            self._adopt(tracker, data)
+            self._adopt(tracker, obj)
+        value = obj if obj is not None else data
         if (name in c.final_object_events and tracker.deltas
                 and tracker.label not in flow_state.capped):
-            self._check_divergence(tracker, data, name, index)
-        merge_server_object(tracker, data)
-        status_field = table.status_field
-        if status_field is not None and data.get(status_field) != dest:
-            tracker.status_override = dest
-            self._violate(
-                Code.STATUS_MISMATCH, index, name, tracker.ref,
-                f"{name} carries {status_field} {shorten(data.get(status_field))}; the event "
-                f"name is followed and {tracker.label} is now {dest!r}",
-            )
+            self._check_divergence(tracker, value, name, index)
+        if obj is not None:
+            merge_server_object(tracker, obj)
+            status_field = table.status_field
+            status = obj.get(status_field) if status_field is not None else None
+            if status_field is not None and status != dest and (
+                    status is not None or status_field in obj):
+                tracker.status_override = dest
+                self._violate(
+                    Code.STATUS_MISMATCH, index, name, tracker.ref,
+                    f"{name} carries {status_field} {shorten(status)}; the event "
+                    f"name is followed and {tracker.label} is now {dest!r}",
+                )
+        elif tracker.acc is not None:
+            tracker.typed = None
+            tracker.acc.absorb(data)  # a value event (``output_text.done``) ends the value
         self._move(tracker, kind, name, state, dest, index)
-        for rule in c.after_rules.get(name, ()):
+        for rule in c.after_rules.get((kind, name), ()):
             if rule.states is None or dest in rule.states:
-                self._report(rule, tracker, data, name, index)
+                self._report(rule, tracker, data if rule.sees == "data" else obj, name, index)
 
     def _save(self, tracker: Tracker) -> tuple[Any, ...]:
         """What applying a status event may change, to undo one that fails half-way
@@ -472,6 +584,8 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         del s.violations[violations:]
         if new and tracker.entity in s.children:
             s.children[tracker.entity].pop(tracker.id, None)
+            if tracker.slot is not None:
+                s.slots.pop(tracker.slot, None)
         for name in [k for k in s.marks if k not in marks]:
             del s.marks[name]
         for name, count in marks.items():
@@ -588,6 +702,104 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
                 ref,
             )
 
+    def _locate(self, table: EntityTable, obj: Any, data: Any,
+                name: str) -> tuple[Tracker, bool]:
+        """The tracker at the position an event names, and whether it is new; or
+        reject. A positioned entity (a Responses item, content part...) is found by
+        its indices (``output_index``, ``content_index``), which also name its
+        parent; the ids the event carries are checked against what is there."""
+        state = self._s
+        c = self._c
+        kind = table.entity
+        indices = self._indices(table, data, name)
+        created = name in c.created[kind]
+        parent: Tracker | None = None
+        if table.parent_group is not None:
+            parent = self._slot(table.parent_group, indices[:-1])
+            where = _where(table.position[:-1], indices[:-1])
+            if parent is None:
+                _reject(Code.UNKNOWN_ENTITY,
+                        f"{name} at {where} names a {table.parent_group} entity this flow "
+                        "has not seen", EntityRef(kind=kind, id=where))
+            if parent.state in c.tables[parent.entity].terminal:
+                _reject(Code.EVENT_AFTER_TERMINAL,
+                        f"{name} for {parent.label} after it ended {parent.state!r}", parent)
+        key = _slot_key(table.group, indices)
+        existing = self._slot(table.group, indices)
+        owner = parent.owner if parent is not None else None
+        oid = obj.get("id") if type(obj) is dict else None
+        if existing is None:
+            self._check_root_allows(name, EntityRef(kind=kind, id=oid or key))
+            root_state = state.root.state if state.root is not None else UNSEEN
+            if not created and (obj is None or root_state not in c.root_table.adopt_children):
+                _reject(Code.UNKNOWN_ENTITY,
+                        f"{name} for {kind} at {_where(table.position, indices)}, which this "
+                        "flow has not seen begin", EntityRef(kind=kind, id=oid or key))
+            if sum(map(len, state.children.values())) >= self.limits.max_entities:
+                _reject(Code.LIMIT_EXCEEDED,
+                        f"{kind} at {key} would exceed max_entities={self.limits.max_entities}")
+            if type(oid) is not str:
+                oid = f"{parent.id if parent is not None else ''}:{indices[-1]}"
+            elif oid in state.children[kind]:
+                _reject(Code.DUPLICATE_ENTITY, f"{name} for {kind} {oid}, which this flow "
+                        "already has at another position", EntityRef(kind=kind, id=oid))
+            tracker = Tracker(table, oid)
+            tracker.slot = key
+            tracker.owner = owner if owner is not None else oid
+            new = True
+        else:
+            self._check_root_allows(name, existing.ref)
+            if created:
+                _reject(Code.DUPLICATE_ENTITY,
+                        f"{name} at {_where(table.position, indices)}, where this flow already "
+                        f"has {existing.label} (state {existing.state!r})", existing)
+            if existing.entity != kind:
+                _reject(Code.TYPE_CHANGE,
+                        f"{name} says the {table.group} at {_where(table.position, indices)} "
+                        f"is a {kind}, but it began as {existing.label}", existing)
+            if type(oid) is str and parent is None and oid != existing.id:
+                self._violate(Code.ITEM_ID_MISMATCH, state.index - 1, name, existing.ref,
+                              f"{name} names the item at {_where(table.position, indices)} "
+                              f"{shorten(oid)}, but it began as {existing.id}; the position "
+                              "is followed")
+            tracker, new = existing, False
+        self._check_named(table, data, tracker.owner, name)
+        return tracker, new
+
+    def _indices(self, table: EntityTable, data: Any, name: str) -> tuple[int, ...]:
+        max_index = self.limits.max_index
+        out = []
+        for fld in table.position:
+            value = data.get(fld) if type(data) is dict else None
+            if type(value) is not int or not 0 <= value <= max_index:
+                _reject(Code.MALFORMED_EVENT,
+                        f"the data of {name}: {fld}: expected an index (an integer from 0 to "
+                        f"max_index={max_index}), got {shorten(value)}")
+            out.append(value)
+        return tuple(out)
+
+    def _slot(self, group: str | None, indices: tuple[int, ...]) -> Tracker | None:
+        found = self._s.slots.get(_slot_key(group, indices))
+        return self._s.children[found[0]].get(found[1]) if found is not None else None
+
+    def _check_named(self, table: EntityTable, data: Any, owner: str | None, name: str) -> None:
+        """An event naming another item than the one at its position (GitHub Copilot
+        rotates ``item_id`` on every event): reported, and the position is followed."""
+        named_by = table.named_by
+        if named_by is None or type(data) is not dict:
+            return
+        named = data.get(named_by)
+        if named is None and named_by not in data:
+            return
+        if type(named) is not str:
+            _reject(Code.MALFORMED_EVENT, f"the data of {name}: {named_by}: expected a "
+                    f"string, got {json_type(named)}")
+        if named != owner:
+            self._violate(Code.ITEM_ID_MISMATCH, self._s.index - 1, name,
+                          EntityRef(kind=table.entity, id=str(owner)),
+                          f"{name} names item {shorten(named)}, but the item at its position "
+                          f"is {owner}; the position is followed")
+
     def _adopt(self, tracker: Tracker, obj: Any) -> None:
         """Register an entity the flow sees for the first time (created or adopted)."""
         state = self._s
@@ -602,9 +814,11 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
             state.root_id = tracker.id
         else:
             state.children[kind][tracker.id] = tracker
+            if tracker.slot is not None:
+                state.slots[tracker.slot] = [kind, tracker.id]
         table = c.tables[kind]
         for fld, other in table.links.items():
-            value = obj.get(fld)
+            value = obj.get(fld) if obj is not None else None
             if type(value) is str:
                 if other == c.root and state.root_id is None:
                     state.root_id = value
@@ -617,21 +831,26 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
     def _on_delta(self, kind: str, name: str, data: Any, index: int) -> None:
         c = self._c
         table = c.tables[kind]
-        oid = data.get(table.delta_id) if type(data) is dict else None
-        delta = data.get(table.delta_body) if type(data) is dict else None
-        if type(oid) is not str or not oid or type(delta) is not dict:
-            shape = table.delta_shape
-            problem = shape.problem(data) if shape is not None else None
-            _reject(Code.MALFORMED_EVENT,
-                    f"the data of {name}: {problem or 'not a delta object'}")
-        tracker = self._s.children[kind].get(oid)
-        if tracker is None:
-            _reject(
-                Code.UNKNOWN_ENTITY,
-                f"{name} for {kind} {oid}, which this flow never saw; a delta carries no full "
-                "object, so it cannot be adopted",
-                EntityRef(kind=kind, id=oid),
-            )
+        if table.position:
+            tracker = self._placed(table, name, data)
+            delta = data if table.delta_body == "" else data.get(table.delta_body)
+        else:
+            oid = data.get(table.delta_id) if type(data) is dict else None
+            delta = data.get(table.delta_body) if type(data) is dict else None
+            if type(oid) is not str or not oid or type(delta) is not dict:
+                shape = table.delta_shape
+                problem = shape.problem(data) if shape is not None else None
+                _reject(Code.MALFORMED_EVENT,
+                        f"the data of {name}: {problem or 'not a delta object'}")
+            found = self._s.children[kind].get(oid)
+            if found is None:
+                _reject(
+                    Code.UNKNOWN_ENTITY,
+                    f"{name} for {kind} {oid}, which this flow never saw; a delta carries no "
+                    "full object, so it cannot be adopted",
+                    EntityRef(kind=kind, id=oid),
+                )
+            tracker = found
         root = self._s.root
         if root is not None and root.state not in c.delta_root_states:
             self._check_root_allows(name, tracker.ref)
@@ -665,11 +884,30 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         if self._hooks is not None:
             self._hooks.delta(self._s, tracker, delta)
 
+    def _placed(self, table: EntityTable, name: str, data: Any) -> Tracker:
+        """The positioned entity a delta is about (deltas never create one)."""
+        if type(data) is not dict:
+            _reject(Code.MALFORMED_EVENT, f"the data of {name}: expected an object, got "
+                    f"{json_type(data)}")
+        indices = self._indices(table, data, name)
+        tracker = self._slot(table.group, indices)
+        if tracker is None or tracker.entity != table.entity:
+            what = (f"is {tracker.label}" if tracker is not None
+                    else "holds nothing this flow has seen begin")
+            _reject(Code.UNKNOWN_ENTITY,
+                    f"{name} for a {table.entity} at {_where(table.position, indices)}, which "
+                    f"{what}; a delta carries no object, so it cannot be adopted",
+                    EntityRef(kind=table.entity, id=_slot_key(table.group, indices)))
+        if table.named_by is not None and data.get(table.named_by) != tracker.owner:
+            self._check_named(table, data, tracker.owner, name)
+        return tracker
+
     # ------------------------------------------------------------------ #
     # error events
     # ------------------------------------------------------------------ #
     def _on_error(self, name: str, data: Any, index: int) -> None:
-        body = data.get("error") if isinstance(data, dict) else None
+        key = self._c.protocol.error_object
+        body = data.get(key) if isinstance(data, dict) and key is not None else None
         if not isinstance(body, dict):
             body = data
         shape = self._c.protocol.error_shape

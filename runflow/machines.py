@@ -24,7 +24,8 @@ from transitions import EventData, Machine
 from .protocol.model import STAY, EntityTable, Guard, Rule, StreamInput, StreamRow
 from .protocol.model import Protocol as Definition
 
-__all__ = ["Compiled", "EnterListener", "build_machine", "build_machines", "compiled"]
+__all__ = ["Compiled", "EnterListener", "build_machine", "build_machines", "compiled",
+           "trigger_name"]
 
 
 class EnterListener(Protocol):
@@ -53,8 +54,16 @@ def build_machine(table: EntityTable, on_enter: Callable[[EventData], None] = _o
             # A self-loop (e.g. step.in_progress right after step.created) is an
             # internal transition: the entity does not *enter* its state again,
             # so enter callbacks fire once per real change.
-            machine.add_transition(t.event, source, None if source == t.dest else t.dest)
+            for dest in t.dests:
+                machine.add_transition(trigger_name(t.event, dest, t.dest), source,
+                                       None if source == dest else dest)
     return machine
+
+
+def trigger_name(event: str, dest: str, default: str) -> str:
+    """The machine trigger of ``event`` to ``dest``: the event's name for its
+    default destination, ``"event>dest"`` for one its object's status chose."""
+    return event if dest == default else f"{event}>{dest}"
 
 
 def build_machines(protocol: Definition) -> dict[str, Any]:
@@ -87,8 +96,18 @@ class Compiled:
                    for (src, inp, _), row in self.stream_lookup.items()
                    if src == s and inp == "event")
         )
-        self.check_rules: Mapping[str, tuple[Rule, ...]] = protocol.check_rules
-        self.after_rules: Mapping[str, tuple[Rule, ...]] = protocol.after_rules
+        self.check_rules: Mapping[tuple[str, str], tuple[Rule, ...]] = protocol.check_rules
+        self.after_rules: Mapping[tuple[str, str], tuple[Rule, ...]] = protocol.after_rules
+        self.dispatch = protocol.dispatch
+        self.carries = protocol.carries
+        self.type_field = protocol.type_field
+        self.sequence_field = protocol.sequence_field
+        self.event_shapes = protocol.event_shapes
+        # (kind, event) -> destinations the object's status may choose
+        self.status_dests: dict[tuple[str, str], frozenset[str]] = {
+            (kind, t.event): t.dests for kind, table in protocol.tables.items()
+            for t in table.transitions if t.by_status
+        }
         self.recovered_rules = protocol.recovered_rules
         self.done_data = protocol.done_data
         self.done_text = protocol.done_data.decode()
@@ -103,7 +122,7 @@ class Compiled:
             table = protocol.tables[kind]
             names = {t.event for t in table.transitions}
             for name in names:
-                if all(t.dest in table.terminal for t in table.transitions if t.event == name):
+                if all(t.dests <= table.terminal for t in table.transitions if t.event == name):
                     closing.add(name)
         self.closing_events = frozenset(closing)
         self.closing_states = self.root_table.children_open | self.root_table.children_closing

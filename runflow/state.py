@@ -63,6 +63,13 @@ class FlowState:
     scope_id: str | None = None
     children: dict[str, dict[str, Tracker]] = field(default_factory=dict)
     """Kind -> id -> tracker, in the order first seen."""
+    slots: dict[str, list[str]] = field(default_factory=dict)
+    """Positioned entities (``Tracker.slot``) -> ``[kind, id]``."""
+    sequence: int | None = None
+    """The last ``sequence_number`` accepted (protocols that number events)."""
+    replayed: int = 0
+    """Events dropped because their sequence number was not past :attr:`sequence`
+    (a resumed stream that replays what the flow already has)."""
     marks: dict[str, dict[str, bool]] = field(default_factory=dict)
     """Notes rules take (e.g. the message ids that steps announced), in the order
     taken: an event that fails half-way is undone by dropping the last ones."""

@@ -50,6 +50,11 @@ class Code(str, Enum):
     SNAPSHOT_DIVERGENCE = "snapshot_divergence"
     LIMIT_EXCEEDED = "limit_exceeded"
     INTERNAL_ERROR = "internal_error"
+    SEQUENCE_GAP = "sequence_gap"
+    EVENT_NAME_MISMATCH = "event_name_mismatch"
+    ITEM_ID_MISMATCH = "item_id_mismatch"
+    ITEMS_INTERLEAVED = "items_interleaved"
+    OUTPUT_MISMATCH = "output_mismatch"
 
     def __str__(self) -> str:
         return self.value
@@ -129,6 +134,22 @@ RULES: dict[Code, Rule] = {
         Rule(Code.INTERNAL_ERROR, "error", False,
              "An unexpected exception while applying an event: a bug in runflow, never "
              "the normal path (the fuzzers count it as a failure); the flow goes on."),
+        Rule(Code.SEQUENCE_GAP, "error", False,
+             "Responses: a sequence_number that skips numbers, or an event without one "
+             "after numbered events (numbers at or below the last are replays: dropped "
+             "and counted, not reported)."),
+        Rule(Code.EVENT_NAME_MISMATCH, "warning", False,
+             "Responses: the SSE event line names another event than the data's type; "
+             "the data is followed."),
+        Rule(Code.ITEM_ID_MISMATCH, "warning", False,
+             "Responses: an event naming another item id than the item at its "
+             "output_index (GitHub Copilot rotates ids); the position is followed."),
+        Rule(Code.ITEMS_INTERLEAVED, "warning", False,
+             "Responses: an output item added while another is still open (OpenAI never "
+             "interleaves items; OpenRouter does)."),
+        Rule(Code.OUTPUT_MISMATCH, "warning", False,
+             "Responses: the terminal response's output differs from the items streamed "
+             "(missing, extra or other ids); the streamed items are kept."),
     )
 }
 

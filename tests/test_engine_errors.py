@@ -85,7 +85,7 @@ def test_a_status_event_that_fails_half_way_is_undone() -> None:
     before = _state(flow)
     count = len(flow.violations)
     rule = next(r for r in flow.protocol.rules if r.name == "message_inside_step")
-    assert rule in flow.protocol.after_rules["thread.run.step.completed"]
+    assert rule in flow.protocol.after_rules[("step", "thread.run.step.completed")]
     original = rule.check
 
     def broken(*args: object) -> object:

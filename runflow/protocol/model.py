@@ -80,6 +80,23 @@ class Transition:
     sources: tuple[str, ...]
     dest: str
     why: str = ""
+    by_status: frozenset[str] = frozenset()
+    """Further destinations the object's status may choose instead of ``dest``
+    (``response.created`` leaves ``unseen`` for ``queued`` or ``in_progress``, as its
+    ``response.status`` says); a status outside ``{dest} | by_status`` is a
+    ``status_mismatch`` and ``dest`` is taken."""
+    carries: str | None = ""
+    """Where the entity's full object sits in the event's data: ``""`` the data
+    itself (Assistants), a key (``"response"``, ``"item"``, ``"part"``), or None for
+    an event that carries no object and names its entity by position
+    (``response.web_search_call.searching``)."""
+    compare: bool | None = None
+    """The event carries the finished value of what deltas grew, to be compared with
+    the rebuilt one (None: when ``dest`` is terminal and the table accumulates)."""
+
+    @property
+    def dests(self) -> frozenset[str]:
+        return self.by_status | {self.dest}
 
 
 @dataclass(frozen=True)
@@ -123,7 +140,25 @@ class EntityTable:
     delta_id: str = "id"
     """The field of a delta event naming the entity it grows."""
     delta_body: str = "delta"
-    """The field of a delta event holding the fragment (an object)."""
+    """The field of a delta event holding the fragment (an object); ``""``: the
+    accumulator takes the whole data (a Responses delta is a string beside the
+    indices that place it)."""
+    group: str | None = None
+    """Entities addressed by position rather than by id share a *group* of
+    positions (every Responses item kind is in ``"output"``); None: by id."""
+    position: tuple[str, ...] = ()
+    """The data fields that place a positioned entity: ``("output_index",)`` for an
+    item, ``("output_index", "content_index")`` for a content part. The entity at
+    all but the last field is its parent (:attr:`parent_group`)."""
+    parent_group: str | None = None
+    """The group of the parent a positioned entity lives in (None: the root)."""
+    named_by: str | None = None
+    """The data field naming the item (the entity at the first position) an event of
+    this kind is about (``item_id``); an event naming another id is ``id_change``."""
+    tag: str | None = None
+    """For events several tables map (``response.output_item.added``): the value of
+    the object's discriminator (``item.type``) that picks this table; ``"*"`` picks
+    it for any value no other table claims."""
 
     def lookup(self) -> dict[tuple[str, str], str]:
         """``{(state, event): dest}`` for every status transition."""
@@ -134,6 +169,11 @@ class EntityTable:
         """Every event name this table maps, status events first, in table order."""
         names = [t.event for t in self.transitions]
         return tuple(dict.fromkeys([*names, *self.deltas]))
+
+    def dests(self, event: str) -> dict[str, frozenset[str]]:
+        """``{source: destinations}`` of ``event`` (more than one where the object's
+        status chooses)."""
+        return {src: t.dests for t in self.transitions if t.event == event for src in t.sources}
 
     @property
     def created(self) -> frozenset[str]:
@@ -240,6 +280,9 @@ class Rule:
     states: frozenset[str] | None = None
     recovered: bool = False
     why: str = ""
+    sees: Literal["object", "data"] = "object"
+    """What ``check`` gets as ``obj``: the entity's object, or the event's whole data
+    (for rules about the indices and names beside the object)."""
 
 
 class ProtocolDefinitionError(ValueError):
@@ -273,12 +316,28 @@ class Protocol:
     """Status events that carry a finished object of an entity that deltas grow:
     where the rebuilt snapshot is compared with the server's."""
     stream_lookup: Mapping[tuple[str, StreamInput, Guard], StreamRow]
-    check_rules: Mapping[str, tuple[Rule, ...]]
-    """Event name -> its ``check`` rules, in declaration order."""
-    after_rules: Mapping[str, tuple[Rule, ...]]
-    """Event name -> its ``after`` rules, in declaration order."""
+    check_rules: Mapping[tuple[str, str], tuple[Rule, ...]]
+    """(entity kind, event name) -> its ``check`` rules, in declaration order."""
+    after_rules: Mapping[tuple[str, str], tuple[Rule, ...]]
+    """(entity kind, event name) -> its ``after`` rules, in declaration order."""
     recovered_rules: Mapping[str, tuple[Rule, ...]]
     """Entity kind -> the ``after`` rules that also run for recovered objects."""
+    dispatch: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Shared status events -> ``{tag: entity kind}``: the object's ``type`` picks
+    the table (``"*"``: any other value)."""
+    carries: Mapping[str, str | None] = field(default_factory=dict)
+    """Status event -> where its object sits in the data (see :attr:`Transition.carries`)."""
+    type_field: str | None = None
+    """The data field that names the event when the SSE frame has no ``event:``
+    line (Responses: ``type``); None: the frame's name is the event's."""
+    sequence_field: str | None = None
+    """The data field numbering events 0, 1, 2... (``sequence_number``): a number at
+    or below the last one is a replay, dropped and counted; a jump is a gap."""
+    event_shapes: Mapping[str, Shape] = field(default_factory=dict)
+    """Event name -> the shape of its whole data (the indices and names that place
+    an object-less event), checked before anything else."""
+    error_object: str | None = "error"
+    """The key of the error object inside an ``error`` event's data, when nested."""
 
     def table(self, entity: str) -> EntityTable:
         return self.tables[entity]
@@ -299,6 +358,10 @@ def build_protocol(
     rules: Iterable[Rule] = (),
     done_data: bytes = b"[DONE]",
     error_shape: Shape | None = None,
+    type_field: str | None = None,
+    sequence_field: str | None = None,
+    event_shapes: Mapping[str, Shape] | None = None,
+    error_object: str | None = "error",
 ) -> Protocol:
     """Check a definition and index it; raise :class:`ProtocolDefinitionError`."""
     tables = tuple(tables)
@@ -307,6 +370,8 @@ def build_protocol(
     rules = tuple(rules)
     problems: list[str] = []
     routes: dict[str, tuple[EventKind, str | None]] = {}
+    dispatch: dict[str, dict[str, str]] = {}
+    carries: dict[str, str | None] = {}
 
     def route(event: str, how: tuple[EventKind, str | None]) -> None:
         if event in routes and routes[event] != how:
@@ -316,9 +381,27 @@ def build_protocol(
     for table in tables:
         problems.extend(_check_table(table))
         for t in table.transitions:
-            route(t.event, (EventKind.STATUS, table.entity))
+            if t.event in carries and carries[t.event] != t.carries:
+                problems.append(f"{table.entity}: {t.event} carries its object at "
+                                f"{t.carries!r}, another table says {carries[t.event]!r}")
+            carries[t.event] = t.carries
+            if table.tag is not None:
+                # a shared event: the object's discriminator picks the table
+                if routes.get(t.event, (EventKind.STATUS, None)) != (EventKind.STATUS, None):
+                    problems.append(f"event {t.event!r} is shared by tagged tables but "
+                                    f"also mapped as {routes[t.event]}")
+                routes[t.event] = (EventKind.STATUS, None)
+                tags = dispatch.setdefault(t.event, {})
+                if tags.get(table.tag, table.entity) != table.entity:
+                    problems.append(f"{t.event}: tag {table.tag!r} picks both "
+                                    f"{tags[table.tag]} and {table.entity}")
+                tags[table.tag] = table.entity
+            else:
+                route(t.event, (EventKind.STATUS, table.entity))
         for event in table.deltas:
             route(event, (EventKind.DELTA, table.entity))
+        if table.position and table.group is None:
+            problems.append(f"{table.entity}: a positioned table needs a group")
     for event, kind in stream_events.items():
         route(event, (kind, None))
     for event in ignored:
@@ -349,24 +432,34 @@ def build_protocol(
             problems.append(f"rule {rule.name}: unknown entity {str(rule.entity)!r}")
             continue
         for event in sorted(rule.events or ()):
-            if routes.get(event) != (EventKind.STATUS, rule.entity):
+            if (routes.get(event) != (EventKind.STATUS, rule.entity)
+                    and rule.entity not in dispatch.get(event, {}).values()):
                 problems.append(f"rule {rule.name}: {event!r} is not a status event of "
                                 f"{rule.entity}")
         for state in sorted((rule.states or frozenset()) - set(ruled.states)):
             problems.append(f"rule {rule.name}: {rule.entity} has no state {state!r}")
+    groups = {t.group for t in tables if t.group is not None}
+    for t in tables:
+        if t.parent_group is not None and t.parent_group not in groups:
+            problems.append(f"{t.entity}: parent group {t.parent_group!r} has no table")
     if problems:
         raise ProtocolDefinitionError(
             f"invalid protocol definition {name!r}:\n" + "\n".join(f"  - {p}" for p in problems)
         )
 
-    def index(phase: str) -> dict[str, tuple[Rule, ...]]:
-        out: dict[str, list[Rule]] = {}
+    def index(phase: str) -> dict[tuple[str, str], tuple[Rule, ...]]:
+        out: dict[tuple[str, str], list[Rule]] = {}
         for rule in rules:
             if rule.phase == phase:
                 names = rule.events or {t.event for t in by_kind[rule.entity].transitions}
                 for event in sorted(names):
-                    out.setdefault(event, []).append(rule)
-        return {event: tuple(found) for event, found in out.items()}
+                    out.setdefault((rule.entity, event), []).append(rule)
+        return {key: tuple(found) for key, found in out.items()}
+
+    def compares(table: EntityTable, t: Transition) -> bool:
+        if t.compare is not None:
+            return t.compare
+        return table.accumulator is not None and t.dest in table.terminal
 
     root = roots[0]
     return Protocol(
@@ -385,9 +478,14 @@ def build_protocol(
         children=tuple(t.entity for t in tables if t.role == "child"),
         created={t.entity: t.created for t in tables},
         final_object_events=frozenset(
-            t.event for table in tables if table.accumulator is not None
-            for t in table.transitions if t.dest in table.terminal
+            t.event for table in tables for t in table.transitions if compares(table, t)
         ),
+        dispatch=dispatch,
+        carries=carries,
+        type_field=type_field,
+        sequence_field=sequence_field,
+        event_shapes=dict(event_shapes or {}),
+        error_object=error_object,
         stream_lookup=stream.lookup(),
         check_rules=index("check"),
         after_rules=index("after"),
@@ -418,9 +516,12 @@ def _check_table(table: EntityTable) -> list[str]:
     edges: dict[str, set[str]] = {s: set() for s in states}
     seen_pairs: dict[tuple[str, str], str] = {}
     for t in table.transitions:
-        for s in (*t.sources, t.dest):
+        for s in (*t.sources, *sorted(t.dests)):
             if s not in states:
                 problems.append(f"{name}: {t.event} uses unknown state {s!r}")
+        if t.carries is None and table.position == ():
+            problems.append(f"{name}: {t.event} carries no object, so the entity must be "
+                            "placed by position")
         for src in t.sources:
             if (src, t.event) in seen_pairs and seen_pairs[(src, t.event)] != t.dest:
                 problems.append(
@@ -433,7 +534,7 @@ def _check_table(table: EntityTable) -> list[str]:
                     f"{name}: {t.event} leaves terminal state {src!r}; terminal states are final"
                 )
             if src in edges:
-                edges[src].add(t.dest)
+                edges[src].update(t.dests)
     for event, allowed in table.deltas.items():
         for s in sorted(set(allowed) - states):
             problems.append(f"{name}: delta {event} allowed in unknown state {s!r}")
