@@ -320,7 +320,8 @@ def _check_record(state: FlowState, protocol: Protocol) -> None:
                     raise CheckpointError(
                         f"state.children.{kind}.{key}: names {other} {value[:60]!r} but the "
                         f"flow's {other} is {known!r}")
-    for key, (kind, tid) in ((k, (v + ["", ""])[:2]) for k, v in state.slots.items()):
+    for key, named in state.slots.items():
+        kind, tid = (*named, "", "")[:2]
         found = state.children.get(kind, {}).get(tid)
         if found is None or found.slot != key:
             raise CheckpointError(f"state.slots.{key}: names {kind} {tid[:60]!r}, which is "

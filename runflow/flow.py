@@ -36,11 +36,11 @@ from .driving import AsyncDriving
 from .entities import Tracker, merge_server_object
 from .hooks import CallbackFailure, Hooks
 from .jsonparse import describe, has_non_finite
-from .shapes import json_type
 from .limits import Limits
-from .machines import compiled
+from .machines import compiled, trigger_name
 from .protocol import PROTOCOL
 from .protocol.model import STAY, UNSEEN, EntityTable, EventKind, Guard, Protocol, StreamInput
+from .shapes import json_type
 from .sse import RawEvent, SSEDecoder
 from .state import RECOVERED, Ending, FlowState, StateChange
 from .view import FlowView
@@ -175,6 +175,7 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         violations = self._s.violations
         start = len(violations)
         named_by_data = self._c.type_field is not None
+        data: Any
         if isinstance(event, Mapping):
             if "event" not in event and named_by_data:
                 name, data = None, dict(event)  # a Responses event as a dict: data only
@@ -601,7 +602,10 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
               index: int) -> None:
         state = self._s
         if dest != source:  # a self-loop is an internal transition: nothing to run
-            self._c.machines[kind].events[event].trigger(tracker, self)
+            c = self._c
+            default = c.lookup[kind][(source, event)]
+            trigger = event if dest == default else trigger_name(event, dest, default)
+            c.machines[kind].events[trigger].trigger(tracker, self)
             if tracker is state.root:
                 state.stream_moves += 1
         if len(state.history) < self.limits.max_history:

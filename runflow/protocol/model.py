@@ -378,6 +378,10 @@ def build_protocol(
             problems.append(f"event {event!r} is mapped twice: {routes[event]} and {how}")
         routes[event] = how
 
+    mapped_by: dict[str, set[str]] = {}
+    for table in tables:
+        for t in table.transitions:
+            mapped_by.setdefault(t.event, set()).add(table.entity)
     for table in tables:
         problems.extend(_check_table(table))
         for t in table.transitions:
@@ -385,7 +389,7 @@ def build_protocol(
                 problems.append(f"{table.entity}: {t.event} carries its object at "
                                 f"{t.carries!r}, another table says {carries[t.event]!r}")
             carries[t.event] = t.carries
-            if table.tag is not None:
+            if table.tag is not None and len(mapped_by[t.event]) > 1:
                 # a shared event: the object's discriminator picks the table
                 if routes.get(t.event, (EventKind.STATUS, None)) != (EventKind.STATUS, None):
                     problems.append(f"event {t.event!r} is shared by tagged tables but "
@@ -439,9 +443,10 @@ def build_protocol(
         for state in sorted((rule.states or frozenset()) - set(ruled.states)):
             problems.append(f"rule {rule.name}: {rule.entity} has no state {state!r}")
     groups = {t.group for t in tables if t.group is not None}
-    for t in tables:
-        if t.parent_group is not None and t.parent_group not in groups:
-            problems.append(f"{t.entity}: parent group {t.parent_group!r} has no table")
+    for positioned in tables:
+        if positioned.parent_group is not None and positioned.parent_group not in groups:
+            problems.append(f"{positioned.entity}: parent group "
+                            f"{positioned.parent_group!r} has no table")
     if problems:
         raise ProtocolDefinitionError(
             f"invalid protocol definition {name!r}:\n" + "\n".join(f"  - {p}" for p in problems)
