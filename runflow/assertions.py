@@ -61,8 +61,9 @@ def _unexpected(flow: FlowView, allow: Iterable[str]) -> list[Violation]:
 
 
 def _where(flow: FlowView) -> str:
-    run = f"run {flow.run_id}" if flow.run_id else "a flow with no run"
-    return f"{run} (status {flow.run_status}, ending {flow.ending or 'open'})"
+    kind = flow.root_kind
+    root = f"{kind} {flow.root_id}" if flow.root_id else f"a flow with no {kind}"
+    return f"{root} (status {flow.root_state}, ending {flow.ending or 'open'})"
 
 
 def raise_for_violations(flow: FlowView, *, allow: Iterable[str] = ()) -> None:
@@ -85,8 +86,8 @@ def assert_valid_run(flow: FlowView, *, allow: Iterable[str] = (),
     last stream's ``ending`` when they are given."""
     raise_for_violations(flow, allow=allow)
     problems = []
-    if status is not None and flow.run_status != status:
-        problems.append(f"  - expected status: {status}\n  + got status:      {flow.run_status}")
+    if status is not None and flow.root_state != status:
+        problems.append(f"  - expected status: {status}\n  + got status:      {flow.root_state}")
     if ending is not None and flow.ending != ending:
         problems.append(f"  - expected ending: {ending}\n  + got ending:      {flow.ending}")
     if problems:

@@ -35,6 +35,7 @@ __all__ = [
     "Callbacks",
     "Handler",
     "MessageState",
+    "RunCallbacks",
     "RunState",
     "StepState",
     "ThreadState",
@@ -93,14 +94,15 @@ Phase = Literal["created", "delta", "done"]
 
 
 class Callbacks:
-    """Registration methods of :class:`runflow.RunFlow` (a mixin)."""
+    """The registration methods every flow has (a mixin): enter callbacks by entity
+    kind and state, violations, the end of a stream."""
 
     _hooks: Hooks | None
     protocol: Protocol
 
     def _hooks_or_new(self) -> Hooks:
         if self._hooks is None:
-            self._hooks = Hooks()
+            self._hooks = Hooks(self._snapshot_of, self._delta_of)
         return self._hooks
 
     def _on_enter(self, entity: str, state: str) -> Callable[[Any], Any]:
@@ -114,6 +116,28 @@ class Callbacks:
             return cb
 
         return register
+
+    def _snapshot_of(self, tracker: Any) -> Any:
+        """What an enter callback receives for ``tracker`` (the read layer decides)."""
+        return tracker.snapshot()
+
+    def _delta_of(self, tracker: Any, data: Any) -> Any:
+        """What a value-delta callback receives (the read layer decides)."""
+        return data
+
+    def on_violation(self, cb: ViolationCb) -> ViolationCb:
+        """Call ``cb(violation)`` for each violation."""
+        self._hooks_or_new().violated.append(cb)
+        return cb
+
+    def on_end(self, cb: EndCb) -> EndCb:
+        """Call ``cb(ending)`` each time :meth:`close` ends a stream."""
+        self._hooks_or_new().end.append(cb)
+        return cb
+
+
+class RunCallbacks(Callbacks):
+    """The Assistants callbacks: run, step, message, thread, text and tool calls."""
 
     def on_run(self, state: RunState) -> Callable[[RunCb], RunCb]:
         """Call the decorated function with the ``Run`` when the run enters ``state``."""
@@ -161,16 +185,6 @@ class Callbacks:
 
         return register
 
-    def on_violation(self, cb: ViolationCb) -> ViolationCb:
-        """Call ``cb(violation)`` for each violation."""
-        self._hooks_or_new().violated.append(cb)
-        return cb
-
-    def on_end(self, cb: EndCb) -> EndCb:
-        """Call ``cb(ending)`` each time :meth:`close` ends a stream."""
-        self._hooks_or_new().end.append(cb)
-        return cb
-
     def add_handler(self, handler: Handler) -> None:
         """Register every ``on_*`` method that ``handler``'s class overrides."""
         for name, register in _handler_registrations(self).items():
@@ -179,7 +193,7 @@ class Callbacks:
                 register(getattr(handler, name))
 
 
-def _handler_registrations(flow: Callbacks) -> dict[str, Callable[[Any], Any]]:
+def _handler_registrations(flow: RunCallbacks) -> dict[str, Callable[[Any], Any]]:
     out: dict[str, Callable[[Any], Any]] = {}
     for entity, table in flow.protocol.tables.items():
         for state in table.states:
@@ -195,7 +209,7 @@ def _handler_registrations(flow: Callbacks) -> dict[str, Callable[[Any], Any]]:
 
 def handler_method_names(protocol: Protocol = PROTOCOL) -> frozenset[str]:
     """Every method name a :class:`Handler` may define, from the table."""
-    probe = Callbacks()
+    probe = RunCallbacks()
     probe.protocol = protocol
     probe._hooks = None
     return frozenset(_handler_registrations(probe))

@@ -33,7 +33,7 @@ from .state import FlowState, StateChange
 from .violations import Violation
 
 if TYPE_CHECKING:
-    from .flow import RunFlow
+    from .flow import Flow as RunFlow
 
 __all__ = ["FORMAT", "VERSION", "CheckpointError", "dump_flow", "load_flow"]
 
@@ -342,7 +342,7 @@ def load_flow(cls: type[F], text: str | bytes, **overrides: Any) -> F:
             f"checkpoint version {str(data.get('version'))[:20]} is not supported "
             f"(expected {VERSION})"
         )
-    protocol = overrides.pop("protocol", PROTOCOL)
+    protocol = overrides.pop("protocol", None) or getattr(cls, "default_protocol", PROTOCOL)
     if data.get("protocol") != protocol.name:
         raise CheckpointError(f"checkpoint of protocol {str(data.get('protocol'))[:40]!r}, "
                               f"not {protocol.name!r}")

@@ -16,7 +16,7 @@ from .state import Ending
 from .violations import Violation
 
 if TYPE_CHECKING:
-    from .flow import RunFlow
+    from .flow import Flow as RunFlow
     from .hooks import Hooks
     from .sse import RawEvent
     from .state import FlowState

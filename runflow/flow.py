@@ -1,4 +1,5 @@
-"""``RunFlow``: the sans-I/O engine. Events in, states, snapshots and violations out.
+"""The sans-I/O engine (``Flow``) and the Assistants flow (``RunFlow``): events in, states,
+snapshots and violations out.
 
 The engine runs a protocol definition (:mod:`runflow.protocol`) and names none of
 its events, states or entities: what an event does, which entity it moves, which
@@ -23,14 +24,14 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, TypeVar
 
 from openai.types.shared import ErrorObject
 from pydantic import BaseModel
 from pydantic_core import from_json
 
 from .accumulators import OVER_LIMIT
-from .callbacks import Callbacks
+from .callbacks import Callbacks, RunCallbacks
 from .divergence import MISSING, shorten
 from .driving import AsyncDriving
 from .entities import Tracker, merge_server_object
@@ -43,15 +44,15 @@ from .protocol.model import STAY, UNSEEN, EntityTable, EventKind, Guard, Protoco
 from .shapes import json_type
 from .sse import RawEvent, SSEDecoder
 from .state import RECOVERED, Ending, FlowState, StateChange
-from .view import FlowView
+from .view import FlowView, RunView
 from .violations import RULES, Code, EntityRef, ProtocolError, Severity, Violation
 
 if TYPE_CHECKING:
     from .callbacks import Handler
 
-__all__ = ["Ending", "RecoveryError", "RunFlow"]
+__all__ = ["Ending", "Flow", "RecoveryError", "RunFlow"]
 
-_F = TypeVar("_F", bound="RunFlow")
+_F = TypeVar("_F", bound="Flow")
 
 
 class RecoveryError(ValueError):
@@ -104,10 +105,14 @@ def _reject(code: Code, message: str, entity: Tracker | EntityRef | None = None)
     raise _Rejected(code, message, ref)
 
 
-class RunFlow(FlowView, Callbacks, AsyncDriving):
-    """Validate and reconstruct one run from its stream events.
+class Flow(FlowView, Callbacks, AsyncDriving):
+    """The engine: validate and reconstruct one root entity from its stream events,
+    under any protocol definition. :class:`RunFlow` (Assistants) and
+    :class:`runflow.ResponseFlow` (Responses) add their protocol's read API and
+    callbacks.
 
-    ``protocol`` is the definition to run (the Assistants stream by default).
+    ``protocol`` is the definition to run (by default the class's
+    :attr:`default_protocol`).
     ``strict=True`` raises :class:`ProtocolError` at the first error-severity
     violation; by default violations are collected in :attr:`violations` and the
     flow goes on. Warnings never raise.
@@ -118,15 +123,19 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
     :attr:`callback_failures` and the flow goes on (``"collect"``).
     """
 
+    default_protocol: ClassVar[Protocol] = PROTOCOL
+    """The definition a flow of this class runs when none is given (and that its
+    checkpoints are read with)."""
+
     def __init__(
         self,
         *,
         strict: bool = False,
         limits: Limits | None = None,
         callback_errors: Literal["raise", "collect"] = "raise",
-        handler: Handler | None = None,
-        protocol: Protocol = PROTOCOL,
+        protocol: Protocol | None = None,
     ) -> None:
+        protocol = protocol or self.default_protocol
         self.protocol = protocol
         self.strict = strict
         self.limits = limits or Limits()
@@ -144,8 +153,6 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         self._staged: list[tuple[Tracker, str, int]] | None = None
         self.callback_failures: list[CallbackFailure] = []
         """Callbacks that raised, when ``callback_errors="collect"``."""
-        if handler is not None:
-            self.add_handler(handler)
 
     # ------------------------------------------------------------------ #
     # checkpoints
@@ -999,3 +1006,28 @@ class RunFlow(FlowView, Callbacks, AsyncDriving):
         """The error object of the ``error`` event that ended the stream, if any."""
         body = self._s.error
         return ErrorObject.construct(**body) if body is not None else None
+
+
+class RunFlow(Flow, RunView, RunCallbacks):
+    """Validate and reconstruct one Assistants run from its stream events.
+
+    ``protocol`` is the definition to run (the Assistants stream by default).
+    ``strict=True`` raises :class:`ProtocolError` at the first error-severity
+    violation; by default violations are collected in :attr:`violations` and the
+    flow goes on. Warnings never raise. ``handler`` registers a :class:`Handler`'s
+    methods.
+    """
+
+    def __init__(
+        self,
+        *,
+        strict: bool = False,
+        limits: Limits | None = None,
+        callback_errors: Literal["raise", "collect"] = "raise",
+        handler: Handler | None = None,
+        protocol: Protocol | None = None,
+    ) -> None:
+        super().__init__(strict=strict, limits=limits, callback_errors=callback_errors,
+                         protocol=protocol)
+        if handler is not None:
+            self.add_handler(handler)

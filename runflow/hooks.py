@@ -26,7 +26,7 @@ from .protocol import PROTOCOL, Entity
 from .violations import Violation
 
 if TYPE_CHECKING:
-    from .flow import RunFlow
+    from .flow import Flow as RunFlow
     from .state import Ending, FlowState
 
 __all__ = ["CallbackFailure", "Hooks"]
@@ -49,9 +49,17 @@ class CallbackFailure:
 class Hooks:
     """Registered callbacks plus the calls queued for the current event."""
 
-    __slots__ = ("announced", "done", "end", "enter", "pending", "text", "tool_call", "violated")
+    __slots__ = ("announced", "delta_of", "done", "end", "enter", "pending", "snapshot", "text",
+                 "tool_call", "value_delta", "violated")
 
-    def __init__(self) -> None:
+    def __init__(self, snapshot: Callable[[Tracker], Any] = Tracker.snapshot,
+                 delta_of: Callable[[Tracker, Any], Any] | None = None) -> None:
+        self.snapshot = snapshot
+        """What an enter callback receives for a tracker (the flow's read layer)."""
+        self.delta_of = delta_of
+        """What a value-delta callback receives for a merged delta (Responses)."""
+        self.value_delta: dict[str, list[AnyCallback]] = {}
+        """Entity kind -> callbacks told of each delta merged into it (Responses)."""
         self.enter: dict[tuple[str, str], list[AnyCallback]] = {}
         self.text: dict[str, list[AnyCallback]] = {}
         self.tool_call: dict[str, list[AnyCallback]] = {}
@@ -82,13 +90,19 @@ class Hooks:
             # The flow lets go of this object (its next read builds a new one from
             # what the server sent), so a callback that edits what it receives
             # cannot change the flow; cheaper than a deep copy per callback.
-            snapshot = tracker.snapshot()
+            snapshot = self.snapshot(tracker)
             tracker.typed = None
             for cb in callbacks:
                 self.pending.append((cb, (snapshot,)))
 
     def delta(self, flow: FlowState, tracker: Tracker, delta: JSON) -> None:
         """A delta was merged into ``tracker``."""
+        told = self.value_delta.get(tracker.entity)
+        if told is not None:
+            told_as = self.delta_of(tracker, delta) if self.delta_of is not None else delta
+            for cb in told:
+                self.pending.append((cb, (told_as,)))
+            return
         if tracker.entity == Entity.MESSAGE:
             self.message_delta(tracker, delta.get("content") or ())
         else:

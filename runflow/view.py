@@ -25,14 +25,14 @@ from .violations import Violation
 if TYPE_CHECKING:
     from .machines import Compiled
 
-__all__ = ["Ending", "FlowView", "StateChange"]
+__all__ = ["Ending", "FlowView", "RunView", "StateChange"]
 
 _STEP = "step"
 _MESSAGE = "message"
 
 
 class FlowView:
-    """States and snapshots of one run's flow (read-only API)."""
+    """States and snapshots of one flow (read-only API), for any protocol."""
 
     _s: FlowState
     _c: Compiled
@@ -98,6 +98,22 @@ class FlowView:
         return {k: t.state for k, t in self._s.children.get(kind, {}).items()}
 
     @property
+    def root_kind(self) -> str:
+        """The kind of entity the flow follows: ``"run"``, ``"response"``."""
+        return self._c.root
+
+    @property
+    def root_id(self) -> str | None:
+        """The id of the entity the flow follows (the run, the response), once known."""
+        return self._s.root_id
+
+    @property
+    def root_state(self) -> str:
+        """The state of the entity the flow follows (``"unseen"`` before its first event)."""
+        root = self._s.root
+        return root.state if root is not None else UNSEEN
+
+    @property
     def errors(self) -> list[Violation]:
         """The error-severity violations."""
         return [v for v in self._s.violations if v.severity == "error"]
@@ -106,6 +122,11 @@ class FlowView:
     def ok(self) -> bool:
         """No error-severity violation so far."""
         return not any(v.severity == "error" for v in self._s.violations)
+
+
+
+class RunView(FlowView):
+    """The Assistants read API: the run, its steps and messages, by their names."""
 
     # -- Assistants snapshots ------------------------------------------- #
     @property
