@@ -552,11 +552,14 @@ class Flow(FlowView, Callbacks, AsyncDriving):
             status = obj.get(status_field) if status_field is not None else None
             if status_field is not None and status != dest and (
                     status is not None or status_field in obj):
-                tracker.status_override = dest
+                kept = "the event is followed"
+                if table.status_from_event:
+                    tracker.status_override = dest
+                    kept = "the event name is followed"
                 self._violate(
                     Code.STATUS_MISMATCH, index, name, tracker.ref,
-                    f"{name} carries {status_field} {shorten(status)}; the event "
-                    f"name is followed and {tracker.label} is now {dest!r}",
+                    f"{name} carries {status_field} {shorten(status)}; {kept} and "
+                    f"{tracker.label} is now {dest!r}",
                 )
         elif tracker.acc is not None:
             tracker.typed = None

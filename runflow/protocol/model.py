@@ -155,6 +155,10 @@ class EntityTable:
     named_by: str | None = None
     """The data field naming the item (the entity at the first position) an event of
     this kind is about (``item_id``); an event naming another id is ``id_change``."""
+    status_from_event: bool = True
+    """On a ``status_mismatch``, the snapshot's status becomes the state the event led
+    to (an Assistants event name says the status); False keeps the server's
+    (a Responses ``output_item.done`` says nothing of it)."""
     tag: str | None = None
     """For events several tables map (``response.output_item.added``): the value of
     the object's discriminator (``item.type``) that picks this table; ``"*"`` picks
