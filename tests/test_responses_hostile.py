@@ -47,7 +47,7 @@ from runflow.testing.typefuzz import (
 from runflow.values import StreamedText
 from runflow.violations import Code
 
-BUDGET = int(os.environ.get("RUNFLOW_RESPONSES_FUZZ", "2000"))
+BUDGET = int(os.environ.get("RUNFLOW_RESPONSES_FUZZ", "1500"))
 SEED = int(os.environ.get("RUNFLOW_RESPONSES_FUZZ_SEED", "0"))
 MAX_EVENTS = 60
 """Captures up to this many events make the bounded run's corpus (the long run

@@ -54,6 +54,7 @@ from __future__ import annotations
 import json
 import random
 import traceback
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,7 +70,6 @@ from ..limits import Limits
 from ..protocol.model import UNSEEN
 from ..recording import RecordingError, read_recording
 from ..response_flow import ResponseFlow
-from ..values import StreamedText
 from ..violations import RULES, Code
 from .fuzz import encode_sse, parse_sse
 from .projection import BAD
@@ -454,25 +454,25 @@ class Result:
     """The SDK could not build the mutated event (``sdk`` mode): nothing was fed."""
 
 
-def _trackers(flow: Flow) -> list[Any]:
-    s = flow._s
-    out = [t for t in (s.scope, s.root) if t is not None]
-    return out + [t for kind in s.children.values() for t in kind.values()]
-
-
 def inconsistencies(flow: Flow) -> list[str]:
-    """States outside the protocol's tables (entities and history), entities still
-    ``unseen``, and internal errors (an exception the engine caught as its last
-    line of defence)."""
-    tables = flow.protocol.tables
-    bad = [f"{t.label} {t.state!r}" for t in _trackers(flow)
-           if t.state not in tables[t.entity].states]
+    """States outside the protocol's tables (entities and history), child entities
+    still ``unseen``, and internal errors (an exception the engine caught as its
+    last line of defence)."""
+    protocol = flow.protocol
+    tables = protocol.tables
+    tops = [(protocol.root, flow.root_state)]
+    if protocol.scope is not None:
+        tops.append((protocol.scope, flow.state_of(protocol.scope)))
+    bad = [f"{kind} {state!r}" for kind, state in tops if state not in tables[kind].states]
+    for kind in protocol.children:
+        for oid, state in flow.states(kind).items():
+            if state not in tables[kind].states:
+                bad.append(f"{kind} {oid} {state!r}")
+            elif state == UNSEEN:
+                bad.append(f"{kind} {oid} left unseen")
     bad += [f"history {c}" for c in flow.history if c.dest not in tables[c.entity].states]
     bad += [f"internal_error #{v.index}: {v.message}" for v in flow.violations
             if v.code is Code.INTERNAL_ERROR]
-    root = flow._s.root
-    bad += [f"{t.label} left unseen" for t in _trackers(flow)
-            if t.state == UNSEEN and t is not root and t is not flow._s.scope]
     return bad
 
 
@@ -481,30 +481,45 @@ def inconsistencies(flow: Flow) -> list[str]:
 # --------------------------------------------------------------------------- #
 @dataclass(frozen=True)
 class _Picture:
-    """What a flow holds, by value: its entities and everything they depend on
-    (not the input bookkeeping: position, counters, stream machine, cursor)."""
+    """What a flow holds, by value, read from its checkpoint: its entities and
+    everything they depend on (not the input bookkeeping: position, counters,
+    stream machine, cursor, violations beyond their number)."""
 
-    entities: dict[str, str]
-    places: dict[str, tuple[str, str, str | None, str | None]]
+    entities: dict[str, Any]
+    places: dict[str, tuple[Any, ...]]
     texts: dict[str, str]
-    rest: str
-    history: tuple[Any, ...]
+    rest: dict[str, Any]
+    history: list[Any]
     violations: int
 
 
+_KEPT: Final = ("slots", "marks", "capped", "error", "root_id", "scope_id", "history_dropped")
+
+
 def _picture(flow: Flow) -> _Picture:
-    s = flow._s
+    with warnings.catch_warnings():  # lone surrogates are saved as U+FFFD, and say so
+        warnings.simplefilter("ignore", UnicodeWarning)
+        state = json.loads(flow.to_json())["state"]
+    trackers = [t for t in (state["scope"], state["root"]) if t is not None]
+    trackers += [t for kind in state["children"].values() for t in kind.values()]
     entities, places, texts = {}, {}, {}
-    for t in _trackers(flow):
-        acc = t.acc.dump() if t.acc is not None else None
-        entities[t.label] = repr((t.state, t.raw, acc, t.deltas, t.size, t.status_override,
-                                  t.recovered))
-        places[t.label] = (t.entity, t.id, t.slot, t.owner)
-        if isinstance(t.acc, StreamedText):
-            texts[t.label] = t.acc.text
-    rest = repr((s.slots, s.marks, sorted(s.capped), s.error, s.root_id, s.scope_id,
-                 s.history_dropped))
-    return _Picture(entities, places, texts, rest, tuple(s.history), len(s.violations))
+    for t in trackers:
+        label = f"{t['entity']} {t['id']}"
+        entities[label] = t
+        places[label] = (t["entity"], t["id"], t["slot"], t["owner"])
+        acc = t["acc"]
+        if isinstance(acc, dict) and type(acc.get("text")) is str:
+            texts[label] = acc["text"]
+    return _Picture(entities, places, texts, {k: state[k] for k in _KEPT}, state["history"],
+                    len(state["violations"]))
+
+
+def _take(flow: Flow, when: str, problems: list[str]) -> _Picture | None:
+    try:
+        return _picture(flow)
+    except ValueError as exc:  # e.g. a number JSON cannot hold, kept in the state
+        problems.append(f"{when}: the flow cannot be saved (to_json: {str(exc)[:100]})")
+        return None
 
 
 def _changed(before: _Picture, after: _Picture) -> list[str]:
@@ -546,23 +561,25 @@ def stepwise_problems(flow: Flow, mode: Mode, items: Sequence[Any], index: int,
         if i != index:
             new = feed(item)
         else:
-            before = _picture(flow)
+            before = _take(flow, f"before event #{i}", problems)
             new = feed(bad)
-            after = _picture(flow)
-            rejecting = sorted({v.code.value for v in new if RULES[v.code].rejects})
-            changed = _changed(before, after)
-            if rejecting and changed:
-                problems.append(f"event #{i} was rejected ({', '.join(rejecting)}) but "
-                                f"changed {', '.join(changed)[:200]}")
-            problems += _lost(before, after, flow, f"after event #{i}")
+            after = _take(flow, f"after event #{i}", problems)
+            if before is not None and after is not None:
+                rejecting = sorted({v.code.value for v in new if RULES[v.code].rejects})
+                changed = _changed(before, after)
+                if rejecting and changed:
+                    problems.append(f"event #{i} was rejected ({', '.join(rejecting)}) "
+                                    f"but changed {', '.join(changed)[:200]}")
+                problems += _lost(before, after, flow, f"after event #{i}")
         problems += [f"{v.code.value} of event #{i} says it is #{v.index}"
                      for v in new if v.index != i]
     start = len(flow.violations)
     flow.close()
     problems += [f"{v.code.value} at close says #{v.index}, not #{len(items)}"
                  for v in flow.violations[start:] if v.index != len(items)]
-    if before is not None:
-        problems += _lost(before, _picture(flow), flow, "at the end")
+    end = _take(flow, "at the end", problems)
+    if before is not None and end is not None:
+        problems += _lost(before, end, flow, "at the end")
     return problems
 
 
