@@ -39,6 +39,7 @@ from .hooks import CallbackFailure, Hooks
 from .jsonparse import describe, has_non_finite
 from .limits import Limits
 from .machines import compiled, trigger_name
+from .profiles import Profile
 from .protocol import PROTOCOL
 from .protocol.model import STAY, UNSEEN, EntityTable, EventKind, Guard, Protocol, StreamInput
 from .shapes import json_type
@@ -134,9 +135,15 @@ class Flow(FlowView, Callbacks, AsyncDriving):
         limits: Limits | None = None,
         callback_errors: Literal["raise", "collect"] = "raise",
         protocol: Protocol | None = None,
+        profile: Profile | None = None,
     ) -> None:
         protocol = protocol or self.default_protocol
+        if profile is not None and profile.protocol != protocol.name:
+            raise ValueError(f"profile {profile.name!r} is for the {profile.protocol} "
+                             f"protocol, not {protocol.name}")
         self.protocol = protocol
+        self.profile = profile
+        """How this server's known quirks are judged (:mod:`runflow.profiles`)."""
         self.strict = strict
         self.limits = limits or Limits()
         self.callback_errors = callback_errors
@@ -423,6 +430,13 @@ class Flow(FlowView, Callbacks, AsyncDriving):
         state = self._s
         limits = self.limits
         kind = entity.kind if entity is not None else None
+        if self.profile is not None:
+            verdict = self.profile.verdict(code, kind)
+            if verdict == "expected":
+                state.expected[code.value] = state.expected.get(code.value, 0) + 1
+                return
+            if verdict is not None:
+                severity = verdict
         key = f"{code.value} {kind}"
         seen = state.repeats.get(key, 0)
         state.repeats[key] = seen + 1
@@ -552,15 +566,15 @@ class Flow(FlowView, Callbacks, AsyncDriving):
             status = obj.get(status_field) if status_field is not None else None
             if status_field is not None and status != dest and (
                     status is not None or status_field in obj):
-                kept = "the event is followed"
                 if table.status_from_event:
                     tracker.status_override = dest
-                    kept = "the event name is followed"
-                self._violate(
-                    Code.STATUS_MISMATCH, index, name, tracker.ref,
-                    f"{name} carries {status_field} {shorten(status)}; {kept} and "
-                    f"{tracker.label} is now {dest!r}",
-                )
+                    what = (f"the event name is followed and {tracker.label} is now "
+                            f"{dest!r}")
+                else:
+                    what = (f"{tracker.label} is now {dest!r} and its snapshot keeps the "
+                            "server's status")
+                self._violate(Code.STATUS_MISMATCH, index, name, tracker.ref,
+                              f"{name} carries {status_field} {shorten(status)}; {what}")
         elif tracker.acc is not None:
             tracker.typed = None
             tracker.acc.absorb(data)  # a value event (``output_text.done``) ends the value
@@ -579,6 +593,7 @@ class Flow(FlowView, Callbacks, AsyncDriving):
             tracker.recovered, tracker.acc.save() if tracker.acc is not None else None,
             s.root, s.scope, s.root_id, s.scope_id, s.stream_moves, len(s.history),
             s.history_dropped, len(s.violations), dict(s.repeats), dict(s.suppressed),
+            dict(s.expected),
             {k: len(v) for k, v in s.marks.items()}, self._first_error,
             len(hooks.pending) if hooks is not None else None,
         )
@@ -587,7 +602,7 @@ class Flow(FlowView, Callbacks, AsyncDriving):
         s = self._s
         (tracker.state, tracker.raw, tracker.typed, tracker.status_override,
          tracker.recovered, acc, s.root, s.scope, s.root_id, s.scope_id, s.stream_moves,
-         history, s.history_dropped, violations, s.repeats, s.suppressed, marks,
+         history, s.history_dropped, violations, s.repeats, s.suppressed, s.expected, marks,
          self._first_error, pending) = saved
         if acc is not None:
             tracker.acc.restore(acc)
@@ -1029,8 +1044,9 @@ class RunFlow(Flow, RunView, RunCallbacks):
         callback_errors: Literal["raise", "collect"] = "raise",
         handler: Handler | None = None,
         protocol: Protocol | None = None,
+        profile: Profile | None = None,
     ) -> None:
         super().__init__(strict=strict, limits=limits, callback_errors=callback_errors,
-                         protocol=protocol)
+                         protocol=protocol, profile=profile)
         if handler is not None:
             self.add_handler(handler)

@@ -6,13 +6,14 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from . import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, CommandError
-from .common import load_replay, where, write_json
+from .common import add_protocol_options, load_replay, where, write_json
 from .output import Output
 
 if TYPE_CHECKING:
     from runflow.recording import Replay
 
-HELP = "validate recorded streams (.jsonl or .sse) and list their violations"
+HELP = ("validate recorded streams (.jsonl or .sse; Assistants or Responses) and list their "
+        "violations")
 
 EPILOG = """\
 A file is not ok when it has an error-severity violation (with --strict: any
@@ -22,8 +23,13 @@ reads standard input.
 exit codes: 0 all files ok, 1 violations found, 2 a file could not be read
 
 --json prints one object per file per line:
-  {"file", "ok", "events", "ending", "run_status",
+  {"file", "ok", "events", "ending", "protocol", "status", "run_status" (Assistants),
+   "expected": {code: count} (quirks the --profile expects),
    "violations": [{"index", "line", "event", "code", "severity", "entity", "message"}]}
+
+--protocol picks the grammar (default: from the stream's event names); --profile
+names the server, whose known quirks it then judges as that server's profile says
+(e.g. azure: web search items that end 'searching' are expected).
 """
 
 
@@ -34,6 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="count warnings as errors")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only files that are not ok")
+    add_protocol_options(parser)
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
@@ -46,7 +53,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         if total > 1:
             out.progress(number, total, path)
         try:
-            replay = load_replay(path)
+            replay = load_replay(path, args)
         except CommandError as exc:
             out.error(str(exc))
             if args.json:
@@ -83,7 +90,10 @@ def report(replay: Replay, ok: bool) -> dict[str, Any]:
         "ok": ok,
         "events": flow.event_count,
         "ending": replay.ending,
-        "run_status": flow.run_status,
+        "protocol": flow.protocol.name,
+        "status": flow.root_state,
+        **({"run_status": flow.root_state} if flow.root_kind == "run" else {}),
+        "expected": dict(flow.expected),
         "violations": [
             {
                 "index": v.index,
@@ -105,9 +115,12 @@ def _print_human(replay: Replay, ok: bool, out: Output) -> None:
     warnings = len(flow.violations) - errors
     verdict = out.style("ok", "green") if ok else out.style("NOT OK", "red", "bold")
     counts = f", {errors} error(s), {warnings} warning(s)" if flow.violations else ""
+    expected = sum(flow.expected.values())
+    if expected:
+        counts += f", {expected} expected quirk(s)"
     out.print(
         f"{replay.recording.name}: {verdict} ({flow.event_count} events, ended {replay.ending}, "
-        f"run {flow.run_status}{counts})"
+        f"{flow.root_kind} {flow.root_state}{counts})"
     )
     for v in flow.violations:
         severity = out.style(v.severity, "red" if v.severity == "error" else "yellow")
