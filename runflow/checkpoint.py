@@ -107,7 +107,8 @@ def _load_tracker(d: Any, path: str, ctx: _Context) -> Tracker:
         raise CheckpointError(f"{path}.status_override: {override!r} is not a {kind} state")
     t.status_override = override
     t.recovered = _typed(d.get("recovered"), bool, f"{path}.recovered")
-    status = t.raw.get(table.status_field) if table.status_field and t.raw else state
+    status = (t.raw.get(table.status_field)
+              if table.status_field and table.status_from_event and t.raw else state)
     if status != state and override != state:
         raise CheckpointError(f"{path}: state {state!r} but its object says {str(status)[:40]!r}")
     acc = d.get("acc")

@@ -788,11 +788,11 @@ class Flow(FlowView, Callbacks, AsyncDriving):
                         f"is a {kind}, but it began as {existing.label}", existing)
             if type(oid) is str and parent is None and oid != existing.id:
                 self._violate(Code.ITEM_ID_MISMATCH, state.index - 1, name, existing.ref,
-                              f"{name} names the item at {_where(table.position, indices)} "
-                              f"{shorten(oid)}, but it began as {existing.id}; the position "
-                              "is followed")
+                              f"{name} gives the entity at {_where(table.position, indices)} "
+                              f"the id {shorten(oid)}, but it began as {existing.id}; the "
+                              "position is followed")
             tracker, new = existing, False
-        self._check_named(table, data, tracker.owner, name)
+        self._check_named(table, data, tracker, name)
         return tracker, new
 
     def _indices(self, table: EntityTable, data: Any, name: str) -> tuple[int, ...]:
@@ -811,9 +811,11 @@ class Flow(FlowView, Callbacks, AsyncDriving):
         found = self._s.slots.get(_slot_key(group, indices))
         return self._s.children[found[0]].get(found[1]) if found is not None else None
 
-    def _check_named(self, table: EntityTable, data: Any, owner: str | None, name: str) -> None:
-        """An event naming another item than the one at its position (GitHub Copilot
-        rotates ``item_id`` on every event): reported, and the position is followed."""
+    def _check_named(self, table: EntityTable, data: Any, tracker: Tracker, name: str) -> None:
+        """An event whose ``named_by`` field names another id than the entity at its
+        first position (GitHub Copilot rotates ``item_id`` on every event): reported,
+        and the position is followed."""
+        owner = tracker.owner
         named_by = table.named_by
         if named_by is None or type(data) is not dict:
             return
@@ -824,10 +826,9 @@ class Flow(FlowView, Callbacks, AsyncDriving):
             _reject(Code.MALFORMED_EVENT, f"the data of {name}: {named_by}: expected a "
                     f"string, got {json_type(named)}")
         if named != owner:
-            self._violate(Code.ITEM_ID_MISMATCH, self._s.index - 1, name,
-                          EntityRef(kind=table.entity, id=str(owner)),
-                          f"{name} names item {shorten(named)}, but the item at its position "
-                          f"is {owner}; the position is followed")
+            self._violate(Code.ITEM_ID_MISMATCH, self._s.index - 1, name, tracker.ref,
+                          f"{name}'s {named_by} is {shorten(named)}, but the entity at its "
+                          f"position belongs to {owner}; the position is followed")
 
     def _adopt(self, tracker: Tracker, obj: Any) -> None:
         """Register an entity the flow sees for the first time (created or adopted)."""
@@ -928,7 +929,7 @@ class Flow(FlowView, Callbacks, AsyncDriving):
                     f"{what}; a delta carries no object, so it cannot be adopted",
                     EntityRef(kind=table.entity, id=_slot_key(table.group, indices)))
         if table.named_by is not None and data.get(table.named_by) != tracker.owner:
-            self._check_named(table, data, tracker.owner, name)
+            self._check_named(table, data, tracker, name)
         return tracker
 
     # ------------------------------------------------------------------ #
