@@ -276,6 +276,8 @@ class Flow(FlowView, Callbacks, AsyncDriving):
 
     def _feed_raw(self, name: str | None, data: bytes | None, offset: int | None) -> None:
         if data is None or data == self._c.done_data:
+            if name is None and data is not None:
+                name = self._c.done_event  # ``data: [DONE]`` alone (OpenRouter) ends it too
             self._process(name, None if data is None else self._c.done_text, offset)
             return
         try:
@@ -360,7 +362,8 @@ class Flow(FlowView, Callbacks, AsyncDriving):
         seq = data.get(fld)
         last = state.sequence
         if seq is None and fld not in data:
-            if last is not None and self._c.routes.get(name or "") is not None:
+            route = self._c.routes.get(name or "")
+            if last is not None and route is not None and route[0] is not EventKind.IGNORED:
                 self._violate(Code.SEQUENCE_GAP, index, name, None,
                               f"{shorten(name)} has no {fld}, after {last}")
             return False
@@ -748,8 +751,8 @@ class Flow(FlowView, Callbacks, AsyncDriving):
             where = _where(table.position[:-1], indices[:-1])
             if parent is None:
                 _reject(Code.UNKNOWN_ENTITY,
-                        f"{name} at {where} names a {table.parent_group} entity this flow "
-                        "has not seen", EntityRef(kind=kind, id=where))
+                        f"{name} at {where}: this flow has seen nothing there in "
+                        f"{table.parent_group}", EntityRef(kind=kind, id=where))
             if parent.state in c.tables[parent.entity].terminal:
                 _reject(Code.EVENT_AFTER_TERMINAL,
                         f"{name} for {parent.label} after it ended {parent.state!r}", parent)
