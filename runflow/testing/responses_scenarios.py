@@ -181,7 +181,8 @@ class ResponseScript:
         tokens_in = _input_tokens(self.request.body)
         tokens_out = self.output_tokens + self.reasoning_tokens
         usage = {
-            "input_tokens": tokens_in, "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens": tokens_in,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "output_tokens": tokens_out,
             "output_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
             "total_tokens": tokens_in + tokens_out,
