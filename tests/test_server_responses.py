@@ -21,11 +21,10 @@ import openai
 import pytest
 from openai.types.responses import Response, ResponseItem, ResponseStreamEvent
 from pydantic import TypeAdapter
+from test_server_responses_grammar import Event, stream_problems, wire_events
 
 from runflow.testing import Server
-from runflow.testing.faults import ERROR_MESSAGE
 from runflow.testing.responses_scenarios import FAILURE_MESSAGE, REFUSAL, RESPONSE_SCENARIOS
-from test_server_responses_grammar import Event, stream_problems, wire_events
 
 SCENARIOS = list(RESPONSE_SCENARIOS)
 TEXT = "Hi there you"  # the text under faults: three deltas
@@ -265,7 +264,7 @@ def test_a_background_response_waits_queued_until_read(client: openai.OpenAI,
     assert (queued.status, queued.background, queued.output) == ("queued", True, [])
     done = client.responses.retrieve(queued.id)
     assert done.status == "completed" and done.output_text == TEXT
-    with pytest.raises(openai.BadRequestError, match="Cannot cancel a completed response."):
+    with pytest.raises(openai.BadRequestError, match=r"Cannot cancel a completed response\."):
         client.responses.cancel(queued.id)
     events = replay(http, queued.id)
     check_events(events)

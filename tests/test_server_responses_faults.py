@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from test_server_responses import TEXT, check_events, post_stream, request
+from test_server_responses_grammar import stream_problems, wire_events
 
 from runflow.testing import Server
 from runflow.testing.faults import ERROR_MESSAGE, UNKNOWN_EVENT
-from test_server_responses import TEXT, check_events, post_stream, request
-from test_server_responses_grammar import stream_problems, wire_events
 
 FAULTS = ["none", "delay=0.01", "cut_after=0", "cut_after=5", "error_after=0", "error_after=3",
           "corrupt=3", "duplicate=4", "drop=4", "swap=4", "unknown=2"]
@@ -127,8 +127,8 @@ def test_reshaping_faults_on_the_wire(http: httpx.Client, clean: list[dict[str, 
     types = [e["type"] for e in clean]
     assert numbers("drop=4") == types[:3] + types[4:]
     assert numbers("duplicate=4") == types[:4] + types[3:]
-    assert numbers("swap=4") == types[:3] + [types[4], types[3]] + types[5:]
-    assert numbers("unknown=2") == types[:1] + [UNKNOWN_EVENT] + types[1:]
+    assert numbers("swap=4") == [*types[:3], types[4], types[3], *types[5:]]
+    assert numbers("unknown=2") == [*types[:1], UNKNOWN_EVENT, *types[1:]]
 
 
 def test_a_bad_fault_header_is_refused_first(http: httpx.Client) -> None:

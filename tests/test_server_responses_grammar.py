@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from conftest import recordings_dir
 
 Event = dict[str, Any]

@@ -144,10 +144,13 @@ class ResponsesApi:
         calls.update({item["call_id"]: item["name"] for item in items
                       if item.get("type") == "function_call"})
         outputs = []
-        for item in items:
+        for index, item in enumerate(items):
             if item.get("type") != "function_call_output":
                 continue
-            call_id = item["call_id"]
+            call_id = item.get("call_id")  # optional in the SDK's type; needed to match
+            if call_id is None:
+                raise ApiError(400, f"Missing required parameter: 'input[{index}].call_id'.",
+                               param=f"input[{index}].call_id")
             if call_id not in calls:
                 raise ApiError(400, "No tool call found for function call output with "
                                f"call_id {call_id}.", param="input")

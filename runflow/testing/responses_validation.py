@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 from openai.types.responses import response_create_params
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 from starlette.requests import Request
 
 from .errors import ApiError
@@ -56,13 +57,60 @@ def _check_int(body: JSON, name: str, low: int, high: int | None = None) -> None
         raise ApiError(400, f"Invalid '{name}': {value} must be {bound}.", param=name)
 
 
+def _tagged_elsewhere(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Drop the errors of union members that require a ``type`` tag the input lacks.
+
+    An input item without ``type`` is a message (the API's default), so for
+    ``{"role": "user"}`` the useful complaint is the message's missing ``content``,
+    not the computer call's missing ``pending_safety_checks``. When every member
+    wanted a tag, nothing is dropped.
+    """
+    untagged = [tuple(err["loc"][:-1]) for err in errors
+                if err["type"] == "missing" and err["loc"] and err["loc"][-1] == "type"]
+    kept = [err for err in errors
+            if not any(tuple(err["loc"][:len(u)]) == u for u in untagged)]
+    return kept or errors
+
+
+def _member(loc: tuple[int | str, ...]) -> int | None:
+    """Where ``loc`` names the first union member that is a TypedDict (CamelCase, unlike
+    the SDK's snake_case fields and pydantic's lowercase ``str``/``list[...]`` labels)."""
+    for index, step in enumerate(loc):
+        if isinstance(step, str) and step[:1].isupper():
+            return index
+    return None
+
+
+def _closest_members(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Of the TypedDict members of one union, keep those with the fewest wrong fields: for
+    ``{"role": "bogus", "content": "x"}`` the easy message (only ``role`` wrong), not
+    the full message (``role`` and ``content`` wrong)."""
+    groups: dict[tuple[int | str, ...], dict[int | str, list[ErrorDetails]]] = {}
+    for err in errors:
+        at = _member(tuple(err["loc"]))
+        if at is not None:
+            groups.setdefault(tuple(err["loc"][:at]), {}).setdefault(
+                err["loc"][at], []).append(err)
+    def fields(found: list[ErrorDetails], at: int) -> int:  # how many of its fields are wrong
+        return len({tuple(err["loc"][at + 1:at + 2]) for err in found})
+
+    dropped: set[int] = set()
+    for prefix, members in groups.items():
+        at = len(prefix)
+        fewest = min(fields(found, at) for found in members.values())
+        for found in members.values():
+            if fields(found, at) > fewest:
+                dropped.update(id(err) for err in found)
+    return [err for err in errors if id(err) not in dropped]
+
+
 def validate_response_body(kind: str, body: JSON) -> JSON:
     """Check ``body`` against the SDK type for ``kind``; raise a 400 :class:`ApiError`."""
     try:
         _adapter(kind).validate_python(body, strict=True)
     except ValidationError as exc:
         errors = []
-        for err in _relevant(exc.errors()):
+        for err in _relevant(_closest_members(_tagged_elsewhere(exc.errors()))):
             path = _walk(_body_type(kind), tuple(err["loc"]))
             errors.append((param_name(path if path is not None else list(err["loc"])), err))
         param, message = _describe(errors)
