@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from test_server_responses import FINAL, SCENARIOS, TEXT, TOOLS, check_events
+from test_server_responses_faults import FAULTS
 from test_server_responses_grammar import stream_problems, wire_events
 
 from runflow.testing import Server
@@ -33,7 +34,6 @@ from runflow.testing.responses_scenarios import FAILURE_MESSAGE
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 RESUME_AFTER = [0, 1, 4]
-FAULTS = ["cut_after=5", "error_after=3", "unknown=2", "drop=4", "delay=0.01"]
 Result = dict[str, Any]
 
 
@@ -194,18 +194,24 @@ def test_faults_as_node_sees_them(node: dict[str, Result], http: httpx.Client,
     result = node[f"fault:{fault}"]
     types = [e["type"] for e in result["events"]]
     clean = [e["type"] for e in node["stream:text"]["events"]]
-    assert rest(http, result["response_id"])["status"] == "completed"  # only the wire broke
+    if types:  # (with no event the client never learnt the id)
+        assert rest(http, result["response_id"])["status"] == "completed"  # the wire broke
     error = result["error"]
-    if fault == "delay=0.01":
+    kind, _, number = fault.partition("=")
+    if kind in ("none", "delay"):
         assert error is None and types == clean
         assert sdk_free(result["final"]) == rest(http, result["response_id"])
-    elif fault == "cut_after=5":
-        assert error is not None and types == clean[:5]
-    elif fault == "error_after=3":
+    elif kind == "cut_after":
+        assert error is not None and types == clean[:int(number)]
+    elif kind == "error_after":
         assert (error["name"], error["message"]) == ("APIError", ERROR_MESSAGE)
-        assert types == clean[:3]
-    elif fault == "unknown=2":  # the helper refuses any event type it does not know
+        assert types == clean[:int(number)]
+    elif kind == "corrupt":
+        assert "malformed server-sent event JSON" in error["message"]
+        assert types == clean[:int(number) - 1]
+    elif kind == "unknown":  # the helper refuses any event type it does not know
         assert error["message"] == "Unhandled response stream event: unknown"
-        assert types == clean[:1]
-    else:  # drop=4: the delta names a content part the helper never saw
-        assert error["message"] == "missing content at index 0" and types == clean[:3]
+        assert types == clean[:int(number) - 1]
+    else:  # a second, a missing or a late content part: the helper loses its place
+        assert error["message"] == "missing content at index 0"
+        assert types == (clean[:4] if kind == "duplicate" else clean[:3])
