@@ -162,8 +162,8 @@ class ResponsesApi:
                                f"{call['call_id']}.", param="input")
         return outputs
 
-    def _stream(self, frames: StoredResponse, after: int, fault: Fault) -> EventStream:
-        return EventStream(frames.frames(after), fault, self.b.streams, error=responses_error)
+    def _stream(self, stored: StoredResponse, after: int, fault: Fault) -> EventStream:
+        return EventStream(stored.frames(after), fault, self.b.streams, error=responses_error)
 
     # -- endpoints ---------------------------------------------------------------------------
 
