@@ -1,10 +1,9 @@
 """The server's state behind the endpoints: store, live scripted runs, queued streams, faults.
 
-Endpoints live in protocol modules (:mod:`.assistants` today); each is a
-function of a :class:`Backend` and a request. ``Backend.route_sets`` lists the
-modules' route builders, so another protocol (the Responses API) plugs in by
-appending its own builder -- the body limits, errors, faults and streams here
-are shared.
+Endpoints live in protocol modules (:mod:`.assistants`, :mod:`.responses`); each
+is a function of a :class:`Backend` and a request. ``Backend.route_sets`` lists
+the modules' route builders, so a protocol plugs in by appending its own builder
+-- the body limits, errors, faults and streams here are shared.
 
 Faults for a streamed answer: the ``X-Runflow-Fault`` header, when present,
 replaces everything else for that request (``none`` switches faults off);
@@ -70,6 +69,7 @@ class Backend:
                  options: ScenarioOptions | None = None,
                  max_body_bytes: int = MAX_BODY_BYTES) -> None:
         from .assistants import ROUTES, AssistantsApi, assistants_routes
+        from .responses import ResponsesApi, responses_routes
 
         self.store = store if store is not None else Store()
         self.options = options or ScenarioOptions()
@@ -82,6 +82,8 @@ class Backend:
         self.assistants = AssistantsApi(self)
         for _method, _path, name, _kind in ROUTES:
             setattr(self, name, getattr(self.assistants, name))
+        self.responses = ResponsesApi(self)  # its endpoints: ``backend.responses.<name>``
+        self.route_sets.append(responses_routes)
         self._recorded: deque[list[Frame]] = deque()
         self._once: deque[Fault] = deque()
         self._always = Fault()
@@ -119,14 +121,16 @@ class Backend:
 
     # -- shared request handling ---------------------------------------------------
 
-    async def body(self, request: Request, kind: str) -> JSON:
-        """The request's JSON object, validated as the SDK's ``kind`` parameters.
+    async def body(self, request: Request, kind: str,
+                   validate: Callable[[str, JSON], JSON] = validate_body) -> JSON:
+        """The request's JSON object, validated as the SDK's ``kind`` parameters
+        (by ``validate``: each protocol module brings its own table of bodies).
 
         A bad fault header is refused here too: it is part of a bad request, and
         must not wait until the thread or run has been looked up.
         """
         self._header_fault(request)
-        return validate_body(kind, await read_json(request, self.max_body_bytes))
+        return validate(kind, await read_json(request, self.max_body_bytes))
 
     @staticmethod
     def _header_fault(request: Request) -> Fault | None:
