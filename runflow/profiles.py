@@ -20,7 +20,7 @@ from typing import Literal
 
 from .violations import Code, Severity
 
-__all__ = ["PROFILES", "Profile", "Verdict", "profile_named"]
+__all__ = ["PROFILES", "Profile", "Verdict", "profile_named", "profiles_markdown"]
 
 Verdict = Severity | Literal["expected"]
 """What a profile makes of a violation: its severity, or ``"expected"`` (counted,
@@ -84,3 +84,14 @@ def profile_named(name: str) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}") from None
+
+
+def profiles_markdown() -> str:
+    """The profiles as a Markdown table (README.md embeds it; a test keeps it in sync)."""
+    lines = ["| profile | server | judged differently |", "|---|---|---|"]
+    for profile in PROFILES.values():
+        overrides = ", ".join(
+            f"`{code.value}`{f' ({kind})' if kind else ''}: {verdict}"
+            for (code, kind), verdict in profile.overrides.items()) or "nothing"
+        lines.append(f"| `{profile.name}` | {profile.about} | {overrides} |")
+    return "\n".join(lines) + "\n"
