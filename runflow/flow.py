@@ -922,6 +922,17 @@ class Flow(FlowView, Callbacks, AsyncDriving):
         if type(data) is not dict:
             _reject(Code.MALFORMED_EVENT, f"the data of {name}: expected an object, got "
                     f"{json_type(data)}")
+        state = self._s
+        pos = table.position
+        if len(pos) == 2:  # the fast path: a part's delta (output_index, content_index)
+            i, j = data.get(pos[0]), data.get(pos[1])
+            if type(i) is int and type(j) is int and i >= 0 and j >= 0:
+                found = state.slots.get(f"{table.group}/{i}/{j}")
+                if found is not None and found[0] == table.entity:
+                    tracker = state.children[found[0]][found[1]]
+                    if table.named_by is not None and data.get(table.named_by) != tracker.owner:
+                        self._check_named(table, data, tracker, name)
+                    return tracker
         indices = self._indices(table, data, name)
         tracker = self._slot(table.group, indices)
         if tracker is None or tracker.entity != table.entity:
