@@ -929,10 +929,10 @@ class Flow(FlowView, Callbacks, AsyncDriving):
             if type(i) is int and type(j) is int and i >= 0 and j >= 0:
                 found = state.slots.get(f"{table.group}/{i}/{j}")
                 if found is not None and found[0] == table.entity:
-                    tracker = state.children[found[0]][found[1]]
-                    if table.named_by is not None and data.get(table.named_by) != tracker.owner:
-                        self._check_named(table, data, tracker, name)
-                    return tracker
+                    placed = state.children[found[0]][found[1]]
+                    if table.named_by is not None and data.get(table.named_by) != placed.owner:
+                        self._check_named(table, data, placed, name)
+                    return placed
         indices = self._indices(table, data, name)
         tracker = self._slot(table.group, indices)
         if tracker is None or tracker.entity != table.entity:
