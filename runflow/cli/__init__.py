@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="runflow",
-        description="Validate, replay and draw Assistants-style run streams.",
+        description="Validate, replay and draw Assistants and Responses API streams.",
         epilog="exit codes: 0 ok, 1 violations found, 2 usage error, unreadable input or "
                "unwritable output",
     )

@@ -64,9 +64,10 @@ def write_json(out: Output, value: Any, *, indent: int | None = None) -> None:
 def add_protocol_options(parser: argparse.ArgumentParser) -> None:
     """``--protocol`` and ``--profile``, for the subcommands that read streams."""
     from runflow.profiles import PROFILES
+    from runflow.protocol import PROTOCOLS
 
     parser.add_argument(
-        "--protocol", choices=("auto", "assistants", "responses"), default="auto",
+        "--protocol", choices=("auto", *PROTOCOLS), default="auto",
         help="the grammar to check against (default: auto = from the stream's event names)")
     parser.add_argument(
         "--profile", choices=sorted(PROFILES), metavar="SERVER",
