@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from test_server_clients import require_node
 from test_server_responses import FINAL, SCENARIOS, TEXT, TOOLS, check_events
 from test_server_responses_faults import FAULTS
 from test_server_responses_grammar import stream_problems, wire_events
@@ -37,21 +36,6 @@ RESUME_AFTER = [0, 1, 4]
 Result = dict[str, Any]
 
 
-def node_missing() -> str | None:
-    """Why the Node harness cannot run here, or None."""
-    if shutil.which("node") is None:
-        return "node is not on PATH"
-    if not (NODE_DIR / "node_modules" / "openai" / "package.json").is_file():
-        return "tests/node/node_modules is missing (run: npm ci --prefix tests/node)"
-    return None
-
-
-def require_node() -> None:
-    reason = node_missing()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI must run the Node SDK tests")
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
