@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import httpx
 import openai
 import pytest
-from test_server_clients import node_version
+from test_server_clients import node_missing, node_version, require_node
 from test_server_responses import (
     FINAL,
     SCENARIOS,
@@ -42,8 +42,6 @@ from test_server_responses_faults import FAULTS, python_case
 from test_server_responses_node import (
     NODE_DIR,
     RESUME_AFTER,
-    node_missing,
-    require_node,
     sdk_free,
 )
 
