@@ -93,6 +93,16 @@ def _describe(exc: Exception) -> str:
             "runflow: the event was not applied as a whole, please report it")
 
 
+def _dumped(model: BaseModel) -> Any:
+    """An SDK object as JSON data; one pydantic cannot dump (nested past its depth, an
+    integer too large for a float field kept by the SDK's lenient builder) is bad data."""
+    try:
+        return model.model_dump(mode="json", exclude_unset=True, warnings=False)
+    except (ValueError, OverflowError, TypeError) as exc:
+        return _BadData(f"the {type(model).__name__} object cannot be read as JSON "
+                        f"({shorten(str(exc), 120)})")
+
+
 def _slot_key(group: str | None, indices: tuple[int, ...]) -> str:
     return f"{group}/{'/'.join(map(str, indices))}"
 
@@ -198,13 +208,16 @@ class Flow(FlowView, Callbacks, AsyncDriving):
                 data = event.get("data")
         elif isinstance(event, BaseModel) and named_by_data and not hasattr(event, "event"):
             name = None  # an SDK Responses event: the event is its own data
-            data = event.model_dump(mode="json", exclude_unset=True, warnings=False)
+            data = _dumped(event)
         else:
             name = getattr(event, "event", None)
             data = getattr(event, "data", None)
             if isinstance(data, BaseModel):
-                data = data.model_dump(mode="json", exclude_unset=True, warnings=False)
-        if not isinstance(name, str) and not (named_by_data and isinstance(data, dict)):
+                data = _dumped(data)
+        if isinstance(data, _BadData):
+            named = name if name is not None else getattr(event, "type", None)
+            self._process(named if isinstance(named, str) else None, data, None)
+        elif not isinstance(name, str) and not (named_by_data and isinstance(data, dict)):
             self._process(None, _BadData(f"the event has no 'event' name (got "
                                          f"{shorten(name)})"), None)
         elif isinstance(data, (bytes, bytearray)):
@@ -803,10 +816,13 @@ class Flow(FlowView, Callbacks, AsyncDriving):
         out = []
         for fld in table.position:
             value = data.get(fld) if type(data) is dict else None
-            if type(value) is not int or not 0 <= value <= max_index:
+            if type(value) is not int or value < 0:
                 _reject(Code.MALFORMED_EVENT,
-                        f"the data of {name}: {fld}: expected an index (an integer from 0 to "
-                        f"max_index={max_index}), got {shorten(value)}")
+                        f"the data of {name}: {fld}: expected an index (an integer >= 0), got "
+                        f"{shorten(value)}")
+            if value >= max_index:
+                _reject(Code.LIMIT_EXCEEDED,
+                        f"the data of {name}: {fld} {value} exceeds the limit {max_index}")
             out.append(value)
         return tuple(out)
 
