@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -175,8 +175,10 @@ class _Planner:
     cannot be followed or ``max_rounds`` responses were not enough.
     """
 
-    def __init__(self, opts: _Options, *, max_rounds: int, background: bool) -> None:
+    def __init__(self, opts: _Options, *, max_rounds: int, background: bool,
+                 make_flow: Callable[[], ResponseFlow] = ResponseFlow) -> None:
         self.opts = opts
+        self.make_flow = make_flow
         self.budget = _Budget(opts)  # drive.py's: the overall deadline, for its helpers
         self.max_rounds = max_rounds
         self.background = background
@@ -187,7 +189,7 @@ class _Planner:
 
     def begin(self) -> _Round:
         """A new response, in a flow of its own."""
-        round_ = _Round(ResponseFlow())
+        round_ = _Round(self.make_flow())
         self.rounds.append(round_)
         self.current.flow = round_.flow
         return round_
@@ -322,7 +324,8 @@ def function_tools(tools: Mapping[str, Tool]) -> list[dict[str, Any]]:
 def _setup(tools: Mapping[str, Tool], tool_params: Iterable[Any] | None,
            on_tool_error: ToolErrorPolicy, tool_timeout: float | None, poll_interval: float,
            poll_timeout: float, deadline: float | None, idle_timeout: float | None,
-           max_rounds: int, params: dict[str, Any]) -> _Planner:
+           max_rounds: int, make_flow: Callable[[], ResponseFlow],
+           params: dict[str, Any]) -> _Planner:
     if "stream" in params:
         raise TypeError("drive_response streams every response: do not pass stream=")
     if on_tool_error not in ("raise", "submit_error"):
@@ -333,7 +336,8 @@ def _setup(tools: Mapping[str, Tool], tool_params: Iterable[Any] | None,
     params["tools"] = list(tool_params) if tool_params is not None else function_tools(tools)
     opts = _Options(dict(tools), on_tool_error, tool_timeout, poll_interval, poll_timeout,
                     deadline, idle_timeout)
-    return _Planner(opts, max_rounds=max_rounds, background=bool(params.get("background")))
+    return _Planner(opts, max_rounds=max_rounds, background=bool(params.get("background")),
+                    make_flow=make_flow)
 
 
 def drive_response(
@@ -349,6 +353,7 @@ def drive_response(
     max_rounds: int = 10,
     poll_interval: float = 0.05,
     poll_timeout: float = 60.0,
+    make_flow: Callable[[], ResponseFlow] = ResponseFlow,
     **create_kwargs: Any,
 ) -> DrivenResponse:
     """Answer ``input`` with ``model``, calling ``tools`` until a response asks for
@@ -361,12 +366,14 @@ def drive_response(
     callables (:func:`function_tools`). A tool that raises, or whose result
     cannot be sent, raises :class:`ToolError` (``on_tool_error="raise"``) or is
     answered with ``{"error": ...}`` (``"submit_error"``); a call of a tool not
-    given raises :class:`UnknownTool` before any tool runs. ``create_kwargs`` go
-    to every ``responses.create`` (``previous_response_id`` to the first only).
+    given raises :class:`UnknownTool` before any tool runs. ``make_flow`` builds
+    each response's flow (to register callbacks, or set ``strict`` or limits).
+    ``create_kwargs`` go to every ``responses.create`` (``previous_response_id``
+    to the first only).
     """
     params = dict(create_kwargs)
     plan = _setup(tools, tool_params, on_tool_error, None, poll_interval, poll_timeout,
-                  deadline, idle_timeout, max_rounds, params)
+                  deadline, idle_timeout, max_rounds, make_flow, params)
     with _timeouts(plan.current.typed(), plan.budget):
         r = plan.begin()
         _create(client, plan, {"model": model, "input": input, **params})
@@ -434,6 +441,7 @@ async def adrive_response(
     max_rounds: int = 10,
     poll_interval: float = 0.05,
     poll_timeout: float = 60.0,
+    make_flow: Callable[[], ResponseFlow] = ResponseFlow,
     **create_kwargs: Any,
 ) -> DrivenResponse:
     """Async :func:`drive_response`: the calls of one response run concurrently
@@ -441,7 +449,7 @@ async def adrive_response(
     ``tool_timeout`` seconds; a timeout follows ``on_tool_error``."""
     params = dict(create_kwargs)
     plan = _setup(tools, tool_params, on_tool_error, tool_timeout, poll_interval,
-                  poll_timeout, deadline, idle_timeout, max_rounds, params)
+                  poll_timeout, deadline, idle_timeout, max_rounds, make_flow, params)
     with _timeouts(plan.current.typed(), plan.budget):
         r = plan.begin()
         await _acreate(client, plan, {"model": model, "input": input, **params})
