@@ -30,7 +30,7 @@ so what such a create did cannot be read back, and it is not sent again.
 Bounds are drive.py's: ``deadline`` caps the whole call, ``idle_timeout`` each
 stream (no event dispatched for that long), both ending in :class:`RunTimeout`;
 the stream clock, its watchdog and the bounded client are imported from there
-(see :class:`_AsRun` for how they read a response's flow). Tools are called as
+(they hold :class:`_AsRun`, the current response's flow). Tools are called as
 there too, so their results, errors, unknown names and ``tool_timeout`` behave
 alike.
 """
@@ -70,7 +70,7 @@ from .protocol.responses import RESPONSES
 from .response_flow import ResponseFlow
 
 if TYPE_CHECKING:
-    from .flow import RunFlow
+    from .flow import Flow
 
 __all__ = ["DrivenResponse", "FunctionCallMade", "adrive_response", "drive_response"]
 
@@ -117,27 +117,18 @@ class DrivenResponse:
 
 
 class _AsRun:
-    """The current response's flow under the two names drive.py's stream clock and
-    timeout messages read (``run_id``, ``run_status``); everything else is the
-    flow's own. It lets :func:`runflow.drive._consume` / ``_aconsume`` /
-    ``_timeouts`` run unchanged on a :class:`ResponseFlow`."""
+    """The current response's flow, behind one object that stays the same across
+    rounds: drive.py's deadline context and stream clock hold it while the planner
+    moves on to the next response's flow."""
 
     def __init__(self, flow: ResponseFlow) -> None:
         self.flow = flow
 
-    @property
-    def run_id(self) -> str | None:
-        return self.flow.response_id
-
-    @property
-    def run_status(self) -> str:
-        return self.flow.status
-
     def __getattr__(self, name: str) -> Any:
         return getattr(self.flow, name)
 
-    def typed(self) -> RunFlow:
-        return cast("RunFlow", self)
+    def typed(self) -> Flow:
+        return cast("Flow", self)
 
 
 @dataclass
