@@ -42,7 +42,7 @@ _EFFECTS = frozenset({
     "consistency.response", "order.run.queued_before_in_progress",
     "order.step.in_progress_after_created", "order.message.in_progress_after_created",
     "order.response.in_progress_after_created", "order.response.queued_after_created",
-    "order.response.in_progress_after_queued",
+    "order.response.in_progress_after_queued", "http.status",
 })
 
 
@@ -64,7 +64,7 @@ CASCADES: tuple[Cascade, ...] = (
     Cascade(frozenset({"grammar.run_not_in_progress", "grammar.event_after_terminal",
                        "grammar.done_before_final", "grammar.tool_calls_mismatch",
                        "grammar.children_open_at_terminal", "grammar.output_mismatch",
-                       "consistency.run", "consistency.response"}), "root",
+                       "consistency.run", "consistency.response", "http.status"}), "root",
             "children are judged by the root's state: a root left behind by a lost event "
             "makes their events look misplaced"),
     Cascade(frozenset({"grammar.orphan_message"}), "announcer",

@@ -11,9 +11,9 @@ Two forms, as data:
 
 * :class:`Follows`: when ``event`` arrives, the previous event about the same
   entity in the same stream (if any) is one of ``after``;
-* :class:`Next`: the next event about the same entity in the same stream after
-  ``event`` (if any) is one of ``then``; ``when`` narrows it to the state the event
-  leads to.
+* :class:`Next`: the very next event of the same stream after ``event`` is one of
+  ``then``; ``when`` narrows it to the state the event leads to, ``required`` makes a
+  stream that ends right after ``event`` a finding too.
 
 and one stream-wide row, ``order.sequence.no_repeats``.
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from runflow.protocol.model import Protocol
+from runflow.protocol.model import EventKind, Protocol
 
 from .events import TappedEvent, carried, entity_key
 from .findings import Finding
@@ -53,12 +53,12 @@ class Next:
     then: tuple[str, ...]
     why: str
     when: str | None = None
+    required: bool = False
 
     @property
     def summary(self) -> str:
         state = f" (leading to {self.when})" if self.when else ""
-        return f"{self.event}{state} is followed by {' or '.join(self.then)} (about the " \
-               "same entity)."
+        return f"{self.event}{state} is followed right away by {' or '.join(self.then)}."
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,9 @@ EXPECTATIONS: tuple[Expectation, ...] = (
     Follows("order.response.in_progress_after_queued", "responses", "response.in_progress",
             ("response.created", "response.queued"),
             "every Responses capture: in_progress follows created (or queued)"),
+    Next("order.response.failed_after_error", "responses", "error", ("response.failed",),
+         "OR-spec: 'any error incurred while streaming will be followed by a "
+         "response.failed event'; both error captures do", required=True),
     Repeats("order.sequence.no_repeats", "responses",
             "every Responses capture; a number is repeated only by a stream resumed before "
             "it (starting_after), never within one stream"),
@@ -107,10 +110,24 @@ def check_order(protocol: Protocol, events: list[TappedEvent]) -> Iterator[Findi
     nexts = [r for r in rows if isinstance(r, Next)]
     repeats = [r for r in rows if isinstance(r, Repeats)]
     last: dict[tuple[int, str], TappedEvent] = {}
-    waiting: dict[tuple[int, str], tuple[Next, TappedEvent]] = {}
+    waiting: tuple[Next, TappedEvent] | None = None
     seen: dict[int, set[int]] = {}
     field_ = protocol.sequence_field
     for event in events:
+        route = protocol.routes.get(event.name or "")
+        if route is None or route[0] is EventKind.IGNORED:
+            continue  # unknown events and heartbeats: clients ignore them (OR-spec)
+        if waiting is not None:
+            row, first = waiting
+            waiting = None
+            if event.stream != first.stream:
+                if row.required:
+                    yield _missing(row, first)
+            elif event.name not in row.then:
+                yield Finding(row.id, "warning",
+                              f"{event.name} came right after {row.event} (#{first.index}); "
+                              f"every capture sends {' or '.join(row.then)} next", event.index,
+                              event.name, key=first_key(protocol, first))
         if field_ is not None and repeats and isinstance(event.data, dict):
             seq = event.data.get(field_)
             if isinstance(seq, int):
@@ -120,27 +137,33 @@ def check_order(protocol: Protocol, events: list[TappedEvent]) -> Iterator[Findi
                                   f"{event.name} repeats {field_} {seq} within one stream",
                                   event.index, event.name, key=entity_key(protocol, event))
                 numbers.add(seq)
-        key = entity_key(protocol, event)
-        if key is None or event.name is None:
-            continue
-        slot = (event.stream, key)
-        pending = waiting.pop(slot, None)
-        if pending is not None and event.name not in pending[0].then:
-            row, first = pending
-            yield Finding(row.id, "warning",
-                          f"{event.name} came right after {row.event} (#{first.index}); every "
-                          f"capture sends {' or '.join(row.then)} next", event.index,
-                          event.name, key=key)
-        row = follows.get(event.name)
-        before = last.get(slot)
-        if row is not None and before is not None and before.name not in row.after:
-            yield Finding(row.id, "warning",
-                          f"{event.name} came right after {before.name} (#{before.index}); "
-                          f"every capture sends {' or '.join(row.after)} before it",
-                          event.index, event.name, key=key)
         for nxt in nexts:
             if nxt.event == event.name:
                 found = carried(protocol, event)
                 if nxt.when is None or (found is not None and found.state == nxt.when):
-                    waiting[slot] = (nxt, event)
+                    waiting = (nxt, event)
+        key = entity_key(protocol, event)
+        if key is None or event.name is None:
+            continue
+        slot = (event.stream, key)
+        row_ = follows.get(event.name)
+        before = last.get(slot)
+        if row_ is not None and before is not None and before.name not in row_.after:
+            yield Finding(row_.id, "warning",
+                          f"{event.name} came right after {before.name} (#{before.index}); "
+                          f"every capture sends {' or '.join(row_.after)} before it",
+                          event.index, event.name, key=key)
         last[slot] = event
+    if waiting is not None and waiting[0].required:
+        yield _missing(*waiting)
+
+
+def first_key(protocol: Protocol, event: TappedEvent) -> str | None:
+    return entity_key(protocol, event)
+
+
+def _missing(row: Next, event: TappedEvent) -> Finding:
+    return Finding(row.id, "warning",
+                   f"the stream ended right after {row.event} (#{event.index}); every capture "
+                   f"sends {' or '.join(row.then)} next", event.index, event.name,
+                   key=None)

@@ -64,10 +64,9 @@ _GRAMMAR = tuple(
     for r in VIOLATION_RULES.values()
 )
 
-_PAYLOAD = tuple(
-    ConformRule(row.id, row.severity, frozenset({protocol}), row.summary, row.why)
-    for protocol, rows in INVARIANTS.items() for row in rows
-) + (
+_PAYLOAD = (
+    *(ConformRule(row.id, row.severity, frozenset({protocol}), row.summary, row.why)
+      for protocol, rows in INVARIANTS.items() for row in rows),
     ConformRule("payload.response.structured_output", "error", frozenset({"responses"}),
                 "A response asked for a json_schema format outputs JSON with the schema's "
                 "required keys.", "text.format json_schema (API reference)"),
