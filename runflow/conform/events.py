@@ -14,13 +14,13 @@ event leads it to, from the protocol definition alone, as the engine decides it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from runflow.flow import Flow
 from runflow.jsonparse import JSONError, parse_json
 from runflow.protocol.model import EventKind, Protocol
+from runflow.recording import Recording
 from runflow.sse import RawEvent, SSEDecoder
 
 __all__ = ["Carried", "Tap", "TappedEvent", "carried", "entity_key", "tap_recording"]
@@ -164,34 +164,57 @@ class Tap:
 
     def _keep(self, raw: list[RawEvent], start: int) -> None:
         for offset, event in enumerate(raw):
-            self.events.append(self._event(start + offset, event))
-
-    def _event(self, index: int, raw: RawEvent) -> TappedEvent:
-        data: Any = None
-        if raw.data is not None and not raw.oversize:
-            if raw.data.startswith(b"[DONE]"):
-                data = "[DONE]"
-            else:
-                try:
-                    data = parse_json(raw.data)
-                except JSONError:
-                    data = None
-        name = raw.event
-        field_ = self.flow.protocol.type_field
-        if field_ is not None and isinstance(data, dict) and isinstance(data.get(field_), str):
-            name = data[field_]
-        if name is None and data == "[DONE]":
-            name = "done"
-        return TappedEvent(index, self.stream, name, data, raw.data)
+            self.events.append(sse_event(self.flow.protocol, start + offset, self.stream, event))
 
 
-def tap_recording(protocol: Protocol, events: Iterable[tuple[int, str | None, Any]]
-                  ) -> list[TappedEvent]:
-    """Events of a recording already numbered (``runflow check`` of a ``.jsonl``)."""
-    out = []
+def sse_event(protocol: Protocol, index: int, stream: int, raw: RawEvent) -> TappedEvent:
+    """One decoded SSE event as a :class:`TappedEvent`."""
+    data: Any = None
+    if raw.data is not None and not raw.oversize:
+        if raw.data.startswith(b"[DONE]"):
+            data = "[DONE]"
+        else:
+            try:
+                data = parse_json(raw.data)
+            except JSONError:
+                data = None
+    return _named(protocol, index, stream, raw.event, data, raw.data)
+
+
+def _named(protocol: Protocol, index: int, stream: int, name: str | None, data: Any,
+           raw: bytes | None) -> TappedEvent:
     field_ = protocol.type_field
-    for index, name, data in events:
-        if field_ is not None and isinstance(data, dict) and isinstance(data.get(field_), str):
-            name = data[field_]
-        out.append(TappedEvent(index, 0, name, data, None))
+    if field_ is not None and isinstance(data, dict) and isinstance(data.get(field_), str):
+        name = data[field_]
+    if name is None and data == "[DONE]":
+        name = "done"
+    return TappedEvent(index, stream, name, data, raw)
+
+
+def tap_recording(protocol: Protocol, recording: Recording) -> list[TappedEvent]:
+    """The events of a recording numbered as :meth:`Recording.replay` feeds them (a new
+    stream after each ``done``)."""
+    out: list[TappedEvent] = []
+    stream = 0
+    if recording.format == "sse":
+        decoder = SSEDecoder()
+        raw = decoder.feed(recording.data) + decoder.close()
+        for index, event in enumerate(raw):
+            out.append(sse_event(protocol, index, stream, event))
+            stream += out[-1].name == "done"
+        return out
+    for line in recording.data.splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = parse_json(line)
+        except JSONError:
+            record = None
+        if isinstance(record, dict):
+            name = record.get("event") if isinstance(record.get("event"), str) else None
+            data = record.get("data") if "event" in record else record
+        else:
+            name, data = None, None
+        out.append(_named(protocol, len(out), stream, name, data, line))
+        stream += out[-1].name == "done"
     return out

@@ -118,12 +118,16 @@ def group(findings: Iterable[Finding], events: Sequence[TappedEvent] = (),
 
 def _parent(ordered: list[Finding], i: int, finding: Finding, announcers: dict[str, str],
             root: str | None) -> int | None:
+    """The earliest earlier finding this one is linked to; never a warning for an error
+    (an error is a root cause of its own unless an error explains it)."""
     best: int | None = None
     for cascade in CASCADES:
         if cascade.rules is not None and finding.rule not in cascade.rules:
             continue
         for j in range(i):
             other = ordered[j]
+            if finding.severity == "error" and other.severity != "error":
+                continue
             if _linked(cascade.link, finding, other, announcers, root):
                 best = j if best is None else min(best, j)
                 break

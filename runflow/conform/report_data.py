@@ -86,4 +86,5 @@ def junit_xml(report: Report) -> bytes:
     suites.set("failures", str(failures))
     suites.set("skipped", str(skipped))
     suites.set("time", f"{report.seconds:.3f}")
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="utf-8")
+    body: bytes = ET.tostring(suites, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
