@@ -64,9 +64,27 @@ _GRAMMAR = tuple(
     for r in VIOLATION_RULES.values()
 )
 
+def _payload_rules() -> tuple[ConformRule, ...]:
+    """One rule per invariant id; an id both definitions use (``payload.message.id``)
+    is one rule of both protocols."""
+    merged: dict[str, ConformRule] = {}
+    for protocol, rows in INVARIANTS.items():
+        for row in rows:
+            said = f"{protocol.capitalize()}: {row.summary}"
+            known = merged.get(row.id)
+            if known is None:
+                merged[row.id] = ConformRule(row.id, row.severity, frozenset({protocol}),
+                                             said, row.why)
+            else:
+                merged[row.id] = ConformRule(row.id, row.severity,
+                                             known.protocols | {protocol},
+                                             f"{known.summary} {said}",
+                                             f"{known.why}; {row.why}")
+    return tuple(merged.values())
+
+
 _PAYLOAD = (
-    *(ConformRule(row.id, row.severity, frozenset({protocol}), row.summary, row.why)
-      for protocol, rows in INVARIANTS.items() for row in rows),
+    *_payload_rules(),
     ConformRule("payload.response.structured_output", "error", frozenset({"responses"}),
                 "A response asked for a json_schema format outputs JSON with the schema's "
                 "required keys.", "text.format json_schema (API reference)"),
