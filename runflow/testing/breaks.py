@@ -299,8 +299,12 @@ def rest_breaks(backend: Any) -> None:
             mine = [BREAKS[n] for n in names if BREAKS[n].endpoint == endpoint]
             if any(b.name == "rest.resume" for b in mine) and \
                     request.query_params.get("stream") == "true":
+                from .responses import responses_error
+                from .streaming import EventStream
+
                 stored = owner.store.get(request.path_params["response_id"])
-                return owner._stream(stored, -1, backend.fault_for(request))  # type: ignore[no-any-return]
+                return EventStream(stored.frames(-1), backend.fault_for(request),
+                                   backend.streams, error=responses_error)
             response: Response = await inner(request)
             edits = [b.rest for b in mine if b.rest is not None]
             if not edits or not isinstance(response, JSONResponse):
