@@ -40,6 +40,7 @@ COMMANDS: tuple[str, ...] = (
     "serve",
     "record",
     "watch",
+    "conform",
 )
 """Subcommand names, in ``--help`` order; each is the module ``runflow.cli.<name>``."""
 

@@ -25,6 +25,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from .bodies import MAX_BODY_BYTES, read_json
+from .breaks import (
+    BREAK_HEADER,
+    BREAKS_KEY,
+    BreakSyntaxError,
+    breaks_in,
+    parse_breaks,
+    rest_breaks,
+)
 from .errors import ApiError
 from .faults import FAULT_HEADER, Fault, FaultSyntaxError, parse_fault
 from .scenarios import (
@@ -45,6 +53,8 @@ from .validation import validate_body
 __all__ = ["ACTIVE", "Backend", "RouteSet"]
 
 RouteSet = Callable[["Backend"], list[BaseRoute]]
+_STREAMING_KINDS = frozenset({"run.create", "thread.create_and_run",
+                              "run.submit_tool_outputs", "response.create"})
 ACTIVE = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
 """Run statuses that keep a thread busy: no new run or message until they end."""
 
@@ -84,6 +94,7 @@ class Backend:
             setattr(self, name, getattr(self.assistants, name))
         self.responses = ResponsesApi(self)  # its endpoints: ``backend.responses.<name>``
         self.route_sets.append(responses_routes)
+        rest_breaks(self)  # the REST answers an X-Runflow-Break: rest.* header changes
         self._recorded: deque[list[Frame]] = deque()
         self._once: deque[Fault] = deque()
         self._always = Fault()
@@ -130,7 +141,19 @@ class Backend:
         must not wait until the thread or run has been looked up.
         """
         self._header_fault(request)
-        return validate(kind, await read_json(request, self.max_body_bytes))
+        breaks = self.breaks_for(request)
+        body = validate(kind, await read_json(request, self.max_body_bytes))
+        if breaks and kind in _STREAMING_KINDS:
+            body[BREAKS_KEY] = breaks
+        return body
+
+    @staticmethod
+    def breaks_for(request: Request) -> tuple[str, ...]:
+        """The request's ``X-Runflow-Break`` names (see :mod:`.breaks`); unknown: 400."""
+        try:
+            return parse_breaks(request.headers.get(BREAK_HEADER))
+        except BreakSyntaxError as exc:
+            raise ApiError(400, str(exc), param=BREAK_HEADER) from None
 
     @staticmethod
     def _header_fault(request: Request) -> Fault | None:
@@ -236,6 +259,6 @@ class Backend:
                            tools=copy.deepcopy(scenario.tools), model=options.model)
         for message in body.get("additional_messages") or []:
             self.add_message(thread_id, message)
-        run = ScriptedRun(scenario, script, options)
+        run = ScriptedRun(scenario, script, options, breaks=breaks_in(body))
         self.runs[run.run_id] = run
         return run

@@ -375,6 +375,8 @@ RESPONSE_SCENARIOS: dict[str, ResponseScenario] = {
 def script_response(scenario: str, request: ResponseRequest,
                     clock: Clock = time.time) -> list[JSON]:
     """The whole event stream of one response (raises :class:`ScenarioError`)."""
+    from .breaks import break_responses, breaks_in
+
     script = ResponseScript(request, clock)
     RESPONSE_SCENARIOS[scenario].build(script, request)
-    return script.events
+    return break_responses(breaks_in(request.body), script.events)  # X-Runflow-Break
