@@ -2,20 +2,27 @@
 
 The event-level fuzzer (:mod:`runflow.testing.fuzz`) mutates whole events; it never
 puts an ``int`` where runflow reads a string. This one does. For every event of
-every recording (``.jsonl`` and ``.sse``, read with :mod:`runflow.recording`) and
-every JSON path in the event's data (the data itself included), the value is
-replaced by each of :data:`VALUES` -- ``None``, ``0``, ``-1``, ``1.5``, ``""``,
-``"x"``, ``[]``, ``{}``, ``[1]``, ``[{}]``, ``True``, a 1 MiB string -- and by
-values that exist only as JSON text (:data:`RAW_VALUES`): a 300-deep nested list,
-``NaN`` and a lone-surrogate escape ``"\\ud800"``.
+every seed stream (recordings, ``.jsonl`` and ``.sse``, read with
+:mod:`runflow.recording`, or event lists: :func:`seed_corpus`) and every JSON path
+in the event's data (the data itself included), the value is replaced by each of
+the target's values: for the Assistants flow :data:`VALUES` -- ``None``, ``0``,
+``-1``, ``1.5``, ``""``, ``"x"``, ``[]``, ``{}``, ``[1]``, ``[{}]``, ``True``, a 1 MiB
+string -- and values that exist only as JSON text (:data:`RAW_VALUES`): a 300-deep
+nested list, ``NaN`` and a lone-surrogate escape ``"\\ud800"``. The Responses target
+adds huge, deep and odd-unicode values (:data:`HOSTILE_VALUES`, :data:`HOSTILE_RAW`).
 
-Each mutated stream is one *input* per way of feeding it (:data:`MODES`):
+A :class:`Target` says which flow class is fuzzed, with which values, fed which
+ways (:data:`ASSISTANTS_FUZZ`, :data:`RESPONSES_FUZZ`). Each mutated stream is one
+*input* per way of feeding it (``Mode``):
 
-* ``sse`` -- the whole stream as canonical SSE bytes (one ``event:`` and one
-  ``data:`` line per event, :func:`~runflow.testing.fuzz.encode_sse`) through
-  ``feed_sse``, then ``close``;
+* ``sse`` -- canonical SSE bytes (one ``event:`` and one ``data:`` line per event,
+  :func:`~runflow.testing.fuzz.encode_sse`) through ``feed_sse``, then ``close``;
 * ``events`` -- ``feed`` of ``{"event", "data"}`` dicts (the raw-text values as the
-  data's JSON bytes, which ``feed`` parses), then ``close``.
+  data's JSON bytes, which ``feed`` parses), then ``close``;
+* ``sdk`` -- ``feed`` of the openai SDK's event objects, built as the SDK builds
+  them from the SSE data (``json.loads``, then ``construct_type``): raw-text values
+  reach the flow as whatever ``json.loads`` makes of them (``nan``, a lone
+  surrogate, a deep list).
 
 Flows are non-strict, so *anything* raised by ``feed``/``feed_sse``/``close`` is an
 **untyped exception**: the README promises bad input becomes a violation. They
@@ -25,36 +32,62 @@ the ``runflow`` package (``runflow/content.py:123:merge``). An input is
 event name; indices are left out). Some mutations change nothing runflow checks
 (a timestamp set to ``0``), so the detection rate is a measure, not a target.
 
+A target with ``stepwise=True`` feeds every input event by event and also checks,
+for each (:func:`stepwise_problems`): every violation carries the index of the
+event that caused it (``close`` ones the index after the last event); a rejected
+event (a violation whose code :data:`~runflow.violations.RULES` marks as
+rejecting) leaves every entity, slot, note and the history exactly as before;
+and nothing already received is lost -- every entity seen before the mutated
+event is still there at its place at the end, the history and violations before
+it are kept as a prefix, and a streamed value only ever grows, unless a
+``snapshot_divergence`` for its entity says the server's final value replaced it.
+Any of these is an *inconsistency*, as are states outside the tables, entities
+left ``unseen`` and ``internal_error``. A run also checks that no flow changed the
+seed events it was given (``TypeFuzzReport.corrupted``).
+
 Deterministic: a seed picks the inputs, a budget bounds how many
 (:func:`run_typefuzz`). Twin recordings whose events are the same are fuzzed once.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import traceback
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from ..flow import RunFlow
+from openai._models import construct_type
+from openai.types.responses import ResponseStreamEvent
+
+from ..flow import Flow, RunFlow
 from ..jsonparse import dump_json, parse_json
+from ..limits import Limits
+from ..protocol.model import UNSEEN
 from ..recording import RecordingError, read_recording
-from ..violations import Violation
-from .fuzz import check_states, encode_sse, parse_sse
+from ..response_flow import ResponseFlow
+from ..violations import RULES, Code
+from .fuzz import encode_sse, parse_sse
 from .projection import BAD
 
 __all__ = [
+    "ASSISTANTS_FUZZ",
+    "HOSTILE_RAW",
+    "HOSTILE_VALUES",
     "MODES",
     "RAW_VALUES",
+    "RESPONSES_FUZZ",
     "VALUES",
     "Corpus",
     "Escape",
     "Input",
     "Result",
     "Source",
+    "Target",
     "TypeFuzzReport",
     "escape_site",
     "inconsistencies",
@@ -63,13 +96,16 @@ __all__ = [
     "mutated_text",
     "run_input",
     "run_typefuzz",
+    "seed_corpus",
+    "stepwise_problems",
 ]
 
 JSONPath = tuple[str | int, ...]
 """A JSON path: dict keys and list indices from the event's data down."""
 
-Mode = Literal["sse", "events"]
+Mode = Literal["sse", "events", "sdk"]
 MODES: Final[tuple[Mode, ...]] = ("sse", "events")
+"""The ways the Assistants flow is fed."""
 
 MIB = 1024 * 1024
 
@@ -97,46 +133,119 @@ RAW_VALUES: Final[tuple[tuple[str, str], ...]] = (
 """Replacement values that exist only as JSON text: ``(label, text)``. They reach
 the flow as bytes (SSE, or ``data`` bytes to ``feed``), never as objects."""
 
-_LABELS: Final = tuple(label for label, _ in VALUES) + tuple(label for label, _ in RAW_VALUES)
+
+def _nested(depth: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+HOSTILE_VALUES: Final[tuple[tuple[str, Any], ...]] = (
+    ("2**64", 2**64),
+    ("1e308", 1e308),
+    ("10k list", list(range(10_000))),
+    ("150-deep object", _nested(150)),
+    ("odd unicode", "\x00\u202e\ufeff\u2028\U0001f600e\u0301\uffff\x85"),
+    ("1MiB of emoji", "\U0001f600" * (MIB // 4)),
+)
+"""More values for the Responses target: huge numbers, a long list, an object
+nested deep (but within the parser's bound), control and format characters, and
+a string of 4-byte characters (a limit counted in characters, not bytes)."""
+
+HOSTILE_RAW: Final[tuple[tuple[str, str], ...]] = (
+    ("1e999", "1e999"),
+    ("400-digit integer", "1" + "0" * 400),
+)
+"""JSON text the parser turns into ``inf`` (it rejects ``Infinity`` but not an
+overflowing exponent) and into an integer past any fixed width."""
+
 _SENTINEL: Final = "\x01typefuzz-raw-value\x01"
 _PACKAGE: Final = Path(__file__).resolve().parent.parent
 _SELF: Final = Path(__file__).resolve().parent
 
-
-# --------------------------------------------------------------------------- #
-# the corpus: recordings as event lists, and every path of every event
-# --------------------------------------------------------------------------- #
 Event = dict[str, Any]
 
 
+def _responses_sdk_event(event: Event) -> Any:
+    """What the openai SDK's ``Stream`` yields for one Responses event's data
+    (``client._process_response_data`` with strict validation off)."""
+    return construct_type(type_=ResponseStreamEvent, value=event.get("data"))
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a run fuzzes: the flow class, its replacement values, how it is fed."""
+
+    name: str
+    flow: Callable[..., Flow]
+    values: tuple[tuple[str, Any], ...] = VALUES
+    raw_values: tuple[tuple[str, str], ...] = RAW_VALUES
+    modes: tuple[Mode, ...] = MODES
+    sdk_event: Callable[[Event], Any] | None = None
+    """Builds the SDK's event object for the ``sdk`` mode."""
+    stepwise: bool = False
+    """Feed event by event and run :func:`stepwise_problems` on every input."""
+    limits: Limits | None = None
+    list_items: int | None = None
+    """Fuzz only the first ``list_items`` elements of each list (None: all). The
+    elements of a list are the same field over and over (the 430 ``logprobs`` of a
+    capture): this keeps every field in the corpus without millions of twins."""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(label for label, _ in (*self.values, *self.raw_values))
+
+    def new_flow(self) -> Flow:
+        return self.flow(limits=self.limits)
+
+    def value(self, label: str) -> Any:
+        return dict(self.values)[label]
+
+    def raw(self, label: str) -> str | None:
+        return dict(self.raw_values).get(label)
+
+
+ASSISTANTS_FUZZ: Final = Target("assistants", RunFlow)
+RESPONSES_FUZZ: Final = Target(
+    "responses", ResponseFlow, (*VALUES, *HOSTILE_VALUES), (*RAW_VALUES, *HOSTILE_RAW),
+    ("sse", "events", "sdk"), sdk_event=_responses_sdk_event, stepwise=True, list_items=2)
+
+
+# --------------------------------------------------------------------------- #
+# the corpus: seed streams as event lists, and every path of every event
+# --------------------------------------------------------------------------- #
 @dataclass(frozen=True)
 class Source:
-    """One recording: its events (wire order) and the canonical SSE bytes of each."""
+    """One seed stream: its events (wire order) and the canonical SSE bytes of each."""
 
     name: str
     events: tuple[Event, ...]
     blocks: tuple[bytes, ...]
-    """``encode_sse`` of each event alone: the stream is their concatenation."""
+    """The SSE bytes of each event alone: the stream is their concatenation."""
     paths: tuple[tuple[int, JSONPath], ...]
     """Every (event index, JSON path) that can be replaced."""
 
 
 @dataclass(frozen=True)
 class Corpus:
-    """The recordings to fuzz; inputs are numbered over them (:func:`run_typefuzz`)."""
+    """The seed streams to fuzz; inputs are numbered over them (:func:`run_typefuzz`)."""
 
     sources: tuple[Source, ...]
     skipped: tuple[str, ...] = ()
     """Recordings left out, with why (a twin of an earlier one, unreadable)."""
+    target: Target = ASSISTANTS_FUZZ
 
     @property
     def size(self) -> int:
         """How many distinct inputs exist (paths x values x modes)."""
-        return sum(len(s.paths) for s in self.sources) * len(_LABELS) * len(MODES)
+        per_path = len(self.target.labels) * len(self.target.modes)
+        return sum(len(s.paths) for s in self.sources) * per_path
 
 
-def json_paths(value: Any) -> Iterator[JSONPath]:
-    """Every path in ``value``, the root ``()`` first, then depth first."""
+def json_paths(value: Any, list_items: int | None = None) -> Iterator[JSONPath]:
+    """Every path in ``value``, the root ``()`` first, then depth first (into the
+    first ``list_items`` elements of each list, or all)."""
     todo: list[tuple[JSONPath, Any]] = [((), value)]
     while todo:
         path, item = todo.pop()
@@ -144,7 +253,8 @@ def json_paths(value: Any) -> Iterator[JSONPath]:
         if isinstance(item, dict):
             todo.extend(((*path, k), v) for k, v in reversed(list(item.items())))
         elif isinstance(item, list):
-            todo.extend(((*path, i), v) for i, v in reversed(list(enumerate(item))))
+            kept = item if list_items is None else item[:list_items]
+            todo.extend(((*path, i), v) for i, v in reversed(list(enumerate(kept))))
 
 
 def _events_of(path: Path) -> list[Event]:
@@ -160,7 +270,27 @@ def _events_of(path: Path) -> list[Event]:
     return events
 
 
-def load_corpus(folder: Path, names: Sequence[str] | None = None) -> Corpus:
+def _block(name: str | None, text: str) -> bytes:
+    """One SSE block; an event without a name (a data-only frame) has no event line."""
+    head = f"event: {name}\n" if name is not None else ""
+    return f"{head}data: {text}\n\n".encode("utf-8", "surrogatepass")
+
+
+def _source(name: str, events: Sequence[Event], target: Target) -> Source:
+    blocks = tuple(encode_sse([e])[0] if e.get("event") is not None or
+                   not isinstance(e.get("data"), (dict, list))
+                   else _block(None, json.dumps(e["data"], ensure_ascii=False))
+                   for e in events)
+    paths = tuple(
+        (i, p) for i, e in enumerate(events)
+        if isinstance(e.get("data"), (dict, list))
+        for p in json_paths(e["data"], target.list_items)
+    )
+    return Source(name, tuple(events), blocks, paths)
+
+
+def load_corpus(folder: Path, names: Sequence[str] | None = None,
+                target: Target = ASSISTANTS_FUZZ) -> Corpus:
     """The ``.jsonl`` and ``.sse`` recordings of ``folder`` (or just ``names``)."""
     files = sorted(p for p in folder.iterdir() if p.suffix in (".jsonl", ".sse")) \
         if names is None else [folder / n for n in names]
@@ -178,13 +308,18 @@ def load_corpus(folder: Path, names: Sequence[str] | None = None) -> Corpus:
             skipped.append(f"{path.name}: same events as {seen[key]}")
             continue
         seen[key] = path.name
-        blocks = tuple(encode_sse([e])[0] for e in events)
-        paths = tuple(
-            (i, p) for i, e in enumerate(events)
-            if isinstance(e.get("data"), (dict, list)) for p in json_paths(e["data"])
-        )
-        sources.append(Source(path.name, tuple(events), blocks, paths))
-    return Corpus(tuple(sources), tuple(skipped))
+        sources.append(_source(path.name, events, target))
+    return Corpus(tuple(sources), tuple(skipped), target)
+
+
+def seed_corpus(streams: Mapping[str, Sequence[Event]], target: Target) -> Corpus:
+    """A corpus of seed streams given as event lists: ``{"event", "data"}`` dicts,
+    or data-named events (a Responses ``{"type": ...}`` dict is its own data)."""
+    sources = []
+    for name, events in streams.items():
+        normal = [e if "event" in e else {"event": e.get("type"), "data": e} for e in events]
+        sources.append(_source(name, normal, target))
+    return Corpus(tuple(sources), (), target)
 
 
 # --------------------------------------------------------------------------- #
@@ -199,7 +334,7 @@ class Input:
     """The event whose data is changed."""
     path: JSONPath
     value: str
-    """The label of the replacement (:data:`VALUES`, :data:`RAW_VALUES`)."""
+    """The label of the replacement (the target's values or raw values)."""
     mode: Mode
 
     def describe(self) -> str:
@@ -218,21 +353,31 @@ def _replaced(value: Any, path: JSONPath, new: Any) -> Any:
     return out
 
 
-def mutated_text(data: Any, path: JSONPath, label: str) -> str:
+def mutated_text(data: Any, path: JSONPath, label: str,
+                 target: Target = ASSISTANTS_FUZZ) -> str:
     """The JSON text of ``data`` with the value at ``path`` replaced by ``label``'s."""
-    raw = dict(RAW_VALUES).get(label)
+    raw = target.raw(label)
     if raw is None:
-        return dump_json(_replaced(data, path, dict(VALUES)[label]))[0]
+        return dump_json(_replaced(data, path, target.value(label)))[0]
     text = dump_json(_replaced(data, path, _SENTINEL))[0]
     quoted = dump_json(_SENTINEL)[0]
     return text.replace(quoted, raw, 1)
 
 
-def _object_of(data: Any, path: JSONPath, label: str, text: str) -> Any:
-    """What ``feed`` gets as data: the mutated object, or its bytes for raw text."""
-    if label in dict(RAW_VALUES):
-        return text.encode("utf-8")
-    return _replaced(data, path, dict(VALUES)[label])
+def _item(target: Target, mode: Mode, name: str | None, data: Any, path: JSONPath,
+          label: str, text: str) -> Any:
+    """What the flow gets for the mutated event in ``mode``."""
+    if mode == "sse":
+        return _block(name, text)
+    raw = target.raw(label) is not None
+    if mode == "events":
+        obj = text.encode("utf-8", "surrogatepass") if raw else _replaced(
+            data, path, target.value(label))
+        return {"event": name, "data": obj}
+    if target.sdk_event is None:
+        raise ValueError(f"the {target.name} target has no sdk mode")
+    obj = json.loads(text) if raw else _replaced(data, path, target.value(label))
+    return target.sdk_event({"event": name, "data": obj})
 
 
 @dataclass(frozen=True)
@@ -256,36 +401,43 @@ def escape_site(exc: BaseException) -> str:
     return site
 
 
-def _key(v: Violation) -> tuple[str, str | None, str | None]:
-    return (v.code.value, str(v.entity) if v.entity is not None else None, v.event)
+Verdict = Counter[tuple[str, str | None, str | None]]
 
 
-def _verdict(flow: RunFlow) -> Counter[tuple[str, str | None, str | None]]:
-    return Counter(_key(v) for v in flow.violations)
+def _verdict(flow: Flow) -> Verdict:
+    return Counter((v.code.value, str(v.entity) if v.entity is not None else None, v.event)
+                   for v in flow.violations)
 
 
-def _feed(source: Source, index: int, name: str, mode: Mode, data: Any,
-          text: str) -> RunFlow:
-    """Feed the stream with event ``index`` replaced, and close; may raise."""
-    flow = RunFlow()
+def _items(source: Source, mode: Mode, target: Target,
+           sdk: dict[str, list[Any]] | None = None) -> Sequence[Any]:
+    """The clean stream's events as ``mode`` feeds them."""
     if mode == "sse":
-        block = f"event: {name}\ndata: {text}\n\n".encode("utf-8", "surrogatepass")
-        flow.feed_sse(b"".join((*source.blocks[:index], block, *source.blocks[index + 1:])))
-    else:
-        for i, event in enumerate(source.events):
-            flow.feed({"event": name, "data": data} if i == index else event)
-    flow.close()
-    return flow
+        return source.blocks
+    if mode == "events":
+        return source.events
+    cache = sdk if sdk is not None else {}
+    if source.name not in cache:
+        if target.sdk_event is None:
+            raise ValueError(f"the {target.name} target has no sdk mode")
+        cache[source.name] = [target.sdk_event(e) for e in source.events]
+    return cache[source.name]
 
 
-def _clean(source: Source, mode: Mode) -> RunFlow:
-    flow = RunFlow()
+def _feed_all(flow: Flow, mode: Mode, items: Sequence[Any]) -> None:
+    """Feed the stream, and close; may raise."""
     if mode == "sse":
-        flow.feed_sse(b"".join(source.blocks))
+        flow.feed_sse(b"".join(items))
     else:
-        for event in source.events:
-            flow.feed(event)
+        for item in items:
+            flow.feed(item)
     flow.close()
+
+
+def _clean(source: Source, mode: Mode, target: Target,
+           sdk: dict[str, list[Any]] | None = None) -> Flow:
+    flow = target.new_flow()
+    _feed_all(flow, mode, _items(source, mode, target, sdk))
     return flow
 
 
@@ -296,35 +448,167 @@ class Result:
     escape: Escape | None = None
     detected: bool = False
     inconsistent: tuple[str, ...] = ()
-    """States outside the table, and entities left ``unseen``."""
+    """States outside the tables, entities left ``unseen``, internal errors, and
+    what :func:`stepwise_problems` found."""
+    refused: bool = False
+    """The SDK could not build the mutated event (``sdk`` mode): nothing was fed."""
 
 
-def inconsistencies(flow: RunFlow) -> list[str]:
-    """States outside the protocol table, steps or messages still ``unseen``, and
-    internal errors (an exception the engine caught as its last line of defence)."""
-    bad = check_states(flow)
+def inconsistencies(flow: Flow) -> list[str]:
+    """States outside the protocol's tables (entities and history), child entities
+    still ``unseen``, and internal errors (an exception the engine caught as its
+    last line of defence)."""
+    protocol = flow.protocol
+    tables = protocol.tables
+    tops = [(protocol.root, flow.root_state)]
+    if protocol.scope is not None:
+        tops.append((protocol.scope, flow.state_of(protocol.scope)))
+    bad = [f"{kind} {state!r}" for kind, state in tops if state not in tables[kind].states]
+    for kind in protocol.children:
+        for oid, state in flow.states(kind).items():
+            if state not in tables[kind].states:
+                bad.append(f"{kind} {oid} {state!r}")
+            elif state == UNSEEN:
+                bad.append(f"{kind} {oid} left unseen")
+    bad += [f"history {c}" for c in flow.history if c.dest not in tables[c.entity].states]
     bad += [f"internal_error #{v.index}: {v.message}" for v in flow.violations
-            if v.code.value == "internal_error"]
-    for kind, states in (("step", flow.step_states), ("message", flow.message_states)):
-        bad += [f"{kind} {oid} left unseen" for oid, st in states.items() if st == "unseen"]
+            if v.code is Code.INTERNAL_ERROR]
     return bad
 
 
-def run_input(source: Source, inp: Input,
-              clean: Counter[tuple[str, str | None, str | None]] | None = None) -> Result:
+# --------------------------------------------------------------------------- #
+# stepwise checks: whole or not at all, nothing lost
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class _Picture:
+    """What a flow holds, by value, read from its checkpoint: its entities and
+    everything they depend on (not the input bookkeeping: position, counters,
+    stream machine, cursor, violations beyond their number)."""
+
+    entities: dict[str, Any]
+    places: dict[str, tuple[Any, ...]]
+    texts: dict[str, str]
+    rest: dict[str, Any]
+    history: list[Any]
+    violations: int
+
+
+_KEPT: Final = ("slots", "marks", "capped", "error", "root_id", "scope_id", "history_dropped")
+
+
+def _picture(flow: Flow) -> _Picture:
+    with warnings.catch_warnings():  # lone surrogates are saved as U+FFFD, and say so
+        warnings.simplefilter("ignore", UnicodeWarning)
+        state = json.loads(flow.to_json())["state"]
+    trackers = [t for t in (state["scope"], state["root"]) if t is not None]
+    trackers += [t for kind in state["children"].values() for t in kind.values()]
+    entities, places, texts = {}, {}, {}
+    for t in trackers:
+        label = f"{t['entity']} {t['id']}"
+        entities[label] = t
+        places[label] = (t["entity"], t["id"], t["slot"], t["owner"])
+        acc = t["acc"]
+        if isinstance(acc, dict) and type(acc.get("text")) is str:
+            texts[label] = acc["text"]
+    return _Picture(entities, places, texts, {k: state[k] for k in _KEPT}, state["history"],
+                    len(state["violations"]))
+
+
+def _take(flow: Flow, when: str, problems: list[str]) -> _Picture | None:
+    try:
+        return _picture(flow)
+    except ValueError as exc:  # e.g. a number JSON cannot hold, kept in the state
+        problems.append(f"{when}: the flow cannot be saved (to_json: {str(exc)[:100]})")
+        return None
+
+
+def _changed(before: _Picture, after: _Picture) -> list[str]:
+    what = [k for k in after.entities if before.entities.get(k) != after.entities[k]]
+    what += [k for k in before.entities if k not in after.entities]
+    if before.rest != after.rest:
+        what.append("slots/notes/error")
+    if before.history != after.history:
+        what.append("history")
+    return what
+
+
+def _lost(before: _Picture, after: _Picture, flow: Flow, when: str) -> list[str]:
+    out = []
+    for label, place in before.places.items():
+        if after.places.get(label) != place:
+            out.append(f"{when}: {label} at {place[2]} is gone or moved "
+                       f"(now {after.places.get(label)})")
+    if after.history[: len(before.history)] != before.history:
+        out.append(f"{when}: the history before the event was rewritten")
+    replaced = {str(v.entity) for v in flow.violations[before.violations:]
+                if v.code is Code.SNAPSHOT_DIVERGENCE}
+    for label, text in before.texts.items():
+        now = after.texts.get(label)
+        if now is not None and not now.startswith(text) and label not in replaced:
+            out.append(f"{when}: the value of {label} lost what it had: "
+                       f"{text[:40]!r} -> {now[:40]!r}")
+    return out
+
+
+def stepwise_problems(flow: Flow, mode: Mode, items: Sequence[Any], index: int,
+                      bad: Any) -> list[str]:
+    """Feed ``items`` one by one into ``flow`` with ``bad`` at ``index``, close, and
+    check what the module docstring says; may raise (an untyped exception)."""
+    feed = flow.feed_sse if mode == "sse" else flow.feed
+    problems: list[str] = []
+    before = after = None
+    for i, item in enumerate(items):
+        if i != index:
+            new = feed(item)
+        else:
+            before = _take(flow, f"before event #{i}", problems)
+            new = feed(bad)
+            after = _take(flow, f"after event #{i}", problems)
+            if before is not None and after is not None:
+                rejecting = sorted({v.code.value for v in new if RULES[v.code].rejects})
+                changed = _changed(before, after)
+                if rejecting and changed:
+                    problems.append(f"event #{i} was rejected ({', '.join(rejecting)}) "
+                                    f"but changed {', '.join(changed)[:200]}")
+                problems += _lost(before, after, flow, f"after event #{i}")
+        problems += [f"{v.code.value} of event #{i} says it is #{v.index}"
+                     for v in new if v.index != i]
+    start = len(flow.violations)
+    flow.close()
+    problems += [f"{v.code.value} at close says #{v.index}, not #{len(items)}"
+                 for v in flow.violations[start:] if v.index != len(items)]
+    end = _take(flow, "at the end", problems)
+    if before is not None and end is not None:
+        problems += _lost(before, end, flow, "at the end")
+    return problems
+
+
+def run_input(source: Source, inp: Input, clean: Verdict | None = None,
+              target: Target = ASSISTANTS_FUZZ,
+              sdk: dict[str, list[Any]] | None = None) -> Result:
     """Feed one input and classify it against the clean replay's violations."""
     event = source.events[inp.index]
-    name, data = str(event.get("event")), event.get("data")
-    text = mutated_text(data, inp.path, inp.value)
-    obj = _object_of(data, inp.path, inp.value, text)
+    name, data = event.get("event"), event.get("data")
+    text = mutated_text(data, inp.path, inp.value, target)
     try:
-        flow = _feed(source, inp.index, name, inp.mode, obj, text)
+        bad = _item(target, inp.mode, name, data, inp.path, inp.value, text)
+    except Exception:  # the SDK's own builder gave up: no input to feed
+        return Result(refused=True)
+    items = _items(source, inp.mode, target, sdk)
+    flow = target.new_flow()
+    problems: list[str] = []
+    try:
+        if target.stepwise:
+            problems = stepwise_problems(flow, inp.mode, items, inp.index, bad)
+        else:
+            _feed_all(flow, inp.mode, [*items[:inp.index], bad, *items[inp.index + 1:]])
     except Exception as exc:  # counting these is the point
         message = str(exc).splitlines()[0][:200] if str(exc) else ""
         return Result(escape=Escape(type(exc).__name__, escape_site(exc), message, inp))
     if clean is None:
-        clean = _verdict(_clean(source, inp.mode))
-    return Result(detected=_verdict(flow) != clean, inconsistent=tuple(inconsistencies(flow)))
+        clean = _verdict(_clean(source, inp.mode, target, sdk))
+    return Result(detected=_verdict(flow) != clean,
+                  inconsistent=(*inconsistencies(flow), *problems))
 
 
 # --------------------------------------------------------------------------- #
@@ -344,6 +628,11 @@ class TypeFuzzReport:
     space: int = 0
     """How many distinct inputs the corpus holds."""
     sources: int = 0
+    labels: tuple[str, ...] = ASSISTANTS_FUZZ.labels
+    refused: int = 0
+    """Inputs the SDK could not build an event object for (``sdk`` mode)."""
+    corrupted: list[str] = field(default_factory=list)
+    """Seed streams whose events a flow changed in place (they must stay as given)."""
 
     @property
     def untyped(self) -> int:
@@ -352,7 +641,7 @@ class TypeFuzzReport:
     @property
     def rate(self) -> float:
         """Detected inputs over inputs that raised nothing."""
-        fed = self.inputs - self.untyped
+        fed = self.inputs - self.untyped - self.refused
         return self.detected / fed if fed else 0.0
 
     def sites(self) -> list[tuple[tuple[str, str], int, Escape]]:
@@ -369,13 +658,15 @@ class TypeFuzzReport:
             f"recordings: {self.sources}, distinct inputs: {self.space}, tried: {self.inputs}",
             f"untyped exceptions: {self.untyped}",
             f"flows left inconsistent: {len(self.inconsistent)}",
-            f"detected: {self.detected} of {self.inputs - self.untyped} fed without "
-            f"exception ({100 * self.rate:.2f}%)",
-            "",
-            f"{'value':<16}{'inputs':>8}{'untyped':>9}{'detected':>10}",
+            f"detected: {self.detected} of {self.inputs - self.untyped - self.refused} fed "
+            f"without exception ({100 * self.rate:.2f}%)",
         ]
-        for label in _LABELS:
-            lines.append(f"{label:<16}{self.per_value[label]:>8}"
+        if self.refused:
+            lines.append(f"refused by the SDK's event builder: {self.refused}")
+        lines += [f"CORRUPTED seed stream {name}" for name in self.corrupted]
+        lines += ["", f"{'value':<18}{'inputs':>8}{'untyped':>9}{'detected':>10}"]
+        for label in self.labels:
+            lines.append(f"{label:<18}{self.per_value[label]:>8}"
                          f"{self.escapes_per_value[label]:>9}"
                          f"{self.detected_per_value[label]:>10}")
         for inp, problems in self.inconsistent[:top]:
@@ -393,9 +684,9 @@ class TypeFuzzReport:
 def _nth(corpus: Corpus, n: int) -> Input:
     """Input number ``n`` of the corpus, in order: sources, their (event, path)
     pairs, values, modes."""
-    per_path = len(_LABELS) * len(MODES)
-    k, rest = divmod(n, per_path)
-    label, mode = _LABELS[rest // len(MODES)], MODES[rest % len(MODES)]
+    labels, modes = corpus.target.labels, corpus.target.modes
+    k, rest = divmod(n, len(labels) * len(modes))
+    label, mode = labels[rest // len(modes)], modes[rest % len(modes)]
     for source in corpus.sources:
         if k < len(source.paths):
             index, path = source.paths[k]
@@ -409,19 +700,26 @@ def run_typefuzz(corpus: Corpus, budget: int, seed: int = 0, *,
                  every: int = 500) -> TypeFuzzReport:
     """Feed ``budget`` inputs picked with ``seed`` (all of them, in order, if the
     corpus holds no more); ``progress(done, total, report)`` every ``every`` inputs."""
+    target = corpus.target
     total = corpus.size
     if budget >= total:
         picks: Sequence[int] = range(total)
     else:
         picks = sorted(random.Random(seed).sample(range(total), budget))
     by_name: Mapping[str, Source] = {s.name: s for s in corpus.sources}
-    clean = {(s.name, mode): _verdict(_clean(s, mode)) for s in corpus.sources for mode in MODES}
-    report = TypeFuzzReport(space=total, sources=len(corpus.sources))
+    sdk: dict[str, list[Any]] = {}
+    clean = {(s.name, mode): _verdict(_clean(s, mode, target, sdk))
+             for s in corpus.sources for mode in target.modes}
+    given = {s.name: repr(s.events) for s in corpus.sources}
+    report = TypeFuzzReport(space=total, sources=len(corpus.sources), labels=target.labels)
     for done, n in enumerate(picks, start=1):
         inp = _nth(corpus, n)
-        result = run_input(by_name[inp.source], inp, clean[(inp.source, inp.mode)])
+        result = run_input(by_name[inp.source], inp, clean[(inp.source, inp.mode)], target,
+                           sdk)
         report.inputs += 1
         report.per_value[inp.value] += 1
+        if result.refused:
+            report.refused += 1
         if result.inconsistent:
             report.inconsistent.append((inp, result.inconsistent))
         if result.escape is not None:
@@ -432,4 +730,5 @@ def run_typefuzz(corpus: Corpus, budget: int, seed: int = 0, *,
             report.detected_per_value[inp.value] += 1
         if progress is not None and (done % every == 0 or done == len(picks)):
             progress(done, len(picks), report)
+    report.corrupted = [s.name for s in corpus.sources if repr(s.events) != given[s.name]]
     return report
