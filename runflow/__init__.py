@@ -3,12 +3,14 @@
 from .callbacks import Handler
 from .checkpoint import CheckpointError
 from .drive import DriveError, RunTimeout, ToolError, UnknownTool, adrive, drive
+from .drive_responses import DrivenResponse, FunctionCallMade, adrive_response, drive_response
 from .flow import Ending, RecoveryError, RunFlow
 from .hooks import CallbackFailure
 from .jsonparse import JSONError
 from .limits import Limits
 from .parts import TextDelta, TextSnapshot, ToolCallDelta, ToolCallSnapshot
 from .protocol import ASSISTANTS, PROTOCOL, Entity, Protocol, ProtocolDefinitionError
+from .response_flow import ResponseFlow, ValueDelta
 from .sdk import AsyncFlowEventHandler, FlowEventHandler, aconsume, consume
 from .state import StateChange
 from .violations import RULES, Code, EntityRef, ProtocolError, Violation
@@ -22,10 +24,12 @@ __all__ = [
     "CheckpointError",
     "Code",
     "DriveError",
+    "DrivenResponse",
     "Ending",
     "Entity",
     "EntityRef",
     "FlowEventHandler",
+    "FunctionCallMade",
     "Handler",
     "JSONError",
     "Limits",
@@ -33,6 +37,7 @@ __all__ = [
     "ProtocolDefinitionError",
     "ProtocolError",
     "RecoveryError",
+    "ResponseFlow",
     "RunFlow",
     "RunTimeout",
     "StateChange",
@@ -42,10 +47,13 @@ __all__ = [
     "ToolCallSnapshot",
     "ToolError",
     "UnknownTool",
+    "ValueDelta",
     "Violation",
     "aconsume",
     "adrive",
+    "adrive_response",
     "consume",
     "drive",
+    "drive_response",
 ]
 __version__ = "0.1.0"

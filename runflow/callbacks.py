@@ -106,7 +106,10 @@ class Callbacks:
         return self._hooks
 
     def _on_enter(self, entity: str, state: str) -> Callable[[Any], Any]:
-        table = self.protocol.tables[entity]
+        table = self.protocol.tables.get(entity)
+        if table is None:  # mypy catches this too
+            raise ValueError(f"the {self.protocol.name} protocol has no {entity!r}; kinds: "
+                             f"{', '.join(self.protocol.tables)}")
         valid = [s for s in table.states if s != table.initial]
         if state not in valid:  # mypy catches this; this catches untyped callers
             raise ValueError(f"{entity} has no state {state!r}; states: {', '.join(valid)}")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Union
 from .entities import Tracker
 from .jsonparse import JSONError, dump_json, parse_json
 from .limits import Limits
+from .profiles import profile_named
 from .protocol import PROTOCOL
 from .protocol.model import Protocol
 from .sse import RawEvent, SSEDecoder
@@ -42,6 +43,7 @@ VERSION = 2
 """Version 2: the generic ``state`` record (version 1 listed fields by hand)."""
 
 F = TypeVar("F", bound="RunFlow")
+_MISSING: Any = object()
 _HINTS = typing.get_type_hints(FlowState)
 
 
@@ -105,7 +107,8 @@ def _load_tracker(d: Any, path: str, ctx: _Context) -> Tracker:
         raise CheckpointError(f"{path}.status_override: {override!r} is not a {kind} state")
     t.status_override = override
     t.recovered = _typed(d.get("recovered"), bool, f"{path}.recovered")
-    status = t.raw.get(table.status_field) if table.status_field and t.raw else state
+    status = (t.raw.get(table.status_field)
+              if table.status_field and table.status_from_event and t.raw else state)
     if status != state and override != state:
         raise CheckpointError(f"{path}: state {state!r} but its object says {str(status)[:40]!r}")
     acc = d.get("acc")
@@ -271,6 +274,7 @@ def dump_flow(flow: RunFlow) -> str:
             "strict": flow.strict,
             "callback_errors": flow.callback_errors,
             "limits": flow.limits.to_dict(),
+            "profile": flow.profile.name if flow.profile is not None else None,
         },
         "state": record,
     }
@@ -352,6 +356,15 @@ def load_flow(cls: type[F], text: str | bytes, **overrides: Any) -> F:
     errors = overrides.pop("callback_errors", settings.get("callback_errors"))
     if errors not in ("raise", "collect"):
         raise CheckpointError("settings.callback_errors: expected 'raise' or 'collect'")
+    profile = overrides.pop("profile", _MISSING)
+    if profile is _MISSING:
+        name = settings.get("profile")
+        if name is not None and type(name) is not str:
+            raise CheckpointError("settings.profile: expected a profile name or null")
+        try:
+            profile = profile_named(name) if name is not None else None
+        except ValueError as exc:
+            raise CheckpointError(f"settings.profile: {exc}") from None
     ctx = _Context(protocol, limits)
     record = _obj(data.get("state"), "state")
     values: dict[str, Any] = {}
@@ -364,6 +377,6 @@ def load_flow(cls: type[F], text: str | bytes, **overrides: Any) -> F:
     state = FlowState(**values)
     _check_record(state, protocol)
     flow = cls(strict=strict, limits=limits, callback_errors=errors, protocol=protocol,
-               **overrides)
+               profile=profile, **overrides)
     flow._s = state
     return flow

@@ -41,7 +41,7 @@ import openai
 from openai.types.beta.threads import RequiredActionFunctionToolCall, Run
 from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 
-from .flow import RunFlow
+from .flow import Flow, RunFlow
 from .jsonparse import JSONError, parse_json
 from .protocol import PROTOCOL, UNSEEN, Entity
 from .sdk import aconsume, consume
@@ -115,11 +115,11 @@ class _Planner:
         """Seconds left before the overall deadline (None: no deadline)."""
         return None if self.ends_at is None else self.ends_at - time.monotonic()
 
-    def check_deadline(self, flow: RunFlow) -> None:
+    def check_deadline(self, flow: Flow) -> None:
         left = self.remaining()
         if left is not None and left <= 0:
-            raise RunTimeout(f"run {flow.run_id} still {flow.run_status!r} at the deadline "
-                             f"of {self.opts.deadline}s")
+            raise RunTimeout(f"{flow.root_kind} {flow.root_id} still {flow.root_state!r} at "
+                             f"the deadline of {self.opts.deadline}s")
 
     def next(self, flow: RunFlow) -> tuple[str, Any]:
         status = flow.run_status
@@ -333,7 +333,7 @@ async def _asubmit(client: openai.AsyncOpenAI, flow: RunFlow, plan: _Planner, th
 # deadline and idle timeout
 # --------------------------------------------------------------------------- #
 @contextlib.contextmanager
-def _timeouts(flow: RunFlow, plan: _Planner) -> Iterator[None]:
+def _timeouts(flow: Flow, plan: _Planner) -> Iterator[None]:
     """A request cut short by the deadline (its timeout is what was left of it)
     is the deadline passing: :class:`RunTimeout`, not the SDK's timeout error."""
     try:
@@ -342,8 +342,8 @@ def _timeouts(flow: RunFlow, plan: _Planner) -> Iterator[None]:
         left = plan.remaining()
         if left is None or left > 0:
             raise
-        raise RunTimeout(f"run {flow.run_id} still {flow.run_status!r} at the deadline "
-                         f"of {plan.opts.deadline}s (a request was cut short)") from exc
+        raise RunTimeout(f"{flow.root_kind} {flow.root_id} still {flow.root_state!r} at the "
+                         f"deadline of {plan.opts.deadline}s (a request was cut short)") from exc
 
 
 def _bounded(client: openai.OpenAI, plan: _Planner) -> openai.OpenAI:
@@ -361,7 +361,7 @@ class _Clock:
     """When a stream must end: at the overall deadline, or ``idle`` seconds after
     the last event the flow dispatched (``flow.event_count`` grew)."""
 
-    def __init__(self, flow: RunFlow, plan: _Planner) -> None:
+    def __init__(self, flow: Flow, plan: _Planner) -> None:
         self.flow, self.plan = flow, plan
         self.idle = plan.opts.idle_timeout
         self.events = flow.event_count
@@ -390,8 +390,9 @@ class _Clock:
         return min(waits) if waits else None
 
     def timeout(self) -> RunTimeout:
-        return RunTimeout(f"run {self.flow.run_id} still {self.flow.run_status!r}: the stream "
-                          f"was ended after {self.flow.event_count} event(s): {self.expired}")
+        flow = self.flow
+        return RunTimeout(f"{flow.root_kind} {flow.root_id} still {flow.root_state!r}: the "
+                          f"stream was ended after {flow.event_count} event(s): {self.expired}")
 
 
 class _Watchdog(threading.Thread):
@@ -428,7 +429,7 @@ class _Watchdog(threading.Thread):
             pass  # already closed: the read has ended anyway
 
 
-def _consume(flow: RunFlow, plan: _Planner, start: Callable[[openai.OpenAI], Any],
+def _consume(flow: Flow, plan: _Planner, start: Callable[[openai.OpenAI], Any],
              client: openai.OpenAI) -> str:
     """Open a stream with ``start`` and feed it to the flow under the clock."""
     clock = _Clock(flow, plan)
@@ -452,7 +453,7 @@ def _consume(flow: RunFlow, plan: _Planner, start: Callable[[openai.OpenAI], Any
     return ending
 
 
-async def _aconsume(flow: RunFlow, plan: _Planner,
+async def _aconsume(flow: Flow, plan: _Planner,
                     start: Callable[[openai.AsyncOpenAI], Awaitable[Any]],
                     client: openai.AsyncOpenAI) -> str:
     """Async :func:`_consume`: the feeding task is cancelled when the clock expires.
@@ -500,7 +501,8 @@ def _lookup(call: RequiredActionFunctionToolCall, opts: _Options) -> tuple[Tool,
     tool = opts.tools.get(name)
     if tool is None:
         known = ", ".join(sorted(opts.tools)) or "none"
-        raise UnknownTool(f"the run asked for tool {name!r} (call {call.id}); tools given: {known}")
+        raise UnknownTool(f"the model asked for tool {name!r} (call {call.id}); tools given: "
+                          f"{known}")
     try:
         args = parse_json(call.function.arguments or "{}")
     except JSONError:

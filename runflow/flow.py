@@ -39,6 +39,7 @@ from .hooks import CallbackFailure, Hooks
 from .jsonparse import describe, has_non_finite
 from .limits import Limits
 from .machines import compiled, trigger_name
+from .profiles import Profile
 from .protocol import PROTOCOL
 from .protocol.model import STAY, UNSEEN, EntityTable, EventKind, Guard, Protocol, StreamInput
 from .shapes import json_type
@@ -92,6 +93,16 @@ def _describe(exc: Exception) -> str:
             "runflow: the event was not applied as a whole, please report it")
 
 
+def _dumped(model: BaseModel) -> Any:
+    """An SDK object as JSON data; one pydantic cannot dump (nested past its depth, an
+    integer too large for a float field kept by the SDK's lenient builder) is bad data."""
+    try:
+        return model.model_dump(mode="json", exclude_unset=True, warnings=False)
+    except (ValueError, OverflowError, TypeError) as exc:
+        return _BadData(f"the {type(model).__name__} object cannot be read as JSON "
+                        f"({shorten(str(exc), 120)})")
+
+
 def _slot_key(group: str | None, indices: tuple[int, ...]) -> str:
     return f"{group}/{'/'.join(map(str, indices))}"
 
@@ -134,9 +145,15 @@ class Flow(FlowView, Callbacks, AsyncDriving):
         limits: Limits | None = None,
         callback_errors: Literal["raise", "collect"] = "raise",
         protocol: Protocol | None = None,
+        profile: Profile | None = None,
     ) -> None:
         protocol = protocol or self.default_protocol
+        if profile is not None and profile.protocol != protocol.name:
+            raise ValueError(f"profile {profile.name!r} is for the {profile.protocol} "
+                             f"protocol, not {protocol.name}")
         self.protocol = protocol
+        self.profile = profile
+        """How this server's known quirks are judged (:mod:`runflow.profiles`)."""
         self.strict = strict
         self.limits = limits or Limits()
         self.callback_errors = callback_errors
@@ -191,13 +208,16 @@ class Flow(FlowView, Callbacks, AsyncDriving):
                 data = event.get("data")
         elif isinstance(event, BaseModel) and named_by_data and not hasattr(event, "event"):
             name = None  # an SDK Responses event: the event is its own data
-            data = event.model_dump(mode="json", exclude_unset=True, warnings=False)
+            data = _dumped(event)
         else:
             name = getattr(event, "event", None)
             data = getattr(event, "data", None)
             if isinstance(data, BaseModel):
-                data = data.model_dump(mode="json", exclude_unset=True, warnings=False)
-        if not isinstance(name, str) and not (named_by_data and isinstance(data, dict)):
+                data = _dumped(data)
+        if isinstance(data, _BadData):
+            named = name if name is not None else getattr(event, "type", None)
+            self._process(named if isinstance(named, str) else None, data, None)
+        elif not isinstance(name, str) and not (named_by_data and isinstance(data, dict)):
             self._process(None, _BadData(f"the event has no 'event' name (got "
                                          f"{shorten(name)})"), None)
         elif isinstance(data, (bytes, bytearray)):
@@ -269,6 +289,8 @@ class Flow(FlowView, Callbacks, AsyncDriving):
 
     def _feed_raw(self, name: str | None, data: bytes | None, offset: int | None) -> None:
         if data is None or data == self._c.done_data:
+            if name is None and data is not None:
+                name = self._c.done_event  # ``data: [DONE]`` alone (OpenRouter) ends it too
             self._process(name, None if data is None else self._c.done_text, offset)
             return
         try:
@@ -353,7 +375,8 @@ class Flow(FlowView, Callbacks, AsyncDriving):
         seq = data.get(fld)
         last = state.sequence
         if seq is None and fld not in data:
-            if last is not None and self._c.routes.get(name or "") is not None:
+            route = self._c.routes.get(name or "")
+            if last is not None and route is not None and route[0] is not EventKind.IGNORED:
                 self._violate(Code.SEQUENCE_GAP, index, name, None,
                               f"{shorten(name)} has no {fld}, after {last}")
             return False
@@ -423,6 +446,13 @@ class Flow(FlowView, Callbacks, AsyncDriving):
         state = self._s
         limits = self.limits
         kind = entity.kind if entity is not None else None
+        if self.profile is not None:
+            verdict = self.profile.verdict(code, kind)
+            if verdict == "expected":
+                state.expected[code.value] = state.expected.get(code.value, 0) + 1
+                return
+            if verdict is not None:
+                severity = verdict
         key = f"{code.value} {kind}"
         seen = state.repeats.get(key, 0)
         state.repeats[key] = seen + 1
@@ -552,15 +582,15 @@ class Flow(FlowView, Callbacks, AsyncDriving):
             status = obj.get(status_field) if status_field is not None else None
             if status_field is not None and status != dest and (
                     status is not None or status_field in obj):
-                kept = "the event is followed"
                 if table.status_from_event:
                     tracker.status_override = dest
-                    kept = "the event name is followed"
-                self._violate(
-                    Code.STATUS_MISMATCH, index, name, tracker.ref,
-                    f"{name} carries {status_field} {shorten(status)}; {kept} and "
-                    f"{tracker.label} is now {dest!r}",
-                )
+                    what = (f"the event name is followed and {tracker.label} is now "
+                            f"{dest!r}")
+                else:
+                    what = (f"{tracker.label} is now {dest!r} and its snapshot keeps the "
+                            "server's status")
+                self._violate(Code.STATUS_MISMATCH, index, name, tracker.ref,
+                              f"{name} carries {status_field} {shorten(status)}; {what}")
         elif tracker.acc is not None:
             tracker.typed = None
             tracker.acc.absorb(data)  # a value event (``output_text.done``) ends the value
@@ -579,6 +609,7 @@ class Flow(FlowView, Callbacks, AsyncDriving):
             tracker.recovered, tracker.acc.save() if tracker.acc is not None else None,
             s.root, s.scope, s.root_id, s.scope_id, s.stream_moves, len(s.history),
             s.history_dropped, len(s.violations), dict(s.repeats), dict(s.suppressed),
+            dict(s.expected),
             {k: len(v) for k, v in s.marks.items()}, self._first_error,
             len(hooks.pending) if hooks is not None else None,
         )
@@ -587,7 +618,7 @@ class Flow(FlowView, Callbacks, AsyncDriving):
         s = self._s
         (tracker.state, tracker.raw, tracker.typed, tracker.status_override,
          tracker.recovered, acc, s.root, s.scope, s.root_id, s.scope_id, s.stream_moves,
-         history, s.history_dropped, violations, s.repeats, s.suppressed, marks,
+         history, s.history_dropped, violations, s.repeats, s.suppressed, s.expected, marks,
          self._first_error, pending) = saved
         if acc is not None:
             tracker.acc.restore(acc)
@@ -733,8 +764,8 @@ class Flow(FlowView, Callbacks, AsyncDriving):
             where = _where(table.position[:-1], indices[:-1])
             if parent is None:
                 _reject(Code.UNKNOWN_ENTITY,
-                        f"{name} at {where} names a {table.parent_group} entity this flow "
-                        "has not seen", EntityRef(kind=kind, id=where))
+                        f"{name} at {where}: this flow has seen nothing there in "
+                        f"{table.parent_group}", EntityRef(kind=kind, id=where))
             if parent.state in c.tables[parent.entity].terminal:
                 _reject(Code.EVENT_AFTER_TERMINAL,
                         f"{name} for {parent.label} after it ended {parent.state!r}", parent)
@@ -773,11 +804,11 @@ class Flow(FlowView, Callbacks, AsyncDriving):
                         f"is a {kind}, but it began as {existing.label}", existing)
             if type(oid) is str and parent is None and oid != existing.id:
                 self._violate(Code.ITEM_ID_MISMATCH, state.index - 1, name, existing.ref,
-                              f"{name} names the item at {_where(table.position, indices)} "
-                              f"{shorten(oid)}, but it began as {existing.id}; the position "
-                              "is followed")
+                              f"{name} gives the entity at {_where(table.position, indices)} "
+                              f"the id {shorten(oid)}, but it began as {existing.id}; the "
+                              "position is followed")
             tracker, new = existing, False
-        self._check_named(table, data, tracker.owner, name)
+        self._check_named(table, data, tracker, name)
         return tracker, new
 
     def _indices(self, table: EntityTable, data: Any, name: str) -> tuple[int, ...]:
@@ -785,10 +816,13 @@ class Flow(FlowView, Callbacks, AsyncDriving):
         out = []
         for fld in table.position:
             value = data.get(fld) if type(data) is dict else None
-            if type(value) is not int or not 0 <= value <= max_index:
+            if type(value) is not int or value < 0:
                 _reject(Code.MALFORMED_EVENT,
-                        f"the data of {name}: {fld}: expected an index (an integer from 0 to "
-                        f"max_index={max_index}), got {shorten(value)}")
+                        f"the data of {name}: {fld}: expected an index (an integer >= 0), got "
+                        f"{shorten(value)}")
+            if value >= max_index:
+                _reject(Code.LIMIT_EXCEEDED,
+                        f"the data of {name}: {fld} {value} exceeds the limit {max_index}")
             out.append(value)
         return tuple(out)
 
@@ -796,9 +830,11 @@ class Flow(FlowView, Callbacks, AsyncDriving):
         found = self._s.slots.get(_slot_key(group, indices))
         return self._s.children[found[0]].get(found[1]) if found is not None else None
 
-    def _check_named(self, table: EntityTable, data: Any, owner: str | None, name: str) -> None:
-        """An event naming another item than the one at its position (GitHub Copilot
-        rotates ``item_id`` on every event): reported, and the position is followed."""
+    def _check_named(self, table: EntityTable, data: Any, tracker: Tracker, name: str) -> None:
+        """An event whose ``named_by`` field names another id than the entity at its
+        first position (GitHub Copilot rotates ``item_id`` on every event): reported,
+        and the position is followed."""
+        owner = tracker.owner
         named_by = table.named_by
         if named_by is None or type(data) is not dict:
             return
@@ -809,10 +845,9 @@ class Flow(FlowView, Callbacks, AsyncDriving):
             _reject(Code.MALFORMED_EVENT, f"the data of {name}: {named_by}: expected a "
                     f"string, got {json_type(named)}")
         if named != owner:
-            self._violate(Code.ITEM_ID_MISMATCH, self._s.index - 1, name,
-                          EntityRef(kind=table.entity, id=str(owner)),
-                          f"{name} names item {shorten(named)}, but the item at its position "
-                          f"is {owner}; the position is followed")
+            self._violate(Code.ITEM_ID_MISMATCH, self._s.index - 1, name, tracker.ref,
+                          f"{name}'s {named_by} is {shorten(named)}, but the entity at its "
+                          f"position belongs to {owner}; the position is followed")
 
     def _adopt(self, tracker: Tracker, obj: Any) -> None:
         """Register an entity the flow sees for the first time (created or adopted)."""
@@ -903,6 +938,17 @@ class Flow(FlowView, Callbacks, AsyncDriving):
         if type(data) is not dict:
             _reject(Code.MALFORMED_EVENT, f"the data of {name}: expected an object, got "
                     f"{json_type(data)}")
+        state = self._s
+        pos = table.position
+        if len(pos) == 2:  # the fast path: a part's delta (output_index, content_index)
+            i, j = data.get(pos[0]), data.get(pos[1])
+            if type(i) is int and type(j) is int and i >= 0 and j >= 0:
+                found = state.slots.get(f"{table.group}/{i}/{j}")
+                if found is not None and found[0] == table.entity:
+                    placed = state.children[found[0]][found[1]]
+                    if table.named_by is not None and data.get(table.named_by) != placed.owner:
+                        self._check_named(table, data, placed, name)
+                    return placed
         indices = self._indices(table, data, name)
         tracker = self._slot(table.group, indices)
         if tracker is None or tracker.entity != table.entity:
@@ -913,7 +959,7 @@ class Flow(FlowView, Callbacks, AsyncDriving):
                     f"{what}; a delta carries no object, so it cannot be adopted",
                     EntityRef(kind=table.entity, id=_slot_key(table.group, indices)))
         if table.named_by is not None and data.get(table.named_by) != tracker.owner:
-            self._check_named(table, data, tracker.owner, name)
+            self._check_named(table, data, tracker, name)
         return tracker
 
     # ------------------------------------------------------------------ #
@@ -1029,8 +1075,9 @@ class RunFlow(Flow, RunView, RunCallbacks):
         callback_errors: Literal["raise", "collect"] = "raise",
         handler: Handler | None = None,
         protocol: Protocol | None = None,
+        profile: Profile | None = None,
     ) -> None:
         super().__init__(strict=strict, limits=limits, callback_errors=callback_errors,
-                         protocol=protocol)
+                         protocol=protocol, profile=profile)
         if handler is not None:
             self.add_handler(handler)

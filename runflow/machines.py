@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 from transitions import EventData, Machine
 
-from .protocol.model import STAY, EntityTable, Guard, Rule, StreamInput, StreamRow
+from .protocol.model import STAY, EntityTable, EventKind, Guard, Rule, StreamInput, StreamRow
 from .protocol.model import Protocol as Definition
 
 __all__ = ["Compiled", "EnterListener", "build_machine", "build_machines", "compiled",
@@ -110,6 +110,10 @@ class Compiled:
         }
         self.recovered_rules = protocol.recovered_rules
         self.done_data = protocol.done_data
+        self.done_event: str | None = next(
+            (name for name, (kind, _) in protocol.routes.items() if kind is EventKind.DONE), None)
+        """The event a ``data: [DONE]`` frame with no ``event:`` line is (the SDKs stop at
+        any ``[DONE]`` data)."""
         self.done_text = protocol.done_data.decode()
         self.delta_states: dict[str, frozenset[str]] = {
             name: allowed for t in protocol.tables.values() for name, allowed in t.deltas.items()

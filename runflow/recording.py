@@ -23,14 +23,16 @@ names the line, and the flow goes on.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from .flow import RunFlow
+from .flow import Flow, RunFlow
 from .jsonparse import JSONError, parse_json
+from .profiles import Profile
 from .view import Ending
 from .violations import Code, Violation
 
@@ -40,6 +42,8 @@ __all__ = [
     "Recording",
     "RecordingError",
     "Replay",
+    "detect_protocol",
+    "new_flow",
     "read_recording",
     "replay_file",
 ]
@@ -76,13 +80,23 @@ class Recording:
     format: Format
     data: bytes
 
-    def replay(self, flow: RunFlow | None = None, *, close: bool = True) -> Replay:
-        """Feed every event into ``flow`` (a new :class:`RunFlow` by default).
+    @property
+    def protocol(self) -> str:
+        """The protocol the stream speaks, sniffed from its event names
+        (:func:`detect_protocol`)."""
+        return detect_protocol(self.data)
+
+    def replay(self, flow: Flow | None = None, *, close: bool = True,
+               protocol: str | None = None, profile: Profile | None = None) -> Replay:
+        """Feed every event into ``flow`` (by default a new flow of ``protocol``, or
+        of the protocol sniffed from the stream: a :class:`RunFlow` or a
+        :class:`~runflow.ResponseFlow`).
 
         With ``close=True`` the flow is closed at the end, so a recording that
         stops without ``done`` or ``error`` is reported ``truncated``.
         """
-        flow = flow if flow is not None else RunFlow()
+        if flow is None:
+            flow = new_flow(protocol or self.protocol, profile=profile)
         lines: dict[int, int] = {}
         if self.format == "jsonl":
             _feed_jsonl(self.data, flow, lines)
@@ -97,7 +111,8 @@ class Replay:
     """A recording fed into a flow, with where each event came from."""
 
     recording: Recording
-    flow: RunFlow
+    flow: Any
+    """The flow fed: a :class:`RunFlow` or a :class:`~runflow.ResponseFlow`."""
     ending: Ending | None
     """How the input ended; None when the flow was left open (``close=False``)."""
     lines: dict[int, int] = field(default_factory=dict)
@@ -155,7 +170,8 @@ def _refuse_json_body(name: str, data: bytes) -> None:
         return  # several lines of JSON (or broken JSON): read it as JSON lines
     if isinstance(value, list):
         raise RecordingError(f"{name}: the input is a single JSON array, not an event stream")
-    if isinstance(value, dict) and "event" not in value:
+    if isinstance(value, dict) and "event" not in value and not (
+            isinstance(value.get("type"), str) and "sequence_number" in value):
         kind = value.get("object")
         what = f" (a {kind!r} object)" if isinstance(kind, str) and len(kind) < 60 else ""
         raise RecordingError(
@@ -165,10 +181,37 @@ def _refuse_json_body(name: str, data: bytes) -> None:
 
 
 def replay_file(
-    source: str | os.PathLike[str], flow: RunFlow | None = None, *, close: bool = True
+    source: str | os.PathLike[str], flow: Flow | None = None, *, close: bool = True,
+    protocol: str | None = None, profile: Profile | None = None,
 ) -> Replay:
     """:func:`read_recording` then :meth:`Recording.replay`."""
-    return read_recording(source).replay(flow, close=close)
+    return read_recording(source).replay(flow, close=close, protocol=protocol, profile=profile)
+
+
+_NAMES = re.compile(rb'(?m)^event:[ \t]*(thread\.|response\.)|"type"[ \t]*:[ \t]*"(response\.)'
+                    rb'|"event"[ \t]*:[ \t]*"(thread\.|response\.)')
+
+
+def detect_protocol(data: bytes) -> str:
+    """``"responses"`` when the first protocol event name in ``data`` is a
+    ``response.*`` one (an ``event:`` line, a data ``type``, or a jsonl ``event``),
+    else ``"assistants"`` (``thread.*``, or nothing to tell by)."""
+    found = _NAMES.search(data, 0, 1 << 16)
+    if found is None:
+        return "assistants"
+    prefix = next(g for g in found.groups() if g is not None)
+    return "responses" if prefix == b"response." else "assistants"
+
+
+def new_flow(protocol: str, *, profile: Profile | None = None) -> Flow:
+    """A fresh flow for the protocol named ``protocol``."""
+    if protocol == "responses":
+        from .response_flow import ResponseFlow
+
+        return ResponseFlow(profile=profile)
+    if protocol == "assistants":
+        return RunFlow(profile=profile)
+    raise ValueError(f"unknown protocol {protocol!r}; known: assistants, responses")
 
 
 def detect_format(name: str, data: bytes) -> Format:
@@ -206,7 +249,7 @@ def _is_text(head: bytes) -> bool:
 # --------------------------------------------------------------------------- #
 # feeding
 # --------------------------------------------------------------------------- #
-def _feed_jsonl(data: bytes, flow: RunFlow, lines: dict[int, int]) -> None:
+def _feed_jsonl(data: bytes, flow: Flow, lines: dict[int, int]) -> None:
     for number, raw in enumerate(data.splitlines(), start=1):
         if not raw.strip():
             continue
@@ -231,19 +274,21 @@ def _parse_line(raw: bytes) -> tuple[dict[str, Any], str | None]:
         return {}, f"not valid JSON ({exc})"
     if not isinstance(obj, dict):
         return {}, f"a JSON {type(obj).__name__}, not an object with 'event' and 'data'"
+    if "event" not in obj and isinstance(obj.get("type"), str):
+        return obj, None  # a Responses event written as its data: the type names it
     if not isinstance(obj.get("event"), str):
         return obj, f"the object has no 'event' name (got {obj.get('event')!r})"
     return obj, None
 
 
-def _reword(flow: RunFlow, violation: Violation, name: str | None, message: str) -> None:
+def _reword(flow: Flow, violation: Violation, name: str | None, message: str) -> None:
     for i in range(len(flow.violations) - 1, -1, -1):
         if flow.violations[i] is violation:
             flow.violations[i] = violation.model_copy(update={"message": message, "event": name})
             return
 
 
-def _feed_sse(data: bytes, flow: RunFlow, lines: dict[int, int], *, close: bool) -> None:
+def _feed_sse(data: bytes, flow: Flow, lines: dict[int, int], *, close: bool) -> None:
     """Feed the bytes line by line, noting the line where each dispatched block began.
 
     Feeding per line goes through the same incremental decoder as any chunking, so

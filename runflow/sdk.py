@@ -2,10 +2,16 @@
 
 * :func:`consume` / :func:`aconsume` feed a whole stream into a flow. An SDK
   ``Stream`` / ``AsyncStream`` (``runs.create(..., stream=True)``,
-  ``threads.create_and_run(stream=True)``, ``runs.submit_tool_outputs(stream=True)``)
-  is read as raw SSE bytes: that is faster than the SDK's own parsing and sees
-  exactly what the server sent -- ``done``, a cut connection, invalid JSON, an
-  ``error`` event, unknown events -- where the SDK would stop silently or raise.
+  ``threads.create_and_run(stream=True)``, ``runs.submit_tool_outputs(stream=True)``;
+  for a :class:`runflow.ResponseFlow` ``responses.create(..., stream=True)`` and
+  ``responses.retrieve(id, stream=True, starting_after=N)``) is read as raw SSE
+  bytes: that is faster than the SDK's own parsing and sees exactly what the
+  server sent -- ``done``, a cut connection, invalid JSON, an ``error`` event,
+  unknown events -- where the SDK would stop silently or raise. The Responses
+  helper ``responses.stream(...)`` (a ``ResponseStreamManager``, entered here, or
+  the ``ResponseStream`` it yields, and their async twins) is read the same way
+  through the raw stream it wraps (:func:`raw_stream`). Pass a stream nobody has
+  read from yet.
 * :class:`FlowEventHandler` / :class:`AsyncFlowEventHandler` are
   ``AssistantEventHandler`` subclasses for ``event_handler=`` in ``runs.stream``,
   ``threads.create_and_run_stream`` and ``runs.submit_tool_outputs_stream``. The
@@ -21,14 +27,20 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 from openai import AssistantEventHandler, AsyncAssistantEventHandler
+from openai.lib.streaming.responses import (
+    AsyncResponseStream,
+    AsyncResponseStreamManager,
+    ResponseStream,
+    ResponseStreamManager,
+)
 from openai.types.beta import AssistantStreamEvent
 
 if TYPE_CHECKING:
-    from .flow import Ending, RunFlow
+    from .flow import Ending, Flow, RunFlow
 
 __all__ = [
     "TRANSPORT_ERRORS", "AsyncFlowEventHandler", "FlowEventHandler", "aconsume", "consume",
-    "watch_done",
+    "raw_stream", "watch_done",
 ]
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
@@ -45,44 +57,109 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
 
 TRANSPORT_ERRORS = _transport_errors()
 """Exceptions of a connection that broke mid-stream (any HTTP stack the SDK uses)."""
+_HELPER_ERRORS: tuple[type[BaseException], ...] = (*TRANSPORT_ERRORS, openai.APIError)
+"""What a Responses helper stream raises that :func:`_helper_error` handles."""
 
 
-def consume(flow: RunFlow, stream: Iterable[Any]) -> Ending:
+def consume(flow: Flow, stream: Iterable[Any] | ResponseStreamManager[Any]) -> Ending:
     """Feed ``stream`` into ``flow`` and close it; return the ending."""
+    if isinstance(stream, ResponseStreamManager):
+        with stream as opened:  # sends the request; an HTTP error raises before the flow
+            return consume(flow, opened)
     flow.begin_stream()
-    if isinstance(stream, openai.Stream):
+    raw = raw_stream(stream)
+    if isinstance(raw, openai.Stream):
         try:
-            for chunk in stream.response.iter_bytes():
+            for chunk in raw.response.iter_bytes():
                 flow.feed_sse(chunk)
         except TRANSPORT_ERRORS:
             pass  # what arrived is kept; close() reports the truncation
         finally:
-            stream.close()
+            raw.close()
         return flow.close()
-    for event in stream:
-        flow.feed(event)
+    try:
+        for event in stream:
+            flow.feed(event)
+    except _HELPER_ERRORS as exc:
+        if not isinstance(stream, ResponseStream):
+            raise
+        error = _helper_error(exc, getattr(flow, "sequence_number", None))
+        if error is not None:
+            flow.feed(error)
     return flow.close()
 
 
-async def aconsume(flow: RunFlow, stream: AsyncIterable[Any] | Iterable[Any]) -> Ending:
+async def aconsume(flow: Flow,
+                   stream: AsyncIterable[Any] | Iterable[Any] | AsyncResponseStreamManager[Any],
+                   ) -> Ending:
     """Async :func:`consume`; awaits ``async def`` callbacks."""
+    if isinstance(stream, AsyncResponseStreamManager):
+        async with stream as opened:
+            return await aconsume(flow, opened)
     flow.begin_stream()
-    if isinstance(stream, openai.AsyncStream):
+    raw = raw_stream(stream)
+    if isinstance(raw, openai.AsyncStream):
         try:
-            async for chunk in stream.response.aiter_bytes():
+            async for chunk in raw.response.aiter_bytes():
                 await flow.afeed_sse(chunk)
         except TRANSPORT_ERRORS:
             pass
         finally:
-            await stream.close()
+            await raw.close()
         return await flow.aclose()
-    if isinstance(stream, AsyncIterable):
-        async for event in stream:
-            await flow.afeed(event)
-    else:
-        for event in stream:
-            await flow.afeed(event)
+    try:
+        if isinstance(stream, AsyncIterable):
+            async for event in stream:
+                await flow.afeed(event)
+        else:
+            for event in stream:
+                await flow.afeed(event)
+    except _HELPER_ERRORS as exc:
+        if not isinstance(stream, AsyncResponseStream):
+            raise
+        error = _helper_error(exc, getattr(flow, "sequence_number", None))
+        if error is not None:
+            await flow.afeed(error)
     return await flow.aclose()
+
+
+def raw_stream(stream: Any) -> Any:
+    """The SDK ``Stream`` / ``AsyncStream`` whose raw bytes carry ``stream``: the
+    stream itself, or the one a Responses helper stream wraps (None: neither).
+
+    ``ResponseStream`` / ``AsyncResponseStream`` (what ``responses.stream(...)``
+    yields) keep the stream they parse in the private attribute ``_raw_stream``;
+    this is the second place where runflow reads a private structure of the
+    openai SDK (:func:`watch_done` is the first). Without it (another SDK
+    version) :func:`consume` feeds the helper's events instead, which loses only
+    what the SDK hides: an ``error`` event's sequence number, unknown events.
+    ``tests/test_sdk_responses.py`` checks the structure against the installed
+    openai and fails naming its version when it changes.
+    """
+    if isinstance(stream, openai.Stream | openai.AsyncStream):
+        return stream
+    if isinstance(stream, ResponseStream | AsyncResponseStream):
+        inner = getattr(stream, "_raw_stream", None)
+        if isinstance(inner, openai.Stream | openai.AsyncStream):
+            return inner
+    return None
+
+
+def _helper_error(exc: BaseException, after: int | None) -> dict[str, Any] | None:
+    """What a Responses helper stream's exception means for the flow: a broken
+    connection is left to ``close()`` (None: truncated); the ``error`` event the
+    SDK turned into an ``APIError`` is returned to be fed, numbered as the event
+    after ``after`` (the SDK raises on the event that follows the last it
+    yielded, and drops its number); anything else re-raises."""
+    if isinstance(exc, TRANSPORT_ERRORS):
+        return None
+    error = _error_event(exc)
+    if error is None:
+        raise exc
+    event: dict[str, Any] = {"type": "error", "error": error["data"]["error"]}
+    if after is not None:
+        event["sequence_number"] = after + 1
+    return event
 
 
 def watch_done(stream: Any, on_done: Callable[[], None]) -> bool:
@@ -90,7 +167,8 @@ def watch_done(stream: Any, on_done: Callable[[], None]) -> bool:
 
     The SDK swallows the ``[DONE]`` sentinel, so an ``event_handler=`` cannot tell a
     stream that ended cleanly from one that was cut. This function is the ONE place
-    where runflow reaches into a private structure of the openai SDK: an
+    where runflow reaches into a private structure of the openai SDK for the
+    Assistants handlers (:func:`raw_stream` is the one for Responses): an
     ``openai.Stream`` / ``AsyncStream`` keeps its SSE decoder in the private
     attribute ``_decoder`` (an object whose ``iter_bytes(iterator)`` /
     ``aiter_bytes(iterator)`` yield events with a ``data`` string) and reads it

@@ -79,6 +79,8 @@ class FlowState:
     """Violations seen per ``"code kind"``, to cap repeated ones."""
     suppressed: dict[str, int] = field(default_factory=dict)
     """Violations counted but not stored, by code."""
+    expected: dict[str, int] = field(default_factory=dict)
+    """Violations the flow's profile expects from this server: counted, not stored."""
     violations: list[Violation] = field(default_factory=list)
     history: list[StateChange] = field(default_factory=list)
     history_dropped: int = 0

@@ -60,6 +60,12 @@ class FlowView:
         return self._s.suppressed
 
     @property
+    def expected(self) -> dict[str, int]:
+        """Violations the flow's profile expects from this server, counted by code
+        instead of reported (:mod:`runflow.profiles`)."""
+        return self._s.expected
+
+    @property
     def event_count(self) -> int:
         """Events received so far (the index the next one will get)."""
         return self._s.index

@@ -44,6 +44,7 @@ from runflow.protocol import (
     Transition,
     build_assistants,
 )
+from runflow.protocol.responses import RESPONSES
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST = "dotnet_create_and_run_function_requires_action.jsonl"
@@ -263,16 +264,21 @@ def _constants(path: Path) -> list[str]:
             and id(node) not in docstrings]
 
 
-def test_the_engine_names_nothing_of_the_assistants_protocol() -> None:
+@pytest.mark.parametrize("protocol", [PROTOCOL, RESPONSES], ids=lambda p: p.name)
+def test_the_engine_names_nothing_of_either_protocol(protocol: Protocol) -> None:
     source = ROOT / "runflow" / "flow.py"
-    # ``done`` and ``error`` are the stream machine's own inputs (EventKind.DONE/ERROR)
-    events = PROTOCOL_EVENTS - {"done", "error"}
-    states = {s for t in PROTOCOL.tables.values() for s in t.states} - {UNSEEN}
-    kinds = set(PROTOCOL.tables)
+    # ``done``, ``error``, ``close`` are the stream machine's own inputs
+    # (EventKind.DONE/ERROR, StreamInput), whatever a protocol also calls them
+    inputs = {"done", "error", "close", "begin", "event"}
+    events = protocol.events - inputs
+    states = {s for t in protocol.tables.values() for s in t.states} - {UNSEEN} - inputs
+    kinds = set(protocol.tables)
+    fields = {f for t in protocol.tables.values()
+              for f in (*t.position, t.named_by, t.group, t.parent_group) if f}
     found = []
     for text in _constants(source):
         words = set(re.findall(r"[a-z_.]+", text))
-        found += sorted(words & (events | states | kinds))
+        found += sorted(words & (events | states | kinds | fields))
     assert found == []
     assert "Entity" not in {n.id for n in ast.walk(ast.parse(source.read_text()))
                             if isinstance(n, ast.Name)}

@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 
 from runflow.cli import main
+from runflow.cli.diagram import entity_choices
 from runflow.diagrams import (
     REFRESH_COMMAND,
     GraphvizNotFoundError,
     diagram_files,
+    diagram_names,
+    diagram_text,
     dot,
     dot_all,
     graphviz_version,
@@ -26,11 +29,22 @@ from runflow.diagrams import (
     svg_generator_version,
     write_diagram_files,
 )
-from runflow.protocol import PROTOCOL, Entity, EntityTable, Transition, build_assistants
+from runflow.protocol import (
+    PROTOCOL,
+    PROTOCOLS,
+    Entity,
+    EntityTable,
+    Transition,
+    build_assistants,
+)
+from runflow.protocol.responses import build_responses
 from runflow.recording import DEMO_STREAM, replay_file
+from runflow.response_flow import ResponseFlow
 
 ROOT = Path(__file__).resolve().parent.parent
 DIAGRAMS = ROOT / "diagrams"
+RECORDINGS = ROOT.parent / "shared" / "recordings"
+RESPONSES = PROTOCOLS["responses"]
 IN_CI = os.environ.get("CI") == "true"
 STALE = f"diagrams/ is stale: run `{REFRESH_COMMAND}` and commit the result"
 
@@ -54,7 +68,9 @@ def test_committed_mermaid_and_readme_match_the_table() -> None:
 def test_committed_folder_has_exactly_the_generated_files() -> None:
     names = {*diagram_files(svg=False),
              *(f"{e}.svg" for e in ("run", "step", "message", "stream", "all"))}
-    assert {p.name for p in DIAGRAMS.iterdir()} == names
+    # and the Responses definition's folder, checked below
+    assert {p.name for p in DIAGRAMS.iterdir()} == names | {"responses"}
+    assert (DIAGRAMS / "responses").is_dir()
 
 
 def test_committed_svgs_match_the_table() -> None:
@@ -269,3 +285,363 @@ def test_write_diagram_files_leaves_unchanged_files_alone(tmp_path: Path) -> Non
     before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
     write_diagram_files(tmp_path)
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+
+
+# --------------------------------------------------------------------------- #
+# the Responses definition: diagrams/responses/
+# --------------------------------------------------------------------------- #
+RESPONSES_DIR = DIAGRAMS / "responses"
+RESPONSES_STALE = ("diagrams/responses/ is stale: run "
+                   "`runflow diagram --protocol responses --refresh` and commit the result")
+RESPONSE_TABLES = list(RESPONSES.tables)
+MACHINES = [*RESPONSE_TABLES, "stream", "all"]
+"""What diagrams/responses/ holds a diagram of: every table, the stream, all."""
+
+
+def _mermaid_states(text: str) -> set[str]:
+    """The states a flat Mermaid diagram draws: ends of edges, starts and ends."""
+    found = {s for edge in _mermaid_edges(text) for s in edge[:2]}
+    found |= set(re.findall(r"^\s*\[\*\] --> (\S+)$", text, re.M))
+    found |= set(re.findall(r"^\s*(\S+) --> \[\*\]$", text, re.M))
+    return found
+
+
+def test_responses_has_every_kind_of_machine() -> None:
+    """The expectation is written out, not derived from the code under test."""
+    assert RESPONSE_TABLES[0] == "response"
+    for kind in ("message", "reasoning", "function_call", "web_search_call", "mcp_call",
+                 "item", "output_text", "refusal", "content_part", "summary_text",
+                 "shell_command"):
+        assert kind in RESPONSE_TABLES
+    assert len(RESPONSE_TABLES) == 24
+    assert diagram_names(RESPONSES) == tuple(MACHINES)
+    assert diagram_names(PROTOCOL) == ("run", "step", "message", "thread", "stream", "all")
+
+
+def test_committed_responses_text_files_match_the_table() -> None:
+    expected = diagram_files(RESPONSES, svg=False)
+    assert list(expected) == [*(f"{n}.mmd" for n in MACHINES), "README.md"]
+    for name, data in expected.items():
+        path = RESPONSES_DIR / name
+        assert path.is_file(), f"diagrams/responses/{name} is missing; {RESPONSES_STALE}"
+        assert path.read_bytes() == data, f"diagrams/responses/{name} differs; {RESPONSES_STALE}"
+
+
+def test_committed_responses_folder_has_exactly_the_generated_files() -> None:
+    names = {"README.md", *(f"{n}.{ext}" for n in MACHINES for ext in ("mmd", "svg"))}
+    assert {p.name for p in RESPONSES_DIR.iterdir()} == names
+
+
+def test_committed_responses_svgs_match_the_table() -> None:
+    _need_dot()
+    installed = graphviz_version()
+    recorded = svg_generator_version((RESPONSES_DIR / "response.svg").read_text(encoding="utf-8"))
+    if recorded != installed:
+        message = f"the Responses SVGs were made by Graphviz {recorded}, this is {installed}"
+        if IN_CI:
+            pytest.fail(f"{message}; {RESPONSES_STALE} with the Graphviz CI installs")
+        pytest.skip(message)
+    svgs = {n: d for n, d in diagram_files(RESPONSES, svg=True).items() if n.endswith(".svg")}
+    assert sorted(svgs) == sorted(f"{n}.svg" for n in MACHINES)
+    for name, data in svgs.items():
+        assert (RESPONSES_DIR / name).read_bytes() == data, (
+            f"diagrams/responses/{name} differs; {RESPONSES_STALE}")
+        # every state of the table is a node of its SVG
+        if name.removesuffix(".svg") in RESPONSES.tables:
+            titles = set(re.findall(r"<title>([^<]+)</title>", data.decode()))
+            assert set(RESPONSES.tables[name.removesuffix(".svg")].states) <= titles, name
+
+
+def test_responses_headers_name_the_responses_definition() -> None:
+    for name in MACHINES:
+        first = (RESPONSES_DIR / f"{name}.mmd").read_text(encoding="utf-8").splitlines()[0]
+        assert "runflow.protocol.RESPONSES" in first, name
+        assert "`runflow diagram --protocol responses --refresh`" in first, name
+        assert diagram_text(name, "dot", RESPONSES).splitlines()[0] == "//" + first[2:]
+    readme = (RESPONSES_DIR / "README.md").read_text(encoding="utf-8")
+    assert "runflow/protocol/responses.py" in readme and "runflow.protocol.PROTOCOL" not in readme
+
+
+def test_responses_readme_embeds_every_diagram_under_its_title() -> None:
+    readme = (RESPONSES_DIR / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```mermaid\n(.*?)```", readme, re.S)
+    assert len(blocks) == len(MACHINES) == 26
+    for block, name in zip(blocks, MACHINES, strict=True):
+        body = [ln for ln in (RESPONSES_DIR / f"{name}.mmd").read_text().splitlines()
+                if not ln.startswith("%%")]
+        assert block.splitlines() == body
+        assert f"SVG: [{name}.svg]({name}.svg)" in readme
+    titles = re.findall(r"^## (.+)$", readme, re.M)
+    assert titles[:2] == ["Response", "Item `message`"]
+    assert "Item `item` (any other type)" in titles
+    assert "Part `content_part` (any other type)" in titles
+    assert "Part `shell_command`" in titles
+    assert titles[-2:] == ["The stream machine", "All entities"]
+    for name in MACHINES:  # the list of machines links every SVG
+        assert f"[{name}]({name}.svg)" in readme
+
+
+@pytest.mark.parametrize("entity", RESPONSE_TABLES)
+def test_responses_mermaid_has_every_state_and_transition(entity: str) -> None:
+    table = RESPONSES.tables[entity]
+    text = (RESPONSES_DIR / f"{entity}.mmd").read_text(encoding="utf-8")
+    assert text.splitlines()[1] == "stateDiagram-v2"
+    assert "    [*] --> unseen" in text.splitlines()
+    assert _mermaid_states(text) == set(table.states)
+    edges = _mermaid_edges(text)
+    pairs: set[tuple[str, str]] = set()
+    for t in table.transitions:
+        for src in t.sources:
+            # every destination, also those the object's status chooses (by_status)
+            for dest in t.dests:
+                labels = [lab for s, d, lab in edges if (s, d) == (src, dest)]
+                assert any(t.event in lab.split(", ") for lab in labels), (src, t.event, dest)
+                pairs.add((src, dest))
+    for name, states in table.deltas.items():
+        for s in states:
+            assert (s, s, f"{name} (delta)") in edges
+            pairs.add((s, s))
+    assert {(s, d) for s, d, _ in edges} == pairs  # no edge the table does not have
+    assert set(re.findall(r"^\s*(\S+) --> \[\*\]$", text, re.M)) == set(table.terminal)
+
+
+@pytest.mark.parametrize("entity", RESPONSE_TABLES)
+def test_responses_dot_has_every_state_and_event(entity: str) -> None:
+    table = RESPONSES.tables[entity]
+    text = diagram_text(entity, "dot", RESPONSES)
+    for state in table.states:
+        doubled = ", peripheries=2" if state in table.terminal else ""
+        assert f'"{state}" [label="{state}"{doubled}];' in text
+    labels: dict[str, list[str]] = {}  # status edges (deltas are the dashed ones)
+    for edge, label in re.findall(r'^\s*("\S+" -> "\S+") \[label="([^"]*)"\];$', text, re.M):
+        labels.setdefault(edge, []).extend(label.split("\\n"))
+    for t in table.transitions:
+        for src in t.sources:
+            for dest in t.dests:
+                assert t.event in labels[f'"{src}" -> "{dest}"'], (src, t.event, dest)
+    for name, states in table.deltas.items():
+        for s in states:
+            assert f'"{s}" -> "{s}" [label="{name}", style=dashed' in text
+
+
+def test_responses_status_chosen_destinations_are_drawn() -> None:
+    edges = _mermaid_edges(diagram_text("response", "mermaid", RESPONSES))
+    assert ("unseen", "queued", "response.created, response.queued") in edges
+    assert ("unseen", "in_progress", "response.created, response.in_progress") in edges
+    edges = _mermaid_edges(diagram_text("function_call", "mermaid", RESPONSES))
+    for dest in ("completed", "incomplete", "failed"):
+        assert ("arguments_done", dest, "response.output_item.done") in edges
+    assert ("in_progress", "completed", "response.output_item.done") not in edges
+
+
+def test_responses_stream_machine_has_every_row() -> None:
+    stream = RESPONSES.stream
+    text = (RESPONSES_DIR / "stream.mmd").read_text(encoding="utf-8")
+    assert _mermaid_states(text) == set(stream.states)
+    assert "    [*] --> open" in text.splitlines()
+    edges = _mermaid_edges(text)
+    for row in stream.rows:
+        for src in row.sources:
+            dest = src if row.dest == "=" else row.dest
+            labels = [lab.split(", ") for s, d, lab in edges if (s, d) == (src, dest)]
+            assert labels, (src, row.input, dest)
+            found = [part for lab in labels for part in lab if part.startswith(row.input)]
+            if row.when:
+                found = [p for p in found if f"[{'/'.join(row.when)}]" in p]
+            if row.code is not None:
+                found = [p for p in found if p.endswith(f"! {row.code.value}")]
+            assert found, (src, row.input, row.when, row.code)
+    ends = set(re.findall(r"^\s*(\S+) --> \[\*\]$", text, re.M))
+    assert ends == {s for s, ending in stream.endings.items() if ending is not None}
+    assert ("open", "truncated", "close [open/pause/stalled] ! truncated") in edges
+
+
+def test_responses_overview_has_every_table_with_unique_ids() -> None:
+    text = (RESPONSES_DIR / "all.mmd").read_text(encoding="utf-8")
+    composites = re.findall(r"^    state (\w+) \{$", text, re.M)
+    assert composites == RESPONSE_TABLES
+    bodies = re.findall(r"^    state (\w+) \{\n(.*?)^    \}$", text, re.M | re.S)
+    assert [name for name, _ in bodies] == RESPONSE_TABLES
+    for name, body in bodies:
+        table = RESPONSES.tables[name]
+        named = dict(re.findall(r'state "([^"]+)" as (\S+)', body))
+        assert set(named) == set(table.states)
+        for s in table.terminal:
+            assert f"        {named[s]} --> [*]" in body
+        for t in table.transitions:
+            for src in t.sources:
+                for dest in t.dests:
+                    assert re.search(rf"^\s*{named[src]} --> {named[dest]} : (.*, )?"
+                                     rf"{re.escape(t.event)}(, |$)", body, re.M), (name, t.event)
+    ids = re.findall(r'state "[^"]+" as (\S+)', text)
+    assert len(ids) == len(set(ids)) == sum(len(t.states) for t in RESPONSES.tables.values())
+    assert not set(ids) & set(composites)
+    combined = dot_all(RESPONSES)
+    for name in RESPONSE_TABLES:
+        assert f'subgraph "cluster_{name}"' in combined
+
+
+def test_overview_ids_stay_unique_when_entity_and_state_names_clash() -> None:
+    """``reasoning`` + ``text_done`` and ``reasoning_text`` + ``done`` would both be
+    ``reasoning_text_done``: Mermaid ids are global, so one gets a number."""
+    reasoning = RESPONSES.tables["reasoning"]
+    clashing = dataclasses.replace(
+        reasoning, states=(*reasoning.states, "text_done"),
+        transitions=(*reasoning.transitions,
+                     Transition("response.reasoning_text.done", ("in_progress",), "text_done")))
+    protocol = dataclasses.replace(RESPONSES, tables={**RESPONSES.tables, "reasoning": clashing})
+    text = mermaid_all(protocol)
+    ids = re.findall(r'state "[^"]+" as (\S+)', text)
+    assert len(ids) == len(set(ids))
+    assert 'state "text_done" as reasoning_text_done' in text
+    assert 'state "done" as reasoning_text_done_2' in text
+    assert mermaid_all(RESPONSES) == (RESPONSES_DIR / "all.mmd").read_text(encoding="utf-8")
+
+
+def test_a_responses_table_change_changes_its_diagram() -> None:
+    call = RESPONSES.tables["function_call"]
+    changed = dataclasses.replace(call, deltas={
+        **call.deltas,
+        "response.function_call_arguments.delta": frozenset({"in_progress", "arguments_done"}),
+    })
+    tables = tuple(changed if t.entity == "function_call" else t
+                   for t in RESPONSES.tables.values())
+    protocol = build_responses(tables)
+    files = diagram_files(protocol, svg=False)
+    before = diagram_files(RESPONSES, svg=False)
+    assert files["function_call.mmd"] != before["function_call.mmd"]
+    assert ("arguments_done", "arguments_done", "response.function_call_arguments.delta (delta)"
+            ) in _mermaid_edges(files["function_call.mmd"].decode())
+    assert files["message.mmd"] == before["message.mmd"]
+    assert files["all.mmd"] != before["all.mmd"] and files["README.md"] != before["README.md"]
+
+
+def test_path_diagram_of_a_responses_stream() -> None:
+    sse = RECORDINGS / "responses" / "mirascope_parallel_function_calls_gpt4o.sse"
+    flow = ResponseFlow()
+    flow.feed_sse(sse.read_bytes())
+    flow.close()
+    text = path_mermaid(flow.history, RESPONSES)
+    assert re.findall(r"state (\w+) \{", text) == ["response", "function_call"]
+    edges = _mermaid_edges(text)
+    # created, in_progress, output_item.added, 7 argument deltas, then #10 (both calls)
+    assert ("function_call_in_progress", "function_call_arguments_done",
+            "#10 response.function_call_arguments.done (×2)") in edges
+    assert re.findall(r"(\S+) --> \[\*\]", text) == [
+        "response_completed", "function_call_completed"]
+
+
+# --------------------------------------------------------------------------- #
+# runflow diagram --protocol
+# --------------------------------------------------------------------------- #
+def test_cli_draws_one_responses_machine(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["diagram", "--protocol", "responses", "--entity", "function_call"]
+    assert main([*argv, "--format", "mermaid"]) == 0
+    assert capsys.readouterr().out == (RESPONSES_DIR / "function_call.mmd").read_text()
+    assert main([*argv, "--format", "dot"]) == 0
+    assert capsys.readouterr().out == dot(RESPONSES.tables["function_call"], protocol=RESPONSES)
+    assert main(["diagram", "--protocol", "responses"]) == 0  # --entity all by default
+    assert capsys.readouterr().out == (RESPONSES_DIR / "all.mmd").read_text()
+    assert main(["diagram", "--protocol", "assistants", "--entity", "run"]) == 0
+    assert capsys.readouterr().out == (DIAGRAMS / "run.mmd").read_text()
+
+
+@pytest.mark.parametrize(("protocol", "names"), [
+    ("assistants", ["run", "step", "message", "thread", "stream", "all"]),
+    ("responses", MACHINES),
+])
+def test_cli_entity_choices_follow_the_protocol(
+    protocol: str, names: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert entity_choices(protocol) == tuple(names)
+    for name in names:
+        assert main(["diagram", "--protocol", protocol, "--entity", name]) == 0, name
+        out = capsys.readouterr().out
+        assert out.splitlines()[1] == "stateDiagram-v2"
+        if name not in ("thread",):  # the thread has no file of its own
+            folder = RESPONSES_DIR if protocol == "responses" else DIAGRAMS
+            assert out == (folder / f"{name}.mmd").read_text(), name
+    assert main(["diagram", "--help"]) == 0
+    listed = re.search(rf"^  {protocol}: (.*?)(?=^  \w+: |^\n|\Z)",
+                       capsys.readouterr().out, re.M | re.S)
+    assert listed is not None
+    assert listed.group(1).split() == [f"{n}," for n in names[:-1]] + [names[-1]]
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--protocol", "responses", "--entity", "run"],
+     ["the responses protocol has no entity 'run'", "response, message, reasoning",
+      "shell_command, stream, all", "'run' is in --protocol assistants"]),
+    (["--entity", "function_call"],
+     ["the assistants protocol has no entity 'function_call'",
+      "run, step, message, thread, stream, all", "'function_call' is in --protocol responses"]),
+    (["--protocol", "responses", "--entity", "thread", "--format", "svg"],
+     ["the responses protocol has no entity 'thread'", "'thread' is in --protocol assistants"]),
+    (["--entity", "nothing"], ["the assistants protocol has no entity 'nothing'"]),
+    (["--refresh", "--entity", "nothing"], ["no protocol has an entity 'nothing'"]),
+    (["--protocol", "chat"], ["argument --protocol: invalid choice: 'chat'"]),
+])
+def test_cli_unknown_entity_is_one_line_that_says_which_exist(
+    argv: list[str], says: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["diagram", *argv, "-o", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert "Traceback" not in err and captured.out == ""
+    assert err.splitlines()[-1].startswith(("runflow: error: ", "runflow diagram: error: "))
+    for text in says:
+        assert text in err.splitlines()[-1]
+    assert not (tmp_path / "out").exists()
+
+
+def test_refresh_writes_every_protocol_or_the_chosen_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    both, one = tmp_path / "both", tmp_path / "one"
+    assert main(["diagram", "--refresh", "-o", str(both)]) == 0
+    for name in diagram_files(svg=False):
+        assert (both / name).read_bytes() == (DIAGRAMS / name).read_bytes(), name
+    for name in diagram_files(RESPONSES, svg=False):
+        assert (both / "responses" / name).read_bytes() == (RESPONSES_DIR / name).read_bytes()
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"refreshed 11 files in {both}", f"refreshed 53 files in {both / 'responses'}"]
+    # --protocol responses -o DIR: DIR is the Responses folder, nothing else is written
+    assert main(["diagram", "--protocol", "responses", "--refresh", "-o", str(one)]) == 0
+    assert {p.name for p in one.iterdir()} == {p.name for p in RESPONSES_DIR.iterdir()}
+    assert (one / "stream.mmd").read_bytes() == (RESPONSES_DIR / "stream.mmd").read_bytes()
+    assert capsys.readouterr().out.splitlines() == [f"refreshed 53 files in {one}"]
+
+
+def test_refresh_without_dot_writes_the_responses_text_files_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a folder without `dot`
+    target = tmp_path / "d"
+    assert main(["diagram", "--refresh", "-o", str(target)]) == 0
+    for name, data in diagram_files(RESPONSES, svg=False).items():
+        assert (target / "responses" / name).read_bytes() == data
+    assert not list((target / "responses").glob("*.svg"))
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "run.svg" in err and "responses/function_call.svg" in err
+    assert "responses/all.svg" in err and "apt-get install graphviz" in err
+    # one protocol: the names are those of its own folder
+    assert main(["diagram", "--protocol", "responses", "--refresh", "-o", str(tmp_path / "r")]
+                ) == 0
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert " response.svg, message.svg," in err and "responses/" not in err
+
+
+def test_responses_diagrams_are_identical_across_processes() -> None:
+    code = ("from runflow.diagrams import *; from runflow.protocol import PROTOCOLS; "
+            "import sys; p = PROTOCOLS['responses']; "
+            "sys.stdout.write(mermaid_all(p) + dot_all(p))")
+    runs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                         env={**os.environ, "PYTHONHASHSEED": seed})
+        for seed in ("1", "3")
+    ]
+    outputs = {run.communicate()[0] for run in runs}
+    assert all(run.returncode == 0 for run in runs)
+    assert outputs == {(mermaid_all(RESPONSES) + dot_all(RESPONSES)).encode()}

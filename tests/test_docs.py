@@ -23,3 +23,12 @@ def test_every_code_has_a_rule() -> None:
     assert set(RULES) == set(Code)
     for code in Code:
         assert f"| `{code.value}` |" in rules_markdown()
+
+
+def test_readme_profile_table_matches_the_profiles() -> None:
+    from runflow.profiles import profiles_markdown
+
+    text = README.read_text(encoding="utf-8")
+    begin, end = "<!-- profiles:begin -->\n", "<!-- profiles:end -->"
+    table = text[text.index(begin) + len(begin) : text.index(end)]
+    assert table == profiles_markdown(), "README.md's profile table is stale"

@@ -115,6 +115,23 @@ def test_embed_event_handler(tmp_path: Path) -> None:
     assert done.stderr == ""
 
 
+def test_responses_tools(tmp_path: Path) -> None:
+    """drive_response against the local server, its first stream cut on purpose."""
+    done = _run("responses_tools.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    answer = ("Here is what I found. get_weather: sunny, 21 °C in Paris. "
+              "get_time: 14:05 (Europe/Paris).")
+    assert done.stdout.splitlines() == [
+        answer,  # streamed by the on_text_delta callback of the second response's flow
+        '[tool] get_weather({"city": "Paris"}) -> sunny, 21 °C in Paris',
+        '[tool] get_time({"timezone": "Europe/Paris"}) -> 14:05 (Europe/Paris)',
+        "[response 1] completed, stream ended truncated, 1 violation(s)",
+        "[response 2] completed, stream ended done, 0 violation(s)",
+        f"[answer] {answer}",
+    ]
+    assert done.stderr == ""
+
+
 def test_agent_example_runs_under_pytest_across_every_scenario_and_fault() -> None:
     """examples/test_agent_example.py, through the plugin, as a user would run it."""
     from runflow.testing import SCENARIOS

@@ -457,7 +457,11 @@ def test_every_code_is_covered() -> None:
     codes = {v[0] for case in CASES for v in case.expected}
     covered_elsewhere = {"malformed_event", "limit_exceeded",  # test_bad_input / below
                          "internal_error"}  # test_engine_errors
-    assert codes | covered_elsewhere == {c.value for c in Code}
+    from test_responses_rules import CASES as RESPONSES_CASES
+
+    responses = {v[0] for case in RESPONSES_CASES for v in case.expected}
+    responses.add("event_name_mismatch")  # test_responses_rules: SSE framing
+    assert codes | covered_elsewhere | responses == {c.value for c in Code}
 
 
 # --------------------------------------------------------------------------- #

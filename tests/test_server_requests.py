@@ -170,7 +170,9 @@ def test_the_route_table_is_every_route(small: Server) -> None:
     routes = [r for r in app.routes if isinstance(r, Route)]
     served = {(m, r.path.replace(":runflow_thread_id", "")) for r in routes
               for m in r.methods or () if m != "HEAD"}
-    assert served == {(method, path) for method, path, _, _ in ROUTES}
+    from runflow.testing.responses import RESPONSES_ROUTES
+
+    assert served == {(method, path) for method, path, _, _ in [*ROUTES, *RESPONSES_ROUTES]}
     assert {kind for *_, kind in ROUTES if kind} == set(BODIES)
 
 

@@ -40,6 +40,7 @@ COMMANDS: tuple[str, ...] = (
     "serve",
     "record",
     "watch",
+    "conform",
 )
 """Subcommand names, in ``--help`` order; each is the module ``runflow.cli.<name>``."""
 
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="runflow",
-        description="Validate, replay and draw Assistants-style run streams.",
+        description="Validate, replay and draw Assistants and Responses API streams.",
         epilog="exit codes: 0 ok, 1 violations found, 2 usage error, unreadable input or "
                "unwritable output",
     )

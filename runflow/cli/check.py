@@ -6,13 +6,15 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from . import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, CommandError
-from .common import load_replay, where, write_json
+from .common import add_protocol_options, load_replay, write_json
 from .output import Output
 
 if TYPE_CHECKING:
+    from runflow.conform.findings import Group
     from runflow.recording import Replay
 
-HELP = "validate recorded streams (.jsonl or .sse) and list their violations"
+HELP = ("validate recorded streams (.jsonl or .sse; Assistants or Responses) and list their "
+        "violations")
 
 EPILOG = """\
 A file is not ok when it has an error-severity violation (with --strict: any
@@ -21,9 +23,23 @@ reads standard input.
 
 exit codes: 0 all files ok, 1 violations found, 2 a file could not be read
 
+Besides the grammar (the violation codes), each file is checked on the payload
+invariants and order expectations of `runflow conform` (rule ids payload.*,
+order.*: an error-severity payload finding makes a file not ok), and what was
+found is grouped by root cause: a cascade (a lost event and the unknown_entity of
+each later event of that entity) is printed as one finding with its consequences
+under it.
+
 --json prints one object per file per line:
-  {"file", "ok", "events", "ending", "run_status",
-   "violations": [{"index", "line", "event", "code", "severity", "entity", "message"}]}
+  {"file", "ok", "events", "ending", "protocol", "status", "run_status" (Assistants),
+   "expected": {code: count} (quirks the --profile expects),
+   "violations": [{"index", "line", "event", "code", "severity", "entity", "message"}],
+   "findings": [{"rule", "severity", "index", "event", "entity", "message",
+                 "consequences": [...]}] (every layer, grouped by root cause)}
+
+--protocol picks the grammar (default: from the stream's event names); --profile
+names the server, whose known quirks it then judges as that server's profile says
+(e.g. azure: web search items that end 'searching' are expected).
 """
 
 
@@ -34,6 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="count warnings as errors")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only files that are not ok")
+    add_protocol_options(parser)
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
@@ -46,7 +63,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         if total > 1:
             out.progress(number, total, path)
         try:
-            replay = load_replay(path)
+            replay = load_replay(path, args)
         except CommandError as exc:
             out.error(str(exc))
             if args.json:
@@ -54,14 +71,15 @@ def run(args: argparse.Namespace, out: Output) -> int:
             code = EXIT_USAGE
             bad += 1
             continue
-        ok = is_ok(replay, strict=args.strict)
+        groups = grade_replay(replay)
+        ok = is_ok(replay, strict=args.strict) and _findings_ok(groups, strict=args.strict)
         if not ok:
             bad += 1
             code = max(code, EXIT_VIOLATIONS)
         if args.json:
-            write_json(out, report(replay, ok))
+            write_json(out, report(replay, ok, groups))
         elif not (args.quiet and ok):
-            _print_human(replay, ok, out)
+            _print_human(replay, ok, out, groups)
     out.clear_progress()
     if total > 1 and not args.json:
         summary = f"{total} files: {total - bad} ok, {bad} not ok"
@@ -75,15 +93,32 @@ def is_ok(replay: Replay, *, strict: bool) -> bool:
     return not violations if strict else all(v.severity != "error" for v in violations)
 
 
-def report(replay: Replay, ok: bool) -> dict[str, Any]:
+def _findings_ok(groups: list[Group], *, strict: bool) -> bool:
+    """No error finding beyond the grammar (which :func:`is_ok` judges)."""
+    every = [f for g in groups for f in (g.root, *g.consequences) if f.layer != "grammar"]
+    return not every if strict else all(f.severity != "error" for f in every)
+
+
+def grade_replay(replay: Replay) -> list[Group]:
+    from runflow.conform.recorded import grade_replay as grade
+
+    return grade(replay)
+
+
+def report(replay: Replay, ok: bool, groups: list[Group] | None = None) -> dict[str, Any]:
     """The ``--json`` object of one file."""
     flow = replay.flow
+    if groups is None:
+        groups = grade_replay(replay)
     return {
         "file": replay.recording.name,
         "ok": ok,
         "events": flow.event_count,
         "ending": replay.ending,
-        "run_status": flow.run_status,
+        "protocol": flow.protocol.name,
+        "status": flow.root_state,
+        **({"run_status": flow.root_state} if flow.root_kind == "run" else {}),
+        "expected": dict(flow.expected),
         "violations": [
             {
                 "index": v.index,
@@ -96,21 +131,45 @@ def report(replay: Replay, ok: bool) -> dict[str, Any]:
             }
             for v in flow.violations
         ],
+        "findings": [_group_json(replay, g) for g in groups],
     }
 
 
-def _print_human(replay: Replay, ok: bool, out: Output) -> None:
+def _group_json(replay: Replay, group: Group) -> dict[str, Any]:
+    def one(f: Any) -> dict[str, Any]:
+        return {"rule": f.rule, "severity": f.severity, "index": f.index,
+                "line": replay.line(f.index) if f.index is not None else None,
+                "event": f.event, "entity": f.entity, "message": f.message}
+
+    return {**one(group.root), "consequences": [one(f) for f in group.consequences]}
+
+
+def _print_human(replay: Replay, ok: bool, out: Output, groups: list[Group]) -> None:
+    from runflow.conform.report_text import consequence_lines
+
     flow = replay.flow
-    errors = sum(v.severity == "error" for v in flow.violations)
-    warnings = len(flow.violations) - errors
+    every = [f for g in groups for f in (g.root, *g.consequences)]
+    errors = sum(f.severity == "error" for f in every)
+    warnings = len(every) - errors
     verdict = out.style("ok", "green") if ok else out.style("NOT OK", "red", "bold")
-    counts = f", {errors} error(s), {warnings} warning(s)" if flow.violations else ""
+    counts = f", {errors} error(s), {warnings} warning(s)" if every else ""
+    if every and len(groups) < len(every):
+        counts += f", {len(groups)} root cause(s)"
+    expected = sum(flow.expected.values())
+    if expected:
+        counts += f", {expected} expected quirk(s)"
     out.print(
         f"{replay.recording.name}: {verdict} ({flow.event_count} events, ended {replay.ending}, "
-        f"run {flow.run_status}{counts})"
+        f"{flow.root_kind} {flow.root_state}{counts})"
     )
-    for v in flow.violations:
-        severity = out.style(v.severity, "red" if v.severity == "error" else "yellow")
-        entity = f" {v.entity}" if v.entity else ""
-        out.print(f"  {where(replay, v)} {severity} {out.style(v.code.value, 'bold')}"
-                  f"{entity}: {v.message}")
+    for group in sorted(groups, key=lambda g: g.severity != "error"):  # errors first
+        f = group.root
+        severity = out.style(f.severity, "red" if f.severity == "error" else "yellow")
+        entity = f" {f.entity}" if f.entity else ""
+        name = f.rule.removeprefix("grammar.")  # a violation code, as before
+        place = f"#{f.index}" if f.index is not None else "-"
+        line = replay.line(f.index) if f.index is not None else None
+        place += f" line {line}" if line is not None else ""
+        out.print(f"  {place} {severity} {out.style(name, 'bold')}{entity}: {f.message}")
+        for said in consequence_lines(group.consequences):
+            out.print(f"      ↳ {said.replace('grammar.', '')}")

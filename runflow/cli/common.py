@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from runflow.recording import Replay
     from runflow.violations import Violation
 
-__all__ = ["load_replay", "non_negative", "port", "tool_output", "where", "write_json"]
+__all__ = ["add_protocol_options", "load_replay", "non_negative", "port", "tool_output", "where",
+           "write_json"]
 
 
 def _integer(text: str) -> int:
@@ -60,12 +61,36 @@ def write_json(out: Output, value: Any, *, indent: int | None = None) -> None:
     out.print(text)
 
 
-def load_replay(path: str) -> Replay:
-    """Read and replay one recording; an unreadable one is a :class:`CommandError`."""
-    from runflow.recording import RecordingError, replay_file
+def add_protocol_options(parser: argparse.ArgumentParser) -> None:
+    """``--protocol`` and ``--profile``, for the subcommands that read streams."""
+    from runflow.profiles import PROFILES
+    from runflow.protocol import PROTOCOLS
+
+    parser.add_argument(
+        "--protocol", choices=("auto", *PROTOCOLS), default="auto",
+        help="the grammar to check against (default: auto = from the stream's event names)")
+    parser.add_argument(
+        "--profile", choices=sorted(PROFILES), metavar="SERVER",
+        help="judge a server's known quirks as that server's profile says: "
+             + ", ".join(sorted(PROFILES)) + " (Responses)")
+
+
+def load_replay(path: str, args: argparse.Namespace | None = None) -> Replay:
+    """Read and replay one recording; an unreadable one is a :class:`CommandError`.
+    ``args`` may carry ``--protocol`` and ``--profile``."""
+    from runflow.profiles import profile_named
+    from runflow.recording import RecordingError, read_recording
 
     try:
-        return replay_file(path)
+        recording = read_recording(path)
+        chosen = getattr(args, "protocol", "auto")
+        protocol = recording.protocol if chosen in (None, "auto") else chosen
+        name = getattr(args, "profile", None)
+        profile = profile_named(name) if name else None
+        if profile is not None and profile.protocol != protocol:
+            raise CommandError(f"{path}: profile {profile.name!r} is for {profile.protocol} "
+                               f"streams, and this one is {protocol}")
+        return recording.replay(protocol=protocol, profile=profile)
     except RecordingError as exc:
         raise CommandError(str(exc)) from None
 

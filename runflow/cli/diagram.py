@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
+
+from runflow.protocol import PROTOCOLS, Protocol
 
 from . import EXIT_OK, CommandError
 from .output import Output
@@ -12,24 +15,46 @@ from .output import Output
 HELP = "draw the protocol's state machines (Mermaid, DOT, SVG, PNG)"
 
 EPILOG = """\
-Diagrams are generated from runflow.protocol.PROTOCOL. SVG and PNG need Graphviz's
-`dot` (Debian/Ubuntu: apt-get install graphviz, macOS: brew install graphviz).
+Diagrams are generated from the protocol definitions: runflow.protocol.PROTOCOL
+(--protocol assistants, the default) and runflow.protocol.RESPONSES (--protocol
+responses). SVG and PNG need Graphviz's `dot` (Debian/Ubuntu: apt-get install
+graphviz, macOS: brew install graphviz).
+
+--entity names a machine of the chosen protocol:
+{entities}
 
 --refresh rewrites the diagrams/ folder of a runflow checkout (or -o DIR): the .mmd,
-.svg and README.md files that tests/test_diagrams.py compares with the table.
+.svg and README.md files that tests/test_diagrams.py compares with the table, for
+the Assistants protocol in diagrams/ and for the Responses one in
+diagrams/responses/ (DIR and DIR/responses with -o). With --protocol it rewrites
+that protocol's folder only (DIR itself with -o).
 Without `dot`, --refresh still writes the text files (.mmd, README.md), leaves the
 SVGs as they were, names on stderr each SVG it could not render, and exits 0: a
 missing optional renderer is not a usage error, and the text diagrams are fresh.
 """
 
-ENTITIES = ("run", "step", "message", "thread", "stream", "all")
+DEFAULT_PROTOCOL = "assistants"
 FORMATS = ("mermaid", "dot", "svg", "png")
 
 
+def entity_choices(protocol: str) -> tuple[str, ...]:
+    """What ``--entity`` accepts with ``--protocol protocol``."""
+    from runflow.diagrams import diagram_names
+
+    return diagram_names(PROTOCOLS[protocol])
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = EPILOG
-    parser.add_argument("--entity", choices=ENTITIES, default="all",
-                        help="which machine to draw (default: all, one cluster per entity)")
+    parser.epilog = EPILOG.format(entities="\n".join(
+        textwrap.fill(", ".join(entity_choices(name)), width=84, initial_indent=f"  {name}: ",
+                      subsequent_indent="    ", break_on_hyphens=False)
+        for name in PROTOCOLS))
+    parser.add_argument("--protocol", choices=tuple(PROTOCOLS), default=None,
+                        help=f"which definition to draw (default: {DEFAULT_PROTOCOL}; "
+                             "with --refresh: every one)")
+    parser.add_argument("--entity", metavar="ENTITY", default="all",
+                        help="which machine to draw: an entity of the protocol, stream or "
+                             "all (default: all, one cluster per entity); see below")
     parser.add_argument("--format", choices=FORMATS, default="mermaid",
                         help="output format (default: mermaid)")
     parser.add_argument("-o", "--output", metavar="FILE",
@@ -41,10 +66,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: Output) -> int:
     from runflow.diagrams import GraphvizNotFoundError
 
+    _check_entity(args)
     try:
         if args.refresh:
             return _refresh(args, out)
-        data = _render(args.entity, args.format)
+        data = _render(PROTOCOLS[args.protocol or DEFAULT_PROTOCOL], args.entity, args.format)
     except GraphvizNotFoundError as exc:
         raise CommandError(str(exc)) from None
     if args.output and args.output != "-":
@@ -67,36 +93,74 @@ def run(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-def _render(entity: str, fmt: str) -> bytes:
+def _render(protocol: Protocol, entity: str, fmt: str) -> bytes:
     from runflow.diagrams import diagram_text, render
-    target = entity
+
     if fmt == "mermaid":
-        return diagram_text(target, "mermaid").encode()
-    source = diagram_text(target, "dot")
+        return diagram_text(entity, "mermaid", protocol).encode()
+    source = diagram_text(entity, "dot", protocol)
     if fmt == "dot":
         return source.encode()
     return render(source, "svg" if fmt == "svg" else "png")
 
 
-def _refresh(args: argparse.Namespace, out: Output) -> int:
-    """Rewrite the folder; without Graphviz, the text files only (see EPILOG)."""
-    from runflow.diagrams import GraphvizNotFoundError, diagram_files, write_diagram_files
+def _check_entity(args: argparse.Namespace) -> None:
+    """``--entity`` names a machine of the chosen protocol (of any, with a bare
+    ``--refresh``, which draws every machine anyway)."""
+    from runflow.diagrams import UnknownDiagramError
 
-    folder = Path(args.output) if args.output else checkout_diagrams()
-    try:
-        written = write_diagram_files(folder)
-    except GraphvizNotFoundError:
-        # write_diagram_files writes every text file before it renders any SVG
-        text = list(diagram_files(svg=False))
-        svgs = [name[: -len(".mmd")] + ".svg" for name in text if name.endswith(".mmd")]
-        out.print(f"refreshed {len(text)} text files in {folder}")
-        out.warn(f"warning: Graphviz's `dot` is not on PATH, so {', '.join(svgs)} were not "
-                 "rendered (left as they were); install Graphviz (Debian/Ubuntu: "
+    protocol = PROTOCOLS[args.protocol or DEFAULT_PROTOCOL]
+    if args.refresh and args.protocol is None:
+        if any(args.entity in entity_choices(name) for name in PROTOCOLS):
+            return
+        raise CommandError(f"no protocol has an entity {args.entity!r} "
+                           "(`runflow diagram --help` lists them)")
+    if args.entity in entity_choices(protocol.name):
+        return
+    raise CommandError(str(UnknownDiagramError(protocol, args.entity))
+                       + _elsewhere(protocol, args.entity))
+
+
+def _elsewhere(protocol: Protocol, entity: str) -> str:
+    """A hint naming the protocols that do have ``entity``."""
+    others = [name for name, other in PROTOCOLS.items()
+              if other is not protocol and entity in other.tables]
+    return f" ({entity!r} is in --protocol {' and '.join(others)})" if others else ""
+
+
+def _refresh(args: argparse.Namespace, out: Output) -> int:
+    """Rewrite the folders; without Graphviz, the text files only (see EPILOG)."""
+    from runflow.diagrams import (
+        GraphvizNotFoundError,
+        diagram_files,
+        diagram_set,
+        write_diagram_files,
+    )
+
+    base = Path(args.output) if args.output else checkout_diagrams()
+    chosen = [args.protocol] if args.protocol else list(PROTOCOLS)
+    unrendered: list[str] = []
+    for name in chosen:
+        protocol = PROTOCOLS[name]
+        # -o DIR with --protocol is that protocol's folder; otherwise DIR is diagrams/
+        sub = "" if args.output and args.protocol else diagram_set(protocol).subfolder
+        folder = base / sub
+        try:
+            written = write_diagram_files(folder, protocol)
+        except GraphvizNotFoundError:
+            # write_diagram_files writes every text file before it renders any SVG
+            text = list(diagram_files(protocol, svg=False))
+            unrendered += [str(Path(sub) / (n[: -len(".mmd")] + ".svg"))
+                           for n in text if n.endswith(".mmd")]
+            out.print(f"refreshed {len(text)} text files in {folder}")
+            continue
+        except OSError as exc:
+            raise CommandError(f"cannot write {folder}: {exc.strerror or exc}") from None
+        out.print(f"refreshed {len(written)} files in {folder}")
+    if unrendered:
+        out.warn(f"warning: Graphviz's `dot` is not on PATH, so {', '.join(unrendered)} were "
+                 "not rendered (left as they were); install Graphviz (Debian/Ubuntu: "
                  "`apt-get install graphviz`, macOS: `brew install graphviz`) and refresh again")
-        return EXIT_OK
-    except OSError as exc:
-        raise CommandError(f"cannot write {folder}: {exc.strerror or exc}") from None
-    out.print(f"refreshed {len(written)} files in {folder}")
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import EXIT_OK, EXIT_VIOLATIONS, CommandError
-from .common import load_replay, where, write_json
+from .common import add_protocol_options, load_replay, where, write_json
 from .output import Output
 
 if TYPE_CHECKING:
@@ -17,13 +17,15 @@ if TYPE_CHECKING:
 
     from runflow.recording import Replay
 
-HELP = "replay a recorded stream: state changes, then the final run, messages and steps"
+HELP = ("replay a recorded stream: state changes, then the final run, messages and steps "
+        "(or response and output items)")
 
 EPILOG = """\
 The timeline lists every accepted state change (event index, entity, source -> dest,
 event) with violations at the index where they happened. --json prints the final
 snapshots instead: {"run": ..., "messages": [...], "steps": [...]} in the order the
-flow first saw them, as the openai SDK's types dump them.
+flow first saw them, as the openai SDK's types dump them; for a Responses stream,
+{"response": ...} with its output rebuilt from the streamed items.
 
 exit codes: 0 no error-severity violation, 1 violations found, 2 unreadable input
 """
@@ -37,12 +39,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--path-diagram", metavar="OUT.mmd",
         help="write a Mermaid state diagram of the path this run took ('-': stdout)",
     )
+    add_protocol_options(parser)
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
     if args.json and args.path_diagram == "-":
         raise CommandError("--path-diagram - and --json would both write to stdout")
-    replay = load_replay(args.file)
+    replay = load_replay(args.file, args)
     flow = replay.flow
     if args.json:
         write_json(out, snapshots(replay), indent=2)
@@ -58,8 +61,13 @@ def run(args: argparse.Namespace, out: Output) -> int:
 
 
 def snapshots(replay: Replay) -> dict[str, Any]:
-    """The ``--json`` document: the final run, messages and steps."""
+    """The ``--json`` document: the final run, messages and steps (Assistants), or
+    the final response with its rebuilt output (Responses)."""
     flow = replay.flow
+    if flow.root_kind == "response":
+        response = flow.response
+        return {"response": response.model_dump(mode="json", warnings=False)
+                if response is not None else None}
     run = flow.run
     return {
         "run": run.model_dump(mode="json", warnings=False) if run is not None else None,
@@ -110,6 +118,9 @@ def _print_violation(replay: Replay, violation: Any, out: Output) -> None:
 
 def _print_snapshots(replay: Replay, out: Output) -> None:
     flow = replay.flow
+    if flow.root_kind == "response":
+        _print_response(flow, out)
+        return
     run = flow.run
     if run is None:
         out.print("run: none seen")
@@ -126,6 +137,33 @@ def _print_snapshots(replay: Replay, out: Output) -> None:
         out.print(f"step {step.id} ({step.type}, {step.status}):")
         for line in _step_lines(step):
             out.print(f"    {line}")
+
+
+def _print_response(flow: Any, out: Output) -> None:
+    if flow.response_id is None:
+        out.print("response: none seen")
+        return
+    out.print(f"response {flow.response_id}: {out.style(flow.status, 'bold')}")
+    for item in flow.output:
+        status = getattr(item, "status", None) or "-"
+        out.print(f"{item.type} {getattr(item, 'id', None)} ({status}):")
+        for line in _item_lines(item):
+            out.print(f"    {line}")
+
+
+def _item_lines(item: Any) -> Iterable[str]:
+    if item.type == "message":
+        for part in item.content or ():
+            text = getattr(part, "text", None) or getattr(part, "refusal", None) or ""
+            yield from (text.splitlines() or [""]) if part.type in ("output_text", "refusal") \
+                else [f"[{part.type}]"]
+    elif item.type == "function_call":
+        yield f"{item.call_id} {item.name}({item.arguments})"
+    elif item.type == "reasoning":
+        for part in item.summary or ():
+            yield f"summary: {part.text[:200]}"
+    elif item.type == "code_interpreter_call":
+        yield f"{len(item.code or '')} chars of code"
 
 
 def _message_text(message: Message) -> str:

@@ -1,7 +1,9 @@
 """Protocol definitions: what a definition is (:mod:`.model`) and the definitions
-runflow ships (:mod:`.assistants`). Data only: nothing here runs a stream.
+runflow ships (:mod:`.assistants`, :mod:`.responses`). Data only: nothing here runs
+a stream.
 
-``PROTOCOL`` is the default definition, the Assistants stream.
+``PROTOCOL`` is the default definition, the Assistants stream; ``PROTOCOLS`` names
+every shipped definition.
 """
 
 from .assistants import (
@@ -30,9 +32,14 @@ from .model import (
     Transition,
     build_protocol,
 )
+from .responses import RESPONSES
 
 PROTOCOL: Protocol = ASSISTANTS
 """The default protocol: the Assistants stream."""
+
+PROTOCOLS: dict[str, Protocol] = {"assistants": ASSISTANTS, "responses": RESPONSES}
+"""Every definition runflow ships, by :attr:`Protocol.name` (``runflow diagram
+--protocol NAME``)."""
 
 FINAL_OBJECT_EVENTS: frozenset[str] = ASSISTANTS.final_object_events
 """Status events that carry a step's or message's finished object."""
@@ -42,6 +49,7 @@ __all__ = [
     "FINAL_OBJECT_EVENTS",
     "MESSAGE",
     "PROTOCOL",
+    "PROTOCOLS",
     "PROTOCOL_EVENTS",
     "RULES",
     "RUN",

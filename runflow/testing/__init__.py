@@ -1,4 +1,4 @@
-"""Test tooling: an Assistants-compatible local server with scripted runs and faults.
+"""Test tooling: a local Assistants and Responses server, with scripted runs and faults.
 
 Needs the ``server`` extra (starlette, uvicorn)::
 
@@ -17,6 +17,7 @@ own request types, OpenAI-shaped errors, documented pagination; see README.md,
 from .bodies import MAX_BODY_BYTES
 from .errors import ApiError
 from .faults import FAULT_HEADER, MAX_DELAY, Fault, FaultSyntaxError, apply_faults, parse_fault
+from .responses_scenarios import RESPONSE_SCENARIOS
 from .scenarios import BUILTIN_ASSISTANTS, SCENARIOS, Scenario, ScenarioOptions
 from .server import Backend, Server, create_app, serve
 from .sse import Frame, encode_event, load_recording, split_sse
@@ -27,6 +28,7 @@ __all__ = [
     "FAULT_HEADER",
     "MAX_BODY_BYTES",
     "MAX_DELAY",
+    "RESPONSE_SCENARIOS",
     "SCENARIOS",
     "ApiError",
     "Backend",

@@ -1,10 +1,9 @@
 """The server's state behind the endpoints: store, live scripted runs, queued streams, faults.
 
-Endpoints live in protocol modules (:mod:`.assistants` today); each is a
-function of a :class:`Backend` and a request. ``Backend.route_sets`` lists the
-modules' route builders, so another protocol (the Responses API) plugs in by
-appending its own builder -- the body limits, errors, faults and streams here
-are shared.
+Endpoints live in protocol modules (:mod:`.assistants`, :mod:`.responses`); each
+is a function of a :class:`Backend` and a request. ``Backend.route_sets`` lists
+the modules' route builders, so a protocol plugs in by appending its own builder
+-- the body limits, errors, faults and streams here are shared.
 
 Faults for a streamed answer: the ``X-Runflow-Fault`` header, when present,
 replaces everything else for that request (``none`` switches faults off);
@@ -26,6 +25,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from .bodies import MAX_BODY_BYTES, read_json
+from .breaks import (
+    BREAK_HEADER,
+    BREAKS_KEY,
+    BreakSyntaxError,
+    breaks_in,
+    parse_breaks,
+    rest_breaks,
+)
 from .errors import ApiError
 from .faults import FAULT_HEADER, Fault, FaultSyntaxError, parse_fault
 from .scenarios import (
@@ -46,6 +53,8 @@ from .validation import validate_body
 __all__ = ["ACTIVE", "Backend", "RouteSet"]
 
 RouteSet = Callable[["Backend"], list[BaseRoute]]
+_STREAMING_KINDS = frozenset({"run.create", "thread.create_and_run",
+                              "run.submit_tool_outputs", "response.create"})
 ACTIVE = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
 """Run statuses that keep a thread busy: no new run or message until they end."""
 
@@ -70,6 +79,7 @@ class Backend:
                  options: ScenarioOptions | None = None,
                  max_body_bytes: int = MAX_BODY_BYTES) -> None:
         from .assistants import ROUTES, AssistantsApi, assistants_routes
+        from .responses import ResponsesApi, responses_routes
 
         self.store = store if store is not None else Store()
         self.options = options or ScenarioOptions()
@@ -82,6 +92,9 @@ class Backend:
         self.assistants = AssistantsApi(self)
         for _method, _path, name, _kind in ROUTES:
             setattr(self, name, getattr(self.assistants, name))
+        self.responses = ResponsesApi(self)  # its endpoints: ``backend.responses.<name>``
+        self.route_sets.append(responses_routes)
+        rest_breaks(self)  # the REST answers an X-Runflow-Break: rest.* header changes
         self._recorded: deque[list[Frame]] = deque()
         self._once: deque[Fault] = deque()
         self._always = Fault()
@@ -119,14 +132,28 @@ class Backend:
 
     # -- shared request handling ---------------------------------------------------
 
-    async def body(self, request: Request, kind: str) -> JSON:
-        """The request's JSON object, validated as the SDK's ``kind`` parameters.
+    async def body(self, request: Request, kind: str,
+                   validate: Callable[[str, JSON], JSON] = validate_body) -> JSON:
+        """The request's JSON object, validated as the SDK's ``kind`` parameters
+        (by ``validate``: each protocol module brings its own table of bodies).
 
         A bad fault header is refused here too: it is part of a bad request, and
         must not wait until the thread or run has been looked up.
         """
         self._header_fault(request)
-        return validate_body(kind, await read_json(request, self.max_body_bytes))
+        breaks = self.breaks_for(request)
+        body = validate(kind, await read_json(request, self.max_body_bytes))
+        if breaks and kind in _STREAMING_KINDS:
+            body[BREAKS_KEY] = breaks
+        return body
+
+    @staticmethod
+    def breaks_for(request: Request) -> tuple[str, ...]:
+        """The request's ``X-Runflow-Break`` names (see :mod:`.breaks`); unknown: 400."""
+        try:
+            return parse_breaks(request.headers.get(BREAK_HEADER))
+        except BreakSyntaxError as exc:
+            raise ApiError(400, str(exc), param=BREAK_HEADER) from None
 
     @staticmethod
     def _header_fault(request: Request) -> Fault | None:
@@ -232,6 +259,6 @@ class Backend:
                            tools=copy.deepcopy(scenario.tools), model=options.model)
         for message in body.get("additional_messages") or []:
             self.add_message(thread_id, message)
-        run = ScriptedRun(scenario, script, options)
+        run = ScriptedRun(scenario, script, options, breaks=breaks_in(body))
         self.runs[run.run_id] = run
         return run

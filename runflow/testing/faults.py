@@ -21,6 +21,10 @@ included); ``cut_after`` and ``error_after`` count frames actually written, so
 ``cut_after=0`` closes the connection before the first event and
 ``error_after=0`` sends the ``error`` event first. A field left out is ``None``
 (unset); every value that is set is honoured, zero included.
+
+The ``error`` event is the stream's protocol's own: :func:`apply_faults` takes the
+function that builds it from the frame it displaces (the Assistants shape by
+default; the Responses API's carries that frame's ``sequence_number``).
 """
 
 from __future__ import annotations
@@ -28,14 +32,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .sse import Frame, encode_event, error_frame, make_frame
 
 __all__ = [
-    "FAULT_HEADER", "MAX_DELAY", "Cut", "Fault", "FaultSyntaxError", "apply_faults",
-    "parse_fault",
+    "FAULT_HEADER", "MAX_DELAY", "Cut", "ErrorFrame", "Fault", "FaultSyntaxError",
+    "apply_faults", "assistants_error", "parse_fault",
 ]
 
 FAULT_HEADER = "X-Runflow-Fault"
@@ -45,6 +49,9 @@ ERROR_MESSAGE = "The server had an error processing your request. (injected by r
 MAX_DELAY = 60.0
 """Longest ``delay`` accepted: a stream waiting longer is a mistake, not a test."""
 NONE = "none"
+
+ErrorFrame = Callable[[Frame], Frame]
+"""Builds the injected ``error`` event from the frame it displaces."""
 
 _INT_FIELDS = ("cut_after", "error_after", "corrupt", "duplicate", "drop", "swap", "unknown")
 
@@ -165,7 +172,13 @@ def _reshape(frames: Iterator[Frame], fault: Fault) -> Iterator[Frame]:
         yield held
 
 
-def apply_faults(frames: Iterator[Frame], fault: Fault) -> Iterator[Frame | Cut]:
+def assistants_error(displaced: Frame) -> Frame:
+    """The Assistants ``error`` event: ``{"error": {...}}`` (see :func:`.sse.error_frame`)."""
+    return error_frame(ERROR_MESSAGE)
+
+
+def apply_faults(frames: Iterator[Frame], fault: Fault,
+                 error: ErrorFrame = assistants_error) -> Iterator[Frame | Cut]:
     """Yield the frames to write, ending with :class:`Cut` when the connection must drop.
 
     Frames are pulled lazily, so the producer (which updates the store) runs just
@@ -177,7 +190,7 @@ def apply_faults(frames: Iterator[Frame], fault: Fault) -> Iterator[Frame | Cut]
             yield Cut()
             return
         if fault.error_after is not None and written >= fault.error_after:
-            yield error_frame(ERROR_MESSAGE)
+            yield error(frame)
             return
         yield frame
         written += 1

@@ -500,18 +500,22 @@ class ScriptedRun:
     scripted events short and the stream carries the cancellation instead.
     """
 
-    def __init__(self, scenario: Scenario, script: RunScript, options: ScenarioOptions) -> None:
+    def __init__(self, scenario: Scenario, script: RunScript, options: ScenarioOptions,
+                 breaks: tuple[str, ...] = ()) -> None:
+        from .breaks import Breaker
+
         self.scenario = scenario
         self.script = script
         self.options = options
         self._cancelled: list[Event] | None = None
+        self._breaker = Breaker(breaks)  # X-Runflow-Break (see .breaks)
 
     @property
     def run_id(self) -> str:
         return str(self.script.run["id"])
 
     def start(self) -> Iterator[Event]:
-        return self._guard(self.scenario.start(self.script, self.options))
+        return self._breaker.events(self._guard(self.scenario.start(self.script, self.options)))
 
     def submit(self, tool_outputs: list[JSON]) -> Iterator[Event]:
         """Validate outputs now (raising :class:`SubmitError`), then continue lazily."""
@@ -526,7 +530,8 @@ class ScriptedRun:
                 f"Expected tool outputs for call_ids {expected}, got {list(outputs)}"
             )
         self.script.run["status"] = "queued"  # a second submit is refused from now on
-        return self._guard(self.scenario.resume(self.script, self.options, outputs))
+        return self._breaker.events(
+            self._guard(self.scenario.resume(self.script, self.options, outputs)))
 
     def cancel(self) -> list[Event]:
         if self.script.status in TERMINAL or self.script.status == "cancelling":

@@ -1,4 +1,4 @@
-"""An Assistants-compatible HTTP server for tests, with scripted runs and fault injection.
+"""A local HTTP server (Assistants and Responses APIs) with scripted runs and fault injection.
 
 ``create_app`` builds the Starlette (ASGI) app, ``Server`` runs it with uvicorn in
 a background thread on a free loopback port, ``serve`` runs it in the foreground

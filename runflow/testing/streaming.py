@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from .faults import Cut, Fault, apply_faults
+from .faults import Cut, ErrorFrame, Fault, apply_faults, assistants_error
 from .sse import Frame
 
 __all__ = ["EventStream", "OpenStreams"]
@@ -67,15 +67,20 @@ class OpenStreams:
 
 
 class EventStream(Response):
-    """Frames written one by one with ``fault`` applied; see the module docstring."""
+    """Frames written one by one with ``fault`` applied; see the module docstring.
+
+    ``error`` builds the event an ``error_after`` fault sends, in the stream's protocol.
+    """
 
     media_type = "text/event-stream"
 
     def __init__(self, frames: Iterator[Frame], fault: Fault,
-                 streams: OpenStreams | None = None) -> None:
+                 streams: OpenStreams | None = None, *,
+                 error: ErrorFrame = assistants_error) -> None:
         super().__init__(media_type=self.media_type)
         self._frames = frames
         self._fault = fault
+        self._error = error
         self._streams = streams if streams is not None else OpenStreams()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -96,7 +101,7 @@ class EventStream(Response):
         watcher = asyncio.ensure_future(watch())
         cut = False
         try:
-            for item in apply_faults(self._frames, self._fault):
+            for item in apply_faults(self._frames, self._fault, self._error):
                 if isinstance(item, Cut):
                     cut = True
                     break

@@ -1,0 +1,91 @@
+"""Consistency: the objects a stream ended with against what REST answers afterwards.
+
+The stream's final object of an entity is the last full object an event carried
+(``thread.run.completed``, ``thread.message.completed``, ``response.completed``),
+as the server sent it: what a client that reconciles over REST must find there
+again. Fields both sides carry must be equal; REST may add fields the stream does
+not send. An entity REST lists that the stream never showed, or the other way
+round, is a finding too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from runflow.divergence import shorten
+from runflow.protocol.model import Protocol
+
+from .events import TappedEvent, carried
+from .findings import Finding
+
+__all__ = ["compare", "compare_lists", "compare_one", "final_objects"]
+
+
+def final_objects(protocol: Protocol, events: Sequence[TappedEvent]
+                  ) -> dict[str, dict[str, dict[str, Any]]]:
+    """Kind -> id -> the last full object the stream carried."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for event in events:
+        found = carried(protocol, event)
+        if found is not None and isinstance(found.obj.get("id"), str):
+            out.setdefault(found.kind, {})[found.obj["id"]] = found.obj
+    return out
+
+
+def compare(ours: Any, theirs: Any, path: str = "") -> Iterator[str]:
+    """The paths where ``theirs`` (REST) differs from ``ours`` (the stream): every key
+    ``ours`` has (REST may add keys, not drop them)."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        for key, value in ours.items():
+            where = f"{path}.{key}" if path else key
+            if key not in theirs:
+                yield f"{where}: stream {shorten(value)}, absent over REST"
+                continue
+            yield from compare(value, theirs[key], where)
+    elif isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            yield from compare(a, b, f"{path}[{i}]")
+    elif ours != theirs:
+        yield f"{path or 'the object'}: stream {shorten(ours)}, REST {shorten(theirs)}"
+
+
+def _differences(ours: dict[str, Any], theirs: dict[str, Any]) -> str | None:
+    found = list(compare(ours, theirs))
+    if not found:
+        return None
+    more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+    return "; ".join(found[:3]) + more
+
+
+def compare_one(rule: str, kind: str, ours: dict[str, Any] | None,
+                theirs: Any, key: str) -> Iterator[Finding]:
+    """The root entity: the stream's final object against one REST object."""
+    if ours is None or not isinstance(theirs, dict):
+        return
+    problem = _differences(ours, theirs)
+    if problem is not None:
+        yield Finding(rule, "error", f"{kind} {ours.get('id')} differs over REST: {problem}",
+                      entity=f"{kind} {ours.get('id')}", key=key)
+
+
+def compare_lists(rule: str, kind: str, ours: dict[str, dict[str, Any]],
+                  theirs: Any) -> Iterator[Finding]:
+    """Children: the stream's final objects against a REST list page (``data``)."""
+    listed = theirs.get("data") if isinstance(theirs, dict) else None
+    if not isinstance(listed, list):
+        return
+    rest = {o["id"]: o for o in listed if isinstance(o, dict) and isinstance(o.get("id"), str)}
+    for oid, obj in ours.items():
+        entity = f"{kind} {oid}"
+        if oid not in rest:
+            yield Finding(rule, "error", f"REST does not list {entity}, which the stream "
+                          "showed", entity=entity, key=f"{kind}:{oid}")
+            continue
+        problem = _differences(obj, rest[oid])
+        if problem is not None:
+            yield Finding(rule, "error", f"{entity} differs over REST: {problem}",
+                          entity=entity, key=f"{kind}:{oid}")
+    for oid in rest.keys() - ours.keys():
+        yield Finding(rule, "error", f"REST lists {kind} {oid}, which the stream never "
+                      "showed", entity=f"{kind} {oid}", key=f"{kind}:{oid}")

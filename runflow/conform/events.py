@@ -1,0 +1,220 @@
+"""The events of a stream as a grader sees them: numbered like the flow numbers them.
+
+A :class:`Tap` sits beside a flow: every chunk fed to the flow is also decoded by
+a decoder of its own (the same :class:`runflow.sse.SSEDecoder`, so both split the
+bytes identically), and each decoded event is kept as a :class:`TappedEvent` with
+the index the flow gave it, the stream it came in and its parsed data. The layers
+that the flow does not run (payload invariants, order expectations, consistency)
+read these; the HTML report draws its timeline from them.
+
+:func:`carried` says which entity an event's object is about and which state the
+event leads it to, from the protocol definition alone, as the engine decides it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from runflow.flow import Flow
+from runflow.jsonparse import JSONError, parse_json
+from runflow.protocol.model import EventKind, Protocol
+from runflow.recording import Recording
+from runflow.sse import RawEvent, SSEDecoder
+
+__all__ = ["Carried", "Tap", "TappedEvent", "carried", "entity_key", "tap_recording"]
+
+_ID = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
+_INDEX = re.compile(rb'"output_index"\s*:\s*(\d{1,9})')
+
+
+@dataclass(frozen=True)
+class TappedEvent:
+    """One event of a flow's input."""
+
+    index: int
+    """The flow's index of the event (``Violation.index`` counts the same way)."""
+    stream: int
+    """Which HTTP stream of the flow it came in (0, 1, ...)."""
+    name: str | None
+    """The SSE event name, or the data's ``type`` where the protocol names events so."""
+    data: Any
+    """The parsed data (``None`` when absent or not JSON; ``"[DONE]"`` kept as text)."""
+    raw: bytes | None
+    """The data as it came, for what could not be parsed."""
+
+    @property
+    def parsed(self) -> bool:
+        return self.data is not None or self.raw is None
+
+    def guessed_id(self) -> str | None:
+        """The first ``"id"`` in the raw data, even when the JSON is broken."""
+        if isinstance(self.data, dict):
+            for key in ("response", "item", ""):
+                obj = self.data.get(key) if key else self.data
+                if isinstance(obj, dict) and isinstance(obj.get("id"), str):
+                    return str(obj["id"])
+        found = _ID.search(self.raw or b"")
+        return found.group(1).decode("utf-8", "replace") if found else None
+
+    def guessed_output_index(self) -> int | None:
+        if isinstance(self.data, dict) and isinstance(self.data.get("output_index"), int):
+            return int(self.data["output_index"])
+        found = _INDEX.search(self.raw or b"")
+        return int(found.group(1)) if found else None
+
+
+@dataclass(frozen=True)
+class Carried:
+    """An event's object, its entity and the state the event leads it to."""
+
+    kind: str
+    state: str
+    obj: dict[str, Any]
+
+
+def carried(protocol: Protocol, event: TappedEvent) -> Carried | None:
+    """The object a status event carries and where it leads (None for other events,
+    and for objects too broken to place)."""
+    name, data = event.name, event.data
+    if name is None or not isinstance(data, dict):
+        return None
+    route = protocol.routes.get(name)
+    if route is None or route[0] is not EventKind.STATUS:
+        return None
+    where = protocol.carries.get(name, "")
+    if where is None:
+        return None
+    obj = data if where == "" else data.get(where)
+    if not isinstance(obj, dict):
+        return None
+    kind = route[1]
+    if kind is None:
+        tags = protocol.dispatch.get(name, {})
+        tag = obj.get("type")
+        kind = tags.get(tag) if isinstance(tag, str) else None
+        kind = kind or tags.get("*")
+        if kind is None:
+            return None
+    table = protocol.tables[kind]
+    for t in table.transitions:
+        if t.event == name:
+            state = t.dest
+            status = obj.get(table.status_field) if table.status_field else None
+            if status in t.by_status:
+                state = str(status)
+            return Carried(kind, state, obj)
+    return None
+
+
+def entity_key(protocol: Protocol, event: TappedEvent | None) -> str | None:
+    """What a finding at ``event`` is about, for grouping by root cause: ``kind:id``
+    for an entity named by id (Assistants), ``output/N`` for anything placed at an
+    output index (Responses), the root kind for the root; None when unknown."""
+    if event is None or event.name is None:
+        return None
+    route = protocol.routes.get(event.name)
+    if route is None or route[0] not in (EventKind.STATUS, EventKind.DELTA):
+        return None
+    kind = route[1]
+    table = protocol.tables.get(kind) if kind is not None else None
+    if table is not None and table.role == "root":
+        return protocol.root
+    if table is None or table.position:
+        index = event.guessed_output_index()
+        return f"output/{index}" if index is not None else None
+    found = event.guessed_id()
+    return f"{kind}:{found}" if found is not None else None
+
+
+@dataclass
+class Tap:
+    """Feed a flow and keep its events (see the module docstring)."""
+
+    flow: Flow
+    events: list[TappedEvent] = field(default_factory=list)
+    stream: int = -1
+    _decoder: SSEDecoder | None = None
+
+    def begin(self) -> None:
+        """A new HTTP stream of the same flow."""
+        self.stream += 1
+        self._decoder = SSEDecoder(self.flow.limits.max_event_bytes)
+        self.flow.begin_stream()
+
+    def feed(self, chunk: bytes) -> None:
+        if self._decoder is None:
+            self.begin()
+        assert self._decoder is not None
+        start = self.flow.event_count
+        self.flow.feed_sse(chunk)
+        self._keep(self._decoder.feed(chunk), start)
+
+    def close(self) -> str:
+        start = self.flow.event_count
+        if self._decoder is not None:
+            raw = self._decoder.close()
+            self._decoder = None
+        else:
+            raw = []
+        ending = self.flow.close()
+        self._keep(raw, start)
+        return ending
+
+    def _keep(self, raw: list[RawEvent], start: int) -> None:
+        for offset, event in enumerate(raw):
+            self.events.append(sse_event(self.flow.protocol, start + offset, self.stream, event))
+
+
+def sse_event(protocol: Protocol, index: int, stream: int, raw: RawEvent) -> TappedEvent:
+    """One decoded SSE event as a :class:`TappedEvent`."""
+    data: Any = None
+    if raw.data is not None and not raw.oversize:
+        if raw.data.startswith(b"[DONE]"):
+            data = "[DONE]"
+        else:
+            try:
+                data = parse_json(raw.data)
+            except JSONError:
+                data = None
+    return _named(protocol, index, stream, raw.event, data, raw.data)
+
+
+def _named(protocol: Protocol, index: int, stream: int, name: str | None, data: Any,
+           raw: bytes | None) -> TappedEvent:
+    field_ = protocol.type_field
+    if field_ is not None and isinstance(data, dict) and isinstance(data.get(field_), str):
+        name = data[field_]
+    if name is None and data == "[DONE]":
+        name = "done"
+    return TappedEvent(index, stream, name, data, raw)
+
+
+def tap_recording(protocol: Protocol, recording: Recording) -> list[TappedEvent]:
+    """The events of a recording numbered as :meth:`Recording.replay` feeds them (a new
+    stream after each ``done``)."""
+    out: list[TappedEvent] = []
+    stream = 0
+    if recording.format == "sse":
+        decoder = SSEDecoder()
+        raw = decoder.feed(recording.data) + decoder.close()
+        for index, event in enumerate(raw):
+            out.append(sse_event(protocol, index, stream, event))
+            stream += out[-1].name == "done"
+        return out
+    for line in recording.data.splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = parse_json(line)
+        except JSONError:
+            record = None
+        if isinstance(record, dict):
+            name = record.get("event") if isinstance(record.get("event"), str) else None
+            data = record.get("data") if "event" in record else record
+        else:
+            name, data = None, None
+        out.append(_named(protocol, len(out), stream, name, data, line))
+        stream += out[-1].name == "done"
+    return out

@@ -1,0 +1,51 @@
+"""Grade one flow's events: grammar (the flow's violations), payloads, order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from runflow.flow import Flow
+from runflow.protocol.model import Protocol
+from runflow.violations import Violation
+
+from .events import TappedEvent, entity_key
+from .findings import Finding
+from .order import check_order
+from .payload import check_payloads
+
+__all__ = ["grade_events", "violation_finding"]
+
+
+def _key_of(protocol: Protocol, violation: Violation,
+            events: dict[int, TappedEvent]) -> str | None:
+    entity = violation.entity
+    if entity is not None:
+        if entity.kind == protocol.root:
+            return protocol.root
+        table = protocol.tables.get(entity.kind)
+        if table is not None and not table.position:
+            return f"{entity.kind}:{entity.id}"
+    key = entity_key(protocol, events.get(violation.index))
+    if key is None and entity is not None and protocol.tables.get(entity.kind) is not None:
+        digits = [p for p in entity.id.replace("=", "/").split("/") if p.isdigit()]
+        if digits:
+            return f"output/{digits[0]}"
+    return key
+
+
+def violation_finding(protocol: Protocol, violation: Violation,
+                      events: dict[int, TappedEvent]) -> Finding:
+    return Finding(f"grammar.{violation.code.value}", violation.severity, violation.message,
+                   violation.index, violation.event,
+                   str(violation.entity) if violation.entity is not None else None,
+                   _key_of(protocol, violation, events))
+
+
+def grade_events(flow: Flow, events: Sequence[TappedEvent]) -> list[Finding]:
+    """Every finding of the grammar, payload and order layers for one flow."""
+    protocol = flow.protocol
+    by_index = {e.index: e for e in events}
+    found = [violation_finding(protocol, v, by_index) for v in flow.violations]
+    found += check_payloads(protocol, list(events))
+    found += check_order(protocol, list(events))
+    return sorted(found, key=lambda f: (f.index if f.index is not None else 1 << 60))

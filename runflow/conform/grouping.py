@@ -1,0 +1,149 @@
+"""Findings grouped by root cause: a cascade is one finding with its consequences.
+
+One lost or broken event makes a flow report many violations: a dropped
+``thread.message.created`` makes every delta of that message an
+``unknown_entity``; a corrupt ``thread.run.in_progress`` leaves the run queued, so
+every step and message event is ``run_not_in_progress``, the run's completion an
+``invalid_transition`` and ``done`` a ``done_before_final``. :data:`CASCADES` says,
+as data, which findings can be the consequence of an earlier one and through which
+link; :func:`group` attaches each finding to the earliest earlier finding it is
+linked to (transitively, so a cascade has one root). A finding no row links is a
+root cause of its own: two independent problems stay two groups.
+
+Links (``Cascade.link``):
+
+* ``same``: about the same entity (its key: ``message:msg_1``, ``output/0``, ``run``);
+* ``root``: the flow's root (the run, the response) had an earlier finding;
+* ``announcer``: a message whose ``message_creation`` step had an earlier finding;
+* ``items``: any item of the response had an earlier finding;
+* ``repeat``: the same rule about the same entity again (an id prefix on each event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from .events import TappedEvent
+from .findings import Finding, Group
+
+__all__ = ["CASCADES", "Cascade", "group"]
+
+Link = Literal["same", "root", "announcer", "items", "repeat"]
+
+_EFFECTS = frozenset({
+    "grammar.unknown_entity", "grammar.invalid_transition", "grammar.run_not_in_progress",
+    "grammar.event_after_terminal", "grammar.done_before_final",
+    "grammar.children_open_at_terminal", "grammar.snapshot_divergence",
+    "grammar.sequence_gap", "grammar.content_index_gap", "grammar.output_mismatch",
+    "grammar.tool_calls_mismatch", "grammar.duplicate_entity", "grammar.orphan_message",
+    "consistency.run", "consistency.steps", "consistency.messages",
+    "consistency.response", "order.run.queued_before_in_progress",
+    "order.step.in_progress_after_created", "order.message.in_progress_after_created",
+    "order.response.in_progress_after_created", "order.response.queued_after_created",
+    "order.response.in_progress_after_queued", "http.status",
+})
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """Findings of ``rules`` are consequences of an earlier finding linked by ``link``."""
+
+    rules: frozenset[str] | None
+    """None: any rule."""
+    link: Link
+    why: str
+
+
+CASCADES: tuple[Cascade, ...] = (
+    Cascade(None, "repeat", "the same rule broken again by the same entity is one problem"),
+    Cascade(_EFFECTS, "same",
+            "an entity whose event was lost, broken or refused is unknown, in the wrong "
+            "state or different from REST for the rest of the flow"),
+    Cascade(frozenset({"grammar.run_not_in_progress", "grammar.event_after_terminal",
+                       "grammar.done_before_final", "grammar.tool_calls_mismatch",
+                       "grammar.children_open_at_terminal", "grammar.output_mismatch",
+                       "consistency.run", "consistency.response", "http.status"}), "root",
+            "children are judged by the root's state: a root left behind by a lost event "
+            "makes their events look misplaced"),
+    Cascade(frozenset({"grammar.orphan_message"}), "announcer",
+            "a message is announced by its message_creation step: a step the flow lost "
+            "announces nothing"),
+    Cascade(frozenset({"grammar.output_mismatch", "grammar.items_interleaved"}), "items",
+            "the terminal output lists the items: one the flow lost is missing from it"),
+)
+
+
+def _announcers(events: Sequence[TappedEvent]) -> dict[str, str]:
+    """Message id -> the key of the step that names it."""
+    found: dict[str, str] = {}
+    for event in events:
+        data = event.data
+        if not isinstance(data, dict) or data.get("object") not in (
+                "thread.run.step", "thread.run.step.delta"):
+            continue
+        details = data.get("step_details") or {}
+        creation = details.get("message_creation") if isinstance(details, dict) else None
+        message = creation.get("message_id") if isinstance(creation, dict) else None
+        if isinstance(message, str) and isinstance(data.get("id"), str):
+            found[message] = f"step:{data['id']}"
+    return found
+
+
+def _order(f: Finding) -> tuple[int, int]:
+    return (f.index if f.index is not None else 1 << 60, 0)
+
+
+def group(findings: Iterable[Finding], events: Sequence[TappedEvent] = (),
+          root: str | None = None) -> list[Group]:
+    """Group one flow's findings (see the module docstring); roots in index order."""
+    ordered = sorted(findings, key=_order)
+    announcers = _announcers(events)
+    parent: list[int | None] = []
+    for i, finding in enumerate(ordered):
+        parent.append(_parent(ordered, i, finding, announcers, root))
+    children: dict[int, list[Finding]] = {}
+    roots: list[int] = []
+    for i in range(len(ordered)):
+        top = i
+        while parent[top] is not None:
+            top = parent[top]  # type: ignore[assignment]
+        if top == i:
+            roots.append(i)
+        else:
+            children.setdefault(top, []).append(ordered[i])
+    return [Group(ordered[i], tuple(children.get(i, ()))) for i in roots]
+
+
+def _parent(ordered: list[Finding], i: int, finding: Finding, announcers: dict[str, str],
+            root: str | None) -> int | None:
+    """The earliest earlier finding this one is linked to; never a warning for an error
+    (an error is a root cause of its own unless an error explains it)."""
+    best: int | None = None
+    for cascade in CASCADES:
+        if cascade.rules is not None and finding.rule not in cascade.rules:
+            continue
+        for j in range(i):
+            other = ordered[j]
+            if finding.severity == "error" and other.severity != "error":
+                continue
+            if _linked(cascade.link, finding, other, announcers, root):
+                best = j if best is None else min(best, j)
+                break
+    return best
+
+
+def _linked(link: Link, finding: Finding, other: Finding, announcers: dict[str, str],
+            root: str | None) -> bool:
+    if link == "repeat":
+        return other.rule == finding.rule and other.key == finding.key
+    if link == "same":
+        return finding.key is not None and other.key == finding.key
+    if link == "root":
+        return root is not None and other.key == root
+    if link == "announcer":
+        message = (finding.key or "").partition(":")[2]
+        step = announcers.get(message)
+        return step is not None and other.key == step
+    return other.key is not None and other.key.startswith("output/")

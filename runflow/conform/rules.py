@@ -1,0 +1,134 @@
+"""The rule catalogue of ``runflow conform``: every check a server is graded on.
+
+A rule id is a public contract, like a violation code: ``<layer>.<name>``. Layers:
+
+* ``http``: the HTTP exchange (status, ``Content-Type``, error bodies, a JSON object
+  where a stream was asked for);
+* ``grammar``: the stream grammar, one rule per violation code of runflow
+  (:data:`runflow.RULES`), reported by the flows;
+* ``payload``: what an object must hold in the state its event leads to
+  (:mod:`runflow.protocol.invariants`), and the structured output asked for;
+* ``order``: what every real capture does (:mod:`.order`), as warnings;
+* ``consistency``: the stream's final objects against what REST returns afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runflow.protocol.invariants import INVARIANTS
+from runflow.violations import RULES as VIOLATION_RULES
+
+from .findings import Severity
+from .order import EXPECTATIONS
+
+__all__ = ["BOTH", "LAYERS", "RULES", "ConformRule", "rule", "rules_for", "rules_markdown"]
+
+BOTH = frozenset({"assistants", "responses"})
+LAYERS = ("http", "grammar", "payload", "order", "consistency")
+
+
+@dataclass(frozen=True)
+class ConformRule:
+    id: str
+    severity: Severity
+    protocols: frozenset[str]
+    summary: str
+    why: str = ""
+
+    @property
+    def layer(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+_HTTP = (
+    ConformRule("http.status", "error", BOTH,
+                "A request the scenario needs is answered 2xx; one that must fail (an "
+                "unknown id) is answered 4xx, never 5xx.",
+                "OpenAI's API reference; the SDKs raise on any other status"),
+    ConformRule("http.content_type", "error", BOTH,
+                "A streamed answer has Content-Type text/event-stream.",
+                "the SDKs decode a stream only with this type (and the WHATWG SSE spec)"),
+    ConformRule("http.stream_is_json", "error", BOTH,
+                "A request with stream=true is answered with an event stream, not a JSON "
+                "object.", "a server that ignores stream=true hands the SDK one object"),
+    ConformRule("http.error_shape", "error", BOTH,
+                "An error answer is JSON {\"error\": {\"message\": str, \"type\": str, "
+                "\"param\", \"code\"}}.", "OpenAI's error shape; the SDKs read error.message"),
+)
+
+_GRAMMAR = tuple(
+    ConformRule(f"grammar.{r.code.value}", r.severity,
+                frozenset({"responses"}) if r.summary.startswith("Responses:") else BOTH,
+                r.summary, "runflow's grammar (runflow.RULES)")
+    for r in VIOLATION_RULES.values()
+)
+
+def _payload_rules() -> tuple[ConformRule, ...]:
+    """One rule per invariant id; an id both definitions use (``payload.message.id``)
+    is one rule of both protocols."""
+    merged: dict[str, ConformRule] = {}
+    for protocol, rows in INVARIANTS.items():
+        for row in rows:
+            said = f"{protocol.capitalize()}: {row.summary}"
+            known = merged.get(row.id)
+            if known is None:
+                merged[row.id] = ConformRule(row.id, row.severity, frozenset({protocol}),
+                                             said, row.why)
+            else:
+                merged[row.id] = ConformRule(row.id, row.severity,
+                                             known.protocols | {protocol},
+                                             f"{known.summary} {said}",
+                                             f"{known.why}; {row.why}")
+    return tuple(merged.values())
+
+
+_PAYLOAD = (
+    *_payload_rules(),
+    ConformRule("payload.response.structured_output", "error", frozenset({"responses"}),
+                "A response asked for a json_schema format outputs JSON with the schema's "
+                "required keys.", "text.format json_schema (API reference)"),
+)
+
+_ORDER = tuple(
+    ConformRule(e.id, "warning", frozenset({e.protocol}), e.summary, e.why)
+    for e in EXPECTATIONS
+)
+
+_CONSISTENCY = (
+    ConformRule("consistency.run", "error", frozenset({"assistants"}),
+                "The run the stream ended with equals runs.retrieve afterwards.",
+                "a client that reconciles over REST must see what the stream said"),
+    ConformRule("consistency.steps", "error", frozenset({"assistants"}),
+                "Every run step the stream ended with equals runs.steps.list afterwards, "
+                "and REST lists no step the stream did not show."),
+    ConformRule("consistency.messages", "error", frozenset({"assistants"}),
+                "Every message the stream ended with equals messages.list (run_id) "
+                "afterwards, and REST lists no message the stream did not show."),
+    ConformRule("consistency.response", "error", frozenset({"responses"}),
+                "The response the stream ended with equals responses.retrieve afterwards."),
+    ConformRule("consistency.resume", "error", frozenset({"responses"}),
+                "A background stream resumed with starting_after=N starts at "
+                "sequence_number N+1.", "RESPONSES.md §7: replays start after the cursor"),
+)
+
+RULES: dict[str, ConformRule] = {
+    r.id: r for r in (*_HTTP, *_GRAMMAR, *_PAYLOAD, *_ORDER, *_CONSISTENCY)
+}
+
+
+def rule(rule_id: str) -> ConformRule:
+    return RULES[rule_id]
+
+
+def rules_for(protocol: str) -> list[ConformRule]:
+    return [r for r in RULES.values() if protocol in r.protocols]
+
+
+def rules_markdown() -> str:
+    """The catalogue as a Markdown table (for the README)."""
+    lines = ["| rule | severity | protocols | what it checks |", "|---|---|---|---|"]
+    for r in RULES.values():
+        protocols = ", ".join(sorted(r.protocols))
+        lines.append(f"| `{r.id}` | {r.severity} | {protocols} | {r.summary} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,220 @@
+"""Run the catalogue against a server and grade it: :func:`conform` -> :class:`Report`.
+
+Per scenario: run it (:mod:`.assistants`, :mod:`.responses`), then grade each of
+its flows -- the flow's violations (grammar), the payload invariants, the order
+expectations, plus what the scenario found over HTTP and REST -- and group the
+findings by root cause (:mod:`.grouping`). A scenario is ``passed``, ``warnings``
+(only warning findings), ``failed`` (an error finding), ``not_applicable`` (the
+server cannot be made to do it) or ``error`` (conform could not finish it).
+
+Exit codes (:attr:`Report.exit_code`): 0 conformant (no error finding), 1 findings,
+2 could not run (the server unreachable, or no scenario could run at all).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import openai
+
+from .assistants import ASSISTANTS_SCENARIOS
+from .catalogue import Context, Scenario
+from .findings import Finding, Group
+from .grade import grade_events
+from .grouping import group
+from .order import Follows, Next, Repeats, expectations_for
+from .payload import rows_applied
+from .responses import RESPONSES_SCENARIOS
+from .rules import RULES, rules_for
+from .session import CouldNotRun, Exchange, NotApplicable, Probe, Refused, Session
+
+__all__ = ["SCENARIOS", "Report", "ScenarioResult", "conform", "scenarios_for"]
+
+Status = Literal["passed", "warnings", "failed", "not_applicable", "error"]
+SCENARIOS: Mapping[str, tuple[Scenario, ...]] = {
+    "assistants": ASSISTANTS_SCENARIOS, "responses": RESPONSES_SCENARIOS}
+
+
+def scenarios_for(protocol: str) -> tuple[Scenario, ...]:
+    return SCENARIOS[protocol]
+
+
+@dataclass
+class FlowResult:
+    """One graded flow of a scenario."""
+
+    label: str
+    probe: Probe
+    groups: list[Group]
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    description: str
+    status: Status
+    reason: str = ""
+    flows: list[FlowResult] = field(default_factory=list)
+    checked: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def groups(self) -> list[Group]:
+        return [g for f in self.flows for g in f.groups]
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for g in self.groups for f in (g.root, *g.consequences)]
+
+
+@dataclass
+class Report:
+    base_url: str
+    protocol: str
+    model: str
+    scenarios: list[ScenarioResult]
+    seconds: float
+    could_not_run: str | None = None
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for s in self.scenarios for f in s.findings]
+
+    @property
+    def groups(self) -> list[Group]:
+        return [g for s in self.scenarios for g in s.groups]
+
+    @property
+    def exit_code(self) -> int:
+        if self.could_not_run is not None:
+            return 2
+        if any(f.severity == "error" for f in self.findings):
+            return 1
+        ran = [s for s in self.scenarios if s.status not in ("not_applicable", "error")]
+        return 0 if ran else 2
+
+    def rule_status(self) -> dict[str, tuple[str, int]]:
+        """Rule id -> (``pass`` | ``fail`` | ``warn`` | ``n/a``, findings)."""
+        checked = {r for s in self.scenarios for r in s.checked}
+        counts: dict[str, int] = {}
+        worst: dict[str, str] = {}
+        for f in self.findings:
+            counts[f.rule] = counts.get(f.rule, 0) + 1
+            if f.severity == "error" or worst.get(f.rule) != "fail":
+                worst[f.rule] = "fail" if f.severity == "error" else "warn"
+        out = {}
+        for r in rules_for(self.protocol):
+            status = worst.get(r.id) or ("pass" if r.id in checked else "n/a")
+            out[r.id] = (status, counts.get(r.id, 0))
+        return out
+
+
+def _checked(probe: Probe) -> set[str]:
+    """The rules a flow's events exercised."""
+    protocol = probe.flow.protocol
+    events = probe.tap.events
+    found = set(probe.checked)
+    if not events:
+        return found
+    found |= {r.id for r in rules_for(protocol.name) if r.layer == "grammar"}
+    found |= rows_applied(protocol, events)
+    names = {e.name for e in events}
+    for row in expectations_for(protocol.name):
+        if (isinstance(row, (Follows, Next)) and row.event in names) or isinstance(row, Repeats):
+            found.add(row.id)
+    return found
+
+
+def _grade(probe: Probe, scenario: str) -> FlowResult:
+    flow = probe.flow
+    findings = [f for f in grade_events(flow, probe.tap.events)
+                if not (f.rule == "grammar.truncated" and f.index in probe.left_at)]
+    findings += probe.findings
+    placed = [f.placed(scenario, probe.label) for f in findings]
+    groups = group(placed, probe.tap.events, flow.protocol.root)
+    return FlowResult(probe.label, probe, groups)
+
+
+def _status(result: ScenarioResult) -> Status:
+    severities = {f.severity for f in result.findings}
+    if "error" in severities:
+        return "failed"
+    if result.status in ("not_applicable", "error"):
+        return result.status
+    for flow in result.flows:
+        ended = flow.probe.flow
+        if ended.ending == "error" and ended.protocol.root_table.stream_end(
+                ended.root_state) is None:
+            error: Any = getattr(ended, "error", None)
+            said = getattr(error, "message", None) or "no message"
+            result.reason = (f"the stream ended with an error event ({said}) while the "
+                             f"{ended.root_kind} was {ended.root_state}")
+            return "not_applicable"
+    return "warnings" if severities else "passed"
+
+
+def _run_one(session: Session, scenario: Scenario, model: str) -> ScenarioResult:
+    ctx = Context(session, model, scenario.protocol, scenario.name)
+    result = ScenarioResult(scenario.name, scenario.description, "passed")
+    first = len(session.exchanges)
+    start = time.monotonic()
+    try:
+        scenario.run(ctx)
+    except NotApplicable as exc:
+        result.status, result.reason = "not_applicable", str(exc)
+    except Refused as exc:
+        result.status = "not_applicable" if exc.status < 500 else "failed"
+        result.reason = f"the server refused a request the scenario needs ({exc})"
+    except CouldNotRun:
+        raise
+    except (openai.APIError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"[:300]
+    result.seconds = time.monotonic() - start
+    result.exchanges = session.exchanges[first:]
+    result.notes = ctx.notes
+    for probe in ctx.probes:
+        result.flows.append(_grade(probe, scenario.name))
+        result.checked |= _checked(probe)
+    result.status = _status(result)
+    return result
+
+
+def conform(base_url: str, *, protocol: str = "assistants", api_key: str = "runflow",
+            model: str = "gpt-4o-mini", scenarios: Sequence[str] | None = None,
+            headers: Mapping[str, str] | None = None, timeout: float = 60.0,
+            client: openai.OpenAI | None = None) -> Report:
+    """Grade the server at ``base_url`` (what ``openai.OpenAI(base_url=...)`` takes)."""
+    if protocol not in SCENARIOS:
+        raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(SCENARIOS)}")
+    catalogue = scenarios_for(protocol)
+    names = {s.name for s in catalogue}
+    unknown = [n for n in scenarios or () if n not in names]
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(s.name for s in catalogue)}")
+    chosen = [s for s in catalogue if not scenarios or s.name in scenarios]
+    client = client or openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0,
+                                     timeout=timeout, default_headers=dict(headers or {}))
+    session = Session(client)
+    start = time.monotonic()
+    results: list[ScenarioResult] = []
+    could_not_run = None
+    try:
+        for scenario in chosen:
+            results.append(_run_one(session, scenario, model))
+    except CouldNotRun as exc:
+        could_not_run = str(exc)
+    return Report(base_url, protocol, model, results, time.monotonic() - start, could_not_run)
+
+
+def rule_ids(findings: Iterable[Finding]) -> list[str]:
+    return sorted({f.rule for f in findings})
+
+
+def describe_rule(rule_id: str) -> Any:
+    return RULES[rule_id]

@@ -1,0 +1,89 @@
+"""The HTML report of a faulty run, rendered by headless Chromium: the path diagram's
+SVG and the findings list are drawn, every finding links to its event, and the page
+loads nothing from anywhere (one self-contained file).
+
+Needs Debian's ``chromium`` and Graphviz's ``dot`` (the SVG is rendered server-side):
+without them the test skips with a reason, except under ``CI=true``, where it fails.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from runflow.conform import conform
+from runflow.conform.report_html import report_html
+from runflow.testing import Server
+
+WIDTH, HEIGHT = 1280, 3000
+
+
+def _browser() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    missing = None if found else "Chromium is not installed (Debian: apt-get install chromium)"
+    if missing is None and shutil.which("dot") is None:
+        missing = "Graphviz's dot is not installed (Debian: apt-get install graphviz)"
+    if missing is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{missing}; CI must run the HTML report test")
+        pytest.skip(missing)
+    assert found is not None
+    return found
+
+
+def _chromium(browser: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         "--no-first-run", f"--window-size={WIDTH},{HEIGHT}", *args],
+        capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    with Server() as server:
+        report = conform(server.base_url, scenarios=["text", "parallel_functions"],
+                         headers={"X-Runflow-Fault": "drop=6"})
+    path = tmp_path_factory.mktemp("html") / "report.html"
+    path.write_text(report_html(report), encoding="utf-8")
+    return path, report
+
+
+def test_the_page_is_self_contained(page: tuple[Path, object]) -> None:
+    text = page[0].read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", text)
+    assert "<link" not in text and "@import" not in text
+
+
+def test_chromium_draws_the_diagram_and_the_findings(page: tuple[Path, object],
+                                                     tmp_path: Path) -> None:
+    browser = _browser()
+    path, report = page
+    shot = tmp_path / "report.png"
+    done = _chromium(browser, f"--screenshot={shot}", path.as_uri())
+    assert shot.is_file(), done.stderr[-2000:]
+    head = shot.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", head[16:24]) == (WIDTH, HEIGHT)
+
+    dom = _chromium(browser, "--dump-dom", path.as_uri()).stdout
+    layout = json.loads(html.unescape(re.search(r'data-layout="([^"]*)"', dom).group(1)))
+    groups = report.groups  # type: ignore[attr-defined]
+    assert groups, "the faulty run must have findings"
+    assert layout["findings_items"] == len(groups)
+    for name in ("diagram", "findings"):
+        box = layout[name]
+        assert box is not None and box["w"] > 100 and box["h"] > 20, (name, box)
+        assert box["y"] + box["h"] / 2 < HEIGHT, (name, box)  # inside the screenshot
+    assert re.search(r'<figure class="diagram"><svg', dom)
+    anchors = set(re.findall(r'<tr id="(ev-[^"]+)"', dom))
+    links = re.findall(r'<ol class="findings" id="findings-list">.*?</ol>', dom, re.S)[0]
+    targets = re.findall(r'href="#(ev-[^"]+)"', links)
+    assert targets and set(targets) <= anchors
