@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # the callback API of (d); at run time guarded by has_callbac
     from openai.types.beta.threads import Message, Run
     from openai.types.beta.threads.runs import RunStep
 
-    from runflow.parts import TextDelta, TextSnapshot
+    from runflow.protocols.assistants.parts import TextDelta, TextSnapshot
 
 CHUNK = 2048
 

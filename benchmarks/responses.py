@@ -57,7 +57,7 @@ from openai.lib.streaming.responses._responses import ResponseStreamState
 from openai.types.responses import ResponseStreamEvent
 from streams import RECORDINGS, count_events
 
-from runflow.response_flow import ResponseFlow
+from runflow.protocols.responses.flow import ResponseFlow
 
 RESPONSES = RECORDINGS / "responses"
 CHUNK = 2048

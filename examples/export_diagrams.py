@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Literal
 
 from runflow import PROTOCOL
+from runflow.adapters.recording import DEMO_STREAM, replay_file
 from runflow.diagrams import GraphvizNotFoundError, diagram_text, path_mermaid, render
-from runflow.protocol import Entity
-from runflow.recording import DEMO_STREAM, replay_file
+from runflow.protocols import Entity
 
 
 def main(outdir: Path) -> int:

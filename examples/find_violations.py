@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from runflow.recording import DEMO_STREAM, RecordingError, replay_file
+from runflow.adapters.recording import DEMO_STREAM, RecordingError, replay_file
 
 
 def report(path: str) -> bool:

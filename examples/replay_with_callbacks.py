@@ -16,8 +16,8 @@ from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
 from runflow import RunFlow
-from runflow.parts import TextDelta, TextSnapshot
-from runflow.recording import DEMO_STREAM, replay_file
+from runflow.adapters.recording import DEMO_STREAM, replay_file
+from runflow.protocols.assistants.parts import TextDelta, TextSnapshot
 
 
 def main(path: str) -> int:

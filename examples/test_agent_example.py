@@ -23,9 +23,9 @@ import openai
 import pytest
 
 from runflow import RunFlow
-from runflow.assertions import assert_valid_run
-from runflow.recording import DEMO_STREAM
-from runflow.sdk import aconsume, consume
+from runflow.adapters.recording import DEMO_STREAM
+from runflow.adapters.sdk import aconsume, consume
+from runflow.testing.assertions import assert_valid_run
 from runflow.testing.plugin import RunflowCase
 
 FINAL = {"completed", "failed", "cancelled", "incomplete", "expired"}

@@ -1,19 +1,29 @@
 """runflow: a validated, declarative state machine for Assistants run streams."""
 
-from .callbacks import Handler
-from .checkpoint import CheckpointError
-from .drive import DriveError, RunTimeout, ToolError, UnknownTool, adrive, drive
-from .drive_responses import DrivenResponse, FunctionCallMade, adrive_response, drive_response
-from .flow import Ending, RecoveryError, RunFlow
-from .hooks import CallbackFailure
-from .jsonparse import JSONError
-from .limits import Limits
-from .parts import TextDelta, TextSnapshot, ToolCallDelta, ToolCallSnapshot
-from .protocol import ASSISTANTS, PROTOCOL, Entity, Protocol, ProtocolDefinitionError
-from .response_flow import ResponseFlow, ValueDelta
-from .sdk import AsyncFlowEventHandler, FlowEventHandler, aconsume, consume
-from .state import StateChange
-from .violations import RULES, Code, EntityRef, ProtocolError, Violation
+from runflow.adapters.drive import DriveError, RunTimeout, ToolError, UnknownTool, adrive, drive
+from runflow.adapters.drive_responses import (
+    DrivenResponse,
+    FunctionCallMade,
+    adrive_response,
+    drive_response,
+)
+from runflow.adapters.sdk import AsyncFlowEventHandler, FlowEventHandler, aconsume, consume
+from runflow.engine.callbacks import Handler
+from runflow.engine.checkpoint import CheckpointError
+from runflow.engine.flow import Ending, RecoveryError, RunFlow
+from runflow.engine.hooks import CallbackFailure
+from runflow.engine.jsonparse import JSONError
+from runflow.engine.limits import Limits
+from runflow.engine.state import StateChange
+from runflow.engine.violations import RULES, Code, EntityRef, ProtocolError, Violation
+from runflow.protocols import ASSISTANTS, PROTOCOL, Entity, Protocol, ProtocolDefinitionError
+from runflow.protocols.assistants.parts import (
+    TextDelta,
+    TextSnapshot,
+    ToolCallDelta,
+    ToolCallSnapshot,
+)
+from runflow.protocols.responses.flow import ResponseFlow, ValueDelta
 
 __all__ = [
     "ASSISTANTS",

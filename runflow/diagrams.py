@@ -1,9 +1,9 @@
 """State diagrams generated from the protocol table (never drawn by hand).
 
-Everything here is a pure function of a checked :class:`~runflow.protocol.Protocol`
-(:data:`runflow.protocol.PROTOCOL`, the Assistants definition, unless another one
-such as :data:`~runflow.protocol.responses.RESPONSES` is passed in) or of one of its
-:class:`~runflow.protocol.EntityTable` s, so the diagrams cannot drift from what
+Everything here is a pure function of a checked :class:`~runflow.protocols.Protocol`
+(:data:`runflow.protocols.PROTOCOL`, the Assistants definition, unless another one
+such as :data:`~runflow.protocols.responses.definition.RESPONSES` is passed in) or of one of its
+:class:`~runflow.protocols.EntityTable` s, so the diagrams cannot drift from what
 the flow enforces:
 
 * Mermaid ``stateDiagram-v2`` text: one diagram per entity, and a combined one with
@@ -39,9 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .protocol import PROTOCOL, Entity, EntityTable, Protocol
-from .protocol.model import STAY, Transition
-from .view import StateChange
+from runflow.engine.definition import STAY, Transition
+from runflow.engine.view import StateChange
+from runflow.protocols import PROTOCOL, Entity, EntityTable, Protocol
 
 __all__ = [
     "DIAGRAM_ENTITIES",
@@ -108,12 +108,12 @@ class DiagramSet:
 
 DIAGRAM_SETS: dict[str, DiagramSet] = {
     "assistants": DiagramSet(
-        protocol="assistants", subfolder="", constant="runflow.protocol.PROTOCOL",
+        protocol="assistants", subfolder="", constant="runflow.protocols.PROTOCOL",
         refresh=REFRESH_COMMAND,
         title="runflow state diagrams",
         intro=(
-            "Generated from the protocol definition (`runflow/protocol/assistants.py`), never",
-            "drawn by hand.",
+            "Generated from the protocol definition",
+            "(`runflow/protocols/assistants/definition.py`), never drawn by hand.",
             f"After changing the table, run `{REFRESH_COMMAND}`; `tests/test_diagrams.py`",
             "fails while these files are stale. Every entity starts `unseen` (before the",
             "flow has seen it); an edge lists the events that move it, and delta events are",
@@ -125,12 +125,13 @@ DIAGRAM_SETS: dict[str, DiagramSet] = {
         ),
     ),
     "responses": DiagramSet(
-        protocol="responses", subfolder="responses", constant="runflow.protocol.RESPONSES",
+        protocol="responses", subfolder="responses", constant="runflow.protocols.RESPONSES",
         refresh="runflow diagram --protocol responses --refresh",
         title="runflow state diagrams: the Responses API", contents=True,
         intro=(
-            "Generated from the Responses definition (`runflow/protocol/responses.py`),",
-            "never drawn by hand. After changing it, run",
+            "Generated from the Responses definition",
+            "(`runflow/protocols/responses/definition.py`), never drawn by hand.",
+            "After changing it, run",
             "`runflow diagram --protocol responses --refresh` (or `runflow diagram --refresh`",
             "for every folder); `tests/test_diagrams.py` fails while these files are stale.",
             "The Assistants diagrams are one folder up.",

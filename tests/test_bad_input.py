@@ -18,7 +18,7 @@ from conftest import load_bytes, load_events, sse_files
 from mutations import Event, drop, update
 
 from runflow import Limits, ProtocolError, RunFlow
-from runflow.sse import RawEvent, SSEDecoder
+from runflow.engine.sse import RawEvent, SSEDecoder
 
 TEXT = "dotnet_text_answer.jsonl"
 CITATION = "dotnet_file_search_file_citation"

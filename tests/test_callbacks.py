@@ -27,9 +27,9 @@ from runflow import (
     ToolCallSnapshot,
     Violation,
 )
-from runflow.callbacks import STATE_TYPES, handler_method_names
-from runflow.protocol import PROTOCOL, UNSEEN, Entity
-from runflow.sdk import aconsume
+from runflow.adapters.sdk import aconsume
+from runflow.engine.callbacks import STATE_TYPES, handler_method_names
+from runflow.protocols import PROTOCOL, UNSEEN, Entity
 
 SNAPSHOT_TYPE = {Entity.RUN: Run, Entity.STEP: RunStep, Entity.MESSAGE: Message,
                  Entity.THREAD: Thread}

@@ -16,7 +16,7 @@ from conftest import load_bytes, load_events
 from helpers import feed_all
 
 from runflow import Code, RunFlow
-from runflow.checkpoint import CheckpointError
+from runflow.engine.checkpoint import CheckpointError
 
 Event = dict[str, Any]
 
@@ -241,7 +241,7 @@ def damaged(path: list[Any], value: Any) -> str:
 
 @pytest.mark.parametrize(("text", "match"), [
     ("", "not JSON"),
-    ("{\"format\": \"runflow.checkpoint\", ", "not JSON"),
+    ("{\"format\": \"runflow.engine.checkpoint\", ", "not JSON"),
     ("[1, 2]", "not a runflow checkpoint"),
     (json.dumps({"format": "something.else", "version": 1}), "not a runflow checkpoint"),
 ])

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from conftest import jsonl_files, recordings_dir, sse_files
 
+from runflow.adapters.recording import DEMO_STREAM
 from runflow.cli import COMMANDS, load, main
 from runflow.cli.output import Output
-from runflow.recording import DEMO_STREAM
 
 EDITED = "simpleopenai_EDITED_file_search_step_deltas"
 RUNFLOW = [sys.executable, "-m", "runflow"]
@@ -371,7 +371,7 @@ def test_replay_path_diagram(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 # --------------------------------------------------------------------------- #
 def test_diagram_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from runflow.diagrams import dot_all, mermaid
-    from runflow.protocol import PROTOCOL, Entity
+    from runflow.protocols import PROTOCOL, Entity
 
     assert main(["diagram"]) == 0
     assert capsys.readouterr().out == (Path(__file__).parent.parent / "diagrams" / "all.mmd"
@@ -384,11 +384,11 @@ def test_diagram_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 # --------------------------------------------------------------------------- #
-# runflow.recording (the module behind check and replay)
+# runflow.adapters.recording (the module behind check and replay)
 # --------------------------------------------------------------------------- #
 @pytest.mark.parametrize("name", [n.removesuffix(".sse") for n in sse_files()])
 def test_jsonl_and_sse_of_a_recording_give_the_same_flow(name: str) -> None:
-    from runflow.recording import read_recording
+    from runflow.adapters.recording import read_recording
 
     jsonl = read_recording(recordings_dir() / f"{name}.jsonl").replay()
     sse = read_recording(recordings_dir() / f"{name}.sse").replay()
@@ -402,7 +402,7 @@ def test_jsonl_and_sse_of_a_recording_give_the_same_flow(name: str) -> None:
 
 
 def test_recording_errors_are_typed_and_stdin_is_read(tmp_path: Path) -> None:
-    from runflow.recording import RecordingError, read_recording
+    from runflow.adapters.recording import RecordingError, read_recording
 
     with pytest.raises(RecordingError, match="no such file"):
         read_recording(tmp_path / "none.jsonl")
@@ -414,7 +414,7 @@ def test_recording_errors_are_typed_and_stdin_is_read(tmp_path: Path) -> None:
 
 def test_replay_can_leave_the_flow_open_for_more_streams() -> None:
     from runflow import RunFlow
-    from runflow.recording import read_recording
+    from runflow.adapters.recording import read_recording
 
     lines = DEMO_STREAM.read_bytes().splitlines(keepends=True)
     first, second = b"".join(lines[:12]), b"".join(lines[12:])  # split after the first done

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from runflow.adapters.recording import DEMO_STREAM
 from runflow.cli import main
 from runflow.cli.record import _data
-from runflow.recording import DEMO_STREAM
 
 RUNFLOW = [sys.executable, "-m", "runflow"]
 FULL = "/dev/full"

@@ -12,7 +12,7 @@ import pytest
 from runflow.conform import conform, rules_for
 from runflow.conform.runner import Report
 from runflow.conform.table import TABLE, Outcome, Switch, markdown, run, switches
-from runflow.protocol.invariants import INVARIANTS
+from runflow.protocols.invariants import INVARIANTS
 from runflow.testing import Server
 
 

@@ -12,8 +12,8 @@ from xml.etree import ElementTree as ET
 import pytest
 from conftest import jsonl_files, recordings_dir, sse_files
 
+from runflow.adapters.recording import DEMO_STREAM
 from runflow.cli import main
-from runflow.recording import DEMO_STREAM
 from runflow.testing import Server
 
 
@@ -138,8 +138,8 @@ def test_check_groups_a_cascade_under_its_root(tmp_path: Path,
 def test_every_real_capture_keeps_every_error_invariant(name: str) -> None:
     """The invariants and order rows are facts of every capture (warnings aside: the
     id prefixes of other servers)."""
+    from runflow.adapters.recording import replay_file
     from runflow.conform.recorded import grade_replay
-    from runflow.recording import replay_file
 
     replay = replay_file(recordings_dir() / name)
     found = [f for g in grade_replay(replay) for f in (g.root, *g.consequences)
@@ -148,8 +148,8 @@ def test_every_real_capture_keeps_every_error_invariant(name: str) -> None:
 
 
 def test_every_real_responses_capture_keeps_every_error_invariant() -> None:
+    from runflow.adapters.recording import replay_file
     from runflow.conform.recorded import grade_replay
-    from runflow.recording import replay_file
 
     folder = recordings_dir() / "responses"
     names = sorted(folder.glob("*.sse"))

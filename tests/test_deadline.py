@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from runflow import RunFlow
-from runflow.drive import RunTimeout, adrive, drive
+from runflow.adapters.drive import RunTimeout, adrive, drive
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:The Assistants API is deprecated:DeprecationWarning"),

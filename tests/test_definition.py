@@ -28,10 +28,10 @@ from openai.types.beta.threads import Run
 from openai.types.beta.threads.runs import RunStep
 
 from runflow import Handler, RecoveryError, RunFlow
-from runflow.callbacks import check_state_literals
 from runflow.diagrams import diagram_files
-from runflow.machines import compiled
-from runflow.protocol import (
+from runflow.engine.callbacks import check_state_literals
+from runflow.engine.machines import compiled
+from runflow.protocols import (
     MESSAGE,
     PROTOCOL,
     PROTOCOL_EVENTS,
@@ -44,7 +44,7 @@ from runflow.protocol import (
     Transition,
     build_assistants,
 )
-from runflow.protocol.responses import RESPONSES
+from runflow.protocols.responses.definition import RESPONSES
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST = "dotnet_create_and_run_function_requires_action.jsonl"
@@ -266,7 +266,7 @@ def _constants(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("protocol", [PROTOCOL, RESPONSES], ids=lambda p: p.name)
 def test_the_engine_names_nothing_of_either_protocol(protocol: Protocol) -> None:
-    source = ROOT / "runflow" / "flow.py"
+    source = ROOT / "runflow" / "engine" / "flow.py"
     # ``done``, ``error``, ``close`` are the stream machine's own inputs
     # (EventKind.DONE/ERROR, StreamInput), whatever a protocol also calls them
     inputs = {"done", "error", "close", "begin", "event"}
@@ -293,7 +293,7 @@ _PRIVATE = re.compile(r"(?<!\bself)\._(s|c|hooks|first_error|deferred|stream|vio
 
 def test_nothing_outside_the_core_touches_the_flows_underscores() -> None:
     outside = [p for p in (ROOT / "runflow").rglob("*.py") if p.name not in _CORE
-               or p.parent.name != "runflow"]
+               or p.parent.name != "engine"]
     outside += [*(ROOT / "examples").glob("*.py"), *(ROOT / "benchmarks").glob("*.py")]
     hits = [f"{p.relative_to(ROOT)}:{n}: {line.strip()}"
             for p in outside for n, line in enumerate(p.read_text().splitlines(), 1)

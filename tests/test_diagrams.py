@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from runflow.adapters.recording import DEMO_STREAM, replay_file
 from runflow.cli import main
 from runflow.cli.diagram import entity_choices
 from runflow.diagrams import (
@@ -29,7 +30,7 @@ from runflow.diagrams import (
     svg_generator_version,
     write_diagram_files,
 )
-from runflow.protocol import (
+from runflow.protocols import (
     PROTOCOL,
     PROTOCOLS,
     Entity,
@@ -37,9 +38,8 @@ from runflow.protocol import (
     Transition,
     build_assistants,
 )
-from runflow.protocol.responses import build_responses
-from runflow.recording import DEMO_STREAM, replay_file
-from runflow.response_flow import ResponseFlow
+from runflow.protocols.responses.definition import build_responses
+from runflow.protocols.responses.flow import ResponseFlow
 
 ROOT = Path(__file__).resolve().parent.parent
 DIAGRAMS = ROOT / "diagrams"
@@ -355,11 +355,12 @@ def test_committed_responses_svgs_match_the_table() -> None:
 def test_responses_headers_name_the_responses_definition() -> None:
     for name in MACHINES:
         first = (RESPONSES_DIR / f"{name}.mmd").read_text(encoding="utf-8").splitlines()[0]
-        assert "runflow.protocol.RESPONSES" in first, name
+        assert "runflow.protocols.RESPONSES" in first, name
         assert "`runflow diagram --protocol responses --refresh`" in first, name
         assert diagram_text(name, "dot", RESPONSES).splitlines()[0] == "//" + first[2:]
     readme = (RESPONSES_DIR / "README.md").read_text(encoding="utf-8")
-    assert "runflow/protocol/responses.py" in readme and "runflow.protocol.PROTOCOL" not in readme
+    assert "runflow/protocols/responses/definition.py" in readme
+    assert "runflow.protocols.PROTOCOL" not in readme
 
 
 def test_responses_readme_embeds_every_diagram_under_its_title() -> None:
@@ -634,7 +635,7 @@ def test_refresh_without_dot_writes_the_responses_text_files_too(
 
 
 def test_responses_diagrams_are_identical_across_processes() -> None:
-    code = ("from runflow.diagrams import *; from runflow.protocol import PROTOCOLS; "
+    code = ("from runflow.diagrams import *; from runflow.protocols import PROTOCOLS; "
             "import sys; p = PROTOCOLS['responses']; "
             "sys.stdout.write(mermaid_all(p) + dot_all(p))")
     runs = [

@@ -1,6 +1,7 @@
 """``snapshot_divergence``: the rebuilt snapshot against the server's final object.
 
-One test per compared field (see ``runflow/divergence.py``). Each mutates a real
+One test per compared field (see
+``runflow/protocols/assistants/divergence.py``). Each mutates a real
 recording (the server's final object, or one delta), then checks: exactly one
 violation, a ``snapshot_divergence`` error at the final event's index, naming the
 field path and both values (shortened), and afterwards the snapshot holds the

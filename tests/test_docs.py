@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runflow.violations import RULES, Code, rules_markdown
+from runflow.engine.violations import RULES, Code, rules_markdown
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -15,7 +15,7 @@ def test_readme_rule_table_matches_the_catalogue() -> None:
     table = text[text.index(begin) + len(begin) : text.index(end)]
     assert table == rules_markdown(), (
         "README.md's rule table is stale; regenerate it with "
-        "python -c 'import runflow.violations as v; print(v.rules_markdown())'"
+        "python -c 'import runflow.engine.violations as v; print(v.rules_markdown())'"
     )
 
 
@@ -26,7 +26,7 @@ def test_every_code_has_a_rule() -> None:
 
 
 def test_readme_profile_table_matches_the_profiles() -> None:
-    from runflow.profiles import profiles_markdown
+    from runflow.engine.profiles import profiles_markdown
 
     text = README.read_text(encoding="utf-8")
     begin, end = "<!-- profiles:begin -->\n", "<!-- profiles:end -->"

@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from runflow import RunFlow
-from runflow.drive import DriveError, ToolError, UnknownTool, adrive, drive
-from runflow.sdk import consume
+from runflow.adapters.drive import DriveError, ToolError, UnknownTool, adrive, drive
+from runflow.adapters.sdk import consume
+from runflow.server.scenarios import FUNCTION_CALLS
 from runflow.testing import Server
-from runflow.testing.scenarios import FUNCTION_CALLS
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:The Assistants API is deprecated:DeprecationWarning"),

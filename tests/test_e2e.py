@@ -1,5 +1,6 @@
 """End to end: every scenario of the test server, over real loopback HTTP with the real
-openai clients, driven by ``drive``/``adrive`` or fed with ``runflow.sdk.consume``; the flow's
+openai clients, driven by ``drive``/``adrive`` or fed with
+``runflow.adapters.sdk.consume``; the flow's
 final snapshots must equal the server's stored objects read back over REST."""
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ import pytest
 import pytest_asyncio
 
 from runflow import RunFlow
-from runflow.drive import adrive, drive
-from runflow.sdk import aconsume, consume
-from runflow.testing import SCENARIOS, Server
-from runflow.testing.scenarios import (
+from runflow.adapters.drive import adrive, drive
+from runflow.adapters.sdk import aconsume, consume
+from runflow.server.scenarios import (
     CITED_FILE,
     CODE,
     DEFAULT_TEXT,
     FUNCTION_CALLS,
     chunk_text,
 )
+from runflow.testing import SCENARIOS, Server
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:The Assistants API is deprecated:DeprecationWarning"),

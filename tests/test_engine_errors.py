@@ -10,7 +10,7 @@ import pytest
 from conftest import load_events
 
 from runflow import RunFlow
-from runflow.accumulators import MessageContent
+from runflow.protocols.assistants.accumulators import MessageContent
 
 TEXT = "dotnet_text_answer.jsonl"
 
@@ -31,7 +31,7 @@ def test_an_exception_while_applying_is_an_internal_error(monkeypatch: pytest.Mo
     internal = [v for v in flow.violations if v.code.value == "internal_error"]
     assert internal and internal[0].index == first_delta
     # the innermost frame inside runflow: the engine's delta path called the merge
-    assert internal[0].message.startswith("KeyError at flow.py:")
+    assert internal[0].message.startswith("KeyError at engine/flow.py:")
     assert "(_on_delta)" in internal[0].message and "bug in runflow" in internal[0].message
     assert flow.run_status == "completed"  # everything after the broken events applied
 
@@ -108,8 +108,8 @@ def test_a_status_event_that_fails_half_way_is_undone() -> None:
 
 def test_a_delta_that_fails_half_way_is_undone(monkeypatch: pytest.MonkeyPatch) -> None:
     """A general-path delta whose merge breaks after changing the parts."""
-    import runflow.accumulators as accumulators
-    from runflow.content import apply_content
+    import runflow.protocols.assistants.accumulators as accumulators
+    from runflow.protocols.assistants.content import apply_content
 
     events, at, flow = _fed_up_to("thread.message.delta")
     before = _state(flow)

@@ -22,9 +22,9 @@ from typing import Any
 import openai
 import pytest
 
-from runflow.drive import adrive, drive
+from runflow.adapters.drive import adrive, drive
+from runflow.server.scenarios import FUNCTION_CALLS
 from runflow.testing import Server
-from runflow.testing.scenarios import FUNCTION_CALLS
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:The Assistants API is deprecated:DeprecationWarning"),

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from conftest import recordings_dir
 
+from runflow.adapters.recording import DEMO_STREAM, replay_file
 from runflow.data.make_demo_stream import demo_jsonl
-from runflow.recording import DEMO_STREAM, replay_file
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -1,4 +1,4 @@
-"""Each fault of the test server, seen through ``runflow.sdk.consume`` / ``aconsume`` of a
+"""Each fault of the test server, seen through ``runflow.adapters.sdk.consume`` / ``aconsume`` of a
 real openai client stream over loopback HTTP: the exact violations (codes and indices)
 and the ending it must produce.
 
@@ -17,9 +17,10 @@ import openai
 import pytest
 import pytest_asyncio
 
-from runflow import RunFlow, sdk
+from runflow import RunFlow
+from runflow.adapters import sdk
+from runflow.server.faults import ERROR_MESSAGE, UNKNOWN_EVENT
 from runflow.testing import Server
-from runflow.testing.faults import ERROR_MESSAGE, UNKNOWN_EVENT
 
 pytestmark = [
     pytest.mark.usefixtures("no_leftover_faults"),

@@ -22,7 +22,7 @@ from test_limits import (
 )
 
 from runflow import Limits, RunFlow
-from runflow.recording import RecordingError, read_recording
+from runflow.adapters.recording import RecordingError, read_recording
 from runflow.testing.fuzz import encode_sse
 
 MB = 1024 * 1024

@@ -15,9 +15,9 @@ import pytest
 from helpers import feed_all
 
 from runflow import Limits, RunFlow
+from runflow.engine.violations import Code, Violation
 from runflow.testing.events import Event, message_event, run_event, step_event
 from runflow.testing.fuzz import encode_sse
-from runflow.violations import Code, Violation
 
 
 # --------------------------------------------------------------------------- #

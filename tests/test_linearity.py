@@ -19,9 +19,9 @@ import pydantic
 import pytest
 from conftest import load_events
 
-import runflow.flow
+import runflow.engine.flow
 from runflow import RunFlow
-from runflow.content import Part, ToolCall
+from runflow.protocols.assistants.content import Part, ToolCall
 
 Event = dict[str, Any]
 FRAGMENT = "abcdefg "  # every generated delta carries these 8 characters
@@ -80,7 +80,7 @@ class Spy:
         wrap_function(pydantic.BaseModel, "model_dump_json", "model_dump_json")
         wrap_function(json, "dumps", "json.dumps")
         wrap_function(json, "loads", "json.loads")
-        wrap_function(runflow.flow, "from_json", "parse_json")
+        wrap_function(runflow.engine.flow, "from_json", "parse_json")
         wrap_text(Part, "value")
         wrap_text(ToolCall, "text")
 

@@ -1,4 +1,5 @@
-"""OpenTelemetry spans of a flow (runflow.otel), read back from the SDK's in-memory exporter."""
+"""OpenTelemetry spans of a flow (runflow.adapters.otel), read back from the SDK's
+in-memory exporter."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from runflow import RunFlow
-from runflow.otel import FlowTracer, format_span_tree, trace_flow
-from runflow.recording import DEMO_STREAM
-from runflow.sdk import consume
+from runflow.adapters.otel import FlowTracer, format_span_tree, trace_flow
+from runflow.adapters.recording import DEMO_STREAM
+from runflow.adapters.sdk import consume
 from runflow.testing import Server
 
 README = Path(__file__).resolve().parent.parent / "README.md"

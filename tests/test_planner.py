@@ -1,4 +1,4 @@
-"""The orchestrator's decisions, without any I/O (runflow.drive._Planner)."""
+"""The orchestrator's decisions, without any I/O (runflow.adapters.drive._Planner)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from conftest import load_events
 
 from runflow import RunFlow, RunTimeout
-from runflow.drive import _Options, _Planner
+from runflow.adapters.drive import _Options, _Planner
 
 ACTION = "dotnet_create_and_run_function_requires_action.jsonl"
 TEXT = "dotnet_text_answer.jsonl"

@@ -1,4 +1,4 @@
-"""The pytest plugin (runflow.testing.plugin) and the run assertions (runflow.assertions).
+"""The pytest plugin (runflow.testing.plugin) and the run assertions (runflow.testing.assertions).
 
 The plugin is exercised the way a user meets it: a test file written to a temp
 folder, run by pytest in a subprocess, its outcomes read from the report.
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from runflow import RunFlow
-from runflow.assertions import RunViolationsError, assert_valid_run, raise_for_violations
-from runflow.recording import DEMO_STREAM
+from runflow.adapters.recording import DEMO_STREAM
+from runflow.testing.assertions import RunViolationsError, assert_valid_run, raise_for_violations
 from runflow.testing.plugin import ALL_FAULTS
 
 
@@ -104,7 +104,7 @@ USER_TESTS = '''
 import threading
 import pytest
 from runflow import RunFlow
-from runflow.sdk import consume
+from runflow.adapters.sdk import consume
 
 
 def _servers():
@@ -150,7 +150,7 @@ def test_a_failing_run_shows_its_violations(openai_client, runflow_case):
     flow = RunFlow()
     consume(flow, openai_client.beta.threads.create_and_run(
         assistant_id="asst_text", stream=True, extra_headers={"X-Runflow-Fault": "cut_after=4"}))
-    from runflow.assertions import raise_for_violations
+    from runflow.testing.assertions import raise_for_violations
     raise_for_violations(flow)
 '''
 
@@ -207,7 +207,7 @@ def test_nothing_starts_until_a_fixture_asks_and_injected_faults_are_cleared(
 def test_a_violation_fails_the_test_with_the_list(
         user_run: subprocess.CompletedProcess[str]) -> None:
     assert _outcomes(user_run.stdout)["test_a_failing_run_shows_its_violations"] == "FAILED"
-    assert re.search(r"E\s+runflow\.assertions\.RunViolationsError: run run_\w+ \(status "
+    assert re.search(r"E\s+runflow\.testing\.assertions\.RunViolationsError: run run_\w+ \(status "
                      r"in_progress, ending truncated\): 1 unexpected violation", user_run.stdout)
     assert re.search(r"E\s+\+ #4\s+truncated\s+-\s+", user_run.stdout)
     assert user_run.returncode == 1

@@ -15,8 +15,8 @@ import openai
 import pytest
 from openai.types.beta.threads.runs import FunctionToolCall, ToolCallsStepDetails
 
+from runflow.adapters.recording import replay_file
 from runflow.cli import main
-from runflow.recording import replay_file
 from runflow.testing import Server
 
 pytestmark = pytest.mark.usefixtures("no_leftover_faults")

@@ -9,8 +9,8 @@ from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
 from runflow import RunFlow
-from runflow.flow import RecoveryError
-from runflow.state import RECOVERED
+from runflow.engine.flow import RecoveryError
+from runflow.engine.state import RECOVERED
 
 TEXT = "dotnet_text_answer.jsonl"
 

@@ -14,8 +14,8 @@ import pytest
 from conftest import recordings_dir
 
 from runflow import ProtocolError
-from runflow.response_flow import ResponseFlow
-from runflow.violations import Code
+from runflow.engine.violations import Code
+from runflow.protocols.responses.flow import ResponseFlow
 
 
 def responses_dir() -> Path:
@@ -106,7 +106,7 @@ def test_capture_replays_with_its_verdict(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(PROFILE_VERDICTS))
 def test_a_servers_profile_expects_its_quirk(name: str) -> None:
-    from runflow.profiles import profile_named
+    from runflow.engine.profiles import profile_named
 
     profile, expected = PROFILE_VERDICTS[name]
     flow = ResponseFlow(profile=profile_named(profile))
@@ -369,7 +369,7 @@ def test_strict_raises_at_the_first_error_and_loses_nothing() -> None:
 
 def test_a_checkpoint_keeps_the_profile_and_refuses_another_protocol() -> None:
     from runflow import CheckpointError, RunFlow
-    from runflow.profiles import profile_named
+    from runflow.engine.profiles import profile_named
 
     flow = fed(load("pydanticai_codex_backend_fc_gpt55.sse"), profile=profile_named("codex"))
     restored = ResponseFlow.from_json(flow.to_json())

@@ -32,7 +32,9 @@ import pytest
 from conftest import recordings_dir
 
 from runflow import Limits
-from runflow.response_flow import ResponseFlow
+from runflow.engine.violations import Code
+from runflow.protocols.responses.flow import ResponseFlow
+from runflow.protocols.responses.values import StreamedText
 from runflow.testing.typefuzz import (
     RESPONSES_FUZZ,
     Corpus,
@@ -44,8 +46,6 @@ from runflow.testing.typefuzz import (
     seed_corpus,
     stepwise_problems,
 )
-from runflow.values import StreamedText
-from runflow.violations import Code
 
 BUDGET = int(os.environ.get("RUNFLOW_RESPONSES_FUZZ", "1500"))
 SEED = int(os.environ.get("RUNFLOW_RESPONSES_FUZZ_SEED", "0"))
@@ -271,7 +271,7 @@ def test_a_value_that_loses_what_it_had_is_reported(monkeypatch: pytest.MonkeyPa
 
 
 def test_a_violation_at_the_wrong_index_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    from runflow.flow import Flow
+    from runflow.engine.flow import Flow
 
     original = Flow._violate
 
@@ -489,7 +489,7 @@ _AMPLIFY = """
 import resource, sys
 sys.path.insert(0, {tests!r})
 from test_responses_hostile import response
-from runflow.response_flow import ResponseFlow
+from runflow.protocols.responses.flow import ResponseFlow
 flow = ResponseFlow()
 flow.feed({{"type": "response.created", "sequence_number": 0,
            "response": response("in_progress")}})
@@ -503,7 +503,8 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "ResponseView._build_response (runflow/response_flow.py) validates the whole Response "
+    "ResponseView._build_response (runflow/protocols/responses/flow.py) validates the "
+    "whole Response "
     "and, when that fails, falls back to the SDK's construct: a 30 KB response.in_progress "
     "whose instructions is a list of 5,000 integers makes pydantic-core build one error "
     "per element per variant of the SDK's input-item union (33 each) and the SDK's "

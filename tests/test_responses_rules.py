@@ -17,8 +17,8 @@ import pytest
 from test_responses import fed, found, load
 
 from runflow import Limits
-from runflow.response_flow import ResponseFlow, UnknownItem
-from runflow.violations import RULES, Code
+from runflow.engine.violations import RULES, Code
+from runflow.protocols.responses.flow import ResponseFlow, UnknownItem
 
 TEXT = "openaidotnet_hello_text_gpt4omini.sse"
 """17 events: created 0, in_progress 1, item added 2, part added 3, deltas 4-12,

@@ -28,7 +28,7 @@ from runflow import (
     TextSnapshot,
     ToolCallSnapshot,
 )
-from runflow.sdk import aconsume, consume, watch_done
+from runflow.adapters.sdk import aconsume, consume, watch_done
 from runflow.testing import SCENARIOS, Server
 
 pytestmark = [
@@ -146,10 +146,10 @@ async def aclient(server: Server) -> AsyncIterator[openai.AsyncOpenAI]:
 
 
 # --------------------------------------------------------------------------- #
-# the one reach into openai internals: runflow.sdk.watch_done
+# the one reach into openai internals: runflow.adapters.sdk.watch_done
 # --------------------------------------------------------------------------- #
 CHANGED = (f"openai {openai.__version__} changed the private stream decoder that "
-           "runflow.sdk.watch_done wraps; adapt watch_done to it")
+           "runflow.adapters.sdk.watch_done wraps; adapt watch_done to it")
 
 
 def _check_decoder(stream: Any, method: str) -> None:
@@ -200,7 +200,7 @@ def test_the_handler_hook_runflow_overrides_is_still_called_with_the_stream(
     for cls in (openai.AssistantEventHandler, openai.AsyncAssistantEventHandler):
         assert callable(getattr(cls, "_init", None)), (
             f"openai {openai.__version__}: {cls.__name__} has no _init(stream) hook; "
-            "runflow.sdk's handlers must be adapted")
+            "runflow.adapters.sdk's handlers must be adapted")
     got: list[str] = []
 
     class Spy(FlowEventHandler):

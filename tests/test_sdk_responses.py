@@ -20,9 +20,9 @@ import pytest
 from openai.lib.streaming.responses import AsyncResponseStream, ResponseStream
 
 from runflow import Code, ResponseFlow
-from runflow.sdk import _helper_error, aconsume, consume, raw_stream
+from runflow.adapters.sdk import _helper_error, aconsume, consume, raw_stream
+from runflow.server.responses_scenarios import RESPONSE_SCENARIOS
 from runflow.testing import Server
-from runflow.testing.responses_scenarios import RESPONSE_SCENARIOS
 
 SCENARIOS = sorted(RESPONSE_SCENARIOS)
 TOOLS: list[Any] = [
@@ -217,7 +217,7 @@ def test_raw_stream_finds_the_stream_the_helper_wraps(client: openai.OpenAI) -> 
         raw = raw_stream(entered)
         assert isinstance(raw, openai.Stream), (
             f"openai {openai.__version__}: ResponseStream no longer keeps its stream in "
-            "_raw_stream; runflow.sdk.raw_stream must follow it")
+            "_raw_stream; runflow.adapters.sdk.raw_stream must follow it")
         assert raw.response is entered._response
     plain = client.responses.create(stream=True, **request("text"))
     assert raw_stream(plain) is plain

@@ -30,8 +30,8 @@ import httpx
 import openai
 import pytest
 
+from runflow.server.faults import ERROR_MESSAGE
 from runflow.testing import SCENARIOS, Server
-from runflow.testing.faults import ERROR_MESSAGE
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:The Assistants API is deprecated:DeprecationWarning"),

@@ -1,7 +1,7 @@
 """The whole Assistants REST surface through the real openai client: CRUD, pagination.
 
 Pagination is checked against the documented semantics with five messages
-m0...m4 (see runflow.testing.pagination), and through the SDK's own
+m0...m4 (see runflow.server.pagination), and through the SDK's own
 auto-pagination in both orders.
 """
 

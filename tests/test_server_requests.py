@@ -21,9 +21,9 @@ import httpx
 import pytest
 from typing_extensions import NotRequired, Required, get_type_hints, is_typeddict
 
+from runflow.server.assistants import ROUTES
+from runflow.server.validation import BODIES, NOT_IN_BODY
 from runflow.testing import Server
-from runflow.testing.assistants import ROUTES
-from runflow.testing.validation import BODIES, NOT_IN_BODY
 
 ERROR_KEYS = {"message", "type", "param", "code"}
 SAMPLES: dict[str, Any] = {"string": "x", "integer": 7, "number": 1.5, "boolean": True,
@@ -170,7 +170,7 @@ def test_the_route_table_is_every_route(small: Server) -> None:
     routes = [r for r in app.routes if isinstance(r, Route)]
     served = {(m, r.path.replace(":runflow_thread_id", "")) for r in routes
               for m in r.methods or () if m != "HEAD"}
-    from runflow.testing.responses import RESPONSES_ROUTES
+    from runflow.server.responses import RESPONSES_ROUTES
 
     assert served == {(method, path) for method, path, _, _ in [*ROUTES, *RESPONSES_ROUTES]}
     assert {kind for *_, kind in ROUTES if kind} == set(BODIES)

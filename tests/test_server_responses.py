@@ -23,8 +23,8 @@ from openai.types.responses import Response, ResponseItem, ResponseStreamEvent
 from pydantic import TypeAdapter
 from test_server_responses_grammar import Event, stream_problems, wire_events
 
+from runflow.server.responses_scenarios import FAILURE_MESSAGE, REFUSAL, RESPONSE_SCENARIOS
 from runflow.testing import Server
-from runflow.testing.responses_scenarios import FAILURE_MESSAGE, REFUSAL, RESPONSE_SCENARIOS
 
 SCENARIOS = list(RESPONSE_SCENARIOS)
 TEXT = "Hi there you"  # the text under faults: three deltas

@@ -17,8 +17,8 @@ import pytest
 from test_server_responses import TEXT, check_events, post_stream, request
 from test_server_responses_grammar import stream_problems, wire_events
 
+from runflow.server.faults import ERROR_MESSAGE, UNKNOWN_EVENT
 from runflow.testing import Server
-from runflow.testing.faults import ERROR_MESSAGE, UNKNOWN_EVENT
 
 FAULTS = ["none", "delay=0.01", "cut_after=0", "cut_after=5", "error_after=0", "error_after=3",
           "corrupt=3", "duplicate=4", "drop=4", "swap=4", "unknown=2"]

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from runflow.response_flow import ResponseFlow
+from runflow.protocols.responses.flow import ResponseFlow
+from runflow.server.responses_scenarios import RESPONSE_SCENARIOS
 from runflow.testing import Server
-from runflow.testing.responses_scenarios import RESPONSE_SCENARIOS
 
 TOOLS: list[Any] = [{"type": "function", "name": "get_weather", "strict": False, "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}}}]

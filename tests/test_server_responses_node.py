@@ -27,9 +27,9 @@ from test_server_responses import FINAL, SCENARIOS, TEXT, TOOLS, check_events
 from test_server_responses_faults import FAULTS
 from test_server_responses_grammar import stream_problems, wire_events
 
+from runflow.server.faults import ERROR_MESSAGE
+from runflow.server.responses_scenarios import FAILURE_MESSAGE
 from runflow.testing import Server
-from runflow.testing.faults import ERROR_MESSAGE
-from runflow.testing.responses_scenarios import FAILURE_MESSAGE
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 RESUME_AFTER = [0, 1, 4]

@@ -33,9 +33,9 @@ from test_server_requests import (
 from test_server_responses_grammar import stream_problems, wire_events
 from typing_extensions import get_type_hints
 
+from runflow.server.assistants import ROUTES
+from runflow.server.responses import RESPONSES_ROUTES
 from runflow.testing import Server, create_app
-from runflow.testing.assistants import ROUTES
-from runflow.testing.responses import RESPONSES_ROUTES
 
 MINIMAL: dict[str, Any] = {"model": "gpt-4o", "input": "hi"}
 CREATE_FIELDS = {**get_type_hints(response_create_params.ResponseCreateParamsBase,

@@ -4,7 +4,7 @@
 the spec text (HTML Living Standard, "9.2.6 Interpreting an event stream"), kept
 deliberately naive: decode the whole stream, walk it line by line, run the field
 rules. The differential tests feed thousands of random streams (random fields,
-values, comments, line ends, BOMs) to :class:`runflow.sse.SSEDecoder` in random
+values, comments, line ends, BOMs) to :class:`runflow.engine.sse.SSEDecoder` in random
 chunks -- empty chunks included, CR/LF/CRLF split anywhere -- and compare the
 dispatched ``(event, data)`` sequence with the reference's.
 
@@ -35,8 +35,8 @@ import random
 
 import pytest
 
-from runflow.jsonparse import dump_json, parse_json
-from runflow.sse import RawEvent, SSEDecoder
+from runflow.engine.jsonparse import dump_json, parse_json
+from runflow.engine.sse import RawEvent, SSEDecoder
 
 Dispatched = tuple[str, str]
 

@@ -2,7 +2,7 @@
 
 ``test_every_state_and_event`` puts one entity in each of its states (through
 small hand-made objects shaped like the recordings), feeds one event, and checks
-the flow does exactly what :data:`runflow.protocol.PROTOCOL` says: accepted (new
+the flow does exactly what :data:`runflow.protocols.PROTOCOL` says: accepted (new
 state = the table's dest, no violation) or exactly one violation with every
 state unchanged. Contexts isolate the table from the cross-entity rules: child
 events arrive while the run is in_progress, and an unseen child is tested with
@@ -30,8 +30,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runflow import RunFlow
-from runflow.machines import compiled
-from runflow.protocol import (
+from runflow.engine.machines import compiled
+from runflow.protocols import (
     MESSAGE,
     PROTOCOL,
     PROTOCOL_EVENTS,

@@ -18,7 +18,7 @@ import pytest
 from conftest import recordings_dir
 
 from runflow import RunFlow
-from runflow.jsonparse import JSONError, dump_json, parse_json
+from runflow.engine.jsonparse import JSONError, dump_json, parse_json
 from runflow.testing.typefuzz import (
     MODES,
     RAW_VALUES,
@@ -120,7 +120,7 @@ def test_escape_sites_name_the_innermost_runflow_frame() -> None:
         dump_json(float("nan"))
     site = escape_site(info.value)
     path, line, function = site.split(":")
-    assert (path, function) == ("runflow/jsonparse.py", "dump_json")
+    assert (path, function) == ("runflow/engine/jsonparse.py", "dump_json")
     assert Path(path).name == "jsonparse.py" and int(line) > 0
 
 

@@ -16,9 +16,9 @@ import openai
 import pytest
 from conftest import recordings_dir
 
+from runflow.adapters.recording import DEMO_STREAM, replay_file
 from runflow.cli import main
 from runflow.cli.watch import MAX_PAUSE, _blocks, play, schedule
-from runflow.recording import DEMO_STREAM, replay_file
 from runflow.testing import Server
 
 

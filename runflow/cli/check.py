@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from . import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, CommandError
-from .common import add_protocol_options, load_replay, write_json
-from .output import Output
+from runflow.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, CommandError
+from runflow.cli.common import add_protocol_options, load_replay, write_json
+from runflow.cli.output import Output
 
 if TYPE_CHECKING:
+    from runflow.adapters.recording import Replay
     from runflow.conform.findings import Group
-    from runflow.recording import Replay
 
 HELP = ("validate recorded streams (.jsonl or .sse; Assistants or Responses) and list their "
         "violations")

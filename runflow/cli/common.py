@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from . import CommandError
+from runflow.cli import CommandError
 
 if TYPE_CHECKING:
+    from runflow.adapters.recording import Replay
     from runflow.cli.output import Output
-    from runflow.recording import Replay
-    from runflow.violations import Violation
+    from runflow.engine.violations import Violation
 
 __all__ = ["add_protocol_options", "load_replay", "non_negative", "port", "tool_output", "where",
            "write_json"]
@@ -50,7 +50,7 @@ def tool_output(value: str) -> tuple[str, str]:
 def write_json(out: Output, value: Any, *, indent: int | None = None) -> None:
     """Print ``value`` as valid UTF-8 JSON; lone surrogates (from undecodable
     input) are replaced with U+FFFD, with a warning on stderr."""
-    from runflow.jsonparse import dump_json
+    from runflow.engine.jsonparse import dump_json
 
     try:
         text, replaced = dump_json(value, indent=indent)
@@ -63,8 +63,8 @@ def write_json(out: Output, value: Any, *, indent: int | None = None) -> None:
 
 def add_protocol_options(parser: argparse.ArgumentParser) -> None:
     """``--protocol`` and ``--profile``, for the subcommands that read streams."""
-    from runflow.profiles import PROFILES
-    from runflow.protocol import PROTOCOLS
+    from runflow.engine.profiles import PROFILES
+    from runflow.protocols import PROTOCOLS
 
     parser.add_argument(
         "--protocol", choices=("auto", *PROTOCOLS), default="auto",
@@ -78,8 +78,8 @@ def add_protocol_options(parser: argparse.ArgumentParser) -> None:
 def load_replay(path: str, args: argparse.Namespace | None = None) -> Replay:
     """Read and replay one recording; an unreadable one is a :class:`CommandError`.
     ``args`` may carry ``--protocol`` and ``--profile``."""
-    from runflow.profiles import profile_named
-    from runflow.recording import RecordingError, read_recording
+    from runflow.adapters.recording import RecordingError, read_recording
+    from runflow.engine.profiles import profile_named
 
     try:
         recording = read_recording(path)

@@ -6,9 +6,9 @@ import argparse
 import os
 from pathlib import Path
 
-from . import EXIT_VIOLATIONS, CommandError
-from .common import write_json
-from .output import Output
+from runflow.cli import EXIT_VIOLATIONS, CommandError
+from runflow.cli.common import write_json
+from runflow.cli.output import Output
 
 HELP = "grade an Assistants- or Responses-compatible server, rule by rule"
 

@@ -2,7 +2,7 @@
 
 It starts runflow's own Assistants-compatible server on a free loopback port,
 then drives a run with two parallel tool calls and a streamed answer through the
-real openai client (:func:`runflow.drive`): the state transitions are shown live,
+real openai client (:func:`runflow.adapters.drive`): the state transitions are shown live,
 the answer streams in, and the Mermaid diagram of the path the run took is written.
 No network, no API key.
 """
@@ -13,9 +13,9 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import EXIT_OK, EXIT_VIOLATIONS, CommandError
-from .common import non_negative
-from .output import Output
+from runflow.cli import EXIT_OK, EXIT_VIOLATIONS, CommandError
+from runflow.cli.common import non_negative
+from runflow.cli.output import Output
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
 
 def _show_live(flow: RunFlow, console: Console) -> None:
     """Print each state change and the streamed text as they happen."""
-    from runflow.protocol import PROTOCOL, UNSEEN, Entity
+    from runflow.protocols import PROTOCOL, UNSEEN, Entity
 
     def show(entity: Entity, state: str) -> Any:
         def cb(obj: Any) -> None:

@@ -7,16 +7,15 @@ import sys
 import textwrap
 from pathlib import Path
 
-from runflow.protocol import PROTOCOLS, Protocol
-
-from . import EXIT_OK, CommandError
-from .output import Output
+from runflow.cli import EXIT_OK, CommandError
+from runflow.cli.output import Output
+from runflow.protocols import PROTOCOLS, Protocol
 
 HELP = "draw the protocol's state machines (Mermaid, DOT, SVG, PNG)"
 
 EPILOG = """\
-Diagrams are generated from the protocol definitions: runflow.protocol.PROTOCOL
-(--protocol assistants, the default) and runflow.protocol.RESPONSES (--protocol
+Diagrams are generated from the protocol definitions: runflow.protocols.PROTOCOL
+(--protocol assistants, the default) and runflow.protocols.RESPONSES (--protocol
 responses). SVG and PNG need Graphviz's `dot` (Debian/Ubuntu: apt-get install
 graphviz, macOS: brew install graphviz).
 

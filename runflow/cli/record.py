@@ -27,12 +27,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias
 
-from runflow.jsonparse import JSONError, dump_json, parse_json
-from runflow.sdk import TRANSPORT_ERRORS
-
-from . import EXIT_OK, EXIT_VIOLATIONS, CommandError
-from .common import tool_output
-from .output import Output
+from runflow.adapters.sdk import TRANSPORT_ERRORS
+from runflow.cli import EXIT_OK, EXIT_VIOLATIONS, CommandError
+from runflow.cli.common import tool_output
+from runflow.cli.output import Output
+from runflow.engine.jsonparse import JSONError, dump_json, parse_json
 
 if TYPE_CHECKING:
     import openai
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
     from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 
     from runflow import RunFlow
-    from runflow.sse import RawEvent, SSEDecoder
+    from runflow.engine.sse import RawEvent, SSEDecoder
 
     Stream: TypeAlias = openai.Stream[AssistantStreamEvent]
 
@@ -293,7 +292,7 @@ class _Sink:
         self._open_block = False  # the last stream ended inside an SSE block
 
     def begin(self) -> None:
-        from runflow.sse import SSEDecoder
+        from runflow.engine.sse import SSEDecoder
 
         if self.format == "sse" and self._open_block:
             # The previous stream's last block had no closing blank line: end it, so

@@ -7,15 +7,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import EXIT_OK, EXIT_VIOLATIONS, CommandError
-from .common import add_protocol_options, load_replay, where, write_json
-from .output import Output
+from runflow.cli import EXIT_OK, EXIT_VIOLATIONS, CommandError
+from runflow.cli.common import add_protocol_options, load_replay, where, write_json
+from runflow.cli.output import Output
 
 if TYPE_CHECKING:
     from openai.types.beta.threads import Message
     from openai.types.beta.threads.runs import RunStep
 
-    from runflow.recording import Replay
+    from runflow.adapters.recording import Replay
 
 HELP = ("replay a recorded stream: state changes, then the final run, messages and steps "
         "(or response and output items)")

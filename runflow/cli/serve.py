@@ -6,11 +6,10 @@ import argparse
 import errno
 import socket
 
-from runflow.testing.faults import FaultSyntaxError
-
-from . import EXIT_OK, CommandError
-from .common import port
-from .output import Output
+from runflow.cli import EXIT_OK, CommandError
+from runflow.cli.common import port
+from runflow.cli.output import Output
+from runflow.server.faults import FaultSyntaxError
 
 HELP = "serve the local Assistants-compatible API (scripted scenarios, recordings, faults)"
 

@@ -32,11 +32,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from runflow.jsonparse import JSONError, parse_json
-
-from . import EXIT_OK, EXIT_VIOLATIONS, CommandError
-from .common import tool_output
-from .output import Output
+from runflow.cli import EXIT_OK, EXIT_VIOLATIONS, CommandError
+from runflow.cli.common import tool_output
+from runflow.cli.output import Output
+from runflow.engine.jsonparse import JSONError, parse_json
 
 if TYPE_CHECKING:
     import openai
@@ -44,7 +43,7 @@ if TYPE_CHECKING:
     from rich.live import Live
 
     from runflow import Ending, RunFlow, TextDelta, TextSnapshot, Violation
-    from runflow.view import StateChange
+    from runflow.engine.view import StateChange
 
 HELP = "follow a run live (over REST, or a recording at its own pace) with its states"
 
@@ -155,7 +154,7 @@ class Watcher:
     def __init__(self, flow: RunFlow, view: View) -> None:
         self.flow, self.view = flow, view
         self._seen = 0
-        from runflow.protocol import PROTOCOL, UNSEEN, Entity
+        from runflow.protocols import PROTOCOL, UNSEEN, Entity
 
         registrars: dict[Entity, Any] = {Entity.RUN: flow.on_run, Entity.STEP: flow.on_step,
                                          Entity.MESSAGE: flow.on_message}
@@ -247,7 +246,7 @@ class LineView(View):
     """One line per change, for pipes, logs and dumb terminals."""
 
     def state(self, change: StateChange) -> None:
-        from runflow.protocol import PROTOCOL, Entity
+        from runflow.protocols import PROTOCOL, Entity
 
         how = "recovered over REST" if change.event == "recovered" else change.event
         where = "" if change.event == "recovered" else f"#{change.index} "
@@ -398,7 +397,7 @@ Block = tuple[bytes | dict[str, Any] | None, float | None]
 
 def _blocks(path: str) -> list[Block]:
     """The recording's events with the latest timestamp each carries (or None)."""
-    from runflow.recording import RecordingError, read_recording
+    from runflow.adapters.recording import RecordingError, read_recording
 
     try:
         recording = read_recording(path)
@@ -502,8 +501,8 @@ def _api_errors(base_url: str, doing: str) -> Iterator[None]:
 def _follow(flow: RunFlow, watcher: Watcher, args: argparse.Namespace) -> None:
     import openai
 
-    from runflow.protocol import PROTOCOL, Entity
-    from runflow.sdk import consume
+    from runflow.adapters.sdk import consume
+    from runflow.protocols import PROTOCOL, Entity
 
     terminal = PROTOCOL.tables[Entity.RUN].terminal
     api_key = args.api_key or os.environ.get("OPENAI_API_KEY") or "none"

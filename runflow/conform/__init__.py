@@ -8,10 +8,10 @@ table (:mod:`.report_text`), JSON and JUnit (:mod:`.report_data`), one
 self-contained HTML page (:mod:`.report_html`).
 """
 
-from .findings import Finding, Group
-from .grouping import CASCADES, group
-from .rules import RULES, ConformRule, rules_for, rules_markdown
-from .runner import Report, ScenarioResult, conform, scenarios_for
+from runflow.conform.findings import Finding, Group
+from runflow.conform.grouping import CASCADES, group
+from runflow.conform.rules import RULES, ConformRule, rules_for, rules_markdown
+from runflow.conform.runner import Report, ScenarioResult, conform, scenarios_for
 
 __all__ = ["CASCADES", "RULES", "ConformRule", "Finding", "Group", "Report", "ScenarioResult",
            "conform", "group", "rules_for", "rules_markdown", "scenarios_for"]

@@ -15,8 +15,8 @@ import json
 from functools import partial
 from typing import Any, cast
 
-from .catalogue import Context, Scenario
-from .session import NotApplicable, Probe
+from runflow.conform.catalogue import Context, Scenario
+from runflow.conform.session import NotApplicable, Probe
 
 __all__ = ["ASSISTANTS_SCENARIOS", "FUNCTION_TOOLS", "TOOL_OUTPUTS"]
 

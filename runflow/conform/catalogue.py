@@ -8,10 +8,9 @@ from typing import Any
 
 import openai
 
-from runflow.recording import new_flow
-
-from .consistency import compare_lists, compare_one, final_objects
-from .session import Probe, Session
+from runflow.adapters.recording import new_flow
+from runflow.conform.consistency import compare_lists, compare_one, final_objects
+from runflow.conform.session import Probe, Session
 
 __all__ = ["Context", "Scenario"]
 

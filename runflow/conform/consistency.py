@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from runflow.divergence import shorten
-from runflow.protocol.model import Protocol
-
-from .events import TappedEvent, carried
-from .findings import Finding
+from runflow.conform.events import TappedEvent, carried
+from runflow.conform.findings import Finding
+from runflow.engine.definition import Protocol
+from runflow.protocols.assistants.divergence import shorten
 
 __all__ = ["compare", "compare_lists", "compare_one", "final_objects"]
 

@@ -15,8 +15,8 @@ import re
 from collections.abc import Iterable
 
 from runflow.diagrams import GraphvizNotFoundError, render
-from runflow.protocol.model import Protocol
-from runflow.state import StateChange
+from runflow.engine.definition import Protocol
+from runflow.engine.state import StateChange
 
 __all__ = ["path_dot", "path_mermaid", "path_svg"]
 

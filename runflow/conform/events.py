@@ -1,7 +1,7 @@
 """The events of a stream as a grader sees them: numbered like the flow numbers them.
 
 A :class:`Tap` sits beside a flow: every chunk fed to the flow is also decoded by
-a decoder of its own (the same :class:`runflow.sse.SSEDecoder`, so both split the
+a decoder of its own (the same :class:`runflow.engine.sse.SSEDecoder`, so both split the
 bytes identically), and each decoded event is kept as a :class:`TappedEvent` with
 the index the flow gave it, the stream it came in and its parsed data. The layers
 that the flow does not run (payload invariants, order expectations, consistency)
@@ -17,11 +17,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from runflow.flow import Flow
-from runflow.jsonparse import JSONError, parse_json
-from runflow.protocol.model import EventKind, Protocol
-from runflow.recording import Recording
-from runflow.sse import RawEvent, SSEDecoder
+from runflow.adapters.recording import Recording
+from runflow.engine.definition import EventKind, Protocol
+from runflow.engine.flow import Flow
+from runflow.engine.jsonparse import JSONError, parse_json
+from runflow.engine.sse import RawEvent, SSEDecoder
 
 __all__ = ["Carried", "Tap", "TappedEvent", "carried", "entity_key", "tap_recording"]
 

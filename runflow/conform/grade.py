@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from runflow.flow import Flow
-from runflow.protocol.model import Protocol
-from runflow.violations import Violation
-
-from .events import TappedEvent, entity_key
-from .findings import Finding
-from .order import check_order
-from .payload import check_payloads
+from runflow.conform.events import TappedEvent, entity_key
+from runflow.conform.findings import Finding
+from runflow.conform.order import check_order
+from runflow.conform.payload import check_payloads
+from runflow.engine.definition import Protocol
+from runflow.engine.flow import Flow
+from runflow.engine.violations import Violation
 
 __all__ = ["grade_events", "violation_finding"]
 

@@ -25,8 +25,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .events import TappedEvent
-from .findings import Finding, Group
+from runflow.conform.events import TappedEvent
+from runflow.conform.findings import Finding, Group
 
 __all__ = ["CASCADES", "Cascade", "group"]
 

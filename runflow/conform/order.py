@@ -23,10 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from runflow.protocol.model import EventKind, Protocol
-
-from .events import TappedEvent, carried, entity_key
-from .findings import Finding
+from runflow.conform.events import TappedEvent, carried, entity_key
+from runflow.conform.findings import Finding
+from runflow.engine.definition import EventKind, Protocol
 
 __all__ = ["EXPECTATIONS", "Expectation", "Follows", "Next", "check_order",
            "expectations_for"]

@@ -1,16 +1,15 @@
-"""Payload invariants (:mod:`runflow.protocol.invariants`) checked on a flow's events."""
+"""Payload invariants (:mod:`runflow.protocols.invariants`) checked on a flow's events."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from runflow.divergence import shorten
-from runflow.protocol.invariants import Expect, Invariant, invariants_for
-from runflow.protocol.model import Protocol
-
-from .events import TappedEvent, carried, entity_key
-from .findings import Finding
+from runflow.conform.events import TappedEvent, carried, entity_key
+from runflow.conform.findings import Finding
+from runflow.engine.definition import Protocol
+from runflow.protocols.assistants.divergence import shorten
+from runflow.protocols.invariants import Expect, Invariant, invariants_for
 
 __all__ = ["check_payloads", "holds"]
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .events import tap_recording
-from .findings import Group
-from .grade import grade_events
-from .grouping import group
+from runflow.conform.events import tap_recording
+from runflow.conform.findings import Group
+from runflow.conform.grade import grade_events
+from runflow.conform.grouping import group
 
 __all__ = ["grade_replay"]
 
 
 def grade_replay(replay: Any) -> list[Group]:
-    """The findings of a :class:`runflow.recording.Replay`, grouped by root cause."""
+    """The findings of a :class:`runflow.adapters.recording.Replay`, grouped by root cause."""
     flow = replay.flow
     events = tap_recording(flow.protocol, replay.recording)
     if len(events) != flow.event_count:  # numbered otherwise: the grammar alone

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from .rules import RULES
-from .runner import Report, ScenarioResult
+from runflow.conform.rules import RULES
+from runflow.conform.runner import Report, ScenarioResult
 
 __all__ = ["junit_xml", "report_json"]
 

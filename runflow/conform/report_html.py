@@ -17,12 +17,12 @@ import html
 import re
 from typing import Any
 
-from .diagram import path_mermaid, path_svg
-from .events import TappedEvent
-from .findings import Finding
-from .report_text import consequence_lines, summary_line
-from .rules import RULES
-from .runner import FlowResult, Report, ScenarioResult
+from runflow.conform.diagram import path_mermaid, path_svg
+from runflow.conform.events import TappedEvent
+from runflow.conform.findings import Finding
+from runflow.conform.report_text import consequence_lines, summary_line
+from runflow.conform.rules import RULES
+from runflow.conform.runner import FlowResult, Report, ScenarioResult
 
 __all__ = ["report_html"]
 

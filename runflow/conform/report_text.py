@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
-from .findings import Finding, Group
-from .runner import Report
+from runflow.conform.findings import Finding, Group
+from runflow.conform.runner import Report
 
 __all__ = ["consequence_lines", "print_report", "summary_line"]
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from runflow.jsonparse import JSONError, parse_json
-
-from .catalogue import Context, Scenario
-from .findings import Finding
-from .session import NotApplicable, Probe
+from runflow.conform.catalogue import Context, Scenario
+from runflow.conform.findings import Finding
+from runflow.conform.session import NotApplicable, Probe
+from runflow.engine.jsonparse import JSONError, parse_json
 
 __all__ = ["FUNCTION_TOOLS", "RESPONSES_SCENARIOS", "WEATHER_SCHEMA"]
 

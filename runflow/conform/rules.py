@@ -7,7 +7,7 @@ A rule id is a public contract, like a violation code: ``<layer>.<name>``. Layer
 * ``grammar``: the stream grammar, one rule per violation code of runflow
   (:data:`runflow.RULES`), reported by the flows;
 * ``payload``: what an object must hold in the state its event leads to
-  (:mod:`runflow.protocol.invariants`), and the structured output asked for;
+  (:mod:`runflow.protocols.invariants`), and the structured output asked for;
 * ``order``: what every real capture does (:mod:`.order`), as warnings;
 * ``consistency``: the stream's final objects against what REST returns afterwards.
 """
@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runflow.protocol.invariants import INVARIANTS
-from runflow.violations import RULES as VIOLATION_RULES
-
-from .findings import Severity
-from .order import EXPECTATIONS
+from runflow.conform.findings import Severity
+from runflow.conform.order import EXPECTATIONS
+from runflow.engine.violations import RULES as VIOLATION_RULES
+from runflow.protocols.invariants import INVARIANTS
 
 __all__ = ["BOTH", "LAYERS", "RULES", "ConformRule", "rule", "rules_for", "rules_markdown"]
 

@@ -20,16 +20,16 @@ from typing import Any, Literal
 
 import openai
 
-from .assistants import ASSISTANTS_SCENARIOS
-from .catalogue import Context, Scenario
-from .findings import Finding, Group
-from .grade import grade_events
-from .grouping import group
-from .order import Follows, Next, Repeats, expectations_for
-from .payload import rows_applied
-from .responses import RESPONSES_SCENARIOS
-from .rules import RULES, rules_for
-from .session import CouldNotRun, Exchange, NotApplicable, Probe, Refused, Session
+from runflow.conform.assistants import ASSISTANTS_SCENARIOS
+from runflow.conform.catalogue import Context, Scenario
+from runflow.conform.findings import Finding, Group
+from runflow.conform.grade import grade_events
+from runflow.conform.grouping import group
+from runflow.conform.order import Follows, Next, Repeats, expectations_for
+from runflow.conform.payload import rows_applied
+from runflow.conform.responses import RESPONSES_SCENARIOS
+from runflow.conform.rules import RULES, rules_for
+from runflow.conform.session import CouldNotRun, Exchange, NotApplicable, Probe, Refused, Session
 
 __all__ = ["SCENARIOS", "Report", "ScenarioResult", "conform", "scenarios_for"]
 

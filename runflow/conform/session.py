@@ -20,12 +20,11 @@ from typing import Any
 
 import openai
 
-from runflow.flow import Flow
-from runflow.jsonparse import JSONError, parse_json
-from runflow.sdk import TRANSPORT_ERRORS
-
-from .events import Tap
-from .findings import Finding
+from runflow.adapters.sdk import TRANSPORT_ERRORS
+from runflow.conform.events import Tap
+from runflow.conform.findings import Finding
+from runflow.engine.flow import Flow
+from runflow.engine.jsonparse import JSONError, parse_json
 
 __all__ = ["CouldNotRun", "Exchange", "NotApplicable", "Probe", "Refused", "Session",
            "error_shape_problem"]

@@ -14,14 +14,31 @@ own request types, OpenAI-shaped errors, documented pagination; see README.md,
 "The local server".
 """
 
-from .bodies import MAX_BODY_BYTES
-from .errors import ApiError
-from .faults import FAULT_HEADER, MAX_DELAY, Fault, FaultSyntaxError, apply_faults, parse_fault
-from .responses_scenarios import RESPONSE_SCENARIOS
-from .scenarios import BUILTIN_ASSISTANTS, SCENARIOS, Scenario, ScenarioOptions
-from .server import Backend, Server, create_app, serve
-from .sse import Frame, encode_event, load_recording, split_sse
-from .store import NotFound, Store
+from runflow.server import (
+    BUILTIN_ASSISTANTS,
+    FAULT_HEADER,
+    MAX_BODY_BYTES,
+    MAX_DELAY,
+    RESPONSE_SCENARIOS,
+    SCENARIOS,
+    ApiError,
+    Backend,
+    Fault,
+    FaultSyntaxError,
+    Frame,
+    NotFound,
+    Scenario,
+    ScenarioOptions,
+    Server,
+    Store,
+    apply_faults,
+    create_app,
+    encode_event,
+    load_recording,
+    parse_fault,
+    serve,
+    split_sse,
+)
 
 __all__ = [
     "BUILTIN_ASSISTANTS",

@@ -39,13 +39,13 @@ check and nothing else:
   (``message.completed|incomplete``, ``step.completed|failed|cancelled|
   expired``) or a ``requires_action`` for that entity follows in the stream. The
   final object's values likewise enter only when deltas preceded it -- that is
-  the only case runflow compares them (:mod:`runflow.divergence`);
+  the only case runflow compares them (:mod:`runflow.protocols.assistants.divergence`);
 * ``done``, ``error`` (its presence), unknown event names, and any data that is
   not JSON or not the event's object (*malformed*) are kept as such;
 * everything else is not projected because runflow deliberately does not check
   it: timestamps, ``metadata``, ``usage``, ``object``, ``model``,
   ``instructions``, file_search payloads, code_interpreter output contents,
-  ``last_error`` and the like (see :mod:`runflow.objects`).
+  ``last_error`` and the like (see :mod:`runflow.engine.objects`).
 
 The projection is computed from an independent reference parse of the mutated
 SSE bytes (:func:`parse_sse`), not from runflow's decoder.
@@ -60,12 +60,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..flow import RunFlow
-from ..limits import Limits
-from ..objects import dig
-from ..protocol import FINAL_OBJECT_EVENTS, PROTOCOL, UNSEEN, Entity, EventKind
-from ..violations import ProtocolError, Violation
-from .projection import BAD, Event, entity_of, projection
+from runflow.engine.flow import RunFlow
+from runflow.engine.limits import Limits
+from runflow.engine.objects import dig
+from runflow.engine.violations import ProtocolError, Violation
+from runflow.protocols import FINAL_OBJECT_EVENTS, PROTOCOL, UNSEEN, Entity, EventKind
+from runflow.testing.projection import BAD, Event, entity_of, projection
 
 __all__ = [
     "EQUIVALENCES",

@@ -32,9 +32,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from .. import CheckpointError, Limits, RunFlow
-from ..jsonparse import JSONError, parse_json
-from .events import (
+from runflow import CheckpointError, Limits, RunFlow
+from runflow.engine.jsonparse import JSONError, parse_json
+from runflow.testing.events import (
     RUN,
     Event,
     message_delta,

@@ -11,7 +11,7 @@ Fixtures:
   (:class:`RunflowCase`), from the markers below or their parametrisation;
 * ``openai_client`` / ``async_openai_client`` -- real openai clients bound to the
   case's server, sending the case's fault with every request;
-* ``assert_valid_run`` -- :func:`runflow.assertions.assert_valid_run`.
+* ``assert_valid_run`` -- :func:`runflow.testing.assertions.assert_valid_run`.
 
 Markers (each takes names, or ``"all"``; several values make one test per value,
 and scenarios x faults multiply)::
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from runflow.assertions import assert_valid_run as _assert_valid_run
+from runflow.testing.assertions import assert_valid_run as _assert_valid_run
 
 if TYPE_CHECKING:
     import openai
@@ -49,7 +49,7 @@ ALL_FAULTS: tuple[str, ...] = (
     "drop=6", "swap=6", "unknown=2", "delay=0.002",
 )
 """What ``runflow_faults("all")`` runs: every kind of fault the local server
-injects (see :mod:`runflow.testing.faults`), including a cut before any event."""
+injects (see :mod:`runflow.server.faults`), including a cut before any event."""
 
 ALL_SCENARIOS = "all"
 DEFAULT_SCENARIO = "text"
@@ -65,7 +65,7 @@ _MARKERS = {
 
 def all_scenarios() -> list[str]:
     """The local server's scenario names (imports the server extra)."""
-    from runflow.testing.scenarios import SCENARIOS
+    from runflow.server.scenarios import SCENARIOS
 
     return list(SCENARIOS)
 
@@ -266,5 +266,5 @@ else:
 
 @pytest.fixture(name="assert_valid_run")
 def assert_valid_run_fixture() -> Any:
-    """:func:`runflow.assertions.assert_valid_run`, as a fixture."""
+    """:func:`runflow.testing.assertions.assert_valid_run`, as a fixture."""
     return _assert_valid_run

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from ..objects import dig
-from ..protocol import FINAL_OBJECT_EVENTS, PROTOCOL, UNSEEN, Entity, EventKind
+from runflow.engine.objects import dig
+from runflow.protocols import FINAL_OBJECT_EVENTS, PROTOCOL, UNSEEN, Entity, EventKind
 
 __all__ = ["BAD", "Event", "entity_of", "projection"]
 

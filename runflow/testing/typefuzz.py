@@ -3,7 +3,7 @@
 The event-level fuzzer (:mod:`runflow.testing.fuzz`) mutates whole events; it never
 puts an ``int`` where runflow reads a string. This one does. For every event of
 every seed stream (recordings, ``.jsonl`` and ``.sse``, read with
-:mod:`runflow.recording`, or event lists: :func:`seed_corpus`) and every JSON path
+:mod:`runflow.adapters.recording`, or event lists: :func:`seed_corpus`) and every JSON path
 in the event's data (the data itself included), the value is replaced by each of
 the target's values: for the Assistants flow :data:`VALUES` -- ``None``, ``0``,
 ``-1``, ``1.5``, ``""``, ``"x"``, ``[]``, ``{}``, ``[1]``, ``[{}]``, ``True``, a 1 MiB
@@ -27,7 +27,7 @@ ways (:data:`ASSISTANTS_FUZZ`, :data:`RESPONSES_FUZZ`). Each mutated stream is o
 Flows are non-strict, so *anything* raised by ``feed``/``feed_sse``/``close`` is an
 **untyped exception**: the README promises bad input becomes a violation. They
 are grouped into **escape sites**: exception type and the innermost frame inside
-the ``runflow`` package (``runflow/content.py:123:merge``). An input is
+the ``runflow`` package (``runflow/protocols/assistants/content.py:123:merge``). An input is
 **detected** when its violations differ from the clean replay's (code, entity and
 event name; indices are left out). Some mutations change nothing runflow checks
 (a timestamp set to ``0``), so the detection rate is a measure, not a target.
@@ -35,7 +35,7 @@ event name; indices are left out). Some mutations change nothing runflow checks
 A target with ``stepwise=True`` feeds every input event by event and also checks,
 for each (:func:`stepwise_problems`): every violation carries the index of the
 event that caused it (``close`` ones the index after the last event); a rejected
-event (a violation whose code :data:`~runflow.violations.RULES` marks as
+event (a violation whose code :data:`~runflow.engine.violations.RULES` marks as
 rejecting) leaves every entity, slot, note and the history exactly as before;
 and nothing already received is lost -- every entity seen before the mutated
 event is still there at its place at the end, the history and violations before
@@ -64,15 +64,15 @@ from typing import Any, Final, Literal
 from openai._models import construct_type
 from openai.types.responses import ResponseStreamEvent
 
-from ..flow import Flow, RunFlow
-from ..jsonparse import dump_json, parse_json
-from ..limits import Limits
-from ..protocol.model import UNSEEN
-from ..recording import RecordingError, read_recording
-from ..response_flow import ResponseFlow
-from ..violations import RULES, Code
-from .fuzz import encode_sse, parse_sse
-from .projection import BAD
+from runflow.adapters.recording import RecordingError, read_recording
+from runflow.engine.definition import UNSEEN
+from runflow.engine.flow import Flow, RunFlow
+from runflow.engine.jsonparse import dump_json, parse_json
+from runflow.engine.limits import Limits
+from runflow.engine.violations import RULES, Code
+from runflow.protocols.responses.flow import ResponseFlow
+from runflow.testing.fuzz import encode_sse, parse_sse
+from runflow.testing.projection import BAD
 
 __all__ = [
     "ASSISTANTS_FUZZ",

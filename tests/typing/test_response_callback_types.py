@@ -11,7 +11,7 @@ from typing import Any
 from openai.types.responses import Response
 from typing_extensions import assert_type
 
-from runflow.response_flow import ResponseFlow, ValueDelta
+from runflow.protocols.responses.flow import ResponseFlow, ValueDelta
 
 
 def test_response_callbacks_keep_the_function_type() -> None:

@@ -1,0 +1,313 @@
+"""Read recorded streams (``.jsonl`` or raw ``.sse``) and feed them into a flow.
+
+Two formats are read:
+
+* **jsonl** -- one ``{"event": name, "data": object | "[DONE]" | null}`` per line,
+  as in ``shared/recordings``;
+* **sse** -- the raw ``text/event-stream`` body, fed through
+  :meth:`runflow.RunFlow.feed_sse` exactly as it came off the wire.
+
+The format comes from the file extension, else it is sniffed from the first bytes.
+``-`` reads standard input. A file may hold several streams one after another
+(``requires_action`` ... ``done`` then the ``submit_tool_outputs`` stream): the flow
+just keeps being fed, which is how :class:`~runflow.RunFlow` follows one run over
+its streams.
+
+Input that cannot be read at all (missing path, directory, empty, binary, neither
+format) raises :class:`RecordingError` with a one-line reason. A *line* of a jsonl
+file that is broken (not JSON, not an object, no ``event`` name) is not an input
+error but a protocol one: it becomes a ``malformed_event`` violation whose message
+names the line, and the flow goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+from runflow.engine.flow import Flow, RunFlow
+from runflow.engine.jsonparse import JSONError, parse_json
+from runflow.engine.profiles import Profile
+from runflow.engine.view import Ending
+from runflow.engine.violations import Code, Violation
+
+__all__ = [
+    "DEMO_STREAM",
+    "Format",
+    "Recording",
+    "RecordingError",
+    "Replay",
+    "detect_protocol",
+    "new_flow",
+    "read_recording",
+    "replay_file",
+]
+
+Format = Literal["jsonl", "sse"]
+
+DEMO_STREAM = Path(__file__).resolve().parents[1] / "data" / "demo_stream.jsonl"
+"""A short stream shipped with runflow: a function call (requires_action, done) and
+its continuation ending in a text answer. Regenerate it with
+``python -m runflow.data.make_demo_stream``."""
+
+_EXTENSIONS: Mapping[str, Format] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".sse": "sse",
+    ".txt": "sse",
+    ".event-stream": "sse",
+}
+_SSE_STARTS = (b"event:", b"data:", b"id:", b"retry:", b":")
+_SNIFF = 4096
+
+
+class RecordingError(Exception):
+    """The input cannot be read as a recording; ``str()`` is a one-line reason."""
+
+
+@dataclass(frozen=True)
+class Recording:
+    """The bytes of one recording and the format they are in."""
+
+    name: str
+    """The path as given, or ``"-"`` for standard input."""
+    format: Format
+    data: bytes
+
+    @property
+    def protocol(self) -> str:
+        """The protocol the stream speaks, sniffed from its event names
+        (:func:`detect_protocol`)."""
+        return detect_protocol(self.data)
+
+    def replay(self, flow: Flow | None = None, *, close: bool = True,
+               protocol: str | None = None, profile: Profile | None = None) -> Replay:
+        """Feed every event into ``flow`` (by default a new flow of ``protocol``, or
+        of the protocol sniffed from the stream: a :class:`RunFlow` or a
+        :class:`~runflow.ResponseFlow`).
+
+        With ``close=True`` the flow is closed at the end, so a recording that
+        stops without ``done`` or ``error`` is reported ``truncated``.
+        """
+        if flow is None:
+            flow = new_flow(protocol or self.protocol, profile=profile)
+        lines: dict[int, int] = {}
+        if self.format == "jsonl":
+            _feed_jsonl(self.data, flow, lines)
+        else:
+            _feed_sse(self.data, flow, lines, close=close)
+        ending = flow.close() if close else flow.ending
+        return Replay(recording=self, flow=flow, ending=ending, lines=lines)
+
+
+@dataclass
+class Replay:
+    """A recording fed into a flow, with where each event came from."""
+
+    recording: Recording
+    flow: Any
+    """The flow fed: a :class:`RunFlow` or a :class:`~runflow.ResponseFlow`."""
+    ending: Ending | None
+    """How the input ended; None when the flow was left open (``close=False``)."""
+    lines: dict[int, int] = field(default_factory=dict)
+    """Event index -> 1-based line number where the event starts in the file."""
+
+    def line(self, index: int) -> int | None:
+        """The line of event ``index``, or None (e.g. ``truncated`` after the end)."""
+        return self.lines.get(index)
+
+
+def read_recording(source: str | os.PathLike[str], *, stdin: BinaryIO | None = None) -> Recording:
+    """Read a recording; ``"-"`` reads ``stdin`` (default: ``sys.stdin.buffer``).
+
+    Raises :class:`RecordingError` when there is nothing that could be a stream.
+    """
+    name = os.fspath(source)
+    if name == "-":
+        data = _read_stdin(stdin)
+    else:
+        path = Path(name)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise RecordingError(f"{name}: no such file") from None
+        except IsADirectoryError:
+            raise RecordingError(f"{name}: is a directory, not a recording") from None
+        except OSError as exc:
+            raise RecordingError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    _refuse_json_body(name, data)
+    return Recording(name=name, format=detect_format(name, data), data=data)
+
+
+def _read_stdin(stdin: BinaryIO | None) -> bytes:
+    """All of standard input; closed (``<&-``: ``sys.stdin`` is None) or unreadable
+    (e.g. a directory) is a :class:`RecordingError`."""
+    stream = stdin if stdin is not None else getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise RecordingError("-: standard input is closed")
+    try:
+        return stream.read()
+    except (OSError, ValueError) as exc:  # ValueError: a closed file object
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise RecordingError(f"-: cannot read standard input ({reason})") from None
+
+
+def _refuse_json_body(name: str, data: bytes) -> None:
+    """A whole input that is one JSON object (not an event) or array is a response
+    body, not a stream: say so, instead of reading it as broken events."""
+    start = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if start not in (b"{", b"["):
+        return
+    try:
+        value = parse_json(data)
+    except JSONError:
+        return  # several lines of JSON (or broken JSON): read it as JSON lines
+    if isinstance(value, list):
+        raise RecordingError(f"{name}: the input is a single JSON array, not an event stream")
+    if isinstance(value, dict) and "event" not in value and not (
+            isinstance(value.get("type"), str) and "sequence_number" in value):
+        kind = value.get("object")
+        what = f" (a {kind!r} object)" if isinstance(kind, str) and len(kind) < 60 else ""
+        raise RecordingError(
+            f"{name}: the input is a single JSON object{what}, not an event stream: "
+            "did the server ignore stream=true?"
+        )
+
+
+def replay_file(
+    source: str | os.PathLike[str], flow: Flow | None = None, *, close: bool = True,
+    protocol: str | None = None, profile: Profile | None = None,
+) -> Replay:
+    """:func:`read_recording` then :meth:`Recording.replay`."""
+    return read_recording(source).replay(flow, close=close, protocol=protocol, profile=profile)
+
+
+_NAMES = re.compile(rb'(?m)^event:[ \t]*(thread\.|response\.)|"type"[ \t]*:[ \t]*"(response\.)'
+                    rb'|"event"[ \t]*:[ \t]*"(thread\.|response\.)')
+
+
+def detect_protocol(data: bytes) -> str:
+    """``"responses"`` when the first protocol event name in ``data`` is a
+    ``response.*`` one (an ``event:`` line, a data ``type``, or a jsonl ``event``),
+    else ``"assistants"`` (``thread.*``, or nothing to tell by)."""
+    found = _NAMES.search(data, 0, 1 << 16)
+    if found is None:
+        return "assistants"
+    prefix = next(g for g in found.groups() if g is not None)
+    return "responses" if prefix == b"response." else "assistants"
+
+
+def new_flow(protocol: str, *, profile: Profile | None = None) -> Flow:
+    """A fresh flow for the protocol named ``protocol``."""
+    if protocol == "responses":
+        from runflow.protocols.responses.flow import ResponseFlow
+
+        return ResponseFlow(profile=profile)
+    if protocol == "assistants":
+        return RunFlow(profile=profile)
+    raise ValueError(f"unknown protocol {protocol!r}; known: assistants, responses")
+
+
+def detect_format(name: str, data: bytes) -> Format:
+    """The format of ``data``: from the extension of ``name``, else sniffed.
+
+    Content that is empty or binary is refused whatever the extension says.
+    """
+    head = data[:_SNIFF]
+    if not head.strip():
+        raise RecordingError(f"{name}: empty, no events")
+    if b"\x00" in head or not _is_text(head):
+        raise RecordingError(f"{name}: binary data, neither JSON lines nor SSE")
+    suffix = Path(name).suffix.lower() if name != "-" else ""
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix]
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(b"{"):
+        return "jsonl"
+    if start.startswith(_SSE_STARTS):
+        return "sse"
+    raise RecordingError(
+        f"{name}: neither JSON lines nor SSE (starts with {start[:20]!r})"
+    )
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut by the sniffing window is still text.
+        return exc.start >= len(head) - 3 and len(head) == _SNIFF
+    return True
+
+
+# --------------------------------------------------------------------------- #
+# feeding
+# --------------------------------------------------------------------------- #
+def _feed_jsonl(data: bytes, flow: Flow, lines: dict[int, int]) -> None:
+    for number, raw in enumerate(data.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        lines[flow.event_count] = number
+        event, problem = _parse_line(raw)
+        if problem is None:
+            flow.feed(event)
+            continue
+        # Let the flow count the event (so indices stay aligned with the file) and
+        # record a malformed_event; then say which line it was in our own words.
+        name = event.get("event") if isinstance(event.get("event"), str) else None
+        for violation in flow.feed({"data": None}):
+            if violation.code is Code.MALFORMED_EVENT:
+                _reword(flow, violation, name, f"line {number}: {problem}")
+
+
+def _parse_line(raw: bytes) -> tuple[dict[str, Any], str | None]:
+    """The event of one jsonl line, or a partial one and what is wrong with it."""
+    try:
+        obj = parse_json(raw)
+    except JSONError as exc:  # also: nested too deep, NaN, invalid UTF-8
+        return {}, f"not valid JSON ({exc})"
+    if not isinstance(obj, dict):
+        return {}, f"a JSON {type(obj).__name__}, not an object with 'event' and 'data'"
+    if "event" not in obj and isinstance(obj.get("type"), str):
+        return obj, None  # a Responses event written as its data: the type names it
+    if not isinstance(obj.get("event"), str):
+        return obj, f"the object has no 'event' name (got {obj.get('event')!r})"
+    return obj, None
+
+
+def _reword(flow: Flow, violation: Violation, name: str | None, message: str) -> None:
+    for i in range(len(flow.violations) - 1, -1, -1):
+        if flow.violations[i] is violation:
+            flow.violations[i] = violation.model_copy(update={"message": message, "event": name})
+            return
+
+
+def _feed_sse(data: bytes, flow: Flow, lines: dict[int, int], *, close: bool) -> None:
+    """Feed the bytes line by line, noting the line where each dispatched block began.
+
+    Feeding per line goes through the same incremental decoder as any chunking, so
+    the flow sees exactly what one ``feed_sse(data)`` would give it. A final block
+    without its closing blank line is dispatched by ``close()``; when the flow is
+    left open, it stays buffered in the flow's decoder (and has no line here).
+    """
+    block_start: int | None = None
+    for number, raw in enumerate(data.splitlines(keepends=True), start=1):
+        if block_start is None and raw.strip():
+            block_start = number
+        before = flow.event_count
+        flow.feed_sse(raw)
+        if flow.event_count > before:
+            for index in range(before, flow.event_count):
+                lines[index] = block_start if block_start is not None else number
+            block_start = None
+    if close and block_start is not None:  # a final block without its blank line
+        before = flow.event_count
+        flow.close()
+        for index in range(before, flow.event_count):
+            lines[index] = block_start

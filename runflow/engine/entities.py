@@ -1,0 +1,116 @@
+"""Per-entity trackers: the state the machines move, and the snapshot behind it.
+
+A tracker is a small plain object (``__slots__``) that the shared ``transitions``
+machines drive through its ``state`` attribute. It keeps the last full object the
+server sent (``raw``, as received, never copied) and, for entities that deltas
+grow, the accumulator the definition names (:mod:`runflow.protocols.assistants.accumulators`). The
+SDK's pydantic type is built from both only when asked for, then cached until the
+next change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from runflow.engine.definition import UNSEEN, EntityTable
+from runflow.engine.violations import EntityRef
+from runflow.protocols.assistants.accumulators import Accumulator
+from runflow.protocols.assistants.content import JSON
+
+__all__ = ["Tracker", "merge_server_object"]
+
+
+class Tracker:
+    """One entity of a flow: its state, its last full object and its deltas."""
+
+    __slots__ = (
+        "acc",
+        "deltas",
+        "entity",
+        "id",
+        "label",
+        "model",
+        "owner",
+        "raw",
+        "recovered",
+        "ref",
+        "size",
+        "slot",
+        "state",
+        "status_override",
+        "typed",
+    )
+
+    def __init__(self, table: EntityTable, id_: str) -> None:
+        self.entity = table.entity
+        self.id = id_
+        self.label = f"{table.entity} {id_}"
+        """How messages name this entity, e.g. ``"message msg_abc"``."""
+        self.ref = EntityRef(kind=table.entity, id=id_)
+        """How violations name this entity."""
+        self.model = table.snapshot
+        self.state = UNSEEN
+        self.raw: JSON = {}
+        self.acc: Accumulator = table.accumulator() if table.accumulator else None
+        self.deltas = 0  # delta events merged
+        self.size = 0  # characters grown by deltas
+        self.status_override: str | None = None  # event name disagreed with payload
+        self.recovered = False  # last object came from REST reconciliation
+        self.typed: BaseModel | None = None  # cached snapshot
+        self.slot: str | None = None
+        """Where a positioned entity sits (``"output/2"``); None: found by id."""
+        self.owner: str | None = None
+        """A positioned entity's item: the id at its first position (itself for an item)."""
+
+    def wire(self, status_field: str | None = "status") -> JSON:
+        """The snapshot as a JSON-shaped dict, in the API's own layout."""
+        acc = self.acc
+        out = acc.wire(self.raw) if acc is not None else dict(self.raw)
+        if self.status_override is not None and status_field is not None:
+            out[status_field] = self.status_override
+        return out
+
+    def snapshot(self) -> BaseModel:
+        """The SDK's pydantic object for this entity (cached until the next change)."""
+        typed = self.typed
+        if typed is None:
+            model = self.model
+            if model is None:
+                raise TypeError(f"the definition gives {self.entity} no snapshot type")
+            wire = self.wire()
+            try:
+                # pydantic's validator runs in Rust: several times faster than
+                # the SDK's lenient Python builder, for objects that conform.
+                typed = model.model_validate(wire)
+            except ValidationError:
+                # ``construct`` is the SDK's own lenient builder (what it uses for
+                # API responses): real servers omit fields the schema requires,
+                # e.g. a null ``instructions``, and that must not lose the snapshot.
+                typed = model.construct(**copy_of(wire))  # shares nothing with raw
+            self.typed = typed
+        return typed
+
+
+def merge_server_object(tracker: Tracker, obj: JSON) -> None:
+    """Make a full object from the server the snapshot.
+
+    The server's object replaces the snapshot's fields, except fields the server
+    omitted that the deltas established (the accumulator decides: a content part
+    or tool call beyond the end of the server's list, a value left null or empty).
+    """
+    tracker.raw = obj
+    tracker.typed = None
+    tracker.status_override = None
+    if tracker.acc is not None:
+        tracker.acc.absorb(obj)
+
+
+def copy_of(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars)."""
+    if type(value) is dict:
+        return {k: copy_of(v) for k, v in value.items()}
+    if type(value) is list:
+        return [copy_of(v) for v in value]
+    return value
