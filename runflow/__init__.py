@@ -1,10 +1,15 @@
 """runflow: a validated, declarative state machine for Assistants run streams."""
 
-from runflow.adapters.drive import DriveError, RunTimeout, ToolError, UnknownTool, adrive, drive
-from runflow.adapters.drive_responses import (
+from runflow.adapters.drive import (
+    DriveError,
     DrivenResponse,
     FunctionCallMade,
+    RunTimeout,
+    ToolError,
+    UnknownTool,
+    adrive,
     adrive_response,
+    drive,
     drive_response,
 )
 from runflow.adapters.sdk import AsyncFlowEventHandler, FlowEventHandler, aconsume, consume

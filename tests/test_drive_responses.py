@@ -35,7 +35,7 @@ from runflow import (
     adrive_response,
     drive_response,
 )
-from runflow.adapters.drive_responses import function_tools
+from runflow.adapters.drive import function_tools
 from runflow.testing import Server
 
 RESULTS = {"get_weather": "18C, sunny", "get_time": "14:05"}

@@ -1,4 +1,4 @@
-"""The orchestrator's decisions, without any I/O (runflow.adapters.drive._Planner)."""
+"""The Assistants loop's decisions, without any I/O (runflow.adapters.drive.assistants.Planner)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 from conftest import load_events
 
 from runflow import RunFlow, RunTimeout
-from runflow.adapters.drive import _Options, _Planner
+from runflow.adapters.drive.assistants import Planner
+from runflow.adapters.drive.budget import Budget, Polling
 
 ACTION = "dotnet_create_and_run_function_requires_action.jsonl"
 TEXT = "dotnet_text_answer.jsonl"
@@ -19,8 +20,9 @@ def flow_of(name: str, upto: int | None = None) -> RunFlow:
     return flow
 
 
-def planner(poll_timeout: float = 60.0) -> _Planner:
-    return _Planner(_Options({}, "submit_error", None, 0.05, poll_timeout))
+def planner(poll_timeout: float = 60.0, *, interval: float = 0.05,
+            deadline: float | None = None) -> Planner:
+    return Planner(Budget(deadline), Polling(interval, poll_timeout))
 
 
 def test_requires_action_submits_each_call_once() -> None:
@@ -67,7 +69,7 @@ def test_a_terminal_run_stops() -> None:
 
 def test_the_overall_deadline_ends_polling() -> None:
     flow = flow_of(TEXT, 20)  # the run is in_progress
-    plan = _Planner(_Options({}, "submit_error", None, 0.05, 60.0, deadline=-1.0))
+    plan = planner(deadline=-1.0)
     plan.streamed("done")
     with pytest.raises(RunTimeout, match=r"still 'in_progress' at the deadline of -1.0s"):
         plan.next(flow)
@@ -77,7 +79,7 @@ def test_the_overall_deadline_ends_polling() -> None:
 
 def test_polling_never_sleeps_past_the_deadline() -> None:
     flow = flow_of(TEXT, 20)
-    plan = _Planner(_Options({}, "submit_error", None, 5.0, 60.0, deadline=1.0))
+    plan = planner(interval=5.0, deadline=1.0)
     plan.streamed("done")
     action, delay = plan.next(flow)
     assert action == "poll" and 0 < delay <= 1.0
