@@ -1,23 +1,31 @@
-"""``deadline`` and ``idle_timeout`` of drive/adrive against servers that never end.
+"""``deadline`` and ``idle_timeout`` of the drive loops against servers that never end.
 
 A tiny HTTP server in the test answers every request with an event stream that
 only ever sends keep-alive comments (bytes keep flowing, no event is dispatched),
 or that sends nothing at all after its headers (a sync read blocks in the
 socket). Both must end in :class:`RunTimeout` saying why, with nothing counted
-as an event.
+as an event. ``idle_timeout`` is finite by default (issue 24).
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import openai
 import pytest
 
-from runflow import RunFlow
-from runflow.adapters.drive import RunTimeout, adrive, drive
+from runflow import ResponseFlow, RunFlow
+from runflow.adapters.drive import (
+    RunTimeout,
+    adrive,
+    adrive_response,
+    drive,
+    drive_response,
+)
+from runflow.adapters.drive.budget import DEFAULT_IDLE_TIMEOUT
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:The Assistants API is deprecated:DeprecationWarning"),
@@ -29,12 +37,18 @@ RUN_CREATED = (b'event: thread.run.created\ndata: {"id": "run_1", "object": "thr
                b'"created_at": 1, "thread_id": "thread_x", "assistant_id": "asst_x", '
                b'"status": "queued", "model": "m", "instructions": "", "tools": [], '
                b'"metadata": {}, "parallel_tool_calls": true}\n\n')
+RESPONSE_CREATED = (b'event: response.created\ndata: {"type": "response.created", '
+                    b'"sequence_number": 0, "response": {"id": "resp_1", "object": "response", '
+                    b'"created_at": 1, "status": "in_progress", "model": "m", "output": [], '
+                    b'"parallel_tool_calls": true, "tool_choice": "auto", "tools": []}}\n\n')
+FIRST = {"event_then_comments": RUN_CREATED, "response_then_comments": RESPONSE_CREATED}
 
 
 class EndlessStream:
     """Serves ``: keep-alive`` comments every 10 ms (``mode`` "comments"; after one
-    ``thread.run.created`` event with "event_then_comments") or nothing (``mode``
-    "silent") on every POST, until the client goes away or it stops."""
+    ``thread.run.created`` event with "event_then_comments", one ``response.created``
+    with "response_then_comments") or nothing (``mode`` "silent") on every POST,
+    until the client goes away or it stops."""
 
     def __init__(self, mode: str) -> None:
         stopping = self.stopping = threading.Event()
@@ -51,8 +65,8 @@ class EndlessStream:
                 self.end_headers()
                 self.wfile.flush()
                 try:
-                    if mode == "event_then_comments":
-                        self.wfile.write(RUN_CREATED)
+                    if mode in FIRST:
+                        self.wfile.write(FIRST[mode])
                         self.wfile.flush()
                     while not stopping.wait(0.01):
                         if mode != "silent":
@@ -132,3 +146,45 @@ def test_idle_counts_from_the_last_event() -> None:
     assert flow.event_count == 1 and flow.run_status == "queued"
     # the flow records what it saw: the stream ended (was ended) without done
     assert [(v.code.value, v.index) for v in flow.violations] == [("truncated", 1)]
+
+
+@pytest.mark.parametrize("loop", [drive, adrive, drive_response, adrive_response])
+def test_the_idle_timeout_is_finite_by_default(loop: Callable[..., object]) -> None:
+    """A server that only sends keep-alive comments does not hold a drive for ever
+    unless asked (``idle_timeout=None``)."""
+    assert inspect.signature(loop).parameters["idle_timeout"].default == DEFAULT_IDLE_TIMEOUT
+    assert DEFAULT_IDLE_TIMEOUT == 60.0
+
+
+RESPONSE_IDLE = "no event for 0.3s (idle_timeout; keep-alive comments do not count)"
+
+
+def test_drive_response_ends_a_stream_of_keep_alive_comments() -> None:
+    with EndlessStream("comments") as endless, openai.OpenAI(
+            base_url=endless.base_url, api_key="test", max_retries=0) as client, \
+            pytest.raises(RunTimeout) as info:
+        drive_response(client, tools={}, model="m", input="hi", idle_timeout=0.3)
+    assert str(info.value) == ("response None still 'unseen': the stream was ended after 0 "
+                               f"event(s): {RESPONSE_IDLE}")
+    assert endless.requests == ["/v1/responses"]
+
+
+async def test_adrive_response_idle_counts_from_the_last_event() -> None:
+    """One event, then only comments: the comments do not reset the idle clock."""
+    flows: list[ResponseFlow] = []
+
+    def make_flow() -> ResponseFlow:
+        flows.append(ResponseFlow())
+        return flows[-1]
+
+    with EndlessStream("response_then_comments") as endless:
+        async with openai.AsyncOpenAI(base_url=endless.base_url, api_key="test",
+                                      max_retries=0) as client:
+            with pytest.raises(RunTimeout) as info:
+                await adrive_response(client, tools={}, model="m", input="hi",
+                                      idle_timeout=0.3, make_flow=make_flow)
+    assert str(info.value) == ("response resp_1 still 'in_progress': the stream was ended "
+                               f"after 1 event(s): {RESPONSE_IDLE}")
+    (flow,) = flows
+    assert flow.event_count == 1 and flow.ending == "truncated"
+    assert endless.requests == ["/v1/responses"]

@@ -7,13 +7,17 @@ server decides on it), and the continuation's input items are read back over
 REST. Cuts fall in the first response and in the continuation, foreground
 (followed over REST) and background (resumed with ``starting_after``); deadline
 and idle timeout use the ``delay`` fault; tool errors, unknown tools,
-``max_rounds`` and creates the server may have taken end in typed errors.
+``max_rounds`` and creates the server may have taken end in typed errors. A
+server whose resumes only replay (the ``rest.resume`` break, every stream cut)
+and a response that asks twice for one ``call_id`` (a scripted server) are
+issue 24's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +40,9 @@ from runflow import (
     drive_response,
 )
 from runflow.adapters.drive import function_tools
+from runflow.adapters.drive.responses import STALLED_RESUMES
+from runflow.server.responses_scenarios import ResponseRequest, script_response
+from runflow.server.scenarios import ScenarioOptions
 from runflow.testing import Server
 
 RESULTS = {"get_weather": "18C, sunny", "get_time": "14:05"}
@@ -437,3 +444,127 @@ def test_bad_arguments_are_refused_before_any_request(spied: Spied,
         with pytest.raises(error):
             run(client, Tools(), **extra)
     assert spied.creates == []
+
+
+# -- issue 24: progress is a new sequence number; one output per call_id --------------------------
+
+
+REPLAYING = {"X-Runflow-Break": "rest.resume"}
+"""Every resume starts again at sequence_number 0, whatever starting_after says."""
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_resumes_that_only_replay_end_in_a_drive_error(
+        spied: Spied, monkeypatch: pytest.MonkeyPatch, is_async: bool) -> None:
+    """Every stream is cut after 3 events and every resume replays from 0: each resume
+    brings 3 events, none new. The loop stops after STALLED_RESUMES such resumes,
+    saying why, instead of resuming for ever (the deadline only bounds a regression)."""
+    resumes: list[str | None] = []
+    api = spied.server.backend.responses
+    original = api.get_response
+
+    async def counting(request: Request) -> Response:
+        if request.query_params.get("stream") == "true":
+            resumes.append(request.query_params.get("starting_after"))
+        return await original(request)
+
+    monkeypatch.setattr(api, "get_response", counting)
+    spied.server.inject("cut_after=3", always=True)
+    tools = Tools(is_async=is_async)
+    kwargs: dict[str, Any] = {"tools": tools.mapping(), "model": "gpt-4o", "input": "Weather?",
+                              "metadata": METADATA, "background": True, "deadline": 5, **FAST}
+    options: dict[str, Any] = {"base_url": spied.server.base_url, "api_key": "test",
+                               "max_retries": 0, "default_headers": REPLAYING}
+    with pytest.raises(DriveError) as raised:
+        if is_async:
+            async with openai.AsyncOpenAI(**options) as ac:
+                await adrive_response(ac, **kwargs)
+        else:
+            with openai.OpenAI(**options) as c:
+                drive_response(c, **kwargs)
+    assert not isinstance(raised.value, RunTimeout)
+    assert resumes == ["2"] * STALLED_RESUMES  # the cursor never moved
+    assert re.fullmatch(
+        r"response resp_\w+: 2 resumes in a row after sequence_number 2 brought no new "
+        r"event, only 6 replayed one\(s\): the server does not resume after starting_after; "
+        r"stopped with the response still 'in_progress'", str(raised.value))
+    assert tools.calls == [] and len(spied.creates) == 1
+
+
+class Scripted:
+    """Answers each ``POST /v1/responses`` with the next of ``streams`` (the events of
+    one response each, sent whole) and keeps the request bodies."""
+
+    def __init__(self, streams: list[list[dict[str, Any]]]) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        bodies, queue = self.bodies, list(streams)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                bodies.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("connection", "close")
+                self.end_headers()
+                for event in queue.pop(0):
+                    self.wfile.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+                                     .encode())
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> Scripted:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join()
+
+
+def repeating_streams() -> list[list[dict[str, Any]]]:
+    """The ``parallel_functions`` response with its second call (get_time) given the
+    call_id of the first (get_weather), then a text answer."""
+    options = ScenarioOptions()
+    body = {"model": "gpt-4o", "input": "Weather?", "metadata": {},
+            "tools": function_tools(Tools().mapping())}
+    first = script_response("parallel_functions", ResponseRequest(body, options))
+    weather, time_ = first[-1]["response"]["output"]
+    repeated = json.loads(json.dumps(first).replace(time_["call_id"], weather["call_id"]))
+    answer = script_response("text", ResponseRequest({**body, "input": []}, options))
+    return [repeated, answer]
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_call_id_asked_twice_is_answered_once(is_async: bool) -> None:
+    """One output per call_id, the first call's; the repeat is not run, and is reported
+    in ``repeated_calls`` (the flow itself reports nothing for it)."""
+    tools = Tools(is_async=is_async)
+    with Scripted(repeating_streams()) as server:
+        kwargs: dict[str, Any] = {"tools": tools.mapping(), "model": "gpt-4o",
+                                  "input": "Weather?", **FAST}
+        if is_async:
+            async with openai.AsyncOpenAI(base_url=server.base_url, api_key="test",
+                                          max_retries=0) as ac:
+                result = await adrive_response(ac, **kwargs)
+        else:
+            with openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0) as c:
+                result = drive_response(c, **kwargs)
+    weather, time_ = result.flows[0].function_calls
+    assert weather.call_id == time_.call_id and (weather.name, time_.name) == (
+        "get_weather", "get_time")
+    assert tools.calls == [("get_weather", ARGS["get_weather"])]
+    assert [item for body in server.bodies[1:] for item in body["input"]] == [
+        {"type": "function_call_output", "call_id": weather.call_id,
+         "output": RESULTS["get_weather"]}]
+    assert result.tool_calls == [FunctionCallMade(weather.call_id, "get_weather",
+                                                  weather.arguments, RESULTS["get_weather"],
+                                                  result.responses[0].id)]
+    assert result.repeated_calls == [time_]
+    assert len(server.bodies) == 2 and result.response.status == "completed"
+    assert [f.violations for f in result.flows] == [[], []]
