@@ -25,7 +25,11 @@ from runflow.adapters.drive import (
     drive,
     drive_response,
 )
-from runflow.adapters.drive.budget import DEFAULT_IDLE_TIMEOUT
+from runflow.adapters.drive.budget import DEFAULT_IDLE_TIMEOUT, Budget
+from runflow.adapters.drive.clock import Clock
+from runflow.adapters.drive.responses import new_events
+from runflow.server.responses_scenarios import ResponseRequest, script_response
+from runflow.server.scenarios import ScenarioOptions
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:The Assistants API is deprecated:DeprecationWarning"),
@@ -188,3 +192,22 @@ async def test_adrive_response_idle_counts_from_the_last_event() -> None:
     (flow,) = flows
     assert flow.event_count == 1 and flow.ending == "truncated"
     assert endless.requests == ["/v1/responses"]
+
+
+def test_replayed_events_are_not_progress_for_the_idle_clock() -> None:
+    """A Responses stream's clock counts new events: replays (sequence numbers the flow
+    had) do not reset the idle bound, a new sequence number does."""
+    events = script_response("text", ResponseRequest({"model": "m", "input": "hi"},
+                                                     ScenarioOptions()))
+    flow = ResponseFlow()
+    for event in events[:3]:
+        flow.feed(event)
+    clock = Clock(flow, Budget(idle_timeout=60.0), lambda: new_events(flow))
+    last = clock.last
+    for event in events[:3]:  # a resume replaying from 0
+        flow.feed(event)
+    clock.wait()
+    assert (flow.replayed, clock.seen, clock.last) == (3, 3, last)
+    flow.feed(events[3])
+    clock.wait()
+    assert clock.seen == 4 and clock.expired is None

@@ -61,7 +61,7 @@ from runflow.protocols.responses.definition import RESPONSES
 from runflow.protocols.responses.flow import ResponseFlow
 
 __all__ = ["STALLED_RESUMES", "DrivenResponse", "FunctionCallMade", "Planner", "Round",
-           "adrive_response", "drive_response"]
+           "adrive_response", "drive_response", "new_events"]
 
 ToolErrorPolicy = Literal["raise", "submit_error"]
 TERMINAL = RESPONSES.tables[RESPONSES.root].terminal
