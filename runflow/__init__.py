@@ -7,7 +7,9 @@ from runflow.adapters.drive_responses import (
     adrive_response,
     drive_response,
 )
-from runflow.adapters.sdk import AsyncFlowEventHandler, FlowEventHandler, aconsume, consume
+from runflow.adapters.handlers import AsyncFlowEventHandler, FlowEventHandler
+from runflow.adapters.response_handler import ResponseEventHandler
+from runflow.adapters.sdk import aconsume, consume
 from runflow.engine.callbacks import Handler
 from runflow.engine.checkpoint import CheckpointError
 from runflow.engine.flow import Ending, RecoveryError, RunFlow
@@ -47,6 +49,7 @@ __all__ = [
     "ProtocolDefinitionError",
     "ProtocolError",
     "RecoveryError",
+    "ResponseEventHandler",
     "ResponseFlow",
     "RunFlow",
     "RunTimeout",
