@@ -584,3 +584,48 @@ def test_the_responses_handler_example(tmp_path: Path) -> None:
     assert lines[4:6] == ["", "Done!"]  # the first response asked, it wrote no text
     assert lines[6].startswith("Here is what I found. get_weather: ")
     assert lines[7:] == ["Done!", "[responses] ['completed', 'completed']; 0 violation(s)"]
+
+
+def test_a_hook_of_the_wrong_colour_raises_at_class_creation() -> None:
+    async def coroutine(self: Any, *args: Any) -> None: ...
+
+    with pytest.raises(TypeError, match=r"on_run_completed is async def.*AsyncFlowEventHandler"):
+        type("Sync", (FlowEventHandler,), {"on_run_completed": coroutine})
+    with pytest.raises(TypeError, match=r"on_text_delta must be async def"):
+        type("Async", (AsyncFlowEventHandler,), {"on_text_delta": lambda self, d, s: None})
+    # enter hooks of the async handler may be either
+    type("Either", (AsyncFlowEventHandler,), {"on_run_completed": lambda self: None,
+                                              "on_run_failed": coroutine})
+
+
+def test_overridden_sdk_hooks_calling_super_feed_each_event_once(fresh: Server) -> None:
+    """on_event / on_exception / on_end overridden, with and without ``super()``:
+    runflow's part runs once, before the override, whatever it calls."""
+    names: list[str] = []
+    ends: list[str | None] = []
+
+    class Chatty(FlowEventHandler):
+        def on_event(self, event: Any) -> None:
+            super().on_event(event)
+            names.append(event.event)
+
+        def on_exception(self, exception: Exception) -> None:
+            super().on_exception(exception)
+            names.append(type(exception).__name__)
+
+        def on_end(self) -> None:
+            super().on_end()
+            ends.append(self.flow.ending)
+
+    fresh.inject("error_after=5")
+    handler = Chatty()
+    with openai.OpenAI(base_url=fresh.base_url, api_key="t", max_retries=0) as c, \
+            c.beta.threads.create_and_run_stream(assistant_id="asst_text",
+                                                 event_handler=handler) as stream:
+        with pytest.raises(openai.APIError):
+            stream.until_done()
+    flow = handler.flow
+    assert names[:-1] == [f"thread.{n}" for n in ("created", "run.created", "run.queued",
+                                                    "run.in_progress", "run.step.created")]
+    assert names[-1] == "APIError" and ends == ["error"]
+    assert flow.event_count == 6 and flow.ending == "error"  # five events and the error

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
@@ -82,6 +83,7 @@ class _Feeding:
             return  # one of the two twins below, not a user's handler
         enters = {n: e for n, e in enter_hooks(cls.protocol).items() if n not in SDK_HOOKS}
         own = check_handler_class(cls, "FlowEventHandler", enters, SDK_HOOKS | RUNFLOW_HOOKS)
+        _check_colour(cls, issubclass(cls, AsyncAssistantEventHandler))
         cls._enters = {**cls._enters, **own}
         for name in _FINISHERS:
             if name in vars(cls):
@@ -153,6 +155,23 @@ class _Feeding:
         """Feed ``done`` at the end? When it was seen -- or, where the SDK's decoder
         could not be watched, when the stream ended without an error."""
         return self._done or (not self._spied and self.flow.ending is None)
+
+
+def _check_colour(cls: type, asynchronous: bool) -> None:
+    """Sync and async hooks where each can run: the sync handler calls every hook
+    without awaiting it (an ``async def`` hook would never run); the async one
+    awaits the SDK's hooks (each must be ``async def``), and takes either kind of
+    enter hook and ``on_violation``."""
+    for name, value in vars(cls).items():
+        if not name.startswith("on_") or not callable(value):
+            continue
+        is_async = inspect.iscoroutinefunction(value)
+        if is_async and not asynchronous:
+            raise TypeError(f"{cls.__name__}.{name} is async def, but FlowEventHandler calls "
+                            "its hooks without awaiting them: subclass AsyncFlowEventHandler")
+        if asynchronous and not is_async and name in SDK_HOOKS:
+            raise TypeError(f"{cls.__name__}.{name} must be async def: the SDK awaits the "
+                            "hooks of an AsyncAssistantEventHandler")
 
 
 class FlowEventHandler(_Feeding, AssistantEventHandler):
