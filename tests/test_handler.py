@@ -20,6 +20,7 @@ from typing import Any
 
 import openai
 import pytest
+from conftest import recordings_dir
 from openai.types.beta import Thread
 from openai.types.beta.threads import Message, Run, Text
 from openai.types.beta.threads.runs import RunStep
@@ -629,3 +630,23 @@ def test_overridden_sdk_hooks_calling_super_feed_each_event_once(fresh: Server) 
                                                     "run.in_progress", "run.step.created")]
     assert names[-1] == "APIError" and ends == ["error"]
     assert flow.event_count == 6 and flow.ending == "error"  # five events and the error
+
+
+def test_an_annotation_is_not_a_text_delta() -> None:
+    """``response.output_text.annotation.added`` grows the text part by nothing: the
+    flow reports it as an empty value delta, ``on_output_text_delta`` (named after
+    the SDK's ``response.output_text.delta``) does not receive it."""
+    path = recordings_dir() / "responses" / "openaidotnet_file_search_gpt4omini.sse"
+    data = path.read_bytes()
+    assert data.count(b"event: response.output_text.annotation.added") == 1
+    fragments: list[str] = []
+
+    class Text(ResponseEventHandler):
+        def on_output_text_delta(self, delta: ValueDelta) -> None:
+            fragments.append(delta.delta)
+
+    handler = Text()
+    handler.flow.feed_sse(data)  # the hooks are the flow's: any input reaches them
+    assert handler.flow.close() == "done"
+    assert handler.flow.ok and "".join(fragments) == handler.flow.text
+    assert all(fragments) and len(fragments) == data.count(b"event: response.output_text.delta")

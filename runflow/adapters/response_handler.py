@@ -132,7 +132,8 @@ class ResponseEventHandler:
 
 
 def _only(kind: str, call: Any) -> Any:
-    """A value-delta callback that passes on the deltas of one kind."""
+    """A value-delta callback that passes on the fragments of one kind (not the
+    empty ones: an annotation added to the text grows it by nothing)."""
     def told(delta: ValueDelta) -> Any:
-        return call(delta) if delta.kind == kind else None
+        return call(delta) if delta.kind == kind and delta.delta else None
     return told
