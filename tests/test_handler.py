@@ -650,3 +650,26 @@ def test_an_annotation_is_not_a_text_delta() -> None:
     assert handler.flow.close() == "done"
     assert handler.flow.ok and "".join(fragments) == handler.flow.text
     assert all(fragments) and len(fragments) == data.count(b"event: response.output_text.delta")
+
+
+def test_static_and_class_method_hooks_get_what_their_signature_asks(
+        client: openai.OpenAI) -> None:
+    got: list[str] = []
+
+    class Odd(FlowEventHandler):
+        @staticmethod
+        def on_run_queued(run: Run) -> None:
+            got.append(f"static {run.status}")
+
+        @staticmethod
+        def on_run_in_progress() -> None:
+            got.append("static, nothing")
+
+        @classmethod
+        def on_run_completed(cls, run: Run) -> None:
+            got.append(f"{cls.__name__} {run.status}")
+
+    with client.beta.threads.create_and_run_stream(assistant_id="asst_text",
+                                                   event_handler=Odd()) as stream:
+        stream.until_done()
+    assert got == ["static queued", "static, nothing", "Odd completed"]

@@ -81,7 +81,9 @@ def _takes_object(cls: type, name: str, method: Any, enter: Enter) -> bool:
     function = method.__func__ if isinstance(method, classmethod | staticmethod) else method
     if not callable(function):
         raise TypeError(f"{cls.__name__}.{name} must be a method")
-    params = list(inspect.signature(function).parameters.values())[1:]  # past self
+    params = list(inspect.signature(function).parameters.values())
+    if not isinstance(method, staticmethod):
+        params = params[1:]  # past self (or cls)
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     required = [p for p in positional if p.default is p.empty]
     required += [p for p in params if p.kind == p.KEYWORD_ONLY and p.default is p.empty]
