@@ -673,3 +673,27 @@ def test_static_and_class_method_hooks_get_what_their_signature_asks(
                                                    event_handler=Odd()) as stream:
         stream.until_done()
     assert got == ["static queued", "static, nothing", "Odd completed"]
+
+
+def test_the_hooks_follow_the_definition_a_state_added_by_rows_is_a_hook() -> None:
+    """``thread.run.paused`` added to a copy of the definition (tests/test_definition.py's
+    recipe): ``on_run_paused`` is a hook of a handler on that definition, fires when
+    the run enters it, and is refused, with a suggestion, on the shipped one."""
+    from test_definition import DONE, PAUSED_PATH, paused_protocol, run_event
+
+    entered: list[str] = []
+
+    class Watcher(FlowEventHandler):
+        protocol = paused_protocol()
+
+        def on_run_paused(self, run: Run) -> None:
+            entered.append(run.status)
+
+    handler = Watcher()
+    for name, status in PAUSED_PATH:
+        handler.flow.feed(run_event(name, status))
+    handler.flow.feed(DONE)
+    assert handler.flow.close() == "done" and handler.flow.violations == []
+    assert entered == ["paused"]
+    with pytest.raises(TypeError, match=r"on_run_paused .*did you mean 'on_run_"):
+        type("Stale", (FlowEventHandler,), {"on_run_paused": lambda self, run: None})

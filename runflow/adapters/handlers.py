@@ -84,6 +84,11 @@ class _Feeding:
         enters = {n: e for n, e in enter_hooks(cls.protocol).items() if n not in SDK_HOOKS}
         own = check_handler_class(cls, "FlowEventHandler", enters, SDK_HOOKS | RUNFLOW_HOOKS)
         _check_colour(cls, issubclass(cls, AsyncAssistantEventHandler))
+        for name in own:  # the flow registers an entity's hooks with on_<entity>(state)
+            entity = enters[name][0]
+            if not callable(getattr(RunFlow, f"on_{entity}", None)):
+                raise TypeError(f"{cls.__name__}.{name}: RunFlow has no on_{entity}(state) "
+                                f"to register it with")
         cls._enters = {**cls._enters, **own}
         for name in _FINISHERS:
             if name in vars(cls):
