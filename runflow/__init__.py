@@ -12,7 +12,9 @@ from runflow.adapters.drive import (
     drive,
     drive_response,
 )
-from runflow.adapters.sdk import AsyncFlowEventHandler, FlowEventHandler, aconsume, consume
+from runflow.adapters.handlers import AsyncFlowEventHandler, FlowEventHandler
+from runflow.adapters.response_handler import ResponseEventHandler
+from runflow.adapters.sdk import aconsume, consume
 from runflow.engine.callbacks import Handler
 from runflow.engine.checkpoint import CheckpointError
 from runflow.engine.flow import Ending, RecoveryError, RunFlow
@@ -52,6 +54,7 @@ __all__ = [
     "ProtocolDefinitionError",
     "ProtocolError",
     "RecoveryError",
+    "ResponseEventHandler",
     "ResponseFlow",
     "RunFlow",
     "RunTimeout",

@@ -12,11 +12,9 @@
   the ``ResponseStream`` it yields, and their async twins) is read the same way
   through the raw stream it wraps (:func:`raw_stream`). Pass a stream nobody has
   read from yet.
-* :class:`FlowEventHandler` / :class:`AsyncFlowEventHandler` are
-  ``AssistantEventHandler`` subclasses for ``event_handler=`` in ``runs.stream``,
-  ``threads.create_and_run_stream`` and ``runs.submit_tool_outputs_stream``. The
-  SDK allows one handler per stream, so make one per stream over the same flow:
-  ``FlowEventHandler(flow)``; the flow continues across the tool-output stream.
+* :func:`watch_done` and :func:`error_event` are what the event handlers of
+  :mod:`runflow.adapters.handlers` need from the SDK's stream: whether it ended
+  with ``done``, and the ``error`` event behind an exception.
 """
 
 from __future__ import annotations
@@ -26,21 +24,18 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, It
 from typing import TYPE_CHECKING, Any
 
 import openai
-from openai import AssistantEventHandler, AsyncAssistantEventHandler
 from openai.lib.streaming.responses import (
     AsyncResponseStream,
     AsyncResponseStreamManager,
     ResponseStream,
     ResponseStreamManager,
 )
-from openai.types.beta import AssistantStreamEvent
 
 if TYPE_CHECKING:
-    from runflow.engine.flow import Ending, Flow, RunFlow
+    from runflow.engine.flow import Ending, Flow
 
 __all__ = [
-    "TRANSPORT_ERRORS", "AsyncFlowEventHandler", "FlowEventHandler", "aconsume", "consume",
-    "raw_stream", "watch_done",
+    "TRANSPORT_ERRORS", "aconsume", "consume", "error_event", "raw_stream", "watch_done",
 ]
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
@@ -153,7 +148,7 @@ def _helper_error(exc: BaseException, after: int | None) -> dict[str, Any] | Non
     yielded, and drops its number); anything else re-raises."""
     if isinstance(exc, TRANSPORT_ERRORS):
         return None
-    error = _error_event(exc)
+    error = error_event(exc)
     if error is None:
         raise exc
     event: dict[str, Any] = {"type": "error", "error": error["data"]["error"]}
@@ -211,7 +206,7 @@ class _DoneSpy:
         return getattr(self._inner, name)
 
 
-def _error_event(exc: BaseException) -> dict[str, Any] | None:
+def error_event(exc: BaseException) -> dict[str, Any] | None:
     """The ``error`` event the SDK turned into an ``APIError``, if that is what it was."""
     if isinstance(exc, openai.APIError) and not isinstance(
         exc, (openai.APIStatusError, openai.APIConnectionError)
@@ -219,87 +214,3 @@ def _error_event(exc: BaseException) -> dict[str, Any] | None:
         body = exc.body if isinstance(exc.body, dict) else {"message": exc.message}
         return {"event": "error", "data": {"error": body}}
     return None
-
-
-class _Feeding:
-    """What both handler twins share: the flow, and whether the stream ended with
-    ``done`` (the SDK swallows it; :func:`watch_done` notices it)."""
-
-    def _bind(self, flow: RunFlow | None) -> None:
-        from runflow.engine.flow import RunFlow
-
-        self.flow = flow if flow is not None else RunFlow()
-        self._done = False
-        self._spied = False
-
-    def _start(self, stream: Any) -> None:
-        """The SDK hands the handler its stream (through its private
-        ``_init(stream)`` hook, which tests/test_sdk.py checks): a new stream of the
-        same flow."""
-        self.flow.begin_stream()
-        self._spied = watch_done(stream, self._saw_done)
-
-    def _saw_done(self) -> None:
-        self._done = True
-
-    def _ended_with_done(self) -> bool:
-        """Feed ``done`` at the end? When it was seen -- or, where the SDK's decoder
-        could not be watched, when the stream ended without an error."""
-        return self._done or (not self._spied and self.flow.ending is None)
-
-
-class FlowEventHandler(_Feeding, AssistantEventHandler):
-    """An ``AssistantEventHandler`` that feeds every event into ``flow``.
-
-    Use one per stream; pass the same flow to continue after tool outputs::
-
-        flow = RunFlow()
-        with client.beta.threads.runs.stream(..., event_handler=FlowEventHandler(flow)) as s:
-            s.until_done()
-    """
-
-    def __init__(self, flow: RunFlow | None = None) -> None:
-        super().__init__()
-        self._bind(flow)
-
-    def _init(self, stream: Any) -> None:
-        super()._init(stream)
-        self._start(stream)
-
-    def on_event(self, event: AssistantStreamEvent) -> None:
-        self.flow.feed(event)
-
-    def on_exception(self, exception: Exception) -> None:
-        error = _error_event(exception)
-        if error is not None:
-            self.flow.feed(error)
-
-    def on_end(self) -> None:
-        if self._ended_with_done():
-            self.flow.feed({"event": "done", "data": "[DONE]"})
-        self.flow.close()
-
-
-class AsyncFlowEventHandler(_Feeding, AsyncAssistantEventHandler):
-    """The async twin of :class:`FlowEventHandler`; awaits ``async def`` callbacks."""
-
-    def __init__(self, flow: RunFlow | None = None) -> None:
-        super().__init__()
-        self._bind(flow)
-
-    def _init(self, stream: Any) -> None:
-        super()._init(stream)
-        self._start(stream)
-
-    async def on_event(self, event: AssistantStreamEvent) -> None:
-        await self.flow.afeed(event)
-
-    async def on_exception(self, exception: Exception) -> None:
-        error = _error_event(exception)
-        if error is not None:
-            await self.flow.afeed(error)
-
-    async def on_end(self) -> None:
-        if self._ended_with_done():
-            await self.flow.afeed({"event": "done", "data": "[DONE]"})
-        await self.flow.aclose()
