@@ -354,6 +354,10 @@ def test_a_failed_response_without_usage_is_an_error_span(
     assert attrs["error.type"] == "rate_limit_exceeded"
     assert root.status.status_code is StatusCode.ERROR
     assert root.status.description == "response failed"
+    # the error event ended the stream before response.failed: the span waits for close()
+    assert attrs["runflow.ending"] == "error"
+    assert format_span_tree([root]).splitlines()[1] == (
+        "  events: in_progress, failed, stream.end error")
 
 
 @pytest.mark.parametrize("usage", ["absent", None, "lots", {"input_tokens": "3"}])
@@ -379,6 +383,27 @@ def test_hostile_usage_and_tool_names_are_left_out(exporter: InMemorySpanExporte
     assert not [k for k in root if k.startswith("gen_ai.usage.")]
     assert root["runflow.response.status"] == "completed"
     assert not [k for k in call if k.startswith("gen_ai.tool.")]
+
+
+def test_a_tracer_attached_mid_stream_traces_what_comes_after(
+        exporter: InMemorySpanExporter) -> None:
+    """Two function calls; the tracer attached once the first is done: the second
+    call's changes are its own, not the first call's kept in the history."""
+    events = _capture_events("mirascope_parallel_function_calls_gpt4o.sse")
+    flow = ResponseFlow()
+    for event in events[:12]:
+        flow.feed(event)
+    assert [s for _, _, s in flow.item_states] == ["completed"]
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace_flow(flow, provider.get_tracer("runflow-tests"))
+    for event in events[12:]:
+        flow.feed(event)
+    flow.close()
+    [call] = [s for s in exporter.get_finished_spans() if s.name.startswith("function_call")]
+    assert (call.attributes or {})["runflow.item.id"] == flow.item_states[1][1]
+    indices = [(e.attributes or {})["runflow.event.index"] for e in call.events]
+    assert indices == [12, 19, 20]
 
 
 def test_response_spans_end_when_max_history_dropped_the_end(

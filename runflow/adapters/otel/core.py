@@ -115,6 +115,7 @@ class FlowTracer:
     _states: dict[Key, str] = field(default_factory=dict)
     _pending: list[Violation] = field(default_factory=list)
     _streams: int = 0
+    _ended_at: int = 0  # the flow's event count when the last stream was closed
     _root_over: str | None = None  # the root's terminal state, its span ends with the stream
 
     @property
@@ -130,6 +131,7 @@ class FlowTracer:
     def attach(self) -> None:
         """Register the callbacks on the flow (``trace_flow`` does it)."""
         tables = self.flow.protocol.tables
+        self._seen = len(self.flow.history)  # changes before now are not traced
         for kind in self.spans.labels:
             for state in tables[kind].states:
                 if state != UNSEEN:
@@ -161,10 +163,15 @@ class FlowTracer:
         opened.span.add_event("runflow.state_change", attrs)
         if state not in self.flow.protocol.tables[kind].terminal:
             return
-        if kind == self.flow.root_kind and self.flow.ending is None:
+        if kind == self.flow.root_kind and self._streaming():
             self._root_over = state  # a stream is open: end with it (done, ...)
         else:
             self._close(opened, state)
+
+    def _streaming(self) -> bool:
+        """A stream is being read: no ending yet, or events came since the last
+        ``close()`` (an ``error`` event ends a stream before it is closed)."""
+        return self.flow.ending is None or self.flow.event_count > self._ended_at
 
     def _learn(self, kind: str, state: str,
                snapshot: Any) -> tuple[str, str, str | None, int | None] | None:
@@ -203,6 +210,7 @@ class FlowTracer:
 
     def _ended(self, ending: Ending) -> None:
         self._streams += 1
+        self._ended_at = self.flow.event_count
         if self._root is None or self._root.ended:
             return
         self._root.span.add_event("runflow.stream.end", {
