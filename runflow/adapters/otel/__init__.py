@@ -28,7 +28,7 @@ Attributes follow the OpenTelemetry GenAI semantic conventions where they fit
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from opentelemetry.trace import Tracer
 
@@ -37,13 +37,16 @@ from runflow.adapters.otel.core import FlowTracer, SpanMap
 from runflow.adapters.otel.responses import RESPONSE_SPANS
 from runflow.adapters.otel.tree import format_span_tree
 
+if TYPE_CHECKING:
+    from runflow import ResponseFlow, RunFlow
+
 __all__ = ["SPAN_MAPS", "FlowTracer", "SpanMap", "format_span_tree", "trace_flow"]
 
 SPAN_MAPS: dict[str, SpanMap] = {"assistants": ASSISTANT_SPANS, "responses": RESPONSE_SPANS}
 """Definition name (``flow.protocol.name``) -> how that protocol's entities are traced."""
 
 
-def trace_flow(flow: Any, tracer: Tracer, *, system: str = "openai",
+def trace_flow(flow: RunFlow | ResponseFlow, tracer: Tracer, *, system: str = "openai",
                spans: SpanMap | None = None) -> FlowTracer:
     """Emit spans for ``flow`` (a ``RunFlow``, a ``ResponseFlow``) through ``tracer``;
     returns the :class:`FlowTracer`. ``spans`` traces a flow of another definition
