@@ -406,6 +406,26 @@ def test_a_tracer_attached_mid_stream_traces_what_comes_after(
     assert indices == [12, 19, 20]
 
 
+def test_a_violation_about_a_part_goes_on_its_items_span(
+        exporter: InMemorySpanExporter) -> None:
+    events = _capture_events(TEXT)
+    done = [e["type"] for e in events].index("response.output_text.done")
+    events[done]["text"] = "Bogus"  # not what the deltas built
+    flow, _ = _traced_response(exporter)
+    for event in events:
+        flow.feed(event)
+    flow.close()
+    assert [(v.code, v.index, v.entity.kind if v.entity else None) for v in flow.violations] == [
+        ("snapshot_divergence", done, "output_text"),
+        ("snapshot_divergence", done + 1, "output_text")]
+    root, message = (exporter.get_finished_spans()[-1], _span(exporter.get_finished_spans(),
+                                                              "message"))
+    assert [e.name for e in root.events].count("runflow.violation") == 0
+    assert [(e.attributes or {})["runflow.violation.index"] for e in message.events
+            if e.name == "runflow.violation"] == [done, done + 1]
+    assert (root.attributes or {})["runflow.violations"] == 2
+
+
 def test_response_spans_end_when_max_history_dropped_the_end(
         exporter: InMemorySpanExporter) -> None:
     flow, _ = _traced_response(exporter, limits=Limits(max_history=1))

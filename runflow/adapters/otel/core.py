@@ -14,7 +14,8 @@ in this package); :class:`FlowTracer` runs any of them:
 * a ``runflow.state_change`` event per state change, on the entity's span, with
   the event and index that caused it (``recovered`` for objects read over REST);
 * a ``runflow.violation`` event per violation (on its entity's span when it has
-  one, else the root's) and a ``runflow.stream.end`` event per stream.
+  one, else on the span the map says owns that entity, else the root's) and a
+  ``runflow.stream.end`` event per stream.
 
 State changes are learnt from the flow's enter callbacks, which fire for every
 change; ``flow.history`` only adds the event and index of each. Once the history
@@ -81,6 +82,11 @@ class SpanMap:
 
     def parent(self, flow: Any, kind: str, oid: str, open_keys: Sequence[Key]) -> Key | None:
         """The open span a new child goes under (None: the root's)."""
+        return None
+
+    def owner(self, ref: EntityRef, open_keys: Sequence[Key]) -> Key | None:
+        """The open span that a violation about an untraced entity (``ref``) goes on
+        (None: the root's)."""
         return None
 
     def finish(self, flow: Any, span: Span, kind: str, oid: str, state: str,
@@ -224,7 +230,11 @@ class FlowTracer:
     def _span_of(self, ref: EntityRef | None) -> _Open | None:
         if ref is None:
             return None
-        return self._open.get((ref.kind, ref.id))
+        opened = self._open.get((ref.kind, ref.id))
+        if opened is None and ref.kind not in self.spans.labels:
+            key = self.spans.owner(ref, list(self._open))
+            opened = self._open.get(key) if key is not None else None
+        return opened
 
     def _span_for(self, kind: str, oid: str) -> _Open:
         opened = self._open.get((kind, oid))

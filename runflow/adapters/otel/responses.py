@@ -1,7 +1,8 @@
 """The Responses stream's spans: the response (``chat <model>``, the GenAI
 conventions' name for an inference span) and one child span per output item
 (``message``, ``reasoning``, ``function_call <name>``...). Content parts and
-summary parts get no span: they are the text of their item.
+summary parts get no span: they are the text of their item, and a violation about
+one goes on its item's span.
 
 Attributes: ``gen_ai.operation.name`` ``chat``, ``gen_ai.system`` /
 ``gen_ai.provider.name``, ``gen_ai.response.id``, ``gen_ai.response.model``,
@@ -15,12 +16,13 @@ and left out when it is not that type.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from opentelemetry.trace import Span, Status, StatusCode
 
-from runflow.adapters.otel.core import Attrs, SpanMap, as_int, as_str
+from runflow.adapters.otel.core import Attrs, Key, SpanMap, as_int, as_str
+from runflow.engine.violations import EntityRef
 from runflow.protocols.responses.definition import ITEM_KINDS
 
 if TYPE_CHECKING:
@@ -71,6 +73,11 @@ class ResponseSpans(SpanMap):
         attrs.update(tool)
         name = tool.get("gen_ai.tool.name")
         return (f"{kind} {name}" if name else kind), attrs
+
+    def owner(self, ref: EntityRef, open_keys: Sequence[Key]) -> Key | None:
+        """A part's id is its item's id, ``:``, its index (``msg_1:0``)."""
+        item_id = ref.id.rpartition(":")[0]
+        return next((key for key in open_keys if key[1] == item_id and key[0] != ROOT), None)
 
     def finish(self, flow: ResponseFlow, span: Span, kind: str, oid: str, state: str,
                root: bool) -> None:
