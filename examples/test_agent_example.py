@@ -5,7 +5,9 @@ openai client, calls its tools when the run requires action, submits their
 outputs, and when a stream is cut or damaged it reads the run back over REST
 (``flow.recover``) and carries on. The tests run it against every
 scenario of runflow's local server, under every kind of fault, and against a
-recording, with no network:
+recording, with no network. ``answer_responses`` is the same agent on the
+Responses API (``runflow.drive_response`` runs its function-call loop); its tests
+pick the Responses scenarios with ``@pytest.mark.runflow_protocol("responses")``:
 
     pip install 'runflow[testing]'
     pytest examples/test_agent_example.py
@@ -22,10 +24,10 @@ from typing import Any
 import openai
 import pytest
 
-from runflow import RunFlow
+from runflow import DriveError, DrivenResponse, RunFlow, drive_response
 from runflow.adapters.recording import DEMO_STREAM
 from runflow.adapters.sdk import aconsume, consume
-from runflow.testing.assertions import assert_valid_run
+from runflow.testing.assertions import assert_valid_response, assert_valid_run
 from runflow.testing.plugin import RunflowCase
 
 FINAL = {"completed", "failed", "cancelled", "incomplete", "expired"}
@@ -37,6 +39,7 @@ TOOLS: dict[str, Any] = {
 
 # what each scenario of the local server ends in
 OUTCOME = {"cancel": "cancelled", "failure": "failed", "incomplete": "incomplete"}
+RESPONSE_OUTCOME = {"failed": "failed", "incomplete": "incomplete"}
 
 
 # --------------------------------------------------------------------------- #
@@ -71,8 +74,8 @@ def answer(client: openai.OpenAI, assistant_id: str, question: str) -> tuple[Run
     thread = client.beta.threads.create(messages=[{"role": "user", "content": question}])
     runs = client.beta.threads.runs
     flow = RunFlow()
-    ending = consume(flow, runs.create(thread_id=thread.id, assistant_id=assistant_id,
-                                       stream=True))
+    ending: str = consume(flow, runs.create(thread_id=thread.id, assistant_id=assistant_id,
+                                            stream=True))
     submitted: set[str] = set()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -84,8 +87,8 @@ def answer(client: openai.OpenAI, assistant_id: str, question: str) -> tuple[Run
         if outputs:
             submitted.update(o["tool_call_id"] for o in outputs)
             ending = consume(flow, runs.submit_tool_outputs(
-                run_id=str(flow.run_id), thread_id=thread.id, tool_outputs=outputs,
-                stream=True))  # type: ignore[arg-type]
+                run_id=str(flow.run_id), thread_id=thread.id,
+                tool_outputs=outputs, stream=True))  # type: ignore[arg-type]
         else:  # still running server-side (the stream was cut): poll
             time.sleep(0.01)
             ending = "poll"
@@ -104,6 +107,13 @@ async def answer_async(client: openai.AsyncOpenAI, assistant_id: str) -> RunFlow
             run_id=str(flow.run_id), thread_id=thread.id,
             tool_outputs=_outputs(flow, set()), stream=True))  # type: ignore[arg-type]
     return flow
+
+
+def answer_responses(client: openai.OpenAI, case: RunflowCase,
+                     question: str) -> DrivenResponse:
+    """The agent on the Responses API: the case's metadata picks the server's scenario."""
+    return drive_response(client, model="gpt-4o", input=question, tools=TOOLS,
+                          metadata=case.metadata)
 
 
 def server_text(client: openai.OpenAI, thread_id: str, run_id: str) -> str:
@@ -150,3 +160,31 @@ def test_a_recorded_run(openai_client: openai.OpenAI) -> None:
     flow, _ = answer(openai_client, "asst_text", "Weather in Lisbon?")
     assert_valid_run(flow, status="completed", ending="done")
     assert flow.text == "It's 24°C and clear in Lisbon today."
+
+
+@pytest.mark.runflow_protocol("responses")
+@pytest.mark.runflow_scenarios("all")
+def test_every_responses_scenario_streams_valid_responses(openai_client: openai.OpenAI,
+                                                          runflow_case: RunflowCase) -> None:
+    done = answer_responses(openai_client, runflow_case, "What should I wear?")
+    failed = runflow_case.scenario == "failed"
+    assert_valid_response(done, status=RESPONSE_OUTCOME.get(runflow_case.scenario, "completed"),
+                          ending="error" if failed else "done")
+
+
+@pytest.mark.runflow_protocol("responses")
+@pytest.mark.runflow_scenarios("parallel_functions")
+@pytest.mark.runflow_faults("all")
+def test_the_responses_agent_under_every_fault(openai_client: openai.OpenAI,
+                                               runflow_case: RunflowCase) -> None:
+    if runflow_case.fault == "cut_after=0":
+        # cut before the response was named: what the server did cannot be read back
+        with pytest.raises(DriveError):
+            answer_responses(openai_client, runflow_case, "Weather and time?")
+        return
+    done = answer_responses(openai_client, runflow_case, "Weather and time?")
+    # whatever the fault did to a stream, each call was answered once and the
+    # answer is the server's (read over REST after a cut)
+    assert sorted(c.name for c in done.tool_calls) == ["get_time", "get_weather"]
+    assert done.response.status == "completed"
+    assert "get_weather" in done.text and "get_time" in done.text

@@ -134,7 +134,7 @@ def test_responses_tools(tmp_path: Path) -> None:
 
 def test_agent_example_runs_under_pytest_across_every_scenario_and_fault() -> None:
     """examples/test_agent_example.py, through the plugin, as a user would run it."""
-    from runflow.testing import SCENARIOS
+    from runflow.testing import RESPONSE_SCENARIOS, SCENARIOS
     from runflow.testing.plugin import ALL_FAULTS
 
     done = subprocess.run(
@@ -142,7 +142,9 @@ def test_agent_example_runs_under_pytest_across_every_scenario_and_fault() -> No
          "no:cacheprovider", "-q", str(EXAMPLES / "test_agent_example.py")],
         capture_output=True, text=True, cwd=EXAMPLES.parent, check=False, timeout=300,
     )
-    # one clean run per scenario, one per scenario and fault, one async, one recording
-    expected = len(SCENARIOS) + len(SCENARIOS) * len(ALL_FAULTS) + 2
+    # one clean run per scenario, one per scenario and fault, one async, one recording;
+    # one per Responses scenario, one per fault on the Responses function-call loop
+    expected = (len(SCENARIOS) + len(SCENARIOS) * len(ALL_FAULTS) + 2
+                + len(RESPONSE_SCENARIOS) + len(ALL_FAULTS))
     assert done.returncode == 0, done.stdout[-3000:]
     assert re.search(rf"^{expected} passed in ", done.stdout, re.M), done.stdout[-3000:]

@@ -13,11 +13,18 @@ import sys
 import textwrap
 from pathlib import Path
 
+import openai
 import pytest
 
-from runflow import RunFlow
+from runflow import RunFlow, drive_response
 from runflow.adapters.recording import DEMO_STREAM
-from runflow.testing.assertions import RunViolationsError, assert_valid_run, raise_for_violations
+from runflow.testing import RESPONSE_SCENARIOS, Server
+from runflow.testing.assertions import (
+    RunViolationsError,
+    assert_valid_response,
+    assert_valid_run,
+    raise_for_violations,
+)
 from runflow.testing.plugin import ALL_FAULTS
 
 
@@ -225,4 +232,171 @@ def test_an_unknown_scenario_is_a_usage_error(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "unknown runflow scenario 'txt'; known: text, parallel_functions" in (
         done.stdout + done.stderr)
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+
+# --------------------------------------------------------------------------- #
+# assert_valid_response
+# --------------------------------------------------------------------------- #
+TOOLS = {"get_weather": lambda city: f"sunny in {city}",
+         "get_time": lambda timezone: f"noon in {timezone}"}
+
+
+def test_assert_valid_response_checks_every_response_of_a_drive(fresh: Server) -> None:
+    client = openai.OpenAI(base_url=fresh.base_url, api_key="test", max_retries=0)
+    fresh.inject("drop=6")  # the first response's stream only
+    done = drive_response(client, model="gpt-4o", input="Weather?", tools=TOOLS,
+                          metadata={"scenario": "parallel_functions"})
+    assert len(done.flows) == 2 and done.response.status == "completed"
+    assert_valid_response(done.flows[-1], status="completed", ending="done")
+    with pytest.raises(RunViolationsError) as caught:
+        assert_valid_response(done, status="completed")
+    first = done.flows[0]
+    assert caught.value.violations == [v for v in first.violations if v.severity == "error"]
+    assert [v.code for v in caught.value.violations] == ["sequence_gap", "snapshot_divergence"]
+    assert str(caught.value).splitlines()[0] == (
+        f"response {first.response_id} (status completed, ending done): "
+        "2 unexpected violation(s)")
+    assert_valid_response(done, allow={"sequence_gap", "snapshot_divergence"},
+                          status="completed", ending="done")
+    with pytest.raises(RunViolationsError, match="expected status: incomplete"):
+        assert_valid_response(done, allow={"sequence_gap", "snapshot_divergence"},
+                              status="incomplete")
+
+
+def test_assert_valid_response_refuses_an_assistants_flow() -> None:
+    with pytest.raises(TypeError, match="not a flow of runs"):
+        assert_valid_response(_flow(_demo_events()))
+
+
+# --------------------------------------------------------------------------- #
+# the plugin's Responses side, run by pytest in a subprocess
+# --------------------------------------------------------------------------- #
+USER_RESPONSE_TESTS = """
+import pytest
+from runflow import DriveError, drive_response
+
+TOOLS = {"get_weather": lambda city: f"sunny in {city}",
+         "get_time": lambda timezone: f"noon in {timezone}"}
+OUTCOME = {"incomplete": "incomplete", "failed": "failed"}
+
+
+def agent(client, case):
+    return drive_response(client, model="gpt-4o", input="What should I wear?", tools=TOOLS,
+                          metadata=case.metadata)
+
+
+@pytest.mark.runflow_protocol("responses")
+@pytest.mark.runflow_scenarios("all")
+def test_every_scenario(openai_client, runflow_case, assert_valid_response):
+    done = agent(openai_client, runflow_case)
+    failed = runflow_case.scenario == "failed"
+    assert_valid_response(done, status=OUTCOME.get(runflow_case.scenario, "completed"),
+                          ending="error" if failed else "done")
+    print("CASE", runflow_case.protocol, runflow_case.scenario, done.response.status,
+          len(done.flows), len(done.tool_calls))
+
+
+@pytest.mark.runflow_protocol("responses")
+@pytest.mark.runflow_scenarios("text", "parallel_functions")
+@pytest.mark.runflow_faults("all")
+def test_every_fault(openai_client, runflow_case):
+    if runflow_case.fault == "cut_after=0":  # no response named: nothing to follow up
+        with pytest.raises(DriveError):
+            agent(openai_client, runflow_case)
+        print("FAULT", runflow_case.scenario, runflow_case.fault, "DriveError", "-")
+        return
+    done = agent(openai_client, runflow_case)
+    assert done.response.status == "completed"
+    codes = sorted({v.code.value for f in done.flows for v in f.violations})
+    print("FAULT", runflow_case.scenario, runflow_case.fault,
+          ",".join(f.ending for f in done.flows), ",".join(codes) or "-")
+
+
+@pytest.mark.runflow_protocol("responses")
+@pytest.mark.runflow_faults("drop=6")
+def test_a_damaged_response_fails(openai_client, runflow_case, assert_valid_response):
+    assert_valid_response(agent(openai_client, runflow_case))
+
+
+@pytest.mark.runflow_protocol("assistants", "responses")
+def test_both_protocols(runflow_case):
+    print("BOTH", runflow_case.protocol, runflow_case.scenario)
+"""
+
+
+@pytest.fixture(scope="module")
+def responses_run(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    folder = tmp_path_factory.mktemp("responses")
+    (folder / "test_responses_user.py").write_text(USER_RESPONSE_TESTS, encoding="utf-8")
+    return _pytest(folder, "-p", "no:randomly")
+
+
+def test_responses_scenarios_come_from_the_response_scenario_table(
+        responses_run: subprocess.CompletedProcess[str]) -> None:
+    outcomes = _outcomes(responses_run.stdout)
+    assert {k: v for k, v in outcomes.items() if k.startswith("test_every_scenario")} == {
+        f"test_every_scenario[{name}]": "PASSED" for name in RESPONSE_SCENARIOS}
+    cases = {c[1]: c for c in re.findall(r"CASE (\S+) (\S+) (\S+) (\d+) (\d+)$",
+                                         responses_run.stdout, re.M)}
+    assert cases["parallel_functions"] == ("responses", "parallel_functions", "completed",
+                                           "2", "2")
+    assert cases["failed"] == ("responses", "failed", "failed", "1", "0")
+    assert cases["incomplete"][2] == "incomplete"
+
+
+def test_every_fault_reaches_the_responses_stream_of_its_case(
+        responses_run: subprocess.CompletedProcess[str]) -> None:
+    outcomes = _outcomes(responses_run.stdout)
+    assert {k: v for k, v in outcomes.items() if k.startswith("test_every_fault")} == {
+        f"test_every_fault[{s}-{f}]": "PASSED" for s in ("text", "parallel_functions")
+        for f in ALL_FAULTS}, responses_run.stdout
+    seen = {(s, f): (endings, codes) for s, f, endings, codes in re.findall(
+        r"FAULT (\S+) (\S+) (\S+) (\S+)$", responses_run.stdout, re.M)}
+    assert seen[("text", "cut_after=0")] == ("DriveError", "-")
+    assert seen[("text", "cut_after=5")] == ("truncated", "truncated")
+    assert seen[("parallel_functions", "cut_after=5")] == ("truncated,truncated", "truncated")
+    assert seen[("text", "error_after=4")][0] == "error"
+    assert seen[("text", "drop=6")] == ("done", "sequence_gap,snapshot_divergence")
+    assert seen[("text", "corrupt=6")] == (
+        "done", "malformed_event,sequence_gap,snapshot_divergence")
+    assert seen[("text", "unknown=2")] == ("done", "unknown_event")
+    assert seen[("text", "duplicate=6")] == ("done", "-")  # the replay is dropped
+    assert seen[("text", "delay=0.002")] == ("done", "-")
+
+
+def test_a_damaged_response_fails_with_its_violations(
+        responses_run: subprocess.CompletedProcess[str]) -> None:
+    out = responses_run.stdout
+    assert _outcomes(out)["test_a_damaged_response_fails[text-drop=6]"] == "FAILED"
+    assert re.search(r"E\s+runflow\.testing\.assertions\.RunViolationsError: response resp_\w+ "
+                     r"\(status completed, ending done\): 2 unexpected violation", out)
+    assert re.search(r"E\s+\+ #5\s+sequence_gap\s+", out)
+    assert responses_run.returncode == 1
+
+
+def test_one_test_under_both_protocols(responses_run: subprocess.CompletedProcess[str]) -> None:
+    outcomes = _outcomes(responses_run.stdout)
+    assert {k: v for k, v in outcomes.items() if k.startswith("test_both_protocols")} == {
+        "test_both_protocols[assistants-text]": "PASSED",
+        "test_both_protocols[responses-text]": "PASSED"}
+    assert re.findall(r"BOTH (\S+) (\S+)$", responses_run.stdout, re.M) == [
+        ("assistants", "text"), ("responses", "text")]
+
+
+@pytest.mark.parametrize(("marks", "message"), [
+    ('@pytest.mark.runflow_protocol("chat")',
+     "unknown runflow protocol 'chat'; known: assistants, responses"),
+    ('@pytest.mark.runflow_protocol("responses")\n@pytest.mark.runflow_scenarios("cancel")',
+     "unknown runflow scenario 'cancel'; known: " + ", ".join(RESPONSE_SCENARIOS)
+     + " (responses protocol)"),
+])
+def test_an_unknown_protocol_or_responses_scenario_is_a_usage_error(
+        tmp_path: Path, marks: str, message: str) -> None:
+    (tmp_path / "test_bad.py").write_text(f"import pytest\n\n{marks}\ndef test_x(runflow_case):\n"
+                                          "    pass\n", encoding="utf-8")
+    done = _pytest(tmp_path)
+    assert done.returncode != 0
+    assert message in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr

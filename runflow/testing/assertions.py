@@ -1,9 +1,14 @@
-"""Assertions for tests: a run is valid, or the failure lists what was wrong.
+"""Assertions for tests: a run or a response is valid, or the failure lists what
+was wrong.
 
 :func:`raise_for_violations` is what ``RunFlow.raise_for_violations()`` calls, and
-:func:`assert_valid_run` adds checks of the run's final status and ending. Both
-raise :class:`RunViolationsError`, an ``AssertionError``, so pytest reports it as
-a failed assertion, with one line per violation (index, severity, code, entity,
+:func:`assert_valid_run` adds checks of the root's final status and ending; both
+read only the generic flow API, so they take a flow of any protocol.
+:func:`assert_valid_response` is the Responses spelling: it also refuses a flow of
+another protocol, and takes what ``drive_response`` returns (every response of the
+function-call loop must be valid; the status is the last one's). All raise
+:class:`RunViolationsError`, an ``AssertionError``, so pytest reports it as a
+failed assertion, with one line per violation (index, severity, code, entity,
 message) under a header saying what was expected.
 
 Only error-severity violations fail: warnings (an unknown event, an orphan
@@ -14,14 +19,16 @@ e.g. ``allow={"truncated"}`` for a test that cuts the stream on purpose.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from runflow.engine.view import FlowView
 from runflow.engine.violations import Code, Violation
 
-if TYPE_CHECKING:
-    from runflow.engine.view import FlowView
+__all__ = ["RunViolationsError", "assert_valid_response", "assert_valid_run",
+           "raise_for_violations"]
 
-__all__ = ["RunViolationsError", "assert_valid_run", "raise_for_violations"]
+RESPONSE = "response"
+"""The root kind of a Responses flow (``flow.root_kind``)."""
 
 
 class RunViolationsError(AssertionError):
@@ -93,3 +100,27 @@ def assert_valid_run(flow: FlowView, *, allow: Iterable[str] = (),
     if problems:
         raise RunViolationsError("\n".join([f"{_where(flow)}: not the expected outcome",
                                             *problems]), [])
+
+
+class Driven(Protocol):
+    """What ``drive_response`` returns: one flow per response created, in order."""
+
+    @property
+    def flows(self) -> Sequence[FlowView]: ...
+
+
+def assert_valid_response(flow: FlowView | Driven, *, allow: Iterable[str] = (),
+                          status: str | None = None, ending: str | None = None) -> None:
+    """:func:`assert_valid_run` for a Responses flow (``ResponseFlow``), or for every
+    flow of a ``DrivenResponse`` (``status`` and ``ending`` then concern the last
+    one, the response that asked for no call)."""
+    flows = list(flow.flows) if not isinstance(flow, FlowView) else [flow]
+    if not flows:
+        raise RunViolationsError("no response: drive_response created none", [])
+    for one in flows:
+        if one.root_kind != RESPONSE:
+            raise TypeError(f"assert_valid_response takes a Responses flow, not a flow of "
+                            f"{one.root_kind}s (use assert_valid_run)")
+    for one in flows[:-1]:
+        raise_for_violations(one, allow=allow)
+    assert_valid_run(flows[-1], allow=allow, status=status, ending=ending)
