@@ -23,6 +23,7 @@ from runflow.protocols.assistants.parts import (
     ToolCallDelta,
     ToolCallSnapshot,
 )
+from runflow.protocols.registry import Registered, register
 from runflow.protocols.responses.flow import ResponseFlow, ValueDelta
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "ProtocolDefinitionError",
     "ProtocolError",
     "RecoveryError",
+    "Registered",
     "ResponseFlow",
     "RunFlow",
     "RunTimeout",
@@ -65,5 +67,6 @@ __all__ = [
     "consume",
     "drive",
     "drive_response",
+    "register",
 ]
 __version__ = "0.1.0"

@@ -32,12 +32,12 @@ from runflow.diagrams import (
 )
 from runflow.protocols import (
     PROTOCOL,
-    PROTOCOLS,
     Entity,
     EntityTable,
     Transition,
     build_assistants,
 )
+from runflow.protocols.registry import PROTOCOLS
 from runflow.protocols.responses.definition import build_responses
 from runflow.protocols.responses.flow import ResponseFlow
 
@@ -635,7 +635,7 @@ def test_refresh_without_dot_writes_the_responses_text_files_too(
 
 
 def test_responses_diagrams_are_identical_across_processes() -> None:
-    code = ("from runflow.diagrams import *; from runflow.protocols import PROTOCOLS; "
+    code = ("from runflow.diagrams import *; from runflow.protocols.registry import PROTOCOLS; "
             "import sys; p = PROTOCOLS['responses']; "
             "sys.stdout.write(mermaid_all(p) + dot_all(p))")
     runs = [
