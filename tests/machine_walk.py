@@ -38,16 +38,32 @@ def obj(table: EntityTable, status: str) -> dict[str, Any]:
 
 
 def _path(protocol: Protocol, table: EntityTable, target: str) -> list[tuple[str, str]]:
-    """The shortest way to ``target`` that starts by creating the entity (an event
-    that meets it unseen without creating it would be an adoption)."""
+    """The shortest way to ``target``; a child's starts by creating it (an event that
+    meets it unseen without creating it would be an adoption)."""
     name = str(table.entity)
+    root = table is protocol.root_table
     lookup = {(src, event): dest for (src, event), dest in protocol.transitions[name].items()
-              if src != table.initial or event in protocol.created[name]}
+              if root or src != table.initial or event in protocol.created[name]}
     return shortest_path(lookup, table.initial, target)
 
 
+def data(protocol: Protocol, table: EntityTable, event: str, status: str) -> dict[str, Any]:
+    """The event's data as the definition lays it out: the object itself, or under
+    the key the event carries it in (``{"response": {...}}``), with the event's name
+    in the type field and a sequence number where the definition has them."""
+    carried = protocol.carries.get(event)
+    out: dict[str, Any] = {carried: obj(table, status)} if carried else obj(table, status)
+    if protocol.type_field is not None:
+        out[protocol.type_field] = event
+    return out
+
+
 def _feed(flow: Flow, table: EntityTable, event: str, status: str) -> list[Any]:
-    return flow.feed({"event": event, "data": obj(table, status)})
+    protocol = flow.protocol
+    body = data(protocol, table, event, status)
+    if protocol.sequence_field is not None:
+        body[protocol.sequence_field] = flow.event_count
+    return flow.feed({"event": event, "data": body})
 
 
 def _setup(protocol: Protocol, table: EntityTable, state: str, event: str,
