@@ -7,7 +7,7 @@ A rule id is a public contract, like a violation code: ``<layer>.<name>``. Layer
 * ``grammar``: the stream grammar, one rule per violation code of runflow
   (:data:`runflow.RULES`), reported by the flows;
 * ``payload``: what an object must hold in the state its event leads to
-  (:mod:`runflow.protocols.invariants`), and the structured output asked for;
+  (each protocol's ``invariants.py``, through the registry), and the structured output asked for;
 * ``order``: what every real capture does (:mod:`.order`), as warnings;
 * ``consistency``: the stream's final objects against what REST returns afterwards.
 """
