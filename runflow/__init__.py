@@ -30,6 +30,7 @@ from runflow.protocols.assistants.parts import (
     ToolCallDelta,
     ToolCallSnapshot,
 )
+from runflow.protocols.registry import Registered, register
 from runflow.protocols.responses.flow import ResponseFlow, ValueDelta
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "ProtocolDefinitionError",
     "ProtocolError",
     "RecoveryError",
+    "Registered",
     "ResponseEventHandler",
     "ResponseFlow",
     "RunFlow",
@@ -73,5 +75,6 @@ __all__ = [
     "consume",
     "drive",
     "drive_response",
+    "register",
 ]
 __version__ = "0.1.0"

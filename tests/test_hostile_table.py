@@ -12,6 +12,7 @@ import pytest
 
 from runflow.testing import hostile
 from runflow.testing.hostile import CASES, PROVED_ELSEWHERE, WHY, Case, Result
+from runflow.testing.hostile_memory import FLOOD
 
 ROOT = Path(__file__).resolve().parent.parent
 REGENERATE = "python -m runflow.testing.hostile --write"
@@ -43,7 +44,7 @@ def test_bounds_would_catch_unbounded_growth() -> None:
     """Each flood carries more than its bound: memory that kept all of it would fail."""
     for case in CASES:
         if case.bound is not None and case.why == "memory" and "flood" in case.name:
-            assert hostile.FLOOD > 2 * case.bound.limit, case.name
+            assert FLOOD > 2 * case.bound.limit, case.name
 
 
 def test_every_why_bullet_is_covered() -> None:

@@ -23,18 +23,19 @@ names the line, and the flow goes on.
 from __future__ import annotations
 
 import os
-import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from runflow.engine.flow import Flow, RunFlow
+from runflow.engine.flow import Flow
 from runflow.engine.jsonparse import JSONError, parse_json
 from runflow.engine.profiles import Profile
 from runflow.engine.view import Ending
 from runflow.engine.violations import Code, Violation
+from runflow.protocols.registry import REGISTRY, detect, registered
 
 __all__ = [
     "DEMO_STREAM",
@@ -170,14 +171,24 @@ def _refuse_json_body(name: str, data: bytes) -> None:
         return  # several lines of JSON (or broken JSON): read it as JSON lines
     if isinstance(value, list):
         raise RecordingError(f"{name}: the input is a single JSON array, not an event stream")
-    if isinstance(value, dict) and "event" not in value and not (
-            isinstance(value.get("type"), str) and "sequence_number" in value):
+    if isinstance(value, dict) and "event" not in value and not _is_event(value):
         kind = value.get("object")
         what = f" (a {kind!r} object)" if isinstance(kind, str) and len(kind) < 60 else ""
         raise RecordingError(
             f"{name}: the input is a single JSON object{what}, not an event stream: "
             "did the server ignore stream=true?"
         )
+
+
+def _is_event(value: dict[str, Any]) -> bool:
+    """A lone object that is an event of a protocol whose events name themselves in
+    their data (a Responses event saved alone: its type and sequence number)."""
+    for row in REGISTRY.values():
+        field, seq = row.definition.type_field, row.definition.sequence_field
+        if field is not None and isinstance(value.get(field), str) and (
+                seq is None or seq in value):
+            return True
+    return False
 
 
 def replay_file(
@@ -188,30 +199,52 @@ def replay_file(
     return read_recording(source).replay(flow, close=close, protocol=protocol, profile=profile)
 
 
-_NAMES = re.compile(rb'(?m)^event:[ \t]*(thread\.|response\.)|"type"[ \t]*:[ \t]*"(response\.)'
-                    rb'|"event"[ \t]*:[ \t]*"(thread\.|response\.)')
+_SNIFF_EVENTS = 64
+"""How many events of a stream's start :func:`detect_protocol` reads at most."""
 
 
 def detect_protocol(data: bytes) -> str:
-    """``"responses"`` when the first protocol event name in ``data`` is a
-    ``response.*`` one (an ``event:`` line, a data ``type``, or a jsonl ``event``),
-    else ``"assistants"`` (``thread.*``, or nothing to tell by)."""
-    found = _NAMES.search(data, 0, 1 << 16)
-    if found is None:
-        return "assistants"
-    prefix = next(g for g in found.groups() if g is not None)
-    return "responses" if prefix == b"response." else "assistants"
+    """The registered protocol ``data`` speaks (:func:`runflow.protocols.detect`):
+    the first of its events one protocol claims, by the event's name (an SSE
+    ``event:`` line, a jsonl ``event``) or by its data's type field (``{"type":
+    "response.created", ...}``, which a data-only frame carries alone). A stream
+    nothing decides (empty, unknown names) is the default protocol's."""
+    return detect(islice(_sniffed(data[:1 << 16]), _SNIFF_EVENTS))
+
+
+def _sniffed(head: bytes) -> Iterator[tuple[str | None, Any]]:
+    """``(event name or None, data)`` of each event in ``head``, JSON lines or SSE;
+    data that is not JSON is kept as its text (``[DONE]``)."""
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        for raw in head.splitlines():
+            obj = _json_or_text(raw)
+            if isinstance(obj, dict):
+                named = obj.get("event")
+                yield (named, obj.get("data")) if isinstance(named, str) else (None, obj)
+        return
+    name: str | None = None
+    data: list[bytes] = []
+    for line in [*head.splitlines(), b""]:
+        if not line.strip():
+            if name is not None or data:
+                yield name, _json_or_text(b"\n".join(data))
+            name, data = None, []
+        elif line.startswith(b"event:"):
+            name = line[6:].strip().decode("utf-8", "replace")
+        elif line.startswith(b"data:"):
+            data.append(line[6:] if line.startswith(b"data: ") else line[5:])
+
+
+def _json_or_text(raw: bytes) -> Any:
+    try:
+        return parse_json(raw)
+    except JSONError:
+        return raw.decode("utf-8", "replace")
 
 
 def new_flow(protocol: str, *, profile: Profile | None = None) -> Flow:
-    """A fresh flow for the protocol named ``protocol``."""
-    if protocol == "responses":
-        from runflow.protocols.responses.flow import ResponseFlow
-
-        return ResponseFlow(profile=profile)
-    if protocol == "assistants":
-        return RunFlow(profile=profile)
-    raise ValueError(f"unknown protocol {protocol!r}; known: assistants, responses")
+    """A fresh flow for the registered protocol named ``protocol``."""
+    return registered(protocol).new_flow(profile=profile)
 
 
 def detect_format(name: str, data: bytes) -> Format:

@@ -64,7 +64,7 @@ def write_json(out: Output, value: Any, *, indent: int | None = None) -> None:
 def add_protocol_options(parser: argparse.ArgumentParser) -> None:
     """``--protocol`` and ``--profile``, for the subcommands that read streams."""
     from runflow.engine.profiles import PROFILES
-    from runflow.protocols import PROTOCOLS
+    from runflow.protocols.registry import PROTOCOLS
 
     parser.add_argument(
         "--protocol", choices=("auto", *PROTOCOLS), default="auto",

@@ -57,7 +57,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="API key (default: $OPENAI_API_KEY, else a placeholder)")
     parser.add_argument("--model", default="gpt-4o-mini", metavar="M",
                         help="model for assistants and responses (default: gpt-4o-mini)")
-    parser.add_argument("--protocol", choices=("assistants", "responses"),
+    from runflow.protocols.registry import REGISTRY
+
+    parser.add_argument("--protocol", choices=[n for n, e in REGISTRY.items() if e.scenarios],
                         default="assistants", help="the API to grade (default: assistants)")
     parser.add_argument("--scenario", action="append", metavar="NAME",
                         help="run only this scenario (repeatable; default: all)")

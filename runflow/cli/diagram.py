@@ -9,7 +9,8 @@ from pathlib import Path
 
 from runflow.cli import EXIT_OK, CommandError
 from runflow.cli.output import Output
-from runflow.protocols import PROTOCOLS, Protocol
+from runflow.protocols import Protocol
+from runflow.protocols.registry import PROTOCOLS
 
 HELP = "draw the protocol's state machines (Mermaid, DOT, SVG, PNG)"
 

@@ -76,11 +76,17 @@ def _rest_reads(ctx: Context, probe: Probe, thread: str) -> None:
     ctx.compare_children(probe, "consistency.messages", "message", messages)
 
 
+def _paused(flow: Any) -> bool:
+    """The run waits for tool outputs: it is in a pause state of the run table
+    (``requires_action``), read from the flow's definition."""
+    return flow.root_state in flow.protocol.root_table.pauses
+
+
 def _answer_tools(ctx: Context, probe: Probe, thread: str, rounds: int = 3) -> int:
     """Submit outputs while the run requires action; returns how many rounds."""
     done = 0
     flow: Any = probe.flow
-    while flow.run_status == "requires_action" and done < rounds:
+    while _paused(flow) and done < rounds:
         calls = flow.pending_tool_calls
         outputs: Any = [{"tool_call_id": call.id,
                     "output": TOOL_OUTPUTS.get(call.function.name, "ok")} for call in calls]
@@ -113,7 +119,7 @@ def parallel_functions(ctx: Context) -> None:
     thread = _thread(ctx, "What is the weather in Paris, and the time in Europe/Paris?")
     probe = ctx.probe("run")
     _stream_run(ctx, probe, thread, assistant, "parallel_functions")
-    asked = probe.flow.run_status == "requires_action"  # type: ignore[attr-defined]
+    asked = _paused(probe.flow)
     calls = len(probe.flow.pending_tool_calls)  # type: ignore[attr-defined]
     _answer_tools(ctx, probe, thread)
     _rest_reads(ctx, probe, thread)

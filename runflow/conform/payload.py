@@ -1,4 +1,5 @@
-"""Payload invariants (:mod:`runflow.protocols.invariants`) checked on a flow's events."""
+"""Payload invariants (:mod:`runflow.protocols.payload`; each protocol's rows are in its
+registry row) checked on a flow's events."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from runflow.conform.events import TappedEvent, carried, entity_key
 from runflow.conform.findings import Finding
 from runflow.engine.definition import Protocol
 from runflow.protocols.assistants.divergence import shorten
-from runflow.protocols.invariants import Expect, Invariant, invariants_for
+from runflow.protocols.payload import Expect, Invariant
+from runflow.protocols.registry import row_of
 
 __all__ = ["check_payloads", "holds"]
 
@@ -40,7 +42,7 @@ def holds(row: Invariant, state: str, obj: dict[str, Any]) -> str | None:
 def check_payloads(protocol: Protocol, events: list[TappedEvent]) -> Iterator[Finding]:
     """One finding per invariant an event's object breaks."""
     rows: dict[str, list[Invariant]] = {}
-    for row in invariants_for(protocol.name):
+    for row in row_of(protocol).invariants:
         rows.setdefault(row.entity, []).append(row)
     for event in events:
         found = carried(protocol, event)
@@ -60,7 +62,7 @@ def check_payloads(protocol: Protocol, events: list[TappedEvent]) -> Iterator[Fi
 def rows_applied(protocol: Protocol, events: list[TappedEvent]) -> set[str]:
     """The invariant ids some event of ``events`` was checked against."""
     applied: set[str] = set()
-    rows = invariants_for(protocol.name)
+    rows = row_of(protocol).invariants
     for event in events:
         found = carried(protocol, event)
         if found is None:

@@ -7,7 +7,7 @@ A rule id is a public contract, like a violation code: ``<layer>.<name>``. Layer
 * ``grammar``: the stream grammar, one rule per violation code of runflow
   (:data:`runflow.RULES`), reported by the flows;
 * ``payload``: what an object must hold in the state its event leads to
-  (:mod:`runflow.protocols.invariants`), and the structured output asked for;
+  (each protocol's ``invariants.py``, through the registry), and the structured output asked for;
 * ``order``: what every real capture does (:mod:`.order`), as warnings;
 * ``consistency``: the stream's final objects against what REST returns afterwards.
 """
@@ -17,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runflow.conform.findings import Severity
-from runflow.conform.order import EXPECTATIONS
 from runflow.engine.violations import RULES as VIOLATION_RULES
-from runflow.protocols.invariants import INVARIANTS
+from runflow.protocols.registry import REGISTRY
 
 __all__ = ["BOTH", "LAYERS", "RULES", "ConformRule", "rule", "rules_for", "rules_markdown"]
 
-BOTH = frozenset({"assistants", "responses"})
+BOTH = frozenset(REGISTRY)
+"""Every protocol registered when conform is imported (the shipped ones)."""
 LAYERS = ("http", "grammar", "payload", "order", "consistency")
 
 
@@ -67,8 +67,8 @@ def _payload_rules() -> tuple[ConformRule, ...]:
     """One rule per invariant id; an id both definitions use (``payload.message.id``)
     is one rule of both protocols."""
     merged: dict[str, ConformRule] = {}
-    for protocol, rows in INVARIANTS.items():
-        for row in rows:
+    for protocol, entry in REGISTRY.items():
+        for row in entry.invariants:
             said = f"{protocol.capitalize()}: {row.summary}"
             known = merged.get(row.id)
             if known is None:
@@ -90,8 +90,8 @@ _PAYLOAD = (
 )
 
 _ORDER = tuple(
-    ConformRule(e.id, "warning", frozenset({e.protocol}), e.summary, e.why)
-    for e in EXPECTATIONS
+    ConformRule(e.id, "warning", frozenset({protocol}), e.summary, e.why)
+    for protocol, entry in REGISTRY.items() for e in entry.order
 )
 
 _CONSISTENCY = (

@@ -16,30 +16,41 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any, Literal
 
 import openai
 
-from runflow.conform.assistants import ASSISTANTS_SCENARIOS
 from runflow.conform.catalogue import Context, Scenario
 from runflow.conform.findings import Finding, Group
 from runflow.conform.grade import grade_events
 from runflow.conform.grouping import group
 from runflow.conform.order import Follows, Next, Repeats, expectations_for
 from runflow.conform.payload import rows_applied
-from runflow.conform.responses import RESPONSES_SCENARIOS
 from runflow.conform.rules import RULES, rules_for
 from runflow.conform.session import CouldNotRun, Exchange, NotApplicable, Probe, Refused, Session
+from runflow.protocols.registry import REGISTRY, registered
 
-__all__ = ["SCENARIOS", "Report", "ScenarioResult", "conform", "scenarios_for"]
+__all__ = ["Report", "ScenarioResult", "conform", "conform_protocols", "scenarios_for"]
 
 Status = Literal["passed", "warnings", "failed", "not_applicable", "error"]
-SCENARIOS: Mapping[str, tuple[Scenario, ...]] = {
-    "assistants": ASSISTANTS_SCENARIOS, "responses": RESPONSES_SCENARIOS}
 
 
 def scenarios_for(protocol: str) -> tuple[Scenario, ...]:
-    return SCENARIOS[protocol]
+    """The conform scenarios of the registered protocol ``protocol``: its row names
+    them as ``"module:NAME"``, imported here, when conform runs (``ValueError`` for
+    a protocol that is not registered or has none)."""
+    entry = registered(protocol)
+    if entry.scenarios is None:
+        raise ValueError(f"the {protocol} protocol has no conform scenarios")
+    module, _, name = entry.scenarios.partition(":")
+    found: tuple[Scenario, ...] = getattr(import_module(module), name)
+    return found
+
+
+def conform_protocols() -> tuple[str, ...]:
+    """The registered protocols that have conform scenarios."""
+    return tuple(name for name, entry in REGISTRY.items() if entry.scenarios is not None)
 
 
 @dataclass
@@ -124,7 +135,7 @@ def _checked(probe: Probe) -> set[str]:
     found |= {r.id for r in rules_for(protocol.name) if r.layer == "grammar"}
     found |= rows_applied(protocol, events)
     names = {e.name for e in events}
-    for row in expectations_for(protocol.name):
+    for row in expectations_for(protocol):
         if (isinstance(row, (Follows, Next)) and row.event in names) or isinstance(row, Repeats):
             found.add(row.id)
     return found
@@ -189,8 +200,9 @@ def conform(base_url: str, *, protocol: str = "assistants", api_key: str = "runf
             headers: Mapping[str, str] | None = None, timeout: float = 60.0,
             client: openai.OpenAI | None = None) -> Report:
     """Grade the server at ``base_url`` (what ``openai.OpenAI(base_url=...)`` takes)."""
-    if protocol not in SCENARIOS:
-        raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(SCENARIOS)}")
+    if protocol not in conform_protocols():
+        raise ValueError(f"unknown protocol {protocol!r}; known: "
+                         f"{', '.join(conform_protocols())}")
     catalogue = scenarios_for(protocol)
     names = {s.name for s in catalogue}
     unknown = [n for n in scenarios or () if n not in names]

@@ -20,7 +20,7 @@ from typing import Literal
 
 from runflow.engine.violations import Code, Severity
 
-__all__ = ["PROFILES", "Profile", "Verdict", "profile_named", "profiles_markdown"]
+__all__ = ["PROFILES", "Profile", "Verdict", "add_profiles", "profile_named", "profiles_markdown"]
 
 Verdict = Severity | Literal["expected"]
 """What a profile makes of a violation: its severity, or ``"expected"`` (counted,
@@ -43,39 +43,22 @@ class Profile:
         return found if found is not None else self.overrides.get((code, None))
 
 
-_QUIRKS = (Code.ITEMS_INTERLEAVED, Code.ITEM_ID_MISMATCH, Code.OUTPUT_MISMATCH,
-           Code.EVENT_NAME_MISMATCH, Code.STATUS_MISMATCH)
+PROFILES: dict[str, Profile] = {}
+"""Every registered profile, by name (``runflow check --profile NAME``). The data
+lives in each protocol's folder (``runflow/protocols/<name>/profiles.py``); the
+registry (:func:`runflow.protocols.register`) adds a protocol's profiles here, so
+the engine (a checkpoint restoring its profile by name) finds them without naming
+any protocol."""
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (
-    Profile("openai", "responses",
-            "api.openai.com: none of the known quirks; each is an error",
-            {(code, None): "error" for code in _QUIRKS}),
-    Profile("azure", "responses",
-            "Azure OpenAI: web search and image generation items end without their "
-            ".completed event, still 'searching' / 'generating'",
-            {(Code.STATUS_MISMATCH, "web_search_call"): "expected",
-             (Code.STATUS_MISMATCH, "image_generation_call"): "expected"}),
-    Profile("openrouter", "responses",
-            "OpenRouter: data-only frames, [DONE], items that interleave (reasoning closed "
-            "last) and final output ids that differ from the streamed ones",
-            {(Code.ITEMS_INTERLEAVED, None): "expected",
-             (Code.OUTPUT_MISMATCH, None): "expected"}),
-    Profile("copilot", "responses",
-            "GitHub Copilot: item_id rotates on every event (the output_index holds)",
-            {(Code.ITEM_ID_MISMATCH, None): "expected"}),
-    Profile("codex", "responses",
-            "ChatGPT Codex backend: response.completed carries output []",
-            {(Code.OUTPUT_MISMATCH, None): "expected"}),
-    Profile("deepseek", "responses", "DeepSeek: bare UUID ids, reasoning_text parts; "
-            "nothing the grammar does not accept"),
-    Profile("lmstudio", "responses", "LM Studio: function calls without argument deltas; "
-            "nothing the grammar does not accept"),
-    Profile("bedrock", "responses", "AWS Bedrock Mantle: data: before event:, sorted keys; "
-            "nothing the grammar does not accept"),
-    Profile("xai", "responses", "xAI: sequence_number first, shared ids; nothing the "
-            "grammar does not accept"),
-)}
-"""The profiles runflow ships, by name (``runflow check --profile NAME``)."""
+
+def add_profiles(profiles: tuple[Profile, ...]) -> None:
+    """Make ``profiles`` known by name; a name taken by another profile is refused."""
+    for profile in profiles:
+        known = PROFILES.get(profile.name)
+        if known is not None and known != profile:
+            raise ValueError(f"profile {profile.name!r} is already registered "
+                             f"(for {known.protocol})")
+    PROFILES.update((p.name, p) for p in profiles)
 
 
 def profile_named(name: str) -> Profile:

@@ -1,9 +1,15 @@
-"""Protocol definitions: what a definition is (:mod:`.model`) and the definitions
-runflow ships (:mod:`.assistants`, :mod:`.responses`). Data only: nothing here runs
-a stream.
+"""Protocol definitions: what a definition is (:mod:`runflow.engine.definition`)
+and the definitions runflow ships (:mod:`.assistants`, :mod:`.responses`). Data
+only: nothing here runs a stream.
 
-``PROTOCOL`` is the default definition, the Assistants stream; ``PROTOCOLS`` names
-every shipped definition.
+Every surface finds a protocol through :mod:`.registry` (one row per protocol: its
+definition, flow class, diagrams, invariants, order rows, scenarios, profiles).
+The registry is a module of its own, not this package's ``__init__``, because the
+engine imports the protocol folders' helpers (accumulators, content parts) while
+the registry imports the engine's flows: a registry here would run in the middle
+of the engine's own import.
+
+``PROTOCOL`` is the default definition, the Assistants stream.
 """
 
 from runflow.engine.definition import (
@@ -37,10 +43,6 @@ from runflow.protocols.responses.definition import RESPONSES
 PROTOCOL: Protocol = ASSISTANTS
 """The default protocol: the Assistants stream."""
 
-PROTOCOLS: dict[str, Protocol] = {"assistants": ASSISTANTS, "responses": RESPONSES}
-"""Every definition runflow ships, by :attr:`Protocol.name` (``runflow diagram
---protocol NAME``)."""
-
 FINAL_OBJECT_EVENTS: frozenset[str] = ASSISTANTS.final_object_events
 """Status events that carry a step's or message's finished object."""
 
@@ -49,8 +51,8 @@ __all__ = [
     "FINAL_OBJECT_EVENTS",
     "MESSAGE",
     "PROTOCOL",
-    "PROTOCOLS",
     "PROTOCOL_EVENTS",
+    "RESPONSES",
     "RULES",
     "RUN",
     "STEP",

@@ -1,4 +1,5 @@
-"""The Assistants API v2 endpoints the ``openai`` SDKs call, over a :class:`Backend`.
+"""The Assistants API v2 endpoints the ``openai`` SDKs call, over a backend core
+(:class:`~runflow.server.core.BackendCore`).
 
 assistants create/retrieve/update/list/delete; threads create/retrieve/update/
 delete; messages create/retrieve/update/list/delete; runs create/retrieve/update/
@@ -20,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from runflow.server.backend import Backend
+from runflow.server.core import BackendCore
 from runflow.server.errors import ApiError
 from runflow.server.pagination import page, page_query
 from runflow.server.scenarios import (
@@ -55,7 +56,7 @@ def _scenario_of(metadata: JSON, default: str) -> str:
 class AssistantsApi:
     """One method per endpoint; :func:`assistants_routes` maps them to URLs."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: BackendCore) -> None:
         self.b = backend
 
     @property
@@ -306,7 +307,7 @@ class _ThreadId(Convertor[str]):
 register_url_convertor("runflow_thread_id", _ThreadId())
 
 
-def _endpoint(backend: Backend, name: str) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(backend: BackendCore, name: str) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         handler: Callable[[Request], Awaitable[Response]] = getattr(backend, name)
         return await handler(request)
@@ -315,7 +316,7 @@ def _endpoint(backend: Backend, name: str) -> Callable[[Request], Awaitable[Resp
     return endpoint
 
 
-def assistants_routes(backend: Backend) -> list[BaseRoute]:
+def assistants_routes(backend: BackendCore) -> list[BaseRoute]:
     """The routes of :data:`ROUTES`, each calling ``backend.<name>`` (see Backend)."""
     return [Route(path.replace("{thread_id}", "{thread_id:runflow_thread_id}"),
                   _endpoint(backend, name), methods=[method])

@@ -1,4 +1,5 @@
-"""The Responses API endpoints the ``openai`` SDKs call, over a :class:`Backend`.
+"""The Responses API endpoints the ``openai`` SDKs call, over a backend core
+(:class:`~runflow.server.core.BackendCore`).
 
 ``POST /v1/responses`` (streamed with ``stream: true``, else answered with the
 Response as JSON: the finished one, or for ``background: true`` the ``queued``
@@ -24,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from runflow.server.backend import Backend
+from runflow.server.core import BackendCore
 from runflow.server.errors import ApiError
 from runflow.server.faults import ERROR_MESSAGE, Fault
 from runflow.server.pagination import page, page_query
@@ -101,7 +102,7 @@ def _output_text(output: object) -> str:
 class ResponsesApi:
     """One method per endpoint; :func:`responses_routes` maps them to URLs."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: BackendCore) -> None:
         self.b = backend
         self.store = ResponseStore()
 
@@ -234,16 +235,17 @@ RESPONSES_ROUTES: list[tuple[str, str, str, str | None]] = [
 """Every Responses endpoint; tests generate their bad requests from this table."""
 
 
-def _endpoint(backend: Backend, name: str) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(api: ResponsesApi, name: str) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        handler: Callable[[Request], Awaitable[Response]] = getattr(backend.responses, name)
+        handler: Callable[[Request], Awaitable[Response]] = getattr(api, name)
         return await handler(request)
 
     endpoint.__name__ = name
     return endpoint
 
 
-def responses_routes(backend: Backend) -> list[BaseRoute]:
-    """The routes of :data:`RESPONSES_ROUTES`, each calling ``backend.responses.<name>``."""
-    return [Route(path, _endpoint(backend, name), methods=[method])
+def responses_routes(api: ResponsesApi) -> list[BaseRoute]:
+    """The routes of :data:`RESPONSES_ROUTES`, each calling ``api.<name>`` (looked up
+    per request: a test may wrap one)."""
+    return [Route(path, _endpoint(api, name), methods=[method])
             for method, path, name, _kind in RESPONSES_ROUTES]

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from runflow.server.breaks import break_responses, breaks_in
 from runflow.server.scenarios import FUNCTION_CALLS, ScenarioOptions, chunk_text
 from runflow.server.store import JSON, new_id
 
@@ -375,8 +376,6 @@ RESPONSE_SCENARIOS: dict[str, ResponseScenario] = {
 def script_response(scenario: str, request: ResponseRequest,
                     clock: Clock = time.time) -> list[JSON]:
     """The whole event stream of one response (raises :class:`ScenarioError`)."""
-    from runflow.server.breaks import break_responses, breaks_in
-
     script = ResponseScript(request, clock)
     RESPONSE_SCENARIOS[scenario].build(script, request)
     return break_responses(breaks_in(request.body), script.events)  # X-Runflow-Break

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from runflow.protocols.responses.definition import RESPONSES
 from runflow.server.errors import ApiError
 from runflow.server.scenarios import CannotCancel
 from runflow.server.sse import Frame, encode_event
@@ -31,7 +32,8 @@ from runflow.server.store import JSON
 
 __all__ = ["ACCUMULATE", "TERMINAL", "ResponseStore", "StoredResponse", "accumulate"]
 
-TERMINAL = frozenset({"completed", "failed", "incomplete", "cancelled"})
+TERMINAL = RESPONSES.root_table.terminal
+"""The response statuses that end it, from the definition's response table."""
 LIFECYCLE = frozenset({"response.created", "response.queued", "response.in_progress",
                        "response.completed", "response.incomplete", "response.failed"})
 

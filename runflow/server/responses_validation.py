@@ -25,7 +25,14 @@ from runflow.server.errors import ApiError
 from runflow.server.store import JSON
 
 # the shared machinery of the Assistants validator: one way to read the SDK's types
-from runflow.server.validation import _closed, _describe, _relevant, _walk, check_rules, param_name
+from runflow.server.validation import (
+    check_rules,
+    closed_type,
+    describe_errors,
+    param_name,
+    relevant_errors,
+    walk_type,
+)
 
 __all__ = ["RESPONSE_BODIES", "RetrieveQuery", "retrieve_query", "validate_response_body"]
 
@@ -41,7 +48,7 @@ RESPONSE_BODIES: dict[str, tuple[Any, dict[str, Any]]] = {
 @cache
 def _body_type(kind: str) -> Any:
     td, extra = RESPONSE_BODIES[kind]
-    return _closed(td, {}, extra, frozenset())
+    return closed_type(td, {}, extra, frozenset())
 
 
 @cache
@@ -110,10 +117,10 @@ def validate_response_body(kind: str, body: JSON) -> JSON:
         _adapter(kind).validate_python(body, strict=True)
     except ValidationError as exc:
         errors = []
-        for err in _relevant(_closest_members(_tagged_elsewhere(exc.errors()))):
-            path = _walk(_body_type(kind), tuple(err["loc"]))
+        for err in relevant_errors(_closest_members(_tagged_elsewhere(exc.errors()))):
+            path = walk_type(_body_type(kind), tuple(err["loc"]))
             errors.append((param_name(path if path is not None else list(err["loc"])), err))
-        param, message = _describe(errors)
+        param, message = describe_errors(errors)
         raise ApiError(400, message, param=param or None) from None
     if body.get("model") is None and not body.get("prompt"):
         raise ApiError(400, "Missing required parameter: 'model'.", param="model")

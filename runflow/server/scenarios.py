@@ -3,7 +3,7 @@
 A :class:`RunScript` owns the authoritative Run, RunStep and Message objects of
 one run and turns each change into an event carrying a full snapshot, in the
 orders seen in real captures (see PROTOCOL.md). A scenario is a generator over
-such a script; :class:`ScriptedRun` drives it across the first stream, the
+such a script; :class:`.scripted_run.ScriptedRun` drives it across the first stream, the
 ``submit_tool_outputs`` continuation, and cancellation.
 
 Scenario names (built-in assistant id = ``asst_`` + name): ``text``,
@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from runflow.protocols.assistants.definition import RUN
 from runflow.server.store import JSON, new_id
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "RunScript",
     "Scenario",
     "ScenarioOptions",
-    "ScriptedRun",
     "SubmitError",
     "assistant_object",
     "chunk_text",
@@ -43,7 +43,8 @@ Event = tuple[str, JSON]
 Clock = Callable[[], float]
 
 DEFAULT_TEXT = "Hello! This answer was streamed by the runflow test server."
-TERMINAL = frozenset({"completed", "failed", "cancelled", "incomplete", "expired"})
+TERMINAL = RUN.terminal
+"""The run statuses that end a run, from the definition's run table."""
 
 
 @dataclass(frozen=True)
@@ -490,62 +491,3 @@ def assistant_object(assistant_id: str, scenario: str, created_at: int,
     }
     obj.update({k: v for k, v in fields.items() if v is not None})
     return obj
-
-
-class ScriptedRun:
-    """One run's script across its streams: start, submit outputs, cancel.
-
-    Event iterators are lazy; the server applies each event to the store just
-    before sending it. A cancel arriving while a stream is live cuts the
-    scripted events short and the stream carries the cancellation instead.
-    """
-
-    def __init__(self, scenario: Scenario, script: RunScript, options: ScenarioOptions,
-                 breaks: tuple[str, ...] = ()) -> None:
-        from runflow.server.breaks import Breaker
-
-        self.scenario = scenario
-        self.script = script
-        self.options = options
-        self._cancelled: list[Event] | None = None
-        self._breaker = Breaker(breaks)  # X-Runflow-Break (see .breaks)
-
-    @property
-    def run_id(self) -> str:
-        return str(self.script.run["id"])
-
-    def start(self) -> Iterator[Event]:
-        return self._breaker.events(self._guard(self.scenario.start(self.script, self.options)))
-
-    def submit(self, tool_outputs: list[JSON]) -> Iterator[Event]:
-        """Validate outputs now (raising :class:`SubmitError`), then continue lazily."""
-        if self.script.status != "requires_action" or self.scenario.resume is None:
-            raise SubmitError(
-                f'Runs in status "{self.script.status}" do not accept tool outputs.'
-            )
-        expected = [call["id"] for call in self.script.tool_calls]
-        outputs = {str(o.get("tool_call_id")): str(o.get("output", "")) for o in tool_outputs}
-        if sorted(outputs) != sorted(expected) or len(tool_outputs) != len(expected):
-            raise SubmitError(
-                f"Expected tool outputs for call_ids {expected}, got {list(outputs)}"
-            )
-        self.script.run["status"] = "queued"  # a second submit is refused from now on
-        return self._breaker.events(
-            self._guard(self.scenario.resume(self.script, self.options, outputs)))
-
-    def cancel(self) -> list[Event]:
-        if self.script.status in TERMINAL or self.script.status == "cancelling":
-            raise CannotCancel(f"Cannot cancel run with status '{self.script.status}'.")
-        self._cancelled = self.script.cancel_tail()
-        return self._cancelled
-
-    def _guard(self, events: Iterator[Event]) -> Iterator[Event]:
-        # The flag is checked before resuming the scenario: once cancelled, the
-        # script's open step and message are closed and must not be touched again.
-        while self._cancelled is None:
-            try:
-                event = next(events)
-            except StopIteration:
-                return
-            yield event
-        yield from self._cancelled

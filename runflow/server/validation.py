@@ -46,7 +46,8 @@ from typing_extensions import NotRequired, Required, TypedDict, get_type_hints, 
 from runflow.server.errors import ApiError
 from runflow.server.store import JSON
 
-__all__ = ["BODIES", "check_rules", "param_name", "validate_body"]
+__all__ = ["BODIES", "check_rules", "closed_type", "describe_errors", "param_name",
+           "relevant_errors", "validate_body", "walk_type"]
 
 Kind = Literal[
     "assistant.create", "assistant.update", "thread.create", "thread.update",
@@ -91,7 +92,7 @@ def _is_union(origin: Any) -> bool:
 def _eager(tp: Any, seen: dict[Any, Any]) -> Any:
     """``tp`` with iterables as lists and every TypedDict closed (see module doc)."""
     if is_typeddict(tp):
-        return _closed(tp, seen, {}, frozenset())
+        return closed_type(tp, seen, {}, frozenset())
     origin, args = get_origin(tp), get_args(tp)
     if origin is typing.Annotated:
         return typing.Annotated.__class_getitem__((_eager(args[0], seen), *tp.__metadata__))
@@ -107,7 +108,7 @@ def _eager(tp: Any, seen: dict[Any, Any]) -> Any:
     return tp
 
 
-def _closed(td: Any, seen: dict[Any, Any], extra: dict[str, Any], drop: frozenset[str]) -> Any:
+def closed_type(td: Any, seen: dict[Any, Any], extra: dict[str, Any], drop: frozenset[str]) -> Any:
     if not extra and not drop and td in seen:
         return seen[td]
     hints = get_type_hints(td, include_extras=True)
@@ -132,7 +133,7 @@ def _closed(td: Any, seen: dict[Any, Any], extra: dict[str, Any], drop: frozense
 @cache
 def _body_type(kind: str) -> Any:
     td, extra = BODIES[kind]
-    return _closed(td, {}, extra, NOT_IN_BODY)
+    return closed_type(td, {}, extra, NOT_IN_BODY)
 
 
 @cache
@@ -156,7 +157,7 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
-def _walk(tp: Any, loc: tuple[int | str, ...]) -> list[int | str] | None:
+def walk_type(tp: Any, loc: tuple[int | str, ...]) -> list[int | str] | None:
     """The API parameter path for pydantic's ``loc`` (which also names union members)."""
     tp = _unwrap(tp)
     if not loc:
@@ -166,18 +167,18 @@ def _walk(tp: Any, loc: tuple[int | str, ...]) -> list[int | str] | None:
     if is_typeddict(tp):
         hints = get_type_hints(tp, include_extras=True)
         if isinstance(head, str) and head in hints:
-            tail = _walk(hints[head], rest)
+            tail = walk_type(hints[head], rest)
             return None if tail is None else [head, *tail]
         return [head] if not rest else None  # an unknown key
     if origin is list and isinstance(head, int):
-        tail = _walk(get_args(tp)[0], rest)
+        tail = walk_type(get_args(tp)[0], rest)
         return None if tail is None else [head, *tail]
     if origin is dict:
-        tail = _walk(get_args(tp)[1], rest)
+        tail = walk_type(get_args(tp)[1], rest)
         return None if tail is None else [head, *tail]
     if _is_union(origin):  # ``head`` names the member; find the one the rest fits
         for member in get_args(tp):
-            if member is not type(None) and (tail := _walk(member, rest)) is not None:
+            if member is not type(None) and (tail := walk_type(member, rest)) is not None:
                 return tail
     return None
 
@@ -213,7 +214,7 @@ def json_type(value: Any) -> str:
     return "an array" if isinstance(value, list) else "an object"
 
 
-def _describe(errors: list[tuple[str, ErrorDetails]]) -> tuple[str, str]:
+def describe_errors(errors: list[tuple[str, ErrorDetails]]) -> tuple[str, str]:
     """``(param, message)`` for the most specific of pydantic's errors."""
     depth = max(len(path) for path, _ in errors)
     param = next(path for path, _ in errors if len(path) == depth)
@@ -246,7 +247,7 @@ def _describe(errors: list[tuple[str, ErrorDetails]]) -> tuple[str, str]:
     return param, f"Invalid value for '{param}': {first['msg']}."
 
 
-def _relevant(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+def relevant_errors(errors: list[ErrorDetails]) -> list[ErrorDetails]:
     """Drop the errors of union members whose ``type`` tag did not match the input.
 
     ``{"type": "text", "text": 5}`` fails as an image part too (wrong ``type``);
@@ -267,10 +268,10 @@ def validate_body(kind: str, body: JSON) -> JSON:
         _adapter(kind).validate_python(body, strict=True)
     except ValidationError as exc:
         errors = []
-        for err in _relevant(exc.errors()):
-            path = _walk(_body_type(kind), tuple(err["loc"]))
+        for err in relevant_errors(exc.errors()):
+            path = walk_type(_body_type(kind), tuple(err["loc"]))
             errors.append((param_name(path if path is not None else list(err["loc"])), err))
-        param, message = _describe(errors)
+        param, message = describe_errors(errors)
         raise ApiError(400, message, param=param or None) from None
     check_rules(body)
     return body

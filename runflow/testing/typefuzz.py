@@ -54,25 +54,39 @@ from __future__ import annotations
 import json
 import random
 import traceback
-import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-from openai._models import construct_type
-from openai.types.responses import ResponseStreamEvent
-
-from runflow.adapters.recording import RecordingError, read_recording
 from runflow.engine.definition import UNSEEN
-from runflow.engine.flow import Flow, RunFlow
-from runflow.engine.jsonparse import dump_json, parse_json
-from runflow.engine.limits import Limits
-from runflow.engine.violations import RULES, Code
-from runflow.protocols.responses.flow import ResponseFlow
-from runflow.testing.fuzz import encode_sse, parse_sse
-from runflow.testing.projection import BAD
+from runflow.engine.flow import Flow
+from runflow.engine.jsonparse import dump_json
+from runflow.engine.violations import Code
+from runflow.testing.typefuzz_corpus import (
+    Corpus,
+    Source,
+    json_paths,
+    load_corpus,
+    seed_corpus,
+    sse_block,
+)
+from runflow.testing.typefuzz_stepwise import (
+    stepwise_problems,
+)
+from runflow.testing.typefuzz_target import (
+    ASSISTANTS_FUZZ,
+    HOSTILE_RAW,
+    HOSTILE_VALUES,
+    MODES,
+    RAW_VALUES,
+    RESPONSES_FUZZ,
+    VALUES,
+    JSONPath,
+    Mode,
+    Target,
+)
 
 __all__ = [
     "ASSISTANTS_FUZZ",
@@ -100,228 +114,9 @@ __all__ = [
     "stepwise_problems",
 ]
 
-JSONPath = tuple[str | int, ...]
-"""A JSON path: dict keys and list indices from the event's data down."""
-
-Mode = Literal["sse", "events", "sdk"]
-MODES: Final[tuple[Mode, ...]] = ("sse", "events")
-"""The ways the Assistants flow is fed."""
-
-MIB = 1024 * 1024
-
-VALUES: Final[tuple[tuple[str, Any], ...]] = (
-    ("null", None),
-    ("0", 0),
-    ("-1", -1),
-    ("1.5", 1.5),
-    ('""', ""),
-    ('"x"', "x"),
-    ("[]", []),
-    ("{}", {}),
-    ("[1]", [1]),
-    ("[{}]", [{}]),
-    ("true", True),
-    ("1MiB string", "x" * MIB),
-)
-"""Replacement values that are Python objects: ``(label, value)``."""
-
-RAW_VALUES: Final[tuple[tuple[str, str], ...]] = (
-    ("300-deep list", "[" * 300 + "]" * 300),
-    ("NaN", "NaN"),
-    ("lone surrogate", '"\\ud800"'),
-)
-"""Replacement values that exist only as JSON text: ``(label, text)``. They reach
-the flow as bytes (SSE, or ``data`` bytes to ``feed``), never as objects."""
-
-
-def _nested(depth: int) -> Any:
-    value: Any = "bottom"
-    for _ in range(depth):
-        value = {"a": value}
-    return value
-
-
-HOSTILE_VALUES: Final[tuple[tuple[str, Any], ...]] = (
-    ("2**64", 2**64),
-    ("1e308", 1e308),
-    ("10k list", list(range(10_000))),
-    ("150-deep object", _nested(150)),
-    ("odd unicode", "\x00\u202e\ufeff\u2028\U0001f600e\u0301\uffff\x85"),
-    ("1MiB of emoji", "\U0001f600" * (MIB // 4)),
-)
-"""More values for the Responses target: huge numbers, a long list, an object
-nested deep (but within the parser's bound), control and format characters, and
-a string of 4-byte characters (a limit counted in characters, not bytes)."""
-
-HOSTILE_RAW: Final[tuple[tuple[str, str], ...]] = (
-    ("1e999", "1e999"),
-    ("400-digit integer", "1" + "0" * 400),
-)
-"""JSON text the parser turns into ``inf`` (it rejects ``Infinity`` but not an
-overflowing exponent) and into an integer past any fixed width."""
-
 _SENTINEL: Final = "\x01typefuzz-raw-value\x01"
 _PACKAGE: Final = Path(__file__).resolve().parent.parent
 _SELF: Final = Path(__file__).resolve().parent
-
-Event = dict[str, Any]
-
-
-def _responses_sdk_event(event: Event) -> Any:
-    """What the openai SDK's ``Stream`` yields for one Responses event's data
-    (``client._process_response_data`` with strict validation off)."""
-    return construct_type(type_=ResponseStreamEvent, value=event.get("data"))
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a run fuzzes: the flow class, its replacement values, how it is fed."""
-
-    name: str
-    flow: Callable[..., Flow]
-    values: tuple[tuple[str, Any], ...] = VALUES
-    raw_values: tuple[tuple[str, str], ...] = RAW_VALUES
-    modes: tuple[Mode, ...] = MODES
-    sdk_event: Callable[[Event], Any] | None = None
-    """Builds the SDK's event object for the ``sdk`` mode."""
-    stepwise: bool = False
-    """Feed event by event and run :func:`stepwise_problems` on every input."""
-    limits: Limits | None = None
-    list_items: int | None = None
-    """Fuzz only the first ``list_items`` elements of each list (None: all). The
-    elements of a list are the same field over and over (the 430 ``logprobs`` of a
-    capture): this keeps every field in the corpus without millions of twins."""
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return tuple(label for label, _ in (*self.values, *self.raw_values))
-
-    def new_flow(self) -> Flow:
-        return self.flow(limits=self.limits)
-
-    def value(self, label: str) -> Any:
-        return dict(self.values)[label]
-
-    def raw(self, label: str) -> str | None:
-        return dict(self.raw_values).get(label)
-
-
-ASSISTANTS_FUZZ: Final = Target("assistants", RunFlow)
-RESPONSES_FUZZ: Final = Target(
-    "responses", ResponseFlow, (*VALUES, *HOSTILE_VALUES), (*RAW_VALUES, *HOSTILE_RAW),
-    ("sse", "events", "sdk"), sdk_event=_responses_sdk_event, stepwise=True, list_items=2)
-
-
-# --------------------------------------------------------------------------- #
-# the corpus: seed streams as event lists, and every path of every event
-# --------------------------------------------------------------------------- #
-@dataclass(frozen=True)
-class Source:
-    """One seed stream: its events (wire order) and the canonical SSE bytes of each."""
-
-    name: str
-    events: tuple[Event, ...]
-    blocks: tuple[bytes, ...]
-    """The SSE bytes of each event alone: the stream is their concatenation."""
-    paths: tuple[tuple[int, JSONPath], ...]
-    """Every (event index, JSON path) that can be replaced."""
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """The seed streams to fuzz; inputs are numbered over them (:func:`run_typefuzz`)."""
-
-    sources: tuple[Source, ...]
-    skipped: tuple[str, ...] = ()
-    """Recordings left out, with why (a twin of an earlier one, unreadable)."""
-    target: Target = ASSISTANTS_FUZZ
-
-    @property
-    def size(self) -> int:
-        """How many distinct inputs exist (paths x values x modes)."""
-        per_path = len(self.target.labels) * len(self.target.modes)
-        return sum(len(s.paths) for s in self.sources) * per_path
-
-
-def json_paths(value: Any, list_items: int | None = None) -> Iterator[JSONPath]:
-    """Every path in ``value``, the root ``()`` first, then depth first (into the
-    first ``list_items`` elements of each list, or all)."""
-    todo: list[tuple[JSONPath, Any]] = [((), value)]
-    while todo:
-        path, item = todo.pop()
-        yield path
-        if isinstance(item, dict):
-            todo.extend(((*path, k), v) for k, v in reversed(list(item.items())))
-        elif isinstance(item, list):
-            kept = item if list_items is None else item[:list_items]
-            todo.extend(((*path, i), v) for i, v in reversed(list(enumerate(kept))))
-
-
-def _events_of(path: Path) -> list[Event]:
-    recording = read_recording(path)
-    if recording.format == "sse":
-        return [e for e in parse_sse(recording.data) if e.get("data") is not BAD]
-    events = []
-    for line in recording.data.splitlines():
-        if line.strip():
-            event = parse_json(line)
-            if isinstance(event, dict):
-                events.append(event)
-    return events
-
-
-def _block(name: str | None, text: str) -> bytes:
-    """One SSE block; an event without a name (a data-only frame) has no event line."""
-    head = f"event: {name}\n" if name is not None else ""
-    return f"{head}data: {text}\n\n".encode("utf-8", "surrogatepass")
-
-
-def _source(name: str, events: Sequence[Event], target: Target) -> Source:
-    blocks = tuple(encode_sse([e])[0] if e.get("event") is not None or
-                   not isinstance(e.get("data"), (dict, list))
-                   else _block(None, json.dumps(e["data"], ensure_ascii=False))
-                   for e in events)
-    paths = tuple(
-        (i, p) for i, e in enumerate(events)
-        if isinstance(e.get("data"), (dict, list))
-        for p in json_paths(e["data"], target.list_items)
-    )
-    return Source(name, tuple(events), blocks, paths)
-
-
-def load_corpus(folder: Path, names: Sequence[str] | None = None,
-                target: Target = ASSISTANTS_FUZZ) -> Corpus:
-    """The ``.jsonl`` and ``.sse`` recordings of ``folder`` (or just ``names``)."""
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".jsonl", ".sse")) \
-        if names is None else [folder / n for n in names]
-    sources: list[Source] = []
-    skipped: list[str] = []
-    seen: dict[str, str] = {}
-    for path in files:
-        try:
-            events = _events_of(path)
-        except (OSError, ValueError, RecordingError) as exc:
-            skipped.append(f"{path.name}: {exc}")
-            continue
-        key = dump_json(events)[0]
-        if key in seen:
-            skipped.append(f"{path.name}: same events as {seen[key]}")
-            continue
-        seen[key] = path.name
-        sources.append(_source(path.name, events, target))
-    return Corpus(tuple(sources), tuple(skipped), target)
-
-
-def seed_corpus(streams: Mapping[str, Sequence[Event]], target: Target) -> Corpus:
-    """A corpus of seed streams given as event lists: ``{"event", "data"}`` dicts,
-    or data-named events (a Responses ``{"type": ...}`` dict is its own data)."""
-    sources = []
-    for name, events in streams.items():
-        normal = [e if "event" in e else {"event": e.get("type"), "data": e} for e in events]
-        sources.append(_source(name, normal, target))
-    return Corpus(tuple(sources), (), target)
-
-
 # --------------------------------------------------------------------------- #
 # one input
 # --------------------------------------------------------------------------- #
@@ -368,7 +163,7 @@ def _item(target: Target, mode: Mode, name: str | None, data: Any, path: JSONPat
           label: str, text: str) -> Any:
     """What the flow gets for the mutated event in ``mode``."""
     if mode == "sse":
-        return _block(name, text)
+        return sse_block(name, text)
     raw = target.raw(label) is not None
     if mode == "events":
         obj = text.encode("utf-8", "surrogatepass") if raw else _replaced(
@@ -474,113 +269,6 @@ def inconsistencies(flow: Flow) -> list[str]:
     bad += [f"internal_error #{v.index}: {v.message}" for v in flow.violations
             if v.code is Code.INTERNAL_ERROR]
     return bad
-
-
-# --------------------------------------------------------------------------- #
-# stepwise checks: whole or not at all, nothing lost
-# --------------------------------------------------------------------------- #
-@dataclass(frozen=True)
-class _Picture:
-    """What a flow holds, by value, read from its checkpoint: its entities and
-    everything they depend on (not the input bookkeeping: position, counters,
-    stream machine, cursor, violations beyond their number)."""
-
-    entities: dict[str, Any]
-    places: dict[str, tuple[Any, ...]]
-    texts: dict[str, str]
-    rest: dict[str, Any]
-    history: list[Any]
-    violations: int
-
-
-_KEPT: Final = ("slots", "marks", "capped", "error", "root_id", "scope_id", "history_dropped")
-
-
-def _picture(flow: Flow) -> _Picture:
-    with warnings.catch_warnings():  # lone surrogates are saved as U+FFFD, and say so
-        warnings.simplefilter("ignore", UnicodeWarning)
-        state = json.loads(flow.to_json())["state"]
-    trackers = [t for t in (state["scope"], state["root"]) if t is not None]
-    trackers += [t for kind in state["children"].values() for t in kind.values()]
-    entities, places, texts = {}, {}, {}
-    for t in trackers:
-        label = f"{t['entity']} {t['id']}"
-        entities[label] = t
-        places[label] = (t["entity"], t["id"], t["slot"], t["owner"])
-        acc = t["acc"]
-        if isinstance(acc, dict) and type(acc.get("text")) is str:
-            texts[label] = acc["text"]
-    return _Picture(entities, places, texts, {k: state[k] for k in _KEPT}, state["history"],
-                    len(state["violations"]))
-
-
-def _take(flow: Flow, when: str, problems: list[str]) -> _Picture | None:
-    try:
-        return _picture(flow)
-    except ValueError as exc:  # e.g. a number JSON cannot hold, kept in the state
-        problems.append(f"{when}: the flow cannot be saved (to_json: {str(exc)[:100]})")
-        return None
-
-
-def _changed(before: _Picture, after: _Picture) -> list[str]:
-    what = [k for k in after.entities if before.entities.get(k) != after.entities[k]]
-    what += [k for k in before.entities if k not in after.entities]
-    if before.rest != after.rest:
-        what.append("slots/notes/error")
-    if before.history != after.history:
-        what.append("history")
-    return what
-
-
-def _lost(before: _Picture, after: _Picture, flow: Flow, when: str) -> list[str]:
-    out = []
-    for label, place in before.places.items():
-        if after.places.get(label) != place:
-            out.append(f"{when}: {label} at {place[2]} is gone or moved "
-                       f"(now {after.places.get(label)})")
-    if after.history[: len(before.history)] != before.history:
-        out.append(f"{when}: the history before the event was rewritten")
-    replaced = {str(v.entity) for v in flow.violations[before.violations:]
-                if v.code is Code.SNAPSHOT_DIVERGENCE}
-    for label, text in before.texts.items():
-        now = after.texts.get(label)
-        if now is not None and not now.startswith(text) and label not in replaced:
-            out.append(f"{when}: the value of {label} lost what it had: "
-                       f"{text[:40]!r} -> {now[:40]!r}")
-    return out
-
-
-def stepwise_problems(flow: Flow, mode: Mode, items: Sequence[Any], index: int,
-                      bad: Any) -> list[str]:
-    """Feed ``items`` one by one into ``flow`` with ``bad`` at ``index``, close, and
-    check what the module docstring says; may raise (an untyped exception)."""
-    feed = flow.feed_sse if mode == "sse" else flow.feed
-    problems: list[str] = []
-    before = after = None
-    for i, item in enumerate(items):
-        if i != index:
-            new = feed(item)
-        else:
-            before = _take(flow, f"before event #{i}", problems)
-            new = feed(bad)
-            after = _take(flow, f"after event #{i}", problems)
-            if before is not None and after is not None:
-                rejecting = sorted({v.code.value for v in new if RULES[v.code].rejects})
-                changed = _changed(before, after)
-                if rejecting and changed:
-                    problems.append(f"event #{i} was rejected ({', '.join(rejecting)}) "
-                                    f"but changed {', '.join(changed)[:200]}")
-                problems += _lost(before, after, flow, f"after event #{i}")
-        problems += [f"{v.code.value} of event #{i} says it is #{v.index}"
-                     for v in new if v.index != i]
-    start = len(flow.violations)
-    flow.close()
-    problems += [f"{v.code.value} at close says #{v.index}, not #{len(items)}"
-                 for v in flow.violations[start:] if v.index != len(items)]
-    end = _take(flow, "at the end", problems)
-    if before is not None and end is not None:
-        problems += _lost(before, end, flow, "at the end")
-    return problems
 
 
 def run_input(source: Source, inp: Input, clean: Verdict | None = None,

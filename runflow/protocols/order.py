@@ -1,0 +1,62 @@
+"""Order expectations: the vocabulary each protocol's rows are written in.
+
+The grammar (a definition's tables) says what a stream *may* do; order rows say
+what real servers *always* do, where a client could come to rely on it. A server
+that skips one is not broken, but differs from every capture runflow has, so each
+row reports a warning (:mod:`runflow.conform.order` checks them). The rows live in
+each protocol's folder (``runflow/protocols/<name>/order.py``) and reach the checks
+through the registry (:mod:`runflow.protocols`).
+
+Three forms, as data:
+
+* :class:`Follows`: when ``event`` arrives, the previous event about the same
+  entity in the same stream (if any) is one of ``after``;
+* :class:`Next`: the very next event of the same stream after ``event`` is one of
+  ``then``; ``when`` narrows it to the state the event leads to, ``required`` makes a
+  stream that ends right after ``event`` a finding too;
+* :class:`Repeats`: one stream repeats no sequence number (the definition's
+  ``sequence_field``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Expectation", "Follows", "Next", "Repeats"]
+
+
+@dataclass(frozen=True)
+class Follows:
+    id: str
+    event: str
+    after: tuple[str, ...]
+    why: str
+
+    @property
+    def summary(self) -> str:
+        return f"{self.event} comes right after {' or '.join(self.after)} (about the same entity)."
+
+
+@dataclass(frozen=True)
+class Next:
+    id: str
+    event: str
+    then: tuple[str, ...]
+    why: str
+    when: str | None = None
+    required: bool = False
+
+    @property
+    def summary(self) -> str:
+        state = f" (leading to {self.when})" if self.when else ""
+        return f"{self.event}{state} is followed right away by {' or '.join(self.then)}."
+
+
+@dataclass(frozen=True)
+class Repeats:
+    id: str
+    why: str
+    summary: str = "One stream repeats no sequence_number."
+
+
+Expectation = Follows | Next | Repeats

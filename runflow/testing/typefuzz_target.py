@@ -1,0 +1,125 @@
+"""What a type-fuzz run fuzzes (:mod:`runflow.testing.typefuzz`): the flow class,
+the values put in place of each field, and the ways the flow is fed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from openai._models import construct_type
+from openai.types.responses import ResponseStreamEvent
+
+from runflow.engine.flow import Flow, RunFlow
+from runflow.engine.limits import Limits
+from runflow.protocols.responses.flow import ResponseFlow
+
+JSONPath = tuple[str | int, ...]
+"""A JSON path: dict keys and list indices from the event's data down."""
+
+Mode = Literal["sse", "events", "sdk"]
+MODES: Final[tuple[Mode, ...]] = ("sse", "events")
+"""The ways the Assistants flow is fed."""
+
+MIB = 1024 * 1024
+
+VALUES: Final[tuple[tuple[str, Any], ...]] = (
+    ("null", None),
+    ("0", 0),
+    ("-1", -1),
+    ("1.5", 1.5),
+    ('""', ""),
+    ('"x"', "x"),
+    ("[]", []),
+    ("{}", {}),
+    ("[1]", [1]),
+    ("[{}]", [{}]),
+    ("true", True),
+    ("1MiB string", "x" * MIB),
+)
+"""Replacement values that are Python objects: ``(label, value)``."""
+
+RAW_VALUES: Final[tuple[tuple[str, str], ...]] = (
+    ("300-deep list", "[" * 300 + "]" * 300),
+    ("NaN", "NaN"),
+    ("lone surrogate", '"\\ud800"'),
+)
+"""Replacement values that exist only as JSON text: ``(label, text)``. They reach
+the flow as bytes (SSE, or ``data`` bytes to ``feed``), never as objects."""
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+HOSTILE_VALUES: Final[tuple[tuple[str, Any], ...]] = (
+    ("2**64", 2**64),
+    ("1e308", 1e308),
+    ("10k list", list(range(10_000))),
+    ("150-deep object", _nested(150)),
+    ("odd unicode", "\x00\u202e\ufeff\u2028\U0001f600e\u0301\uffff\x85"),
+    ("1MiB of emoji", "\U0001f600" * (MIB // 4)),
+)
+"""More values for the Responses target: huge numbers, a long list, an object
+nested deep (but within the parser's bound), control and format characters, and
+a string of 4-byte characters (a limit counted in characters, not bytes)."""
+
+HOSTILE_RAW: Final[tuple[tuple[str, str], ...]] = (
+    ("1e999", "1e999"),
+    ("400-digit integer", "1" + "0" * 400),
+)
+"""JSON text the parser turns into ``inf`` (it rejects ``Infinity`` but not an
+overflowing exponent) and into an integer past any fixed width."""
+
+
+Event = dict[str, Any]
+
+
+def _responses_sdk_event(event: Event) -> Any:
+    """What the openai SDK's ``Stream`` yields for one Responses event's data
+    (``client._process_response_data`` with strict validation off)."""
+    return construct_type(type_=ResponseStreamEvent, value=event.get("data"))
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a run fuzzes: the flow class, its replacement values, how it is fed."""
+
+    name: str
+    flow: Callable[..., Flow]
+    values: tuple[tuple[str, Any], ...] = VALUES
+    raw_values: tuple[tuple[str, str], ...] = RAW_VALUES
+    modes: tuple[Mode, ...] = MODES
+    sdk_event: Callable[[Event], Any] | None = None
+    """Builds the SDK's event object for the ``sdk`` mode."""
+    stepwise: bool = False
+    """Feed event by event and run :func:`stepwise_problems` on every input."""
+    limits: Limits | None = None
+    list_items: int | None = None
+    """Fuzz only the first ``list_items`` elements of each list (None: all). The
+    elements of a list are the same field over and over (the 430 ``logprobs`` of a
+    capture): this keeps every field in the corpus without millions of twins."""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(label for label, _ in (*self.values, *self.raw_values))
+
+    def new_flow(self) -> Flow:
+        return self.flow(limits=self.limits)
+
+    def value(self, label: str) -> Any:
+        return dict(self.values)[label]
+
+    def raw(self, label: str) -> str | None:
+        return dict(self.raw_values).get(label)
+
+
+ASSISTANTS_FUZZ: Final = Target("assistants", RunFlow)
+RESPONSES_FUZZ: Final = Target(
+    "responses", ResponseFlow, (*VALUES, *HOSTILE_VALUES), (*RAW_VALUES, *HOSTILE_RAW),
+    ("sse", "events", "sdk"), sdk_event=_responses_sdk_event, stepwise=True, list_items=2)
+
+
