@@ -42,9 +42,10 @@ from openai.types.beta.threads import RequiredActionFunctionToolCall, Run
 from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 
 from runflow.adapters.sdk import aconsume, consume
-from runflow.engine.flow import Flow, RunFlow
+from runflow.engine.flow import Flow
 from runflow.engine.jsonparse import JSONError, parse_json
 from runflow.protocols import PROTOCOL, UNSEEN, Entity
+from runflow.protocols.assistants.flow import RunFlow
 
 __all__ = ["DriveError", "RunTimeout", "ToolError", "UnknownTool", "adrive", "drive"]
 

@@ -47,9 +47,9 @@ if TYPE_CHECKING:
     from openai.types.beta.threads import Message, Run
     from openai.types.beta.threads.runs import RunStep
 
-    from runflow.engine.flow import RunFlow
     from runflow.engine.view import Ending
     from runflow.engine.violations import Violation
+    from runflow.protocols.assistants.flow import RunFlow
 
 __all__ = ["FlowTracer", "format_span_tree", "trace_flow"]
 

@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from runflow.engine.flow import Flow, RunFlow
+from runflow.engine.flow import Flow
 from runflow.engine.jsonparse import JSONError, parse_json
 from runflow.engine.profiles import Profile
 from runflow.engine.view import Ending
 from runflow.engine.violations import Code, Violation
+from runflow.protocols.assistants.flow import RunFlow
 
 __all__ = [
     "DEMO_STREAM",

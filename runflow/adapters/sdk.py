@@ -36,7 +36,8 @@ from openai.lib.streaming.responses import (
 from openai.types.beta import AssistantStreamEvent
 
 if TYPE_CHECKING:
-    from runflow.engine.flow import Ending, Flow, RunFlow
+    from runflow.engine.flow import Ending, Flow
+    from runflow.protocols.assistants.flow import RunFlow
 
 __all__ = [
     "TRANSPORT_ERRORS", "AsyncFlowEventHandler", "FlowEventHandler", "aconsume", "consume",
@@ -226,7 +227,7 @@ class _Feeding:
     ``done`` (the SDK swallows it; :func:`watch_done` notices it)."""
 
     def _bind(self, flow: RunFlow | None) -> None:
-        from runflow.engine.flow import RunFlow
+        from runflow.protocols.assistants.flow import RunFlow
 
         self.flow = flow if flow is not None else RunFlow()
         self._done = False

@@ -134,7 +134,7 @@ class EntityTable:
     snapshot: type[BaseModel] | None = None
     """The openai SDK type snapshots are built as."""
     accumulator: Callable[[], Any] | None = None
-    """Makes the object that deltas grow (see :mod:`runflow.protocols.assistants.accumulators`)."""
+    """Makes the object that deltas grow (:class:`runflow.engine.accumulator.Accumulator`)."""
     status_field: str | None = "status"
     """The field of the full object that names its state (None: it has none)."""
     delta_id: str = "id"

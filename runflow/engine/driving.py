@@ -1,4 +1,4 @@
-"""How a flow is driven asynchronously (a mixin of RunFlow).
+"""How a flow is driven asynchronously (a mixin of the engine's flow).
 
 The core is synchronous; driving it asynchronously only changes *when* callbacks
 run: every queued callback of an event is awaited before the next event is
@@ -10,16 +10,12 @@ openai SDK adapters (:mod:`runflow.adapters.sdk`) and the orchestrator
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from runflow.engine.state import Ending
+from runflow.engine.hooks import CallbackFailure, Hooks
+from runflow.engine.sse import RawEvent
+from runflow.engine.state import Ending, FlowState
 from runflow.engine.violations import Violation
-
-if TYPE_CHECKING:
-    from runflow.engine.flow import Flow as RunFlow
-    from runflow.engine.hooks import Hooks
-    from runflow.engine.sse import RawEvent
-    from runflow.engine.state import FlowState
 
 __all__ = ["AsyncDriving"]
 
@@ -33,6 +29,11 @@ class AsyncDriving:
         _s: FlowState
         _deferred: bool
         _hooks: Hooks | None
+        callback_errors: Literal["raise", "collect"]
+        callback_failures: list[CallbackFailure]
+
+        @property
+        def event_count(self) -> int: ...
 
         def feed(self, event: Any) -> list[Violation]: ...
         def close(self) -> Ending: ...
@@ -68,9 +69,9 @@ class AsyncDriving:
         except BaseException:
             self._deferred = False
             if self._hooks is not None:
-                await self._hooks.aflush(cast("RunFlow", self))
+                await self._hooks.aflush(self)
             raise
         self._deferred = False
         if self._hooks is not None:
-            await self._hooks.aflush(cast("RunFlow", self))
+            await self._hooks.aflush(self)
         return result

@@ -9,7 +9,9 @@ quiet about what it always does while everything else is still reported.
 
 A profile is data: ``(code, entity kind or None) -> severity``; the kind narrows
 the override to one entity kind (Azure's web search items that end
-``searching``), None applies it to every kind.
+``searching``), None applies it to every kind. The profiles runflow ships are
+in :mod:`runflow.protocols.profiles`: they name a protocol's entities, which the
+engine does not.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Literal
 
 from runflow.engine.violations import Code, Severity
 
-__all__ = ["PROFILES", "Profile", "Verdict", "profile_named", "profiles_markdown"]
+__all__ = ["Profile", "Verdict"]
 
 Verdict = Severity | Literal["expected"]
 """What a profile makes of a violation: its severity, or ``"expected"`` (counted,
@@ -41,57 +43,3 @@ class Profile:
         """The override for ``code`` on an entity of ``kind``, if any."""
         found = self.overrides.get((code, kind))
         return found if found is not None else self.overrides.get((code, None))
-
-
-_QUIRKS = (Code.ITEMS_INTERLEAVED, Code.ITEM_ID_MISMATCH, Code.OUTPUT_MISMATCH,
-           Code.EVENT_NAME_MISMATCH, Code.STATUS_MISMATCH)
-
-PROFILES: dict[str, Profile] = {p.name: p for p in (
-    Profile("openai", "responses",
-            "api.openai.com: none of the known quirks; each is an error",
-            {(code, None): "error" for code in _QUIRKS}),
-    Profile("azure", "responses",
-            "Azure OpenAI: web search and image generation items end without their "
-            ".completed event, still 'searching' / 'generating'",
-            {(Code.STATUS_MISMATCH, "web_search_call"): "expected",
-             (Code.STATUS_MISMATCH, "image_generation_call"): "expected"}),
-    Profile("openrouter", "responses",
-            "OpenRouter: data-only frames, [DONE], items that interleave (reasoning closed "
-            "last) and final output ids that differ from the streamed ones",
-            {(Code.ITEMS_INTERLEAVED, None): "expected",
-             (Code.OUTPUT_MISMATCH, None): "expected"}),
-    Profile("copilot", "responses",
-            "GitHub Copilot: item_id rotates on every event (the output_index holds)",
-            {(Code.ITEM_ID_MISMATCH, None): "expected"}),
-    Profile("codex", "responses",
-            "ChatGPT Codex backend: response.completed carries output []",
-            {(Code.OUTPUT_MISMATCH, None): "expected"}),
-    Profile("deepseek", "responses", "DeepSeek: bare UUID ids, reasoning_text parts; "
-            "nothing the grammar does not accept"),
-    Profile("lmstudio", "responses", "LM Studio: function calls without argument deltas; "
-            "nothing the grammar does not accept"),
-    Profile("bedrock", "responses", "AWS Bedrock Mantle: data: before event:, sorted keys; "
-            "nothing the grammar does not accept"),
-    Profile("xai", "responses", "xAI: sequence_number first, shared ids; nothing the "
-            "grammar does not accept"),
-)}
-"""The profiles runflow ships, by name (``runflow check --profile NAME``)."""
-
-
-def profile_named(name: str) -> Profile:
-    """The profile ``name``; ``ValueError`` naming the known ones otherwise."""
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise ValueError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}") from None
-
-
-def profiles_markdown() -> str:
-    """The profiles as a Markdown table (README.md embeds it; a test keeps it in sync)."""
-    lines = ["| profile | server | judged differently |", "|---|---|---|"]
-    for profile in PROFILES.values():
-        overrides = ", ".join(
-            f"`{code.value}`{f' ({kind})' if kind else ''}: {verdict}"
-            for (code, kind), verdict in profile.overrides.items()) or "nothing"
-        lines.append(f"| `{profile.name}` | {profile.about} | {overrides} |")
-    return "\n".join(lines) + "\n"

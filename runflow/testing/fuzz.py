@@ -60,11 +60,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from runflow.engine.flow import RunFlow
 from runflow.engine.limits import Limits
 from runflow.engine.objects import dig
 from runflow.engine.violations import ProtocolError, Violation
 from runflow.protocols import FINAL_OBJECT_EVENTS, PROTOCOL, UNSEEN, Entity, EventKind
+from runflow.protocols.assistants.flow import RunFlow
 from runflow.testing.projection import BAD, Event, entity_of, projection
 
 __all__ = [

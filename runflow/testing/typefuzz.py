@@ -66,10 +66,11 @@ from openai.types.responses import ResponseStreamEvent
 
 from runflow.adapters.recording import RecordingError, read_recording
 from runflow.engine.definition import UNSEEN
-from runflow.engine.flow import Flow, RunFlow
+from runflow.engine.flow import Flow
 from runflow.engine.jsonparse import dump_json, parse_json
 from runflow.engine.limits import Limits
 from runflow.engine.violations import RULES, Code
+from runflow.protocols.assistants.flow import RunFlow
 from runflow.protocols.responses.flow import ResponseFlow
 from runflow.testing.fuzz import encode_sse, parse_sse
 from runflow.testing.projection import BAD

@@ -72,6 +72,7 @@ from openai.types.beta import Thread
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
+from runflow.engine.accumulator import shorten
 from runflow.engine.definition import (
     UNSEEN,
     EntityTable,
@@ -89,7 +90,6 @@ from runflow.engine.objects import dig
 from runflow.engine.shapes import ID, INDEX, STR, Choice, List, Obj, Opt, Req
 from runflow.engine.violations import Code, EntityRef, Severity
 from runflow.protocols.assistants.accumulators import MessageContent, StepDetails
-from runflow.protocols.assistants.divergence import shorten
 
 __all__ = [
     "ASSISTANTS",

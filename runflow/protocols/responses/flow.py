@@ -21,7 +21,7 @@ the next event; treat them as read-only.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar, cast, get_args
 
@@ -29,12 +29,18 @@ from openai._models import construct_type
 from openai.types.responses import Response, ResponseFunctionToolCall, ResponseOutputItem
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from runflow.engine.callbacks import Callbacks
+from runflow.engine.accumulator import JSON
+from runflow.engine.callbacks import Callbacks, Result
 from runflow.engine.definition import Protocol, ProtocolDefinitionError
 from runflow.engine.entities import Tracker, copy_of
 from runflow.engine.flow import Flow
+from runflow.engine.hooks import AnyCallback, Hooks
+from runflow.engine.profiles import Profile
+from runflow.engine.state import FlowState
 from runflow.engine.view import FlowView
+from runflow.protocols.profiles import PROFILES
 from runflow.protocols.responses.definition import CONTENT_KINDS, ITEM_KINDS, RESPONSES
+from runflow.protocols.responses.values import StreamedText
 
 __all__ = [
     "ItemKind",
@@ -121,7 +127,7 @@ class ValueDelta:
     @property
     def text(self) -> str:
         """The whole value so far (joined once per read: read it sparingly)."""
-        return str(self.tracker.acc.text)
+        return cast(StreamedText, self.tracker.acc).text
 
 
 _ITEMS: TypeAdapter[Any] = TypeAdapter(ResponseOutputItem)
@@ -131,7 +137,6 @@ _KNOWN_ITEM_TYPES = frozenset(
 _ITEM_TERMINAL = RESPONSES.tables["message"].terminal
 _PART_GROUPS = (("content", "content"), ("summary", "summary"))
 
-Result = Awaitable[None] | None
 ResponseCb = TypeVar("ResponseCb", bound=Callable[[Response], Result])
 ItemCb = TypeVar("ItemCb", bound=Callable[[Any], Result])
 PartCb = TypeVar("PartCb", bound=Callable[[dict[str, Any]], Result])
@@ -142,14 +147,42 @@ def _indices(slot: str) -> list[int]:
     return [int(i) for i in slot.split("/")[1:]]
 
 
+def _text(tracker: Tracker) -> str:
+    return cast(StreamedText, tracker.acc).text
+
+
+class ResponseHooks(Hooks):
+    """The engine's hooks plus the Responses value deltas: the callbacks told of
+    each delta merged into an entity of a kind, each given a :class:`ValueDelta`."""
+
+    __slots__ = ("value_delta",)
+
+    def __init__(self, snapshot: Callable[[Tracker], Any] = Tracker.snapshot) -> None:
+        super().__init__(snapshot)
+        self.value_delta: dict[str, list[AnyCallback]] = {}
+        """Entity kind -> callbacks told of each delta merged into it."""
+
+    def delta(self, flow: FlowState, tracker: Tracker, delta: JSON) -> None:
+        told = self.value_delta.get(tracker.entity)
+        if told is not None:
+            indices = _indices(tracker.slot or "output/0")
+            value = ValueDelta(
+                delta=delta.get("delta", ""), kind=tracker.entity, item_id=tracker.owner or "",
+                output_index=indices[0], index=indices[1] if len(indices) > 1 else None,
+                tracker=tracker)
+            for cb in told:
+                self.pending.append((cb, (value,)))
+
+
 class ResponseView(FlowView):
     """The Responses read API: the response, its output items, their values."""
 
     _cache: tuple[int, Response] | None = None
 
     def _tracker_at(self, key: str) -> Tracker | None:
-        found = self._s.slots.get(key)
-        return self._s.children[found[0]].get(found[1]) if found is not None else None
+        state = self.state
+        found = state.slots.get(key)
+        return state.children[found[0]].get(found[1]) if found is not None else None
 
     def _items(self) -> Iterator[Tracker]:
         i = 0
@@ -174,7 +207,7 @@ class ResponseView(FlowView):
             parts = [p.wire(None) for p in self._parts(group, index)]
             if parts:
                 out[key] = parts
-        commands = [c.acc.text for c in self._parts("command", index)]
+        commands = [_text(c) for c in self._parts("command", index)]
         if commands:
             action = dict(out.get("action") or {})
             action["commands"] = commands
@@ -194,10 +227,10 @@ class ResponseView(FlowView):
     def response(self) -> Response | None:
         """The response, rebuilt: the server's last Response object with ``output``
         made of the streamed items in order (None before any response event)."""
-        root = self._s.root
+        root = self.state.root
         if root is None:
             return None
-        stamp = self._s.index
+        stamp = self.state.index
         if self._cache is not None and self._cache[0] == stamp:
             return self._cache[1]
         typed = self._build_response(root)
@@ -243,7 +276,7 @@ class ResponseView(FlowView):
 
     @property
     def response_id(self) -> str | None:
-        return self._s.root_id
+        return self.state.root_id
 
     @property
     def text(self) -> str:
@@ -254,7 +287,7 @@ class ResponseView(FlowView):
             if item.entity != "message":
                 continue
             index = _indices(item.slot or "output/0")[0]
-            text = "".join(p.acc.text for p in self._parts("content", index)
+            text = "".join(_text(p) for p in self._parts("content", index)
                            if p.entity == "output_text")
             if text:
                 out.append(text)
@@ -276,17 +309,24 @@ class ResponseView(FlowView):
     def replayed(self) -> int:
         """Events dropped because their sequence number was not past the last one
         (a resumed stream replaying what the flow already had)."""
-        return self._s.replayed
+        return self.state.replayed
 
     @property
     def sequence_number(self) -> int | None:
         """The last sequence number accepted: the cursor to resume after
         (``starting_after``)."""
-        return self._s.sequence
+        return self.state.sequence
 
 
 class ResponseCallbacks(Callbacks):
     """The Responses callbacks."""
+
+    def registry(self) -> ResponseHooks:
+        """The flow's callback registry, with the value-delta callbacks."""
+        return cast(ResponseHooks, super().registry())  # made by new_registry below
+
+    def new_registry(self) -> Hooks:
+        return ResponseHooks(self._snapshot_of)
 
     def on_response(self, state: ResponseState) -> Callable[[ResponseCb], ResponseCb]:
         """Call the decorated function with the rebuilt ``Response`` when the response
@@ -306,7 +346,7 @@ class ResponseCallbacks(Callbacks):
     def on_text_delta(self, cb: DeltaCb) -> DeltaCb:
         """Call ``cb(delta)`` for each text delta merged (output text, refusal,
         reasoning text, reasoning summaries)."""
-        hooks = self._hooks_or_new()
+        hooks = self.registry()
         for kind in sorted(TEXT_KINDS):
             hooks.value_delta.setdefault(kind, []).append(cb)
         return cb
@@ -314,7 +354,7 @@ class ResponseCallbacks(Callbacks):
     def on_arguments_delta(self, cb: DeltaCb) -> DeltaCb:
         """Call ``cb(delta)`` for each arguments delta merged (function, custom tool
         and MCP calls)."""
-        hooks = self._hooks_or_new()
+        hooks = self.registry()
         for kind in sorted(ARGUMENT_KINDS):
             hooks.value_delta.setdefault(kind, []).append(cb)
         return cb
@@ -329,18 +369,12 @@ class ResponseFlow(Flow, ResponseView, ResponseCallbacks):
     ``strict``, limits, checkpoints (:meth:`to_json` / :meth:`from_json`).
     """
 
-    default_protocol: ClassVar[Protocol] = RESPONSES
+    default_protocol: ClassVar[Protocol | None] = RESPONSES
+    profiles: ClassVar[Mapping[str, Profile]] = PROFILES
 
-    def _snapshot_of(self, tracker: Any) -> Any:
+    def _snapshot_of(self, tracker: Tracker) -> Any:
         if tracker.entity == self.protocol.root:
             return self._build_response(tracker)  # not the cached one: a callback may edit it
         if tracker.entity in ITEM_KINDS:
             return self._item_model(self._item_wire(tracker))
         return tracker.wire(None)
-
-    def _delta_of(self, tracker: Any, data: Any) -> ValueDelta:
-        indices = _indices(tracker.slot or "output/0")
-        return ValueDelta(
-            delta=data.get("delta", ""), kind=tracker.entity, item_id=tracker.owner or "",
-            output_index=indices[0], index=indices[1] if len(indices) > 1 else None,
-            tracker=tracker)
