@@ -26,7 +26,6 @@ class AsyncDriving:
     """``afeed``, ``afeed_sse``, ``aclose``."""
 
     if TYPE_CHECKING:
-        _s: FlowState
         _deferred: bool
         _hooks: Hooks | None
         callback_errors: Literal["raise", "collect"]
@@ -34,6 +33,8 @@ class AsyncDriving:
 
         @property
         def event_count(self) -> int: ...
+        @property
+        def state(self) -> FlowState: ...
 
         def feed(self, event: Any) -> list[Violation]: ...
         def close(self) -> Ending: ...
@@ -45,7 +46,7 @@ class AsyncDriving:
 
     async def afeed_sse(self, chunk: bytes) -> list[Violation]:
         """:meth:`feed_sse` event by event, awaiting each event's callbacks."""
-        state = self._s
+        state = self.state
         start = len(state.violations)
         events = state.decoder.feed(chunk)
         if state.backlog:

@@ -52,59 +52,59 @@ class FlowView:
     @property
     def violations(self) -> list[Violation]:
         """Every violation so far, in input order."""
-        return self._s.violations
+        return self.state.violations
 
     @property
     def history(self) -> list[StateChange]:
         """Every accepted state change, in order: the path the run took (up to
         ``Limits.max_history``; see :attr:`history_dropped`)."""
-        return self._s.history
+        return self.state.history
 
     @property
     def history_dropped(self) -> int:
         """State changes not kept in :attr:`history` because it was full."""
-        return self._s.history_dropped
+        return self.state.history_dropped
 
     @property
     def suppressed(self) -> dict[str, int]:
         """Violations counted but not stored, by code (``Limits.max_repeated_violations``)."""
-        return self._s.suppressed
+        return self.state.suppressed
 
     @property
     def expected(self) -> dict[str, int]:
         """Violations the flow's profile expects from this server, counted by code
         instead of reported (:mod:`runflow.engine.profiles`)."""
-        return self._s.expected
+        return self.state.expected
 
     @property
     def event_count(self) -> int:
         """Events received so far (the index the next one will get)."""
-        return self._s.index
+        return self.state.index
 
     @property
     def ending(self) -> Ending | None:
         """How the last stream ended, or None while it is open."""
-        return self._c.endings[self._s.stream]  # type: ignore[return-value]
+        return self.compiled.endings[self.state.stream]  # type: ignore[return-value]
 
     @property
     def stream_state(self) -> str:
         """The stream machine's state (see ``diagrams/stream.mmd``)."""
-        return self._s.stream
+        return self.state.stream
 
     def entities(self, kind: str) -> list[BaseModel]:
         """Snapshots of every entity of ``kind``, in the order first seen."""
-        state = self._s
-        if kind == self._c.root:
+        state = self.state
+        if kind == self.compiled.root:
             return [state.root.snapshot()] if state.root is not None else []
-        if kind == self._c.scope:
+        if kind == self.compiled.scope:
             return [state.scope.snapshot()] if state.scope is not None else []
         return [t.snapshot() for t in state.children.get(kind, {}).values()]
 
     def state_of(self, kind: str, entity_id: str | None = None) -> str:
         """The state of an entity (``"unseen"`` if the flow never saw it)."""
-        state = self._s
-        tracker: Any = (state.root if kind == self._c.root else
-                        state.scope if kind == self._c.scope else
+        state = self.state
+        tracker: Any = (state.root if kind == self.compiled.root else
+                        state.scope if kind == self.compiled.scope else
                         state.children.get(kind, {}).get(entity_id or ""))
         if tracker is None or (entity_id is not None and tracker.id != entity_id):
             return UNSEEN
@@ -112,30 +112,30 @@ class FlowView:
 
     def states(self, kind: str) -> dict[str, str]:
         """Id -> state of every child entity of ``kind``."""
-        return {k: t.state for k, t in self._s.children.get(kind, {}).items()}
+        return {k: t.state for k, t in self.state.children.get(kind, {}).items()}
 
     @property
     def root_kind(self) -> str:
         """The kind of entity the flow follows: ``"run"``, ``"response"``."""
-        return self._c.root
+        return self.compiled.root
 
     @property
     def root_id(self) -> str | None:
         """The id of the entity the flow follows (the run, the response), once known."""
-        return self._s.root_id
+        return self.state.root_id
 
     @property
     def root_state(self) -> str:
         """The state of the entity the flow follows (``"unseen"`` before its first event)."""
-        root = self._s.root
+        root = self.state.root
         return root.state if root is not None else UNSEEN
 
     @property
     def errors(self) -> list[Violation]:
         """The error-severity violations."""
-        return [v for v in self._s.violations if v.severity == "error"]
+        return [v for v in self.state.violations if v.severity == "error"]
 
     @property
     def ok(self) -> bool:
         """No error-severity violation so far."""
-        return not any(v.severity == "error" for v in self._s.violations)
+        return not any(v.severity == "error" for v in self.state.violations)

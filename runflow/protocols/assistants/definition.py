@@ -43,8 +43,8 @@ in_progress) takes rows only:
    ``"paused"`` to the sources of ``thread.run.in_progress``;
 3. name it in the root columns if it matters there (``pauses`` if a stream may end
    in it, ``children_closing`` if steps may end meanwhile);
-4. add it to the ``RunState`` literal in :mod:`runflow.engine.callbacks` (checked against
-   this table at import, so a forgotten literal is a
+4. add it to the ``RunState`` literal in :mod:`runflow.protocols.assistants.callbacks`
+   (checked against this table when that module is imported, so a forgotten literal is a
    :class:`ProtocolDefinitionError`, not a silent gap);
 5. run ``runflow diagram --refresh``.
 
