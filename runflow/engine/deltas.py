@@ -9,9 +9,9 @@ reached its limit stops growing and says so once.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from runflow.engine.accumulator import OVER_LIMIT
+from runflow.engine.accumulator import OVER_LIMIT, Problem
 from runflow.engine.core import reject, slot_key, spot
 from runflow.engine.definition import EntityTable
 from runflow.engine.entities import Tracker
@@ -68,8 +68,9 @@ class Deltas(Resolving):
         result = acc.merge(delta, limit - tracker.size, self.limits.max_index)
         if result is None:
             return
-        if isinstance(result, tuple):
-            reject(result[0], result[1], tracker)
+        if type(result) is not int:
+            code, message = cast(Problem, result)
+            reject(code, message, tracker)
         if result == OVER_LIMIT:
             self._s.capped.add(tracker.label)
             self._violate(

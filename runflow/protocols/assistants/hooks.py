@@ -84,7 +84,8 @@ class RunHooks(Hooks):
             return
         created, deltas = text.get("created"), text.get("delta")
         mid = tracker.id
-        parts = _parts(tracker).parts
+        message: Any = tracker.acc  # a MessageContent (no cast: this runs per delta)
+        parts = message.parts
         for item in content:
             if item["type"] != "text":
                 continue
@@ -107,7 +108,8 @@ class RunHooks(Hooks):
             return
         created, deltas = hooks.get("created"), hooks.get("delta")
         sid = tracker.id
-        calls = _calls(tracker).calls
+        details: Any = tracker.acc  # a StepDetails (no cast: this runs per delta)
+        calls = details.calls
         for item in items:
             index = item["index"]
             view = ToolCallSnapshot(sid, index, calls[index])
