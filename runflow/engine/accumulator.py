@@ -10,7 +10,7 @@ nothing from a protocol.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 from runflow.engine.violations import Code
 
@@ -51,8 +51,11 @@ class Accumulator(Protocol):
     applies it, or applies nothing and says why; the rest keep the snapshot, the
     undo journal and checkpoints whole."""
 
-    limit: ClassVar[str]
-    """The :class:`runflow.Limits` field that bounds what deltas add."""
+    @property
+    def limit(self) -> str:
+        """The :class:`runflow.Limits` field that bounds what deltas add (a class
+        attribute of each accumulator)."""
+        ...
 
     def merge(self, delta: JSON, room: int, max_index: int) -> MergeResult:
         """Merge ``delta`` if it is valid and fits in ``room`` characters."""

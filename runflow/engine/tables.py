@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from runflow.engine.accumulator import Accumulator
     from runflow.engine.shapes import Shape
     from runflow.engine.violations import Code
 
@@ -121,7 +122,7 @@ class EntityTable:
     """The payload shape of this entity's delta events."""
     snapshot: type[BaseModel] | None = None
     """The openai SDK type snapshots are built as."""
-    accumulator: Callable[[], Any] | None = None
+    accumulator: Callable[[], Accumulator] | None = None
     """Makes the object that deltas grow (:class:`runflow.engine.accumulator.Accumulator`)."""
     status_field: str | None = "status"
     """The field of the full object that names its state (None: it has none)."""
