@@ -38,7 +38,7 @@ class Deltas(Resolving):
                 shape = table.delta_shape
                 problem = shape.problem(data) if shape is not None else None
                 reject(Code.MALFORMED_EVENT,
-                        f"the data of {name}: {problem or 'not a delta object'}")
+                       f"the data of {name}: {problem or 'not a delta object'}")
             found = self._s.children[kind].get(oid)
             if found is None:
                 reject(
@@ -88,7 +88,7 @@ class Deltas(Resolving):
         """The positioned entity a delta is about (deltas never create one)."""
         if type(data) is not dict:
             reject(Code.MALFORMED_EVENT, f"the data of {name}: expected an object, got "
-                    f"{json_type(data)}")
+                   f"{json_type(data)}")
         state = self._s
         pos = table.position
         if len(pos) == 2:  # the fast path: a part's delta (output_index, content_index)
@@ -106,9 +106,9 @@ class Deltas(Resolving):
             what = (f"is {tracker.label}" if tracker is not None
                     else "holds nothing this flow has seen begin")
             reject(Code.UNKNOWN_ENTITY,
-                    f"{name} for a {table.entity} at {spot(table.position, indices)}, which "
-                    f"{what}; a delta carries no object, so it cannot be adopted",
-                    EntityRef(kind=table.entity, id=slot_key(table.group, indices)))
+                   f"{name} for a {table.entity} at {spot(table.position, indices)}, which "
+                   f"{what}; a delta carries no object, so it cannot be adopted",
+                   EntityRef(kind=table.entity, id=slot_key(table.group, indices)))
         if table.named_by is not None and data.get(table.named_by) != tracker.owner:
             self._check_named(table, data, tracker, name)
         return tracker

@@ -44,7 +44,7 @@ class Resolving(FlowCore):
                 value = obj.get(fld)
                 shown = value[:80] if type(value) is str else shorten(value)
                 reject(Code.FOREIGN_ENTITY, f"{label} belongs to {other} {shown}, not this "
-                        f"flow's {other} {known}", ref)
+                       f"flow's {other} {known}", ref)
         created = name in c.created[kind]
         if table.role == "scope":
             scope = state.scope
@@ -53,19 +53,19 @@ class Resolving(FlowCore):
                 reject(code, f"{label} arrived but this flow already has {scope.label}", ref)
             if state.scope_id is not None and state.scope_id != oid:
                 reject(Code.FOREIGN_ENTITY,
-                        f"{label} is not this flow's {kind} {state.scope_id}", ref)
+                       f"{label} is not this flow's {kind} {state.scope_id}", ref)
             return Tracker(table, oid), True
         if table.role == "root":
             if state.root_id is not None and oid != state.root_id:
                 reject(Code.FOREIGN_ENTITY,
-                        f"{label} is not this flow's {kind} {state.root_id}; one flow is one "
-                        f"{kind}", ref)
+                       f"{label} is not this flow's {kind} {state.root_id}; one flow is one "
+                       f"{kind}", ref)
             root = state.root
             if root is None:
                 return Tracker(table, oid), True
             if created and not recovered:
                 reject(Code.DUPLICATE_ENTITY,
-                        f"{name} for {label}, which this flow already has", ref)
+                       f"{name} for {label}, which this flow already has", ref)
             return root, False
         if not recovered:
             self._check_root_allows(name, ref)
@@ -73,15 +73,15 @@ class Resolving(FlowCore):
         if existing is not None:
             if created and not recovered:
                 reject(Code.DUPLICATE_ENTITY, f"{name} for {label}, which this flow already "
-                        f"has (state {existing.state!r})", ref)
+                       f"has (state {existing.state!r})", ref)
             return existing, False
         root_state = state.root.state if state.root is not None else UNSEEN
         if not created and not recovered and root_state not in c.root_table.adopt_children:
             reject(Code.UNKNOWN_ENTITY, f"{name} for {label}, which this flow has not seen "
-                    f"begin; it cannot be adopted while the {c.root} is {root_state!r}", ref)
+                   f"begin; it cannot be adopted while the {c.root} is {root_state!r}", ref)
         if sum(map(len, state.children.values())) >= self.limits.max_entities:
             reject(Code.LIMIT_EXCEEDED,
-                    f"{label} would exceed max_entities={self.limits.max_entities}", ref)
+                   f"{label} would exceed max_entities={self.limits.max_entities}", ref)
         return Tracker(table, oid), True
 
     def _check_root_allows(self, name: str, ref: EntityRef) -> None:
@@ -94,7 +94,7 @@ class Resolving(FlowCore):
         state = root.state
         if state in c.root_table.terminal:
             reject(Code.EVENT_AFTER_TERMINAL,
-                    f"{name} for {ref} after the {c.root} ended {state!r}", ref)
+                   f"{name} for {ref} after the {c.root} ended {state!r}", ref)
         allowed = c.closing_states if name in c.closing_events else c.root_table.children_open
         if state not in allowed:
             reject(
@@ -121,11 +121,11 @@ class Resolving(FlowCore):
             where = spot(table.position[:-1], indices[:-1])
             if parent is None:
                 reject(Code.UNKNOWN_ENTITY,
-                        f"{name} at {where}: this flow has seen nothing there in "
-                        f"{table.parent_group}", EntityRef(kind=kind, id=where))
+                       f"{name} at {where}: this flow has seen nothing there in "
+                       f"{table.parent_group}", EntityRef(kind=kind, id=where))
             if parent.state in c.tables[parent.entity].terminal:
                 reject(Code.EVENT_AFTER_TERMINAL,
-                        f"{name} for {parent.label} after it ended {parent.state!r}", parent)
+                       f"{name} for {parent.label} after it ended {parent.state!r}", parent)
         key = slot_key(table.group, indices)
         existing = self._slot(table.group, indices)
         owner = parent.owner if parent is not None else None
@@ -135,16 +135,16 @@ class Resolving(FlowCore):
             root_state = state.root.state if state.root is not None else UNSEEN
             if not created and (obj is None or root_state not in c.root_table.adopt_children):
                 reject(Code.UNKNOWN_ENTITY,
-                        f"{name} for {kind} at {spot(table.position, indices)}, which this "
-                        "flow has not seen begin", EntityRef(kind=kind, id=oid or key))
+                       f"{name} for {kind} at {spot(table.position, indices)}, which this "
+                       "flow has not seen begin", EntityRef(kind=kind, id=oid or key))
             if sum(map(len, state.children.values())) >= self.limits.max_entities:
                 reject(Code.LIMIT_EXCEEDED,
-                        f"{kind} at {key} would exceed max_entities={self.limits.max_entities}")
+                       f"{kind} at {key} would exceed max_entities={self.limits.max_entities}")
             if type(oid) is not str:
                 oid = f"{parent.id if parent is not None else ''}:{indices[-1]}"
             elif oid in state.children[kind]:
                 reject(Code.DUPLICATE_ENTITY, f"{name} for {kind} {oid}, which this flow "
-                        "already has at another position", EntityRef(kind=kind, id=oid))
+                       "already has at another position", EntityRef(kind=kind, id=oid))
             tracker = Tracker(table, oid)
             tracker.slot = key
             tracker.owner = owner if owner is not None else oid
@@ -153,12 +153,12 @@ class Resolving(FlowCore):
             self._check_root_allows(name, existing.ref)
             if created:
                 reject(Code.DUPLICATE_ENTITY,
-                        f"{name} at {spot(table.position, indices)}, where this flow already "
-                        f"has {existing.label} (state {existing.state!r})", existing)
+                       f"{name} at {spot(table.position, indices)}, where this flow already "
+                       f"has {existing.label} (state {existing.state!r})", existing)
             if existing.entity != kind:
                 reject(Code.TYPE_CHANGE,
-                        f"{name} says the {table.group} at {spot(table.position, indices)} "
-                        f"is a {kind}, but it began as {existing.label}", existing)
+                       f"{name} says the {table.group} at {spot(table.position, indices)} "
+                       f"is a {kind}, but it began as {existing.label}", existing)
             if type(oid) is str and parent is None and oid != existing.id:
                 self._violate(Code.ITEM_ID_MISMATCH, state.index - 1, name, existing.ref,
                               f"{name} gives the entity at {spot(table.position, indices)} "
@@ -175,11 +175,11 @@ class Resolving(FlowCore):
             value = data.get(fld) if type(data) is dict else None
             if type(value) is not int or value < 0:
                 reject(Code.MALFORMED_EVENT,
-                        f"the data of {name}: {fld}: expected an index (an integer >= 0), got "
-                        f"{shorten(value)}")
+                       f"the data of {name}: {fld}: expected an index (an integer >= 0), got "
+                       f"{shorten(value)}")
             if value >= max_index:
                 reject(Code.LIMIT_EXCEEDED,
-                        f"the data of {name}: {fld} {value} exceeds the limit {max_index}")
+                       f"the data of {name}: {fld} {value} exceeds the limit {max_index}")
             out.append(value)
         return tuple(out)
 
@@ -200,7 +200,7 @@ class Resolving(FlowCore):
             return
         if type(named) is not str:
             reject(Code.MALFORMED_EVENT, f"the data of {name}: {named_by}: expected a "
-                    f"string, got {json_type(named)}")
+                   f"string, got {json_type(named)}")
         if named != owner:
             self._violate(Code.ITEM_ID_MISMATCH, self._s.index - 1, name, tracker.ref,
                           f"{name}'s {named_by} is {shorten(named)}, but the entity at its "

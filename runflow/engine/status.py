@@ -49,7 +49,7 @@ class StatusEvents(Resolving, Journal):
             obj = data.get(carries) if carries is not None else None
             if carries is not None and type(obj) is not dict:
                 reject(Code.MALFORMED_EVENT, f"the data of {name}: {carries}: expected an "
-                        f"object, got {json_type(obj)}")
+                       f"object, got {json_type(obj)}")
         if kind is None:  # a shared event: the object's discriminator picks the table
             kind = self._dispatch(name, obj)
         table = c.tables[kind]
@@ -106,8 +106,8 @@ class StatusEvents(Resolving, Journal):
             kind = tags.get("*")
         if kind is None:
             reject(Code.MALFORMED_EVENT,
-                    f"the data of {name}: type {shorten(tag)} is none of "
-                    f"{', '.join(sorted(t for t in tags if t != '*'))}")
+                   f"the data of {name}: type {shorten(tag)} is none of "
+                   f"{', '.join(sorted(t for t in tags if t != '*'))}")
         return kind
 
     def _apply_status(self, tracker: Tracker, table: EntityTable, obj: Any, data: Any,

@@ -108,7 +108,7 @@ class StreamSteps(FlowCore):
             return False
         if type(seq) is not int or seq < 0:
             raise Rejected(Code.MALFORMED_EVENT, f"the data of {shorten(name)}: {fld}: "
-                            f"expected an integer >= 0, got {shorten(seq)}", None)
+                           f"expected an integer >= 0, got {shorten(seq)}", None)
         if last is not None and seq <= last:
             state.replayed += 1
             return True
