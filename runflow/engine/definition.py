@@ -64,7 +64,6 @@ __all__ = [
 ]
 
 
-
 class Finding(NamedTuple):
     """What a rule found: a sentence, the entity it concerns (a tracker, or None
     for the event's own entity) and, when it differs from the code's default, the

@@ -62,8 +62,6 @@ def _dumped(model: BaseModel) -> Any:
                         f"({shorten(str(exc), 120)})")
 
 
-
-
 class Flow(Recovery, Deltas, StreamSteps):
     """The engine: validate and reconstruct one root entity from its stream events,
     under the protocol definition it is given. ``runflow.RunFlow`` (Assistants) and

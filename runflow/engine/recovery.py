@@ -24,12 +24,12 @@ class RecoveryError(ValueError):
     status, not an object of the protocol)."""
 
 
-
 class Recovery(StatusEvents):
     """:meth:`recover` (a mixin of :class:`runflow.engine.flow.Flow`)."""
 
     def recover(self, obj: BaseModel) -> bool:
-        """Apply a full object read over REST after a cut (a ``Run``, ``RunStep`` or
+        """Apply a full object read over REST after a cut (an object of one of the
+        definition's snapshot types: for Assistants a ``Run``, ``RunStep`` or
         ``Message``); return True when the entity changed state.
 
         After a cut stream the protocol has no resume: the only way to learn what

@@ -24,7 +24,6 @@ from runflow.protocols.assistants.content import (
 __all__ = ["MISSING", "Difference", "diff_message", "diff_step", "shorten"]
 
 
-
 def _given(value: str) -> str:
     """An empty server value means the server omitted it: the rebuilt one is kept
     (see :func:`runflow.engine.entities.merge_server_object`)."""

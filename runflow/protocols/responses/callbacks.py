@@ -114,7 +114,6 @@ PartCb = TypeVar("PartCb", bound=Callable[[dict[str, Any]], Result])
 DeltaCb = TypeVar("DeltaCb", bound=Callable[[ValueDelta], Result])
 
 
-
 class ResponseHooks(Hooks):
     """The engine's hooks plus the Responses value deltas: the callbacks told of
     each delta merged into an entity of a kind, each given a :class:`ValueDelta`."""

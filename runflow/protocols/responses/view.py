@@ -36,7 +36,6 @@ class UnknownItem(BaseModel):
     status: str | None = None
 
 
-
 _ITEMS: TypeAdapter[Any] = TypeAdapter(ResponseOutputItem)
 _KNOWN_ITEM_TYPES = frozenset(
     get_args(model.model_fields["type"].annotation)[0]
@@ -52,7 +51,6 @@ def slot_indices(slot: str) -> list[int]:
 
 def _text(tracker: Tracker) -> str:
     return cast(StreamedText, tracker.acc).text
-
 
 
 class ResponseView(FlowView):
