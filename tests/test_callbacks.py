@@ -28,8 +28,8 @@ from runflow import (
     Violation,
 )
 from runflow.adapters.sdk import aconsume
-from runflow.engine.callbacks import STATE_TYPES, handler_method_names
 from runflow.protocols import PROTOCOL, UNSEEN, Entity
+from runflow.protocols.assistants.callbacks import STATE_TYPES, handler_method_names
 
 SNAPSHOT_TYPE = {Entity.RUN: Run, Entity.STEP: RunStep, Entity.MESSAGE: Message,
                  Entity.THREAD: Thread}

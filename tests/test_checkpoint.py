@@ -15,8 +15,9 @@ import pytest
 from conftest import load_bytes, load_events
 from helpers import feed_all
 
-from runflow import Code, RunFlow
+from runflow import ASSISTANTS, Code, RunFlow
 from runflow.engine.checkpoint import CheckpointError
+from runflow.engine.flow import Flow
 
 Event = dict[str, Any]
 
@@ -268,6 +269,8 @@ _CHILD = ["state", "children"]
     (["settings", "limits", "max_message_chars"], None, "max_message_chars: expected a positive"),
     (["state", "decoder"], _DELETE, "state.decoder: missing"),
     (["state", "planet"], 1, "state.planet: not a field"),
+    (["settings", "profile"], "no_such_server", "unknown profile 'no_such_server'; known: "),
+    (["settings", "profile"], 7, "settings.profile: expected a profile name or null"),
 ])
 def test_damaged_checkpoint_raises_checkpoint_error(path: list[Any], value: Any, match: str
                                                     ) -> None:
@@ -298,3 +301,25 @@ def test_checkpoint_with_impossible_values_raises_checkpoint_error(path: list[An
     must fail clearly, not produce violations (or silence) several events later."""
     with pytest.raises(CheckpointError, match=str(value)):
         RunFlow.from_json(damaged(path, value))
+
+
+# --------------------------------------------------------------------------- #
+# the engine's own flow: no definition of its own
+# --------------------------------------------------------------------------- #
+def test_the_engines_flow_runs_only_the_definition_it_is_given() -> None:
+    with pytest.raises(TypeError, match="pass protocol="):
+        Flow()
+    text = feed_all(tool_call_run()[:30]).to_json()
+    with pytest.raises(TypeError, match="needs protocol="):
+        Flow.from_json(text)
+    flow = Flow.from_json(text, protocol=ASSISTANTS)
+    again = RunFlow.from_json(text)
+    assert type(flow) is Flow and flow.definition is ASSISTANTS
+    assert (flow.event_count, flow.root_state, flow.history) == (
+        again.event_count, again.run_status, again.history)
+    for event in tool_call_run()[30:]:
+        flow.feed(event)
+        again.feed(event)
+    assert flow.close() == again.close() == "done"
+    assert flow.violations == again.violations
+    assert flow.states("step") == again.step_states

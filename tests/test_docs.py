@@ -26,7 +26,7 @@ def test_every_code_has_a_rule() -> None:
 
 
 def test_readme_profile_table_matches_the_profiles() -> None:
-    from runflow.engine.profiles import profiles_markdown
+    from runflow.protocols.profiles import profiles_markdown
 
     text = README.read_text(encoding="utf-8")
     begin, end = "<!-- profiles:begin -->\n", "<!-- profiles:end -->"

@@ -31,7 +31,8 @@ def test_an_exception_while_applying_is_an_internal_error(monkeypatch: pytest.Mo
     internal = [v for v in flow.violations if v.code.value == "internal_error"]
     assert internal and internal[0].index == first_delta
     # the innermost frame inside runflow: the engine's delta path called the merge
-    assert internal[0].message.startswith("KeyError at engine/flow.py:")
+    assert internal[0].message.startswith("KeyError at engine/deltas.py:")
+    assert "(_on_delta)" in internal[0].message
     assert "(_on_delta)" in internal[0].message and "bug in runflow" in internal[0].message
     assert flow.run_status == "completed"  # everything after the broken events applied
 

@@ -20,15 +20,15 @@ from machine_walk import walk
 
 from runflow import ProtocolDefinitionError, ResponseFlow, RunFlow
 from runflow.diagrams import diagram_files, diagram_names
-from runflow.engine.callbacks import check_state_literals
 from runflow.engine.definition import UNSEEN, Protocol, Transition
 from runflow.engine.machines import compiled
 from runflow.protocols import ASSISTANTS, RESPONSES
 from runflow.protocols.assistants import definition as assistants
+from runflow.protocols.assistants.callbacks import check_state_literals
 from runflow.protocols.assistants.invariants import invariants_of as assistants_invariants
 from runflow.protocols.payload import Expect
 from runflow.protocols.responses import definition as responses
-from runflow.protocols.responses.flow import ItemKind, check_literals
+from runflow.protocols.responses.callbacks import ItemKind, check_literals
 from runflow.protocols.responses.invariants import invariants_of as responses_invariants
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,8 +14,8 @@ from runflow.adapters.recording import detect_protocol, new_flow, read_recording
 from runflow.cli import main
 from runflow.conform.runner import conform_protocols, scenarios_for
 from runflow.diagrams import diagram_set
-from runflow.engine.profiles import PROFILES
 from runflow.protocols import ASSISTANTS, RESPONSES
+from runflow.protocols.profiles import PROFILES
 from runflow.protocols.registry import PROTOCOLS, REGISTRY, registered
 
 ERROR_ONLY = (b'data: {"type":"error","sequence_number":0,"error":{"type":"tokens",'

@@ -106,7 +106,7 @@ def test_capture_replays_with_its_verdict(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(PROFILE_VERDICTS))
 def test_a_servers_profile_expects_its_quirk(name: str) -> None:
-    from runflow.engine.profiles import profile_named
+    from runflow.protocols.profiles import profile_named
 
     profile, expected = PROFILE_VERDICTS[name]
     flow = ResponseFlow(profile=profile_named(profile))
@@ -369,7 +369,7 @@ def test_strict_raises_at_the_first_error_and_loses_nothing() -> None:
 
 def test_a_checkpoint_keeps_the_profile_and_refuses_another_protocol() -> None:
     from runflow import CheckpointError, RunFlow
-    from runflow.engine.profiles import profile_named
+    from runflow.protocols.profiles import profile_named
 
     flow = fed(load("pydanticai_codex_backend_fc_gpt55.sse"), profile=profile_named("codex"))
     restored = ResponseFlow.from_json(flow.to_json())

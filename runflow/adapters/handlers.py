@@ -50,8 +50,8 @@ from typing_extensions import Self
 from runflow.adapters.hooknames import Relay, check_handler_class, enter_hooks, relay_for
 from runflow.adapters.sdk import error_event, watch_done
 from runflow.engine.definition import Protocol
-from runflow.engine.flow import RunFlow
 from runflow.protocols import ASSISTANTS
+from runflow.protocols.assistants.flow import RunFlow
 
 __all__ = ["AsyncFlowEventHandler", "FlowEventHandler"]
 

@@ -55,8 +55,9 @@ from runflow.adapters.hooknames import Relay, check_handler_class, enter_hooks, 
 from runflow.adapters.sdk import aconsume, consume
 from runflow.engine.definition import Protocol
 from runflow.engine.flow import Ending
+from runflow.protocols.responses.callbacks import ARGUMENT_KINDS, TEXT_KINDS, ValueDelta
 from runflow.protocols.responses.definition import ITEM_KINDS, RESPONSES
-from runflow.protocols.responses.flow import ARGUMENT_KINDS, TEXT_KINDS, ResponseFlow, ValueDelta
+from runflow.protocols.responses.flow import ResponseFlow
 
 __all__ = ["ResponseEventHandler", "delta_hooks"]
 

@@ -63,7 +63,7 @@ def write_json(out: Output, value: Any, *, indent: int | None = None) -> None:
 
 def add_protocol_options(parser: argparse.ArgumentParser) -> None:
     """``--protocol`` and ``--profile``, for the subcommands that read streams."""
-    from runflow.engine.profiles import PROFILES
+    from runflow.protocols.profiles import PROFILES
     from runflow.protocols.registry import PROTOCOLS
 
     parser.add_argument(
@@ -79,7 +79,7 @@ def load_replay(path: str, args: argparse.Namespace | None = None) -> Replay:
     """Read and replay one recording; an unreadable one is a :class:`CommandError`.
     ``args`` may carry ``--protocol`` and ``--profile``."""
     from runflow.adapters.recording import RecordingError, read_recording
-    from runflow.engine.profiles import profile_named
+    from runflow.protocols.profiles import profile_named
 
     try:
         recording = read_recording(path)

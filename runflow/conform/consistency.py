@@ -15,8 +15,8 @@ from typing import Any
 
 from runflow.conform.events import TappedEvent, carried
 from runflow.conform.findings import Finding
+from runflow.engine.accumulator import shorten
 from runflow.engine.definition import Protocol
-from runflow.protocols.assistants.divergence import shorten
 
 __all__ = ["compare", "compare_lists", "compare_one", "final_objects"]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from runflow.conform.events import TappedEvent, carried, entity_key
 from runflow.conform.findings import Finding
+from runflow.engine.accumulator import shorten
 from runflow.engine.definition import Protocol
-from runflow.protocols.assistants.divergence import shorten
 from runflow.protocols.payload import Expect, Invariant
 from runflow.protocols.registry import row_of
 

@@ -20,21 +20,18 @@ import dataclasses
 import types
 import typing
 import warnings
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, Union
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, Union
+from typing import Protocol as Interface
 
 from runflow.engine.definition import Protocol
 from runflow.engine.entities import Tracker
 from runflow.engine.jsonparse import JSONError, dump_json, parse_json
 from runflow.engine.limits import Limits
-from runflow.engine.profiles import profile_named
+from runflow.engine.profiles import Profile
 from runflow.engine.sse import RawEvent, SSEDecoder
 from runflow.engine.state import FlowState, StateChange
 from runflow.engine.violations import Violation
-from runflow.protocols import PROTOCOL
-
-if TYPE_CHECKING:
-    from runflow.engine.flow import Flow as RunFlow
 
 __all__ = ["FORMAT", "VERSION", "CheckpointError", "dump_flow", "load_flow"]
 
@@ -42,7 +39,6 @@ FORMAT = "runflow.checkpoint"
 VERSION = 2
 """Version 2: the generic ``state`` record (version 1 listed fields by hand)."""
 
-F = TypeVar("F", bound="RunFlow")
 _MISSING: Any = object()
 _HINTS = typing.get_type_hints(FlowState)
 
@@ -50,6 +46,23 @@ _HINTS = typing.get_type_hints(FlowState)
 class CheckpointError(ValueError):
     """The text is not a runflow checkpoint this version can read, or it is damaged;
     the message names the field."""
+
+
+class Saved(Interface):
+    """What a checkpoint reads of a flow."""
+
+    @property
+    def state(self) -> FlowState: ...
+    @property
+    def definition(self) -> Protocol: ...
+    @property
+    def strict(self) -> bool: ...
+    @property
+    def callback_errors(self) -> Literal["raise", "collect"]: ...
+    @property
+    def limits(self) -> Limits: ...
+    @property
+    def profile(self) -> Profile | None: ...
 
 
 class _Context:
@@ -262,14 +275,15 @@ def _count(value: Any, path: str) -> int:
 # --------------------------------------------------------------------------- #
 # flows
 # --------------------------------------------------------------------------- #
-def dump_flow(flow: RunFlow) -> str:
-    state = flow._s
+def dump_flow(flow: Saved) -> str:
+    """The checkpoint of ``flow``, as JSON text."""
+    state = flow.state
     record = {f.name: _encode(getattr(state, f.name), _HINTS[f.name])
               for f in dataclasses.fields(FlowState)}
     data = {
         "format": FORMAT,
         "version": VERSION,
-        "protocol": flow.protocol.name,
+        "protocol": flow.definition.name,
         "settings": {
             "strict": flow.strict,
             "callback_errors": flow.callback_errors,
@@ -334,7 +348,11 @@ def _check_record(state: FlowState, protocol: Protocol) -> None:
         raise CheckpointError("state.index: smaller than the backlog")
 
 
-def load_flow(cls: type[F], text: str | bytes, **overrides: Any) -> F:
+def load_flow(text: str | bytes, protocol: Protocol, profiles: Mapping[str, Profile],
+              overrides: dict[str, Any]) -> tuple[dict[str, Any], FlowState]:
+    """Read a checkpoint of a flow running ``protocol``: the arguments to make the
+    flow with (its saved settings, ``overrides`` taking precedence) and its state.
+    A saved profile is looked up in ``profiles``. Raises :class:`CheckpointError`."""
     try:
         data = parse_json(text)
     except JSONError as exc:
@@ -346,7 +364,6 @@ def load_flow(cls: type[F], text: str | bytes, **overrides: Any) -> F:
             f"checkpoint version {str(data.get('version'))[:20]} is not supported "
             f"(expected {VERSION})"
         )
-    protocol = overrides.pop("protocol", None) or getattr(cls, "default_protocol", PROTOCOL)
     if data.get("protocol") != protocol.name:
         raise CheckpointError(f"checkpoint of protocol {str(data.get('protocol'))[:40]!r}, "
                               f"not {protocol.name!r}")
@@ -361,10 +378,10 @@ def load_flow(cls: type[F], text: str | bytes, **overrides: Any) -> F:
         name = settings.get("profile")
         if name is not None and type(name) is not str:
             raise CheckpointError("settings.profile: expected a profile name or null")
-        try:
-            profile = profile_named(name) if name is not None else None
-        except ValueError as exc:
-            raise CheckpointError(f"settings.profile: {exc}") from None
+        profile = profiles.get(name) if name is not None else None
+        if name is not None and profile is None:
+            raise CheckpointError(f"settings.profile: unknown profile {name!r}; known: "
+                                  f"{', '.join(profiles)}")
     ctx = _Context(protocol, limits)
     record = _obj(data.get("state"), "state")
     values: dict[str, Any] = {}
@@ -376,7 +393,6 @@ def load_flow(cls: type[F], text: str | bytes, **overrides: Any) -> F:
         raise CheckpointError(f"state.{key}: not a field of this version's flow state")
     state = FlowState(**values)
     _check_record(state, protocol)
-    flow = cls(strict=strict, limits=limits, callback_errors=errors, protocol=protocol,
-               profile=profile, **overrides)
-    flow._s = state
-    return flow
+    arguments = {"strict": strict, "limits": limits, "callback_errors": errors,
+                 "protocol": protocol, "profile": profile, **overrides}
+    return arguments, state

@@ -1,4 +1,4 @@
-"""What a protocol definition is, and the checks run when one is built.
+"""What a protocol definition is, and building one.
 
 A definition is data: one :class:`EntityTable` per entity kind (its states and the
 events that move it), one :class:`StreamTable` (how a stream of events begins,
@@ -12,19 +12,34 @@ exhaustive tests are generated from the same data.
 rejected with a :class:`ProtocolDefinitionError` that lists every problem: states
 unreachable or trapped, a way out of a terminal state, an event mapped twice or
 not at all, a stream table that does not say what happens for some state and
-input, a rule about an event no table maps.
+input, a rule about an event no table maps (the table checks are in
+:mod:`runflow.engine.checks`; the tables themselves in :mod:`runflow.engine.tables`,
+re-exported here).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-if TYPE_CHECKING:
-    from pydantic import BaseModel
+from runflow.engine.checks import check_stream, check_table
+from runflow.engine.tables import (
+    GUARDS,
+    STAY,
+    STREAM_INPUTS,
+    UNSEEN,
+    EntityTable,
+    EventKind,
+    Guard,
+    Role,
+    StreamInput,
+    StreamRow,
+    StreamTable,
+    Transition,
+)
 
+if TYPE_CHECKING:
     from runflow.engine.shapes import Shape
     from runflow.engine.violations import Code, Severity
 
@@ -47,204 +62,6 @@ __all__ = [
     "Transition",
     "build_protocol",
 ]
-
-UNSEEN = "unseen"
-"""The state of an entity before the flow has seen any event about it."""
-
-Role = Literal["scope", "root", "child"]
-"""How an entity kind relates to the flow: the one ``root`` a flow follows (the
-run), the optional ``scope`` it lives in (the thread), and its many ``child`` ren
-(steps, messages), each keyed by id."""
-
-
-class EventKind(str, Enum):
-    """What an event name does, once looked up in the protocol."""
-
-    STATUS = "status"
-    """Carries the entity's full object and may change its state."""
-    DELTA = "delta"
-    """Carries a fragment of the entity's object; never changes state."""
-    DONE = "done"
-    """Ends the stream (``data: [DONE]``)."""
-    ERROR = "error"
-    """Ends the stream with an error object."""
-    IGNORED = "ignored"
-    """A protocol event runflow deliberately does not model."""
-
-
-@dataclass(frozen=True)
-class Transition:
-    """One row: ``event`` moves the entity from any of ``sources`` to ``dest``."""
-
-    event: str
-    sources: tuple[str, ...]
-    dest: str
-    why: str = ""
-    by_status: frozenset[str] = frozenset()
-    """Further destinations the object's status may choose instead of ``dest``
-    (``response.created`` leaves ``unseen`` for ``queued`` or ``in_progress``, as its
-    ``response.status`` says); a status outside ``{dest} | by_status`` is a
-    ``status_mismatch`` and ``dest`` is taken."""
-    carries: str | None = ""
-    """Where the entity's full object sits in the event's data: ``""`` the data
-    itself (Assistants), a key (``"response"``, ``"item"``, ``"part"``), or None for
-    an event that carries no object and names its entity by position
-    (``response.web_search_call.searching``)."""
-    compare: bool | None = None
-    """The event carries the finished value of what deltas grew, to be compared with
-    the rebuilt one (None: when ``dest`` is terminal and the table accumulates)."""
-
-    @property
-    def dests(self) -> frozenset[str]:
-        return self.by_status | {self.dest}
-
-
-@dataclass(frozen=True)
-class EntityTable:
-    """The state machine of one entity kind, and how it relates to the others."""
-
-    entity: str
-    states: tuple[str, ...]
-    terminal: frozenset[str]
-    transitions: tuple[Transition, ...]
-    deltas: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    """Delta event name -> the states in which it may arrive."""
-    initial: str = UNSEEN
-    role: Role = "child"
-    links: Mapping[str, str] = field(default_factory=dict)
-    """Field of this entity's object -> the kind of entity whose id it holds
-    (``{"run_id": "run"}``): an object naming another entity than the flow's is
-    ``foreign_entity``."""
-    pauses: frozenset[str] = frozenset()
-    """Root only: non-terminal states in which a stream may end, to be continued
-    by another stream (the column "may a stream end here" is ``final`` for
-    terminal states, ``pause`` for these, no otherwise)."""
-    children_open: frozenset[str] = frozenset()
-    """Root only: states in which children may be created and grow."""
-    children_closing: frozenset[str] = frozenset()
-    """Root only: further states in which children may only end."""
-    adopt_children: frozenset[str] = frozenset({UNSEEN})
-    """Root only: states in which a child first seen through a full object other
-    than its created event is adopted (the flow began mid-run); in any other
-    state it is ``unknown_entity``."""
-    shape: Shape | None = None
-    """The payload shape of this entity's full object (the fields runflow reads)."""
-    delta_shape: Shape | None = None
-    """The payload shape of this entity's delta events."""
-    snapshot: type[BaseModel] | None = None
-    """The openai SDK type snapshots are built as."""
-    accumulator: Callable[[], Any] | None = None
-    """Makes the object that deltas grow (see :mod:`runflow.protocols.assistants.accumulators`)."""
-    status_field: str | None = "status"
-    """The field of the full object that names its state (None: it has none)."""
-    delta_id: str = "id"
-    """The field of a delta event naming the entity it grows."""
-    delta_body: str = "delta"
-    """The field of a delta event holding the fragment (an object); ``""``: the
-    accumulator takes the whole data (a Responses delta is a string beside the
-    indices that place it)."""
-    group: str | None = None
-    """Entities addressed by position rather than by id share a *group* of
-    positions (every Responses item kind is in ``"output"``); None: by id."""
-    position: tuple[str, ...] = ()
-    """The data fields that place a positioned entity: ``("output_index",)`` for an
-    item, ``("output_index", "content_index")`` for a content part. The entity at
-    all but the last field is its parent (:attr:`parent_group`)."""
-    parent_group: str | None = None
-    """The group of the parent a positioned entity lives in (None: the root)."""
-    named_by: str | None = None
-    """The data field naming the item (the entity at the first position) an event of
-    this kind is about (``item_id``); an event naming another id is ``id_change``."""
-    status_from_event: bool = True
-    """On a ``status_mismatch``, the snapshot's status becomes the state the event led
-    to (an Assistants event name says the status); False keeps the server's
-    (a Responses ``output_item.done`` says nothing of it)."""
-    tag: str | None = None
-    """For events several tables map (``response.output_item.added``): the value of
-    the object's discriminator (``item.type``) that picks this table; ``"*"`` picks
-    it for any value no other table claims."""
-
-    def lookup(self) -> dict[tuple[str, str], str]:
-        """``{(state, event): dest}`` for every status transition."""
-        return {(src, t.event): t.dest for t in self.transitions for src in t.sources}
-
-    @property
-    def events(self) -> tuple[str, ...]:
-        """Every event name this table maps, status events first, in table order."""
-        names = [t.event for t in self.transitions]
-        return tuple(dict.fromkeys([*names, *self.deltas]))
-
-    def dests(self, event: str) -> dict[str, frozenset[str]]:
-        """``{source: destinations}`` of ``event`` (more than one where the object's
-        status chooses)."""
-        return {src: t.dests for t in self.transitions if t.event == event for src in t.sources}
-
-    @property
-    def created(self) -> frozenset[str]:
-        """The events that create this entity: those that leave only the initial state."""
-        return frozenset(t.event for t in self.transitions if t.sources == (self.initial,))
-
-    def stream_end(self, state: str) -> Literal["final", "pause"] | None:
-        """Whether a stream may end while the root is in ``state``."""
-        if state in self.terminal:
-            return "final"
-        if state in self.pauses:
-            return "pause"
-        return None
-
-
-StreamInput = Literal["event", "done", "error", "close", "begin"]
-"""What the stream machine is told: an entity event arrived, ``done``, ``error``,
-the input ended (``close()``), or a new stream of the same flow began."""
-STREAM_INPUTS: tuple[StreamInput, ...] = ("event", "done", "error", "close", "begin")
-
-Guard = Literal["final", "pause", "stalled", "open"]
-"""Where the root stands when ``done`` arrives: in a ``final`` state, in a
-``pause`` state it reached during this stream, in a pause state it was already in
-when this stream began (``stalled``: the stream moved nothing), or ``open``
-(anything else)."""
-GUARDS: tuple[Guard, ...] = ("final", "pause", "stalled", "open")
-STAY = "="
-"""A stream row's destination that means "stay in the current state"."""
-
-
-@dataclass(frozen=True)
-class StreamRow:
-    """``input`` in any of ``sources`` (while the root is ``when``) leads to ``dest``
-    (:data:`STAY`: the state does not change); ``code`` is the violation it reports,
-    ``say`` its message (``{event}``,
-    ``{root_state}``, ``{count}`` are filled in)."""
-
-    sources: tuple[str, ...]
-    input: StreamInput
-    dest: str
-    when: tuple[Guard, ...] | None = None
-    code: Code | None = None
-    say: str = ""
-    why: str = ""
-    names_root: bool = False
-    """The violation names the root (e.g. the run that was not final), not the stream."""
-
-
-@dataclass(frozen=True)
-class StreamTable:
-    """The stream's own machine: how input begins, ends and continues."""
-
-    states: tuple[str, ...]
-    initial: str
-    rows: tuple[StreamRow, ...]
-    endings: Mapping[str, str | None]
-    """State -> how the stream ended there (``done``/``error``/``truncated``), or
-    None while it is open."""
-
-    def lookup(self) -> dict[tuple[str, StreamInput, Guard], StreamRow]:
-        """``{(state, input, guard): row}``: total, checked by :func:`build_protocol`."""
-        out: dict[tuple[str, StreamInput, Guard], StreamRow] = {}
-        for row in self.rows:
-            for src in row.sources:
-                for guard in row.when or GUARDS:
-                    out.setdefault((src, row.input, guard), row)
-        return out
 
 
 class Finding(NamedTuple):
@@ -387,7 +204,7 @@ def build_protocol(
         for t in table.transitions:
             mapped_by.setdefault(t.event, set()).add(table.entity)
     for table in tables:
-        problems.extend(_check_table(table))
+        problems.extend(check_table(table))
         for t in table.transitions:
             if t.event in carries and carries[t.event] != t.carries:
                 problems.append(f"{table.entity}: {t.event} carries its object at "
@@ -433,7 +250,7 @@ def build_protocol(
             if other not in by_kind:
                 problems.append(f"{linked.entity}: link {fld!r} names unknown entity "
                                 f"{str(other)!r}")
-    problems.extend(_check_stream(stream))
+    problems.extend(check_stream(stream))
     for rule in rules:
         ruled = by_kind.get(rule.entity)
         if ruled is None:
@@ -503,97 +320,3 @@ def build_protocol(
             for kind in by_kind
         },
     )
-
-
-def _check_table(table: EntityTable) -> list[str]:
-    name = table.entity
-    states = set(table.states)
-    problems: list[str] = []
-    if len(states) != len(table.states):
-        problems.append(f"{name}: a state is listed twice in {table.states}")
-    if table.initial not in states:
-        problems.append(f"{name}: initial state {table.initial!r} is not a state")
-    for s in sorted(table.terminal - states):
-        problems.append(f"{name}: terminal state {s!r} is not a state")
-    root_only = (table.pauses | table.children_open | table.children_closing
-                 | (table.adopt_children - {UNSEEN}))
-    for s in sorted(root_only - states):
-        problems.append(f"{name}: a root column names unknown state {s!r}")
-    for s in sorted(table.pauses & table.terminal):
-        problems.append(f"{name}: {s!r} is terminal, so it cannot also be a pause")
-
-    edges: dict[str, set[str]] = {s: set() for s in states}
-    seen_pairs: dict[tuple[str, str], str] = {}
-    for t in table.transitions:
-        for s in (*t.sources, *sorted(t.dests)):
-            if s not in states:
-                problems.append(f"{name}: {t.event} uses unknown state {s!r}")
-        if t.carries is None and table.position == ():
-            problems.append(f"{name}: {t.event} carries no object, so the entity must be "
-                            "placed by position")
-        for src in t.sources:
-            if (src, t.event) in seen_pairs and seen_pairs[(src, t.event)] != t.dest:
-                problems.append(
-                    f"{name}: {t.event} from {src!r} goes to both "
-                    f"{seen_pairs[(src, t.event)]!r} and {t.dest!r}"
-                )
-            seen_pairs[(src, t.event)] = t.dest
-            if src in table.terminal:
-                problems.append(
-                    f"{name}: {t.event} leaves terminal state {src!r}; terminal states are final"
-                )
-            if src in edges:
-                edges[src].update(t.dests)
-    for event, allowed in table.deltas.items():
-        for s in sorted(set(allowed) - states):
-            problems.append(f"{name}: delta {event} allowed in unknown state {s!r}")
-
-    reachable = _closure({table.initial}, edges)
-    for s in table.states:
-        if s not in reachable:
-            problems.append(f"{name}: state {s!r} is unreachable from {table.initial!r}")
-    for s in table.states:
-        if s in table.terminal:
-            continue
-        if not edges.get(s, set()) - {s}:
-            problems.append(f"{name}: state {s!r} is a trap: not terminal and no way out")
-        elif not _closure({s}, edges) & table.terminal:
-            problems.append(f"{name}: no terminal state can be reached from {s!r}")
-    return problems
-
-
-def _check_stream(stream: StreamTable) -> list[str]:
-    problems: list[str] = []
-    states = set(stream.states)
-    if stream.initial not in states:
-        problems.append(f"stream: initial state {stream.initial!r} is not a state")
-    edges: dict[str, set[str]] = {s: set() for s in states}
-    for row in stream.rows:
-        for s in (*row.sources, row.dest):
-            if s not in states and s != STAY:
-                problems.append(f"stream: a {row.input} row uses unknown state {s!r}")
-        for src in row.sources:
-            edges.setdefault(src, set()).add(src if row.dest == STAY else row.dest)
-    lookup = stream.lookup()
-    for s in stream.states:
-        for inp in STREAM_INPUTS:
-            for guard in GUARDS:
-                if (s, inp, guard) not in lookup:
-                    problems.append(f"stream: no row for {inp!r} in state {s!r} "
-                                    f"while the root is {guard}")
-        if s not in stream.endings:
-            problems.append(f"stream: state {s!r} has no ending")
-    for s in sorted(states - _closure({stream.initial}, edges)):
-        problems.append(f"stream: state {s!r} is unreachable from {stream.initial!r}")
-    return problems
-
-
-def _closure(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
-    seen = set(start)
-    todo = list(start)
-    while todo:
-        for nxt in edges.get(todo.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen

@@ -1,4 +1,4 @@
-"""How a flow is driven asynchronously (a mixin of RunFlow).
+"""How a flow is driven asynchronously (a mixin of the engine's flow).
 
 The core is synchronous; driving it asynchronously only changes *when* callbacks
 run: every queued callback of an event is awaited before the next event is
@@ -10,16 +10,12 @@ openai SDK adapters (:mod:`runflow.adapters.sdk`) and the orchestrator
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from runflow.engine.state import Ending
+from runflow.engine.hooks import CallbackFailure, Hooks
+from runflow.engine.sse import RawEvent
+from runflow.engine.state import Ending, FlowState
 from runflow.engine.violations import Violation
-
-if TYPE_CHECKING:
-    from runflow.engine.flow import Flow as RunFlow
-    from runflow.engine.hooks import Hooks
-    from runflow.engine.sse import RawEvent
-    from runflow.engine.state import FlowState
 
 __all__ = ["AsyncDriving"]
 
@@ -30,9 +26,15 @@ class AsyncDriving:
     """``afeed``, ``afeed_sse``, ``aclose``."""
 
     if TYPE_CHECKING:
-        _s: FlowState
         _deferred: bool
         _hooks: Hooks | None
+        callback_errors: Literal["raise", "collect"]
+        callback_failures: list[CallbackFailure]
+
+        @property
+        def event_count(self) -> int: ...
+        @property
+        def state(self) -> FlowState: ...
 
         def feed(self, event: Any) -> list[Violation]: ...
         def close(self) -> Ending: ...
@@ -44,7 +46,7 @@ class AsyncDriving:
 
     async def afeed_sse(self, chunk: bytes) -> list[Violation]:
         """:meth:`feed_sse` event by event, awaiting each event's callbacks."""
-        state = self._s
+        state = self.state
         start = len(state.violations)
         events = state.decoder.feed(chunk)
         if state.backlog:
@@ -68,9 +70,9 @@ class AsyncDriving:
         except BaseException:
             self._deferred = False
             if self._hooks is not None:
-                await self._hooks.aflush(cast("RunFlow", self))
+                await self._hooks.aflush(self)
             raise
         self._deferred = False
         if self._hooks is not None:
-            await self._hooks.aflush(cast("RunFlow", self))
+            await self._hooks.aflush(self)
         return result

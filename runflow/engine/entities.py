@@ -3,7 +3,7 @@
 A tracker is a small plain object (``__slots__``) that the shared ``transitions``
 machines drive through its ``state`` attribute. It keeps the last full object the
 server sent (``raw``, as received, never copied) and, for entities that deltas
-grow, the accumulator the definition names (:mod:`runflow.protocols.assistants.accumulators`). The
+grow, the accumulator the definition names (:mod:`runflow.engine.accumulator`). The
 SDK's pydantic type is built from both only when asked for, then cached until the
 next change.
 """
@@ -14,10 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from runflow.engine.accumulator import JSON, Accumulator
 from runflow.engine.definition import UNSEEN, EntityTable
 from runflow.engine.violations import EntityRef
-from runflow.protocols.assistants.accumulators import Accumulator
-from runflow.protocols.assistants.content import JSON
 
 __all__ = ["Tracker", "merge_server_object"]
 
@@ -53,7 +52,7 @@ class Tracker:
         self.model = table.snapshot
         self.state = UNSEEN
         self.raw: JSON = {}
-        self.acc: Accumulator = table.accumulator() if table.accumulator else None
+        self.acc: Accumulator | None = table.accumulator() if table.accumulator else None
         self.deltas = 0  # delta events merged
         self.size = 0  # characters grown by deltas
         self.status_override: str | None = None  # event name disagreed with payload

@@ -9,7 +9,9 @@ quiet about what it always does while everything else is still reported.
 
 A profile is data: ``(code, entity kind or None) -> severity``; the kind narrows
 the override to one entity kind (Azure's web search items that end
-``searching``), None applies it to every kind.
+``searching``), None applies it to every kind. The profiles runflow ships are
+in :mod:`runflow.protocols.profiles`: they name a protocol's entities, which the
+engine does not.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Literal
 
 from runflow.engine.violations import Code, Severity
 
-__all__ = ["PROFILES", "Profile", "Verdict", "add_profiles", "profile_named", "profiles_markdown"]
+__all__ = ["Profile", "Verdict"]
 
 Verdict = Severity | Literal["expected"]
 """What a profile makes of a violation: its severity, or ``"expected"`` (counted,
@@ -41,40 +43,3 @@ class Profile:
         """The override for ``code`` on an entity of ``kind``, if any."""
         found = self.overrides.get((code, kind))
         return found if found is not None else self.overrides.get((code, None))
-
-
-PROFILES: dict[str, Profile] = {}
-"""Every registered profile, by name (``runflow check --profile NAME``). The data
-lives in each protocol's folder (``runflow/protocols/<name>/profiles.py``); the
-registry (:func:`runflow.protocols.register`) adds a protocol's profiles here, so
-the engine (a checkpoint restoring its profile by name) finds them without naming
-any protocol."""
-
-
-def add_profiles(profiles: tuple[Profile, ...]) -> None:
-    """Make ``profiles`` known by name; a name taken by another profile is refused."""
-    for profile in profiles:
-        known = PROFILES.get(profile.name)
-        if known is not None and known != profile:
-            raise ValueError(f"profile {profile.name!r} is already registered "
-                             f"(for {known.protocol})")
-    PROFILES.update((p.name, p) for p in profiles)
-
-
-def profile_named(name: str) -> Profile:
-    """The profile ``name``; ``ValueError`` naming the known ones otherwise."""
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise ValueError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}") from None
-
-
-def profiles_markdown() -> str:
-    """The profiles as a Markdown table (README.md embeds it; a test keeps it in sync)."""
-    lines = ["| profile | server | judged differently |", "|---|---|---|"]
-    for profile in PROFILES.values():
-        overrides = ", ".join(
-            f"`{code.value}`{f' ({kind})' if kind else ''}: {verdict}"
-            for (code, kind), verdict in profile.overrides.items()) or "nothing"
-        lines.append(f"| `{profile.name}` | {profile.about} | {overrides} |")
-    return "\n".join(lines) + "\n"

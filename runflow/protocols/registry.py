@@ -16,7 +16,7 @@ keeping its own per-protocol table:
   runs, so the registry does not load the openai client's scenarios);
 * the CLI's ``--protocol`` and ``--profile`` choices (:data:`PROTOCOLS`,
   :attr:`Registered.profiles`, which :func:`register` adds to
-  :data:`runflow.engine.profiles.PROFILES`).
+  :data:`runflow.protocols.profiles.PROFILES`).
 
 A new protocol: a folder with its definition (and whichever of the other parts it
 has), then ``register(Registered(definition=..., ...))`` — here for a shipped one,
@@ -35,15 +35,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from runflow.engine.definition import Protocol
-from runflow.engine.flow import Flow, RunFlow
-from runflow.engine.profiles import Profile, add_profiles
+from runflow.engine.flow import Flow
+from runflow.engine.profiles import Profile
 from runflow.protocols.assistants import diagrams as assistants_diagrams
 from runflow.protocols.assistants import invariants as assistants_invariants
 from runflow.protocols.assistants import order as assistants_order
 from runflow.protocols.assistants.definition import ASSISTANTS
+from runflow.protocols.assistants.flow import RunFlow
 from runflow.protocols.diagram_set import DiagramSet
 from runflow.protocols.order import Expectation
 from runflow.protocols.payload import Invariant
+from runflow.protocols.profiles import add_profiles
 from runflow.protocols.responses import diagrams as responses_diagrams
 from runflow.protocols.responses import invariants as responses_invariants
 from runflow.protocols.responses import order as responses_order

@@ -58,10 +58,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from runflow.engine.flow import RunFlow
 from runflow.engine.limits import Limits
 from runflow.engine.violations import ProtocolError, Violation
 from runflow.protocols import PROTOCOL, Entity
+from runflow.protocols.assistants.flow import RunFlow
 from runflow.testing.fuzz_equivalence import (
     EQUIVALENCES,
     Equivalence,

@@ -10,8 +10,9 @@ from typing import Any, Final, Literal
 from openai._models import construct_type
 from openai.types.responses import ResponseStreamEvent
 
-from runflow.engine.flow import Flow, RunFlow
+from runflow.engine.flow import Flow
 from runflow.engine.limits import Limits
+from runflow.protocols.assistants.flow import RunFlow
 from runflow.protocols.responses.flow import ResponseFlow
 
 JSONPath = tuple[str | int, ...]

@@ -27,7 +27,7 @@ from runflow import (
     ToolCallSnapshot,
     Violation,
 )
-from runflow.engine.callbacks import MessageState, RunState, StepState, ThreadState
+from runflow.protocols.assistants.callbacks import MessageState, RunState, StepState, ThreadState
 
 
 def test_decorators_keep_the_function_type() -> None:

@@ -41,8 +41,9 @@ from runflow.adapters.drive.clock import abounded, astream, bounded, deadline_er
 from runflow.adapters.drive.errors import DriveError, RunTimeout, describe
 from runflow.adapters.drive.ledger import Ledger, maybe_taken
 from runflow.adapters.drive.tools import Tool, ToolCall, ToolPolicy, ToolRunner
-from runflow.engine.flow import Flow, RunFlow
+from runflow.engine.flow import Flow
 from runflow.protocols import PROTOCOL, UNSEEN, Entity
+from runflow.protocols.assistants.flow import RunFlow
 
 __all__ = ["Planner", "adrive", "areconcile", "drive", "reconcile", "run_id", "still", "taken"]
 

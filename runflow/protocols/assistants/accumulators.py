@@ -2,12 +2,13 @@
 
 A protocol definition names, per entity kind, the accumulator its deltas grow
 (:attr:`runflow.engine.definition.EntityTable.accumulator`). The engine knows only
-this interface: ``merge(delta, room, max_index)`` validates a whole delta and
-applies it, or applies nothing and says why; ``absorb(obj)`` takes the server's
-full object; ``diverge(obj)`` compares what the deltas built with it; ``wire(raw)``
-lays the snapshot out as the API does; ``dump``/``load`` are for checkpoints.
-The fast path for the plain text or arguments fragment (almost every delta) is
-the first lines of each ``merge``.
+its interface (:class:`runflow.engine.accumulator.Accumulator`):
+``merge(delta, room, max_index)`` validates a whole delta and applies it, or
+applies nothing and says why; ``absorb(obj)`` takes the server's full object;
+``diverge(obj)`` compares what the deltas built with it; ``wire(raw)`` lays the
+snapshot out as the API does; ``dump``/``load`` are for checkpoints. The fast path
+for the plain text or arguments fragment (almost every delta) is the first lines
+of each ``merge``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from runflow.engine.accumulator import JSON, OVER_LIMIT, Difference, MergeResult, Problem
 from runflow.engine.shapes import Shape
 from runflow.engine.violations import Code
 from runflow.protocols.assistants.content import (
-    JSON,
     Part,
-    Problem,
     ToolCall,
     apply_content,
     apply_tool_calls,
@@ -31,27 +31,14 @@ from runflow.protocols.assistants.content import (
     plain_text,
     tool_call_from_object,
 )
-from runflow.protocols.assistants.divergence import Difference, diff_message, diff_step
+from runflow.protocols.assistants.divergence import diff_message, diff_step
 
-__all__ = ["OVER_LIMIT", "Accumulator", "MergeResult", "MessageContent", "StepDetails"]
+__all__ = ["MessageContent", "StepDetails"]
 
 
 # --------------------------------------------------------------------------- #
 # accumulators: what a tracker's deltas grow, one merge each
 # --------------------------------------------------------------------------- #
-OVER_LIMIT = -1
-"""What :meth:`MessageContent.merge` / :meth:`StepDetails.merge` return when the
-delta would grow the entity past its limit: nothing was applied."""
-
-MergeResult = int | Problem | None
-"""Characters added (>= 0), :data:`OVER_LIMIT`, a rejecting problem, or None when
-the delta carried nothing to merge."""
-
-
-Accumulator = Any
-"""An accumulator object (:class:`MessageContent`, :class:`StepDetails`, ...)."""
-
-
 class MessageContent:
     """What ``thread.message.delta`` grows: the message's content parts."""
 

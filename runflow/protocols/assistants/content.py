@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runflow.engine.accumulator import JSON, Problem
 from runflow.engine.jsonparse import has_non_finite
 from runflow.engine.violations import Code
 
@@ -29,11 +30,6 @@ __all__ = [
     "part_from_object",
     "tool_call_from_object",
 ]
-
-Problem = tuple[Code, str]
-"""A rejected delta: the violation code and a sentence naming the field."""
-
-JSON = dict[str, Any]
 
 
 class Fragments:

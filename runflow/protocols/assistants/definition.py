@@ -43,8 +43,8 @@ in_progress) takes rows only:
    ``"paused"`` to the sources of ``thread.run.in_progress``;
 3. name it in the root columns if it matters there (``pauses`` if a stream may end
    in it, ``children_closing`` if steps may end meanwhile);
-4. add it to the ``RunState`` literal in :mod:`runflow.engine.callbacks` (checked against
-   this table at import, so a forgotten literal is a
+4. add it to the ``RunState`` literal in :mod:`runflow.protocols.assistants.callbacks`
+   (checked against this table when that module is imported, so a forgotten literal is a
    :class:`ProtocolDefinitionError`, not a silent gap);
 5. run ``runflow diagram --refresh``.
 
@@ -72,6 +72,7 @@ from openai.types.beta import Thread
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
+from runflow.engine.accumulator import shorten
 from runflow.engine.definition import (
     UNSEEN,
     EntityTable,
@@ -89,7 +90,6 @@ from runflow.engine.objects import dig
 from runflow.engine.shapes import ID, INDEX, STR, Choice, List, Obj, Opt, Req
 from runflow.engine.violations import Code, EntityRef, Severity
 from runflow.protocols.assistants.accumulators import MessageContent, StepDetails
-from runflow.protocols.assistants.divergence import shorten
 
 __all__ = [
     "ASSISTANTS",

@@ -13,10 +13,8 @@ Only these fields are compared (the rest is metadata deltas never carry):
 
 from __future__ import annotations
 
-from typing import Any
-
+from runflow.engine.accumulator import JSON, MISSING, Difference, shorten
 from runflow.protocols.assistants.content import (
-    JSON,
     Part,
     ToolCall,
     part_from_object,
@@ -25,22 +23,11 @@ from runflow.protocols.assistants.content import (
 
 __all__ = ["MISSING", "Difference", "diff_message", "diff_step", "shorten"]
 
-Difference = tuple[str, Any, Any]
-"""(field path, rebuilt value, server value)."""
-
-MISSING = "<missing>"
-
 
 def _given(value: str) -> str:
     """An empty server value means the server omitted it: the rebuilt one is kept
     (see :func:`runflow.engine.entities.merge_server_object`)."""
     return value if value else MISSING
-
-
-def shorten(value: Any, limit: int = 60) -> str:
-    """``repr`` cut to ``limit`` characters, for messages."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def diff_message(parts: list[Part], obj: JSON) -> list[Difference]:

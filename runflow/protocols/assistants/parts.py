@@ -17,8 +17,9 @@ from typing import Any, cast
 from openai.types.beta.threads import Text
 from openai.types.beta.threads.runs import ToolCall
 
+from runflow.engine.accumulator import JSON
 from runflow.engine.entities import copy_of
-from runflow.protocols.assistants.content import JSON, Part
+from runflow.protocols.assistants.content import Part
 from runflow.protocols.assistants.content import ToolCall as _Call
 
 __all__ = ["TextDelta", "TextSnapshot", "ToolCallDelta", "ToolCallSnapshot"]

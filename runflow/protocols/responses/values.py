@@ -6,7 +6,7 @@ A Responses delta is a string beside the indices that place it
 (``EntityTable.delta_body = ""``). :class:`StreamedText` keeps the fragments in a
 list and joins them once when read, so a value grown by n deltas costs O(n).
 
-The interface is the one the engine knows (:mod:`runflow.protocols.assistants.accumulators`):
+The interface is the one the engine knows (:class:`runflow.engine.accumulator.Accumulator`):
 ``merge``/``absorb``/``diverge``/``wire``/``save``/``restore``/``dump``/``load``.
 """
 
@@ -14,12 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from runflow.engine.accumulator import JSON, OVER_LIMIT, Difference, MergeResult
 from runflow.engine.jsonparse import has_non_finite
 from runflow.engine.shapes import json_type
 from runflow.engine.violations import Code
-from runflow.protocols.assistants.accumulators import OVER_LIMIT, MergeResult
-from runflow.protocols.assistants.content import JSON
-from runflow.protocols.assistants.divergence import Difference
 
 __all__ = ["OutputText", "StreamedText"]
 

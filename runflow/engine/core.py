@@ -1,0 +1,218 @@
+"""The engine's base: what every step of an event shares.
+
+:class:`FlowCore` holds a flow's parts (the definition compiled, the state record,
+the settings, the callback registry) and the three things every step uses:
+reporting a violation (:meth:`FlowCore._violate`, with the profile's verdicts and
+the caps on repeats), ending an event (:meth:`FlowCore._finish_event`: fire the
+queued callbacks, raise the strict error) and being told by a machine that an
+entity entered a state (:meth:`FlowCore._entered`). The steps themselves are the
+mixins beside it: :mod:`~runflow.engine.stream` (the stream machine),
+:mod:`~runflow.engine.resolving` (which entity an event is about),
+:mod:`~runflow.engine.status` (status events), :mod:`~runflow.engine.deltas`,
+:mod:`~runflow.engine.recovery`; :mod:`~runflow.engine.flow` puts them together.
+
+A step that rejects the current event raises :class:`Rejected` (via
+:func:`reject`); the dispatcher turns it into a violation, and nothing of the
+event was applied.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from typing import ClassVar, Literal, NoReturn
+
+from runflow.engine.accumulator import shorten
+from runflow.engine.callbacks import Callbacks
+from runflow.engine.definition import Protocol
+from runflow.engine.driving import AsyncDriving
+from runflow.engine.entities import Tracker
+from runflow.engine.hooks import CallbackFailure, Hooks
+from runflow.engine.limits import Limits
+from runflow.engine.machines import compiled
+from runflow.engine.profiles import Profile
+from runflow.engine.sse import SSEDecoder
+from runflow.engine.state import FlowState
+from runflow.engine.view import FlowView
+from runflow.engine.violations import RULES, Code, EntityRef, ProtocolError, Severity, Violation
+
+__all__ = ["BadData", "FlowCore", "Rejected", "describe_bug", "reject", "slot_key", "spot"]
+
+
+class BadData:
+    """Stands for an event's data that could not be decoded; says why."""
+
+    __slots__ = ("code", "reason")
+
+    def __init__(self, reason: str, code: Code = Code.MALFORMED_EVENT) -> None:
+        self.reason = reason
+        self.code = code
+
+
+class Rejected(Exception):
+    """The current event broke a rejecting rule (internal to the engine: the
+    dispatcher reports it as a violation)."""
+
+    def __init__(self, code: Code, message: str, entity: EntityRef | None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.entity = entity
+
+
+def reject(code: Code, message: str, entity: Tracker | EntityRef | None = None) -> NoReturn:
+    """Reject the current event: nothing of it is applied."""
+    ref = entity.ref if isinstance(entity, Tracker) else entity
+    raise Rejected(code, message, ref)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+"""The ``runflow`` package's own directory: frames are matched by it, never by a
+substring, so a checkout in a folder named ``runflow`` names the right frame."""
+
+
+def describe_bug(exc: Exception) -> str:
+    """``TypeError at runflow/protocols/assistants/content.py:305 (plain_fragment): ...`` for an
+    internal error: the innermost frame inside runflow, so it can be reported."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if os.path.abspath(f.filename).startswith(_PACKAGE_DIR)]
+    where = ""
+    if frames:
+        f = frames[-1]
+        inside = os.path.relpath(os.path.abspath(f.filename), _PACKAGE_DIR).replace(os.sep, "/")
+        where = f" at {inside}:{f.lineno} ({f.name})"
+    return (f"{type(exc).__name__}{where}: {shorten(str(exc), 200)}; this is a bug in "
+            "runflow: the event was not applied as a whole, please report it")
+
+
+def slot_key(group: str | None, indices: tuple[int, ...]) -> str:
+    """Where a positioned entity sits: ``"output/2"``, ``"content/2/0"``."""
+    return f"{group}/{'/'.join(map(str, indices))}"
+
+
+def spot(fields: tuple[str, ...], indices: tuple[int, ...]) -> str:
+    """``output_index=2, content_index=0``, for messages."""
+    return ", ".join(f"{f}={i}" for f, i in zip(fields, indices, strict=True))
+
+
+class FlowCore(FlowView, Callbacks, AsyncDriving):
+    """A flow's parts and the steps every event shares (see the module)."""
+
+    default_protocol: ClassVar[Protocol | None] = None
+    """The definition a flow of this class runs when none is given (and that its
+    checkpoints are read with): none for the engine's own :class:`~runflow.engine.flow.Flow`,
+    each protocol's flow class names its own."""
+
+    def __init__(
+        self,
+        *,
+        strict: bool = False,
+        limits: Limits | None = None,
+        callback_errors: Literal["raise", "collect"] = "raise",
+        protocol: Protocol | None = None,
+        profile: Profile | None = None,
+    ) -> None:
+        protocol = protocol or self.default_protocol
+        if protocol is None:
+            raise TypeError(f"{type(self).__name__} runs the definition it is given: pass "
+                            "protocol=..., or use a protocol's flow (runflow.RunFlow, "
+                            "runflow.ResponseFlow)")
+        if profile is not None and profile.protocol != protocol.name:
+            raise ValueError(f"profile {profile.name!r} is for the {profile.protocol} "
+                             f"protocol, not {protocol.name}")
+        self.protocol = protocol
+        self.profile = profile
+        """How this server's known quirks are judged (:mod:`runflow.engine.profiles`)."""
+        self.strict = strict
+        self.limits = limits or Limits()
+        self.callback_errors = callback_errors
+        self._c = compiled(protocol)
+        self._s = FlowState(
+            decoder=SSEDecoder(self.limits.max_event_bytes),
+            children={kind: {} for kind in protocol.children},
+        )
+        self._first_error: Violation | None = None
+        self._hooks: Hooks | None = None
+        self._deferred = False  # async driving: callbacks wait for aflush
+        # enter notifications of the status event being applied, told to the hooks
+        # once it applied whole (so a failure half-way has nothing there to undo)
+        self._staged: list[tuple[Tracker, str, int]] | None = None
+        self.callback_failures: list[CallbackFailure] = []
+        """Callbacks that raised, when ``callback_errors="collect"``."""
+
+    # ------------------------------------------------------------------ #
+    # the end of each event
+    # ------------------------------------------------------------------ #
+    def _finish_event(self) -> None:
+        # Take the strict error first: if a callback raises below, its error
+        # propagates and the violation (already in the violations) must not leak
+        # into the next event.
+        first, self._first_error = self._first_error, None
+        if self._hooks is not None and not self._deferred:
+            self._hooks.flush(self)
+        if first is not None:
+            raise ProtocolError(first)
+
+    # ------------------------------------------------------------------ #
+    # violations
+    # ------------------------------------------------------------------ #
+    def _violate(
+        self,
+        code: Code,
+        index: int,
+        event: str | None,
+        entity: EntityRef | None,
+        message: str,
+        severity: Severity | None = None,
+    ) -> None:
+        state = self._s
+        limits = self.limits
+        kind = entity.kind if entity is not None else None
+        if self.profile is not None:
+            verdict = self.profile.verdict(code, kind)
+            if verdict == "expected":
+                state.expected[code.value] = state.expected.get(code.value, 0) + 1
+                return
+            if verdict is not None:
+                severity = verdict
+        key = f"{code.value} {kind}"
+        seen = state.repeats.get(key, 0)
+        state.repeats[key] = seen + 1
+        limit = limits.max_repeated_violations
+        if seen >= limit:
+            state.suppressed[code.value] = state.suppressed.get(code.value, 0) + 1
+            if seen > limit:
+                return
+            code, severity, entity = Code.LIMIT_EXCEEDED, "warning", None
+            message = (f"more than {limit} violations of one kind ({kind or 'stream'}); "
+                       "further ones are counted in flow.suppressed, not stored")
+        cap = limits.max_message_text
+        if event is not None and len(event) > cap:
+            event = f"{event[:cap]}…({len(event)} characters)"
+        if len(message) > cap:
+            message = f"{message[:cap]}…({len(message)} characters)"
+        violation = Violation(
+            code=code,
+            severity=severity or RULES[code].severity,
+            index=index,
+            event=event,
+            entity=entity,
+            message=message,
+        )
+        state.violations.append(violation)
+        if self._hooks is not None:
+            self._hooks.violation(violation)
+        if self.strict and violation.severity == "error" and self._first_error is None:
+            self._first_error = violation
+
+    # ------------------------------------------------------------------ #
+    # enter hook (called by the machines)
+    # ------------------------------------------------------------------ #
+    def _entered(self, tracker: Tracker, state: str) -> None:
+        hooks = self._hooks
+        if hooks is None:
+            return
+        if self._staged is not None:  # a status event is being applied: see _on_status
+            self._staged.append((tracker, state, len(hooks.pending)))
+        else:
+            hooks.entered(self._s, tracker, state)

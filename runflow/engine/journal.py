@@ -1,0 +1,62 @@
+"""The undo journal of a status event: what applying it may change, to put back.
+
+Every check runs before a status event is applied, so applying it cannot fail --
+unless runflow has a bug. If it does, the flow must still be exactly as it was
+before the event (the event is reported as an internal error, not half-applied):
+:meth:`Journal._save` records what applying may change, :meth:`Journal._restore`
+puts it back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runflow.engine.core import FlowCore
+from runflow.engine.entities import Tracker
+
+__all__ = ["Journal"]
+
+
+class Journal(FlowCore):
+    """Save and restore around one status event (a mixin of
+    :class:`runflow.engine.flow.Flow`)."""
+
+    def _save(self, tracker: Tracker) -> tuple[Any, ...]:
+        """What applying a status event may change, to undo one that fails half-way
+        (only a bug can make it fail: every check ran before)."""
+        s = self._s
+        hooks = self._hooks
+        return (
+            tracker.state, tracker.raw, tracker.typed, tracker.status_override,
+            tracker.recovered, tracker.acc.save() if tracker.acc is not None else None,
+            s.root, s.scope, s.root_id, s.scope_id, s.stream_moves, len(s.history),
+            s.history_dropped, len(s.violations), dict(s.repeats), dict(s.suppressed),
+            dict(s.expected),
+            {k: len(v) for k, v in s.marks.items()}, self._first_error,
+            len(hooks.pending) if hooks is not None else None,
+        )
+
+    def _restore(self, tracker: Tracker, saved: tuple[Any, ...], new: bool) -> None:
+        s = self._s
+        (tracker.state, tracker.raw, tracker.typed, tracker.status_override,
+         tracker.recovered, acc, s.root, s.scope, s.root_id, s.scope_id, s.stream_moves,
+         history, s.history_dropped, violations, s.repeats, s.suppressed, s.expected, marks,
+         self._first_error, pending) = saved
+        if acc is not None and tracker.acc is not None:
+            tracker.acc.restore(acc)
+        del s.history[history:]
+        del s.violations[violations:]
+        if new and tracker.entity in s.children:
+            s.children[tracker.entity].pop(tracker.id, None)
+            if tracker.slot is not None:
+                s.slots.pop(tracker.slot, None)
+        for name in [k for k in s.marks if k not in marks]:
+            del s.marks[name]
+        for name, count in marks.items():
+            taken = s.marks[name]
+            while len(taken) > count:
+                taken.popitem()  # the notes this event took are the last ones
+        if pending is not None and self._hooks is not None:
+            # enter callbacks were staged, not queued (see _entered): only the
+            # violation callbacks of this event are in the queue
+            del self._hooks.pending[pending:]

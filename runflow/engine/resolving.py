@@ -1,0 +1,232 @@
+"""Which entity an event is about: found, created, adopted, or rejected.
+
+An entity found by id (an Assistants run, step or message) is resolved against
+what the flow has: another run or thread is foreign, a second ``created`` a
+duplicate, a child the flow never saw begin is adopted only while the root's state
+allows it (:attr:`runflow.engine.definition.EntityTable.adopt_children`). A
+positioned entity (a Responses item or part) is found by the indices its event
+carries (``output_index``, ``content_index``), which also name its parent; the ids
+the event carries are checked against what is there. Nothing here changes the
+flow: a new entity is registered by :meth:`Resolving._adopt` once its event is
+accepted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runflow.engine.accumulator import shorten
+from runflow.engine.core import FlowCore, reject, slot_key, spot
+from runflow.engine.definition import UNSEEN, EntityTable
+from runflow.engine.entities import Tracker
+from runflow.engine.shapes import json_type
+from runflow.engine.violations import Code, EntityRef
+
+__all__ = ["Resolving"]
+
+
+class Resolving(FlowCore):
+    """Entity resolution (a mixin of :class:`runflow.engine.flow.Flow`)."""
+
+    def _resolve(self, table: EntityTable, obj: Any, name: str,
+                 recovered: bool = False) -> tuple[Tracker, bool]:
+        """The tracker ``obj`` is about, and whether it is new; or reject."""
+        state = self._s
+        c = self._c
+        kind = table.entity
+        oid: str = obj["id"]
+        label = f"{kind} {oid}"
+        ref = EntityRef(kind=kind, id=oid)
+        for fld, other in table.links.items():
+            known = (state.root_id if other == c.root else
+                     state.scope_id if other == c.scope else None)
+            if known is not None and obj.get(fld) != known:
+                value = obj.get(fld)
+                shown = value[:80] if type(value) is str else shorten(value)
+                reject(Code.FOREIGN_ENTITY, f"{label} belongs to {other} {shown}, not this "
+                       f"flow's {other} {known}", ref)
+        created = name in c.created[kind]
+        if table.role == "scope":
+            scope = state.scope
+            if scope is not None:
+                code = Code.DUPLICATE_ENTITY if scope.id == oid else Code.FOREIGN_ENTITY
+                reject(code, f"{label} arrived but this flow already has {scope.label}", ref)
+            if state.scope_id is not None and state.scope_id != oid:
+                reject(Code.FOREIGN_ENTITY,
+                       f"{label} is not this flow's {kind} {state.scope_id}", ref)
+            return Tracker(table, oid), True
+        if table.role == "root":
+            if state.root_id is not None and oid != state.root_id:
+                reject(Code.FOREIGN_ENTITY,
+                       f"{label} is not this flow's {kind} {state.root_id}; one flow is one "
+                       f"{kind}", ref)
+            root = state.root
+            if root is None:
+                return Tracker(table, oid), True
+            if created and not recovered:
+                reject(Code.DUPLICATE_ENTITY,
+                       f"{name} for {label}, which this flow already has", ref)
+            return root, False
+        if not recovered:
+            self._check_root_allows(name, ref)
+        existing = state.children[kind].get(oid)
+        if existing is not None:
+            if created and not recovered:
+                reject(Code.DUPLICATE_ENTITY, f"{name} for {label}, which this flow already "
+                       f"has (state {existing.state!r})", ref)
+            return existing, False
+        root_state = state.root.state if state.root is not None else UNSEEN
+        if not created and not recovered and root_state not in c.root_table.adopt_children:
+            reject(Code.UNKNOWN_ENTITY, f"{name} for {label}, which this flow has not seen "
+                   f"begin; it cannot be adopted while the {c.root} is {root_state!r}", ref)
+        if sum(map(len, state.children.values())) >= self.limits.max_entities:
+            reject(Code.LIMIT_EXCEEDED,
+                   f"{label} would exceed max_entities={self.limits.max_entities}", ref)
+        return Tracker(table, oid), True
+
+    def _check_root_allows(self, name: str, ref: EntityRef) -> None:
+        """A child event while the root is terminal, or in a state where children
+        neither grow nor end, is rejected."""
+        root = self._s.root
+        if root is None or root.state == UNSEEN:
+            return
+        c = self._c
+        state = root.state
+        if state in c.root_table.terminal:
+            reject(Code.EVENT_AFTER_TERMINAL,
+                   f"{name} for {ref} after the {c.root} ended {state!r}", ref)
+        allowed = c.closing_states if name in c.closing_events else c.root_table.children_open
+        if state not in allowed:
+            reject(
+                Code.RUN_NOT_IN_PROGRESS,
+                f"{name} for {ref} while the {c.root} is {state!r}; allowed while the "
+                f"{c.root} is {', '.join(sorted(allowed))}",
+                ref,
+            )
+
+    def _locate(self, table: EntityTable, obj: Any, data: Any,
+                name: str) -> tuple[Tracker, bool]:
+        """The tracker at the position an event names, and whether it is new; or
+        reject. A positioned entity (a Responses item, content part...) is found by
+        its indices (``output_index``, ``content_index``), which also name its
+        parent; the ids the event carries are checked against what is there."""
+        state = self._s
+        c = self._c
+        kind = table.entity
+        indices = self._indices(table, data, name)
+        created = name in c.created[kind]
+        parent: Tracker | None = None
+        if table.parent_group is not None:
+            parent = self._slot(table.parent_group, indices[:-1])
+            where = spot(table.position[:-1], indices[:-1])
+            if parent is None:
+                reject(Code.UNKNOWN_ENTITY,
+                       f"{name} at {where}: this flow has seen nothing there in "
+                       f"{table.parent_group}", EntityRef(kind=kind, id=where))
+            if parent.state in c.tables[parent.entity].terminal:
+                reject(Code.EVENT_AFTER_TERMINAL,
+                       f"{name} for {parent.label} after it ended {parent.state!r}", parent)
+        key = slot_key(table.group, indices)
+        existing = self._slot(table.group, indices)
+        owner = parent.owner if parent is not None else None
+        oid = obj.get("id") if type(obj) is dict else None
+        if existing is None:
+            self._check_root_allows(name, EntityRef(kind=kind, id=oid or key))
+            root_state = state.root.state if state.root is not None else UNSEEN
+            if not created and (obj is None or root_state not in c.root_table.adopt_children):
+                reject(Code.UNKNOWN_ENTITY,
+                       f"{name} for {kind} at {spot(table.position, indices)}, which this "
+                       "flow has not seen begin", EntityRef(kind=kind, id=oid or key))
+            if sum(map(len, state.children.values())) >= self.limits.max_entities:
+                reject(Code.LIMIT_EXCEEDED,
+                       f"{kind} at {key} would exceed max_entities={self.limits.max_entities}")
+            if type(oid) is not str:
+                oid = f"{parent.id if parent is not None else ''}:{indices[-1]}"
+            elif oid in state.children[kind]:
+                reject(Code.DUPLICATE_ENTITY, f"{name} for {kind} {oid}, which this flow "
+                       "already has at another position", EntityRef(kind=kind, id=oid))
+            tracker = Tracker(table, oid)
+            tracker.slot = key
+            tracker.owner = owner if owner is not None else oid
+            new = True
+        else:
+            self._check_root_allows(name, existing.ref)
+            if created:
+                reject(Code.DUPLICATE_ENTITY,
+                       f"{name} at {spot(table.position, indices)}, where this flow already "
+                       f"has {existing.label} (state {existing.state!r})", existing)
+            if existing.entity != kind:
+                reject(Code.TYPE_CHANGE,
+                       f"{name} says the {table.group} at {spot(table.position, indices)} "
+                       f"is a {kind}, but it began as {existing.label}", existing)
+            if type(oid) is str and parent is None and oid != existing.id:
+                self._violate(Code.ITEM_ID_MISMATCH, state.index - 1, name, existing.ref,
+                              f"{name} gives the entity at {spot(table.position, indices)} "
+                              f"the id {shorten(oid)}, but it began as {existing.id}; the "
+                              "position is followed")
+            tracker, new = existing, False
+        self._check_named(table, data, tracker, name)
+        return tracker, new
+
+    def _indices(self, table: EntityTable, data: Any, name: str) -> tuple[int, ...]:
+        max_index = self.limits.max_index
+        out = []
+        for fld in table.position:
+            value = data.get(fld) if type(data) is dict else None
+            if type(value) is not int or value < 0:
+                reject(Code.MALFORMED_EVENT,
+                       f"the data of {name}: {fld}: expected an index (an integer >= 0), got "
+                       f"{shorten(value)}")
+            if value >= max_index:
+                reject(Code.LIMIT_EXCEEDED,
+                       f"the data of {name}: {fld} {value} exceeds the limit {max_index}")
+            out.append(value)
+        return tuple(out)
+
+    def _slot(self, group: str | None, indices: tuple[int, ...]) -> Tracker | None:
+        found = self._s.slots.get(slot_key(group, indices))
+        return self._s.children[found[0]].get(found[1]) if found is not None else None
+
+    def _check_named(self, table: EntityTable, data: Any, tracker: Tracker, name: str) -> None:
+        """An event whose ``named_by`` field names another id than the entity at its
+        first position (GitHub Copilot rotates ``item_id`` on every event): reported,
+        and the position is followed."""
+        owner = tracker.owner
+        named_by = table.named_by
+        if named_by is None or type(data) is not dict:
+            return
+        named = data.get(named_by)
+        if named is None and named_by not in data:
+            return
+        if type(named) is not str:
+            reject(Code.MALFORMED_EVENT, f"the data of {name}: {named_by}: expected a "
+                   f"string, got {json_type(named)}")
+        if named != owner:
+            self._violate(Code.ITEM_ID_MISMATCH, self._s.index - 1, name, tracker.ref,
+                          f"{name}'s {named_by} is {shorten(named)}, but the entity at its "
+                          f"position belongs to {owner}; the position is followed")
+
+    def _adopt(self, tracker: Tracker, obj: Any) -> None:
+        """Register an entity the flow sees for the first time (created or adopted)."""
+        state = self._s
+        c = self._c
+        kind = tracker.entity
+        if kind == c.scope:
+            state.scope = tracker
+            state.scope_id = tracker.id
+            return
+        if kind == c.root:
+            state.root = tracker
+            state.root_id = tracker.id
+        else:
+            state.children[kind][tracker.id] = tracker
+            if tracker.slot is not None:
+                state.slots[tracker.slot] = [kind, tracker.id]
+        table = c.tables[kind]
+        for fld, other in table.links.items():
+            value = obj.get(fld) if obj is not None else None
+            if type(value) is str:
+                if other == c.root and state.root_id is None:
+                    state.root_id = value
+                elif other == c.scope and state.scope_id is None:
+                    state.scope_id = value

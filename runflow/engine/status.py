@@ -1,0 +1,180 @@
+"""Status events: full objects that move an entity through its table.
+
+An event is checked whole before anything changes -- its payload's shape, the
+entity it is about (:mod:`runflow.engine.resolving`), the transition table, the
+``check`` rules -- then applied: the server's object becomes the snapshot (compared
+first with what deltas built, at a final object), the state moves through the
+shared ``transitions`` machine, whose on-enter hooks stage the enter callbacks, and
+the ``after`` rules run. If applying fails half-way (only a bug can make it), the
+journal (:mod:`runflow.engine.journal`) puts the flow back as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runflow.engine.accumulator import MISSING, shorten
+from runflow.engine.core import reject
+from runflow.engine.definition import EntityTable
+from runflow.engine.entities import Tracker, merge_server_object
+from runflow.engine.journal import Journal
+from runflow.engine.jsonparse import has_non_finite
+from runflow.engine.machines import trigger_name
+from runflow.engine.resolving import Resolving
+from runflow.engine.shapes import json_type
+from runflow.engine.state import StateChange
+from runflow.engine.violations import Code, EntityRef
+
+__all__ = ["StatusEvents"]
+
+
+class StatusEvents(Resolving, Journal):
+    """Status events (a mixin of :class:`runflow.engine.flow.Flow`)."""
+
+    def _on_status(
+        self, kind: str | None, name: str, data: Any, index: int, offset: int | None
+    ) -> None:
+        c = self._c
+        carries = c.carries[name]
+        if carries == "":
+            obj = data
+        else:
+            event_shape = c.event_shapes.get(name)
+            problem = event_shape.problem(data) if event_shape is not None else None
+            if problem is None and type(data) is not dict:
+                problem = f"expected an object, got {type(data).__name__}"
+            if problem is not None:
+                where = f" (byte {offset})" if offset is not None else ""
+                reject(Code.MALFORMED_EVENT, f"the data of {name}{where}: {problem}")
+            obj = data.get(carries) if carries is not None else None
+            if carries is not None and type(obj) is not dict:
+                reject(Code.MALFORMED_EVENT, f"the data of {name}: {carries}: expected an "
+                       f"object, got {json_type(obj)}")
+        if kind is None:  # a shared event: the object's discriminator picks the table
+            kind = self._dispatch(name, obj)
+        table = c.tables[kind]
+        shape = table.shape
+        checked = obj if carries is not None else data
+        problem = (shape.problem(obj, carries or "") if shape is not None and carries is not None
+                   else None)
+        if problem is None and has_non_finite(checked):
+            problem = "a number is NaN or infinite, which JSON cannot hold"
+        if problem is not None:
+            where = f" (byte {offset})" if offset is not None else ""
+            reject(Code.MALFORMED_EVENT, f"the data of {name}{where}: {problem}")
+        tracker, new = (self._locate(table, obj, data, name) if table.position
+                        else self._resolve(table, obj, name))
+        state = tracker.state
+        dest = c.lookup[kind].get((state, name))
+        if dest is None:
+            allowed = sorted(e for (s, e) in c.lookup[kind] if s == state)
+            reject(
+                Code.INVALID_TRANSITION,
+                f"{name} is not allowed for {tracker.label} in state {state!r}; "
+                f"allowed: {', '.join(allowed) or 'nothing (terminal)'}",
+                tracker,
+            )
+        if obj is not None and table.status_field is not None:
+            chosen = c.status_dests.get((kind, name))
+            if chosen is not None and obj.get(table.status_field) in chosen:
+                dest = obj[table.status_field]
+        flow_state = self._s
+        for rule in c.check_rules.get((kind, name), ()):
+            seen = data if rule.sees == "data" else obj
+            for found in rule.check(flow_state, tracker, seen, name):
+                reject(rule.code, found.message, found.entity or tracker)  # type: ignore[arg-type]
+        # -- accepted from here on: apply, then move, then the after rules --
+        saved = self._save(tracker)
+        hooks = self._hooks
+        self._staged = [] if hooks is not None else None
+        try:
+            self._apply_status(tracker, table, obj, data, name, index, state, dest, new)
+        except BaseException:
+            self._staged = None
+            self._restore(tracker, saved, new)  # applied whole or not at all
+            raise
+        staged, self._staged = self._staged, None
+        if staged and hooks is not None:
+            hooks.entered_at(self._s, staged)
+
+    def _dispatch(self, name: str, obj: Any) -> str:
+        """The table a shared event's object picks by its ``type``."""
+        tags = self._c.dispatch[name]
+        tag = obj.get("type") if type(obj) is dict else None
+        kind = tags.get(tag) if type(tag) is str else None
+        if kind is None:
+            kind = tags.get("*")
+        if kind is None:
+            reject(Code.MALFORMED_EVENT,
+                   f"the data of {name}: type {shorten(tag)} is none of "
+                   f"{', '.join(sorted(t for t in tags if t != '*'))}")
+        return kind
+
+    def _apply_status(self, tracker: Tracker, table: EntityTable, obj: Any, data: Any,
+                      name: str, index: int, state: str, dest: str, new: bool) -> None:
+        c = self._c
+        flow_state = self._s
+        kind = table.entity
+        if new:
+            self._adopt(tracker, obj)
+        value = obj if obj is not None else data
+        if (name in c.final_object_events and tracker.deltas
+                and tracker.label not in flow_state.capped):
+            self._check_divergence(tracker, value, name, index)
+        if obj is not None:
+            merge_server_object(tracker, obj)
+            status_field = table.status_field
+            status = obj.get(status_field) if status_field is not None else None
+            if status_field is not None and status != dest and (
+                    status is not None or status_field in obj):
+                if table.status_from_event:
+                    tracker.status_override = dest
+                    what = (f"the event name is followed and {tracker.label} is now "
+                            f"{dest!r}")
+                else:
+                    what = (f"{tracker.label} is now {dest!r} and its snapshot keeps the "
+                            "server's status")
+                self._violate(Code.STATUS_MISMATCH, index, name, tracker.ref,
+                              f"{name} carries {status_field} {shorten(status)}; {what}")
+        elif tracker.acc is not None:
+            tracker.typed = None
+            tracker.acc.absorb(data)  # a value event (``output_text.done``) ends the value
+        self._move(tracker, kind, name, state, dest, index)
+        for rule in c.after_rules.get((kind, name), ()):
+            if rule.states is None or dest in rule.states:
+                self._report(rule, tracker, data if rule.sees == "data" else obj, name, index)
+
+    def _move(self, tracker: Tracker, kind: str, event: str, source: str, dest: str,
+              index: int) -> None:
+        state = self._s
+        if dest != source:  # a self-loop is an internal transition: nothing to run
+            c = self._c
+            default = c.lookup[kind][(source, event)]
+            trigger = event if dest == default else trigger_name(event, dest, default)
+            c.machines[kind].events[trigger].trigger(tracker, self)
+            if tracker is state.root:
+                state.stream_moves += 1
+        if len(state.history) < self.limits.max_history:
+            state.history.append(StateChange(index, kind, tracker.id, event, source, dest))
+        else:
+            state.history_dropped += 1
+
+    def _report(self, rule: Any, tracker: Tracker, data: Any, name: str, index: int) -> None:
+        for found in rule.check(self._s, tracker, data, name):
+            if rule.code is not None:
+                entity = found.entity or tracker
+                ref = entity if isinstance(entity, EntityRef) else entity.ref
+                self._violate(rule.code, index, name, ref, found.message, found.severity)
+
+    def _check_divergence(self, tracker: Tracker, obj: Any, name: str, index: int) -> None:
+        acc = tracker.acc
+        if acc is None:  # only entities that deltas grew are compared
+            return
+        for path, ours, theirs in acc.diverge(obj):
+            kept = ("the rebuilt value is kept" if theirs == MISSING
+                    else "the server's value is kept")
+            self._violate(
+                Code.SNAPSHOT_DIVERGENCE, index, name, tracker.ref,
+                f"{path}: rebuilt from deltas {shorten(ours)} but the server sent "
+                f"{shorten(theirs)}; {kept}",
+            )

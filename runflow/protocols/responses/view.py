@@ -1,0 +1,197 @@
+"""The Responses read API: the response, its output items, their values.
+
+Snapshots are the openai SDK's own types: :attr:`ResponseView.response` is a
+``Response`` whose ``output`` is rebuilt from the streamed items in
+``output_index`` order (an item still streaming shows the text and arguments its
+deltas built so far), :attr:`ResponseView.output` its items. They are built on
+access, in time linear in what arrived, and cached until the next event; treat
+them as read-only. Built on the engine's read interface
+(:attr:`runflow.engine.view.FlowView.state`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, cast, get_args
+
+from openai._models import construct_type
+from openai.types.responses import Response, ResponseFunctionToolCall, ResponseOutputItem
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from runflow.engine.entities import Tracker, copy_of
+from runflow.engine.view import FlowView
+from runflow.protocols.responses.definition import RESPONSES
+from runflow.protocols.responses.values import StreamedText
+
+__all__ = ["ResponseView", "UnknownItem", "slot_indices"]
+
+
+class UnknownItem(BaseModel):
+    """An output item of a type the openai SDK does not know, as the server sent it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    id: str | None = None
+    status: str | None = None
+
+
+_ITEMS: TypeAdapter[Any] = TypeAdapter(ResponseOutputItem)
+_KNOWN_ITEM_TYPES = frozenset(
+    get_args(model.model_fields["type"].annotation)[0]
+    for model in get_args(get_args(ResponseOutputItem)[0]))
+_ITEM_TERMINAL = RESPONSES.tables["message"].terminal
+_PART_GROUPS = (("content", "content"), ("summary", "summary"))
+
+
+def slot_indices(slot: str) -> list[int]:
+    """The indices of a positioned entity's slot: ``"content/2/0"`` -> ``[2, 0]``."""
+    return [int(i) for i in slot.split("/")[1:]]
+
+
+def _text(tracker: Tracker) -> str:
+    return cast(StreamedText, tracker.acc).text
+
+
+class ResponseView(FlowView):
+    """The Responses read API: the response, its output items, their values."""
+
+    _cache: tuple[int, Response] | None = None
+
+    def _tracker_at(self, key: str) -> Tracker | None:
+        state = self.state
+        found = state.slots.get(key)
+        return state.children[found[0]].get(found[1]) if found is not None else None
+
+    def _items(self) -> Iterator[Tracker]:
+        i = 0
+        while (item := self._tracker_at(f"output/{i}")) is not None:
+            yield item
+            i += 1
+
+    def _parts(self, group: str, index: int) -> Iterator[Tracker]:
+        j = 0
+        while (part := self._tracker_at(f"{group}/{index}/{j}")) is not None:
+            yield part
+            j += 1
+
+    def _item_wire(self, item: Tracker) -> dict[str, Any]:
+        """An item as the API lays it out: its last object, with what its deltas and
+        parts built while it streams (the server's final object once it is done)."""
+        out = item.wire()
+        if item.state in _ITEM_TERMINAL:
+            return out
+        index = slot_indices(item.slot or "output/0")[0]
+        for group, key in _PART_GROUPS:
+            parts = [p.wire(None) for p in self._parts(group, index)]
+            if parts:
+                out[key] = parts
+        commands = [_text(c) for c in self._parts("command", index)]
+        if commands:
+            action = dict(out.get("action") or {})
+            action["commands"] = commands
+            out["action"] = action
+        return out
+
+    def _item_model(self, wire: dict[str, Any]) -> BaseModel:
+        try:
+            return cast(BaseModel, _ITEMS.validate_python(wire))
+        except ValidationError:
+            if wire.get("type") not in _KNOWN_ITEM_TYPES:
+                return UnknownItem.model_validate(copy_of(wire))
+            # the SDK's own lenient builder, as for API responses that omit fields
+            return cast(BaseModel, construct_type(value=copy_of(wire), type_=ResponseOutputItem))
+
+    @property
+    def response(self) -> Response | None:
+        """The response, rebuilt: the server's last Response object with ``output``
+        made of the streamed items in order (None before any response event)."""
+        root = self.state.root
+        if root is None:
+            return None
+        stamp = self.state.index
+        if self._cache is not None and self._cache[0] == stamp:
+            return self._cache[1]
+        typed = self._build_response(root)
+        self._cache = (stamp, typed)
+        return typed
+
+    def _build_response(self, root: Tracker) -> Response:
+        wire = root.wire()
+        wire["output"] = [self._item_wire(item) for item in self._items()]
+        try:
+            return Response.model_validate(wire)
+        except ValidationError:
+            return Response.construct(**copy_of(wire))
+
+    @property
+    def output(self) -> list[BaseModel]:
+        """The output items, in ``output_index`` order, as the SDK's item types."""
+        return [self._item_model(self._item_wire(item)) for item in self._items()]
+
+    def item(self, item_id: str) -> BaseModel:
+        """One output item by id; ``KeyError`` if the flow never saw it."""
+        for item in self._items():
+            if item.id == item_id or item.owner == item_id:
+                return self._item_model(self._item_wire(item))
+        raise KeyError(f"no output item {item_id!r} in this flow")
+
+    def item_state(self, item_id: str) -> str:
+        """An item's state by id (``"unseen"`` if the flow never saw it)."""
+        for item in self._items():
+            if item.id == item_id:
+                return item.state
+        return "unseen"
+
+    @property
+    def item_states(self) -> list[tuple[str, str, str]]:
+        """``(kind, id, state)`` of every item, in ``output_index`` order."""
+        return [(item.entity, item.id, item.state) for item in self._items()]
+
+    @property
+    def status(self) -> str:
+        """The response's state (``"unseen"`` before its first event)."""
+        return self.root_state
+
+    @property
+    def response_id(self) -> str | None:
+        return self.state.root_id
+
+    @property
+    def text(self) -> str:
+        """The output text so far: each message's output_text parts joined, messages
+        separated by a blank line."""
+        out = []
+        for item in self._items():
+            if item.entity != "message":
+                continue
+            index = slot_indices(item.slot or "output/0")[0]
+            text = "".join(_text(p) for p in self._parts("content", index)
+                           if p.entity == "output_text")
+            if text:
+                out.append(text)
+        return "\n\n".join(out)
+
+    @property
+    def function_calls(self) -> list[ResponseFunctionToolCall]:
+        """The function calls the response asked for, once each is completed (what a
+        caller answers with ``function_call_output`` items)."""
+        calls = []
+        for item in self._items():
+            if item.entity == "function_call" and item.state == "completed":
+                model = self._item_model(self._item_wire(item))
+                if isinstance(model, ResponseFunctionToolCall):
+                    calls.append(model)
+        return calls
+
+    @property
+    def replayed(self) -> int:
+        """Events dropped because their sequence number was not past the last one
+        (a resumed stream replaying what the flow already had)."""
+        return self.state.replayed
+
+    @property
+    def sequence_number(self) -> int | None:
+        """The last sequence number accepted: the cursor to resume after
+        (``starting_after``)."""
+        return self.state.sequence
