@@ -16,9 +16,9 @@ import openai
 import pytest
 from conftest import recordings_dir
 
-from runflow.adapters.recording import DEMO_STREAM, replay_file
+from runflow.adapters.recording import DEMO_STREAM, read_recording, replay_file
 from runflow.cli import main
-from runflow.cli.watch import MAX_PAUSE, _blocks, play, schedule
+from runflow.cli.watch.pace import MAX_PAUSE, blocks, play, schedule
 from runflow.testing import Server
 
 
@@ -99,19 +99,19 @@ def test_schedule_spreads_events_without_a_timestamp_and_never_goes_back() -> No
 def test_play_waits_the_recorded_gaps_divided_by_the_speed() -> None:
     from runflow import RunFlow
 
-    blocks = _blocks(str(DEMO_STREAM))  # its objects span 5 s, the answer's deltas 1 s
+    events = blocks(read_recording(DEMO_STREAM))
     waits: list[float] = []
     flow = RunFlow()
-    play(flow, blocks, 4.0, waits.append)
+    play(flow, events, 4.0, waits.append)
     # 1 s, 1 s, the requires_action/done/step.completed second split in two, 1 s, then
     # the 10 message deltas and message.completed sharing the last second
     assert waits == pytest.approx([0.25, 0.25, 0.125, 0.125, 0.25, *[1 / 44] * 11])
     assert (flow.run_status, flow.ending) == ("completed", "done")
     slow: list[float] = []
-    play(RunFlow(), blocks, 0.1, slow.append)
+    play(RunFlow(), events, 0.1, slow.append)
     assert max(slow) == MAX_PAUSE  # a 10 s pause is shortened
     no_wait: list[float] = []
-    play(RunFlow(), blocks, 0, no_wait.append)
+    play(RunFlow(), events, 0, no_wait.append)
     assert no_wait == []
 
 
@@ -176,13 +176,27 @@ def test_polling_stops_at_the_timeout_while_the_run_waits_for_tools(
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    ([], "give a RECORDING to play, or --base-url with --thread and --run (or --assistant) "
-         "to follow a live run"),
+    ([], "give a RECORDING to play, or --base-url with --thread and --run (or --assistant), "
+         "or with --model and --input (or --response), to follow a live run or response"),
     (["x.jsonl", "--base-url", "http://127.0.0.1:9/v1"], "give a RECORDING or --base-url, "
                                                          "not both (--base-url)"),
     (["--base-url", "http://127.0.0.1:9/v1", "--run", "run_x"], "--run needs its --thread"),
     (["--base-url", "http://127.0.0.1:9/v1"],
-     "with --base-url give either --run (with --thread) or --assistant"),
+     "with --base-url give either --run (with --thread) or --assistant (Assistants), or "
+     "--model or --response (Responses)"),
+    (["--base-url", "http://127.0.0.1:9/v1", "--model", "m"], "--model needs its --input"),
+    (["--base-url", "http://127.0.0.1:9/v1", "--response", "resp_x", "--input", "hi"],
+     "--input go with --model (a response watch creates), not --response"),
+    (["--base-url", "http://127.0.0.1:9/v1", "--assistant", "a", "--model", "m"],
+     "--assistant follow an Assistants run and --model a Responses API response: not both"),
+    (["--base-url", "http://127.0.0.1:9/v1", "--assistant", "a", "--protocol", "responses"],
+     "--protocol responses does not fit --assistant"),
+    (["--base-url", "http://127.0.0.1:9/v1", "--protocol", "responses"],
+     "with --base-url give either --model (with --input) or --response"),
+    (["--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--input", "hi"],
+     "cannot reach http://127.0.0.1:9/v1 (following the response): creating a response "
+     "failed (APIConnectionError: Connection error.) and the server may have taken it; it "
+     "is not sent again (the Responses API lists no responses to check)"),
     (["missing.jsonl"], "missing.jsonl: no such file"),
     (["--base-url", "http://127.0.0.1:9/v1", "--assistant", "asst_text"],
      "cannot reach http://127.0.0.1:9/v1 (following the run)"),
