@@ -82,6 +82,10 @@ class Lens:
         """The function calls that entering ``state`` asks the caller to answer."""
         return []
 
+    def headline(self, flow: Flow, kind: str) -> bool:
+        """Whether a short account (the demo) shows the states of ``kind``."""
+        return True
+
     def finished_text(self, flow: Flow, change: StateChange) -> str | None:
         """The answer text an entity holds once ``change`` finished it, else None."""
         return None
@@ -118,6 +122,9 @@ class AssistantsLens(Lens):
             return []
         return [Call(c.id, c.function.name, c.function.arguments)
                 for c in cast(RunFlow, flow).pending_tool_calls]
+
+    def headline(self, flow: Flow, kind: str) -> bool:
+        return kind != "thread"  # the scope, created once
 
     def finished_text(self, flow: Flow, change: StateChange) -> str | None:
         tables = flow.protocol.tables
@@ -156,6 +163,11 @@ class ResponsesLens(Lens):
             return []
         return [Call(str(getattr(obj, "call_id", "")), str(getattr(obj, "name", "")),
                      str(getattr(obj, "arguments", "")))]
+
+    def headline(self, flow: Flow, kind: str) -> bool:
+        from runflow.protocols.responses.definition import ITEM_KINDS
+
+        return kind == flow.protocol.root or kind in ITEM_KINDS  # not the parts
 
     def finished_text(self, flow: Flow, change: StateChange) -> str | None:
         tables = flow.protocol.tables

@@ -129,7 +129,7 @@ class LiveView(View):
             from runflow.diagrams import path_mermaid
 
             edges = [line.strip() for flow in self.flows
-                     for line in path_mermaid(flow.history).splitlines()
+                     for line in path_mermaid(flow.history, flow.protocol).splitlines()
                      if " --> " in line and " : " in line]
             parts.append(Panel(Text("\n".join(edges)), title="path so far (Mermaid edges)",
                                title_align="left"))

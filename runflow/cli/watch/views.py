@@ -62,7 +62,7 @@ class View:
             from runflow.diagrams import path_mermaid
 
             for flow in self.flows:
-                self.out.print(path_mermaid(flow.history).rstrip("\n"))
+                self.out.print(path_mermaid(flow.history, flow.protocol).rstrip("\n"))
 
 
 class Watcher:
