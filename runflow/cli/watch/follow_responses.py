@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from runflow.cli import CommandError
+from runflow.cli.tool_answers import function_tools
 from runflow.cli.watch.api import FAULT_HEADER, api_errors, client_for
 
 if TYPE_CHECKING:
@@ -45,11 +46,7 @@ def answering(outputs: list[tuple[str, str]], watcher: Watcher
         return answer
 
     tools = {name: tool(name, text) for name, text in answers.items()}
-    params = [{"type": "function", "name": name, "strict": False,
-               "description": f"{name} (answered by runflow watch --tool-output)",
-               "parameters": {"type": "object", "properties": {},
-                              "additionalProperties": True}}
-              for name in answers]
+    params = function_tools(answers, "runflow watch")
     return tools, params
 
 
