@@ -88,6 +88,81 @@ def test_a_broken_jsonl_line_is_a_violation_not_a_crash(
     assert any(line.startswith("! #3 error malformed_event") for line in out)
 
 
+def _responses(name: str) -> Path:
+    """A real Responses capture (skips, or fails under CI, without the recordings)."""
+    return recordings_dir() / "responses" / name
+
+
+PARALLEL_CALLS = "mirascope_parallel_function_calls_gpt4o.sse"
+HELLO_TEXT = "openaidotnet_hello_text_gpt4omini.sse"
+
+
+def test_a_responses_recording_is_watched_as_responses(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    path = _responses(PARALLEL_CALLS)
+    code, lines, err = _watch(capsys, str(path), "--speed", "0")
+    flow = replay_file(path).flow
+    assert (code, err, flow.ok) == (0, "", True)
+    shown = [line for line in lines if line.startswith("#")]
+    assert shown == [f"#{c.index} {c.entity} {c.id}: {c.source} -> {c.dest} ({c.event})"
+                     for c in flow.history if c.source != c.dest]
+    assert shown[0].startswith("#0 response resp_") and shown[0].endswith(
+        ": unseen -> in_progress (response.created)")
+    calls = [line for line in lines if line.startswith("tool call")]
+    assert calls == [
+        'tool call secret_retrieval_tool({"password":"mellon"}) [call_sKC7OABqf2A2PTLCm0CLeRWV]',
+        'tool call secret_retrieval_tool({"password":"radiance"}) '
+        "[call_OdR3s3xop0vtgkDyWRMLafuH]"]
+    # each call shown once its item completed (output_item.done), before the next item
+    assert lines.index(calls[0]) == lines.index(shown[3]) + 1
+    assert lines[-2:] == [
+        "stream 1 ended: done",
+        f"response {flow.response_id} completed: 22 events, 1 response(s), 1 stream(s), 0 "
+        "change(s) recovered over REST, 0 violation(s)"]
+    assert not any("unknown_event" in line or "truncated" in line for line in lines)
+
+
+def test_a_responses_recording_shows_its_text_and_parts(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines, _ = _watch(capsys, str(_responses(HELLO_TEXT)), "--speed", "0", "--diagram")
+    assert code == 0
+    message = next(line.split()[2].rstrip(":") for line in lines
+                   if line.startswith("#2 message msg_"))
+    assert f"#13 output_text {message}:0: in_progress -> text_done (response.output_text.done)" \
+        in lines
+    assert f"text {message}: Hello! How can I assist you today?" in lines
+    # the diagram is the Responses grammar's
+    assert "        response_in_progress --> response_completed : #16 response.completed" \
+        in lines
+
+
+def test_protocol_overrides_the_detection(capsys: pytest.CaptureFixture[str]) -> None:
+    """--protocol assistants reads a Responses stream as Assistants: all unknown."""
+    code, lines, _ = _watch(capsys, str(_responses(HELLO_TEXT)), "--speed", "0",
+                            "--protocol", "assistants")
+    assert code == 1
+    assert lines[0].startswith("! #0 warning unknown_event")
+    assert lines[-1].startswith("run - unseen: 17 events, 1 stream(s)")
+
+
+def test_a_responses_jsonl_of_bare_events_is_watched(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """jsonl lines that are the events themselves (``{"type": ...}``), as some tools
+    write them: played as events, paced by their response's timestamps."""
+    import json
+
+    flow = replay_file(_responses(HELLO_TEXT)).flow
+    events = [json.loads(b.split(b"data: ", 1)[1]) for b in
+              _responses(HELLO_TEXT).read_bytes().split(b"\n\n") if b"data: " in b]
+    path = tmp_path / "bare.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    found = blocks(read_recording(path))
+    assert [stamp for _, stamp in found][:2] == [float(events[0]["response"]["created_at"])] * 2
+    code, lines, _ = _watch(capsys, str(path), "--speed", "0")
+    assert code == 0
+    assert lines[-1].startswith(f"response {flow.response_id} completed: 17 events")
+
+
 # --------------------------------------------------------------------------- #
 # pacing
 # --------------------------------------------------------------------------- #
@@ -173,6 +248,82 @@ def test_polling_stops_at_the_timeout_while_the_run_waits_for_tools(
         'tool call get_weather({"city": "Paris"})',
         'tool call get_time({"timezone": "Europe/Paris"})']
     assert lines[-2] == "-- still requires_action after 0.2 s; stopped"
+
+
+WEATHER = ("--model", "gpt-4o", "--input", "Weather?", "--metadata",
+           "scenario=parallel_functions", "--tool-output", "get_weather=sunny",
+           "--tool-output", "get_time=noon")
+
+
+def test_a_live_response_with_tool_calls_as_lines(capsys: pytest.CaptureFixture[str],
+                                                  local: Server) -> None:
+    code, lines, err = _watch(capsys, "--base-url", local.base_url, *WEATHER)
+    assert (code, err) == (0, "")
+    calls = [line.split(" [")[0] for line in lines if line.startswith("tool call")]
+    assert calls == ['tool call get_weather({"city": "Paris"})',
+                     'tool call get_time({"timezone": "Europe/Paris"})']
+    ends = [i for i, line in enumerate(lines) if line.startswith("stream ")]
+    assert [lines[i] for i in ends] == ["stream 1 ended: done", "stream 2 ended: done"]
+    # the calls answered, then the continuation: a response of its own
+    assert lines[ends[0] + 1:ends[0] + 3] == ["-- answered get_weather with sunny",
+                                              "-- answered get_time with noon"]
+    assert lines[ends[0] + 3].startswith("#0 response resp_")
+    assert any(line.endswith(": Here is what I found. get_weather: sunny. get_time: noon.")
+               and line.startswith("text msg_") for line in lines)
+    assert lines[-1].endswith(" completed: 34 events, 2 response(s), 2 stream(s), 0 change(s) "
+                              "recovered over REST, 0 violation(s)")
+
+
+def test_a_cut_live_response_is_read_over_rest(capsys: pytest.CaptureFixture[str],
+                                               local: Server) -> None:
+    code, lines, _ = _watch(capsys, "--base-url", local.base_url, *WEATHER,
+                            "--fault", "cut_after=9")
+    assert code == 1  # each response's stream was cut: truncated
+    cut = lines.index("stream 1 ended: truncated")
+    assert lines[cut - 1].startswith("! #9 error truncated: the input ended after 9 event(s)")
+    assert lines[cut + 1].endswith(": in_progress -> completed (recovered over REST)")
+    assert lines[cut + 1].startswith("response resp_")
+    assert "-- answer (read over REST): Here is what I found. get_weather: sunny. get_time: " \
+           "noon." in lines
+    assert lines[-1].endswith(" completed: 18 events, 2 response(s), 2 stream(s), 2 change(s) "
+                              "recovered over REST, 2 violation(s)")
+
+
+def test_a_cut_background_response_is_resumed(capsys: pytest.CaptureFixture[str],
+                                              local: Server) -> None:
+    code, lines, _ = _watch(capsys, "--base-url", local.base_url, *WEATHER, "--background",
+                            "--fault", "cut_after=9")
+    assert code == 1
+    cut = lines.index("stream 1 ended: truncated")
+    # resumed after sequence number 8: the stream goes on where it was cut
+    assert lines[cut + 1].startswith("#9 function_call fc_")
+    assert not any("recovered over REST" in line for line in lines[:-1])
+    assert any(line.startswith("text msg_") and line.endswith("get_time: noon.")
+               for line in lines)
+    assert lines[-1].endswith(" completed: 36 events, 2 response(s), 4 stream(s), 0 change(s) "
+                              "recovered over REST, 2 violation(s)")
+
+
+@pytest.mark.parametrize("background", [False, True], ids=["foreground", "background"])
+def test_following_a_response(capsys: pytest.CaptureFixture[str], local: Server,
+                              background: bool) -> None:
+    client = openai.OpenAI(base_url=local.base_url, api_key="test", max_retries=0)
+    response = client.responses.create(model="gpt-4o", input="hi", background=background)
+    code, lines, _ = _watch(capsys, "--base-url", local.base_url, "--response", response.id,
+                            "--interval", "0.01")
+    assert code == 0
+    text = "Hello! This answer was streamed by the runflow test server."
+    if background:  # streamed again from its start
+        assert lines[0] == f"#0 response {response.id}: unseen -> queued (response.created)"
+        assert any(line.startswith("text msg_") and line.endswith(text) for line in lines)
+        assert lines[-1] == (f"response {response.id} completed: 19 events, 1 response(s), 1 "
+                             "stream(s), 0 change(s) recovered over REST, 0 violation(s)")
+    else:  # read over REST
+        assert lines == [
+            f"response {response.id}: unseen -> completed (recovered over REST)",
+            f"-- answer (read over REST): {text}",
+            f"response {response.id} completed: 0 events, 1 response(s), 0 stream(s), 1 "
+            "change(s) recovered over REST, 0 violation(s)"]
 
 
 @pytest.mark.parametrize(("args", "message"), [
