@@ -378,13 +378,11 @@ def _tmux() -> str:
     return found
 
 
-def test_the_live_view_of_a_cut_and_recovered_run_through_tmux(local: Server,
-                                                               tmp_path: Path) -> None:
+def _screen_of(watch: list[str], tmp_path: Path) -> str:
+    """Run ``python -m runflow watch ...`` in a detached tmux terminal (110x70) and
+    return the screen once it has exited (it prints ``EXIT=<code>``)."""
     tmux = [_tmux(), "-L", f"runflow-test-{uuid.uuid4().hex[:8]}", "-f", "/dev/null"]
-    command = shlex.join([
-        sys.executable, "-m", "runflow", "watch", "--base-url", local.base_url,
-        "--assistant", "asst_parallel_functions", "--fault", "cut_after=8",
-        "--tool-output", "get_weather=sunny", "--tool-output", "get_time=noon", "--diagram"])
+    command = shlex.join([sys.executable, "-m", "runflow", "watch", *watch])
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "TERM": "xterm-256color"}
     subprocess.run([*tmux, "new-session", "-d", "-s", "watch", "-x", "110", "-y", "70",
                     "bash --norc --noprofile"], check=True, env=env)
@@ -399,6 +397,15 @@ def test_the_live_view_of_a_cut_and_recovered_run_through_tmux(local: Server,
                                     capture_output=True, text=True, check=True).stdout
     finally:
         subprocess.run([*tmux, "kill-server"], check=False)
+    return screen
+
+
+def test_the_live_view_of_a_cut_and_recovered_run_through_tmux(local: Server,
+                                                               tmp_path: Path) -> None:
+    screen = _screen_of([
+        "--base-url", local.base_url, "--assistant", "asst_parallel_functions", "--fault",
+        "cut_after=8", "--tool-output", "get_weather=sunny", "--tool-output", "get_time=noon",
+        "--diagram"], tmp_path)
     assert "EXIT=1" in screen, screen  # a truncated violation was seen
     rows = [" ".join(line.strip("│ ").split()) for line in screen.splitlines()]
     assert any(r.startswith("run run_") and r.endswith(" completed") for r in rows), screen
@@ -417,3 +424,24 @@ def test_the_live_view_of_a_cut_and_recovered_run_through_tmux(local: Server,
     assert "run_in_progress --> run_completed : #26 thread.run.completed" in rows
     assert notes[-1].endswith(" completed: 28 events, 2 stream(s), 1 change(s) recovered "
                               "over REST, 1")  # the summary wraps at 110 columns
+
+
+def test_the_live_view_of_a_responses_tool_loop_through_tmux(local: Server,
+                                                             tmp_path: Path) -> None:
+    screen = _screen_of(["--base-url", local.base_url, *WEATHER, "--diagram"], tmp_path)
+    assert "EXIT=0" in screen, screen
+    rows = [" ".join(line.strip("│ ").split()) for line in screen.splitlines()]
+    assert sum(r.startswith("response resp_") and r.endswith(" completed") for r in rows) == 2
+    assert sum(r.startswith("item fc_") and r.endswith(" completed function_call")
+               for r in rows) == 2
+    assert any(r.startswith("item msg_") and r.endswith(" completed message") for r in rows)
+    assert "Here is what I found. get_weather: sunny. get_time: noon." in rows
+    assert any(r.startswith('get_weather({"city": "Paris"}) call_') for r in rows)
+    assert any(r.startswith('get_time({"timezone": "Europe/Paris"}) call_') for r in rows)
+    assert "answered get_weather with sunny" in rows
+    assert "stream 2 ended: done" in rows
+    assert any(r.startswith("function_call_in_progress --> function_call_arguments_done : #")
+               for r in rows), screen
+    assert any(r.startswith("response resp_") and r.endswith(  # wraps at 110 columns
+        " completed: 34 events, 2 response(s), 2 stream(s), 0 change(s) recovered")
+               for r in rows), screen
