@@ -136,6 +136,28 @@ def test_a_responses_recording_shows_its_text_and_parts(
         in lines
 
 
+def _response_captures() -> list[str]:
+    """Names for parametrize (collected even when the folder is absent)."""
+    from conftest import RECORDINGS
+
+    folder = RECORDINGS / "responses"
+    return sorted(p.name for p in folder.glob("*.sse")) if folder.is_dir() else [
+        "<recordings folder absent>"]
+
+
+@pytest.mark.parametrize("name", _response_captures())
+def test_watch_and_check_agree_on_every_responses_capture(
+        name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _responses(name)
+    code, lines, err = _watch(capsys, str(path), "--speed", "0")
+    replay = replay_file(path)
+    assert err == ""
+    assert code == main(["check", str(path)]) == (0 if replay.flow.ok else 1)
+    assert lines[-1].startswith(f"response {replay.flow.response_id or '-'} "
+                                f"{replay.flow.status}: {replay.flow.event_count} events")
+    assert not any(line.startswith("! ") and "unknown_event" in line for line in lines)
+
+
 def test_protocol_overrides_the_detection(capsys: pytest.CaptureFixture[str]) -> None:
     """--protocol assistants reads a Responses stream as Assistants: all unknown."""
     code, lines, _ = _watch(capsys, str(_responses(HELLO_TEXT)), "--speed", "0",
