@@ -118,7 +118,7 @@ class AssistantsLens(Lens):
         cast(RunFlow, flow).on_text("delta")(lambda delta, _snapshot: cb(delta.value or ""))
 
     def calls_on_enter(self, flow: Flow, kind: str, state: str, obj: Any) -> list[Call]:
-        if getattr(obj, "object", None) != "thread.run" or state != "requires_action":
+        if kind != flow.protocol.root or state != "requires_action":
             return []
         return [Call(c.id, c.function.name, c.function.arguments)
                 for c in cast(RunFlow, flow).pending_tool_calls]
@@ -159,7 +159,7 @@ class ResponsesLens(Lens):
             lambda delta: cb(delta.delta) if delta.kind in shown else None)
 
     def calls_on_enter(self, flow: Flow, kind: str, state: str, obj: Any) -> list[Call]:
-        if kind != "function_call" or state not in flow.protocol.tables[kind].terminal:
+        if kind != "function_call" or state != "completed":  # as flow.function_calls
             return []
         return [Call(str(getattr(obj, "call_id", "")), str(getattr(obj, "name", "")),
                      str(getattr(obj, "arguments", "")))]
