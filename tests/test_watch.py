@@ -167,6 +167,21 @@ def test_protocol_overrides_the_detection(capsys: pytest.CaptureFixture[str]) ->
     assert lines[-1].startswith("run - unseen: 17 events, 1 stream(s)")
 
 
+def test_a_profile_judges_a_servers_known_quirks(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(_responses("vercel_azure_web_search_preview_gpt41mini.sse"))
+    _, plain, _ = _watch(capsys, path, "--speed", "0")
+    _, azure, _ = _watch(capsys, path, "--speed", "0", "--profile", "azure")
+    assert [line for line in plain if line.startswith("! ")] == [
+        line for line in plain if "status_mismatch" in line]
+    assert len([line for line in plain if line.startswith("! ")]) == 1
+    assert not any(line.startswith("! ") for line in azure)  # expected of Azure: counted
+    assert azure[-1].endswith(", 0 violation(s)")
+    code, lines, err = _watch(capsys, str(DEMO_STREAM), "--speed", "0", "--profile", "azure")
+    assert (code, lines) == (2, [])
+    assert err == ("runflow: error: profile 'azure' is for responses streams, and this one "
+                   "is assistants\n")
+
+
 def test_a_responses_jsonl_of_bare_events_is_watched(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """jsonl lines that are the events themselves (``{"type": ...}``), as some tools
