@@ -136,3 +136,15 @@ def test_demo_as_a_command(tmp_path: Path) -> None:
     assert f"answer: {ANSWER}" in done.stdout
     assert "\x1b[" not in done.stdout  # no colour when stdout is not a terminal
     assert (tmp_path / "runflow-demo-path.mmd").is_file()
+
+
+def test_a_response_cut_before_it_is_named_stops_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Cut after 0 events: the client never learns the response's id, and the Responses
+    API lists no responses, so the loop cannot follow it up (nor send it again)."""
+    code = main(["demo", "--path-diagram", str(tmp_path / "p.mmd"), "--cut-after", "0"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out.splitlines()[-1].startswith("  ! #0 error truncated")
+    assert err.startswith("runflow: error: the demo's run stopped: the stream ended "
+                          "(truncated) before it named its response") and err.count("\n") == 1

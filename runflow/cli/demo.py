@@ -112,11 +112,17 @@ def run(args: argparse.Namespace, out: Output) -> int:
             server.inject(f"cut_after={args.cut_after}")
             console.print(f"(the first stream will be cut after {args.cut_after} events)",
                           style="dim", markup=False)
+        from runflow import DriveError
+
         with client:
-            if args.protocol == "responses":
-                answer = _drive_responses(client, shown, args)
-            else:
-                answer = _drive_assistants(client, shown, args)
+            try:
+                if args.protocol == "responses":
+                    answer = _drive_responses(client, shown, args)
+                else:
+                    answer = _drive_assistants(client, shown, args)
+            except (DriveError, openai.APIError) as exc:  # e.g. --cut-after 0: nothing named
+                shown.end_line()
+                raise CommandError(f"the demo's run stopped: {exc}") from None
     shown.end_line()
     console.print()
     console.print("answer: " + answer, style="bold", markup=False)
