@@ -45,7 +45,8 @@ examples:
   runflow demo --cut-after 5            the first stream cut after 5 events: recovery
 
 exit codes: 0 the run completed with no error-severity violation, 1 otherwise (a cut
-stream is one: truncated, as runflow watch reports it), 2 usage error
+stream is one: truncated, as runflow watch reports it), 2 usage error, or the drive
+loop stopped (e.g. a response cut before it named itself cannot be followed up)
 """
 
 _CITY_WEATHER = {"Paris": "sunny, 21 °C", "London": "light rain, 14 °C"}
