@@ -255,3 +255,122 @@ def test_record_as_a_subprocess(server: Server, tmp_path: Path) -> None:
     replay = replay_file(out)
     assert replay.flow.run_status == "completed"
     assert replay.flow.text.endswith("get_weather: rain. get_time: noon.")
+
+
+# --------------------------------------------------------------------------- #
+# a Responses API response
+# --------------------------------------------------------------------------- #
+def _record_response(server: Server, out: Path | str, *extra: str) -> int:
+    return main(["record", "--base-url", server.base_url, "--api-key", "test",
+                 "--model", "gpt-4o", "-o", str(out), *extra])
+
+
+def _check(capsys: pytest.CaptureFixture[str], path: Path) -> tuple[int, dict[str, Any]]:
+    code = main(["check", "--json", str(path)])
+    return code, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".sse"])
+def test_record_a_text_response(suffix: str, server: Server, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / f"response{suffix}"
+    assert _record_response(server, out, "--input", "hi") == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (summary,) = captured.err.splitlines()
+    assert re.fullmatch(rf"recorded 18 events \(1 stream\) to {re.escape(str(out))}; "
+                        r"ended done; response resp_\w+ completed; 0 violation\(s\)", summary)
+    code, report = _check(capsys, out)
+    assert code == 0
+    assert (report["ok"], report["protocol"], report["events"], report["status"]) == (
+        True, "responses", 18, "completed")
+    replay = replay_file(out)
+    assert replay.flow.text == TEXT
+    if suffix == ".jsonl":
+        lines = _jsonl(out)
+        assert [line["event"] for line in lines[:2]] == ["response.created",
+                                                        "response.in_progress"]
+        assert lines[-1]["event"] == "response.completed"
+        assert [line["data"]["sequence_number"] for line in lines] == list(range(18))
+    else:
+        assert out.read_bytes().startswith(b"event: response.created\ndata: {")
+
+
+def test_a_response_asking_for_calls_ends_the_recording_and_its_continuation_is_another(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = tmp_path / "calls.sse", tmp_path / "answer.jsonl"
+    assert _record_response(server, first, "--input", "Weather?", "--metadata",
+                            "scenario=parallel_functions", "--tool-output",
+                            "get_weather=sunny", "--tool-output", "get_time=noon") == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[1] == ('  the response asks for 2 function call(s): get_weather({"city": '
+                      '"Paris"}), get_time({"timezone": "Europe/Paris"})')
+    flow = replay_file(first).flow
+    assert [c.name for c in flow.function_calls] == ["get_weather", "get_time"]
+    command = err[2].split("record its continuation with: ")[1]
+    assert command == (f"runflow record --base-url {server.base_url} --model gpt-4o "
+                       f"--previous-response-id {flow.response_id} "
+                       "--tool-output=get_weather=sunny --tool-output=get_time=noon "
+                       "-o NEXT.sse")
+    assert _check(capsys, first)[0] == 0
+
+    # the continuation, as the note says (into a file of its own)
+    args = [*command.split()[1:-1], str(second)]
+    assert main(args) == 0
+    (summary,) = capsys.readouterr().err.splitlines()
+    assert summary.endswith("completed; 0 violation(s)")
+    code, report = _check(capsys, second)
+    assert (code, report["ok"], report["status"]) == (0, True, "completed")
+    assert replay_file(second).flow.text == ("Here is what I found. get_weather: sunny. "
+                                             "get_time: noon.")
+
+
+def test_a_continuation_needs_an_answer_for_each_call(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first = tmp_path / "calls.sse"
+    assert _record_response(server, first, "--input", "Weather?", "--metadata",
+                            "scenario=parallel_functions", "--tool-output",
+                            "get_weather=sunny", "--tool-output", "get_time=noon") == 0
+    capsys.readouterr()
+    response_id = replay_file(first).flow.response_id
+    out = tmp_path / "next.sse"
+    assert _record_response(server, out, "--previous-response-id", response_id,
+                            "--tool-output", "get_weather=sunny") == 2
+    assert capsys.readouterr().err == (f"runflow: error: response {response_id} asks for "
+                                       "get_time: give --tool-output NAME=TEXT for each\n")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".sse"])
+def test_a_cut_response_keeps_what_arrived(suffix: str, server: Server, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / f"cut{suffix}"
+    server.inject("cut_after=5")
+    assert _record_response(server, out, "--input", "hi") == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("recorded 5 events (1 stream)")
+    assert "ended truncated; response resp_" in err[0] and err[0].endswith("1 violation(s)")
+    assert err[1].startswith("  #5 error truncated:")
+    assert err[2].startswith("  the connection was cut: ")
+    assert [v.code.value for v in replay_file(out).flow.violations] == ["truncated"]
+    assert main(["check", str(out)]) == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "give --assistant ID (an Assistants run) or --model M with --input TEXT (a "
+         "Responses API response)"),
+    (["--input", "hi"], "a Responses recording needs --model M"),
+    (["--model", "m"], "--model needs its --input (or --previous-response-id)"),
+    (["--model", "m", "--input", "hi", "--assistant", "a"],
+     "--model, --input cannot go with a recording of the assistants API"),
+    (["--protocol", "responses", "--assistant", "a"],
+     "--assistant cannot go with a recording of the responses API"),
+    (["--protocol", "assistants"], "an Assistants recording needs --assistant ID"),
+])
+def test_responses_usage_errors_are_one_line(server: Server, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str],
+                                             args: list[str], message: str) -> None:
+    out = tmp_path / "x.sse"
+    assert main(["record", "--base-url", server.base_url, "-o", str(out), *args]) == 2
+    assert capsys.readouterr().err == f"runflow: error: {message}\n"
+    assert not out.exists()

@@ -1,21 +1,26 @@
-"""``runflow record``: tee a live run stream into a recording while validating it.
+"""``runflow record``: tee a live stream into a recording while validating it.
 
-It starts a streamed run with the real openai client (``runs.create(stream=True)``
-on ``--thread``, else ``threads.create_and_run(stream=True)``), reads the raw SSE
-bytes of the response as they arrive and, at the same time,
+It starts a stream with the real openai client -- an Assistants run
+(``--assistant``: ``runs.create(stream=True)`` on ``--thread``, else
+``threads.create_and_run(stream=True)``) or a Responses API response (``--model``:
+``responses.create(stream=True)``, see :mod:`runflow.cli.record_responses`) --,
+reads the raw SSE bytes of the response as they arrive and, at the same time,
 
 * writes them to the recording: as is for ``.sse`` (or ``-o -``, stdout); for
   ``.jsonl`` decoded into one ``{"event": name, "data": ...}`` per line, where
   ``data`` is the parsed JSON, ``"[DONE]"`` or null -- data that is not JSON (or is
   a bare JSON string) is kept as its raw text, so nothing received is lost;
-* feeds them into a :class:`~runflow.RunFlow` (one ``begin_stream``/``close`` per
-  stream), whose ending, run status and violations are summed up on stderr.
+* feeds them into a flow of the protocol (a :class:`~runflow.RunFlow` or a
+  :class:`~runflow.ResponseFlow`, one ``begin_stream``/``close`` per stream), whose
+  ending, status and violations are summed up on stderr.
 
 A run that reaches ``requires_action`` stops after that stream, since the tools
 are unknown, unless ``--tool-output NAME=TEXT`` answers every pending function call
 by name: then the outputs are submitted (``submit_tool_outputs(stream=True)``) and
-the continuation stream is recorded into the same file. Every chunk is flushed as
-it is written, so a cut connection (or Ctrl-C) keeps everything received.
+the continuation stream is recorded into the same file. A Responses recording
+holds one response (one flow is one response): its continuation is recorded with
+``--previous-response-id``. Every chunk is flushed as it is written, so a cut
+connection (or Ctrl-C) keeps everything received.
 """
 
 from __future__ import annotations
@@ -40,24 +45,34 @@ if TYPE_CHECKING:
     from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 
     from runflow import RunFlow
+    from runflow.engine.flow import Flow
     from runflow.engine.sse import RawEvent, SSEDecoder
 
     Stream: TypeAlias = openai.Stream[AssistantStreamEvent]
 
-HELP = "record a live run stream to .jsonl or .sse while validating it"
+HELP = "record a live run or response stream to .jsonl or .sse while validating it"
 
 EPILOG = """\
 The format comes from the extension of OUT: .jsonl (one {"event", "data"} per line)
 or .sse (the raw text/event-stream body); '-o -' writes SSE to stdout. The summary
 (events, ending, run status, violations) goes to stderr.
 
+The protocol follows the options: --assistant records an Assistants run, --model a
+Responses API response (or say --protocol).
+
 A run that stops in requires_action ends the recording there, unless
 --tool-output NAME=TEXT answers each pending function call NAME: the outputs are
 submitted and the continuation stream is recorded into the same file.
 
-example:
+A Responses recording holds one response. --tool-output NAME=TEXT offers NAME to
+the model as a function tool; a response that asks for calls ends the recording,
+and the summary says how to record its continuation: --previous-response-id ID
+with --tool-output answering each call, into another file.
+
+examples:
   runflow serve --port 8000 &
   runflow record --base-url http://127.0.0.1:8000/v1 --assistant asst_text -o run.jsonl
+  runflow record --base-url http://127.0.0.1:8000/v1 --model gpt-4o --input hi -o r.sse
 
 exit codes: 0 recorded with no error-severity violation, 1 violations found (e.g. a cut
 stream: truncated), 2 usage error or the server could not be reached / refused the request
@@ -69,40 +84,82 @@ _FORMATS: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".sse": "s
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from runflow.cli.record_responses import configure_responses
+
     parser.epilog = EPILOG
     parser.add_argument("--base-url", required=True, metavar="URL",
                         help="the API's base URL, e.g. http://127.0.0.1:8000/v1")
     parser.add_argument("--api-key", metavar="KEY",
                         help="API key (default: $OPENAI_API_KEY, else 'none')")
-    parser.add_argument("--assistant", required=True, metavar="ID", help="the assistant to run")
-    parser.add_argument("--thread", metavar="ID",
-                        help="run on this thread (default: create one with create_and_run)")
-    parser.add_argument("--message", metavar="TEXT",
-                        help="a user message added to the thread before the run")
+    parser.add_argument("--protocol", choices=("assistants", "responses"),
+                        help="the API to record (default: responses with --model, "
+                             "assistants with --assistant)")
+    runs = parser.add_argument_group("an Assistants run")
+    runs.add_argument("--assistant", metavar="ID", help="the assistant to run")
+    runs.add_argument("--thread", metavar="ID",
+                      help="run on this thread (default: create one with create_and_run)")
+    runs.add_argument("--message", metavar="TEXT",
+                      help="a user message added to the thread before the run")
+    configure_responses(parser.add_argument_group("a Responses API response"))
     parser.add_argument("--tool-output", action="append", default=[], type=tool_output,
                         metavar="NAME=TEXT",
-                        help="answer function calls named NAME with TEXT and record the "
-                             "continuation stream (repeatable)")
+                        help="answer function calls named NAME with TEXT: a run's "
+                             "continuation is recorded too; a response is offered NAME "
+                             "as a tool (repeatable)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="OUT.jsonl or OUT.sse; '-' writes SSE to stdout")
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
+    from runflow.cli.record_responses import check_responses_args, start_response, stopped
+
+    protocol = _protocol(args)
     fmt = _output_format(args.output)
     try:
         import openai
     except ImportError as exc:  # pragma: no cover - openai is a dependency
         raise CommandError(f"record needs the openai package ({exc.name} is missing)") from exc
-    from runflow import RunFlow
+    from runflow import ResponseFlow, RunFlow
 
     api_key = args.api_key or os.environ.get("OPENAI_API_KEY") or "none"
     client = openai.OpenAI(base_url=args.base_url, api_key=api_key, max_retries=0)
     try:
+        if protocol == "responses":
+            check_responses_args(args)
+            with api_errors(args.base_url, "creating the response"):
+                stream = start_response(client, args)
+            with _open_target(args.output, out) as target:
+                flow, sink = ResponseFlow(), _Sink(fmt, target)
+                _, cut = tee(stream, flow, sink)
+                notes = [f"the connection was cut: {cut}"] if cut else []
+                _summary(flow, sink, 1, args.output, [*notes, *stopped(flow, args)], out)
+                return EXIT_OK if flow.ok else EXIT_VIOLATIONS
         stream = _start(client, args)
         with _open_target(args.output, out) as target:
             return _record(client, stream, RunFlow(), _Sink(fmt, target), args, out)
     finally:
         client.close()
+
+
+def _protocol(args: argparse.Namespace) -> str:
+    """``--protocol``, else the one the options name; options of the other one are a
+    :class:`CommandError`."""
+    runs = [f"--{n}" for n in ("assistant", "thread", "message") if getattr(args, n)]
+    responses = [f"--{n.replace('_', '-')}" for n in ("model", "input", "metadata",
+                                                     "previous_response_id")
+                 if getattr(args, n)]
+    protocol: str | None = args.protocol or (
+        "responses" if responses and not runs else "assistants" if runs else None)
+    if protocol is None:
+        raise CommandError("give --assistant ID (an Assistants run) or --model M with "
+                           "--input TEXT (a Responses API response)")
+    wrong = responses if protocol == "assistants" else runs
+    if wrong:
+        raise CommandError(f"{', '.join(wrong)} cannot go with a recording of the "
+                           f"{protocol} API")
+    if protocol == "assistants" and not args.assistant:
+        raise CommandError("an Assistants recording needs --assistant ID")
+    return protocol
 
 
 # --------------------------------------------------------------------------- #
@@ -113,7 +170,7 @@ def _start(client: openai.OpenAI, args: argparse.Namespace) -> Stream:
     import openai
 
     threads = client.beta.threads
-    with _api_errors(args.base_url, "starting the run"):
+    with api_errors(args.base_url, "starting the run"):
         if args.thread:
             if args.message is not None:
                 threads.messages.create(args.thread, role="user", content=args.message)
@@ -130,7 +187,7 @@ def _record(client: openai.OpenAI, stream: Stream, flow: RunFlow, sink: _Sink,
     answers: dict[str, str] = dict(args.tool_output)
     notes: list[str] = []
     streams = 1
-    ending, cut = _tee(stream, flow, sink)
+    ending, cut = tee(stream, flow, sink)
     submitted: set[str] = set()
     failure: str | None = None
     while cut is None and ending == "done" and flow.run_status == "requires_action":
@@ -151,14 +208,14 @@ def _record(client: openai.OpenAI, stream: Stream, flow: RunFlow, sink: _Sink,
         outputs: list[ToolOutput] = [
             {"tool_call_id": c.id, "output": answers[c.function.name]} for c in calls]
         try:
-            with _api_errors(args.base_url, "submitting tool outputs"):
+            with api_errors(args.base_url, "submitting tool outputs"):
                 stream = client.beta.threads.runs.submit_tool_outputs(
                     run_id=run.id, thread_id=run.thread_id, tool_outputs=outputs, stream=True)
         except CommandError as exc:
             failure = str(exc)
             break
         streams += 1
-        ending, cut = _tee(stream, flow, sink)
+        ending, cut = tee(stream, flow, sink)
     if cut is not None:
         notes.append(f"the connection was cut: {cut}")
     _summary(flow, sink, streams, args.output, notes, out)
@@ -167,7 +224,7 @@ def _record(client: openai.OpenAI, stream: Stream, flow: RunFlow, sink: _Sink,
     return EXIT_OK if flow.ok else EXIT_VIOLATIONS
 
 
-def _tee(stream: Stream, flow: RunFlow, sink: _Sink) -> tuple[str, str | None]:
+def tee(stream: Any, flow: Flow, sink: _Sink) -> tuple[str, str | None]:
     """Record one stream and feed it to the flow; return its ending and, if the
     connection broke, why. Bytes are written before the flow sees them."""
     flow.begin_stream()
@@ -185,10 +242,11 @@ def _tee(stream: Stream, flow: RunFlow, sink: _Sink) -> tuple[str, str | None]:
     return flow.close(), cut
 
 
-def _summary(flow: RunFlow, sink: _Sink, streams: int, target: str, notes: list[str],
+def _summary(flow: Flow, sink: _Sink, streams: int, target: str, notes: list[str],
              out: Output) -> None:
     where = "stdout" if target == "-" else target
-    run = f"run {flow.run_id} {flow.run_status}" if flow.run_id else "no run seen"
+    kind = flow.root_kind
+    run = f"{kind} {flow.root_id} {flow.root_state}" if flow.root_id else f"no {kind} seen"
     plural = "" if streams == 1 else "s"
     errors = len(flow.errors)
     line = (f"recorded {sink.events} events ({streams} stream{plural}) to {where}; "
@@ -218,7 +276,7 @@ def _reason(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _api_errors(base_url: str, doing: str) -> Iterator[None]:
+def api_errors(base_url: str, doing: str) -> Iterator[None]:
     """Turn the SDK's errors into a one-line :class:`CommandError`."""
     import openai
 

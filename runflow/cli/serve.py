@@ -1,4 +1,5 @@
-"""``runflow serve``: runflow's Assistants-compatible server, in the foreground."""
+"""``runflow serve``: runflow's local server (Assistants and Responses APIs), in the
+foreground."""
 
 from __future__ import annotations
 
@@ -11,17 +12,27 @@ from runflow.cli.common import port
 from runflow.cli.output import Output
 from runflow.server.faults import FaultSyntaxError
 
-HELP = "serve the local Assistants-compatible API (scripted scenarios, recordings, faults)"
+HELP = ("serve the local Assistants and Responses APIs (scripted scenarios, recordings, "
+        "faults)")
 
 EPILOG = """\
-Point an openai client at http://HOST:PORT/v1 (any api key). Built-in assistants
-select scenarios: asst_text, asst_parallel_functions, asst_code_interpreter,
-asst_file_search, asst_cancel, asst_failure, asst_incomplete.
+Point an openai client at http://HOST:PORT/v1 (any api key). Both APIs are served:
 
-Any assistant can pick a scenario with metadata.scenario (on the run or the
-assistant); metadata.text and metadata.chunk_size shape the streamed text.
+Assistants (/v1/assistants, /v1/threads/...): built-in assistants select scenarios:
+asst_text, asst_parallel_functions, asst_code_interpreter, asst_file_search,
+asst_cancel, asst_failure, asst_incomplete. Any assistant can pick a scenario with
+metadata.scenario (on the run or the assistant).
 
---fault applies to every streamed response, e.g. cut_after=5, corrupt=3,
+Responses (/v1/responses, any model): metadata.scenario picks text (default),
+parallel_functions (function calls for the request's function tools, answered with
+function_call_output items via previous_response_id), reasoning, refusal,
+incomplete or failed; background=true works with each, and a background response
+is resumed with GET /v1/responses/ID?stream=true&starting_after=N.
+
+metadata.text and metadata.chunk_size shape the streamed text (both APIs).
+--recording replays recorded streams to streamed Assistants requests.
+
+--fault applies to every streamed response of either API, e.g. cut_after=5, corrupt=3,
 duplicate=4, drop=4, swap=4, delay=0.05, error_after=3, unknown=2 (comma-separated;
 cut_after=0 and error_after=0 act before the first event). A client can set one
 per request with the X-Runflow-Fault header, which replaces --fault for that
