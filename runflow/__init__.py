@@ -1,29 +1,45 @@
-"""runflow: a validated, declarative state machine for Assistants run streams."""
+"""runflow: a validated, declarative state machine for LLM agent streams (the
+Assistants run stream and the Responses API stream).
 
-from runflow.adapters.drive import DriveError, RunTimeout, ToolError, UnknownTool, adrive, drive
-from runflow.adapters.drive_responses import (
-    DrivenResponse,
-    FunctionCallMade,
-    adrive_response,
-    drive_response,
-)
-from runflow.adapters.sdk import AsyncFlowEventHandler, FlowEventHandler, aconsume, consume
-from runflow.engine.callbacks import Handler
-from runflow.engine.checkpoint import CheckpointError
-from runflow.engine.flow import Ending, RecoveryError, RunFlow
-from runflow.engine.hooks import CallbackFailure
-from runflow.engine.jsonparse import JSONError
-from runflow.engine.limits import Limits
-from runflow.engine.state import StateChange
-from runflow.engine.violations import RULES, Code, EntityRef, ProtocolError, Violation
-from runflow.protocols import ASSISTANTS, PROTOCOL, Entity, Protocol, ProtocolDefinitionError
-from runflow.protocols.assistants.parts import (
-    TextDelta,
-    TextSnapshot,
-    ToolCallDelta,
-    ToolCallSnapshot,
-)
-from runflow.protocols.responses.flow import ResponseFlow, ValueDelta
+The public names below are loaded on first use (PEP 562 ``__getattr__``), so that
+``import runflow`` -- which every ``runflow.*`` import runs first, the command
+line's included -- stays cheap: the drive loops and SDK adapters pull in the
+``openai`` types, which take a second or more to import. ``from runflow import X``
+and ``runflow.X`` work as before; the ``TYPE_CHECKING`` block tells type checkers
+where each name lives. :data:`_HOMES` and that block list the same names (a test
+checks both against ``__all__``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runflow.adapters.drive import DriveError, RunTimeout, ToolError, UnknownTool, adrive, drive
+    from runflow.adapters.drive_responses import (
+        DrivenResponse,
+        FunctionCallMade,
+        adrive_response,
+        drive_response,
+    )
+    from runflow.adapters.sdk import AsyncFlowEventHandler, FlowEventHandler, aconsume, consume
+    from runflow.engine.callbacks import Handler
+    from runflow.engine.checkpoint import CheckpointError
+    from runflow.engine.flow import Ending, RecoveryError, RunFlow
+    from runflow.engine.hooks import CallbackFailure
+    from runflow.engine.jsonparse import JSONError
+    from runflow.engine.limits import Limits
+    from runflow.engine.state import StateChange
+    from runflow.engine.violations import RULES, Code, EntityRef, ProtocolError, Violation
+    from runflow.protocols import ASSISTANTS, PROTOCOL, Entity, Protocol, ProtocolDefinitionError
+    from runflow.protocols.assistants.parts import (
+        TextDelta,
+        TextSnapshot,
+        ToolCallDelta,
+        ToolCallSnapshot,
+    )
+    from runflow.protocols.responses.flow import ResponseFlow, ValueDelta
 
 __all__ = [
     "ASSISTANTS",
@@ -67,3 +83,41 @@ __all__ = [
     "drive_response",
 ]
 __version__ = "0.1.0"
+
+_HOMES: dict[str, tuple[str, ...]] = {
+    "runflow.adapters.drive": ("DriveError", "RunTimeout", "ToolError", "UnknownTool", "adrive",
+                               "drive"),
+    "runflow.adapters.drive_responses": ("DrivenResponse", "FunctionCallMade", "adrive_response",
+                                         "drive_response"),
+    "runflow.adapters.sdk": ("AsyncFlowEventHandler", "FlowEventHandler", "aconsume", "consume"),
+    "runflow.engine.callbacks": ("Handler",),
+    "runflow.engine.checkpoint": ("CheckpointError",),
+    "runflow.engine.flow": ("Ending", "RecoveryError", "RunFlow"),
+    "runflow.engine.hooks": ("CallbackFailure",),
+    "runflow.engine.jsonparse": ("JSONError",),
+    "runflow.engine.limits": ("Limits",),
+    "runflow.engine.state": ("StateChange",),
+    "runflow.engine.violations": ("RULES", "Code", "EntityRef", "ProtocolError", "Violation"),
+    "runflow.protocols": ("ASSISTANTS", "PROTOCOL", "Entity", "Protocol",
+                          "ProtocolDefinitionError"),
+    "runflow.protocols.assistants.parts": ("TextDelta", "TextSnapshot", "ToolCallDelta",
+                                           "ToolCallSnapshot"),
+    "runflow.protocols.responses.flow": ("ResponseFlow", "ValueDelta"),
+}
+"""Module -> the public names it is the home of (the ``TYPE_CHECKING`` block, as data)."""
+
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name on first use and keep it (later reads skip this)."""
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runflow' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import os
@@ -14,7 +15,7 @@ import pytest
 from conftest import jsonl_files, recordings_dir, sse_files
 
 from runflow.adapters.recording import DEMO_STREAM
-from runflow.cli import COMMANDS, load, main
+from runflow.cli import COMMANDS, main
 from runflow.cli.output import Output
 
 EDITED = "simpleopenai_EDITED_file_search_step_deltas"
@@ -246,9 +247,65 @@ def test_help(command: str | None, capsys: pytest.CaptureFixture[str]) -> None:
         assert all(name in out for name in COMMANDS)
     else:
         assert out.startswith(f"usage: runflow {command}")
-        assert " ".join(load(command).HELP.split()) in " ".join(out.split())
+        assert " ".join(COMMANDS[command].split()) in " ".join(out.split())
     if command in ("check", "replay"):
         assert "exit codes: 0" in out
+
+
+LOADED = ("import sys, runflow.cli as cli; code = cli.main({argv!r}); "
+          "print(sorted(m for m in sys.modules if m.startswith(('openai', 'runflow.cli.'))))")
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["--color", "never", "--help"]])
+def test_help_and_version_import_no_subcommand_and_no_openai(argv: list[str]) -> None:
+    """Start-up is lazy: the top-level answers load no subcommand module and none
+    of the openai types (which take a second or more to import)."""
+    done = subprocess.run([sys.executable, "-c", LOADED.format(argv=argv)], capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "['runflow.cli.output']"
+
+
+def test_a_subcommand_loads_only_its_own_module() -> None:
+    done = subprocess.run([sys.executable, "-c", LOADED.format(argv=["conform", "--help"])],
+                          capture_output=True, text=True, check=True)
+    loaded = eval(done.stdout.splitlines()[-1])  # a printed list of names
+    assert [m for m in loaded if m.startswith("runflow.cli.")] == [
+        "runflow.cli.common", "runflow.cli.conform", "runflow.cli.output"]
+    assert "openai" not in loaded
+
+
+def test_import_runflow_is_cheap_and_every_public_name_resolves() -> None:
+    """``import runflow`` loads no openai type; each name of ``__all__`` resolves
+    (lazily) to the object of its home module, and ``from runflow import X`` works."""
+    import runflow
+
+    code = ("import sys, runflow; print(any(m.split('.')[0] == 'openai' for m in sys.modules)); "
+            "from runflow import RunFlow, drive; print(RunFlow.__module__, drive.__module__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["False", "runflow.engine.flow", "runflow.adapters.drive"]
+    homes = runflow._HOMES  # the name -> module table under test
+    assert sorted(n for names in homes.values() for n in names) == sorted(runflow.__all__)
+    for module, names in homes.items():
+        loaded = __import__(module, fromlist=["_"])
+        for name in names:
+            assert getattr(runflow, name) is getattr(loaded, name)
+    assert set(runflow.__all__) <= set(dir(runflow))
+    assert _type_checking_imports(Path(runflow.__file__)) == {
+        (module, name) for module, names in homes.items() for name in names}
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        runflow.nope  # noqa: B018
+
+
+def _type_checking_imports(path: Path) -> set[tuple[str, str]]:
+    """(module, name) of each ``from module import name`` under ``if TYPE_CHECKING:``."""
+    found = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom) and stmt.module
+                found |= {(stmt.module, alias.name) for alias in stmt.names}
+    return found
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,9 +13,6 @@ if TYPE_CHECKING:
     from runflow.adapters.recording import Replay
     from runflow.conform.findings import Group
 
-HELP = ("validate recorded streams (.jsonl or .sse; Assistants or Responses) and list their "
-        "violations")
-
 EPILOG = """\
 A file is not ok when it has an error-severity violation (with --strict: any
 violation). Formats come from the extension (.jsonl, .sse) or are sniffed; '-'

@@ -10,8 +10,6 @@ from runflow.cli import EXIT_VIOLATIONS, CommandError
 from runflow.cli.common import write_json
 from runflow.cli.output import Output
 
-HELP = "grade an Assistants- or Responses-compatible server, rule by rule"
-
 EPILOG = """\
 Drives a catalogue of scenarios through the real openai client (it creates the
 assistants and threads it needs), checks every answer on five layers of rules with

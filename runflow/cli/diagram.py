@@ -11,8 +11,6 @@ from runflow.cli import EXIT_OK, CommandError
 from runflow.cli.output import Output
 from runflow.protocols import PROTOCOLS, Protocol
 
-HELP = "draw the protocol's state machines (Mermaid, DOT, SVG, PNG)"
-
 EPILOG = """\
 Diagrams are generated from the protocol definitions: runflow.protocols.PROTOCOL
 (--protocol assistants, the default) and runflow.protocols.RESPONSES (--protocol

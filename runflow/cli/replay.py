@@ -17,9 +17,6 @@ if TYPE_CHECKING:
 
     from runflow.adapters.recording import Replay
 
-HELP = ("replay a recorded stream: state changes, then the final run, messages and steps "
-        "(or response and output items)")
-
 EPILOG = """\
 The timeline lists every accepted state change (event index, entity, source -> dest,
 event) with violations at the index where they happened. --json prints the final
