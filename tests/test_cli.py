@@ -439,6 +439,41 @@ def test_diagram_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert target.read_text() == dot_all()
 
 
+@pytest.mark.parametrize("name, start", [
+    ("all.mmd", b"stateDiagram-v2"), ("all.dot", b"digraph"), ("all.gv", b"digraph"),
+    ("all.svg", b"<?xml"), ("all.png", b"\x89PNG")])
+def test_diagram_output_format_follows_the_suffix(name: str, start: bytes,
+                                                  tmp_path: Path) -> None:
+    from runflow.diagrams import graphviz_version
+
+    if name.endswith((".svg", ".png")) and graphviz_version() is None:
+        pytest.skip("needs Graphviz's dot (the test below covers its absence)")
+    assert main(["diagram", "-o", str(tmp_path / name)]) == 0
+    assert start in (tmp_path / name).read_bytes()[:400]
+
+
+@pytest.mark.parametrize("name", ["all.svg", "all.png"])
+def test_diagram_to_an_image_without_graphviz_refuses_and_writes_nothing(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a folder without `dot`
+    target = tmp_path / name
+    assert main(["diagram", "-o", str(target)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"runflow: error: cannot write {target}: ")
+    assert "needs Graphviz's `dot`" in line and f"-o {tmp_path / 'all'}.mmd" in line
+    assert not target.exists()
+
+
+def test_diagram_format_contradicting_the_suffix_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "x.svg"
+    assert main(["diagram", "--format", "mermaid", "-o", str(target)]) == 2
+    assert "its suffix means SVG, but --format mermaid was asked" in capsys.readouterr().err
+    assert not target.exists()
+    assert main(["diagram", "--format", "dot", "-o", str(tmp_path / "x.txt")]) == 0  # unknown
+
+
 # --------------------------------------------------------------------------- #
 # runflow.adapters.recording (the module behind check and replay)
 # --------------------------------------------------------------------------- #
