@@ -350,6 +350,52 @@ def test_colour_and_progress_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch)
     assert err.getvalue() == "\r\x1b[2K[1/2] a.jsonl\r\x1b[2K" and pipe.getvalue() == "result\n"
 
 
+@pytest.mark.parametrize("argv", [["check", str(DEMO_STREAM)], ["replay", str(DEMO_STREAM)],
+                                  ["check", "--json", str(DEMO_STREAM), str(DEMO_STREAM)]])
+def test_progress_on_a_terminal_and_none_with_q(argv: list[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """check and replay say what they are doing on a terminal's stderr (the file,
+    then the grading) and clear it before any result; -q turns it off."""
+    err, out = _Terminal(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(sys, "stdout", out)
+    assert main(argv) == 0
+    shown = err.getvalue()
+    assert f"\x1b[2K{'[1/2] ' if len(argv) > 2 + (argv[1] == '--json') else ''}" \
+           f"{DEMO_STREAM}" in shown
+    assert shown.endswith("\r\x1b[2K")  # cleared
+    assert "\x1b" not in out.getvalue()
+    err.truncate(0)
+    assert main([argv[0], "-q", *argv[1:]]) == 0
+    assert err.getvalue() == ""
+
+
+def test_ticking_rewrites_the_line_until_the_block_ends() -> None:
+    """The progress thread shows ``text()`` while the block runs (here: until it has
+    been shown once), and nothing once it ended."""
+    import threading
+
+    err = _Terminal()
+    out = Output(io.StringIO(), err)
+    shown = threading.Event()
+
+    def text() -> str:
+        shown.set()
+        return "big.jsonl: 1,234 events"
+
+    with out.ticking(text, every=0.01):
+        assert shown.wait(timeout=60)
+    after = err.getvalue()
+    assert "\r\x1b[2Kbig.jsonl: 1,234 events" in after
+    out.clear_progress()
+    assert err.getvalue().endswith("\r\x1b[2K")
+    quiet = Output(io.StringIO(), _Terminal())
+    quiet.quiet()
+    with quiet.ticking(text, every=0.01):
+        pass
+    assert quiet.err.getvalue() == ""
+
+
 def test_subprocess_colour_only_when_forced() -> None:
     env = {**os.environ, "NO_COLOR": ""}
     plain = subprocess.run([*RUNFLOW, "check", str(DEMO_STREAM)], capture_output=True,

@@ -36,13 +36,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--path-diagram", metavar="OUT.mmd",
         help="write a Mermaid state diagram of the path this run took ('-': stdout)",
     )
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress line (shown only on a terminal anyway)")
     add_protocol_options(parser)
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
     if args.json and args.path_diagram == "-":
         raise CommandError("--path-diagram - and --json would both write to stdout")
-    replay = load_replay(args.file, args)
+    if args.quiet:
+        out.quiet()
+    out.status(args.file)
+    replay = load_replay(args.file, args, out)
     flow = replay.flow
     if args.json:
         write_json(out, snapshots(replay), indent=2)
