@@ -18,7 +18,8 @@ A file is not ok when it has an error-severity violation (with --strict: any
 violation). Formats come from the extension (.jsonl, .sse) or are sniffed; '-'
 reads standard input.
 
-exit codes: 0 all files ok, 1 violations found, 2 a file could not be read
+exit codes: 0 all files ok, 1 violations found, 2 a file could not be read or is
+not a recording, 130 interrupted
 
 Besides the grammar (the violation codes), each file is checked on the payload
 invariants and order expectations of `runflow conform` (rule ids payload.*,

@@ -25,9 +25,17 @@ the findings grouped by root cause. A scenario the server cannot be made to do i
 not applicable, not failed. Runs carry metadata.scenario naming the scenario, which
 `runflow serve` plays.
 
+Everything read is bounded: --timeout (connect, and each answer and each frame
+of a stream), --scenario-timeout (a scenario in all), --max-body-bytes and
+--max-stream-bytes. A bound passed is an http.status finding naming the flag, and
+what was read until then is graded; messages quote excerpts, never whole bodies.
+The first request that gets no answer stops the grade with one line naming the
+URL and the cause; when every answer is 404, a hint says where the API usually is
+(/v1).
+
 exit codes: 0 conformant (no error finding), 1 findings (with --strict: warnings
 too), 2 could not run (unreachable server, no scenario could run, bad arguments,
-unwritable report file)
+unwritable report file), 130 interrupted
 
 examples:
   runflow serve --port 8000 &

@@ -32,6 +32,9 @@ that protocol's folder only (DIR itself with -o).
 Without `dot`, --refresh still writes the text files (.mmd, README.md), leaves the
 SVGs as they were, names on stderr each SVG it could not render, and exits 0: a
 missing optional renderer is not a usage error, and the text diagrams are fresh.
+
+exit codes: 0 written, 2 an unknown entity, a format that needs a missing Graphviz,
+an unwritable output, 130 interrupted
 """
 
 DEFAULT_PROTOCOL = "assistants"

@@ -25,6 +25,7 @@ flow first saw them, as the openai SDK's types dump them; for a Responses stream
 {"response": ...} with its output rebuilt from the streamed items.
 
 exit codes: 0 no error-severity violation, 1 violations found, 2 unreadable input
+or not a recording, 130 interrupted
 """
 
 
