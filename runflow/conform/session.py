@@ -368,6 +368,7 @@ class Session:
                                           f"{label}: {self._no_answer(exc)}"))
             probe.tap.close()
         except BoundPassed as exc:  # e.g. a JSON answer to a stream, past the body cap
+            probe.left_at.append(probe.flow.event_count)  # the finding says why it ends
             probe.findings.append(Finding("http.status", "error", f"{label}: {exc}",
                                           probe.flow.event_count))
             probe.tap.close()
