@@ -386,7 +386,7 @@ class Session:
         if media == "application/json":
             body = _json(response.read().decode("utf-8", "replace"))
             kind = body.get("object") if isinstance(body, dict) else None
-            what = f" (a {kind!r} object)" if isinstance(kind, str) else ""
+            what = f" (a {excerpt(kind, 60)!r} object)" if isinstance(kind, str) else ""
             probe.findings.append(Finding(
                 "http.stream_is_json", "error",
                 f"{label}: stream=true was answered with a JSON body{what}, not an event "
