@@ -365,7 +365,8 @@ def test_progress_on_a_terminal_and_none_with_q(argv: list[str],
            f"{DEMO_STREAM}" in shown
     assert shown.endswith("\r\x1b[2K")  # cleared
     assert "\x1b" not in out.getvalue()
-    err.truncate(0)
+    err.seek(0)
+    err.truncate()
     assert main([argv[0], "-q", *argv[1:]]) == 0
     assert err.getvalue() == ""
 

@@ -3,8 +3,10 @@ report files, the grouped summary, the payload invariants on recordings."""
 
 from __future__ import annotations
 
+import io
 import json
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -201,3 +203,29 @@ def test_every_real_responses_capture_keeps_every_error_invariant() -> None:
         warned = {f.rule for f in found}
         assert warned <= {"payload.response.id", "payload.reasoning.id",
                           "payload.function_call.id"}, path.name
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_names_each_scenario_on_a_terminal_only(
+        server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = ["conform", "--base-url", server.base_url, "--scenario", "text",
+            "--scenario", "cancel", "--json"]
+    err = _Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert main(argv) == 0
+    shown = err.getvalue()
+    assert "\r\x1b[2K[1/2] assistants text" in shown
+    assert "\r\x1b[2K[2/2] assistants cancel" in shown and shown.endswith("\r\x1b[2K")
+    err.seek(0)
+    err.truncate()
+    assert main([*argv, "-q"]) == 0
+    assert err.getvalue() == ""
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    assert main(argv) == 0
+    assert piped.getvalue() == ""
