@@ -148,6 +148,9 @@ def test_mutations_are_reported(mutation: str, fmt: str, tmp_path: Path,
         ("empty.jsonl", b"", "empty"),
         ("blank.sse", b"\n\n  \n", "empty"),
         ("notes.md", b"# hello\nthis is not a stream\n", "neither JSON lines nor SSE"),
+        ("notes.txt", b"Dear diary,\nToday: a stream validator.\n", "not a recording"),
+        ("prose.sse", b"Hello world.\nNo event here.\n", "not a recording"),
+        ("prose.jsonl", b"Hello world.\n\nNo JSON here either.\n", "not a recording"),
     ],
 )
 def test_unreadable_input_exits_2_with_one_line(
