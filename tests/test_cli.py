@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import os
@@ -14,7 +15,7 @@ import pytest
 from conftest import jsonl_files, recordings_dir, sse_files
 
 from runflow.adapters.recording import DEMO_STREAM
-from runflow.cli import COMMANDS, load, main
+from runflow.cli import COMMANDS, main
 from runflow.cli.output import Output
 
 EDITED = "simpleopenai_EDITED_file_search_step_deltas"
@@ -147,6 +148,9 @@ def test_mutations_are_reported(mutation: str, fmt: str, tmp_path: Path,
         ("empty.jsonl", b"", "empty"),
         ("blank.sse", b"\n\n  \n", "empty"),
         ("notes.md", b"# hello\nthis is not a stream\n", "neither JSON lines nor SSE"),
+        ("notes.txt", b"Dear diary,\nToday: a stream validator.\n", "not a recording"),
+        ("prose.sse", b"Hello world.\nNo event here.\n", "not a recording"),
+        ("prose.jsonl", b"Hello world.\n\nNo JSON here either.\n", "not a recording"),
     ],
 )
 def test_unreadable_input_exits_2_with_one_line(
@@ -246,9 +250,64 @@ def test_help(command: str | None, capsys: pytest.CaptureFixture[str]) -> None:
         assert all(name in out for name in COMMANDS)
     else:
         assert out.startswith(f"usage: runflow {command}")
-        assert " ".join(load(command).HELP.split()) in " ".join(out.split())
+        assert " ".join(COMMANDS[command].split()) in " ".join(out.split())
     if command in ("check", "replay"):
         assert "exit codes: 0" in out
+
+
+LOADED = ("import sys, runflow.cli as cli; code = cli.main({argv!r}); "
+          "print(sorted(m for m in sys.modules if m.startswith(('openai', 'runflow.cli.'))))")
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["--color", "never", "--help"]])
+def test_help_and_version_import_no_subcommand_and_no_openai(argv: list[str]) -> None:
+    """Start-up is lazy: the top-level answers load no subcommand module and none
+    of the openai types (which take a second or more to import)."""
+    done = subprocess.run([sys.executable, "-c", LOADED.format(argv=argv)], capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "['runflow.cli.output']"
+
+
+def test_a_subcommand_loads_only_its_own_module() -> None:
+    done = subprocess.run([sys.executable, "-c", LOADED.format(argv=["replay", "--help"])],
+                          capture_output=True, text=True, check=True)
+    loaded = eval(done.stdout.splitlines()[-1])  # a printed list of names
+    assert [m for m in loaded if m.startswith("runflow.cli.")] == [
+        "runflow.cli.common", "runflow.cli.output", "runflow.cli.replay"]
+
+
+def test_import_runflow_is_cheap_and_every_public_name_resolves() -> None:
+    """``import runflow`` loads no openai type; each name of ``__all__`` resolves
+    (lazily) to the object of its home module, and ``from runflow import X`` works."""
+    import runflow
+
+    code = ("import sys, runflow; print(any(m.split('.')[0] == 'openai' for m in sys.modules)); "
+            "from runflow import RunFlow, drive; print(RunFlow.__name__, drive.__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["False", "RunFlow", "drive"]
+    homes = runflow._HOMES  # the name -> module table under test
+    assert sorted(n for names in homes.values() for n in names) == sorted(runflow.__all__)
+    for module, names in homes.items():
+        loaded = __import__(module, fromlist=["_"])
+        for name in names:
+            assert getattr(runflow, name) is getattr(loaded, name)
+    assert set(runflow.__all__) <= set(dir(runflow))
+    assert _type_checking_imports(Path(runflow.__file__)) == {
+        (module, name) for module, names in homes.items() for name in names}
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        runflow.nope  # noqa: B018
+
+
+def _type_checking_imports(path: Path) -> set[tuple[str, str]]:
+    """(module, name) of each ``from module import name`` under ``if TYPE_CHECKING:``."""
+    found = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom) and stmt.module
+                found |= {(stmt.module, alias.name) for alias in stmt.names}
+    return found
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -292,6 +351,53 @@ def test_colour_and_progress_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch)
     out.progress(1, 2, "a.jsonl")
     out.print("result")
     assert err.getvalue() == "\r\x1b[2K[1/2] a.jsonl\r\x1b[2K" and pipe.getvalue() == "result\n"
+
+
+@pytest.mark.parametrize("argv", [["check", str(DEMO_STREAM)], ["replay", str(DEMO_STREAM)],
+                                  ["check", "--json", str(DEMO_STREAM), str(DEMO_STREAM)]])
+def test_progress_on_a_terminal_and_none_with_q(argv: list[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """check and replay say what they are doing on a terminal's stderr (the file,
+    then the grading) and clear it before any result; -q turns it off."""
+    err, out = _Terminal(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(sys, "stdout", out)
+    assert main(argv) == 0
+    shown = err.getvalue()
+    assert f"\x1b[2K{'[1/2] ' if len(argv) > 2 + (argv[1] == '--json') else ''}" \
+           f"{DEMO_STREAM}" in shown
+    assert shown.endswith("\r\x1b[2K")  # cleared
+    assert "\x1b" not in out.getvalue()
+    err.seek(0)
+    err.truncate()
+    assert main([argv[0], "-q", *argv[1:]]) == 0
+    assert err.getvalue() == ""
+
+
+def test_ticking_rewrites_the_line_until_the_block_ends() -> None:
+    """The progress thread shows ``text()`` while the block runs (here: until it has
+    been shown once), and nothing once it ended."""
+    import threading
+
+    err = _Terminal()
+    out = Output(io.StringIO(), err)
+    shown = threading.Event()
+
+    def text() -> str:
+        shown.set()
+        return "big.jsonl: 1,234 events"
+
+    with out.ticking(text, every=0.01):
+        assert shown.wait(timeout=60)
+    after = err.getvalue()
+    assert "\r\x1b[2Kbig.jsonl: 1,234 events" in after
+    out.clear_progress()
+    assert err.getvalue().endswith("\r\x1b[2K")
+    quiet = Output(io.StringIO(), _Terminal())
+    quiet.quiet()
+    with quiet.ticking(text, every=0.01):
+        pass
+    assert quiet.err.getvalue() == ""
 
 
 def test_subprocess_colour_only_when_forced() -> None:
@@ -381,6 +487,41 @@ def test_diagram_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     target = tmp_path / "all.dot"
     assert main(["diagram", "--format", "dot", "-o", str(target)]) == 0
     assert target.read_text() == dot_all()
+
+
+@pytest.mark.parametrize("name, start", [
+    ("all.mmd", b"stateDiagram-v2"), ("all.dot", b"digraph"), ("all.gv", b"digraph"),
+    ("all.svg", b"<?xml"), ("all.png", b"\x89PNG")])
+def test_diagram_output_format_follows_the_suffix(name: str, start: bytes,
+                                                  tmp_path: Path) -> None:
+    from runflow.diagrams import graphviz_version
+
+    if name.endswith((".svg", ".png")) and graphviz_version() is None:
+        pytest.skip("needs Graphviz's dot (the test below covers its absence)")
+    assert main(["diagram", "-o", str(tmp_path / name)]) == 0
+    assert start in (tmp_path / name).read_bytes()[:400]
+
+
+@pytest.mark.parametrize("name", ["all.svg", "all.png"])
+def test_diagram_to_an_image_without_graphviz_refuses_and_writes_nothing(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a folder without `dot`
+    target = tmp_path / name
+    assert main(["diagram", "-o", str(target)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"runflow: error: cannot write {target}: ")
+    assert "needs Graphviz's `dot`" in line and f"-o {tmp_path / 'all'}.mmd" in line
+    assert not target.exists()
+
+
+def test_diagram_format_contradicting_the_suffix_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "x.svg"
+    assert main(["diagram", "--format", "mermaid", "-o", str(target)]) == 2
+    assert "its suffix means SVG, but --format mermaid was asked" in capsys.readouterr().err
+    assert not target.exists()
+    assert main(["diagram", "--format", "dot", "-o", str(tmp_path / "x.txt")]) == 0  # unknown
 
 
 # --------------------------------------------------------------------------- #

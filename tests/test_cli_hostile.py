@@ -8,11 +8,16 @@ port in use gives) runs ``python -m runflow`` as a subprocess; argument checks r
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +222,148 @@ def test_non_finite_numbers_are_refused_not_printed() -> None:
                                            r"range float values are not JSON compliant"):
         write_json(Output(out, err), {"x": float("nan")})
     assert out.getvalue() == ""
+
+
+# --------------------------------------------------------------------------- #
+# conform against a hostile server: everything it reads is bounded (issue 24)
+# --------------------------------------------------------------------------- #
+MIB = 1 << 20
+ROUNDS = 3000
+"""The most writes a hostile answer makes (each loop is bounded)."""
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """Answers every request as ``server.mode`` says; stops when the client leaves."""
+
+    server: _HostileServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            getattr(self, f"_{self.server.mode}")()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading: what these tests want
+
+    do_GET = do_POST
+
+    def _head(self, status: int, content_type: str, length: int | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        if length is None:
+            self.send_header("Connection", "close")
+        else:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+
+    def _trickle(self) -> None:  # a stream that never ends: a comment every 50 ms
+        self._head(200, "text/event-stream")
+        for _ in range(ROUNDS):
+            self.wfile.write(b": still here\n\n")
+            self.wfile.flush()
+            time.sleep(0.05)
+
+    def _flood(self) -> None:  # a stream of ever more deltas
+        self._head(200, "text/event-stream")
+        frame = ("event: response.output_text.delta\ndata: " + json.dumps(
+            {"type": "response.output_text.delta", "delta": "x" * 60_000}) + "\n\n").encode()
+        for _ in range(ROUNDS):
+            self.wfile.write(frame)
+
+    def _big_body(self) -> None:  # a JSON answer of 20 MiB to a stream request
+        body = b'{"object": "response", "pad": "' + b"x" * (20 * MIB) + b'"}'
+        self._head(200, "application/json", len(body))
+        self.wfile.write(body)
+
+    def _big_error(self) -> None:  # a 400 whose message is 2 MB
+        body = json.dumps({"error": {"message": "no! " * 500_000, "type": "invalid_request_error",
+                                     "param": None, "code": None}}).encode()
+        self._head(400, "application/json", len(body))
+        self.wfile.write(body)
+
+
+class _HostileServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(("127.0.0.1", 0), _Hostile)
+        self.mode = mode
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that left: fine
+            super().handle_error(request, client_address)
+
+
+@contextlib.contextmanager
+def hostile(mode: str) -> Iterator[_HostileServer]:
+    server = _HostileServer(mode)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _conform(server: _HostileServer, *extra: str) -> tuple[int, dict[str, Any], str]:
+    done = runflow("conform", "--base-url", server.base_url, "--protocol", "responses",
+                   "--scenario", "text", "--json", *extra)
+    err = done.stderr.decode()
+    assert "Traceback" not in err and "bug in runflow" not in err, err
+    return done.returncode, json.loads(done.stdout) if done.stdout else {}, err
+
+
+def _messages(report: dict[str, Any]) -> list[str]:
+    return [f["message"] for s in report["scenarios"] for f in s["findings"]]
+
+
+def test_conform_ends_a_trickling_stream_at_the_scenario_deadline() -> None:
+    with hostile("trickle") as server:
+        code, report, _ = _conform(server, "--timeout", "1", "--scenario-timeout", "2")
+    assert code == 1
+    assert any("passed its 2 s deadline" in m and "--scenario-timeout" in m
+               for m in _messages(report)), _messages(report)
+
+
+def test_conform_stops_reading_a_flood_at_the_stream_cap() -> None:
+    with hostile("flood") as server:
+        code, report, _ = _conform(server, "--max-stream-bytes", "1")
+    assert code == 1
+    assert any("the stream passed 1 MiB" in m and "--max-stream-bytes" in m
+               for m in _messages(report)), _messages(report)
+
+
+def test_conform_reads_a_body_up_to_the_body_cap() -> None:
+    with hostile("big_body") as server:
+        code, report, _ = _conform(server, "--max-body-bytes", "1")
+    assert code == 1
+    assert any("the body passed 1 MiB" in m for m in _messages(report)), _messages(report)
+
+
+def test_a_huge_error_message_is_quoted_as_an_excerpt() -> None:
+    with hostile("big_error") as server:
+        done = runflow("conform", "--base-url", server.base_url, "--protocol", "responses",
+                       "--scenario", "text", "--json")
+    report = json.loads(done.stdout)
+    (scenario,) = report["scenarios"]
+    assert scenario["status"] == "not_applicable"
+    assert "no! no! " in scenario["reason"] and "(2000000 characters)" in scenario["reason"]
+    assert len(done.stdout) < 100_000  # not the 2 MB message
+
+
+def test_conform_help_states_every_bound() -> None:
+    out = runflow("conform", "--help").stdout.decode()
+    flat = " ".join(out.split())
+    for bound in ("--timeout S seconds to connect, and to wait for each answer and each frame "
+                  "of a stream (default: 10)", "(default: 120)", "(default: 8)",
+                  "(default: 16)"):
+        assert bound in flat

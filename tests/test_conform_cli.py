@@ -3,8 +3,10 @@ report files, the grouped summary, the payload invariants on recordings."""
 
 from __future__ import annotations
 
+import io
 import json
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -66,13 +68,52 @@ def test_warnings_pass_unless_strict(server: Server, capsys: pytest.CaptureFixtu
 
 
 def test_could_not_run_exits_2_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unreachable server: one line naming where and why, and no empty table."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     code = main(["conform", "--base-url", f"http://127.0.0.1:{port}/v1", "--timeout", "5"])
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
     assert code == 2
-    assert err.count("\n") == 1 and "could not run: cannot reach the server" in err
+    assert captured.out == ""
+    assert captured.err == (f"runflow: error: could not run: cannot reach "
+                            f"http://127.0.0.1:{port}/v1/assistants (Connection refused)\n")
+
+
+def test_a_server_that_never_answers_is_one_line_naming_the_timeout(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A port that accepts and never answers ends at the read timeout, not later."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        code = main(["conform", "--base-url", f"http://127.0.0.1:{port}/v1", "--timeout", "1"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert captured.err == (f"runflow: error: could not run: no answer from "
+                            f"http://127.0.0.1:{port}/v1/assistants within 1 s (read timeout; "
+                            "--timeout)\n")
+
+
+def test_a_root_without_v1_gets_a_hint(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    root = server.base_url.removesuffix("/v1")
+    assert main(["conform", "--base-url", root, "--scenario", "text"]) == 2
+    err = capsys.readouterr().err
+    assert f"hint: every request was answered 404 at {root}; the API is usually under /v1 " \
+           f"(--base-url {root}/v1)" in err
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("http://[::1", "'http://[::1' is not a URL (Invalid IPv6 URL)"),
+    ("http://127.0.0.1:99999/v1", "is not a URL (Port out of range 0-65535)"),
+    ("127.0.0.1:8000/v1", "expected an http:// or https:// URL with a host"),
+])
+def test_a_base_url_that_is_not_one_is_a_usage_error(
+        url: str, reason: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["conform", "--base-url", url]) == 2
+    err = capsys.readouterr().err
+    assert reason in err and "bug in runflow" not in err
 
 
 @pytest.mark.parametrize("argv, reason", [
@@ -162,3 +203,29 @@ def test_every_real_responses_capture_keeps_every_error_invariant() -> None:
         warned = {f.rule for f in found}
         assert warned <= {"payload.response.id", "payload.reasoning.id",
                           "payload.function_call.id"}, path.name
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_names_each_scenario_on_a_terminal_only(
+        server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = ["conform", "--base-url", server.base_url, "--scenario", "text",
+            "--scenario", "cancel", "--json"]
+    err = _Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert main(argv) == 0
+    shown = err.getvalue()
+    assert "\r\x1b[2K[1/2] assistants text" in shown
+    assert "\r\x1b[2K[2/2] assistants cancel" in shown and shown.endswith("\r\x1b[2K")
+    err.seek(0)
+    err.truncate()
+    assert main([*argv, "-q"]) == 0
+    assert err.getvalue() == ""
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    assert main(argv) == 0
+    assert piped.getvalue() == ""

@@ -23,6 +23,7 @@ names the line, and the flow goes on.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -66,6 +67,11 @@ _EXTENSIONS: Mapping[str, Format] = {
 }
 _SSE_STARTS = (b"event:", b"data:", b"id:", b"retry:", b":")
 _SNIFF = 4096
+_LINE_OF: Mapping[Format, re.Pattern[bytes]] = {
+    "sse": re.compile(rb"(?m)^(?:\xef\xbb\xbf)?(?:event|data|id|retry)?:"),
+    "jsonl": re.compile(rb"(?m)^(?:\xef\xbb\xbf)?[ \t]*\{"),
+}
+"""A line that makes text a recording of that format: with none, it is not one."""
 
 
 class RecordingError(Exception):
@@ -259,7 +265,11 @@ def detect_format(name: str, data: bytes) -> Format:
         raise RecordingError(f"{name}: binary data, neither JSON lines nor SSE")
     suffix = Path(name).suffix.lower() if name != "-" else ""
     if suffix in _EXTENSIONS:
-        return _EXTENSIONS[suffix]
+        fmt = _EXTENSIONS[suffix]
+        if _LINE_OF[fmt].search(data) is None:  # e.g. prose in notes.txt
+            raise RecordingError(f"{name}: not a recording (text with no line that is an SSE "
+                                 "field or a JSON object)")
+        return fmt
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if start.startswith(b"{"):
         return "jsonl"

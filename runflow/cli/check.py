@@ -13,15 +13,13 @@ if TYPE_CHECKING:
     from runflow.adapters.recording import Replay
     from runflow.conform.findings import Group
 
-HELP = ("validate recorded streams (.jsonl or .sse; Assistants or Responses) and list their "
-        "violations")
-
 EPILOG = """\
 A file is not ok when it has an error-severity violation (with --strict: any
 violation). Formats come from the extension (.jsonl, .sse) or are sniffed; '-'
 reads standard input.
 
-exit codes: 0 all files ok, 1 violations found, 2 a file could not be read
+exit codes: 0 all files ok, 1 violations found, 2 a file could not be read or is
+not a recording, 130 interrupted
 
 Besides the grammar (the violation codes), each file is checked on the payload
 invariants and order expectations of `runflow conform` (rule ids payload.*,
@@ -49,21 +47,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per file per line")
     parser.add_argument("--strict", action="store_true", help="count warnings as errors")
     parser.add_argument("-q", "--quiet", action="store_true",
-                        help="print only files that are not ok")
+                        help="print only files that are not ok, and no progress line (shown "
+                             "only on a terminal anyway)")
     add_protocol_options(parser)
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
     if args.files.count("-") > 1:
         raise CommandError("'-' (stdin) can be given only once")
+    if args.quiet:
+        out.quiet()
     code = EXIT_OK
     total = len(args.files)
     bad = 0
     for number, path in enumerate(args.files, start=1):
-        if total > 1:
-            out.progress(number, total, path)
+        label = f"[{number}/{total}] {path}" if total > 1 else path
+        out.status(label)
         try:
-            replay = load_replay(path, args)
+            replay = load_replay(path, args, out, label)
         except CommandError as exc:
             out.error(str(exc))
             if args.json:
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             code = EXIT_USAGE
             bad += 1
             continue
+        out.status(f"{label}: grading {replay.flow.event_count:,} events")
         groups = grade_replay(replay)
         ok = is_ok(replay, strict=args.strict) and _findings_ok(groups, strict=args.strict)
         if not ok:

@@ -75,10 +75,12 @@ def add_protocol_options(parser: argparse.ArgumentParser) -> None:
              + ", ".join(sorted(PROFILES)) + " (Responses)")
 
 
-def load_replay(path: str, args: argparse.Namespace | None = None) -> Replay:
+def load_replay(path: str, args: argparse.Namespace | None = None, out: Output | None = None,
+                label: str | None = None) -> Replay:
     """Read and replay one recording; an unreadable one is a :class:`CommandError`.
-    ``args`` may carry ``--protocol`` and ``--profile``."""
-    from runflow.adapters.recording import RecordingError, read_recording
+    ``args`` may carry ``--protocol`` and ``--profile``; with ``out``, the count of
+    events fed so far is shown as progress (on a terminal), after ``label``."""
+    from runflow.adapters.recording import RecordingError, new_flow, read_recording
     from runflow.protocols.profiles import profile_named
 
     try:
@@ -90,7 +92,12 @@ def load_replay(path: str, args: argparse.Namespace | None = None) -> Replay:
         if profile is not None and profile.protocol != protocol:
             raise CommandError(f"{path}: profile {profile.name!r} is for {profile.protocol} "
                                f"streams, and this one is {protocol}")
-        return recording.replay(protocol=protocol, profile=profile)
+        if out is None:
+            return recording.replay(protocol=protocol, profile=profile)
+        flow = new_flow(protocol, profile=profile)
+        shown = label or path
+        with out.ticking(lambda: f"{shown}: {flow.event_count:,} events"):
+            return recording.replay(flow)
     except RecordingError as exc:
         raise CommandError(str(exc)) from None
 

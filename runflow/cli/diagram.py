@@ -12,13 +12,15 @@ from runflow.cli.output import Output
 from runflow.protocols import Protocol
 from runflow.protocols.registry import PROTOCOLS
 
-HELP = "draw the protocol's state machines (Mermaid, DOT, SVG, PNG)"
-
 EPILOG = """\
 Diagrams are generated from the protocol definitions: runflow.protocols.PROTOCOL
 (--protocol assistants, the default) and runflow.protocols.RESPONSES (--protocol
 responses). SVG and PNG need Graphviz's `dot` (Debian/Ubuntu: apt-get install
-graphviz, macOS: brew install graphviz).
+graphviz, macOS: brew install graphviz); without it, asking for them is refused
+with that reason (exit 2) and nothing is written.
+
+The format follows -o FILE's suffix (.mmd, .dot or .gv, .svg, .png) unless
+--format says otherwise; a --format that contradicts a known suffix is refused.
 
 --entity names a machine of the chosen protocol:
 {entities}
@@ -31,10 +33,17 @@ that protocol's folder only (DIR itself with -o).
 Without `dot`, --refresh still writes the text files (.mmd, README.md), leaves the
 SVGs as they were, names on stderr each SVG it could not render, and exits 0: a
 missing optional renderer is not a usage error, and the text diagrams are fresh.
+
+exit codes: 0 written, 2 an unknown entity, a format that needs a missing Graphviz,
+an unwritable output, 130 interrupted
 """
 
 DEFAULT_PROTOCOL = "assistants"
 FORMATS = ("mermaid", "dot", "svg", "png")
+SUFFIXES = {".mmd": "mermaid", ".mermaid": "mermaid", ".dot": "dot", ".gv": "dot",
+            ".svg": "svg", ".png": "png"}
+"""``-o FILE``'s suffix -> the format written (without --format)."""
+_LABELS = {"mermaid": "Mermaid", "dot": "DOT", "svg": "SVG", "png": "PNG"}
 
 
 def entity_choices(protocol: str) -> tuple[str, ...]:
@@ -55,8 +64,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--entity", metavar="ENTITY", default="all",
                         help="which machine to draw: an entity of the protocol, stream or "
                              "all (default: all, one cluster per entity); see below")
-    parser.add_argument("--format", choices=FORMATS, default="mermaid",
-                        help="output format (default: mermaid)")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="output format (default: from -o FILE's suffix, "
+                             f"{', '.join(SUFFIXES)}; else mermaid)")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write here instead of stdout (with --refresh: the folder)")
     parser.add_argument("--refresh", action="store_true",
@@ -67,21 +77,29 @@ def run(args: argparse.Namespace, out: Output) -> int:
     from runflow.diagrams import GraphvizNotFoundError
 
     _check_entity(args)
+    fmt = "mermaid" if args.refresh else output_format(args.format, args.output)
     try:
         if args.refresh:
             return _refresh(args, out)
-        data = _render(PROTOCOLS[args.protocol or DEFAULT_PROTOCOL], args.entity, args.format)
+        data = _render(PROTOCOLS[args.protocol or DEFAULT_PROTOCOL], args.entity, fmt)
     except GraphvizNotFoundError as exc:
-        raise CommandError(str(exc)) from None
+        if not args.output or args.output == "-":
+            raise CommandError(str(exc)) from None
+        stem = Path(args.output).with_suffix("")
+        raise CommandError(
+            f"cannot write {args.output}: {_LABELS[fmt]} needs Graphviz's `dot`, which is not "
+            "on PATH; install Graphviz (Debian/Ubuntu: `apt-get install graphviz`, macOS: "
+            f"`brew install graphviz`) or write Mermaid or DOT (-o {stem}.mmd, -o {stem}.dot)"
+        ) from None
     if args.output and args.output != "-":
         try:
             Path(args.output).write_bytes(data)
         except OSError as exc:
             raise CommandError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         return EXIT_OK
-    if args.format == "png" and _isatty(out):
+    if fmt == "png" and _isatty(out):
         raise CommandError("PNG is binary; use -o FILE or redirect stdout")
-    if args.format in ("svg", "png"):
+    if fmt in ("svg", "png"):
         out.clear_progress()
         out.out.flush()
         buffer = getattr(out.out, "buffer", None)
@@ -91,6 +109,19 @@ def run(args: argparse.Namespace, out: Output) -> int:
             return EXIT_OK
     out.out.write(data.decode())
     return EXIT_OK
+
+
+def output_format(asked: str | None, output: str | None) -> str:
+    """The format to write: ``--format``, else ``-o FILE``'s suffix, else Mermaid. A
+    ``--format`` that contradicts a known suffix (Mermaid text in ``x.svg``) is refused."""
+    suffix = Path(output).suffix.lower() if output and output != "-" else ""
+    implied = SUFFIXES.get(suffix)
+    if asked is None:
+        return implied or "mermaid"
+    if implied is not None and implied != asked:
+        raise CommandError(f"-o {output}: its suffix means {_LABELS[implied]}, but --format "
+                           f"{asked} was asked; drop --format or give a matching suffix")
+    return asked
 
 
 def _render(protocol: Protocol, entity: str, fmt: str) -> bytes:

@@ -2,13 +2,17 @@
 
 Colour is used only when stdout is a terminal and ``NO_COLOR`` is unset (see
 https://no-color.org); ``--color always|never`` overrides. Progress goes to
-stderr, only when stderr is a terminal, so pipes and ``--json`` output stay clean.
+stderr, only when stderr is a terminal, so pipes and ``--json`` output stay clean;
+``quiet`` (the subcommands' ``-q``) turns it off too.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Literal, TextIO
 
 __all__ = ["ColorChoice", "Output"]
@@ -54,6 +58,7 @@ class Output:
             self.color = color == "always"
         self.progress_enabled = _isatty(self.err)
         self._progress_shown = False
+        self._lock = threading.Lock()
 
     def style(self, text: str, *styles: str) -> str:
         """``text`` wrapped in ANSI codes when colour is on."""
@@ -75,16 +80,48 @@ class Output:
         self.clear_progress()
         print(f"{self.prog}: {message}", file=self.err)
 
+    def quiet(self) -> None:
+        """No progress from now on (``-q``)."""
+        self.clear_progress()
+        self.progress_enabled = False
+
     def progress(self, done: int, total: int, label: str) -> None:
         """A one-line ``[done/total] label`` on stderr, rewritten in place."""
+        self.status(f"[{done}/{total}] {label}")
+
+    def status(self, text: str) -> None:
+        """One progress line on stderr, rewritten in place (only on a terminal)."""
         if not self.progress_enabled:
             return
-        self.err.write(f"\r\x1b[2K[{done}/{total}] {label}"[:200])
-        self.err.flush()
-        self._progress_shown = True
+        with self._lock:
+            self.err.write(f"\r\x1b[2K{text}"[:200])
+            self.err.flush()
+            self._progress_shown = True
+
+    @contextmanager
+    def ticking(self, text: Callable[[], str], every: float = 0.25) -> Iterator[None]:
+        """While the block runs, rewrite the progress line with ``text()`` every
+        ``every`` seconds (from a thread: ``text`` only reads, e.g. a count)."""
+        if not self.progress_enabled:
+            yield
+            return
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(every):
+                self.status(text())
+
+        thread = threading.Thread(target=tick, name="runflow-progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def clear_progress(self) -> None:
-        if self._progress_shown:
-            self.err.write("\r\x1b[2K")
-            self.err.flush()
-            self._progress_shown = False
+        with self._lock:
+            if self._progress_shown:
+                self.err.write("\r\x1b[2K")
+                self.err.flush()
+                self._progress_shown = False

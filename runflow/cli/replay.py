@@ -17,9 +17,6 @@ if TYPE_CHECKING:
 
     from runflow.adapters.recording import Replay
 
-HELP = ("replay a recorded stream: state changes, then the final run, messages and steps "
-        "(or response and output items)")
-
 EPILOG = """\
 The timeline lists every accepted state change (event index, entity, source -> dest,
 event) with violations at the index where they happened. --json prints the final
@@ -28,6 +25,7 @@ flow first saw them, as the openai SDK's types dump them; for a Responses stream
 {"response": ...} with its output rebuilt from the streamed items.
 
 exit codes: 0 no error-severity violation, 1 violations found, 2 unreadable input
+or not a recording, 130 interrupted
 """
 
 
@@ -39,13 +37,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--path-diagram", metavar="OUT.mmd",
         help="write a Mermaid state diagram of the path this run took ('-': stdout)",
     )
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress line (shown only on a terminal anyway)")
     add_protocol_options(parser)
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
     if args.json and args.path_diagram == "-":
         raise CommandError("--path-diagram - and --json would both write to stdout")
-    replay = load_replay(args.file, args)
+    if args.quiet:
+        out.quiet()
+    out.status(args.file)
+    replay = load_replay(args.file, args, out)
     flow = replay.flow
     if args.json:
         write_json(out, snapshots(replay), indent=2)

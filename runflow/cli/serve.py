@@ -7,7 +7,7 @@ import argparse
 import errno
 import socket
 
-from runflow.cli import EXIT_OK, CommandError
+from runflow.cli import EXIT_OK, CommandError, os_sentence
 from runflow.cli.common import port
 from runflow.cli.output import Output
 from runflow.server.faults import FaultSyntaxError
@@ -66,7 +66,9 @@ def run(args: argparse.Namespace, out: Output) -> int:
     for path in args.recording:
         try:
             load_recording(path)
-        except (OSError, ValueError) as exc:
+        except OSError as exc:  # one sentence, not the raw [Errno 2]
+            raise CommandError(f"--recording {os_sentence(exc)}") from exc
+        except ValueError as exc:
             raise CommandError(f"--recording {path}: {exc}") from exc
     where = f"{args.host}:{args.port}"
     _check_bind(args.host, args.port)
