@@ -120,9 +120,6 @@ CASES: list[tuple[str, str, Argv, int]] = [
     ("demo", "an unwritable diagram",
      lambda t, s: ["demo", "--path-diagram", str(t / "no" / "p.mmd")], EXIT_USAGE),
 ]
-RAW_ERRNO = {("record", "an unreachable server")}
-"""Cases whose one sentence still quotes a raw ``[Errno N]`` (another branch's file)."""
-
 
 def test_the_table_has_the_four_codes() -> None:
     assert sorted(EXIT_CODES) == [0, 1, 2, 130]
@@ -137,9 +134,7 @@ def test_every_subcommand_has_a_case_for_every_code_it_can_give() -> None:
 
 
 @pytest.mark.parametrize("name, what, argv, code", [
-    pytest.param(*case, id=f"{case[0]}-{case[1].replace(' ', '_')}", marks=[pytest.mark.xfail(
-        strict=True, reason="record quotes [Errno 111] (runflow/cli/record.py, another branch)")]
-        if case[:2] in RAW_ERRNO else []) for case in CASES])
+    pytest.param(*case, id=f"{case[0]}-{case[1].replace(' ', '_')}") for case in CASES])
 def test_exit_code(name: str, what: str, argv: Argv, code: int, server: Server,
                    tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv(tmp_path, server)) == code
@@ -228,16 +223,11 @@ def test_serve_stopped_is_0() -> None:
     assert _stop(["serve", "--port", str(port)], signal.SIGTERM, port) == EXIT_OK
 
 
-@pytest.mark.xfail(strict=True, reason="serve treats Ctrl-C as its normal stop (exit 0); the "
-                                       "table says 130 (runflow/cli/serve.py, another branch)")
 def test_serve_interrupted_is_130() -> None:
     port = _closed_port()
     assert _stop(["serve", "--port", str(port)], signal.SIGINT, port) == EXIT_INTERRUPTED
 
 
-@pytest.mark.xfail(strict=True, reason="demo --cut-after 5 exits 0 while it reports the "
-                                       "violation (issue 22); runflow/cli/demo.py, another "
-                                       "branch, makes it 1 like watch")
 def test_demo_with_a_violation_exits_1(tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--cut-after", "5", "--path-diagram", str(tmp_path / "p.mmd")]) == 1

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias
@@ -264,13 +265,18 @@ def _summary(flow: Flow, sink: _Sink, streams: int, target: str, notes: list[str
 # --------------------------------------------------------------------------- #
 # errors
 # --------------------------------------------------------------------------- #
+_ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
+
+
 def _reason(exc: BaseException) -> str:
     """A one-line reason: the innermost cause that says something (the SDK wraps
     e.g. ``[Errno 111] Connection refused`` in a bare ``Connection error.``)."""
     text = ""
     cause: BaseException | None = exc
     while cause is not None:
-        text = " ".join(str(cause).split()) or text
+        said = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+        # a sentence, not "[Errno 111] ..." (httpx quotes the OSError it wraps that way)
+        text = " ".join(_ERRNO.sub("", said).split()) or text
         cause = cause.__cause__
     return text or type(exc).__name__
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import errno
+import signal
 import socket
 
-from runflow.cli import EXIT_OK, CommandError, os_sentence
+from runflow.cli import EXIT_INTERRUPTED, EXIT_OK, CommandError, os_sentence
 from runflow.cli.common import port
 from runflow.cli.output import Output
 from runflow.server.faults import FaultSyntaxError
@@ -74,13 +75,14 @@ def run(args: argparse.Namespace, out: Output) -> int:
     _check_bind(args.host, args.port)
     out.print(f"runflow serve: http://{where}/v1 (Ctrl-C to stop)")
     try:
-        serve(args.host, args.port, recordings=args.recording, fault=fault)
+        stopped_by = serve(args.host, args.port, recordings=args.recording, fault=fault)
     except OSError as exc:
         raise CommandError(f"cannot serve on {where}: {exc.strerror or exc}") from exc
     except SystemExit as exc:  # uvicorn exits when it cannot start, after logging why
         raise CommandError(f"cannot serve on {where}: the server did not start "
                            f"(exit {exc.code})") from None
-    return EXIT_OK
+    # SIGTERM is how a supervisor stops a server: a normal end; Ctrl-C interrupts
+    return EXIT_INTERRUPTED if stopped_by == signal.SIGINT else EXIT_OK
 
 
 def _check_bind(host: str, port: int) -> None:

@@ -61,6 +61,8 @@ class _Uvicorn(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, streams: OpenStreams) -> None:
         super().__init__(config)
         self._streams = streams
+        self.stopped_by: int | None = None
+        """The signal that stopped the server (SIGINT or SIGTERM), if one did."""
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self._streams.close_all()
@@ -80,6 +82,8 @@ class _Uvicorn(uvicorn.Server):
                 signal.signal(sig, handler)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.stopped_by is None:
+            self.stopped_by = sig
         if self.should_exit:
             self.force_exit = True
         self.should_exit = True
@@ -104,8 +108,9 @@ def _backend(store: Store | None, options: ScenarioOptions | None,
 def serve(host: str = "127.0.0.1", port: int = 8000, *, store: Store | None = None,
           options: ScenarioOptions | None = None, recordings: Iterable[str | Path] = (),
           fault: Fault | str | None = None, log_level: str = "info",
-          max_body_bytes: int = MAX_BODY_BYTES) -> None:
-    """Run the server in the foreground until SIGINT/SIGTERM (for ``runflow serve``).
+          max_body_bytes: int = MAX_BODY_BYTES) -> int | None:
+    """Run the server in the foreground until SIGINT/SIGTERM (for ``runflow serve``);
+    returns the signal that stopped it (None: it stopped by itself).
 
     Raises ``OSError`` when the address cannot be bound.
     """
@@ -118,6 +123,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, store: Store | None = No
         server.run(sockets=[sock])
     finally:
         sock.close()
+    return server.stopped_by
 
 
 class Server:
