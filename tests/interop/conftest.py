@@ -9,10 +9,13 @@ capture its scenarios: the server runs only while its streams are captured.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -74,6 +77,44 @@ def captures(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory,
                 done[name] = {
                     s: capture(client, s, **({"tools": TOOLS} if s == "tool" else {}))
                     for s in spec.scenarios}
+        return done[name]
+
+    return of
+
+
+CONFORM_SCENARIOS = ("text", "parallel_functions", "reasoning", "incomplete", "failed",
+                     "background", "errors")
+"""``runflow conform``'s Responses scenarios, less ``structured``: the models behind
+these servers are scripted and ignore ``text.format``, so that scenario would grade
+the script, not the server."""
+
+
+@pytest.fixture(scope="session")
+def conform_reports(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory,
+                    ) -> Callable[[str], dict[str, Any]]:
+    """``conform_reports(server)``: the ``runflow conform --json`` report on that
+    server, run once as a user runs it (a child process)."""
+    done: dict[str, dict[str, Any]] = {}
+
+    def of(name: str) -> dict[str, Any]:
+        require(name)
+        if name not in done:
+            spec = SERVERS[name]
+            port = free_port()
+            launch = spec.launch(port, f"http://127.0.0.1:{upstream.port}")
+            workdir = tmp_path_factory.mktemp(f"conform-{name}")
+            with running(launch.args, port=port, workdir=workdir, probe=launch.probe,
+                         env=launch.env) as base:
+                args = [sys.executable, "-m", "runflow", "conform", "--protocol", "responses",
+                        "--base-url", base + launch.api_path, "--api-key", "interop",
+                        "--timeout", "30", "--json"]
+                for scenario in CONFORM_SCENARIOS:
+                    args += ["--scenario", scenario]
+                run = subprocess.run(args, capture_output=True, text=True, timeout=300,
+                                     check=False)
+                report = json.loads(run.stdout)
+                report["returncode"] = run.returncode
+                done[name] = report
         return done[name]
 
     return of

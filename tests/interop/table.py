@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from servers import SERVERS
-from verdicts import DEFECT, DEVIATION, FALSE_ALARM, VERDICTS
+from verdicts import CONFORM, DEFECT, DEVIATION, FALSE_ALARM, VERDICTS
 
 __all__ = ["DOC", "render"]
 
@@ -75,6 +75,13 @@ def render() -> str:
                           for r, f in sorted(verdict.findings.items())) or "-"
         lines.append(f"| {name} | {scenario} | {verdict.status or '-'} | "
                      f"{_check(name, scenario)} | {found} |")
+    lines += ["", "## `runflow conform --base-url`", "",
+              "Its Responses scenarios less `structured` (the models behind these servers are "
+              "scripted and ignore `text.format`), with REST reads of each response.", "",
+              "| server | findings (rule: kind, severity) |", "| --- | --- |"]
+    for name, rules in CONFORM.items():
+        found = "; ".join(f"`{r}`: {f.kind}, {f.severity}" for r, f in sorted(rules.items()))
+        lines.append(f"| {name} | {found or '-'} |")
     lines += ["", "Not graded: codex-router-proxy 0.5.0 does not start beside runflow's "
               "dependencies (its app factory passes `websocket_max_size`, which FastAPI 0.165 "
               "rejects).", ""]

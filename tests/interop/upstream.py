@@ -104,9 +104,15 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return
 
-    def do_GET(self) -> None:  # /v1/models and health probes
-        self._json(200, {"object": "list", "data": [{"id": "interop-model", "object": "model",
-                                                     "created": 0, "owned_by": "interop"}]})
+    def do_GET(self) -> None:
+        if self.path.rstrip("/").endswith("/models"):
+            self._json(200, {"object": "list", "data": [
+                {"id": "interop-model", "object": "model", "created": 0, "owned_by": "interop"}]})
+            return
+        # A Chat Completions provider has no /responses: what a gateway that proxies
+        # unknown routes upstream gets back.
+        self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found",
+                                   "param": None, "code": None}})
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -117,13 +123,15 @@ class _Handler(BaseHTTPRequestHandler):
             body = {}
         self.server.requests.append(body)
         if not self.path.rstrip("/").endswith("/chat/completions"):
-            self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+            self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found",
+                                   "param": None, "code": None}})
             return
         scenario = (_last_user_text(body).split() or ["text"])[0]
         model = str(body.get("model", "interop-model"))
         if scenario == "error":
             self._json(500, {"error": {"message": "the scripted upstream failed",
-                                       "type": "server_error", "code": "server_error"}})
+                                       "type": "server_error", "param": None,
+                                       "code": "server_error"}})
             return
         if not body.get("stream"):
             self._json(200, _completion(scenario, model))

@@ -191,3 +191,37 @@ VERDICTS: Mapping[tuple[str, str], Verdict] = {
     # raises APIStatusError and there is no stream to grade.
     ("llm-mock-api", "error"): Verdict(None, http_status=500),
 }
+
+# --------------------------------------------------------------------------- #
+# runflow conform --base-url (its own scenarios, and REST reads of each response)
+# --------------------------------------------------------------------------- #
+NO_RETRIEVE = Finding(
+    DEFECT, "error",
+    "GET /responses/{id} answers 404 for a response the same server just streamed (stored: "
+    "`store` defaults to true). The API reference's 'Retrieve a model response' is not served; "
+    "the server keeps no responses.")
+FASTAPI_404 = Finding(
+    DEFECT, "error",
+    "the 404 body is FastAPI's {'detail': 'Not Found'}, not the API's error object "
+    "{'error': {'message', 'type', 'param', 'code'}} that the openai client reads.")
+NULL_VS_ABSENT = Finding(
+    FALSE_ALARM, "error",
+    "consistency.response: the stream sends error / incomplete_details / instructions as null "
+    "and REST omits them; to every client both are None (openai's Response types them "
+    "Optional[...] = None). Null and absent must compare equal (issue 23).")
+
+CONFORM: Mapping[str, Mapping[str, Finding]] = {
+    "azure-ai-agentserver-responses": {
+        "payload.response.id": AZURE_ID, "payload.response.usage": USAGE_NULL,
+        "consistency.response": NULL_VS_ABSENT},
+    "open-responses-server": {
+        "grammar.malformed_event": ORS_NO_CONTENT_INDEX, "grammar.output_mismatch": ORS_NO_ITEM,
+        "payload.response.usage": USAGE_NULL,
+        # It proxies GET /v1/responses/{id} to the Chat Completions upstream
+        # (api_controller.py:392-418), which has no such route.
+        "http.status": NO_RETRIEVE},
+    "codex-rosetta": {
+        "order.response.queued_after_created": ROSETTA_QUEUED,
+        "http.status": NO_RETRIEVE, "http.error_shape": FASTAPI_404},
+    "llm-mock-api": {"http.status": NO_RETRIEVE, "http.error_shape": FASTAPI_404},
+}
