@@ -72,6 +72,7 @@ def render() -> str:
               "| --- | --- | --- | --- | --- |"]
     for (name, scenario), verdict in sorted(VERDICTS.items()):
         found = "; ".join(f"`{r}`: {f.kind}, {f.severity}"
+                          + (f" (should be {f.should_be})" if f.should_be else "")
                           for r, f in sorted(verdict.findings.items())) or "-"
         lines.append(f"| {name} | {scenario} | {verdict.status or '-'} | "
                      f"{_check(name, scenario)} | {found} |")

@@ -34,7 +34,11 @@ FALSE_ALARM: Kind = "false alarm"
 class Finding:
     kind: Kind
     severity: str
+    """The severity runflow gives it today."""
     evidence: str
+    should_be: str | None = None
+    """The severity it should have, when runflow under-rates a real defect (a strict
+    xfail in test_interop.py until it does; either severity passes the verdict)."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,10 @@ VERDICTS: Mapping[tuple[str, str], Verdict] = {
             "a lone data-only `error` event with only a message (no sequence_number, code or "
             "param, all in response_error_event.py) and no response.failed after it, which the "
             "Open Responses spec requires ('any error incurred while streaming will be "
-            "followed by a response.failed event'); api_controller.py:259.")}),
+            "followed by a response.failed event'); api_controller.py:259. The rule is "
+            "`required=True` and sourced from the spec's words, so by issue 23's policy it is "
+            "an error: today `check` exits 0 on a stream that is only an upstream failure.",
+            should_be="error")}),
     # --------------------------------------------------------- codex-rosetta
     ("codex-rosetta", "text"): Verdict(
         "completed", "Hello, world!",
@@ -163,7 +170,8 @@ VERDICTS: Mapping[tuple[str, str], Verdict] = {
                       "response.completed carries status 'incomplete' "
                       "(stream_converter.py:410 always sends response.completed; :602 sets "
                       "the status); a response that ends incomplete is announced by "
-                      "response.incomplete. Issue 23 makes this an error."),
+                      "response.incomplete. The event contradicts its own payload: issue 23 "
+                      "makes this an error.", should_be="error"),
                   "grammar.out_of_order": Finding(
                       DEFECT, "error",
                       "the response is said completed while its last item ended incomplete "
