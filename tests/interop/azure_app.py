@@ -14,7 +14,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
-from azure.ai.agentserver.responses import (  # type: ignore[import-not-found, unused-ignore]
+from azure.ai.agentserver.responses import (
     CreateResponse,
     ResponseContext,
     ResponseEventStream,
@@ -24,7 +24,7 @@ from azure.ai.agentserver.responses import (  # type: ignore[import-not-found, u
 app = ResponsesAgentServerHost()
 
 
-@app.response_handler  # type: ignore[untyped-decorator, unused-ignore]
+@app.response_handler
 async def handler(request: CreateResponse, context: ResponseContext,
                   cancellation_signal: asyncio.Event) -> AsyncIterator[Any]:
     words = (await context.get_input_text()).split()

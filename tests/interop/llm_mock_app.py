@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from llm_mock_api import MockServer, MockServerOptions  # type: ignore[import-not-found, unused-ignore]
-from llm_mock_api.types.reply import (  # type: ignore[import-not-found, unused-ignore]
+from llm_mock_api import MockServer, MockServerOptions
+from llm_mock_api.types.reply import (
     ErrorReply,
     ReplyObject,
     ToolCall,
