@@ -1,0 +1,1 @@
+"""The interop suite (a package, so its conftest does not shadow tests/conftest.py)."""
