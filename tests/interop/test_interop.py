@@ -92,9 +92,6 @@ def test_defect_has_its_severity(captures: Captures, case: tuple[str, str, str])
     assert grade(captures(server)[scenario].data).rules[rule] == finding.should_be
 
 
-@pytest.mark.xfail(strict=True, reason="false alarm: --protocol auto reads a data-only stream "
-                   "holding only an `error` event as Assistants and reports it truncated "
-                   "(issue 23); the event's `type` names it a Responses event")
 def test_auto_protocol_reads_a_lone_error_event_as_responses(captures: Captures) -> None:
     data = captures("open-responses-server")["error"].data
     assert data.startswith(b'data: {"type": "error"')
