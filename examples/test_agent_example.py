@@ -7,7 +7,7 @@ outputs, and when a stream is cut or damaged it reads the run back over REST
 scenario of runflow's local server, under every kind of fault, and against a
 recording, with no network:
 
-    pip install 'runflow[testing]'
+    pip install 'runflow-sse[testing]'
     pytest examples/test_agent_example.py
 
 (CI runs this file from ``tests/test_examples.py``.)

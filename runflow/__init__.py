@@ -1,4 +1,6 @@
-"""runflow: a validated, declarative state machine for Assistants run streams."""
+"""runflow: validates LLM agent streams (SSE) of the OpenAI Assistants API and the
+Responses API with a declarative state machine: violations as data, typed snapshots,
+callbacks, diagrams."""
 
 from runflow.adapters.drive import DriveError, RunTimeout, ToolError, UnknownTool, adrive, drive
 from runflow.adapters.drive_responses import (

@@ -1,6 +1,6 @@
 """OpenTelemetry spans for a flow: the run, its steps and messages, as they change.
 
-Needs the ``otel`` extra (``pip install 'runflow[otel]'``)::
+Needs the ``otel`` extra (``pip install 'runflow-sse[otel]'``)::
 
     from opentelemetry import trace
     from runflow.adapters.otel import trace_flow

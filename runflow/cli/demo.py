@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 HELP = "run a tool-calling assistant against the embedded local server, live"
 
 EPILOG = """\
-The demo needs the 'server' extra: pip install 'runflow[server]'.
+The demo needs the 'server' extra: pip install 'runflow-sse[server]'.
 
 exit codes: 0 the run completed with no error-severity violation, 1 otherwise
 """
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         from runflow.testing import Server
     except ImportError as exc:  # the server extra is missing
         raise CommandError(f"the demo needs the server extra ({exc.name} is missing): "
-                           "pip install 'runflow[server]'") from exc
+                           "pip install 'runflow-sse[server]'") from exc
     from runflow import RunFlow, drive
     from runflow.diagrams import path_mermaid
 

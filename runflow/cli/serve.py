@@ -47,7 +47,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         from runflow.testing import load_recording, parse_fault, serve
     except ImportError as exc:
         raise CommandError(f"serve needs the server extra ({exc.name} is missing): "
-                           "pip install 'runflow[server]'") from exc
+                           "pip install 'runflow-sse[server]'") from exc
     try:
         fault = parse_fault(args.fault) if args.fault else None
     except FaultSyntaxError as exc:
