@@ -453,7 +453,7 @@ def machine() -> list[str]:
         f"python: {platform.python_implementation()} {platform.python_version()} "
         f"on {platform.system()} {platform.machine()}",
         "packages: " + ", ".join(versions),
-        f"runflow: {metadata.version('runflow')}, {source_revision()}",
+        f"runflow: {metadata.version('runflow-sse')}, {source_revision()}",
     ]
 
 

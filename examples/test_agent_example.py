@@ -9,7 +9,7 @@ recording, with no network. ``answer_responses`` is the same agent on the
 Responses API (``runflow.drive_response`` runs its function-call loop); its tests
 pick the Responses scenarios with ``@pytest.mark.runflow_protocol("responses")``:
 
-    pip install 'runflow[testing]'
+    pip install 'runflow-sse[testing]'
     pytest examples/test_agent_example.py
 
 (CI runs this file from ``tests/test_examples.py``.)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
 import struct
@@ -18,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import tool_missing
 
 from runflow.conform import conform
 from runflow.conform.report_html import report_html
@@ -32,9 +32,7 @@ def _browser() -> str:
     if missing is None and shutil.which("dot") is None:
         missing = "Graphviz's dot is not installed (Debian: apt-get install graphviz)"
     if missing is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{missing}; CI must run the HTML report test")
-        pytest.skip(missing)
+        tool_missing(missing)
     assert found is not None
     return found
 
@@ -62,6 +60,7 @@ def test_the_page_is_self_contained(page: tuple[Path, object]) -> None:
     assert "<link" not in text and "@import" not in text
 
 
+@pytest.mark.needs_tools
 def test_chromium_draws_the_diagram_and_the_findings(page: tuple[Path, object],
                                                      tmp_path: Path) -> None:
     browser = _browser()

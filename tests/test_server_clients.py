@@ -17,7 +17,6 @@ skip, except under ``CI=true``, where they fail.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from conftest import tool_missing
 
 from runflow.server.faults import ERROR_MESSAGE
 from runflow.testing import SCENARIOS, Server
@@ -73,9 +73,7 @@ def node_missing() -> str | None:
 def require_node() -> None:
     reason = node_missing()
     if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI must run the Node SDK tests")
-        pytest.skip(reason)
+        tool_missing(reason)
 
 
 def run_node(base_url: str) -> list[Result]:
@@ -171,7 +169,7 @@ def node_results(server: Server) -> dict[str, Result]:
     return {r["name"]: r for r in run_node(server.base_url)}
 
 
-@pytest.fixture(params=["python", "node"])
+@pytest.fixture(params=["python", pytest.param("node", marks=pytest.mark.needs_tools)])
 def results(request: pytest.FixtureRequest) -> Iterator[dict[str, Result]]:
     yield request.getfixturevalue(f"{request.param}_results")
 
@@ -290,6 +288,7 @@ def readme_tables(text: str) -> str:
     return text[text.index(BEGIN) + len(BEGIN):text.index(END)]
 
 
+@pytest.mark.needs_tools
 def test_readme_client_tables_are_current(python_results: dict[str, Result],
                                           node_results: dict[str, Result]) -> None:
     assert readme_tables(README.read_text(encoding="utf-8")) == render(

@@ -8,7 +8,7 @@ and runs a few faults; it prints what the client received. Here that is held
 against the grammar and against what REST (``GET /v1/responses/{id}``) says.
 
 Node tests need ``node`` and ``npm ci --prefix tests/node``; without them they
-skip, except under ``CI=true``, where they fail.
+skip (marked ``needs_tools``: see tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from runflow.testing import Server
 NODE_DIR = Path(__file__).resolve().parent / "node"
 RESUME_AFTER = [0, 1, 4]
 Result = dict[str, Any]
+
+pytestmark = pytest.mark.needs_tools
 
 
 

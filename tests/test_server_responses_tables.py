@@ -159,7 +159,7 @@ def node_runs(server: Server) -> Runs:
     return run_node(server.base_url)
 
 
-@pytest.fixture(params=["python", "node"])
+@pytest.fixture(params=["python", pytest.param("node", marks=pytest.mark.needs_tools)])
 def runs(request: pytest.FixtureRequest) -> Iterator[Runs]:
     yield request.getfixturevalue(f"{request.param}_runs")
 
@@ -230,12 +230,14 @@ def test_a_final_response_is_never_a_guess(runs: Runs) -> None:
             assert stream["final"] == stream["rest"]
 
 
+@pytest.mark.needs_tools
 def test_the_tables_hold_no_ids(python_runs: Runs, node_runs: Runs) -> None:
     tables = render(python_runs, node_runs)
     assert ANY_ID.search(tables) is None
     assert tables.count("\n") == 2 * 2 + len(SCENARIOS) + len(FAULTS) + 1
 
 
+@pytest.mark.needs_tools
 def test_readme_responses_tables_are_current(python_runs: Runs, node_runs: Runs) -> None:
     assert readme_tables(README.read_text(encoding="utf-8")) == render(python_runs, node_runs), (
         "README.md's Responses client tables are stale; regenerate: "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import openai
 import pytest
-from conftest import recordings_dir
+from conftest import recordings_dir, tool_missing
 
 from runflow.adapters.recording import DEMO_STREAM, read_recording, replay_file
 from runflow.cli import main
@@ -409,9 +409,7 @@ def test_a_bad_speed_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> Non
 def _tmux() -> str:
     found = shutil.which("tmux")
     if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("tmux is needed for the live-view test (.ci/run installs it)")
-        pytest.skip("tmux not installed")
+        tool_missing("tmux is not installed (Debian: apt-get install tmux)")
     return found
 
 
@@ -437,6 +435,7 @@ def _screen_of(watch: list[str], tmp_path: Path) -> str:
     return screen
 
 
+@pytest.mark.needs_tools
 def test_the_live_view_of_a_cut_and_recovered_run_through_tmux(local: Server,
                                                                tmp_path: Path) -> None:
     screen = _screen_of([
@@ -463,6 +462,7 @@ def test_the_live_view_of_a_cut_and_recovered_run_through_tmux(local: Server,
                               "over REST, 1")  # the summary wraps at 110 columns
 
 
+@pytest.mark.needs_tools
 def test_the_live_view_of_a_responses_tool_loop_through_tmux(local: Server,
                                                              tmp_path: Path) -> None:
     screen = _screen_of(["--base-url", local.base_url, *WEATHER, "--diagram"], tmp_path)

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 HELP = "run a tool-calling response (or assistant run) against the embedded local server, live"
 
 EPILOG = """\
-The demo needs the 'server' extra: pip install 'runflow[server]'.
+The demo needs the 'server' extra: pip install 'runflow-sse[server]'.
 
 examples:
   runflow demo                          a Responses API tool-calling run
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         from runflow.testing import Server
     except ImportError as exc:  # the server extra is missing
         raise CommandError(f"the demo needs the server extra ({exc.name} is missing): "
-                           "pip install 'runflow[server]'") from exc
+                           "pip install 'runflow-sse[server]'") from exc
     from runflow.cli.watch.lens import lens_for
 
     console = Console(file=out.out, highlight=False, soft_wrap=True,

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         from runflow.testing import load_recording, parse_fault, serve
     except ImportError as exc:
         raise CommandError(f"serve needs the server extra ({exc.name} is missing): "
-                           "pip install 'runflow[server]'") from exc
+                           "pip install 'runflow-sse[server]'") from exc
     try:
         fault = parse_fault(args.fault) if args.fault else None
     except FaultSyntaxError as exc:
@@ -73,9 +73,16 @@ def run(args: argparse.Namespace, out: Output) -> int:
             raise CommandError(f"--recording {path}: {exc}") from exc
     where = f"{args.host}:{args.port}"
     _check_bind(args.host, args.port)
-    out.print(f"runflow serve: http://{where}/v1 (Ctrl-C to stop)")
+
+    def listening(host: str, bound: int) -> None:
+        # printed once connections are accepted: scripts and tests wait for this line
+        # (with --port 0 it names the port chosen)
+        out.print(f"runflow serve: listening on http://{host}:{bound}/v1 (Ctrl-C to stop)")
+        out.out.flush()
+
     try:
-        stopped_by = serve(args.host, args.port, recordings=args.recording, fault=fault)
+        stopped_by = serve(args.host, args.port, recordings=args.recording, fault=fault,
+                           on_listening=listening)
     except OSError as exc:
         raise CommandError(f"cannot serve on {where}: {exc.strerror or exc}") from exc
     except SystemExit as exc:  # uvicorn exits when it cannot start, after logging why

@@ -18,7 +18,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -58,11 +58,18 @@ class _Uvicorn(uvicorn.Server):
     end ``runflow serve`` with a traceback or a kill status instead of exit 0.)
     """
 
-    def __init__(self, config: uvicorn.Config, streams: OpenStreams) -> None:
+    def __init__(self, config: uvicorn.Config, streams: OpenStreams,
+                 on_listening: Callable[[], None] | None = None) -> None:
         super().__init__(config)
         self._streams = streams
         self.stopped_by: int | None = None
         """The signal that stopped the server (SIGINT or SIGTERM), if one did."""
+        self._on_listening = on_listening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._on_listening is not None:
+            self._on_listening()  # the sockets accept connections from here on
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self._streams.close_all()
@@ -108,17 +115,22 @@ def _backend(store: Store | None, options: ScenarioOptions | None,
 def serve(host: str = "127.0.0.1", port: int = 8000, *, store: Store | None = None,
           options: ScenarioOptions | None = None, recordings: Iterable[str | Path] = (),
           fault: Fault | str | None = None, log_level: str = "info",
-          max_body_bytes: int = MAX_BODY_BYTES) -> int | None:
+          max_body_bytes: int = MAX_BODY_BYTES,
+          on_listening: Callable[[str, int], None] | None = None) -> int | None:
     """Run the server in the foreground until SIGINT/SIGTERM (for ``runflow serve``);
     returns the signal that stopped it (None: it stopped by itself).
 
-    Raises ``OSError`` when the address cannot be bound.
+    ``on_listening(host, port)`` is called once the server accepts connections, with
+    the port bound (the one chosen for ``port=0``). Raises ``OSError`` when the
+    address cannot be bound.
     """
     backend = _backend(store, options, recordings, fault, max_body_bytes)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))  # here, so a busy port is an OSError for the CLI to report
-    server = _Uvicorn(_config(backend, log_level, host=host, port=port), backend.streams)
+    bound = int(sock.getsockname()[1])
+    server = _Uvicorn(_config(backend, log_level, host=host, port=port), backend.streams,
+                      on_listening and (lambda: on_listening(host, bound)))
     try:
         server.run(sockets=[sock])
     finally:

@@ -1,7 +1,7 @@
 """The runflow pytest plugin: test agent code against the local server, offline,
 for both grammars it serves (the Assistants stream and the Responses API).
 
-Installed with ``pip install 'runflow[testing]'`` it is loaded by pytest's
+Installed with ``pip install 'runflow-sse[testing]'`` it is loaded by pytest's
 ``pytest11`` entry point (or explicitly: ``pytest -p runflow.testing.plugin``).
 Loading it starts nothing; the server starts the first time a test asks for it.
 
@@ -237,7 +237,7 @@ def _server_class() -> type[Server]:
         from runflow.testing import Server
     except ImportError as exc:
         raise pytest.UsageError(f"the runflow fixtures need the testing extra ({exc.name} is "
-                                "missing): pip install 'runflow[testing]'") from None
+                                "missing): pip install 'runflow-sse[testing]'") from None
     return Server
 
 

@@ -1,6 +1,6 @@
 """OpenTelemetry spans for a flow of any shipped protocol, as it changes.
 
-Needs the ``otel`` extra (``pip install 'runflow[otel]'``)::
+Needs the ``otel`` extra (``pip install 'runflow-sse[otel]'``)::
 
     from opentelemetry import trace
     from runflow.adapters.otel import trace_flow
