@@ -93,6 +93,9 @@ LANE = EntityTable(
         Transition("steered", ("in_flight",), "succeeding",
                    why="response.incomplete with reason steered is followed automatically "
                        "by a successor response.created (SDK ResponseSteerEvent)"),
+        Transition("successor_failed", ("succeeding",), "idle",
+                   why="response.steer.failed with successor_creation_failed: no successor "
+                       "comes (SDK ResponseSteerFailedEvent)"),
         Transition(P + "steer.pending", ("idle", "waiting"), "waiting",
                    why="accepted input stays queued while the response waits for "
                        "client-owned tool output (SDK ResponseSteerPendingEvent)"),

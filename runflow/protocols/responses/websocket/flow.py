@@ -360,10 +360,11 @@ class ConnectionFlow:
         """Track setup positions; True when the frame's setup event was omitted (the
         WebSocket variant allows it: :data:`~.definition.OPTIONAL_SETUP`)."""
         for row in OPTIONAL_SETUP:
-            place = tuple(data.get(f) for f in row.position)
-            if not all(type(i) is int for i in place):
+            values = [data.get(f) for f in row.position]
+            place = tuple(i for i in values if type(i) is int)
+            if len(place) != len(values):
                 continue
-            key = (row.setup, tuple(int(i) for i in place))
+            key = (row.setup, place)
             if kind == row.setup:
                 record.setup.add(key)
             elif kind in row.dependents and key not in record.setup:
@@ -429,6 +430,11 @@ class ConnectionFlow:
             error = data.get("error")
             code = error.get("code") if type(error) is dict else None
             steer.error_code = code if type(code) is str else None
+            lane = self.lanes.get(response.lane) if response is not None else None
+            if lane is not None and lane.steered_from == target and code == (
+                    "successor_creation_failed"):
+                lane.steered_from = None
+                self._move(lane, "lane", "successor_failed")
         self._move(steer, "steer", kind)
 
     def _steer(self, match: Callable[[SteerRecord], bool]) -> SteerRecord | None:
