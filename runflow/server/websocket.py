@@ -13,10 +13,10 @@ Each connection answers ``response.create`` per lane (``stream_id``, FIFO; lanes
 concurrently) with the scripted Responses streams of :mod:`.responses_scenarios`,
 each event carrying the lane's ``stream_id``. ``metadata.hold = "steer"`` holds a
 response after ``response.in_progress`` until a steer arrives (deterministic
-steering in tests). Accepted steers end a text response at its next item boundary
-with ``response.incomplete`` (reason ``steered``) and an automatic successor; a
-response with function calls completes and reports ``response.steer.pending`` with
-the ``required_input`` stubs. Every frame both ways is recorded in
+steering in tests; any steer releases it). Accepted steers end a text response at
+its next item boundary with ``response.incomplete`` (reason ``steered``) and an
+automatic successor; a response with function calls completes and reports
+``response.steer.pending`` with the ``required_input`` stubs. Every frame both ways is recorded in
 :attr:`WebSocketMode.transcripts`.
 """
 
@@ -77,6 +77,9 @@ class WebSocketMode:
         self.max_seconds = max_seconds
         self.faults: list[WsFault] = []
         self.transcripts: list[list[Frame]] = []
+        self.faulted: list[tuple[str, int]] = []
+        """Each frame fault applied: its name and the transcript index it shows at (a
+        dropped frame: the index the next frame takes; a cut: the transcript's end)."""
         self.backend: Backend | None = None
 
     def inject(self, name: str, at: int = 0) -> None:
@@ -129,20 +132,25 @@ class _Connection:
             fault = next((f for f in self.faults.values()
                           if f.name in ("drop", "cut", "duplicate", "wrong_lane")
                           and len(self.transcript) >= f.at), None)
+            others = [k for k in self.running if k != event.get("stream_id")]
+            if fault is not None and fault.name == "wrong_lane" and (
+                    not others or "item_id" not in event):
+                fault = None  # wait for a frame another lane could receive
             if fault is not None:
                 del self.faults[fault.name]
+                self.mode.faulted.append((fault.name, len(self.transcript) + (
+                    fault.name == "duplicate")))
                 if fault.name == "drop":
                     return
                 if fault.name == "cut":
                     raise _Cut
                 if fault.name == "wrong_lane":
-                    others = [k for k in self.running if k != event.get("stream_id")]
-                    if others:
-                        event = dict(event, stream_id=others[0])
+                    event = dict(event, stream_id=others[0])
             text = json.dumps(event)
             for _ in range(2 if fault is not None and fault.name == "duplicate" else 1):
                 self._record("receive", text)
                 await self.ws.send_text(text)
+        await asyncio.sleep(0)  # let the other lanes and the reader run between frames
 
     async def run(self) -> None:
         watchdog = (asyncio.create_task(self._limit()) if self.mode.max_seconds is not None
@@ -254,10 +262,11 @@ class _Connection:
             done = dict(first, status="completed", completed_at=int(time.time()))
             events = [events[0], {"type": "response.completed", "sequence_number": 1,
                                   "response": done}]
-        if successor_of is not None and "successor_uncommitted" not in self.faults:
+        if successor_of is not None:  # the fault: a successor that continues from nothing
+            parent = None if "successor_uncommitted" in self.faults else successor_of
             for event in events:
                 if "response" in event:
-                    event["response"]["previous_response_id"] = successor_of
+                    event["response"]["previous_response_id"] = parent
         calls = [e["item"] for e in events if e["type"] == "response.output_item.done"
                  and e["item"].get("type") == "function_call"]
         hold = metadata.get("hold") == "steer"
@@ -337,6 +346,8 @@ class _Connection:
         elif len(active.steers) >= MAX_PENDING_STEERS:
             code = "too_many_pending_steers"
         if code is not None:
+            if active is not None:
+                active.steered.set()  # a refused steer releases a held response too
             await self.send(self._steer_event(
                 "response.steer.failed", active, returned, error={
                     "code": code, "message": f"Steering failed: {code}. (runflow)",

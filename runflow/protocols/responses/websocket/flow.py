@@ -252,7 +252,22 @@ class ConnectionFlow:
             self._violate(WsCode.LANE_NOT_IN_FLIGHT, f"{kind} on lane {stream_id!r}, "
                           "which has no response in flight", stream_id)
             return
+        owner = self._item_owner(current, data)
+        if owner is not None:
+            self._violate(WsCode.WRONG_LANE, f"{kind} on lane {stream_id!r} names item "
+                          f"{data.get('item_id')} of {owner.id} on lane {owner.lane!r}; it is "
+                          "checked as that response's event", stream_id, current.id)
+            lane = self.lanes[owner.lane]
+            current = owner
         self._on_response_event(lane, current, kind, data)
+
+    def _item_owner(self, record: ResponseRecord, data: dict[str, Any]) -> ResponseRecord | None:
+        """The other response in flight whose item the event names, if any."""
+        item_id = data.get("item_id")
+        if type(item_id) is not str or item_id in record.items:
+            return None
+        return next((r for r in self.responses.values()
+                     if r is not record and r.active and item_id in r.items), None)
 
     def _on_created(self, lane: LaneRecord, data: dict[str, Any]) -> None:
         obj = data.get("response")
@@ -260,6 +275,9 @@ class ConnectionFlow:
         if type(obj) is not dict or type(rid) is not str:
             self._violate(WsCode.MALFORMED_FRAME, "response.created without a response id",
                           lane.id)
+            return
+        if lane.response is not None and lane.response.id == rid:
+            self._in_sequence(lane, lane.response, data)  # a duplicated response.created
             return
         if lane.response is not None and lane.response.active:
             self._violate(WsCode.LANE_BUSY, f"response.created for {rid} on lane "
@@ -289,7 +307,7 @@ class ConnectionFlow:
             self._violate(WsCode.UNREQUESTED_RESPONSE, f"response.created for {rid} on lane "
                           f"{lane.id!r}, which has no create queued and no steered response",
                           lane.id, rid)
-        self._unacknowledged(lambda s: s.target in lane.responses and s.target != previous)
+        self._unacknowledged(lambda s: s.target in lane.responses)
         for steer in open_steers:
             steer.committed_by = rid
             record.committed.append(steer.number)
@@ -316,6 +334,9 @@ class ConnectionFlow:
                           f"{str(obj.get('id'))[:80]}, but {record.id} is in flight on lane "
                           f"{lane.id!r}", lane.id, record.id)
             return
+        item = data.get("item")
+        if type(item) is dict and type(item.get("id")) is str:
+            record.items.add(item["id"])
         if self._held(record, kind, data):
             return
         self._feed(record, data)
@@ -339,6 +360,11 @@ class ConnectionFlow:
             if type(number) is int:
                 record.next_sequence = number + 1
             return True
+        if number < expected:
+            self._violate(WsCode.SEQUENCE_REPLAY, f"{data['type']} #{number} of "
+                          f"{record.id} again (expected #{expected}): a duplicated frame",
+                          lane.id, record.id)
+            return False
         for other in self.responses.values():
             if other is not record and other.active and other.next_sequence == number:
                 self._violate(WsCode.WRONG_LANE, f"{data['type']} #{number} on lane "
@@ -346,11 +372,6 @@ class ConnectionFlow:
                               f"{other.lane!r}, not of {record.id} (expected #{expected})",
                               lane.id, record.id)
                 return False
-        if number < expected:
-            self._violate(WsCode.SEQUENCE_REPLAY, f"{data['type']} #{number} of "
-                          f"{record.id} again (expected #{expected}): a duplicated frame",
-                          lane.id, record.id)
-            return False
         self._violate(WsCode.SEQUENCE_GAP, f"{data['type']} #{number} of {record.id}: "
                       f"#{expected} to #{number - 1} never arrived", lane.id, record.id)
         record.next_sequence = number + 1

@@ -77,6 +77,8 @@ class ResponseRecord:
     """Frame index of each event fed to :attr:`flow`, in order (flow index -> frame)."""
     next_sequence: int | None = None
     setup: set[tuple[str, tuple[int, ...]]] = field(default_factory=set)
+    items: set[str] = field(default_factory=set)
+    """The ids of its output items seen so far (to find events routed to another lane)."""
     held: int = 0
     """Frames not fed to :attr:`flow` because their optional setup event was omitted."""
     ended: str | None = None
