@@ -62,6 +62,10 @@ def _entered(event: EventData) -> None:
     listener.entered(event.model, event.state.name)
 
 
+_SETUP_ROWS = {event: tuple(row for row in OPTIONAL_SETUP
+                            if event == row.setup or event in row.dependents)
+               for event in {e for row in OPTIONAL_SETUP for e in (row.setup, *row.dependents)}}
+"""Event -> the optional-setup rows it sets up or depends on (most events: none)."""
 _MACHINES = {name: build_machine(table, _entered) for name, table in MACHINES.items()}
 _ALLOWED = {name: table.lookup() for name, table in MACHINES.items()}
 
@@ -380,7 +384,7 @@ class ConnectionFlow:
     def _held(self, record: ResponseRecord, kind: str, data: dict[str, Any]) -> bool:
         """Track setup positions; True when the frame's setup event was omitted (the
         WebSocket variant allows it: :data:`~.definition.OPTIONAL_SETUP`)."""
-        for row in OPTIONAL_SETUP:
+        for row in _SETUP_ROWS.get(kind, ()):
             values = [data.get(f) for f in row.position]
             place = tuple(i for i in values if type(i) is int)
             if len(place) != len(values):
