@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 from runflow.protocols.responses.websocket.flow import ConnectionFlow
 
-__all__ = ["Frame", "TranscriptError", "check_frames", "check_transcript", "dump_jsonl",
-           "load_transcript", "parse_transcript"]
+__all__ = ["Frame", "TranscriptError", "check_frames", "check_transcript", "dump_har",
+           "dump_jsonl", "load_transcript", "parse_transcript", "transcript_report"]
 
 
 class TranscriptError(ValueError):
@@ -120,3 +120,34 @@ def check_transcript(path: str | Path) -> list[ConnectionFlow]:
 
 def dump_jsonl(frames: Sequence[Frame]) -> str:
     return "".join(json.dumps(f.as_json()) + "\n" for f in frames)
+
+
+def dump_har(connections: Sequence[Sequence[Frame]], url: str = "ws://localhost/v1/responses",
+             ) -> str:
+    """A minimal HAR file: one entry per connection, its frames in
+    ``_webSocketMessages`` (what Chrome exports, and :func:`parse_transcript` reads)."""
+    entries = [{"request": {"method": "GET", "url": url}, "response": {"status": 101},
+                "_resourceType": "websocket",
+                "_webSocketMessages": [f.as_json() for f in frames]} for frames in connections]
+    return json.dumps({"log": {"version": "1.2", "creator": {"name": "runflow"},
+                               "entries": entries}}, indent=1)
+
+
+def transcript_report(path: str | Path) -> tuple[int, str]:
+    """What ``runflow check --protocol responses-ws PATH`` prints, and its exit status:
+    0 clean (warnings allowed), 1 an error-severity violation, 2 an unreadable file."""
+    try:
+        flows = check_transcript(path)
+    except TranscriptError as exc:
+        return 2, f"error: {exc}\n"
+    lines, status = [], 0
+    for n, flow in enumerate(flows):
+        ended = "truncated" if any(v.code in ("truncated", "successor_missing")
+                                   for v in flow.violations) else "closed"
+        lines.append(f"connection {n}: {flow.index} frames, {len(flow.lanes)} lane(s), "
+                     f"{len(flow.responses)} response(s), {len(flow.steers)} steer(s), "
+                     f"{ended}")
+        lines += [f"  {v}" for v in flow.violations]
+        if any(v.severity == "error" for v in flow.violations):
+            status = 1
+    return status, "\n".join(lines) + "\n"
