@@ -84,3 +84,26 @@ def test_a_cut_at_every_frame_is_truncated_exactly_while_something_is_owed(
         assert codes <= {"truncated", "successor_missing", "steer_unacknowledged"}, cut
         assert bool(codes & {"truncated", "successor_missing"}) == bool(owed), cut
         assert all(s.state in ("committed", "unknown") for s in flow.steers), cut
+
+
+def test_a_checkpoint_at_every_frame_goes_on_as_if_never_stopped(
+        recorded: list[Frame]) -> None:
+    from runflow.engine.checkpoint import CheckpointError
+    from runflow.protocols.responses.websocket import ConnectionFlow
+    from runflow.protocols.responses.websocket.checkpoint import (
+        dump_connection,
+        load_connection,
+    )
+
+    whole = check_frames(recorded)
+    for cut in range(0, len(recorded) + 1, 7):
+        flow = ConnectionFlow()
+        for frame in recorded[:cut]:
+            (flow.send if frame.type == "send" else flow.receive)(frame.data)
+        flow = load_connection(dump_connection(flow))
+        for frame in recorded[cut:]:
+            (flow.send if frame.type == "send" else flow.receive)(frame.data)
+        flow.close()
+        assert dump_connection(flow) == dump_connection(whole), cut
+    with pytest.raises(CheckpointError):
+        load_connection('{"format": "runflow.responses-ws/1", "state": "x"}')

@@ -1,6 +1,8 @@
 """The Responses API's WebSocket mode: the connection definition (:mod:`.definition`),
-the sans-I/O :class:`ConnectionFlow` (:mod:`.flow`) and transcripts (:mod:`.transcript`)."""
+the sans-I/O :class:`ConnectionFlow` (:mod:`.flow`), its checkpoints (:mod:`.checkpoint`)
+and transcripts (:mod:`.transcript`)."""
 
+from runflow.protocols.responses.websocket.checkpoint import dump_connection, load_connection
 from runflow.protocols.responses.websocket.definition import WS_RESPONSES, WsCode
 from runflow.protocols.responses.websocket.flow import ConnectionFlow
 from runflow.protocols.responses.websocket.records import (
@@ -11,4 +13,4 @@ from runflow.protocols.responses.websocket.records import (
 )
 
 __all__ = ["WS_RESPONSES", "ConnectionFlow", "FrameViolation", "LaneRecord",
-           "ResponseRecord", "SteerRecord", "WsCode"]
+           "ResponseRecord", "SteerRecord", "WsCode", "dump_connection", "load_connection"]
