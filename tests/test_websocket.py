@@ -148,6 +148,27 @@ def test_steer_failed_with_each_code(server: WebSocketServer, case: str, code: s
     assert [v.code for v in flow.violations if v.severity == "error"] == []
 
 
+def test_too_many_pending_steers_and_successor_creation_failed(
+        server: WebSocketServer) -> None:
+    with _client(server).responses.connect() as conn:
+        conn.send(_create(stream_id="s", metadata={"hold": "steer:5", "successor": "fail"}))
+        created = _until(conn, {"response.in_progress"})[0]
+        for n in range(5):
+            conn.send({"type": "response.steer", "previous_response_id": created.response.id,
+                       "input": f"steer {n}"})
+        events = _until(conn, {"response.incomplete"})
+        assert [e.type for e in events].count("response.steer.accepted") == 4
+        failed: list[Any] = [conn.recv() for _ in range(4)]
+    assert {e.error.code for e in events if e.type == "response.steer.failed"} == {
+        "too_many_pending_steers"}
+    assert {e.error.code for e in failed} == {"successor_creation_failed"}
+    flow = check_frames(server.mode.transcripts[0])
+    assert flow.violations == []
+    assert [(s.state, s.error_code) for s in flow.steers] == [
+        *[("failed", "successor_creation_failed")] * 4, ("failed", "too_many_pending_steers")]
+    assert flow.lanes["s"].state == "detached"
+
+
 def test_steer_outcome_unknown_after_a_cut(server: WebSocketServer) -> None:
     server.mode.inject("steer_unacked")
     with _client(server).responses.connect() as conn:
@@ -191,17 +212,17 @@ def test_connection_time_limit() -> None:
     assert error.error.code == "websocket_connection_limit_reached"
 
 
-def _faulted(server: WebSocketServer, fault: str, at: int, lanes: bool = True,
-             **create: Any) -> tuple[ConnectionFlow, list[Frame]]:
+def _faulted(server: WebSocketServer, fault: str, at: int) -> tuple[ConnectionFlow,
+                                                                   list[Frame]]:
+    """Two lanes, lane a long enough to be in flight while lane b streams."""
     server.mode.inject(fault, at=at)
+    long_text = " ".join(f"word{i}" for i in range(200))
     with _client(server).responses.connect() as conn:
-        conn.send(_create(stream_id="a", **create))
-        if lanes:
-            conn.send(_create(stream_id="b", metadata={"text": "a much longer answer here "
-                                                               "with many more words"}))
         try:
+            conn.send(_create(stream_id="a", metadata={"text": long_text}))
+            conn.send(_create(stream_id="b"))
             seen = 0
-            while seen < (2 if lanes else 1):
+            while seen < 2:
                 if conn.recv().type in ("response.completed", "response.incomplete"):
                     seen += 1
         except Exception:  # a cut socket, or events the fault made unreadable

@@ -11,12 +11,15 @@ uvicorn must run with a WebSocket implementation (the shipped ``Server`` passes
 
 Each connection answers ``response.create`` per lane (``stream_id``, FIFO; lanes run
 concurrently) with the scripted Responses streams of :mod:`.responses_scenarios`,
-each event carrying the lane's ``stream_id``. ``metadata.hold = "steer"`` holds a
-response after ``response.in_progress`` until a steer arrives (deterministic
-steering in tests; any steer releases it). Accepted steers end a text response at
-its next item boundary with ``response.incomplete`` (reason ``steered``) and an
-automatic successor; a response with function calls completes and reports
-``response.steer.pending`` with the ``required_input`` stubs. Every frame both ways is recorded in
+each event carrying the lane's ``stream_id``. ``metadata.hold = "steer"`` (or ``"steer:N"``)
+holds a response after ``response.in_progress`` until one (N) steer events arrive,
+accepted or refused (deterministic steering in tests); ``metadata.steering =
+"unsupported"`` refuses steering, ``metadata.successor = "fail"`` fails the accepted
+steers with ``successor_creation_failed`` instead of creating the successor.
+Accepted steers end a text response at its next item boundary with
+``response.incomplete`` (reason ``steered``) and an automatic successor; a response
+with function calls completes and reports ``response.steer.pending`` with the
+``required_input`` stubs. Every frame both ways is recorded in
 :attr:`WebSocketMode.transcripts`.
 """
 
@@ -67,7 +70,15 @@ class _Active:
     sequence: int = 0
     steers: list[tuple[str, Any]] = field(default_factory=list)
     steered: asyncio.Event = field(default_factory=asyncio.Event)
+    hold: int = 0
+    """Steer events still awaited before the response goes on (``metadata.hold``)."""
     ended: bool = False
+
+    def released(self) -> None:
+        """One steer event arrived: a hold waiting for it may end."""
+        self.hold -= 1
+        if self.hold <= 0:
+            self.steered.set()
 
 
 class WebSocketMode:
@@ -136,6 +147,8 @@ class _Connection:
             if fault is not None and fault.name == "wrong_lane" and (
                     not others or "item_id" not in event):
                 fault = None  # wait for a frame another lane could receive
+            if fault is not None and fault.name == "drop" and "response" in event:
+                fault = None  # drop a frame inside a response, so that one comes after it
             if fault is not None:
                 del self.faults[fault.name]
                 self.mode.faulted.append((fault.name, len(self.transcript) + (
@@ -269,7 +282,10 @@ class _Connection:
                     event["response"]["previous_response_id"] = parent
         calls = [e["item"] for e in events if e["type"] == "response.output_item.done"
                  and e["item"].get("type") == "function_call"]
-        hold = metadata.get("hold") == "steer"
+        hold = str(metadata.get("hold", ""))
+        if hold.startswith("steer"):  # "steer" or "steer:N": wait for N steer events
+            count = hold.partition(":")[2]
+            active.hold = int(count) if count.isdigit() else 1
         for event in events:
             if lane is not None:
                 event["stream_id"] = lane
@@ -282,7 +298,7 @@ class _Connection:
                                                               "failed"):
                 self._finish(active, event["response"])
             await self.send(event)
-            if kind == "response.in_progress" and hold:
+            if kind == "response.in_progress" and active.hold:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(active.steered.wait(), HOLD_SECONDS)
         if active.steers and calls:
@@ -314,6 +330,14 @@ class _Connection:
             stopped["stream_id"] = active.lane
         self._finish(active, stopped["response"])
         await self.send(stopped)
+        if (active.body.get("metadata") or {}).get("successor") == "fail":
+            for steer_id, inp in active.steers:
+                await self.send(self._steer_event(
+                    "response.steer.failed", active,
+                    {"id": steer_id, "previous_response_id": active.id, "input": inp},
+                    error={"code": "successor_creation_failed", "type": "invalid_request_error",
+                           "message": "The successor response could not be created. (runflow)"}))
+            return
         body = {k: v for k, v in active.body.items() if k != "metadata"}
         body["previous_response_id"] = active.id
         body["input"] = [inp for _, inp in active.steers]
@@ -347,7 +371,7 @@ class _Connection:
             code = "too_many_pending_steers"
         if code is not None:
             if active is not None:
-                active.steered.set()  # a refused steer releases a held response too
+                active.released()  # a refused steer counts towards a hold too
             await self.send(self._steer_event(
                 "response.steer.failed", active, returned, error={
                     "code": code, "message": f"Steering failed: {code}. (runflow)",
@@ -357,7 +381,7 @@ class _Connection:
         steer_id = new_id("steer")
         active.steers.append((steer_id, {"type": "message", "role": "user",
                                          "content": inp} if isinstance(inp, str) else inp))
-        active.steered.set()
+        active.released()
         if "steer_unacked" not in self.faults:
             await self.send(self._steer_event("response.steer.accepted", active,
                                               {"id": steer_id, "previous_response_id": target}))
