@@ -31,22 +31,22 @@ import copy
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from runflow.protocols.responses.websocket.transcript import Frame
-from runflow.server.backend import Backend
 from runflow.server.responses_scenarios import (
     RESPONSE_SCENARIOS,
     ResponseRequest,
     ScenarioError,
     script_response,
 )
+from runflow.server.scenarios import ScenarioOptions
 from runflow.server.store import JSON, new_id
 
-__all__ = ["FAULTS", "WebSocketMode", "WsFault"]
+__all__ = ["FAULTS", "HasOptions", "WebSocketMode", "WsFault"]
 
 FAULTS = ("drop", "cut", "duplicate", "wrong_lane", "steer_unacked",
           "successor_uncommitted", "busy_lane")
@@ -54,6 +54,14 @@ FAULTS = ("drop", "cut", "duplicate", "wrong_lane", "steer_unacked",
 frame at or after transcript index ``at``; the others on the whole connection."""
 MAX_PENDING_STEERS = 4
 HOLD_SECONDS = 5.0
+
+
+class HasOptions(Protocol):
+    """What WebSocket mode reads of the server's ``Backend`` (typed structurally, so that
+    ``runflow.server.backend`` may import this module without a cycle)."""
+
+    @property
+    def options(self) -> ScenarioOptions: ...
 
 
 @dataclass(frozen=True)
@@ -91,14 +99,14 @@ class WebSocketMode:
         self.faulted: list[tuple[str, int]] = []
         """Each frame fault applied: its name and the transcript index it shows at (a
         dropped frame: the index the next frame takes; a cut: the transcript's end)."""
-        self.backend: Backend | None = None
+        self.backend: HasOptions | None = None
 
     def inject(self, name: str, at: int = 0) -> None:
         if name not in FAULTS:
             raise ValueError(f"unknown WebSocket fault {name!r}; one of {FAULTS}")
         self.faults.append(WsFault(name, at))
 
-    def routes(self, backend: Backend) -> list[BaseRoute]:
+    def routes(self, backend: HasOptions) -> list[BaseRoute]:
         """The route set (``backend.route_sets.append(mode.routes)``)."""
         self.backend = backend
         return [WebSocketRoute("/v1/responses", self._endpoint)]
