@@ -98,7 +98,7 @@ class _Uvicorn(uvicorn.Server):
 
 def _config(backend: Backend, log_level: str, **kwargs: Any) -> uvicorn.Config:
     return uvicorn.Config(create_app(backend=backend), log_level=log_level, lifespan="off",
-                          ws="none", timeout_graceful_shutdown=GRACE_SECONDS, **kwargs)
+                          ws="websockets-sansio", timeout_graceful_shutdown=GRACE_SECONDS, **kwargs)
 
 
 def _backend(store: Store | None, options: ScenarioOptions | None,

@@ -16,6 +16,7 @@ from runflow.server.responses import ResponsesApi, responses_routes
 from runflow.server.rest_breaks import rest_breaks
 from runflow.server.scenarios import ScenarioOptions
 from runflow.server.store import Store
+from runflow.server.websocket import WebSocketMode
 
 __all__ = ["ACTIVE", "Backend", "RouteSet"]
 
@@ -31,5 +32,8 @@ class Backend(BackendCore):
         for _method, _path, name, _kind in ROUTES:
             setattr(self, name, getattr(self.assistants, name))
         self.responses = ResponsesApi(self)
-        self.route_sets += [assistants_routes, lambda _core: responses_routes(self.responses)]
+        self.websocket = WebSocketMode()
+        """WebSocket mode on ``/v1/responses`` (replace it for another time limit)."""
+        self.route_sets += [assistants_routes, lambda _core: responses_routes(self.responses),
+                            lambda core: self.websocket.routes(core)]
         rest_breaks(self)  # the REST answers an X-Runflow-Break: rest.* header changes

@@ -1,0 +1,492 @@
+"""``ConnectionFlow``: one Responses WebSocket conversation validated, sans-I/O.
+
+``send(event)`` takes each client frame, ``receive(event)`` each server frame (a
+dict, an SDK model, or the raw JSON text), ``close()`` says the socket ended. The
+flow keeps one :class:`ResponseFlow` per response (the WebSocket variant of the
+grammar, :data:`~.definition.WS_RESPONSES`), routes server events to them by
+``stream_id``, moves the lane, steering and connection machines of
+:mod:`.definition`, and reports every broken rule as a :class:`FrameViolation` at its
+frame. Nothing here raises on remote input.
+
+Read it through :attr:`~ConnectionFlow.lanes`, :attr:`~ConnectionFlow.responses`
+and :attr:`~ConnectionFlow.steers` (the steering ledger); register
+:meth:`~ConnectionFlow.on_lane`, :meth:`~ConnectionFlow.on_steer` and
+:meth:`~ConnectionFlow.on_response` (called with each new response before its first
+event, to register that response's own callbacks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from transitions import EventData
+
+from runflow.engine.machines import build_machine
+from runflow.protocols.responses.flow import ResponseFlow
+from runflow.protocols.responses.websocket.definition import (
+    MACHINES,
+    OPTIONAL_SETUP,
+    RULES,
+    TERMINAL_EVENTS,
+    WS_RESPONSES,
+    WsCode,
+)
+from runflow.protocols.responses.websocket.records import (
+    Direction,
+    FrameViolation,
+    LaneRecord,
+    ResponseRecord,
+    SteerRecord,
+    parse_frame,
+)
+
+__all__ = ["ConnectionFlow", "LaneCallback", "ResponseCallback", "SteerCallback"]
+
+LaneCallback = Callable[[LaneRecord], None]
+SteerCallback = Callable[[SteerRecord], None]
+ResponseCallback = Callable[[ResponseRecord], None]
+
+P = "response."
+_STEER_EVENTS = (P + "steer.accepted", P + "steer.pending", P + "steer.failed")
+
+
+class _Connection:
+    """The connection machine's model."""
+
+    state = MACHINES["connection"].initial
+
+
+def _entered(event: EventData) -> None:
+    listener: ConnectionFlow = next(iter(event.args))
+    listener.entered(event.model, event.state.name)
+
+
+_SETUP_ROWS = {event: tuple(row for row in OPTIONAL_SETUP
+                            if event == row.setup or event in row.dependents)
+               for event in {e for row in OPTIONAL_SETUP for e in (row.setup, *row.dependents)}}
+"""Event -> the optional-setup rows it sets up or depends on (most events: none)."""
+_MACHINES = {name: build_machine(table, _entered) for name, table in MACHINES.items()}
+_ALLOWED = {name: table.lookup() for name, table in MACHINES.items()}
+
+
+class ConnectionFlow:
+    """Validate one Responses WebSocket conversation; see the module docstring."""
+
+    def __init__(self) -> None:
+        self.connection = _Connection()
+        self.lanes: dict[str | None, LaneRecord] = {}
+        self.responses: dict[str, ResponseRecord] = {}
+        self.steers: list[SteerRecord] = []
+        self.violations: list[FrameViolation] = []
+        self.errors: list[dict[str, Any]] = []
+        """Error events no response owned (a refused create, a connection error)."""
+        self.index = 0
+        self._direction: Direction = "send"
+        self._event: str | None = None
+        self._lane_cbs: list[LaneCallback] = []
+        self._steer_cbs: list[SteerCallback] = []
+        self._response_cbs: list[ResponseCallback] = []
+
+    # -- callbacks --------------------------------------------------------------------
+    def on_lane(self, cb: LaneCallback) -> LaneCallback:
+        """``cb(lane)`` whenever a lane enters a state."""
+        self._lane_cbs.append(cb)
+        return cb
+
+    def on_steer(self, cb: SteerCallback) -> SteerCallback:
+        """``cb(steer)`` when a submission is sent and whenever it enters a state."""
+        self._steer_cbs.append(cb)
+        return cb
+
+    def on_response(self, cb: ResponseCallback) -> ResponseCallback:
+        """``cb(response)`` for each new response, before its first event is fed."""
+        self._response_cbs.append(cb)
+        return cb
+
+    def entered(self, model: Any, state: str) -> None:
+        """Told by the machines when a lane or steer enters ``state``."""
+        if isinstance(model, LaneRecord):
+            for lane_cb in self._lane_cbs:
+                lane_cb(model)
+        elif isinstance(model, SteerRecord):
+            for steer_cb in self._steer_cbs:
+                steer_cb(model)
+
+    # -- reading ---------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        return str(self.connection.state)
+
+    @property
+    def errors_only(self) -> list[FrameViolation]:
+        return [v for v in self.violations if v.severity == "error"]
+
+    def lane(self, stream_id: str | None = None) -> LaneRecord:
+        return self.lanes[stream_id]
+
+    def response(self, response_id: str) -> ResponseRecord:
+        return self.responses[response_id]
+
+    # -- input -----------------------------------------------------------------------
+    def send(self, frame: Any) -> list[FrameViolation]:
+        """One client frame (``response.create`` / ``response.steer``)."""
+        return self._frame("send", frame, self._on_send)
+
+    def receive(self, frame: Any) -> list[FrameViolation]:
+        """One server frame."""
+        return self._frame("receive", frame, self._on_receive)
+
+    def close(self) -> str:
+        """The socket ended. Returns ``"closed"``, or ``"truncated"`` when a response
+        was still in flight or a successor still owed."""
+        before = len(self.violations)
+        self._direction, self._event = "close", None
+        self._end("close", "unknown")
+        self._move(self.connection, "connection", "close")
+        cut = any(v.code in (WsCode.TRUNCATED, WsCode.SUCCESSOR_MISSING)
+                  for v in self.violations[before:])
+        return "truncated" if cut else "closed"
+
+    def lost(self) -> None:
+        """The socket was lost (no close): what was in flight is cut, steering
+        outcomes become unknown; :meth:`reconnect` opens the next socket."""
+        self._direction, self._event = "close", None
+        self._end("detach", "lost")
+        self._move(self.connection, "connection", "lost")
+
+    def reconnect(self) -> None:
+        """A new socket: lanes start again, connection memory is gone."""
+        self.lanes = {}
+        self._move(self.connection, "connection", "reconnect")
+
+    def _frame(self, direction: Direction, frame: Any,
+               handle: Callable[[dict[str, Any]], None]) -> list[FrameViolation]:
+        before = len(self.violations)
+        self._direction, self._event = direction, None
+        data = parse_frame(frame)
+        if isinstance(data, str):
+            self._violate(WsCode.MALFORMED_FRAME, data)
+        else:
+            self._event = data["type"]
+            handle(data)
+        self.index += 1
+        return self.violations[before:]
+
+    def _violate(self, code: WsCode, message: str, lane: str | None = None,
+                 response_id: str | None = None, index: int | None = None) -> None:
+        self.violations.append(FrameViolation(
+            code=code.value, severity=RULES[code].severity,
+            index=self.index if index is None else index, direction=self._direction,
+            event=self._event, lane=lane, response_id=response_id, message=message))
+
+    def _move(self, model: Any, machine: str, event: str) -> bool:
+        if (model.state, event) not in _ALLOWED[machine]:
+            return False
+        _MACHINES[machine].events[event].trigger(model, self)
+        return True
+
+    # -- client frames ---------------------------------------------------------------
+    def _on_send(self, data: dict[str, Any]) -> None:
+        kind = data["type"]
+        if kind == P + "create":
+            for name in ("stream", "background"):
+                if name in data:
+                    self._violate(WsCode.CREATE_FIELD_NOT_ALLOWED,
+                                  f"response.create carries {name!r}, which a WebSocket "
+                                  "create leaves out")
+            stream_id = data.get("stream_id")
+            if stream_id is not None and type(stream_id) is not str:
+                self._violate(WsCode.MALFORMED_FRAME, "response.create's stream_id is not "
+                              "a string")
+                return
+            lane = self.lanes.get(stream_id)
+            if lane is None:
+                lane = self.lanes[stream_id] = LaneRecord(stream_id)
+            lane.queued += 1
+        elif kind == P + "steer":
+            if "stream_id" in data:
+                self._violate(WsCode.STEER_HAS_STREAM_ID, "response.steer carries "
+                              "stream_id; the target response determines the lane")
+            target = data.get("previous_response_id")
+            if type(target) is not str:
+                self._violate(WsCode.MALFORMED_FRAME, "response.steer without a string "
+                              "previous_response_id")
+                return
+            steer = SteerRecord(len(self.steers), self.index, target, data.get("input"))
+            self.steers.append(steer)
+            self.entered(steer, steer.state)
+        else:
+            self._violate(WsCode.UNKNOWN_CLIENT_EVENT, f"client event {kind!r} is neither "
+                          "response.create nor response.steer")
+
+    # -- server frames ---------------------------------------------------------------
+    def _on_receive(self, data: dict[str, Any]) -> None:
+        kind = data["type"]
+        stream_id = data.get("stream_id")
+        if stream_id is not None and type(stream_id) is not str:
+            self._violate(WsCode.MALFORMED_FRAME, f"{kind}'s stream_id is not a string")
+            return
+        if kind in _STEER_EVENTS:
+            self._on_steer_event(kind, data, stream_id)
+            return
+        lane = self.lanes.get(stream_id)
+        if lane is None:
+            if stream_id is not None or kind != "error":
+                self._violate(WsCode.UNKNOWN_LANE, f"{kind} on lane {stream_id!r}, which no "
+                              "create on this connection named", stream_id)
+                if kind != "error":
+                    return
+            self.errors.append(data)
+            return
+        if kind == P + "created":
+            self._on_created(lane, data)
+            return
+        current = lane.response
+        if current is None or not current.active:
+            if kind == "error":
+                if lane.queued:
+                    lane.queued -= 1  # the create was refused
+                self.errors.append(data)
+                return
+            if lane.state == "succeeding":
+                self._violate(WsCode.SUCCESSOR_MISSING, f"{kind} on lane {stream_id!r} "
+                              f"after {lane.steered_from} ended steered, before its "
+                              "successor's response.created", stream_id)
+            self._violate(WsCode.LANE_NOT_IN_FLIGHT, f"{kind} on lane {stream_id!r}, "
+                          "which has no response in flight", stream_id)
+            return
+        owner = self._item_owner(current, data)
+        if owner is not None:
+            self._violate(WsCode.WRONG_LANE, f"{kind} on lane {stream_id!r} names item "
+                          f"{data.get('item_id')} of {owner.id} on lane {owner.lane!r}; it is "
+                          "checked as that response's event", stream_id, current.id)
+            lane = self.lanes[owner.lane]
+            current = owner
+        self._on_response_event(lane, current, kind, data)
+
+    def _item_owner(self, record: ResponseRecord, data: dict[str, Any]) -> ResponseRecord | None:
+        """The other response in flight whose item the event names, if any."""
+        item_id = data.get("item_id")
+        if type(item_id) is not str or item_id in record.items:
+            return None
+        return next((r for r in self.responses.values()
+                     if r is not record and r.active and item_id in r.items), None)
+
+    def _on_created(self, lane: LaneRecord, data: dict[str, Any]) -> None:
+        obj = data.get("response")
+        rid = obj.get("id") if type(obj) is dict else None
+        if type(obj) is not dict or type(rid) is not str:
+            self._violate(WsCode.MALFORMED_FRAME, "response.created without a response id",
+                          lane.id)
+            return
+        if lane.response is not None and lane.response.id == rid:
+            self._in_sequence(lane, lane.response, data)  # a duplicated response.created
+            return
+        if lane.response is not None and lane.response.active:
+            self._violate(WsCode.LANE_BUSY, f"response.created for {rid} on lane "
+                          f"{lane.id!r} while {lane.response.id} is in flight there", lane.id,
+                          rid)
+            return
+        previous = obj.get("previous_response_id")
+        previous = previous if type(previous) is str else None
+        record = ResponseRecord(rid, lane.id, ResponseFlow(protocol=WS_RESPONSES), self.index,
+                                previous)
+        open_steers = [s for s in self.steers
+                       if s.target == previous and s.state in ("accepted", "pending")]
+        if lane.state == "succeeding":
+            record.successor_of = lane.steered_from
+            if previous != lane.steered_from:
+                waiting = [s.number for s in self.steers if s.target == lane.steered_from
+                           and s.state in ("accepted", "pending")]
+                self._violate(WsCode.SUCCESSOR_UNCOMMITTED, f"the successor {rid} on lane "
+                              f"{lane.id!r} continues from {previous}, not the steered "
+                              f"{lane.steered_from}; accepted steers {waiting} stay "
+                              "uncommitted", lane.id, rid)
+        elif lane.queued:
+            lane.queued -= 1
+        elif open_steers:
+            record.successor_of = previous  # the automatic successor of a completion
+        else:
+            self._violate(WsCode.UNREQUESTED_RESPONSE, f"response.created for {rid} on lane "
+                          f"{lane.id!r}, which has no create queued and no steered response",
+                          lane.id, rid)
+        self._unacknowledged(lambda s: s.target in lane.responses)
+        for steer in open_steers:
+            steer.committed_by = rid
+            record.committed.append(steer.number)
+            self._move(steer, "steer", "commit")
+        self.responses[rid] = record
+        lane.response = record
+        lane.responses.append(rid)
+        lane.steered_from = None
+        for cb in self._response_cbs:
+            cb(record)
+        self._move(lane, "lane", P + "created")
+        self._move(self.connection, "connection", "turn")
+        sequence = data.get("sequence_number")
+        record.next_sequence = sequence + 1 if type(sequence) is int else None
+        self._feed(record, data)
+
+    def _on_response_event(self, lane: LaneRecord, record: ResponseRecord, kind: str,
+                           data: dict[str, Any]) -> None:
+        if not self._in_sequence(lane, record, data):
+            return
+        obj = data.get("response")
+        if type(obj) is dict and obj.get("id") != record.id:
+            self._violate(WsCode.RESPONSE_ID_MISMATCH, f"{kind} names response "
+                          f"{str(obj.get('id'))[:80]}, but {record.id} is in flight on lane "
+                          f"{lane.id!r}", lane.id, record.id)
+            return
+        item = data.get("item")
+        if type(item) is dict and type(item.get("id")) is str:
+            record.items.add(item["id"])
+        if self._held(record, kind, data):
+            return
+        self._feed(record, data)
+        if kind in TERMINAL_EVENTS:
+            record.ended = kind
+            record.flow.close()
+            details = obj.get("incomplete_details") if type(obj) is dict else None
+            steered = type(details) is dict and details.get("reason") == "steered"
+            if steered:
+                lane.steered_from = record.id
+            self._move(lane, "lane", "steered" if steered else "ended")
+            if not any(ln.state in ("in_flight", "succeeding") for ln in self.lanes.values()):
+                self._move(self.connection, "connection", "settle")
+
+    def _in_sequence(self, lane: LaneRecord, record: ResponseRecord,
+                     data: dict[str, Any]) -> bool:
+        """Check ``sequence_number`` against the response's count; False drops the frame."""
+        number = data.get("sequence_number")
+        expected = record.next_sequence
+        if type(number) is not int or expected is None or number == expected:
+            if type(number) is int:
+                record.next_sequence = number + 1
+            return True
+        if number < expected:
+            self._violate(WsCode.SEQUENCE_REPLAY, f"{data['type']} #{number} of "
+                          f"{record.id} again (expected #{expected}): a duplicated frame",
+                          lane.id, record.id)
+            return False
+        for other in self.responses.values():
+            if other is not record and other.active and other.next_sequence == number:
+                self._violate(WsCode.WRONG_LANE, f"{data['type']} #{number} on lane "
+                              f"{lane.id!r} is the next event of {other.id} on lane "
+                              f"{other.lane!r}, not of {record.id} (expected #{expected})",
+                              lane.id, record.id)
+                return False
+        self._violate(WsCode.SEQUENCE_GAP, f"{data['type']} #{number} of {record.id}: "
+                      f"#{expected} to #{number - 1} never arrived", lane.id, record.id)
+        record.next_sequence = number + 1
+        return True
+
+    def _held(self, record: ResponseRecord, kind: str, data: dict[str, Any]) -> bool:
+        """Track setup positions; True when the frame's setup event was omitted (the
+        WebSocket variant allows it: :data:`~.definition.OPTIONAL_SETUP`)."""
+        for row in _SETUP_ROWS.get(kind, ()):
+            values = [data.get(f) for f in row.position]
+            place = tuple(i for i in values if type(i) is int)
+            if len(place) != len(values):
+                continue
+            key = (row.setup, place)
+            if kind == row.setup:
+                record.setup.add(key)
+            elif kind in row.dependents and key not in record.setup:
+                record.held += 1
+                return True
+        return False
+
+    def _feed(self, record: ResponseRecord, data: dict[str, Any]) -> None:
+        flow = record.flow
+        before = len(flow.violations)
+        record.frames.append(self.index)
+        flow.feed(data)
+        for v in flow.violations[before:]:
+            self.violations.append(FrameViolation(
+                code=v.code.value, severity=v.severity, index=self.index,
+                direction="receive", event=v.event, lane=record.lane, response_id=record.id,
+                message=v.message, source="response"))
+
+    # -- steering --------------------------------------------------------------------
+    def _on_steer_event(self, kind: str, data: dict[str, Any], stream_id: str | None) -> None:
+        body = data.get("steer")
+        target = body.get("previous_response_id") if type(body) is dict else None
+        if type(body) is not dict or type(target) is not str:
+            self._violate(WsCode.MALFORMED_FRAME, f"{kind} without steer.previous_response_id",
+                          stream_id)
+            return
+        sid = body.get("id")
+        response = self.responses.get(target)
+        if response is not None and stream_id is not None and stream_id != response.lane:
+            self._violate(WsCode.WRONG_LANE, f"{kind} for {target} on lane {stream_id!r}; "
+                          f"{target} runs on lane {response.lane!r}", stream_id, target)
+        if kind == P + "steer.failed" and type(sid) is not str:
+            steer = self._steer(lambda s: s.target == target and s.state == "submitted")
+        elif kind == P + "steer.accepted":
+            steer = self._steer(lambda s: s.target == target and s.state == "submitted")
+        else:
+            steer = self._steer(lambda s: s.id == sid and s.id is not None)
+        if steer is None:
+            self._violate(WsCode.UNKNOWN_STEER, f"{kind} for steer {sid!r} of {target}, which "
+                          "matches no open submission", stream_id, target)
+            return
+        if kind == P + "steer.accepted":
+            if response is None or not response.active:
+                self._violate(WsCode.STEER_TARGET_INACTIVE, f"steer {sid!r} accepted for "
+                              f"{target}, which is not a response in flight here",
+                              stream_id, target)
+            steer.id = sid if type(sid) is str else None
+        elif kind == P + "steer.pending":
+            if steer.pending_seen:
+                self._violate(WsCode.STEER_PENDING_REPEATED, f"steer {sid} is pending again",
+                              stream_id, target)
+                return
+            if response is None or response.ended != P + "completed":
+                self._violate(WsCode.STEER_PENDING_EARLY, f"steer {sid} pending before "
+                              f"{target}'s response.completed", stream_id, target)
+            steer.pending_seen = True
+            required = data.get("required_input")
+            steer.required_input = required if type(required) is list else None
+            lane = self.lanes.get(response.lane) if response is not None else None
+            if lane is not None:
+                self._move(lane, "lane", P + "steer.pending")
+        else:
+            error = data.get("error")
+            code = error.get("code") if type(error) is dict else None
+            steer.error_code = code if type(code) is str else None
+            lane = self.lanes.get(response.lane) if response is not None else None
+            if lane is not None and lane.steered_from == target and code == (
+                    "successor_creation_failed"):
+                lane.steered_from = None
+                self._move(lane, "lane", "successor_failed")
+        self._move(steer, "steer", kind)
+
+    def _steer(self, match: Callable[[SteerRecord], bool]) -> SteerRecord | None:
+        return next((s for s in self.steers if match(s)), None)
+
+    def _unacknowledged(self, match: Callable[[SteerRecord], bool]) -> None:
+        for steer in self.steers:
+            if steer.state == "submitted" and match(steer):
+                self._violate(WsCode.STEER_UNACKNOWLEDGED, f"steer #{steer.number} of "
+                              f"{steer.target} was never accepted nor failed; its outcome "
+                              "is unknown", None, steer.target)
+                self._move(steer, "steer", "lost")
+
+    def _end(self, lane_event: str, steer_event: str) -> None:
+        for lane in self.lanes.values():
+            current = lane.response
+            if lane.state == "in_flight" and current is not None and current.active:
+                if lane_event == "close":
+                    self._violate(WsCode.TRUNCATED, f"the conversation ended while "
+                                  f"{current.id} was in flight", lane.id, current.id)
+                current.flow.close()
+            if lane.state == "succeeding" and lane_event == "close":
+                self._violate(WsCode.SUCCESSOR_MISSING, f"the conversation ended before the "
+                              f"successor of {lane.steered_from}", lane.id,
+                              lane.steered_from)
+            self._move(lane, "lane", "detach")
+        if steer_event == "unknown":
+            self._unacknowledged(lambda s: True)
+        for steer in self.steers:
+            self._move(steer, "steer", "lost")

@@ -1,0 +1,134 @@
+"""What a :class:`~runflow.protocols.responses.websocket.flow.ConnectionFlow` keeps:
+one record per lane, response and steering submission (each a machine's model, its
+``state`` moved by the shared ``transitions`` machines), the violations, and the
+parsing of one frame."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from runflow.engine.violations import Severity
+from runflow.protocols.responses.flow import ResponseFlow
+
+__all__ = ["Direction", "FrameViolation", "LaneRecord", "ResponseRecord", "SteerRecord",
+           "parse_frame"]
+
+Direction = Literal["send", "receive", "close"]
+
+
+class FrameViolation(BaseModel):
+    """One violation in a WebSocket conversation, at a frame.
+
+    ``code`` is a :class:`~.definition.WsCode` value (a rule of the conversation,
+    ``source="connection"``) or an engine :class:`~runflow.engine.violations.Code`
+    value reported by one response's flow (``source="response"``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    severity: Severity
+    index: int
+    """The frame's 0-based position in the conversation (both directions count);
+    for what ``close()`` finds, the number of frames."""
+    direction: Direction
+    event: str | None
+    lane: str | None
+    response_id: str | None
+    message: str
+    source: Literal["connection", "response"] = "connection"
+
+    def __str__(self) -> str:
+        lane = f" lane={self.lane}" if self.lane is not None else ""
+        return (f"#{self.index} {self.direction} {self.severity} {self.code}{lane}: "
+                f"{self.message}")
+
+
+@dataclass(eq=False)
+class LaneRecord:
+    """One ``stream_id`` (None: the default lane) and its machine state."""
+
+    id: str | None
+    state: str = "idle"
+    queued: int = 0
+    """Creates sent on this lane and not yet answered (FIFO)."""
+    response: ResponseRecord | None = None
+    """The response in flight, or the last one."""
+    responses: list[str] = field(default_factory=list)
+    steered_from: str | None = None
+    """The response whose ``incomplete`` (steered) awaits its successor here."""
+
+
+@dataclass(eq=False)
+class ResponseRecord:
+    """One response on the socket: its own :class:`ResponseFlow` (the WebSocket
+    variant of the grammar) and where its events were in the conversation."""
+
+    id: str
+    lane: str | None
+    flow: ResponseFlow
+    created_at: int
+    """The frame of its ``response.created``."""
+    previous_response_id: str | None = None
+    frames: list[int] = field(default_factory=list)
+    """Frame index of each event fed to :attr:`flow`, in order (flow index -> frame)."""
+    next_sequence: int | None = None
+    setup: set[tuple[str, tuple[int, ...]]] = field(default_factory=set)
+    items: set[str] = field(default_factory=set)
+    """The ids of its output items seen so far (to find events routed to another lane)."""
+    held: int = 0
+    """Frames not fed to :attr:`flow` because their optional setup event was omitted."""
+    ended: str | None = None
+    """The terminal event, once it arrived."""
+    successor_of: str | None = None
+    committed: list[int] = field(default_factory=list)
+    """The steering submissions (:attr:`SteerRecord.number`) this response committed."""
+
+    @property
+    def active(self) -> bool:
+        return self.ended is None
+
+
+@dataclass(eq=False)
+class SteerRecord:
+    """One ``response.steer`` submission in the steering ledger."""
+
+    number: int
+    """Its position among this connection's submissions."""
+    frame: int
+    target: str
+    """The ``previous_response_id`` it steers."""
+    input: Any
+    state: str = "submitted"
+    id: str | None = None
+    """The id the server assigned (accepted, pending, failed after acceptance)."""
+    committed_by: str | None = None
+    """The successor response whose ``response.created`` committed it."""
+    error_code: str | None = None
+    required_input: list[Any] | None = None
+    pending_seen: bool = False
+
+
+def parse_frame(frame: Any) -> dict[str, Any] | str:
+    """The event object of one frame (a dict, an SDK model, or JSON text/bytes), or a
+    sentence saying why it is not one."""
+    if isinstance(frame, BaseModel):
+        frame = frame.model_dump(mode="json", exclude_unset=True)
+    if isinstance(frame, bytes | bytearray):
+        try:
+            frame = bytes(frame).decode()
+        except UnicodeDecodeError:
+            return "a frame that is not UTF-8 text"
+    if isinstance(frame, str):
+        try:
+            frame = json.loads(frame)
+        except ValueError as exc:
+            return f"a frame that is not JSON ({exc.__class__.__name__})"
+    if type(frame) is not dict:
+        return f"a frame holding {type(frame).__name__}, not an event object"
+    if type(frame.get("type")) is not str:
+        return "an event object without a string type"
+    return frame
