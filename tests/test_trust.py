@@ -66,6 +66,15 @@ def test_every_responses_definition_rule_names_its_source() -> None:
     assert named["tool_offered"] == "captures"
 
 
+def test_a_definition_rule_only_captures_support_is_a_warning() -> None:
+    from runflow.engine.violations import RULES as CODES
+
+    for rule in REGISTRY["responses"].definition.rules:
+        assert rule.source in SOURCES, rule.name
+        if rule.source == "captures" and rule.code is not None:
+            assert CODES[rule.code].severity == "warning", rule.name
+
+
 def test_usage_is_not_an_error_when_a_completed_response_leaves_it_null() -> None:
     # the Open Responses specification makes usage nullable; the SDK types it Optional
     assert RULES["payload.response.usage"].severity == "warning"

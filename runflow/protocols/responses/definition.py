@@ -44,7 +44,10 @@ terminal event; ``data: [DONE]`` may follow (OpenRouter) or not (OpenAI).
 Rules for changing this module
 ------------------------------
 Put the sentence that justifies a row next to it (``why``), naming the capture
-or the source in RESPONSES.md. ``build_protocol`` checks the definition at
+or the source in RESPONSES.md, and say in a rule's ``source`` which kind of source
+it is (``reference``, ``specification``, ``stream``: the stream contradicts itself,
+``captures``: only observed; :data:`runflow.protocols.payload.Source`). A rule only
+captures support reports a warning. ``build_protocol`` checks the definition at
 import. Run ``runflow diagram --protocol responses --refresh`` after a change.
 """
 
@@ -730,39 +733,44 @@ _FIRST = frozenset(t.event for t in RESPONSE.transitions) - RESPONSE.created
 
 def _per_item(name: str, code: Code | None, phase: Any, check: Any, events: frozenset[str],
               kinds: tuple[str, ...] = ITEM_KINDS, why: str = "",
-              sees: Any = "object") -> tuple[Rule, ...]:
-    return tuple(Rule(name, code, kind, phase, check, events=events, why=why, sees=sees)
-                 for kind in kinds)
+              sees: Any = "object", source: str = "captures") -> tuple[Rule, ...]:
+    return tuple(Rule(name, code, kind, phase, check, events=events, why=why, sees=sees,
+                      source=source) for kind in kinds)
 
 
 RULES: tuple[Rule, ...] = (
     Rule("created_first", Code.OUT_OF_ORDER, "response", "after", _created_first,
-         events=_FIRST, sees="data",
-         why="a fresh stream starts with response.created (every capture); a resumed "
-             "one starts after its cursor"),
+         events=_FIRST, sees="data", source="reference",
+         why="a fresh stream starts with response.created (every capture; the SDK's "
+             "ResponseStreamState raises without it); a resumed one starts after its "
+             "cursor"),
     *_per_item("items_in_order", Code.CONTENT_INDEX_GAP, "check", _next_position, _ADDED,
-               why="output_index is dense and in order of output_item.added (every capture)"),
+               why="output_index is dense and in order of output_item.added (every capture; "
+                   "the SDK's ResponseStreamState appends each item at the end)",
+               source="reference"),
     *_per_item("parts_in_order", Code.CONTENT_INDEX_GAP, "check", _next_position,
                frozenset({P + "content_part.added"}), CONTENT_KINDS,
-               why="content_index counts the item's parts"),
+               why="content_index counts the item's parts (the SDK indexes content by it)",
+               source="reference"),
     Rule("summaries_in_order", Code.CONTENT_INDEX_GAP, "summary_text", "check",
          _next_position, events=frozenset({P + "reasoning_summary_part.added"}),
+         source="reference",
          why="summary_index counts the reasoning item's summary parts"),
     Rule("commands_in_order", Code.CONTENT_INDEX_GAP, "shell_command", "check",
          _next_position, events=frozenset({P + "shell_call_command.added"}),
-         why="command_index counts the shell call's commands"),
+         source="reference", why="command_index counts the shell call's commands"),
     *_per_item("items_not_interleaved", Code.ITEMS_INTERLEAVED, "after", _not_interleaved,
                _ADDED, why="OpenAI closes an item before adding the next (every OpenAI "
                            "capture); OpenRouter interleaves"),
     *_per_item("parts_closed", Code.CHILDREN_OPEN_AT_TERMINAL, "after", _parts_closed,
-               _ITEM_DONE, why="a part ends before its item"),
+               _ITEM_DONE, why="a part ends before its item", source="stream"),
     *_per_item("item_matches_parts", Code.SNAPSHOT_DIVERGENCE, "after", _item_matches_parts,
-               _ITEM_DONE, ("message", "reasoning"),
+               _ITEM_DONE, ("message", "reasoning"), source="stream",
                why="the item in output_item.done holds the text its parts streamed"),
     Rule("items_closed", Code.CHILDREN_OPEN_AT_TERMINAL, "response", "after", _items_closed,
-         states=_TERMINAL, why="items end before the response does"),
+         states=_TERMINAL, why="items end before the response does", source="stream"),
     Rule("incomplete_item_last", Code.OUT_OF_ORDER, "response", "after",
-         _incomplete_item_last, states=_TERMINAL,
+         _incomplete_item_last, states=_TERMINAL, source="specification",
          why="OR-spec 'Items are state machines': incomplete is terminal, MUST be the last "
              "item, and the response is then incomplete"),
     Rule("output_matches_items", Code.OUTPUT_MISMATCH, "response", "after", _output_matches,
@@ -772,7 +780,7 @@ RULES: tuple[Rule, ...] = (
              "and values output_item.done gave it (an error where they differ: the SDK's "
              "final response would contradict what the stream said)"),
     Rule("no_incomplete_details", Code.INCOMPLETE_DETAILS_ON_COMPLETED, "response", "after",
-         _no_incomplete_details, states=frozenset({"completed"}),
+         _no_incomplete_details, states=frozenset({"completed"}), source="stream",
          why="incomplete_details explains an incomplete response"),
     Rule("arguments_are_json", Code.INVALID_TOOL_ARGUMENTS, "function_call", "after",
          _arguments_are_json, events=frozenset({P + "function_call_arguments.done"}),
