@@ -45,18 +45,20 @@ def test_findings_exit_1_with_the_rule_in_every_report(
         server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     junit = tmp_path / "r.xml"
     code = main(["conform", "--base-url", server.base_url, "--protocol", "responses",
-                 "--scenario", "text", "--header", "X-Runflow-Break: response.usage",
+                 "--scenario", "text", "--header", "X-Runflow-Break: response.object",
                  "--json", "--junit", str(junit)])
+    # (response.object, an error by the API reference; usage null is a warning since
+    # issue 23, the spec making usage nullable)
     assert code == 1
     data = json.loads(capsys.readouterr().out)
     (scenario,) = data["scenarios"]
     (finding,) = scenario["findings"]
     assert (finding["rule"], finding["index"], finding["event"]) == (
-        "payload.response.usage", 17, "response.completed")
-    assert data["rules"]["payload.response.usage"]["status"] == "fail"
+        "payload.response.object", 0, "response.created")
+    assert data["rules"]["payload.response.object"]["status"] == "fail"
     failures = [case for case in ET.parse(junit).getroot().iter("testcase")
                 if case.find("failure") is not None]
-    assert [case.get("name") for case in failures] == ["payload.response.usage"]
+    assert [case.get("name") for case in failures] == ["payload.response.object"]
 
 
 def test_warnings_pass_unless_strict(server: Server, capsys: pytest.CaptureFixture[str]) -> None:

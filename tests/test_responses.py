@@ -121,6 +121,28 @@ def test_a_servers_profile_expects_its_quirk(name: str) -> None:
         (code, "error") for code in expected]
 
 
+def test_the_copilot_profile_follows_rotating_response_and_item_ids() -> None:
+    """A gateway that rotates every id, the response's included: each event is followed
+    by position (the one response, the item at its output_index), with a warning, and
+    the server's profile expects it. Before issue 23 the response was foreign_entity
+    from its second event on, and the flow ended in_progress."""
+    from runflow.protocols.profiles import profile_named
+
+    events = load("openaidotnet_hello_text_gpt4omini.sse")
+    for n, event in enumerate(events):
+        if "response" in event:
+            event["response"] = {**event["response"], "id": f"resp_{n}"}
+        if "item_id" in event:
+            event["item_id"] = f"rot_{n}"
+    plain = fed(events)
+    assert plain.status == "completed" and plain.errors == []
+    assert {v.code.value for v in plain.violations} == {"item_id_mismatch"}
+    copilot = fed(events, profile=profile_named("copilot"))
+    assert (copilot.status, copilot.violations) == ("completed", [])
+    assert copilot.expected == {"item_id_mismatch": len(plain.violations)}
+    assert copilot.text == "Hello! How can I assist you today?"
+
+
 def test_openai_captures_with_sequence_numbers_pass_with_no_error() -> None:
     numbered = [n for n in VERDICTS if "sequence_number" in load(n)[0]]
     assert len(numbered) >= 20

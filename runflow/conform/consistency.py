@@ -4,8 +4,9 @@ The stream's final object of an entity is the last full object an event carried
 (``thread.run.completed``, ``thread.message.completed``, ``response.completed``),
 as the server sent it: what a client that reconciles over REST must find there
 again. Fields both sides carry must be equal; REST may add fields the stream does
-not send. An entity REST lists that the stream never showed, or the other way
-round, is a finding too.
+not send. A key one side sends as ``null`` and the other omits is equal: every
+client reads both as ``None`` (the SDK's fields are Optional). An entity REST lists
+that the stream never showed, or the other way round, is a finding too.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ def final_objects(protocol: Protocol, events: Sequence[TappedEvent]
 
 def compare(ours: Any, theirs: Any, path: str = "") -> Iterator[str]:
     """The paths where ``theirs`` (REST) differs from ``ours`` (the stream): every key
-    ``ours`` has (REST may add keys, not drop them)."""
+    ``ours`` has (REST may add keys, not drop them; a null it leaves out is no
+    difference)."""
     if isinstance(ours, dict) and isinstance(theirs, dict):
         for key, value in ours.items():
             where = f"{path}.{key}" if path else key
             if key not in theirs:
-                yield f"{where}: stream {shorten(value)}, absent over REST"
+                if value is not None:  # null and absent are both None to every client
+                    yield f"{where}: stream {shorten(value)}, absent over REST"
                 continue
             yield from compare(value, theirs[key], where)
     elif isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):

@@ -10,6 +10,15 @@ link; :func:`group` attaches each finding to the earliest earlier finding it is
 linked to (transitively, so a cascade has one root). A finding no row links is a
 root cause of its own: two independent problems stay two groups.
 
+A link is causal, never a shared entity alone: each row names the findings that
+can *cause* its effects (``Cascade.causes``). An event the flow lost, refused or
+applied wrongly (a ``grammar`` finding) leaves its entity behind, and what follows
+about that entity is its consequence; a payload finding (``usage`` null), an order
+warning or a REST answer changes nothing the flow holds, so what follows is not its
+consequence. A REST 404 or a REST object that differs after an unrelated payload
+finding about the same response stays a root cause of its own, and an HTTP status
+is never a consequence: REST answers whatever the flow made of the stream.
+
 Links (``Cascade.link``):
 
 * ``same``: about the same entity (its key: ``message:msg_1``, ``output/0``, ``run``);
@@ -42,8 +51,11 @@ _EFFECTS = frozenset({
     "consistency.response", "order.run.queued_before_in_progress",
     "order.step.in_progress_after_created", "order.message.in_progress_after_created",
     "order.response.in_progress_after_created", "order.response.queued_after_created",
-    "order.response.in_progress_after_queued", "http.status",
+    "order.response.in_progress_after_queued",
 })
+_LOST = ("grammar.",)
+"""The causes of a cascade: findings about an event the flow lost, refused or applied
+wrongly (the grammar's violations), which leave an entity behind."""
 
 
 @dataclass(frozen=True)
@@ -54,17 +66,21 @@ class Cascade:
     """None: any rule."""
     link: Link
     why: str
+    causes: tuple[str, ...] = _LOST
+    """Prefixes of the rules an earlier finding must have to cause these (an empty
+    string: any rule)."""
 
 
 CASCADES: tuple[Cascade, ...] = (
-    Cascade(None, "repeat", "the same rule broken again by the same entity is one problem"),
+    Cascade(None, "repeat", "the same rule broken again by the same entity is one problem",
+            ("",)),
     Cascade(_EFFECTS, "same",
             "an entity whose event was lost, broken or refused is unknown, in the wrong "
             "state or different from REST for the rest of the flow"),
     Cascade(frozenset({"grammar.run_not_in_progress", "grammar.event_after_terminal",
                        "grammar.done_before_final", "grammar.tool_calls_mismatch",
                        "grammar.children_open_at_terminal", "grammar.output_mismatch",
-                       "consistency.run", "consistency.response", "http.status"}), "root",
+                       "consistency.run", "consistency.response"}), "root",
             "children are judged by the root's state: a root left behind by a lost event "
             "makes their events look misplaced"),
     Cascade(frozenset({"grammar.orphan_message"}), "announcer",
@@ -127,6 +143,8 @@ def _parent(ordered: list[Finding], i: int, finding: Finding, announcers: dict[s
         for j in range(i):
             other = ordered[j]
             if finding.severity == "error" and other.severity != "error":
+                continue
+            if not other.rule.startswith(cascade.causes):
                 continue
             if _linked(cascade.link, finding, other, announcers, root):
                 best = j if best is None else min(best, j)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from runflow.conform.findings import Severity
 from runflow.engine.violations import RULES as VIOLATION_RULES
+from runflow.protocols.payload import SOURCES, Source
 from runflow.protocols.registry import REGISTRY
 
 __all__ = ["BOTH", "LAYERS", "RULES", "ConformRule", "rule", "rules_for", "rules_markdown"]
@@ -34,6 +35,9 @@ class ConformRule:
     protocols: frozenset[str]
     summary: str
     why: str = ""
+    source: Source | None = "reference"
+    """Where the rule comes from (:data:`runflow.protocols.payload.Source`); None for
+    the grammar, whose rows each cite their own (the definitions' ``why``)."""
 
     @property
     def layer(self) -> str:
@@ -59,7 +63,7 @@ _HTTP = (
 _GRAMMAR = tuple(
     ConformRule(f"grammar.{r.code.value}", r.severity,
                 frozenset({"responses"}) if r.summary.startswith("Responses:") else BOTH,
-                r.summary, "runflow's grammar (runflow.RULES)")
+                r.summary, "runflow's grammar (runflow.RULES)", None)
     for r in VIOLATION_RULES.values()
 )
 
@@ -73,12 +77,12 @@ def _payload_rules() -> tuple[ConformRule, ...]:
             known = merged.get(row.id)
             if known is None:
                 merged[row.id] = ConformRule(row.id, row.severity, frozenset({protocol}),
-                                             said, row.why)
+                                             said, row.why, row.source)
             else:
                 merged[row.id] = ConformRule(row.id, row.severity,
                                              known.protocols | {protocol},
                                              f"{known.summary} {said}",
-                                             f"{known.why}; {row.why}")
+                                             f"{known.why}; {row.why}", known.source)
     return tuple(merged.values())
 
 
@@ -90,25 +94,30 @@ _PAYLOAD = (
 )
 
 _ORDER = tuple(
-    ConformRule(e.id, "warning", frozenset({protocol}), e.summary, e.why)
+    ConformRule(e.id, e.severity, frozenset({protocol}), e.summary, e.why, e.source)
     for protocol, entry in REGISTRY.items() for e in entry.order
 )
 
 _CONSISTENCY = (
     ConformRule("consistency.run", "error", frozenset({"assistants"}),
                 "The run the stream ended with equals runs.retrieve afterwards.",
-                "a client that reconciles over REST must see what the stream said"),
+                "a client that reconciles over REST must see what the stream said", "stream"),
     ConformRule("consistency.steps", "error", frozenset({"assistants"}),
                 "Every run step the stream ended with equals runs.steps.list afterwards, "
-                "and REST lists no step the stream did not show."),
+                "and REST lists no step the stream did not show.",
+                "a client that reconciles over REST must see what the stream said", "stream"),
     ConformRule("consistency.messages", "error", frozenset({"assistants"}),
                 "Every message the stream ended with equals messages.list (run_id) "
-                "afterwards, and REST lists no message the stream did not show."),
+                "afterwards, and REST lists no message the stream did not show.",
+                "a client that reconciles over REST must see what the stream said", "stream"),
     ConformRule("consistency.response", "error", frozenset({"responses"}),
-                "The response the stream ended with equals responses.retrieve afterwards."),
+                "The response the stream ended with equals responses.retrieve afterwards "
+                "(null and absent are equal: every client reads both as None).",
+                "a client that reconciles over REST must see what the stream said", "stream"),
     ConformRule("consistency.resume", "error", frozenset({"responses"}),
                 "A background stream resumed with starting_after=N starts at "
-                "sequence_number N+1.", "RESPONSES.md §7: replays start after the cursor"),
+                "sequence_number N+1.", "RESPONSES.md §7: replays start after the cursor",
+                "stream"),
 )
 
 RULES: dict[str, ConformRule] = {
@@ -126,8 +135,10 @@ def rules_for(protocol: str) -> list[ConformRule]:
 
 def rules_markdown() -> str:
     """The catalogue as a Markdown table (for the README)."""
-    lines = ["| rule | severity | protocols | what it checks |", "|---|---|---|---|"]
+    lines = ["| rule | severity | source | protocols | what it checks |",
+             "|---|---|---|---|---|"]
     for r in RULES.values():
         protocols = ", ".join(sorted(r.protocols))
-        lines.append(f"| `{r.id}` | {r.severity} | {protocols} | {r.summary} |")
+        source = SOURCES[r.source] if r.source is not None else "the grammar"
+        lines.append(f"| `{r.id}` | {r.severity} | {source} | {protocols} | {r.summary} |")
     return "\n".join(lines) + "\n"

@@ -104,6 +104,9 @@ class Rule:
     sees: Literal["object", "data"] = "object"
     """What ``check`` gets as ``obj``: the entity's object, or the event's whole data
     (for rules about the indices and names beside the object)."""
+    source: str = "captures"
+    """Where the rule comes from, in the definition's vocabulary (the shipped ones use
+    :data:`runflow.protocols.payload.Source`); documentation, not behaviour."""
 
 
 class ProtocolDefinitionError(ValueError):

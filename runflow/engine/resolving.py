@@ -1,7 +1,8 @@
 """Which entity an event is about: found, created, adopted, or rejected.
 
 An entity found by id (an Assistants run, step or message) is resolved against
-what the flow has: another run or thread is foreign, a second ``created`` a
+what the flow has: another run or thread is foreign (unless the root's table says
+its id rotates: then it is the one root, with a warning), a second ``created`` a
 duplicate, a child the flow never saw begin is adopted only while the root's state
 allows it (:attr:`runflow.engine.definition.EntityTable.adopt_children`). A
 positioned entity (a Responses item or part) is found by the indices its event
@@ -56,11 +57,16 @@ class Resolving(FlowCore):
                        f"{label} is not this flow's {kind} {state.scope_id}", ref)
             return Tracker(table, oid), True
         if table.role == "root":
-            if state.root_id is not None and oid != state.root_id:
-                reject(Code.FOREIGN_ENTITY,
-                       f"{label} is not this flow's {kind} {state.root_id}; one flow is one "
-                       f"{kind}", ref)
             root = state.root
+            if state.root_id is not None and oid != state.root_id:
+                if not (table.id_rotates and root is not None):
+                    reject(Code.FOREIGN_ENTITY,
+                           f"{label} is not this flow's {kind} {state.root_id}; one flow is "
+                           f"one {kind}", ref)
+                self._violate(Code.ITEM_ID_MISMATCH, state.index - 1, name, root.ref,
+                              f"{name} names the {kind} {shorten(oid)}, but this flow's "
+                              f"{kind} began as {root.id}; one flow is one {kind}, which is "
+                              "followed")
             if root is None:
                 return Tracker(table, oid), True
             if created and not recovered:

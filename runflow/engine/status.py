@@ -135,7 +135,8 @@ class StatusEvents(Resolving, Journal):
                     what = (f"{tracker.label} is now {dest!r} and its snapshot keeps the "
                             "server's status")
                 self._violate(Code.STATUS_MISMATCH, index, name, tracker.ref,
-                              f"{name} carries {status_field} {shorten(status)}; {what}")
+                              f"{name} carries {status_field} {shorten(status)}; {what}",
+                              table.status_mismatch)
         elif tracker.acc is not None:
             tracker.typed = None
             tracker.acc.absorb(data)  # a value event (``output_text.done``) ends the value

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from runflow.engine.accumulator import Accumulator
     from runflow.engine.shapes import Shape
-    from runflow.engine.violations import Code
+    from runflow.engine.violations import Code, Severity
 
 __all__ = [
     "GUARDS",
@@ -143,7 +143,8 @@ class EntityTable:
     """The group of the parent a positioned entity lives in (None: the root)."""
     named_by: str | None = None
     """The data field naming the item (the entity at the first position) an event of
-    this kind is about (``item_id``); an event naming another id is ``id_change``."""
+    this kind is about (``item_id``); an event naming another id is
+    ``item_id_mismatch``."""
     status_from_event: bool = True
     """On a ``status_mismatch``, the snapshot's status becomes the state the event led
     to (an Assistants event name says the status); False keeps the server's
@@ -152,6 +153,13 @@ class EntityTable:
     """For events several tables map (``response.output_item.added``): the value of
     the object's discriminator (``item.type``) that picks this table; ``"*"`` picks
     it for any value no other table claims."""
+    id_rotates: bool = False
+    """Root only: the flow holds one root, so an object naming another id is still
+    it, followed with ``item_id_mismatch`` (a server that rotates the id on every
+    event) rather than rejected as ``foreign_entity``."""
+    status_mismatch: Severity | None = None
+    """The severity of a ``status_mismatch`` on this table (None: the code's): an
+    error where the event's name and its object's status contradict each other."""
 
     def lookup(self) -> dict[tuple[str, str], str]:
         """``{(state, event): dest}`` for every status transition."""

@@ -55,6 +55,8 @@ class Code(str, Enum):
     ITEM_ID_MISMATCH = "item_id_mismatch"
     ITEMS_INTERLEAVED = "items_interleaved"
     OUTPUT_MISMATCH = "output_mismatch"
+    MISSING_FIELD = "missing_field"
+    UNKNOWN_TOOL = "unknown_tool"
 
     def __str__(self) -> str:
         return self.value
@@ -106,10 +108,12 @@ RULES: dict[Code, Rule] = {
              "requires_action lists tool calls that are not exactly the function calls "
              "of the run's open tool_calls steps."),
         Rule(Code.INVALID_TOOL_ARGUMENTS, "warning", False,
-             "Function arguments that are not JSON at requires_action."),
+             "Function arguments that are not JSON at requires_action (Responses: at "
+             "function_call_arguments.done)."),
         Rule(Code.STATUS_MISMATCH, "warning", False,
              "The payload's status disagrees with the event name; the event name is "
-             "followed."),
+             "followed (Responses: an error for the response, whose terminal event then "
+             "contradicts its own object; a warning for an item)."),
         Rule(Code.INCOMPLETE_DETAILS_ON_COMPLETED, "warning", False,
              "A run reported completed while carrying incomplete_details."),
         Rule(Code.DONE_BEFORE_FINAL, "error", False,
@@ -142,14 +146,22 @@ RULES: dict[Code, Rule] = {
              "Responses: the SSE event line names another event than the data's type; "
              "the data is followed."),
         Rule(Code.ITEM_ID_MISMATCH, "warning", False,
-             "Responses: an event naming another item id than the item at its "
-             "output_index (GitHub Copilot rotates ids); the position is followed."),
+             "Responses: an event naming another id than the entity at its position: the "
+             "item at its output_index, or the flow's one response (GitHub Copilot rotates "
+             "ids); the position is followed."),
         Rule(Code.ITEMS_INTERLEAVED, "warning", False,
              "Responses: an output item added while another is still open (OpenAI never "
              "interleaves items; OpenRouter does)."),
         Rule(Code.OUTPUT_MISMATCH, "warning", False,
              "Responses: the terminal response's output differs from the items streamed "
-             "(missing, extra or other ids); the streamed items are kept."),
+             "(missing, extra or other ids, or an item whose status or value differs "
+             "from what output_item.done said: an error); the streamed items are kept."),
+        Rule(Code.MISSING_FIELD, "error", False,
+             "Responses: an event without a field the specification requires of it "
+             "(item_id on part and value events); the event is placed by its indices."),
+        Rule(Code.UNKNOWN_TOOL, "warning", False,
+             "Responses: a function_call to a name the response's tools do not offer "
+             "(some servers add tools of their own)."),
     )
 }
 

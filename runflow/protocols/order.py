@@ -16,21 +16,41 @@ Three forms, as data:
   stream that ends right after ``event`` a finding too;
 * :class:`Repeats`: one stream repeats no sequence number (the definition's
   ``sequence_field``).
+
+Each row names its ``source`` (:data:`runflow.protocols.payload.Source`): most are
+only observed in captures; one the Open Responses specification states
+(``response.failed`` after ``error``). Every order row is reported as a warning
+whatever its source: what a stream *must* do is the grammar's, which reports it as a
+violation; an order row is about what a client could come to rely on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+from runflow.protocols.payload import Source
 
 __all__ = ["Expectation", "Follows", "Next", "Repeats"]
 
 
+class _Row:
+    """What every order row says about itself."""
+
+    source: Source
+
+    @property
+    def severity(self) -> Literal["warning"]:
+        return "warning"
+
+
 @dataclass(frozen=True)
-class Follows:
+class Follows(_Row):
     id: str
     event: str
     after: tuple[str, ...]
     why: str
+    source: Source = "captures"
 
     @property
     def summary(self) -> str:
@@ -38,13 +58,14 @@ class Follows:
 
 
 @dataclass(frozen=True)
-class Next:
+class Next(_Row):
     id: str
     event: str
     then: tuple[str, ...]
     why: str
     when: str | None = None
     required: bool = False
+    source: Source = "captures"
 
     @property
     def summary(self) -> str:
@@ -53,10 +74,11 @@ class Next:
 
 
 @dataclass(frozen=True)
-class Repeats:
+class Repeats(_Row):
     id: str
     why: str
     summary: str = "One stream repeats no sequence_number."
+    source: Source = "captures"
 
 
 Expectation = Follows | Next | Repeats

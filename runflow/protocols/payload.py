@@ -22,9 +22,15 @@ the object's status where the table lets it choose, as for ``response.created``)
 ``events`` narrows a row to some events (a delta event's object, say).
 
 Evidence: every row holds on every real capture in ``shared/recordings`` (a test
-replays them all); ``why`` names the source. A row with ``severity="warning"`` is a
-convention every capture of OpenAI follows but other servers may not (id prefixes:
-DeepSeek sends bare UUIDs, OpenRouter ``gen-`` ids).
+replays them all); ``why`` says where, and ``source`` names the kind of evidence
+(:data:`Source`). The severity follows from the source (:func:`severity_of`): an
+error only where the API reference or the Open Responses specification makes the
+field required and not null, or where the object contradicts itself (a status
+that says one thing, a field of the same object another); a row that only
+observed captures support is a warning, a convention every capture of OpenAI
+follows but other servers may not (id prefixes: DeepSeek sends bare UUIDs,
+OpenRouter ``gen-`` ids; ``usage`` set at the terminal event, which the
+specification makes nullable).
 
 Rules for changing the rows
 ------------------------------
@@ -43,9 +49,32 @@ from typing import Literal
 
 from runflow.engine.definition import EntityTable
 
-__all__ = ["Expect", "Invariant", "at", "seen_states"]
+__all__ = ["SOURCES", "Expect", "Invariant", "Source", "at", "seen_states", "severity_of"]
 
 Severity = Literal["error", "warning"]
+Source = Literal["reference", "specification", "stream", "captures"]
+"""Where a rule comes from:
+
+* ``reference``: OpenAI's API reference (and the openai SDK's types, generated from it);
+* ``specification``: the Open Responses specification;
+* ``stream``: the stream contradicts itself (an event's name and its object's status,
+  a value and the deltas that built it), whatever any document says;
+* ``captures``: observed in every real capture, written down nowhere."""
+
+SOURCES: dict[Source, str] = {
+    "reference": "API reference",
+    "specification": "Open Responses spec",
+    "stream": "the stream itself",
+    "captures": "observed captures",
+}
+"""How each source reads in the rule tables."""
+
+
+def severity_of(source: Source) -> Severity:
+    """The default severity of a rule from ``source``: an error only where a document
+    makes the field required (and the row is written only for such fields) or the
+    stream contradicts itself; a warning where only captures show it."""
+    return "warning" if source == "captures" else "error"
 
 
 class Expect(str, Enum):
@@ -81,7 +110,14 @@ class Invariant:
     """For :attr:`Expect.EQUALS` and :attr:`Expect.PREFIX`."""
     events: frozenset[str] | None = None
     """Only the objects of these events (None: every status event of the entity)."""
-    severity: Severity = "error"
+    source: Source = "captures"
+    """Where the row comes from; its severity follows (a profile may raise or lower
+    it). A field a document makes nullable is not ``reference`` for a row that wants
+    it set: only captures show it set."""
+
+    @property
+    def severity(self) -> Severity:
+        return severity_of(self.source)
 
     @property
     def summary(self) -> str:

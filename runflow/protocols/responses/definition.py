@@ -44,12 +44,16 @@ terminal event; ``data: [DONE]`` may follow (OpenRouter) or not (OpenAI).
 Rules for changing this module
 ------------------------------
 Put the sentence that justifies a row next to it (``why``), naming the capture
-or the source in RESPONSES.md. ``build_protocol`` checks the definition at
+or the source in RESPONSES.md, and say in a rule's ``source`` which kind of source
+it is (``reference``, ``specification``, ``stream``: the stream contradicts itself,
+``captures``: only observed; :data:`runflow.protocols.payload.Source`). A rule only
+captures support reports a warning. ``build_protocol`` checks the definition at
 import. Run ``runflow diagram --protocol responses --refresh`` after a change.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -181,6 +185,12 @@ RESPONSE = EntityTable(
     snapshot=Response,
     states=(U, "queued", "in_progress", "completed", "incomplete", "failed", "cancelled"),
     terminal=frozenset({"completed", "incomplete", "failed", "cancelled"}),
+    # a response id that changes mid-stream is still the one response: followed with
+    # an item_id_mismatch warning, as items at a stable output_index are (a gateway
+    # rotates ids on every event; the copilot profile expects it)
+    id_rotates=True,
+    # response.completed whose object says incomplete: the stream contradicts itself
+    status_mismatch="error",
     transitions=(
         Transition(P + "created", (U,), "in_progress", carries="response",
                    by_status=frozenset({"queued"}),
@@ -592,6 +602,8 @@ def _output_matches(state: Any, response: Any, obj: Any, event: str) -> Iterator
     if ours != theirs:
         yield Finding(f"{event}'s output has items {_ids(theirs)} but the stream's items "
                       f"are {_ids(ours)}; the streamed items are kept")
+    else:
+        yield from _items_agree(state, obj, event)
 
 
 def _ids(ids: list[Any]) -> str:
@@ -623,6 +635,96 @@ def _no_incomplete_details(state: Any, response: Any, obj: Any, event: str) -> I
         yield Finding(f"{event} carries incomplete_details {obj['incomplete_details']!r}")
 
 
+def _arguments_are_json(state: Any, call: Any, data: Any, event: str) -> Iterator[Finding]:
+    """The API reference calls arguments "a JSON string", yet OpenAI's own guides say
+    the model does not always produce valid JSON (unless strict): a warning, as
+    Assistants' invalid_tool_arguments is."""
+    arguments = data.get("arguments") if type(data) is dict else None
+    if type(arguments) is not str:
+        return
+    try:
+        json.loads(arguments)
+    except (ValueError, RecursionError):
+        yield Finding(f"{call.label}'s arguments at {event} are not JSON: "
+                      f"{arguments[:60]!r}{'...' if len(arguments) > 60 else ''}")
+
+
+def _tool_offered(state: Any, call: Any, obj: Any, event: str) -> Iterator[Finding]:
+    """A function_call names a function of the response's ``tools`` (when the response
+    lists any: a server that echoes none says nothing of them)."""
+    name = obj.get("name")
+    root = state.root
+    tools = root.raw.get("tools") if root is not None and type(root.raw) is dict else None
+    if type(name) is not str or type(tools) is not list or not tools:
+        return
+    offered = {t.get("name") for t in tools if type(t) is dict and t.get("type") == "function"}
+    if name not in offered:
+        shown = ", ".join(sorted(str(n) for n in offered)[:6]) or "no function"
+        yield Finding(f"{call.label} calls {name[:60]!r}, but the response's tools offer "
+                      f"{shown}")
+
+
+def _names_its_item(state: Any, tracker: Any, data: Any, event: str) -> Iterator[Finding]:
+    if type(data) is dict and data.get("item_id") is None:
+        yield Finding(f"{event} has no item_id (the specification requires it); "
+                      f"{tracker.label} was found by its indices")
+
+
+def _value_kept(state: Any, tracker: Any, obj: Any, event: str) -> Iterator[Finding]:
+    """A value only a value event built (no deltas: LM Studio's function calls), which
+    the final object then replaces: the engine compares with deltas only."""
+    acc = tracker.acc
+    if tracker.deltas or not isinstance(acc, StreamedText) or acc.before is None:
+        return
+    theirs = acc.value_in(obj)
+    if type(theirs) is str and theirs != acc.before:
+        yield Finding(f"{event} gives {tracker.label} another {'.'.join(acc.path)} than its "
+                      f"value event did ({len(theirs)} characters, not {len(acc.before)}); "
+                      "the server's final object is kept")
+
+
+_SAID_VALUES = ("arguments", "input", "code")
+
+
+def _what_it_says(item: Any) -> dict[str, Any]:
+    """An item's status and values, as output_item.done or the terminal output says
+    them: null and absent are both left out (every client reads both as None)."""
+    said = {key: item.get(key) for key in ("status", *_SAID_VALUES)}
+    content = item.get("content")
+    if type(content) is list:
+        said["content"] = [c.get("text", c.get("refusal")) if type(c) is dict else None
+                           for c in content]
+    return {key: value for key, value in said.items() if value is not None}
+
+
+def _items_agree(state: Any, obj: Any, event: str) -> Iterator[Finding]:
+    """Each item of the terminal output against what output_item.done said of it."""
+    for index, (item, theirs) in enumerate(zip(_streamed_items(state), obj["output"],
+                                               strict=True)):
+        if item.state not in _ENDS or type(theirs) is not dict or type(item.raw) is not dict:
+            continue
+        ours, final = _what_it_says(item.raw), _what_it_says(theirs)
+        for key in ours.keys() & final.keys():
+            if ours[key] != final[key]:
+                yield Finding(f"{event}'s output[{index}] says {item.label}'s {key} is "
+                              f"{_short(final[key])}, but output_item.done said "
+                              f"{_short(ours[key])}; the streamed item is kept", item, "error")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_VALUE_ENDS = {table.entity: frozenset(t.event for t in table.transitions
+                                       if t.compare and t.carries is not None)
+               for table in (*ITEM_TABLES, *PART_TABLES) if table.accumulator is not None}
+_NAMED = {table.entity: frozenset(t.event for t in table.transitions if t.carries != "item")
+          for table in (*ITEM_TABLES, *PART_TABLES) if table.named_by is not None}
+"""The events of each positioned kind that must name their item (item_id): every event
+but the ones carrying the item itself (output_item.added and .done)."""
+
+
 _ADDED = frozenset({P + "output_item.added"})
 _ITEM_DONE = frozenset({P + "output_item.done"})
 _TERMINAL = RESPONSE.terminal
@@ -631,48 +733,75 @@ _FIRST = frozenset(t.event for t in RESPONSE.transitions) - RESPONSE.created
 
 def _per_item(name: str, code: Code | None, phase: Any, check: Any, events: frozenset[str],
               kinds: tuple[str, ...] = ITEM_KINDS, why: str = "",
-              sees: Any = "object") -> tuple[Rule, ...]:
-    return tuple(Rule(name, code, kind, phase, check, events=events, why=why, sees=sees)
-                 for kind in kinds)
+              sees: Any = "object", source: str = "captures") -> tuple[Rule, ...]:
+    return tuple(Rule(name, code, kind, phase, check, events=events, why=why, sees=sees,
+                      source=source) for kind in kinds)
 
 
 RULES: tuple[Rule, ...] = (
     Rule("created_first", Code.OUT_OF_ORDER, "response", "after", _created_first,
-         events=_FIRST, sees="data",
-         why="a fresh stream starts with response.created (every capture); a resumed "
-             "one starts after its cursor"),
+         events=_FIRST, sees="data", source="reference",
+         why="a fresh stream starts with response.created (every capture; the SDK's "
+             "ResponseStreamState raises without it); a resumed one starts after its "
+             "cursor"),
     *_per_item("items_in_order", Code.CONTENT_INDEX_GAP, "check", _next_position, _ADDED,
-               why="output_index is dense and in order of output_item.added (every capture)"),
+               why="output_index is dense and in order of output_item.added (every capture; "
+                   "the SDK's ResponseStreamState appends each item at the end)",
+               source="reference"),
     *_per_item("parts_in_order", Code.CONTENT_INDEX_GAP, "check", _next_position,
                frozenset({P + "content_part.added"}), CONTENT_KINDS,
-               why="content_index counts the item's parts"),
+               why="content_index counts the item's parts (the SDK indexes content by it)",
+               source="reference"),
     Rule("summaries_in_order", Code.CONTENT_INDEX_GAP, "summary_text", "check",
          _next_position, events=frozenset({P + "reasoning_summary_part.added"}),
+         source="reference",
          why="summary_index counts the reasoning item's summary parts"),
     Rule("commands_in_order", Code.CONTENT_INDEX_GAP, "shell_command", "check",
          _next_position, events=frozenset({P + "shell_call_command.added"}),
-         why="command_index counts the shell call's commands"),
+         source="reference", why="command_index counts the shell call's commands"),
     *_per_item("items_not_interleaved", Code.ITEMS_INTERLEAVED, "after", _not_interleaved,
                _ADDED, why="OpenAI closes an item before adding the next (every OpenAI "
                            "capture); OpenRouter interleaves"),
     *_per_item("parts_closed", Code.CHILDREN_OPEN_AT_TERMINAL, "after", _parts_closed,
-               _ITEM_DONE, why="a part ends before its item"),
+               _ITEM_DONE, why="a part ends before its item", source="stream"),
     *_per_item("item_matches_parts", Code.SNAPSHOT_DIVERGENCE, "after", _item_matches_parts,
-               _ITEM_DONE, ("message", "reasoning"),
+               _ITEM_DONE, ("message", "reasoning"), source="stream",
                why="the item in output_item.done holds the text its parts streamed"),
     Rule("items_closed", Code.CHILDREN_OPEN_AT_TERMINAL, "response", "after", _items_closed,
-         states=_TERMINAL, why="items end before the response does"),
+         states=_TERMINAL, why="items end before the response does", source="stream"),
     Rule("incomplete_item_last", Code.OUT_OF_ORDER, "response", "after",
-         _incomplete_item_last, states=_TERMINAL,
+         _incomplete_item_last, states=_TERMINAL, source="specification",
          why="OR-spec 'Items are state machines': incomplete is terminal, MUST be the last "
              "item, and the response is then incomplete"),
     Rule("output_matches_items", Code.OUTPUT_MISMATCH, "response", "after", _output_matches,
-         states=_TERMINAL,
-         why="response.completed's output lists the streamed items in order; the Codex "
-             "backend sends [] (pydanticai_codex_backend_fc_gpt55)"),
+         states=_TERMINAL, source="stream",
+         why="response.completed's output lists the streamed items in order (the Codex "
+             "backend sends []: pydanticai_codex_backend_fc_gpt55), each with the status "
+             "and values output_item.done gave it (an error where they differ: the SDK's "
+             "final response would contradict what the stream said)"),
     Rule("no_incomplete_details", Code.INCOMPLETE_DETAILS_ON_COMPLETED, "response", "after",
-         _no_incomplete_details, states=frozenset({"completed"}),
+         _no_incomplete_details, states=frozenset({"completed"}), source="stream",
          why="incomplete_details explains an incomplete response"),
+    Rule("arguments_are_json", Code.INVALID_TOOL_ARGUMENTS, "function_call", "after",
+         _arguments_are_json, events=frozenset({P + "function_call_arguments.done"}),
+         sees="data", source="reference",
+         why="API reference: arguments is 'a JSON string'; OpenAI says the model may "
+             "still produce invalid JSON (unless strict), so the reference does not make "
+             "valid JSON required: a warning, like Assistants' invalid_tool_arguments"),
+    Rule("tool_offered", Code.UNKNOWN_TOOL, "function_call", "after", _tool_offered,
+         events=_ITEM_DONE, source="captures",
+         why="every capture calls a function its response's tools list offers; a warning: "
+             "some servers add tools of their own"),
+    *(Rule("names_its_item", Code.MISSING_FIELD, kind, "after", _names_its_item,
+           events=events, sees="data", source="specification",
+           why="OR-spec and API reference: part, delta and value events carry the item_id "
+               "of their item (a required str in every SDK event type)")
+      for kind, events in _NAMED.items() if events),
+    *(Rule("value_kept", Code.SNAPSHOT_DIVERGENCE, kind, "after", _value_kept,
+           events=events, source="stream",
+           why="the final object holds the value its value event finished, deltas or not "
+               "(LM Studio sends function calls without deltas)")
+      for kind, events in _VALUE_ENDS.items() if events),
 )
 
 _ITEM_ADAPTER: TypeAdapter[Any] = TypeAdapter(ResponseOutputItem)

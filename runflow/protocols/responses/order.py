@@ -19,7 +19,8 @@ ORDER: tuple[Expectation, ...] = (
             "every Responses capture: in_progress follows created (or queued)"),
     Next("order.response.failed_after_error", "error", ("response.failed",),
          "OR-spec: 'any error incurred while streaming will be followed by a "
-         "response.failed event'; both error captures do", required=True),
+         "response.failed event'; both error captures do", required=True,
+         source="specification"),
     Repeats("order.sequence.no_repeats",
             "every Responses capture; a number is repeated only by a stream resumed before "
             "it (starting_after), never within one stream"),

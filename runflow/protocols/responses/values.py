@@ -34,7 +34,7 @@ class StreamedText:
     ``(key,)``.
     """
 
-    __slots__ = ("chunks", "key", "path", "value")
+    __slots__ = ("before", "chunks", "key", "path", "value")
     limit = "max_message_chars"
     """The :class:`runflow.Limits` field that bounds what deltas add."""
 
@@ -44,6 +44,10 @@ class StreamedText:
         self.chunks: list[str] = []
         self.value: str | None = None
         """The joined value, cached until the next fragment."""
+        self.before: str | None = None
+        """The value as it stood before the last :meth:`absorb`: what a rule compares
+        a final object with when no delta built the value (only a value event did,
+        as LM Studio's function calls), which the engine's divergence check skips."""
 
     # -- the engine's interface ------------------------------------------ #
     def merge(self, data: JSON, room: int, max_index: int) -> MergeResult:
@@ -75,6 +79,10 @@ class StreamedText:
     def restore(self, saved: Any) -> None:
         self.chunks, self.value = saved
 
+    def value_in(self, obj: JSON) -> Any:
+        """The finished value ``obj`` holds (absent: a sentinel that is no string)."""
+        return self._theirs(obj)
+
     def _theirs(self, obj: JSON) -> Any:
         """The finished value in ``obj`` (an object, or the data of a value event)."""
         if self.key in obj and len(self.path) > 1:
@@ -89,6 +97,7 @@ class StreamedText:
     def absorb(self, obj: JSON) -> None:
         """The server's finished value replaces what deltas built (after
         :meth:`diverge` compared them); a missing or non-string one changes nothing."""
+        self.before = self.text
         theirs = self._theirs(obj)
         if type(theirs) is str:
             self.chunks = [theirs] if theirs else []
