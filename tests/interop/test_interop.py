@@ -110,8 +110,6 @@ def test_runflow_check_exit_code_on_a_stream_that_fails(captures: Captures,
     assert "out_of_order" in done.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="false alarm payload.response.usage (verdicts.USAGE_NULL): "
-                   "a server that keeps the contract but leaves usage null fails check")
 def test_runflow_check_passes_a_contract_keeping_stream_with_null_usage(
         captures: Captures, tmp_path: Path) -> None:
     path = tmp_path / "azure-text.sse"

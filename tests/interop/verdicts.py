@@ -57,11 +57,12 @@ class Verdict:
 # shared evidence
 # --------------------------------------------------------------------------- #
 USAGE_NULL = Finding(
-    FALSE_ALARM, "error",
-    "payload.response.usage: usage is nullable. openai/types/responses/response.py types it "
-    "`usage: Optional[ResponseUsage] = None`; the Open Responses spec makes it nullable; "
-    "shared/RESPONSES.md records OpenAI's own failed responses with `usage: null`. A server "
-    "that leaves it null keeps the contract, so this must not be an error (issue 23).")
+    DEVIATION, "warning",
+    "payload.response.usage: usage is nullable (openai/types/responses/response.py: "
+    "`usage: Optional[ResponseUsage] = None`; the Open Responses spec makes it nullable), so "
+    "a server that leaves it null keeps the contract: not an error (issue 23). Every real "
+    "capture of a completed response carries usage, so the rule's source is the captures and "
+    "its severity a warning.")
 AZURE_ID = Finding(
     FALSE_ALARM, "warning",
     "payload.response.id: the 'resp_' prefix is a convention of OpenAI's ids, not the "
@@ -166,12 +167,17 @@ VERDICTS: Mapping[tuple[str, str], Verdict] = {
         "completed", "This answer is cut",
         findings={"order.response.queued_after_created": ROSETTA_QUEUED,
                   "grammar.status_mismatch": Finding(
-                      DEFECT, "warning",
+                      DEFECT, "error",
                       "response.completed carries status 'incomplete' "
                       "(stream_converter.py:410 always sends response.completed; :602 sets "
                       "the status); a response that ends incomplete is announced by "
-                      "response.incomplete. The event contradicts its own payload: issue 23 "
-                      "makes this an error.", should_be="error"),
+                      "response.incomplete. The event contradicts its own payload: an error "
+                      "(issue 23)."),
+                  "grammar.output_mismatch": Finding(
+                      DEFECT, "error",
+                      "output_item.done ends the message 'incomplete' (the upstream stopped at "
+                      "its length limit) while response.completed's output says 'completed': "
+                      "the stream contradicts itself about one item (issue 23's rule)."),
                   "grammar.out_of_order": Finding(
                       DEFECT, "error",
                       "the response is said completed while its last item ended incomplete "
@@ -212,16 +218,9 @@ FASTAPI_404 = Finding(
     DEFECT, "error",
     "the 404 body is FastAPI's {'detail': 'Not Found'}, not the API's error object "
     "{'error': {'message', 'type', 'param', 'code'}} that the openai client reads.")
-NULL_VS_ABSENT = Finding(
-    FALSE_ALARM, "error",
-    "consistency.response: the stream sends error / incomplete_details / instructions as null "
-    "and REST omits them; to every client both are None (openai's Response types them "
-    "Optional[...] = None). Null and absent must compare equal (issue 23).")
-
 CONFORM: Mapping[str, Mapping[str, Finding]] = {
     "azure-ai-agentserver-responses": {
-        "payload.response.id": AZURE_ID, "payload.response.usage": USAGE_NULL,
-        "consistency.response": NULL_VS_ABSENT},
+        "payload.response.id": AZURE_ID, "payload.response.usage": USAGE_NULL},
     "open-responses-server": {
         "grammar.malformed_event": ORS_NO_CONTENT_INDEX, "grammar.output_mismatch": ORS_NO_ITEM,
         "payload.response.usage": USAGE_NULL,
