@@ -82,9 +82,15 @@ class RunView(FlowView):
     def pending_tool_calls(self) -> list[RequiredActionFunctionToolCall]:
         """The function calls awaiting outputs while the run is in requires_action."""
         run = self.run
-        if run is None or self.run_status != "requires_action" or run.required_action is None:
+        if run is None or self.run_status != "requires_action":
             return []
-        return list(run.required_action.submit_tool_outputs.tool_calls)
+        # the shape lets ``required_action`` and ``submit_tool_outputs`` be {} or
+        # null, and the SDK's lenient builder then leaves fields out or as dicts
+        outputs = getattr(run.required_action, "submit_tool_outputs", None)
+        calls = getattr(outputs, "tool_calls", None)
+        if not isinstance(calls, list):
+            return []
+        return [call for call in calls if isinstance(call, RequiredActionFunctionToolCall)]
 
     # -- Assistants states ---------------------------------------------- #
     @property
