@@ -8,13 +8,15 @@ Each test fails on the main before the round: an untyped exception, an
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from conftest import load_events
 from openai.types.responses import Response
+from pydantic import BaseModel
 from test_responses_hostile import Stream, codes, fed, sse
 
 from runflow import RunFlow
@@ -206,3 +208,153 @@ def test_pending_tool_calls_of_a_real_capture() -> None:
     for event in load_events(REQUIRES_ACTION):
         flow.feed(event)
     assert [c.function.name for c in flow.pending_tool_calls] == ["get_current_weather"]
+
+
+# --------------------------------------------------------------------------- #
+# what a callback receives is a copy down to the leaves
+# --------------------------------------------------------------------------- #
+def vandalise(value: Any, depth: int = 0) -> None:
+    """Edit everything reachable from ``value``: every list and dict (nested ones
+    first), every field of a model (the vendor's extra fields too), every readable
+    property of a runflow view."""
+    if depth > 30:
+        return
+    if isinstance(value, dict):
+        for key in list(value):
+            vandalise(value[key], depth + 1)
+            value[key] = "VANDAL"
+        value["vandal"] = {"x": 1}
+    elif isinstance(value, list):
+        for item in value:
+            vandalise(item, depth + 1)
+        value.append("VANDAL")
+        if value:
+            value[0] = "VANDAL"
+    elif isinstance(value, BaseModel):
+        for key, field_value in list(vars(value).items()):
+            vandalise(field_value, depth + 1)
+            object.__setattr__(value, key, "VANDAL")
+        for key, field_value in list((value.model_extra or {}).items()):
+            vandalise(field_value, depth + 1)
+            value.model_extra[key] = "VANDAL"  # type: ignore[index]
+    elif hasattr(value, "__slots__") or hasattr(value, "__dataclass_fields__"):
+        for name in dir(type(value)):
+            if name.startswith("_") or name == "tracker":
+                continue
+            attr = getattr(type(value), name)
+            if isinstance(attr, property):
+                vandalise(getattr(value, name), depth + 1)
+            elif callable(attr) and name == "to_sdk":
+                vandalise(value.to_sdk(), depth + 1)
+        for name in getattr(value, "__dataclass_fields__", ()):
+            vandalise(getattr(value, name), depth + 1)
+
+
+VENDOR = {"vendor": {"trace": ["a", {"b": 1}]}}
+
+
+def _vendor_stream() -> list[dict[str, Any]]:
+    """A reasoning, a function call and a message with annotations and logprobs, every
+    object carrying a vendor's nested extra field."""
+    events = Stream().reasoning([["**Plan**", " look"]]).function_call(
+        ['{"city":', '"Paris"}']).message(["Hel", "lo"]).end()
+    for event in events:
+        for key in ("response", "item", "part"):
+            if isinstance(event.get(key), dict):
+                event[key].update(copy.deepcopy(VENDOR))
+        if event["type"] in ("response.output_text.delta", "response.output_text.done"):
+            event["logprobs"] = [{"token": "x", "logprob": -0.1, "top_logprobs": []}]
+        if event["type"] in ("response.content_part.done", "response.output_item.done",
+                             "response.completed"):
+            for obj in [event.get("part"), event.get("item"), *(
+                    event["response"]["output"] if "response" in event else [])]:
+                for part in [obj, *((obj or {}).get("content") or [])]:
+                    if isinstance(part, dict) and part.get("type") == "output_text":
+                        part["annotations"] = [{"type": "url_citation", "url": "https://x",
+                                                "start_index": 0, "end_index": 1,
+                                                "title": "t", **copy.deepcopy(VENDOR)}]
+                        part["logprobs"] = [{"token": "H", "logprob": -0.5,
+                                             "top_logprobs": [{"token": "H", "logprob": -0.5}]}]
+    return events
+
+
+def _observed(flow: Any) -> Any:
+    saved = json.loads(flow.to_json())["state"]
+    saved.pop("history", None)
+    return (flow.response.model_dump(mode="json", warnings=False) if flow.response else None,
+            [item.model_dump(mode="json", warnings=False) for item in flow.output],
+            flow.text, saved)
+
+
+def test_responses_callbacks_receive_copies_down_to_the_leaves() -> None:
+    from runflow.protocols.responses.callbacks import ItemKind, ItemState, PartKind, PartState
+    from runflow.protocols.responses.flow import ResponseFlow
+
+    events = _vendor_stream()
+    calm, vandalised = ResponseFlow(), ResponseFlow()
+    received: list[str] = []
+
+    def edit(value: Any) -> None:
+        received.append(type(value).__name__)
+        vandalise(value)
+
+    for kind in get_args(ItemKind):
+        for state in get_args(ItemState):
+            if state in vandalised.protocol.tables[kind].states:
+                vandalised.on_item(kind, state)(edit)
+    for part in get_args(PartKind):
+        for state in get_args(PartState):
+            if state in vandalised.protocol.tables[part].states:
+                vandalised.on_part(part, state)(edit)
+    for state in ("in_progress", "completed"):
+        vandalised.on_response(state)(edit)  # type: ignore[arg-type]
+    vandalised.on_text_delta(edit)
+    vandalised.on_arguments_delta(edit)
+    vandalised.on_violation(edit)
+    for event in events:  # each flow keeps the objects it is fed: one copy each
+        calm.feed(copy.deepcopy(event))
+        vandalised.feed(copy.deepcopy(event))
+        assert _observed(vandalised) == _observed(calm), event["type"]
+    assert calm.violations == [] and vandalised.violations == []
+    assert {"Response", "ResponseOutputMessage", "ResponseFunctionToolCall",
+            "ResponseReasoningItem", "dict", "ValueDelta"} <= set(received)
+    assert calm.response is not None and calm.response.output[2].content[0].annotations
+
+
+def test_assistants_callbacks_receive_copies_down_to_the_leaves() -> None:
+    from runflow.protocols.assistants.callbacks import STATE_TYPES
+
+    events = load_events(REQUIRES_ACTION) + load_events("dotnet_function_call_continuation.jsonl")
+    for event in events:
+        if isinstance(event.get("data"), dict):
+            event["data"].update(copy.deepcopy(VENDOR))
+    calm, vandalised = RunFlow(), RunFlow()
+    received: list[str] = []
+
+    def edit(*values: Any) -> None:
+        for value in values:
+            received.append(type(value).__name__)
+            vandalise(value)
+
+    for kind, states in STATE_TYPES.items():
+        for state in get_args(states):
+            vandalised._on_enter(kind, state)(edit)
+    for phase in ("created", "delta", "done"):
+        vandalised.on_text(phase)(edit)  # type: ignore[call-overload]
+        vandalised.on_tool_call(phase)(edit)  # type: ignore[call-overload]
+    vandalised.on_violation(edit)
+    vandalised.on_end(edit)
+
+    def seen(flow: RunFlow) -> Any:
+        saved = json.loads(flow.to_json())["state"]
+        return ([m.model_dump(mode="json", warnings=False) for m in flow.messages],
+                [s.model_dump(mode="json", warnings=False) for s in flow.steps],
+                flow.run.model_dump(mode="json", warnings=False) if flow.run else None,
+                flow.text, saved)
+
+    for event in events:
+        calm.feed(copy.deepcopy(event))
+        vandalised.feed(copy.deepcopy(event))
+        assert seen(vandalised) == seen(calm), event["event"]
+    assert {"Run", "RunStep", "Message", "TextSnapshot", "TextDelta", "ToolCallSnapshot",
+            "ToolCallDelta"} <= set(received)

@@ -69,6 +69,9 @@ class _Context:
     def __init__(self, protocol: Protocol, limits: Limits) -> None:
         self.protocol = protocol
         self.limits = limits
+        self.parents = frozenset(t.parent_group for t in protocol.tables.values()
+                                 if t.parent_group is not None)
+        """The groups whose entities hold parts (their size counts their parts')."""
 
 
 # --------------------------------------------------------------------------- #
@@ -148,15 +151,16 @@ def _made_without_object(table: EntityTable, protocol: Protocol) -> bool:
 
 def _check_counters(t: Tracker, path: str, ctx: _Context) -> None:
     """The delta counters agree with the accumulator and stay within the limits."""
+    holds_parts = ctx.protocol.tables[t.entity].group in ctx.parents
     if t.acc is None:
-        if t.deltas or t.size:
+        if t.deltas or (t.size and not holds_parts):  # its parts' deltas count in its size
             raise CheckpointError(f"{path}.deltas: a {t.entity} takes no deltas")
         return
     limit: int = getattr(ctx.limits, t.acc.limit)
     if t.size > limit:
         raise CheckpointError(f"{path}.size: {t.size} characters, past "
                               f"{t.acc.limit}={limit}")
-    if t.size and not t.deltas:
+    if t.size and not t.deltas and not holds_parts:
         raise CheckpointError(f"{path}.size: {t.size} characters, but no delta added them")
     if t.size and getattr(t.acc, "keeps_deltas", False) and not _holds_text(t.acc.dump()):
         raise CheckpointError(f"{path}.acc: {t.deltas} delta(s) added {t.size} characters, "
