@@ -16,8 +16,10 @@ by a value of another type, fed through feed_sse and feed. It reports untyped
 exceptions (must be 0), the detection rate and the top escape sites (exception type
 and innermost runflow frame) and flows left inconsistent (must be 0), with
 progress on stderr. Exit status 1 if any untyped exception or inconsistent flow.
-``--protocol responses`` fuzzes the Responses captures (``recordings/responses``) with
-the Responses definition's target instead of the Assistants ones.
+``--protocol responses`` fuzzes the Responses captures (``recordings/responses``) and
+one seed stream per output item family with the Responses definition's target
+instead of the Assistants ones. Both also read the flow's views and run the layers
+of ``check``, ``conform`` and ``watch`` on each mutated stream.
 """
 
 from __future__ import annotations
@@ -33,10 +35,13 @@ from runflow.testing.fuzz import KINDS, run_fuzz
 from runflow.testing.typefuzz import (
     ASSISTANTS_FUZZ,
     RESPONSES_FUZZ,
+    Corpus,
     TypeFuzzReport,
     load_corpus,
     run_typefuzz,
+    seed_corpus,
 )
+from runflow.testing.typefuzz_seeds import item_family_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = Path(os.environ.get("RUNFLOW_RECORDINGS", ROOT.parent / "shared" / "recordings"))
@@ -90,6 +95,9 @@ def types(args: argparse.Namespace) -> int:
         print(f"no recordings in {folder}", file=sys.stderr)
         return 2
     corpus = load_corpus(folder, None, RESPONSES_FUZZ if responses else ASSISTANTS_FUZZ)
+    if responses:  # the item families no capture (or no short one) holds
+        seeds = seed_corpus(item_family_seeds(), RESPONSES_FUZZ)
+        corpus = Corpus((*corpus.sources, *seeds.sources), corpus.skipped, corpus.target)
     if not corpus.sources:
         print(f"no recordings in {args.recordings}", file=sys.stderr)
         return 2
