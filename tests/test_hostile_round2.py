@@ -203,6 +203,17 @@ def test_pending_tool_calls_on_an_empty_required_action(action: dict[str, Any]) 
     assert flow.pending_tool_calls == []
 
 
+@pytest.mark.parametrize("function", [None, {}, {"arguments": "{}"}])
+def test_pending_tool_calls_leaves_out_a_call_that_names_no_function(function: Any) -> None:
+    flow = RunFlow()
+    for event in load_events(REQUIRES_ACTION):
+        if event["event"] == "thread.run.requires_action":
+            calls = event["data"]["required_action"]["submit_tool_outputs"]["tool_calls"]
+            calls.append({**calls[0], "id": "call_bad", "function": function})
+        flow.feed(event)
+    assert [c.function.name for c in flow.pending_tool_calls] == ["get_current_weather"]
+
+
 def test_pending_tool_calls_of_a_real_capture() -> None:
     flow = RunFlow()
     for event in load_events(REQUIRES_ACTION):

@@ -12,6 +12,7 @@ from typing import cast
 
 from openai.types.beta import Thread
 from openai.types.beta.threads import Message, RequiredActionFunctionToolCall, Run
+from openai.types.beta.threads.required_action_function_tool_call import Function
 from openai.types.beta.threads.runs import RunStep
 
 from runflow.engine.definition import UNSEEN
@@ -84,13 +85,16 @@ class RunView(FlowView):
         run = self.run
         if run is None or self.run_status != "requires_action":
             return []
-        # the shape lets ``required_action`` and ``submit_tool_outputs`` be {} or
-        # null, and the SDK's lenient builder then leaves fields out or as dicts
+        # the shape lets ``required_action``, ``submit_tool_outputs`` and a call's
+        # ``function`` be {} or null, and the SDK's lenient builder then leaves
+        # fields out or as dicts: only calls that name a function can be answered
         outputs = getattr(run.required_action, "submit_tool_outputs", None)
         calls = getattr(outputs, "tool_calls", None)
         if not isinstance(calls, list):
             return []
-        return [call for call in calls if isinstance(call, RequiredActionFunctionToolCall)]
+        return [call for call in calls if isinstance(call, RequiredActionFunctionToolCall)
+                and isinstance(call.function, Function)
+                and isinstance(getattr(call.function, "name", None), str)]
 
     # -- Assistants states ---------------------------------------------- #
     @property
