@@ -1,7 +1,7 @@
 """Mutation fuzzing over the real recordings: crashes must be 0, detection >= 99%.
 
     python benchmarks/fuzz.py -n 10000 [--seed S] [--strict-every K] [--show N]
-    python benchmarks/fuzz.py --types -n 300000 [--seed S] [--show N]
+    python benchmarks/fuzz.py --types -n 300000 [--protocol responses] [--seed S] [--show N]
 
 Each mutation (drop / duplicate / swap adjacent events, truncate the SSE bytes,
 rename a status event or change its payload status, change an id, corrupt a JSON
@@ -16,6 +16,10 @@ by a value of another type, fed through feed_sse and feed. It reports untyped
 exceptions (must be 0), the detection rate and the top escape sites (exception type
 and innermost runflow frame) and flows left inconsistent (must be 0), with
 progress on stderr. Exit status 1 if any untyped exception or inconsistent flow.
+``--protocol responses`` fuzzes the Responses captures (``recordings/responses``) and
+one seed stream per output item family with the Responses definition's target
+instead of the Assistants ones. Both also read the flow's views and run the layers
+of ``check``, ``conform`` and ``watch`` on each mutated stream.
 """
 
 from __future__ import annotations
@@ -28,7 +32,16 @@ import time
 from pathlib import Path
 
 from runflow.testing.fuzz import KINDS, run_fuzz
-from runflow.testing.typefuzz import TypeFuzzReport, load_corpus, run_typefuzz
+from runflow.testing.typefuzz import (
+    ASSISTANTS_FUZZ,
+    RESPONSES_FUZZ,
+    Corpus,
+    TypeFuzzReport,
+    load_corpus,
+    run_typefuzz,
+    seed_corpus,
+)
+from runflow.testing.typefuzz_seeds import item_family_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = Path(os.environ.get("RUNFLOW_RECORDINGS", ROOT.parent / "shared" / "recordings"))
@@ -54,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", action="append", choices=KINDS, help="only these classes")
     parser.add_argument("--show", type=int, default=10, help="crashes/escapes to list")
     parser.add_argument("--recordings", type=Path, default=RECORDINGS)
+    parser.add_argument("--protocol", choices=("assistants", "responses"), default="assistants",
+                        help="with --types: the captures and definition to fuzz")
     args = parser.parse_args(argv)
     if args.types:
         return types(args)
@@ -74,10 +89,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def types(args: argparse.Namespace) -> int:
     """The type-confusion run: untyped exceptions must be 0."""
-    if not args.recordings.is_dir():
-        print(f"no recordings in {args.recordings}", file=sys.stderr)
+    responses = args.protocol == "responses"
+    folder = args.recordings / "responses" if responses else args.recordings
+    if not folder.is_dir():
+        print(f"no recordings in {folder}", file=sys.stderr)
         return 2
-    corpus = load_corpus(args.recordings)
+    corpus = load_corpus(folder, None, RESPONSES_FUZZ if responses else ASSISTANTS_FUZZ)
+    if responses:  # the item families no capture (or no short one) holds
+        seeds = seed_corpus(item_family_seeds(), RESPONSES_FUZZ)
+        corpus = Corpus((*corpus.sources, *seeds.sources), corpus.skipped, corpus.target)
     if not corpus.sources:
         print(f"no recordings in {args.recordings}", file=sys.stderr)
         return 2
@@ -90,7 +110,8 @@ def types(args: argparse.Namespace) -> int:
 
     report = run_typefuzz(corpus, args.n or 300_000, args.seed, progress=progress)
     print(file=sys.stderr)
-    print(f"seed: {args.seed}, {time.perf_counter() - start:.1f} s; "
+    print(f"protocol: {args.protocol}, seed: {args.seed}, "
+          f"{time.perf_counter() - start:.1f} s; "
           f"{len(corpus.skipped)} recordings skipped (twins or unreadable)")
     print(report.format(max(args.show, 20)))
     ok = report.untyped == 0 and not report.inconsistent

@@ -15,7 +15,7 @@ import pytest
 from conftest import load_bytes, load_events
 from helpers import feed_all
 
-from runflow import ASSISTANTS, Code, RunFlow
+from runflow import ASSISTANTS, Code, Limits, RunFlow
 from runflow.engine.checkpoint import CheckpointError
 from runflow.engine.flow import Flow
 
@@ -271,6 +271,17 @@ _CHILD = ["state", "children"]
     (["state", "planet"], 1, "state.planet: not a field"),
     (["settings", "profile"], "no_such_server", "unknown profile 'no_such_server'; known: "),
     (["settings", "profile"], 7, "settings.profile: expected a profile name or null"),
+    # the entity's object, accumulator and counters agree with the definition
+    ([*_CHILD, "step", FIRST, "raw"], {}, r"raw.id: required, got nothing \(not a step"),
+    ([*_CHILD, "message", FIRST, "raw"], {}, r"raw.id: required, got nothing \(not a mess"),
+    (["state", "root", "raw"], {}, r"root.raw.id: required"),
+    ([*_CHILD, "message", FIRST, "acc", "parts"], [], r"13 delta\(s\) added 75 characters, "
+                                                     "and it holds none"),
+    ([*_CHILD, "message", FIRST, "size"], 9 * 2 ** 20, "past max_message_chars=8388608"),
+    ([*_CHILD, "step", FIRST, "size"], 9 * 2 ** 20, "past max_tool_chars=8388608"),
+    ([*_CHILD, "message", FIRST, "deltas"], 0, "75 characters, but no delta added them"),
+    (["state", "decoder", "pending"], "x" * (16 * 2 ** 20 + 1),
+     "decoder.pending: 16777217 bytes buffered, past max_event_bytes=16777216"),
 ])
 def test_damaged_checkpoint_raises_checkpoint_error(path: list[Any], value: Any, match: str
                                                     ) -> None:
@@ -301,6 +312,58 @@ def test_checkpoint_with_impossible_values_raises_checkpoint_error(path: list[An
     must fail clearly, not produce violations (or silence) several events later."""
     with pytest.raises(CheckpointError, match=str(value)):
         RunFlow.from_json(damaged(path, value))
+
+
+def test_restoring_with_smaller_limits_refuses_what_is_already_past_them() -> None:
+    text = json.dumps(good_checkpoint())
+    with pytest.raises(CheckpointError, match="past max_message_chars=10"):
+        RunFlow.from_json(text, limits=Limits(max_message_chars=10))
+    with pytest.raises(CheckpointError, match=r"decoder\.pending: 39 bytes buffered, past "
+                                              r"max_event_bytes=4"):
+        RunFlow.from_json(text, limits=Limits(max_event_bytes=4))
+    assert RunFlow.from_json(text, limits=Limits(max_message_chars=75)).event_count == 30
+
+
+# --------------------------------------------------------------------------- #
+# Responses checkpoints: the same checks, from the Responses definition
+# --------------------------------------------------------------------------- #
+def _responses_checkpoint() -> dict[str, Any]:
+    from test_responses_hostile import Stream, fed
+
+    stream = Stream().message(["Hel", "lo"])
+    events = stream.events[:-3]  # the text is still streaming
+    # a shell command is made by an event without an object: its empty raw loads
+    events.append({"type": "response.output_item.added", "output_index": 1,
+                   "sequence_number": len(events), "item": {
+                       "id": "sh_1", "type": "shell_call", "status": "in_progress",
+                       "call_id": "call_1", "action": {"commands": []}}})
+    events.append({"type": "response.shell_call_command.added", "output_index": 1,
+                   "command_index": 0, "sequence_number": len(events)})
+    data: dict[str, Any] = json.loads(fed(events).to_json())
+    return data
+
+
+@pytest.mark.parametrize(("kind", "field", "value", "match"), [
+    ("message", "raw", {}, r"raw.type: required, got nothing \(not a message object\)"),
+    ("message", "raw", {"type": 7}, r"raw.type: expected string"),
+    ("output_text", "raw", {}, r"raw.type: required, got nothing \(not a output_text"),
+    ("output_text", "size", 9 * 2 ** 20, "past max_message_chars"),
+    ("output_text", "deltas", 0, "5 characters, but no delta added them"),
+    ("message", "deltas", 3, "a message takes no deltas"),
+])
+def test_a_damaged_responses_checkpoint_raises_checkpoint_error(
+        kind: str, field: str, value: Any, match: str) -> None:
+    from runflow.protocols.responses.flow import ResponseFlow
+
+    data = _responses_checkpoint()
+    good = ResponseFlow.from_json(json.dumps(data))
+    assert good.text == "Hello"
+    assert [v.code.value for v in good.violations] == ["items_interleaved"]  # a warning
+    assert [t["raw"] for t in data["state"]["children"]["shell_command"].values()] == [{}]
+    tracker = next(iter(data["state"]["children"][kind].values()))
+    tracker[field] = value
+    with pytest.raises(CheckpointError, match=match):
+        ResponseFlow.from_json(json.dumps(data))
 
 
 # --------------------------------------------------------------------------- #

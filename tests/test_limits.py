@@ -312,3 +312,59 @@ def test_capped_entity_reports_once(limit: str) -> None:
         events = [*prologue(), *tool_block("step_1", "call_1", ["abcd"] * 50), *epilogue()]
     feed_all(events, flow, close=True)
     assert codes(flow) == ["limit_exceeded"]
+
+
+# --------------------------------------------------------------------------- #
+# Responses: a limit counts per message and per tool call, as documented
+# --------------------------------------------------------------------------- #
+def _message_of_parts(parts: int, deltas: int, size: int,
+                      finish: bool = True) -> list[dict[str, Any]]:
+    from test_responses_hostile import Stream
+
+    s = Stream()
+    s.add("response.output_item.added", output_index=0, item={
+        "id": "msg_0", "type": "message", "status": "in_progress", "content": [],
+        "role": "assistant"})
+    for j in range(parts):
+        where = {"item_id": "msg_0", "output_index": 0, "content_index": j}
+        s.add("response.content_part.added", **where,
+              part={"type": "output_text", "annotations": [], "text": ""})
+        for _ in range(deltas):
+            s.add("response.output_text.delta", **where, delta="x" * size, logprobs=[])
+        text = "x" * size * deltas
+        if not finish:
+            continue
+        s.add("response.output_text.done", **where, text=text, logprobs=[])
+        s.add("response.content_part.done", **where,
+              part={"type": "output_text", "annotations": [], "text": text})
+    return s.events
+
+
+def test_max_message_chars_bounds_a_whole_responses_message_not_each_part() -> None:
+    from test_responses_hostile import fed
+
+    limits = Limits(max_message_chars=2500)
+    flow = fed(_message_of_parts(parts=5, deltas=10, size=100, finish=False), limits=limits)
+    assert [(v.code, v.entity and v.entity.id) for v in flow.violations] == [
+        (Code.LIMIT_EXCEEDED, "msg_0")]  # once for the message
+    assert flow.violations[0].index == 2 + 1 + 11 * 2 + 1 + 5  # the 26th delta
+    assert len(flow.text) == 2500
+    again = type(flow).from_json(flow.to_json())  # the counters load back
+    assert again.text == flow.text
+    # the server's finished values replace what deltas built (a limit bounds what
+    # deltas add), and the parts that stopped growing are not called divergent
+    finished = fed(_message_of_parts(parts=5, deltas=10, size=100), limits=limits)
+    assert [v.code for v in finished.violations] == [Code.LIMIT_EXCEEDED]
+    assert len(finished.text) == 5000
+
+
+def test_responses_tool_values_count_against_max_tool_chars() -> None:
+    from test_responses_hostile import Stream, fed
+
+    events = Stream().function_call(['{"city":', '"' + "P" * 3000 + '"}']).end()
+    small_tools = fed(events, limits=Limits(max_message_chars=10**6, max_tool_chars=100))
+    assert [v.code for v in small_tools.violations] == [Code.LIMIT_EXCEEDED]
+    assert "max_tool_chars=100" in small_tools.violations[0].message
+    small_text = fed(events, limits=Limits(max_message_chars=100, max_tool_chars=10**6))
+    assert small_text.violations == []
+    assert len(small_text.function_calls[0].arguments) == 3011

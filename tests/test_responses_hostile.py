@@ -310,7 +310,8 @@ def test_output_text_stops_growing_at_max_message_chars() -> None:
         flow.feed(event)
         assert len(flow.text) <= 100
     [limit] = limit_violations(flow)
-    assert limit.entity == "output_text msg_0:0" and "max_message_chars=100" in limit.message
+    # the limit counts per message (issue 24), so the message is named
+    assert limit.entity == "message msg_0" and "max_message_chars=100" in limit.message
     assert limit.index == 2 + 2 + 10  # the 11th delta would pass 100 characters
     assert flow.text == "0123456789" * 10
     for event in events[done:]:
@@ -320,10 +321,11 @@ def test_output_text_stops_growing_at_max_message_chars() -> None:
     assert flow.text.endswith("\n\nnext")  # the next message streamed whole
 
 
-def test_function_arguments_stop_growing_at_max_message_chars() -> None:
-    flow = fed(Stream().function_call(["{}"] * 40).end(), limits=Limits(max_message_chars=10))
+def test_function_arguments_stop_growing_at_max_tool_chars() -> None:
+    # arguments are tool input: max_tool_chars bounds them, not max_message_chars
+    flow = fed(Stream().function_call(["{}"] * 40).end(), limits=Limits(max_tool_chars=10))
     [limit] = limit_violations(flow)
-    assert limit.entity == "function_call fc_0" and "max_message_chars=10" in limit.message
+    assert limit.entity == "function_call fc_0" and "max_tool_chars=10" in limit.message
 
 
 def huge_text(total: int, chunk: int = 64 * 1024) -> Iterator[bytes]:

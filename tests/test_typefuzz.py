@@ -155,3 +155,68 @@ def test_the_long_run_script_reports_and_exits_by_its_counts() -> None:
     assert out.rstrip().endswith("PASS" if proc.returncode == 0 else "FAIL")
     if untyped:
         assert "escape sites (" in out
+
+
+# --------------------------------------------------------------------------- #
+# Responses: every item family, and the layers around the flow
+# --------------------------------------------------------------------------- #
+def test_the_item_family_seeds_cover_every_item_table_and_replay_clean() -> None:
+    from runflow.protocols.responses.definition import ITEM_KINDS
+    from runflow.protocols.responses.flow import ResponseFlow
+    from runflow.testing.typefuzz_seeds import FAMILIES, item_family_seeds
+
+    assert set(FAMILIES) == set(ITEM_KINDS)
+    seen: set[str] = set()
+    for name, events in item_family_seeds().items():
+        flow = ResponseFlow()
+        for event in events:
+            flow.feed(event)
+        assert (flow.close(), flow.violations) == ("done", []), name
+        assert all(state == "completed" for _, _, state in flow.item_states), name
+        seen |= {kind for kind, _, _ in flow.item_states}
+    assert seen == set(ITEM_KINDS)
+
+
+def _family_corpus() -> Corpus:
+    from runflow.testing.typefuzz import RESPONSES_FUZZ, seed_corpus
+    from runflow.testing.typefuzz_seeds import item_family_seeds
+
+    return seed_corpus(item_family_seeds(), RESPONSES_FUZZ)
+
+
+def test_every_responses_item_family_takes_type_confusion() -> None:
+    report = run_typefuzz(_family_corpus(), 600, seed=2)
+    assert report.escapes == [] and report.inconsistent == [], report.format(20)
+    assert report.detected > 200
+
+
+@pytest.mark.parametrize(("source", "index", "path", "value"), [
+    # crashed the payload layer of check and conform (an unhashable status)
+    ("seed: message", 13, ("item", "status"), "{}"),
+    ("seed: message", 14, ("response", "status"), "[1]"),
+    # crashed flow.response (a float field of the SDK's Response)
+    ("seed: custom_tool_call", 0, ("response", "created_at"), "400-digit integer"),
+    # crashed flow.output (the streamed commands written into action)
+    ("seed: shell_call", 2, ("item", "action"), '"x"'),
+])
+def test_the_fuzz_runs_the_views_and_layers_that_once_crashed(
+        source: str, index: int, path: tuple[str, ...], value: str) -> None:
+    from runflow.testing.typefuzz import RESPONSES_FUZZ
+
+    seed = next(s for s in _family_corpus().sources if s.name == source)
+    result = run_input(seed, Input(source, index, path, value, "sse"), target=RESPONSES_FUZZ)
+    assert result.escape is None and result.detected and result.inconsistent == ()
+
+
+def test_the_layers_raise_into_the_fuzz(monkeypatch: pytest.MonkeyPatch) -> None:
+    import runflow.conform.grade as grade
+    from runflow.testing.typefuzz import RESPONSES_FUZZ
+
+    def broken(*_: object) -> list[object]:
+        raise TypeError("unhashable type: 'dict'")
+
+    monkeypatch.setattr(grade, "check_payloads", broken)
+    seed = _family_corpus().sources[0]
+    result = run_input(seed, Input(seed.name, 2, (), "null", "sse"), target=RESPONSES_FUZZ)
+    assert result.escape is not None and result.escape.type == "TypeError"
+    assert result.escape.site.startswith("runflow/conform/grade.py")

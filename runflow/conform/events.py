@@ -102,7 +102,7 @@ def carried(protocol: Protocol, event: TappedEvent) -> Carried | None:
         if t.event == name:
             state = t.dest
             status = obj.get(table.status_field) if table.status_field else None
-            if status in t.by_status:
+            if type(status) is str and status in t.by_status:  # any JSON may come
                 state = str(status)
             return Carried(kind, state, obj)
     return None

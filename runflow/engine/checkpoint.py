@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal, Union
 from typing import Protocol as Interface
 
-from runflow.engine.definition import Protocol
+from runflow.engine.definition import EntityTable, Protocol
 from runflow.engine.entities import Tracker
 from runflow.engine.jsonparse import JSONError, dump_json, parse_json
 from runflow.engine.limits import Limits
@@ -69,6 +69,9 @@ class _Context:
     def __init__(self, protocol: Protocol, limits: Limits) -> None:
         self.protocol = protocol
         self.limits = limits
+        self.parents = frozenset(t.parent_group for t in protocol.tables.values()
+                                 if t.parent_group is not None)
+        """The groups whose entities hold parts (their size counts their parts')."""
 
 
 # --------------------------------------------------------------------------- #
@@ -98,7 +101,7 @@ def _load_tracker(d: Any, path: str, ctx: _Context) -> Tracker:
                               f"({', '.join(table.states)})")
     t.state = state
     t.raw = _obj(d.get("raw"), f"{path}.raw")
-    if t.raw and table.shape is not None:
+    if table.shape is not None and (t.raw or not _made_without_object(table, ctx.protocol)):
         problem = table.shape.problem(t.raw, f"{path}.raw")
         if problem is not None:
             raise CheckpointError(f"{problem} (not a {kind} object)")
@@ -135,7 +138,44 @@ def _load_tracker(d: Any, path: str, ctx: _Context) -> Tracker:
         problem = t.acc.disagrees(t.raw)
         if problem is not None:
             raise CheckpointError(f"{path}.acc: {problem}")
+    _check_counters(t, path, ctx)
     return t
+
+
+def _made_without_object(table: EntityTable, protocol: Protocol) -> bool:
+    """Whether an entity of ``table`` can exist with an empty object: an event that
+    creates it carries none (a Responses shell command)."""
+    created = protocol.created.get(table.entity, frozenset())
+    return any(t.carries is None for t in table.transitions if t.event in created)
+
+
+def _check_counters(t: Tracker, path: str, ctx: _Context) -> None:
+    """The delta counters agree with the accumulator and stay within the limits."""
+    holds_parts = ctx.protocol.tables[t.entity].group in ctx.parents
+    if t.acc is None:
+        if t.deltas or (t.size and not holds_parts):  # its parts' deltas count in its size
+            raise CheckpointError(f"{path}.deltas: a {t.entity} takes no deltas")
+        return
+    limit: int = getattr(ctx.limits, t.acc.limit)
+    if t.size > limit:
+        raise CheckpointError(f"{path}.size: {t.size} characters, past "
+                              f"{t.acc.limit}={limit}")
+    if t.size and not t.deltas and not holds_parts:
+        raise CheckpointError(f"{path}.size: {t.size} characters, but no delta added them")
+    if t.size and getattr(t.acc, "keeps_deltas", False) and not _holds_text(t.acc.dump()):
+        raise CheckpointError(f"{path}.acc: {t.deltas} delta(s) added {t.size} characters, "
+                              "and it holds none")
+
+
+def _holds_text(value: Any) -> bool:
+    """Whether a saved accumulator holds a character anywhere (keys aside)."""
+    if type(value) is str:
+        return bool(value)
+    if type(value) is dict:
+        return any(_holds_text(v) for v in value.values())
+    if type(value) is list:
+        return any(_holds_text(v) for v in value)
+    return False
 
 
 def _load_violation(d: Any, path: str, ctx: _Context) -> Violation:
@@ -183,6 +223,12 @@ def _dump_decoder(d: SSEDecoder) -> Any:
 
 def _load_decoder(d: Any, path: str, ctx: _Context) -> SSEDecoder:
     decoder = SSEDecoder(ctx.limits.max_event_bytes)
+    obj = _obj(d, path)
+    for key in ("pending", "head"):
+        held = obj.get(key)
+        if type(held) is str and len(held) > ctx.limits.max_event_bytes:
+            raise CheckpointError(f"{path}.{key}: {len(held)} bytes buffered, past "
+                                  f"max_event_bytes={ctx.limits.max_event_bytes}")
     try:
         decoder.restore(_obj(d, path))
     except (KeyError, TypeError, ValueError, UnicodeEncodeError) as exc:

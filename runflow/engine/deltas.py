@@ -59,30 +59,50 @@ class Deltas(Resolving):
                 f"deltas are allowed in {', '.join(sorted(allowed))}",
                 tracker,
             )
-        if tracker.label in self._s.capped:
+        budget = self._budget(table, tracker)
+        capped = self._s.capped
+        if tracker.label in capped:
             return  # the entity reached a limit and stopped growing
+        if budget.label in capped:  # its item did: this part stops too (and is not
+            capped.add(tracker.label)  # compared with the server's value later)
+            return
         acc = tracker.acc
         if acc is None:  # build_protocol gives every kind with deltas an accumulator
             raise TypeError(f"{tracker.label} takes deltas but has no accumulator")
         limit: int = getattr(self.limits, acc.limit)
-        result = acc.merge(delta, limit - tracker.size, self.limits.max_index)
+        result = acc.merge(delta, limit - budget.size, self.limits.max_index)
         if result is None:
             return
         if type(result) is not int:
             code, message = cast(Problem, result)
             reject(code, message, tracker)
         if result == OVER_LIMIT:
-            self._s.capped.add(tracker.label)
+            capped.update((tracker.label, budget.label))
             self._violate(
-                Code.LIMIT_EXCEEDED, index, name, tracker.ref,
-                f"{tracker.label} would grow past {acc.limit}={limit}; it stops growing here",
+                Code.LIMIT_EXCEEDED, index, name, budget.ref,
+                f"{budget.label} would grow past {acc.limit}={limit}; it stops growing here",
             )
             return
         tracker.size += result
+        if budget is not tracker:
+            budget.size += result
         tracker.deltas += 1
         tracker.typed = None
         if self._hooks is not None:
             self._hooks.delta(self._s, tracker, delta)
+
+    def _budget(self, table: EntityTable, tracker: Tracker) -> Tracker:
+        """The entity a limit counts: a part's deltas count against the item that holds
+        it (``max_message_chars`` is per message, whatever its parts), any other
+        entity's against itself."""
+        slot = tracker.slot
+        if table.parent_group is None or slot is None or table.group is None:
+            return tracker
+        found = self._s.slots.get(
+            table.parent_group + slot[len(table.group):].rpartition("/")[0])
+        if found is None:
+            return tracker
+        return self._s.children[found[0]].get(found[1], tracker)
 
     def _placed(self, table: EntityTable, name: str, data: Any) -> Tracker:
         """The positioned entity a delta is about (deltas never create one)."""

@@ -19,12 +19,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from pydantic import BaseModel
+
 from runflow.engine.accumulator import JSON
-from runflow.engine.entities import Tracker
+from runflow.engine.entities import Tracker, copy_of
 from runflow.engine.state import Ending, FlowState
 from runflow.engine.violations import Violation
 
-__all__ = ["AnyCallback", "CallbackFailure", "Hooks", "Host"]
+__all__ = ["AnyCallback", "CallbackFailure", "Hooks", "Host", "detached"]
 
 AnyCallback = Callable[..., Any]
 
@@ -70,9 +72,12 @@ class Hooks:
         callbacks = self.enter.get((tracker.entity, state))
         if callbacks:
             # The flow lets go of this object (its next read builds a new one from
-            # what the server sent), so a callback that edits what it receives
-            # cannot change the flow; cheaper than a deep copy per callback.
-            snapshot = self.snapshot(tracker)
+            # what the server sent), and the object shares nothing with the flow
+            # down to the leaves (a validated model keeps the server's nested
+            # dicts: vendor fields, annotations, logprobs), so a callback that
+            # edits what it receives cannot change the flow. One copy per state
+            # entered that has callbacks; deltas never pay it.
+            snapshot = detached(self.snapshot(tracker))
             tracker.typed = None
             for cb in callbacks:
                 self.pending.append((cb, (snapshot,)))
@@ -140,6 +145,14 @@ class Hooks:
                     first = first or _failed(host, cb, exc)
             if first is not None:
                 raise first
+
+
+def detached(value: Any) -> Any:
+    """``value`` sharing nothing mutable with the flow: a pydantic model deep-copied,
+    JSON-shaped data copied; anything else (strings, numbers) as it is."""
+    if isinstance(value, BaseModel):
+        return value.model_copy(deep=True)
+    return copy_of(value)
 
 
 def _failed(host: Host, cb: AnyCallback, exc: Exception) -> Exception | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from typing import Any
 
 import pydantic_core
@@ -65,13 +66,22 @@ def describe(exc: ValueError) -> str:
     return reason
 
 
+_FLOAT_RANGE = int(sys.float_info.max)
+"""An integer past this is infinite as a float (the SDK's float fields, pydantic's
+float validation: ``OverflowError``): out of range like ``1e999``."""
+
+
 def has_non_finite(value: Any) -> bool:
-    """Whether ``value`` holds a float that is NaN or infinite, at any depth."""
+    """Whether ``value`` holds a float that is NaN or infinite, or an integer too
+    large for a float (a 400-digit timestamp), at any depth."""
     todo = [value]
     while todo:
         item = todo.pop()
         if type(item) is float:
             if not math.isfinite(item):
+                return True
+        elif type(item) is int:
+            if not -_FLOAT_RANGE <= item <= _FLOAT_RANGE:
                 return True
         elif isinstance(item, dict):
             todo.extend(item.values())

@@ -18,10 +18,13 @@ class Limits:
     """Bytes of one SSE event; also the most the SSE decoder ever buffers."""
     max_message_chars: int = 8 * 1024 * 1024
     """Characters one message may grow by through deltas: text, refusals,
-    annotations, image parts (every string kept, by length)."""
+    annotations, image parts (every string kept, by length). Per message, whatever
+    its parts: a Responses message's (or reasoning item's) parts count together."""
     max_tool_chars: int = 8 * 1024 * 1024
-    """Characters one tool_calls step may grow by through deltas: arguments, code
-    input, names, outputs and logs (every string kept, by length)."""
+    """Characters one tool call may grow by through deltas: for Assistants a
+    tool_calls step's arguments, code input, names, outputs and logs; for Responses a
+    call item's arguments, input, code, patch diff or shell commands (every string
+    kept, by length)."""
     max_index: int = 1024
     """Exclusive bound on content part, tool call, output and annotation indices."""
     max_entities: int = 10_000

@@ -38,6 +38,7 @@ from runflow.testing.hostile_callbacks import (
     part_of_no_type,
     run_status_of_five,
 )
+from runflow.testing.hostile_limits import growths, render_growths
 from runflow.testing.hostile_memory import (
     MESSAGE_BOUND,
     NAME_BOUND,
@@ -77,6 +78,15 @@ from runflow.testing.hostile_payloads import (
     case_text_is_a_string,
     case_type_is_a_list,
     case_value_is_an_int,
+)
+from runflow.testing.hostile_responses import (
+    case_arguments_flood,
+    case_decoder_past_max_event_bytes,
+    case_item_with_empty_raw,
+    case_message_parts_flood,
+    case_part_callback_edits_annotations,
+    case_part_id_is_an_int,
+    case_shell_action_is_a_string,
 )
 
 __all__ = [
@@ -121,6 +131,14 @@ CASES: tuple[Case, ...] = (
          '`{"error": {"message": …, "type": …, "weird": [...], "extra": true}}`',
          "no violation; ending `error`; `flow.error` keeps the odd keys",
          case_error_with_odd_keys),
+    Case("Responses: shell_call action is a string", "types",
+         '`action: "rm -rf /"` in a `shell_call`\'s `response.output_item.added`, then a '
+         "command", "`malformed_event` @ 1, `unknown_entity` @ 2; the shell_call is not "
+         "registered (0 items in `flow.output` and `flow.response`)",
+         case_shell_action_is_a_string),
+    Case("Responses: part id is an int", "types",
+         "`part.id: 7` in `response.content_part.added`",
+         "`malformed_event` @ 2; the message holds 0 parts", case_part_id_is_an_int),
     Case("deep JSON via feed_sse", "nesting", "`[` × 100,000 as SSE data",
          "`malformed_event` @ 0", case_deep_sse),
     Case("deep JSON via feed(bytes)", "nesting", "`[` × 100,000 as `data` bytes",
@@ -145,6 +163,13 @@ CASES: tuple[Case, ...] = (
     Case("image parts flood", "memory",
          "8 MiB of `image_file` parts at indices 0–1023, 4 KiB file ids",
          "`limit_exceeded` @ 261", case_image_flood, MESSAGE_BOUND),
+    Case("Responses: message parts flood", "memory",
+         "8 MiB over 8 `output_text` parts of one message, in 4 KiB deltas",
+         "`limit_exceeded` @ 266; the message holds 1 MiB", case_message_parts_flood,
+         MESSAGE_BOUND),
+    Case("Responses: arguments flood", "memory",
+         "8 MiB of function_call `arguments` in 4 KiB deltas",
+         "`limit_exceeded` @ 258", case_arguments_flood, TOOL_BOUND),
     Case("history flood", "memory",
          "1,000 self-loop `thread.run.step.in_progress` (`max_history` 50)",
          "no violation; `history` keeps 50, `history_dropped` 954", case_history_flood),
@@ -178,6 +203,10 @@ CASES: tuple[Case, ...] = (
          "`on_tool_call(\"delta\")`/`(\"done\")` edit and extend `outputs`",
          "3 calls; no violation; the step snapshot is unchanged",
          case_tool_callback_edits_outputs),
+    Case("Responses: part callback edits annotations", "callbacks",
+         '`on_part("output_text", "done")` edits nested annotation and logprob fields',
+         "1 call; no violation; the part keeps the server's annotation and logprobs: yes",
+         case_part_callback_edits_annotations),
     Case("step and message share an id", "ids",
          "a `message_creation` step and its message both `shared_id_1`",
          "text callbacks: created shared_id_1, done shared_id_1; no violation",
@@ -206,6 +235,16 @@ CASES: tuple[Case, ...] = (
          "`CheckpointError` at load", damaged(no_run)),
     Case("run object of the wrong type", "checkpoints", "the run's saved object has `status: 5`",
          "`CheckpointError` at load", damaged(run_status_of_five)),
+    Case("message deltas and no content", "checkpoints",
+         "a message whose counters say deltas added text, saved with no parts",
+         "`CheckpointError` at load", damaged(
+             lambda d: message_tracker(d)["acc"].__setitem__("parts", []))),
+    Case("Responses: item with an empty raw", "checkpoints",
+         "a message item saved with `raw: {}`", "`CheckpointError` at load",
+         case_item_with_empty_raw),
+    Case("Responses: decoder past max_event_bytes", "checkpoints",
+         "4 KiB buffered by the SSE decoder, `max_event_bytes` 1 KiB",
+         "`CheckpointError` at load", case_decoder_past_max_event_bytes),
     # Not damage: a stream may carry a part type runflow does not know, and keeps it;
     # a checkpoint can hold whatever a stream can build. The next delta that says
     # otherwise is the stream's type_change, at once.
@@ -213,6 +252,7 @@ CASES: tuple[Case, ...] = (
          "LOADED; the next delta: `type_change` @ 6", damaged(part_of_no_type)),
 )
 
+_ROUND2 = "tests/test_hostile_round2.py::"
 _CLI = "tests/test_cli_hostile.py::"
 _DRIVE = "tests/test_drive.py::"
 PROVED_ELSEWHERE: tuple[Proof, ...] = (
@@ -244,6 +284,17 @@ PROVED_ELSEWHERE: tuple[Proof, ...] = (
     Proof("encoding", "NaN in `--json` output", "a result holding `NaN` written as JSON",
           "one-line error, nothing printed (never `NaN` on stdout)",
           _CLI + "test_non_finite_numbers_are_refused_not_printed"),
+    Proof("layers", "a status of any JSON", "`status: {…}` or `[…]` in a response, item "
+          "or run object", "`check`: `malformed_event`, exit 1; the payload and order layers "
+          "take it (both protocols)",
+          _ROUND2 + "test_check_takes_a_run_status_of_any_json"),
+    Proof("layers", "a 400-digit timestamp", "`created_at: 10**400` in a played recording",
+          "`watch` paces it as no timestamp; the flow's violations, exit 1",
+          _ROUND2 + "test_watch_plays_a_recording_with_a_400_digit_timestamp"),
+    Proof("layers", "an object the flow cannot recover", "`watch --response` reads a "
+          "response whose `status` is an object", "exit 2, one line: `… does not fit the "
+          "flow: …`",
+          _ROUND2 + "test_watch_says_in_one_line_when_the_server_sends_what_cannot_be_recovered"),
     Proof("orchestrator", "unserialisable tool result",
           "a circular list, a raising `__str__`, a lone surrogate, NaN",
           "the `on_tool_error` path: an error output submitted, or `ToolError`",
@@ -285,7 +336,8 @@ def _cell(text: str) -> str:
 def render(results: list[Result]) -> str:
     """The README block: one row per case (what runflow answered), then the rows
     proved by tests elsewhere. Deterministic: peaks show only as under/over."""
-    lines = ["| why | case | input | what runflow answers | peak memory (tracemalloc) |",
+    lines = [*render_growths(growths()), "",
+             "| why | case | input | what runflow answers | peak memory (tracemalloc) |",
              "|---|---|---|---|---|"]
     for r in results:
         answer = r.outcome.answer if r.answered else (

@@ -30,8 +30,10 @@ WHY: dict[str, str] = {
     "ids": "Ids colliding across kinds",
     "checkpoints": "Checkpoints",
     "orchestrator": "The orchestrator",
+    "layers": "`check`, `conform` and `watch` around the flow",
 }
-"""The bullets under "Why" in issue 12, by key."""
+"""The bullets under "Why" in issue 12 (and issue 24's layers around the flow), by
+key."""
 
 
 # --------------------------------------------------------------------------- #

@@ -25,7 +25,11 @@ ways (:data:`ASSISTANTS_FUZZ`, :data:`RESPONSES_FUZZ`). Each mutated stream is o
   surrogate, a deep list).
 
 Flows are non-strict, so *anything* raised by ``feed``/``feed_sse``/``close`` is an
-**untyped exception**: the README promises bad input becomes a violation. They
+**untyped exception**: the README promises bad input becomes a violation. So is
+anything raised by reading the flow's read API afterwards, or (a target with
+``layers``, ``sse`` inputs) by the layers around the flow that read the same
+bytes -- ``check``'s and ``conform``'s grammar, payload, order and consistency
+layers and ``watch``'s player (:mod:`runflow.testing.typefuzz_layers`). They
 are grouped into **escape sites**: exception type and the innermost frame inside
 the ``runflow`` package (``runflow/protocols/assistants/content.py:123:merge``). An input is
 **detected** when its violations differ from the clean replay's (code, entity and
@@ -72,6 +76,7 @@ from runflow.testing.typefuzz_corpus import (
     seed_corpus,
     sse_block,
 )
+from runflow.testing.typefuzz_layers import read_everything, run_layers
 from runflow.testing.typefuzz_stepwise import (
     stepwise_problems,
 )
@@ -290,6 +295,9 @@ def run_input(source: Source, inp: Input, clean: Verdict | None = None,
             problems = stepwise_problems(flow, inp.mode, items, inp.index, bad)
         else:
             _feed_all(flow, inp.mode, [*items[:inp.index], bad, *items[inp.index + 1:]])
+        read_everything(flow)
+        if target.layers and inp.mode == "sse":
+            run_layers(flow, b"".join([*items[:inp.index], bad, *items[inp.index + 1:]]))
     except Exception as exc:  # counting these is the point
         message = str(exc).splitlines()[0][:200] if str(exc) else ""
         return Result(escape=Escape(type(exc).__name__, escape_site(exc), message, inp))

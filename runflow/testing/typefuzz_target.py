@@ -99,6 +99,8 @@ class Target:
     stepwise: bool = False
     """Feed event by event and run :func:`stepwise_problems` on every input."""
     limits: Limits | None = None
+    layers: bool = True
+    """Also run ``check``'s, ``conform``'s and ``watch``'s layers on ``sse`` inputs."""
     list_items: int | None = None
     """Fuzz only the first ``list_items`` elements of each list (None: all). The
     elements of a list are the same field over and over (the 430 ``logprobs`` of a

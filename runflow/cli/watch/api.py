@@ -1,4 +1,5 @@
-"""The openai client a live watch uses, and its errors as one line."""
+"""The openai client a live watch uses, and its errors as one line (the SDK's, and a
+server object the flow cannot recover: :class:`runflow.engine.recovery.RecoveryError`)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,11 @@ def client_for(args: argparse.Namespace) -> openai.OpenAI:
 
 @contextlib.contextmanager
 def api_errors(base_url: str, doing: str) -> Iterator[None]:
-    """The SDK's errors as a one-line :class:`CommandError`."""
+    """The SDK's errors, and objects read over REST that the flow refuses to recover
+    (another response, an unknown status), as a one-line :class:`CommandError`."""
     import openai
+
+    from runflow.engine.recovery import RecoveryError
 
     try:
         yield
@@ -43,3 +47,6 @@ def api_errors(base_url: str, doing: str) -> Iterator[None]:
         raise CommandError(f"cannot reach {base_url} ({doing})") from None
     except openai.APIError as exc:
         raise CommandError(f"{doing}: {' '.join(exc.message.split())}") from None
+    except RecoveryError as exc:
+        raise CommandError(f"{doing}: the server sent an object that does not fit the flow: "
+                           f"{' '.join(str(exc).split())[:500]}") from None

@@ -10,6 +10,7 @@ faster, 0 no waiting; a pause is never longer than :data:`MAX_PAUSE`.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -69,9 +70,20 @@ def _stamp(data: Any) -> float | None:
         return None
     inner = data.get("response")  # a Responses lifecycle event carries its response
     objects = [data, inner] if isinstance(inner, dict) else [data]
-    stamps = [v for obj in objects for k in _STAMPS
-              if isinstance(v := obj.get(k), (int, float)) and not isinstance(v, bool)]
-    return float(max(stamps)) if stamps else None
+    stamps = [s for obj in objects for k in _STAMPS if (s := _seconds(obj.get(k))) is not None]
+    return max(stamps) if stamps else None
+
+
+def _seconds(value: Any) -> float | None:
+    """A timestamp as a float, or None: not a number, or too large for one (a
+    400-digit integer), or not finite."""
+    if type(value) not in (int, float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) else None
 
 
 def schedule(stamps: list[float | None]) -> list[float]:

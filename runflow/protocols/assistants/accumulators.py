@@ -45,6 +45,10 @@ class MessageContent:
     __slots__ = ("parts", "shape")
     limit = "max_message_chars"
     """Bounds everything deltas add to the message (:func:`kept_size`)."""
+    keeps_deltas = True
+    """What deltas built is never dropped (:meth:`absorb` keeps it where the server
+    omits it): a checkpoint whose counters say deltas added characters must hold
+    some."""
 
     def __init__(self, shape: Shape | None = None) -> None:
         self.parts: list[Part] = []
@@ -124,6 +128,10 @@ class StepDetails:
     __slots__ = ("calls", "shape", "step_type")
     limit = "max_tool_chars"
     """Bounds everything deltas add to the step's tool calls (:func:`kept_size`)."""
+    keeps_deltas = True
+    """What deltas built is never dropped (:meth:`absorb` keeps it where the server
+    omits it): a checkpoint whose counters say deltas added characters must hold
+    some."""
 
     def __init__(self, shape: Shape | None = None) -> None:
         self.calls: list[ToolCall] = []

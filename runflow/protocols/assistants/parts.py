@@ -116,8 +116,8 @@ class ToolCallSnapshot:
 
     @property
     def output(self) -> Any:
-        """The function output, once the step completed with it."""
-        return self._call.output
+        """The function output, once the step completed with it (a copy)."""
+        return copy_of(self._call.output)
 
     @property
     def outputs(self) -> list[JSON]:

@@ -12,6 +12,7 @@ from typing import cast
 
 from openai.types.beta import Thread
 from openai.types.beta.threads import Message, RequiredActionFunctionToolCall, Run
+from openai.types.beta.threads.required_action_function_tool_call import Function
 from openai.types.beta.threads.runs import RunStep
 
 from runflow.engine.definition import UNSEEN
@@ -82,9 +83,18 @@ class RunView(FlowView):
     def pending_tool_calls(self) -> list[RequiredActionFunctionToolCall]:
         """The function calls awaiting outputs while the run is in requires_action."""
         run = self.run
-        if run is None or self.run_status != "requires_action" or run.required_action is None:
+        if run is None or self.run_status != "requires_action":
             return []
-        return list(run.required_action.submit_tool_outputs.tool_calls)
+        # the shape lets ``required_action``, ``submit_tool_outputs`` and a call's
+        # ``function`` be {} or null, and the SDK's lenient builder then leaves
+        # fields out or as dicts: only calls that name a function can be answered
+        outputs = getattr(run.required_action, "submit_tool_outputs", None)
+        calls = getattr(outputs, "tool_calls", None)
+        if not isinstance(calls, list):
+            return []
+        return [call for call in calls if isinstance(call, RequiredActionFunctionToolCall)
+                and isinstance(call.function, Function)
+                and isinstance(getattr(call.function, "name", None), str)]
 
     # -- Assistants states ---------------------------------------------- #
     @property

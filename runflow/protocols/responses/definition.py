@@ -148,9 +148,18 @@ IGNORED_EVENTS: frozenset[str] = frozenset({
 # --------------------------------------------------------------------------- #
 RESPONSE_SHAPE = Obj({"id": ID, "status": Opt(STR), "output": Opt(List(Obj()))},
                      required=("id",))
-ITEM_SHAPE = Obj({"id": Opt(STR), "type": STR, "status": Opt(STR)}, required=("type",))
-PART_SHAPE = Obj({"type": STR, "text": Opt(STR), "refusal": Opt(STR),
+ITEM_SHAPE = Obj({"id": Opt(STR), "type": STR, "status": Opt(STR)}, required=("type",),
+                 tag="type", variants={
+                     # the view writes the streamed commands into action.commands
+                     "shell_call": {"action": Opt(Obj())},
+                     # the arguments accumulator writes operation.diff
+                     "apply_patch_call": {"operation": Opt(Obj())},
+                 })
+"""An output item: the fields the flow and its views read or hand to the SDK's
+types. ``action`` and ``operation`` hold values the streamed deltas fill in."""
+PART_SHAPE = Obj({"id": Opt(STR), "type": STR, "text": Opt(STR), "refusal": Opt(STR),
                   "annotations": Opt(List(Obj()))}, required=("type",))
+"""A content or summary part; ``id`` (DeepSeek and LM Studio send one) names it."""
 ERROR_SHAPE = Obj({"message": Opt(STR), "code": Opt(STR), "type": Opt(STR), "param": Opt(STR)})
 """The error of an ``error`` event: nested at ``data.error`` on the wire
 (prism_error_rate_limited_gpt4o), flat in the SDK's type; both are read."""

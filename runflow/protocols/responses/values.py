@@ -22,6 +22,9 @@ from runflow.engine.violations import Code
 __all__ = ["OutputText", "StreamedText"]
 
 _ABSENT = object()
+_MESSAGE_VALUES = frozenset({"text", "refusal"})
+"""The values a model writes for the reader (message text, refusals, reasoning and
+its summaries); the others are tool input, bounded by ``max_tool_chars``."""
 
 
 class StreamedText:
@@ -34,13 +37,15 @@ class StreamedText:
     ``(key,)``.
     """
 
-    __slots__ = ("before", "chunks", "key", "path", "value")
-    limit = "max_message_chars"
-    """The :class:`runflow.Limits` field that bounds what deltas add."""
+    __slots__ = ("before", "chunks", "key", "limit", "path", "value")
 
     def __init__(self, key: str, path: tuple[str, ...] = ()) -> None:
         self.key = key
         self.path = path or (key,)
+        self.limit = "max_message_chars" if key in _MESSAGE_VALUES else "max_tool_chars"
+        """The :class:`runflow.Limits` field that bounds what deltas add: text and
+        refusals count per message, a tool call's arguments, input, code, diff or
+        command per call."""
         self.chunks: list[str] = []
         self.value: str | None = None
         """The joined value, cached until the next fragment."""
