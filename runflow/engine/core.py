@@ -134,6 +134,10 @@ class FlowCore(FlowView, Callbacks, AsyncDriving):
         self._first_error: Violation | None = None
         self._hooks: Hooks | None = None
         self._deferred = False  # async driving: callbacks wait for aflush
+        self._finite = False
+        """True while the event being processed came as bytes holding no number literal
+        that could overflow to infinity (``from_json`` already refuses NaN and
+        Infinity): the walk of its values for non-finite numbers is skipped."""
         # enter notifications of the status event being applied, told to the hooks
         # once it applied whole (so a failure half-way has nothing there to undo)
         self._staged: list[tuple[Tracker, str, int]] | None = None
