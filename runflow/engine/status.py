@@ -154,8 +154,16 @@ class StatusEvents(Resolving, Journal):
             c.machines[kind].events[trigger].trigger(tracker, self)
             if tracker is state.root:
                 state.stream_moves += 1
-        if len(state.history) < self.limits.max_history:
-            state.history.append(StateChange(index, kind, tracker.id, event, source, dest))
+        history = state.history
+        if source == dest and history:
+            last = history[-1]
+            if (last.event == event and last.id == tracker.id and last.dest == dest
+                    and last.source == dest and last.entity == kind):
+                history[-1] = StateChange(last.index, kind, last.id, event, source, dest,
+                                          last.count + 1)
+                return
+        if len(history) < self.limits.max_history:
+            history.append(StateChange(index, kind, tracker.id, event, source, dest))
         else:
             state.history_dropped += 1
 
