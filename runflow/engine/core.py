@@ -36,7 +36,8 @@ from runflow.engine.state import FlowState
 from runflow.engine.view import FlowView
 from runflow.engine.violations import RULES, Code, EntityRef, ProtocolError, Severity, Violation
 
-__all__ = ["BadData", "FlowCore", "Rejected", "describe_bug", "reject", "slot_key", "spot"]
+__all__ = ["BadData", "FlowCore", "Rejected", "describe_bug", "may_overflow", "reject", "slot_key",
+           "spot"]
 
 
 class BadData:
@@ -83,6 +84,25 @@ def describe_bug(exc: Exception) -> str:
         where = f" at {inside}:{f.lineno} ({f.name})"
     return (f"{type(exc).__name__}{where}: {shorten(str(exc), 200)}; this is a bug in "
             "runflow: the event was not applied as a whole, please report it")
+
+
+_DIGITS = bytes(ord("0") if chr(c).isdigit() and c < 128 else ord("e") if chr(c) in "eE"
+                else ord("+") if chr(c) in "+-" else ord(" ") for c in range(256))
+_LONG_DIGITS = b"0" * 309
+_SCREEN_FROM = 1024
+"""Below this many bytes the walk is cheaper than the screen."""
+
+
+def may_overflow(raw: bytes | None) -> bool:
+    """Whether JSON text may hold a number that parses to infinity: an exponent of
+    three digits or more (``1e400``) or over 308 digits in a row. ``from_json``
+    refuses NaN and Infinity themselves; False here spares the walk of the parsed
+    value (a screen at C speed: digits, exponent marks and signs kept, the rest
+    blanked; a hex run inside an id may pass it, and the walk then finds nothing)."""
+    if raw is None or len(raw) < _SCREEN_FROM:
+        return True
+    kept = raw.translate(_DIGITS)
+    return b"e000" in kept or b"e+000" in kept or _LONG_DIGITS in kept
 
 
 def slot_key(group: str | None, indices: tuple[int, ...]) -> str:
@@ -134,10 +154,10 @@ class FlowCore(FlowView, Callbacks, AsyncDriving):
         self._first_error: Violation | None = None
         self._hooks: Hooks | None = None
         self._deferred = False  # async driving: callbacks wait for aflush
-        self._finite = False
-        """True while the event being processed came as bytes holding no number literal
-        that could overflow to infinity (``from_json`` already refuses NaN and
-        Infinity): the walk of its values for non-finite numbers is skipped."""
+        self._raw: bytes | None = None
+        """The bytes of the event being processed, when it came as bytes: where they
+        hold no number literal that could overflow to infinity, the walk of its
+        values for non-finite numbers is skipped (:func:`may_overflow`)."""
         # enter notifications of the status event being applied, told to the hooks
         # once it applied whole (so a failure half-way has nothing there to undo)
         self._staged: list[tuple[Tracker, str, int]] | None = None

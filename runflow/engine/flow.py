@@ -27,7 +27,6 @@ table directly: they are most of the traffic (:mod:`~runflow.engine.deltas`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
@@ -51,11 +50,6 @@ from runflow.engine.violations import Code, Violation
 __all__ = ["Ending", "Flow", "RecoveryError"]
 
 _F = TypeVar("_F", bound="Flow")
-
-# A number literal that may parse to infinity: an exponent of three digits or more
-# (``1e400``; not a hex run inside an id, which letters follow) or more than 308
-# digits in a row. Bytes without one hold only finite numbers.
-_OVERFLOW = re.compile(rb"[0-9][eE][+-]?[0-9]{3,}(?![0-9A-Za-z_])|[0-9]{309}")
 
 
 def _dumped(model: BaseModel) -> Any:
@@ -219,11 +213,11 @@ class Flow(Recovery, Deltas, StreamSteps):
             where = f" at byte {offset}" if offset is not None else ""
             obj = BadData(
                 f"the data of {shorten(name)}{where} is not valid JSON ({describe(exc)})")
-        self._finite = _OVERFLOW.search(data) is None
+        self._raw = data
         try:
             self._process(name, obj, offset)
         finally:
-            self._finite = False
+            self._raw = None
 
 
     # ------------------------------------------------------------------ #

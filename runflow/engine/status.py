@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from runflow.engine.accumulator import MISSING, shorten
-from runflow.engine.core import reject
+from runflow.engine.core import may_overflow, reject
 from runflow.engine.definition import EntityTable
 from runflow.engine.entities import Tracker, merge_server_object
 from runflow.engine.journal import Journal
@@ -57,7 +57,7 @@ class StatusEvents(Resolving, Journal):
         checked = obj if carries is not None else data
         problem = (shape.problem(obj, carries or "") if shape is not None and carries is not None
                    else None)
-        if problem is None and not self._finite and has_non_finite(checked):
+        if problem is None and may_overflow(self._raw) and has_non_finite(checked):
             problem = "a number is NaN or infinite, which JSON cannot hold"
         if problem is not None:
             where = f" (byte {offset})" if offset is not None else ""
