@@ -151,7 +151,12 @@ class StatusEvents(Resolving, Journal):
             c = self._c
             default = c.lookup[kind][(source, event)]
             trigger = event if dest == default else trigger_name(event, dest, default)
-            c.machines[kind].events[trigger].trigger(tracker, self)
+            moves = c.moves[kind]
+            if moves is not None:  # the machine's own moves, as a table (machines.py)
+                tracker.state = entered = moves[(source, trigger)]
+                self._entered(tracker, entered)
+            else:
+                c.machines[kind].events[trigger].trigger(tracker, self)
             if tracker is state.root:
                 state.stream_moves += 1
         history = state.history
