@@ -18,7 +18,8 @@ def test_a_literal_that_overflows_passes_the_screen(literal: bytes) -> None:
     assert may_overflow(b'{"a":' + literal + b"}" + PAD)
 
 
-@pytest.mark.parametrize("literal", [b"1.5", b"12e30", b"1700000000"])
+@pytest.mark.parametrize("literal", [b"1.5", b"12e30", b"1700000000", b"\"resp_61e8190ab\"",
+                                     b"\"msg_1e819\""])
 def test_finite_literals_of_a_large_object_are_screened_out(literal: bytes) -> None:
     assert not may_overflow(b'{"a":' + literal + b"}" + PAD)
 

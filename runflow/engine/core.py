@@ -86,8 +86,18 @@ def describe_bug(exc: Exception) -> str:
             "runflow: the event was not applied as a whole, please report it")
 
 
-_DIGITS = bytes(ord("0") if chr(c).isdigit() and c < 128 else ord("e") if chr(c) in "eE"
-                else ord("+") if chr(c) in "+-" else ord(" ") for c in range(256))
+def _screen_table() -> bytes:
+    table = bytearray(b" " * 256)  # what may follow a number: , } ] and white space
+    for c in b"ABCDFGHIJKLMNOPQRSTUVWXYZabcdfghijklmnopqrstuvwxyz_\\\"":
+        table[c] = ord("a")  # what never touches a number: letters, quotes, escapes
+    for c in b"0123456789":
+        table[c] = ord("0")
+    table[ord("e")] = table[ord("E")] = ord("e")
+    table[ord("+")] = table[ord("-")] = ord("+")
+    return bytes(table)
+
+
+_SCREEN = _screen_table()
 _LONG_DIGITS = b"0" * 309
 _SCREEN_FROM = 1024
 """Below this many bytes the walk is cheaper than the screen."""
@@ -97,12 +107,26 @@ def may_overflow(raw: bytes | None) -> bool:
     """Whether JSON text may hold a number that parses to infinity: an exponent of
     three digits or more (``1e400``) or over 308 digits in a row. ``from_json``
     refuses NaN and Infinity themselves; False here spares the walk of the parsed
-    value (a screen at C speed: digits, exponent marks and signs kept, the rest
-    blanked; a hex run inside an id may pass it, and the walk then finds nothing)."""
+    value. A screen at C speed: the bytes mapped to digit, exponent mark, sign,
+    letter-or-quote and other; an exponent counts only where what follows its digits
+    may end a number (a hex run inside an id does not), and one inside a string
+    only makes the walk run, which then finds nothing."""
     if raw is None or len(raw) < _SCREEN_FROM:
         return True
-    kept = raw.translate(_DIGITS)
-    return b"e000" in kept or b"e+000" in kept or _LONG_DIGITS in kept
+    kept = raw.translate(_SCREEN)
+    if _LONG_DIGITS in kept:
+        return True
+    size = len(kept)
+    for mark in (b"e000", b"e+000"):
+        at = kept.find(mark)
+        while at >= 0:
+            end = at + len(mark)
+            while end < size and kept[end] == 48:  # "0": more exponent digits
+                end += 1
+            if end == size or kept[end] == 32:  # " ": the number may end here
+                return True
+            at = kept.find(mark, end)
+    return False
 
 
 def slot_key(group: str | None, indices: tuple[int, ...]) -> str:

@@ -169,28 +169,51 @@ def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, A
     except ValidationError as exc:
         bad = {str(e["loc"][0]) for e in exc.errors(include_url=False, include_context=False,
                                                    include_input=False) if e["loc"]}
-        values: dict[str, Any] = {}
-        for name, value in wire.items():
-            if name in given or name in long:
-                continue
-            annotation = plan.types.get(name)
-            if annotation is None:
-                values[name] = copy_of(value)  # an extra field, as it came
-            elif name not in bad:
-                values[name] = _adapter(plan, name).validate_python(value)
-            elif name in lists and type(value) is list:
-                values[name] = [typed_by_tag(v, lists[name]) for v in value]
-            elif name in plan.models and type(value) is dict:
-                values[name] = typed_model(plan.models[name], value, {})
-            else:
-                values[name] = construct_type(value=copy_of(value), type_=annotation)
-        values.update(placeholders)  # set (``exclude_unset`` keeps them), filled below
-        values.update({name: [] for name in long})
-        typed = BaseModel.model_construct.__func__(model, None, **values)  # type: ignore[attr-defined]
+        typed = _without(model, fast, bad)
+        if typed is not None:  # the bad fields are optional: the rest validated at once
+            built = _build_fields(plan, {n: wire[n] for n in bad if n in wire}, bad, given, long)
+            typed.__dict__.update(built)
+            typed.__pydantic_fields_set__.update(built)
+        else:
+            values = _build_fields(plan, wire, bad, given, long)
+            values.update(placeholders)  # set (``exclude_unset`` keeps them), filled below
+            values.update({name: [] for name in long})
+            typed = BaseModel.model_construct.__func__(model, None, **values)  # type: ignore[attr-defined]
     for name in long:
         typed.__dict__[name] = [typed_by_tag(v, lists[name]) for v in wire[name]]
     typed.__dict__.update(given)
     return typed
+
+
+def _without(model: type[BaseModel], fast: dict[str, Any], bad: set[str]) -> Any:
+    """``model`` validated without its ``bad`` fields, or None if that fails too (a
+    required field among them)."""
+    try:
+        return model.model_validate({k: v for k, v in fast.items() if k not in bad})
+    except ValidationError:
+        return None
+
+
+def _build_fields(plan: _Plan, wire: dict[str, Any], bad: set[str], given: dict[str, Any],
+                  long: list[str]) -> dict[str, Any]:
+    """Each field of ``wire`` typed alone: validated, or built part by part if bad."""
+    values: dict[str, Any] = {}
+    lists = plan.lists
+    for name, value in wire.items():
+        if name in given or name in long:
+            continue
+        annotation = plan.types.get(name)
+        if annotation is None:
+            values[name] = copy_of(value)  # an extra field, as it came
+        elif name not in bad:
+            values[name] = _adapter(plan, name).validate_python(value)
+        elif name in lists and type(value) is list:
+            values[name] = [typed_by_tag(v, lists[name]) for v in value]
+        elif name in plan.models and type(value) is dict:
+            values[name] = typed_model(plan.models[name], value, {})
+        else:
+            values[name] = construct_type(value=copy_of(value), type_=annotation)
+    return values
 
 
 _ITEM_TAGS = _tags(_models_of(ResponseOutputItem))
