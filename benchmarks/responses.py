@@ -636,40 +636,47 @@ def _rss() -> int | None:
 
 
 def open_flows_note(cfg: Config) -> str:
-    """Memory of open Responses flows: each fed the 20-event text response but not
-    closed, ``flow.response`` read. KiB retained per flow (tracemalloc, on a tenth)
-    and the resident set with ``cfg.open_flows`` of them alive."""
+    """Memory of open Responses flows, each fed the 20-event text response but not
+    closed: KiB retained per flow (tracemalloc, on a tenth), without and with
+    ``flow.response`` read (the view caches it until the next event), and the
+    resident set with ``cfg.open_flows`` of them alive (response not read)."""
     data = chunked(text_response(12, seed=7), CHUNK)
 
-    def opened(n: int) -> list[ResponseFlow]:
+    def opened(n: int, read: bool) -> list[ResponseFlow]:
         flows = []
         for _ in range(n):
             flow = ResponseFlow()
             for chunk in data:
                 flow.feed_sse(chunk)
-            _ = flow.response
+            if read:
+                _ = flow.response
             flows.append(flow)
         return flows
 
-    sample = max(1, cfg.open_flows // 10)
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    kept = opened(sample)
-    gc.collect()
-    per = (tracemalloc.get_traced_memory()[0] - before) / sample / 1024
-    tracemalloc.stop()
-    del kept
+    def kib(read: bool) -> float:
+        sample = max(1, cfg.open_flows // 10)
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        kept = opened(sample, read)
+        gc.collect()
+        per = (tracemalloc.get_traced_memory()[0] - before) / sample / 1024
+        tracemalloc.stop()
+        del kept
+        return per
+
+    fed, read = kib(False), kib(True)
     gc.collect()
     rss0 = _rss()
-    kept = opened(cfg.open_flows)
+    kept = opened(cfg.open_flows, False)
     rss1 = _rss()
     rss = (f"; RSS {rss1 / 2**20:,.0f} MiB with {len(kept):,} open "
            f"(+{(rss1 - rss0) / 2**20:,.0f} MiB)" if rss0 is not None and rss1 is not None
            else "")
-    return (f"open Responses flows (20-event text response, not closed): {per:.1f} KiB "
+    return (f"open Responses flows (20-event text response, not closed): {fed:.1f} KiB "
             f"retained per flow (target ≤ {MAX_KIB_PER_OPEN_FLOW}: "
-            f"{verdict(per <= MAX_KIB_PER_OPEN_FLOW)}){rss}")
+            f"{verdict(fed <= MAX_KIB_PER_OPEN_FLOW)}), {read:.1f} KiB with flow.response "
+            f"read and cached{rss}")
 
 
 def subset_row(rows: list[Row]) -> Row | None:
