@@ -102,8 +102,8 @@ def carried(protocol: Protocol, event: TappedEvent) -> Carried | None:
         if t.event == name:
             state = t.dest
             status = obj.get(table.status_field) if table.status_field else None
-            if status in t.by_status:
-                state = str(status)
+            if type(status) is str and status in t.by_status:  # any JSON may come
+                state = status
             return Carried(kind, state, obj)
     return None
 
