@@ -57,3 +57,15 @@ def test_a_checkpoint_keeps_the_count() -> None:
     assert again.history[-1].count == 7
     again.feed_sse(REPEAT)
     assert again.history[-1].count == 8
+
+
+def test_alternating_self_loops_are_each_kept_up_to_max_history() -> None:
+    from runflow import Limits
+
+    flow = RunFlow(limits=Limits(max_history=10))
+    other = {**MESSAGE, "id": "msg_2"}
+    flow.feed_sse(HEAD + _sse("thread.message.created", other))
+    flow.feed_sse((REPEAT + _sse("thread.message.in_progress", other)) * 20)
+    assert len(flow.history) == 10
+    assert flow.history_dropped > 0  # the bound still holds for changes that differ
+    assert all(c.count == 1 for c in flow.history)
