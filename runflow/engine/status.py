@@ -160,7 +160,8 @@ class StatusEvents(Resolving, Journal):
             if tracker is state.root:
                 state.stream_moves += 1
         history = state.history
-        if source == dest and history:
+        if source == dest and history and not state.history_dropped:
+            # (once changes are dropped, the last entry is no longer the last change)
             last = history[-1]
             if (last.event == event and last.id == tracker.id and last.dest == dest
                     and last.source == dest and last.entity == kind):
