@@ -11,7 +11,8 @@ Contenders, all fed the same bytes in 2 KiB chunks, in one process (the method o
 floor    the parse floor of ``bench.py`` itself (``bench.parse_floor``): an
          incremental splitter on b"\\n\\n" + ``json.loads`` of each data line;
 runflow  ``ResponseFlow().feed_sse(chunk)`` per chunk + ``close()`` + reading
-         ``flow.response`` (the rebuilt SDK ``Response``) once at the end;
+         ``flow.response`` (the rebuilt SDK ``Response``) once at the end (a row of
+         short streams also says streams per second per core, in a note);
 sdk      what ``client.responses.stream(...)`` runs per event, minus the network:
          ``SSEDecoder`` over the chunks; per event ``Stream.__stream__`` for the
          Responses stream (``stream_mode="legacy"``, no
@@ -36,11 +37,13 @@ import gc
 import io
 import json
 import math
+import os
 import pstats
 import random
 import string
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -65,6 +68,9 @@ CHUNK = 2048
 # Targets of the issue (printed PASS/FAIL; never fail the process on timing).
 MAX_RUNFLOW_OVER_FLOOR = 3.0
 MIN_SDK_OVER_RUNFLOW = 5.0
+MIN_SHORT_STREAMS_PER_S = 5000
+"""A 20-event text response, fully validated, ``flow.response`` read: per core."""
+MAX_KIB_PER_OPEN_FLOW = 16
 
 JSON = dict[str, Any]
 Chunks = list[list[bytes]]  # one list of chunks per independent stream
@@ -86,13 +92,19 @@ class Config:
     """Timed rounds of the SDK (it is several times slower than the rest)."""
     min_events: int
     """A row of small streams repeats them until a round feeds this many events."""
+    short: int
+    """Streams of each short-stream row."""
+    open_flows: int
+    """Responses flows held open at once by the memory row."""
     quick: bool
 
 
 DEFAULT = Config(text=2000, calls=50, call_deltas=40, summaries=4, summary_deltas=400,
-                 answer_deltas=400, rounds=5, sdk_rounds=2, min_events=2000, quick=False)
+                 answer_deltas=400, rounds=5, sdk_rounds=2, min_events=2000, short=1000,
+                 open_flows=10_000, quick=False)
 QUICK = Config(text=100, calls=5, call_deltas=10, summaries=2, summary_deltas=20,
-               answer_deltas=20, rounds=1, sdk_rounds=1, min_events=1, quick=True)
+               answer_deltas=20, rounds=1, sdk_rounds=1, min_events=1, short=20, open_flows=200,
+               quick=True)
 
 
 # --------------------------------------------------------------------------- #
@@ -260,6 +272,32 @@ def reasoning_response(summaries: int, deltas: int, answer: int, seed: int = 3) 
     w.begin([], effort)
     output = [w.reasoning(0, summaries, deltas), w.message(1, answer)]
     return w.end(output, [], effort, out_tokens=summaries * deltas + answer)
+
+
+def short_streams(count: int, seed: int = 10) -> tuple[bytes, ...]:
+    """``count`` short responses of 12 to 40 events in the shapes of the real
+    captures: a text answer, a function call, a reasoning item and an answer."""
+    rng = random.Random(seed)
+    out = []
+    for n in range(count):
+        w = _Writer(seed * 100_000 + n)
+        shape = rng.choice(("text", "text", "call", "reasoning"))
+        if shape == "text":  # 8 events + deltas
+            w.begin([])
+            deltas = rng.randint(4, 32)
+            out.append(w.end([w.message(0, deltas)], [], out_tokens=deltas))
+        elif shape == "call":  # 6 events + deltas
+            w.begin([_FUNCTION_TOOL])
+            deltas = rng.randint(6, 34)
+            out.append(w.end([w.function_call(0, deltas)], [_FUNCTION_TOOL],
+                             out_tokens=deltas))
+        else:  # 3 + (2 + 4 + d1) + (6 + d2) events
+            effort = {"effort": "low", "summary": "auto"}
+            w.begin([], effort)
+            d1, d2 = rng.randint(2, 12), rng.randint(2, 12)
+            output = [w.reasoning(0, 1, d1), w.message(1, d2)]
+            out.append(w.end(output, [], effort, out_tokens=d1 + d2))
+    return tuple(out)
 
 
 def recordings() -> list[tuple[str, bytes]]:
@@ -468,6 +506,11 @@ def build_rows(cfg: Config) -> tuple[list[Row], list[str]]:
         Row(f"reasoning {cfg.summaries}x{cfg.summary_deltas}+{cfg.answer_deltas}",
             (reasoning_response(cfg.summaries, cfg.summary_deltas, cfg.answer_deltas),), True),
     ]
+    # many short streams: what a process validating real traffic mostly sees
+    rows.append(Row(f"short text {label(cfg.short)}x20 events",
+                    tuple(text_response(12, seed=100 + n) for n in range(cfg.short)), True))
+    rows.append(Row(f"short mixed {label(cfg.short)}x12-40 events",
+                    short_streams(cfg.short), True))
     recs = recordings()
     if not recs:
         notes.append(f"recordings: rows skipped, no *.sse in {RESPONSES}")
@@ -573,6 +616,69 @@ def response_read_note(row: Row) -> str:
             "included in the runflow column")
 
 
+def streams_note(row: Row) -> str:
+    """Streams per second of the runflow column on a row of many short streams: one
+    process, one thread, so per core."""
+    best = min(row.times["runflow"]) / row.reps
+    rate = len(row.parts) / best
+    target = (f" (target ≥ {MIN_SHORT_STREAMS_PER_S:,}: "
+              f"{verdict(rate >= MIN_SHORT_STREAMS_PER_S)})" if "short text" in row.name else "")
+    return (f"{row.name}: runflow {rate:,.0f} streams/s per core, "
+            f"{best / len(row.parts) * 1e6:.0f} µs per stream{target}")
+
+
+def _rss() -> int | None:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def open_flows_note(cfg: Config) -> str:
+    """Memory of open Responses flows, each fed the 20-event text response but not
+    closed: KiB retained per flow (tracemalloc, on a tenth), without and with
+    ``flow.response`` read (the view caches it until the next event), and the
+    resident set with ``cfg.open_flows`` of them alive (response not read)."""
+    data = chunked(text_response(12, seed=7), CHUNK)
+
+    def opened(n: int, read: bool) -> list[ResponseFlow]:
+        flows = []
+        for _ in range(n):
+            flow = ResponseFlow()
+            for chunk in data:
+                flow.feed_sse(chunk)
+            if read:
+                _ = flow.response
+            flows.append(flow)
+        return flows
+
+    def kib(read: bool) -> float:
+        sample = max(1, cfg.open_flows // 10)
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        kept = opened(sample, read)
+        gc.collect()
+        per = (tracemalloc.get_traced_memory()[0] - before) / sample / 1024
+        tracemalloc.stop()
+        del kept
+        return per
+
+    fed, read = kib(False), kib(True)
+    gc.collect()
+    rss0 = _rss()
+    kept = opened(cfg.open_flows, False)
+    rss1 = _rss()
+    rss = (f"; RSS {rss1 / 2**20:,.0f} MiB with {len(kept):,} open "
+           f"(+{(rss1 - rss0) / 2**20:,.0f} MiB)" if rss0 is not None and rss1 is not None
+           else "")
+    return (f"open Responses flows (20-event text response, not closed): {fed:.1f} KiB "
+            f"retained per flow (target ≤ {MAX_KIB_PER_OPEN_FLOW}: "
+            f"{verdict(fed <= MAX_KIB_PER_OPEN_FLOW)}), {read:.1f} KiB with flow.response "
+            f"read and cached{rss}")
+
+
 def subset_row(rows: list[Row]) -> Row | None:
     """The recordings the SDK consumes without raising, as one row: all three
     contenders on exactly the same bytes (the all-recordings row counts the SDK's
@@ -629,7 +735,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rows, notes = build_rows(cfg)
     warm = [chunked(text_response(30)), chunked(function_calls(3, 5)),
-            chunked(reasoning_response(2, 5, 5))] + [r.chunks[0] for r in rows[3:-1]]
+            chunked(reasoning_response(2, 5, 5))] + [r.chunks[0] for r in rows[3:-1]] + [
+            chunked(p) for p in short_streams(8, seed=99)]
     for fn in CONTENDERS.values():  # imports, pydantic schemas, caches: off the clock
         fn(warm)
     notes.append(check_sdk_equivalence([c for r in rows if len(r.parts) == 1 for c in r.chunks]))
@@ -649,7 +756,9 @@ def main(argv: list[str] | None = None) -> int:
     results = print_table(rows)
     notes += row_notes(rows)
     notes += [response_read_note(r) for r in rows
-              if r.generated or r.name.startswith("all recordings")]
+              if (r.generated and len(r.parts) == 1) or r.name.startswith("all recordings")]
+    notes += [streams_note(r) for r in rows if r.name.startswith("short")]
+    notes.append(open_flows_note(cfg))
     if args.profile:
         profile_runflow([r for r in rows if r.generated]
                         + [r for r in rows if r.name.startswith("all recordings")])

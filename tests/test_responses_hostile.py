@@ -502,16 +502,12 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ResponseView._build_response (runflow/protocols/responses/flow.py) validates the "
-    "whole Response "
-    "and, when that fails, falls back to the SDK's construct: a 30 KB response.in_progress "
-    "whose instructions is a list of 5,000 integers makes pydantic-core build one error "
-    "per element per variant of the SDK's input-item union (33 each) and the SDK's "
-    "construct walk the list again; reading flow.response then grows the process by "
-    "about 350 MiB (10,000 integers: 709 MiB and 2 s) -- allocations tracemalloc cannot "
-    "see, so this measures the resident set of a fresh process"))
 def test_reading_the_response_of_a_long_wrongly_typed_list_stays_bounded() -> None:
+    """A 30 KB response.in_progress whose instructions is a list of 5,000 integers:
+    pydantic's smart union would keep one error per element per input-item class
+    (33 each), about 350 MiB; the view types a long list of a union element by
+    element, by tag, so reading flow.response stays small. Allocations tracemalloc
+    cannot see: this measures the resident set of a fresh process."""
     import subprocess
     import sys
     from pathlib import Path

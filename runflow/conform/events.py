@@ -103,7 +103,7 @@ def carried(protocol: Protocol, event: TappedEvent) -> Carried | None:
             state = t.dest
             status = obj.get(table.status_field) if table.status_field else None
             if type(status) is str and status in t.by_status:  # any JSON may come
-                state = str(status)
+                state = status
             return Carried(kind, state, obj)
     return None
 

@@ -186,19 +186,23 @@ def _load_violation(d: Any, path: str, ctx: _Context) -> Violation:
 
 
 def _dump_change(c: StateChange) -> Any:
-    return [c.index, c.entity, c.id, c.event, c.source, c.dest]
+    out = [c.index, c.entity, c.id, c.event, c.source, c.dest]
+    return out if c.count == 1 else [*out, c.count]  # a repeated self-loop: its count
 
 
 def _load_change(d: Any, path: str, ctx: _Context) -> StateChange:
-    if type(d) is not list or len(d) != 6:
-        raise CheckpointError(f"{path}: expected a state change of 6 fields")
+    if type(d) is not list or len(d) not in (6, 7):
+        raise CheckpointError(f"{path}: expected a state change of 6 fields (7 with a count)")
     index = _count(d[0], f"{path}[0]")
+    count = _count(d[6], f"{path}[6]") if len(d) == 7 else 1
+    if count < 1:
+        raise CheckpointError(f"{path}[6]: a count is at least 1")
     kind, oid, event, source, dest = (_typed(v, str, f"{path}[{i + 1}]")
-                                      for i, v in enumerate(d[1:]))
+                                      for i, v in enumerate(d[1:6]))
     table = ctx.protocol.tables.get(kind)
     if table is None or source not in table.states or dest not in table.states:
         raise CheckpointError(f"{path}: {kind} {source!r} -> {dest!r} is not in the table")
-    return StateChange(index, kind, oid, event, source, dest)
+    return StateChange(index, kind, oid, event, source, dest, count)
 
 
 def _dump_raw(r: RawEvent) -> Any:

@@ -36,7 +36,8 @@ from runflow.engine.state import FlowState
 from runflow.engine.view import FlowView
 from runflow.engine.violations import RULES, Code, EntityRef, ProtocolError, Severity, Violation
 
-__all__ = ["BadData", "FlowCore", "Rejected", "describe_bug", "reject", "slot_key", "spot"]
+__all__ = ["BadData", "FlowCore", "Rejected", "describe_bug", "may_overflow", "reject", "slot_key",
+           "spot"]
 
 
 class BadData:
@@ -83,6 +84,49 @@ def describe_bug(exc: Exception) -> str:
         where = f" at {inside}:{f.lineno} ({f.name})"
     return (f"{type(exc).__name__}{where}: {shorten(str(exc), 200)}; this is a bug in "
             "runflow: the event was not applied as a whole, please report it")
+
+
+def _screen_table() -> bytes:
+    table = bytearray(b" " * 256)  # what may follow a number: , } ] and white space
+    for c in b"ABCDFGHIJKLMNOPQRSTUVWXYZabcdfghijklmnopqrstuvwxyz_\\\"":
+        table[c] = ord("a")  # what never touches a number: letters, quotes, escapes
+    for c in b"0123456789":
+        table[c] = ord("0")
+    table[ord("e")] = table[ord("E")] = ord("e")
+    table[ord("+")] = table[ord("-")] = ord("+")
+    return bytes(table)
+
+
+_SCREEN = _screen_table()
+_LONG_DIGITS = b"0" * 309
+_SCREEN_FROM = 1024
+"""Below this many bytes the walk is cheaper than the screen."""
+
+
+def may_overflow(raw: bytes | None) -> bool:
+    """Whether JSON text may hold a number that parses to infinity: an exponent of
+    three digits or more (``1e400``) or over 308 digits in a row. ``from_json``
+    refuses NaN and Infinity themselves; False here spares the walk of the parsed
+    value. A screen at C speed: the bytes mapped to digit, exponent mark, sign,
+    letter-or-quote and other; an exponent counts only where what follows its digits
+    may end a number (a hex run inside an id does not), and one inside a string
+    only makes the walk run, which then finds nothing."""
+    if raw is None or len(raw) < _SCREEN_FROM:
+        return True
+    kept = raw.translate(_SCREEN)
+    if _LONG_DIGITS in kept:
+        return True
+    size = len(kept)
+    for mark in (b"e000", b"e+000"):
+        at = kept.find(mark)
+        while at >= 0:
+            end = at + len(mark)
+            while end < size and kept[end] == 48:  # "0": more exponent digits
+                end += 1
+            if end == size or kept[end] == 32:  # " ": the number may end here
+                return True
+            at = kept.find(mark, end)
+    return False
 
 
 def slot_key(group: str | None, indices: tuple[int, ...]) -> str:
@@ -134,6 +178,10 @@ class FlowCore(FlowView, Callbacks, AsyncDriving):
         self._first_error: Violation | None = None
         self._hooks: Hooks | None = None
         self._deferred = False  # async driving: callbacks wait for aflush
+        self._raw: bytes | None = None
+        """The bytes of the event being processed, when it came as bytes: where they
+        hold no number literal that could overflow to infinity, the walk of its
+        values for non-finite numbers is skipped (:func:`may_overflow`)."""
         # enter notifications of the status event being applied, told to the hooks
         # once it applied whole (so a failure half-way has nothing there to undo)
         self._staged: list[tuple[Tracker, str, int]] | None = None

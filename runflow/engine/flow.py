@@ -213,7 +213,11 @@ class Flow(Recovery, Deltas, StreamSteps):
             where = f" at byte {offset}" if offset is not None else ""
             obj = BadData(
                 f"the data of {shorten(name)}{where} is not valid JSON ({describe(exc)})")
-        self._process(name, obj, offset)
+        self._raw = data
+        try:
+            self._process(name, obj, offset)
+        finally:
+            self._raw = None
 
 
     # ------------------------------------------------------------------ #

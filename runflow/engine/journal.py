@@ -30,6 +30,7 @@ class Journal(FlowCore):
             tracker.state, tracker.raw, tracker.typed, tracker.status_override,
             tracker.recovered, tracker.acc.save() if tracker.acc is not None else None,
             s.root, s.scope, s.root_id, s.scope_id, s.stream_moves, len(s.history),
+            s.history[-1] if s.history else None,
             s.history_dropped, len(s.violations), dict(s.repeats), dict(s.suppressed),
             dict(s.expected),
             {k: len(v) for k, v in s.marks.items()}, self._first_error,
@@ -40,11 +41,13 @@ class Journal(FlowCore):
         s = self._s
         (tracker.state, tracker.raw, tracker.typed, tracker.status_override,
          tracker.recovered, acc, s.root, s.scope, s.root_id, s.scope_id, s.stream_moves,
-         history, s.history_dropped, violations, s.repeats, s.suppressed, s.expected, marks,
+         history, last, s.history_dropped, violations, s.repeats, s.suppressed, s.expected, marks,
          self._first_error, pending) = saved
         if acc is not None and tracker.acc is not None:
             tracker.acc.restore(acc)
         del s.history[history:]
+        if last is not None:
+            s.history[-1] = last  # a repeated self-loop counts on the last entry
         del s.violations[violations:]
         if new and tracker.entity in s.children:
             s.children[tracker.entity].pop(tracker.id, None)

@@ -5,9 +5,11 @@ The machines are built once per definition, with no model attached, and shared b
 every flow: a machine drives any :class:`runflow.engine.entities.Tracker` through its
 ``state`` attribute with ``machine.events[name].trigger(tracker, flow)``. This
 avoids the cost of a ``Machine`` per object (about 21 KiB each) and the quadratic
-``add_model``. State changes and on-enter hooks run through ``transitions``;
-whether an event is allowed is decided before, by a dict lookup in the same table
-(:attr:`runflow.engine.definition.Protocol.transitions`), so a trigger never fails and
+``add_model``. The moves are then read off each machine into a table
+(:func:`move_table`) that the hot path runs through, with the same on-enter
+notification the machine's hook gives. Whether an event is allowed is decided
+before, by a dict lookup in the same table
+(:attr:`runflow.engine.definition.Protocol.transitions`), so a move never fails and
 a rejected event never reaches a machine.
 
 Deltas never go through a machine: they do not change state.
@@ -33,7 +35,7 @@ from runflow.engine.definition import (
 from runflow.engine.definition import Protocol as Definition
 
 __all__ = ["Compiled", "EnterListener", "build_machine", "build_machines", "compiled",
-           "trigger_name"]
+           "move_table", "trigger_name"]
 
 
 class EnterListener(Protocol):
@@ -78,6 +80,29 @@ def build_machines(protocol: Definition) -> dict[str, Any]:
     return {entity: build_machine(table) for entity, table in protocol.tables.items()}
 
 
+def move_table(machine: Any) -> dict[tuple[str, str], str] | None:
+    """``(source, trigger) -> dest`` of every move of ``machine``, read off the machine
+    itself, or None when the machine is not one :func:`build_machine` made with the
+    engine's own on-enter hook (then moves go through ``transitions``).
+
+    A ``transitions`` trigger costs about 3 µs (it builds an ``EventData``, checks
+    conditions, runs before/after/exit/enter lists); the flow, which has decided
+    the move is legal already, sets the state and tells itself it entered, which is
+    all the machine's callbacks do. Self-loops are internal (dest None): not here."""
+    moves: dict[tuple[str, str], str] = {}
+    if not all(list(state.on_enter) == [_on_enter] and not state.on_exit
+               for state in machine.states.values()):
+        return None
+    for trigger, event in machine.events.items():
+        for source, transitions in event.transitions.items():
+            for t in transitions:
+                if t.conditions or t.before or t.after or t.prepare:
+                    return None
+                if t.dest is not None:
+                    moves[(source, trigger)] = t.dest
+    return moves
+
+
 class Compiled:
     """A definition with its machines and the lookups the engine's hot path uses,
     built once per definition (:func:`compiled`)."""
@@ -88,6 +113,10 @@ class Compiled:
         self.routes = protocol.routes
         self.lookup = protocol.transitions
         self.machines = build_machines(protocol)
+        self.moves: dict[str, dict[tuple[str, str], str] | None] = {
+            kind: move_table(machine) for kind, machine in self.machines.items()}
+        """Each machine's moves as a table (:func:`move_table`): the machines stay the
+        single source of which moves exist; the hot path reads this."""
         self.root = protocol.root
         self.scope = protocol.scope
         self.root_table = protocol.root_table

@@ -40,6 +40,10 @@ class StateChange:
     """The status event, or :data:`RECOVERED` for an object read over REST."""
     source: str
     dest: str
+    count: int = 1
+    """How many times in a row this change arrived: a self-loop event repeated
+    (a flood of ``thread.message.in_progress``) is counted on the entry of its first
+    time (whose ``index`` it keeps) instead of appended, so it costs O(1) memory."""
 
 
 @dataclass(slots=True, eq=False)

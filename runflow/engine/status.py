@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from runflow.engine.accumulator import MISSING, shorten
-from runflow.engine.core import reject
+from runflow.engine.core import may_overflow, reject
 from runflow.engine.definition import EntityTable
 from runflow.engine.entities import Tracker, merge_server_object
 from runflow.engine.journal import Journal
@@ -57,7 +57,7 @@ class StatusEvents(Resolving, Journal):
         checked = obj if carries is not None else data
         problem = (shape.problem(obj, carries or "") if shape is not None and carries is not None
                    else None)
-        if problem is None and has_non_finite(checked):
+        if problem is None and may_overflow(self._raw) and has_non_finite(checked):
             problem = "a number is NaN or infinite, which JSON cannot hold"
         if problem is not None:
             where = f" (byte {offset})" if offset is not None else ""
@@ -152,11 +152,25 @@ class StatusEvents(Resolving, Journal):
             c = self._c
             default = c.lookup[kind][(source, event)]
             trigger = event if dest == default else trigger_name(event, dest, default)
-            c.machines[kind].events[trigger].trigger(tracker, self)
+            moves = c.moves[kind]
+            if moves is not None:  # the machine's own moves, as a table (machines.py)
+                tracker.state = entered = moves[(source, trigger)]
+                self._entered(tracker, entered)
+            else:
+                c.machines[kind].events[trigger].trigger(tracker, self)
             if tracker is state.root:
                 state.stream_moves += 1
-        if len(state.history) < self.limits.max_history:
-            state.history.append(StateChange(index, kind, tracker.id, event, source, dest))
+        history = state.history
+        if source == dest and history and not state.history_dropped:
+            # (once changes are dropped, the last entry is no longer the last change)
+            last = history[-1]
+            if (last.event == event and last.id == tracker.id and last.dest == dest
+                    and last.source == dest and last.entity == kind):
+                history[-1] = StateChange(last.index, kind, last.id, event, source, dest,
+                                          last.count + 1)
+                return
+        if len(history) < self.limits.max_history:
+            history.append(StateChange(index, kind, tracker.id, event, source, dest))
         else:
             state.history_dropped += 1
 

@@ -172,7 +172,8 @@ CASES: tuple[Case, ...] = (
          "`limit_exceeded` @ 258", case_arguments_flood, TOOL_BOUND),
     Case("history flood", "memory",
          "1,000 self-loop `thread.run.step.in_progress` (`max_history` 50)",
-         "no violation; `history` keeps 50, `history_dropped` 954", case_history_flood),
+         "no violation; `history` keeps 5, `history_dropped` 0, the last entry counts 1,000",
+         case_history_flood),
     Case("2 MiB event names", "memory", "100 events named with 2 MiB each",
          "100 × `unknown_event`; names and messages cut at `max_message_text`, stating the "
          "length", case_violation_messages, NAME_BOUND),

@@ -145,7 +145,8 @@ def case_history_flood() -> Outcome:
     for _ in range(SELF_LOOPS):
         flow.feed(step_event("thread.run.step.in_progress", SID, "in_progress"))
     return Outcome(f"{said(flow)}; `history` keeps {len(flow.history)}, "
-                   f"`history_dropped` {flow.history_dropped}")
+                   f"`history_dropped` {flow.history_dropped}, the last entry counts "
+                   f"{flow.history[-1].count:,}")
 
 
 NAME_CHARS = 2 * MiB
