@@ -30,6 +30,15 @@ def test_every_code_has_a_rule() -> None:
         assert f"| `{code.value}` |" in rules_markdown()
 
 
+def test_readme_carries_the_conform_table_as_generated() -> None:
+    """docs/conform_table.md (kept fresh by tests/test_conform.py) stands in the README
+    word for word (``python -m runflow.conform.table --write`` rewrites both)."""
+    table = (README.parent / "docs" / "conform_table.md").read_text(encoding="utf-8")
+    assert table in README.read_text(encoding="utf-8"), (
+        "README.md's copy of docs/conform_table.md is stale: "
+        "python -m runflow.conform.table --write")
+
+
 def test_readme_profile_table_matches_the_profiles() -> None:
     from runflow.protocols.profiles import profiles_markdown
 

@@ -70,12 +70,13 @@ def test_check_reads_an_error_only_responses_stream(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "error.sse"
     path.write_bytes(ERROR_ONLY)
-    assert main(["check", "--json", str(path)]) == 0  # warnings only
+    # read as Responses; its one finding is the spec's: response.failed must follow
+    assert main(["check", "--json", str(path)]) == 1
     report = json.loads(capsys.readouterr().out)
     assert (report["protocol"], report["ending"], report["violations"]) == (
         "responses", "error", [])
-    assert [(f["rule"], f["index"]) for f in report["findings"]] == [
-        ("order.response.failed_after_error", 0)]
+    assert [(f["rule"], f["severity"], f["index"]) for f in report["findings"]] == [
+        ("order.response.failed_after_error", "error", 0)]
 
 
 def test_a_lone_responses_event_is_a_stream_not_a_body(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import recordings_dir
 
 from runflow.cli import main
 from runflow.conform.consistency import compare
@@ -38,10 +39,7 @@ ROWS = [(name, row) for name, entry in REGISTRY.items()
 @pytest.mark.parametrize(("protocol", "row"), ROWS, ids=[r.id for _, r in ROWS])
 def test_every_payload_and_order_row_names_its_source(protocol: str, row: Any) -> None:
     assert row.source in SOURCES
-    if row.id.startswith("payload."):
-        assert row.severity == severity_of(row.source)
-    else:
-        assert row.severity == "warning"  # order rows say what servers do, not must
+    assert row.severity == severity_of(row.source)  # payload and order rows alike
     if row.source == "captures":
         assert row.severity == "warning", f"{row.id}: only captures show it"
 
@@ -180,3 +178,60 @@ def test_the_same_rule_again_on_the_same_entity_is_one_problem() -> None:
     again = Finding("payload.message.id", "warning", "msg", 5, key="output/0")
     (only,) = group([first, again])
     assert only.consequences == (again,)
+
+
+# --------------------------------------------------------------------------- #
+# order rows take their severity from their source; profiles judge graders' rules
+# --------------------------------------------------------------------------- #
+LONE_ERROR = (b'data: {"type": "error", "code": "server_error", "message": "upstream failed", '
+              b'"param": null, "sequence_number": 0}\n\n')
+
+
+def _check_json(path: Path, *options: str) -> dict[str, Any]:
+    import io
+    from contextlib import redirect_stdout
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        main(["check", "--json", *options, str(path)])
+    report: dict[str, Any] = json.loads(out.getvalue())
+    return report
+
+
+def test_an_order_row_the_specification_states_is_an_error(tmp_path: Path) -> None:
+    rows = {row.id: row for row in REGISTRY["responses"].order}
+    assert rows["order.response.failed_after_error"].severity == "error"
+    assert rows["order.response.in_progress_after_queued"].severity == "warning"
+    path = tmp_path / "lone_error.sse"
+    path.write_bytes(LONE_ERROR)  # an error and nothing after it: the spec wants failed
+    report = _check_json(path)
+    found = [f for f in report["findings"] if f["rule"] == "order.response.failed_after_error"]
+    assert [(f["severity"], f["index"]) for f in found] == [("error", 0)]
+    assert "the specification requires response.failed next" in found[0]["message"]
+    assert report["ok"] is False
+
+
+def test_the_deepseek_profile_expects_its_documented_bare_uuid_ids() -> None:
+    path = recordings_dir() / "responses" / "pydanticai_deepseek_reasoning_function_call.sse"
+    plain = {f["rule"] for f in _check_json(path)["findings"]}
+    assert {"payload.response.id", "payload.reasoning.id", "payload.function_call.id"} <= plain
+    judged = _check_json(path, "--profile", "deepseek")
+    assert not [f for f in judged["findings"] if f["rule"].endswith(".id")]
+    assert judged["ok"] is True
+
+
+def test_a_profile_raises_or_lowers_a_graders_rule() -> None:
+    from dataclasses import replace
+
+    from runflow.adapters.recording import read_recording
+    from runflow.conform.recorded import grade_replay
+    from runflow.engine.profiles import Profile
+
+    path = recordings_dir() / "responses" / "pydanticai_deepseek_reasoning_function_call.sse"
+    base = Profile("strict-ids", "responses", "ids must carry OpenAI's prefixes",
+                   rules={"payload.response.id": "error"})
+    for profile, want in ((base, "error"),
+                          (replace(base, rules={"payload.*.id": "warning"}), "warning")):
+        replay = read_recording(path).replay(profile=profile)
+        severities = {g.root.rule: g.root.severity for g in grade_replay(replay)}
+        assert severities["payload.response.id"] == want

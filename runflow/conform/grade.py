@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from runflow.conform.events import TappedEvent, entity_key
 from runflow.conform.findings import Finding
@@ -45,6 +46,22 @@ def grade_events(flow: Flow, events: Sequence[TappedEvent]) -> list[Finding]:
     protocol = flow.protocol
     by_index = {e.index: e for e in events}
     found = [violation_finding(protocol, v, by_index) for v in flow.violations]
-    found += check_payloads(protocol, list(events))
-    found += check_order(protocol, list(events))
+    found += _judged(flow, [*check_payloads(protocol, list(events)),
+                            *check_order(protocol, list(events))])
     return sorted(found, key=lambda f: (f.index if f.index is not None else 1 << 60))
+
+
+def _judged(flow: Flow, findings: list[Finding]) -> list[Finding]:
+    """The payload and order findings as the flow's server profile judges them: a
+    rule it expects is left out, one it rates differently gets that severity (the
+    grammar's violations were judged by the flow itself)."""
+    profile = flow.profile
+    if profile is None or not profile.rules:
+        return findings
+    judged = []
+    for finding in findings:
+        verdict = profile.rule_verdict(finding.rule)
+        if verdict == "expected":
+            continue
+        judged.append(finding if verdict is None else replace(finding, severity=verdict))
+    return judged

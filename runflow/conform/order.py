@@ -1,4 +1,5 @@
-"""Order expectations checked on a flow's events, as warnings.
+"""Order expectations checked on a flow's events, each at its row's severity
+(a warning where only captures show it, an error where a document requires it).
 
 The rows (:mod:`runflow.protocols.order`: :class:`Follows`, :class:`Next`,
 :class:`Repeats`) live in each protocol's folder and come from its registry row;
@@ -44,16 +45,16 @@ def check_order(protocol: Protocol, events: list[TappedEvent]) -> Iterator[Findi
                 if row.required:
                     yield _missing(row, first)
             elif event.name not in row.then:
-                yield Finding(row.id, "warning",
+                yield Finding(row.id, row.severity,
                               f"{event.name} came right after {row.event} (#{first.index}); "
-                              f"every capture sends {' or '.join(row.then)} next", event.index,
+                              f"{_who(row)} {' or '.join(row.then)} next", event.index,
                               event.name, key=first_key(protocol, first))
         if field_ is not None and repeats and isinstance(event.data, dict):
             seq = event.data.get(field_)
             if isinstance(seq, int):
                 numbers = seen.setdefault(event.stream, set())
                 if seq in numbers:
-                    yield Finding(repeats[0].id, "warning",
+                    yield Finding(repeats[0].id, repeats[0].severity,
                                   f"{event.name} repeats {field_} {seq} within one stream",
                                   event.index, event.name, key=entity_key(protocol, event))
                 numbers.add(seq)
@@ -69,7 +70,7 @@ def check_order(protocol: Protocol, events: list[TappedEvent]) -> Iterator[Findi
         row_ = follows.get(event.name)
         before = last.get(slot)
         if row_ is not None and before is not None and before.name not in row_.after:
-            yield Finding(row_.id, "warning",
+            yield Finding(row_.id, row_.severity,
                           f"{event.name} came right after {before.name} (#{before.index}); "
                           f"every capture sends {' or '.join(row_.after)} before it",
                           event.index, event.name, key=key)
@@ -82,8 +83,13 @@ def first_key(protocol: Protocol, event: TappedEvent) -> str | None:
     return entity_key(protocol, event)
 
 
+def _who(row: Next) -> str:
+    """Who says what comes next: the captures, or the document the row cites."""
+    return "every capture sends" if row.source == "captures" else f"the {row.source} requires"
+
+
 def _missing(row: Next, event: TappedEvent) -> Finding:
-    return Finding(row.id, "warning",
-                   f"the stream ended right after {row.event} (#{event.index}); every capture "
-                   f"sends {' or '.join(row.then)} next", event.index, event.name,
+    return Finding(row.id, row.severity,
+                   f"the stream ended right after {row.event} (#{event.index}); {_who(row)} "
+                   f"{' or '.join(row.then)} next", event.index, event.name,
                    key=None)

@@ -158,6 +158,17 @@ def markdown(outcomes: list[Outcome]) -> str:
     return "\n".join(lines) + "\n"
 
 
+README = TABLE.parents[1] / "README.md"
+"""The README carries the same text, from its first line to the next ``## `` heading."""
+
+
+def _write_readme_copy(text: str) -> None:
+    readme = README.read_text(encoding="utf-8")
+    start = readme.index(text.splitlines()[0])
+    end = readme.index("\n## ", start) + 1
+    README.write_text(readme[:start] + text + "\n\n" + readme[end:], encoding="utf-8")
+
+
 def main(argv: list[str]) -> int:
     from runflow.testing import Server
 
@@ -167,6 +178,7 @@ def main(argv: list[str]) -> int:
     if "--write" in argv:
         TABLE.parent.mkdir(parents=True, exist_ok=True)
         TABLE.write_text(text, encoding="utf-8")
+        _write_readme_copy(text)
     else:
         sys.stdout.write(text)
     return 0 if all(o.holds for o in outcomes) else 1

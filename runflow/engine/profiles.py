@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Literal
 
 from runflow.engine.violations import Code, Severity
@@ -38,8 +39,20 @@ class Profile:
     """The definition it applies to (``"responses"``)."""
     about: str
     overrides: Mapping[tuple[Code, str | None], Verdict] = field(default_factory=dict)
+    rules: Mapping[str, Verdict] = field(default_factory=dict)
+    """Verdicts on the graders' own rules (``payload.*``, ``order.*``), by rule id or
+    an ``fnmatch`` pattern of ids (``payload.*.id``): what ``runflow check`` and
+    ``conform`` make of a finding of that rule on this server."""
 
     def verdict(self, code: Code, kind: str | None) -> Verdict | None:
         """The override for ``code`` on an entity of ``kind``, if any."""
         found = self.overrides.get((code, kind))
         return found if found is not None else self.overrides.get((code, None))
+
+    def rule_verdict(self, rule: str) -> Verdict | None:
+        """The verdict on a grader's rule ``rule``, if any (an exact id first)."""
+        found = self.rules.get(rule)
+        if found is not None:
+            return found
+        return next((v for pattern, v in self.rules.items() if fnmatchcase(rule, pattern)),
+                    None)

@@ -2,10 +2,10 @@
 
 The grammar (a definition's tables) says what a stream *may* do; order rows say
 what real servers *always* do, where a client could come to rely on it. A server
-that skips one is not broken, but differs from every capture runflow has, so each
-row reports a warning (:mod:`runflow.conform.order` checks them). The rows live in
-each protocol's folder (``runflow/protocols/<name>/order.py``) and reach the checks
-through the registry (:mod:`runflow.protocols`).
+that skips one differs from every capture runflow has; a row only observed reports
+a warning, one a document requires an error (:mod:`runflow.conform.order` checks
+them). The rows live in each protocol's folder (``runflow/protocols/<name>/order.py``)
+and reach the checks through the registry (:mod:`runflow.protocols`).
 
 Three forms, as data:
 
@@ -17,19 +17,18 @@ Three forms, as data:
 * :class:`Repeats`: one stream repeats no sequence number (the definition's
   ``sequence_field``).
 
-Each row names its ``source`` (:data:`runflow.protocols.payload.Source`): most are
-only observed in captures; one the Open Responses specification states
-(``response.failed`` after ``error``). Every order row is reported as a warning
-whatever its source: what a stream *must* do is the grammar's, which reports it as a
-violation; an order row is about what a client could come to rely on.
+Each row names its ``source`` (:data:`runflow.protocols.payload.Source`), and its
+severity follows from it as for payload rows (:func:`~runflow.protocols.payload.severity_of`):
+most are only observed in captures (warnings); one the Open Responses specification
+states (``response.failed`` after ``error``), an error (issue 23).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-from runflow.protocols.payload import Source
+from runflow.engine.violations import Severity
+from runflow.protocols.payload import Source, severity_of
 
 __all__ = ["Expectation", "Follows", "Next", "Repeats"]
 
@@ -40,8 +39,8 @@ class _Row:
     source: Source
 
     @property
-    def severity(self) -> Literal["warning"]:
-        return "warning"
+    def severity(self) -> Severity:
+        return severity_of(self.source)
 
 
 @dataclass(frozen=True)

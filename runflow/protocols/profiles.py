@@ -41,8 +41,9 @@ def profiles_markdown() -> str:
     """The profiles as a Markdown table (README.md embeds it; a test keeps it in sync)."""
     lines = ["| profile | server | judged differently |", "|---|---|---|"]
     for profile in PROFILES.values():
-        overrides = ", ".join(
-            f"`{code.value}`{f' ({kind})' if kind else ''}: {verdict}"
-            for (code, kind), verdict in profile.overrides.items()) or "nothing"
+        overrides = ", ".join([
+            *(f"`{code.value}`{f' ({kind})' if kind else ''}: {verdict}"
+              for (code, kind), verdict in profile.overrides.items()),
+            *(f"`{rule}`: {verdict}" for rule, verdict in profile.rules.items())]) or "nothing"
         lines.append(f"| `{profile.name}` | {profile.about} | {overrides} |")
     return "\n".join(lines) + "\n"

@@ -138,14 +138,12 @@ VERDICTS: Mapping[tuple[str, str], Verdict] = {
     ("open-responses-server", "length"): Verdict("completed", findings=_ors()),
     ("open-responses-server", "error"): Verdict("unseen", findings={
         "order.response.failed_after_error": Finding(
-            DEFECT, "warning",
+            DEFECT, "error",
             "a lone data-only `error` event with only a message (no sequence_number, code or "
             "param, all in response_error_event.py) and no response.failed after it, which the "
             "Open Responses spec requires ('any error incurred while streaming will be "
             "followed by a response.failed event'); api_controller.py:259. The rule is "
-            "`required=True` and sourced from the spec's words, so by issue 23's policy it is "
-            "an error: today `check` exits 0 on a stream that is only an upstream failure.",
-            should_be="error")}),
+            "sourced from the spec's words, so by issue 23's policy it is an error.")}),
     # --------------------------------------------------------- codex-rosetta
     ("codex-rosetta", "text"): Verdict(
         "completed", "Hello, world!",

@@ -31,8 +31,9 @@ PROFILES: tuple[Profile, ...] = (
     Profile("codex", "responses",
             "ChatGPT Codex backend: response.completed carries output []",
             {(Code.OUTPUT_MISMATCH, None): "expected"}),
-    Profile("deepseek", "responses", "DeepSeek: bare UUID ids, reasoning_text parts; "
-            "nothing the grammar does not accept"),
+    Profile("deepseek", "responses", "DeepSeek: bare UUID ids (documented), reasoning_text "
+            "parts; nothing the grammar does not accept",
+            rules={"payload.*.id": "expected"}),
     Profile("lmstudio", "responses", "LM Studio: function calls without argument deltas; "
             "nothing the grammar does not accept"),
     Profile("bedrock", "responses", "AWS Bedrock Mantle: data: before event:, sorted keys; "
