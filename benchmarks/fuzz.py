@@ -31,7 +31,8 @@ import sys
 import time
 from pathlib import Path
 
-from runflow.testing.fuzz import KINDS, run_fuzz
+from runflow.cli.output import Output
+from runflow.testing.fuzz import KINDS, FuzzReport, run_fuzz
 from runflow.testing.typefuzz import (
     ASSISTANTS_FUZZ,
     RESPONSES_FUZZ,
@@ -67,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", action="append", choices=KINDS, help="only these classes")
     parser.add_argument("--show", type=int, default=10, help="crashes/escapes to list")
     parser.add_argument("--recordings", type=Path, default=RECORDINGS)
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress line (it is shown only on a terminal anyway)")
+    parser.add_argument("--progress", action="store_true",
+                        help="show the progress line even when stderr is not a terminal")
     parser.add_argument("--protocol", choices=("assistants", "responses"), default="assistants",
                         help="with --types: the captures and definition to fuzz")
     args = parser.parse_args(argv)
@@ -77,14 +82,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no recordings in {args.recordings}", file=sys.stderr)
         return 2
     start = time.perf_counter()
+    out = _progress_output(args)
+
+    def progress(done: int, total: int, report: FuzzReport) -> None:
+        rate = done / max(time.perf_counter() - start, 1e-9)
+        out.progress(done, total, f"crashes {len(report.crashes)} ({rate:.0f} mutations/s)")
+
     report = run_fuzz(recordings, args.n or 10_000, args.seed, kinds=tuple(args.kind or KINDS),
-                      strict_every=args.strict_every)
+                      strict_every=args.strict_every, progress=progress)
+    out.clear_progress()
     print(f"recordings: {len(recordings)}, seed: {args.seed}, "
           f"{time.perf_counter() - start:.1f} s")
     print(report.format(args.show))
     ok = not report.crashes and report.rate >= 0.99
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
+
+
+def _progress_output(args: argparse.Namespace) -> Output:
+    """Progress on stderr, as the command line shows it: only on a terminal (or with
+    ``--progress``), never with ``-q``."""
+    out = Output()
+    out.progress_enabled = (out.progress_enabled or args.progress) and not args.quiet
+    return out
 
 
 def types(args: argparse.Namespace) -> int:
@@ -102,14 +122,15 @@ def types(args: argparse.Namespace) -> int:
         print(f"no recordings in {args.recordings}", file=sys.stderr)
         return 2
     start = time.perf_counter()
+    out = _progress_output(args)
 
     def progress(done: int, total: int, report: TypeFuzzReport) -> None:
         rate = done / max(time.perf_counter() - start, 1e-9)
-        print(f"\r[{done}/{total}] untyped {report.untyped}, detected {report.detected}"
-              f" ({rate:.0f} inputs/s)", end="", file=sys.stderr, flush=True)
+        out.progress(done, total, f"untyped {report.untyped}, detected {report.detected}"
+                                  f" ({rate:.0f} inputs/s)")
 
     report = run_typefuzz(corpus, args.n or 300_000, args.seed, progress=progress)
-    print(file=sys.stderr)
+    out.clear_progress()
     print(f"protocol: {args.protocol}, seed: {args.seed}, "
           f"{time.perf_counter() - start:.1f} s; "
           f"{len(corpus.skipped)} recordings skipped (twins or unreadable)")

@@ -235,3 +235,21 @@ def test_second_done_while_requires_action_is_reported() -> None:
     requires_action: the run did not move, so the stream ended before final."""
     e = events_of(ACTION)
     assert violations_of([*e, e[-1]])
+
+
+def test_the_mutation_run_script_shows_progress_only_when_asked_off_a_terminal() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import recordings_dir
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz.py"
+    runs = {flag: subprocess.run(
+        [sys.executable, str(script), "-n", "200", *flag.split(),
+         "--recordings", str(recordings_dir())],
+        capture_output=True, text=True, encoding="utf-8", timeout=120, check=False)
+        for flag in ("", "--progress", "-q --progress")}
+    assert "[200/200] crashes 0" in runs["--progress"].stderr
+    assert "[200/200]" not in runs[""].stderr + runs["-q --progress"].stderr
+    assert all(proc.stdout.rstrip().endswith(("PASS", "FAIL")) for proc in runs.values())

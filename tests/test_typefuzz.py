@@ -142,7 +142,7 @@ def _count(label: str, out: str) -> int:
 def test_the_long_run_script_reports_and_exits_by_its_counts() -> None:
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz.py"
     proc = subprocess.run(
-        [sys.executable, str(script), "--types", "-n", "300", "--seed", "3",
+        [sys.executable, str(script), "--types", "-n", "300", "--seed", "3", "--progress",
          "--recordings", str(recordings_dir())],
         capture_output=True, text=True, encoding="utf-8", timeout=120, check=False)
     out = proc.stdout
@@ -150,11 +150,25 @@ def test_the_long_run_script_reports_and_exits_by_its_counts() -> None:
     inconsistent = _count("flows left inconsistent", out)
     assert "tried: 300" in out, out + proc.stderr
     assert re.search(r"^detected: \d+ of \d+ fed without exception", out, re.M), out
-    assert "[300/300]" in proc.stderr  # progress goes to stderr
+    assert "[300/300]" in proc.stderr  # progress goes to stderr (forced: it is piped here)
     assert proc.returncode == (0 if untyped == inconsistent == 0 else 1), out
     assert out.rstrip().endswith("PASS" if proc.returncode == 0 else "FAIL")
     if untyped:
         assert "escape sites (" in out
+
+
+def test_the_long_run_script_is_quiet_when_piped_or_with_q() -> None:
+    """Progress is for a terminal: piped (as here) or with -q, stderr holds none, and
+    the report on stdout is the same."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz.py"
+    runs = [subprocess.run(
+        [sys.executable, str(script), "--types", "-n", "100", "--seed", "3", *extra,
+         "--recordings", str(recordings_dir())],
+        capture_output=True, text=True, encoding="utf-8", timeout=120, check=False)
+        for extra in ([], ["-q"], ["-q", "--progress"])]
+    for proc in runs:
+        assert "[100/100]" not in proc.stderr and "tried: 100" in proc.stdout, proc.stderr
+    assert len({proc.stdout.split("\n", 1)[1] for proc in runs}) == 1  # past the timing
 
 
 # --------------------------------------------------------------------------- #

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from runflow.engine.limits import Limits
@@ -253,9 +253,11 @@ class FuzzReport:
 
 
 def run_fuzz(recordings: dict[str, list[Event]], n: int, seed: int = 0, *,
-             kinds: Sequence[str] = KINDS, strict_every: int = 10) -> FuzzReport:
+             kinds: Sequence[str] = KINDS, strict_every: int = 10,
+             progress: Callable[[int, int, FuzzReport], None] | None = None) -> FuzzReport:
     """``n`` random mutations over ``recordings``; every ``strict_every``-th one is
-    also replayed in strict mode (crashes only)."""
+    also replayed in strict mode (crashes only). ``progress(done, n, report)`` is
+    called every 100 mutations and at the end."""
     rng = random.Random(seed)
     names = sorted(recordings)
     clean = {name: replay(encode_sse(recordings[name])[0]).flow.violations for name in names}
@@ -270,4 +272,6 @@ def run_fuzz(recordings: dict[str, list[Event]], n: int, seed: int = 0, *,
             strict = run_case(name, recordings[name], clean[name], m, strict=True)
             if strict.crash is not None:
                 report.crashes.append(strict)
+        if progress is not None and ((i + 1) % 100 == 0 or i + 1 == n):
+            progress(i + 1, n, report)
     return report
