@@ -35,6 +35,13 @@ under it.
    "findings": [{"rule", "severity", "index", "event", "entity", "message",
                  "consequences": [...]}] (every layer, grouped by root cause)}
 
+A WebSocket-mode transcript (a .har file with _webSocketMessages, or JSONL frames
+{"type": "send"|"receive", "data": ...}) is detected, or chosen with --protocol
+responses-ws; its --json object is {"file", "ok", "protocol", "frames",
+"connections": [{"frames", "state", "ending", "lanes", "responses", "steers"}],
+"violations": [{"connection", "index" (the frame), "direction", "event", "code",
+"severity", "lane", "response_id", "source", "message"}]}.
+
 --protocol picks the grammar (default: from the stream's event names); --profile
 names the server, whose known quirks it then judges as that server's profile says
 (e.g. azure: web search items that end 'searching' are expected).
@@ -57,6 +64,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
         raise CommandError("'-' (stdin) can be given only once")
     if args.quiet:
         out.quiet()
+    from runflow.cli.transcripts import read_transcript
+
     code = EXIT_OK
     total = len(args.files)
     bad = 0
@@ -64,6 +73,12 @@ def run(args: argparse.Namespace, out: Output) -> int:
         label = f"[{number}/{total}] {path}" if total > 1 else path
         out.status(label)
         try:
+            transcript = read_transcript(path, args)
+            if transcript is not None:
+                ok = _check_transcript(path, transcript, args, out)
+                bad += not ok
+                code = code if ok else max(code, EXIT_VIOLATIONS)
+                continue
             replay = load_replay(path, args, out, label)
         except CommandError as exc:
             out.error(str(exc))
@@ -87,6 +102,19 @@ def run(args: argparse.Namespace, out: Output) -> int:
         summary = f"{total} files: {total - bad} ok, {bad} not ok"
         out.print(out.style(summary, "bold", "green" if bad == 0 else "red"))
     return code
+
+
+def _check_transcript(path: str, connections: Any, args: argparse.Namespace,
+                      out: Output) -> bool:
+    """One WebSocket transcript: its verdict, printed or as JSON."""
+    from runflow.cli.transcripts import check_report, print_check
+
+    ok, report_json, flows = check_report(path, connections, strict=args.strict)
+    if args.json:
+        write_json(out, report_json)
+    elif not (args.quiet and ok):
+        print_check(path, ok, flows, out)
+    return ok
 
 
 def is_ok(replay: Replay, *, strict: bool) -> bool:

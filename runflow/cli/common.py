@@ -65,10 +65,15 @@ def add_protocol_options(parser: argparse.ArgumentParser) -> None:
     """``--protocol`` and ``--profile``, for the subcommands that read streams."""
     from runflow.protocols.profiles import PROFILES
     from runflow.protocols.registry import PROTOCOLS
+    from runflow.protocols.responses.websocket.definition import WS_RESPONSES
 
+    # responses-ws is not a registry row: a transcript is frames of a connection, not
+    # an SSE stream (runflow.cli.transcripts dispatches it before the recording path).
+    ws = WS_RESPONSES.name
     parser.add_argument(
-        "--protocol", choices=("auto", *PROTOCOLS), default="auto",
-        help="the grammar to check against (default: auto = from the stream's event names)")
+        "--protocol", choices=("auto", *PROTOCOLS, ws), default="auto",
+        help="the grammar to check against (default: auto = from the stream's event "
+             f"names; a WebSocket transcript, HAR or JSONL frames, is {ws})")
     parser.add_argument(
         "--profile", choices=sorted(PROFILES), metavar="SERVER",
         help="judge a server's known quirks as that server's profile says: "

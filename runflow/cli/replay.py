@@ -24,6 +24,12 @@ snapshots instead: {"run": ..., "messages": [...], "steps": [...]} in the order 
 flow first saw them, as the openai SDK's types dump them; for a Responses stream,
 {"response": ...} with its output rebuilt from the streamed items.
 
+A WebSocket-mode transcript (.har with _webSocketMessages, or JSONL frames; detected
+or --protocol responses-ws) lists each frame that changed a lane, response or steer
+state, with its violations, then each response's final status; --json prints
+{"connections": [{"state", "lanes", "responses": [{"id", "lane", "status",
+"response"}]}]}.
+
 exit codes: 0 no error-severity violation, 1 violations found, 2 unreadable input
 or not a recording, 130 interrupted
 """
@@ -48,6 +54,11 @@ def run(args: argparse.Namespace, out: Output) -> int:
     if args.quiet:
         out.quiet()
     out.status(args.file)
+    from runflow.cli.transcripts import read_transcript, replay_transcript
+
+    transcript = read_transcript(args.file, args)
+    if transcript is not None:
+        return replay_transcript(args.file, transcript, args, out)
     replay = load_replay(args.file, args, out)
     flow = replay.flow
     if args.json:

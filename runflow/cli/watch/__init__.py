@@ -38,6 +38,7 @@ EPILOG = """\
 examples:
   runflow watch run.jsonl --speed 4 --diagram
   runflow watch response.sse --speed 0            (Responses: detected from the stream)
+  runflow watch ws.har --speed 0                  (a WebSocket transcript: a line per frame)
   runflow watch --base-url http://127.0.0.1:8000/v1 --thread thread_x --run run_x
   runflow watch --base-url http://127.0.0.1:8000/v1 --assistant asst_parallel_functions \\
       --tool-output get_weather=sunny --tool-output get_time=14:05
@@ -121,6 +122,11 @@ def run(args: argparse.Namespace, out: Output) -> int:
         live = _given(args, ("base_url", *_RUNS, *_RESPONSES, "fault", "tool_output"))
         if live:
             raise CommandError(f"give a RECORDING or --base-url, not both ({', '.join(live)})")
+        from runflow.cli.transcripts import read_transcript, watch_transcript
+
+        transcript = read_transcript(args.recording, args)
+        if transcript is not None:
+            return watch_transcript(args.recording, transcript, args.speed, out)
         recording = _read(args.recording)
     protocol = _protocol(args, recording)
     lens = lens_for(protocol)

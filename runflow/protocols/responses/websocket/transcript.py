@@ -15,15 +15,16 @@ and returns it (its ``violations`` say what broke, at which frame)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from runflow.protocols.responses.websocket.flow import ConnectionFlow
 
-__all__ = ["Frame", "TranscriptError", "check_frames", "check_transcript", "dump_har",
-           "dump_jsonl", "load_transcript", "parse_transcript", "transcript_report"]
+__all__ = ["Frame", "TranscriptError", "check_frames", "check_transcript", "connection_line",
+           "dump_har", "dump_jsonl", "ending", "is_transcript", "load_transcript",
+           "parse_transcript", "transcript_report"]
 
 
 class TranscriptError(ValueError):
@@ -57,6 +58,44 @@ def _frame(raw: Any, where: str) -> Frame:
     if type(opcode) is not int:
         raise TranscriptError(f"{where}: opcode must be an integer")
     return Frame(kind, data, float(time) if time is not None else None, opcode)
+
+
+def is_transcript(text: str) -> bool:
+    """Whether ``text`` is a transcript rather than an SSE recording: a HAR file
+    with an entry holding ``_webSocketMessages``, or JSONL whose first line is a
+    frame (``type`` send or receive, a string ``data``). A hint only: whether it
+    reads is :func:`parse_transcript`'s to say."""
+    head = text[:4096]
+    start = len(head) - len(head.lstrip())
+    if text.startswith("{", start) and '"log"' in text[start:start + 200]:
+        try:
+            har = json.loads(text)
+        except ValueError:
+            return False
+        entries = har.get("log") if type(har) is dict else None
+        entries = entries.get("entries") if type(entries) is dict else None
+        return type(entries) is list and any(
+            type(e) is dict and "_webSocketMessages" in e for e in entries)
+    first = ""
+    for line in _lines(text):  # the first non-blank line, without splitting the rest
+        if line.strip():
+            first = line
+            break
+    try:
+        frame = json.loads(first)
+    except ValueError:
+        return False
+    return (type(frame) is dict and frame.get("type") in ("send", "receive")
+            and type(frame.get("data")) is str)
+
+
+def _lines(text: str) -> Iterator[str]:
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        yield text[start:end]
+        start = end + 1
 
 
 def parse_transcript(text: str, name: str = "<transcript>") -> list[list[Frame]]:
@@ -133,6 +172,18 @@ def dump_har(connections: Sequence[Sequence[Frame]], url: str = "ws://localhost/
                                "entries": entries}}, indent=1)
 
 
+def ending(flow: ConnectionFlow) -> str:
+    """``truncated`` when a response was in flight or a successor owed at the end."""
+    cut = any(v.code in ("truncated", "successor_missing") for v in flow.violations)
+    return "truncated" if cut else "closed"
+
+
+def connection_line(flow: ConnectionFlow) -> str:
+    """``12 frames, 2 lane(s), 2 response(s), 0 steer(s), closed``."""
+    return (f"{flow.index} frames, {len(flow.lanes)} lane(s), {len(flow.responses)} "
+            f"response(s), {len(flow.steers)} steer(s), {ending(flow)}")
+
+
 def transcript_report(path: str | Path) -> tuple[int, str]:
     """What ``runflow check --protocol responses-ws PATH`` prints, and its exit status:
     0 clean (warnings allowed), 1 an error-severity violation, 2 an unreadable file."""
@@ -142,11 +193,7 @@ def transcript_report(path: str | Path) -> tuple[int, str]:
         return 2, f"error: {exc}\n"
     lines, status = [], 0
     for n, flow in enumerate(flows):
-        ended = "truncated" if any(v.code in ("truncated", "successor_missing")
-                                   for v in flow.violations) else "closed"
-        lines.append(f"connection {n}: {flow.index} frames, {len(flow.lanes)} lane(s), "
-                     f"{len(flow.responses)} response(s), {len(flow.steers)} steer(s), "
-                     f"{ended}")
+        lines.append(f"connection {n}: {connection_line(flow)}")
         lines += [f"  {v}" for v in flow.violations]
         if any(v.severity == "error" for v in flow.violations):
             status = 1
