@@ -51,6 +51,8 @@ def read_transcript(path: str, args: argparse.Namespace) -> Connections | None:
     chosen = getattr(args, "protocol", "auto") == TRANSCRIPT_PROTOCOL
     if path == "-" and not chosen:
         return None
+    if not chosen and not _may_be_transcript(path):
+        return None  # a recording: not read twice, whatever its size
     try:
         data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
         text = data.decode("utf-8")
@@ -67,6 +69,30 @@ def read_transcript(path: str, args: argparse.Namespace) -> Connections | None:
         return parse_transcript(text, path)
     except TranscriptError as exc:
         raise CommandError(str(exc)) from None
+
+
+_HEAD = 64 * 1024
+"""How much of a file the first look reads: a JSONL transcript's first frame, or the
+start of a HAR document (a HAR is one JSON document, read whole once it looks like one)."""
+
+
+def _may_be_transcript(path: str) -> bool:
+    """A first look at the head only: the start of a HAR document, or a first line
+    that is a frame. An SSE recording (of any size) is turned away here, unread."""
+    from runflow.protocols.responses.websocket.transcript import is_transcript
+
+    try:
+        with open(path, "rb") as file:
+            head = file.read(_HEAD).decode("utf-8", "ignore")
+    except OSError:
+        return False  # the recording reader says why, in its words
+    stripped = head.lstrip()
+    if stripped.startswith("{") and '"log"' in stripped[:200]:
+        return True
+    first, newline, _ = stripped.partition("\n")
+    if not newline and len(head) >= _HEAD:
+        return True  # a first line longer than the look: the whole read decides
+    return is_transcript(first)
 
 
 def _flows(connections: Connections) -> list[ConnectionFlow]:
