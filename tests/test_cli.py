@@ -276,6 +276,26 @@ def test_a_subcommand_loads_only_its_own_module() -> None:
         "runflow.cli.common", "runflow.cli.output", "runflow.cli.replay"]
 
 
+CHECKED = ("import sys, runflow.cli as cli; code = cli.main(['check', {path!r}]); "
+           "print(code, sorted(m for m in sys.modules if m == 'openai.types.beta' "
+           "or m.startswith('runflow.protocols.') and m.endswith('.flow')))")
+
+
+def test_check_of_a_responses_recording_loads_no_assistants_types() -> None:
+    """Checking a Responses recording imports its own flow and none of the
+    Assistants' (nor ``openai.types.beta``, a second of start-up); checking an
+    Assistants stream imports the Assistants flow and not the Responses one."""
+    stream = recordings_dir() / "responses" / "openaidotnet_hello_text_gpt4omini.sse"
+    done = subprocess.run([sys.executable, "-c", CHECKED.format(path=str(stream))],
+                          capture_output=True, text=True, check=True)
+    assert "ok (17 events, ended done, response completed)" in done.stdout
+    assert done.stdout.splitlines()[-1] == "0 ['runflow.protocols.responses.flow']"
+    done = subprocess.run([sys.executable, "-c", CHECKED.format(path=str(DEMO_STREAM))],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == (
+        "0 ['openai.types.beta', 'runflow.protocols.assistants.flow']")
+
+
 def test_import_runflow_is_cheap_and_every_public_name_resolves() -> None:
     """``import runflow`` loads no openai type; each name of ``__all__`` resolves
     (lazily) to the object of its home module, and ``from runflow import X`` works."""
