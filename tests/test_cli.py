@@ -276,6 +276,30 @@ def test_a_subcommand_loads_only_its_own_module() -> None:
         "runflow.cli.common", "runflow.cli.output", "runflow.cli.replay"]
 
 
+WATCHED = ("openai.types.beta", "runflow.conform.runner", "runflow.protocols.assistants.flow",
+           "runflow.protocols.responses.flow")
+CHECKED = ("import sys, runflow.cli as cli; code = cli.main(['check', {path!r}]); "
+           f"print(code, sorted(m for m in sys.modules if m in {WATCHED!r}))")
+
+
+def test_check_of_a_responses_recording_loads_no_assistants_types() -> None:
+    """Checking a Responses recording imports its own flow and none of the
+    Assistants' (nor ``openai.types.beta``, a second of start-up); checking an
+    Assistants stream does import those (the probe sees them). Neither loads
+    conform's runner (the openai client, for grading a live server)."""
+    stream = recordings_dir() / "responses" / "openaidotnet_hello_text_gpt4omini.sse"
+    done = subprocess.run([sys.executable, "-c", CHECKED.format(path=str(stream))],
+                          capture_output=True, text=True, check=True)
+    assert "ok (17 events, ended done, response completed)" in done.stdout
+    assert done.stdout.splitlines()[-1] == "0 ['runflow.protocols.responses.flow']"
+    done = subprocess.run([sys.executable, "-c", CHECKED.format(path=str(DEMO_STREAM))],
+                          capture_output=True, text=True, check=True)
+    code, loaded = done.stdout.splitlines()[-1].split(" ", 1)
+    assert code == "0"
+    assert {"openai.types.beta", "runflow.protocols.assistants.flow"} <= set(eval(loaded))
+    assert "runflow.conform.runner" not in eval(loaded)  # a printed list of names
+
+
 def test_import_runflow_is_cheap_and_every_public_name_resolves() -> None:
     """``import runflow`` loads no openai type; each name of ``__all__`` resolves
     (lazily) to the object of its home module, and ``from runflow import X`` works."""

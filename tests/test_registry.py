@@ -103,8 +103,8 @@ def test_a_single_event_assistants_stream_is_truncated(tmp_path: Path) -> None:
 def test_the_shipped_rows() -> None:
     assert list(REGISTRY) == ["assistants", "responses"]
     assert PROTOCOLS == {"assistants": ASSISTANTS, "responses": RESPONSES}
-    assert registered("assistants").flow is RunFlow
-    assert registered("responses").flow is ResponseFlow
+    assert registered("assistants").flow_class is RunFlow
+    assert registered("responses").flow_class is ResponseFlow
     with pytest.raises(ValueError, match="unknown protocol 'nope'; known: assistants"):
         registered("nope")
 

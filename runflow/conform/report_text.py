@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from runflow.conform.findings import Finding, Group
-from runflow.conform.runner import Report
+
+if TYPE_CHECKING:
+    from runflow.conform.runner import Report
 
 __all__ = ["consequence_lines", "print_report", "summary_line"]
 

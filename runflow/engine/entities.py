@@ -49,7 +49,7 @@ class Tracker:
         """How messages name this entity, e.g. ``"message msg_abc"``."""
         self.ref = EntityRef(kind=table.entity, id=id_)
         """How violations name this entity."""
-        self.model = table.snapshot
+        self.model = table.snapshot_model
         self.state = UNSEEN
         self.raw: JSON = {}
         self.acc: Accumulator | None = table.accumulator() if table.accumulator else None

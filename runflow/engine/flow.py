@@ -28,9 +28,8 @@ table directly: they are most of the traffic (:mod:`~runflow.engine.deltas`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from openai.types.shared import ErrorObject
 from pydantic import BaseModel
 from pydantic_core import from_json
 
@@ -46,6 +45,9 @@ from runflow.engine.sse import RawEvent
 from runflow.engine.state import Ending
 from runflow.engine.stream import StreamSteps
 from runflow.engine.violations import Code, Violation
+
+if TYPE_CHECKING:
+    from openai.types.shared import ErrorObject
 
 __all__ = ["Ending", "Flow", "RecoveryError"]
 
@@ -269,5 +271,7 @@ class Flow(Recovery, Deltas, StreamSteps):
     @property
     def error(self) -> ErrorObject | None:
         """The error object of the ``error`` event that ended the stream, if any."""
+        from openai.types.shared import ErrorObject  # the SDK's types load when first built
+
         body = self._s.error
         return ErrorObject.construct(**body) if body is not None else None

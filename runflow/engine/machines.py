@@ -170,8 +170,8 @@ class Compiled:
         self.delta_root_states = self.root_table.children_open | {self.root_table.initial}
         """Root states in which a delta needs no further check (deltas only grow)."""
         self.kind_of_model: dict[type[BaseModel], str] = {
-            t.snapshot: kind for kind, t in protocol.tables.items()
-            if t.snapshot is not None and t.role != "scope"
+            model: kind for kind, t in protocol.tables.items()
+            if (model := t.snapshot_model) is not None and t.role != "scope"
         }
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
+
+from runflow.engine.lazy import resolve
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -120,8 +122,9 @@ class EntityTable:
     """The payload shape of this entity's full object (the fields runflow reads)."""
     delta_shape: Shape | None = None
     """The payload shape of this entity's delta events."""
-    snapshot: type[BaseModel] | None = None
-    """The openai SDK type snapshots are built as."""
+    snapshot: type[BaseModel] | str | None = None
+    """The openai SDK type snapshots are built as, or its ``"module:Name"``
+    (imported on first use: :attr:`snapshot_model`)."""
     accumulator: Callable[[], Accumulator] | None = None
     """Makes the object that deltas grow (:class:`runflow.engine.accumulator.Accumulator`)."""
     status_field: str | None = "status"
@@ -160,6 +163,12 @@ class EntityTable:
     status_mismatch: Severity | None = None
     """The severity of a ``status_mismatch`` on this table (None: the code's): an
     error where the event's name and its object's status contradict each other."""
+
+    @property
+    def snapshot_model(self) -> type[BaseModel] | None:
+        """:attr:`snapshot` as a type (a ``"module:Name"`` is imported now)."""
+        ref = self.snapshot
+        return cast("type[BaseModel]", resolve(ref)) if isinstance(ref, str) else ref
 
     def lookup(self) -> dict[tuple[str, str], str]:
         """``{(state, event): dest}`` for every status transition."""

@@ -22,7 +22,8 @@ A new protocol: a folder with its definition (and whichever of the other parts i
 has), then ``register(Registered(definition=..., ...))`` — here for a shipped one,
 anywhere for a protocol of one's own (``tests/toy_protocol`` does that).
 
-Imports run one way: this module imports the protocol folders and the flows; no
+Imports run one way: this module imports the protocol folders (and, on first use,
+the flows it names); no
 folder, and nothing under :mod:`runflow.engine`, imports it back. (It is not
 ``runflow/protocols/__init__.py``, which the engine's imports of the folders' helpers
 run first, see there.)
@@ -32,16 +33,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from runflow.engine.definition import Protocol
 from runflow.engine.flow import Flow
+from runflow.engine.lazy import resolve
 from runflow.engine.profiles import Profile
 from runflow.protocols.assistants import diagrams as assistants_diagrams
 from runflow.protocols.assistants import invariants as assistants_invariants
 from runflow.protocols.assistants import order as assistants_order
 from runflow.protocols.assistants.definition import ASSISTANTS
-from runflow.protocols.assistants.flow import RunFlow
 from runflow.protocols.diagram_set import DiagramSet
 from runflow.protocols.order import Expectation
 from runflow.protocols.payload import Invariant
@@ -51,7 +52,6 @@ from runflow.protocols.responses import invariants as responses_invariants
 from runflow.protocols.responses import order as responses_order
 from runflow.protocols.responses import profiles as responses_profiles
 from runflow.protocols.responses.definition import RESPONSES
-from runflow.protocols.responses.flow import ResponseFlow
 
 __all__ = ["PROTOCOLS", "REGISTRY", "Registered", "detect", "register", "registered",
            "row_of", "unregister"]
@@ -63,8 +63,10 @@ class Registered:
     protocol without the other parts is still checked, replayed and drawn."""
 
     definition: Protocol
-    flow: type[Flow] = Flow
-    """The flow class that runs it (built as ``flow(protocol=definition, profile=...)``)."""
+    flow: type[Flow] | str = Flow
+    """The flow class that runs it (built as ``flow(protocol=definition, profile=...)``),
+    or its ``"module:Name"``, imported on first use (:attr:`flow_class`), so that
+    detecting a stream's protocol loads no other protocol's flow and SDK types."""
     diagrams: DiagramSet | None = None
     """Where its committed diagrams live (None: the generic ``diagrams/<name>/``)."""
     invariants: tuple[Invariant, ...] = ()
@@ -84,9 +86,15 @@ class Registered:
     def diagram_set(self) -> DiagramSet:
         return self.diagrams or DiagramSet.generic(self.name)
 
+    @property
+    def flow_class(self) -> type[Flow]:
+        """:attr:`flow` as a class (a ``"module:Name"`` is imported now)."""
+        ref = self.flow
+        return cast("type[Flow]", resolve(ref)) if isinstance(ref, str) else ref
+
     def new_flow(self, *, profile: Profile | None = None) -> Flow:
         """A fresh flow of this protocol."""
-        return self.flow(protocol=self.definition, profile=profile)
+        return self.flow_class(protocol=self.definition, profile=profile)
 
     def claim(self, name: str | None, data: Any) -> int:
         """How surely one event of a stream is this protocol's: 2 when its data
@@ -155,11 +163,13 @@ def detect(events: Iterable[tuple[str | None, Any]]) -> str:
 
 
 register(Registered(
-    definition=ASSISTANTS, flow=RunFlow, diagrams=assistants_diagrams.DIAGRAMS,
+    definition=ASSISTANTS, flow="runflow.protocols.assistants.flow:RunFlow",
+    diagrams=assistants_diagrams.DIAGRAMS,
     invariants=assistants_invariants.INVARIANTS, order=assistants_order.ORDER,
     scenarios="runflow.conform.assistants:ASSISTANTS_SCENARIOS"))
 register(Registered(
-    definition=RESPONSES, flow=ResponseFlow, diagrams=responses_diagrams.DIAGRAMS,
+    definition=RESPONSES, flow="runflow.protocols.responses.flow:ResponseFlow",
+    diagrams=responses_diagrams.DIAGRAMS,
     invariants=responses_invariants.INVARIANTS, order=responses_order.ORDER,
     scenarios="runflow.conform.responses:RESPONSES_SCENARIOS",
     profiles=responses_profiles.PROFILES))

@@ -68,10 +68,6 @@ from enum import Enum
 from functools import partial
 from typing import Any
 
-from openai.types.beta import Thread
-from openai.types.beta.threads import Message, Run
-from openai.types.beta.threads.runs import RunStep
-
 from runflow.engine.accumulator import shorten
 from runflow.engine.definition import (
     UNSEEN,
@@ -246,7 +242,7 @@ THREAD = EntityTable(
     role="scope",
     status_field=None,
     shape=Obj({"id": ID}, required=("id",)),
-    snapshot=Thread,
+    snapshot="openai.types.beta:Thread",
     states=(U, "created"),
     terminal=frozenset({"created"}),
     transitions=(
@@ -262,7 +258,7 @@ RUN = EntityTable(
     children_open=frozenset({"in_progress"}),
     children_closing=frozenset({"requires_action", "cancelling"}),
     shape=RUN_SHAPE,
-    snapshot=Run,
+    snapshot="openai.types.beta.threads:Run",
     states=(
         U, "queued", "in_progress", "requires_action", "cancelling",
         "cancelled", "failed", "completed", "incomplete", "expired",
@@ -297,7 +293,7 @@ STEP = EntityTable(
     links={"run_id": Entity.RUN, "thread_id": Entity.THREAD},
     shape=STEP_SHAPE,
     delta_shape=DELTA_SHAPE,
-    snapshot=RunStep,
+    snapshot="openai.types.beta.threads.runs:RunStep",
     accumulator=partial(StepDetails, TOOL_CALLS_DELTA),
     states=(U, "in_progress", "completed", "failed", "cancelled", "expired"),
     terminal=frozenset({"completed", "failed", "cancelled", "expired"}),
@@ -320,7 +316,7 @@ MESSAGE = EntityTable(
     links={"run_id": Entity.RUN, "thread_id": Entity.THREAD},
     shape=MESSAGE_SHAPE,
     delta_shape=DELTA_SHAPE,
-    snapshot=Message,
+    snapshot="openai.types.beta.threads:Message",
     accumulator=partial(MessageContent, CONTENT_DELTA),
     states=(U, "in_progress", "completed", "incomplete"),
     terminal=frozenset({"completed", "incomplete"}),
