@@ -134,3 +134,17 @@ def test_the_walker_runs_on_the_shipped_root_tables() -> None:
     run = RESPONSES.root_table
     assert walk(RESPONSES, ResponseFlow, ("response",)) == len(run.states) * len(
         {t.event for t in run.transitions})
+
+
+def test_every_lazy_reference_of_the_shipped_rows_resolves() -> None:
+    """Flow classes and snapshot types named as ``"module:Name"`` load on first use;
+    a mistyped one would fail only then, so every one is resolved here."""
+    from pydantic import BaseModel
+
+    from runflow.engine.flow import Flow
+
+    for row in REGISTRY.values():
+        assert issubclass(row.flow_class, Flow), row.definition.name
+        for kind, table in row.definition.tables.items():
+            model = table.snapshot_model
+            assert model is None or issubclass(model, BaseModel), (row.definition.name, kind)
