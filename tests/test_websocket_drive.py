@@ -29,6 +29,7 @@ from runflow.adapters.drive import (
     function_tools,
 )
 from runflow.protocols.responses.websocket.transcript import Frame, check_frames
+from runflow.server import websocket as websocket_server
 from runflow.server.responses_scenarios import ResponseRequest, script_response
 from runflow.server.scenarios import ScenarioOptions
 from runflow.server.websocket import HasOptions, WebSocketMode
@@ -330,3 +331,28 @@ def test_steering_both_turns_commits_both_steers(server: WebSocketServer) -> Non
         ("committed", second.records[0][1].id), ("committed", second.record.id)]
     assert result.steers[0].required_input is not None
     assert check_frames(result.frames[0]).violations == []
+
+
+def test_a_steer_cut_with_its_socket_is_unknown_and_not_sent_again(
+        server: WebSocketServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Turn 0 is held until its steer; the socket is cut just after the steer was
+    accepted (frames: create, created, in_progress and the steer in either order,
+    accepted at #4; the cut falls before #5). The steer's outcome is unknown (not proof
+    of rejection), so the loop does not send it again: the turn is asked again on a new
+    socket without it (where the hold, waiting for no steer, is cut short)."""
+    monkeypatch.setattr(websocket_server, "HOLD_SECONDS", 2.0)
+    fresh(server)
+    server.mode.inject("cut", at=5)
+    result = run(server, False, Tools(), deadline=30, steer={0: ["Also in Rome?"]},
+                 metadata={"scenario": "parallel_functions", "hold": "steer"})
+    kinds = [json.loads(f.data)["type"] for f in server.mode.transcripts[0]]
+    assert kinds[4] == "response.steer.accepted" and len(kinds) == 5
+    [steer] = result.steers
+    assert (steer.state, steer.id, steer.committed_by) == ("unknown", steer.id, None)
+    assert steer.id is not None  # it had been accepted
+    assert result.reconnects == 1 and result.response.status == "completed"
+    second = [json.loads(f.data)["type"] for f in server.mode.transcripts[1]
+              if f.type == "send"]
+    assert second == ["response.create", "response.create"]  # no steer on the new socket
+    [(_, cut_at)] = server.mode.faulted
+    assert [(n, v.code, v.index) for n, v in result.violations] == [(0, "truncated", cut_at)]
