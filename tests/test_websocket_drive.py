@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from runflow.adapters.drive import (
+    DriveError,
     DrivenSocket,
     FunctionCallMade,
     RunTimeout,
@@ -225,7 +226,7 @@ class Scripted(WebSocketMode):
     """A WebSocket endpoint that answers the n-th create with ``scripts[n]`` (no
     script: never answers) and keeps every create it received."""
 
-    def __init__(self, scripts: list[list[dict[str, Any]]]) -> None:
+    def __init__(self, scripts: list[list[Any]]) -> None:
         super().__init__()
         self.scripts = scripts
         self.creates: list[dict[str, Any]] = []
@@ -244,7 +245,7 @@ class Scripted(WebSocketMode):
             pass
 
 
-def scripted_server(scripts: list[list[dict[str, Any]]]) -> tuple[Server, Scripted]:
+def scripted_server(scripts: list[list[Any]]) -> tuple[Server, Scripted]:
     server = Server()
     mode = Scripted(scripts)
     server.backend.websocket = mode
@@ -356,3 +357,34 @@ def test_a_steer_cut_with_its_socket_is_unknown_and_not_sent_again(
     assert second == ["response.create", "response.create"]  # no steer on the new socket
     [(_, cut_at)] = server.mode.faulted
     assert [(n, v.code, v.index) for n, v in result.violations] == [(0, "truncated", cut_at)]
+
+
+def text_script() -> list[dict[str, Any]]:
+    body = {"model": "gpt-4o", "input": "Hi", "metadata": {}}
+    return script_response("text", ResponseRequest(body, ScenarioOptions()))
+
+
+def test_a_frame_that_is_no_event_is_a_violation_not_an_exception() -> None:
+    """Remote input is hostile: a frame holding a JSON string is reported at its index
+    (``malformed_frame``) and the loop reads on to the response."""
+    server, _ = scripted_server([["not an event", *text_script()]])
+    with server, openai.OpenAI(base_url=server.base_url, api_key="test",
+                               max_retries=0) as client:
+        result = drive_websocket(lambda: client.responses.connect(), tools={},
+                                 model="gpt-4o", input="Hi", idle_timeout=10)
+    assert result.response.status == "completed"
+    assert [(n, v.code, v.index) for n, v in result.violations] == [(0, "malformed_frame", 1)]
+
+
+@pytest.mark.parametrize("error", [{"code": "model_mismatch", "message": "no"}, 5, None])
+def test_a_refused_create_ends_in_drive_error(error: Any) -> None:
+    """An error no response owns refuses the create: DriveError naming its code (any
+    shape of ``error`` reads as one), not a hang and not another exception."""
+    server, mode = scripted_server([[{"type": "error", "error": error}]])
+    with server, openai.OpenAI(base_url=server.base_url, api_key="test",
+                               max_retries=0) as client:
+        with pytest.raises(DriveError, match=r"refused response\.create") as caught:
+            drive_websocket(lambda: client.responses.connect(), tools={}, model="gpt-4o",
+                            input="Hi", idle_timeout=10)
+    assert ("model_mismatch" in str(caught.value)) == isinstance(error, dict)
+    assert len(mode.creates) == 1
