@@ -388,3 +388,20 @@ def test_a_refused_create_ends_in_drive_error(error: Any) -> None:
                             input="Hi", idle_timeout=10)
     assert ("model_mismatch" in str(caught.value)) == isinstance(error, dict)
     assert len(mode.creates) == 1
+
+
+def test_a_socket_lost_again_and_again_ends_after_max_reconnects() -> None:
+    """The server's connection time limit (0.3 s) ends every socket while the response
+    is held: the loop reopens the socket ``max_reconnects`` times, then raises."""
+    with WebSocketServer(max_seconds=0.3) as limited, openai.OpenAI(
+            base_url=limited.base_url, api_key="test", max_retries=0) as client:
+        with pytest.raises(DriveError, match=r"lost or would not open 3 times "
+                                             r"\(max_reconnects=2\)"):
+            drive_websocket(lambda: client.responses.connect(), tools=Tools().mapping(),
+                            max_reconnects=2, deadline=30, **{
+                                **TOOLS_LOOP, "metadata": {"scenario": "parallel_functions",
+                                                           "hold": "steer"}})
+        codes = [[json.loads(f.data).get("error", {}).get("code") for f in frames
+                  if f.type == "receive"] for frames in limited.mode.transcripts]
+    assert len(codes) == 3
+    assert all(c[-1] == "websocket_connection_limit_reached" for c in codes), codes

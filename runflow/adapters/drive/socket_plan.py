@@ -51,11 +51,15 @@ from runflow.protocols.responses.websocket.records import (
 )
 from runflow.protocols.responses.websocket.transcript import Frame
 
-__all__ = ["RECONNECT_ERRORS", "DrivenSocket", "SocketPlan", "Turn"]
+__all__ = ["MAX_RECONNECT_DELAY", "RECONNECT_DELAY", "RECONNECT_ERRORS", "DrivenSocket",
+           "SocketPlan", "Turn"]
 
 RECONNECT_ERRORS = ("websocket_connection_limit_reached",)
 """Error codes that end the socket, not the request: the loop reconnects."""
 NOT_FOUND = "previous_response_not_found"
+RECONNECT_DELAY = 0.1
+"""Seconds before the second reconnect in a row (the first is at once), doubling."""
+MAX_RECONNECT_DELAY = 2.0
 
 
 @dataclass
@@ -163,6 +167,8 @@ class SocketPlan:
         self.seen: set[tuple[int, str]] = set()
         self.received_count = 0
         self.reconnects = 0
+        """Sockets opened (or tried) after the first."""
+        self.attempts = 0
         self.ledger = Ledger()
         self.calls: list[FunctionCallMade] = []
         self.repeated: list[ResponseFunctionToolCall] = []
@@ -188,17 +194,28 @@ class SocketPlan:
         return self.flow.lanes.get(self.lane) if self.connections else None
 
     # -- sockets ----------------------------------------------------------------------
+    def before_open(self) -> float:
+        """Seconds to wait before opening the next socket: none for the first, nor
+        for a first reconnect (a cut is most often a one-off), then
+        :data:`RECONNECT_DELAY` doubling up to :data:`MAX_RECONNECT_DELAY`, never
+        past the deadline. Raises :class:`DriveError` past ``max_reconnects``."""
+        self.attempts += 1
+        if self.attempts == 1:
+            return 0.0
+        self.reconnects += 1
+        if self.reconnects > self.max_reconnects:
+            raise DriveError(f"{self.still()}: the socket was lost or would not open "
+                             f"{self.reconnects} times (max_reconnects={self.max_reconnects})")
+        step = min(self.reconnects - 2, 16)
+        return 0.0 if step < 0 else self.budget.clip(
+            min(RECONNECT_DELAY * 2 ** step, MAX_RECONNECT_DELAY))
+
     def opened(self) -> list[str]:
         """A new socket: its flow, and the frames to send first (the turn's create)."""
-        if self.connections:
-            self.reconnects += 1
-            if self.reconnects > self.max_reconnects:
-                raise DriveError(f"{self.still()}: the socket was lost {self.reconnects} "
-                                 f"times (max_reconnects={self.max_reconnects})")
         self.connections.append(self.make_connection())
         self.frames.append([])
         self.received_count = 0
-        self.full = bool(self.connections[:-1]) and not self.stored
+        self.full = self.reconnects > 0 and not self.stored
         return [self.request()]
 
     def request(self) -> str:

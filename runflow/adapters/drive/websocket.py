@@ -37,8 +37,10 @@ outcome is unknown, which is not proof of rejection).
 Bounds as in :func:`~runflow.adapters.drive.responses.drive_response`:
 ``deadline`` caps the whole call, ``idle_timeout`` (60 s unless given) each wait
 for a frame; either raises :class:`~runflow.adapters.drive.errors.RunTimeout`
-with the socket closed. ``max_reconnects`` (3) bounds the sockets opened after the
-first.
+with the socket closed. ``max_reconnects`` (3) bounds the sockets opened (or
+tried: a socket that would not open counts) after the first; the first reconnect
+is at once, the next ones back off (:data:`~.socket_plan.RECONNECT_DELAY`
+doubling). A first socket that does not open raises the SDK's error.
 """
 
 from __future__ import annotations
@@ -177,9 +179,15 @@ def drive_websocket(
                           idle_timeout, max_rounds, max_reconnects, steer, make_connection,
                           {"model": model, **create_kwargs})
     while True:
+        time.sleep(plan.before_open())
         plan.budget.check(plan.still())
         manager = connect()
-        conn = manager.__enter__()
+        try:
+            conn = manager.__enter__()
+        except Exception as exc:
+            if plan.reconnects and socket_gone(exc):
+                continue  # a socket that would not open counts as a reconnect
+            raise
         try:
             done = _socket(conn, plan, runner)
         finally:
@@ -264,9 +272,15 @@ async def adrive_websocket(
                           idle_timeout, max_rounds, max_reconnects, steer, make_connection,
                           {"model": model, **create_kwargs})
     while True:
+        await asyncio.sleep(plan.before_open())
         plan.budget.check(plan.still())
         manager = connect()
-        conn = await manager.__aenter__()
+        try:
+            conn = await manager.__aenter__()
+        except Exception as exc:
+            if plan.reconnects and socket_gone(exc):
+                continue
+            raise
         try:
             done = await _asocket(conn, plan, runner)
         finally:
