@@ -130,6 +130,7 @@ def test_a_two_turn_tool_loop_completes_on_one_socket(server: WebSocketServer,
     assert result.response.status == "completed" and result.text == ANSWER
     assert result.reconnects == 0 and len(server.mode.transcripts) == 1
     assert result.violations == [] and [t.violations for t in result.turns] == [[], []]
+    assert [f.status for f in result.flows] == ["completed", "completed"]
     assert sorted(tools.calls) == ["get_time", "get_weather"]
     # the second turn sent only the new items, chained on the first response
     creates = [json.loads(f.data) for f in server.mode.transcripts[0] if f.type == "send"]

@@ -41,6 +41,7 @@ from runflow.adapters.drive.budget import Budget
 from runflow.adapters.drive.errors import DriveError
 from runflow.adapters.drive.ledger import Ledger
 from runflow.adapters.drive.responses import FunctionCallMade
+from runflow.protocols.responses.flow import ResponseFlow
 from runflow.protocols.responses.websocket.flow import ConnectionFlow
 from runflow.protocols.responses.websocket.records import (
     FrameViolation,
@@ -105,6 +106,11 @@ class DrivenSocket:
         final = self.turns[-1].response
         assert final is not None  # a turn ends only at a terminal event
         return final
+
+    @property
+    def flows(self) -> list[ResponseFlow]:
+        """Each turn's final response's flow (the WebSocket variant of the grammar)."""
+        return [t.record.flow for t in self.turns]
 
     @property
     def responses(self) -> list[Response]:
@@ -261,9 +267,12 @@ class SocketPlan:
             self.turn.records.append((socket, record))
             out += self._steers(record)
         data = parse_frame(text)
-        if isinstance(data, dict) and data.get("type") == "error" and (
-                record is None or not record.active) and (lane is None or not lane.queued):
-            return self._refused(data)
+        if isinstance(data, dict) and data.get("type") == "error":
+            error = data.get("error")
+            if isinstance(error, dict) and error.get("code") in RECONNECT_ERRORS:
+                return "reconnect", []  # whatever was in flight: the socket is ending
+            if (record is None or not record.active) and (lane is None or not lane.queued):
+                return self._refused(error if isinstance(error, dict) else {})
         if (lane is not None and record is not None and not record.active
                 and lane.state not in ("in_flight", "succeeding") and not lane.queued
                 and self.turn.records and self.turn.records[-1][1] is record):
@@ -278,13 +287,9 @@ class SocketPlan:
         return [json.dumps({"type": "response.steer", "previous_response_id": record.id,
                             "input": inp}) for inp in self.steer[number]]
 
-    def _refused(self, data: dict[str, Any]) -> tuple[str, list[str]]:
-        """An error no response owns: the create was refused, or the socket ends."""
-        error = data.get("error")
-        error = error if isinstance(error, dict) else {}
+    def _refused(self, error: dict[str, Any]) -> tuple[str, list[str]]:
+        """An error no response owns: the create was refused."""
         code, message = error.get("code"), error.get("message")
-        if code in RECONNECT_ERRORS:
-            return "reconnect", []
         if code == NOT_FOUND and not self.full and self.previous != self.root_previous:
             self.full = True  # connection memory is gone: send what it held
             return "send", [self.request()]
