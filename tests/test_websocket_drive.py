@@ -345,7 +345,7 @@ def test_a_steer_cut_with_its_socket_is_unknown_and_not_sent_again(
     monkeypatch.setattr(websocket_server, "HOLD_SECONDS", 2.0)
     fresh(server)
     server.mode.inject("cut", at=5)
-    result = run(server, False, Tools(), deadline=30, steer={0: ["Also in Rome?"]},
+    result = run(server, False, Tools(), deadline=30, steer={0: "Also in Rome?"},
                  metadata={"scenario": "parallel_functions", "hold": "steer"})
     kinds = [json.loads(f.data)["type"] for f in server.mode.transcripts[0]]
     assert kinds[4] == "response.steer.accepted" and len(kinds) == 5

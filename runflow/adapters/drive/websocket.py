@@ -28,7 +28,7 @@ Exactly once per ``call_id``, across lost sockets (decided in :mod:`.socket_plan
 Do not give the factory ``on_reconnecting``: the SDK would reconnect behind the
 loop's back (and the loop would not send the lost turn again).
 
-Steering: ``steer={turn: [input, ...]}`` sends each input as a ``response.steer``
+Steering: ``steer={turn: [input, ...]}`` (or one string) sends each input as a ``response.steer``
 to that turn's response once it is created (turn 0 is the first request). Their
 ledger -- accepted, pending, committed, failed, unknown after a lost socket -- is
 :attr:`DrivenSocket.steers`; a steer is never sent again after a lost socket (its
@@ -122,7 +122,9 @@ def _setup(tools: Mapping[str, Tool], tool_params: Iterable[Any] | None,
         raise ValueError("max_rounds must be at least 1 and max_reconnects at least 0")
     params["tools"] = list(tool_params) if tool_params is not None else function_tools(tools)
     plan = SocketPlan(params, input, Budget(deadline, idle_timeout), max_rounds=max_rounds,
-                      max_reconnects=max_reconnects, steer=dict(steer or {}),
+                      max_reconnects=max_reconnects,
+                      steer={turn: [inputs] if isinstance(inputs, str) else list(inputs)
+                             for turn, inputs in (steer or {}).items()},
                       make_connection=make_connection)
     return plan, ToolRunner(dict(tools), on_tool_error, tool_timeout)
 
