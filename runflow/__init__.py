@@ -24,14 +24,17 @@ if TYPE_CHECKING:
     from runflow.adapters.drive import (
         DriveError,
         DrivenResponse,
+        DrivenSocket,
         FunctionCallMade,
         RunTimeout,
         ToolError,
         UnknownTool,
         adrive,
         adrive_response,
+        adrive_websocket,
         drive,
         drive_response,
+        drive_websocket,
     )
     from runflow.adapters.handlers import AsyncFlowEventHandler, FlowEventHandler
     from runflow.adapters.response_handler import ResponseEventHandler
@@ -65,6 +68,7 @@ __all__ = [
     "Code",
     "DriveError",
     "DrivenResponse",
+    "DrivenSocket",
     "Ending",
     "Entity",
     "EntityRef",
@@ -94,17 +98,20 @@ __all__ = [
     "aconsume",
     "adrive",
     "adrive_response",
+    "adrive_websocket",
     "consume",
     "drive",
     "drive_response",
+    "drive_websocket",
     "register",
 ]
 __version__ = "0.1.0"
 
 _HOMES: dict[str, tuple[str, ...]] = {
-    "runflow.adapters.drive": ("DriveError", "DrivenResponse", "FunctionCallMade", "RunTimeout",
-                               "ToolError", "UnknownTool", "adrive", "adrive_response", "drive",
-                               "drive_response"),
+    "runflow.adapters.drive": ("DriveError", "DrivenResponse", "DrivenSocket", "FunctionCallMade",
+                               "RunTimeout", "ToolError", "UnknownTool", "adrive",
+                               "adrive_response", "adrive_websocket", "drive", "drive_response",
+                               "drive_websocket"),
     "runflow.adapters.handlers": ("AsyncFlowEventHandler", "FlowEventHandler"),
     "runflow.adapters.response_handler": ("ResponseEventHandler",),
     "runflow.adapters.sdk": ("aconsume", "consume"),

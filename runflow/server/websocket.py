@@ -41,6 +41,7 @@ from runflow.server.responses_scenarios import (
     RESPONSE_SCENARIOS,
     ResponseRequest,
     ScenarioError,
+    ToolOutput,
     script_response,
 )
 from runflow.server.scenarios import ScenarioOptions
@@ -268,7 +269,10 @@ class _Connection:
             events = (script_response("text", ResponseRequest(request_body, options))[:1]
                       if body.get("generate") is False
                       else script_response(scenario if scenario in RESPONSE_SCENARIOS
-                                           else "text", ResponseRequest(request_body, options)))
+                                           else "text", ResponseRequest(
+                                               request_body, options,
+                                               _tool_outputs(body, self.memory.get(
+                                                   str(previous))))))
         except (ScenarioError, KeyError) as exc:
             await self.send(self._error("invalid_request_error", str(exc), lane))
             return
@@ -400,3 +404,18 @@ def _user_input(inp: Any) -> bool:
         return bool(inp)
     return isinstance(inp, list) and bool(inp) and all(
         isinstance(i, dict) and i.get("role") == "user" for i in inp)
+
+
+def _tool_outputs(body: JSON, previous: JSON | None) -> list[ToolOutput]:
+    """The input's ``function_call_output`` items, named from the calls of the previous
+    response (connection memory) or of the input itself (a full input resent without
+    ``previous_response_id``), so a tool scenario answers them as over HTTP."""
+    given = body.get("input")
+    items = [i for i in given if isinstance(i, dict)] if isinstance(given, list) else []
+    asked = previous.get("output") if isinstance(previous, dict) else None
+    calls = {c.get("call_id"): str(c.get("name")) for c in [
+        *(asked if isinstance(asked, list) else []), *items]
+        if isinstance(c, dict) and c.get("type") == "function_call"}
+    return [ToolOutput(str(i.get("call_id")), calls[i.get("call_id")], str(i.get("output")))
+            for i in items if i.get("type") == "function_call_output"
+            and i.get("call_id") in calls]
