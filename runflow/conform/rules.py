@@ -63,12 +63,26 @@ _HTTP = (
                 "\"param\", \"code\"}}.", "OpenAI's error shape; the SDKs read error.message"),
 )
 
+WEBSOCKET = WS_RESPONSES.name
+"""``responses-ws``: a WebSocket-mode server. Not a registry row (a transcript is not an
+SSE stream); its responses are graded on the Responses rows too (:func:`rules_for`)."""
+_WS_SOURCE = {"WS": "shared/WEBSOCKET.md", "SDK": "the openai SDK's types",
+              "API": "OpenAI's API reference"}
+
 _GRAMMAR = tuple(
     ConformRule(f"grammar.{r.code.value}", r.severity,
                 frozenset({"responses"}) if r.summary.startswith("Responses:") else BOTH,
                 r.summary, "runflow's grammar (runflow.RULES)", None)
     for r in VIOLATION_RULES.values()
 )
+
+_WS_GRAMMAR = tuple(
+    ConformRule(f"grammar.{r.code.value}", r.severity, frozenset({WEBSOCKET}),
+                f"WebSocket: {r.why}.", _WS_SOURCE[r.source], None)
+    for r in WS_RULES.values() if f"grammar.{r.code.value}" not in {g.id for g in _GRAMMAR}
+)
+"""The connection's own rules (a code the grammar already has, ``sequence_gap`` and
+``truncated``, is that rule)."""
 
 def _payload_rules() -> tuple[ConformRule, ...]:
     """One rule per invariant id; an id both definitions use (``payload.message.id``)
@@ -123,27 +137,18 @@ _CONSISTENCY = (
                 "stream"),
 )
 
-WEBSOCKET = WS_RESPONSES.name
-"""``responses-ws``: a WebSocket-mode server. Not a registry row (a transcript is not an
-SSE stream); its responses are graded on the Responses rows too (:func:`rules_for`)."""
-_WS_SOURCE = {"WS": "shared/WEBSOCKET.md", "SDK": "the openai SDK's types",
-              "API": "OpenAI's API reference"}
 
-_WEBSOCKET = (
-    *(ConformRule(f"grammar.{r.code.value}", r.severity, frozenset({WEBSOCKET}),
-                  f"WebSocket: {r.why[:1].upper()}{r.why[1:]}.", _WS_SOURCE[r.source], None)
-      for r in WS_RULES.values()
-      if f"grammar.{r.code.value}" not in {g.id for g in _GRAMMAR}),
-    ConformRule("consistency.ws_outcome", "error", frozenset({WEBSOCKET}),
-                "WebSocket: a scenario's conversation ends as its source documents (each "
-                "response's status, each steer's state and error code, the error event of a "
-                "refused create).", "shared/WEBSOCKET.md and the openai SDK's types"),
-)
+_WS_OUTCOME = ConformRule(
+    "consistency.ws_outcome", "error", frozenset({WEBSOCKET}),
+    "WebSocket: a scenario's conversation ends as its source documents (each response's "
+    "status, each steer's state and error code, the error event of a refused create).",
+    "shared/WEBSOCKET.md and the openai SDK's types")
 _WS_SHARED = frozenset({"http.status", "http.error_shape"})
 _WS_NOT = frozenset({"payload.response.structured_output"})
 
 RULES: dict[str, ConformRule] = {
-    r.id: r for r in (*_HTTP, *_GRAMMAR, *_PAYLOAD, *_ORDER, *_CONSISTENCY, *_WEBSOCKET)
+    r.id: r for r in (*_HTTP, *_GRAMMAR, *_WS_GRAMMAR, *_PAYLOAD, *_ORDER, *_CONSISTENCY,
+                  _WS_OUTCOME)
 }
 
 

@@ -82,11 +82,11 @@ class WsSession:
         path = urlsplit(url).path
         start = time.monotonic()
         headers = {"Authorization": f"Bearer {self.api_key}", **self.headers}
-        try:
-            socket = connect(url, additional_headers=headers, proxy=None,
-                             open_timeout=max(0.001, min(self.bounds.timeout, self.left())),
-                             max_size=self.bounds.body_bytes, close_timeout=1,
-                             compression=None)
+        try:  # entered as a context manager (what websockets asks), left in close()
+            socket = contextlib.ExitStack().enter_context(connect(
+                url, additional_headers=headers, proxy=None,
+                open_timeout=max(0.001, min(self.bounds.timeout, self.left())),
+                max_size=self.bounds.body_bytes, close_timeout=1, compression=None))
         except InvalidStatus as exc:
             self.reached = True
             status = exc.response.status_code
