@@ -221,6 +221,9 @@ def test_the_command_line_grades_websocket_mode_into_every_report(
         ("lanes", "passed"), ("warm_up", "passed")]
     [flow] = data["scenarios"][0]["flows"]
     assert flow["ending"] == "done" and flow["state"] == "closed" and flow["events"] > 20
+    [upgrade] = data["scenarios"][0]["exchanges"]  # the handshake, and the frames received
+    assert (upgrade["status"], upgrade["path"]) == (101, "/v1/responses")
+    assert upgrade["events"] == flow["events"] - 2  # all but the two creates sent
     assert data["rules"]["grammar.wrong_lane"]["status"] == "pass"
     suites = ET.parse(junit).getroot()
     assert suites.get("failures") == "0"

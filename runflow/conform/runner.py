@@ -61,10 +61,9 @@ def scenarios_for(protocol: str) -> tuple[Scenario, ...]:
 
 
 def conform_protocols() -> tuple[str, ...]:
-    """The protocols conform grades: the registered ones with scenarios, and
-    ``responses-ws`` (WebSocket mode, :mod:`.websocket_scenarios`)."""
-    return (*(name for name, entry in REGISTRY.items() if entry.scenarios is not None),
-            WEBSOCKET)
+    """The registered protocols that have conform scenarios (beside them, conform
+    grades ``responses-ws``, WebSocket mode: :mod:`.websocket_scenarios`)."""
+    return tuple(name for name, entry in REGISTRY.items() if entry.scenarios is not None)
 
 
 def scenario_names(protocol: str) -> tuple[str, ...]:
@@ -226,9 +225,9 @@ def conform(base_url: str, *, protocol: str = "assistants", api_key: str = "runf
     """Grade the server at ``base_url`` (what ``openai.OpenAI(base_url=...)`` takes).
     ``protocol="responses-ws"`` grades its WebSocket mode at ``/responses`` under it,
     held to ``bounds`` (default: :class:`Bounds` with ``timeout``)."""
-    if protocol not in conform_protocols():
+    if protocol not in (*conform_protocols(), WEBSOCKET):
         raise ValueError(f"unknown protocol {protocol!r}; known: "
-                         f"{', '.join(conform_protocols())}")
+                         f"{', '.join((*conform_protocols(), WEBSOCKET))}")
     if protocol == WEBSOCKET:
         return _conform_websocket(base_url, api_key, model, scenarios, headers,
                                   bounds or Bounds(timeout=timeout))

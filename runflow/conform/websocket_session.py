@@ -105,16 +105,16 @@ class WsSession:
                 raise CouldNotRun(line) from None
             raise Ended(line) from None
         self.reached = True
-        self.exchanges.append(Exchange(label, "GET", path, 101, None,
-                                       time.monotonic() - start))
-        return WsConnection(self, label, socket)
+        return WsConnection(self, label, socket, path, start)
 
 
 class WsConnection:
     """One open socket and its transcript (:attr:`frames`, both directions)."""
 
-    def __init__(self, session: WsSession, label: str, socket: ClientConnection) -> None:
+    def __init__(self, session: WsSession, label: str, socket: ClientConnection, path: str,
+                 start: float) -> None:
         self.session, self.label, self.socket = session, label, socket
+        self.path, self.start = path, start
         self.frames: list[Frame] = []
         self.findings: list[Finding] = []
         self.received_bytes = 0
@@ -186,7 +186,14 @@ class WsConnection:
         raise Ended(message)
 
     def _stop(self) -> None:
+        """Close the socket once, and keep the exchange (the upgrade, and how many
+        frames came over it)."""
+        if self.ended:
+            return
         self.ended = True
+        received = sum(1 for f in self.frames if f.type == "receive")
+        self.session.exchanges.append(Exchange(self.label, "GET", self.path, 101, None,
+                                               time.monotonic() - self.start, received))
         with contextlib.suppress(Exception):  # a socket that cannot even close is closed
             self.socket.close()
 
