@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -263,6 +264,42 @@ def test_a_refused_handshake_makes_the_scenario_not_applicable(
     assert result.status == "not_applicable" and "handshake" in result.reason
     assert [400 <= (e.status or 0) < 500 for e in result.exchanges] == [True]
     assert report.exit_code == 2
+
+
+JUNK = ["not json", "[1, 2]", '{"type": 5}', '{"type": "response.created", "response": "x", '
+        '"stream_id": 7}']
+
+
+@pytest.fixture
+def hostile() -> Iterator[str]:
+    """A WebSocket server that answers the first client frame with :data:`JUNK`, then
+    closes; its base URL."""
+    from websockets.sync.server import ServerConnection, serve
+
+    def answer(conn: ServerConnection) -> None:
+        conn.recv()
+        for text in JUNK:
+            conn.send(text)
+        conn.close()
+
+    with serve(answer, "127.0.0.1", 0) as running:
+        thread = threading.Thread(target=running.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{running.socket.getsockname()[1]}/v1"
+        running.shutdown()
+        thread.join(5)
+
+
+def test_a_hostile_server_is_graded_frame_by_frame_never_an_exception(hostile: str) -> None:
+    report = conform(hostile, protocol=WS, scenarios=["turns"], bounds=Bounds(timeout=5))
+    [result] = report.scenarios
+    assert [(f.rule, f.index) for f in result.findings] == [
+        ("grammar.malformed_frame", 1), ("grammar.malformed_frame", 2),
+        ("grammar.malformed_frame", 3), ("grammar.malformed_frame", 4)]
+    assert result.status == "failed" and report.exit_code == 1
+    # the fourth frame names no response: the create reads as refused, and conform stops
+    assert "refused" in result.reason
+    assert [f.type for f in _probe(result).frames] == ["send", *["receive"] * len(JUNK)]
 
 
 def test_every_row_says_what_it_expects_and_where_that_is_written() -> None:

@@ -39,9 +39,10 @@ from runflow.conform.session import error_shape_problem
 from runflow.conform.websocket_context import Expect
 from runflow.engine.definition import Protocol
 from runflow.engine.state import Ending, StateChange
+from runflow.engine.violations import RULES as ENGINE_RULES
 from runflow.protocols.responses.definition import RESPONSES
 from runflow.protocols.responses.websocket import ConnectionFlow, FrameViolation
-from runflow.protocols.responses.websocket.definition import MACHINES, WS_RESPONSES
+from runflow.protocols.responses.websocket.definition import MACHINES, WS_RESPONSES, WsCode
 from runflow.protocols.responses.websocket.records import LaneRecord, SteerRecord, parse_frame
 from runflow.protocols.responses.websocket.transcript import Frame, ending
 
@@ -156,7 +157,7 @@ def _finding(v: FrameViolation) -> Finding:
 def _response_events(flow: ConnectionFlow, events: list[TappedEvent]
                      ) -> list[list[TappedEvent]]:
     """Each response's events, as its flow was fed them (frame indices kept)."""
-    return [[replace(events[i], stream=0) for i in record.frames if i < len(events)]
+    return [[events[i] for i in record.frames if i < len(events)]
             for record in flow.responses.values()]
 
 
@@ -222,7 +223,9 @@ def grade_connection(label: str, frames: list[Frame], number: int = 0,
     findings = [_finding(v) for v in flow.violations]
     more, checked = _layers(flow, events)
     findings += more + list(found)
-    checked |= {f"grammar.{code}" for code in {*_ws_codes(), *_response_codes(flow)}}
+    checked |= {f"grammar.{code.value}" for code in WsCode}
+    if flow.responses:  # some response's own grammar ran
+        checked |= {f"grammar.{code.value}" for code in ENGINE_RULES}
     checked.add("http.status")
     if expects is not None:
         findings += outcome_findings(flow, expects)
@@ -230,18 +233,3 @@ def grade_connection(label: str, frames: list[Frame], number: int = 0,
     probe = ConnectionProbe(label, list(frames), ConnectionView(flow, history),
                             FrameTap(events, number), findings, checked)
     return probe, group([f.placed(scenario, label) for f in findings], events)
-
-
-def _ws_codes() -> set[str]:
-    from runflow.protocols.responses.websocket.definition import WsCode
-
-    return {c.value for c in WsCode}
-
-
-def _response_codes(flow: ConnectionFlow) -> set[str]:
-    """The engine's codes, once some response's grammar ran."""
-    if not flow.responses:
-        return set()
-    from runflow.engine.violations import RULES
-
-    return {code.value for code in RULES}
