@@ -302,6 +302,19 @@ def test_a_hostile_server_is_graded_frame_by_frame_never_an_exception(hostile: s
     assert [f.type for f in _probe(result).frames] == ["send", *["receive"] * len(JUNK)]
 
 
+def test_websocket_mode_is_graded_on_its_own_rules_and_the_documented_responses_rows() -> None:
+    from runflow.conform.rules import rules_for
+    from runflow.protocols.responses.websocket.definition import WsCode
+
+    ids = {r.id: r for r in rules_for(WS)}
+    assert {f"grammar.{c.value}" for c in WsCode} <= ids.keys()
+    assert {"grammar.output_mismatch", "payload.response.created_at", "http.status",
+            "http.error_shape", "consistency.ws_outcome"} <= ids.keys()
+    assert not [r.id for r in ids.values() if r.source == "captures"]
+    assert not {"http.content_type", "consistency.response",
+                "payload.response.structured_output"} & ids.keys()
+
+
 def test_every_row_says_what_it_expects_and_where_that_is_written() -> None:
     assert len({s.name for s in WEBSOCKET_SCENARIOS}) == len(WEBSOCKET_SCENARIOS)
     for row in WEBSOCKET_SCENARIOS:
