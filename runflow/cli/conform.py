@@ -23,7 +23,10 @@ assistants and threads it needs), checks every answer on five layers of rules wi
 stable ids -- http, grammar, payload, order (warnings), consistency -- and reports
 the findings grouped by root cause. A scenario the server cannot be made to do is
 not applicable, not failed. Runs carry metadata.scenario naming the scenario, which
-`runflow serve` plays.
+`runflow serve` plays. --protocol responses-ws grades the WebSocket mode at
+/responses under --base-url (ws:// from http://): turns, lanes, steering, warm-up,
+each conversation recorded frame by frame and checked as `runflow check` checks a
+transcript; --max-body-bytes caps one frame, --max-stream-bytes one connection.
 
 Everything read is bounded: --timeout (connect, and each answer and each frame
 of a stream), --scenario-timeout (a scenario in all), --max-body-bytes and
@@ -42,6 +45,7 @@ examples:
   runflow conform --base-url http://127.0.0.1:8000/v1
   runflow conform --base-url http://127.0.0.1:8000/v1 --protocol responses \\
       --header 'X-Runflow-Break: response.usage' --html report.html
+  runflow conform --base-url http://127.0.0.1:8000/v1 --protocol responses-ws
 """
 
 
@@ -97,9 +101,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="gpt-4o-mini", metavar="M",
                         help="model for assistants and responses (default: gpt-4o-mini)")
     from runflow.protocols.registry import REGISTRY
+    from runflow.protocols.responses.websocket.definition import WS_RESPONSES
 
-    parser.add_argument("--protocol", choices=[n for n, e in REGISTRY.items() if e.scenarios],
-                        default="assistants", help="the API to grade (default: assistants)")
+    parser.add_argument("--protocol", choices=[*(n for n, e in REGISTRY.items() if e.scenarios),
+                                               WS_RESPONSES.name],
+                        default="assistants", help="the API to grade (default: assistants; "
+                                                   "responses-ws: its WebSocket mode)")
     parser.add_argument("--scenario", action="append", metavar="NAME",
                         help="run only this scenario (repeatable; default: all)")
     parser.add_argument("--header", action="append", type=_header, default=[],
@@ -163,30 +170,35 @@ def run(args: argparse.Namespace, out: Output) -> int:
 def _grade(args: argparse.Namespace, out: Output) -> Report:
     """Grade scenario by scenario (progress on a terminal; each scenario's deadline
     starts with it), stopping at the first request the server does not answer."""
-    from runflow.conform.runner import Report, conform, scenarios_for
+    from runflow.conform.rules import WEBSOCKET
+    from runflow.conform.runner import Report, conform, scenario_names
     from runflow.conform.session import Bounds, bounded_client
 
-    catalogue = scenarios_for(args.protocol)
-    unknown = [n for n in args.scenario or () if n not in {s.name for s in catalogue}]
+    catalogue = scenario_names(args.protocol)
+    unknown = [n for n in args.scenario or () if n not in catalogue]
     if unknown:
         raise CommandError(f"unknown scenario(s) {', '.join(unknown)}; known: "
-                           f"{', '.join(s.name for s in catalogue)}")
-    chosen = [s.name for s in catalogue if not args.scenario or s.name in args.scenario]
+                           f"{', '.join(catalogue)}")
+    chosen = [name for name in catalogue if not args.scenario or name in args.scenario]
     bounds = Bounds(timeout=args.timeout, scenario_seconds=args.scenario_timeout,
                     body_bytes=args.max_body_bytes, stream_bytes=args.max_stream_bytes)
     api_key = args.api_key or os.environ.get("OPENAI_API_KEY") or "runflow-conform"
-    try:
-        client, transport = bounded_client(args.base_url, api_key=api_key,
-                                           headers=dict(args.header), bounds=bounds)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
+    client, transport = None, None
+    if args.protocol != WEBSOCKET:  # a WebSocket grade opens its own sockets, as bounded
+        try:
+            client, transport = bounded_client(args.base_url, api_key=api_key,
+                                               headers=dict(args.header), bounds=bounds)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
     whole = Report(args.base_url, args.protocol, args.model, [], 0.0)
     for number, name in enumerate(chosen, start=1):
         if not args.quiet:
             out.progress(number, len(chosen), f"{args.protocol} {name}")
-        transport.restart()
+        if transport is not None:
+            transport.restart()
         part = conform(args.base_url, protocol=args.protocol, model=args.model,
-                       scenarios=[name], client=client)
+                       scenarios=[name], client=client, api_key=api_key,
+                       headers=dict(args.header), bounds=bounds)
         whole.scenarios += part.scenarios
         whole.seconds += part.seconds
         if part.could_not_run is not None:

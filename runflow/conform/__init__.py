@@ -7,6 +7,12 @@ groups the findings by root cause (:mod:`.grouping`). The reports: a terminal
 table (:mod:`.report_text`), JSON and JUnit (:mod:`.report_data`), one
 self-contained HTML page (:mod:`.report_html`).
 
+``conform(url, protocol="responses-ws")`` grades the Responses WebSocket mode: the
+rows of :mod:`.websocket_scenarios` driven over real sockets
+(:mod:`.websocket_session`, :mod:`.websocket_context`), each conversation checked as
+``runflow check`` checks a transcript and graded on the same layers
+(:mod:`.websocket_grade`, :mod:`.websocket_run`).
+
 The runner's names (:mod:`.runner`, which loads the openai client) load on first
 use, so that grading a recording (``runflow check``, :mod:`.recorded`) does not.
 """

@@ -20,8 +20,11 @@ from runflow.conform.findings import Severity
 from runflow.engine.violations import RULES as VIOLATION_RULES
 from runflow.protocols.payload import SOURCES, Source
 from runflow.protocols.registry import REGISTRY
+from runflow.protocols.responses.websocket.definition import RULES as WS_RULES
+from runflow.protocols.responses.websocket.definition import WS_RESPONSES
 
-__all__ = ["BOTH", "LAYERS", "RULES", "ConformRule", "rule", "rules_for", "rules_markdown"]
+__all__ = ["BOTH", "LAYERS", "RULES", "WEBSOCKET", "ConformRule", "rule", "rules_for",
+           "rules_markdown"]
 
 BOTH = frozenset(REGISTRY)
 """Every protocol registered when conform is imported (the shipped ones)."""
@@ -60,12 +63,26 @@ _HTTP = (
                 "\"param\", \"code\"}}.", "OpenAI's error shape; the SDKs read error.message"),
 )
 
+WEBSOCKET = WS_RESPONSES.name
+"""``responses-ws``: a WebSocket-mode server. Not a registry row (a transcript is not an
+SSE stream); its responses are graded on the Responses rows too (:func:`rules_for`)."""
+_WS_SOURCE = {"WS": "shared/WEBSOCKET.md", "SDK": "the openai SDK's types",
+              "API": "OpenAI's API reference"}
+
 _GRAMMAR = tuple(
     ConformRule(f"grammar.{r.code.value}", r.severity,
                 frozenset({"responses"}) if r.summary.startswith("Responses:") else BOTH,
                 r.summary, "runflow's grammar (runflow.RULES)", None)
     for r in VIOLATION_RULES.values()
 )
+
+_WS_GRAMMAR = tuple(
+    ConformRule(f"grammar.{r.code.value}", r.severity, frozenset({WEBSOCKET}),
+                f"WebSocket: {r.why}.", _WS_SOURCE[r.source], None)
+    for r in WS_RULES.values() if f"grammar.{r.code.value}" not in {g.id for g in _GRAMMAR}
+)
+"""The connection's own rules (a code the grammar already has, ``sequence_gap`` and
+``truncated``, is that rule)."""
 
 def _payload_rules() -> tuple[ConformRule, ...]:
     """One rule per invariant id; an id both definitions use (``payload.message.id``)
@@ -120,8 +137,18 @@ _CONSISTENCY = (
                 "stream"),
 )
 
+
+_WS_OUTCOME = ConformRule(
+    "consistency.ws_outcome", "error", frozenset({WEBSOCKET}),
+    "WebSocket: a scenario's conversation ends as its source documents (each response's "
+    "status, each steer's state and error code, the error event of a refused create).",
+    "shared/WEBSOCKET.md and the openai SDK's types")
+_WS_SHARED = frozenset({"http.status", "http.error_shape"})
+_WS_NOT = frozenset({"payload.response.structured_output"})
+
 RULES: dict[str, ConformRule] = {
-    r.id: r for r in (*_HTTP, *_GRAMMAR, *_PAYLOAD, *_ORDER, *_CONSISTENCY)
+    r.id: r for r in (*_HTTP, *_GRAMMAR, *_WS_GRAMMAR, *_PAYLOAD, *_ORDER, *_CONSISTENCY,
+                  _WS_OUTCOME)
 }
 
 
@@ -130,7 +157,16 @@ def rule(rule_id: str) -> ConformRule:
 
 
 def rules_for(protocol: str) -> list[ConformRule]:
-    return [r for r in RULES.values() if protocol in r.protocols]
+    """The rules a server of ``protocol`` is graded on: for ``responses-ws``, its own and
+    the Responses grammar, payload and order rows (each response on the socket is a
+    Responses stream) with the handshake's and error events' http rows. Payload and
+    order rows that only SSE captures support are left out: no WebSocket capture shows
+    them, and the WebSocket stream is documented to differ (setup events optional)."""
+    if protocol != WEBSOCKET:
+        return [r for r in RULES.values() if protocol in r.protocols]
+    return [r for r in RULES.values() if WEBSOCKET in r.protocols or r.id in _WS_SHARED or (
+        "responses" in r.protocols and r.layer in ("grammar", "payload", "order")
+        and r.id not in _WS_NOT and r.source != "captures")]
 
 
 def rules_markdown() -> str:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import openai
 
@@ -27,11 +27,23 @@ from runflow.conform.grade import grade_events
 from runflow.conform.grouping import group
 from runflow.conform.order import Follows, Next, Repeats, expectations_for
 from runflow.conform.payload import rows_applied
-from runflow.conform.rules import RULES, rules_for
-from runflow.conform.session import CouldNotRun, Exchange, NotApplicable, Probe, Refused, Session
+from runflow.conform.rules import RULES, WEBSOCKET, rules_for
+from runflow.conform.session import (
+    Bounds,
+    CouldNotRun,
+    Exchange,
+    NotApplicable,
+    Probe,
+    Refused,
+    Session,
+)
 from runflow.protocols.registry import REGISTRY, registered
 
-__all__ = ["Report", "ScenarioResult", "conform", "conform_protocols", "scenarios_for"]
+if TYPE_CHECKING:
+    from runflow.conform.websocket_grade import ConnectionProbe
+
+__all__ = ["Report", "ScenarioResult", "conform", "conform_protocols", "scenario_names",
+           "scenarios_for"]
 
 Status = Literal["passed", "warnings", "failed", "not_applicable", "error"]
 
@@ -49,8 +61,18 @@ def scenarios_for(protocol: str) -> tuple[Scenario, ...]:
 
 
 def conform_protocols() -> tuple[str, ...]:
-    """The registered protocols that have conform scenarios."""
+    """The registered protocols that have conform scenarios (beside them, conform
+    grades ``responses-ws``, WebSocket mode: :mod:`.websocket_scenarios`)."""
     return tuple(name for name, entry in REGISTRY.items() if entry.scenarios is not None)
+
+
+def scenario_names(protocol: str) -> tuple[str, ...]:
+    """The names of ``protocol``'s scenarios, in catalogue order."""
+    if protocol == WEBSOCKET:
+        from runflow.conform.websocket_scenarios import WEBSOCKET_SCENARIOS
+
+        return tuple(s.name for s in WEBSOCKET_SCENARIOS)
+    return tuple(s.name for s in scenarios_for(protocol))
 
 
 @dataclass
@@ -58,7 +80,8 @@ class FlowResult:
     """One graded flow of a scenario."""
 
     label: str
-    probe: Probe
+    probe: Probe | ConnectionProbe
+    """An SSE flow's probe, or a WebSocket connection's (both read alike)."""
     groups: list[Group]
 
 
@@ -198,11 +221,16 @@ def _run_one(session: Session, scenario: Scenario, model: str) -> ScenarioResult
 def conform(base_url: str, *, protocol: str = "assistants", api_key: str = "runflow",
             model: str = "gpt-4o-mini", scenarios: Sequence[str] | None = None,
             headers: Mapping[str, str] | None = None, timeout: float = 60.0,
-            client: openai.OpenAI | None = None) -> Report:
-    """Grade the server at ``base_url`` (what ``openai.OpenAI(base_url=...)`` takes)."""
-    if protocol not in conform_protocols():
+            client: openai.OpenAI | None = None, bounds: Bounds | None = None) -> Report:
+    """Grade the server at ``base_url`` (what ``openai.OpenAI(base_url=...)`` takes).
+    ``protocol="responses-ws"`` grades its WebSocket mode at ``/responses`` under it,
+    held to ``bounds`` (default: :class:`Bounds` with ``timeout``)."""
+    if protocol not in (*conform_protocols(), WEBSOCKET):
         raise ValueError(f"unknown protocol {protocol!r}; known: "
-                         f"{', '.join(conform_protocols())}")
+                         f"{', '.join((*conform_protocols(), WEBSOCKET))}")
+    if protocol == WEBSOCKET:
+        return _conform_websocket(base_url, api_key, model, scenarios, headers,
+                                  bounds or Bounds(timeout=timeout))
     catalogue = scenarios_for(protocol)
     names = {s.name for s in catalogue}
     unknown = [n for n in scenarios or () if n not in names]
@@ -222,6 +250,39 @@ def conform(base_url: str, *, protocol: str = "assistants", api_key: str = "runf
     except CouldNotRun as exc:
         could_not_run = str(exc)
     return Report(base_url, protocol, model, results, time.monotonic() - start, could_not_run)
+
+
+def _conform_websocket(base_url: str, api_key: str, model: str,
+                       scenarios: Sequence[str] | None, headers: Mapping[str, str] | None,
+                       bounds: Bounds) -> Report:
+    """:func:`conform` for WebSocket mode: one connection (or more) per scenario."""
+    from runflow.conform.websocket_run import run_websocket
+    from runflow.conform.websocket_scenarios import WEBSOCKET_SCENARIOS
+    from runflow.conform.websocket_session import WsSession
+
+    names = scenario_names(WEBSOCKET)
+    unknown = [n for n in scenarios or () if n not in names]
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(names)}")
+    session = WsSession(base_url, api_key, dict(headers or {}), bounds)
+    start = time.monotonic()
+    results: list[ScenarioResult] = []
+    could_not_run = None
+    try:
+        for scenario in WEBSOCKET_SCENARIOS:
+            if scenarios and scenario.name not in scenarios:
+                continue
+            run = run_websocket(session, scenario, model)
+            result = ScenarioResult(
+                scenario.name, scenario.description, cast("Status", run.status), run.reason,
+                [FlowResult(p.label, p, groups) for p, groups in run.graded], run.checked,
+                run.notes, run.exchanges, run.seconds)
+            result.status = _status(result)
+            results.append(result)
+    except CouldNotRun as exc:
+        could_not_run = str(exc)
+    return Report(base_url, WEBSOCKET, model, results, time.monotonic() - start, could_not_run)
 
 
 def rule_ids(findings: Iterable[Finding]) -> list[str]:

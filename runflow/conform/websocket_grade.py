@@ -1,0 +1,235 @@
+"""Grade one recorded WebSocket conversation on conform's layers.
+
+The frames a :class:`~.websocket_session.WsConnection` recorded are run through a
+:class:`~runflow.protocols.responses.websocket.ConnectionFlow` exactly as ``runflow
+check`` runs a transcript (:func:`~runflow.protocols.responses.websocket.transcript.
+check_frames`: each frame sent or received in order, then ``close()``), so a finding
+and ``check`` on the saved transcript name the same code at the same frame. Every
+index is the frame's 0-based position in the transcript (both directions count).
+
+* ``grammar``: each :class:`FrameViolation` (the connection's rules and each
+  response's own grammar) is ``grammar.<code>``;
+* ``payload`` and ``order``: each response's events (the frames its flow was fed)
+  against the Responses rows of the registry, as for an SSE stream;
+* ``http``: the handshake, the bounds (:mod:`.websocket_session`), and the shape of
+  every ``error`` event's error object (``http.error_shape``);
+* ``consistency.ws_outcome``: the scenario row's :class:`~.websocket_context.Expect`
+  against the ledger (each response's status, each steer's state and code, the
+  error events).
+
+The connections' REST side is not read: WebSocket-mode responses live in the
+connection's memory (``store: false`` works), so there is no ``consistency.response``.
+:class:`ConnectionProbe` is what the reports read of a graded connection, shaped like
+an SSE :class:`~.session.Probe` (a flow with its history, a tap with its events).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from runflow.conform.events import TappedEvent
+from runflow.conform.findings import Finding, Group
+from runflow.conform.grouping import group
+from runflow.conform.order import Follows, Next, Repeats, check_order, expectations_for
+from runflow.conform.payload import check_payloads, rows_applied
+from runflow.conform.rules import WEBSOCKET, rules_for
+from runflow.conform.session import error_shape_problem
+from runflow.conform.websocket_context import Expect
+from runflow.engine.definition import Protocol
+from runflow.engine.state import Ending, StateChange
+from runflow.engine.violations import RULES as ENGINE_RULES
+from runflow.protocols.responses.definition import RESPONSES
+from runflow.protocols.responses.websocket import ConnectionFlow, FrameViolation
+from runflow.protocols.responses.websocket.definition import MACHINES, WS_RESPONSES, WsCode
+from runflow.protocols.responses.websocket.records import LaneRecord, SteerRecord, parse_frame
+from runflow.protocols.responses.websocket.transcript import Frame, ending
+
+__all__ = ["ConnectionProbe", "ConnectionView", "FrameTap", "grade_connection",
+           "outcome_findings"]
+
+DIAGRAM_PROTOCOL: Protocol = replace(WS_RESPONSES, tables={**MACHINES, **WS_RESPONSES.tables})
+"""The connection's machines and a response's tables in one definition, for drawing the
+path a conversation took (the HTML report); the root stays the response."""
+
+
+@dataclass
+class ConnectionView:
+    """The checked conversation as the reports read a flow."""
+
+    connection: ConnectionFlow
+    history: list[StateChange]
+    protocol: Protocol = DIAGRAM_PROTOCOL
+
+    @property
+    def event_count(self) -> int:
+        return self.connection.index
+
+    @property
+    def ending(self) -> Ending | None:
+        return "truncated" if ending(self.connection) == "truncated" else "done"
+
+    @property
+    def root_kind(self) -> str:
+        return "connection"
+
+    @property
+    def root_state(self) -> str:
+        return self.connection.state
+
+    @property
+    def root_id(self) -> str | None:
+        return None
+
+
+@dataclass
+class FrameTap:
+    """Every frame of the conversation as a :class:`TappedEvent` (``stream``: the
+    connection's number in the scenario)."""
+
+    events: list[TappedEvent]
+    stream: int = 0
+
+
+@dataclass
+class ConnectionProbe:
+    """One graded connection of a scenario."""
+
+    label: str
+    frames: list[Frame]
+    flow: ConnectionView
+    tap: FrameTap
+    findings: list[Finding] = field(default_factory=list)
+    checked: set[str] = field(default_factory=set)
+
+
+def _run(frames: Sequence[Frame], number: int) -> tuple[ConnectionFlow, list[StateChange],
+                                                          list[TappedEvent]]:
+    """What :func:`check_frames` does, keeping each lane, steer and connection change
+    and each frame as an event."""
+    flow = ConnectionFlow()
+    history: list[StateChange] = []
+    last: dict[int, str] = {}
+    current = {"event": "close"}
+
+    def moved(kind: str, model: LaneRecord | SteerRecord, name: str) -> None:
+        before = last.get(id(model), MACHINES[kind].initial)
+        last[id(model)] = model.state
+        if before != model.state:
+            history.append(StateChange(flow.index, kind, name, current["event"], before,
+                                       model.state))
+
+    flow.on_lane(lambda lane: moved("lane", lane, str(lane.id)))
+    flow.on_steer(lambda steer: moved("steer", steer, f"#{steer.number}"))
+    events = []
+    for index, frame in enumerate(frames):
+        data = parse_frame(frame.data)
+        name = data["type"] if isinstance(data, dict) else None
+        current["event"] = f"{frame.type} {name}" if name else frame.type
+        before = flow.state
+        (flow.send if frame.type == "send" else flow.receive)(frame.data)
+        if flow.state != before:
+            history.append(StateChange(index, "connection", "", current["event"], before,
+                                       flow.state))
+        events.append(TappedEvent(index, number, name if frame.type == "receive"
+                                  else f"{name} (sent)", data if isinstance(data, dict)
+                                  else None, frame.data.encode("utf-8", "replace")))
+    current["event"] = "close"
+    before = flow.state
+    flow.close()
+    history.append(StateChange(flow.index, "connection", "", "close", before, flow.state))
+    for record in flow.responses.values():  # each response's own path, at its frames
+        history += [replace(c, index=record.frames[c.index])
+                    for c in record.flow.history if c.index < len(record.frames)]
+    return flow, sorted(history, key=lambda c: c.index), events
+
+
+def _finding(v: FrameViolation) -> Finding:
+    entity = (f"response {v.response_id}" if v.response_id is not None
+              else f"lane {v.lane}" if v.lane is not None else None)
+    key = (f"response:{v.response_id}" if v.response_id is not None
+           else f"lane:{v.lane}" if v.lane is not None else None)
+    return Finding(f"grammar.{v.code}", v.severity, f"{v.direction}: {v.message}", v.index,
+                   v.event, entity, key)
+
+
+def _response_events(flow: ConnectionFlow, events: list[TappedEvent]
+                     ) -> list[list[TappedEvent]]:
+    """Each response's events, as its flow was fed them (frame indices kept)."""
+    return [[events[i] for i in record.frames if i < len(events)]
+            for record in flow.responses.values()]
+
+
+def _layers(flow: ConnectionFlow, events: list[TappedEvent]) -> tuple[list[Finding], set[str]]:
+    """The payload, order and error-shape findings, and the rules they exercised."""
+    found: list[Finding] = []
+    checked: set[str] = set()
+    graded = {r.id for r in rules_for(WEBSOCKET)}
+    for own in _response_events(flow, events):
+        found += [f for f in (*check_payloads(RESPONSES, own), *check_order(RESPONSES, own))
+                  if f.rule in graded]
+        checked |= rows_applied(RESPONSES, own) & graded
+        names = {e.name for e in own}
+        checked |= {row.id for row in expectations_for(RESPONSES) if row.id in graded and (
+            isinstance(row, Repeats) or (isinstance(row, (Follows, Next))
+                                         and row.event in names))}
+    for event in events:
+        if event.name == "error" and isinstance(event.data, dict):
+            checked.add("http.error_shape")
+            problem = error_shape_problem(event.data)
+            if problem is not None:
+                found.append(Finding("http.error_shape", "error", f"the error event: {problem}",
+                                     event.index, "error"))
+    return found, checked
+
+
+def outcome_findings(flow: ConnectionFlow, expects: Expect) -> list[Finding]:
+    """``consistency.ws_outcome``: what the row expects that the ledger does not show."""
+    problems = []
+    statuses = tuple(str(r.flow.status) for r in flow.responses.values())
+    if expects.responses is not None and statuses != expects.responses:
+        problems.append(f"the responses ended {', '.join(statuses) or 'nowhere'}, not "
+                        f"{', '.join(expects.responses)}")
+    ledger = [(s.state, s.error_code) for s in flow.steers]
+    for state, code in expects.steers:
+        if (state, code) in ledger:
+            ledger.remove((state, code))
+        else:
+            shown = ", ".join(f"{s}" + (f" ({c})" if c else "") for s, c in
+                              ((st.state, st.error_code) for st in flow.steers)) or "none"
+            problems.append(f"no steer {state}" + (f" with {code}" if code else "")
+                            + f" (the ledger: {shown})")
+    codes = [_code(e) for e in flow.errors]
+    problems += [f"no error event with code {code} (error codes: "
+                 f"{', '.join(map(str, codes)) or 'none'})" for code in expects.errors
+                 if code not in codes]
+    return [Finding("consistency.ws_outcome", "error", f"expected {expects.describe()}: {p}")
+            for p in problems]
+
+
+def _code(event: dict[str, Any]) -> Any:
+    error = event.get("error")
+    return error.get("code") if isinstance(error, dict) else None
+
+
+def grade_connection(label: str, frames: list[Frame], number: int = 0,
+                     found: Sequence[Finding] = (), expects: Expect | None = None,
+                     scenario: str = "") -> tuple[ConnectionProbe, list[Group]]:
+    """Check ``frames`` and grade them; ``found``: what the session found (bounds,
+    the handshake); ``expects``: the row's outcome (None: not judged, e.g. after the
+    connection ended early)."""
+    flow, history, events = _run(frames, number)
+    findings = [_finding(v) for v in flow.violations]
+    more, checked = _layers(flow, events)
+    findings += more + list(found)
+    checked |= {f"grammar.{code.value}" for code in WsCode}
+    if flow.responses:  # some response's own grammar ran
+        checked |= {f"grammar.{code.value}" for code in ENGINE_RULES}
+    checked.add("http.status")
+    if expects is not None:
+        findings += outcome_findings(flow, expects)
+        checked.add("consistency.ws_outcome")
+    probe = ConnectionProbe(label, list(frames), ConnectionView(flow, history),
+                            FrameTap(events, number), findings, checked)
+    return probe, group([f.placed(scenario, label) for f in findings], events)
