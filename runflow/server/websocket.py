@@ -17,9 +17,14 @@ accepted or refused (deterministic steering in tests); ``metadata.steering =
 "unsupported"`` refuses steering, ``metadata.successor = "fail"`` fails the accepted
 steers with ``successor_creation_failed`` instead of creating the successor.
 Accepted steers end a text response at its next item boundary with
-``response.incomplete`` (reason ``steered``) and an automatic successor; a response
-with function calls completes and reports ``response.steer.pending`` with the
-``required_input`` stubs. Every frame both ways is recorded in
+``response.incomplete`` (reason ``steered``) and an automatic successor whose input is
+the steered input and whose ``response.created`` commits exactly those steers; a
+response with function calls completes and reports ``response.steer.pending`` with the
+``required_input`` stubs, and the create that answers them gets the pending input
+prepended (:mod:`.websocket_input`). An answer acknowledges the steering text it took
+(``"(steered: ...)"``), so a client sees which response it reached. A create continuing
+from a response with function calls must answer each call, as over HTTP; the scenario
+carries over from the previous response. Every frame both ways is recorded in
 :attr:`WebSocketMode.transcripts`.
 """
 
@@ -45,6 +50,7 @@ from runflow.server.responses_scenarios import (
 )
 from runflow.server.scenarios import ScenarioOptions
 from runflow.server.store import JSON, new_id
+from runflow.server.websocket_input import input_items, steer_items, steer_texts, tool_outputs
 
 __all__ = ["FAULTS", "HasOptions", "WebSocketMode", "WsFault"]
 
@@ -133,7 +139,8 @@ class _Connection:
         self.active: dict[str, _Active] = {}
         self.lanes: dict[str | None, asyncio.Queue[JSON]] = {}
         self.running: dict[str | None, _Active] = {}
-        self.pending: dict[str, list[str]] = {}  # parent id -> steer ids waiting for input
+        self.pending: dict[str, list[tuple[str, Any]]] = {}
+        """Parent response id -> its accepted ``(steer id, input)`` awaiting required input."""
         self.tasks: list[asyncio.Task[None]] = []
         self.lock = asyncio.Lock()
         self.steer_sequence = 0
@@ -246,7 +253,10 @@ class _Connection:
             await self._respond(await queue.get())
 
     # -- responses --------------------------------------------------------------
-    async def _respond(self, body: JSON, successor_of: str | None = None) -> None:
+    async def _respond(self, body: JSON, successor_of: str | None = None,
+                       steered: list[tuple[str, Any]] | None = None) -> None:
+        """Run one response; ``steered`` is the accepted input an automatic successor
+        commits (its ``input`` already holds it)."""
         lane = body.get("stream_id") if isinstance(body.get("stream_id"), str) else None
         for name in ("stream", "background"):
             if name in body:
@@ -260,15 +270,27 @@ class _Connection:
                                         "previous_response_id"))
             return
         metadata: JSON = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
-        scenario = str(metadata.get("scenario", "text"))
+        parent = self.memory.get(previous) if isinstance(previous, str) else None
+        inherited = parent.get("metadata") if parent is not None else None
+        scenario = str(metadata.get("scenario") or (  # else the previous response's
+            inherited.get("scenario") if isinstance(inherited, dict) else None) or "text")
         assert self.mode.backend is not None
         options = self.mode.backend.options.with_metadata(metadata)
         request_body = {k: v for k, v in body.items() if k not in ("type", "stream_id")}
+        # the explicit create answering required input: the queued steers go first
+        committed = steered if steered is not None else self.pending.get(str(previous), [])
+        if steered is None and committed:
+            request_body["input"] = [*steer_items(committed),
+                                     *input_items(body.get("input"))]
+        outputs, refusal = tool_outputs(input_items(request_body.get("input")), parent)
+        if refusal:
+            await self.send(self._error("invalid_request_error", refusal, lane, "input"))
+            return
+        wanted = ResponseRequest(request_body, options, outputs, steer_texts(committed))
         try:
-            events = (script_response("text", ResponseRequest(request_body, options))[:1]
-                      if body.get("generate") is False
+            events = (script_response("text", wanted)[:1] if body.get("generate") is False
                       else script_response(scenario if scenario in RESPONSE_SCENARIOS
-                                           else "text", ResponseRequest(request_body, options)))
+                                           else "text", wanted))
         except (ScenarioError, KeyError) as exc:
             await self.send(self._error("invalid_request_error", str(exc), lane))
             return
@@ -284,10 +306,10 @@ class _Connection:
             events = [events[0], {"type": "response.completed", "sequence_number": 1,
                                   "response": done}]
         if successor_of is not None:  # the fault: a successor that continues from nothing
-            parent = None if "successor_uncommitted" in self.faults else successor_of
+            continues = None if "successor_uncommitted" in self.faults else successor_of
             for event in events:
                 if "response" in event:
-                    event["response"]["previous_response_id"] = parent
+                    event["response"]["previous_response_id"] = continues
         calls = [e["item"] for e in events if e["type"] == "response.output_item.done"
                  and e["item"].get("type") == "function_call"]
         hold = str(metadata.get("hold", ""))
@@ -318,7 +340,7 @@ class _Connection:
                                                    "previous_response_id": rid},
                                                   reason="waiting_for_required_input",
                                                   required_input=stubs))
-            self.pending[rid] = [s for s, _ in active.steers]
+            self.pending[rid] = list(active.steers)
 
     def _finish(self, active: _Active, response: JSON) -> None:
         active.ended = True
@@ -348,8 +370,8 @@ class _Connection:
             return
         body = {k: v for k, v in active.body.items() if k != "metadata"}
         body["previous_response_id"] = active.id
-        body["input"] = [inp for _, inp in active.steers]
-        await self._respond(body, successor_of=active.id)
+        body["input"] = steer_items(active.steers)  # it continues with the queued input
+        await self._respond(body, successor_of=active.id, steered=list(active.steers))
 
     # -- steering ---------------------------------------------------------------
     def _steer_event(self, kind: str, active: _Active | None, steer: JSON,
@@ -387,8 +409,7 @@ class _Connection:
             return
         assert active is not None
         steer_id = new_id("steer")
-        active.steers.append((steer_id, {"type": "message", "role": "user",
-                                         "content": inp} if isinstance(inp, str) else inp))
+        active.steers.append((steer_id, inp))
         active.released()
         if "steer_unacked" not in self.faults:
             await self.send(self._steer_event("response.steer.accepted", active,
