@@ -152,7 +152,7 @@ def record_websocket(args: argparse.Namespace, out: Output, target: IO[bytes]) -
         from websockets.exceptions import InvalidStatus, WebSocketException
     except ImportError:
         raise CommandError("a WebSocket recording needs the websockets package "
-                           "(pip install 'openai[realtime]')") from None
+                           "(pip install 'runflow-sse[server]', which brings it)") from None
     client = _client(args)
     flow = ConnectionFlow()
     recorder = _Recorder(target, flow)
