@@ -151,8 +151,8 @@ def record_websocket(args: argparse.Namespace, out: Output, target: IO[bytes]) -
     try:
         from websockets.exceptions import InvalidStatus, WebSocketException
     except ImportError:
-        raise CommandError("a WebSocket recording needs the websockets package "
-                           "(pip install 'runflow-sse[server]', which brings it)") from None
+        raise CommandError("a WebSocket recording needs the websockets package, which the "
+                           "server extra brings: pip install 'runflow-sse[server]'") from None
     client = _client(args)
     flow = ConnectionFlow()
     recorder = _Recorder(target, flow)
