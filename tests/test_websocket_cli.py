@@ -3,6 +3,7 @@ from the local server with the real openai client (detected, or --protocol respo
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -288,3 +289,40 @@ def test_record_websocket_usage_errors_are_one_line(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and says in err
     assert server.mode.transcripts == []
+
+
+HOSTILE = ["not json", "[1, 2]", '{"type": "response.created", "response": 5}',
+           json.dumps({"type": "response.completed", "response": {
+               "id": "resp_h", "output": [7, {"type": "function_call", "name": "other",
+                                              "call_id": "call_1", "arguments": "{}"}]}})]
+
+
+def test_record_hostile_frames_are_violations_not_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A server (a bare websockets one, on loopback) that answers the create with
+    garbage and then asks for a tool nobody answers: every frame is recorded, the
+    flow reports them, the recorder stops with a note and exit 1."""
+    import threading
+
+    from websockets.sync.server import ServerConnection, serve
+
+    def answer(ws: ServerConnection) -> None:
+        ws.recv()
+        for text in HOSTILE:
+            ws.send(text)
+        with contextlib.suppress(Exception):
+            ws.recv(timeout=5)
+
+    with serve(answer, "127.0.0.1", 0) as hostile:
+        port = hostile.socket.getsockname()[1]
+        threading.Thread(target=hostile.serve_forever, daemon=True).start()
+        out = tmp_path / "hostile.jsonl"
+        code = main(["record", *WS, "--base-url", f"http://127.0.0.1:{port}/v1",
+                     "--model", "m", "--input", "hi", "--tool-output", "lookup=1",
+                     "-o", str(out)])
+        hostile.shutdown()
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert [f["data"] for f in _frames(out)][1:] == HOSTILE
+    assert "#1 receive error malformed_frame" in err
+    assert "response resp_h asks for other: give --tool-output NAME=TEXT" in err

@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import time
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from runflow.cli import EXIT_OK, EXIT_VIOLATIONS, CommandError
@@ -88,32 +89,59 @@ class _Recorder:
         self.flow.send(text)
         conn.send_raw(text)
 
-    def receive(self, conn: Any) -> Any:
-        """The next server event, parsed by the SDK (after it is recorded)."""
+    def receive(self, conn: Any) -> dict[str, Any]:
+        """The next server event as JSON (after it is recorded and fed to the flow,
+        which reports a frame that is not an event object; here it is ``{}``)."""
         raw = conn.recv_bytes()
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
         self._write("receive", text)
         self.received += 1
         self.flow.receive(text)
-        return conn.parse_event(raw)
+        try:
+            event = json.loads(text)
+        except ValueError:
+            return {}
+        return event if isinstance(event, dict) else {}
 
 
-def _turn(recorder: _Recorder, conn: Any, body: dict[str, Any]) -> tuple[Any, str | None]:
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _turn(recorder: _Recorder, conn: Any, body: dict[str, Any],
+          ) -> tuple[dict[str, Any], str | None]:
     """Send one create and read to its terminal event: ``(the final response, None)``,
-    or ``(None, the refusal)`` for an ``error`` frame before ``response.created``."""
+    or ``({}, the refusal)`` for an ``error`` frame before ``response.created``. The
+    server's frames may hold anything: what is not the expected shape reads as empty
+    (the flow has reported it)."""
     recorder.send(conn, body)
     started = False
     while True:
         event = recorder.receive(conn)
-        kind = getattr(event, "type", None)
+        kind = event.get("type")
         if kind == "response.created":
             started = True
         elif kind == "error" and not started:
-            error = getattr(event, "error", None)
-            message = getattr(error, "message", None) or "an error event"
-            return None, " ".join(str(message).split())
+            message = _object(event.get("error")).get("message") or "an error event"
+            return {}, " ".join(str(message).split())
         elif kind in TERMINAL:
-            return event.response, None
+            return _object(event.get("response")), None
+
+
+@dataclass(frozen=True)
+class _Call:
+    """A ``function_call`` output item, as :func:`outputs_for` reads it."""
+
+    name: str
+    call_id: str
+
+
+def _calls(response: dict[str, Any]) -> list[_Call]:
+    output = response.get("output")
+    return [_Call(item["name"], item["call_id"])
+            for item in (output if isinstance(output, list) else [])
+            if isinstance(item, dict) and item.get("type") == "function_call"
+            and isinstance(item.get("name"), str) and isinstance(item.get("call_id"), str)]
 
 
 def _loop(recorder: _Recorder, conn: Any, args: argparse.Namespace,
@@ -130,16 +158,17 @@ def _loop(recorder: _Recorder, conn: Any, args: argparse.Namespace,
         final, refused = _turn(recorder, conn, body)
         if refused is not None:
             return refused
-        calls = [item for item in final.output or [] if item.type == "function_call"]
-        if not calls:
+        calls = _calls(final)
+        rid = final.get("id")
+        if not calls or not isinstance(rid, str):
             return None
         items, missing = outputs_for(calls, answers)
         if missing:
-            notes.append(f"response {final.id} asks for {', '.join(missing)}: give "
+            notes.append(f"response {rid} asks for {', '.join(missing)}: give "
                          "--tool-output NAME=TEXT for each to record the continuation")
             return None
         body = {"type": "response.create", "model": args.model, "input": items,
-                "previous_response_id": final.id}
+                "previous_response_id": rid}
         if answers:
             body["tools"] = function_tools(answers, "runflow record")
 
