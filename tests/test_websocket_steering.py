@@ -70,6 +70,10 @@ def test_the_successor_takes_exactly_the_accepted_steers_in_order(
     assert flow.responses[successor.id].committed == [s.number for s in flow.steers]
     assert flow.responses[first].committed == []
     assert flow.responses[first].flow.status == "incomplete"
+    # it continues with the queued input, in submission order, and nothing else
+    assert server.mode.inputs[successor.id] == [
+        {"type": "message", "role": "user", "content": "shorter please"},
+        {"role": "user", "content": [{"type": "input_text", "text": "and in French"}]}]
 
 
 def test_a_plain_turn_after_the_successor_commits_nothing_and_echoes_no_steer(
@@ -110,6 +114,10 @@ def test_pending_steer_input_goes_into_the_response_answering_required_input(
     [steer] = flow.steers
     assert (steer.state, steer.committed_by) == ("committed", answer.id)
     assert flow.responses[answer.id].committed == [steer.number]
+    # the pending input is prepended to the outputs the client sent
+    assert server.mode.inputs[answer.id] == [
+        {"type": "message", "role": "user", "content": "also check the weekend"},
+        *outputs]
 
 
 def test_a_create_that_leaves_required_input_unanswered_is_refused(

@@ -102,6 +102,9 @@ class WebSocketMode:
         self.max_seconds = max_seconds
         self.faults: list[WsFault] = []
         self.transcripts: list[list[Frame]] = []
+        self.inputs: dict[str, list[JSON]] = {}
+        """Response id -> the input items it ran with (steering input included), which
+        a real server keeps to itself; for tests of where steered input went."""
         self.faulted: list[tuple[str, int]] = []
         """Each frame fault applied: its name and the transcript index it shows at (a
         dropped frame: the index the next frame takes; a cut: the transcript's end)."""
@@ -296,6 +299,7 @@ class _Connection:
             return
         first = events[0]["response"]
         rid = first["id"]
+        self.mode.inputs[rid] = input_items(request_body.get("input"))
         active = _Active(rid, lane, body)
         self.active[rid] = active
         self.running[lane] = active
