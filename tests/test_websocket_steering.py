@@ -135,3 +135,20 @@ def test_a_create_that_leaves_required_input_unanswered_is_refused(
     flow = check_frames(server.mode.transcripts[0])
     assert flow.violations == []
     assert len(flow.errors) == 2
+
+
+def test_a_full_input_resent_without_previous_response_id_is_answered(
+        server: WebSocketServer) -> None:
+    """After a lost socket the connection memory is gone: a client resends the whole
+    conversation, its function_call items with their outputs (as over HTTP)."""
+    with _connect(server) as conn:
+        conn.send(_create(tools=TOOLS, metadata={"scenario": "parallel_functions"}))
+        calls = _until(conn, {"response.completed"})[-1].response
+        items = [item.model_dump(exclude_none=True) for item in calls.output]
+        outputs = [{"type": "function_call_output", "call_id": item["call_id"],
+                    "output": "7"} for item in items]
+        conn.send(_create(tools=TOOLS, metadata={"scenario": "parallel_functions"},
+                          input=[{"role": "user", "content": "hi"}, *items, *outputs]))
+        answer = _until(conn, {"response.completed"})[-1].response
+    assert answer.output_text == "Here is what I found. lookup: 7. lookup: 7."
+    assert check_frames(server.mode.transcripts[0]).violations == []

@@ -51,14 +51,21 @@ def _output_text(output: Any) -> str:
     return _text(output)
 
 
+def _function_calls(items: Any) -> dict[str, str]:
+    """call_id -> name of the ``function_call`` items among ``items``."""
+    return {str(item.get("call_id")): str(item.get("name"))
+            for item in (items if isinstance(items, list) else [])
+            if isinstance(item, dict) and item.get("type") == "function_call"}
+
+
 def tool_outputs(items: list[JSON], previous: JSON | None) -> tuple[list[ToolOutput], str]:
-    """The ``function_call_output`` items matched to the previous response's calls, and
-    the refusal ("" when none) worded like the API's when one names no call or a call
-    stays unanswered."""
-    output = previous.get("output") if previous is not None else None
-    asked = [item for item in (output if isinstance(output, list) else [])
-             if isinstance(item, dict) and item.get("type") == "function_call"]
-    calls = {str(item.get("call_id")): str(item.get("name")) for item in asked}
+    """The ``function_call_output`` items matched to their calls -- the previous
+    response's (connection memory) or the input's own (a full input resent without
+    ``previous_response_id``, as over HTTP) -- and the refusal ("" when none) worded
+    like the API's when one names no call or a previous response's call stays
+    unanswered."""
+    asked = _function_calls(previous.get("output") if previous is not None else None)
+    calls = {**asked, **_function_calls(items)}
     outputs = []
     for item in items:
         if item.get("type") != "function_call_output":
@@ -68,7 +75,7 @@ def tool_outputs(items: list[JSON], previous: JSON | None) -> tuple[list[ToolOut
             return [], f"No tool call found for function call output with call_id {call_id}."
         outputs.append(ToolOutput(call_id, calls[call_id], _output_text(item.get("output"))))
     answered = {o.call_id for o in outputs}
-    missing = [c for c in calls if c not in answered]
+    missing = [c for c in asked if c not in answered]
     if missing:
         return [], f"No tool output found for function call {missing[0]}."
     return outputs, ""
