@@ -51,7 +51,8 @@ if TYPE_CHECKING:
 
     Stream: TypeAlias = openai.Stream[AssistantStreamEvent]
 
-HELP = "record a live run or response stream to .jsonl or .sse while validating it"
+HELP = ("record a live run or response stream to .jsonl or .sse, or a WebSocket session to "
+        ".jsonl, while validating it")
 
 EPILOG = """\
 The format comes from the extension of OUT: .jsonl (one {"event", "data"} per line)
@@ -118,7 +119,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "continuation is recorded too; a response is offered NAME "
                              "as a tool (repeatable)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
-                        help="OUT.jsonl or OUT.sse; '-' writes SSE to stdout")
+                        help="OUT.jsonl or OUT.sse; '-' writes SSE to stdout (a WebSocket "
+                             "session: the JSONL transcript)")
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
