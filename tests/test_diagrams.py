@@ -614,15 +614,18 @@ def test_refresh_writes_every_protocol_or_the_chosen_one(
     responses = len(diagram_files(RESPONSES, svg=svg))
     assert (assistants, responses) == ((11, 53) if svg else (6, 27))
     out = capsys.readouterr().out.splitlines()
+    websocket = len(list((RESPONSES_DIR / "websocket").iterdir()))
     assert out == [f"refreshed {assistants} {files} in {both}",
-                   f"refreshed {responses} {files} in {both / 'responses'}"]
+                   f"refreshed {responses} {files} in {both / 'responses'}",
+                   f"refreshed {websocket} files in {both / 'responses' / 'websocket'}"]
     # --protocol responses -o DIR: DIR is the Responses folder, nothing else is written
     assert main(["diagram", "--protocol", "responses", "--refresh", "-o", str(one)]) == 0
     assert {p.name for p in one.iterdir()} == {
-        p.name for p in RESPONSES_DIR.iterdir()
-        if (svg or p.suffix != ".svg") and p.name != "websocket"}
+        p.name for p in RESPONSES_DIR.iterdir() if svg or p.suffix != ".svg"}
     assert (one / "stream.mmd").read_bytes() == (RESPONSES_DIR / "stream.mmd").read_bytes()
-    assert capsys.readouterr().out.splitlines() == [f"refreshed {responses} {files} in {one}"]
+    assert capsys.readouterr().out.splitlines() == [
+        f"refreshed {responses} {files} in {one}",
+        f"refreshed {websocket} files in {one / 'websocket'}"]
 
 
 def test_refresh_without_dot_writes_the_responses_text_files_too(

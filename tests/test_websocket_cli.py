@@ -3,6 +3,7 @@ from the local server with the real openai client (detected, or --protocol respo
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,3 +179,150 @@ def test_a_profile_does_not_judge_a_transcript(clean: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(clean), "--profile", "azure"]) == 2
     assert "--profile judges SSE streams, not a WebSocket transcript" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- #
+# runflow record --protocol responses-ws: a live session over a real WebSocket
+# --------------------------------------------------------------------------- #
+def _ws_record(server: WebSocketServer, out: Path | str, *extra: str,
+               base_url: str | None = None) -> int:
+    return main(["record", "--base-url", base_url or server.base_url, "--api-key", "test",
+                 "--model", "gpt-4o", "--input", "hi", "-o", str(out), *extra])
+
+
+def _frames(path: Path) -> list[dict[str, Any]]:
+    return _json_lines(path.read_text(encoding="utf-8"))
+
+
+def test_record_a_tool_loop_over_one_socket_and_check_it(
+        server: WebSocketServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "session.jsonl"
+    assert _ws_record(server, out, *WS, "--metadata", "scenario=parallel_functions",
+                      "--tool-output", "lookup=42") == 0
+    summary = capsys.readouterr().err.strip()
+    frames = _frames(out)
+    sent = [json.loads(f["data"]) for f in frames if f["type"] == "send"]
+    received = [json.loads(f["data"]) for f in frames if f["type"] == "receive"]
+    assert summary.startswith(f"recorded {len(frames)} frames (2 sent, {len(received)} "
+                              f"received) to {out}; ended closed; resp_")
+    assert summary.endswith("completed; 0 violation(s)") and summary.count("completed") == 2
+    # the second turn continues on the same socket with only the outputs
+    first = next(e for e in received if e["type"] == "response.completed")["response"]
+    calls = [item["call_id"] for item in first["output"]]
+    assert [e["type"] for e in sent] == ["response.create", "response.create"]
+    assert sent[1]["previous_response_id"] == first["id"]
+    assert [(i["type"], i["call_id"], i["output"]) for i in sent[1]["input"]] == [
+        ("function_call_output", c, "42") for c in calls]
+    final = [e for e in received if e["type"] == "response.completed"][-1]["response"]
+    assert final["output"][0]["content"][0]["text"] == (
+        "Here is what I found. lookup: 42. lookup: 42.")
+    # what was written is what the server saw, frame for frame
+    assert [(f["type"], f["data"]) for f in frames] == [
+        (f.type, f.data) for f in server.mode.transcripts[0]]
+    assert main(["check", "--json", str(out)]) == 0
+    [report] = _json_lines(capsys.readouterr().out)
+    assert (report["ok"], report["protocol"], report["violations"]) == (
+        True, "responses-ws", [])
+
+
+def test_record_detects_a_ws_base_url_and_writes_stdout(
+        server: WebSocketServer, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _ws_record(server, "-", base_url=server.base_url.replace("http://", "ws://")) == 0
+    captured = capsys.readouterr()
+    frames = _json_lines(captured.out)
+    assert frames[0]["type"] == "send" and frames[-1]["type"] == "receive"
+    assert json.loads(frames[-1]["data"])["type"] == "response.completed"
+    assert "to stdout; ended closed" in captured.err
+
+
+def test_record_a_cut_socket_keeps_what_arrived(
+        server: WebSocketServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server.mode.inject("cut", at=5)
+    out = tmp_path / "cut.jsonl"
+    assert _ws_record(server, out, *WS) == 1
+    err = capsys.readouterr().err
+    assert "ended truncated" in err and "the connection was cut" in err
+    assert "Traceback" not in err
+    assert len(_frames(out)) == 5
+    assert main(["check", str(out)]) == 1
+    assert "#5 close error truncated" in capsys.readouterr().out
+
+
+def test_record_a_refused_create_is_one_sentence_and_exit_2(
+        server: WebSocketServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "refused.jsonl"
+    assert _ws_record(server, out, *WS, "--metadata", "scenario=parallel_functions") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("runflow: error: the server refused the create: The "
+                              "parallel_functions scenario needs")
+    assert err[-1].endswith(f"(what was received is in {out})")
+    assert [f["type"] for f in _frames(out)] == ["send", "receive"]
+
+
+def test_record_an_unreachable_server_is_one_sentence_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    assert main(["record", *WS, "--base-url", url, "--model", "m", "--input", "hi",
+                 "-o", str(tmp_path / "x.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"runflow: error: cannot reach {url}: Connection refused\n"
+
+
+@pytest.mark.parametrize("extra,says", [
+    (["--previous-response-id", "resp_1"], "--previous-response-id cannot go with a "
+                                           "WebSocket recording"),
+    (["-o", "x.sse"], "a WebSocket transcript is JSONL"),
+    (["--assistant", "asst_text"], "--assistant cannot go with a recording of the "
+                                   "Responses WebSocket API"),
+])
+def test_record_websocket_usage_errors_are_one_line(
+        server: WebSocketServer, tmp_path: Path, extra: list[str], says: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["record", *WS, "--base-url", server.base_url, "--model", "m", "--input", "hi",
+            "-o", str(tmp_path / "x.jsonl"), *extra]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and says in err
+    assert server.mode.transcripts == []
+
+
+HOSTILE = ["not json", "[1, 2]", '{"type": "response.created", "response": 5}',
+           json.dumps({"type": "response.completed", "response": {
+               "id": "resp_h", "output": [7, {"type": "function_call", "name": "other",
+                                              "call_id": "call_1", "arguments": "{}"}]}})]
+
+
+def test_record_hostile_frames_are_violations_not_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A server (a bare websockets one, on loopback) that answers the create with
+    garbage and then asks for a tool nobody answers: every frame is recorded, the
+    flow reports them, the recorder stops with a note and exit 1."""
+    import threading
+
+    from websockets.sync.server import ServerConnection, serve
+
+    def answer(ws: ServerConnection) -> None:
+        ws.recv()
+        for text in HOSTILE:
+            ws.send(text)
+        with contextlib.suppress(Exception):
+            ws.recv(timeout=5)
+
+    with serve(answer, "127.0.0.1", 0) as hostile:
+        port = hostile.socket.getsockname()[1]
+        threading.Thread(target=hostile.serve_forever, daemon=True).start()
+        out = tmp_path / "hostile.jsonl"
+        code = main(["record", *WS, "--base-url", f"http://127.0.0.1:{port}/v1",
+                     "--model", "m", "--input", "hi", "--tool-output", "lookup=1",
+                     "-o", str(out)])
+        hostile.shutdown()
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert [f["data"] for f in _frames(out)][1:] == HOSTILE
+    assert "#1 receive error malformed_frame" in err
+    assert "response resp_h asks for other: give --tool-output NAME=TEXT" in err

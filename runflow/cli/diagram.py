@@ -28,8 +28,9 @@ The format follows -o FILE's suffix (.mmd, .dot or .gv, .svg, .png) unless
 --refresh rewrites the diagrams/ folder of a runflow checkout (or -o DIR): the .mmd,
 .svg and README.md files that tests/test_diagrams.py compares with the table, for
 the Assistants protocol in diagrams/ and for the Responses one in
-diagrams/responses/ (DIR and DIR/responses with -o). With --protocol it rewrites
-that protocol's folder only (DIR itself with -o).
+diagrams/responses/ (DIR and DIR/responses with -o), with the Responses WebSocket
+machines (connection, lane, steer) and their rules in diagrams/responses/websocket/.
+With --protocol it rewrites that protocol's folders only (DIR itself with -o).
 Without `dot`, --refresh still writes the text files (.mmd, README.md), leaves the
 SVGs as they were, names on stderr each SVG it could not render, and exits 0: a
 missing optional renderer is not a usage error, and the text diagrams are fresh.
@@ -166,6 +167,7 @@ def _refresh(args: argparse.Namespace, out: Output) -> int:
         diagram_files,
         diagram_set,
         write_diagram_files,
+        write_more_diagram_files,
     )
 
     base = Path(args.output) if args.output else checkout_diagrams()
@@ -177,17 +179,20 @@ def _refresh(args: argparse.Namespace, out: Output) -> int:
         sub = "" if args.output and args.protocol else diagram_set(protocol).subfolder
         folder = base / sub
         try:
-            written = write_diagram_files(folder, protocol)
-        except GraphvizNotFoundError:
-            # write_diagram_files writes every text file before it renders any SVG
-            text = list(diagram_files(protocol, svg=False))
-            unrendered += [str(Path(sub) / (n[: -len(".mmd")] + ".svg"))
-                           for n in text if n.endswith(".mmd")]
-            out.print(f"refreshed {len(text)} text files in {folder}")
-            continue
+            try:
+                written = write_diagram_files(folder, protocol)
+                out.print(f"refreshed {len(written)} files in {folder}")
+            except GraphvizNotFoundError:
+                # write_diagram_files writes every text file before it renders any SVG
+                text = list(diagram_files(protocol, svg=False))
+                unrendered += [str(Path(sub) / (n[: -len(".mmd")] + ".svg"))
+                               for n in text if n.endswith(".mmd")]
+                out.print(f"refreshed {len(text)} text files in {folder}")
+            # the machines the row draws beside the definition's (text only)
+            for more, files in write_more_diagram_files(folder, protocol).items():
+                out.print(f"refreshed {len(files)} files in {more}")
         except OSError as exc:
             raise CommandError(f"cannot write {folder}: {exc.strerror or exc}") from None
-        out.print(f"refreshed {len(written)} files in {folder}")
     if unrendered:
         out.warn(f"warning: Graphviz's `dot` is not on PATH, so {', '.join(unrendered)} were "
                  "not rendered (left as they were); install Graphviz (Debian/Ubuntu: "

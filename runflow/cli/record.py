@@ -51,7 +51,8 @@ if TYPE_CHECKING:
 
     Stream: TypeAlias = openai.Stream[AssistantStreamEvent]
 
-HELP = "record a live run or response stream to .jsonl or .sse while validating it"
+HELP = ("record a live run or response stream to .jsonl or .sse, or a WebSocket session to "
+        ".jsonl, while validating it")
 
 EPILOG = """\
 The format comes from the extension of OUT: .jsonl (one {"event", "data"} per line)
@@ -70,10 +71,19 @@ the model as a function tool; a response that asks for calls ends the recording,
 and the summary says how to record its continuation: --previous-response-id ID
 with --tool-output answering each call, into another file.
 
+--protocol responses-ws (or a ws:// / wss:// --base-url) records a WebSocket-mode
+session instead: one response.create of --model and --input over
+client.responses.connect(), every frame both ways written to OUT.jsonl (the
+transcript form `runflow check` reads; '-o -' writes it to stdout), and the tool
+loop run on the same socket while --tool-output answers each call. A create the
+server refuses is recorded, then reported (exit 2).
+
 examples:
   runflow serve --port 8000 &
   runflow record --base-url http://127.0.0.1:8000/v1 --assistant asst_text -o run.jsonl
   runflow record --base-url http://127.0.0.1:8000/v1 --model gpt-4o --input hi -o r.sse
+  runflow record --protocol responses-ws --base-url http://127.0.0.1:8000/v1 \
+      --model gpt-4o --input hi --tool-output get_weather=sunny -o session.jsonl
 
 exit codes: 0 recorded with no error-severity violation, 1 violations found (e.g. a cut
 stream: truncated), 2 usage error or the server could not be reached / refused the request
@@ -92,9 +102,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="the API's base URL, e.g. http://127.0.0.1:8000/v1")
     parser.add_argument("--api-key", metavar="KEY",
                         help="API key (default: $OPENAI_API_KEY, else 'none')")
-    parser.add_argument("--protocol", choices=("assistants", "responses"),
+    parser.add_argument("--protocol", choices=("assistants", "responses", "responses-ws"),
                         help="the API to record (default: responses with --model, "
-                             "assistants with --assistant)")
+                             "responses-ws with a ws:// or wss:// --base-url, assistants "
+                             "with --assistant)")
     runs = parser.add_argument_group("an Assistants run")
     runs.add_argument("--assistant", metavar="ID", help="the assistant to run")
     runs.add_argument("--thread", metavar="ID",
@@ -108,13 +119,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "continuation is recorded too; a response is offered NAME "
                              "as a tool (repeatable)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
-                        help="OUT.jsonl or OUT.sse; '-' writes SSE to stdout")
+                        help="OUT.jsonl or OUT.sse; '-' writes SSE to stdout (a WebSocket "
+                             "session: the JSONL transcript)")
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
     from runflow.cli.record_responses import check_responses_args, start_response, stopped
 
     protocol = _protocol(args)
+    if protocol == "responses-ws":
+        from runflow.cli.record_websocket import check_websocket_args, record_websocket
+
+        check_websocket_args(args)
+        with _open_target(args.output, out) as target:
+            return record_websocket(args, out, target)
     fmt = _output_format(args.output)
     try:
         import openai
@@ -149,15 +167,18 @@ def _protocol(args: argparse.Namespace) -> str:
     responses = [f"--{n.replace('_', '-')}" for n in ("model", "input", "metadata",
                                                      "previous_response_id")
                  if getattr(args, n)]
+    websocket = args.base_url.startswith(("ws://", "wss://"))
     protocol: str | None = args.protocol or (
+        "responses-ws" if websocket and not runs else
         "responses" if responses and not runs else "assistants" if runs else None)
     if protocol is None:
         raise CommandError("give --assistant ID (an Assistants run) or --model M with "
                            "--input TEXT (a Responses API response)")
     wrong = responses if protocol == "assistants" else runs
+    protocol_name = "Responses WebSocket" if protocol == "responses-ws" else protocol
     if wrong:
         raise CommandError(f"{', '.join(wrong)} cannot go with a recording of the "
-                           f"{protocol} API")
+                           f"{protocol_name} API")
     if protocol == "assistants" and not args.assistant:
         raise CommandError("an Assistants recording needs --assistant ID")
     return protocol

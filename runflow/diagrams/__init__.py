@@ -26,8 +26,10 @@ Assistants definition, ``diagrams/responses/`` for the Responses one (where each
 lives, and what its files say about where they come from, is the protocol's
 :class:`~runflow.protocols.diagram_set.DiagramSet`, in its registry row);
 ``runflow diagram --refresh`` rewrites both and ``tests/test_diagrams.py`` fails
-while either is stale. The drawing is :mod:`.draw`, the folders and Graphviz
-:mod:`.files`.
+while either is stale. A registry row may name more machines drawn beside its
+definition's (:func:`more_diagram_files`: the Responses WebSocket machines in
+``diagrams/responses/websocket/``); the refresh writes those too. The drawing is
+:mod:`.draw`, the folders and Graphviz :mod:`.files`.
 """
 
 from runflow.diagrams.draw import (
@@ -51,9 +53,11 @@ from runflow.diagrams.files import (
     ImageFormat,
     diagram_files,
     graphviz_version,
+    more_diagram_files,
     render,
     svg_generator_version,
     write_diagram_files,
+    write_more_diagram_files,
 )
 from runflow.protocols.diagram_set import REFRESH_COMMAND, DiagramSet
 
@@ -76,9 +80,11 @@ __all__ = [
     "graphviz_version",
     "mermaid",
     "mermaid_all",
+    "more_diagram_files",
     "path_mermaid",
     "render",
     "stream_table",
     "svg_generator_version",
     "write_diagram_files",
+    "write_more_diagram_files",
 ]

@@ -15,10 +15,13 @@ from typing import Literal
 
 from runflow.diagrams.draw import ALL, STREAM, diagram_entities, diagram_set, diagram_text
 from runflow.engine.definition import Protocol
+from runflow.engine.lazy import resolve
 from runflow.protocols import PROTOCOL
+from runflow.protocols.registry import row_of
 
-__all__ = ["GraphvizNotFoundError", "ImageFormat", "diagram_files",
-           "graphviz_version", "render", "svg_generator_version", "write_diagram_files"]
+__all__ = ["GraphvizNotFoundError", "ImageFormat", "diagram_files", "graphviz_version",
+           "more_diagram_files", "render", "svg_generator_version", "write_diagram_files",
+           "write_more_diagram_files"]
 
 ImageFormat = Literal["svg", "png"]
 
@@ -152,3 +155,23 @@ def _write(path: Path, data: bytes) -> Path:
     if not path.exists() or path.read_bytes() != data:
         path.write_bytes(data)
     return path
+
+
+def more_diagram_files(protocol: Protocol = PROTOCOL) -> dict[str, dict[str, bytes]]:
+    """The machines its registry row draws beside the definition's
+    (:attr:`~runflow.protocols.registry.Registered.more_diagrams`): ``{subfolder of
+    the protocol's folder: {file name: bytes}}``; text only, no Graphviz needed."""
+    return {sub: {name: text.encode() for name, text in resolve(ref)().items()}
+            for sub, ref in row_of(protocol).more_diagrams}
+
+
+def write_more_diagram_files(directory: Path, protocol: Protocol = PROTOCOL,
+                             ) -> dict[Path, list[Path]]:
+    """Rewrite each of :func:`more_diagram_files`' subfolders of ``directory`` (the
+    protocol's folder); returns the files written, by subfolder."""
+    written: dict[Path, list[Path]] = {}
+    for sub, files in more_diagram_files(protocol).items():
+        folder = directory / sub
+        folder.mkdir(parents=True, exist_ok=True)
+        written[folder] = [_write(folder / name, data) for name, data in files.items()]
+    return written

@@ -69,6 +69,10 @@ class Registered:
     detecting a stream's protocol loads no other protocol's flow and SDK types."""
     diagrams: DiagramSet | None = None
     """Where its committed diagrams live (None: the generic ``diagrams/<name>/``)."""
+    more_diagrams: tuple[tuple[str, str], ...] = ()
+    """Machines drawn beside the definition's, each ``(subfolder of its folder,
+    "module:name" of a function returning {file name: text})``, loaded on first use
+    and written by ``runflow diagram --refresh`` (the Responses WebSocket machines)."""
     invariants: tuple[Invariant, ...] = ()
     """What each state's object holds (:mod:`runflow.protocols.payload`)."""
     order: tuple[Expectation, ...] = ()
@@ -172,4 +176,6 @@ register(Registered(
     diagrams=responses_diagrams.DIAGRAMS,
     invariants=responses_invariants.INVARIANTS, order=responses_order.ORDER,
     scenarios="runflow.conform.responses:RESPONSES_SCENARIOS",
-    profiles=responses_profiles.PROFILES))
+    profiles=responses_profiles.PROFILES,
+    more_diagrams=(("websocket", "runflow.protocols.responses.websocket.diagrams:"
+                                 "diagram_files"),)))

@@ -85,6 +85,9 @@ class ResponseRequest:
     options: ScenarioOptions
     outputs: list[ToolOutput] = field(default_factory=list)
     """The ``function_call_output`` items of the input, named from their calls."""
+    steered: tuple[str, ...] = ()
+    """The text of steering input this response commits (WebSocket mode): the answer
+    acknowledges it, so a client can see which steers reached which response."""
 
     @property
     def function_tools(self) -> list[JSON]:
@@ -283,9 +286,14 @@ class ResponseScenario:
     build: Build
 
 
+def _steered(request: ResponseRequest) -> str:
+    """What an answer adds for the steering input it commits (none: nothing)."""
+    return "".join(f" (steered: {text})" for text in request.steered)
+
+
 def _text(script: ResponseScript, request: ResponseRequest) -> None:
     script.open()
-    script.message(request.options.text)
+    script.message(request.options.text + _steered(request))
     script.finish("completed")
 
 
@@ -319,7 +327,8 @@ def _parallel_functions(script: ResponseScript, request: ResponseRequest) -> Non
     script.open()
     if request.outputs:
         script.message("Here is what I found. " + " ".join(
-            f"{output.name}: {output.output}." for output in request.outputs))
+            f"{output.name}: {output.output}." for output in request.outputs)
+            + _steered(request))
     else:
         for tool in (tools[0], tools[1 % len(tools)]):
             script.function_call(tool["name"], _arguments(tool))

@@ -17,9 +17,14 @@ accepted or refused (deterministic steering in tests); ``metadata.steering =
 "unsupported"`` refuses steering, ``metadata.successor = "fail"`` fails the accepted
 steers with ``successor_creation_failed`` instead of creating the successor.
 Accepted steers end a text response at its next item boundary with
-``response.incomplete`` (reason ``steered``) and an automatic successor; a response
-with function calls completes and reports ``response.steer.pending`` with the
-``required_input`` stubs. Every frame both ways is recorded in
+``response.incomplete`` (reason ``steered``) and an automatic successor whose input is
+the steered input and whose ``response.created`` commits exactly those steers; a
+response with function calls completes and reports ``response.steer.pending`` with the
+``required_input`` stubs, and the create that answers them gets the pending input
+prepended (:mod:`.websocket_input`). An answer acknowledges the steering text it took
+(``"(steered: ...)"``), so a client sees which response it reached. A create continuing
+from a response with function calls must answer each call, as over HTTP; the scenario
+carries over from the previous response. Every frame both ways is recorded in
 :attr:`WebSocketMode.transcripts`.
 """
 
@@ -41,11 +46,11 @@ from runflow.server.responses_scenarios import (
     RESPONSE_SCENARIOS,
     ResponseRequest,
     ScenarioError,
-    ToolOutput,
     script_response,
 )
 from runflow.server.scenarios import ScenarioOptions
 from runflow.server.store import JSON, new_id
+from runflow.server.websocket_input import input_items, steer_items, steer_texts, tool_outputs
 
 __all__ = ["FAULTS", "HasOptions", "WebSocketMode", "WsFault"]
 
@@ -97,6 +102,9 @@ class WebSocketMode:
         self.max_seconds = max_seconds
         self.faults: list[WsFault] = []
         self.transcripts: list[list[Frame]] = []
+        self.inputs: dict[str, list[JSON]] = {}
+        """Response id -> the input items it ran with (steering input included), which
+        a real server keeps to itself; for tests of where steered input went."""
         self.faulted: list[tuple[str, int]] = []
         """Each frame fault applied: its name and the transcript index it shows at (a
         dropped frame: the index the next frame takes; a cut: the transcript's end)."""
@@ -134,7 +142,8 @@ class _Connection:
         self.active: dict[str, _Active] = {}
         self.lanes: dict[str | None, asyncio.Queue[JSON]] = {}
         self.running: dict[str | None, _Active] = {}
-        self.pending: dict[str, list[str]] = {}  # parent id -> steer ids waiting for input
+        self.pending: dict[str, list[tuple[str, Any]]] = {}
+        """Parent response id -> its accepted ``(steer id, input)`` awaiting required input."""
         self.tasks: list[asyncio.Task[None]] = []
         self.lock = asyncio.Lock()
         self.steer_sequence = 0
@@ -247,7 +256,10 @@ class _Connection:
             await self._respond(await queue.get())
 
     # -- responses --------------------------------------------------------------
-    async def _respond(self, body: JSON, successor_of: str | None = None) -> None:
+    async def _respond(self, body: JSON, successor_of: str | None = None,
+                       steered: list[tuple[str, Any]] | None = None) -> None:
+        """Run one response; ``steered`` is the accepted input an automatic successor
+        commits (its ``input`` already holds it)."""
         lane = body.get("stream_id") if isinstance(body.get("stream_id"), str) else None
         for name in ("stream", "background"):
             if name in body:
@@ -261,23 +273,33 @@ class _Connection:
                                         "previous_response_id"))
             return
         metadata: JSON = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
-        scenario = str(metadata.get("scenario", "text"))
+        parent = self.memory.get(previous) if isinstance(previous, str) else None
+        inherited = parent.get("metadata") if parent is not None else None
+        scenario = str(metadata.get("scenario") or (  # else the previous response's
+            inherited.get("scenario") if isinstance(inherited, dict) else None) or "text")
         assert self.mode.backend is not None
         options = self.mode.backend.options.with_metadata(metadata)
         request_body = {k: v for k, v in body.items() if k not in ("type", "stream_id")}
+        # the explicit create answering required input: the queued steers go first
+        committed = steered if steered is not None else self.pending.get(str(previous), [])
+        if steered is None and committed:
+            request_body["input"] = [*steer_items(committed),
+                                     *input_items(body.get("input"))]
+        outputs, refusal = tool_outputs(input_items(request_body.get("input")), parent)
+        if refusal:
+            await self.send(self._error("invalid_request_error", refusal, lane, "input"))
+            return
+        wanted = ResponseRequest(request_body, options, outputs, steer_texts(committed))
         try:
-            events = (script_response("text", ResponseRequest(request_body, options))[:1]
-                      if body.get("generate") is False
+            events = (script_response("text", wanted)[:1] if body.get("generate") is False
                       else script_response(scenario if scenario in RESPONSE_SCENARIOS
-                                           else "text", ResponseRequest(
-                                               request_body, options,
-                                               _tool_outputs(body, self.memory.get(
-                                                   str(previous))))))
+                                           else "text", wanted))
         except (ScenarioError, KeyError) as exc:
             await self.send(self._error("invalid_request_error", str(exc), lane))
             return
         first = events[0]["response"]
         rid = first["id"]
+        self.mode.inputs[rid] = input_items(request_body.get("input"))
         active = _Active(rid, lane, body)
         self.active[rid] = active
         self.running[lane] = active
@@ -288,10 +310,10 @@ class _Connection:
             events = [events[0], {"type": "response.completed", "sequence_number": 1,
                                   "response": done}]
         if successor_of is not None:  # the fault: a successor that continues from nothing
-            parent = None if "successor_uncommitted" in self.faults else successor_of
+            continues = None if "successor_uncommitted" in self.faults else successor_of
             for event in events:
                 if "response" in event:
-                    event["response"]["previous_response_id"] = parent
+                    event["response"]["previous_response_id"] = continues
         calls = [e["item"] for e in events if e["type"] == "response.output_item.done"
                  and e["item"].get("type") == "function_call"]
         hold = str(metadata.get("hold", ""))
@@ -322,7 +344,7 @@ class _Connection:
                                                    "previous_response_id": rid},
                                                   reason="waiting_for_required_input",
                                                   required_input=stubs))
-            self.pending[rid] = [s for s, _ in active.steers]
+            self.pending[rid] = list(active.steers)
 
     def _finish(self, active: _Active, response: JSON) -> None:
         active.ended = True
@@ -352,8 +374,8 @@ class _Connection:
             return
         body = {k: v for k, v in active.body.items() if k != "metadata"}
         body["previous_response_id"] = active.id
-        body["input"] = [inp for _, inp in active.steers]
-        await self._respond(body, successor_of=active.id)
+        body["input"] = steer_items(active.steers)  # it continues with the queued input
+        await self._respond(body, successor_of=active.id, steered=list(active.steers))
 
     # -- steering ---------------------------------------------------------------
     def _steer_event(self, kind: str, active: _Active | None, steer: JSON,
@@ -391,8 +413,7 @@ class _Connection:
             return
         assert active is not None
         steer_id = new_id("steer")
-        active.steers.append((steer_id, {"type": "message", "role": "user",
-                                         "content": inp} if isinstance(inp, str) else inp))
+        active.steers.append((steer_id, inp))
         active.released()
         if "steer_unacked" not in self.faults:
             await self.send(self._steer_event("response.steer.accepted", active,
@@ -404,18 +425,3 @@ def _user_input(inp: Any) -> bool:
         return bool(inp)
     return isinstance(inp, list) and bool(inp) and all(
         isinstance(i, dict) and i.get("role") == "user" for i in inp)
-
-
-def _tool_outputs(body: JSON, previous: JSON | None) -> list[ToolOutput]:
-    """The input's ``function_call_output`` items, named from the calls of the previous
-    response (connection memory) or of the input itself (a full input resent without
-    ``previous_response_id``), so a tool scenario answers them as over HTTP."""
-    given = body.get("input")
-    items = [i for i in given if isinstance(i, dict)] if isinstance(given, list) else []
-    asked = previous.get("output") if isinstance(previous, dict) else None
-    calls = {c.get("call_id"): str(c.get("name")) for c in [
-        *(asked if isinstance(asked, list) else []), *items]
-        if isinstance(c, dict) and c.get("type") == "function_call"}
-    return [ToolOutput(str(i.get("call_id")), calls[i.get("call_id")], str(i.get("output")))
-            for i in items if i.get("type") == "function_call_output"
-            and i.get("call_id") in calls]

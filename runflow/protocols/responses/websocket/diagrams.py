@@ -1,11 +1,12 @@
 """Mermaid diagrams of the WebSocket machines, generated from their tables (as
 :mod:`runflow.diagrams` does for the stream definitions) and committed under
 ``diagrams/responses/websocket/``; ``tests/test_websocket_diagrams.py`` fails while
-they are stale. Refresh: ``python -m runflow.protocols.responses.websocket.diagrams``."""
+they are stale. The Responses registry row names :func:`diagram_files`
+(``more_diagrams``), so ``runflow diagram --refresh`` (or ``--protocol responses
+--refresh``) rewrites them with the rest."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from runflow.engine.definition import EntityTable
@@ -14,7 +15,7 @@ from runflow.protocols.responses.websocket.definition import MACHINES, RULES
 __all__ = ["DIRECTORY", "REFRESH", "diagram_files", "mermaid"]
 
 DIRECTORY = Path("diagrams/responses/websocket")
-REFRESH = "python -m runflow.protocols.responses.websocket.diagrams"
+REFRESH = "runflow diagram --protocol responses --refresh"
 _INDENT = "    "
 
 
@@ -49,14 +50,3 @@ def diagram_files() -> dict[str, str]:
     files["README.md"] = _readme()
     return files
 
-
-def main(root: Path = Path(".")) -> None:
-    directory = root / DIRECTORY
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, text in diagram_files().items():
-        (directory / name).write_text(text, encoding="utf-8")
-        sys.stdout.write(f"wrote {directory / name}\n")
-
-
-if __name__ == "__main__":
-    main()
