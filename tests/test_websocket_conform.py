@@ -61,29 +61,13 @@ def _data(frame: Frame) -> dict[str, Any]:
     return data
 
 
-def _server_defect(result: ScenarioResult, rule: str, index: int | None) -> bool:
-    """The local server's one known defect (reported; the WebSocket server is another
-    helper's): the ``response.incomplete`` that ends a steered response carries a
-    minimal response object without ``created_at``, which the API reference requires.
-    Only that finding, at such a frame, is allowed here."""
-    if rule != "payload.response.created_at" or index is None:
-        return False
-    event = _data(_probe(result).frames[index])
-    obj = event.get("response") or {}
-    return (event.get("type") == "response.incomplete" and "created_at" not in obj
-            and (obj.get("incomplete_details") or {}).get("reason") == "steered")
-
-
 def test_every_scenario_passes_against_the_local_server(server: WebSocketServer,
                                                         tmp_path: Path) -> None:
     report = _grade(server)
     assert [s.name for s in report.scenarios] == [s.name for s in WEBSOCKET_SCENARIOS]
     for result in report.scenarios:
-        other = [(f.rule, f.index, f.message) for f in result.findings
-                 if not _server_defect(result, f.rule, f.index)]
-        assert other == [], result.name
-        assert result.status in ("passed", "failed"), (result.name, result.reason)
-        assert result.status == "passed" or result.findings, result.name
+        assert [(f.rule, f.index, f.message) for f in result.findings] == [], result.name
+        assert result.status == "passed", (result.name, result.reason)
         probe = _probe(result)
         path = tmp_path / f"{result.name}.jsonl"
         path.write_text(dump_jsonl(probe.frames))

@@ -87,6 +87,10 @@ class _Active:
     hold: int = 0
     """Steer events still awaited before the response goes on (``metadata.hold``)."""
     ended: bool = False
+    response: JSON = field(default_factory=dict)
+    """The response as created, with each output item added as it is done: what a
+    ``response.incomplete`` sent at a steered boundary carries (a whole Response, as
+    the API reference's event requires: ``created_at``, ``model``, the output so far)."""
 
     def released(self) -> None:
         """One steer event arrived: a hold waiting for it may end."""
@@ -277,6 +281,8 @@ class _Connection:
         inherited = parent.get("metadata") if parent is not None else None
         scenario = str(metadata.get("scenario") or (  # else the previous response's
             inherited.get("scenario") if isinstance(inherited, dict) else None) or "text")
+        if successor_of is not None:  # steering stops text answers only: the successor
+            scenario = "text"         # goes on answering, in text, with the steer taken
         assert self.mode.backend is not None
         options = self.mode.backend.options.with_metadata(metadata)
         request_body = {k: v for k, v in body.items() if k not in ("type", "stream_id")}
@@ -314,6 +320,7 @@ class _Connection:
             for event in events:
                 if "response" in event:
                     event["response"]["previous_response_id"] = continues
+        active.response = copy.deepcopy(events[0]["response"])
         calls = [e["item"] for e in events if e["type"] == "response.output_item.done"
                  and e["item"].get("type") == "function_call"]
         hold = str(metadata.get("hold", ""))
@@ -328,6 +335,8 @@ class _Connection:
                                                         "response.completed"):
                 await self._steered(active, event["sequence_number"])
                 return
+            if kind == "response.output_item.done":
+                active.response.setdefault("output", []).append(copy.deepcopy(event["item"]))
             if kind.startswith("response.") and kind[9:] in ("completed", "incomplete",
                                                               "failed"):
                 self._finish(active, event["response"])
@@ -354,12 +363,11 @@ class _Connection:
 
     async def _steered(self, active: _Active, sequence: int) -> None:
         """End ``active`` at this boundary and run its successor with the queued input."""
+        response = dict(active.response, status="incomplete",
+                        incomplete_details={"reason": "steered"})
+        response.setdefault("output", [])
         stopped: JSON = {"type": "response.incomplete", "sequence_number": sequence,
-                   "response": {"id": active.id, "object": "response",
-                                "status": "incomplete", "output": [],
-                                "incomplete_details": {"reason": "steered"},
-                                "previous_response_id": active.body.get(
-                                    "previous_response_id")}}
+                         "response": response}
         if active.lane is not None:
             stopped["stream_id"] = active.lane
         self._finish(active, stopped["response"])
