@@ -12,8 +12,14 @@ if TYPE_CHECKING:
     from runflow.cli.output import Output
     from runflow.engine.violations import Violation
 
-__all__ = ["add_protocol_options", "load_replay", "non_negative", "port", "tool_output", "where",
-           "write_json"]
+__all__ = ["TRANSCRIPT_PROTOCOL", "add_protocol_options", "load_replay", "non_negative", "port",
+           "tool_output", "where", "write_json"]
+
+TRANSCRIPT_PROTOCOL = "responses-ws"
+"""``--protocol`` for a WebSocket transcript: the name of
+:data:`~runflow.protocols.responses.websocket.definition.WS_RESPONSES`, written out so
+that parsing the arguments of ``check`` does not build that definition (and the
+Responses one under it) for every stream; tests/test_startup.py keeps them equal."""
 
 
 def _integer(text: str) -> int:
@@ -65,11 +71,10 @@ def add_protocol_options(parser: argparse.ArgumentParser) -> None:
     """``--protocol`` and ``--profile``, for the subcommands that read streams."""
     from runflow.protocols.profiles import PROFILES
     from runflow.protocols.registry import PROTOCOLS
-    from runflow.protocols.responses.websocket.definition import WS_RESPONSES
 
     # responses-ws is not a registry row: a transcript is frames of a connection, not
     # an SSE stream (runflow.cli.transcripts dispatches it before the recording path).
-    ws = WS_RESPONSES.name
+    ws = TRANSCRIPT_PROTOCOL
     parser.add_argument(
         "--protocol", choices=("auto", *PROTOCOLS, ws), default="auto",
         help="the grammar to check against (default: auto = from the stream's event "

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runflow.cli import EXIT_OK, EXIT_VIOLATIONS, CommandError
-from runflow.cli.common import write_json
-from runflow.protocols.responses.websocket.definition import WS_RESPONSES
+from runflow.cli.common import TRANSCRIPT_PROTOCOL, write_json
 
 if TYPE_CHECKING:
     from runflow.cli.output import Output
@@ -31,8 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["TRANSCRIPT_PROTOCOL", "check_report", "frame_events", "print_check",
            "read_transcript", "replay_transcript", "watch_transcript"]
 
-TRANSCRIPT_PROTOCOL = WS_RESPONSES.name
-"""``--protocol`` for a transcript: ``responses-ws``, the WebSocket definition's name."""
 
 Connections = list[list["Frame"]]
 

@@ -13,8 +13,10 @@ rows of :mod:`.websocket_scenarios` driven over real sockets
 ``runflow check`` checks a transcript and graded on the same layers
 (:mod:`.websocket_grade`, :mod:`.websocket_run`).
 
-The runner's names (:mod:`.runner`, which loads the openai client) load on first
-use, so that grading a recording (``runflow check``, :mod:`.recorded`) does not.
+The runner's names (:mod:`.runner`, which loads the openai client) and the rule
+catalogue's (:mod:`.rules`, which reads every protocol's invariants, so builds every
+definition) load on first use, so that grading a recording (``runflow check``,
+:mod:`.recorded`) does neither.
 """
 
 from __future__ import annotations
@@ -24,21 +26,26 @@ from typing import TYPE_CHECKING, Any
 
 from runflow.conform.findings import Finding, Group
 from runflow.conform.grouping import CASCADES, group
-from runflow.conform.rules import RULES, ConformRule, rules_for, rules_markdown
 
 if TYPE_CHECKING:
+    from runflow.conform.rules import RULES, ConformRule, rules_for, rules_markdown
     from runflow.conform.runner import Report, ScenarioResult, conform, scenarios_for
 
 __all__ = ["CASCADES", "RULES", "ConformRule", "Finding", "Group", "Report", "ScenarioResult",
            "conform", "group", "rules_for", "rules_markdown", "scenarios_for"]
 
-_RUNNER = frozenset({"Report", "ScenarioResult", "conform", "scenarios_for"})
+_LAZY = {
+    **dict.fromkeys(("Report", "ScenarioResult", "conform", "scenarios_for"),
+                    "runflow.conform.runner"),
+    **dict.fromkeys(("RULES", "ConformRule", "rules_for", "rules_markdown"),
+                    "runflow.conform.rules"),
+}
 
 
 def __getattr__(name: str) -> Any:
-    """Load one of the runner's names on first use and keep it."""
-    if name not in _RUNNER:
+    """Load one of the runner's or the catalogue's names on first use and keep it."""
+    if name not in _LAZY:
         raise AttributeError(f"module 'runflow.conform' has no attribute {name!r}")
-    value = getattr(import_module("runflow.conform.runner"), name)
+    value = getattr(import_module(_LAZY[name]), name)
     globals()[name] = value
     return value

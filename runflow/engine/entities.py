@@ -30,7 +30,6 @@ class Tracker:
         "entity",
         "id",
         "label",
-        "model",
         "owner",
         "raw",
         "recovered",
@@ -39,6 +38,7 @@ class Tracker:
         "slot",
         "state",
         "status_override",
+        "table",
         "typed",
     )
 
@@ -49,7 +49,7 @@ class Tracker:
         """How messages name this entity, e.g. ``"message msg_abc"``."""
         self.ref = EntityRef(kind=table.entity, id=id_)
         """How violations name this entity."""
-        self.model = table.snapshot_model
+        self.table = table
         self.state = UNSEEN
         self.raw: JSON = {}
         self.acc: Accumulator | None = table.accumulator() if table.accumulator else None
@@ -62,6 +62,12 @@ class Tracker:
         """Where a positioned entity sits (``"output/2"``); None: found by id."""
         self.owner: str | None = None
         """A positioned entity's item: the id at its first position (itself for an item)."""
+
+    @property
+    def model(self) -> type[BaseModel] | None:
+        """The SDK type snapshots are built as: imported on the first snapshot, so
+        that checking a stream, which builds none, imports no SDK type."""
+        return self.table.snapshot_model
 
     def wire(self, status_field: str | None = "status") -> JSON:
         """The snapshot as a JSON-shaped dict, in the API's own layout."""

@@ -18,6 +18,7 @@ Deltas never go through a machine: they do not change state.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cached_property
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -169,10 +170,14 @@ class Compiled:
         self.closing_states = self.root_table.children_open | self.root_table.children_closing
         self.delta_root_states = self.root_table.children_open | {self.root_table.initial}
         """Root states in which a delta needs no further check (deltas only grow)."""
-        self.kind_of_model: dict[type[BaseModel], str] = {
-            model: kind for kind, t in protocol.tables.items()
-            if (model := t.snapshot_model) is not None and t.role != "scope"
-        }
+
+    @cached_property
+    def kind_of_model(self) -> dict[type[BaseModel], str]:
+        """The entity kind of each snapshot type (what :meth:`recover` is given):
+        built on first use, as it imports the snapshot types, which checking a
+        stream never needs."""
+        return {model: kind for kind, t in self.protocol.tables.items()
+                if (model := t.snapshot_model) is not None and t.role != "scope"}
 
 
 _COMPILED: dict[int, tuple[Definition, Compiled]] = {}

@@ -6,8 +6,8 @@ rows are at the end of this module). Every surface reads the row instead of
 keeping its own per-protocol table:
 
 * :mod:`runflow.adapters.recording` detects a recording's protocol
-  (:func:`detect`, from each definition's event names and type field) and builds
-  its flow (:attr:`Registered.flow`);
+  (:func:`detect`, from each row's :class:`Detection`: the definition's event names
+  and type field) and builds its flow (:attr:`Registered.flow`);
 * :mod:`runflow.diagrams` draws it and finds its committed folder
   (:attr:`Registered.diagrams`);
 * :mod:`runflow.conform` checks its payloads (:attr:`Registered.invariants`) and
@@ -22,8 +22,16 @@ A new protocol: a folder with its definition (and whichever of the other parts i
 has), then ``register(Registered(definition=..., ...))`` — here for a shipped one,
 anywhere for a protocol of one's own (``tests/toy_protocol`` does that).
 
+Start-up: a shipped row names its definition, flow and invariants as
+``"module:NAME"`` (loaded on first use) and carries its :class:`Detection` (the
+event names, a few dozen strings), so that detecting and checking a Responses
+stream builds neither the Assistants definition nor any openai SDK type, and the
+other way round. A row's detection is checked against its definition when the
+definition loads (:attr:`Registered.definition`), and a test compares every shipped
+row's, so the two cannot drift apart unnoticed.
+
 Imports run one way: this module imports the protocol folders (and, on first use,
-the flows it names); no
+the definitions and flows it names); no
 folder, and nothing under :mod:`runflow.engine`, imports it back. (It is not
 ``runflow/protocols/__init__.py``, which the engine's imports of the folders' helpers
 run first, see there.)
@@ -31,60 +39,132 @@ run first, see there.)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from runflow.engine.definition import Protocol
+from runflow.engine.definition import Protocol, ProtocolDefinitionError
 from runflow.engine.flow import Flow
 from runflow.engine.lazy import resolve
 from runflow.engine.profiles import Profile
 from runflow.protocols.assistants import diagrams as assistants_diagrams
-from runflow.protocols.assistants import invariants as assistants_invariants
 from runflow.protocols.assistants import order as assistants_order
-from runflow.protocols.assistants.definition import ASSISTANTS
 from runflow.protocols.diagram_set import DiagramSet
 from runflow.protocols.order import Expectation
 from runflow.protocols.payload import Invariant
 from runflow.protocols.profiles import add_profiles
 from runflow.protocols.responses import diagrams as responses_diagrams
-from runflow.protocols.responses import invariants as responses_invariants
 from runflow.protocols.responses import order as responses_order
 from runflow.protocols.responses import profiles as responses_profiles
-from runflow.protocols.responses.definition import RESPONSES
 
-__all__ = ["PROTOCOLS", "REGISTRY", "Registered", "detect", "register", "registered",
-           "row_of", "unregister"]
+__all__ = ["PROTOCOLS", "REGISTRY", "Detection", "Registered", "detect", "register",
+           "registered", "row_of", "unregister"]
 
 
 @dataclass(frozen=True)
+class Detection:
+    """What :func:`detect` reads of a protocol: its name, its event names and the
+    fields its events' data names them by. Plain data, so that a row whose
+    definition is not built yet (a ``"module:NAME"``) still takes part."""
+
+    name: str
+    events: frozenset[str]
+    type_field: str | None = None
+    sequence_field: str | None = None
+
+    @classmethod
+    def of(cls, definition: Protocol) -> Detection:
+        return cls(definition.name, definition.events, definition.type_field,
+                   definition.sequence_field)
+
+    def claim(self, name: str | None, data: Any) -> int:
+        """How surely one event of a stream is this protocol's: 2 when its data
+        names it in the definition's type field (``{"type": "error", ...}`` with no
+        ``event:`` line is enough), 1 when only its ``event:`` name is one of the
+        definition's events, 0 when it is not ours. A definition with a type field
+        claims only events whose data carries it: every one of its events does."""
+        field = self.type_field
+        if field is not None:
+            typed = data.get(field) if isinstance(data, dict) else None
+            ours = isinstance(typed, str) and typed in self.events
+            return 2 if ours and (name is None or name == typed) else 0
+        return 1 if name is not None and name in self.events else 0
+
+
 class Registered:
     """One protocol, as every surface needs it. Only ``definition`` is required: a
-    protocol without the other parts is still checked, replayed and drawn."""
+    protocol without the other parts is still checked, replayed and drawn.
 
-    definition: Protocol
-    flow: type[Flow] | str = Flow
-    """The flow class that runs it (built as ``flow(protocol=definition, profile=...)``),
-    or its ``"module:Name"``, imported on first use (:attr:`flow_class`), so that
-    detecting a stream's protocol loads no other protocol's flow and SDK types."""
-    diagrams: DiagramSet | None = None
-    """Where its committed diagrams live (None: the generic ``diagrams/<name>/``)."""
-    more_diagrams: tuple[tuple[str, str], ...] = ()
-    """Machines drawn beside the definition's, each ``(subfolder of its folder,
-    "module:name" of a function returning {file name: text})``, loaded on first use
-    and written by ``runflow diagram --refresh`` (the Responses WebSocket machines)."""
-    invariants: tuple[Invariant, ...] = ()
-    """What each state's object holds (:mod:`runflow.protocols.payload`)."""
-    order: tuple[Expectation, ...] = ()
-    """What every real server's event order does (:mod:`runflow.protocols.order`)."""
-    scenarios: str | None = None
-    """``"module:NAME"`` of its ``runflow conform`` scenarios (None: it has none)."""
-    profiles: tuple[Profile, ...] = ()
-    """Its servers' profiles (``--profile``)."""
+    ``definition``, ``flow`` and ``invariants`` may each be a ``"module:NAME"``,
+    imported on first use; a row whose definition is one must carry its
+    ``detection``. Treat a row as frozen."""
+
+    __slots__ = ("_definition", "_invariants", "detection", "diagrams", "flow",
+                 "more_diagrams", "order", "profiles", "scenarios")
+
+    def __init__(self, definition: Protocol | str, flow: type[Flow] | str = Flow,
+                 diagrams: DiagramSet | None = None,
+                 invariants: tuple[Invariant, ...] | str = (),
+                 order: tuple[Expectation, ...] = (), scenarios: str | None = None,
+                 profiles: tuple[Profile, ...] = (), *,
+                 detection: Detection | None = None,
+                 more_diagrams: tuple[tuple[str, str], ...] = ()) -> None:
+        if detection is None:
+            if isinstance(definition, str):
+                raise ValueError(f"a row naming its definition ({definition!r}) must "
+                                 "carry its detection")
+            detection = Detection.of(definition)
+        self._definition = definition
+        self.detection = detection
+        """What :func:`detect` reads (for a built definition: taken from it)."""
+        self.flow = flow
+        """The flow class that runs it (built as ``flow(protocol=definition,
+        profile=...)``), or its ``"module:Name"``, imported on first use
+        (:attr:`flow_class`), so that detecting a stream's protocol loads no other
+        protocol's flow and SDK types."""
+        self.diagrams = diagrams
+        """Where its committed diagrams live (None: the generic ``diagrams/<name>/``)."""
+        self.more_diagrams = more_diagrams
+        """Machines drawn beside the definition's, each ``(subfolder of its folder,
+        "module:name" of a function returning {file name: text})``, loaded on first use
+        and written by ``runflow diagram --refresh`` (the Responses WebSocket machines)."""
+        self._invariants = invariants
+        self.order = order
+        """What every real server's event order does (:mod:`runflow.protocols.order`)."""
+        self.scenarios = scenarios
+        """``"module:NAME"`` of its ``runflow conform`` scenarios (None: it has none)."""
+        self.profiles = profiles
+        """Its servers' profiles (``--profile``)."""
+
+    def __repr__(self) -> str:
+        return f"Registered({self.name!r})"
 
     @property
     def name(self) -> str:
-        return self.definition.name
+        return self.detection.name
+
+    @property
+    def definition(self) -> Protocol:
+        """The definition (a ``"module:NAME"`` is imported now, and its event names
+        and type field must be the row's :attr:`detection`)."""
+        ref = self._definition
+        if not isinstance(ref, str):
+            return ref
+        definition = cast(Protocol, resolve(ref))
+        if Detection.of(definition) != self.detection:
+            raise ProtocolDefinitionError(
+                f"the registry row of {self.name!r} detects streams by other event names "
+                f"or fields than {ref} has: update the row's Detection "
+                "(runflow/protocols/registry.py)")
+        self._definition = definition  # checked once
+        return definition
+
+    @property
+    def invariants(self) -> tuple[Invariant, ...]:
+        """What each state's object holds (:mod:`runflow.protocols.payload`); a
+        ``"module:NAME"`` is imported now."""
+        ref = self._invariants
+        return cast("tuple[Invariant, ...]", resolve(ref)) if isinstance(ref, str) else ref
 
     @property
     def diagram_set(self) -> DiagramSet:
@@ -101,24 +181,33 @@ class Registered:
         return self.flow_class(protocol=self.definition, profile=profile)
 
     def claim(self, name: str | None, data: Any) -> int:
-        """How surely one event of a stream is this protocol's: 2 when its data
-        names it in the definition's type field (``{"type": "error", ...}`` with no
-        ``event:`` line is enough), 1 when only its ``event:`` name is one of the
-        definition's events, 0 when it is not ours. A definition with a type field
-        claims only events whose data carries it: every one of its events does."""
-        field = self.definition.type_field
-        if field is not None:
-            typed = data.get(field) if isinstance(data, dict) else None
-            ours = isinstance(typed, str) and typed in self.definition.events
-            return 2 if ours and (name is None or name == typed) else 0
-        return 1 if name is not None and name in self.definition.events else 0
+        """:meth:`Detection.claim` of this row."""
+        return self.detection.claim(name, data)
 
 
 REGISTRY: dict[str, Registered] = {}
 """Every registered protocol, by name, in registration order (the first is the
 default when a stream says nothing)."""
 
-PROTOCOLS: dict[str, Protocol] = {}
+
+class _Definitions(Mapping[str, Protocol]):
+    """The registered definitions by name, read through :data:`REGISTRY`: listing
+    the names builds none; reading one builds that one."""
+
+    def __getitem__(self, name: str) -> Protocol:
+        return REGISTRY[name].definition
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(REGISTRY)
+
+    def __len__(self) -> int:
+        return len(REGISTRY)
+
+    def __contains__(self, name: object) -> bool:
+        return name in REGISTRY
+
+
+PROTOCOLS: Mapping[str, Protocol] = _Definitions()
 """Every registered definition, by :attr:`Protocol.name` (``runflow diagram
 --protocol NAME``)."""
 
@@ -127,14 +216,12 @@ def register(row: Registered) -> Registered:
     """Add ``row`` (replacing a row of the same name) and its profiles."""
     add_profiles(row.profiles)
     REGISTRY[row.name] = row
-    PROTOCOLS[row.name] = row.definition
     return row
 
 
 def unregister(name: str) -> None:
     """Remove the row ``name`` (a test's own protocol, when the test is done)."""
     REGISTRY.pop(name, None)
-    PROTOCOLS.pop(name, None)
 
 
 def registered(name: str) -> Registered:
@@ -156,7 +243,7 @@ def detect(events: Iterable[tuple[str | None, Any]]) -> str:
     """The protocol a stream speaks, from its first events (``(event: name or None,
     data)``): the first event one protocol claims more surely than any other
     decides; a stream no event decides is the first registered protocol's."""
-    rows = list(REGISTRY.values())
+    rows = [row.detection for row in REGISTRY.values()]
     for name, data in events:
         scores = [(row.claim(name, data), row.name) for row in rows]
         best = max((score for score, _ in scores), default=0)
@@ -166,15 +253,68 @@ def detect(events: Iterable[tuple[str | None, Any]]) -> str:
     return rows[0].name
 
 
+# --------------------------------------------------------------------------- #
+# The shipped rows. Their event names are copied here from the definitions
+# (PROTOCOL_EVENTS of each), so that detection builds neither definition; the copy
+# is compared with the definition when it loads, and by tests/test_startup.py.
+# --------------------------------------------------------------------------- #
+_RUN = "thread.run."
+_ASSISTANTS_EVENTS = frozenset({
+    "thread.created", "thread.message.created", "thread.message.in_progress",
+    "thread.message.delta", "thread.message.completed", "thread.message.incomplete",
+    *(_RUN + s for s in ("created", "queued", "in_progress", "requires_action", "completed",
+                         "incomplete", "failed", "cancelling", "cancelled", "expired")),
+    *(_RUN + "step." + s for s in ("created", "in_progress", "delta", "completed", "failed",
+                                   "cancelled", "expired")),
+    "error", "done",
+})
+_R = "response."
+_RESPONSES_EVENTS = frozenset({
+    "error", "done", "keepalive", "ping",
+    *(_R + s for s in (
+        "created", "queued", "in_progress", "completed", "incomplete", "failed", "cancelled",
+        "keep_alive", "output_item.added", "output_item.done",
+        "content_part.added", "content_part.done",
+        "output_text.delta", "output_text.done", "output_text.annotation.added",
+        "refusal.delta", "refusal.done", "reasoning_text.delta", "reasoning_text.done",
+        "reasoning_summary_part.added", "reasoning_summary_part.done",
+        "reasoning_summary_text.delta", "reasoning_summary_text.done",
+        "function_call_arguments.delta", "function_call_arguments.done",
+        "custom_tool_call_input.delta", "custom_tool_call_input.done",
+        "web_search_call.in_progress", "web_search_call.searching", "web_search_call.completed",
+        "file_search_call.in_progress", "file_search_call.searching",
+        "file_search_call.completed",
+        "code_interpreter_call.in_progress", "code_interpreter_call.interpreting",
+        "code_interpreter_call.completed",
+        "code_interpreter_call_code.delta", "code_interpreter_call_code.done",
+        "image_generation_call.in_progress", "image_generation_call.generating",
+        "image_generation_call.partial_image", "image_generation_call.completed",
+        "mcp_call.in_progress", "mcp_call.completed", "mcp_call.failed",
+        "mcp_call_arguments.delta", "mcp_call_arguments.done",
+        "mcp_list_tools.in_progress", "mcp_list_tools.completed", "mcp_list_tools.failed",
+        "shell_call_command.added", "shell_call_command.delta", "shell_call_command.done",
+        "shell_call_output_content.delta", "shell_call_output_content.done",
+        "compaction.compacting", "apply_patch_call_operation_diff.delta",
+        "apply_patch_call_operation_diff.done",
+        "audio.delta", "audio.done", "audio.transcript.delta", "audio.transcript.done",
+    )),
+})
+
 register(Registered(
-    definition=ASSISTANTS, flow="runflow.protocols.assistants.flow:RunFlow",
+    definition="runflow.protocols.assistants.definition:ASSISTANTS",
+    detection=Detection("assistants", _ASSISTANTS_EVENTS),
+    flow="runflow.protocols.assistants.flow:RunFlow",
     diagrams=assistants_diagrams.DIAGRAMS,
-    invariants=assistants_invariants.INVARIANTS, order=assistants_order.ORDER,
+    invariants="runflow.protocols.assistants.invariants:INVARIANTS",
+    order=assistants_order.ORDER,
     scenarios="runflow.conform.assistants:ASSISTANTS_SCENARIOS"))
 register(Registered(
-    definition=RESPONSES, flow="runflow.protocols.responses.flow:ResponseFlow",
+    definition="runflow.protocols.responses.definition:RESPONSES",
+    detection=Detection("responses", _RESPONSES_EVENTS, "type", "sequence_number"),
+    flow="runflow.protocols.responses.flow:ResponseFlow",
     diagrams=responses_diagrams.DIAGRAMS,
-    invariants=responses_invariants.INVARIANTS, order=responses_order.ORDER,
+    invariants="runflow.protocols.responses.invariants:INVARIANTS",
+    order=responses_order.ORDER,
     scenarios="runflow.conform.responses:RESPONSES_SCENARIOS",
     profiles=responses_profiles.PROFILES,
     more_diagrams=(("websocket", "runflow.protocols.responses.websocket.diagrams:"

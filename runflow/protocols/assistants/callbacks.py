@@ -19,11 +19,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal, TypeVar, cast, get_args, overload
-
-from openai.types.beta import Thread
-from openai.types.beta.threads import Message, Run
-from openai.types.beta.threads.runs import RunStep
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast, get_args, overload
 
 from runflow.engine.callbacks import Callbacks, Result
 from runflow.engine.definition import UNSEEN, Protocol, ProtocolDefinitionError
@@ -38,6 +34,11 @@ from runflow.protocols.assistants.parts import (
     ToolCallDelta,
     ToolCallSnapshot,
 )
+
+if TYPE_CHECKING:  # the SDK's types load with the first snapshot, not to check a stream
+    from openai.types.beta import Thread
+    from openai.types.beta.threads import Message, Run
+    from openai.types.beta.threads.runs import RunStep
 
 __all__ = [
     "Handler",
@@ -87,10 +88,10 @@ def check_state_literals(protocol: Protocol = ASSISTANTS) -> None:
 
 check_state_literals()
 
-RunCb = TypeVar("RunCb", bound=Callable[[Run], Result])
-StepCb = TypeVar("StepCb", bound=Callable[[RunStep], Result])
-MessageCb = TypeVar("MessageCb", bound=Callable[[Message], Result])
-ThreadCb = TypeVar("ThreadCb", bound=Callable[[Thread], Result])
+RunCb = TypeVar("RunCb", bound="Callable[[Run], Result]")
+StepCb = TypeVar("StepCb", bound="Callable[[RunStep], Result]")
+MessageCb = TypeVar("MessageCb", bound="Callable[[Message], Result]")
+ThreadCb = TypeVar("ThreadCb", bound="Callable[[Thread], Result]")
 TextCb = TypeVar("TextCb", bound=Callable[[TextSnapshot], Result])
 TextDeltaCb = TypeVar("TextDeltaCb", bound=Callable[[TextDelta, TextSnapshot], Result])
 ToolCb = TypeVar("ToolCb", bound=Callable[[ToolCallSnapshot], Result])

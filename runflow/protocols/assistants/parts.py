@@ -12,15 +12,16 @@ a view returns is a copy: editing it changes nothing in the flow.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
-
-from openai.types.beta.threads import Text
-from openai.types.beta.threads.runs import ToolCall
+from typing import TYPE_CHECKING, Any, cast
 
 from runflow.engine.accumulator import JSON
 from runflow.engine.entities import copy_of
 from runflow.protocols.assistants.content import Part
 from runflow.protocols.assistants.content import ToolCall as _Call
+
+if TYPE_CHECKING:  # the SDK loads when to_sdk() is first called
+    from openai.types.beta.threads import Text
+    from openai.types.beta.threads.runs import ToolCall
 
 __all__ = ["TextDelta", "TextSnapshot", "ToolCallDelta", "ToolCallSnapshot"]
 
@@ -62,6 +63,8 @@ class TextSnapshot:
 
     def to_sdk(self) -> Text:
         """The SDK's ``Text`` for this part, built now."""
+        from openai.types.beta.threads import Text
+
         return Text.construct(**copy_of(self._part.wire()["text"]))
 
     def __repr__(self) -> str:
@@ -127,6 +130,7 @@ class ToolCallSnapshot:
     def to_sdk(self) -> ToolCall:
         """The SDK's tool call type (function, code_interpreter or file_search)."""
         from openai._models import construct_type
+        from openai.types.beta.threads.runs import ToolCall
 
         return cast(ToolCall, construct_type(type_=ToolCall, value=copy_of(self._call.wire())))
 

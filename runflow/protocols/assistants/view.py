@@ -8,17 +8,17 @@ entity changes again; treat them as read-only (edit a ``model_copy()``).
 
 from __future__ import annotations
 
-from typing import cast
-
-from openai.types.beta import Thread
-from openai.types.beta.threads import Message, RequiredActionFunctionToolCall, Run
-from openai.types.beta.threads.required_action_function_tool_call import Function
-from openai.types.beta.threads.runs import RunStep
+from typing import TYPE_CHECKING, cast
 
 from runflow.engine.definition import UNSEEN
 from runflow.engine.view import FlowView
 from runflow.protocols.assistants.accumulators import MessageContent
 from runflow.protocols.assistants.definition import Entity
+
+if TYPE_CHECKING:  # the SDK loads with the first snapshot, not to check a stream
+    from openai.types.beta import Thread
+    from openai.types.beta.threads import Message, RequiredActionFunctionToolCall, Run
+    from openai.types.beta.threads.runs import RunStep
 
 __all__ = ["RunView"]
 
@@ -34,13 +34,13 @@ class RunView(FlowView):
     def run(self) -> Run | None:
         """The run's snapshot, or None before any run event."""
         root = self.state.root
-        return cast(Run, root.snapshot()) if root is not None else None
+        return cast("Run", root.snapshot()) if root is not None else None
 
     @property
     def thread(self) -> Thread | None:
         """The thread's snapshot, when the stream created one (create-and-run)."""
         scope = self.state.scope
-        return cast(Thread, scope.snapshot()) if scope is not None else None
+        return cast("Thread", scope.snapshot()) if scope is not None else None
 
     @property
     def messages(self) -> list[Message]:
@@ -57,14 +57,14 @@ class RunView(FlowView):
         tracker = self.state.children[_MESSAGE].get(message_id)
         if tracker is None:
             raise KeyError(f"no message {message_id!r} in this flow")
-        return cast(Message, tracker.snapshot())
+        return cast("Message", tracker.snapshot())
 
     def step(self, step_id: str) -> RunStep:
         """The snapshot of one run step; ``KeyError`` if the flow never saw it."""
         tracker = self.state.children[_STEP].get(step_id)
         if tracker is None:
             raise KeyError(f"no step {step_id!r} in this flow")
-        return cast(RunStep, tracker.snapshot())
+        return cast("RunStep", tracker.snapshot())
 
     @property
     def text(self) -> str:
@@ -88,6 +88,9 @@ class RunView(FlowView):
         # the shape lets ``required_action``, ``submit_tool_outputs`` and a call's
         # ``function`` be {} or null, and the SDK's lenient builder then leaves
         # fields out or as dicts: only calls that name a function can be answered
+        from openai.types.beta.threads import RequiredActionFunctionToolCall
+        from openai.types.beta.threads.required_action_function_tool_call import Function
+
         outputs = getattr(run.required_action, "submit_tool_outputs", None)
         calls = getattr(outputs, "tool_calls", None)
         if not isinstance(calls, list):

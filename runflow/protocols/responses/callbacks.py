@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, cast, get_args
-
-from openai.types.responses import Response
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, get_args
 
 from runflow.engine.accumulator import JSON
 from runflow.engine.callbacks import Callbacks, Result
@@ -26,6 +24,9 @@ from runflow.engine.state import FlowState
 from runflow.protocols.responses.definition import CONTENT_KINDS, ITEM_KINDS, RESPONSES
 from runflow.protocols.responses.values import StreamedText
 from runflow.protocols.responses.view import slot_indices
+
+if TYPE_CHECKING:  # the SDK's types load when a snapshot is built, not to check a stream
+    from openai.types.responses import Response
 
 __all__ = [
     "ARGUMENT_KINDS",
@@ -108,7 +109,7 @@ class ValueDelta:
         return cast(StreamedText, self.tracker.acc).text
 
 
-ResponseCb = TypeVar("ResponseCb", bound=Callable[[Response], Result])
+ResponseCb = TypeVar("ResponseCb", bound="Callable[[Response], Result]")
 ItemCb = TypeVar("ItemCb", bound=Callable[[Any], Result])
 PartCb = TypeVar("PartCb", bound=Callable[[dict[str, Any]], Result])
 DeltaCb = TypeVar("DeltaCb", bound=Callable[[ValueDelta], Result])

@@ -55,11 +55,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from functools import partial
-from typing import Any
-
-from openai.types.responses import Response, ResponseOutputItem
-from pydantic import BaseModel, TypeAdapter
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any
 
 from runflow.engine.definition import (
     UNSEEN,
@@ -76,6 +73,9 @@ from runflow.engine.definition import (
 from runflow.engine.shapes import ID, STR, List, Obj, Opt
 from runflow.engine.violations import Code, Severity
 from runflow.protocols.responses.values import OutputText, StreamedText
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, TypeAdapter
 
 __all__ = [
     "CONTENT_KINDS",
@@ -191,7 +191,7 @@ RESPONSE = EntityTable(
     role="root",
     children_open=frozenset({"in_progress"}),
     shape=RESPONSE_SHAPE,
-    snapshot=Response,
+    snapshot="openai.types.responses:Response",  # the SDK loads when a snapshot is built
     states=(U, "queued", "in_progress", "completed", "incomplete", "failed", "cancelled"),
     terminal=frozenset({"completed", "incomplete", "failed", "cancelled"}),
     # a response id that changes mid-stream is still the one response: followed with
@@ -813,12 +813,19 @@ RULES: tuple[Rule, ...] = (
       for kind, events in _VALUE_ENDS.items() if events),
 )
 
-_ITEM_ADAPTER: TypeAdapter[Any] = TypeAdapter(ResponseOutputItem)
+@cache
+def _item_adapter() -> TypeAdapter[Any]:
+    """The SDK's output item union, loaded on first use: checking a stream builds
+    no typed item, so it imports no openai module."""
+    from openai.types.responses import ResponseOutputItem
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(ResponseOutputItem)
 
 
 def item_model(raw: dict[str, Any]) -> BaseModel:
     """An output item as the SDK's type for its ``type`` (lenient for unknown ones)."""
-    return _ITEM_ADAPTER.validate_python(raw)  # type: ignore[no-any-return]
+    return _item_adapter().validate_python(raw)  # type: ignore[no-any-return]
 
 
 def build_responses(

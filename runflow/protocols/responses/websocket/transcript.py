@@ -18,9 +18,10 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from runflow.protocols.responses.websocket.flow import ConnectionFlow
+if TYPE_CHECKING:  # loaded by check_frames: telling a transcript apart needs no flow
+    from runflow.protocols.responses.websocket.flow import ConnectionFlow
 
 __all__ = ["Frame", "TranscriptError", "check_frames", "check_transcript", "connection_line",
            "dump_har", "dump_jsonl", "ending", "is_transcript", "load_transcript",
@@ -142,6 +143,8 @@ def load_transcript(path: str | Path) -> list[list[Frame]]:
 
 def check_frames(frames: Iterable[Frame]) -> ConnectionFlow:
     """Run one connection's frames through a :class:`ConnectionFlow` and close it."""
+    from runflow.protocols.responses.websocket.flow import ConnectionFlow
+
     flow = ConnectionFlow()
     for frame in frames:
         if frame.type == "send":
