@@ -326,3 +326,40 @@ def test_record_hostile_frames_are_violations_not_a_traceback(
     assert [f["data"] for f in _frames(out)][1:] == HOSTILE
     assert "#1 receive error malformed_frame" in err
     assert "response resp_h asks for other: give --tool-output NAME=TEXT" in err
+
+
+def test_record_a_silent_server_ends_at_the_idle_timeout(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A server that takes the create and then sends nothing: ``--idle-timeout``
+    closes the socket, the create is kept in the transcript, and the summary says why."""
+    import threading
+
+    from websockets.sync.server import ServerConnection, serve
+
+    stop = threading.Event()
+
+    def silent(ws: ServerConnection) -> None:
+        ws.recv()
+        stop.wait(30)
+
+    with serve(silent, "127.0.0.1", 0) as quiet:
+        port = quiet.socket.getsockname()[1]
+        threading.Thread(target=quiet.serve_forever, daemon=True).start()
+        out = tmp_path / "silent.jsonl"
+        code = main(["record", *WS, "--base-url", f"http://127.0.0.1:{port}/v1",
+                     "--model", "m", "--input", "hi", "--idle-timeout", "0.5",
+                     "-o", str(out)])
+        stop.set()
+        quiet.shutdown()
+    err = capsys.readouterr().err
+    assert "no frame for 0.5 s (--idle-timeout): closed" in err and "Traceback" not in err
+    assert [f["type"] for f in _frames(out)] == ["send"]
+    assert code == 0  # a create sent and never answered is not a violation (yet)
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "inf", "soon"])
+def test_record_idle_timeout_must_be_positive(bad: str, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["record", *WS, "--base-url", "http://127.0.0.1:9/v1", "--model", "m",
+                 "--input", "hi", "--idle-timeout", bad, "-o", str(tmp_path / "x")]) == 2
+    assert "expected a positive number of seconds" in capsys.readouterr().err

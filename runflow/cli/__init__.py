@@ -58,7 +58,8 @@ COMMANDS: Mapping[str, str] = {
     "demo": "run a tool-calling assistant against the embedded local server, live",
     "serve": "serve the local Assistants- and Responses-compatible API (scripted "
              "scenarios, recordings, faults)",
-    "record": "record a live run stream to .jsonl or .sse while validating it",
+    "record": "record a live run or response (SSE, or a WebSocket session) to a file while "
+              "validating it",
     "watch": "follow a run live (over REST, or a recording at its own pace) with its states",
     "conform": "grade an Assistants- or Responses-compatible server, rule by rule",
 }

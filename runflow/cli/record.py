@@ -94,6 +94,21 @@ Format = Literal["jsonl", "sse"]
 _FORMATS: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".sse": "sse"}
 
 
+IDLE_TIMEOUT = 60.0
+"""Seconds without a byte (SSE) or a frame (WebSocket) before ``record`` gives up."""
+CONNECT_TIMEOUT = 10.0
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     from runflow.cli.record_responses import configure_responses
 
@@ -118,6 +133,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="answer function calls named NAME with TEXT: a run's "
                              "continuation is recorded too; a response is offered NAME "
                              "as a tool (repeatable)")
+    parser.add_argument("--idle-timeout", type=_seconds, default=IDLE_TIMEOUT,
+                        metavar="SECONDS",
+                        help="give up when the server sends nothing for this long: no "
+                             "byte of an SSE stream, no frame of a WebSocket (default: "
+                             "%(default)s); what arrived is kept")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="OUT.jsonl or OUT.sse; '-' writes SSE to stdout (a WebSocket "
                              "session: the JSONL transcript)")
@@ -141,7 +161,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
     from runflow import ResponseFlow, RunFlow
 
     api_key = args.api_key or os.environ.get("OPENAI_API_KEY") or "none"
-    client = openai.OpenAI(base_url=args.base_url, api_key=api_key, max_retries=0)
+    client = openai.OpenAI(base_url=args.base_url, api_key=api_key, max_retries=0,
+                           timeout=openai.Timeout(args.idle_timeout, connect=CONNECT_TIMEOUT))
     try:
         if protocol == "responses":
             check_responses_args(args)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
@@ -73,9 +74,11 @@ def _reason(exc: BaseException) -> str:
 class _Recorder:
     """Writes each frame as a JSONL line (flushed) and feeds it to the flow."""
 
-    def __init__(self, target: IO[bytes], flow: ConnectionFlow) -> None:
-        self.target, self.flow = target, flow
+    def __init__(self, target: IO[bytes], flow: ConnectionFlow, idle: float) -> None:
+        self.target, self.flow, self.idle = target, flow, idle
         self.sent = self.received = 0
+        self.timed_out = False
+        """The socket was closed because no frame came for ``idle`` seconds."""
 
     def _write(self, kind: str, text: str) -> None:
         line = {"type": kind, "time": time.time(), "opcode": 1, "data": text}
@@ -92,7 +95,17 @@ class _Recorder:
     def receive(self, conn: Any) -> dict[str, Any]:
         """The next server event as JSON (after it is recorded and fed to the flow,
         which reports a frame that is not an event object; here it is ``{}``)."""
-        raw = conn.recv_bytes()
+        def give_up() -> None:
+            self.timed_out = True
+            conn.close()  # the blocked recv_bytes below then raises
+
+        watchdog = threading.Timer(self.idle, give_up)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            raw = conn.recv_bytes()
+        finally:
+            watchdog.cancel()
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
         self._write("receive", text)
         self.received += 1
@@ -184,7 +197,7 @@ def record_websocket(args: argparse.Namespace, out: Output, target: IO[bytes]) -
                            "server extra brings: pip install 'runflow-sse[server]'") from None
     client = _client(args)
     flow = ConnectionFlow()
-    recorder = _Recorder(target, flow)
+    recorder = _Recorder(target, flow, args.idle_timeout)
     notes: list[str] = []
     try:
         manager = client.responses.connect(max_retries=0)
@@ -199,7 +212,8 @@ def record_websocket(args: argparse.Namespace, out: Output, target: IO[bytes]) -
             refused = _loop(recorder, conn, args, notes)
         except (OSError, WebSocketException) as exc:
             refused = None
-            notes.append(f"the connection was cut: {_reason(exc)}")
+            notes.append(f"no frame for {args.idle_timeout:g} s (--idle-timeout): closed"
+                         if recorder.timed_out else f"the connection was cut: {_reason(exc)}")
         finally:
             manager.__exit__(None, None, None)
     finally:
