@@ -6,6 +6,7 @@ parsing of one frame."""
 from __future__ import annotations
 
 import json
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -13,11 +14,21 @@ from pydantic import BaseModel, ConfigDict
 
 from runflow.engine.violations import Severity
 from runflow.protocols.responses.flow import ResponseFlow
+from runflow.protocols.responses.websocket.definition import OPTIONAL_SETUP
 
-__all__ = ["Direction", "FrameViolation", "LaneRecord", "ResponseRecord", "SteerRecord",
-           "parse_frame"]
+__all__ = ["SETUP_ROWS", "Direction", "FrameViolation", "LaneRecord", "ResponseRecord",
+           "SetupRow", "SteerRecord", "parse_frame"]
 
 Direction = Literal["send", "receive", "close"]
+
+SetupRow = tuple[str, tuple[str, ...], bool]
+SETUP_ROWS: dict[str, tuple[SetupRow, ...]] = {
+    event: tuple((row.setup, row.position, event == row.setup) for row in OPTIONAL_SETUP
+                 if event == row.setup or event in row.dependents)
+    for event in {e for row in OPTIONAL_SETUP for e in (row.setup, *row.dependents)}}
+"""Event -> ``(setup event, position fields, True if it is that setup event)`` of the
+:data:`~.definition.OPTIONAL_SETUP` rows it sets up or depends on, in that table's
+order (most events: none; deltas: one or two), for :meth:`ResponseRecord.held_back`."""
 
 
 class FrameViolation(BaseModel):
@@ -73,8 +84,9 @@ class ResponseRecord:
     created_at: int
     """The frame of its ``response.created``."""
     previous_response_id: str | None = None
-    frames: list[int] = field(default_factory=list)
-    """Frame index of each event fed to :attr:`flow`, in order (flow index -> frame)."""
+    frame_numbers: array[int] = field(default_factory=lambda: array("q"))
+    """Frame index of each event fed to :attr:`flow`, in order (flow index -> frame),
+    8 bytes each (a list would hold an int object per frame)."""
     next_sequence: int | None = None
     setup: set[tuple[str, tuple[int, ...]]] = field(default_factory=set)
     items: set[str] = field(default_factory=set)
@@ -90,6 +102,37 @@ class ResponseRecord:
     @property
     def active(self) -> bool:
         return self.ended is None
+
+    @property
+    def frames(self) -> list[int]:
+        """:attr:`frame_numbers` as a list (a copy)."""
+        return self.frame_numbers.tolist()
+
+    def held_back(self, rows: tuple[SetupRow, ...], data: dict[str, Any]) -> bool:
+        """Track setup positions; True when the event's setup event was omitted (the
+        WebSocket variant allows it), so it is not fed to :attr:`flow`. ``rows`` are
+        the event's :data:`SETUP_ROWS`; a position not all integers is none."""
+        for setup, fields, is_setup in rows:
+            if len(fields) == 1:  # the rows' positions are one or two fields: unrolled
+                first = data.get(fields[0])
+                if type(first) is not int:
+                    continue
+                place: tuple[Any, ...] = (first,)
+            elif len(fields) == 2:
+                first, second = data.get(fields[0]), data.get(fields[1])
+                if type(first) is not int or type(second) is not int:
+                    continue
+                place = (first, second)
+            else:
+                place = tuple([data.get(f) for f in fields])
+                if not all(type(value) is int for value in place):
+                    continue
+            if is_setup:
+                self.setup.add((setup, place))
+            elif (setup, place) not in self.setup:
+                self.held += 1
+                return True
+        return False
 
 
 @dataclass(eq=False)
@@ -115,6 +158,12 @@ class SteerRecord:
 def parse_frame(frame: Any) -> dict[str, Any] | str:
     """The event object of one frame (a dict, an SDK model, or JSON text/bytes), or a
     sentence saying why it is not one."""
+    if type(frame) is str:  # the wire's case first, without the checks for the others
+        try:
+            frame = json.loads(frame)
+        except ValueError as exc:
+            return f"a frame that is not JSON ({exc.__class__.__name__})"
+        return _event_object(frame)
     if isinstance(frame, BaseModel):
         frame = frame.model_dump(mode="json", exclude_unset=True)
     if isinstance(frame, bytes | bytearray):
@@ -127,6 +176,10 @@ def parse_frame(frame: Any) -> dict[str, Any] | str:
             frame = json.loads(frame)
         except ValueError as exc:
             return f"a frame that is not JSON ({exc.__class__.__name__})"
+    return _event_object(frame)
+
+
+def _event_object(frame: Any) -> dict[str, Any] | str:
     if type(frame) is not dict:
         return f"a frame holding {type(frame).__name__}, not an event object"
     if type(frame.get("type")) is not str:
