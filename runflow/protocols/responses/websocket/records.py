@@ -163,7 +163,9 @@ def parse_frame(frame: Any) -> dict[str, Any] | str:
             frame = json.loads(frame)
         except ValueError as exc:
             return f"a frame that is not JSON ({exc.__class__.__name__})"
-        return _event_object(frame)
+        if type(frame) is dict and type(frame.get("type")) is str:
+            return frame
+        return _event_object(frame)  # says what is wrong
     if isinstance(frame, BaseModel):
         frame = frame.model_dump(mode="json", exclude_unset=True)
     if isinstance(frame, bytes | bytearray):
