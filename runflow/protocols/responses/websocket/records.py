@@ -155,6 +155,9 @@ class SteerRecord:
     pending_seen: bool = False
 
 
+_TOO_DEEP = "a frame nested too deeply to read (RecursionError)"
+
+
 def parse_frame(frame: Any) -> dict[str, Any] | str:
     """The event object of one frame (a dict, an SDK model, or JSON text/bytes), or a
     sentence saying why it is not one."""
@@ -163,6 +166,8 @@ def parse_frame(frame: Any) -> dict[str, Any] | str:
             frame = json.loads(frame)
         except ValueError as exc:
             return f"a frame that is not JSON ({exc.__class__.__name__})"
+        except RecursionError:
+            return _TOO_DEEP
         if type(frame) is dict and type(frame.get("type")) is str:
             return frame
         return _event_object(frame)  # says what is wrong
@@ -178,6 +183,8 @@ def parse_frame(frame: Any) -> dict[str, Any] | str:
             frame = json.loads(frame)
         except ValueError as exc:
             return f"a frame that is not JSON ({exc.__class__.__name__})"
+        except RecursionError:
+            return _TOO_DEEP
     return _event_object(frame)
 
 
