@@ -2,7 +2,7 @@
 open connection with 8 lanes, beside the openai SDK's ``ResponsesWebSocketAccumulator``
 on the same frames.
 
-    python benchmarks/websocket.py             # about half a minute
+    python benchmarks/websocket.py             # about two minutes on the shared box
     python benchmarks/websocket.py --quick     # a few seconds (CI smoke)
     python benchmarks/websocket.py --profile   # also cProfile runflow, layer vs inner
 
