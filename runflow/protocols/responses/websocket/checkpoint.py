@@ -8,7 +8,6 @@ Callbacks are not saved: register them again."""
 from __future__ import annotations
 
 import json
-from array import array
 from dataclasses import asdict
 from typing import Any
 
@@ -62,7 +61,7 @@ def load_connection(text: str | bytes) -> ConnectionFlow:
             record = ResponseRecord(
                 raw["id"], raw["lane"], ResponseFlow.from_json(raw["flow"],
                                                                protocol=WS_RESPONSES),
-                raw["created_at"], raw["previous_response_id"], array("q", raw["frames"]),
+                raw["created_at"], raw["previous_response_id"], list(raw["frames"]),
                 raw["next_sequence"], {(s, tuple(p)) for s, p in raw["setup"]},
                 set(raw["items"]), raw["held"], raw["ended"], raw["successor_of"],
                 list(raw["committed"]))

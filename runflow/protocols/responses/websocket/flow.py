@@ -402,7 +402,7 @@ class ConnectionFlow:
         return True
 
     def _feed(self, record: ResponseRecord, data: dict[str, Any]) -> None:
-        record.frame_numbers.append(self.index)
+        record.frames.append(self.index)
         new = record.flow.feed(data)  # the violations this event produced
         for v in new:
             self.violations.append(FrameViolation(

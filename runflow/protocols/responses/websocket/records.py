@@ -6,7 +6,6 @@ parsing of one frame."""
 from __future__ import annotations
 
 import json
-from array import array
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -84,9 +83,8 @@ class ResponseRecord:
     created_at: int
     """The frame of its ``response.created``."""
     previous_response_id: str | None = None
-    frame_numbers: array[int] = field(default_factory=lambda: array("q"))
-    """Frame index of each event fed to :attr:`flow`, in order (flow index -> frame),
-    8 bytes each (a list would hold an int object per frame)."""
+    frames: list[int] = field(default_factory=list)
+    """Frame index of each event fed to :attr:`flow`, in order (flow index -> frame)."""
     next_sequence: int | None = None
     setup: set[tuple[str, tuple[int, ...]]] = field(default_factory=set)
     items: set[str] = field(default_factory=set)
@@ -102,11 +100,6 @@ class ResponseRecord:
     @property
     def active(self) -> bool:
         return self.ended is None
-
-    @property
-    def frames(self) -> list[int]:
-        """:attr:`frame_numbers` as a list (a copy)."""
-        return self.frame_numbers.tolist()
 
     def held_back(self, rows: tuple[SetupRow, ...], data: dict[str, Any]) -> bool:
         """Track setup positions; True when the event's setup event was omitted (the
