@@ -2,32 +2,54 @@
 open connection with 8 lanes, beside the openai SDK's ``ResponsesWebSocketAccumulator``
 on the same frames.
 
-    python benchmarks/websocket.py           # about ten seconds
-    python benchmarks/websocket.py --quick   # a second (CI smoke)
+    python benchmarks/websocket.py             # about two minutes on the shared box
+    python benchmarks/websocket.py --quick     # a few seconds (CI smoke)
+    python benchmarks/websocket.py --profile   # also cProfile runflow, layer vs inner
 
 The conversation: 8 lanes (``stream_id``), each one text response scripted by the
-local server (:mod:`runflow.server.responses_scenarios`, ``chunk_size`` words per
-delta), frames interleaved round-robin across lanes, as JSON text.
+local server (:mod:`runflow.server.responses_scenarios`, one word per delta), frames
+interleaved round-robin across lanes, as JSON text. ``words/lane`` 20 is the
+short-response row (28 frames a response, so each response's fixed cost shows),
+2000 the long one.
 
 floor    ``json.loads`` of each frame;
 runflow  ``ConnectionFlow.receive(text)`` per frame (the 8 creates sent first) and
          ``close()``: lanes, sequence per response, steering rules, and each
          response's ``ResponseFlow`` (WebSocket variant);
+layer    the ConnectionFlow alone: runflow with each response's flow replaced by one
+         that does nothing (parse, route by ``stream_id``, lane/steer/connection
+         moves, per-response sequence and optional-setup checks, records);
+         ``layer/floor`` 1 would be parsing only;
+inner    the responses' own flows alone: the frames' dicts (parsed beforehand, not
+         timed) fed straight to one ``ResponseFlow(protocol=WS_RESPONSES)`` per
+         response, created at its ``response.created`` and closed at its end, as the
+         ConnectionFlow does. layer + inner is a little under runflow: run
+         together they share the allocator and the garbage collector's passes;
 sdk      what ``ResponsesWebSocketSession`` + its accumulator do per frame:
          ``construct_type_unchecked(json.loads(text), ResponsesServerEvent)``
          (``connection.parse_event``), routing by ``stream_id`` to one
          ``ResponsesWebSocketAccumulator`` per lane, ``add_event``, and
          ``get_final_response()`` at each terminal event.
 
-Memory: ``tracemalloc`` peak-free size after feeding the frames up to the point
-where all 8 responses are in flight (created, half their deltas), per contender.
+Times are the fastest of N rounds in CPU time of this process
+(``time.process_time``), so other jobs on a shared machine move them less than
+wall time; the contenders take turns within each round.
+
+Memory, with all 8 responses in flight (created, half their deltas fed):
+``tracemalloc`` KiB held by one connection (runflow; of it, the 8 inner flows fed
+the same dicts; the SDK's 8 accumulators), and the resident set per connection of
+a fresh process holding ``--connections`` of them at once (RSS grown / count).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
 import json
+import pstats
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -37,7 +59,10 @@ from openai._models import construct_type_unchecked
 from openai.lib.responses_websocket import ResponsesWebSocketAccumulator
 from openai.types.responses.responses_server_event import ResponsesServerEvent
 
+from runflow.protocols.responses.flow import ResponseFlow
 from runflow.protocols.responses.websocket import ConnectionFlow
+from runflow.protocols.responses.websocket import flow as connection_module
+from runflow.protocols.responses.websocket.definition import WS_RESPONSES
 from runflow.server.responses_scenarios import ResponseRequest, script_response
 from runflow.server.scenarios import ScenarioOptions
 
@@ -60,19 +85,62 @@ def conversation(words: int) -> tuple[list[str], list[str]]:
     return creates, frames
 
 
+def in_flight(frames: list[str]) -> list[str]:
+    """The frames up to where all 8 responses are in flight (no terminal event)."""
+    return [f for f in frames if not any(t in f for t in TERMINAL)][: len(frames) // 2]
+
+
 def floor(creates: list[str], frames: list[str]) -> Any:
     return [json.loads(f) for f in frames]
 
 
-def runflow(creates: list[str], frames: list[str]) -> Any:
+def runflow(creates: list[str], frames: list[str], close: bool = True) -> Any:
     flow = ConnectionFlow()
     for c in creates:
         flow.send(c)
     for f in frames:
         flow.receive(f)
-    flow.close()
-    assert not flow.violations, flow.violations[:3]
+    if close:
+        flow.close()
+        assert not flow.violations, flow.violations[:3]
     return flow
+
+
+class _NoFlow:
+    """A response's flow that does nothing: what is left is the ConnectionFlow."""
+
+    def __init__(self, **_: Any) -> None:
+        self.violations: list[Any] = []
+
+    def feed(self, event: Any) -> list[Any]:
+        return self.violations
+
+    def close(self) -> None:
+        pass
+
+
+def layer(creates: list[str], frames: list[str]) -> Any:
+    """runflow with :class:`_NoFlow` in place of each response's ``ResponseFlow`` (the
+    connection module's name for it is swapped for the call: a benchmark's probe)."""
+    connection_module.ResponseFlow = _NoFlow
+    try:
+        return runflow(creates, frames)
+    finally:
+        connection_module.ResponseFlow = ResponseFlow
+
+
+def inner(events: list[dict[str, Any]], close: bool = True) -> Any:
+    """The responses' own flows on already-parsed events (see the module docstring)."""
+    flows: dict[Any, ResponseFlow] = {}
+    for event in events:
+        lane = event["stream_id"]
+        flow = flows.get(lane)
+        if flow is None:
+            flow = flows[lane] = ResponseFlow(protocol=WS_RESPONSES)
+        flow.feed(event)
+        if close and event["type"] in TERMINAL:
+            flow.close()
+    return flows
 
 
 def sdk(creates: list[str], frames: list[str]) -> Any:
@@ -91,64 +159,152 @@ def sdk(creates: list[str], frames: list[str]) -> Any:
     return accumulators, finals
 
 
-CONTENDERS: dict[str, Callable[[list[str], list[str]], Any]] = {
-    "floor": floor, "runflow": runflow, "sdk": sdk}
-
-
 def timing(words: int, rounds: int) -> dict[str, float]:
     creates, frames = conversation(words)
-    best = dict.fromkeys(CONTENDERS, float("inf"))
+    parsed = [json.loads(f) for f in frames]
+    contenders: dict[str, Callable[[], Any]] = {
+        "floor": lambda: floor(creates, frames), "runflow": lambda: runflow(creates, frames),
+        "layer": lambda: layer(creates, frames), "inner": lambda: inner(parsed),
+        "sdk": lambda: sdk(creates, frames)}
+    best = dict.fromkeys(contenders, float("inf"))
+    names = list(contenders)
     for r in range(rounds):
-        names = list(CONTENDERS)
-        for name in names[r % 3:] + names[:r % 3]:
+        for name in names[r % len(names):] + names[:r % len(names)]:
             gc.collect()
-            start = time.perf_counter()
-            CONTENDERS[name](creates, frames)
-            best[name] = min(best[name], time.perf_counter() - start)
+            start = time.process_time()
+            contenders[name]()
+            best[name] = min(best[name], time.process_time() - start)
     return {name: seconds * 1e6 / len(frames) for name, seconds in best.items()}
 
 
+def held(name: str, creates: list[str], frames: list[str]) -> Any:
+    """One open connection of contender ``name`` with the 8 lanes in flight."""
+    if name == "runflow":
+        return runflow(creates, frames, close=False)
+    if name == "inner":
+        return inner([json.loads(f) for f in frames], close=False)
+    return sdk(creates, frames)
+
+
 def memory(words: int) -> dict[str, float]:
-    """KiB held by each contender with all 8 lanes in flight."""
+    """KiB held by one connection of each contender with all 8 lanes in flight."""
     creates, frames = conversation(words)
-    half = [f for f in frames if not any(t in f for t in TERMINAL)][: len(frames) // 2]
+    half = in_flight(frames)
+    for name in ("runflow", "inner", "sdk"):
+        held(name, creates, half)  # warm: caches built on first use are not counted
     out = {}
-    for name in ("runflow", "sdk"):
+    for name in ("runflow", "inner", "sdk"):
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
-        if name == "runflow":
-            flow = ConnectionFlow()
-            for c in creates:
-                flow.send(c)
-            for f in half:
-                flow.receive(f)
-            held: Any = flow
-        else:
-            held = sdk(creates, half)
+        kept = held(name, creates, half)
         gc.collect()
         out[name] = (tracemalloc.get_traced_memory()[0] - before) / 1024
         tracemalloc.stop()
-        del held
+        del kept
     return out
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as statm:
+        import os
+
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_child(name: str, words: int, count: int) -> None:
+    """(In a fresh process) print the resident set grown per open connection."""
+    creates, frames = conversation(words)
+    half = in_flight(frames)
+    held(name, creates, half)
+    gc.collect()
+    before = _rss()
+    kept = [held(name, creates, half) for _ in range(count)]
+    gc.collect()
+    print(json.dumps((_rss() - before) / count / 1024))
+    del kept
+
+
+def rss(words: int, count: int) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for name in ("runflow", "sdk"):
+        try:
+            done = subprocess.run([sys.executable, __file__, "--rss-child", name, str(words),
+                                   str(count)], capture_output=True, text=True, check=True)
+            out[name] = float(done.stdout.strip())
+        except (OSError, ValueError, subprocess.CalledProcessError):
+            out[name] = None  # no /proc (not Linux): the row says so
+    return out
+
+
+def profile(words: int) -> None:
+    """cProfile runflow on one row: the inner flows' share, then the layer's own
+    functions by internal time."""
+    creates, frames = conversation(words)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(max(1, 20000 // len(frames))):
+        runflow(creates, frames)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    table = cast(dict[Any, Any], stats.stats)  # type: ignore[attr-defined]
+    total = max(cumulative for _, _, _, cumulative, _ in table.values())
+    layer = "/responses/websocket/"
+    # inner: what the layer's functions spend in the rest of runflow (the responses'
+    # flows: creating, feeding, closing them), summed over the call edges
+    inner_s = sum(edge[3] for (path, _, _), (_, _, _, _, callers) in table.items()
+                  if "/runflow/" in path and layer not in path
+                  for (caller, _, _), edge in callers.items() if layer in caller)
+    parse_s = sum(edge[3] for (_, _, func), (_, _, _, _, callers) in table.items()
+                  if func == "loads" for (caller, _, _), edge in callers.items()
+                  if layer in caller)
+    print(f"\nprofile, {words} words/lane, share of runflow's time under cProfile: the "
+          f"inner flows {inner_s / total:.0%}, json.loads {parse_s / total:.0%}; the "
+          "layer's own functions by internal time:")
+    rows = sorted(((tt, func, path.split("runflow/")[-1], line)
+                   for (path, line, func), (_, _, tt, _, _) in table.items()
+                   if layer in path), reverse=True)
+    for tt, func, path, line in rows[:8]:
+        print(f"  {tt / total:6.1%}  {path}:{line}({func})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--connections", type=int, default=200,
+                        help="open connections the resident-set figure holds at once")
+    parser.add_argument("--rss-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sizes, rounds = ((20,), 3) if args.quick else ((20, 200, 2000), 7)
-    print(f"{'words/lane':>10} {'frames':>7} {'floor µs':>9} {'runflow µs':>11} "
-          f"{'sdk µs':>8} {'runflow/floor':>14} {'runflow/sdk':>12}")
+    if args.rss_child:
+        name, words, count = args.rss_child
+        rss_child(name, int(words), int(count))
+        return
+    sizes, rounds = ((20,), 3) if args.quick else ((20, 200, 2000), args.rounds)
+    print(f"{'words/lane':>10} {'frames':>7} {'floor':>6} {'runflow':>8} {'layer':>6} "
+          f"{'inner':>6} {'sdk':>7}   {'runflow/floor':>13} {'layer/floor':>11} "
+          f"{'runflow/sdk':>11}   (µs per frame)")
     for words in sizes:
         us = timing(words, rounds)
         frames = len(conversation(words)[1])
-        print(f"{words:>10} {frames:>7} {us['floor']:>9.2f} {us['runflow']:>11.2f} "
-              f"{us['sdk']:>8.2f} {us['runflow'] / us['floor']:>14.2f} "
-              f"{us['runflow'] / us['sdk']:>12.2f}")
-    kib = memory(sizes[-1] if args.quick else 200)
-    print(f"memory with {LANES} lanes in flight: runflow {kib['runflow']:.0f} KiB, "
-          f"sdk {kib['sdk']:.0f} KiB, ratio {kib['runflow'] / kib['sdk']:.2f}")
+        print(f"{words:>10} {frames:>7} {us['floor']:>6.2f} {us['runflow']:>8.2f} "
+              f"{us['layer']:>6.2f} {us['inner']:>6.2f} {us['sdk']:>7.2f}   "
+              f"{us['runflow'] / us['floor']:>13.2f} {us['layer'] / us['floor']:>11.2f} "
+              f"{us['runflow'] / us['sdk']:>11.2f}")
+    words = sizes[-1] if args.quick else 200
+    kib = memory(words)
+    per = rss(words, 20 if args.quick else args.connections)
+    shown = {k: f"{v:.0f} KiB" if v is not None else "n/a" for k, v in per.items()}
+    print(f"memory per open connection, {LANES} lanes in flight ({words} words/lane, half "
+          f"fed): runflow {kib['runflow']:.0f} KiB (of it the {LANES} inner flows "
+          f"{kib['inner']:.0f} KiB), sdk {kib['sdk']:.0f} KiB, ratio "
+          f"{kib['runflow'] / kib['sdk']:.2f} (tracemalloc); resident set per connection "
+          f"of {20 if args.quick else args.connections} open: runflow {shown['runflow']}, "
+          f"sdk {shown['sdk']}")
+    if args.profile:
+        for words in (20, 2000):
+            profile(words)
 
 
 if __name__ == "__main__":

@@ -3,16 +3,30 @@ variant's optional setup events, the steering ledger and the callbacks."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
-from runflow.protocols.responses.websocket import ConnectionFlow, LaneRecord, SteerRecord
+from runflow.engine.machines import build_machine
+from runflow.protocols.responses.flow import ResponseFlow
+from runflow.protocols.responses.websocket import (
+    ConnectionFlow,
+    LaneRecord,
+    SteerRecord,
+    dump_connection,
+    load_connection,
+)
 from runflow.protocols.responses.websocket.definition import (
+    MACHINES,
     OPTIONAL_SETUP,
     RULES,
     WS_RESPONSES,
     WsCode,
 )
-from runflow.protocols.responses.websocket.records import ResponseRecord
+from runflow.protocols.responses.websocket.records import (
+    SETUP_ROWS,
+    ResponseRecord,
+    parse_frame,
+)
 
 
 def _response(rid: str, status: str = "in_progress", **fields: Any) -> dict[str, Any]:
@@ -226,3 +240,157 @@ def test_hostile_frames_are_violations_not_exceptions() -> None:
     assert [v.code for v in flow.violations] == [
         *["malformed_frame"] * 6, "unknown_lane", "malformed_frame"]
     assert flow.close() == "closed"
+
+
+# -- the per-frame layer: moves, in-flight index, frame numbers, parsing -----------------
+class _Listener:
+    def __init__(self) -> None:
+        self.entered: list[str] = []
+
+    def _entered(self, model: Any, state: str) -> None:
+        self.entered.append(state)
+
+
+def test_every_move_matches_what_the_machine_does() -> None:
+    """The flow moves lanes, steers and the connection through the move table read off
+    the machines; each (state, event) of each table ends where a ``transitions``
+    trigger on the same machine ends, entering (and telling) the same states."""
+    flow = ConnectionFlow()
+    told: list[tuple[str, str]] = []
+    flow.on_lane(lambda lane: told.append(("lane", lane.state)))
+    flow.on_steer(lambda steer: told.append(("steer", steer.state)))
+    for name, table in MACHINES.items():
+        machine = build_machine(table)
+        for state in table.states:
+            for event in {t.event for t in table.transitions}:
+                ours: Any = (LaneRecord("x") if name == "lane" else
+                             SteerRecord(0, 0, "r", None) if name == "steer" else
+                             type("M", (), {})())
+                theirs: Any = type("M", (), {})()
+                ours.state = theirs.state = state
+                told.clear()
+                listener = _Listener()
+                allowed = flow._move(ours, name, event)
+                if allowed:
+                    machine.events[event].trigger(theirs, listener)
+                assert allowed == ((state, event) in table.lookup()), (name, state, event)
+                assert ours.state == theirs.state, (name, state, event)
+                expected = [(name, s) for s in listener.entered] if name != "connection" else []
+                assert told == expected, (name, state, event)
+
+
+def test_lane_and_connection_states_through_a_two_lane_conversation() -> None:
+    lanes: list[tuple[str | None, str]] = []
+    talk = Talk()
+    talk.flow.on_lane(lambda lane: lanes.append((lane.id, lane.state)))
+    states = [talk.flow.state]
+    talk.create("a").create("b").created("r1", "a")
+    states.append(talk.flow.state)
+    talk.created("r2", "b")  # busy -> busy: a self-loop, nothing entered
+    states.append(talk.flow.state)
+    talk.end("r1", lane="a")
+    states.append(talk.flow.state)
+    talk.end("r2", lane="b")
+    states.append(talk.flow.state)
+    talk.flow.lost()
+    states.append(talk.flow.state)
+    talk.flow.reconnect()
+    states.append(talk.flow.state)
+    assert talk.flow.close() == "closed"
+    assert [*states, talk.flow.state] == ["open", "busy", "busy", "busy", "open", "lost",
+                                          "open", "closed"]
+    assert lanes == [("a", "in_flight"), ("b", "in_flight"), ("a", "idle"), ("b", "idle"),
+                     ("a", "detached"), ("b", "detached")]
+    assert talk.codes() == []
+
+
+def _added(talk: Talk, rid: str, item_id: str, lane: str) -> None:
+    talk.server(rid, "response.output_item.added", lane, output_index=0,
+                item={"id": item_id, "type": "message", "role": "assistant",
+                      "status": "in_progress", "content": []})
+
+
+def _connection_codes(talk: Talk) -> list[tuple[str, int]]:
+    return [(v.code, v.index) for v in talk.flow.violations if v.source == "connection"]
+
+
+def test_an_item_of_another_lane_is_looked_for_among_responses_in_flight_only() -> None:
+    talk = Talk().create("a").create("a").create("b").created("r1", "a")
+    _added(talk, "r1", "i1", "a")
+    talk.end("r1", lane="a").created("r2", "a")
+    _added(talk, "r2", "i2", "a")
+    talk.created("r3", "b")
+    delta = {"output_index": 0, "content_index": 0, "delta": "x"}
+    talk.server("r3", "response.output_text.delta", "b", item_id="i1", **delta)  # #9
+    assert _connection_codes(talk) == []  # r1 ended: i1 names no response in flight
+    talk.server("r2", "response.output_text.delta", "b", item_id="i2", **delta)  # #10
+    assert _connection_codes(talk) == [("wrong_lane", 10)]
+    # #9 was r3's event, #10 is r2's: neither set its content part up, so each is held
+    assert (talk.flow.responses["r2"].held, talk.flow.responses["r3"].held) == (1, 1)
+
+
+def test_a_response_id_seen_again_replaces_the_one_looked_for() -> None:
+    talk = Talk().create("a").create("b").create("c").created("r1", "a")
+    _added(talk, "r1", "i1", "a")
+    talk.created("r1", "b")  # the same id on another lane: flow.responses holds this one
+    talk.created("r3", "c")
+    talk.server("r3", "response.output_text.delta", "c", item_id="i1", output_index=0,
+                content_index=0, delta="x")
+    assert talk.flow.responses["r1"].lane == "b"
+    assert "wrong_lane" not in [code for code, _ in _connection_codes(talk)]
+
+
+def test_a_sequence_number_of_another_lane_names_only_a_response_in_flight() -> None:
+    talk = Talk().create("a").create("b").created("r1", "a").created("r2", "b")
+    talk.server("r2", "response.in_progress", "b", response=_response("r2"))
+    talk.seq["r1"] = 2  # r2's next number, on r1's lane
+    talk.server("r1", "response.in_progress", "a", response=_response("r1"))
+    talk.end("r2", lane="b")
+    talk.seq["r1"] = 3  # r2's next again, but r2 has ended
+    talk.server("r1", "response.in_progress", "a", response=_response("r1"))
+    assert _connection_codes(talk) == [("wrong_lane", 5), ("sequence_gap", 7)]
+
+
+def test_the_in_flight_index_is_rebuilt_after_a_checkpoint() -> None:
+    talk = Talk().create("a").create("b").created("r1", "a")
+    _added(talk, "r1", "i1", "a")
+    talk.created("r2", "b")
+    restored = load_connection(dump_connection(talk.flow))
+    assert restored.responses["r1"].frames == talk.flow.responses["r1"].frames == [2, 3]
+    talk.flow = restored
+    talk.server("r1", "response.output_text.delta", "b", item_id="i1", output_index=0,
+                content_index=0, delta="x")
+    assert _connection_codes(talk) == [("wrong_lane", 5)]
+    assert (restored.responses["r1"].held, restored.responses["r2"].held) == (1, 0)
+
+
+def test_parse_frame_reads_text_once_and_says_what_is_wrong() -> None:
+    assert parse_frame('{"type": "response.created"}') == {"type": "response.created"}
+    assert parse_frame(b'{"type": "x"}') == {"type": "x"}
+    assert parse_frame(bytearray(b'{"type": "x"}')) == {"type": "x"}
+    assert parse_frame({"type": "x"}) == {"type": "x"}
+    assert parse_frame('"{\\"type\\": \\"x\\"}"') == (
+        "a frame holding str, not an event object")  # JSON text of JSON text: not parsed twice
+    assert parse_frame(OrderedDict(type="x")) == (
+        "a frame holding OrderedDict, not an event object")
+    assert parse_frame('{"type": 1}') == "an event object without a string type"
+    assert parse_frame("nope") == "a frame that is not JSON (JSONDecodeError)"
+    assert parse_frame(b"\xff") == "a frame that is not UTF-8 text"
+    deep = '{"type": "x", "a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    for frame in (deep, deep.encode(), "[" * 100_000):
+        assert parse_frame(frame) == "a frame nested too deeply to read (RecursionError)"
+
+
+def test_held_back_tracks_positions_of_any_width() -> None:
+    record = ResponseRecord("r1", "a", ResponseFlow(protocol=WS_RESPONSES), 0)
+    wide = (("setup", ("x", "y", "z"), True),)
+    dependent = (("setup", ("x", "y", "z"), False),)
+    assert not record.held_back(wide, {"x": 0, "y": 1, "z": 2})
+    assert not record.held_back(dependent, {"x": 0, "y": 1, "z": 2})
+    assert record.held_back(dependent, {"x": 0, "y": 1, "z": 3})
+    assert not record.held_back(dependent, {"x": 0, "y": 1, "z": "3"})  # no position
+    assert not record.held_back(SETUP_ROWS["response.output_text.delta"],
+                                {"output_index": None, "content_index": 0})
+    assert record.held_back(SETUP_ROWS["response.output_text.delta"],
+                            {"output_index": 0, "content_index": 0})
+    assert (record.held, record.setup) == (2, {("setup", (0, 1, 2))})

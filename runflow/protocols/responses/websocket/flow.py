@@ -20,19 +20,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from transitions import EventData
-
-from runflow.engine.machines import build_machine
+from runflow.engine.machines import build_machine, move_table
 from runflow.protocols.responses.flow import ResponseFlow
 from runflow.protocols.responses.websocket.definition import (
     MACHINES,
-    OPTIONAL_SETUP,
     RULES,
     TERMINAL_EVENTS,
     WS_RESPONSES,
     WsCode,
 )
 from runflow.protocols.responses.websocket.records import (
+    SETUP_ROWS,
     Direction,
     FrameViolation,
     LaneRecord,
@@ -48,7 +46,8 @@ SteerCallback = Callable[[SteerRecord], None]
 ResponseCallback = Callable[[ResponseRecord], None]
 
 P = "response."
-_STEER_EVENTS = (P + "steer.accepted", P + "steer.pending", P + "steer.failed")
+_STEER_EVENTS = frozenset({P + "steer.accepted", P + "steer.pending", P + "steer.failed"})
+_CREATED = P + "created"
 
 
 class _Connection:
@@ -57,17 +56,12 @@ class _Connection:
     state = MACHINES["connection"].initial
 
 
-def _entered(event: EventData) -> None:
-    listener: ConnectionFlow = next(iter(event.args))
-    listener.entered(event.model, event.state.name)
-
-
-_SETUP_ROWS = {event: tuple(row for row in OPTIONAL_SETUP
-                            if event == row.setup or event in row.dependents)
-               for event in {e for row in OPTIONAL_SETUP for e in (row.setup, *row.dependents)}}
-"""Event -> the optional-setup rows it sets up or depends on (most events: none)."""
-_MACHINES = {name: build_machine(table, _entered) for name, table in MACHINES.items()}
+_MACHINES = {name: build_machine(table) for name, table in MACHINES.items()}
 _ALLOWED = {name: table.lookup() for name, table in MACHINES.items()}
+_MOVES = {name: move_table(machine) for name, machine in _MACHINES.items()}
+"""Each machine's ``(state, event) -> dest`` read off the machine (self-loops, which
+enter nothing, are left out): a move sets the state and tells :meth:`ConnectionFlow.
+_entered`, which is all the machine's hook does, without a ``transitions`` trigger."""
 
 
 class ConnectionFlow:
@@ -87,6 +81,10 @@ class ConnectionFlow:
         self._lane_cbs: list[LaneCallback] = []
         self._steer_cbs: list[SteerCallback] = []
         self._response_cbs: list[ResponseCallback] = []
+        self._active: dict[str, ResponseRecord] | None = None
+        """The records of :attr:`responses` still in flight, in its order (built on
+        first use, then kept): what the wrong-lane checks search instead of every
+        response the connection ever had."""
 
     # -- callbacks --------------------------------------------------------------------
     def on_lane(self, cb: LaneCallback) -> LaneCallback:
@@ -104,8 +102,9 @@ class ConnectionFlow:
         self._response_cbs.append(cb)
         return cb
 
-    def entered(self, model: Any, state: str) -> None:
-        """Told by the machines when a lane or steer enters ``state``."""
+    def _entered(self, model: Any, state: str) -> None:
+        """Told when a lane or steer enters ``state`` (by :meth:`_move`, or by the
+        machine's on-enter hook, :class:`runflow.engine.machines.EnterListener`)."""
         if isinstance(model, LaneRecord):
             for lane_cb in self._lane_cbs:
                 lane_cb(model)
@@ -181,9 +180,15 @@ class ConnectionFlow:
             event=self._event, lane=lane, response_id=response_id, message=message))
 
     def _move(self, model: Any, machine: str, event: str) -> bool:
-        if (model.state, event) not in _ALLOWED[machine]:
+        key = (model.state, event)
+        if key not in _ALLOWED[machine]:
             return False
-        _MACHINES[machine].events[event].trigger(model, self)
+        moves = _MOVES[machine]
+        if moves is None:  # a machine with hooks of its own: let it run them
+            _MACHINES[machine].events[event].trigger(model, self)
+        elif (dest := moves.get(key)) is not None:  # None: a self-loop, nothing entered
+            model.state = dest
+            self._entered(model, dest)
         return True
 
     # -- client frames ---------------------------------------------------------------
@@ -215,7 +220,7 @@ class ConnectionFlow:
                 return
             steer = SteerRecord(len(self.steers), self.index, target, data.get("input"))
             self.steers.append(steer)
-            self.entered(steer, steer.state)
+            self._entered(steer, steer.state)
         else:
             self._violate(WsCode.UNKNOWN_CLIENT_EVENT, f"client event {kind!r} is neither "
                           "response.create nor response.steer")
@@ -239,11 +244,11 @@ class ConnectionFlow:
                     return
             self.errors.append(data)
             return
-        if kind == P + "created":
+        if kind == _CREATED:
             self._on_created(lane, data)
             return
         current = lane.response
-        if current is None or not current.active:
+        if current is None or current.ended is not None:
             if kind == "error":
                 if lane.queued:
                     lane.queued -= 1  # the create was refused
@@ -256,22 +261,25 @@ class ConnectionFlow:
             self._violate(WsCode.LANE_NOT_IN_FLIGHT, f"{kind} on lane {stream_id!r}, "
                           "which has no response in flight", stream_id)
             return
-        owner = self._item_owner(current, data)
-        if owner is not None:
-            self._violate(WsCode.WRONG_LANE, f"{kind} on lane {stream_id!r} names item "
-                          f"{data.get('item_id')} of {owner.id} on lane {owner.lane!r}; it is "
-                          "checked as that response's event", stream_id, current.id)
-            lane = self.lanes[owner.lane]
-            current = owner
+        item_id = data.get("item_id")
+        if type(item_id) is str and item_id not in current.items:
+            owner = next((r for r in self._in_flight().values()
+                          if r is not current and item_id in r.items), None)
+            if owner is not None:
+                self._violate(WsCode.WRONG_LANE, f"{kind} on lane {stream_id!r} names item "
+                              f"{item_id} of {owner.id} on lane {owner.lane!r}; it is "
+                              "checked as that response's event", stream_id, current.id)
+                lane = self.lanes[owner.lane]
+                current = owner
         self._on_response_event(lane, current, kind, data)
 
-    def _item_owner(self, record: ResponseRecord, data: dict[str, Any]) -> ResponseRecord | None:
-        """The other response in flight whose item the event names, if any."""
-        item_id = data.get("item_id")
-        if type(item_id) is not str or item_id in record.items:
-            return None
-        return next((r for r in self.responses.values()
-                     if r is not record and r.active and item_id in r.items), None)
+    def _in_flight(self) -> dict[str, ResponseRecord]:
+        """The records of :attr:`responses` in flight, in its order."""
+        active = self._active
+        if active is None:
+            active = self._active = {rid: r for rid, r in self.responses.items()
+                                     if r.ended is None}
+        return active
 
     def _on_created(self, lane: LaneRecord, data: dict[str, Any]) -> None:
         obj = data.get("response")
@@ -316,7 +324,13 @@ class ConnectionFlow:
             steer.committed_by = rid
             record.committed.append(steer.number)
             self._move(steer, "steer", "commit")
-        self.responses[rid] = record
+        if rid in self.responses:  # an id seen before keeps its place: rebuild the index
+            self.responses[rid] = record
+            self._active = None
+        else:
+            self.responses[rid] = record
+            if self._active is not None:
+                self._active[rid] = record
         lane.response = record
         lane.responses.append(rid)
         lane.steered_from = None
@@ -330,7 +344,10 @@ class ConnectionFlow:
 
     def _on_response_event(self, lane: LaneRecord, record: ResponseRecord, kind: str,
                            data: dict[str, Any]) -> None:
-        if not self._in_sequence(lane, record, data):
+        number = data.get("sequence_number")
+        if type(number) is int and number == record.next_sequence:
+            record.next_sequence = number + 1  # in order: the common case
+        elif not self._in_sequence(lane, record, data):
             return
         obj = data.get("response")
         if type(obj) is dict and obj.get("id") != record.id:
@@ -339,13 +356,16 @@ class ConnectionFlow:
                           f"{lane.id!r}", lane.id, record.id)
             return
         item = data.get("item")
-        if type(item) is dict and type(item.get("id")) is str:
-            record.items.add(item["id"])
-        if self._held(record, kind, data):
+        if type(item) is dict and type(item_id := item.get("id")) is str:
+            record.items.add(item_id)
+        rows = SETUP_ROWS.get(kind)
+        if rows is not None and record.held_back(rows, data):
             return
         self._feed(record, data)
         if kind in TERMINAL_EVENTS:
             record.ended = kind
+            if self._active is not None and self._active.get(record.id) is record:
+                del self._active[record.id]
             record.flow.close()
             details = obj.get("incomplete_details") if type(obj) is dict else None
             steered = type(details) is dict and details.get("reason") == "steered"
@@ -369,8 +389,8 @@ class ConnectionFlow:
                           f"{record.id} again (expected #{expected}): a duplicated frame",
                           lane.id, record.id)
             return False
-        for other in self.responses.values():
-            if other is not record and other.active and other.next_sequence == number:
+        for other in self._in_flight().values():
+            if other is not record and other.next_sequence == number:
                 self._violate(WsCode.WRONG_LANE, f"{data['type']} #{number} on lane "
                               f"{lane.id!r} is the next event of {other.id} on lane "
                               f"{other.lane!r}, not of {record.id} (expected #{expected})",
@@ -381,28 +401,10 @@ class ConnectionFlow:
         record.next_sequence = number + 1
         return True
 
-    def _held(self, record: ResponseRecord, kind: str, data: dict[str, Any]) -> bool:
-        """Track setup positions; True when the frame's setup event was omitted (the
-        WebSocket variant allows it: :data:`~.definition.OPTIONAL_SETUP`)."""
-        for row in _SETUP_ROWS.get(kind, ()):
-            values = [data.get(f) for f in row.position]
-            place = tuple(i for i in values if type(i) is int)
-            if len(place) != len(values):
-                continue
-            key = (row.setup, place)
-            if kind == row.setup:
-                record.setup.add(key)
-            elif kind in row.dependents and key not in record.setup:
-                record.held += 1
-                return True
-        return False
-
     def _feed(self, record: ResponseRecord, data: dict[str, Any]) -> None:
-        flow = record.flow
-        before = len(flow.violations)
         record.frames.append(self.index)
-        flow.feed(data)
-        for v in flow.violations[before:]:
+        new = record.flow.feed(data)  # the violations this event produced
+        for v in new:
             self.violations.append(FrameViolation(
                 code=v.code.value, severity=v.severity, index=self.index,
                 direction="receive", event=v.event, lane=record.lane, response_id=record.id,

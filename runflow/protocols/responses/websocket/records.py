@@ -13,11 +13,21 @@ from pydantic import BaseModel, ConfigDict
 
 from runflow.engine.violations import Severity
 from runflow.protocols.responses.flow import ResponseFlow
+from runflow.protocols.responses.websocket.definition import OPTIONAL_SETUP
 
-__all__ = ["Direction", "FrameViolation", "LaneRecord", "ResponseRecord", "SteerRecord",
-           "parse_frame"]
+__all__ = ["SETUP_ROWS", "Direction", "FrameViolation", "LaneRecord", "ResponseRecord",
+           "SetupRow", "SteerRecord", "parse_frame"]
 
 Direction = Literal["send", "receive", "close"]
+
+SetupRow = tuple[str, tuple[str, ...], bool]
+SETUP_ROWS: dict[str, tuple[SetupRow, ...]] = {
+    event: tuple((row.setup, row.position, event == row.setup) for row in OPTIONAL_SETUP
+                 if event == row.setup or event in row.dependents)
+    for event in {e for row in OPTIONAL_SETUP for e in (row.setup, *row.dependents)}}
+"""Event -> ``(setup event, position fields, True if it is that setup event)`` of the
+:data:`~.definition.OPTIONAL_SETUP` rows it sets up or depends on, in that table's
+order (most events: none; deltas: one or two), for :meth:`ResponseRecord.held_back`."""
 
 
 class FrameViolation(BaseModel):
@@ -91,6 +101,32 @@ class ResponseRecord:
     def active(self) -> bool:
         return self.ended is None
 
+    def held_back(self, rows: tuple[SetupRow, ...], data: dict[str, Any]) -> bool:
+        """Track setup positions; True when the event's setup event was omitted (the
+        WebSocket variant allows it), so it is not fed to :attr:`flow`. ``rows`` are
+        the event's :data:`SETUP_ROWS`; a position not all integers is none."""
+        for setup, fields, is_setup in rows:
+            if len(fields) == 1:  # the rows' positions are one or two fields: unrolled
+                first = data.get(fields[0])
+                if type(first) is not int:
+                    continue
+                place: tuple[Any, ...] = (first,)
+            elif len(fields) == 2:
+                first, second = data.get(fields[0]), data.get(fields[1])
+                if type(first) is not int or type(second) is not int:
+                    continue
+                place = (first, second)
+            else:
+                place = tuple([data.get(f) for f in fields])
+                if not all(type(value) is int for value in place):
+                    continue
+            if is_setup:
+                self.setup.add((setup, place))
+            elif (setup, place) not in self.setup:
+                self.held += 1
+                return True
+        return False
+
 
 @dataclass(eq=False)
 class SteerRecord:
@@ -112,9 +148,22 @@ class SteerRecord:
     pending_seen: bool = False
 
 
+_TOO_DEEP = "a frame nested too deeply to read (RecursionError)"
+
+
 def parse_frame(frame: Any) -> dict[str, Any] | str:
     """The event object of one frame (a dict, an SDK model, or JSON text/bytes), or a
     sentence saying why it is not one."""
+    if type(frame) is str:  # the wire's case first, without the checks for the others
+        try:
+            frame = json.loads(frame)
+        except ValueError as exc:
+            return f"a frame that is not JSON ({exc.__class__.__name__})"
+        except RecursionError:
+            return _TOO_DEEP
+        if type(frame) is dict and type(frame.get("type")) is str:
+            return frame
+        return _event_object(frame)  # says what is wrong
     if isinstance(frame, BaseModel):
         frame = frame.model_dump(mode="json", exclude_unset=True)
     if isinstance(frame, bytes | bytearray):
@@ -127,6 +176,12 @@ def parse_frame(frame: Any) -> dict[str, Any] | str:
             frame = json.loads(frame)
         except ValueError as exc:
             return f"a frame that is not JSON ({exc.__class__.__name__})"
+        except RecursionError:
+            return _TOO_DEEP
+    return _event_object(frame)
+
+
+def _event_object(frame: Any) -> dict[str, Any] | str:
     if type(frame) is not dict:
         return f"a frame holding {type(frame).__name__}, not an event object"
     if type(frame.get("type")) is not str:
