@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from runflow.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, CommandError
@@ -12,6 +13,7 @@ from runflow.cli.output import Output
 if TYPE_CHECKING:
     from runflow.adapters.recording import Replay
     from runflow.conform.findings import Group
+    from runflow.conform.recorded import Grader
 
 EPILOG = """\
 A file is not ok when it has an error-severity violation (with --strict: any
@@ -79,7 +81,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
                 bad += not ok
                 code = code if ok else max(code, EXIT_VIOLATIONS)
                 continue
-            replay = load_replay(path, args, out, label)
+            graders: list[Grader] = []
+            replay = load_replay(path, args, out, label, listener=partial(_grader, made=graders))
         except CommandError as exc:
             out.error(str(exc))
             if args.json:
@@ -88,7 +91,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             bad += 1
             continue
         out.status(f"{label}: grading {replay.flow.event_count:,} events")
-        groups = grade_replay(replay)
+        groups = graders[0].groups()
         ok = is_ok(replay, strict=args.strict) and _findings_ok(groups, strict=args.strict)
         if not ok:
             bad += 1
@@ -129,7 +132,16 @@ def _findings_ok(groups: list[Group], *, strict: bool) -> bool:
     return not every if strict else all(f.severity != "error" for f in every)
 
 
+def _grader(flow: Any, feeder: Any, made: list[Grader]) -> Grader:
+    """The graders of one file, fed as it is read (:class:`runflow.conform.recorded.Grader`)."""
+    from runflow.conform.recorded import Grader
+
+    made.append(Grader(flow, feeder))
+    return made[-1]
+
+
 def grade_replay(replay: Replay) -> list[Group]:
+    """The findings of a replay of a recording held in memory."""
     from runflow.conform.recorded import grade_replay as grade
 
     return grade(replay)
