@@ -29,26 +29,29 @@ from runflow.engine.flow import Flow
 from runflow.engine.jsonparse import JSONError, parse_json
 from runflow.engine.violations import Code, Violation
 
-__all__ = ["RECENT", "Feeder", "Listener", "parse_line"]
+__all__ = ["RECENT", "Entry", "Feeder", "Listener", "parse_line"]
 
 RECENT = 256
 """How many of the last events' lines are kept for a listener's findings about an
 earlier event (an event still waiting for its successor)."""
 
 
+Entry = tuple[str | None, bytes | None, int, Any]
+"""An SSE event as the flow's observer hands it: ``(name, data bytes, offset, parsed)``."""
+
+
 class Listener(Protocol):
     """What sees a recording's events beside the flow (see the module docstring)."""
 
-    def sse_event(self, name: str | None, raw: bytes | None, parsed: Any) -> None:
-        """An SSE event, as the flow's observer saw it; its index is the flow's
-        ``event_count``."""
+    def sse_event(self, index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
+        """One SSE event, before the flow processes it (its observer's view)."""
 
-    def jsonl_event(self, record: Any, raw: bytes) -> None:
+    def jsonl_event(self, index: int, record: Any, raw: bytes) -> None:
         """A JSON line: ``record`` is its parsed JSON, or None when it is not JSON."""
 
-    def settle(self, violations: list[Violation], line: int | None) -> None:
-        """The flow is done with the last event (or, at the end, with the input): the
-        violations it added since the last call, and the event's line."""
+    def settle(self, violations: list[Violation]) -> None:
+        """The violations the flow added since the last call, told before the next
+        event, or at the end of a chunk (their event is :meth:`Feeder.entry`)."""
 
 
 class Feeder:
@@ -63,23 +66,55 @@ class Feeder:
         self._every = every_line
         self.listener = listener
         """What sees each event beside the flow (:class:`Listener`), if anything."""
-        self._recent: dict[int, int] = {}
-        self._mark = len(flow.violations)
-        self._current: int | None = None
-        self._current_line: int | None = None
+        self._recent: dict[int, int | tuple[int | None, int]] = {}
+        """Lines (JSON lines) or placements (SSE: offset of the event before, offset) of
+        the events asked to be remembered (:meth:`remember`), at most :data:`RECENT`."""
+        self._violations = flow.violations
+        self._mark = len(self._violations)
         self._sse = _Lines()
+        self._offsets: list[int] = []
+        """The offsets of the SSE events of the chunk being fed."""
+        self._start = 0  # the index of the first of them
+        self._before: int | None = None  # the offset of the event before the first
+        self._held: tuple[int, Entry] | None = None  # the last event the flow was given
         self._carry: list[bytes] = []
         self._number = 0
         self._cr = False
 
     # -- what listeners ask --------------------------------------------- #
+    def entry(self, index: int) -> Entry | None:
+        """The last SSE event the flow was given, when its index is ``index``."""
+        held = self._held
+        return held[1] if held is not None and held[0] == index else None
+
+    def remember(self, index: int) -> None:
+        """Keep where event ``index`` began (SSE, while its chunk is fed) so that its
+        line can be asked for later (:meth:`keep_line`), among the last :data:`RECENT`."""
+        where = self._place(index)
+        if where is not None:
+            recent = self._recent
+            recent[index] = where
+            if len(recent) > RECENT:
+                del recent[next(iter(recent))]
+
     def keep_line(self, index: int | None) -> None:
-        """Keep the line of event ``index`` (one of the last :data:`RECENT` events)
-        in :attr:`lines`, for a finding about it."""
-        if index is not None and index not in self.lines:
-            line = self._recent.get(index)
-            if line is not None:
-                self.lines[index] = line
+        """Keep the line of event ``index`` in :attr:`lines`, for a violation or a
+        finding about it (an event of the chunk being fed, or a remembered one)."""
+        if index is None or index in self.lines:
+            return
+        where = self._recent.get(index)
+        if where is None:
+            where = self._place(index)
+        line = where if where is None or isinstance(where, int) else self._sse.line_of(*where)
+        if line is not None:
+            self.lines[index] = line
+
+    def _place(self, index: int) -> tuple[int | None, int] | None:
+        i = index - self._start
+        offsets = self._offsets
+        if 0 <= i < len(offsets):
+            return (offsets[i - 1] if i > 0 else self._before), offsets[i]
+        return None
 
     # -- input ----------------------------------------------------------- #
     def feed(self, chunk: bytes) -> None:
@@ -87,14 +122,7 @@ class Feeder:
             self._jsonl(chunk)
             return
         self._sse.scan(chunk)
-        previous = self.flow.observer
-        self.flow.observer = self._observe
-        try:
-            self.flow.feed_sse(chunk)
-        finally:
-            self.flow.observer = previous
-        self._settle()
-        self._sse.trim()
+        self._run(self.flow.feed_sse, chunk)
 
     def finish(self, *, close: bool) -> None:
         """The end of the input: a last line without its line break is fed, and
@@ -105,22 +133,41 @@ class Feeder:
                 line, self._carry = b"".join(self._carry), []
                 self._jsonl_line(line)
         elif close:
-            self._sse.finish()
-            previous = self.flow.observer
-            self.flow.observer = self._observe
-            try:
-                self.flow.close()
-            finally:
-                self.flow.observer = previous
-        self._settle()
-        self._current = None
+            self._run(lambda _: self.flow.close(), b"")
 
-    # -- SSE ------------------------------------------------------------- #
-    def _observe(self, name: str | None, raw: bytes | None, offset: int, parsed: Any) -> None:
+    def _run(self, step: Any, chunk: bytes) -> None:
+        """Feed (or close) with the observer set, then settle the chunk's events."""
+        flow = self.flow
+        self._start = flow.event_count
+        self._violations = flow.violations
+        previous = flow.observer
+        flow.observer = self._observe
+        try:
+            step(chunk)
+        finally:
+            flow.observer = previous
         self._settle()
-        self._begin(self._sse.line_at(offset))
+        offsets = self._offsets
+        if self._every:
+            for index in range(self._start, self._start + len(offsets)):
+                self.keep_line(index)
+        if offsets:
+            self.remember(self._start + len(offsets) - 1)  # the end may still name it
+            self._before = offsets[-1]
+            oldest = next(iter(self._recent.values()))
+            if isinstance(oldest, tuple):
+                self._sse.forget_before(oldest[1] if oldest[0] is None else oldest[0])
+        self._offsets = []
+
+    def _observe(self, name: str | None, raw: bytes | None, offset: int, parsed: Any) -> None:
+        if len(self._violations) != self._mark:
+            self._settle()  # what the event before got
+        offsets = self._offsets
+        offsets.append(offset)
+        index = self._start + len(offsets) - 1
+        self._held = (index, (name, raw, offset, parsed))
         if self.listener is not None:
-            self.listener.sse_event(name, raw, parsed)
+            self.listener.sse_event(index, name, raw, parsed)
 
     # -- JSON lines ------------------------------------------------------ #
     def _jsonl(self, chunk: bytes) -> None:
@@ -144,47 +191,40 @@ class Feeder:
         if not raw.strip():
             return
         flow = self.flow
-        self._settle()
-        self._begin(self._number)
+        index = flow.event_count
+        recent = self._recent
+        recent[index] = self._number
+        recent.pop(index - RECENT, None)
+        if self._every:
+            self.lines[index] = self._number
         event, problem, record = parse_line(raw)
+        self._held = None
         if self.listener is not None:
-            self.listener.jsonl_event(record, raw)
+            self.listener.jsonl_event(index, record, raw)
         if problem is None:
             flow.feed(event)
-            return
-        # Let the flow count the event (so indices stay aligned with the file) and
-        # record a malformed_event; then say which line it was in our own words.
-        name = event.get("event") if isinstance(event.get("event"), str) else None
-        for violation in flow.feed({"data": None}):
-            if violation.code is Code.MALFORMED_EVENT:
-                _reword(flow, violation, name, f"line {self._number}: {problem}")
+        else:
+            # Let the flow count the event (so indices stay aligned with the file) and
+            # record a malformed_event; then say which line it was in our own words.
+            name = event.get("event") if isinstance(event.get("event"), str) else None
+            for violation in flow.feed({"data": None}):
+                if violation.code is Code.MALFORMED_EVENT:
+                    _reword(flow, violation, name, f"line {self._number}: {problem}")
+        self._settle()
 
-    # -- events ---------------------------------------------------------- #
-    def _begin(self, line: int | None) -> None:
-        index = self.flow.event_count
-        self._current, self._current_line = index, line
-        if line is None:
-            return
-        if self._every:
-            self.lines[index] = line
-        recent = self._recent
-        recent[index] = line
-        recent.pop(index - RECENT, None)
-
+    # -- violations ------------------------------------------------------ #
     def _settle(self) -> None:
-        """Note the line of each event the violations added since the last call name."""
-        violations = self.flow.violations
+        """Keep the line of the events the violations since the last call name, and
+        tell the listener."""
+        violations = self._violations = self.flow.violations
         if len(violations) < self._mark:
             self._mark = len(violations)
-        if len(violations) == self._mark and self._current is None:
-            return
         new = violations[self._mark:]
         self._mark = len(violations)
         for violation in new:
             self.keep_line(violation.index)
-        if self.listener is not None and (new or self._current is not None):
-            self.listener.settle(new, self._current_line)
-        self._current = None
+        if self.listener is not None and new:
+            self.listener.settle(new)
 
 
 def parse_line(raw: bytes) -> tuple[dict[str, Any], str | None, Any]:
@@ -211,92 +251,109 @@ def _reword(flow: Flow, violation: Violation, name: str | None, message: str) ->
 
 
 class _Lines:
-    """Where SSE events begin, by line, from the byte offsets the flow's decoder gives.
+    """Where SSE events begin, by line, worked out only for the events asked about.
 
-    The decoder's offsets count the stream with its line breaks normalized to one
-    byte and without a leading BOM. Scanning each chunk before the flow takes it,
-    this notes the first non-blank line after each blank line (a *start*: its
-    offset and number). An event's line is then the first start after the start of
-    the event before it (the first start of all for the first event); the start of
-    an event is the first start at or after its offset. Only the starts between the
-    last event's and the last one scanned are kept."""
+    The flow's decoder places each event at a byte offset of the stream with its
+    line breaks normalized to LF and without a leading BOM. The chunks are kept so
+    normalized, back to the block of the oldest event a caller may still ask about
+    (:meth:`forget_before`), with the count of line breaks before each. An event's
+    line is the first non-blank line after a blank line that follows the first
+    non-blank line at or after the offset of the event before it (so a comment block
+    in between gives the comment's line); the first event's is the input's first
+    non-blank line."""
 
-    __slots__ = ("_armed", "_blank", "_cr", "_first", "_have", "_number", "_offset",
-                 "_open", "_start", "_starts")
+    __slots__ = ("_breaks", "_chunks", "_cr", "_end", "_first", "_first_line", "_head")
 
     def __init__(self) -> None:
-        self._number = 0  # lines begun so far
-        self._offset = 0  # normalized offset where the next line begins
-        self._open = False  # a line has begun and not ended
-        self._start = 0  # where the open line began
-        self._blank = True  # the open line holds nothing but whitespace so far
-        self._armed = True  # the next non-blank line is a start
+        self._chunks: deque[tuple[int, int, bytes]] = deque()
+        """(normalized offset, line breaks before it, normalized bytes) of each kept chunk."""
+        self._end = 0
+        self._breaks = 0
         self._cr = False  # the last chunk ended in CR: an LF first in the next is its pair
         self._first = True
-        self._have = False  # the first start is the last event's
-        self._starts: deque[tuple[int, int]] = deque()
+        self._head = b""
+        self._first_line: int | None = None
 
     def scan(self, chunk: bytes) -> None:
+        """Keep ``chunk`` (the next bytes the flow is fed), normalized."""
         if self._first and chunk:
+            chunk = self._head + chunk
+            if len(chunk) < 3 and b"\xef\xbb\xbf".startswith(chunk):
+                self._head = chunk  # maybe a BOM split across chunks (the decoder holds it too)
+                return
             self._first = False
             if chunk.startswith(b"\xef\xbb\xbf"):
-                self._offset = -3  # the decoder drops it: offsets begin after it
+                chunk = chunk[3:]
         if self._cr and chunk:
             self._cr = False
             if chunk.startswith(b"\n"):
                 chunk = chunk[1:]
         if not chunk:
             return
-        self._cr = chunk.endswith(b"\r")
-        for line in chunk.splitlines(keepends=True):
-            if line.endswith(b"\r\n"):
-                size, ended = len(line) - 2, True
-            elif line.endswith((b"\n", b"\r")):
-                size, ended = len(line) - 1, True
-            else:
-                size, ended = len(line), False
-            if not self._open:
-                self._open, self._start, self._blank = True, self._offset, True
-                self._number += 1
-                empty = True
-            else:
-                empty = False
-            if self._blank and line.strip():
-                self._blank = False
-            self._offset += size + ended
-            if ended:
-                self._end(empty and size == 0)
+        if b"\r" in chunk:
+            self._cr = chunk.endswith(b"\r")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if self._first_line is None:
+            text = chunk.lstrip()
+            if text:
+                at = len(chunk) - len(text)
+                self._first_line = self._breaks + chunk.count(b"\n", 0, at) + 1
+        self._chunks.append((self._end, self._breaks, chunk))
+        self._end += len(chunk)
+        self._breaks += chunk.count(b"\n")
 
-    def _end(self, empty: bool) -> None:
-        self._open = False
-        if not self._blank:
-            if self._armed:
-                self._starts.append((max(self._start, 0), self._number))
-                self._armed = False
-        elif empty:
-            self._armed = True  # a blank line: it ends a block
+    def forget_before(self, offset: int) -> None:
+        """Drop the chunks that end before ``offset`` (the last one stays)."""
+        chunks = self._chunks
+        while len(chunks) > 1 and chunks[0][0] + len(chunks[0][2]) <= offset:
+            chunks.popleft()
 
-    def finish(self) -> None:
-        """The end of input: a last line without its line break ends too."""
-        if self._open:
-            self._end(False)
+    def line_of(self, before: int | None, offset: int) -> int | None:
+        """The line of the event at ``offset`` whose predecessor was at ``before``."""
+        if before is None:
+            return self._first_line
+        for end in (offset + 4096, self._end):
+            found = self._after(before, end)
+            if found is not None:
+                return found
+        return None
 
-    def line_at(self, offset: int) -> int | None:
-        """The line of the event the decoder placed at ``offset`` (events come in order)."""
-        starts = self._starts
-        if self._have and starts:
-            starts.popleft()  # the start of the event before this one
-        line = starts[0][1] if starts else None
-        while starts and starts[0][0] < offset:
-            starts.popleft()  # starts before this event's block (comment blocks)
-        self._have = bool(starts)  # the first start left is this event's
-        return line
+    def _after(self, start: int, end: int) -> int | None:
+        text, breaks = self._text(start, end)
+        if text is None:
+            return None
+        state = 0  # 0: before the start of the event before; 1: in its block; 2: after it
+        pos = 0
+        size = len(text)
+        while pos < size:
+            nl = text.find(b"\n", pos)
+            if nl < 0:
+                nl = size  # the last line, maybe cut by the window
+            line = text[pos:nl]
+            if state == 0 and line.strip():
+                state = 1
+            elif state == 1 and not line:
+                state = 2
+            elif state == 2 and line.strip():
+                return breaks + text.count(b"\n", 0, pos) + 1
+            pos = nl + 1
+        return None
 
-    def trim(self) -> None:
-        """Forget the starts between the last event's and the last one scanned: blocks
-        the flow dispatched without an event (comments) need only their first."""
-        starts = self._starts
-        while len(starts) > 3:
-            last = starts.pop()
-            starts.pop()
-            starts.append(last)
+    def _text(self, start: int, end: int) -> tuple[bytes | None, int]:
+        """The normalized bytes from ``start`` to ``end`` (at most) and the line breaks
+        before ``start``; None when the chunk holding ``start`` was dropped."""
+        parts: list[bytes] = []
+        breaks: int | None = None
+        for at, before, data in self._chunks:
+            if at + len(data) <= start:
+                continue
+            if at >= end:
+                break
+            if breaks is None:
+                if at > start:
+                    return None, 0
+                breaks = before + data.count(b"\n", 0, start - at)
+            parts.append(data[max(start - at, 0):end - at])
+        if breaks is None:
+            return None, 0
+        return b"".join(parts), breaks

@@ -35,9 +35,11 @@ __all__ = ["Carried", "Tap", "TappedEvent", "carried", "entity_key", "named_even
 
 _ID = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
 _INDEX = re.compile(rb'"output_index"\s*:\s*(\d{1,9})')
-_MAYBE_HUGE = re.compile(rb"[0-9]{3}")
-"""What :func:`~runflow.engine.jsonparse.parse_json` looks for before it walks a value
-for numbers that overflow to infinity (which it refuses, and the flow's parse keeps)."""
+_MAY_OVERFLOW = re.compile(rb"[eE][+-]?[0-9]{3}|[0-9]{100}")
+"""Text a JSON number that overflows to infinity must hold: an exponent of three digits,
+or (to pass 1.8e308 with a shorter one) a hundred digits in a row. Where it is absent,
+the value is not walked for one (:func:`~runflow.engine.jsonparse.parse_json` refuses
+such numbers; the flow's own parse keeps them)."""
 
 
 @dataclass(slots=True)
@@ -220,7 +222,7 @@ def observed(protocol: Protocol, index: int, stream: int, name: str | None,
             except JSONError:
                 data = None
         elif isinstance(parsed, BadData) or (
-                _MAYBE_HUGE.search(raw) is not None and has_non_finite(parsed)):
+                _MAY_OVERFLOW.search(raw) is not None and has_non_finite(parsed)):
             data = None  # not JSON, or a number parse_json refuses as infinite
         else:
             data = parsed

@@ -37,8 +37,8 @@ class Order:
     :class:`~runflow.engine.limits.Limits` (``max_entities`` + ``max_index``; past it
     the oldest is forgotten)."""
 
-    __slots__ = ("_follows", "_last", "_limit", "_nexts", "_protocol", "_repeats", "_seen",
-                 "_stream", "_waiting")
+    __slots__ = ("_follows", "_nexts", "_protocol", "_repeats", "_seen", "last", "limit",
+                 "stream", "waiting")
 
     def __init__(self, protocol: Protocol, limits: Limits | None = None) -> None:
         limits = limits or Limits()
@@ -47,11 +47,14 @@ class Order:
         self._follows = {r.event: r for r in rows if isinstance(r, Follows)}
         self._nexts = [r for r in rows if isinstance(r, Next)]
         self._repeats = [r for r in rows if isinstance(r, Repeats)]
-        self._limit = limits.max_entities + limits.max_index
-        self._stream = -1
-        self._last: dict[str, tuple[str, int]] = {}
-        self._seen = _Seen(self._limit)
-        self._waiting: tuple[Next, _Placed] | None = None
+        self.limit = limits.max_entities + limits.max_index
+        self.stream = -1
+        """The stream the last event came in."""
+        self.last: dict[str, tuple[str, int]] = {}
+        """Entity key -> (name, index) of its last event in the current stream."""
+        self._seen = _Seen(self.limit)
+        self.waiting: tuple[Next, _Placed] | None = None
+        """The event waiting for what must come next, with its row."""
 
     def see(self, event: TappedEvent) -> list[Finding]:
         protocol = self._protocol
@@ -59,13 +62,13 @@ class Order:
         if route is None or route[0] is EventKind.IGNORED:
             return []  # unknown events and heartbeats: clients ignore them (OR-spec)
         out: list[Finding] = []
-        if event.stream != self._stream:
-            self._stream = event.stream
-            self._last = {}
-            self._seen = _Seen(self._limit)
-        if self._waiting is not None:
-            row, first = self._waiting
-            self._waiting = None
+        if event.stream != self.stream:
+            self.stream = event.stream
+            self.last = {}
+            self._seen = _Seen(self.limit)
+        if self.waiting is not None:
+            row, first = self.waiting
+            self.waiting = None
             if event.stream != first.stream:
                 if row.required:
                     out.append(_missing(row, first))
@@ -85,12 +88,12 @@ class Order:
             if nxt.event == event.name:
                 found = carried(protocol, event)
                 if nxt.when is None or (found is not None and found.state == nxt.when):
-                    self._waiting = (nxt, _Placed(event.index, event.name, event.stream,
+                    self.waiting = (nxt, _Placed(event.index, event.name, event.stream,
                                                   first_key(protocol, event)))
         key = entity_key(protocol, event)
         if key is None or event.name is None:
             return out
-        last = self._last
+        last = self.last
         row_ = self._follows.get(event.name)
         before = last.get(key)
         if row_ is not None and before is not None and before[0] not in row_.after:
@@ -98,14 +101,30 @@ class Order:
                                f"{event.name} came right after {before[0]} (#{before[1]}); "
                                f"every capture sends {' or '.join(row_.after)} before it",
                                event.index, event.name, key=key))
-        if before is None and len(last) >= self._limit:
+        if before is None and len(last) >= self.limit:
             del last[next(iter(last))]
         last[key] = (event.name, event.index)
         return out
 
+    def names(self) -> frozenset[str]:
+        """The event names a row looks at beyond the last event per entity: for any
+        other event :meth:`see` only notes it (:meth:`note`), when no event waits and
+        the stream is the same."""
+        rows = expectations_for(self._protocol)
+        return frozenset(r.event for r in rows if isinstance(r, (Follows, Next)))
+
+    def note(self, key: str, name: str, index: int) -> None:
+        """What :meth:`see` does with an event of another name than :meth:`names` of
+        the current stream whose key is ``key``, while no event waits (and the
+        protocol has no sequence number)."""
+        last = self.last
+        if key not in last and len(last) >= self.limit:
+            del last[next(iter(last))]
+        last[key] = (name, index)
+
     def end(self) -> list[Finding]:
         """The findings the end of the input makes (a required event never came)."""
-        waiting, self._waiting = self._waiting, None
+        waiting, self.waiting = self.waiting, None
         if waiting is not None and waiting[0].required:
             return [_missing(*waiting)]
         return []

@@ -23,6 +23,7 @@ from runflow.conform.grade import grade_events, judged, violation_finding
 from runflow.conform.grouping import Announcers, group
 from runflow.conform.order import Order
 from runflow.conform.payload import Payloads
+from runflow.engine.definition import EventKind, Protocol
 from runflow.engine.flow import Flow
 from runflow.engine.violations import Violation
 
@@ -44,7 +45,14 @@ class Grader:
     """The payload and order layers and the grouping's announcers, fed each event of a
     recording as the flow takes it (see the module docstring); :meth:`groups` at the
     end. Per rule, at most ``Limits.max_repeated_violations`` findings are kept (as
-    the flow keeps violations); the others are counted in :attr:`suppressed`."""
+    the flow keeps violations); the others are counted in :attr:`suppressed`.
+
+    Most events are deltas, which only move the order layer's last event of their
+    entity: those named by the SSE event name of an entity named by id
+    take a short path when what :func:`~runflow.conform.events.observed`
+    would make of them cannot differ from their parse (the data starts with its
+    ``id``, and names no step, response or item); any other event takes every layer.
+    """
 
     def __init__(self, flow: Flow, feeder: Feeder) -> None:
         protocol = flow.protocol
@@ -56,38 +64,70 @@ class Grader:
         self._announcers = Announcers(flow.limits)
         self._found: tuple[list[Finding], list[Finding]] = ([], [])
         self._keys: dict[int, str | None] = {}
-        self._event: TappedEvent | None = None
         self._stream = 0
         self._counts: dict[str, int] = {}
         self._cap = flow.limits.max_repeated_violations
+        self._kinds = _bulk(protocol, self._order)
+        self._oid: str | None = None  # the id of the last delta that took it
+        self._prefix = b""
+        self._key = ""
         self.suppressed = 0
         """Findings past the cap of their rule, counted and not kept."""
 
     # -- the feeder's listener ------------------------------------------- #
-    def sse_event(self, name: str | None, raw: bytes | None, parsed: Any) -> None:
-        self._see(observed(self._protocol, self._flow.event_count, self._stream, name, raw,
-                           parsed))
+    def sse_event(self, index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
+        order = self._order
+        kind = self._kinds.get(name) if name is not None else None
+        if (kind is not None and type(parsed) is dict and raw is not None
+                and order.waiting is None and order.stream == self._stream):
+            oid = parsed.get("id")
+            if (type(oid) is str and "response" not in parsed and "item" not in parsed
+                    and parsed.get("object") not in _STEPS):
+                if oid != self._oid:
+                    self._short(oid, kind)
+                if self._prefix and raw.startswith(self._prefix):
+                    order.note(self._key, name, index)  # type: ignore[arg-type]
+                    return
+        self._see(observed(self._protocol, index, self._stream, name, raw, parsed))
+        self._feeder.remember(index)
 
-    def jsonl_event(self, record: Any, raw: bytes) -> None:
+    def _short(self, oid: str, kind: str) -> None:
+        """The text the data of a delta about ``oid`` starts with, when it can take the
+        short path (the first ``"id"`` the raw data holds is then ``oid``)."""
+        self._oid, self._key, self._prefix = oid, f"{kind}:{oid}", b""
+        if 0 < len(oid) <= 200 and '"' not in oid and "\\" not in oid:
+            try:
+                self._prefix = b'{"id":"' + oid.encode() + b'"'
+            except UnicodeEncodeError:  # a lone surrogate, from an escape
+                pass
+
+    def jsonl_event(self, index: int, record: Any, raw: bytes) -> None:
         if isinstance(record, dict):
             name = record.get("event") if isinstance(record.get("event"), str) else None
             data = record.get("data") if "event" in record else record
         else:
             name, data = None, None
-        self._see(named_event(self._protocol, self._flow.event_count, self._stream, name,
-                              data, raw))
+        self._see(named_event(self._protocol, index, self._stream, name, data, raw))
 
-    def settle(self, violations: list[Violation], line: int | None) -> None:
-        event = self._event  # the last event: what the violations since it are about
-        if event is None:
-            return
+    def settle(self, violations: list[Violation]) -> None:
+        """The grouping key of the event each violation names, while the feeder holds it."""
         for violation in violations:
-            if violation.index == event.index and event.index not in self._keys:
-                self._keys[event.index] = entity_key(self._protocol, event)
+            index = violation.index
+            if index in self._keys:
+                continue
+            entry = self._feeder.entry(index)
+            if entry is not None:
+                name, raw, _offset, parsed = entry
+                event = observed(self._protocol, index, 0, name, raw, parsed)
+                self._keys[index] = entity_key(self._protocol, event)
+            elif self._last is not None and self._last.index == index:
+                self._keys[index] = entity_key(self._protocol, self._last)
 
     # -- the layers -------------------------------------------------------- #
+    _last: TappedEvent | None = None
+
     def _see(self, event: TappedEvent) -> None:
-        self._event = event  # kept until the next event, for the violations it gets
+        self._last = event  # a JSON line's violations are told after it
         payloads, orders = self._found
         for finding in self._payloads.see(event):
             self._keep(finding, payloads)
@@ -116,3 +156,25 @@ class Grader:
         found += judged(flow, [*self._found[0], *self._found[1]])
         found.sort(key=lambda f: f.index if f.index is not None else 1 << 60)
         return group(found, root=protocol.root, announcers=self._announcers)
+
+
+_STEPS = ("thread.run.step", "thread.run.step.delta")
+"""The objects the grouping's announcers read (:class:`~runflow.conform.grouping.Announcers`)."""
+
+
+def _bulk(protocol: Protocol, order: Order) -> dict[str, str]:
+    """Name -> entity kind of the deltas that may take the short path: named by their
+    SSE event name (the protocol names no event by its data, and numbers none), about
+    a child named by id, and no order row's event."""
+    if protocol.type_field is not None or protocol.sequence_field is not None:
+        return {}
+    rows = order.names()
+    out: dict[str, str] = {}
+    for name, route in protocol.routes.items():
+        kind = route[1]
+        if route[0] is not EventKind.DELTA or kind is None or name in rows:
+            continue
+        table = protocol.tables.get(kind)
+        if table is not None and table.role != "root" and not table.position:
+            out[name] = kind
+    return out
