@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import random
 import sys
 from collections.abc import Iterator
@@ -32,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-RECORDINGS = HERE.parent.parent / "shared" / "recordings"
+RECORDINGS = Path(os.environ.get("RUNFLOW_RECORDINGS",
+                                HERE.parent.parent / "shared" / "recordings"))
 PINS = HERE / "data" / "check_findings.json"
 SEEDS = (0, 1)
 ODD_VALUES: tuple[Any, ...] = (None, 0, -1, 1.5, "", "x", [], {}, [1], True)
@@ -93,26 +95,25 @@ def _broken_lines(path: Path, rng: random.Random) -> bytes:
     return b"\n".join(lines) + b"\n"
 
 
-def hostile(folder: Path = RECORDINGS) -> Iterator[tuple[str, str, bytes]]:
-    """``(case name, file suffix, bytes)`` of every hostile input."""
+def hostile(path: Path, folder: Path = RECORDINGS) -> Iterator[tuple[str, str, bytes]]:
+    """``(case name, file suffix, bytes)`` of every hostile input made from ``path``."""
     from runflow.testing.fuzz import KINDS, mutate
 
-    for path in recordings(folder):
-        name = path.relative_to(folder).as_posix()
-        events = _events(path)
-        for seed in SEEDS:
-            for kind in KINDS:
-                try:
-                    mutation = mutate(events, kind, random.Random(f"{name}/{kind}/{seed}"))
-                except (AssertionError, IndexError, KeyError, TypeError, ValueError):
-                    continue  # a class this recording has nothing for (no status event)
-                yield f"{name}~{kind}~{seed}", ".sse", mutation.data
-            confused = _confused(events, random.Random(f"{name}/any/{seed}"))
-            if confused is not None:
-                yield f"{name}~any_json~{seed}", ".sse", confused
-            if path.suffix == ".jsonl":
-                yield (f"{name}~broken_lines~{seed}", ".jsonl",
-                       _broken_lines(path, random.Random(f"{name}/lines/{seed}")))
+    name = path.relative_to(folder).as_posix()
+    events = _events(path)
+    for seed in SEEDS:
+        for kind in KINDS:
+            try:
+                mutation = mutate(events, kind, random.Random(f"{name}/{kind}/{seed}"))
+            except (AssertionError, IndexError, KeyError, TypeError, ValueError):
+                continue  # a class this recording has nothing for (no status event)
+            yield f"{name}~{kind}~{seed}", ".sse", mutation.data
+        confused = _confused(events, random.Random(f"{name}/any/{seed}"))
+        if confused is not None:
+            yield f"{name}~any_json~{seed}", ".sse", confused
+        if path.suffix == ".jsonl":
+            yield (f"{name}~broken_lines~{seed}", ".jsonl",
+                   _broken_lines(path, random.Random(f"{name}/lines/{seed}")))
 
 
 def check_json(path: Path) -> dict[str, Any]:
@@ -137,12 +138,11 @@ def pinned(report: dict[str, Any]) -> dict[str, Any]:
     return {"findings": rows, "digest": hashlib.sha256(whole.encode()).hexdigest()[:16]}
 
 
-def every_case(folder: Path, tmp: Path) -> Iterator[tuple[str, Path]]:
-    """``(case name, file)`` of every input: the recordings, then the hostile corpus
+def cases_of(path: Path, folder: Path, tmp: Path) -> Iterator[tuple[str, Path]]:
+    """``(case name, file)`` of a recording and of each hostile input made from it
     (written into ``tmp``)."""
-    for path in recordings(folder):
-        yield path.relative_to(folder).as_posix(), path
-    for number, (name, suffix, data) in enumerate(hostile(folder)):
+    yield path.relative_to(folder).as_posix(), path
+    for number, (name, suffix, data) in enumerate(hostile(path, folder)):
         file = tmp / f"case{number}{suffix}"
         file.write_bytes(data)
         yield name, file
@@ -153,8 +153,9 @@ def main() -> int:
 
     pins: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, path in every_case(RECORDINGS, Path(tmp)):
-            pins[name] = pinned(check_json(path))
+        for recording in recordings(RECORDINGS):
+            for name, path in cases_of(recording, RECORDINGS, Path(tmp)):
+                pins[name] = pinned(check_json(path))
     json.dump(pins, sys.stdout, indent=None, separators=(",", ":"), sort_keys=True)
     sys.stdout.write("\n")
     return 0
