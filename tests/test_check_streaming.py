@@ -275,3 +275,23 @@ def test_the_order_layer_forgets_a_stream_once_the_next_begins() -> None:
         layer.see(event)
     layer.see(TappedEvent(100, 1, "thread.message.delta", {"id": "msg_x"}, None))
     assert list(layer.last) == ["message:msg_x"]
+
+
+# --------------------------------------------------------------------------- #
+# watch plays a file in two passes of chunks
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("name", _names())
+def test_watch_reads_the_same_events_and_pace_in_chunks(name: str) -> None:
+    from runflow.cli.watch.pace import blocks, known_times, paced, schedule, stream_blocks
+
+    recording = read_recording(recordings_dir() / name)
+    whole = blocks(recording)
+    data = recording.data + b"\r\n\r\n: tail\r"
+    expected = list(stream_blocks(recording.format, [data]))
+    for size in (3, 64, 4096):
+        pieces = [data[i:i + size] for i in range(0, len(data), size)]
+        assert list(stream_blocks(recording.format, pieces)) == expected
+    stamps = [stamp for _, stamp in whole]
+    assert list(paced(known_times(stamps), len(stamps))) == schedule(stamps)
+    assert list(zip(paced(known_times(stamps)), range(len(stamps) + 3), strict=False))[-1][0] \
+        == (schedule(stamps)[-1] if stamps else 0.0)
