@@ -76,7 +76,8 @@ class Feeder:
         """The offsets of the SSE events of the chunk being fed."""
         self._start = 0  # the index of the first of them
         self._before: int | None = None  # the offset of the event before the first
-        self._held: tuple[int, Entry] | None = None  # the last event the flow was given
+        self._held: tuple[int, str | None, bytes | None, int, Any] | None = None
+        """The last event the flow was given, and its index."""
         self._carry: list[bytes] = []
         self._number = 0
         self._cr = False
@@ -85,7 +86,7 @@ class Feeder:
     def entry(self, index: int) -> Entry | None:
         """The last SSE event the flow was given, when its index is ``index``."""
         held = self._held
-        return held[1] if held is not None and held[0] == index else None
+        return held[1:] if held is not None and held[0] == index else None
 
     def remember(self, index: int) -> None:
         """Keep where event ``index`` began (SSE, while its chunk is fed) so that its
@@ -163,9 +164,9 @@ class Feeder:
         if len(self._violations) != self._mark:
             self._settle()  # what the event before got
         offsets = self._offsets
+        index = self._start + len(offsets)
         offsets.append(offset)
-        index = self._start + len(offsets) - 1
-        self._held = (index, (name, raw, offset, parsed))
+        self._held = (index, name, raw, offset, parsed)
         if self.listener is not None:
             self.listener.sse_event(index, name, raw, parsed)
 

@@ -86,7 +86,11 @@ class Grader:
                 if oid != self._oid:
                     self._short(oid, kind)
                 if self._prefix and raw.startswith(self._prefix):
-                    order.note(self._key, name, index)  # type: ignore[arg-type]
+                    last, key = order.last, self._key  # order.note, inlined: most events
+                    if key in last or len(last) < order.limit:
+                        last[key] = (name, index)  # type: ignore[assignment]
+                    else:
+                        order.note(key, name, index)  # type: ignore[arg-type]
                     return
         self._see(observed(self._protocol, index, self._stream, name, raw, parsed))
         self._feeder.remember(index)
