@@ -133,7 +133,7 @@ class Replay:
         return self.lines.get(index)
 
 
-CHUNK = 256 * 1024
+CHUNK = 64 * 1024
 """Bytes read at a time from a recording read in chunks (:class:`Source`)."""
 HEAD = 1024 * 1024
 """The start of a recording read before anything is fed: what its format and protocol

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,11 @@ def run(args: argparse.Namespace, out: Output) -> int:
     if args.quiet:
         out.quiet()
     from runflow.cli.transcripts import read_transcript
+    from runflow.conform.recorded import Grader  # noqa: F401 - imported before the freeze
+
+    # What the imports made lives as long as the process: the cyclic collector need
+    # not walk it again and again while the files are graded (about 5% of the time).
+    gc.freeze()
 
     code = EXIT_OK
     total = len(args.files)

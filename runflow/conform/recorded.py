@@ -68,6 +68,7 @@ class Grader:
         self._counts: dict[str, int] = {}
         self._cap = flow.limits.max_repeated_violations
         self._kinds = _bulk(protocol, self._order)
+        self._plain = False  # no event waits and the stream is the order layer's
         self._oid: str | None = None  # the id of the last delta that took it
         self._prefix = b""
         self._key = ""
@@ -76,16 +77,15 @@ class Grader:
 
     # -- the feeder's listener ------------------------------------------- #
     def sse_event(self, index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
-        order = self._order
-        kind = self._kinds.get(name) if name is not None else None
-        if (kind is not None and type(parsed) is dict and raw is not None
-                and order.waiting is None and order.stream == self._stream):
+        kind = self._kinds.get(name) if self._plain and name is not None else None
+        if kind is not None and type(parsed) is dict and raw is not None:
             oid = parsed.get("id")
             if (type(oid) is str and "response" not in parsed and "item" not in parsed
                     and parsed.get("object") not in _STEPS):
                 if oid != self._oid:
                     self._short(oid, kind)
                 if self._prefix and raw.startswith(self._prefix):
+                    order = self._order
                     last, key = order.last, self._key  # order.note, inlined: most events
                     if key in last or len(last) < order.limit:
                         last[key] = (name, index)  # type: ignore[assignment]
@@ -94,6 +94,8 @@ class Grader:
                     return
         self._see(observed(self._protocol, index, self._stream, name, raw, parsed))
         self._feeder.remember(index)
+        order = self._order
+        self._plain = order.waiting is None and order.stream == self._stream
 
     def _short(self, oid: str, kind: str) -> None:
         """The text the data of a delta about ``oid`` starts with, when it can take the
