@@ -4,14 +4,16 @@
 64 KiB at a time, or all of it at once) and feeds them to a flow: SSE chunks go
 whole into ``feed_sse`` (the flow decodes them as it would off the wire), JSON
 lines go one event per line into ``feed``. Nothing of an event is kept after the
-flow took it, except the line where it began for events that got a violation (or
-every line, with ``every_line``, for a recording held in memory anyway) and for
-the last :data:`RECENT` events, which a :class:`Listener` may still ask about.
+flow took it but the last one (for the violations it gets) and the byte offsets of
+the chunk's events; the line where an event began is kept for events that got a
+violation (or every line, with ``every_line``, for a recording held in memory
+anyway), and where it began for the last :data:`RECENT` events a
+:class:`Listener` asked to remember, which it may still ask about.
 
 A :class:`Listener` (``runflow check``'s graders) sees each event before the flow
 processes it, with the flow's own parse of SSE data (the flow's
 :attr:`~runflow.engine.flow.Flow.observer`) or the parsed JSON line; it is told
-when the flow is done with an event (:meth:`Listener.settle`).
+the violations the flow added (:meth:`Listener.settle`).
 
 The line of an SSE event is the first non-blank line after the block of the event
 before it (so a comment block before an event gives the comment's line), exactly as
@@ -32,7 +34,7 @@ from runflow.engine.violations import Code, Violation
 __all__ = ["RECENT", "Entry", "Feeder", "Listener", "parse_line"]
 
 RECENT = 256
-"""How many of the last events' lines are kept for a listener's findings about an
+"""How many remembered events' places are kept for a listener's findings about an
 earlier event (an event still waiting for its successor)."""
 
 
