@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runflow.adapters.recording import Recording
 from runflow.adapters.recording_feed import Feeder
 from runflow.conform.events import TappedEvent, entity_key, named_event, observed, tap_recording
 from runflow.conform.findings import Finding, Group
@@ -34,6 +35,9 @@ def grade_replay(replay: Any) -> list[Group]:
     """The findings of a :class:`runflow.adapters.recording.Replay` of a recording held
     in memory, grouped by root cause."""
     flow = replay.flow
+    if not isinstance(replay.recording, Recording):
+        raise TypeError("a recording read in chunks is graded as it is read (Grader), "
+                        "not after: its events are not kept")
     events = tap_recording(flow.protocol, replay.recording)
     if len(events) != flow.event_count:  # numbered otherwise: the grammar alone
         events = []
