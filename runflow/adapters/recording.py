@@ -25,17 +25,17 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
+from runflow.adapters.recording_feed import Feeder, Listener
 from runflow.engine.flow import Flow
 from runflow.engine.jsonparse import JSONError, parse_json
 from runflow.engine.profiles import Profile
 from runflow.engine.view import Ending
-from runflow.engine.violations import Code, Violation
 from runflow.protocols.registry import REGISTRY, detect, registered
 
 __all__ = [
@@ -44,8 +44,10 @@ __all__ = [
     "Recording",
     "RecordingError",
     "Replay",
+    "Source",
     "detect_protocol",
     "new_flow",
+    "open_recording",
     "read_recording",
     "replay_file",
 ]
@@ -104,20 +106,21 @@ class Recording:
         """
         if flow is None:
             flow = new_flow(protocol or self.protocol, profile=profile)
-        lines: dict[int, int] = {}
-        if self.format == "jsonl":
-            _feed_jsonl(self.data, flow, lines)
-        else:
-            _feed_sse(self.data, flow, lines, close=close)
+        feeder = Feeder(flow, self.format, every_line=True)
+        feeder.feed(self.data)
+        feeder.finish(close=close)
         ending = flow.close() if close else flow.ending
-        return Replay(recording=self, flow=flow, ending=ending, lines=lines)
+        return Replay(recording=self, flow=flow, ending=ending, lines=feeder.lines)
 
 
 @dataclass
 class Replay:
     """A recording fed into a flow, with where each event came from."""
 
-    recording: Recording
+    recording: Recording | Source
+    """What was read: a :class:`Recording` held in memory, or a :class:`Source` read
+    in chunks (whose :attr:`lines` hold only the events with a violation or a
+    finding)."""
     flow: Any
     """The flow fed: a :class:`RunFlow` or a :class:`~runflow.ResponseFlow`."""
     ending: Ending | None
@@ -128,6 +131,132 @@ class Replay:
     def line(self, index: int) -> int | None:
         """The line of event ``index``, or None (e.g. ``truncated`` after the end)."""
         return self.lines.get(index)
+
+
+CHUNK = 64 * 1024
+"""Bytes read at a time from a recording read in chunks (:class:`Source`)."""
+HEAD = 1024 * 1024
+"""The start of a recording read before anything is fed: what its format and protocol
+are told from, and, when the whole input fits, whether it is one JSON body."""
+
+
+@dataclass
+class Source:
+    """A recording read in chunks, never whole: its :attr:`head` (read by
+    :func:`open_recording` to tell the format and protocol) and the rest of its
+    file. It can be replayed once."""
+
+    name: str
+    format: Format
+    head: bytes
+    stream: BinaryIO | None
+    """The rest of the input; None when :attr:`head` holds all of it."""
+    owned: bool = False
+    """Whether :meth:`close` closes :attr:`stream` (a file opened here, not stdin)."""
+
+    @property
+    def protocol(self) -> str:
+        """The protocol the stream speaks, sniffed from its start (:func:`detect_protocol`)."""
+        return detect_protocol(self.head)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The bytes of the recording, :data:`CHUNK` at a time (the head first)."""
+        yield self.head
+        stream = self.stream
+        while stream is not None:
+            try:
+                chunk = stream.read(CHUNK)
+            except (OSError, ValueError) as exc:
+                raise RecordingError(f"{self.name}: cannot read ({_reason(exc)})") from None
+            if not chunk:
+                break
+            yield chunk
+
+    def replay(self, flow: Flow | None = None, *, close: bool = True,
+               protocol: str | None = None, profile: Profile | None = None,
+               listener: Callable[[Flow, Feeder], Listener] | None = None) -> Replay:
+        """Feed every chunk into ``flow`` as :meth:`Recording.replay` does; the lines
+        kept are those of the events with a violation (and those ``listener``, made
+        for the flow and the feeder, asks for: :meth:`Feeder.keep_line`)."""
+        if flow is None:
+            flow = new_flow(protocol or self.protocol, profile=profile)
+        feeder = Feeder(flow, self.format)
+        if listener is not None:
+            feeder.listener = listener(flow, feeder)
+        try:
+            for chunk in self.chunks():
+                feeder.feed(chunk)
+        finally:
+            self.close()
+        feeder.finish(close=close)
+        ending = flow.close() if close else flow.ending
+        return Replay(recording=self, flow=flow, ending=ending, lines=feeder.lines)
+
+    def close(self) -> None:
+        if self.owned and self.stream is not None:
+            self.stream.close()
+        self.stream = None
+
+
+def open_recording(source: str | os.PathLike[str], *, stdin: BinaryIO | None = None) -> Source:
+    """Open a recording to be read in chunks (:class:`Source`); ``"-"`` is ``stdin``
+    (default: ``sys.stdin.buffer``). Raises :class:`RecordingError` as
+    :func:`read_recording` does, from the head of the input.
+
+    One difference with :func:`read_recording`: an input larger than :data:`HEAD`
+    is not tried as one JSON body (it is read as JSON lines, whose broken lines are
+    ``malformed_event`` violations)."""
+    name = os.fspath(source)
+    owned = name != "-"
+    if name == "-":
+        stream = stdin if stdin is not None else getattr(sys.stdin, "buffer", None)
+        if stream is None:
+            raise RecordingError("-: standard input is closed")
+    else:
+        try:
+            stream = open(name, "rb")
+        except FileNotFoundError:
+            raise RecordingError(f"{name}: no such file") from None
+        except IsADirectoryError:
+            raise RecordingError(f"{name}: is a directory, not a recording") from None
+        except OSError as exc:
+            raise RecordingError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    try:
+        head = _read_head(name, stream)
+        whole = len(head) < HEAD
+        if whole:
+            _refuse_json_body(name, head)
+        fmt = detect_format(name, head, rest=None if whole or name == "-" else name)
+    except BaseException:
+        if owned:
+            stream.close()
+        raise
+    if whole and owned:
+        stream.close()
+    return Source(name=name, format=fmt, head=head, stream=None if whole else stream,
+                  owned=owned)
+
+
+def _read_head(name: str, stream: BinaryIO) -> bytes:
+    """Up to :data:`HEAD` bytes (less only at the end of the input)."""
+    parts: list[bytes] = []
+    size = 0
+    while size < HEAD:
+        try:
+            part = stream.read(HEAD - size)
+        except (OSError, ValueError) as exc:  # ValueError: a closed file object
+            what = "standard input" if name == "-" else name
+            prefix = "-: cannot read standard input" if name == "-" else f"{what}: cannot read"
+            raise RecordingError(f"{prefix} ({_reason(exc)})") from None
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def read_recording(source: str | os.PathLike[str], *, stdin: BinaryIO | None = None) -> Recording:
@@ -253,10 +382,12 @@ def new_flow(protocol: str, *, profile: Profile | None = None) -> Flow:
     return registered(protocol).new_flow(profile=profile)
 
 
-def detect_format(name: str, data: bytes) -> Format:
+def detect_format(name: str, data: bytes, *, rest: str | None = None) -> Format:
     """The format of ``data``: from the extension of ``name``, else sniffed.
 
-    Content that is empty or binary is refused whatever the extension says.
+    Content that is empty or binary is refused whatever the extension says. ``data``
+    may be the head of the file ``rest``, which is then read on, in chunks, when the
+    head holds no line of the format its extension names.
     """
     head = data[:_SNIFF]
     if not head.strip():
@@ -266,7 +397,8 @@ def detect_format(name: str, data: bytes) -> Format:
     suffix = Path(name).suffix.lower() if name != "-" else ""
     if suffix in _EXTENSIONS:
         fmt = _EXTENSIONS[suffix]
-        if _LINE_OF[fmt].search(data) is None:  # e.g. prose in notes.txt
+        if _LINE_OF[fmt].search(data) is None and not (
+                rest is not None and _has_line_of(fmt, rest)):  # e.g. prose in notes.txt
             raise RecordingError(f"{name}: not a recording (text with no line that is an SSE "
                                  "field or a JSON object)")
         return fmt
@@ -280,6 +412,23 @@ def detect_format(name: str, data: bytes) -> Format:
     )
 
 
+def _has_line_of(fmt: Format, path: str) -> bool:
+    """Whether the file at ``path`` has a line of format ``fmt`` anywhere, read in
+    chunks (each searched with the end of the line before it)."""
+    tail = b""
+    try:
+        with open(path, "rb") as file:
+            while chunk := file.read(CHUNK):
+                text = tail + chunk
+                if _LINE_OF[fmt].search(text) is not None:
+                    return True
+                cut = max(text.rfind(b"\n"), text.rfind(b"\r"))
+                tail = text[cut:][-4096:] if cut >= 0 else b""
+    except OSError:
+        return False
+    return False
+
+
 def _is_text(head: bytes) -> bool:
     try:
         head.decode("utf-8")
@@ -287,70 +436,3 @@ def _is_text(head: bytes) -> bool:
         # A multi-byte character cut by the sniffing window is still text.
         return exc.start >= len(head) - 3 and len(head) == _SNIFF
     return True
-
-
-# --------------------------------------------------------------------------- #
-# feeding
-# --------------------------------------------------------------------------- #
-def _feed_jsonl(data: bytes, flow: Flow, lines: dict[int, int]) -> None:
-    for number, raw in enumerate(data.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        lines[flow.event_count] = number
-        event, problem = _parse_line(raw)
-        if problem is None:
-            flow.feed(event)
-            continue
-        # Let the flow count the event (so indices stay aligned with the file) and
-        # record a malformed_event; then say which line it was in our own words.
-        name = event.get("event") if isinstance(event.get("event"), str) else None
-        for violation in flow.feed({"data": None}):
-            if violation.code is Code.MALFORMED_EVENT:
-                _reword(flow, violation, name, f"line {number}: {problem}")
-
-
-def _parse_line(raw: bytes) -> tuple[dict[str, Any], str | None]:
-    """The event of one jsonl line, or a partial one and what is wrong with it."""
-    try:
-        obj = parse_json(raw)
-    except JSONError as exc:  # also: nested too deep, NaN, invalid UTF-8
-        return {}, f"not valid JSON ({exc})"
-    if not isinstance(obj, dict):
-        return {}, f"a JSON {type(obj).__name__}, not an object with 'event' and 'data'"
-    if "event" not in obj and isinstance(obj.get("type"), str):
-        return obj, None  # a Responses event written as its data: the type names it
-    if not isinstance(obj.get("event"), str):
-        return obj, f"the object has no 'event' name (got {obj.get('event')!r})"
-    return obj, None
-
-
-def _reword(flow: Flow, violation: Violation, name: str | None, message: str) -> None:
-    for i in range(len(flow.violations) - 1, -1, -1):
-        if flow.violations[i] is violation:
-            flow.violations[i] = violation.model_copy(update={"message": message, "event": name})
-            return
-
-
-def _feed_sse(data: bytes, flow: Flow, lines: dict[int, int], *, close: bool) -> None:
-    """Feed the bytes line by line, noting the line where each dispatched block began.
-
-    Feeding per line goes through the same incremental decoder as any chunking, so
-    the flow sees exactly what one ``feed_sse(data)`` would give it. A final block
-    without its closing blank line is dispatched by ``close()``; when the flow is
-    left open, it stays buffered in the flow's decoder (and has no line here).
-    """
-    block_start: int | None = None
-    for number, raw in enumerate(data.splitlines(keepends=True), start=1):
-        if block_start is None and raw.strip():
-            block_start = number
-        before = flow.event_count
-        flow.feed_sse(raw)
-        if flow.event_count > before:
-            for index in range(before, flow.event_count):
-                lines[index] = block_start if block_start is not None else number
-            block_start = None
-    if close and block_start is not None:  # a final block without its blank line
-        before = flow.event_count
-        flow.close()
-        for index in range(before, flow.event_count):
-            lines[index] = block_start

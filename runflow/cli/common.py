@@ -8,8 +8,12 @@ from typing import TYPE_CHECKING, Any
 from runflow.cli import CommandError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from runflow.adapters.recording import Replay
+    from runflow.adapters.recording_feed import Feeder, Listener
     from runflow.cli.output import Output
+    from runflow.engine.flow import Flow
     from runflow.engine.violations import Violation
 
 __all__ = ["TRANSCRIPT_PROTOCOL", "add_protocol_options", "load_replay", "non_negative", "port",
@@ -86,28 +90,35 @@ def add_protocol_options(parser: argparse.ArgumentParser) -> None:
 
 
 def load_replay(path: str, args: argparse.Namespace | None = None, out: Output | None = None,
-                label: str | None = None) -> Replay:
-    """Read and replay one recording; an unreadable one is a :class:`CommandError`.
-    ``args`` may carry ``--protocol`` and ``--profile``; with ``out``, the count of
-    events fed so far is shown as progress (on a terminal), after ``label``."""
-    from runflow.adapters.recording import RecordingError, new_flow, read_recording
+                label: str | None = None,
+                listener: Callable[[Flow, Feeder], Listener] | None = None) -> Replay:
+    """Read and replay one recording, in chunks (never whole: :class:`~runflow.adapters.
+    recording.Source`); an unreadable one is a :class:`CommandError`. ``args`` may
+    carry ``--protocol`` and ``--profile``; with ``out``, the count of events fed so
+    far is shown as progress (on a terminal), after ``label``; ``listener`` (made for
+    the flow) sees each event beside it (``runflow check``'s graders)."""
+    from runflow.adapters.recording import RecordingError, new_flow, open_recording
     from runflow.protocols.profiles import profile_named
 
     try:
-        recording = read_recording(path)
-        chosen = getattr(args, "protocol", "auto")
-        protocol = recording.protocol if chosen in (None, "auto") else chosen
-        name = getattr(args, "profile", None)
-        profile = profile_named(name) if name else None
-        if profile is not None and profile.protocol != protocol:
-            raise CommandError(f"{path}: profile {profile.name!r} is for {profile.protocol} "
-                               f"streams, and this one is {protocol}")
-        if out is None:
-            return recording.replay(protocol=protocol, profile=profile)
+        source = open_recording(path)
+        try:
+            chosen = getattr(args, "protocol", "auto")
+            protocol = source.protocol if chosen in (None, "auto") else chosen
+            name = getattr(args, "profile", None)
+            profile = profile_named(name) if name else None
+            if profile is not None and profile.protocol != protocol:
+                raise CommandError(f"{path}: profile {profile.name!r} is for "
+                                   f"{profile.protocol} streams, and this one is {protocol}")
+        except BaseException:
+            source.close()
+            raise
         flow = new_flow(protocol, profile=profile)
+        if out is None:
+            return source.replay(flow, listener=listener)
         shown = label or path
         with out.ticking(lambda: f"{shown}: {flow.event_count:,} events"):
-            return recording.replay(flow)
+            return source.replay(flow, listener=listener)
     except RecordingError as exc:
         raise CommandError(str(exc)) from None
 

@@ -11,26 +11,53 @@ that the stream never showed, or the other way round, is a finding too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from runflow.conform.events import TappedEvent, carried
 from runflow.conform.findings import Finding
 from runflow.engine.accumulator import shorten
 from runflow.engine.definition import Protocol
+from runflow.engine.limits import Limits
 
-__all__ = ["compare", "compare_lists", "compare_one", "final_objects"]
+__all__ = ["FinalObjects", "compare", "compare_lists", "compare_one", "final_objects"]
 
 
-def final_objects(protocol: Protocol, events: Sequence[TappedEvent]
+class FinalObjects:
+    """The consistency layer's side of a stream, fed one event at a time: kind -> id
+    -> the last full object an event carried (:attr:`objects`). It keeps one object
+    per entity, as the flow does; entities past ``Limits.max_entities`` (plus the
+    root) are not kept, as the flow refuses them."""
+
+    __slots__ = ("_limit", "_protocol", "count", "objects")
+
+    def __init__(self, protocol: Protocol, limits: Limits | None = None) -> None:
+        self._protocol = protocol
+        self._limit = (limits or Limits()).max_entities + 1
+        self.objects: dict[str, dict[str, dict[str, Any]]] = {}
+        self.count = 0
+
+    def see(self, event: TappedEvent) -> None:
+        found = carried(self._protocol, event)
+        if found is None or not isinstance(found.obj.get("id"), str):
+            return
+        of_kind = self.objects.setdefault(found.kind, {})
+        oid = found.obj["id"]
+        if oid not in of_kind:
+            if self.count >= self._limit:
+                return
+            self.count += 1
+        of_kind[oid] = found.obj
+
+
+def final_objects(protocol: Protocol, events: Iterable[TappedEvent]
                   ) -> dict[str, dict[str, dict[str, Any]]]:
-    """Kind -> id -> the last full object the stream carried."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
+    """Kind -> id -> the last full object the stream carried (:class:`FinalObjects`
+    over ``events``)."""
+    layer = FinalObjects(protocol)
     for event in events:
-        found = carried(protocol, event)
-        if found is not None and isinstance(found.obj.get("id"), str):
-            out.setdefault(found.kind, {})[found.obj["id"]] = found.obj
-    return out
+        layer.see(event)
+    return layer.objects
 
 
 def compare(ours: Any, theirs: Any, path: str = "") -> Iterator[str]:

@@ -1,6 +1,12 @@
 """The events of a stream as a grader sees them: numbered like the flow numbers them.
 
-A :class:`Tap` sits beside a flow: every chunk fed to the flow is also decoded by
+A grader sees each event once, as it arrives, and keeps only what its rules need
+(:mod:`runflow.conform.recorded`: a flow's :attr:`~runflow.engine.flow.Flow.observer`
+hands it each event with the flow's own parse, :func:`observed`), so a recording of
+any size is graded in the memory the flow takes.
+
+A :class:`Tap` (``runflow conform``'s probes, whose HTML report draws every event)
+sits beside a flow: every chunk fed to the flow is also decoded by
 a decoder of its own (the same :class:`runflow.engine.sse.SSEDecoder`, so both split the
 bytes identically), and each decoded event is kept as a :class:`TappedEvent` with
 the index the flow gave it, the stream it came in and its parsed data. The layers
@@ -18,20 +24,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runflow.adapters.recording import Recording
+from runflow.engine.core import BadData
 from runflow.engine.definition import EventKind, Protocol
 from runflow.engine.flow import Flow
-from runflow.engine.jsonparse import JSONError, parse_json
+from runflow.engine.jsonparse import JSONError, has_non_finite, parse_json
 from runflow.engine.sse import RawEvent, SSEDecoder
 
-__all__ = ["Carried", "Tap", "TappedEvent", "carried", "entity_key", "tap_recording"]
+__all__ = ["Carried", "Tap", "TappedEvent", "carried", "entity_key", "named_event", "observed",
+           "tap_recording"]
 
 _ID = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
 _INDEX = re.compile(rb'"output_index"\s*:\s*(\d{1,9})')
+_MAY_OVERFLOW = re.compile(rb"[eE][+-]?[0-9]{3}|[0-9]{100}")
+"""Text a JSON number that overflows to infinity must hold: an exponent of three digits,
+or (to pass 1.8e308 with a shorter one) a hundred digits in a row. Where it is absent,
+the value is not walked for one (:func:`~runflow.engine.jsonparse.parse_json` refuses
+such numbers; the flow's own parse keeps them)."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TappedEvent:
-    """One event of a flow's input."""
+    """One event of a flow's input (read-only; not frozen, as one is made per event
+    and a frozen dataclass is slower to make)."""
 
     index: int
     """The flow's index of the event (``Violation.index`` counts the same way)."""
@@ -178,17 +192,41 @@ def sse_event(protocol: Protocol, index: int, stream: int, raw: RawEvent) -> Tap
                 data = parse_json(raw.data)
             except JSONError:
                 data = None
-    return _named(protocol, index, stream, raw.event, data, raw.data)
+    return named_event(protocol, index, stream, raw.event, data, raw.data)
 
 
-def _named(protocol: Protocol, index: int, stream: int, name: str | None, data: Any,
-           raw: bytes | None) -> TappedEvent:
+def named_event(protocol: Protocol, index: int, stream: int, name: str | None, data: Any,
+                raw: bytes | None) -> TappedEvent:
+    """The event named by its data's type field where the protocol names events so,
+    else by ``name``; ``[DONE]`` alone is ``done``."""
     field_ = protocol.type_field
     if field_ is not None and isinstance(data, dict) and isinstance(data.get(field_), str):
         name = data[field_]
     if name is None and data == "[DONE]":
         name = "done"
     return TappedEvent(index, stream, name, data, raw)
+
+
+def observed(protocol: Protocol, index: int, stream: int, name: str | None,
+             raw: bytes | None, parsed: Any) -> TappedEvent:
+    """The :class:`TappedEvent` of what a flow's observer saw: the same as
+    :func:`sse_event` of that block, with the flow's parse of it (``parsed``: see
+    :data:`runflow.engine.flow.Observer`) instead of a second one."""
+    data: Any = None
+    if raw is not None:
+        if raw.startswith(b"[DONE]"):
+            data = "[DONE]"
+        elif parsed is None:  # the flow took it for its protocol's end: parse it here
+            try:
+                data = parse_json(raw)
+            except JSONError:
+                data = None
+        elif isinstance(parsed, BadData) or (
+                _MAY_OVERFLOW.search(raw) is not None and has_non_finite(parsed)):
+            data = None  # not JSON, or a number parse_json refuses as infinite
+        else:
+            data = parsed
+    return named_event(protocol, index, stream, name, data, raw)
 
 
 def tap_recording(protocol: Protocol, recording: Recording) -> list[TappedEvent]:
@@ -215,6 +253,6 @@ def tap_recording(protocol: Protocol, recording: Recording) -> list[TappedEvent]
             data = record.get("data") if "event" in record else record
         else:
             name, data = None, None
-        out.append(_named(protocol, len(out), stream, name, data, line))
+        out.append(named_event(protocol, len(out), stream, name, data, line))
         stream += out[-1].name == "done"
     return out

@@ -13,11 +13,17 @@ from runflow.engine.definition import Protocol
 from runflow.engine.flow import Flow
 from runflow.engine.violations import Violation
 
-__all__ = ["grade_events", "violation_finding"]
+__all__ = ["grade_events", "judged", "violation_finding", "violation_key"]
 
 
 def _key_of(protocol: Protocol, violation: Violation,
             events: dict[int, TappedEvent]) -> str | None:
+    return violation_key(protocol, violation, entity_key(protocol, events.get(violation.index)))
+
+
+def violation_key(protocol: Protocol, violation: Violation, event_key: str | None) -> str | None:
+    """What a violation is about, for grouping: its entity, else ``event_key`` (the
+    :func:`~runflow.conform.events.entity_key` of the event at its index)."""
     entity = violation.entity
     if entity is not None:
         if entity.kind == protocol.root:
@@ -25,7 +31,7 @@ def _key_of(protocol: Protocol, violation: Violation,
         table = protocol.tables.get(entity.kind)
         if table is not None and not table.position:
             return f"{entity.kind}:{entity.id}"
-    key = entity_key(protocol, events.get(violation.index))
+    key = event_key
     if key is None and entity is not None and protocol.tables.get(entity.kind) is not None:
         digits = [p for p in entity.id.replace("=", "/").split("/") if p.isdigit()]
         if digits:
@@ -34,11 +40,15 @@ def _key_of(protocol: Protocol, violation: Violation,
 
 
 def violation_finding(protocol: Protocol, violation: Violation,
-                      events: dict[int, TappedEvent]) -> Finding:
+                      events: dict[int, TappedEvent], *,
+                      keys: dict[int, str | None] | None = None) -> Finding:
+    """A violation as a ``grammar.*`` finding; the key of the event at its index from
+    ``events``, or from ``keys`` (index -> the event's key, kept as it came)."""
+    key = (violation_key(protocol, violation, keys.get(violation.index)) if keys is not None
+           else _key_of(protocol, violation, events))
     return Finding(f"grammar.{violation.code.value}", violation.severity, violation.message,
                    violation.index, violation.event,
-                   str(violation.entity) if violation.entity is not None else None,
-                   _key_of(protocol, violation, events))
+                   str(violation.entity) if violation.entity is not None else None, key)
 
 
 def grade_events(flow: Flow, events: Sequence[TappedEvent]) -> list[Finding]:
@@ -46,12 +56,12 @@ def grade_events(flow: Flow, events: Sequence[TappedEvent]) -> list[Finding]:
     protocol = flow.protocol
     by_index = {e.index: e for e in events}
     found = [violation_finding(protocol, v, by_index) for v in flow.violations]
-    found += _judged(flow, [*check_payloads(protocol, list(events)),
+    found += judged(flow, [*check_payloads(protocol, list(events)),
                             *check_order(protocol, list(events))])
     return sorted(found, key=lambda f: (f.index if f.index is not None else 1 << 60))
 
 
-def _judged(flow: Flow, findings: list[Finding]) -> list[Finding]:
+def judged(flow: Flow, findings: list[Finding]) -> list[Finding]:
     """The payload and order findings as the flow's server profile judges them: a
     rule it expects is left out, one it rates differently gets that severity (the
     grammar's violations were judged by the flow itself)."""

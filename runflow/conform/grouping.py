@@ -30,14 +30,15 @@ Links (``Cascade.link``):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from runflow.conform.events import TappedEvent
 from runflow.conform.findings import Finding, Group
+from runflow.engine.limits import Limits
 
-__all__ = ["CASCADES", "Cascade", "group"]
+__all__ = ["CASCADES", "Announcers", "Cascade", "group"]
 
 Link = Literal["same", "root", "announcer", "items", "repeat"]
 
@@ -91,34 +92,51 @@ CASCADES: tuple[Cascade, ...] = (
 )
 
 
-def _announcers(events: Sequence[TappedEvent]) -> dict[str, str]:
-    """Message id -> the key of the step that names it."""
-    found: dict[str, str] = {}
-    for event in events:
+class Announcers:
+    """Message id -> the key of the step that names it (``step_details.
+    message_creation.message_id``), fed one event at a time; what the ``announcer``
+    link reads. At most ``Limits.max_entities`` are kept, as the flow keeps steps."""
+
+    __slots__ = ("_limit", "found")
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self._limit = (limits or Limits()).max_entities
+        self.found: dict[str, str] = {}
+
+    def see(self, event: TappedEvent) -> None:
         data = event.data
         if not isinstance(data, dict) or data.get("object") not in (
                 "thread.run.step", "thread.run.step.delta"):
-            continue
+            return
         details = data.get("step_details") or {}
         creation = details.get("message_creation") if isinstance(details, dict) else None
         message = creation.get("message_id") if isinstance(creation, dict) else None
         if isinstance(message, str) and isinstance(data.get("id"), str):
-            found[message] = f"step:{data['id']}"
-    return found
+            if message in self.found or len(self.found) < self._limit:
+                self.found[message] = f"step:{data['id']}"
+
+
+def _announcers(events: Iterable[TappedEvent]) -> dict[str, str]:
+    layer = Announcers()
+    for event in events:
+        layer.see(event)
+    return layer.found
 
 
 def _order(f: Finding) -> tuple[int, int]:
     return (f.index if f.index is not None else 1 << 60, 0)
 
 
-def group(findings: Iterable[Finding], events: Sequence[TappedEvent] = (),
-          root: str | None = None) -> list[Group]:
-    """Group one flow's findings (see the module docstring); roots in index order."""
+def group(findings: Iterable[Finding], events: Iterable[TappedEvent] = (),
+          root: str | None = None, announcers: Announcers | None = None) -> list[Group]:
+    """Group one flow's findings (see the module docstring); roots in index order.
+    The steps that announce messages come from ``events``, or from ``announcers``
+    fed them as they came."""
     ordered = sorted(findings, key=_order)
-    announcers = _announcers(events)
+    said = announcers.found if announcers is not None else _announcers(events)
     parent: list[int | None] = []
     for i, finding in enumerate(ordered):
-        parent.append(_parent(ordered, i, finding, announcers, root))
+        parent.append(_parent(ordered, i, finding, said, root))
     children: dict[int, list[Finding]] = {}
     roots: list[int] = []
     for i in range(len(ordered)):

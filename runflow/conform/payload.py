@@ -1,9 +1,12 @@
 """Payload invariants (:mod:`runflow.protocols.payload`; each protocol's rows are in its
-registry row) checked on a flow's events."""
+registry row) checked on a flow's events, one event at a time as it arrives
+(:class:`Payloads`): each finding holds an excerpt of the offending value
+(:func:`~runflow.engine.accumulator.shorten`), never the payload, and nothing else is
+kept between events."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from runflow.conform.events import TappedEvent, carried, entity_key
@@ -13,7 +16,7 @@ from runflow.engine.definition import Protocol
 from runflow.protocols.payload import Expect, Invariant
 from runflow.protocols.registry import row_of
 
-__all__ = ["check_payloads", "holds"]
+__all__ = ["Payloads", "check_payloads", "holds"]
 
 _MISSING = object()
 
@@ -39,24 +42,43 @@ def holds(row: Invariant, state: str, obj: dict[str, Any]) -> str | None:
     return None
 
 
-def check_payloads(protocol: Protocol, events: list[TappedEvent]) -> Iterator[Finding]:
-    """One finding per invariant an event's object breaks."""
-    rows: dict[str, list[Invariant]] = {}
-    for row in row_of(protocol).invariants:
-        rows.setdefault(row.entity, []).append(row)
-    for event in events:
+class Payloads:
+    """The payload layer fed one event at a time: :meth:`see` gives the findings of
+    that event (one per invariant its object breaks)."""
+
+    __slots__ = ("_protocol", "_rows")
+
+    def __init__(self, protocol: Protocol) -> None:
+        self._protocol = protocol
+        self._rows: dict[str, list[Invariant]] = {}
+        for row in row_of(protocol).invariants:
+            self._rows.setdefault(row.entity, []).append(row)
+
+    def see(self, event: TappedEvent) -> list[Finding]:
+        protocol = self._protocol
         found = carried(protocol, event)
         if found is None:
-            continue
-        for row in rows.get(found.kind, ()):
+            return []
+        out: list[Finding] = []
+        for row in self._rows.get(found.kind, ()):
             if row.events is not None and event.name not in row.events:
                 continue
             problem = holds(row, found.state, found.obj)
             if problem is not None:
                 oid = found.obj.get("id")
                 entity = f"{found.kind} {oid}" if isinstance(oid, str) else found.kind
-                yield Finding(row.id, row.severity, f"{event.name}: {problem}", event.index,
-                              event.name, entity, entity_key(protocol, event))
+                out.append(Finding(row.id, row.severity, f"{event.name}: {problem}",
+                                   event.index, event.name, entity,
+                                   entity_key(protocol, event)))
+        return out
+
+
+def check_payloads(protocol: Protocol, events: Iterable[TappedEvent]) -> Iterator[Finding]:
+    """One finding per invariant an event's object breaks (:class:`Payloads` over
+    ``events``)."""
+    layer = Payloads(protocol)
+    for event in events:
+        yield from layer.see(event)
 
 
 def rows_applied(protocol: Protocol, events: list[TappedEvent]) -> set[str]:

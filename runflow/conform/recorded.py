@@ -3,25 +3,188 @@
 A recording has no HTTP exchange and no REST read, but it has every event: the
 grammar (the flow's violations), the payload invariants and the order
 expectations apply, and the findings group by root cause as in ``conform``.
+
+:class:`Grader` grades a recording as it is read (a
+:class:`~runflow.adapters.recording_feed.Listener` of the feeder): each layer sees
+each event once, as it arrives, beside the flow, and keeps only what its rules need.
+Of an event, only the grouping key of one a violation names is kept. The findings
+are those the same layers give run over the list of every event
+(:func:`grade_replay`, for a recording held in memory), in the same order.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from runflow.conform.events import tap_recording
-from runflow.conform.findings import Group
-from runflow.conform.grade import grade_events
-from runflow.conform.grouping import group
+from runflow.adapters.recording import Recording
+from runflow.adapters.recording_feed import Feeder
+from runflow.conform.events import TappedEvent, entity_key, named_event, observed, tap_recording
+from runflow.conform.findings import Finding, Group
+from runflow.conform.grade import grade_events, judged, violation_finding
+from runflow.conform.grouping import Announcers, group
+from runflow.conform.order import Order
+from runflow.conform.payload import Payloads
+from runflow.engine.definition import EventKind, Protocol
+from runflow.engine.flow import Flow
+from runflow.engine.violations import Violation
 
-__all__ = ["grade_replay"]
+__all__ = ["Grader", "grade_replay"]
 
 
 def grade_replay(replay: Any) -> list[Group]:
-    """The findings of a :class:`runflow.adapters.recording.Replay`, grouped by root cause."""
+    """The findings of a :class:`runflow.adapters.recording.Replay` of a recording held
+    in memory, grouped by root cause."""
     flow = replay.flow
+    if not isinstance(replay.recording, Recording):
+        raise TypeError("a recording read in chunks is graded as it is read (Grader), "
+                        "not after: its events are not kept")
     events = tap_recording(flow.protocol, replay.recording)
     if len(events) != flow.event_count:  # numbered otherwise: the grammar alone
         events = []
     findings = grade_events(flow, events)
     return group(findings, events, flow.protocol.root)
+
+
+class Grader:
+    """The payload and order layers and the grouping's announcers, fed each event of a
+    recording as the flow takes it (see the module docstring); :meth:`groups` at the
+    end. Per rule, at most ``Limits.max_repeated_violations`` findings are kept (as
+    the flow keeps violations); the others are counted in :attr:`suppressed`.
+
+    Most events are deltas, which only move the order layer's last event of their
+    entity: those named by the SSE event name of an entity named by id
+    take a short path when what :func:`~runflow.conform.events.observed`
+    would make of them cannot differ from their parse (the data starts with its
+    ``id``, and names no step, response or item); any other event takes every layer.
+    """
+
+    def __init__(self, flow: Flow, feeder: Feeder) -> None:
+        protocol = flow.protocol
+        self._flow = flow
+        self._feeder = feeder
+        self._protocol = protocol
+        self._payloads = Payloads(protocol)
+        self._order = Order(protocol, flow.limits)
+        self._announcers = Announcers(flow.limits)
+        self._found: tuple[list[Finding], list[Finding]] = ([], [])
+        self._keys: dict[int, str | None] = {}
+        self._stream = 0
+        self._counts: dict[str, int] = {}
+        self._cap = flow.limits.max_repeated_violations
+        self._kinds = _bulk(protocol, self._order)
+        self._plain = False  # no event waits and the stream is the order layer's
+        self._oid: str | None = None  # the id of the last delta that took it
+        self._prefix = b""
+        self._key = ""
+        self.suppressed = 0
+        """Findings past the cap of their rule, counted and not kept."""
+
+    # -- the feeder's listener ------------------------------------------- #
+    def sse_event(self, index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
+        kind = self._kinds.get(name) if self._plain and name is not None else None
+        if kind is not None and type(parsed) is dict and raw is not None:
+            oid = parsed.get("id")
+            if (type(oid) is str and "response" not in parsed and "item" not in parsed
+                    and parsed.get("object") not in _STEPS):
+                if oid != self._oid:
+                    self._short(oid, kind)
+                if self._prefix and raw.startswith(self._prefix):
+                    order = self._order
+                    last, key = order.last, self._key  # order.note, inlined: most events
+                    if key in last or len(last) < order.limit:
+                        last[key] = (name, index)  # type: ignore[assignment]
+                    else:
+                        order.note(key, name, index)  # type: ignore[arg-type]
+                    return
+        self._see(observed(self._protocol, index, self._stream, name, raw, parsed))
+        self._feeder.remember(index)
+        order = self._order
+        self._plain = order.waiting is None and order.stream == self._stream
+
+    def _short(self, oid: str, kind: str) -> None:
+        """The text the data of a delta about ``oid`` starts with, when it can take the
+        short path (the first ``"id"`` the raw data holds is then ``oid``)."""
+        self._oid, self._key, self._prefix = oid, f"{kind}:{oid}", b""
+        if 0 < len(oid) <= 200 and '"' not in oid and "\\" not in oid:
+            try:
+                self._prefix = b'{"id":"' + oid.encode() + b'"'
+            except UnicodeEncodeError:  # a lone surrogate, from an escape
+                pass
+
+    def jsonl_event(self, index: int, record: Any, raw: bytes) -> None:
+        if isinstance(record, dict):
+            name = record.get("event") if isinstance(record.get("event"), str) else None
+            data = record.get("data") if "event" in record else record
+        else:
+            name, data = None, None
+        self._see(named_event(self._protocol, index, self._stream, name, data, raw))
+
+    def settle(self, violations: list[Violation]) -> None:
+        """The grouping key of the event each violation names, while the feeder holds it."""
+        for violation in violations:
+            index = violation.index
+            if index in self._keys:
+                continue
+            entry = self._feeder.entry(index)
+            if entry is not None:
+                name, raw, _offset, parsed = entry
+                event = observed(self._protocol, index, 0, name, raw, parsed)
+                self._keys[index] = entity_key(self._protocol, event)
+            elif self._last is not None and self._last.index == index:
+                self._keys[index] = entity_key(self._protocol, self._last)
+
+    # -- the layers -------------------------------------------------------- #
+    _last: TappedEvent | None = None
+
+    def _see(self, event: TappedEvent) -> None:
+        self._last = event  # a JSON line's violations are told after it
+        payloads, orders = self._found
+        for finding in self._payloads.see(event):
+            self._keep(finding, payloads)
+        for finding in self._order.see(event):
+            self._keep(finding, orders)
+        self._announcers.see(event)
+        if event.name == "done":
+            self._stream += 1
+
+    def _keep(self, finding: Finding, into: list[Finding]) -> None:
+        count = self._counts.get(finding.rule, 0)
+        self._counts[finding.rule] = count + 1
+        if count >= self._cap:
+            self.suppressed += 1
+            return
+        into.append(finding)
+        self._feeder.keep_line(finding.index)
+
+    def groups(self) -> list[Group]:
+        """Every finding of the grammar, payload and order layers, grouped by root cause
+        (call once, when the input ended)."""
+        for finding in self._order.end():
+            self._keep(finding, self._found[1])
+        flow, protocol = self._flow, self._protocol
+        found = [violation_finding(protocol, v, {}, keys=self._keys) for v in flow.violations]
+        found += judged(flow, [*self._found[0], *self._found[1]])
+        found.sort(key=lambda f: f.index if f.index is not None else 1 << 60)
+        return group(found, root=protocol.root, announcers=self._announcers)
+
+
+_STEPS = ("thread.run.step", "thread.run.step.delta")
+"""The objects the grouping's announcers read (:class:`~runflow.conform.grouping.Announcers`)."""
+
+
+def _bulk(protocol: Protocol, order: Order) -> dict[str, str]:
+    """Name -> entity kind of the deltas that may take the short path: named by their
+    SSE event name (the protocol names no event by its data, and numbers none), about
+    a child named by id, and no order row's event."""
+    if protocol.type_field is not None or protocol.sequence_field is not None:
+        return {}
+    rows = order.names()
+    out: dict[str, str] = {}
+    for name, route in protocol.routes.items():
+        kind = route[1]
+        if route[0] is not EventKind.DELTA or kind is None or name in rows:
+            continue
+        table = protocol.tables.get(kind)
+        if table is not None and table.role != "root" and not table.position:
+            out[name] = kind
+    return out

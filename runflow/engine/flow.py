@@ -27,7 +27,7 @@ table directly: they are most of the traffic (:mod:`~runflow.engine.deltas`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
@@ -49,7 +49,15 @@ from runflow.engine.violations import Code, Violation
 if TYPE_CHECKING:
     from openai.types.shared import ErrorObject
 
-__all__ = ["Ending", "Flow", "RecoveryError"]
+__all__ = ["Ending", "Flow", "Observer", "RecoveryError"]
+
+Observer = Callable[[str | None, bytes | None, int, Any], None]
+"""Sees each SSE event a flow takes through ``feed_sse`` or ``close``, before the flow
+processes it, as ``(event name, data bytes, byte offset, parsed)``: ``parsed`` is what
+the flow's JSON parse made of the data (a :class:`~runflow.engine.core.BadData` when
+it is not JSON), or None when the flow parsed nothing (no data, ``[DONE]``, a block
+past ``max_event_bytes``, whose data is None too). The event's index is the flow's
+``event_count`` at the call."""
 
 _F = TypeVar("_F", bound="Flow")
 
@@ -85,6 +93,10 @@ class Flow(Recovery, Deltas, StreamSteps):
 
     profiles: ClassVar[Mapping[str, Profile]] = {}
     """The profiles a checkpoint of this class may name, by name."""
+    observer: Observer | None = None
+    """Set on an instance, it sees each SSE event before the flow processes it
+    (:data:`Observer`): how a layer beside the flow (``runflow check``'s payload and
+    order graders) reads the stream without decoding and parsing it again."""
 
     # ------------------------------------------------------------------ #
     # checkpoints
@@ -172,6 +184,8 @@ class Flow(Recovery, Deltas, StreamSteps):
 
     def _feed_block(self, raw: RawEvent) -> None:
         if raw.oversize:
+            if self.observer is not None:
+                self.observer(None, None, raw.offset, None)
             self._process(None, BadData(
                 f"an SSE event starting at byte {raw.offset} grew past {raw.oversize} bytes "
                 f"(max_event_bytes={self.limits.max_event_bytes}) and was dropped",
@@ -203,6 +217,8 @@ class Flow(Recovery, Deltas, StreamSteps):
 
     def _feed_raw(self, name: str | None, data: bytes | None, offset: int | None) -> None:
         if data is None or data == self._c.done_data:
+            if self.observer is not None and offset is not None:
+                self.observer(name, data, offset, None)
             if name is None and data is not None:
                 name = self._c.done_event  # ``data: [DONE]`` alone (OpenRouter) ends it too
             self._process(name, None if data is None else self._c.done_text, offset)
@@ -215,6 +231,8 @@ class Flow(Recovery, Deltas, StreamSteps):
             where = f" at byte {offset}" if offset is not None else ""
             obj = BadData(
                 f"the data of {shorten(name)}{where} is not valid JSON ({describe(exc)})")
+        if self.observer is not None and offset is not None:
+            self.observer(name, data, offset, obj)
         self._raw = data
         try:
             self._process(name, obj, offset)

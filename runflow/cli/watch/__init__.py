@@ -29,7 +29,7 @@ from runflow.cli import EXIT_OK, EXIT_VIOLATIONS, CommandError
 from runflow.cli.common import add_protocol_options, tool_output
 
 if TYPE_CHECKING:
-    from runflow.adapters.recording import Recording
+    from runflow.adapters.recording import Recording, Source
     from runflow.cli.output import Output
 
 HELP = "follow a run or a response live (over REST, or a recording at its own pace)"
@@ -145,9 +145,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
 
     with view.showing():
         if recording is not None:
-            from runflow.cli.watch.pace import blocks, play
-
-            play(make_flow(), blocks(recording), args.speed, time.sleep)
+            _play(recording, make_flow(), args.speed)
         elif protocol == "assistants":
             from runflow.cli.watch.follow_runs import follow_run
 
@@ -165,20 +163,42 @@ def run(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK if watcher.ok else EXIT_VIOLATIONS
 
 
-def _read(path: str) -> Recording:
-    from runflow.adapters.recording import RecordingError, read_recording
+def _read(path: str) -> Recording | Source:
+    """A file to be read in chunks; standard input (read once) held in memory."""
+    from runflow.adapters.recording import RecordingError, open_recording, read_recording
 
     try:
-        return read_recording(path)
+        return read_recording(path) if path == "-" else open_recording(path)
     except RecordingError as exc:
         raise CommandError(str(exc)) from None
+
+
+def _play(recording: Recording | Source, flow: Any, speed: float) -> None:
+    """Play a recording: one held in memory at once, a file in two passes of chunks
+    (its timestamps, then its events: :mod:`runflow.cli.watch.pace`)."""
+    from runflow.adapters.recording import Recording, RecordingError, open_recording
+    from runflow.cli.watch.pace import blocks, known_times, paced, play, stream_blocks
+
+    if isinstance(recording, Recording):
+        play(flow, blocks(recording), speed, time.sleep)
+        return
+    try:
+        known = known_times(stamp for _, stamp in stream_blocks(
+            recording.format, recording.chunks()))
+        again = open_recording(recording.name)
+        play(flow, stream_blocks(again.format, again.chunks()), speed, time.sleep,
+             paced(known))
+    except RecordingError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        recording.close()
 
 
 def _given(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]:
     return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n)]
 
 
-def _protocol(args: argparse.Namespace, recording: Recording | None) -> str:
+def _protocol(args: argparse.Namespace, recording: Recording | Source | None) -> str:
     """The protocol to watch, from ``--protocol``, the recording or the live options;
     any option that does not fit it is a :class:`CommandError`."""
     chosen: str = args.protocol

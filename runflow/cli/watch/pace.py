@@ -5,6 +5,10 @@ the objects (``created_at``, ``started_at``, ``completed_at``...; for Responses
 events those of the ``response`` they carry); events between two timestamps are
 spread evenly across the gap. ``speed`` 1 is recorded speed, 10 ten times
 faster, 0 no waiting; a pause is never longer than :data:`MAX_PAUSE`.
+
+A recording file is read twice, in chunks (:func:`stream_blocks`): once for the
+timestamps (:func:`known_times`), once to play it (:func:`paced`), so a file of any
+size plays in the memory its flow takes.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from runflow.engine.jsonparse import JSONError, parse_json
@@ -21,7 +25,8 @@ if TYPE_CHECKING:
     from runflow.adapters.recording import Recording
     from runflow.engine.flow import Flow
 
-__all__ = ["MAX_PAUSE", "Block", "blocks", "play", "schedule"]
+__all__ = ["MAX_PAUSE", "Block", "blocks", "known_times", "paced", "play", "schedule",
+           "stream_blocks"]
 
 MAX_PAUSE = 5.0
 _STAMPS = ("created_at", "started_at", "completed_at", "failed_at", "cancelled_at",
@@ -35,34 +40,66 @@ timestamp it carries."""
 
 def blocks(recording: Recording) -> list[Block]:
     """The recording's events with the latest timestamp each carries (or None)."""
-    if recording.format == "jsonl":
-        out: list[Block] = []
-        for line in recording.data.splitlines():
+    return list(stream_blocks(recording.format, [recording.data]))
+
+
+def stream_blocks(fmt: str, chunks: Iterable[bytes]) -> Iterator[Block]:
+    """:func:`blocks` of a recording read in ``chunks`` (of any size), one at a time."""
+    if fmt == "jsonl":
+        for line in _lines(chunks):
             if line.strip():
-                try:
-                    event = parse_json(line)
-                except JSONError:
-                    event = None
-                if not isinstance(event, dict):
-                    out.append((None, None))
-                elif isinstance(event.get("event"), str):
-                    out.append((event, _stamp(event.get("data"))))
-                elif isinstance(event.get("type"), str):  # a Responses event as its data
-                    out.append((event, _stamp(event)))
-                else:
-                    out.append((None, None))
-        return out
-    found: list[Block] = []
-    for piece in _BLANK_LINE.split(recording.data):
-        if piece.strip():
-            data = b"".join(line[5:].lstrip(b" ") for line in piece.splitlines()
-                            if line.startswith(b"data:"))
-            try:
-                parsed = parse_json(data) if data else None
-            except JSONError:
-                parsed = None
-            found.append((piece + b"\n\n", _stamp(parsed)))
-    return found
+                yield _jsonl_block(line)
+        return
+    carry = b""
+    for chunk in chunks:
+        pieces = _BLANK_LINE.split(carry + chunk)
+        carry = pieces.pop()  # after the last blank line: its end may come next
+        for piece in pieces:
+            if piece.strip():
+                yield _sse_block(piece)
+    if carry.strip():
+        yield _sse_block(carry)
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of the bytes, as ``bytes.splitlines`` splits the whole of them."""
+    carry = b""
+    for chunk in chunks:
+        text = carry + chunk
+        if not text:
+            continue
+        pieces = text.splitlines(keepends=True)
+        last = pieces[-1]
+        # a last line not ended, or ended by a CR whose LF may come next, waits
+        carry = pieces.pop() if not last.endswith(b"\n") else b""
+        for piece in pieces:
+            yield piece.rstrip(b"\r\n")
+    if carry:
+        yield carry.rstrip(b"\r\n")
+
+
+def _jsonl_block(line: bytes) -> Block:
+    try:
+        event = parse_json(line)
+    except JSONError:
+        event = None
+    if not isinstance(event, dict):
+        return None, None
+    if isinstance(event.get("event"), str):
+        return event, _stamp(event.get("data"))
+    if isinstance(event.get("type"), str):  # a Responses event as its data
+        return event, _stamp(event)
+    return None, None
+
+
+def _sse_block(piece: bytes) -> Block:
+    data = b"".join(line[5:].lstrip(b" ") for line in piece.splitlines()
+                    if line.startswith(b"data:"))
+    try:
+        parsed = parse_json(data) if data else None
+    except JSONError:
+        parsed = None
+    return piece + b"\n\n", _stamp(parsed)
 
 
 def _stamp(data: Any) -> float | None:
@@ -90,36 +127,64 @@ def schedule(stamps: list[float | None]) -> list[float]:
     """Each event's time in seconds from the first timestamp: its own timestamp (never
     earlier than the one before), events without one spread evenly between their
     neighbours."""
-    origin = next((s for s in stamps if s is not None), 0.0)
-    stamps = [s - origin if s is not None else None for s in stamps]  # keeps precision
-    known = [(i, s) for i, s in enumerate(stamps) if s is not None]
+    return list(paced(known_times(stamps), len(stamps)))
+
+
+def known_times(stamps: Iterable[float | None]) -> list[tuple[int, float]]:
+    """``(index, time)`` of the events with a timestamp: what :func:`paced` needs of a
+    recording (one pass over it; the events without one are not kept)."""
+    known: list[tuple[int, float]] = []
+    origin: float | None = None
+    latest = 0.0
+    for k, stamp in enumerate(stamps):
+        if stamp is None:
+            continue
+        if origin is None:
+            origin = stamp
+        relative = stamp - origin  # keeps precision
+        latest = relative if not known else max(latest, relative)
+        known.append((k, latest))
+    return known
+
+
+def paced(known: list[tuple[int, float]], count: int | None = None) -> Iterator[float]:
+    """The time of each of ``count`` events (None: as many as asked), from
+    :func:`known_times` (a second pass: an event without a timestamp is spread between
+    its neighbours that have one)."""
+    every = range(count) if count is not None else itertools.count()
     if not known:
-        return [0.0] * len(stamps)
-    times: list[float] = []
-    latest = known[0][1]
-    for stamp in stamps:
-        if stamp is not None:
-            latest = max(latest, stamp)
-        times.append(latest if stamp is not None else float("nan"))
-    for (i, _), (j, _) in itertools.pairwise(known):
-        a, b = times[i], times[j]
-        for k in range(i + 1, j):
-            times[k] = a + (b - a) * (k - i) / (j - i)
-    first, last = known[0][0], known[-1][0]
-    return [times[first] if k < first else times[last] if k > last else t
-            for k, t in enumerate(times)]
+        yield from (0.0 for _ in every)
+        return
+    j = 0  # known[j] is the next event with a timestamp at or after k
+    for k in every:
+        while j < len(known) and known[j][0] < k:
+            j += 1
+        if j < len(known) and known[j][0] == k:
+            yield known[j][1]
+        elif j == 0:
+            yield known[0][1]
+        elif j == len(known):
+            yield known[-1][1]
+        else:
+            (i, a), (n, b) = known[j - 1], known[j]
+            yield a + (b - a) * (k - i) / (n - i)
 
 
-def play(flow: Flow, events: list[Block], speed: float,
-         sleep: Callable[[float], None]) -> None:
-    """Feed the recording into ``flow``, waiting between events per :func:`schedule`."""
-    times = schedule([stamp for _, stamp in events])
+def play(flow: Flow, events: Iterable[Block], speed: float,
+         sleep: Callable[[float], None], times: Iterable[float] | None = None) -> None:
+    """Feed the recording into ``flow``, waiting between events per :func:`schedule`
+    (or ``times``, one per event, when ``events`` come one at a time)."""
+    if times is None:
+        events = list(events)
+        times = schedule([stamp for _, stamp in events])
     flow.begin_stream()
-    for k, (item, _) in enumerate(events):
+    before = 0.0
+    for k, ((item, _), now) in enumerate(zip(events, times, strict=False)):
         if k and speed > 0:
-            pause = min((times[k] - times[k - 1]) / speed, MAX_PAUSE)
+            pause = min((now - before) / speed, MAX_PAUSE)
             if pause > 0:
                 sleep(pause)
+        before = now
         if isinstance(item, bytes):
             flow.feed_sse(item)
         else:

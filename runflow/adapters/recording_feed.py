@@ -1,0 +1,362 @@
+"""Feed a recording into a flow chunk by chunk, and say where each event began.
+
+:class:`Feeder` takes the bytes of a recording in chunks of any size (a file read
+64 KiB at a time, or all of it at once) and feeds them to a flow: SSE chunks go
+whole into ``feed_sse`` (the flow decodes them as it would off the wire), JSON
+lines go one event per line into ``feed``. Nothing of an event is kept after the
+flow took it but the last one (for the violations it gets) and the byte offsets of
+the chunk's events; the line where an event began is kept for events that got a
+violation (or every line, with ``every_line``, for a recording held in memory
+anyway), and where it began for the last :data:`RECENT` events a
+:class:`Listener` asked to remember, which it may still ask about.
+
+A :class:`Listener` (``runflow check``'s graders) sees each event before the flow
+processes it, with the flow's own parse of SSE data (the flow's
+:attr:`~runflow.engine.flow.Flow.observer`) or the parsed JSON line; it is told
+the violations the flow added (:meth:`Listener.settle`).
+
+The line of an SSE event is the first non-blank line after the block of the event
+before it (so a comment block before an event gives the comment's line), exactly as
+feeding the file line by line and noting where each dispatched block began would
+say; the byte offsets the flow's decoder gives the events map to those lines
+(:class:`_Lines`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Protocol
+
+from runflow.engine.flow import Flow
+from runflow.engine.jsonparse import JSONError, parse_json
+from runflow.engine.violations import Code, Violation
+
+__all__ = ["RECENT", "Entry", "Feeder", "Listener", "parse_line"]
+
+RECENT = 256
+"""How many remembered events' places are kept for a listener's findings about an
+earlier event (an event still waiting for its successor)."""
+
+
+Entry = tuple[str | None, bytes | None, int, Any]
+"""An SSE event as the flow's observer hands it: ``(name, data bytes, offset, parsed)``."""
+
+
+class Listener(Protocol):
+    """What sees a recording's events beside the flow (see the module docstring)."""
+
+    def sse_event(self, index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
+        """One SSE event, before the flow processes it (its observer's view)."""
+
+    def jsonl_event(self, index: int, record: Any, raw: bytes) -> None:
+        """A JSON line: ``record`` is its parsed JSON, or None when it is not JSON."""
+
+    def settle(self, violations: list[Violation]) -> None:
+        """The violations the flow added since the last call, told before the next
+        event, or at the end of a chunk (their event is :meth:`Feeder.entry`)."""
+
+
+class Feeder:
+    """Feed one recording (format ``"sse"`` or ``"jsonl"``) into ``flow``."""
+
+    def __init__(self, flow: Flow, fmt: str, *, every_line: bool = False,
+                 listener: Listener | None = None) -> None:
+        self.flow = flow
+        self.format = fmt
+        self.lines: dict[int, int] = {}
+        """Event index -> the 1-based line where it began (see the module docstring)."""
+        self._every = every_line
+        self.listener = listener
+        """What sees each event beside the flow (:class:`Listener`), if anything."""
+        self._recent: dict[int, int | tuple[int | None, int]] = {}
+        """Lines (JSON lines) or placements (SSE: offset of the event before, offset) of
+        the events asked to be remembered (:meth:`remember`), at most :data:`RECENT`."""
+        self._violations = flow.violations
+        self._mark = len(self._violations)
+        self._sse = _Lines()
+        self._offsets: list[int] = []
+        """The offsets of the SSE events of the chunk being fed."""
+        self._start = 0  # the index of the first of them
+        self._before: int | None = None  # the offset of the event before the first
+        self._held: tuple[int, str | None, bytes | None, int, Any] | None = None
+        """The last event the flow was given, and its index."""
+        self._carry: list[bytes] = []
+        self._number = 0
+        self._cr = False
+
+    # -- what listeners ask --------------------------------------------- #
+    def entry(self, index: int) -> Entry | None:
+        """The last SSE event the flow was given, when its index is ``index``."""
+        held = self._held
+        return held[1:] if held is not None and held[0] == index else None
+
+    def remember(self, index: int) -> None:
+        """Keep where event ``index`` began (SSE, while its chunk is fed) so that its
+        line can be asked for later (:meth:`keep_line`), among the last :data:`RECENT`."""
+        where = self._place(index)
+        if where is not None:
+            recent = self._recent
+            recent[index] = where
+            if len(recent) > RECENT:
+                del recent[next(iter(recent))]
+
+    def keep_line(self, index: int | None) -> None:
+        """Keep the line of event ``index`` in :attr:`lines`, for a violation or a
+        finding about it (an event of the chunk being fed, or a remembered one)."""
+        if index is None or index in self.lines:
+            return
+        where = self._recent.get(index)
+        if where is None:
+            where = self._place(index)
+        line = where if where is None or isinstance(where, int) else self._sse.line_of(*where)
+        if line is not None:
+            self.lines[index] = line
+
+    def _place(self, index: int) -> tuple[int | None, int] | None:
+        i = index - self._start
+        offsets = self._offsets
+        if 0 <= i < len(offsets):
+            return (offsets[i - 1] if i > 0 else self._before), offsets[i]
+        return None
+
+    # -- input ----------------------------------------------------------- #
+    def feed(self, chunk: bytes) -> None:
+        if self.format == "jsonl":
+            self._jsonl(chunk)
+            return
+        self._sse.scan(chunk)
+        self._run(self.flow.feed_sse, chunk)
+
+    def finish(self, *, close: bool) -> None:
+        """The end of the input: a last line without its line break is fed, and
+        with ``close`` the flow is closed (a final SSE block without its blank line
+        is dispatched)."""
+        if self.format == "jsonl":
+            if self._carry:
+                line, self._carry = b"".join(self._carry), []
+                self._jsonl_line(line)
+        elif close:
+            self._run(lambda _: self.flow.close(), b"")
+
+    def _run(self, step: Any, chunk: bytes) -> None:
+        """Feed (or close) with the observer set, then settle the chunk's events."""
+        flow = self.flow
+        self._start = flow.event_count
+        self._violations = flow.violations
+        previous = flow.observer
+        flow.observer = self._observe
+        try:
+            step(chunk)
+        finally:
+            flow.observer = previous
+        self._settle()
+        offsets = self._offsets
+        if self._every:
+            for index in range(self._start, self._start + len(offsets)):
+                self.keep_line(index)
+        if offsets:
+            self.remember(self._start + len(offsets) - 1)  # the end may still name it
+            self._before = offsets[-1]
+            oldest = next(iter(self._recent.values()))
+            if isinstance(oldest, tuple):
+                self._sse.forget_before(oldest[1] if oldest[0] is None else oldest[0])
+        self._offsets = []
+
+    def _observe(self, name: str | None, raw: bytes | None, offset: int, parsed: Any) -> None:
+        if len(self._violations) != self._mark:
+            self._settle()  # what the event before got
+        offsets = self._offsets
+        index = self._start + len(offsets)
+        offsets.append(offset)
+        self._held = (index, name, raw, offset, parsed)
+        if self.listener is not None:
+            self.listener.sse_event(index, name, raw, parsed)
+
+    # -- JSON lines ------------------------------------------------------ #
+    def _jsonl(self, chunk: bytes) -> None:
+        if self._cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]  # the LF of a CRLF split between chunks
+        if not chunk:
+            return
+        self._cr = chunk.endswith(b"\r")
+        pieces = chunk.splitlines(keepends=True)
+        for piece in pieces:
+            if piece.endswith((b"\n", b"\r")):
+                if self._carry:
+                    self._carry.append(piece)
+                    piece, self._carry = b"".join(self._carry), []
+                self._jsonl_line(piece.rstrip(b"\r\n"))
+            else:
+                self._carry.append(piece)  # the start of a line the next chunk ends
+
+    def _jsonl_line(self, raw: bytes) -> None:
+        self._number += 1
+        if not raw.strip():
+            return
+        flow = self.flow
+        index = flow.event_count
+        recent = self._recent
+        recent[index] = self._number
+        recent.pop(index - RECENT, None)
+        if self._every:
+            self.lines[index] = self._number
+        event, problem, record = parse_line(raw)
+        self._held = None
+        if self.listener is not None:
+            self.listener.jsonl_event(index, record, raw)
+        if problem is None:
+            flow.feed(event)
+        else:
+            # Let the flow count the event (so indices stay aligned with the file) and
+            # record a malformed_event; then say which line it was in our own words.
+            name = event.get("event") if isinstance(event.get("event"), str) else None
+            for violation in flow.feed({"data": None}):
+                if violation.code is Code.MALFORMED_EVENT:
+                    _reword(flow, violation, name, f"line {self._number}: {problem}")
+        self._settle()
+
+    # -- violations ------------------------------------------------------ #
+    def _settle(self) -> None:
+        """Keep the line of the events the violations since the last call name, and
+        tell the listener."""
+        violations = self._violations = self.flow.violations
+        if len(violations) < self._mark:
+            self._mark = len(violations)
+        new = violations[self._mark:]
+        self._mark = len(violations)
+        for violation in new:
+            self.keep_line(violation.index)
+        if self.listener is not None and new:
+            self.listener.settle(new)
+
+
+def parse_line(raw: bytes) -> tuple[dict[str, Any], str | None, Any]:
+    """The event of one jsonl line, or a partial one and what is wrong with it; and
+    the line's JSON (None when it is not JSON)."""
+    try:
+        obj = parse_json(raw)
+    except JSONError as exc:  # also: nested too deep, NaN, invalid UTF-8
+        return {}, f"not valid JSON ({exc})", None
+    if not isinstance(obj, dict):
+        return {}, f"a JSON {type(obj).__name__}, not an object with 'event' and 'data'", obj
+    if "event" not in obj and isinstance(obj.get("type"), str):
+        return obj, None, obj  # a Responses event written as its data: the type names it
+    if not isinstance(obj.get("event"), str):
+        return obj, f"the object has no 'event' name (got {obj.get('event')!r})", obj
+    return obj, None, obj
+
+
+def _reword(flow: Flow, violation: Violation, name: str | None, message: str) -> None:
+    for i in range(len(flow.violations) - 1, -1, -1):
+        if flow.violations[i] is violation:
+            flow.violations[i] = violation.model_copy(update={"message": message, "event": name})
+            return
+
+
+class _Lines:
+    """Where SSE events begin, by line, worked out only for the events asked about.
+
+    The flow's decoder places each event at a byte offset of the stream with its
+    line breaks normalized to LF and without a leading BOM. The chunks are kept so
+    normalized, back to the block of the oldest event a caller may still ask about
+    (:meth:`forget_before`), with the count of line breaks before each. An event's
+    line is the first non-blank line after a blank line that follows the first
+    non-blank line at or after the offset of the event before it (so a comment block
+    in between gives the comment's line); the first event's is the input's first
+    non-blank line."""
+
+    __slots__ = ("_breaks", "_chunks", "_cr", "_end", "_first", "_first_line", "_head")
+
+    def __init__(self) -> None:
+        self._chunks: deque[tuple[int, int, bytes]] = deque()
+        """(normalized offset, line breaks before it, normalized bytes) of each kept chunk."""
+        self._end = 0
+        self._breaks = 0
+        self._cr = False  # the last chunk ended in CR: an LF first in the next is its pair
+        self._first = True
+        self._head = b""
+        self._first_line: int | None = None
+
+    def scan(self, chunk: bytes) -> None:
+        """Keep ``chunk`` (the next bytes the flow is fed), normalized."""
+        if self._first and chunk:
+            chunk = self._head + chunk
+            if len(chunk) < 3 and b"\xef\xbb\xbf".startswith(chunk):
+                self._head = chunk  # maybe a BOM split across chunks (the decoder holds it too)
+                return
+            self._first = False
+            if chunk.startswith(b"\xef\xbb\xbf"):
+                chunk = chunk[3:]
+        if self._cr and chunk:
+            self._cr = False
+            if chunk.startswith(b"\n"):
+                chunk = chunk[1:]
+        if not chunk:
+            return
+        if b"\r" in chunk:
+            self._cr = chunk.endswith(b"\r")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if self._first_line is None:
+            text = chunk.lstrip()
+            if text:
+                at = len(chunk) - len(text)
+                self._first_line = self._breaks + chunk.count(b"\n", 0, at) + 1
+        self._chunks.append((self._end, self._breaks, chunk))
+        self._end += len(chunk)
+        self._breaks += chunk.count(b"\n")
+
+    def forget_before(self, offset: int) -> None:
+        """Drop the chunks that end before ``offset`` (the last one stays)."""
+        chunks = self._chunks
+        while len(chunks) > 1 and chunks[0][0] + len(chunks[0][2]) <= offset:
+            chunks.popleft()
+
+    def line_of(self, before: int | None, offset: int) -> int | None:
+        """The line of the event at ``offset`` whose predecessor was at ``before``."""
+        if before is None:
+            return self._first_line
+        for end in (offset + 4096, self._end):
+            found = self._after(before, end)
+            if found is not None:
+                return found
+        return None
+
+    def _after(self, start: int, end: int) -> int | None:
+        text, breaks = self._text(start, end)
+        if text is None:
+            return None
+        state = 0  # 0: before the start of the event before; 1: in its block; 2: after it
+        pos = 0
+        size = len(text)
+        while pos < size:
+            nl = text.find(b"\n", pos)
+            if nl < 0:
+                nl = size  # the last line, maybe cut by the window
+            line = text[pos:nl]
+            if state == 0 and line.strip():
+                state = 1
+            elif state == 1 and not line:
+                state = 2
+            elif state == 2 and line.strip():
+                return breaks + text.count(b"\n", 0, pos) + 1
+            pos = nl + 1
+        return None
+
+    def _text(self, start: int, end: int) -> tuple[bytes | None, int]:
+        """The normalized bytes from ``start`` to ``end`` (at most) and the line breaks
+        before ``start``; None when the chunk holding ``start`` was dropped."""
+        parts: list[bytes] = []
+        breaks: int | None = None
+        for at, before, data in self._chunks:
+            if at + len(data) <= start:
+                continue
+            if at >= end:
+                break
+            if breaks is None:
+                if at > start:
+                    return None, 0
+                breaks = before + data.count(b"\n", 0, start - at)
+            parts.append(data[max(start - at, 0):end - at])
+        if breaks is None:
+            return None, 0
+        return b"".join(parts), breaks
