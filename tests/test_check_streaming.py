@@ -163,6 +163,30 @@ def test_jsonl_fed_in_small_chunks_gives_the_same_flow_and_lines() -> None:
     assert [v.message for v in whole.flow.violations if v.code.value == "malformed_event"]
 
 
+@pytest.mark.parametrize("ended", [True, False])
+def test_a_jsonl_line_past_max_event_bytes_is_never_held_whole(ended: bool) -> None:
+    """A line longer than the limit, fed in pieces: the feeder holds at most the limit
+    of it, the flow counts it as one malformed event at its line, and the lines
+    around it are read as usual."""
+    cap = 4096
+    good = json.dumps({"event": "thread.run.created", "data": {"id": "run_1"}}).encode()
+    huge = b'{"event": "thread.message.delta", "data": "' + b"x" * (cap * 8) + b'"}'
+    data = good + b"\n" + huge + (b"\n" + good if ended else b"")
+    row = REGISTRY["assistants"]
+    flow = row.flow_class(protocol=row.definition, limits=Limits(max_event_bytes=cap))
+    feeder = Feeder(flow, "jsonl")
+    held = 0
+    for start in range(0, len(data), 1000):
+        feeder.feed(data[start:start + 1000])
+        held = max(held, feeder.held_bytes)
+    feeder.finish(close=True)
+    assert held <= cap + 1000
+    [overlong] = [v for v in feeder.flow.violations if v.index == 1]
+    assert overlong.code.value == "malformed_event"
+    assert overlong.message == f"line 2: longer than max_event_bytes ({cap:,} bytes); not read"
+    assert feeder.flow.event_count == (3 if ended else 2)
+
+
 # --------------------------------------------------------------------------- #
 # a recording larger than one read: the same findings, lines only where found
 # --------------------------------------------------------------------------- #

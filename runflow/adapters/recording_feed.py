@@ -81,8 +81,16 @@ class Feeder:
         self._held: tuple[int, str | None, bytes | None, int, Any] | None = None
         """The last event the flow was given, and its index."""
         self._carry: list[bytes] = []
+        self._carried = 0  # bytes in _carry
+        self._overlong = False  # the line being assembled passed max_event_bytes
         self._number = 0
         self._cr = False
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of an unfinished JSON line held until its line break (at most
+        ``Limits.max_event_bytes`` and one chunk: a longer line is not kept)."""
+        return self._carried
 
     # -- what listeners ask --------------------------------------------- #
     def entry(self, index: int) -> Entry | None:
@@ -132,8 +140,11 @@ class Feeder:
         with ``close`` the flow is closed (a final SSE block without its blank line
         is dispatched)."""
         if self.format == "jsonl":
-            if self._carry:
-                line, self._carry = b"".join(self._carry), []
+            if self._overlong:
+                self._overlong = False
+                self._jsonl_overlong(self.flow.limits.max_event_bytes)
+            elif self._carry:
+                line, self._carry, self._carried = b"".join(self._carry), [], 0
                 self._jsonl_line(line)
         elif close:
             self._run(lambda _: self.flow.close(), b"")
@@ -180,14 +191,39 @@ class Feeder:
             return
         self._cr = chunk.endswith(b"\r")
         pieces = chunk.splitlines(keepends=True)
+        cap = self.flow.limits.max_event_bytes
         for piece in pieces:
-            if piece.endswith((b"\n", b"\r")):
-                if self._carry:
-                    self._carry.append(piece)
-                    piece, self._carry = b"".join(self._carry), []
-                self._jsonl_line(piece.rstrip(b"\r\n"))
-            else:
-                self._carry.append(piece)  # the start of a line the next chunk ends
+            ended = piece.endswith((b"\n", b"\r"))
+            if not self._overlong:
+                self._carry.append(piece)
+                self._carried += len(piece)
+                if self._carried > cap:  # hold no more of it: a line is one event
+                    self._overlong, self._carry, self._carried = True, [], 0
+            if not ended:
+                continue  # the start of a line the next chunk ends
+            if self._overlong:
+                self._overlong = False
+                self._jsonl_overlong(cap)
+                continue
+            line = self._carry[0] if len(self._carry) == 1 else b"".join(self._carry)
+            self._carry, self._carried = [], 0
+            self._jsonl_line(line.rstrip(b"\r\n"))
+
+    def _jsonl_overlong(self, cap: int) -> None:
+        """A line longer than ``Limits.max_event_bytes``: counted as one malformed
+        event at its line, its bytes never held whole."""
+        self._number += 1
+        index = self.flow.event_count
+        self._recent[index] = self._number
+        self._recent.pop(index - RECENT, None)
+        if self._every:
+            self.lines[index] = self._number
+        self._held = None
+        for violation in self.flow.feed({"data": None}):
+            if violation.code is Code.MALFORMED_EVENT:
+                _reword(self.flow, violation, None, f"line {self._number}: longer than "
+                        f"max_event_bytes ({cap:,} bytes); not read")
+        self._settle()
 
     def _jsonl_line(self, raw: bytes) -> None:
         self._number += 1
