@@ -25,31 +25,30 @@ class Tracker:
     """One entity of a flow: its state, its last full object and its deltas."""
 
     __slots__ = (
+        "_ref",
         "acc",
         "deltas",
         "entity",
         "id",
         "label",
-        "model",
         "owner",
         "raw",
         "recovered",
-        "ref",
         "size",
         "slot",
         "state",
         "status_override",
+        "table",
         "typed",
     )
 
     def __init__(self, table: EntityTable, id_: str) -> None:
         self.entity = table.entity
+        self.table = table
         self.id = id_
         self.label = f"{table.entity} {id_}"
         """How messages name this entity, e.g. ``"message msg_abc"``."""
-        self.ref = EntityRef(kind=table.entity, id=id_)
-        """How violations name this entity."""
-        self.model = table.snapshot_model
+        self._ref: EntityRef | None = None
         self.state = UNSEEN
         self.raw: JSON = {}
         self.acc: Accumulator | None = table.accumulator() if table.accumulator else None
@@ -62,6 +61,21 @@ class Tracker:
         """Where a positioned entity sits (``"output/2"``); None: found by id."""
         self.owner: str | None = None
         """A positioned entity's item: the id at its first position (itself for an item)."""
+
+    @property
+    def ref(self) -> EntityRef:
+        """How violations name this entity (made when first needed: most entities
+        of a clean stream are never named)."""
+        ref = self._ref
+        if ref is None:
+            ref = self._ref = EntityRef(kind=self.entity, id=self.id)
+        return ref
+
+    @property
+    def model(self) -> type[BaseModel] | None:
+        """The SDK type of this entity's snapshot (the table's, resolved when first
+        read)."""
+        return self.table.snapshot_model
 
     def wire(self, status_field: str | None = "status") -> JSON:
         """The snapshot as a JSON-shaped dict, in the API's own layout."""
