@@ -400,12 +400,35 @@ def child_open_flows(n: int) -> None:
     print(json.dumps({"flows": n, "rss_bytes": grown, "seconds": elapsed}))
 
 
-def many_open_flows(n: int) -> dict[str, Any]:
+def many_open_flows(n: int, script: str = __file__) -> dict[str, Any]:
+    """``script --child-flows n`` in a fresh process: its JSON line."""
     import subprocess
 
-    out = subprocess.run([sys.executable, __file__, "--child-flows", str(n)],
+    out = subprocess.run([sys.executable, script, "--child-flows", str(n)],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+MAX_RETAINED_RESPONSES = 16 * 1024
+"""Per open Responses flow fed a 20-event text response (issue 25)."""
+
+
+def print_responses_memory(n: int) -> None:
+    """The Responses memory row, measured by ``responses.py`` in a fresh process."""
+    m = many_open_flows(n, str(Path(__file__).with_name("responses.py")))
+    kib, grown = m["kib"] * 1024, m["rss_bytes"]
+    print(f"memory: open Responses flows, each fed a {m['events']}-event text response "
+          "(response.created ... response.completed), not closed:")
+    print(f"  retained per open flow (tracemalloc, {max(1, n // 10):,} flows): "
+          f"{m['kib']:6.1f} KiB   {verdict(kib <= MAX_RETAINED_RESPONSES)} "
+          f"(target ≤ {MAX_RETAINED_RESPONSES // 1024} KiB; {m['kib_read']:.1f} KiB with "
+          "flow.response read and cached)")
+    if grown is not None:
+        print(f"  {n:,} flows open at once (fresh process, resident set): total "
+              f"{grown / 2**20:.1f} MiB, per flow {grown / n / 1024:.1f} KiB   "
+              f"{verdict(grown / n <= MAX_RETAINED_RESPONSES)}; {m['rss_total'] / 2**20:.0f} "
+              f"MiB in all; fed in {m['seconds']:.1f} s "
+              f"({m['seconds'] / n / m['events'] * 1e6:.1f} µs/event)")
 
 
 # --------------------------------------------------------------------------- #
@@ -656,6 +679,7 @@ def main(argv: list[str] | None = None) -> int:
     print_flatness(rows, cfg)
     print()
     print_memory(cfg)
+    print_responses_memory(cfg.many_flows)
     if args.profile:
         middle = label(cfg.sizes[len(cfg.sizes) // 2])
         profile_runflow([r.stream for r in rows
