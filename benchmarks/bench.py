@@ -25,6 +25,7 @@ import cProfile
 import gc
 import io
 import json
+import math
 import os
 import platform
 import pstats
@@ -550,6 +551,42 @@ def print_memory(cfg: Config) -> None:
           f"({many['seconds'] / n / events * 1e6:.1f} µs/event)")
 
 
+MAX_STATUS_OVER_DELTA = 5.0
+"""A repeated status event (a self-loop, counted on the last history entry) next to
+a text delta (issue 25)."""
+
+
+def print_status_flood(n: int, rounds: int) -> None:
+    """A flood of ``n`` repeated ``thread.message.in_progress`` against ``n`` text
+    deltas, each into a flow fed the same opening (run, step, message created),
+    alternating, fastest of ``rounds``: µs per event (CPU time, steady on a loaded
+    machine) and the ratio."""
+    blocks = [b + b"\n\n" for b in text_answer(4).split(b"\n\n") if b]
+    opening, status, delta = blocks[:7], blocks[6], blocks[8]
+    assert status.startswith(b"event: thread.message.in_progress\n")
+    assert delta.startswith(b"event: thread.message.delta\n")
+    best = {"status": math.inf, "delta": math.inf}
+    flows = {}
+    for r in range(rounds):
+        for key in (("status", "delta") if r % 2 == 0 else ("delta", "status")):
+            flow = RunFlow()
+            for block in opening:
+                flow.feed_sse(block)
+            block = status if key == "status" else delta
+            gc.collect()
+            start = time.process_time()
+            for _ in range(n):
+                flow.feed_sse(block)
+            best[key] = min(best[key], (time.process_time() - start) / n)
+            flows[key] = flow
+    assert not flows["status"].violations and not flows["delta"].violations
+    over = best["status"] / best["delta"]
+    print(f"status flood: {n:,} repeated thread.message.in_progress {best['status'] * 1e6:.1f} "
+          f"µs/event (CPU) vs {n:,} text deltas {best['delta'] * 1e6:.1f} µs/event: {over:.1f}x   "
+          f"{verdict(over <= MAX_STATUS_OVER_DELTA)} (target ≤ {MAX_STATUS_OVER_DELTA:g}); "
+          f"history kept {len(flows['status'].state.history)} entries")
+
+
 def profile_runflow(streams: list[Stream]) -> None:
     for stream in streams:
         parts = [chunked(p) for p in stream.parts]
@@ -677,6 +714,8 @@ def main(argv: list[str] | None = None) -> int:
         row.last.clear()
     print()
     print_flatness(rows, cfg)
+    print()
+    print_status_flood(200 if cfg.quick else 20_000, cfg.rounds)
     print()
     print_memory(cfg)
     print_responses_memory(cfg.many_flows)

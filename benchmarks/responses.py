@@ -71,6 +71,13 @@ MIN_SDK_OVER_RUNFLOW = 5.0
 MIN_SHORT_STREAMS_PER_S = 5000
 """A 20-event text response, fully validated, ``flow.response`` read: per core."""
 MAX_KIB_PER_OPEN_FLOW = 16
+MAX_STATUS_OVER_DELTA = 5.0
+"""A status event (shape check, machine move, journal) next to a text delta."""
+
+CLOCK = time.perf_counter
+"""What the timed rounds read: wall time, or with ``--cpu-time`` this process's CPU
+time (``time.process_time``), which leaves out the time spent waiting while other
+processes of a loaded machine run."""
 
 JSON = dict[str, Any]
 Chunks = list[list[bytes]]  # one list of chunks per independent stream
@@ -490,10 +497,10 @@ def measure(rows: list[Row], cfg: Config) -> None:
                 fn = CONTENDERS[key]
                 row.last.pop(key, None)
                 gc.collect()
-                start = time.perf_counter()
+                start = CLOCK()
                 for _ in range(row.reps):
                     result = fn(row.chunks)
-                row.times.setdefault(key, []).append(time.perf_counter() - start)
+                row.times.setdefault(key, []).append(CLOCK() - start)
                 row.last[key] = result
 
 
@@ -607,10 +614,10 @@ def response_read_note(row: Row) -> str:
     for _ in range(3):
         for flow in flows:
             flow._cache = flow._items_cache = None  # the view caches what it built
-        start = time.perf_counter()
+        start = CLOCK()
         for flow in flows:
             _ = flow.response
-        best = min(best, time.perf_counter() - start)
+        best = min(best, CLOCK() - start)
     return (f"{row.name}: reading flow.response once costs {best / len(flows) * 1e6:.0f} µs "
             f"per stream on average ({best / row.events * 1e6:.2f} µs/event of the row), "
             "included in the runflow column")
@@ -714,6 +721,33 @@ def open_flows_line(n: int) -> str:
             f"{m['kib_read']:.1f} KiB with flow.response read and cached{held}")
 
 
+def status_vs_delta_note(n: int, rounds: int) -> str:
+    """What a status event costs next to a text delta: ``n`` flows fed the 20-event
+    text response one event at a time, each event timed across the flows (fastest
+    of ``rounds``); the mean over the 8 status events and over the 12 deltas. In CPU
+    time: an interval longer than a time slice of a loaded machine otherwise
+    includes waiting for other processes, and a status event's interval is longer."""
+    blocks = [b + b"\n\n" for b in text_response(12, seed=7).split(b"\n\n") if b]
+    deltas = [b.split(b"\n", 1)[0].endswith(b".delta") for b in blocks]
+    best = [math.inf] * len(blocks)
+    for _ in range(rounds):
+        flows = [ResponseFlow() for _ in range(n)]
+        gc.collect()
+        for i, block in enumerate(blocks):
+            start = time.process_time()
+            for flow in flows:
+                flow.feed_sse(block)
+            best[i] = min(best[i], (time.process_time() - start) / n)
+        assert not flows[-1].violations, flows[-1].violations
+    status = [t for t, d in zip(best, deltas, strict=True) if not d]
+    delta = [t for t, d in zip(best, deltas, strict=True) if d]
+    s_us, d_us = sum(status) / len(status) * 1e6, sum(delta) / len(delta) * 1e6
+    return (f"status events vs text deltas (the 20-event text response, one event per "
+            f"feed_sse, {n} flows, CPU time): a status event {s_us:.1f} µs, a delta {d_us:.1f} µs: "
+            f"{s_us / d_us:.1f}x (target ≤ {MAX_STATUS_OVER_DELTA:g}: "
+            f"{verdict(s_us / d_us <= MAX_STATUS_OVER_DELTA)})")
+
+
 def subset_row(rows: list[Row]) -> Row | None:
     """The recordings the SDK consumes without raising, as one row: all three
     contenders on exactly the same bytes (the all-recordings row counts the SDK's
@@ -755,8 +789,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true",
                         help="also print a cProfile of runflow on the generated rows and "
                              "the all-recordings row")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time the rounds in this process's CPU time, not wall time "
+                             "(steadier on a machine loaded by other jobs)")
     parser.add_argument("--child-flows", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.cpu_time:
+        global CLOCK
+        CLOCK = time.process_time
     if args.child_flows:
         child_open_flows(args.child_flows)
         return 0
@@ -768,6 +808,7 @@ def main(argv: list[str] | None = None) -> int:
                                            if cfg.quick else ""))
     for line in machine():
         print("  " + line)
+    print(f"  clock: {'CPU time of this process' if CLOCK is time.process_time else 'wall'}")
     print(f"  input: {CHUNK}-byte chunks; {cfg.rounds} round(s) round-robin (sdk: "
           f"{cfg.sdk_rounds}); fastest round, µs per SSE event; small rows fed repeatedly "
           f"(about {cfg.min_events:,} events per round)")
@@ -797,6 +838,7 @@ def main(argv: list[str] | None = None) -> int:
     notes += [response_read_note(r) for r in rows
               if (r.generated and len(r.parts) == 1) or r.name.startswith("all recordings")]
     notes += [streams_note(r) for r in rows if r.name.startswith("short")]
+    notes.append(status_vs_delta_note(50 if cfg.quick else 500, cfg.rounds))
     notes.append(open_flows_line(cfg.open_flows))
     if args.profile:
         profile_runflow([r for r in rows if r.generated]
