@@ -44,11 +44,11 @@ class Tracker:
 
     def __init__(self, table: EntityTable, id_: str) -> None:
         self.entity = table.entity
-        self.table = table
         self.id = id_
         self.label = f"{table.entity} {id_}"
         """How messages name this entity, e.g. ``"message msg_abc"``."""
-        self._ref: EntityRef | None = None
+        self._ref: EntityRef | None = None  # made when first needed: see ref
+        self.table = table
         self.state = UNSEEN
         self.raw: JSON = {}
         self.acc: Accumulator | None = table.accumulator() if table.accumulator else None
@@ -65,7 +65,7 @@ class Tracker:
     @property
     def ref(self) -> EntityRef:
         """How violations name this entity (made when first needed: most entities
-        of a clean stream are never named)."""
+        of a clean stream are never named, and a pydantic model costs its __init__)."""
         ref = self._ref
         if ref is None:
             ref = self._ref = EntityRef(kind=self.entity, id=self.id)
@@ -73,8 +73,8 @@ class Tracker:
 
     @property
     def model(self) -> type[BaseModel] | None:
-        """The SDK type of this entity's snapshot (the table's, resolved when first
-        read)."""
+        """The SDK type snapshots are built as: imported on the first snapshot, so
+        that checking a stream, which builds none, imports no SDK type."""
         return self.table.snapshot_model
 
     def wire(self, status_field: str | None = "status") -> JSON:
