@@ -67,6 +67,9 @@ def reject(code: Code, message: str, entity: Tracker | EntityRef | None = None) 
     raise Rejected(code, message, ref)
 
 
+_DEFAULT_LIMITS = Limits()
+"""The limits of a flow given none: one frozen object, shared (not one per flow)."""
+
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 """The ``runflow`` package's own directory: frames are matched by it, never by a
 substring, so a checkout in a folder named ``runflow`` names the right frame."""
@@ -173,7 +176,7 @@ class FlowCore(FlowView, Callbacks, AsyncDriving):
         self.profile = profile
         """How this server's known quirks are judged (:mod:`runflow.engine.profiles`)."""
         self.strict = strict
-        self.limits = limits or Limits()
+        self.limits = limits or _DEFAULT_LIMITS
         self.callback_errors = callback_errors
         self._c = compiled(protocol)
         self._s = FlowState(
