@@ -24,7 +24,11 @@ sdk      what ``client.responses.stream(...)`` runs per event, minus the network
          iterated, as ``ResponseStream.__stream__`` does.
 
 Rounds alternate between contenders (round-robin, rotated order); the fastest round
-of each (row, contender) is divided by the row's event count. A row made of small
+of each (row, contender) is divided by the row's event count. Before each timed
+call, what is alive is frozen out of the garbage collector (``gc.freeze``), so a
+call pays for collecting what it allocates itself, not for the results every
+earlier call left for the notes. ``--cpu-time`` reads the process's CPU time
+instead of the wall clock (steadier on a machine loaded by other jobs). A row made of small
 streams feeds them several times per round (``reps``) so that a round lasts long
 enough to time. Targets print PASS/FAIL but never change the exit code.
 """
@@ -496,7 +500,12 @@ def measure(rows: list[Row], cfg: Config) -> None:
                     continue
                 fn = CONTENDERS[key]
                 row.last.pop(key, None)
+                # What earlier calls left alive (every row's results, kept for the
+                # notes) is frozen: the collections during this call scan only what
+                # it allocates, whatever ran before it (nothing here is cyclic, so
+                # nothing frozen is lost when a result is dropped).
                 gc.collect()
+                gc.freeze()
                 start = CLOCK()
                 for _ in range(row.reps):
                     result = fn(row.chunks)
