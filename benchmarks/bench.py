@@ -25,6 +25,7 @@ import cProfile
 import gc
 import io
 import json
+import math
 import os
 import platform
 import pstats
@@ -400,12 +401,35 @@ def child_open_flows(n: int) -> None:
     print(json.dumps({"flows": n, "rss_bytes": grown, "seconds": elapsed}))
 
 
-def many_open_flows(n: int) -> dict[str, Any]:
+def many_open_flows(n: int, script: str = __file__) -> dict[str, Any]:
+    """``script --child-flows n`` in a fresh process: its JSON line."""
     import subprocess
 
-    out = subprocess.run([sys.executable, __file__, "--child-flows", str(n)],
+    out = subprocess.run([sys.executable, script, "--child-flows", str(n)],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+MAX_RETAINED_RESPONSES = 16 * 1024
+"""Per open Responses flow fed a 20-event text response (issue 25)."""
+
+
+def print_responses_memory(n: int) -> None:
+    """The Responses memory row, measured by ``responses.py`` in a fresh process."""
+    m = many_open_flows(n, str(Path(__file__).with_name("responses.py")))
+    kib, grown = m["kib"] * 1024, m["rss_bytes"]
+    print(f"memory: open Responses flows, each fed a {m['events']}-event text response "
+          "(response.created ... response.completed), not closed:")
+    print(f"  retained per open flow (tracemalloc, {max(1, n // 10):,} flows): "
+          f"{m['kib']:6.1f} KiB   {verdict(kib <= MAX_RETAINED_RESPONSES)} "
+          f"(target ≤ {MAX_RETAINED_RESPONSES // 1024} KiB; {m['kib_read']:.1f} KiB with "
+          "flow.response read and cached)")
+    if grown is not None:
+        print(f"  {n:,} flows open at once (fresh process, resident set): total "
+              f"{grown / 2**20:.1f} MiB, per flow {grown / n / 1024:.1f} KiB   "
+              f"{verdict(grown / n <= MAX_RETAINED_RESPONSES)}; {m['rss_total'] / 2**20:.0f} "
+              f"MiB in all; fed in {m['seconds']:.1f} s "
+              f"({m['seconds'] / n / m['events'] * 1e6:.1f} µs/event)")
 
 
 # --------------------------------------------------------------------------- #
@@ -525,6 +549,42 @@ def print_memory(cfg: Config) -> None:
           f"total {grown / 2**20:.1f} MiB, per flow {grown / n / 1024:.1f} KiB   "
           f"{verdict(grown / n <= MAX_RETAINED)}; fed in {many['seconds']:.1f} s "
           f"({many['seconds'] / n / events * 1e6:.1f} µs/event)")
+
+
+MAX_STATUS_OVER_DELTA = 5.0
+"""A repeated status event (a self-loop, counted on the last history entry) next to
+a text delta (issue 25)."""
+
+
+def print_status_flood(n: int, rounds: int) -> None:
+    """A flood of ``n`` repeated ``thread.message.in_progress`` against ``n`` text
+    deltas, each into a flow fed the same opening (run, step, message created),
+    alternating, fastest of ``rounds``: µs per event (CPU time, steady on a loaded
+    machine) and the ratio."""
+    blocks = [b + b"\n\n" for b in text_answer(4).split(b"\n\n") if b]
+    opening, status, delta = blocks[:7], blocks[6], blocks[8]
+    assert status.startswith(b"event: thread.message.in_progress\n")
+    assert delta.startswith(b"event: thread.message.delta\n")
+    best = {"status": math.inf, "delta": math.inf}
+    flows = {}
+    for r in range(rounds):
+        for key in (("status", "delta") if r % 2 == 0 else ("delta", "status")):
+            flow = RunFlow()
+            for block in opening:
+                flow.feed_sse(block)
+            block = status if key == "status" else delta
+            gc.collect()
+            start = time.process_time()
+            for _ in range(n):
+                flow.feed_sse(block)
+            best[key] = min(best[key], (time.process_time() - start) / n)
+            flows[key] = flow
+    assert not flows["status"].violations and not flows["delta"].violations
+    over = best["status"] / best["delta"]
+    print(f"status flood: {n:,} repeated thread.message.in_progress {best['status'] * 1e6:.1f} "
+          f"µs/event (CPU) vs {n:,} text deltas {best['delta'] * 1e6:.1f} µs/event: {over:.1f}x   "
+          f"{verdict(over <= MAX_STATUS_OVER_DELTA)} (target ≤ {MAX_STATUS_OVER_DELTA:g}); "
+          f"history kept {len(flows['status'].state.history)} entries")
 
 
 def profile_runflow(streams: list[Stream]) -> None:
@@ -655,7 +715,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_flatness(rows, cfg)
     print()
+    print_status_flood(200 if cfg.quick else 20_000, cfg.rounds)
+    print()
     print_memory(cfg)
+    print_responses_memory(cfg.many_flows)
     if args.profile:
         middle = label(cfg.sizes[len(cfg.sizes) // 2])
         profile_runflow([r.stream for r in rows

@@ -24,7 +24,11 @@ sdk      what ``client.responses.stream(...)`` runs per event, minus the network
          iterated, as ``ResponseStream.__stream__`` does.
 
 Rounds alternate between contenders (round-robin, rotated order); the fastest round
-of each (row, contender) is divided by the row's event count. A row made of small
+of each (row, contender) is divided by the row's event count. Before each timed
+call, what is alive is frozen out of the garbage collector (``gc.freeze``), so a
+call pays for collecting what it allocates itself, not for the results every
+earlier call left for the notes. ``--cpu-time`` reads the process's CPU time
+instead of the wall clock (steadier on a machine loaded by other jobs). A row made of small
 streams feeds them several times per round (``reps``) so that a round lasts long
 enough to time. Targets print PASS/FAIL but never change the exit code.
 """
@@ -71,6 +75,13 @@ MIN_SDK_OVER_RUNFLOW = 5.0
 MIN_SHORT_STREAMS_PER_S = 5000
 """A 20-event text response, fully validated, ``flow.response`` read: per core."""
 MAX_KIB_PER_OPEN_FLOW = 16
+MAX_STATUS_OVER_DELTA = 5.0
+"""A status event (shape check, machine move, journal) next to a text delta."""
+
+CLOCK = time.perf_counter
+"""What the timed rounds read: wall time, or with ``--cpu-time`` this process's CPU
+time (``time.process_time``), which leaves out the time spent waiting while other
+processes of a loaded machine run."""
 
 JSON = dict[str, Any]
 Chunks = list[list[bytes]]  # one list of chunks per independent stream
@@ -489,11 +500,16 @@ def measure(rows: list[Row], cfg: Config) -> None:
                     continue
                 fn = CONTENDERS[key]
                 row.last.pop(key, None)
+                # What earlier calls left alive (every row's results, kept for the
+                # notes) is frozen: the collections during this call scan only what
+                # it allocates, whatever ran before it (nothing here is cyclic, so
+                # nothing frozen is lost when a result is dropped).
                 gc.collect()
-                start = time.perf_counter()
+                gc.freeze()
+                start = CLOCK()
                 for _ in range(row.reps):
                     result = fn(row.chunks)
-                row.times.setdefault(key, []).append(time.perf_counter() - start)
+                row.times.setdefault(key, []).append(CLOCK() - start)
                 row.last[key] = result
 
 
@@ -606,11 +622,11 @@ def response_read_note(row: Row) -> str:
     best = math.inf
     for _ in range(3):
         for flow in flows:
-            flow._cache = None  # the view caches the response until the next event
-        start = time.perf_counter()
+            flow._cache = flow._items_cache = None  # the view caches what it built
+        start = CLOCK()
         for flow in flows:
             _ = flow.response
-        best = min(best, time.perf_counter() - start)
+        best = min(best, CLOCK() - start)
     return (f"{row.name}: reading flow.response once costs {best / len(flows) * 1e6:.0f} µs "
             f"per stream on average ({best / row.events * 1e6:.2f} µs/event of the row), "
             "included in the runflow column")
@@ -635,48 +651,110 @@ def _rss() -> int | None:
         return None
 
 
-def open_flows_note(cfg: Config) -> str:
-    """Memory of open Responses flows, each fed the 20-event text response but not
-    closed: KiB retained per flow (tracemalloc, on a tenth), without and with
-    ``flow.response`` read (the view caches it until the next event), and the
-    resident set with ``cfg.open_flows`` of them alive (response not read)."""
-    data = chunked(text_response(12, seed=7), CHUNK)
+OPEN_FLOW_EVENTS = 20
+"""The memory row's response: the 20-event text response of the short-text row."""
 
-    def opened(n: int, read: bool) -> list[ResponseFlow]:
-        flows = []
-        for _ in range(n):
-            flow = ResponseFlow()
-            for chunk in data:
-                flow.feed_sse(chunk)
-            if read:
-                _ = flow.response
-            flows.append(flow)
-        return flows
+
+def _opened(data: list[bytes], n: int, read: bool) -> list[ResponseFlow]:
+    flows = []
+    for _ in range(n):
+        flow = ResponseFlow()
+        for chunk in data:
+            flow.feed_sse(chunk)
+        if read:
+            _ = flow.response
+        flows.append(flow)
+    return flows
+
+
+def child_open_flows(n: int) -> None:
+    """Run in a fresh process (``--child-flows N``): hold ``n`` Responses flows open,
+    each fed the 20-event text response and not closed, and print as JSON the growth
+    of the resident set, the time to feed them, and the KiB that tracemalloc sees
+    retained per flow (on a tenth of them, with and without ``flow.response`` read).
+    A fresh process, because freed memory of the timing rounds would hide the
+    growth; tracemalloc after the resident set, since it slows feeding 4-5x."""
+    data = chunked(text_response(12, seed=7), CHUNK)
+    assert count_events(b"".join(data)) == OPEN_FLOW_EVENTS
+    _opened(data, 1, True)  # imports, schemas, caches
+    gc.collect()
+    before = _rss()
+    start = time.perf_counter()
+    kept = _opened(data, n, False)
+    seconds = time.perf_counter() - start
+    gc.collect()
+    after = _rss()
+    assert len(kept) == n and kept[-1].status == "completed" and not kept[-1].violations
 
     def kib(read: bool) -> float:
-        sample = max(1, cfg.open_flows // 10)
+        sample = max(1, n // 10)
         gc.collect()
         tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
-        kept = opened(sample, read)
-        gc.collect()
-        per = (tracemalloc.get_traced_memory()[0] - before) / sample / 1024
-        tracemalloc.stop()
-        del kept
-        return per
+        try:
+            first = tracemalloc.get_traced_memory()[0]
+            flows = _opened(data, sample, read)
+            gc.collect()
+            grown = tracemalloc.get_traced_memory()[0] - first
+        finally:
+            tracemalloc.stop()
+        del flows
+        return grown / sample / 1024
 
-    fed, read = kib(False), kib(True)
-    gc.collect()
-    rss0 = _rss()
-    kept = opened(cfg.open_flows, False)
-    rss1 = _rss()
-    rss = (f"; RSS {rss1 / 2**20:,.0f} MiB with {len(kept):,} open "
-           f"(+{(rss1 - rss0) / 2**20:,.0f} MiB)" if rss0 is not None and rss1 is not None
-           else "")
-    return (f"open Responses flows (20-event text response, not closed): {fed:.1f} KiB "
-            f"retained per flow (target ≤ {MAX_KIB_PER_OPEN_FLOW}: "
-            f"{verdict(fed <= MAX_KIB_PER_OPEN_FLOW)}), {read:.1f} KiB with flow.response "
-            f"read and cached{rss}")
+    print(json.dumps({
+        "flows": n, "events": OPEN_FLOW_EVENTS, "seconds": seconds,
+        "rss_bytes": (after - before) if before is not None and after is not None else None,
+        "rss_total": after, "kib": kib(False), "kib_read": kib(True),
+    }))
+
+
+def open_responses_flows(n: int) -> dict[str, Any]:
+    """:func:`child_open_flows` in a fresh process (``bench.py`` reports it too)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, __file__, "--child-flows", str(n)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def open_flows_line(n: int) -> str:
+    """The memory row: KiB retained per open Responses flow, RSS with ``n`` open."""
+    m = open_responses_flows(n)
+    rss = m["rss_bytes"]
+    held = (f"; {m['flows']:,} open at once (fresh process): resident set "
+            f"+{rss / 2**20:,.1f} MiB ({rss / m['flows'] / 1024:.1f} KiB per flow), "
+            f"{m['rss_total'] / 2**20:,.0f} MiB in all, fed in {m['seconds']:.1f} s"
+            if rss is not None else "")
+    return (f"open Responses flows ({m['events']}-event text response, not closed): "
+            f"{m['kib']:.1f} KiB retained per flow (tracemalloc; target ≤ "
+            f"{MAX_KIB_PER_OPEN_FLOW}: {verdict(m['kib'] <= MAX_KIB_PER_OPEN_FLOW)}), "
+            f"{m['kib_read']:.1f} KiB with flow.response read and cached{held}")
+
+
+def status_vs_delta_note(n: int, rounds: int) -> str:
+    """What a status event costs next to a text delta: ``n`` flows fed the 20-event
+    text response one event at a time, each event timed across the flows (fastest
+    of ``rounds``); the mean over the 8 status events and over the 12 deltas. In CPU
+    time: an interval longer than a time slice of a loaded machine otherwise
+    includes waiting for other processes, and a status event's interval is longer."""
+    blocks = [b + b"\n\n" for b in text_response(12, seed=7).split(b"\n\n") if b]
+    deltas = [b.split(b"\n", 1)[0].endswith(b".delta") for b in blocks]
+    best = [math.inf] * len(blocks)
+    for _ in range(rounds):
+        flows = [ResponseFlow() for _ in range(n)]
+        gc.collect()
+        for i, block in enumerate(blocks):
+            start = time.process_time()
+            for flow in flows:
+                flow.feed_sse(block)
+            best[i] = min(best[i], (time.process_time() - start) / n)
+        assert not flows[-1].violations, flows[-1].violations
+    status = [t for t, d in zip(best, deltas, strict=True) if not d]
+    delta = [t for t, d in zip(best, deltas, strict=True) if d]
+    s_us, d_us = sum(status) / len(status) * 1e6, sum(delta) / len(delta) * 1e6
+    return (f"status events vs text deltas (the 20-event text response, one event per "
+            f"feed_sse, {n} flows, CPU time): a status event {s_us:.1f} µs, a delta {d_us:.1f} µs: "
+            f"{s_us / d_us:.1f}x (target ≤ {MAX_STATUS_OVER_DELTA:g}: "
+            f"{verdict(s_us / d_us <= MAX_STATUS_OVER_DELTA)})")
 
 
 def subset_row(rows: list[Row]) -> Row | None:
@@ -720,7 +798,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true",
                         help="also print a cProfile of runflow on the generated rows and "
                              "the all-recordings row")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time the rounds in this process's CPU time, not wall time "
+                             "(steadier on a machine loaded by other jobs)")
+    parser.add_argument("--child-flows", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.cpu_time:
+        global CLOCK
+        CLOCK = time.process_time
+    if args.child_flows:
+        child_open_flows(args.child_flows)
+        return 0
     cfg = QUICK if args.quick else DEFAULT
     if args.rounds:
         cfg = replace(cfg, rounds=args.rounds, sdk_rounds=min(cfg.sdk_rounds, args.rounds))
@@ -729,6 +817,7 @@ def main(argv: list[str] | None = None) -> int:
                                            if cfg.quick else ""))
     for line in machine():
         print("  " + line)
+    print(f"  clock: {'CPU time of this process' if CLOCK is time.process_time else 'wall'}")
     print(f"  input: {CHUNK}-byte chunks; {cfg.rounds} round(s) round-robin (sdk: "
           f"{cfg.sdk_rounds}); fastest round, µs per SSE event; small rows fed repeatedly "
           f"(about {cfg.min_events:,} events per round)")
@@ -758,7 +847,8 @@ def main(argv: list[str] | None = None) -> int:
     notes += [response_read_note(r) for r in rows
               if (r.generated and len(r.parts) == 1) or r.name.startswith("all recordings")]
     notes += [streams_note(r) for r in rows if r.name.startswith("short")]
-    notes.append(open_flows_note(cfg))
+    notes.append(status_vs_delta_note(50 if cfg.quick else 500, cfg.rounds))
+    notes.append(open_flows_line(cfg.open_flows))
     if args.profile:
         profile_runflow([r for r in rows if r.generated]
                         + [r for r in rows if r.name.startswith("all recordings")])

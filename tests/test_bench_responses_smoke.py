@@ -63,5 +63,8 @@ def test_responses_bench_quick_prints_every_row() -> None:
     assert re.search(r"^note: sdk contender checked against the SDK's real Stream", out,
                      re.M), out
     assert "WARNING" not in out, out  # generated streams are valid; the SDK check agrees
+    assert re.search(r"^note: open Responses flows \(20-event text response, not closed\): "
+                     r"\d+\.\d KiB retained per flow .*(PASS|FAIL).* open at once \(fresh "
+                     r"process\): resident set \+[\d.,]+ MiB", out, re.M), out
     for fact in ("cpu:", "python:", "openai", "pydantic", "wall time:"):
         assert fact in out, fact

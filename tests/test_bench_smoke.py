@@ -65,5 +65,9 @@ def test_bench_quick_prints_the_table() -> None:
     assert re.search(r"^\s+function\s+c\s+\d+\.\d+ (?:PASS|FAIL)", out, re.M), out
     assert re.search(r"retained per open flow .*\d+\.\d KiB", out), out
     assert re.search(r"flows open at once .*total .*MiB, per flow .*KiB", out), out
+    # the Responses memory row: KiB per open flow, and the resident set with many open
+    responses = out[out.index("memory: open Responses flows"):]
+    assert re.search(r"retained per open flow .*\d+\.\d KiB +(PASS|FAIL)", responses), out
+    assert re.search(r"flows open at once .*total .*MiB, per flow .*KiB", responses), out
     for fact in ("cpu:", "python:", "openai", "pydantic", "transitions", "wall time:"):
         assert fact in out, fact

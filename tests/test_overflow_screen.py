@@ -13,7 +13,8 @@ from runflow.protocols.responses.flow import ResponseFlow
 PAD = b" " * 2000  # past the size from which the screen runs
 
 
-@pytest.mark.parametrize("literal", [b"1e400", b"1E+400", b"-2.5e0400", b"1" + b"0" * 400 + b".0"])
+@pytest.mark.parametrize("literal", [b"1e400", b"1E+400", b"-2.5e0400", b"1" + b"0" * 400 + b".0",
+                                     b"1" + b"0" * 300 + b"e10", b"9" * 211 + b".5e99"])
 def test_a_literal_that_overflows_passes_the_screen(literal: bytes) -> None:
     assert may_overflow(b'{"a":' + literal + b"}" + PAD)
 
@@ -35,6 +36,7 @@ def _created(top_p: bytes) -> bytes:
 
 @pytest.mark.parametrize(("literal", "codes"), [
     (b"1e400", ["malformed_event"]), (b"1" + b"0" * 400 + b".0", ["malformed_event"]),
+    (b"1" + b"0" * 300 + b"e10", ["malformed_event"]),
     (b"1e308", []), (b"0.5", []),
 ])
 def test_a_large_response_with_an_infinite_number_is_malformed(literal: bytes,

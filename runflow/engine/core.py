@@ -67,6 +67,9 @@ def reject(code: Code, message: str, entity: Tracker | EntityRef | None = None) 
     raise Rejected(code, message, ref)
 
 
+_DEFAULT_LIMITS = Limits()
+"""The limits of a flow given none: one frozen object, shared (not one per flow)."""
+
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 """The ``runflow`` package's own directory: frames are matched by it, never by a
 substring, so a checkout in a folder named ``runflow`` names the right frame."""
@@ -98,14 +101,19 @@ def _screen_table() -> bytes:
 
 
 _SCREEN = _screen_table()
-_LONG_DIGITS = b"0" * 309
-_SCREEN_FROM = 1024
-"""Below this many bytes the walk is cheaper than the screen."""
+_LONG_DIGITS = b"0" * 200
+"""A run of digits that may be the integer part of an overflowing literal: with an
+exponent of at most two digits (99; three or more are screened apart), a finite
+float has at most 309 - 99 = 210 of them (``1`` and 300 zeros ``e10`` is
+infinite)."""
+_SCREEN_FROM = 160
+"""Below this many bytes the walk is cheaper than the screen (measured: the screen
+costs about half the walk of a 750-byte Response object, and as much at 200 bytes)."""
 
 
 def may_overflow(raw: bytes | None) -> bool:
     """Whether JSON text may hold a number that parses to infinity: an exponent of
-    three digits or more (``1e400``) or over 308 digits in a row. ``from_json``
+    three digits or more (``1e400``) or 200 digits in a row. ``from_json``
     refuses NaN and Infinity themselves; False here spares the walk of the parsed
     value. A screen at C speed: the bytes mapped to digit, exponent mark, sign,
     letter-or-quote and other; an exponent counts only where what follows its digits
@@ -168,7 +176,7 @@ class FlowCore(FlowView, Callbacks, AsyncDriving):
         self.profile = profile
         """How this server's known quirks are judged (:mod:`runflow.engine.profiles`)."""
         self.strict = strict
-        self.limits = limits or Limits()
+        self.limits = limits or _DEFAULT_LIMITS
         self.callback_errors = callback_errors
         self._c = compiled(protocol)
         self._s = FlowState(

@@ -25,6 +25,7 @@ class Tracker:
     """One entity of a flow: its state, its last full object and its deltas."""
 
     __slots__ = (
+        "_ref",
         "acc",
         "deltas",
         "entity",
@@ -33,7 +34,6 @@ class Tracker:
         "owner",
         "raw",
         "recovered",
-        "ref",
         "size",
         "slot",
         "state",
@@ -47,8 +47,7 @@ class Tracker:
         self.id = id_
         self.label = f"{table.entity} {id_}"
         """How messages name this entity, e.g. ``"message msg_abc"``."""
-        self.ref = EntityRef(kind=table.entity, id=id_)
-        """How violations name this entity."""
+        self._ref: EntityRef | None = None  # made when first needed: see ref
         self.table = table
         self.state = UNSEEN
         self.raw: JSON = {}
@@ -62,6 +61,15 @@ class Tracker:
         """Where a positioned entity sits (``"output/2"``); None: found by id."""
         self.owner: str | None = None
         """A positioned entity's item: the id at its first position (itself for an item)."""
+
+    @property
+    def ref(self) -> EntityRef:
+        """How violations name this entity (made when first needed: most entities
+        of a clean stream are never named, and a pydantic model costs its __init__)."""
+        ref = self._ref
+        if ref is None:
+            ref = self._ref = EntityRef(kind=self.entity, id=self.id)
+        return ref
 
     @property
     def model(self) -> type[BaseModel] | None:

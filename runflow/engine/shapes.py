@@ -3,6 +3,9 @@
 A protocol definition describes each full object and delta with these few
 combinators; :meth:`Shape.problem` walks a value and names the first field of the
 wrong type by its JSON path (``content[0].text.value: expected string, got int``).
+Every shape also answers :meth:`Shape.fits`, the same check without a path or a
+message: ``problem`` asks it first, so a value that fits (nearly all of them) costs
+no string building, and only a misfit is walked again to be named.
 Fields a shape does not name are accepted as the server sent them -- real servers
 add fields -- so a shape lists exactly what the engine and the accumulators rely
 on, and past the check they can use those fields without ``isinstance`` calls.
@@ -56,6 +59,11 @@ class Shape:
     def fits(self, value: Any) -> bool:
         return True
 
+    def explain(self, value: Any, path: str = "") -> str | None:
+        """:meth:`problem` by the walk that names the misfit, without asking
+        :meth:`fits` first (what the tests compare ``fits`` with)."""
+        return self.problem(value, path)
+
 
 class _Str(Shape):
     def __init__(self, nonempty: bool = False) -> None:
@@ -102,6 +110,9 @@ class Opt(Shape):
         self.inner = inner
         self.expected = f"null or {inner.expected}"
 
+    def fits(self, value: Any) -> bool:
+        return value is None or self.inner.fits(value)
+
     def problem(self, value: Any, path: str = "") -> str | None:
         return None if value is None else self.inner.problem(value, path)
 
@@ -113,6 +124,9 @@ class Req(Shape):
         self.inner = inner
         self.expected = inner.expected
 
+    def fits(self, value: Any) -> bool:
+        return self.inner.fits(value)
+
     def problem(self, value: Any, path: str = "") -> str | None:
         return self.inner.problem(value, path)
 
@@ -123,6 +137,9 @@ class Choice(Shape):
     def __init__(self, *values: str) -> None:
         self.values = frozenset(values)
         self.expected = " or ".join(repr(v) for v in sorted(values))
+
+    def fits(self, value: Any) -> bool:
+        return type(value) is str and value in self.values
 
     def problem(self, value: Any, path: str = "") -> str | None:
         if type(value) is str and value in self.values:
@@ -144,14 +161,23 @@ class List(Shape):
         item = self.item
         if item is ANY:
             return None
+        fits = item.fits
         for i, entry in enumerate(value):
+            if fits(entry):
+                continue
             found = item.problem(entry, f"{path}[{i}]")
             if found is not None:
                 return found
         return None
 
     def fits(self, value: Any) -> bool:
-        return False
+        if type(value) is not list:
+            return False
+        item = self.item
+        if item is ANY:
+            return True
+        fits = item.fits
+        return all(fits(entry) for entry in value)
 
 
 class Obj(Shape):
@@ -172,8 +198,36 @@ class Obj(Shape):
         self.required = required
         self.tag = tag
         self.variants = {k: dict(v) for k, v in (variants or {}).items()}
+        self._checks = tuple((key, shape.fits) for key, shape in self.fields.items())
+        self._variant_checks = {
+            k: tuple((key, shape.fits, isinstance(shape, Req)) for key, shape in v.items())
+            for k, v in self.variants.items()}
+
+    def fits(self, value: Any) -> bool:
+        if type(value) is not dict:
+            return False
+        get = value.get
+        for key in self.required:
+            if get(key) is None:
+                return False
+        for key, fits in self._checks:
+            if key in value and not fits(value[key]):
+                return False
+        if self.tag is not None:
+            tag = get(self.tag)
+            extra = self._variant_checks.get(tag) if type(tag) is str else None
+            for key, fits, required in extra or ():
+                if key in value:
+                    if not fits(value[key]) or (required and value[key] is None):
+                        return False
+                elif required:
+                    return False
+        return True
 
     def problem(self, value: Any, path: str = "") -> str | None:
+        return None if self.fits(value) else self.explain(value, path)
+
+    def explain(self, value: Any, path: str = "") -> str | None:
         if type(value) is not dict:
             return f"{path or 'the data'}: expected object, got {json_type(value)}"
         for key in self.required:
@@ -185,7 +239,8 @@ class Obj(Shape):
                 if found is not None:
                     return found
         if self.tag is not None:
-            extra = self.variants.get(value.get(self.tag))  # type: ignore[arg-type]
+            tag = value.get(self.tag)  # a tag that is no string picks no variant
+            extra = self.variants.get(tag) if type(tag) is str else None
             for key, shape in (extra or {}).items():
                 if isinstance(shape, Req) and value.get(key) is None:
                     got = "null" if key in value else "nothing"

@@ -1,0 +1,255 @@
+"""The openai SDK's types, built part by part from what the server sent.
+
+A snapshot (:mod:`runflow.protocols.responses.view`) is always the SDK's own
+type, and always right on hostile input; this module makes that cheap:
+
+* **An item class per ``type``.** pydantic's smart union tries every variant of an
+  SDK union (28 output item classes, 33 input item classes) and, when the value
+  fits none, keeps one error per variant per element. :data:`ITEM_TAGS` (read off
+  the SDK's ``ResponseOutputItem`` union once) names the class an item's ``type``
+  picks: one validation, and a long wrongly typed list cannot amplify into
+  hundreds of MiB of errors.
+* **Only the bad part is built leniently.** :func:`typed_model` validates a model
+  whole (pydantic-core, in Rust) when it can; a field that fails is built alone --
+  a model part by part again (real servers omit fields the SDK's schema requires,
+  e.g. ``usage.input_tokens_details.cache_write_tokens``), anything else by the
+  SDK's lenient ``construct`` -- so the cost of a bad field stays its own.
+* **A part that failed before is built first.** Nearly every real ``Response``
+  fails on the same field (``usage``). Each model class remembers the model-typed
+  fields that failed in it (at most its own fields); the next time, those are
+  typed alone first and handed to the whole's validation as instances (pydantic
+  takes an instance of the field's class as it is), so the whole validates once
+  instead of failing and being validated again. Typing a part alone gives the
+  same object as typing it inside the whole: the result never depends on what
+  was remembered (``tests/test_responses_typed.py`` compares both paths on every
+  shared recording).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from openai._models import construct_type
+from openai.types.responses import ResponseOutputItem
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from runflow.engine.entities import copy_of
+
+__all__ = ["ITEM_TAGS", "Tags", "UnknownItem", "item_model", "tags_of", "typed_by_tag",
+           "typed_model"]
+
+
+class UnknownItem(BaseModel):
+    """An output item of a type the openai SDK does not know, as the server sent it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    id: str | None = None
+    status: str | None = None
+
+
+Tags = Mapping[str, tuple[type[BaseModel], ...]]
+
+_FAST_LIST = 16
+"""Longest list of a union of models handed to pydantic whole; a longer one is
+typed element by element (bounds the errors a wrongly typed list can make)."""
+
+
+def _models_of(annotation: Any) -> list[type[BaseModel]]:
+    """The model classes a union (possibly ``Annotated``) names."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    if get_origin(annotation) is Union:
+        return [m for a in get_args(annotation) for m in _models_of(a)]
+    return []
+
+
+def tags_of(union: Any) -> Tags:
+    """``type`` tag -> the classes of ``union`` that carry it, in the union's order."""
+    out: dict[str, tuple[type[BaseModel], ...]] = {}
+    for model in _models_of(union):
+        found = model.model_fields.get("type")
+        annotation = found.annotation if found is not None else None
+        arms = get_args(annotation) if get_origin(annotation) is Union else (annotation,)
+        literals = [a for a in arms if get_origin(a) is Literal]
+        for literal in literals:
+            for tag in get_args(literal):
+                if isinstance(tag, str):
+                    out[tag] = (*out.get(tag, ()), model)
+    return out
+
+
+ITEM_TAGS = tags_of(ResponseOutputItem)
+"""The output item classes by ``type``, read off the SDK's union once."""
+
+
+def _list_of_models(annotation: Any) -> Tags | None:
+    """The tags of a field that holds a list of a union of models (through
+    ``Optional`` or a union with a scalar), None for any other field."""
+    for arm in (get_args(annotation) if get_origin(annotation) is Union else (annotation,)):
+        if get_origin(arm) is list:
+            models = _models_of(get_args(arm)[0])
+            if len(models) > 1:
+                return tags_of(get_args(arm)[0])
+    return None
+
+
+@dataclass
+class _Plan:
+    """How :func:`typed_model` builds one model class, field by field."""
+
+    types: dict[str, Any]
+    """Each field's type (as pydantic validates it)."""
+    lists: dict[str, Tags]
+    """Fields holding a list of a union of models: their tags."""
+    models: dict[str, type[BaseModel]]
+    """Fields holding one model (or None): built part by part when they fail."""
+    required: frozenset[str]
+    """Fields without a default: the model cannot be validated without them."""
+    adapters: dict[str, TypeAdapter[Any]] = field(default_factory=dict)
+    failed: tuple[str, ...] = ()
+    """Fields of :attr:`models` that failed validation in this class before: typed
+    alone first from now on (replaced whole, never edited: safe to read while
+    another thread adds to it)."""
+
+
+@cache
+def _plan(model: type[BaseModel]) -> _Plan:
+    plan = _Plan({}, {}, {}, frozenset(n for n, i in model.model_fields.items()
+                                       if i.is_required()))
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        plan.types[name] = (Annotated.__class_getitem__((annotation, *info.metadata))  # type: ignore[attr-defined]
+                            if info.metadata else annotation)
+        tags = _list_of_models(annotation)
+        if tags is not None:
+            plan.lists[name] = tags
+        arms = [a for a in (get_args(annotation) if get_origin(annotation) is Union
+                            else (annotation,)) if a is not type(None)]
+        if len(arms) == 1 and isinstance(arms[0], type) and issubclass(arms[0], BaseModel):
+            plan.models[name] = arms[0]
+    return plan
+
+
+def _adapter(plan: _Plan, name: str) -> TypeAdapter[Any]:
+    """The validator of one field alone (built on first use, kept in the plan)."""
+    adapter = plan.adapters.get(name)
+    if adapter is None:
+        adapter = plan.adapters[name] = TypeAdapter(plan.types[name])
+    return adapter
+
+
+def typed_by_tag(value: Any, tags: Tags) -> Any:
+    """One element of a union: the class its ``type`` names, validated, else built
+    part by part (:func:`typed_model`); anything else as it came (a copy)."""
+    tag = value.get("type") if type(value) is dict else None
+    classes = tags.get(tag) if type(tag) is str else None
+    if not classes:
+        return copy_of(value)
+    for cls in classes:
+        try:
+            return cls.model_validate(value)
+        except ValidationError:
+            continue
+    return typed_model(classes[0], value, {})
+
+
+def item_model(wire: dict[str, Any]) -> BaseModel:
+    """An output item as the SDK class its ``type`` names (:class:`UnknownItem` for a
+    type the SDK does not know)."""
+    tag = wire.get("type")
+    if type(tag) is not str or tag not in ITEM_TAGS:
+        return UnknownItem.model_validate(copy_of(wire))
+    result: BaseModel = typed_by_tag(wire, ITEM_TAGS)
+    return result
+
+
+def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, Any],
+                *, learn: bool = True) -> Any:
+    """``model`` from ``wire``, with the fields in ``given`` already typed.
+
+    The whole is validated at once when it can be; a list of a union of models
+    longer than :data:`_FAST_LIST` is typed by tag, and a field that fails
+    validation is built alone (see the module). ``learn=False`` neither uses nor
+    adds to what the class remembers of failed parts (the reference path of the
+    tests)."""
+    plan = _plan(model)
+    lists = plan.lists
+    placeholders: dict[str, Any] = {name: [] for name in given}
+    fast = {**wire, **placeholders}
+    long = [name for name in lists
+            if type(fast.get(name)) is list and len(fast[name]) > _FAST_LIST]
+    for name in long:
+        fast[name] = []
+    spliced: dict[str, Any] = {}
+    if learn:
+        for name in plan.failed:  # typed alone first: an instance is taken as it is
+            value = fast.get(name)
+            if type(value) is dict:
+                fast[name] = spliced[name] = typed_model(plan.models[name], value, {})
+    typed: Any
+    try:
+        typed = model.model_validate(fast)
+    except ValidationError as exc:
+        bad = {str(e["loc"][0]) for e in exc.errors(include_url=False, include_context=False,
+                                                   include_input=False) if e["loc"]}
+        if learn:
+            _remember(plan, bad)
+        typed = _without(model, fast, bad) if not bad & plan.required else None
+        if typed is not None:  # the bad fields are optional: the rest validated at once
+            built = _build_fields(plan, {n: wire[n] for n in bad if n in wire}, bad, given, long)
+            typed.__dict__.update(built)
+            typed.__pydantic_fields_set__.update(built)
+        else:
+            values = _build_fields(plan, wire, bad, {**given, **spliced}, long)
+            values.update(spliced)
+            values.update(placeholders)  # set (``exclude_unset`` keeps them), filled below
+            values.update({name: [] for name in long})
+            typed = BaseModel.model_construct.__func__(model, None, **values)  # type: ignore[attr-defined]
+    for name in long:
+        typed.__dict__[name] = [typed_by_tag(v, lists[name]) for v in wire[name]]
+    typed.__dict__.update(given)
+    return typed
+
+
+def _remember(plan: _Plan, bad: set[str]) -> None:
+    """Add the model-typed fields among ``bad`` to what ``plan`` types first."""
+    new = [name for name in sorted(bad) if name in plan.models and name not in plan.failed]
+    if new:
+        plan.failed = (*plan.failed, *new)
+
+
+def _without(model: type[BaseModel], fast: dict[str, Any], bad: set[str]) -> Any:
+    """``model`` validated without its ``bad`` fields, or None if that fails too."""
+    try:
+        return model.model_validate({k: v for k, v in fast.items() if k not in bad})
+    except ValidationError:
+        return None
+
+
+def _build_fields(plan: _Plan, wire: dict[str, Any], bad: set[str], given: dict[str, Any],
+                  long: list[str]) -> dict[str, Any]:
+    """Each field of ``wire`` typed alone: validated, or built part by part if bad."""
+    values: dict[str, Any] = {}
+    lists = plan.lists
+    for name, value in wire.items():
+        if name in given or name in long:
+            continue
+        annotation = plan.types.get(name)
+        if annotation is None:
+            values[name] = copy_of(value)  # an extra field, as it came
+        elif name not in bad:
+            values[name] = _adapter(plan, name).validate_python(value)
+        elif name in lists and type(value) is list:
+            values[name] = [typed_by_tag(v, lists[name]) for v in value]
+        elif name in plan.models and type(value) is dict:
+            values[name] = typed_model(plan.models[name], value, {})
+        else:
+            values[name] = construct_type(value=copy_of(value), type_=annotation)
+    return values
