@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from runflow.protocols.responses import typed
 from runflow.protocols.responses.flow import ResponseFlow
-from runflow.protocols.responses.typed import ITEM_TAGS, UnknownItem, item_model, typed_model
+from runflow.protocols.responses.typed import UnknownItem, item_model, item_tags, typed_model
 
 
 def _same(a: Any, b: Any, path: str = "") -> None:
@@ -67,7 +67,7 @@ def test_every_class_of_the_sdk_union_is_picked_by_its_own_type() -> None:
         tags = get_args(cls.model_fields["type"].annotation)
         assert tags, cls
         for tag in tags:
-            assert cls in ITEM_TAGS[tag], (tag, cls)
+            assert cls in item_tags()[tag], (tag, cls)
 
 
 def test_an_item_is_its_types_class_even_when_it_fits_another() -> None:

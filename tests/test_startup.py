@@ -15,13 +15,10 @@ pinned from ``runflow check --json`` of main before start-up was made lazy.
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
 from functools import cache
-from importlib.util import find_spec
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -115,29 +112,7 @@ def test_check_builds_only_its_own_protocol(name: str) -> None:
     assert "runflow.conform.runner" not in modules  # the openai client, for live servers
 
 
-def _openai_at_module_top(module: str) -> bool:
-    """Whether ``module`` imports openai when it is imported (outside functions and
-    ``if TYPE_CHECKING:``)."""
-    spec = find_spec(module)
-    assert spec is not None and spec.origin is not None
-    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
-    for node in tree.body:
-        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                 else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-        if any(n.split(".")[0] == "openai" for n in names):
-            return True
-    return False
-
-
-_VIEW_LOADS_OPENAI = _openai_at_module_top(f"{RESPONSES}.view")
-"""The Responses read API (another change's file) still imports the SDK's types at
-its top: until it loads them on first use, a Responses check imports openai."""
-
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(
-        _VIEW_LOADS_OPENAI and CASES[name][0] == "responses", strict=True,
-        reason="runflow/protocols/responses/view.py imports openai at its top"))
-    for name in CASES])
+@pytest.mark.parametrize("name", list(CASES))
 def test_check_imports_no_openai(name: str) -> None:
     """No typed SDK object is built to check a stream, so the SDK is not imported."""
     _, modules = _check(name)

@@ -5,7 +5,7 @@ type, and always right on hostile input; this module makes that cheap:
 
 * **An item class per ``type``.** pydantic's smart union tries every variant of an
   SDK union (28 output item classes, 33 input item classes) and, when the value
-  fits none, keeps one error per variant per element. :data:`ITEM_TAGS` (read off
+  fits none, keeps one error per variant per element. :func:`item_tags` (read off
   the SDK's ``ResponseOutputItem`` union once) names the class an item's ``type``
   picks: one validation, and a long wrongly typed list cannot amplify into
   hundreds of MiB of errors.
@@ -32,13 +32,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from openai._models import construct_type
-from openai.types.responses import ResponseOutputItem
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from runflow.engine.entities import copy_of
 
-__all__ = ["ITEM_TAGS", "Tags", "UnknownItem", "item_model", "tags_of", "typed_by_tag",
+__all__ = ["Tags", "UnknownItem", "item_model", "item_tags", "tags_of", "typed_by_tag",
            "typed_model"]
 
 
@@ -85,8 +83,13 @@ def tags_of(union: Any) -> Tags:
     return out
 
 
-ITEM_TAGS = tags_of(ResponseOutputItem)
-"""The output item classes by ``type``, read off the SDK's union once."""
+@cache
+def item_tags() -> Tags:
+    """The output item classes by ``type``, read off the SDK's union once, on first
+    use (the SDK loads when a typed object is first built, not to check a stream)."""
+    from openai.types.responses import ResponseOutputItem
+
+    return tags_of(ResponseOutputItem)
 
 
 def _list_of_models(annotation: Any) -> Tags | None:
@@ -164,9 +167,10 @@ def item_model(wire: dict[str, Any]) -> BaseModel:
     """An output item as the SDK class its ``type`` names (:class:`UnknownItem` for a
     type the SDK does not know)."""
     tag = wire.get("type")
-    if type(tag) is not str or tag not in ITEM_TAGS:
+    tags = item_tags()
+    if type(tag) is not str or tag not in tags:
         return UnknownItem.model_validate(copy_of(wire))
-    result: BaseModel = typed_by_tag(wire, ITEM_TAGS)
+    result: BaseModel = typed_by_tag(wire, tags)
     return result
 
 
@@ -251,5 +255,7 @@ def _build_fields(plan: _Plan, wire: dict[str, Any], bad: set[str], given: dict[
         elif name in plan.models and type(value) is dict:
             values[name] = typed_model(plan.models[name], value, {})
         else:
+            from openai._models import construct_type
+
             values[name] = construct_type(value=copy_of(value), type_=annotation)
     return values

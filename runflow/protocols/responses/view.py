@@ -13,9 +13,8 @@ Built on the engine's read interface (:attr:`runflow.engine.view.FlowView.state`
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from openai.types.responses import Response, ResponseFunctionToolCall
 from pydantic import BaseModel
 
 from runflow.engine.entities import Tracker
@@ -23,6 +22,9 @@ from runflow.engine.view import FlowView
 from runflow.protocols.responses.definition import RESPONSES
 from runflow.protocols.responses.typed import UnknownItem, item_model, typed_model
 from runflow.protocols.responses.values import StreamedText
+
+if TYPE_CHECKING:  # the SDK loads when a typed object is first built, not to check a stream
+    from openai.types.responses import Response, ResponseFunctionToolCall
 
 __all__ = ["ResponseView", "UnknownItem", "slot_indices"]
 
@@ -117,6 +119,8 @@ class ResponseView(FlowView):
         return typed
 
     def _build_response(self, root: Tracker) -> Response:
+        from openai.types.responses import Response
+
         output = [self._done_item(item) for item in self._items()]
         return cast(Response, typed_model(Response, root.wire(), {"output": output}))
 
@@ -172,6 +176,8 @@ class ResponseView(FlowView):
     def function_calls(self) -> list[ResponseFunctionToolCall]:
         """The function calls the response asked for, once each is completed (what a
         caller answers with ``function_call_output`` items)."""
+        from openai.types.responses import ResponseFunctionToolCall
+
         calls = []
         for item in self._items():
             if item.entity == "function_call" and item.state == "completed":
