@@ -27,6 +27,7 @@ from runflow.conform.order import check_order
 from runflow.conform.payload import check_payloads
 from runflow.protocols.assistants.definition import ASSISTANTS
 from runflow.protocols.responses.definition import RESPONSES
+from runflow.protocols.responses.flow import ResponseFlow
 
 REQUIRES_ACTION = "dotnet_create_and_run_function_requires_action.jsonl"
 
@@ -73,26 +74,53 @@ def test_an_apply_patch_operation_that_is_not_an_object_is_a_violation() -> None
     assert "item.operation" in flow.violations[0].message
 
 
-@pytest.mark.parametrize("bad", [5, {"a": 1}, ["x"], True])
+def _part_ids(events: list[dict[str, Any]], bad: Any) -> list[dict[str, Any]]:
+    """``events`` with every content and summary part carrying the id ``bad``."""
+    for event in events:
+        if isinstance(event.get("part"), dict):
+            event["part"]["id"] = bad
+    return events
+
+
+@pytest.mark.parametrize("bad", [5, {"a": 1}, ["x"], True, 1.5])
 @pytest.mark.parametrize("family", ["content", "summary"])
-def test_a_part_whose_id_is_not_a_string_is_a_typed_violation(bad: Any, family: str) -> None:
+def test_a_part_whose_id_is_not_a_string_is_found_by_its_position(
+        bad: Any, family: str) -> None:
+    """A part is identified by its position (the definition's ``position``; its id is
+    a vendor's extra): a wrong-typed id is one violation per event that carries it,
+    naming the event and the JSON path, and the part, its deltas and its value are
+    all kept -- no orphaned deltas (before: the part was rejected and each later
+    delta became an ``unknown_entity``)."""
     s = Stream()
     if family == "content":
-        s.add("response.output_item.added", output_index=0,
-              item={"id": "msg_0", "type": "message", "status": "in_progress", "content": [],
-                    "role": "assistant"})
-        where = {"item_id": "msg_0", "output_index": 0, "content_index": 0}
-        s.add("response.content_part.added", **where,
-              part={"type": "output_text", "annotations": [], "text": "", "id": bad})
+        s.message(["Hel", "lo"])
+        added, done, kind, text = 3, 7, "output_text", "Hello"
     else:
-        s.add("response.output_item.added", output_index=0,
-              item={"id": "rs_0", "type": "reasoning", "summary": []})
-        s.add("response.reasoning_summary_part.added", item_id="rs_0", output_index=0,
-              summary_index=0, part={"type": "summary_text", "text": "", "id": bad})
-    flow = fed(s.events)
-    assert [(v.code.value, v.index) for v in flow.violations] == [("malformed_event", 3)]
-    assert "part.id: expected string, got" in flow.violations[0].message
-    flow.response  # noqa: B018 -- reading it must not raise
+        s.reasoning([["**Plan**", " look"]])
+        added, done, kind, text = 3, 7, "summary_text", "**Plan** look"
+    flow = fed(_part_ids(s.end(), bad))
+    assert [(v.code.value, v.index, v.severity) for v in flow.violations] == [
+        ("item_id_mismatch", added, "warning"), ("item_id_mismatch", done, "warning")]
+    assert all(": part.id: expected a string, got" in v.message for v in flow.violations)
+    assert flow.violations[0].entity == f"{kind} {s.output[0]['id']}:0"
+    assert flow.states(kind) == {f"{s.output[0]['id']}:0": "done"}
+    assert flow.response is not None and flow.response.status == "completed"
+    if family == "content":
+        assert flow.text == text
+        assert flow.response.output_text == text
+    else:
+        assert flow.output[0].summary[0].text == text  # type: ignore[union-attr]
+
+
+def test_a_part_whose_id_is_not_a_string_keeps_its_deltas_when_fed_as_sse() -> None:
+    events = _part_ids(Stream().message(["Hel", "lo"]).end(), [1, 2])
+    flow = ResponseFlow()
+    flow.feed_sse(sse(events))
+    flow.close()
+    assert [(v.code.value, v.index) for v in flow.violations] == [
+        ("item_id_mismatch", 3), ("item_id_mismatch", 7)]
+    assert "response.content_part.added" in flow.violations[0].message
+    assert flow.text == "Hello"
 
 
 # --------------------------------------------------------------------------- #

@@ -137,8 +137,9 @@ CASES: tuple[Case, ...] = (
          "registered (0 items in `flow.output` and `flow.response`)",
          case_shell_action_is_a_string),
     Case("Responses: part id is an int", "types",
-         "`part.id: 7` in `response.content_part.added`",
-         "`malformed_event` @ 2; the message holds 0 parts", case_part_id_is_an_int),
+         "`part.id: 7` in `response.content_part.added`, then two text deltas",
+         "`item_id_mismatch` @ 2; the part is found by its position: the message holds "
+         "1 part, text 'Hello'", case_part_id_is_an_int),
     Case("deep JSON via feed_sse", "nesting", "`[` × 100,000 as SSE data",
          "`malformed_event` @ 0", case_deep_sse),
     Case("deep JSON via feed(bytes)", "nesting", "`[` × 100,000 as `data` bytes",
