@@ -126,7 +126,8 @@ def types(args: argparse.Namespace) -> int:
 
     def progress(done: int, total: int, report: TypeFuzzReport) -> None:
         rate = done / max(time.perf_counter() - start, 1e-9)
-        out.progress(done, total, f"untyped {report.untyped}, detected {report.detected}"
+        out.progress(done, total, f"untyped {report.untyped}, inconsistent "
+                                  f"{len(report.inconsistent)}, detected {report.detected}"
                                   f" ({rate:.0f} inputs/s)")
 
     report = run_typefuzz(corpus, args.n or 300_000, args.seed, progress=progress)

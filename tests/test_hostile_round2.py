@@ -8,6 +8,7 @@ Each test fails on the main before the round: an untyped exception, an
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from pathlib import Path
@@ -278,15 +279,21 @@ def vandalise(value: Any, depth: int = 0) -> None:
             value.model_extra[key] = "VANDAL"  # type: ignore[index]
     elif hasattr(value, "__slots__") or hasattr(value, "__dataclass_fields__"):
         for name in dir(type(value)):
-            if name.startswith("_") or name == "tracker":
+            if name.startswith("_"):
                 continue
             attr = getattr(type(value), name)
             if isinstance(attr, property):
                 vandalise(getattr(value, name), depth + 1)
             elif callable(attr) and name == "to_sdk":
                 vandalise(value.to_sdk(), depth + 1)
-        for name in getattr(value, "__dataclass_fields__", ()):
+        fields = {*getattr(value, "__dataclass_fields__", ()),
+                  *(n for k in type(value).__mro__ for n in getattr(k, "__slots__", ()))}
+        for name in sorted(n for n in fields if not n.startswith("_")):
+            if not hasattr(value, name):
+                continue
             vandalise(getattr(value, name), depth + 1)
+            with contextlib.suppress(AttributeError, TypeError):  # frozen: as it should be
+                setattr(value, name, "VANDAL")
 
 
 VENDOR = {"vendor": {"trace": ["a", {"b": 1}]}}
