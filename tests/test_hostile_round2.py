@@ -124,6 +124,20 @@ def test_a_part_whose_id_is_not_a_string_keeps_its_deltas_when_fed_as_sse() -> N
     assert flow.text == "Hello"
 
 
+@pytest.mark.parametrize("name", [[1], {"a": 1}, 5, None])
+def test_a_function_tool_whose_name_is_not_a_string_offers_nothing(name: Any) -> None:
+    """Found by the WebSocket type fuzz: a tool name that is a list made the
+    tool_offered rule raise (``internal_error``); such a tool offers no function."""
+    events = Stream().function_call(['{"city":"Paris"}']).end()
+    for event in events:
+        if "response" in event:
+            event["response"]["tools"] = [{"type": "function", "name": name},
+                                          {"type": "function", "name": "other"}]
+    flow = fed(events)
+    assert [(v.code.value, v.index) for v in flow.violations] == [("unknown_tool", 5)]
+    assert "offer other" in flow.violations[0].message
+
+
 # --------------------------------------------------------------------------- #
 # check's and conform's layers take any JSON
 # --------------------------------------------------------------------------- #

@@ -669,7 +669,8 @@ def _tool_offered(state: Any, call: Any, obj: Any, event: str) -> Iterator[Findi
     tools = root.raw.get("tools") if root is not None and type(root.raw) is dict else None
     if type(name) is not str or type(tools) is not list or not tools:
         return
-    offered = {t.get("name") for t in tools if type(t) is dict and t.get("type") == "function"}
+    offered = {n for t in tools if type(t) is dict and t.get("type") == "function"
+               and type(n := t.get("name")) is str}  # a tool with no string name offers none
     if name not in offered:
         shown = ", ".join(sorted(str(n) for n in offered)[:6]) or "no function"
         yield Finding(f"{call.label} calls {name[:60]!r}, but the response's tools offer "
