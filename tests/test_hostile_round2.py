@@ -139,6 +139,28 @@ def test_a_function_tool_whose_name_is_not_a_string_offers_nothing(name: Any) ->
 
 
 # --------------------------------------------------------------------------- #
+# the WebSocket mode's frames
+# --------------------------------------------------------------------------- #
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("frame", [DEEP, DEEP.encode(), '{"type": "error", "x": ' + DEEP + "}"])
+@pytest.mark.parametrize("direction", ["send", "receive"])
+def test_a_websocket_frame_nested_deep_is_a_malformed_frame(frame: Any, direction: str) -> None:
+    """``json.loads`` raised RecursionError out of ``receive``/``send``; frames are
+    parsed as every remote JSON is (bounded nesting), a violation at the frame."""
+    from runflow.protocols.responses.websocket import ConnectionFlow
+
+    flow = ConnectionFlow()
+    flow.send({"type": "response.create", "model": "m", "input": "hi"})
+    said = getattr(flow, direction)(frame)
+    assert [(v.code, v.index, v.direction) for v in said] == [
+        ("malformed_frame", 1, direction)]
+    assert "nested deeper than 200 levels" in said[0].message
+    assert flow.close() == "closed"
+
+
+# --------------------------------------------------------------------------- #
 # check's and conform's layers take any JSON
 # --------------------------------------------------------------------------- #
 def _responses_with_status(where: str, status: Any) -> list[dict[str, Any]]:

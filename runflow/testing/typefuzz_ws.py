@@ -8,7 +8,8 @@ several lanes (``stream_id``), ``response.steer.accepted`` / ``.pending`` /
 ``.failed``, a steered response and its successor, and ``error`` frames. Each value
 at each JSON path of each frame is replaced by each of the Responses target's values
 (:data:`~runflow.testing.typefuzz_target.RESPONSES_FUZZ`: wrong types, huge, deep,
-odd unicode, and JSON text only: ``NaN``, ``1e999``, a lone surrogate...), and the
+odd unicode, and JSON text only: ``NaN``, ``1e999``, a lone surrogate..., and a list
+nested 100,000 deep, which made ``receive`` raise ``RecursionError``), and the
 conversation is fed in one of two ways (``Mode``):
 
 * ``frames`` -- each frame as the dict a WebSocket client parsed (a raw-text value:
@@ -66,9 +67,13 @@ Frame = tuple[str, dict[str, Any]]
 """``("send" | "receive", event)``."""
 
 WS_MODES: Final[tuple[Mode, ...]] = ("frames", "text")
+WS_RAW: Final = (("100k-deep list", "[" * 100_000 + "]" * 100_000),)
+"""Frames are parsed by the ConnectionFlow itself: nesting far past any parser's bound."""
 WS_FUZZ: Final = Target("websocket", RESPONSES_FUZZ.flow, RESPONSES_FUZZ.values,
-                        RESPONSES_FUZZ.raw_values, WS_MODES, layers=False, list_items=2)
-"""The values of the Responses target; the flow is a ConnectionFlow (its own runner)."""
+                        (*RESPONSES_FUZZ.raw_values, *WS_RAW), WS_MODES, layers=False,
+                        list_items=2)
+"""The values of the Responses target and :data:`WS_RAW`; the flow is a
+ConnectionFlow (its own runner)."""
 MEMORY_BOUND: Final = 6 * Limits().max_event_bytes
 """The peak an input may reach under ``tracemalloc``: a few copies of one frame at
 ``max_event_bytes`` (the text, its parsed object, the response flow's snapshot). The

@@ -5,12 +5,12 @@ parsing of one frame."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from runflow.engine.jsonparse import describe, parse_json
 from runflow.engine.violations import Severity
 from runflow.protocols.responses.flow import ResponseFlow
 
@@ -123,10 +123,10 @@ def parse_frame(frame: Any) -> dict[str, Any] | str:
         except UnicodeDecodeError:
             return "a frame that is not UTF-8 text"
     if isinstance(frame, str):
-        try:
-            frame = json.loads(frame)
+        try:  # the parser of all remote JSON: nesting bounded, NaN and inf refused
+            frame = parse_json(frame)
         except ValueError as exc:
-            return f"a frame that is not JSON ({exc.__class__.__name__})"
+            return f"a frame that is not JSON ({describe(exc)})"
     if type(frame) is not dict:
         return f"a frame holding {type(frame).__name__}, not an event object"
     if type(frame.get("type")) is not str:
