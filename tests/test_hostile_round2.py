@@ -160,6 +160,29 @@ def test_a_websocket_frame_nested_deep_is_a_malformed_frame(frame: Any, directio
     assert flow.close() == "closed"
 
 
+def test_websocket_violations_cut_long_names_and_stop_repeating() -> None:
+    """A ConnectionFlow kept every violation whole: 50 frames named with 2 MiB each
+    held 200 MiB, and a flood of frames on an unknown lane grew the list without
+    bound. Now its ``Limits`` apply as a response flow's do: names and messages are cut
+    at ``max_message_text`` (stating the length), and past ``max_repeated_violations``
+    of one code on one lane one ``limit_exceeded`` says so and the rest are counted."""
+    from runflow import Limits
+    from runflow.protocols.responses.websocket import ConnectionFlow
+
+    flow = ConnectionFlow(limits=Limits(max_repeated_violations=10))
+    name = "x" * (2 * 1024 * 1024)
+    for _ in range(5):
+        flow.receive({"type": name, "stream_id": "nope"})
+    for _ in range(100):
+        flow.receive({"type": "response.output_text.delta", "stream_id": "nope"})
+    most = flow.limits.max_message_text + 64
+    assert all(len(v.message) <= most and len(v.event or "") <= most for v in flow.violations)
+    assert f"({len(name)} characters)" in (flow.violations[0].event or "")
+    assert [v.code for v in flow.violations] == ["unknown_lane"] * 10 + ["limit_exceeded"]
+    assert flow.violations[-1].severity == "warning" and flow.violations[-1].index == 10
+    assert flow.suppressed == {"unknown_lane": 95}
+
+
 # --------------------------------------------------------------------------- #
 # check's and conform's layers take any JSON
 # --------------------------------------------------------------------------- #

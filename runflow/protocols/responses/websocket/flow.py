@@ -22,6 +22,7 @@ from typing import Any
 
 from transitions import EventData
 
+from runflow.engine.limits import Limits
 from runflow.engine.machines import build_machine
 from runflow.protocols.responses.flow import ResponseFlow
 from runflow.protocols.responses.websocket.definition import (
@@ -38,6 +39,7 @@ from runflow.protocols.responses.websocket.records import (
     LaneRecord,
     ResponseRecord,
     SteerRecord,
+    bounded,
     parse_frame,
 )
 
@@ -73,7 +75,10 @@ _ALLOWED = {name: table.lookup() for name, table in MACHINES.items()}
 class ConnectionFlow:
     """Validate one Responses WebSocket conversation; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits if limits is not None else Limits()  # also each response's
+        self.suppressed: dict[str, int] = {}  # violations counted, not stored (bounded())
+        self._repeats: dict[tuple[str, str | None], int] = {}
         self.connection = _Connection()
         self.lanes: dict[str | None, LaneRecord] = {}
         self.responses: dict[str, ResponseRecord] = {}
@@ -175,10 +180,11 @@ class ConnectionFlow:
 
     def _violate(self, code: WsCode, message: str, lane: str | None = None,
                  response_id: str | None = None, index: int | None = None) -> None:
-        self.violations.append(FrameViolation(
+        self.violations += bounded(FrameViolation(
             code=code.value, severity=RULES[code].severity,
             index=self.index if index is None else index, direction=self._direction,
-            event=self._event, lane=lane, response_id=response_id, message=message))
+            event=self._event, lane=lane, response_id=response_id, message=message),
+            self.limits, self._repeats, self.suppressed)
 
     def _move(self, model: Any, machine: str, event: str) -> bool:
         if (model.state, event) not in _ALLOWED[machine]:
@@ -290,8 +296,9 @@ class ConnectionFlow:
             return
         previous = obj.get("previous_response_id")
         previous = previous if type(previous) is str else None
-        record = ResponseRecord(rid, lane.id, ResponseFlow(protocol=WS_RESPONSES), self.index,
-                                previous)
+        record = ResponseRecord(rid, lane.id, ResponseFlow(protocol=WS_RESPONSES,
+                                                           limits=self.limits),
+                                self.index, previous)
         open_steers = [s for s in self.steers
                        if s.target == previous and s.state in ("accepted", "pending")]
         if lane.state == "succeeding":

@@ -11,11 +11,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from runflow.engine.jsonparse import describe, parse_json
+from runflow.engine.limits import Limits
 from runflow.engine.violations import Severity
 from runflow.protocols.responses.flow import ResponseFlow
 
 __all__ = ["Direction", "FrameViolation", "LaneRecord", "ResponseRecord", "SteerRecord",
-           "parse_frame"]
+           "bounded", "parse_frame"]
 
 Direction = Literal["send", "receive", "close"]
 
@@ -45,6 +46,31 @@ class FrameViolation(BaseModel):
         lane = f" lane={self.lane}" if self.lane is not None else ""
         return (f"#{self.index} {self.direction} {self.severity} {self.code}{lane}: "
                 f"{self.message}")
+
+
+def bounded(v: FrameViolation, limits: Limits, repeats: dict[tuple[str, str | None], int],
+            suppressed: dict[str, int]) -> list[FrameViolation]:
+    """``[v]`` as a conversation keeps it under ``limits``, as a response's flow does:
+    its event name and message cut at ``max_message_text`` (stating the length); past
+    ``max_repeated_violations`` of one code on one lane, one ``limit_exceeded`` warning
+    and then none, each counted in ``suppressed`` (``repeats`` counts what was seen)."""
+    key = (v.code, v.lane)
+    seen = repeats[key] = repeats.get(key, 0) + 1
+    most = limits.max_repeated_violations
+    update: dict[str, Any] = {}
+    if seen > most:
+        suppressed[v.code] = suppressed.get(v.code, 0) + 1
+        if seen > most + 1:
+            return []
+        update = {"code": "limit_exceeded", "severity": "warning", "message": (
+            f"more than {most} {v.code} violations on lane {v.lane!r}; further ones are "
+            "counted in suppressed, not stored")}
+    cap = limits.max_message_text
+    for name in ("event", "message"):
+        text = update.get(name, getattr(v, name))
+        if text is not None and len(text) > cap:
+            update[name] = f"{text[:cap]}…({len(text)} characters)"
+    return [v.model_copy(update=update) if update else v]
 
 
 @dataclass(eq=False)
