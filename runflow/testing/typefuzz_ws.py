@@ -23,7 +23,8 @@ flow is *inconsistent* (:func:`ws_problems`) when a violation is not a typed
 code at a frame that exists; when what the frames before the mutated one said
 changed (violations, responses, the frames each response's flow took, lanes and
 steers: nothing already received is lost); when a response's own flow is
-inconsistent (:func:`~runflow.testing.typefuzz.inconsistencies`); or when an input
+inconsistent (:func:`~runflow.testing.typefuzz.inconsistencies`); when its checkpoint
+(``dump_connection``) does not load back as it was saved; or when an input
 run under ``tracemalloc`` (every ``memory_every``-th) peaks past
 :data:`MEMORY_BOUND`.
 """
@@ -43,6 +44,7 @@ from runflow.engine.jsonparse import dump_json
 from runflow.engine.limits import Limits
 from runflow.engine.violations import Code
 from runflow.protocols.responses.websocket import ConnectionFlow
+from runflow.protocols.responses.websocket.checkpoint import dump_connection, load_connection
 from runflow.protocols.responses.websocket.definition import WsCode
 from runflow.protocols.responses.websocket.records import FrameViolation
 from runflow.server.responses_scenarios import ResponseRequest, script_response
@@ -306,6 +308,15 @@ def run_ws_input(conv: Conversation, inp: Input, clean: ConnectionFlow,
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
     problems = ws_problems(flow, clean, inp.index, len(conv.frames))
+    try:
+        with warnings.catch_warnings():  # lone surrogates are saved as U+FFFD, and say so
+            warnings.simplefilter("ignore", UnicodeWarning)
+            saved = dump_connection(flow)
+            if dump_connection(load_connection(saved)) != saved:
+                problems.append("the checkpoint does not load back as it was saved")
+    except Exception as exc:  # counting these is the point
+        message = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return Result(escape=Escape(type(exc).__name__, escape_site(exc), message, inp)), peak
     if peak is not None and peak > MEMORY_BOUND:
         problems.append(f"memory peak {peak / 2**20:.1f} MiB over {MEMORY_BOUND / 2**20} MiB")
     return Result(detected=_verdict(flow) != _verdict(clean),
