@@ -183,6 +183,29 @@ def test_websocket_violations_cut_long_names_and_stop_repeating() -> None:
     assert flow.suppressed == {"unknown_lane": 95}
 
 
+def test_check_names_a_transcript_line_nested_deep(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A JSONL transcript line nested 100,000 deep made ``runflow check`` say "bug in
+    runflow" (RecursionError from the transcript reader); it is a transcript error
+    naming the line."""
+    path = tmp_path / "deep.jsonl"
+    first = json.dumps({"type": "send", "data": json.dumps({"type": "response.create"})})
+    path.write_text(f'{first}\n{{"type": "receive", "data": {DEEP}}}\n')
+    code = main(["check", str(path)])
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert code == 2 and "bug in runflow" not in err
+    assert f"{path}:2: frame 1: not JSON" in err and err.count("\n") == 1
+
+
+def test_a_websocket_checkpoint_nested_deep_is_a_checkpoint_error() -> None:
+    from runflow.engine.checkpoint import CheckpointError
+    from runflow.protocols.responses.websocket.checkpoint import load_connection
+
+    with pytest.raises(CheckpointError, match="broken"):  # was RecursionError
+        load_connection(DEEP)
+
+
 # --------------------------------------------------------------------------- #
 # check's and conform's layers take any JSON
 # --------------------------------------------------------------------------- #
