@@ -19,7 +19,11 @@ progress on stderr. Exit status 1 if any untyped exception or inconsistent flow.
 ``--protocol responses`` fuzzes the Responses captures (``recordings/responses``) and
 one seed stream per output item family with the Responses definition's target
 instead of the Assistants ones. Both also read the flow's views and run the layers
-of ``check``, ``conform`` and ``watch`` on each mutated stream.
+of ``check``, ``conform`` and ``watch`` on each mutated stream. ``--protocol websocket``
+fuzzes every field of every client and server frame of the WebSocket mode's seed
+conversations through a ``ConnectionFlow`` (runflow.testing.typefuzz_ws; about 67,500
+distinct inputs, so ``-n 300000`` runs them all), measuring the memory peak of every
+1,000th input.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from runflow.testing.typefuzz import (
     seed_corpus,
 )
 from runflow.testing.typefuzz_seeds import item_family_seeds
+from runflow.testing.typefuzz_ws import run_ws_typefuzz, ws_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = Path(os.environ.get("RUNFLOW_RECORDINGS", ROOT.parent / "shared" / "recordings"))
@@ -72,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="no progress line (it is shown only on a terminal anyway)")
     parser.add_argument("--progress", action="store_true",
                         help="show the progress line even when stderr is not a terminal")
-    parser.add_argument("--protocol", choices=("assistants", "responses"), default="assistants",
-                        help="with --types: the captures and definition to fuzz")
+    parser.add_argument("--protocol", choices=("assistants", "responses", "websocket"),
+                        default="assistants",
+                        help="with --types: the captures and definition to fuzz "
+                             "(websocket: the WebSocket mode's frames, both directions)")
     args = parser.parse_args(argv)
     if args.types:
         return types(args)
@@ -109,6 +116,8 @@ def _progress_output(args: argparse.Namespace) -> Output:
 
 def types(args: argparse.Namespace) -> int:
     """The type-confusion run: untyped exceptions must be 0."""
+    if args.protocol == "websocket":
+        return websocket_types(args)
     responses = args.protocol == "responses"
     folder = args.recordings / "responses" if responses else args.recordings
     if not folder.is_dir():
@@ -126,7 +135,8 @@ def types(args: argparse.Namespace) -> int:
 
     def progress(done: int, total: int, report: TypeFuzzReport) -> None:
         rate = done / max(time.perf_counter() - start, 1e-9)
-        out.progress(done, total, f"untyped {report.untyped}, detected {report.detected}"
+        out.progress(done, total, f"untyped {report.untyped}, inconsistent "
+                                  f"{len(report.inconsistent)}, detected {report.detected}"
                                   f" ({rate:.0f} inputs/s)")
 
     report = run_typefuzz(corpus, args.n or 300_000, args.seed, progress=progress)
@@ -136,6 +146,29 @@ def types(args: argparse.Namespace) -> int:
           f"{len(corpus.skipped)} recordings skipped (twins or unreadable)")
     print(report.format(max(args.show, 20)))
     ok = report.untyped == 0 and not report.inconsistent
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+def websocket_types(args: argparse.Namespace) -> int:
+    """The type-confusion run over the WebSocket mode's seed conversations (they need
+    no recordings): untyped exceptions and inconsistent flows must be 0."""
+    corpus = ws_corpus()
+    start = time.perf_counter()
+    out = _progress_output(args)
+
+    def progress(done: int, total: int, report: TypeFuzzReport) -> None:
+        rate = done / max(time.perf_counter() - start, 1e-9)
+        out.progress(done, total, f"untyped {report.untyped}, inconsistent "
+                                  f"{len(report.inconsistent)}, detected {report.detected}"
+                                  f" ({rate:.0f} inputs/s)")
+
+    report = run_ws_typefuzz(corpus, args.n or 300_000, args.seed, progress=progress)
+    out.clear_progress()
+    print(f"protocol: websocket, seed: {args.seed}, {time.perf_counter() - start:.1f} s; "
+          f"conversations: {', '.join(c.name for c in corpus.conversations)}")
+    print(report.format(max(args.show, 20)))
+    ok = report.untyped == 0 and not report.inconsistent and not report.corrupted
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -8,6 +8,7 @@ Each test fails on the main before the round: an untyped exception, an
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from pathlib import Path
@@ -27,6 +28,7 @@ from runflow.conform.order import check_order
 from runflow.conform.payload import check_payloads
 from runflow.protocols.assistants.definition import ASSISTANTS
 from runflow.protocols.responses.definition import RESPONSES
+from runflow.protocols.responses.flow import ResponseFlow
 
 REQUIRES_ACTION = "dotnet_create_and_run_function_requires_action.jsonl"
 
@@ -73,26 +75,135 @@ def test_an_apply_patch_operation_that_is_not_an_object_is_a_violation() -> None
     assert "item.operation" in flow.violations[0].message
 
 
-@pytest.mark.parametrize("bad", [5, {"a": 1}, ["x"], True])
+def _part_ids(events: list[dict[str, Any]], bad: Any) -> list[dict[str, Any]]:
+    """``events`` with every content and summary part carrying the id ``bad``."""
+    for event in events:
+        if isinstance(event.get("part"), dict):
+            event["part"]["id"] = bad
+    return events
+
+
+@pytest.mark.parametrize("bad", [5, {"a": 1}, ["x"], True, 1.5])
 @pytest.mark.parametrize("family", ["content", "summary"])
-def test_a_part_whose_id_is_not_a_string_is_a_typed_violation(bad: Any, family: str) -> None:
+def test_a_part_whose_id_is_not_a_string_is_found_by_its_position(
+        bad: Any, family: str) -> None:
+    """A part is identified by its position (the definition's ``position``; its id is
+    a vendor's extra): a wrong-typed id is one violation per event that carries it,
+    naming the event and the JSON path, and the part, its deltas and its value are
+    all kept -- no orphaned deltas (before: the part was rejected and each later
+    delta became an ``unknown_entity``)."""
     s = Stream()
     if family == "content":
-        s.add("response.output_item.added", output_index=0,
-              item={"id": "msg_0", "type": "message", "status": "in_progress", "content": [],
-                    "role": "assistant"})
-        where = {"item_id": "msg_0", "output_index": 0, "content_index": 0}
-        s.add("response.content_part.added", **where,
-              part={"type": "output_text", "annotations": [], "text": "", "id": bad})
+        s.message(["Hel", "lo"])
+        added, done, kind, text = 3, 7, "output_text", "Hello"
     else:
-        s.add("response.output_item.added", output_index=0,
-              item={"id": "rs_0", "type": "reasoning", "summary": []})
-        s.add("response.reasoning_summary_part.added", item_id="rs_0", output_index=0,
-              summary_index=0, part={"type": "summary_text", "text": "", "id": bad})
-    flow = fed(s.events)
-    assert [(v.code.value, v.index) for v in flow.violations] == [("malformed_event", 3)]
-    assert "part.id: expected string, got" in flow.violations[0].message
-    flow.response  # noqa: B018 -- reading it must not raise
+        s.reasoning([["**Plan**", " look"]])
+        added, done, kind, text = 3, 7, "summary_text", "**Plan** look"
+    flow = fed(_part_ids(s.end(), bad))
+    assert [(v.code.value, v.index, v.severity) for v in flow.violations] == [
+        ("item_id_mismatch", added, "warning"), ("item_id_mismatch", done, "warning")]
+    assert all(": part.id: expected a string, got" in v.message for v in flow.violations)
+    assert flow.violations[0].entity == f"{kind} {s.output[0]['id']}:0"
+    assert flow.states(kind) == {f"{s.output[0]['id']}:0": "done"}
+    assert flow.response is not None and flow.response.status == "completed"
+    if family == "content":
+        assert flow.text == text
+        assert flow.response.output_text == text
+    else:
+        assert flow.output[0].summary[0].text == text  # type: ignore[union-attr]
+
+
+def test_a_part_whose_id_is_not_a_string_keeps_its_deltas_when_fed_as_sse() -> None:
+    events = _part_ids(Stream().message(["Hel", "lo"]).end(), [1, 2])
+    flow = ResponseFlow()
+    flow.feed_sse(sse(events))
+    flow.close()
+    assert [(v.code.value, v.index) for v in flow.violations] == [
+        ("item_id_mismatch", 3), ("item_id_mismatch", 7)]
+    assert "response.content_part.added" in flow.violations[0].message
+    assert flow.text == "Hello"
+
+
+@pytest.mark.parametrize("name", [[1], {"a": 1}, 5, None])
+def test_a_function_tool_whose_name_is_not_a_string_offers_nothing(name: Any) -> None:
+    """Found by the WebSocket type fuzz: a tool name that is a list made the
+    tool_offered rule raise (``internal_error``); such a tool offers no function."""
+    events = Stream().function_call(['{"city":"Paris"}']).end()
+    for event in events:
+        if "response" in event:
+            event["response"]["tools"] = [{"type": "function", "name": name},
+                                          {"type": "function", "name": "other"}]
+    flow = fed(events)
+    assert [(v.code.value, v.index) for v in flow.violations] == [("unknown_tool", 5)]
+    assert "offer other" in flow.violations[0].message
+
+
+# --------------------------------------------------------------------------- #
+# the WebSocket mode's frames
+# --------------------------------------------------------------------------- #
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("frame", [DEEP, DEEP.encode(), '{"type": "error", "x": ' + DEEP + "}"])
+@pytest.mark.parametrize("direction", ["send", "receive"])
+def test_a_websocket_frame_nested_deep_is_a_malformed_frame(frame: Any, direction: str) -> None:
+    """``json.loads`` raised RecursionError out of ``receive``/``send``; frames are
+    parsed as every remote JSON is (bounded nesting), a violation at the frame."""
+    from runflow.protocols.responses.websocket import ConnectionFlow
+
+    flow = ConnectionFlow()
+    flow.send({"type": "response.create", "model": "m", "input": "hi"})
+    said = getattr(flow, direction)(frame)
+    assert [(v.code, v.index, v.direction) for v in said] == [
+        ("malformed_frame", 1, direction)]
+    assert "nested deeper than 200 levels" in said[0].message
+    assert flow.close() == "closed"
+
+
+def test_websocket_violations_cut_long_names_and_stop_repeating() -> None:
+    """A ConnectionFlow kept every violation whole: 50 frames named with 2 MiB each
+    held 200 MiB, and a flood of frames on an unknown lane grew the list without
+    bound. Now its ``Limits`` apply as a response flow's do: names and messages are cut
+    at ``max_message_text`` (stating the length), and past ``max_repeated_violations``
+    of one code on one lane one ``limit_exceeded`` says so and the rest are counted."""
+    from runflow import Limits
+    from runflow.protocols.responses.websocket import ConnectionFlow
+
+    flow = ConnectionFlow(limits=Limits(max_repeated_violations=10))
+    name = "x" * (2 * 1024 * 1024)
+    for _ in range(5):
+        flow.receive({"type": name, "stream_id": "nope"})
+    for _ in range(100):
+        flow.receive({"type": "response.output_text.delta", "stream_id": "nope"})
+    most = flow.limits.max_message_text + 64
+    assert all(len(v.message) <= most and len(v.event or "") <= most for v in flow.violations)
+    assert f"({len(name)} characters)" in (flow.violations[0].event or "")
+    assert [v.code for v in flow.violations] == ["unknown_lane"] * 10 + ["limit_exceeded"]
+    assert flow.violations[-1].severity == "warning" and flow.violations[-1].index == 10
+    assert flow.suppressed == {"unknown_lane": 95}
+
+
+def test_check_names_a_transcript_line_nested_deep(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A JSONL transcript line nested 100,000 deep made ``runflow check`` say "bug in
+    runflow" (RecursionError from the transcript reader); it is a transcript error
+    naming the line."""
+    path = tmp_path / "deep.jsonl"
+    first = json.dumps({"type": "send", "data": json.dumps({"type": "response.create"})})
+    path.write_text(f'{first}\n{{"type": "receive", "data": {DEEP}}}\n')
+    code = main(["check", str(path)])
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert code == 2 and "bug in runflow" not in err
+    assert f"{path}:2: frame 1: not JSON" in err and err.count("\n") == 1
+
+
+def test_a_websocket_checkpoint_nested_deep_is_a_checkpoint_error() -> None:
+    from runflow.engine.checkpoint import CheckpointError
+    from runflow.protocols.responses.websocket.checkpoint import load_connection
+
+    with pytest.raises(CheckpointError, match="broken"):  # was RecursionError
+        load_connection(DEEP)
 
 
 # --------------------------------------------------------------------------- #
@@ -250,15 +361,21 @@ def vandalise(value: Any, depth: int = 0) -> None:
             value.model_extra[key] = "VANDAL"  # type: ignore[index]
     elif hasattr(value, "__slots__") or hasattr(value, "__dataclass_fields__"):
         for name in dir(type(value)):
-            if name.startswith("_") or name == "tracker":
+            if name.startswith("_"):
                 continue
             attr = getattr(type(value), name)
             if isinstance(attr, property):
                 vandalise(getattr(value, name), depth + 1)
             elif callable(attr) and name == "to_sdk":
                 vandalise(value.to_sdk(), depth + 1)
-        for name in getattr(value, "__dataclass_fields__", ()):
+        fields = {*getattr(value, "__dataclass_fields__", ()),
+                  *(n for k in type(value).__mro__ for n in getattr(k, "__slots__", ()))}
+        for name in sorted(n for n in fields if not n.startswith("_")):
+            if not hasattr(value, name):
+                continue
             vandalise(getattr(value, name), depth + 1)
+            with contextlib.suppress(AttributeError, TypeError):  # frozen: as it should be
+                setattr(value, name, "VANDAL")
 
 
 VENDOR = {"vendor": {"trace": ["a", {"b": 1}]}}

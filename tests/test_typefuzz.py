@@ -25,6 +25,7 @@ from runflow.testing.typefuzz import (
     VALUES,
     Corpus,
     Input,
+    Result,
     escape_site,
     json_paths,
     load_corpus,
@@ -32,6 +33,7 @@ from runflow.testing.typefuzz import (
     run_input,
     run_typefuzz,
 )
+from runflow.testing.typefuzz_target import Mode
 
 BUDGET = 4000
 TEXT = "dotnet_text_answer.jsonl"
@@ -234,3 +236,86 @@ def test_the_layers_raise_into_the_fuzz(monkeypatch: pytest.MonkeyPatch) -> None
     result = run_input(seed, Input(seed.name, 2, (), "null", "sse"), target=RESPONSES_FUZZ)
     assert result.escape is not None and result.escape.type == "TypeError"
     assert result.escape.site.startswith("runflow/conform/grade.py")
+
+
+# --------------------------------------------------------------------------- #
+# the WebSocket mode's frames (runflow.testing.typefuzz_ws)
+# --------------------------------------------------------------------------- #
+WS_BUDGET = 600
+
+
+def test_the_websocket_seeds_hold_every_frame_type_and_replay_clean() -> None:
+    from runflow.testing.typefuzz_ws import WS_FUZZ, _feed, _payloads, ws_corpus
+
+    corpus = ws_corpus()
+    kinds = {(d, f["type"]) for c in corpus.conversations for d, f in c.frames}
+    assert {("send", "response.create"), ("send", "response.steer")} <= kinds
+    assert {("receive", k) for k in (
+        "response.created", "response.in_progress", "response.output_item.added",
+        "response.content_part.added", "response.output_text.delta",
+        "response.reasoning_summary_part.added", "response.function_call_arguments.delta",
+        "response.completed", "response.incomplete", "response.failed", "error",
+        "response.steer.accepted", "response.steer.pending", "response.steer.failed")} <= kinds
+    for conv in corpus.conversations:
+        flow = _feed(conv, _payloads(conv, None, WS_FUZZ))
+        assert flow.violations == [] and flow.state == "closed", conv.name
+    assert corpus.size > 70_000
+
+
+def test_no_untyped_exception_for_any_websocket_frame_confusion() -> None:
+    from runflow.testing.typefuzz_ws import MEMORY_BOUND, run_ws_typefuzz, ws_corpus
+
+    report = run_ws_typefuzz(ws_corpus(), WS_BUDGET, seed=0, memory_every=100)
+    assert report.inputs == WS_BUDGET
+    assert (report.untyped, len(report.inconsistent), report.corrupted) == (0, 0, []), (
+        report.format(30))
+    assert report.detected > WS_BUDGET // 3
+    assert 0 < report.peak < MEMORY_BOUND
+
+
+def _ws_input(conversation: str, event: str, path: tuple[str | int, ...], value: str,
+              mode: Mode) -> Result:
+    from runflow.testing.typefuzz_ws import WS_FUZZ, _feed, _payloads, run_ws_input, ws_corpus
+
+    conv = next(c for c in ws_corpus().conversations if c.name == conversation)
+    index = next(i for i, (_, f) in enumerate(conv.frames)
+                 if f["type"] == event and f.get("stream_id") is None)
+    clean = _feed(conv, _payloads(conv, None, WS_FUZZ))
+    return run_ws_input(conv, Input(conversation, index, path, value, mode), clean)[0]
+
+
+def test_a_websocket_tool_name_that_is_a_list_is_no_internal_error() -> None:
+    """Found by the WebSocket fuzz: ``tools[0].name`` a list in a response.created made
+    the Responses tool_offered rule raise (an ``internal_error``)."""
+    result = _ws_input("lanes", "response.in_progress", ("response", "tools", 0, "name"),
+                          "10k list", "text")
+    assert result.escape is None and result.inconsistent == ()
+
+
+def test_the_websocket_checker_finds_a_lost_prefix_and_an_untyped_violation() -> None:
+    from runflow.protocols.responses.websocket.records import FrameViolation
+    from runflow.testing.typefuzz_ws import WS_FUZZ, _feed, _payloads, ws_corpus, ws_problems
+
+    conv = next(c for c in ws_corpus().conversations if c.name == "steered")
+    clean = _feed(conv, _payloads(conv, None, WS_FUZZ))
+    damaged = _feed(conv, _payloads(conv, None, WS_FUZZ))
+    damaged.responses.pop("r1")
+    damaged.violations.append(FrameViolation(
+        code="made_up", severity="error", index=99, direction="receive", event=None,
+        lane=None, response_id=None, message="x"))
+    problems = ws_problems(damaged, clean, 5, len(conv.frames))
+    assert any("untyped violation" in p for p in problems)
+    assert any("before #5 said changed" in p for p in problems)
+    assert ws_problems(clean, clean, 5, len(conv.frames)) == []
+
+
+def test_the_long_run_script_fuzzes_websocket_frames() -> None:
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--types", "--protocol", "websocket", "-n", "150",
+         "--seed", "4"], capture_output=True, text=True, encoding="utf-8", timeout=300,
+        check=False)
+    out = proc.stdout
+    assert "protocol: websocket" in out and "tried: 150" in out, out + proc.stderr
+    assert (_count("untyped exceptions", out), _count("flows left inconsistent", out)) == (0, 0)
+    assert proc.returncode == 0 and out.rstrip().endswith("PASS"), out

@@ -136,6 +136,8 @@ class Resolving(FlowCore):
         existing = self._slot(table.group, indices)
         owner = parent.owner if parent is not None else None
         oid = obj.get("id") if type(obj) is dict else None
+        if type(oid) is not str:  # no id, or one of another type (a rule may report it):
+            oid = None            # the position identifies the entity
         if existing is None:
             self._check_root_allows(name, EntityRef(kind=kind, id=oid or key))
             root_state = state.root.state if state.root is not None else UNSEEN
@@ -146,7 +148,7 @@ class Resolving(FlowCore):
             if sum(map(len, state.children.values())) >= self.limits.max_entities:
                 reject(Code.LIMIT_EXCEEDED,
                        f"{kind} at {key} would exceed max_entities={self.limits.max_entities}")
-            if type(oid) is not str:
+            if oid is None:
                 oid = f"{parent.id if parent is not None else ''}:{indices[-1]}"
             elif oid in state.children[kind]:
                 reject(Code.DUPLICATE_ENTITY, f"{name} for {kind} {oid}, which this flow "
@@ -165,7 +167,7 @@ class Resolving(FlowCore):
                 reject(Code.TYPE_CHANGE,
                        f"{name} says the {table.group} at {spot(table.position, indices)} "
                        f"is a {kind}, but it began as {existing.label}", existing)
-            if type(oid) is str and parent is None and oid != existing.id:
+            if oid is not None and parent is None and oid != existing.id:
                 self._violate(Code.ITEM_ID_MISMATCH, state.index - 1, name, existing.ref,
                               f"{name} gives the entity at {spot(table.position, indices)} "
                               f"the id {shorten(oid)}, but it began as {existing.id}; the "

@@ -93,9 +93,14 @@ def case_shell_action_is_a_string() -> Outcome:
 
 
 def case_part_id_is_an_int() -> Outcome:
-    flow = _fed(ResponseStream().message().part(0, id=7).events)
+    stream = ResponseStream().message().part(0, id=7)
+    for delta in ("Hel", "lo"):
+        stream.add("response.output_text.delta", item_id="msg_0", output_index=0,
+                   content_index=0, delta=delta)
+    flow = _fed(stream.events)
     parts = flow.output[0].content  # type: ignore[attr-defined]
-    return Outcome(f"{responses_said(flow)}; the message holds {len(parts)} parts")
+    return Outcome(f"{responses_said(flow)}; the part is found by its position: the "
+                   f"message holds {len(parts)} part, text {flow.text!r}")
 
 
 # --------------------------------------------------------------------------- #

@@ -329,6 +329,8 @@ class TypeFuzzReport:
     """Inputs the SDK could not build an event object for (``sdk`` mode)."""
     corrupted: list[str] = field(default_factory=list)
     """Seed streams whose events a flow changed in place (they must stay as given)."""
+    peak: int = 0
+    """The largest memory peak of the inputs run under ``tracemalloc`` (WebSocket)."""
 
     @property
     def untyped(self) -> int:
@@ -359,6 +361,8 @@ class TypeFuzzReport:
         ]
         if self.refused:
             lines.append(f"refused by the SDK's event builder: {self.refused}")
+        if self.peak:
+            lines.append(f"largest memory peak measured: {self.peak / 2**20:.1f} MiB")
         lines += [f"CORRUPTED seed stream {name}" for name in self.corrupted]
         lines += ["", f"{'value':<18}{'inputs':>8}{'untyped':>9}{'detected':>10}"]
         for label in self.labels:

@@ -18,7 +18,9 @@ from runflow.protocols.responses.flow import ResponseFlow
 JSONPath = tuple[str | int, ...]
 """A JSON path: dict keys and list indices from the event's data down."""
 
-Mode = Literal["sse", "events", "sdk"]
+Mode = Literal["sse", "events", "sdk", "frames", "text"]
+"""How a mutated stream is fed: the SSE and event modes of :mod:`.typefuzz`, and the
+WebSocket frame modes of :mod:`.typefuzz_ws` (``frames``, ``text``)."""
 MODES: Final[tuple[Mode, ...]] = ("sse", "events")
 """The ways the Assistants flow is fed."""
 

@@ -12,7 +12,7 @@ value deltas.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, get_args
 
 from runflow.engine.accumulator import JSON
@@ -89,7 +89,12 @@ check_literals()
 
 @dataclass(frozen=True, slots=True)
 class ValueDelta:
-    """One merged delta of a streamed value: what it added and where."""
+    """One merged delta of a streamed value: what it added and where.
+
+    Frozen down to the leaves: every field is a ``str``, an ``int`` or None, so a
+    callback cannot change the flow through it. The value so far is read through a
+    private reference to its accumulator, joined only when :attr:`text` is read.
+    """
 
     delta: str
     """The fragment."""
@@ -100,13 +105,14 @@ class ValueDelta:
     output_index: int
     index: int | None
     """The part's ``content_index`` / ``summary_index``; None for an item's own value."""
-    tracker: Any
-    """Where the value so far is read from (see :attr:`text`)."""
+    _value: StreamedText = field(repr=False, compare=False)
+    """Where the value so far is read from (see :attr:`text`); not the flow's to hand
+    out, so private."""
 
     @property
     def text(self) -> str:
         """The whole value so far (joined once per read: read it sparingly)."""
-        return cast(StreamedText, self.tracker.acc).text
+        return self._value.text
 
 
 ResponseCb = TypeVar("ResponseCb", bound="Callable[[Response], Result]")
@@ -130,10 +136,12 @@ class ResponseHooks(Hooks):
         told = self.value_delta.get(tracker.entity)
         if told is not None:
             indices = slot_indices(tracker.slot or "output/0")
+            fragment = delta.get("delta")
             value = ValueDelta(
-                delta=delta.get("delta", ""), kind=tracker.entity, item_id=tracker.owner or "",
+                delta=fragment if type(fragment) is str else "", kind=tracker.entity,
+                item_id=tracker.owner or "",
                 output_index=indices[0], index=indices[1] if len(indices) > 1 else None,
-                tracker=tracker)
+                _value=cast(StreamedText, tracker.acc))
             for cb in told:
                 self.pending.append((cb, (value,)))
 

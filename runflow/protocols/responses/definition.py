@@ -70,7 +70,7 @@ from runflow.engine.definition import (
     Transition,
     build_protocol,
 )
-from runflow.engine.shapes import ID, STR, List, Obj, Opt
+from runflow.engine.shapes import ANY, ID, STR, List, Obj, Opt, json_type
 from runflow.engine.violations import Code, Severity
 from runflow.protocols.responses.values import OutputText, StreamedText
 
@@ -157,9 +157,12 @@ ITEM_SHAPE = Obj({"id": Opt(STR), "type": STR, "status": Opt(STR)}, required=("t
                  })
 """An output item: the fields the flow and its views read or hand to the SDK's
 types. ``action`` and ``operation`` hold values the streamed deltas fill in."""
-PART_SHAPE = Obj({"id": Opt(STR), "type": STR, "text": Opt(STR), "refusal": Opt(STR),
+PART_SHAPE = Obj({"id": ANY, "type": STR, "text": Opt(STR), "refusal": Opt(STR),
                   "annotations": Opt(List(Obj()))}, required=("type",))
-"""A content or summary part; ``id`` (DeepSeek and LM Studio send one) names it."""
+"""A content or summary part. Its position identifies it (``output_index`` and
+``content_index`` / ``summary_index``); the ``id`` DeepSeek and LM Studio send names it
+when it is a string. Any other id is reported by the ``part_id_is_a_string`` rule and
+the position is followed, so the part and its deltas are kept."""
 ERROR_SHAPE = Obj({"message": Opt(STR), "code": Opt(STR), "type": Opt(STR), "param": Opt(STR)})
 """The error of an ``error`` event: nested at ``data.error`` on the wire
 (prism_error_rate_limited_gpt4o), flat in the SDK's type; both are read."""
@@ -666,7 +669,8 @@ def _tool_offered(state: Any, call: Any, obj: Any, event: str) -> Iterator[Findi
     tools = root.raw.get("tools") if root is not None and type(root.raw) is dict else None
     if type(name) is not str or type(tools) is not list or not tools:
         return
-    offered = {t.get("name") for t in tools if type(t) is dict and t.get("type") == "function"}
+    offered = {n for t in tools if type(t) is dict and t.get("type") == "function"
+               and type(n := t.get("name")) is str}  # a tool with no string name offers none
     if name not in offered:
         shown = ", ".join(sorted(str(n) for n in offered)[:6]) or "no function"
         yield Finding(f"{call.label} calls {name[:60]!r}, but the response's tools offer "
@@ -732,6 +736,21 @@ _NAMED = {table.entity: frozenset(t.event for t in table.transitions if t.carrie
           for table in (*ITEM_TABLES, *PART_TABLES) if table.named_by is not None}
 """The events of each positioned kind that must name their item (item_id): every event
 but the ones carrying the item itself (output_item.added and .done)."""
+
+_PART_EVENTS = {table.entity: frozenset(t.event for t in table.transitions
+                                        if t.carries == "part")
+                for table in (*CONTENT_TABLES, SUMMARY_TEXT)}
+"""The events of each content and summary part kind that carry the part's object."""
+
+
+def _part_id_is_a_string(state: Any, tracker: Any, part: Any, event: str) -> Iterator[Finding]:
+    """A part's id, when it has one, is a string; the part is found by its position
+    whatever its id holds (PART_SHAPE leaves ``id`` open for this rule to report)."""
+    pid = part.get("id") if type(part) is dict else None
+    if pid is not None and type(pid) is not str:
+        yield Finding(f"the data of {event}: part.id: expected a string, got "
+                      f"{json_type(pid)}; {tracker.label} is found by its position, which "
+                      "is followed")
 
 
 _ADDED = frozenset({P + "output_item.added"})
@@ -806,6 +825,12 @@ RULES: tuple[Rule, ...] = (
            why="OR-spec and API reference: part, delta and value events carry the item_id "
                "of their item (a required str in every SDK event type)")
       for kind, events in _NAMED.items() if events),
+    *(Rule("part_id_is_a_string", Code.ITEM_ID_MISMATCH, kind, "after",
+           _part_id_is_a_string, events=events, source="captures",
+           why="DeepSeek and LM Studio name a part with a string id; the position "
+               "identifies it (the specification gives parts no id), so another id is a "
+               "warning and the part, its deltas and its value are kept")
+      for kind, events in _PART_EVENTS.items()),
     *(Rule("value_kept", Code.SNAPSHOT_DIVERGENCE, kind, "after", _value_kept,
            events=events, source="stream",
            why="the final object holds the value its value event finished, deltas or not "

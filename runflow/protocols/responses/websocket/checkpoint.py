@@ -79,7 +79,7 @@ def load_connection(text: str | bytes) -> ConnectionFlow:
         flow.errors = list(data["errors"])
     except CheckpointError:
         raise
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise CheckpointError(f"a broken {FORMAT} checkpoint: {exc!r}"[:300]) from None
     return flow
 

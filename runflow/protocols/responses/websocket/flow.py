@@ -8,18 +8,17 @@ grammar, :data:`~.definition.WS_RESPONSES`), routes server events to them by
 :mod:`.definition`, and reports every broken rule as a :class:`FrameViolation` at its
 frame. Nothing here raises on remote input.
 
-Read it through :attr:`~ConnectionFlow.lanes`, :attr:`~ConnectionFlow.responses`
-and :attr:`~ConnectionFlow.steers` (the steering ledger); register
-:meth:`~ConnectionFlow.on_lane`, :meth:`~ConnectionFlow.on_steer` and
+Read it through ``lanes``, ``responses`` and ``steers`` (the steering ledger);
+register :meth:`~ConnectionFlow.on_lane`, :meth:`~ConnectionFlow.on_steer` and
 :meth:`~ConnectionFlow.on_response` (called with each new response before its first
-event, to register that response's own callbacks).
-"""
+event, to register that response's own callbacks)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from runflow.engine.limits import Limits
 from runflow.engine.machines import build_machine, move_table
 from runflow.protocols.responses.flow import ResponseFlow
 from runflow.protocols.responses.websocket.definition import (
@@ -36,6 +35,7 @@ from runflow.protocols.responses.websocket.records import (
     LaneRecord,
     ResponseRecord,
     SteerRecord,
+    bounded,
     parse_frame,
 )
 
@@ -67,7 +67,10 @@ _entered`, which is all the machine's hook does, without a ``transitions`` trigg
 class ConnectionFlow:
     """Validate one Responses WebSocket conversation; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits if limits is not None else Limits()  # also each response's
+        self.suppressed: dict[str, int] = {}  # violations counted, not stored (bounded())
+        self._repeats: dict[tuple[str, str | None], int] = {}
         self.connection = _Connection()
         self.lanes: dict[str | None, LaneRecord] = {}
         self.responses: dict[str, ResponseRecord] = {}
@@ -174,10 +177,11 @@ class ConnectionFlow:
 
     def _violate(self, code: WsCode, message: str, lane: str | None = None,
                  response_id: str | None = None, index: int | None = None) -> None:
-        self.violations.append(FrameViolation(
+        self.violations += bounded(FrameViolation(
             code=code.value, severity=RULES[code].severity,
             index=self.index if index is None else index, direction=self._direction,
-            event=self._event, lane=lane, response_id=response_id, message=message))
+            event=self._event, lane=lane, response_id=response_id, message=message),
+            self.limits, self._repeats, self.suppressed)
 
     def _move(self, model: Any, machine: str, event: str) -> bool:
         key = (model.state, event)
@@ -298,8 +302,9 @@ class ConnectionFlow:
             return
         previous = obj.get("previous_response_id")
         previous = previous if type(previous) is str else None
-        record = ResponseRecord(rid, lane.id, ResponseFlow(protocol=WS_RESPONSES), self.index,
-                                previous)
+        record = ResponseRecord(rid, lane.id, ResponseFlow(protocol=WS_RESPONSES,
+                                                           limits=self.limits),
+                                self.index, previous)
         open_steers = [s for s in self.steers
                        if s.target == previous and s.state in ("accepted", "pending")]
         if lane.state == "succeeding":

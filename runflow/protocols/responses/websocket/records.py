@@ -5,18 +5,19 @@ parsing of one frame."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from runflow.engine.jsonparse import describe, parse_json
+from runflow.engine.limits import Limits
 from runflow.engine.violations import Severity
 from runflow.protocols.responses.flow import ResponseFlow
 from runflow.protocols.responses.websocket.definition import OPTIONAL_SETUP
 
 __all__ = ["SETUP_ROWS", "Direction", "FrameViolation", "LaneRecord", "ResponseRecord",
-           "SetupRow", "SteerRecord", "parse_frame"]
+           "SetupRow", "SteerRecord", "bounded", "parse_frame"]
 
 Direction = Literal["send", "receive", "close"]
 
@@ -55,6 +56,31 @@ class FrameViolation(BaseModel):
         lane = f" lane={self.lane}" if self.lane is not None else ""
         return (f"#{self.index} {self.direction} {self.severity} {self.code}{lane}: "
                 f"{self.message}")
+
+
+def bounded(v: FrameViolation, limits: Limits, repeats: dict[tuple[str, str | None], int],
+            suppressed: dict[str, int]) -> list[FrameViolation]:
+    """``[v]`` as a conversation keeps it under ``limits``, as a response's flow does:
+    its event name and message cut at ``max_message_text`` (stating the length); past
+    ``max_repeated_violations`` of one code on one lane, one ``limit_exceeded`` warning
+    and then none, each counted in ``suppressed`` (``repeats`` counts what was seen)."""
+    key = (v.code, v.lane)
+    seen = repeats[key] = repeats.get(key, 0) + 1
+    most = limits.max_repeated_violations
+    update: dict[str, Any] = {}
+    if seen > most:
+        suppressed[v.code] = suppressed.get(v.code, 0) + 1
+        if seen > most + 1:
+            return []
+        update = {"code": "limit_exceeded", "severity": "warning", "message": (
+            f"more than {most} {v.code} violations on lane {v.lane!r}; further ones are "
+            "counted in suppressed, not stored")}
+    cap = limits.max_message_text
+    for name in ("event", "message"):
+        text = update.get(name, getattr(v, name))
+        if text is not None and len(text) > cap:
+            update[name] = f"{text[:cap]}…({len(text)} characters)"
+    return [v.model_copy(update=update) if update else v]
 
 
 @dataclass(eq=False)
@@ -148,19 +174,15 @@ class SteerRecord:
     pending_seen: bool = False
 
 
-_TOO_DEEP = "a frame nested too deeply to read (RecursionError)"
-
-
 def parse_frame(frame: Any) -> dict[str, Any] | str:
     """The event object of one frame (a dict, an SDK model, or JSON text/bytes), or a
-    sentence saying why it is not one."""
+    sentence saying why it is not one. Text goes through the parser of all remote
+    JSON (nesting bounded, NaN, inf and lone surrogates refused)."""
     if type(frame) is str:  # the wire's case first, without the checks for the others
         try:
-            frame = json.loads(frame)
+            frame = parse_json(frame)
         except ValueError as exc:
-            return f"a frame that is not JSON ({exc.__class__.__name__})"
-        except RecursionError:
-            return _TOO_DEEP
+            return f"a frame that is not JSON ({describe(exc)})"
         if type(frame) is dict and type(frame.get("type")) is str:
             return frame
         return _event_object(frame)  # says what is wrong
@@ -173,11 +195,9 @@ def parse_frame(frame: Any) -> dict[str, Any] | str:
             return "a frame that is not UTF-8 text"
     if isinstance(frame, str):
         try:
-            frame = json.loads(frame)
+            frame = parse_json(frame)
         except ValueError as exc:
-            return f"a frame that is not JSON ({exc.__class__.__name__})"
-        except RecursionError:
-            return _TOO_DEEP
+            return f"a frame that is not JSON ({describe(exc)})"
     return _event_object(frame)
 
 

@@ -71,7 +71,7 @@ def is_transcript(text: str) -> bool:
     if text.startswith("{", start) and '"log"' in text[start:start + 200]:
         try:
             har = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             return False
         entries = har.get("log") if type(har) is dict else None
         entries = entries.get("entries") if type(entries) is dict else None
@@ -84,7 +84,7 @@ def is_transcript(text: str) -> bool:
             break
     try:
         frame = json.loads(first)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return (type(frame) is dict and frame.get("type") in ("send", "receive")
             and type(frame.get("data")) is str)
@@ -105,7 +105,7 @@ def parse_transcript(text: str, name: str = "<transcript>") -> list[list[Frame]]
     if stripped.startswith("{") and '"log"' in stripped[:200]:
         try:
             har = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise TranscriptError(f"{name}: not a HAR file: {exc}") from None
         entries = har.get("log", {}).get("entries") if type(har) is dict else None
         if type(entries) is not list:
@@ -126,7 +126,7 @@ def parse_transcript(text: str, name: str = "<transcript>") -> list[list[Frame]]
         where = f"{name}:{line_no}: frame {len(frames)}"
         try:
             raw = json.loads(line)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise TranscriptError(f"{where}: not JSON: {exc}") from None
         frames.append(_frame(raw, where))
     return [frames]
