@@ -354,7 +354,8 @@ def test_record_a_silent_server_ends_at_the_idle_timeout(
     err = capsys.readouterr().err
     assert "no frame for 0.5 s (--idle-timeout): closed" in err and "Traceback" not in err
     assert [f["type"] for f in _frames(out)] == ["send"]
-    assert code == 0  # a create sent and never answered is not a violation (yet)
+    assert code == 1  # the create was never answered
+    assert "create_unanswered" in err
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "inf", "soon"])

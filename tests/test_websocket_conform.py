@@ -188,7 +188,8 @@ def test_a_bound_passed_is_a_finding_at_the_frame_that_did_not_come(
     assert run.status == "error" and "ended before the scenario did" in run.reason
     roots = [(g.root.rule, g.root.index) for g in groups]
     if flag == "--max-body-bytes":  # response.created itself passed the cap: nothing began
-        assert probe.frames[-1].type == "send" and roots == [("http.status", 1)]
+        assert probe.frames[-1].type == "send"
+        assert roots == [("grammar.create_unanswered", 1), ("http.status", 1)]
     else:  # the held response was cut where conform stopped reading
         assert ("grammar.truncated", len(probe.frames)) in roots
 
@@ -279,7 +280,8 @@ def test_a_hostile_server_is_graded_frame_by_frame_never_an_exception(hostile: s
     [result] = report.scenarios
     assert [(f.rule, f.index) for f in result.findings] == [
         ("grammar.malformed_frame", 1), ("grammar.malformed_frame", 2),
-        ("grammar.malformed_frame", 3), ("grammar.malformed_frame", 4)]
+        ("grammar.malformed_frame", 3), ("grammar.malformed_frame", 4),
+        ("grammar.create_unanswered", 5)]  # no frame answered the create, and it closed
     assert result.status == "failed" and report.exit_code == 1
     # the fourth frame names no response: the create reads as refused, and conform stops
     assert "refused" in result.reason

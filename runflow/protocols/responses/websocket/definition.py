@@ -36,6 +36,7 @@ from runflow.protocols.responses.definition import RESPONSE, TABLES, build_respo
 
 __all__ = [
     "CONNECTION",
+    "CUT",
     "LANE",
     "MACHINES",
     "OPTIONAL_SETUP",
@@ -158,6 +159,7 @@ class WsCode(str, Enum):
     SUCCESSOR_UNCOMMITTED = "successor_uncommitted"
     SUCCESSOR_MISSING = "successor_missing"
     TRUNCATED = "truncated"
+    CREATE_UNANSWERED = "create_unanswered"
 
     def __str__(self) -> str:
         return self.value
@@ -235,7 +237,16 @@ RULES: dict[WsCode, ConnectionRule] = {r.code: r for r in (
                    "response.created on the same lane", "SDK"),
     ConnectionRule(WsCode.TRUNCATED, "error", "receive",
                    "the conversation ended with a response in flight", "WS"),
+    ConnectionRule(WsCode.CREATE_UNANSWERED, "error", "receive",
+                   "every response.create is answered, by its response.created or an error "
+                   "event; a conversation that ends first lost the create, as a stream cut "
+                   "before its terminal event loses the response", "WS"),
 )}
+
+CUT: frozenset[WsCode] = frozenset({WsCode.TRUNCATED, WsCode.SUCCESSOR_MISSING,
+                                    WsCode.CREATE_UNANSWERED})
+"""The codes with which a conversation that :meth:`ConnectionFlow.close` ends counts
+as cut (``"truncated"``), not ``"closed"``."""
 
 
 # --------------------------------------------------------------------------- #

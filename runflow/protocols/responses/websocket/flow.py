@@ -22,6 +22,7 @@ from runflow.engine.limits import Limits
 from runflow.engine.machines import build_machine, move_table
 from runflow.protocols.responses.flow import ResponseFlow
 from runflow.protocols.responses.websocket.definition import (
+    CUT,
     MACHINES,
     RULES,
     TERMINAL_EVENTS,
@@ -59,9 +60,8 @@ class _Connection:
 _MACHINES = {name: build_machine(table) for name, table in MACHINES.items()}
 _ALLOWED = {name: table.lookup() for name, table in MACHINES.items()}
 _MOVES = {name: move_table(machine) for name, machine in _MACHINES.items()}
-"""Each machine's ``(state, event) -> dest`` read off the machine (self-loops, which
-enter nothing, are left out): a move sets the state and tells :meth:`ConnectionFlow.
-_entered`, which is all the machine's hook does, without a ``transitions`` trigger."""
+"""Each machine's ``(state, event) -> dest`` (self-loops, entering nothing, left out): a
+move sets the state and calls ``_entered``, all the hook does, with no trigger."""
 
 
 class ConnectionFlow:
@@ -140,15 +140,13 @@ class ConnectionFlow:
         return self._frame("receive", frame, self._on_receive)
 
     def close(self) -> str:
-        """The socket ended. Returns ``"closed"``, or ``"truncated"`` when a response
-        was still in flight or a successor still owed."""
+        """The socket ended: ``"truncated"`` with a response, successor or create owed
+        (:data:`~.definition.CUT`), else ``"closed"``."""
         before = len(self.violations)
         self._direction, self._event = "close", None
         self._end("close", "unknown")
         self._move(self.connection, "connection", "close")
-        cut = any(v.code in (WsCode.TRUNCATED, WsCode.SUCCESSOR_MISSING)
-                  for v in self.violations[before:])
-        return "truncated" if cut else "closed"
+        return "truncated" if any(v.code in CUT for v in self.violations[before:]) else "closed"
 
     def lost(self) -> None:
         """The socket was lost (no close): what was in flight is cut, steering
@@ -488,6 +486,9 @@ class ConnectionFlow:
                     self._violate(WsCode.TRUNCATED, f"the conversation ended while "
                                   f"{current.id} was in flight", lane.id, current.id)
                 current.flow.close()
+            if lane.queued and lane_event == "close":
+                self._violate(WsCode.CREATE_UNANSWERED, f"the conversation ended before "
+                              f"{lane.queued} create(s) on it were answered", lane.id)
             if lane.state == "succeeding" and lane_event == "close":
                 self._violate(WsCode.SUCCESSOR_MISSING, f"the conversation ended before the "
                               f"successor of {lane.steered_from}", lane.id,
