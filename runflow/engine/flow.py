@@ -250,10 +250,19 @@ class Flow(Recovery, Deltas, StreamSteps):
         state.closed = False
         c = self._c
         try:
-            if c.type_field is not None and type(data) is dict:
-                name = self._named(name, data, index)
-                if c.sequence_field is not None and self._replayed(name, data, index):
-                    return
+            type_field = c.type_field
+            if type_field is not None and type(data) is dict:
+                if data.get(type_field) != name:  # the line and the data agree: nothing to do
+                    name = self._named(name, data, index)
+                sequence_field = c.sequence_field
+                if sequence_field is not None:
+                    seq = data.get(sequence_field)
+                    last = state.sequence
+                    # the next number, as nearly every event has it: nothing to check
+                    if type(seq) is int and last is not None and seq == last + 1:
+                        state.sequence = seq
+                    elif self._replayed(name, data, index):
+                        return
             route = c.routes.get(name) if name is not None else None
             kind = route[0] if route is not None and not isinstance(data, BadData) else None
             if kind is EventKind.DONE or kind is EventKind.ERROR:

@@ -17,6 +17,11 @@ from runflow.engine.entities import Tracker
 __all__ = ["Journal"]
 
 
+def _copy(counts: dict[str, int]) -> dict[str, int] | None:
+    """A copy of a counter to restore, or None for an empty one (restored empty)."""
+    return dict(counts) if counts else None
+
+
 class Journal(FlowCore):
     """Save and restore around one status event (a mixin of
     :class:`runflow.engine.flow.Flow`)."""
@@ -26,14 +31,18 @@ class Journal(FlowCore):
         (only a bug can make it fail: every check ran before)."""
         s = self._s
         hooks = self._hooks
+        history = s.history
+        marks = s.marks
+        acc = tracker.acc
+        # a clean stream's counters and notes are empty: nothing to copy (None)
         return (
             tracker.state, tracker.raw, tracker.typed, tracker.status_override,
-            tracker.recovered, tracker.acc.save() if tracker.acc is not None else None,
-            s.root, s.scope, s.root_id, s.scope_id, s.stream_moves, len(s.history),
-            s.history[-1] if s.history else None,
-            s.history_dropped, len(s.violations), dict(s.repeats), dict(s.suppressed),
-            dict(s.expected),
-            {k: len(v) for k, v in s.marks.items()}, self._first_error,
+            tracker.recovered, acc.save() if acc is not None else None,
+            s.root, s.scope, s.root_id, s.scope_id, s.stream_moves, len(history),
+            history[-1] if history else None,
+            s.history_dropped, len(s.violations), _copy(s.repeats), _copy(s.suppressed),
+            _copy(s.expected),
+            {k: len(v) for k, v in marks.items()} if marks else None, self._first_error,
             len(hooks.pending) if hooks is not None else None,
         )
 
@@ -41,8 +50,10 @@ class Journal(FlowCore):
         s = self._s
         (tracker.state, tracker.raw, tracker.typed, tracker.status_override,
          tracker.recovered, acc, s.root, s.scope, s.root_id, s.scope_id, s.stream_moves,
-         history, last, s.history_dropped, violations, s.repeats, s.suppressed, s.expected, marks,
+         history, last, s.history_dropped, violations, repeats, suppressed, expected, marks,
          self._first_error, pending) = saved
+        s.repeats, s.suppressed, s.expected = repeats or {}, suppressed or {}, expected or {}
+        marks = marks or {}
         if acc is not None and tracker.acc is not None:
             tracker.acc.restore(acc)
         del s.history[history:]

@@ -124,8 +124,8 @@ class Resolving(FlowCore):
         parent: Tracker | None = None
         if table.parent_group is not None:
             parent = self._slot(table.parent_group, indices[:-1])
-            where = spot(table.position[:-1], indices[:-1])
             if parent is None:
+                where = spot(table.position[:-1], indices[:-1])
                 reject(Code.UNKNOWN_ENTITY,
                        f"{name} at {where}: this flow has seen nothing there in "
                        f"{table.parent_group}", EntityRef(kind=kind, id=where))
@@ -133,7 +133,8 @@ class Resolving(FlowCore):
                 reject(Code.EVENT_AFTER_TERMINAL,
                        f"{name} for {parent.label} after it ended {parent.state!r}", parent)
         key = slot_key(table.group, indices)
-        existing = self._slot(table.group, indices)
+        found = state.slots.get(key)
+        existing = state.children[found[0]].get(found[1]) if found is not None else None
         owner = parent.owner if parent is not None else None
         oid = obj.get("id") if type(obj) is dict else None
         if type(oid) is not str:  # no id, or one of another type (a rule may report it):

@@ -11,21 +11,48 @@ journal (:mod:`runflow.engine.journal`) puts the flow back as it was.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from runflow.engine.accumulator import MISSING, shorten
 from runflow.engine.core import may_overflow, reject
-from runflow.engine.definition import EntityTable
 from runflow.engine.entities import Tracker, merge_server_object
 from runflow.engine.journal import Journal
 from runflow.engine.jsonparse import has_non_finite
-from runflow.engine.machines import trigger_name
+from runflow.engine.machines import Compiled, trigger_name
 from runflow.engine.resolving import Resolving
 from runflow.engine.shapes import json_type
 from runflow.engine.state import StateChange
 from runflow.engine.violations import Code, EntityRef
 
 __all__ = ["StatusEvents"]
+
+
+_Plan = tuple[Any, ...]
+"""What a status event does to one entity kind, looked up once (see :func:`_plan`)."""
+
+_PLANS: dict[int, tuple[Compiled, dict[tuple[str, str], _Plan]]] = {}
+"""Each compiled definition's plans, by ``(entity, event)``, filled on first use."""
+
+
+def _plans(c: Compiled) -> dict[tuple[str, str], _Plan]:
+    hit = _PLANS.get(id(c))
+    if hit is None or hit[0] is not c:
+        hit = _PLANS[id(c)] = (c, {})
+    return hit[1]
+
+
+def _plan(c: Compiled, kind: str, name: str) -> _Plan:
+    """The definition's lookups for ``name`` about a ``kind`` entity, gathered once:
+    its table, its moves (``(state, event) -> dest``), the destinations its object's
+    status may choose, its ``check`` and ``after`` rules, whether it carries a final
+    object, and the machine's move table. The hot path then does one dict lookup
+    for all of them; the definition stays their only source."""
+    return (
+        c.tables[kind], c.lookup[kind], c.status_dests.get((kind, name)),
+        c.check_rules.get((kind, name), ()), c.after_rules.get((kind, name), ()),
+        name in c.final_object_events, c.moves[kind],
+    )
 
 
 class StatusEvents(Resolving, Journal):
@@ -52,7 +79,11 @@ class StatusEvents(Resolving, Journal):
                        f"object, got {json_type(obj)}")
         if kind is None:  # a shared event: the object's discriminator picks the table
             kind = self._dispatch(name, obj)
-        table = c.tables[kind]
+        plans = _plans(c)
+        plan = plans.get((kind, name))
+        if plan is None:
+            plan = plans[(kind, name)] = _plan(c, kind, name)
+        table, lookup, chosen, check_rules, _, _, _ = plan
         shape = table.shape
         checked = obj if carries is not None else data
         problem = (shape.problem(obj, carries or "") if shape is not None and carries is not None
@@ -65,36 +96,43 @@ class StatusEvents(Resolving, Journal):
         tracker, new = (self._locate(table, obj, data, name) if table.position
                         else self._resolve(table, obj, name))
         state = tracker.state
-        dest = c.lookup[kind].get((state, name))
+        dest = lookup.get((state, name))
         if dest is None:
-            allowed = sorted(e for (s, e) in c.lookup[kind] if s == state)
+            allowed = sorted(e for (s, e) in lookup if s == state)
             reject(
                 Code.INVALID_TRANSITION,
                 f"{name} is not allowed for {tracker.label} in state {state!r}; "
                 f"allowed: {', '.join(allowed) or 'nothing (terminal)'}",
                 tracker,
             )
-        if obj is not None and table.status_field is not None:
-            chosen = c.status_dests.get((kind, name))
-            if chosen is not None and obj.get(table.status_field) in chosen:
+        if chosen is not None and obj is not None and table.status_field is not None:
+            if obj.get(table.status_field) in chosen:
                 dest = obj[table.status_field]
-        flow_state = self._s
-        for rule in c.check_rules.get((kind, name), ()):
-            seen = data if rule.sees == "data" else obj
-            for found in rule.check(flow_state, tracker, seen, name):
-                reject(rule.code, found.message, found.entity or tracker)  # type: ignore[arg-type]
+        if check_rules:
+            flow_state = self._s
+            for rule in check_rules:
+                seen = data if rule.sees == "data" else obj
+                for found in rule.check(flow_state, tracker, seen, name):
+                    reject(rule.code, found.message, found.entity or tracker)
         # -- accepted from here on: apply, then move, then the after rules --
         saved = self._save(tracker)
         hooks = self._hooks
-        self._staged = [] if hooks is not None else None
+        if hooks is None:
+            try:
+                self._apply_status(tracker, plan, obj, data, name, index, state, dest, new)
+            except BaseException:
+                self._restore(tracker, saved, new)  # applied whole or not at all
+                raise
+            return
+        self._staged = []
         try:
-            self._apply_status(tracker, table, obj, data, name, index, state, dest, new)
+            self._apply_status(tracker, plan, obj, data, name, index, state, dest, new)
         except BaseException:
             self._staged = None
             self._restore(tracker, saved, new)  # applied whole or not at all
             raise
         staged, self._staged = self._staged, None
-        if staged and hooks is not None:
+        if staged:
             hooks.entered_at(self._s, staged)
 
     def _dispatch(self, name: str, obj: Any) -> str:
@@ -110,17 +148,14 @@ class StatusEvents(Resolving, Journal):
                    f"{', '.join(sorted(t for t in tags if t != '*'))}")
         return kind
 
-    def _apply_status(self, tracker: Tracker, table: EntityTable, obj: Any, data: Any,
+    def _apply_status(self, tracker: Tracker, plan: _Plan, obj: Any, data: Any,
                       name: str, index: int, state: str, dest: str, new: bool) -> None:
-        c = self._c
-        flow_state = self._s
+        table, lookup, _, _, after_rules, final, moves = plan
         kind = table.entity
         if new:
             self._adopt(tracker, obj)
-        value = obj if obj is not None else data
-        if (name in c.final_object_events and tracker.deltas
-                and tracker.label not in flow_state.capped):
-            self._check_divergence(tracker, value, name, index)
+        if final and tracker.deltas and tracker.label not in self._s.capped:
+            self._check_divergence(tracker, obj if obj is not None else data, name, index)
         if obj is not None:
             merge_server_object(tracker, obj)
             status_field = table.status_field
@@ -140,19 +175,19 @@ class StatusEvents(Resolving, Journal):
         elif tracker.acc is not None:
             tracker.typed = None
             tracker.acc.absorb(data)  # a value event (``output_text.done``) ends the value
-        self._move(tracker, kind, name, state, dest, index)
-        for rule in c.after_rules.get((kind, name), ()):
+        self._move(tracker, kind, name, state, dest, index, lookup, moves)
+        for rule in after_rules:
             if rule.states is None or dest in rule.states:
                 self._report(rule, tracker, data if rule.sees == "data" else obj, name, index)
 
     def _move(self, tracker: Tracker, kind: str, event: str, source: str, dest: str,
-              index: int) -> None:
+              index: int, lookup: Mapping[tuple[str, str], str],
+              moves: Mapping[tuple[str, str], str] | None) -> None:
         state = self._s
         if dest != source:  # a self-loop is an internal transition: nothing to run
             c = self._c
-            default = c.lookup[kind][(source, event)]
+            default = lookup[(source, event)]
             trigger = event if dest == default else trigger_name(event, dest, default)
-            moves = c.moves[kind]
             if moves is not None:  # the machine's own moves, as a table (machines.py)
                 tracker.state = entered = moves[(source, trigger)]
                 self._entered(tracker, entered)

@@ -23,6 +23,10 @@ type, and always right on hostile input; this module makes that cheap:
   same object as typing it inside the whole: the result never depends on what
   was remembered (``tests/test_responses_typed.py`` compares both paths on every
   shared recording).
+* **A flat part that failed is built once.** A model of scalars that fails the
+  same way in every response (``input_tokens_details`` without
+  ``cache_write_tokens``) is remembered by its exact values and types, and handed
+  out as a copy: the same object as building it again, for a copy's price.
 """
 
 from __future__ import annotations
@@ -120,6 +124,31 @@ class _Plan:
     """Fields of :attr:`models` that failed validation in this class before: typed
     alone first from now on (replaced whole, never edited: safe to read while
     another thread adds to it)."""
+    built: dict[tuple[tuple[str, type, Any], ...], BaseModel] = field(default_factory=dict)
+    """Flat values (scalars only) that failed validation, by their exact items, and
+    the model built leniently from each: never handed out, only copies of it."""
+
+
+_BUILT_MAX = 64
+"""How many flat failed values each class remembers (the first ones: real traffic
+repeats a handful)."""
+_SCALARS = (str, int, bool, type(None))
+"""Value types a remembered flat value may hold (no float: ``-0.0 == 0.0``)."""
+_KEPT = (*_SCALARS, float)
+"""Field value types of a model built from a flat value that make it safe to
+remember (a default list or a nested model would be shared by the copies)."""
+
+
+def _flat_key(wire: dict[str, Any]) -> tuple[tuple[str, type, Any], ...] | None:
+    """The exact items of a value of scalars (type included: ``0`` is not
+    ``False``), or None when it holds anything else."""
+    key = []
+    for name, value in wire.items():
+        kind = type(value)
+        if kind not in _SCALARS:
+            return None
+        key.append((name, kind, value))
+    return tuple(key)
 
 
 @cache
@@ -184,6 +213,11 @@ def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, A
     adds to what the class remembers of failed parts (the reference path of the
     tests)."""
     plan = _plan(model)
+    flat = _flat_key(wire) if learn and not given else None
+    if flat is not None:
+        seen = plan.built.get(flat)
+        if seen is not None:
+            return seen.model_copy()
     lists = plan.lists
     placeholders: dict[str, Any] = {name: [] for name in given}
     fast = {**wire, **placeholders}
@@ -216,6 +250,11 @@ def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, A
             values.update(placeholders)  # set (``exclude_unset`` keeps them), filled below
             values.update({name: [] for name in long})
             typed = BaseModel.model_construct.__func__(model, None, **values)  # type: ignore[attr-defined]
+        if (flat is not None and len(plan.built) < _BUILT_MAX
+                and all(type(v) in _KEPT for v in typed.__dict__.values())
+                and not typed.__pydantic_extra__):
+            # all of it immutable: a shallow copy shares nothing that can change
+            plan.built[flat] = typed.model_copy()  # never handed out: only copies of it
     for name in long:
         typed.__dict__[name] = [typed_by_tag(v, lists[name]) for v in wire[name]]
     typed.__dict__.update(given)
