@@ -48,12 +48,14 @@ from runflow.engine.flow import Flow
 from runflow.engine.lazy import resolve
 from runflow.engine.profiles import Profile
 from runflow.protocols.assistants import diagrams as assistants_diagrams
+from runflow.protocols.assistants import events as assistants_events
 from runflow.protocols.assistants import order as assistants_order
 from runflow.protocols.diagram_set import DiagramSet
 from runflow.protocols.order import Expectation
 from runflow.protocols.payload import Invariant
 from runflow.protocols.profiles import add_profiles
 from runflow.protocols.responses import diagrams as responses_diagrams
+from runflow.protocols.responses import events as responses_events
 from runflow.protocols.responses import order as responses_order
 from runflow.protocols.responses import profiles as responses_profiles
 
@@ -254,55 +256,13 @@ def detect(events: Iterable[tuple[str | None, Any]]) -> str:
 
 
 # --------------------------------------------------------------------------- #
-# The shipped rows. Their event names are copied here from the definitions
-# (PROTOCOL_EVENTS of each), so that detection builds neither definition; the copy
-# is compared with the definition when it loads, and by tests/test_startup.py.
+# The shipped rows. Their event names come from each protocol's light ``events``
+# module (the definition reads the same set), so that detection builds neither
+# definition; the row is still compared with the definition when it loads.
 # --------------------------------------------------------------------------- #
-_RUN = "thread.run."
-_ASSISTANTS_EVENTS = frozenset({
-    "thread.created", "thread.message.created", "thread.message.in_progress",
-    "thread.message.delta", "thread.message.completed", "thread.message.incomplete",
-    *(_RUN + s for s in ("created", "queued", "in_progress", "requires_action", "completed",
-                         "incomplete", "failed", "cancelling", "cancelled", "expired")),
-    *(_RUN + "step." + s for s in ("created", "in_progress", "delta", "completed", "failed",
-                                   "cancelled", "expired")),
-    "error", "done",
-})
-_R = "response."
-_RESPONSES_EVENTS = frozenset({
-    "error", "done", "keepalive", "ping",
-    *(_R + s for s in (
-        "created", "queued", "in_progress", "completed", "incomplete", "failed", "cancelled",
-        "keep_alive", "output_item.added", "output_item.done",
-        "content_part.added", "content_part.done",
-        "output_text.delta", "output_text.done", "output_text.annotation.added",
-        "refusal.delta", "refusal.done", "reasoning_text.delta", "reasoning_text.done",
-        "reasoning_summary_part.added", "reasoning_summary_part.done",
-        "reasoning_summary_text.delta", "reasoning_summary_text.done",
-        "function_call_arguments.delta", "function_call_arguments.done",
-        "custom_tool_call_input.delta", "custom_tool_call_input.done",
-        "web_search_call.in_progress", "web_search_call.searching", "web_search_call.completed",
-        "file_search_call.in_progress", "file_search_call.searching",
-        "file_search_call.completed",
-        "code_interpreter_call.in_progress", "code_interpreter_call.interpreting",
-        "code_interpreter_call.completed",
-        "code_interpreter_call_code.delta", "code_interpreter_call_code.done",
-        "image_generation_call.in_progress", "image_generation_call.generating",
-        "image_generation_call.partial_image", "image_generation_call.completed",
-        "mcp_call.in_progress", "mcp_call.completed", "mcp_call.failed",
-        "mcp_call_arguments.delta", "mcp_call_arguments.done",
-        "mcp_list_tools.in_progress", "mcp_list_tools.completed", "mcp_list_tools.failed",
-        "shell_call_command.added", "shell_call_command.delta", "shell_call_command.done",
-        "shell_call_output_content.delta", "shell_call_output_content.done",
-        "compaction.compacting", "apply_patch_call_operation_diff.delta",
-        "apply_patch_call_operation_diff.done",
-        "audio.delta", "audio.done", "audio.transcript.delta", "audio.transcript.done",
-    )),
-})
-
 register(Registered(
     definition="runflow.protocols.assistants.definition:ASSISTANTS",
-    detection=Detection("assistants", _ASSISTANTS_EVENTS),
+    detection=Detection("assistants", assistants_events.PROTOCOL_EVENTS),
     flow="runflow.protocols.assistants.flow:RunFlow",
     diagrams=assistants_diagrams.DIAGRAMS,
     invariants="runflow.protocols.assistants.invariants:INVARIANTS",
@@ -310,7 +270,8 @@ register(Registered(
     scenarios="runflow.conform.assistants:ASSISTANTS_SCENARIOS"))
 register(Registered(
     definition="runflow.protocols.responses.definition:RESPONSES",
-    detection=Detection("responses", _RESPONSES_EVENTS, "type", "sequence_number"),
+    detection=Detection("responses", responses_events.PROTOCOL_EVENTS, "type",
+                        "sequence_number"),
     flow="runflow.protocols.responses.flow:ResponseFlow",
     diagrams=responses_diagrams.DIAGRAMS,
     invariants="runflow.protocols.responses.invariants:INVARIANTS",

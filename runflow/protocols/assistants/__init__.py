@@ -11,7 +11,7 @@ Recipe: add a run status
 1. ``definition.py``: add the status to ``RUN.states``; add the event that moves
    the run there (``Transition("thread.run.<status>", sources, "<status>")``) and
    the status to the ``sources`` of the events that leave it; add the event name to
-   ``PROTOCOL_EVENTS``. Say how the status behaves in the run table's sets:
+   ``PROTOCOL_EVENTS`` in ``events.py``. Say how the status behaves in the run table's sets:
    ``terminal`` (the run ends), ``pauses`` (the stream may end with ``done`` and a
    new stream continue it, as at ``requires_action``), ``children_open`` (steps and
    messages may move) or ``children_closing`` (they may only end).

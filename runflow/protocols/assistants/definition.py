@@ -37,7 +37,8 @@ Recipe: adding a state
 Adding, say, a run status ``thread.run.paused`` (in_progress -> paused ->
 in_progress) takes rows only:
 
-1. add ``"thread.run.paused"`` to :data:`PROTOCOL_EVENTS`;
+1. add ``"thread.run.paused"`` to :data:`PROTOCOL_EVENTS` (in :mod:`.events`, which the
+   registry's detection reads too);
 2. add ``"paused"`` to ``RUN.states``, a row
    ``Transition("thread.run.paused", (U, "in_progress"), "paused", why)``, and
    ``"paused"`` to the sources of ``thread.run.in_progress``;
@@ -86,6 +87,7 @@ from runflow.engine.objects import dig
 from runflow.engine.shapes import ID, INDEX, STR, Choice, List, Obj, Opt, Req
 from runflow.engine.violations import Code, EntityRef, Severity
 from runflow.protocols.assistants.accumulators import MessageContent, StepDetails
+from runflow.protocols.assistants.events import PROTOCOL_EVENTS
 
 __all__ = [
     "ASSISTANTS",
@@ -113,41 +115,6 @@ class Entity(str, Enum):
     def __str__(self) -> str:
         return self.value
 
-
-# --------------------------------------------------------------------------- #
-# The protocol events. Kept as a literal list (not read from the openai SDK) so a
-# newer SDK can never change what this library accepts; a test checks that every
-# event of ``openai.types.beta.AssistantStreamEvent`` is listed here.
-# --------------------------------------------------------------------------- #
-PROTOCOL_EVENTS: frozenset[str] = frozenset(
-    {
-        "thread.created",
-        "thread.run.created",
-        "thread.run.queued",
-        "thread.run.in_progress",
-        "thread.run.requires_action",
-        "thread.run.completed",
-        "thread.run.incomplete",
-        "thread.run.failed",
-        "thread.run.cancelling",
-        "thread.run.cancelled",
-        "thread.run.expired",
-        "thread.run.step.created",
-        "thread.run.step.in_progress",
-        "thread.run.step.delta",
-        "thread.run.step.completed",
-        "thread.run.step.failed",
-        "thread.run.step.cancelled",
-        "thread.run.step.expired",
-        "thread.message.created",
-        "thread.message.in_progress",
-        "thread.message.delta",
-        "thread.message.completed",
-        "thread.message.incomplete",
-        "error",
-        "done",
-    }
-)
 
 STREAM_EVENTS = {"done": EventKind.DONE, "error": EventKind.ERROR}
 IGNORED_EVENTS: frozenset[str] = frozenset()
