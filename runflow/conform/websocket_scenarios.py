@@ -26,8 +26,9 @@ __all__ = ["WEBSOCKET_SCENARIOS", "scenarios_markdown"]
 
 MISSING = "resp_runflowConformMissing"
 """A response id no server knows."""
-_LONG = " ".join(f"word{i}" for i in range(120))
-"""Lane a's text in ``lanes``: long enough to be in flight while lane b streams."""
+_LONG = " ".join(f"word{i}" for i in range(600))
+"""Lane a's text in ``lanes``: long enough to be in flight while lane b streams, even
+when a loaded machine delays lane b's create."""
 _BAD_INPUT = [{"role": "assistant", "content": "not a user message"}]
 """Steering input that is not user input (``invalid_input``)."""
 
