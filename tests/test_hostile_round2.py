@@ -157,7 +157,8 @@ def test_a_websocket_frame_nested_deep_is_a_malformed_frame(frame: Any, directio
     assert [(v.code, v.index, v.direction) for v in said] == [
         ("malformed_frame", 1, direction)]
     assert "nested deeper than 200 levels" in said[0].message
-    assert flow.close() == "closed"
+    assert flow.close() == "truncated"  # the create was never answered
+    assert [v.code for v in flow.violations][-1] == "create_unanswered"
 
 
 def test_websocket_violations_cut_long_names_and_stop_repeating() -> None:
