@@ -62,7 +62,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from runflow.engine.definition import UNSEEN
 from runflow.engine.flow import Flow
@@ -105,6 +105,7 @@ __all__ = [
     "Escape",
     "Input",
     "Result",
+    "Seeded",
     "Source",
     "Target",
     "TypeFuzzReport",
@@ -113,6 +114,7 @@ __all__ = [
     "json_paths",
     "load_corpus",
     "mutated_text",
+    "nth_input",
     "run_input",
     "run_typefuzz",
     "seed_corpus",
@@ -381,17 +383,28 @@ class TypeFuzzReport:
         return "\n".join(lines)
 
 
-def _nth(corpus: Corpus, n: int) -> Input:
-    """Input number ``n`` of the corpus, in order: sources, their (event, path)
-    pairs, values, modes."""
-    labels, modes = corpus.target.labels, corpus.target.modes
+class Seeded(Protocol):
+    """What :func:`nth_input` reads of a seed (a recording's :class:`Source`, or a
+    WebSocket conversation): its name and each (event or frame, JSON path)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def paths(self) -> tuple[tuple[int, JSONPath], ...]: ...
+
+
+def nth_input(seeds: Sequence[Seeded], target: Target, n: int) -> Input:
+    """Input number ``n`` of a corpus, in order: seeds, their (event, path) pairs,
+    values, modes."""
+    labels, modes = target.labels, target.modes
     k, rest = divmod(n, len(labels) * len(modes))
     label, mode = labels[rest // len(modes)], modes[rest % len(modes)]
-    for source in corpus.sources:
-        if k < len(source.paths):
-            index, path = source.paths[k]
-            return Input(source.name, index, path, label, mode)
-        k -= len(source.paths)
+    for seed in seeds:
+        if k < len(seed.paths):
+            index, path = seed.paths[k]
+            return Input(seed.name, index, path, label, mode)
+        k -= len(seed.paths)
     raise IndexError(n)
 
 
@@ -413,7 +426,7 @@ def run_typefuzz(corpus: Corpus, budget: int, seed: int = 0, *,
     given = {s.name: repr(s.events) for s in corpus.sources}
     report = TypeFuzzReport(space=total, sources=len(corpus.sources), labels=target.labels)
     for done, n in enumerate(picks, start=1):
-        inp = _nth(corpus, n)
+        inp = nth_input(corpus.sources, target, n)
         result = run_input(by_name[inp.source], inp, clean[(inp.source, inp.mode)], target,
                            sdk)
         report.inputs += 1

@@ -57,6 +57,7 @@ from runflow.testing.typefuzz import (
     escape_site,
     inconsistencies,
     mutated_text,
+    nth_input,
 )
 from runflow.testing.typefuzz_corpus import json_paths
 from runflow.testing.typefuzz_layers import read_everything
@@ -323,18 +324,6 @@ def run_ws_input(conv: Conversation, inp: Input, clean: ConnectionFlow,
                   inconsistent=tuple(problems)), peak
 
 
-def _nth(corpus: WsCorpus, n: int) -> Input:
-    labels, modes = corpus.target.labels, corpus.target.modes
-    k, rest = divmod(n, len(labels) * len(modes))
-    label, mode = labels[rest // len(modes)], modes[rest % len(modes)]
-    for conv in corpus.conversations:
-        if k < len(conv.paths):
-            index, path = conv.paths[k]
-            return Input(conv.name, index, path, label, mode)
-        k -= len(conv.paths)
-    raise IndexError(n)
-
-
 def run_ws_typefuzz(corpus: WsCorpus, budget: int, seed: int = 0, *,
                     progress: Callable[[int, int, TypeFuzzReport], None] | None = None,
                     every: int = 500, memory_every: int = 1000) -> TypeFuzzReport:
@@ -350,7 +339,7 @@ def run_ws_typefuzz(corpus: WsCorpus, budget: int, seed: int = 0, *,
     report = TypeFuzzReport(space=total, sources=len(corpus.conversations),
                             labels=corpus.target.labels)
     for done, n in enumerate(picks, start=1):
-        inp = _nth(corpus, n)
+        inp = nth_input(corpus.conversations, corpus.target, n)
         result, peak = run_ws_input(by_name[inp.source], inp, clean[inp.source],
                                     corpus.target, measure=done % memory_every == 0)
         report.inputs += 1
