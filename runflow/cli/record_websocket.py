@@ -77,8 +77,24 @@ class _Recorder:
     def __init__(self, target: IO[bytes], flow: ConnectionFlow, idle: float) -> None:
         self.target, self.flow, self.idle = target, flow, idle
         self.sent = self.received = 0
+        self.last = time.monotonic()
+        """When the last frame came (or the socket opened): what the watchdog reads."""
         self.timed_out = False
         """The socket was closed because no frame came for ``idle`` seconds."""
+
+    def watch(self, conn: Any, done: threading.Event) -> threading.Thread:
+        """One watchdog for the session: it closes ``conn`` (so a blocked
+        ``recv_bytes`` raises) once no frame has come for ``idle`` seconds."""
+        def run() -> None:
+            while not done.wait(min(self.idle, 1.0) / 4):
+                if time.monotonic() - self.last > self.idle:
+                    self.timed_out = True
+                    conn.close()
+                    return
+
+        dog = threading.Thread(target=run, name="runflow-record-watchdog", daemon=True)
+        dog.start()
+        return dog
 
     def _write(self, kind: str, text: str) -> None:
         line = {"type": kind, "time": time.time(), "opcode": 1, "data": text}
@@ -95,17 +111,8 @@ class _Recorder:
     def receive(self, conn: Any) -> dict[str, Any]:
         """The next server event as JSON (after it is recorded and fed to the flow,
         which reports a frame that is not an event object; here it is ``{}``)."""
-        def give_up() -> None:
-            self.timed_out = True
-            conn.close()  # the blocked recv_bytes below then raises
-
-        watchdog = threading.Timer(self.idle, give_up)
-        watchdog.daemon = True
-        watchdog.start()
-        try:
-            raw = conn.recv_bytes()
-        finally:
-            watchdog.cancel()
+        raw = conn.recv_bytes()
+        self.last = time.monotonic()
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
         self._write("receive", text)
         self.received += 1
@@ -208,6 +215,9 @@ def record_websocket(args: argparse.Namespace, out: Output, target: IO[bytes]) -
                                f"{exc.response.status_code}") from None
         except (OSError, WebSocketException) as exc:
             raise CommandError(f"cannot reach {args.base_url}: {_reason(exc)}") from None
+        done = threading.Event()
+        recorder.last = time.monotonic()
+        dog = recorder.watch(conn, done)
         try:
             refused = _loop(recorder, conn, args, notes)
         except (OSError, WebSocketException) as exc:
@@ -215,6 +225,8 @@ def record_websocket(args: argparse.Namespace, out: Output, target: IO[bytes]) -
             notes.append(f"no frame for {args.idle_timeout:g} s (--idle-timeout): closed"
                          if recorder.timed_out else f"the connection was cut: {_reason(exc)}")
         finally:
+            done.set()
+            dog.join()
             manager.__exit__(None, None, None)
     finally:
         client.close()
