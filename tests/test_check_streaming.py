@@ -174,7 +174,20 @@ def test_a_jsonl_line_past_max_event_bytes_is_never_held_whole(ended: bool) -> N
     data = good + b"\n" + huge + (b"\n" + good if ended else b"")
     row = REGISTRY["assistants"]
     flow = row.flow_class(protocol=row.definition, limits=Limits(max_event_bytes=cap))
-    feeder = Feeder(flow, "jsonl")
+    seen: list[tuple[int, Any]] = []
+
+    class Seen:  # what a grader beside the flow is told of each event
+        def sse_event(self, index: int, name: str | None, raw: bytes | None,
+                      parsed: Any) -> None:
+            raise AssertionError("a JSON lines file has no SSE events")
+
+        def jsonl_event(self, index: int, record: Any, raw: bytes) -> None:
+            seen.append((index, record))
+
+        def settle(self, violations: list[Any]) -> None:
+            pass
+
+    feeder = Feeder(flow, "jsonl", listener=Seen())
     held = 0
     for start in range(0, len(data), 1000):
         feeder.feed(data[start:start + 1000])
@@ -185,6 +198,8 @@ def test_a_jsonl_line_past_max_event_bytes_is_never_held_whole(ended: bool) -> N
     assert overlong.code.value == "malformed_event"
     assert overlong.message == f"line 2: longer than max_event_bytes ({cap:,} bytes); not read"
     assert feeder.flow.event_count == (3 if ended else 2)
+    assert [index for index, _ in seen] == list(range(feeder.flow.event_count))
+    assert seen[1] == (1, None)  # the overlong line is an event the graders see too
 
 
 # --------------------------------------------------------------------------- #

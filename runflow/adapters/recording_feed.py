@@ -142,7 +142,7 @@ class Feeder:
         if self.format == "jsonl":
             if self._overlong:
                 self._overlong = False
-                self._jsonl_overlong(self.flow.limits.max_event_bytes)
+                self._jsonl_line(b"", overlong=self.flow.limits.max_event_bytes)
             elif self._carry:
                 line, self._carry, self._carried = b"".join(self._carry), [], 0
                 self._jsonl_line(line)
@@ -203,31 +203,17 @@ class Feeder:
                 continue  # the start of a line the next chunk ends
             if self._overlong:
                 self._overlong = False
-                self._jsonl_overlong(cap)
+                self._jsonl_line(b"", overlong=cap)
                 continue
             line = self._carry[0] if len(self._carry) == 1 else b"".join(self._carry)
             self._carry, self._carried = [], 0
             self._jsonl_line(line.rstrip(b"\r\n"))
 
-    def _jsonl_overlong(self, cap: int) -> None:
-        """A line longer than ``Limits.max_event_bytes``: counted as one malformed
-        event at its line, its bytes never held whole."""
+    def _jsonl_line(self, raw: bytes, *, overlong: int | None = None) -> None:
+        """One line; ``overlong`` (the cap) for a line longer than
+        ``Limits.max_event_bytes``, whose bytes were not kept: one malformed event."""
         self._number += 1
-        index = self.flow.event_count
-        self._recent[index] = self._number
-        self._recent.pop(index - RECENT, None)
-        if self._every:
-            self.lines[index] = self._number
-        self._held = None
-        for violation in self.flow.feed({"data": None}):
-            if violation.code is Code.MALFORMED_EVENT:
-                _reword(self.flow, violation, None, f"line {self._number}: longer than "
-                        f"max_event_bytes ({cap:,} bytes); not read")
-        self._settle()
-
-    def _jsonl_line(self, raw: bytes) -> None:
-        self._number += 1
-        if not raw.strip():
+        if overlong is None and not raw.strip():
             return
         flow = self.flow
         index = flow.event_count
@@ -236,7 +222,11 @@ class Feeder:
         recent.pop(index - RECENT, None)
         if self._every:
             self.lines[index] = self._number
-        event, problem, record = parse_line(raw)
+        if overlong is None:
+            event, problem, record = parse_line(raw)
+        else:
+            event, record = {}, None
+            problem = f"longer than max_event_bytes ({overlong:,} bytes); not read"
         self._held = None
         if self.listener is not None:
             self.listener.jsonl_event(index, record, raw)
