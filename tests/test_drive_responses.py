@@ -543,7 +543,7 @@ def repeating_streams() -> list[list[dict[str, Any]]]:
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 async def test_a_call_id_asked_twice_is_answered_once(is_async: bool) -> None:
     """One output per call_id, the first call's; the repeat is not run, and is reported
-    in ``repeated_calls`` (the flow itself reports nothing for it)."""
+    in ``repeated_calls``, and the flow reports it as ``duplicate_call_id``."""
     tools = Tools(is_async=is_async)
     with Scripted(repeating_streams()) as server:
         kwargs: dict[str, Any] = {"tools": tools.mapping(), "model": "gpt-4o",
@@ -567,4 +567,7 @@ async def test_a_call_id_asked_twice_is_answered_once(is_async: bool) -> None:
                                                   result.responses[0].id)]
     assert result.repeated_calls == [time_]
     assert len(server.bodies) == 2 and result.response.status == "completed"
-    assert [f.violations for f in result.flows] == [[], []]
+    second_done = [i for i, e in enumerate(repeating_streams()[0])
+                   if e["type"] == "response.output_item.done"][-1]
+    assert [[(v.code, v.index) for v in f.violations] for f in result.flows] == [
+        [("duplicate_call_id", second_done)], []]

@@ -53,6 +53,13 @@ def moved(events: Events, src: int, dest: int) -> Events:
     return renumbered(out)
 
 
+def same_call_id(events: Events) -> Events:
+    """The second function call (added at 12) takes the first's call_id everywhere."""
+    first, second = (events[i]["item"]["call_id"] for i in (2, 12))
+    out: Events = json.loads(json.dumps(events).replace(second, first))
+    return out
+
+
 def rotate_ids(events: Events) -> Events:
     """GitHub Copilot's quirk: every event names its item with a fresh id."""
     out = copy.deepcopy(events)
@@ -210,6 +217,8 @@ CASES = [
     Case("unknown_tool: a call to a function the response does not offer", CALLS,
          lambda e: at(e, 11, item={**e[11]["item"], "name": "rm_rf"}),
          [("unknown_tool", "warning", 11)]),
+    Case("duplicate_call_id: a second call with the first call's call_id", CALLS,
+         same_call_id, [("duplicate_call_id", "error", 20)]),
     Case("output_mismatch: the terminal output calls an item incomplete", TEXT,
          lambda e: at(e, 16, response={**e[16]["response"], "output": [
              {**e[16]["response"]["output"][0], "status": "incomplete"}]}),

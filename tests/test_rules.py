@@ -165,6 +165,13 @@ def _tool(path: str) -> str:
 _LISTED = "required_action.submit_tool_outputs.tool_calls.0"
 
 
+def _listed_twice(e: list[Event]) -> list[Event]:
+    """requires_action lists its one call twice: two outputs would answer one id."""
+    calls = e[8]["data"]["required_action"]["submit_tool_outputs"]["tool_calls"]
+    return set_field(e, 8, "required_action.submit_tool_outputs.tool_calls",
+                     [calls[0], calls[0]])
+
+
 def _invalid_arguments_isolated(e: list[Event]) -> list[Event]:
     e = set_field(e, 7, _tool("function.arguments"), "{not json")
     return set_field(e, 8, f"{_LISTED}.function.arguments", "{not json")
@@ -342,6 +349,8 @@ CASES: list[Case] = [
          lambda e: set_field(e, 8, "required_action.submit_tool_outputs.tool_calls", []), [
              ("tool_calls_mismatch", "error", 8, A_RUN),
          ]),
+    Case("tool_calls_mismatch: requires_action lists one call twice", ACTION,
+         _listed_twice, [("tool_calls_mismatch", "error", 8, A_RUN)]),
     Case("tool_calls_mismatch: requires_action names another function", ACTION,
          lambda e: set_field(e, 8, f"{_LISTED}.function.name", "get_time"), [
              ("tool_calls_mismatch", "error", 8, A_RUN),

@@ -314,7 +314,10 @@ def test_a_call_id_asked_twice_in_one_response_is_answered_once() -> None:
                                                   weather.arguments, RESULTS["get_weather"],
                                                   result.responses[0].id)]
     assert result.repeated_calls == [time_]
-    assert result.response.status == "completed" and result.violations == []
+    assert result.response.status == "completed"
+    # the repeat is reported at the second call's output_item.done, in turn 0
+    assert [(turn, v.code, v.event) for turn, v in result.violations] == [
+        (0, "duplicate_call_id", "response.output_item.done")]
 
 
 def test_steering_both_turns_commits_both_steers(server: WebSocketServer) -> None:

@@ -57,6 +57,7 @@ class Code(str, Enum):
     OUTPUT_MISMATCH = "output_mismatch"
     MISSING_FIELD = "missing_field"
     UNKNOWN_TOOL = "unknown_tool"
+    DUPLICATE_CALL_ID = "duplicate_call_id"
 
     def __str__(self) -> str:
         return self.value
@@ -162,6 +163,9 @@ RULES: dict[Code, Rule] = {
         Rule(Code.UNKNOWN_TOOL, "warning", False,
              "Responses: a function_call to a name the response's tools do not offer "
              "(some servers add tools of their own)."),
+        Rule(Code.DUPLICATE_CALL_ID, "error", False,
+             "Responses: a tool call with the call_id of an earlier call of the same "
+             "response; an output answers a call by its call_id."),
     )
 }
 

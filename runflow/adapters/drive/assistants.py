@@ -17,7 +17,8 @@ retries, and when it fails in a way that leaves open whether the server took it
 (no connection, a reset, a timeout, a 5xx), the run is read back: if it left
 ``requires_action`` for those calls, the outputs were taken and the run is
 followed by polling; otherwise they are sent once more. A run that names one
-tool call id twice gets one output for it (the first call's).
+tool call id twice gets one output for it (the first call's), and its flow reports
+the repeat (``tool_calls_mismatch`` at ``requires_action``).
 
 Bounds (:mod:`.budget`, :mod:`.clock`): ``deadline`` caps the whole call,
 ``idle_timeout`` (60 s unless given; None: no bound) each stream, where *idle*

@@ -30,7 +30,7 @@ before it named its response, raises :class:`DriveError`: the Responses API
 lists no responses, so what such a create did cannot be read back, and it is
 not sent again. A response that asks twice for one ``call_id`` gets one output
 for it, the first call's; the repeat is not run and is listed in
-:attr:`DrivenResponse.repeated_calls` (the flow reports no violation for it).
+:attr:`DrivenResponse.repeated_calls` (the flow reports it: ``duplicate_call_id``).
 
 Bounds are the shared ones (:mod:`.budget`, :mod:`.clock`): ``deadline`` caps
 the whole call, ``idle_timeout`` (60 s unless given; None: no bound) each stream

@@ -481,6 +481,12 @@ def _required_action_matches(state: Any, run: Any, obj: Any, event: str) -> Iter
                 if c.type == "function" and c.id:
                     streamed[c.id] = c
     problems = []
+    action = run.raw.get("required_action") or {}
+    ids = [c.get("id") for c in (action.get("submit_tool_outputs") or {}).get("tool_calls")
+           or () if isinstance(c.get("id"), str)]
+    if repeated := sorted({cid for cid in ids if ids.count(cid) > 1}):
+        problems.append(f"requires_action lists {', '.join(repeated)} more than once; a "
+                        "tool output answers a call by its id")
     if set(listed) != set(streamed):
         problems.append(f"requires_action lists {sorted(listed)} but the open tool_calls "
                         f"steps streamed {sorted(streamed)}")
