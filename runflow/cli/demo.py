@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from runflow.cli.watch.lens import Lens
     from runflow.engine.flow import Flow
 
-HELP = "run a tool-calling response (or assistant run) against the embedded local server, live"
 
 EPILOG = """\
 The demo needs the 'server' extra: pip install 'runflow-sse[server]'.

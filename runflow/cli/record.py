@@ -51,8 +51,6 @@ if TYPE_CHECKING:
 
     Stream: TypeAlias = openai.Stream[AssistantStreamEvent]
 
-HELP = ("record a live run or response stream to .jsonl or .sse, or a WebSocket session to "
-        ".jsonl, while validating it")
 
 EPILOG = """\
 The format comes from the extension of OUT: .jsonl (one {"event", "data"} per line)

@@ -13,9 +13,6 @@ from runflow.cli.common import port
 from runflow.cli.output import Output
 from runflow.server.faults import FaultSyntaxError
 
-HELP = ("serve the local Assistants and Responses APIs (scripted scenarios, recordings, "
-        "faults)")
-
 EPILOG = """\
 Point an openai client at http://HOST:PORT/v1 (any api key). Both APIs are served:
 
