@@ -62,7 +62,9 @@ class Stream:
     parts: tuple[bytes, ...]
     """The raw SSE bytes; each part is fed into its own flow / handler."""
     family: str | None = None
-    """Streams of one family differ only in their number of deltas (flatness)."""
+    """Streams of one family differ only in their number of deltas (flatness);
+    ``"recordings"`` for the real captures (not generated, so not checked for
+    violations, and with their own target)."""
     size: int = 0
     """Number of deltas the family varies (2k, 8k, 32k)."""
     notes: tuple[str, ...] = field(default=())

@@ -8,7 +8,8 @@ applies nothing and says why; ``absorb(obj)`` takes the server's full object;
 ``diverge(obj)`` compares what the deltas built with it; ``wire(raw)`` lays the
 snapshot out as the API does; ``dump``/``load`` are for checkpoints. The fast path
 for the plain text or arguments fragment (almost every delta) is the first lines
-of each ``merge``.
+of each ``merge``, inlined there (no call, no tuple): it is most of the traffic, and
+every Python call on it shows in the benchmark's text and function rows.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from runflow.protocols.assistants.content import (
     check_content,
     check_tool_calls,
     part_from_object,
-    plain_fragment,
-    plain_text,
     tool_call_from_object,
 )
 from runflow.protocols.assistants.divergence import diff_message, diff_step
@@ -57,14 +56,30 @@ class MessageContent:
 
     def merge(self, delta: JSON, room: int, max_index: int) -> MergeResult:
         """Merge ``delta`` (the event's ``delta`` object) if it is valid and fits in
-        ``room`` characters; otherwise change nothing and say why."""
+        ``room`` characters; otherwise change nothing and say why.
+
+        The fast path is the shape of almost every message delta: one text fragment,
+        no annotations, for a text part that already exists, recognised in a few
+        lookups and appended (what :meth:`Part.add` does). Anything else takes the
+        general path (:func:`check_content`, then :func:`apply_content`)."""
         content = delta.get("content")
-        if content is None:
+        if type(content) is list and len(content) == 1:
+            item = content[0]
+            if type(item) is dict and item.get("type") == "text":
+                index, text, parts = item.get("index"), item.get("text"), self.parts
+                if (type(index) is int and 0 <= index < len(parts) and type(text) is dict
+                        and not text.get("annotations")):
+                    part, value = parts[index], text.get("value")
+                    if part.type == "text" and type(value) is str:
+                        size = len(value)
+                        if size > room:
+                            return OVER_LIMIT
+                        if size:
+                            part.chunks.append(value)
+                            part.size += size
+                        return size
+        elif content is None:
             return None
-        simple = plain_text(self.parts, content)
-        if simple is not None:  # the fast path: one plain text fragment
-            part, value = simple
-            return OVER_LIMIT if len(value) > room else part.add(value)
         return _merge_items(self.parts, content, self.shape, "delta.content", check_content,
                             apply_content, room, max_index)
 
@@ -91,9 +106,11 @@ class MessageContent:
         """Make the server's full object the snapshot, keeping what deltas built
         where the server omitted it."""
         content = obj.get("content")
-        if isinstance(content, list):
-            theirs = [part_from_object(p) for p in content if isinstance(p, dict)]
-            self.parts = _merge_list(self.parts, theirs, _keep_part)
+        if content:  # an empty list (every status event before the message is done)
+            # keeps the parts as they are: nothing to build, nothing to copy
+            if isinstance(content, list):
+                theirs = [part_from_object(p) for p in content if isinstance(p, dict)]
+                self.parts = _merge_list(self.parts, theirs, _keep_part)
 
     def diverge(self, obj: JSON) -> list[Difference]:
         return diff_message(self.parts, obj)
@@ -120,6 +137,10 @@ class MessageContent:
             part.annotations = {_int(i): _dict(a) for i, a in p["annotations"]}
             part.extra = _dict(p["extra"])
             self.parts.append(part)
+
+
+_TEXT_KEY = {"function": "arguments", "code_interpreter": "input"}
+"""The tool call types whose body grows by a text fragment, and its key."""
 
 
 class StepDetails:
@@ -151,12 +172,30 @@ class StepDetails:
                 f"{self.step_type!r} step"
             )
         items = details.get("tool_calls")
-        if items is None:
+        # The fast path: the shape of almost every step delta, one function-arguments
+        # or code_interpreter-input fragment for a call that already exists, nothing
+        # else (index, type, body: no id, no name), appended as ToolCall.add does.
+        # Anything else takes the general path (check_tool_calls, apply_tool_calls).
+        if type(items) is list and len(items) == 1:
+            item = items[0]
+            if type(item) is dict and len(item) == 3:
+                index, type_, calls = item.get("index"), item.get("type"), self.calls
+                if type(index) is int and 0 <= index < len(calls) and type(type_) is str:
+                    call, body = calls[index], item.get(type_)
+                    key = _TEXT_KEY.get(type_)
+                    if (key is not None and call.type == type_ and type(body) is dict
+                            and len(body) == 1):
+                        fragment = body.get(key)
+                        if type(fragment) is str:
+                            size = len(fragment)
+                            if size > room:
+                                return OVER_LIMIT
+                            if size:
+                                call.chunks.append(fragment)
+                                call.size += size
+                            return size
+        elif items is None:
             return None
-        simple = plain_fragment(self.calls, items)
-        if simple is not None:  # the fast path: one arguments / input fragment
-            call, fragment = simple
-            return OVER_LIMIT if len(fragment) > room else call.add(fragment)
         return _merge_items(self.calls, items, self.shape, "delta.step_details.tool_calls",
                             check_tool_calls, apply_tool_calls, room, max_index)
 

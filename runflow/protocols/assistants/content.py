@@ -151,27 +151,6 @@ class ToolCall(Fragments):
 _PARTS = "delta.content"
 
 
-def plain_text(parts: list[Part], content: Any) -> tuple[Part, str] | None:
-    """The shape of almost every message delta -- one text fragment, no
-    annotations, for a text part that already exists -- recognised in a few
-    lookups: ``(part, value)`` to append, already valid. None means "take the
-    general path" (:func:`check_content` then :func:`apply_content`)."""
-    if type(content) is not list or len(content) != 1:
-        return None
-    item = content[0]
-    if type(item) is not dict or item.get("type") != "text":
-        return None
-    index = item.get("index")
-    if type(index) is not int or not 0 <= index < len(parts):
-        return None
-    part = parts[index]
-    text = item.get("text")
-    if part.type != "text" or type(text) is not dict or text.get("annotations"):
-        return None
-    value = text.get("value")
-    return (part, value) if type(value) is str else None
-
-
 def _indexed_problem(
     item: Any, prefix: str, n: int, end: int, max_index: int, owner: str, things: str
 ) -> Problem | None:
@@ -315,33 +294,8 @@ def part_from_object(obj: JSON) -> Part:
 # --------------------------------------------------------------------------- #
 # step tool calls
 # --------------------------------------------------------------------------- #
-_TEXT_KEY = {"function": "arguments", "code_interpreter": "input"}
 _CALLS = "delta.step_details.tool_calls"
 _OUTS = "code_interpreter.outputs"
-
-
-def plain_fragment(calls: list[ToolCall], items: Any) -> tuple[ToolCall, str] | None:
-    """The shape of almost every step delta -- one function-arguments or
-    code_interpreter-input fragment for a call that already exists, nothing else --
-    recognised in a few lookups: ``(call, fragment)`` to append, already valid.
-    None means "take the general path" (:func:`check_tool_calls`)."""
-    if type(items) is not list or len(items) != 1:
-        return None
-    item = items[0]
-    if type(item) is not dict or len(item) != 3:  # index, type, body: no id, no name
-        return None
-    index, type_ = item.get("index"), item.get("type")
-    if type(type_) is not str:
-        return None
-    key = _TEXT_KEY.get(type_)
-    if key is None or type(index) is not int or not 0 <= index < len(calls):
-        return None
-    call = calls[index]
-    body = item.get(type_)
-    if call.type != type_ or type(body) is not dict or len(body) != 1:
-        return None
-    fragment = body.get(key)
-    return (call, fragment) if type(fragment) is str else None
 
 
 def check_tool_calls(calls: list[ToolCall], items: Any, max_index: int) -> Problem | None:

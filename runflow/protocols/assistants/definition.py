@@ -112,8 +112,10 @@ class Entity(str, Enum):
     STEP = "step"
     MESSAGE = "message"
 
-    def __str__(self) -> str:
-        return self.value
+    # str's own, as in 3.11's StrEnum: the value, with no Python-level call (a label
+    # such as f"{kind} {id}" is formatted on every status event)
+    __str__ = str.__str__
+    __format__ = str.__format__  # type: ignore[assignment]  # (typeshed: self types differ)
 
 
 STREAM_EVENTS = {"done": EventKind.DONE, "error": EventKind.ERROR}
