@@ -174,11 +174,22 @@ class Resolving(FlowCore):
                               f"the id {shorten(oid)}, but it began as {existing.id}; the "
                               "position is followed")
             tracker, new = existing, False
-        self._check_named(table, data, tracker, name)
+        if table.named_by is not None:
+            self._check_named(table, data, tracker, name)
         return tracker, new
 
     def _indices(self, table: EntityTable, data: Any, name: str) -> tuple[int, ...]:
         max_index = self.limits.max_index
+        pos = table.position
+        if type(data) is dict:  # the common case: one or two valid indices
+            if len(pos) == 1:
+                i = data.get(pos[0])
+                if type(i) is int and 0 <= i < max_index:
+                    return (i,)
+            elif len(pos) == 2:
+                i, j = data.get(pos[0]), data.get(pos[1])
+                if type(i) is int and type(j) is int and 0 <= i < max_index and 0 <= j < max_index:
+                    return (i, j)
         out = []
         for fld in table.position:
             value = data.get(fld) if type(data) is dict else None
