@@ -109,9 +109,12 @@ _LONG_DIGITS = b"0" * 200
 exponent of at most two digits (99; three or more are screened apart), a finite
 float has at most 309 - 99 = 210 of them (``1`` and 300 zeros ``e10`` is
 infinite)."""
-_SCREEN_FROM = 160
-"""Below this many bytes the walk is cheaper than the screen (measured: the screen
-costs about half the walk of a 750-byte Response object, and as much at 200 bytes)."""
+_SCREEN_FROM = 512
+"""Below this many bytes the walk (:func:`runflow.engine.jsonparse.has_non_finite`) is
+cheaper than the screen (measured: the two cost about the same on a 740-byte
+Response object, and the walk 0.6-0.8 of the screen on the 200-350-byte items, parts
+and value events of a stream; on text the walk is cheaper still, the screen paying
+per byte and the walk per value)."""
 
 
 def may_overflow(raw: bytes | None) -> bool:
