@@ -160,6 +160,12 @@ def spot(fields: tuple[str, ...], indices: tuple[int, ...]) -> str:
 class FlowCore(FlowView, Callbacks, AsyncDriving):
     """A flow's parts and the steps every event shares (see the module)."""
 
+    fast_paths: ClassVar[bool] = True
+    """Whether events take the engine's shortcuts for their common case (a delta's
+    entity found by one lookup of its indices, indices read without the general
+    loop). False runs only the general path, which checks the same things one by one
+    and names what is wrong: ``tests/test_hotpath.py`` feeds hostile streams both ways
+    and finds the same states, snapshots and violations."""
     default_protocol: ClassVar[Protocol | None] = None
     """The definition a flow of this class runs when none is given (and that its
     checkpoints are read with): none for the engine's own :class:`~runflow.engine.flow.Flow`,

@@ -39,7 +39,7 @@ class Deltas(Resolving):
             # the fast path: valid indices naming an entity of this kind (the general
             # path, _placed, rejects anything else with the reason)
             found = None
-            if type(data) is dict:
+            if type(data) is dict and self.fast_paths:
                 if len(pos) == 2:  # a part's delta (output_index, content_index)
                     i, j = data.get(pos[0]), data.get(pos[1])
                     if type(i) is int and type(j) is int and i >= 0 and j >= 0:
@@ -85,7 +85,7 @@ class Deltas(Resolving):
                 tracker,
             )
         budget = tracker.budget
-        if budget is UNKNOWN_BUDGET:
+        if budget is UNKNOWN_BUDGET or not self.fast_paths:
             budget = self._budget(table, tracker)
         elif budget is None:
             budget = tracker

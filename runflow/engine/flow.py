@@ -61,6 +61,11 @@ past ``max_event_bytes``, whose data is None too). The event's index is the flow
 
 _F = TypeVar("_F", bound="Flow")
 
+_DELTA, _STATUS, _DONE, _ERROR = (
+    EventKind.DELTA, EventKind.STATUS, EventKind.DONE, EventKind.ERROR)
+"""The kinds :meth:`Flow._process` tells apart, as module constants (an enum member's
+lookup on its class costs on every event)."""
+
 
 def _dumped(model: BaseModel) -> Any:
     """An SDK object as JSON data; one pydantic cannot dump (nested past its depth, an
@@ -279,16 +284,16 @@ class Flow(Recovery, Deltas, StreamSteps):
             route = c.routes.get(name) if name is not None else None
             bad = type(data) is BadData
             kind = route[0] if route is not None and not bad else None
-            if kind is EventKind.DELTA or kind is EventKind.STATUS:  # nearly every event
+            if kind is _DELTA or kind is _STATUS:  # nearly every event
                 if state.stream not in c.quiet_stream_states:
                     self._stream("event", name, index)
-                if kind is EventKind.DELTA:
+                if kind is _DELTA:
                     self._on_delta(route[1], name, data, index)  # type: ignore[index, arg-type]
                 else:
                     self._on_status(route[1], name, data, index, offset)  # type: ignore[index, arg-type]
-            elif kind is EventKind.DONE:
+            elif kind is _DONE:
                 self._stream("done", name, index)
-            elif kind is EventKind.ERROR:
+            elif kind is _ERROR:
                 self._on_error(name, data, index)  # type: ignore[arg-type]
             else:
                 if state.stream not in c.quiet_stream_states:

@@ -193,7 +193,7 @@ class Resolving(FlowCore):
     def _indices(self, table: EntityTable, data: Any, name: str) -> tuple[int, ...]:
         max_index = self.limits.max_index
         pos = table.position
-        if type(data) is dict:  # the common case: one or two valid indices
+        if type(data) is dict and self.fast_paths:  # the common case: valid indices
             if len(pos) == 1:
                 i = data.get(pos[0])
                 if type(i) is int and 0 <= i < max_index:
