@@ -101,14 +101,20 @@ def _screen_table() -> bytes:
 
 
 _SCREEN = _screen_table()
+_SOME_DIGITS = b"0" * 24
+"""Part of any run of :data:`_LONG_DIGITS`, searched first: a short needle is found
+(or not) several times faster than a 200-byte one, and real data has no such run."""
 _LONG_DIGITS = b"0" * 200
 """A run of digits that may be the integer part of an overflowing literal: with an
 exponent of at most two digits (99; three or more are screened apart), a finite
 float has at most 309 - 99 = 210 of them (``1`` and 300 zeros ``e10`` is
 infinite)."""
-_SCREEN_FROM = 160
-"""Below this many bytes the walk is cheaper than the screen (measured: the screen
-costs about half the walk of a 750-byte Response object, and as much at 200 bytes)."""
+_SCREEN_FROM = 512
+"""Below this many bytes the walk (:func:`runflow.engine.jsonparse.has_non_finite`) is
+cheaper than the screen (measured: the two cost about the same on a 740-byte
+Response object, and the walk 0.6-0.8 of the screen on the 200-350-byte items, parts
+and value events of a stream; on text the walk is cheaper still, the screen paying
+per byte and the walk per value)."""
 
 
 def may_overflow(raw: bytes | None) -> bool:
@@ -122,7 +128,7 @@ def may_overflow(raw: bytes | None) -> bool:
     if raw is None or len(raw) < _SCREEN_FROM:
         return True
     kept = raw.translate(_SCREEN)
-    if _LONG_DIGITS in kept:
+    if _SOME_DIGITS in kept and _LONG_DIGITS in kept:
         return True
     size = len(kept)
     for mark in (b"e000", b"e+000"):
@@ -139,6 +145,10 @@ def may_overflow(raw: bytes | None) -> bool:
 
 def slot_key(group: str | None, indices: tuple[int, ...]) -> str:
     """Where a positioned entity sits: ``"output/2"``, ``"content/2/0"``."""
+    if len(indices) == 1:
+        return f"{group}/{indices[0]}"
+    if len(indices) == 2:
+        return f"{group}/{indices[0]}/{indices[1]}"
     return f"{group}/{'/'.join(map(str, indices))}"
 
 
@@ -150,6 +160,12 @@ def spot(fields: tuple[str, ...], indices: tuple[int, ...]) -> str:
 class FlowCore(FlowView, Callbacks, AsyncDriving):
     """A flow's parts and the steps every event shares (see the module)."""
 
+    fast_paths: ClassVar[bool] = True
+    """Whether events take the engine's shortcuts for their common case (a delta's
+    entity found by one lookup of its indices, indices read without the general
+    loop). False runs only the general path, which checks the same things one by one
+    and names what is wrong: ``tests/test_hotpath.py`` feeds hostile streams both ways
+    and finds the same states, snapshots and violations."""
     default_protocol: ClassVar[Protocol | None] = None
     """The definition a flow of this class runs when none is given (and that its
     checkpoints are read with): none for the engine's own :class:`~runflow.engine.flow.Flow`,

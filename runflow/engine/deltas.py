@@ -5,6 +5,11 @@ entity's state must allow it, the root's state must allow children to grow) and
 merged into the entity's accumulator (:class:`runflow.engine.accumulator.Accumulator`),
 which validates the whole delta first and applies all or nothing. An entity that
 reached its limit stops growing and says so once.
+
+Most of a stream is deltas, so the common case is one function: a positioned
+entity found by one dict lookup of the indices the delta carries (the general
+path, :meth:`Deltas._placed`, names whatever is wrong with them), the entity its
+limit counts against kept on the tracker once found (:meth:`Deltas._budget`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any, cast
 from runflow.engine.accumulator import OVER_LIMIT, Problem
 from runflow.engine.core import reject, slot_key, spot
 from runflow.engine.definition import EntityTable
-from runflow.engine.entities import Tracker
+from runflow.engine.entities import UNKNOWN_BUDGET, Tracker
 from runflow.engine.resolving import Resolving
 from runflow.engine.shapes import json_type
 from runflow.engine.violations import Code, EntityRef
@@ -27,9 +32,29 @@ class Deltas(Resolving):
 
     def _on_delta(self, kind: str, name: str, data: Any, index: int) -> None:
         c = self._c
+        s = self._s
         table = c.tables[kind]
-        if table.position:
-            tracker = self._placed(table, name, data)
+        pos = table.position
+        if pos:
+            # the fast path: valid indices naming an entity of this kind (the general
+            # path, _placed, rejects anything else with the reason)
+            found = None
+            if type(data) is dict and self.fast_paths:
+                if len(pos) == 2:  # a part's delta (output_index, content_index)
+                    i, j = data.get(pos[0]), data.get(pos[1])
+                    if type(i) is int and type(j) is int and i >= 0 and j >= 0:
+                        found = s.slots.get(f"{table.group}/{i}/{j}")
+                elif len(pos) == 1:  # an item's delta (output_index)
+                    i = data.get(pos[0])
+                    if type(i) is int and 0 <= i < self.limits.max_index:
+                        found = s.slots.get(f"{table.group}/{i}")
+            if found is not None and found[0] == table.entity:
+                tracker = s.children[found[0]][found[1]]
+                named_by = table.named_by
+                if named_by is not None and data.get(named_by) != tracker.owner:
+                    self._check_named(table, data, tracker, name)
+            else:
+                tracker = self._placed(table, name, data)
             delta = data if table.delta_body == "" else data.get(table.delta_body)
         else:
             oid = data.get(table.delta_id) if type(data) is dict else None
@@ -39,16 +64,16 @@ class Deltas(Resolving):
                 problem = shape.problem(data) if shape is not None else None
                 reject(Code.MALFORMED_EVENT,
                        f"the data of {name}: {problem or 'not a delta object'}")
-            found = self._s.children[kind].get(oid)
-            if found is None:
+            known = s.children[kind].get(oid)
+            if known is None:
                 reject(
                     Code.UNKNOWN_ENTITY,
                     f"{name} for {kind} {oid}, which this flow never saw; a delta carries no "
                     "full object, so it cannot be adopted",
                     EntityRef(kind=kind, id=oid),
                 )
-            tracker = found
-        root = self._s.root
+            tracker = known
+        root = s.root
         if root is not None and root.state not in c.delta_root_states:
             self._check_root_allows(name, tracker.ref)
         allowed = c.delta_states[name]
@@ -59,18 +84,24 @@ class Deltas(Resolving):
                 f"deltas are allowed in {', '.join(sorted(allowed))}",
                 tracker,
             )
-        budget = self._budget(table, tracker)
-        capped = self._s.capped
-        if tracker.label in capped:
-            return  # the entity reached a limit and stopped growing
-        if budget.label in capped:  # its item did: this part stops too (and is not
-            capped.add(tracker.label)  # compared with the server's value later)
-            return
+        budget = tracker.budget
+        if budget is UNKNOWN_BUDGET or not self.fast_paths:
+            budget = self._budget(table, tracker)
+        elif budget is None:
+            budget = tracker
+        capped = s.capped
+        if capped:
+            if tracker.label in capped:
+                return  # the entity reached a limit and stopped growing
+            if budget.label in capped:  # its item did: this part stops too (and is not
+                capped.add(tracker.label)  # compared with the server's value later)
+                return
         acc = tracker.acc
         if acc is None:  # build_protocol gives every kind with deltas an accumulator
             raise TypeError(f"{tracker.label} takes deltas but has no accumulator")
-        limit: int = getattr(self.limits, acc.limit)
-        result = acc.merge(delta, limit - budget.size, self.limits.max_index)
+        limits = self.limits
+        limit: int = getattr(limits, acc.limit)
+        result = acc.merge(delta, limit - budget.size, limits.max_index)
         if result is None:
             return
         if type(result) is not int:
@@ -89,37 +120,28 @@ class Deltas(Resolving):
         tracker.deltas += 1
         tracker.typed = None
         if self._hooks is not None:
-            self._hooks.delta(self._s, tracker, delta)
+            self._hooks.delta(s, tracker, delta)
 
     def _budget(self, table: EntityTable, tracker: Tracker) -> Tracker:
         """The entity a limit counts: a part's deltas count against the item that holds
         it (``max_message_chars`` is per message, whatever its parts), any other
-        entity's against itself."""
+        entity's against itself. Kept on the tracker (None: itself): a part is only
+        ever placed where its item already is, and neither moves."""
         slot = tracker.slot
-        if table.parent_group is None or slot is None or table.group is None:
-            return tracker
-        found = self._s.slots.get(
-            table.parent_group + slot[len(table.group):].rpartition("/")[0])
-        if found is None:
-            return tracker
-        return self._s.children[found[0]].get(found[1], tracker)
+        found = None
+        if table.parent_group is not None and slot is not None and table.group is not None:
+            found = self._s.slots.get(
+                table.parent_group + slot[len(table.group):].rpartition("/")[0])
+        item = self._s.children[found[0]].get(found[1]) if found is not None else None
+        tracker.budget = item
+        return item if item is not None else tracker
 
     def _placed(self, table: EntityTable, name: str, data: Any) -> Tracker:
-        """The positioned entity a delta is about (deltas never create one)."""
+        """The positioned entity a delta is about (deltas never create one), found by
+        the general path: every index checked, and a missing entity named."""
         if type(data) is not dict:
             reject(Code.MALFORMED_EVENT, f"the data of {name}: expected an object, got "
                    f"{json_type(data)}")
-        state = self._s
-        pos = table.position
-        if len(pos) == 2:  # the fast path: a part's delta (output_index, content_index)
-            i, j = data.get(pos[0]), data.get(pos[1])
-            if type(i) is int and type(j) is int and i >= 0 and j >= 0:
-                found = state.slots.get(f"{table.group}/{i}/{j}")
-                if found is not None and found[0] == table.entity:
-                    placed = state.children[found[0]][found[1]]
-                    if table.named_by is not None and data.get(table.named_by) != placed.owner:
-                        self._check_named(table, data, placed, name)
-                    return placed
         indices = self._indices(table, data, name)
         tracker = self._slot(table.group, indices)
         if tracker is None or tracker.entity != table.entity:

@@ -10,7 +10,8 @@ next change.
 
 from __future__ import annotations
 
-from typing import Any
+from enum import Enum
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,7 +19,15 @@ from runflow.engine.accumulator import JSON, Accumulator
 from runflow.engine.definition import UNSEEN, EntityTable
 from runflow.engine.violations import EntityRef
 
-__all__ = ["Tracker", "merge_server_object"]
+__all__ = ["UNKNOWN_BUDGET", "Tracker", "merge_server_object"]
+
+
+class _Unknown(Enum):
+    BUDGET = "not looked up yet"
+
+
+UNKNOWN_BUDGET: Final = _Unknown.BUDGET
+""":attr:`Tracker.budget` before the first delta looked it up."""
 
 
 class Tracker:
@@ -27,6 +36,7 @@ class Tracker:
     __slots__ = (
         "_ref",
         "acc",
+        "budget",
         "deltas",
         "entity",
         "id",
@@ -61,6 +71,10 @@ class Tracker:
         """Where a positioned entity sits (``"output/2"``); None: found by id."""
         self.owner: str | None = None
         """A positioned entity's item: the id at its first position (itself for an item)."""
+        self.budget: Tracker | Literal[_Unknown.BUDGET] | None = UNKNOWN_BUDGET
+        """The entity whose limit this one's deltas count against, once a delta looked
+        it up (:meth:`runflow.engine.deltas.Deltas._budget`): a part's item; None for
+        itself (no reference to itself, so that a tracker is no reference cycle)."""
 
     @property
     def ref(self) -> EntityRef:

@@ -61,6 +61,11 @@ past ``max_event_bytes``, whose data is None too). The event's index is the flow
 
 _F = TypeVar("_F", bound="Flow")
 
+_DELTA, _STATUS, _DONE, _ERROR = (
+    EventKind.DELTA, EventKind.STATUS, EventKind.DONE, EventKind.ERROR)
+"""The kinds :meth:`Flow._process` tells apart, as module constants (an enum member's
+lookup on its class costs on every event)."""
+
 
 def _dumped(model: BaseModel) -> Any:
     """An SDK object as JSON data; one pydantic cannot dump (nested past its depth, an
@@ -172,12 +177,25 @@ class Flow(Recovery, Deltas, StreamSteps):
             events = state.backlog + events
             state.backlog = []
         feed_raw = self._feed_raw
+        process = self._process
+        done_data = self._c.done_data
         for i, (name, data, offset, oversize) in enumerate(events):
             try:
                 if oversize:
                     self._feed_block(events[i])
-                else:
+                elif data is None or data == done_data or self.observer is not None:
                     feed_raw(name, data, offset)
+                else:  # what _feed_raw does with an event's JSON, inlined for the hot path
+                    try:
+                        obj = from_json(data, allow_inf_nan=False)
+                    except ValueError:
+                        feed_raw(name, data, offset)  # which says what is wrong with it
+                        continue
+                    self._raw = data
+                    try:
+                        process(name, obj, offset)
+                    finally:
+                        self._raw = None
             except BaseException:
                 state.backlog = events[i + 1 :]
                 raise
@@ -264,16 +282,23 @@ class Flow(Recovery, Deltas, StreamSteps):
                     elif self._replayed(name, data, index):
                         return
             route = c.routes.get(name) if name is not None else None
-            kind = route[0] if route is not None and not isinstance(data, BadData) else None
-            if kind is EventKind.DONE or kind is EventKind.ERROR:
-                if kind is EventKind.DONE:
-                    self._stream("done", name, index)
-                else:
-                    self._on_error(name, data, index)  # type: ignore[arg-type]
-            else:
-                if state.stream not in self._c.quiet_stream_states:
+            bad = type(data) is BadData
+            kind = route[0] if route is not None and not bad else None
+            if kind is _DELTA or kind is _STATUS:  # nearly every event
+                if state.stream not in c.quiet_stream_states:
                     self._stream("event", name, index)
-                if isinstance(data, BadData):
+                if kind is _DELTA:
+                    self._on_delta(route[1], name, data, index)  # type: ignore[index, arg-type]
+                else:
+                    self._on_status(route[1], name, data, index, offset)  # type: ignore[index, arg-type]
+            elif kind is _DONE:
+                self._stream("done", name, index)
+            elif kind is _ERROR:
+                self._on_error(name, data, index)  # type: ignore[arg-type]
+            else:
+                if state.stream not in c.quiet_stream_states:
+                    self._stream("event", name, index)
+                if bad:
                     raise Rejected(data.code, data.reason, None)
                 if kind is None:
                     raise Rejected(
@@ -283,17 +308,14 @@ class Flow(Recovery, Deltas, StreamSteps):
                         else "an SSE block with data but no event name was ignored",
                         None,
                     )
-                entity: str = route[1]  # type: ignore[index, assignment]
-                if kind is EventKind.DELTA:
-                    self._on_delta(entity, name, data, index)  # type: ignore[arg-type]
-                elif kind is EventKind.STATUS:
-                    self._on_status(entity, name, data, index, offset)  # type: ignore[arg-type]
         except Rejected as rejected:
             self._violate(rejected.code, index, name, rejected.entity, rejected.message)
         except Exception as exc:  # the last line of defence; never the normal path
             self._violate(Code.INTERNAL_ERROR, index, name, None, describe_bug(exc))
         finally:
-            self._finish_event()
+            # what _finish_event does, when there is anything to do
+            if self._first_error is not None or self._hooks is not None:
+                self._finish_event()
 
     @property
     def error(self) -> ErrorObject | None:

@@ -17,11 +17,6 @@ from runflow.engine.entities import Tracker
 __all__ = ["Journal"]
 
 
-def _copy(counts: dict[str, int]) -> dict[str, int] | None:
-    """A copy of a counter to restore, or None for an empty one (restored empty)."""
-    return dict(counts) if counts else None
-
-
 class Journal(FlowCore):
     """Save and restore around one status event (a mixin of
     :class:`runflow.engine.flow.Flow`)."""
@@ -34,14 +29,17 @@ class Journal(FlowCore):
         history = s.history
         marks = s.marks
         acc = tracker.acc
-        # a clean stream's counters and notes are empty: nothing to copy (None)
+        # a clean stream's counters and notes are empty: nothing to copy (None, which
+        # _restore puts back as empty)
         return (
             tracker.state, tracker.raw, tracker.typed, tracker.status_override,
             tracker.recovered, acc.save() if acc is not None else None,
             s.root, s.scope, s.root_id, s.scope_id, s.stream_moves, len(history),
             history[-1] if history else None,
-            s.history_dropped, len(s.violations), _copy(s.repeats), _copy(s.suppressed),
-            _copy(s.expected),
+            s.history_dropped, len(s.violations),
+            dict(s.repeats) if s.repeats else None,
+            dict(s.suppressed) if s.suppressed else None,
+            dict(s.expected) if s.expected else None,
             {k: len(v) for k, v in marks.items()} if marks else None, self._first_error,
             len(hooks.pending) if hooks is not None else None,
         )

@@ -18,7 +18,6 @@ tool arguments, request bodies of the local server -- goes through
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 from typing import Any
@@ -73,20 +72,40 @@ float validation: ``OverflowError``): out of range like ``1e999``."""
 
 def has_non_finite(value: Any) -> bool:
     """Whether ``value`` holds a float that is NaN or infinite, or an integer too
-    large for a float (a 400-digit timestamp), at any depth."""
-    todo = [value]
+    large for a float (a 400-digit timestamp), at any depth.
+
+    A walk of every value, run for many status objects: strings (most values) and
+    null are passed over first, the values of a dict or list are pushed as one
+    iterable, and no function is called per value."""
+    kind = type(value)
+    if kind is dict or isinstance(value, dict):
+        todo: list[Any] = [value.values()]
+    elif kind is list or isinstance(value, list):
+        todo = [value]
+    else:
+        todo = [(value,)]
+    pop = todo.pop
+    push = todo.append
+    low, high = -_FLOAT_RANGE, _FLOAT_RANGE
     while todo:
-        item = todo.pop()
-        if type(item) is float:
-            if not math.isfinite(item):
-                return True
-        elif type(item) is int:
-            if not -_FLOAT_RANGE <= item <= _FLOAT_RANGE:
-                return True
-        elif isinstance(item, dict):
-            todo.extend(item.values())
-        elif isinstance(item, list):
-            todo.extend(item)
+        for item in pop():
+            kind = type(item)
+            if kind is str or item is None or kind is bool:
+                continue
+            if kind is dict:
+                push(item.values())
+            elif kind is list:
+                push(item)
+            elif kind is float:
+                if item - item != 0.0:  # inf - inf and nan - nan are nan; finite: 0.0
+                    return True
+            elif kind is int:
+                if not low <= item <= high:
+                    return True
+            elif isinstance(item, dict):
+                push(item.values())
+            elif isinstance(item, list):
+                push(item)
     return False
 
 

@@ -26,6 +26,7 @@ from transitions import EventData, Machine
 
 from runflow.engine.definition import (
     STAY,
+    UNSEEN,
     EntityTable,
     EventKind,
     Guard,
@@ -147,6 +148,9 @@ class Compiled:
             for t in table.transitions if t.by_status
         }
         self.recovered_rules = protocol.recovered_rules
+        self.plans: dict[tuple[str, str], tuple[Any, ...]] = {}
+        """What each status event does to each entity kind, by ``(kind, event)``: the
+        lookups it needs, gathered on first use (:func:`runflow.engine.status._plan`)."""
         self.done_data = protocol.done_data
         self.done_event: str | None = next(
             (name for name, (kind, _) in protocol.routes.items() if kind is EventKind.DONE), None)
@@ -170,6 +174,11 @@ class Compiled:
         self.closing_states = self.root_table.children_open | self.root_table.children_closing
         self.delta_root_states = self.root_table.children_open | {self.root_table.initial}
         """Root states in which a delta needs no further check (deltas only grow)."""
+        self.children_free = (self.root_table.children_open - self.root_table.terminal) | {
+            UNSEEN}
+        """Root states in which any child event passes the root's check
+        (:meth:`runflow.engine.resolving.Resolving._check_root_allows`), which then
+        need not run."""
 
     @cached_property
     def kind_of_model(self) -> dict[type[BaseModel], str]:

@@ -26,6 +26,12 @@ from runflow.engine.violations import Code, EntityRef
 __all__ = ["Resolving"]
 
 
+def _ref(kind: str, oid: str) -> EntityRef:
+    """How a violation names the entity an event is about: made only when one is
+    reported (a pydantic model costs its ``__init__``)."""
+    return EntityRef(kind=kind, id=oid)
+
+
 class Resolving(FlowCore):
     """Entity resolution (a mixin of :class:`runflow.engine.flow.Flow`)."""
 
@@ -37,7 +43,6 @@ class Resolving(FlowCore):
         kind = table.entity
         oid: str = obj["id"]
         label = f"{kind} {oid}"
-        ref = EntityRef(kind=kind, id=oid)
         for fld, other in table.links.items():
             known = (state.root_id if other == c.root else
                      state.scope_id if other == c.scope else None)
@@ -45,16 +50,17 @@ class Resolving(FlowCore):
                 value = obj.get(fld)
                 shown = value[:80] if type(value) is str else shorten(value)
                 reject(Code.FOREIGN_ENTITY, f"{label} belongs to {other} {shown}, not this "
-                       f"flow's {other} {known}", ref)
+                       f"flow's {other} {known}", _ref(kind, oid))
         created = name in c.created[kind]
         if table.role == "scope":
             scope = state.scope
             if scope is not None:
                 code = Code.DUPLICATE_ENTITY if scope.id == oid else Code.FOREIGN_ENTITY
-                reject(code, f"{label} arrived but this flow already has {scope.label}", ref)
+                reject(code, f"{label} arrived but this flow already has {scope.label}",
+                       _ref(kind, oid))
             if state.scope_id is not None and state.scope_id != oid:
                 reject(Code.FOREIGN_ENTITY,
-                       f"{label} is not this flow's {kind} {state.scope_id}", ref)
+                       f"{label} is not this flow's {kind} {state.scope_id}", _ref(kind, oid))
             return Tracker(table, oid), True
         if table.role == "root":
             root = state.root
@@ -62,7 +68,7 @@ class Resolving(FlowCore):
                 if not (table.id_rotates and root is not None):
                     reject(Code.FOREIGN_ENTITY,
                            f"{label} is not this flow's {kind} {state.root_id}; one flow is "
-                           f"one {kind}", ref)
+                           f"one {kind}", _ref(kind, oid))
                 self._violate(Code.ITEM_ID_MISMATCH, state.index - 1, name, root.ref,
                               f"{name} names the {kind} {shorten(oid)}, but this flow's "
                               f"{kind} began as {root.id}; one flow is one {kind}, which is "
@@ -71,23 +77,25 @@ class Resolving(FlowCore):
                 return Tracker(table, oid), True
             if created and not recovered:
                 reject(Code.DUPLICATE_ENTITY,
-                       f"{name} for {label}, which this flow already has", ref)
+                       f"{name} for {label}, which this flow already has", _ref(kind, oid))
             return root, False
-        if not recovered:
-            self._check_root_allows(name, ref)
+        root = state.root
+        if not recovered and root is not None and root.state not in c.children_free:
+            self._check_root_allows(name, _ref(kind, oid))
         existing = state.children[kind].get(oid)
         if existing is not None:
             if created and not recovered:
                 reject(Code.DUPLICATE_ENTITY, f"{name} for {label}, which this flow already "
-                       f"has (state {existing.state!r})", ref)
+                       f"has (state {existing.state!r})", _ref(kind, oid))
             return existing, False
         root_state = state.root.state if state.root is not None else UNSEEN
         if not created and not recovered and root_state not in c.root_table.adopt_children:
             reject(Code.UNKNOWN_ENTITY, f"{name} for {label}, which this flow has not seen "
-                   f"begin; it cannot be adopted while the {c.root} is {root_state!r}", ref)
+                   f"begin; it cannot be adopted while the {c.root} is {root_state!r}",
+                   _ref(kind, oid))
         if sum(map(len, state.children.values())) >= self.limits.max_entities:
             reject(Code.LIMIT_EXCEEDED,
-                   f"{label} would exceed max_entities={self.limits.max_entities}", ref)
+                   f"{label} would exceed max_entities={self.limits.max_entities}", _ref(kind, oid))
         return Tracker(table, oid), True
 
     def _check_root_allows(self, name: str, ref: EntityRef) -> None:
@@ -139,8 +147,11 @@ class Resolving(FlowCore):
         oid = obj.get("id") if type(obj) is dict else None
         if type(oid) is not str:  # no id, or one of another type (a rule may report it):
             oid = None            # the position identifies the entity
+        root = state.root
+        children_free = root is None or root.state in c.children_free
         if existing is None:
-            self._check_root_allows(name, EntityRef(kind=kind, id=oid or key))
+            if not children_free:
+                self._check_root_allows(name, EntityRef(kind=kind, id=oid or key))
             root_state = state.root.state if state.root is not None else UNSEEN
             if not created and (obj is None or root_state not in c.root_table.adopt_children):
                 reject(Code.UNKNOWN_ENTITY,
@@ -159,7 +170,8 @@ class Resolving(FlowCore):
             tracker.owner = owner if owner is not None else oid
             new = True
         else:
-            self._check_root_allows(name, existing.ref)
+            if not children_free:
+                self._check_root_allows(name, existing.ref)
             if created:
                 reject(Code.DUPLICATE_ENTITY,
                        f"{name} at {spot(table.position, indices)}, where this flow already "
@@ -174,11 +186,22 @@ class Resolving(FlowCore):
                               f"the id {shorten(oid)}, but it began as {existing.id}; the "
                               "position is followed")
             tracker, new = existing, False
-        self._check_named(table, data, tracker, name)
+        if table.named_by is not None:
+            self._check_named(table, data, tracker, name)
         return tracker, new
 
     def _indices(self, table: EntityTable, data: Any, name: str) -> tuple[int, ...]:
         max_index = self.limits.max_index
+        pos = table.position
+        if type(data) is dict and self.fast_paths:  # the common case: valid indices
+            if len(pos) == 1:
+                i = data.get(pos[0])
+                if type(i) is int and 0 <= i < max_index:
+                    return (i,)
+            elif len(pos) == 2:
+                i, j = data.get(pos[0]), data.get(pos[1])
+                if type(i) is int and type(j) is int and 0 <= i < max_index and 0 <= j < max_index:
+                    return (i, j)
         out = []
         for fld in table.position:
             value = data.get(fld) if type(data) is dict else None

@@ -45,6 +45,11 @@ class RawEvent(NamedTuple):
     so far. It keeps its place among the events so the caller can report it."""
 
 
+_new_event = tuple.__new__
+"""Makes a :class:`RawEvent` from its four fields without the named tuple's own
+``__new__``, a Python function (one call less per event)."""
+
+
 class SSEDecoder:
     """Split a byte stream into SSE messages.
 
@@ -113,18 +118,28 @@ class SSEDecoder:
         out: list[RawEvent] = []
         skipping = self._skipping
         self._skipping = False
+        max_pending = self.max_pending
+        append = out.append
         for block in blocks:
             start = offset
-            offset += len(block) + 2
+            size = len(block)
+            offset += size + 2
             if skipping:
                 skipping = False
                 continue
-            if len(block) > self.max_pending:
-                out.append(RawEvent(None, None, start, len(block)))
+            if size > max_pending:
+                append(RawEvent(None, None, start, size))
             elif block:
-                event = _parse_block(block, start)
-                if event is not None:
-                    out.append(event)
+                # the fast path of _parse_block, inlined: "event: NAME\ndata: ONE LINE"
+                nl = block.find(b"\n") if block.startswith(b"event: ") else -1
+                if (nl > 0 and block.startswith(b"data: ", nl + 1)
+                        and block.find(b"\n", nl + 1) < 0):
+                    append(_new_event(RawEvent, (block[7:nl].decode("utf-8", "replace"),
+                                                 block[nl + 7 :], start, 0)))
+                else:
+                    event = _parse_block(block, start)
+                    if event is not None:
+                        append(event)
         self._pending = []
         self._pending_size = 0
         self._offset = offset

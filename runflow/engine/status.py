@@ -22,24 +22,15 @@ from runflow.engine.jsonparse import has_non_finite
 from runflow.engine.machines import Compiled, trigger_name
 from runflow.engine.resolving import Resolving
 from runflow.engine.shapes import json_type
-from runflow.engine.state import StateChange
+from runflow.engine.state import state_change
 from runflow.engine.violations import Code, EntityRef
 
 __all__ = ["StatusEvents"]
 
 
 _Plan = tuple[Any, ...]
-"""What a status event does to one entity kind, looked up once (see :func:`_plan`)."""
-
-_PLANS: dict[int, tuple[Compiled, dict[tuple[str, str], _Plan]]] = {}
-"""Each compiled definition's plans, by ``(entity, event)``, filled on first use."""
-
-
-def _plans(c: Compiled) -> dict[tuple[str, str], _Plan]:
-    hit = _PLANS.get(id(c))
-    if hit is None or hit[0] is not c:
-        hit = _PLANS[id(c)] = (c, {})
-    return hit[1]
+"""What a status event does to one entity kind, looked up once (see :func:`_plan`)
+and kept in the compiled definition's :attr:`~runflow.engine.machines.Compiled.plans`."""
 
 
 def _plan(c: Compiled, kind: str, name: str) -> _Plan:
@@ -67,7 +58,8 @@ class StatusEvents(Resolving, Journal):
             obj = data
         else:
             event_shape = c.event_shapes.get(name)
-            problem = event_shape.problem(data) if event_shape is not None else None
+            problem = (event_shape.problem(data)
+                       if event_shape is not None and not event_shape.fits(data) else None)
             if problem is None and type(data) is not dict:
                 problem = f"expected an object, got {type(data).__name__}"
             if problem is not None:
@@ -79,15 +71,15 @@ class StatusEvents(Resolving, Journal):
                        f"object, got {json_type(obj)}")
         if kind is None:  # a shared event: the object's discriminator picks the table
             kind = self._dispatch(name, obj)
-        plans = _plans(c)
+        plans = c.plans
         plan = plans.get((kind, name))
         if plan is None:
             plan = plans[(kind, name)] = _plan(c, kind, name)
         table, lookup, chosen, check_rules, _, _, _ = plan
         shape = table.shape
         checked = obj if carries is not None else data
-        problem = (shape.problem(obj, carries or "") if shape is not None and carries is not None
-                   else None)
+        problem = (shape.problem(obj, carries or "")
+                   if shape is not None and carries is not None and not shape.fits(obj) else None)
         if problem is None and may_overflow(self._raw) and has_non_finite(checked):
             problem = "a number is NaN or infinite, which JSON cannot hold"
         if problem is not None:
@@ -176,9 +168,14 @@ class StatusEvents(Resolving, Journal):
             tracker.typed = None
             tracker.acc.absorb(data)  # a value event (``output_text.done``) ends the value
         self._move(tracker, kind, name, state, dest, index, lookup, moves)
-        for rule in after_rules:
-            if rule.states is None or dest in rule.states:
-                self._report(rule, tracker, data if rule.sees == "data" else obj, name, index)
+        if after_rules:
+            flow_state = self._s
+            for rule in after_rules:
+                if rule.states is None or dest in rule.states:
+                    seen = data if rule.sees == "data" else obj
+                    for found in rule.check(flow_state, tracker, seen, name):
+                        if rule.code is not None:
+                            self._found(rule.code, found, tracker, name, index)
 
     def _move(self, tracker: Tracker, kind: str, event: str, source: str, dest: str,
               index: int, lookup: Mapping[tuple[str, str], str],
@@ -201,20 +198,26 @@ class StatusEvents(Resolving, Journal):
             last = history[-1]
             if (last.event == event and last.id == tracker.id and last.dest == dest
                     and last.source == dest and last.entity == kind):
-                history[-1] = StateChange(last.index, kind, last.id, event, source, dest,
-                                          last.count + 1)
+                history[-1] = state_change(last.index, kind, last.id, event, source, dest,
+                                           last.count + 1)
                 return
         if len(history) < self.limits.max_history:
-            history.append(StateChange(index, kind, tracker.id, event, source, dest))
+            history.append(state_change(index, kind, tracker.id, event, source, dest))
         else:
             state.history_dropped += 1
 
     def _report(self, rule: Any, tracker: Tracker, data: Any, name: str, index: int) -> None:
+        """Run an ``after`` rule and report what it finds (objects recovered over REST;
+        the status events run theirs in :meth:`_apply_status`)."""
         for found in rule.check(self._s, tracker, data, name):
             if rule.code is not None:
-                entity = found.entity or tracker
-                ref = entity if isinstance(entity, EntityRef) else entity.ref
-                self._violate(rule.code, index, name, ref, found.message, found.severity)
+                self._found(rule.code, found, tracker, name, index)
+
+    def _found(self, code: Code, found: Any, tracker: Tracker, name: str, index: int) -> None:
+        """Report what an ``after`` rule found."""
+        entity = found.entity or tracker
+        ref = entity if isinstance(entity, EntityRef) else entity.ref
+        self._violate(code, index, name, ref, found.message, found.severity)
 
     def _check_divergence(self, tracker: Tracker, obj: Any, name: str, index: int) -> None:
         acc = tracker.acc

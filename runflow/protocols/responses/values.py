@@ -58,11 +58,12 @@ class StreamedText:
     def merge(self, data: JSON, room: int, max_index: int) -> MergeResult:
         delta = data.get("delta")
         if type(delta) is str:  # the fast path: every text or arguments delta
-            if len(delta) > room:
+            size = len(delta)
+            if size > room:
                 return OVER_LIMIT
             self.chunks.append(delta)
             self.value = None
-            return len(delta)
+            return size
         return self._other(data, room, max_index)
 
     def _other(self, data: JSON, room: int, max_index: int) -> MergeResult:
