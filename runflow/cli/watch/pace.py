@@ -25,13 +25,14 @@ if TYPE_CHECKING:
     from runflow.adapters.recording import Recording
     from runflow.engine.flow import Flow
 
-__all__ = ["MAX_PAUSE", "Block", "blocks", "known_times", "paced", "play", "schedule",
+__all__ = ["BLANK_LINE", "MAX_PAUSE", "Block", "blocks", "known_times", "paced", "play", "schedule",
            "stream_blocks"]
 
 MAX_PAUSE = 5.0
 _STAMPS = ("created_at", "started_at", "completed_at", "failed_at", "cancelled_at",
            "expired_at", "incomplete_at")
-_BLANK_LINE = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+BLANK_LINE = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+"""What ends an SSE event's block."""
 
 Block = tuple[bytes | dict[str, Any] | None, float | None]
 """One event (an SSE block, a jsonl event, or None for a broken line) and the latest
@@ -52,7 +53,7 @@ def stream_blocks(fmt: str, chunks: Iterable[bytes]) -> Iterator[Block]:
         return
     carry = b""
     for chunk in chunks:
-        pieces = _BLANK_LINE.split(carry + chunk)
+        pieces = BLANK_LINE.split(carry + chunk)
         carry = pieces.pop()  # after the last blank line: its end may come next
         for piece in pieces:
             if piece.strip():
