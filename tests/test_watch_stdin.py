@@ -186,3 +186,31 @@ def test_the_help_says_what_is_kept() -> None:
     assert f"at most {SNIFF_BYTES // 1024} KiB" in text
     assert (f"the last {TEXT_TAIL} characters of the text and the last {LINES_TAIL} tool "
             "calls, violations and notes") in text
+
+
+def test_an_event_that_does_not_end_is_handed_on_in_pieces() -> None:
+    """A 3 MiB event read in chunks: no block held is much past LONG_BLOCK, and the
+    flow ends as it does fed the whole recording at once."""
+    from runflow import RunFlow
+    from runflow.adapters.recording import CHUNK
+    from runflow.cli.watch.pace import LONG_BLOCK, play, stream_blocks
+
+    big = "y" * (3 << 20)
+    data = HEAD + _sse("thread.message.completed", {
+        **MESSAGE, "status": "completed", "completed_at": 104,
+        "content": [{"type": "text", "text": {"value": big, "annotations": []}}]}) + TAIL[
+        TAIL.index(b"event: thread.run.completed"):]
+    chunked = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)]
+    pieces = list(stream_blocks("sse", chunked))
+    assert max(len(item) for item, _ in pieces if isinstance(item, bytes)) <= (
+        LONG_BLOCK + CHUNK)
+    assert b"".join(item for item, _ in pieces if isinstance(item, bytes)).count(
+        b"thread.") == data.count(b"thread.")
+    whole, streamed = RunFlow(), RunFlow()
+    play(whole, list(stream_blocks("sse", [data])), 0, lambda _: None)
+    play(streamed, pieces, 0, lambda _: None, [0.0] * len(pieces))
+    for flow in (whole, streamed):
+        assert (flow.run_status, flow.ending) == ("completed", "done")
+    assert [(v.code, v.index) for v in streamed.violations] == [
+        (v.code, v.index) for v in whole.violations]  # (no step names the message)
+    assert streamed.messages[0].content[0].text.value == big  # type: ignore[union-attr]
