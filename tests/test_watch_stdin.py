@@ -125,39 +125,41 @@ def test_a_live_pipe_is_shown_as_it_arrives(tmp_path: Path) -> None:
 
 
 def test_pacing_waits_only_for_what_the_pipe_did_not_take_already() -> None:
+    """The timestamps: 100 (the run), 101 (the message), 104 (its completion); the
+    deltas have none. A clock that the reads and the waits move."""
     from runflow import RunFlow
 
-    now = [0.0]
-    waits: list[float] = []
+    def played(speed: float, read_seconds: float) -> tuple[list[float], float]:
+        now = [0.0]
+        waits: list[float] = []
 
-    class Slow(io.BytesIO):
-        """A pipe whose every read takes 0.5 s (a live stream)."""
+        class Pipe(io.BytesIO):
+            def read1(self, size: int = -1) -> bytes:
+                now[0] += read_seconds
+                return super().read1(min(size, 600))
 
-        def read1(self, size: int = -1) -> bytes:
-            now[0] += 0.5
-            return super().read1(min(size, 600))
+        def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            now[0] += seconds
 
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        now[0] += seconds
+        flow = RunFlow()
+        piped = open_stdin(Pipe(LONG), lambda: now[0])
+        assert isinstance(piped, Piped)
+        play_piped(piped, flow, speed, sleep, lambda: now[0])
+        assert (flow.run_status, flow.ending) == ("completed", "done")
+        return waits, now[0]
 
-    flow = RunFlow()
-    play_piped(_piped(Slow(LONG)), flow, 1.0, sleep, lambda: now[0])
-    assert (flow.run_status, flow.ending) == ("completed", "done")
-    # the timestamps: 100 (the run), 101 (the message), 104 (its completion); the
-    # deltas have none. The message was in what was read before playing: it waits
-    # its second. The 3 s before the completion went by reading the deltas (3,000 of
-    # them, a few a read): no wait
-    assert waits == [1.0]
-    fast: list[float] = []
-    play_piped(_piped(io.BytesIO(LONG)), RunFlow(), 1.0, fast.append, lambda: 0.0)
-    assert fast == [1.0, 3.0]  # a pipe that keeps up waits the gaps
-    slow: list[float] = []
-    play_piped(_piped(io.BytesIO(LONG)), RunFlow(), 0.1, slow.append, lambda: 0.0)
-    assert slow == [MAX_PAUSE, MAX_PAUSE]  # a long gap is shortened
-    none: list[float] = []
-    play_piped(_piped(io.BytesIO(LONG)), RunFlow(), 0, none.append, lambda: 0.0)
-    assert none == []
+    # a pipe that keeps up waits the gaps
+    assert played(1.0, 0.0) == ([1.0, 3.0], 4.0)
+    assert played(4.0, 0.0) == ([0.25, 0.75], 1.0)
+    # a slow pipe (a live stream): the second before the message went by reading the
+    # head it came in (several reads), the 3 s before the completion reading the
+    # deltas (3,000 of them, a few a read): nothing waits more
+    waits, spent = played(1.0, 0.5)
+    assert waits == [] and spent > 4 * 60  # (the reads took minutes)
+    # a long gap is shortened, and what follows is paced from there
+    assert played(0.1, 0.0) == ([MAX_PAUSE, MAX_PAUSE], 2 * MAX_PAUSE)
+    assert played(0, 0.0) == ([], 0.0)
 
 
 def _piped(stream: io.BytesIO) -> Piped:

@@ -7,11 +7,11 @@ protocol can be told (its first event a protocol claims, as
 at most its first 64 KiB), then :func:`play_piped` feeds each event to the flow as
 it arrives, reading what the pipe has (``read1``), never more than a chunk ahead.
 
-Pacing (``--speed``): an event waits only when the timestamps say it comes later
-than the time already spent since the event before (waiting for the pipe counts);
-an event without a timestamp is shown as it arrives, not spread over the gap to the
-next timestamp as a file is (that one is not read yet). A live stream is thus shown
-at its own pace; a file piped in, at the pace of its timestamps.
+Pacing (``--speed``): an event waits only when its timestamp says it is due later
+than now, counting from when reading began (waiting for the pipe counts); an event
+without a timestamp is shown as it arrives, not spread over the gap to the next
+timestamp as a file is (that one is not read yet). A live stream is thus shown at
+its own pace; a file piped in, at the pace of its timestamps.
 
 An input that ends before its protocol is told is small, and is played as a file
 held in memory (:class:`~runflow.adapters.recording.Recording`) is.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -51,6 +52,9 @@ class Piped:
     head: bytes
     stream: BinaryIO
     chunk: int
+    started: float
+    """When reading began (the clock :func:`open_stdin` was given): the time spent
+    reading the head counts as waited."""
     name: str = "-"
 
     def chunks(self) -> Iterator[bytes]:
@@ -79,7 +83,8 @@ def _read_some(stream: BinaryIO, size: int) -> bytes:
     return read1(size) if read1 is not None else stream.read(size)
 
 
-def open_stdin(stream: BinaryIO | None) -> Piped | Recording:
+def open_stdin(stream: BinaryIO | None, clock: Callable[[], float] = time.monotonic
+               ) -> Piped | Recording:
     """Standard input as :class:`Piped` once its protocol can be told; all of it as
     a :class:`Recording` when it ends first. Raises
     :class:`~runflow.adapters.recording.RecordingError` as reading a file does."""
@@ -93,6 +98,7 @@ def open_stdin(stream: BinaryIO | None) -> Piped | Recording:
 
     if stream is None:
         raise RecordingError("-: standard input is closed")
+    started = clock()
     head = b""
     while True:
         try:
@@ -108,7 +114,7 @@ def open_stdin(stream: BinaryIO | None) -> Piped | Recording:
             break
     fmt = detect_format("-", head)
     return Piped(fmt, detect_protocol(head if len(head) >= SNIFF_BYTES else complete), head,
-                 stream, CHUNK)
+                 stream, CHUNK, started)
 
 
 def _complete(head: bytes) -> bytes:
@@ -161,24 +167,29 @@ def _named(item: bytes | dict[str, Any] | None) -> tuple[str | None, Any]:
 
 def play_piped(piped: Piped, flow: Flow, speed: float, sleep: Callable[[float], None],
                clock: Callable[[], float]) -> None:
-    """Feed standard input into ``flow`` as it is read (see the module docstring)."""
+    """Feed standard input into ``flow`` as it is read (see the module docstring): an
+    event whose timestamp is ``t`` seconds after the first one's is due ``t / speed``
+    seconds after reading began, and waits only if it came earlier; a wait is never
+    longer than :data:`~runflow.cli.watch.pace.MAX_PAUSE` (the due times after it move
+    by what it was shortened)."""
     flow.begin_stream()
     origin: float | None = None
-    before = 0.0  # the time of the last timestamp, from the first
-    shown = clock()
+    before = 0.0  # the time of the latest timestamp, from the first
+    anchor = piped.started
     block: Block
     for block in stream_blocks(piped.format, piped.chunks()):
         item, stamp = block
         if stamp is not None:
             if origin is None:
                 origin = stamp
-            now = max(before, stamp - origin)
+            before = max(before, stamp - origin)
             if speed > 0:
-                pause = min((now - before) / speed, MAX_PAUSE) - (clock() - shown)
-                if pause > 0:
-                    sleep(pause)
-            before = now
-            shown = clock()
+                wait = anchor + before / speed - clock()
+                if wait > MAX_PAUSE:
+                    anchor -= wait - MAX_PAUSE
+                    wait = MAX_PAUSE
+                if wait > 0:
+                    sleep(wait)
         if isinstance(item, bytes):
             flow.feed_sse(item)
         else:
