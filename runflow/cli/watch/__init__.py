@@ -52,8 +52,9 @@ examples:
 
 RECORDING '-' reads standard input as it comes (a live pipe): it reads until the
 protocol can be told (at most 64 KiB), then shows each event as it arrives; with
---speed an event waits only when its timestamp is ahead of the time already spent
-(waiting for the pipe counts), and events without a timestamp are not spread.
+--speed an event waits only when its timestamp says it is due later than the time
+spent since reading began (waiting for the pipe counts), and events without a
+timestamp are not spread.
 A recording of any size is read in chunks and kept only as far as its flow keeps
 it (states, snapshots, text, violations); the live panel draws the last 4000
 characters of the text and the last 50 tool calls, violations and notes.
