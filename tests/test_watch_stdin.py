@@ -8,9 +8,10 @@ from __future__ import annotations
 import io
 import json
 import os
-import select
+import queue
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import IO, Any
 
@@ -94,11 +95,25 @@ def test_standard_input_is_played_as_read_once_its_protocol_is_told() -> None:
     assert isinstance(small, Recording) and small.data == HEAD
 
 
-def _read_line(stream: IO[str], seconds: float = 120) -> str:
-    """The next line the process writes (a guard against a hang, not a timing check)."""
-    ready, _, _ = select.select([stream], [], [], seconds)
-    assert ready, "runflow watch - wrote nothing"
-    return stream.readline()
+def _lines_of(stream: IO[bytes]) -> queue.Queue[str]:
+    """The lines a process writes, as they come (read by a thread of their own)."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in io.TextIOWrapper(stream, encoding="utf-8"):
+            lines.put(line)
+        lines.put("")  # the end
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def _next(lines: queue.Queue[str], seconds: float = 120) -> str:
+    """The next line (the wait is a guard against a hang, not a timing check)."""
+    try:
+        return lines.get(timeout=seconds)
+    except queue.Empty:
+        raise AssertionError("runflow watch - wrote nothing") from None
 
 
 def test_a_live_pipe_is_shown_as_it_arrives(tmp_path: Path) -> None:
@@ -110,16 +125,17 @@ def test_a_live_pipe_is_shown_as_it_arrives(tmp_path: Path) -> None:
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=False,
                           env=env) as process:
         assert process.stdin is not None and process.stdout is not None
-        out = io.TextIOWrapper(process.stdout, encoding="utf-8")
+        lines = _lines_of(process.stdout)
         first = HEAD + b"".join(_delta(n) for n in range(40))  # past the 4 KiB it sniffs
         process.stdin.write(first)
         process.stdin.flush()
-        seen = [_read_line(out) for _ in range(3)]  # the run's and the message's changes
+        seen = [_next(lines) for _ in range(3)]  # the run's and the message's changes
         assert seen == whole[:3]
         assert process.poll() is None  # still reading: the rest has not come
         process.stdin.write(LONG[len(first):])
         process.stdin.close()
-        seen += out.readlines()
+        while line := _next(lines):
+            seen.append(line)
         assert process.wait(timeout=120) == 0
     assert seen == whole
 
