@@ -36,6 +36,12 @@ The first request that gets no answer stops the grade with one line naming the
 URL and the cause; when every answer is 404, a hint says where the API usually is
 (/v1).
 
+Each stream is graded as its events arrive, in memory that does not grow with
+the stream. Of its events the report keeps the first 100, the last 100 and up to
+1000 that a finding names, by name and place, never their payloads (the HTML
+timeline counts the others in one row); of one rule, at most 100 findings per
+flow (the others are counted in a note).
+
 exit codes: 0 conformant (no error finding), 1 findings (with --strict: warnings
 too), 2 could not run (unreachable server, no scenario could run, bad arguments,
 unwritable report file), 130 interrupted

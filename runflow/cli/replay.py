@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 EPILOG = """\
 The timeline lists every accepted state change (event index, entity, source -> dest,
-event) with violations at the index where they happened. --json prints the final
+event) with violations at the index where they happened; a status event repeated
+in a row (a self-loop, e.g. thread.message.in_progress again and again) is one line
+at its first index with its count (×20,000). --json prints the final
 snapshots instead: {"run": ..., "messages": [...], "steps": [...]} in the order the
 flow first saw them, as the openai SDK's types dump them; for a Responses stream,
 {"response": ...} with its output rebuilt from the streamed items.
@@ -113,9 +115,10 @@ def _print_timeline(replay: Replay, out: Output) -> None:
             _print_violation(replay, pending[shown], out)
             shown += 1
         arrow = f"{change.source} -> {out.style(change.dest, 'cyan')}"
+        times = f"  {out.style(f'×{change.count:,}', 'bold')}" if change.count > 1 else ""
         out.print(
             f"  #{change.index:<4} {change.entity:<7} {change.id:<32} "
-            f"{arrow}  {out.style(change.event, 'dim')}"
+            f"{arrow}  {out.style(change.event, 'dim')}{times}"
         )
     for violation in pending[shown:]:
         _print_violation(replay, violation, out)

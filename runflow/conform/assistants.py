@@ -16,6 +16,8 @@ from functools import partial
 from typing import Any, cast
 
 from runflow.conform.catalogue import Context, Scenario
+from runflow.conform.events import TappedEvent
+from runflow.conform.grade import Watch
 from runflow.conform.session import NotApplicable, Probe
 
 __all__ = ["ASSISTANTS_SCENARIOS", "FUNCTION_TOOLS", "TOOL_OUTPUTS"]
@@ -98,10 +100,13 @@ def _answer_tools(ctx: Context, probe: Probe, thread: str, rounds: int = 3) -> i
 
 
 def _plain(ctx: Context, hint: str, instructions: str, question: str,
-           tools: list[dict[str, Any]] | None = None, **params: Any) -> Probe:
+           tools: list[dict[str, Any]] | None = None, *, watch: Watch | None = None,
+           **params: Any) -> Probe:
     assistant = _assistant(ctx, hint, instructions, tools)
     thread = _thread(ctx, question)
     probe = ctx.probe("run")
+    if watch is not None:
+        probe.watch(watch)
     _stream_run(ctx, probe, thread, assistant, hint, **params)
     _answer_tools(ctx, probe, thread)
     _rest_reads(ctx, probe, thread)
@@ -150,8 +155,8 @@ def cancel(ctx: Context) -> None:
 
     def cancel_once(p: Probe) -> bool:
         flow: Any = p.flow
-        if not sent and flow.run_id is not None and flow.run_status == "in_progress" and any(
-                e.name == "thread.message.delta" for e in p.tap.events):
+        if not sent and flow.run_id is not None and flow.run_status == "in_progress" and (
+                "thread.message.delta" in p.grade.names):
             sent.append(flow.event_count)
             ctx.session.rest(None, "runs.cancel", lambda: (
                 ctx.client.beta.threads.runs.with_raw_response.cancel(
@@ -182,13 +187,17 @@ def incomplete(ctx: Context) -> None:
                             f"(it ended {probe.flow.root_state})")
 
 
+def _uses_code_interpreter(event: TappedEvent) -> bool:
+    return isinstance(event.data, dict) and "code_interpreter" in json.dumps(
+        event.data.get("step_details") or {})
+
+
 def code_interpreter(ctx: Context) -> None:
-    probe = _plain(ctx, "code_interpreter", "Use the code interpreter for any arithmetic.",
-                   "Compute the maximum of sin(x) on [0, 2pi] with code.",
-                   [{"type": "code_interpreter"}])
-    used = any(isinstance(e.data, dict) and "code_interpreter" in json.dumps(
-        e.data.get("step_details") or {}) for e in probe.tap.events)
-    if not used:
+    used = Watch(_uses_code_interpreter)
+    _plain(ctx, "code_interpreter", "Use the code interpreter for any arithmetic.",
+           "Compute the maximum of sin(x) on [0, 2pi] with code.",
+           [{"type": "code_interpreter"}], watch=used)
+    if used.event is None:
         raise NotApplicable("the run used no code_interpreter tool call")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import openai
 
 from runflow.adapters.recording import new_flow
-from runflow.conform.consistency import compare_lists, compare_one, final_objects
+from runflow.conform.consistency import compare_lists, compare_one
 from runflow.conform.session import Probe, Session
 
 __all__ = ["Context", "Scenario"]
@@ -50,7 +50,7 @@ class Context:
     def compare_root(self, probe: Probe, rule: str, rest: Any) -> None:
         if not self.settled(probe):
             return
-        finals = final_objects(probe.flow.protocol, probe.tap.events)
+        finals = probe.grade.finals.objects
         root = probe.flow.protocol.root
         ours = finals.get(root, {}).get(probe.flow.root_id or "")
         probe.findings.extend(compare_one(rule, root, ours, rest, root))
@@ -59,7 +59,7 @@ class Context:
     def compare_children(self, probe: Probe, rule: str, kind: str, rest: Any) -> None:
         if not self.settled(probe):
             return
-        finals = final_objects(probe.flow.protocol, probe.tap.events)
+        finals = probe.grade.finals.objects
         probe.findings.extend(compare_lists(rule, kind, finals.get(kind, {}), rest))
         probe.checked.add(rule)
 

@@ -5,13 +5,14 @@ A grader sees each event once, as it arrives, and keeps only what its rules need
 hands it each event with the flow's own parse, :func:`observed`), so a recording of
 any size is graded in the memory the flow takes.
 
-A :class:`Tap` (``runflow conform``'s probes, whose HTML report draws every event)
-sits beside a flow: every chunk fed to the flow is also decoded by
-a decoder of its own (the same :class:`runflow.engine.sse.SSEDecoder`, so both split the
-bytes identically), and each decoded event is kept as a :class:`TappedEvent` with
-the index the flow gave it, the stream it came in and its parsed data. The layers
-that the flow does not run (payload invariants, order expectations, consistency)
-read these; the HTML report draws its timeline from them.
+A :class:`Tap` (``runflow conform``'s probes) feeds a flow over one or more HTTP
+streams and, through the flow's observer, hands each event as a :class:`TappedEvent`
+(the index the flow gives it, the stream it came in, the flow's parse of its data)
+to the layers the flow does not run (payload invariants, order expectations,
+consistency: :class:`runflow.conform.grade.FlowGrade`), which keep only what their
+rules need. Of the events themselves it keeps a :class:`Window` for the HTML
+report's timeline: the first and last ones and those a finding names, without their
+payloads, so a stream of any length is graded in bounded memory.
 
 :func:`carried` says which entity an event's object is about and which state the
 event leads it to, from the protocol definition alone, as the engine decides it.
@@ -20,7 +21,9 @@ event leads it to, from the protocol definition alone, as the engine decides it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from runflow.adapters.recording import Recording
@@ -30,8 +33,8 @@ from runflow.engine.flow import Flow
 from runflow.engine.jsonparse import JSONError, has_non_finite, parse_json
 from runflow.engine.sse import RawEvent, SSEDecoder
 
-__all__ = ["Carried", "Tap", "TappedEvent", "carried", "entity_key", "named_event", "observed",
-           "tap_recording"]
+__all__ = ["Carried", "Tap", "TappedEvent", "Window", "carried", "entity_key", "kept",
+           "named_event", "observed", "tap_recording"]
 
 _ID = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
 _INDEX = re.compile(rb'"output_index"\s*:\s*(\d{1,9})')
@@ -142,43 +145,128 @@ def entity_key(protocol: Protocol, event: TappedEvent | None) -> str | None:
     return f"{kind}:{found}" if found is not None else None
 
 
-@dataclass
-class Tap:
-    """Feed a flow and keep its events (see the module docstring)."""
+HEAD = 100
+"""Events a :class:`Window` keeps from the start of a flow."""
+TAIL = 100
+"""Events a :class:`Window` keeps from the end of a flow."""
+NAMED = 1000
+"""Events a :class:`Window` keeps beside those because a finding names them."""
+KEEP_DATA_BYTES = 1024
+"""The data of an event kept at the start of a flow is kept when its text is at most
+this long (the first events, small: what a scenario's own checks and the tests read)."""
+EXCERPT_BYTES = 64
+"""Bytes kept of data that is not JSON (the report says only that it is not)."""
 
-    flow: Flow
-    events: list[TappedEvent] = field(default_factory=list)
-    stream: int = -1
-    _decoder: SSEDecoder | None = None
+
+def kept(event: TappedEvent, *, data: bool) -> TappedEvent:
+    """What a :class:`Window` keeps of ``event``: its index, stream and name; its data
+    only with ``data`` and when its text is at most :data:`KEEP_DATA_BYTES` long (else
+    ``None``), and of data that is not JSON an excerpt (so :attr:`TappedEvent.parsed`
+    still says so). Never a whole payload."""
+    raw = event.raw
+    if event.data is None:
+        return TappedEvent(event.index, event.stream, event.name, None,
+                           raw[:EXCERPT_BYTES] if raw else raw)
+    small = data and (raw is None or len(raw) <= KEEP_DATA_BYTES)
+    value = event.data if small or event.data == "[DONE]" else None
+    return TappedEvent(event.index, event.stream, event.name, value, None)
+
+
+class Window:
+    """The events of a flow a report shows: the first :data:`HEAD`, the last
+    :data:`TAIL` and up to :data:`NAMED` that a finding names (:meth:`mark`), each as
+    :func:`kept` makes it. What it holds does not grow with the stream."""
+
+    __slots__ = ("_head", "_named", "_tail", "count")
+
+    def __init__(self) -> None:
+        self._head: list[TappedEvent] = []
+        self._tail: deque[TappedEvent] = deque(maxlen=TAIL)
+        self._named: dict[int, TappedEvent] = {}
+        self.count = 0
+        """Events seen."""
+
+    def add(self, event: TappedEvent) -> None:
+        self.count += 1
+        if len(self._head) < HEAD:
+            self._head.append(kept(event, data=True))
+        else:
+            self._tail.append(kept(event, data=False))
+
+    def mark(self, index: int | None) -> None:
+        """Keep the event at ``index`` (one of the last :data:`TAIL`) past the tail."""
+        if index is None or index in self._named or len(self._named) >= NAMED:
+            return
+        if self._head and index <= self._head[-1].index:
+            return
+        for event in reversed(self._tail):
+            if event.index == index:
+                self._named[index] = event
+                return
+            if event.index < index:
+                return
+
+    def events(self) -> list[TappedEvent]:
+        """The kept events in index order (every event, when there were at most
+        :data:`HEAD` + :data:`TAIL`)."""
+        out = list(self._head)
+        tail = {e.index: e for e in self._tail}
+        named = [e for i, e in self._named.items() if i not in tail]
+        out += sorted([*named, *self._tail], key=lambda e: e.index)
+        return out
+
+
+class Tap:
+    """Feed a flow and hand each of its events to ``see`` as it arrives (see the
+    module docstring); keep a :class:`Window` of them for the report."""
+
+    def __init__(self, flow: Flow, see: Callable[[TappedEvent], None] | None = None) -> None:
+        self.flow = flow
+        self.see = see
+        self.window = Window()
+        self.stream = -1
+        """Which HTTP stream of the flow is being fed (0, 1, ...; -1: none yet)."""
+
+    @property
+    def events(self) -> list[TappedEvent]:
+        """The events the window kept, in index order."""
+        return self.window.events()
+
+    @property
+    def count(self) -> int:
+        """Events seen, in every stream."""
+        return self.window.count
 
     def begin(self) -> None:
         """A new HTTP stream of the same flow."""
         self.stream += 1
-        self._decoder = SSEDecoder(self.flow.limits.max_event_bytes)
         self.flow.begin_stream()
 
     def feed(self, chunk: bytes) -> None:
-        if self._decoder is None:
+        if self.stream < 0:
             self.begin()
-        assert self._decoder is not None
-        start = self.flow.event_count
-        self.flow.feed_sse(chunk)
-        self._keep(self._decoder.feed(chunk), start)
+        self._run(lambda: self.flow.feed_sse(chunk))
 
     def close(self) -> str:
-        start = self.flow.event_count
-        if self._decoder is not None:
-            raw = self._decoder.close()
-            self._decoder = None
-        else:
-            raw = []
-        ending = self.flow.close()
-        self._keep(raw, start)
-        return ending
+        ending: list[str] = []
+        self._run(lambda: ending.append(self.flow.close()))
+        return ending[0]
 
-    def _keep(self, raw: list[RawEvent], start: int) -> None:
-        for offset, event in enumerate(raw):
-            self.events.append(sse_event(self.flow.protocol, start + offset, self.stream, event))
+    def _run(self, step: Callable[[], object]) -> None:
+        flow = self.flow
+        previous = flow.observer
+        flow.observer = self._observe
+        try:
+            step()
+        finally:
+            flow.observer = previous
+
+    def _observe(self, name: str | None, raw: bytes | None, _offset: int, parsed: Any) -> None:
+        event = observed(self.flow.protocol, self.flow.event_count, self.stream, name, raw,
+                         parsed)
+        self.window.add(event)
+        if self.see is not None:
+            self.see(event)
 
 
 def sse_event(protocol: Protocol, index: int, stream: int, raw: RawEvent) -> TappedEvent:

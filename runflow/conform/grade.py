@@ -1,19 +1,32 @@
-"""Grade one flow's events: grammar (the flow's violations), payloads, order."""
+"""Grade one flow's events: grammar (the flow's violations), payloads, order.
+
+:class:`FlowGrade` is ``runflow conform``'s grader: fed each event of a flow as it
+arrives (a :class:`~runflow.conform.events.Tap`'s ``see``), it runs the payload and
+order layers, the grouping's announcers and the consistency layer's final objects
+beside the flow, and keeps only what they need; :meth:`FlowGrade.findings` at the
+end gives what :func:`grade_events` gives over the list of every event, in the same
+order. :func:`grade_events` grades a list of events held anyway.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
-from runflow.conform.events import TappedEvent, entity_key
+from runflow.conform.consistency import FinalObjects
+from runflow.conform.events import TappedEvent, Window, carried, entity_key
 from runflow.conform.findings import Finding
-from runflow.conform.order import check_order
-from runflow.conform.payload import check_payloads
+from runflow.conform.grouping import Announcers
+from runflow.conform.order import Follows, Next, Order, check_order, expectations_for
+from runflow.conform.payload import Payloads, check_payloads
 from runflow.engine.definition import Protocol
 from runflow.engine.flow import Flow
 from runflow.engine.violations import Violation
+from runflow.protocols.payload import Invariant
+from runflow.protocols.registry import row_of
 
-__all__ = ["grade_events", "judged", "violation_finding", "violation_key"]
+__all__ = ["FlowGrade", "Watch", "grade_events", "judged", "violation_finding",
+           "violation_key"]
 
 
 def _key_of(protocol: Protocol, violation: Violation,
@@ -75,3 +88,117 @@ def judged(flow: Flow, findings: list[Finding]) -> list[Finding]:
             continue
         judged.append(finding if verdict is None else replace(finding, severity=verdict))
     return judged
+
+
+@dataclass
+class Watch:
+    """A scenario's own question about a flow's events, answered as they arrive: the
+    first event ``test`` accepts (with ``last``: the last one), kept whole (one event)."""
+
+    test: Callable[[TappedEvent], bool]
+    last: bool = False
+    event: TappedEvent | None = None
+
+    def see(self, event: TappedEvent) -> None:
+        if (self.last or self.event is None) and self.test(event):
+            self.event = event
+
+
+class FlowGrade:
+    """The layers of one flow fed one event at a time (see the module docstring).
+
+    It keeps, besides each layer's own bounded state: the findings, at most
+    ``Limits.max_repeated_violations`` per rule (the others counted in
+    :attr:`suppressed`); the grouping key of each event a violation names, worked
+    out while it is the last event; the protocol's event names seen and the
+    invariants checked (which rules the flow exercised); and the :class:`Watch` es a
+    scenario set. ``window`` (the tap's) is told which events a finding names."""
+
+    def __init__(self, flow: Flow, window: Window | None = None) -> None:
+        protocol = flow.protocol
+        self._flow = flow
+        self._protocol = protocol
+        self.window = window
+        self.payloads = Payloads(protocol)
+        self.order = Order(protocol, flow.limits)
+        self.announcers = Announcers(flow.limits)
+        self.finals = FinalObjects(protocol, flow.limits)
+        self.watches: list[Watch] = []
+        self.names: set[str] = set()
+        """The protocol's event names (and its order rows') that came."""
+        self.applied: set[str] = set()
+        """The invariant ids some event was checked against."""
+        self.suppressed = 0
+        """Findings past the cap of their rule, counted and not kept."""
+        self._known = frozenset(protocol.routes) | {
+            r.event for r in expectations_for(protocol) if isinstance(r, (Follows, Next))}
+        self._invariants: dict[str, list[Invariant]] = {}
+        for row in row_of(protocol).invariants:
+            self._invariants.setdefault(row.entity, []).append(row)
+        self._found: tuple[list[Finding], list[Finding]] = ([], [])
+        self._counts: dict[str, int] = {}
+        self._cap = flow.limits.max_repeated_violations
+        self._keys: dict[int, str | None] = {}
+        self._mark = len(flow.violations)
+        self._last: TappedEvent | None = None
+        self._ended = False
+
+    def see(self, event: TappedEvent) -> None:
+        """One event, before the flow processes it."""
+        self._settle()  # the violations the event before got
+        self._last = event
+        payloads, orders = self._found
+        for finding in self.payloads.see(event):
+            self._keep(finding, payloads)
+        for finding in self.order.see(event):
+            self._keep(finding, orders)
+        self.announcers.see(event)
+        self.finals.see(event)
+        name = event.name
+        if name is not None and name in self._known:
+            self.names.add(name)
+        found = carried(self._protocol, event)
+        if found is not None:
+            for row in self._invariants.get(found.kind, ()):
+                if found.state in row.expect and (row.events is None or name in row.events):
+                    self.applied.add(row.id)
+        for watch in self.watches:
+            watch.see(event)
+
+    def _keep(self, finding: Finding, into: list[Finding]) -> None:
+        count = self._counts.get(finding.rule, 0)
+        self._counts[finding.rule] = count + 1
+        if count >= self._cap:
+            self.suppressed += 1
+            return
+        into.append(finding)
+        if self.window is not None:
+            self.window.mark(finding.index)
+
+    def _settle(self) -> None:
+        """The grouping key of the event each new violation names (the last event,
+        which the flow was processing), and its place in the window."""
+        violations = self._flow.violations
+        if len(violations) < self._mark:
+            self._mark = len(violations)
+        last = self._last
+        for violation in violations[self._mark:]:
+            index = violation.index
+            if index not in self._keys and last is not None and last.index == index:
+                self._keys[index] = entity_key(self._protocol, last)
+            if self.window is not None:
+                self.window.mark(index)
+        self._mark = len(violations)
+
+    def findings(self) -> list[Finding]:
+        """Every finding of the grammar, payload and order layers (the input ended:
+        the order layer's end is taken once)."""
+        self._settle()
+        if not self._ended:
+            self._ended = True
+            for finding in self.order.end():
+                self._keep(finding, self._found[1])
+        flow, protocol = self._flow, self._protocol
+        found = [violation_finding(protocol, v, {}, keys=self._keys) for v in flow.violations]
+        found += judged(flow, [*self._found[0], *self._found[1]])
+        return sorted(found, key=lambda f: (f.index if f.index is not None else 1 << 60))

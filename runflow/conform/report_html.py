@@ -2,8 +2,11 @@
 
 The page needs nothing beside itself: styles inline, each flow's path through the
 state diagram as an SVG rendered server-side by Graphviz (the Mermaid source beside
-it, for any Mermaid viewer), the timeline of every event with the state changes it
-made, and every finding linked to its event (and each event to its findings).
+it, for any Mermaid viewer), the timeline of the events conform kept of each flow
+(every event of a short stream; of a long one the first and last ones and every
+event a finding names, a row counting the others: :class:`~.events.Window`) with
+the state changes each made, and every finding linked to its event (and each event
+to its findings).
 Everything a server sent is escaped: its words are text, never markup.
 
 A small inline script measures where the diagram and the findings list were laid
@@ -23,6 +26,7 @@ from runflow.conform.findings import Finding
 from runflow.conform.report_text import consequence_lines, summary_line
 from runflow.conform.rules import RULES
 from runflow.conform.runner import FlowResult, Report, ScenarioResult
+from runflow.engine.state import StateChange
 
 __all__ = ["report_html"]
 
@@ -92,12 +96,27 @@ def _finding_item(f: Finding, number: int, consequences: tuple[Finding, ...]) ->
     return "".join(out)
 
 
-def _what(event: TappedEvent, flow: FlowResult) -> str:
-    changes = [c for c in flow.probe.flow.history if c.index == event.index]
-    said = [f"{c.entity} {c.id[:32]}: {c.source} → {c.dest}" for c in changes]
+def _changes(flow: FlowResult) -> dict[int, list[StateChange]]:
+    """The state changes of the flow by the index of the event that made them."""
+    out: dict[int, list[StateChange]] = {}
+    for change in flow.probe.flow.history:
+        out.setdefault(change.index, []).append(change)
+    return out
+
+
+def _what(event: TappedEvent, changes: dict[int, list[StateChange]]) -> str:
+    said = [f"{c.entity} {c.id[:32]}: {c.source} → {c.dest}"
+            for c in changes.get(event.index, ())]
     if not said and event.data is None and event.raw:
         said = ["(data is not JSON)"]
     return "; ".join(said)
+
+
+def _gap(count: int) -> str:
+    """The row standing for events the report did not keep (a long stream's middle)."""
+    return (f'<tr class="gap"><td></td><td></td><td class="muted" colspan="3">… {count:,} '
+            "event(s) not kept (conform keeps the first and last ones of a stream and "
+            "those a finding names)</td></tr>")
 
 
 def _timeline(s: ScenarioResult, flow: FlowResult, numbers: dict[int, int]) -> str:
@@ -109,8 +128,13 @@ def _timeline(s: ScenarioResult, flow: FlowResult, numbers: dict[int, int]) -> s
     rows = ['<table class="timeline"><tr><th>#</th><th>stream</th><th>event</th>'
             "<th>state changes</th><th>findings</th></tr>"]
     events = flow.probe.tap.events
+    changes = _changes(flow)
     indices = {e.index for e in events}
+    expected = events[0].index if events else 0
     for event in events:
+        if event.index > expected:
+            rows.append(_gap(event.index - expected))
+        expected = event.index + 1
         found = hits.get(event.index, [])
         severity = "error" if any(f.severity == "error" for _, f in found) else "warning"
         cls = f' class="hit {severity}"' if found else ""
@@ -118,13 +142,17 @@ def _timeline(s: ScenarioResult, flow: FlowResult, numbers: dict[int, int]) -> s
         anchor = "ev-" + _slug(s.name, flow.label, str(event.index))
         rows.append(f'<tr id="{anchor}"{cls}><td>{event.index}</td><td>{event.stream}</td>'
                     f"<td><code>{_e(event.name or '(no name)')}</code></td>"
-                    f"<td>{_e(_what(event, flow))}</td><td>{links}</td></tr>")
+                    f"<td>{_e(_what(event, changes))}</td><td>{links}</td></tr>")
+    count = flow.probe.flow.event_count
+    if events and expected < count:
+        rows.append(_gap(count - expected))
     for index, found in sorted(hits.items()):  # past the last event (truncated)
         if index not in indices:
             anchor = "ev-" + _slug(s.name, flow.label, str(index))
             links = " ".join(f'<a href="#f-{n}">{_e(f.rule)}</a>' for n, f in found)
+            what = "(end of input)" if index >= count else "(not kept)"
             rows.append(f'<tr id="{anchor}" class="hit error"><td>{index}</td><td></td>'
-                        f'<td class="muted">(end of input)</td><td></td><td>{links}</td></tr>')
+                        f'<td class="muted">{what}</td><td></td><td>{links}</td></tr>')
     rows.append("</table>")
     return "".join(rows)
 

@@ -15,7 +15,9 @@ import json
 from typing import Any
 
 from runflow.conform.catalogue import Context, Scenario
+from runflow.conform.events import TappedEvent
 from runflow.conform.findings import Finding
+from runflow.conform.grade import Watch
 from runflow.conform.session import NotApplicable, Probe
 from runflow.engine.jsonparse import JSONError, parse_json
 
@@ -58,11 +60,16 @@ def _rest(ctx: Context, probe: Probe) -> None:
     ctx.compare_root(probe, "consistency.response", rest)
 
 
-def _terminal_index(probe: Probe) -> int | None:
-    for event in reversed(probe.tap.events):
-        if event.name in ("response.completed", "response.incomplete", "response.failed"):
-            return event.index
-    return None
+def _terminal() -> Watch:
+    """The last terminal event of a response, as the events come."""
+    return Watch(lambda e: e.name in ("response.completed", "response.incomplete",
+                                      "response.failed"), last=True)
+
+
+def _has_reasoning(event: TappedEvent) -> bool:
+    data = event.data
+    return (isinstance(data, dict) and isinstance(data.get("item"), dict)
+            and data["item"].get("type") == "reasoning")
 
 
 def text(ctx: Context) -> None:
@@ -92,16 +99,17 @@ def parallel_functions(ctx: Context) -> None:
 
 def reasoning(ctx: Context) -> None:
     probe = ctx.probe("response")
+    item = probe.watch(Watch(_has_reasoning))
     _stream(ctx, probe, "reasoning", reasoning={"effort": "low", "summary": "auto"},
             input="Think about it, then say hello.")
     _rest(ctx, probe)
-    if not any(isinstance(e.data, dict) and isinstance(e.data.get("item"), dict)
-               and e.data["item"].get("type") == "reasoning" for e in probe.tap.events):
+    if item.event is None:
         raise NotApplicable("the response has no reasoning item")
 
 
 def structured(ctx: Context) -> None:
     probe = ctx.probe("response")
+    terminal = probe.watch(_terminal())
     fmt = {"type": "json_schema", "name": "weather", "strict": True, "schema": WEATHER_SCHEMA}
     _stream(ctx, probe, "text", metadata=ctx.hint("text", text=_STRUCTURED),
             input="The weather in Paris as JSON.", text={"format": fmt})
@@ -119,7 +127,8 @@ def structured(ctx: Context) -> None:
         probe.findings.append(Finding(
             "payload.response.structured_output", "error",
             f"the output text is not a JSON object with {', '.join(required)}: "
-            f"{json.dumps(answer[:80])}", _terminal_index(probe), key="response"))
+            f"{json.dumps(answer[:80])}", terminal.event.index if terminal.event else None,
+            key="response"))
 
 
 def incomplete(ctx: Context) -> None:
@@ -153,19 +162,20 @@ def background(ctx: Context) -> None:
         _rest(ctx, probe)
         raise NotApplicable("the background stream ended before it could be left")
     cursor: int = probe.flow.sequence_number  # type: ignore[attr-defined]
-    first = len(probe.tap.events)
+    stream = probe.tap.stream + 1
+    resumed = probe.watch(Watch(lambda e: e.stream >= stream and isinstance(e.data, dict)))
     ctx.session.stream(probe, f"responses.retrieve (stream, starting_after={cursor})", lambda: (
         ctx.client.responses.with_streaming_response.retrieve(
             response_id, stream=True, starting_after=cursor)))
     probe.checked.add("consistency.resume")
-    resumed = [e for e in probe.tap.events[first:] if isinstance(e.data, dict)]
-    if resumed:
-        seq = resumed[0].data.get("sequence_number")
+    first = resumed.event
+    if first is not None:
+        seq = first.data.get("sequence_number")
         if seq != cursor + 1:
             probe.findings.append(Finding(
                 "consistency.resume", "error",
                 f"the stream resumed with starting_after={cursor} began at sequence_number "
-                f"{seq}, not {cursor + 1}", resumed[0].index, resumed[0].name, key="response"))
+                f"{seq}, not {cursor + 1}", first.index, first.name, key="response"))
     _rest(ctx, probe)
     ctx.notes.append(f"left after sequence_number {cursor}, resumed")
 

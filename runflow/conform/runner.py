@@ -1,9 +1,11 @@
 """Run the catalogue against a server and grade it: :func:`conform` -> :class:`Report`.
 
-Per scenario: run it (:mod:`.assistants`, :mod:`.responses`), then grade each of
-its flows -- the flow's violations (grammar), the payload invariants, the order
-expectations, plus what the scenario found over HTTP and REST -- and group the
-findings by root cause (:mod:`.grouping`). A scenario is ``passed``, ``warnings``
+Per scenario: run it (:mod:`.assistants`, :mod:`.responses`); each of its flows is
+graded as its events arrive (:class:`~.grade.FlowGrade`: the flow's violations
+(grammar), the payload invariants, the order expectations) and, at the end, with
+what the scenario found over HTTP and REST, its findings are grouped by root cause
+(:mod:`.grouping`). What is kept of a flow's events is bounded
+(:class:`~.events.Window`), whatever the stream's length. A scenario is ``passed``, ``warnings``
 (only warning findings), ``failed`` (an error finding), ``not_applicable`` (the
 server cannot be made to do it) or ``error`` (conform could not finish it).
 
@@ -23,10 +25,8 @@ import openai
 
 from runflow.conform.catalogue import Context, Scenario
 from runflow.conform.findings import Finding, Group
-from runflow.conform.grade import grade_events
 from runflow.conform.grouping import group
 from runflow.conform.order import Follows, Next, Repeats, expectations_for
-from runflow.conform.payload import rows_applied
 from runflow.conform.rules import RULES, WEBSOCKET, rules_for
 from runflow.conform.session import (
     Bounds,
@@ -151,13 +151,12 @@ class Report:
 def _checked(probe: Probe) -> set[str]:
     """The rules a flow's events exercised."""
     protocol = probe.flow.protocol
-    events = probe.tap.events
     found = set(probe.checked)
-    if not events:
+    if not probe.tap.count:
         return found
     found |= {r.id for r in rules_for(protocol.name) if r.layer == "grammar"}
-    found |= rows_applied(protocol, events)
-    names = {e.name for e in events}
+    found |= probe.grade.applied
+    names = probe.grade.names
     for row in expectations_for(protocol):
         if (isinstance(row, (Follows, Next)) and row.event in names) or isinstance(row, Repeats):
             found.add(row.id)
@@ -165,12 +164,14 @@ def _checked(probe: Probe) -> set[str]:
 
 
 def _grade(probe: Probe, scenario: str) -> FlowResult:
+    """The findings of a flow graded as its events came, with what the scenario found
+    over HTTP and REST, grouped by root cause."""
     flow = probe.flow
-    findings = [f for f in grade_events(flow, probe.tap.events)
+    findings = [f for f in probe.grade.findings()
                 if not (f.rule == "grammar.truncated" and f.index in probe.left_at)]
     findings += probe.findings
     placed = [f.placed(scenario, probe.label) for f in findings]
-    groups = group(placed, probe.tap.events, flow.protocol.root)
+    groups = group(placed, (), flow.protocol.root, probe.grade.announcers)
     return FlowResult(probe.label, probe, groups)
 
 
@@ -214,6 +215,10 @@ def _run_one(session: Session, scenario: Scenario, model: str) -> ScenarioResult
     for probe in ctx.probes:
         result.flows.append(_grade(probe, scenario.name))
         result.checked |= _checked(probe)
+        if probe.grade.suppressed:
+            result.notes.append(f"{probe.label}: {probe.grade.suppressed} finding(s) past "
+                                f"{probe.flow.limits.max_repeated_violations} of one rule "
+                                "were counted, not kept")
     result.status = _status(result)
     return result
 

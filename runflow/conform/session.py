@@ -4,7 +4,8 @@
 A :class:`Probe` is one flow (one run, one response) over one or more HTTP
 streams; :meth:`Session.stream` opens a stream with the SDK's
 ``with_streaming_response`` (so the status, the headers and the raw bytes are all
-seen, exactly as sent) and feeds a probe's :class:`~.events.Tap`. REST reads go
+seen, exactly as sent) and feeds a probe's :class:`~.events.Tap`, whose events are
+graded as they arrive (:class:`~.grade.FlowGrade`). REST reads go
 through ``with_raw_response``. Every exchange is kept for the report, and every
 answer is checked: the status, ``Content-Type: text/event-stream`` on a stream, a
 JSON object where a stream was asked for, the error shape of an error.
@@ -30,6 +31,7 @@ import openai
 from runflow.adapters.sdk import TRANSPORT_ERRORS
 from runflow.conform.events import Tap
 from runflow.conform.findings import Finding
+from runflow.conform.grade import FlowGrade, Watch
 from runflow.engine.flow import Flow
 from runflow.engine.jsonparse import JSONError, parse_json
 
@@ -230,11 +232,13 @@ class Exchange:
 
 @dataclass
 class Probe:
-    """One flow of a scenario and what was learned about it."""
+    """One flow of a scenario and what was learned about it. Its events are graded as
+    they arrive (:attr:`grade`); :attr:`tap` keeps a bounded window of them."""
 
     label: str
     flow: Flow
     tap: Tap = field(init=False)
+    grade: FlowGrade = field(init=False)
     findings: list[Finding] = field(default_factory=list)
     left_at: list[int] = field(default_factory=list)
     """Indices where the grader left a stream on purpose (its ``truncated`` is no finding)."""
@@ -242,6 +246,13 @@ class Probe:
 
     def __post_init__(self) -> None:
         self.tap = Tap(self.flow)
+        self.grade = FlowGrade(self.flow, self.tap.window)
+        self.tap.see = self.grade.see
+
+    def watch(self, watch: Watch) -> Watch:
+        """Answer ``watch`` from the events still to come (a scenario's own check)."""
+        self.grade.watches.append(watch)
+        return watch
 
 
 def error_shape_problem(body: Any) -> str | None:

@@ -5,7 +5,8 @@ Sources, for either protocol (Assistants runs, Responses API responses):
 * ``runflow watch REC.jsonl|REC.sse [--speed N]`` plays a recording at its own
   pace (:mod:`.pace`); the protocol is detected from the stream's event names
   (:func:`runflow.adapters.recording.detect_protocol`) unless ``--protocol``
-  names it.
+  names it. ``runflow watch -`` plays standard input as it is read, a live pipe
+  at its own pace (:mod:`.stdin`).
 * Assistants, over ``--base-url`` (:mod:`.follow_runs`): ``--assistant A``
   starts a streamed run, ``--thread T --run R`` polls one someone else drives.
 * Responses, over ``--base-url`` (:mod:`.follow_responses`): ``--model M --input
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,7 @@ from runflow.cli.common import add_protocol_options, tool_output
 if TYPE_CHECKING:
     from runflow.adapters.recording import Recording, Source
     from runflow.cli.output import Output
+    from runflow.cli.watch.stdin import Piped
 
 HELP = "follow a run or a response live (over REST, or a recording at its own pace)"
 
@@ -45,6 +48,16 @@ examples:
   runflow watch --base-url http://127.0.0.1:8000/v1 --model gpt-4o --input "Weather?" \\
       --metadata scenario=parallel_functions --tool-output get_weather=sunny
   runflow watch --base-url http://127.0.0.1:8000/v1 --response resp_x
+  curl -sN https://.../v1/responses -d @body.json ... | runflow watch -
+
+RECORDING '-' reads standard input as it comes (a live pipe): it reads until the
+protocol can be told (at most 64 KiB), then shows each event as it arrives; with
+--speed an event waits only when its timestamp says it is due later than the time
+spent since reading began (waiting for the pipe counts), and events without a
+timestamp are not spread.
+A recording of any size is read in chunks and kept only as far as its flow keeps
+it (states, snapshots, text, violations); the live panel draws the last 4000
+characters of the text and the last 50 tool calls, violations and notes.
 
 exit codes: 0 no error-severity violation, 1 violations found (a cut stream is one:
 truncated), 2 usage error, unreadable recording or unreachable server
@@ -163,24 +176,37 @@ def run(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK if watcher.ok else EXIT_VIOLATIONS
 
 
-def _read(path: str) -> Recording | Source:
-    """A file to be read in chunks; standard input (read once) held in memory."""
-    from runflow.adapters.recording import RecordingError, open_recording, read_recording
+def _read(path: str) -> Recording | Source | Piped:
+    """A file to be read in chunks; standard input to be played as it is read
+    (:mod:`.stdin`), or held in memory when it ended before its protocol was told."""
+    from runflow.adapters.recording import RecordingError, open_recording
 
     try:
-        return read_recording(path) if path == "-" else open_recording(path)
+        if path == "-":
+            from runflow.cli.watch.stdin import open_stdin
+
+            return open_stdin(getattr(sys.stdin, "buffer", None))
+        return open_recording(path)
     except RecordingError as exc:
         raise CommandError(str(exc)) from None
 
 
-def _play(recording: Recording | Source, flow: Any, speed: float) -> None:
+def _play(recording: Recording | Source | Piped, flow: Any, speed: float) -> None:
     """Play a recording: one held in memory at once, a file in two passes of chunks
-    (its timestamps, then its events: :mod:`runflow.cli.watch.pace`)."""
+    (its timestamps, then its events: :mod:`runflow.cli.watch.pace`), standard input
+    as it is read (:mod:`.stdin`)."""
     from runflow.adapters.recording import Recording, RecordingError, open_recording
     from runflow.cli.watch.pace import blocks, known_times, paced, play, stream_blocks
+    from runflow.cli.watch.stdin import Piped, play_piped
 
     if isinstance(recording, Recording):
         play(flow, blocks(recording), speed, time.sleep)
+        return
+    if isinstance(recording, Piped):
+        try:
+            play_piped(recording, flow, speed, time.sleep, time.monotonic)
+        except RecordingError as exc:
+            raise CommandError(str(exc)) from None
         return
     try:
         known = known_times(stamp for _, stamp in stream_blocks(
@@ -198,7 +224,7 @@ def _given(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]:
     return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n)]
 
 
-def _protocol(args: argparse.Namespace, recording: Recording | Source | None) -> str:
+def _protocol(args: argparse.Namespace, recording: Recording | Source | Piped | None) -> str:
     """The protocol to watch, from ``--protocol``, the recording or the live options;
     any option that does not fit it is a :class:`CommandError`."""
     chosen: str = args.protocol

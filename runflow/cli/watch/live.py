@@ -4,6 +4,10 @@ It shows each entity of every flow watched with its state (the rows come from
 the protocol's :class:`~runflow.cli.watch.lens.Lens`), the answer text as it
 streams, the tool calls asked for, the violations, notes (stream ends,
 recoveries) and, with ``--diagram``, the edges of the path so far.
+
+What it draws is bounded whatever the stream's length: the last :data:`TEXT_TAIL`
+characters of the text and the last :data:`LINES_TAIL` tool calls, violations and
+notes, each with a line counting what is above.
 """
 
 from __future__ import annotations
@@ -25,7 +29,26 @@ if TYPE_CHECKING:
     from runflow.cli.watch.lens import Lens
     from runflow.engine.state import StateChange
 
-__all__ = ["LiveView"]
+__all__ = ["LINES_TAIL", "TEXT_TAIL", "LiveView"]
+
+TEXT_TAIL = 4000
+"""Characters of the streamed text the panel draws (the last ones)."""
+LINES_TAIL = 50
+"""Tool calls, violations and notes the panel draws (the last ones of each)."""
+
+
+def tail_text(text: str) -> str:
+    """The last :data:`TEXT_TAIL` characters of ``text``, saying how many are above."""
+    if len(text) <= TEXT_TAIL:
+        return text
+    return f"… ({len(text) - TEXT_TAIL:,} characters above)\n{text[-TEXT_TAIL:]}"
+
+
+def tail_lines(lines: list[str]) -> str:
+    """The last :data:`LINES_TAIL` of ``lines``, saying how many are above."""
+    if len(lines) <= LINES_TAIL:
+        return "\n".join(lines)
+    return "\n".join([f"… ({len(lines) - LINES_TAIL:,} more above)", *lines[-LINES_TAIL:]])
 
 _FAILED = frozenset({"failed", "cancelled", "expired", "incomplete"})
 
@@ -115,16 +138,16 @@ class LiveView(View):
         texts = (str(getattr(flow, "text", "")) for flow in self.flows)
         text = "\n\n".join(t for t in texts if t)
         if text:
-            parts.append(Panel(Text(text), title="text", title_align="left"))
+            parts.append(Panel(Text(tail_text(text)), title="text", title_align="left"))
         if self.calls:
-            parts.append(Panel(Text("\n".join(self.calls)), title="tool calls",
+            parts.append(Panel(Text(tail_lines(self.calls)), title="tool calls",
                                title_align="left"))
         violations = [v for flow in self.flows for v in flow.violations]
         if violations:
-            lines = Text("\n".join(str(v) for v in violations), style="red")
+            lines = Text(tail_lines([str(v) for v in violations]), style="red")
             parts.append(Panel(lines, title="violations", title_align="left"))
         if self.notes:
-            parts.append(Text("\n".join(self.notes), style="dim"))
+            parts.append(Text(tail_lines(self.notes), style="dim"))
         if self.diagram and self.flows:
             from runflow.diagrams import path_mermaid
 

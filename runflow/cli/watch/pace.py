@@ -8,7 +8,8 @@ faster, 0 no waiting; a pause is never longer than :data:`MAX_PAUSE`.
 
 A recording file is read twice, in chunks (:func:`stream_blocks`): once for the
 timestamps (:func:`known_times`), once to play it (:func:`paced`), so a file of any
-size plays in the memory its flow takes.
+size plays in the memory its flow takes (an event past :data:`LONG_BLOCK` is handed
+on in pieces).
 """
 
 from __future__ import annotations
@@ -25,13 +26,20 @@ if TYPE_CHECKING:
     from runflow.adapters.recording import Recording
     from runflow.engine.flow import Flow
 
-__all__ = ["MAX_PAUSE", "Block", "blocks", "known_times", "paced", "play", "schedule",
-           "stream_blocks"]
+__all__ = ["BLANK_LINE", "LONG_BLOCK", "MAX_PAUSE", "Block", "blocks", "known_times", "paced",
+           "play", "schedule", "stream_blocks"]
 
 MAX_PAUSE = 5.0
 _STAMPS = ("created_at", "started_at", "completed_at", "failed_at", "cancelled_at",
            "expired_at", "incomplete_at")
-_BLANK_LINE = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+BLANK_LINE = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+"""What ends an SSE event's block."""
+
+LONG_BLOCK = 1 << 20
+"""An SSE block read in chunks that grows past this many bytes is handed on in
+pieces as it comes, without its timestamp (the flow's decoder joins the pieces, and
+drops an event past ``Limits.max_event_bytes``): what is held of an event that never
+ends stays bounded."""
 
 Block = tuple[bytes | dict[str, Any] | None, float | None]
 """One event (an SSE block, a jsonl event, or None for a broken line) and the latest
@@ -51,13 +59,22 @@ def stream_blocks(fmt: str, chunks: Iterable[bytes]) -> Iterator[Block]:
                 yield _jsonl_block(line)
         return
     carry = b""
+    cut = False  # the block being read was handed on in part: what ends it follows
     for chunk in chunks:
-        pieces = _BLANK_LINE.split(carry + chunk)
+        pieces = BLANK_LINE.split(carry + chunk)
         carry = pieces.pop()  # after the last blank line: its end may come next
         for piece in pieces:
-            if piece.strip():
+            if cut:
+                cut = False
+                yield piece + b"\n\n", None
+            elif piece.strip():
                 yield _sse_block(piece)
-    if carry.strip():
+        if len(carry) > LONG_BLOCK:  # keep what may begin a blank line
+            yield carry[:-4], None
+            carry, cut = carry[-4:], True
+    if cut:
+        yield carry + b"\n\n", None
+    elif carry.strip():
         yield _sse_block(carry)
 
 

@@ -125,26 +125,34 @@ class Watcher:
 
 
 class LineView(View):
-    """One line per change, for pipes, logs and dumb terminals."""
+    """One line per change, for pipes, logs and dumb terminals; each written out as
+    it happens (a pipe's output is flushed per line, so ``runflow watch - | tee``
+    shows a live stream live)."""
+
+    def _line(self, text: str) -> None:
+        self.out.print(text)
+        flush = getattr(self.out.out, "flush", None)
+        if flush is not None:
+            flush()
 
     def state(self, change: StateChange) -> None:
         how = "recovered over REST" if change.event == RECOVERED else change.event
         where = "" if change.event == RECOVERED else f"#{change.index} "
-        self.out.print(f"{where}{change.entity} {change.id}: {change.source} -> "
-                       f"{change.dest} ({how})")
+        self._line(f"{where}{change.entity} {change.id}: {change.source} -> "
+                   f"{change.dest} ({how})")
         text = self.lens.finished_text(self.flow, change)
         if text:
-            self.out.print(f"text {change.id}: {text}")
+            self._line(f"text {change.id}: {text}")
 
     def tool_call(self, call_id: str, name: str, arguments: str) -> None:
-        self.out.print(f"tool call {name}({arguments}) [{call_id}]")
+        self._line(f"tool call {name}({arguments}) [{call_id}]")
 
     def violation(self, violation: Violation) -> None:
-        self.out.print(f"! {violation}")
+        self._line(f"! {violation}")
 
     def stream_end(self, ending: Ending) -> None:
         super().stream_end(ending)
-        self.out.print(f"stream {self.streams} ended: {ending}")
+        self._line(f"stream {self.streams} ended: {ending}")
 
     def note(self, text: str) -> None:
-        self.out.print(f"-- {text}")
+        self._line(f"-- {text}")
