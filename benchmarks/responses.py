@@ -4,6 +4,8 @@ floor and the openai SDK's own accumulator, on the same bytes.
     python benchmarks/responses.py            # default sizes, about a minute
     python benchmarks/responses.py --quick    # tiny sizes, a few seconds (CI smoke)
     python benchmarks/responses.py --profile  # also: cProfile of runflow on three rows
+    python benchmarks/responses.py --short-only --cpu-time  # the short rows and the
+                                              # status/delta note: under a minute
 
 Contenders, all fed the same bytes in 2 KiB chunks, in one process (the method of
 ``bench.py``, the Assistants benchmark):
@@ -31,6 +33,15 @@ earlier call left for the notes. ``--cpu-time`` reads the process's CPU time
 instead of the wall clock (steadier on a machine loaded by other jobs). A row made of small
 streams feeds them several times per round (``reps``) so that a round lasts long
 enough to time. Targets print PASS/FAIL but never change the exit code.
+
+What each contender keeps of a stream while its call runs (``--keep``): by default
+what a process that validates many streams keeps, the outcome -- runflow the final
+``Response`` and the violations, the SDK the final response (or the error it
+raised) -- and drops the machinery that built it, so neither pays for the garbage
+collector walking a thousand finished flows or stream states. ``--keep state``
+keeps each whole flow and each ``ResponseStreamState`` until the call returns (the
+method before issue 25; a runflow flow holds far more objects than the SDK's state,
+so its column pays more for those collections).
 """
 
 from __future__ import annotations
@@ -77,6 +88,11 @@ MIN_SHORT_STREAMS_PER_S = 5000
 MAX_KIB_PER_OPEN_FLOW = 16
 MAX_STATUS_OVER_DELTA = 5.0
 """A status event (shape check, machine move, journal) next to a text delta."""
+
+KEEP = "result"
+"""What the contenders keep of each stream until their call returns (``--keep``):
+``result`` (the final response and the violations or error) or ``state`` (the
+whole flow, the whole ``ResponseStreamState``)."""
 
 CLOCK = time.perf_counter
 """What the timed rounds read: wall time, or with ``--cpu-time`` this process's CPU
@@ -318,17 +334,30 @@ def recordings() -> list[tuple[str, bytes]]:
 # --------------------------------------------------------------------------- #
 # the contenders
 # --------------------------------------------------------------------------- #
-def run_runflow(parts: Chunks) -> list[ResponseFlow]:
-    flows = []
+@dataclass(frozen=True)
+class Outcome:
+    """What a process validating many streams keeps of one (``--keep result``): the
+    rebuilt response and the violations (the names a flow reads them by)."""
+
+    response: Any
+    violations: list[Any]
+
+
+Kept = ResponseFlow | Outcome
+
+
+def run_runflow(parts: Chunks) -> list[Kept]:
+    kept: list[Kept] = []
+    whole = KEEP == "state"
     for chunks in parts:
         flow = ResponseFlow()
         feed = flow.feed_sse
         for chunk in chunks:
             feed(chunk)
         flow.close()
-        _ = flow.response  # the rebuilt SDK Response, read once
-        flows.append(flow)
-    return flows
+        response = flow.response  # the rebuilt SDK Response, read once
+        kept.append(flow if whole else Outcome(response, flow.violations))
+    return kept
 
 
 class SDKStreamError(Exception):
@@ -355,7 +384,10 @@ def sdk_events(chunks: list[bytes]) -> Iterator[Any]:
 
 @dataclass
 class SDKRun:
+    finals: list[Any]
+    """The final response of each stream (None where there is none)."""
     states: list[ResponseStreamState[Any]]
+    """Each stream's whole state (``--keep state`` only)."""
     errors: list[tuple[int, str]]
     """(stream number, exception) per stream the SDK raised on; it stops there, as a
     real client would."""
@@ -366,9 +398,11 @@ class SDKRun:
 def sdk_pipeline(parts: Chunks) -> SDKRun:
     """Each stream through its own ``ResponseStreamState``, as ``ResponseStream``
     with ``text_format`` and ``tools`` omitted (``client.responses.stream(...)``)."""
+    finals: list[Any] = []
     states = []
     errors = []
     events = 0
+    whole = KEEP == "state"
     for n, chunks in enumerate(parts):
         state: ResponseStreamState[Any] = ResponseStreamState(input_tools=omit,
                                                               text_format=omit)
@@ -379,8 +413,10 @@ def sdk_pipeline(parts: Chunks) -> SDKRun:
                 events += 1
         except Exception as exc:  # the SDK's own failure is a result here
             errors.append((n, f"{type(exc).__name__}: {str(exc)[:100]}"))
-        states.append(state)
-    return SDKRun(states, errors, events)
+        finals.append(state._completed_response)
+        if whole:
+            states.append(state)
+    return SDKRun(finals, states, errors, events)
 
 
 def sdk_real_stream(chunks: list[bytes]) -> Any:
@@ -415,7 +451,7 @@ def check_sdk_equivalence(streams: list[list[bytes]]) -> str:
             run = sdk_pipeline([chunks])
         except Exception as exc:  # the SDK's internals moved: say so, go on
             return f"could not run the sdk contender ({type(exc).__name__}: {exc})"
-        final = run.states[0]._completed_response
+        final = run.finals[0]
         ours = final.model_dump() if final is not None and not run.errors else None
         same += ours == real
     if same == len(streams):
@@ -426,14 +462,13 @@ def check_sdk_equivalence(streams: list[list[bytes]]) -> str:
             f"{len(streams) - same} of {len(streams)} streams")
 
 
-def agreement(flows: list[ResponseFlow], sdk: SDKRun,
+def agreement(flows: list[Kept], sdk: SDKRun,
               names: tuple[str, ...]) -> tuple[int, int, list[str]]:
     """On streams the SDK completed: does runflow's rebuilt response say the same
     (id, status, output item ids, output_text)? (agree, compared, first differences)"""
     agree = compared = 0
     diffs = []
-    for n, (flow, state) in enumerate(zip(flows, sdk.states, strict=True)):
-        theirs = state._completed_response
+    for n, (flow, theirs) in enumerate(zip(flows, sdk.finals, strict=True)):
         ours = flow.response
         if theirs is None or ours is None:
             continue
@@ -513,9 +548,10 @@ def measure(rows: list[Row], cfg: Config) -> None:
                 row.last[key] = result
 
 
-def build_rows(cfg: Config) -> tuple[list[Row], list[str]]:
-    notes = []
-    rows = [
+def build_rows(cfg: Config, short_only: bool = False) -> tuple[list[Row], list[str]]:
+    """The rows; ``short_only``: the two rows of many short streams alone."""
+    notes: list[str] = []
+    rows = [] if short_only else [
         Row(f"text {label(cfg.text)} deltas", (text_response(cfg.text),), True),
         Row(f"function calls {cfg.calls}x{cfg.call_deltas}",
             (function_calls(cfg.calls, cfg.call_deltas),), True),
@@ -527,12 +563,12 @@ def build_rows(cfg: Config) -> tuple[list[Row], list[str]]:
                     tuple(text_response(12, seed=100 + n) for n in range(cfg.short)), True))
     rows.append(Row(f"short mixed {label(cfg.short)}x12-40 events",
                     short_streams(cfg.short), True))
-    recs = recordings()
-    if not recs:
+    recs = [] if short_only else recordings()
+    if not recs and not short_only:
         notes.append(f"recordings: rows skipped, no *.sse in {RESPONSES}")
     for name, data in recs:
         rows.append(Row(name.removesuffix(".sse"), (data,), False, (name,)))
-    if recs:
+    if recs and not short_only:
         rows.append(Row(f"all recordings ({len(recs)} files)", tuple(d for _, d in recs),
                         False, tuple(n for n, _ in recs)))
     for row in rows:
@@ -583,7 +619,7 @@ def print_table(rows: list[Row]) -> dict[str, list[bool]]:
 def row_notes(rows: list[Row]) -> list[str]:
     notes = []
     for row in rows:
-        flows: list[ResponseFlow] | None = row.last.get("runflow")
+        flows: list[Kept] | None = row.last.get("runflow")
         run: SDKRun | None = row.last.get("sdk")
         if flows is not None:
             found = [v for f in flows for v in f.violations]
@@ -597,7 +633,7 @@ def row_notes(rows: list[Row]) -> list[str]:
             notes.append(f"{row.name}: SDK failed (it stops there, as a real client would; "
                          f"its time so far is in the sdk column): {run.errors[0][1]}")
         if run is not None and flows is not None:
-            missing = sum(1 for s in run.states if s._completed_response is None)
+            missing = sum(1 for final in run.finals if final is None)
             if row.name.startswith("all recordings"):
                 agree, compared, diffs = agreement(flows, run, row.names)
                 notes.append(
@@ -801,10 +837,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu-time", action="store_true",
                         help="time the rounds in this process's CPU time, not wall time "
                              "(steadier on a machine loaded by other jobs)")
+    parser.add_argument("--short-only", action="store_true",
+                        help="only the rows of many short streams and the status/delta "
+                             "note (no long rows, recordings or memory row): under a minute")
+    parser.add_argument("--keep", choices=("result", "state"), default="result",
+                        help="what each contender keeps of every stream until its call "
+                             "returns: the final response and the violations (default), "
+                             "or the whole flow / ResponseStreamState")
     parser.add_argument("--child-flows", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    global CLOCK, KEEP
+    KEEP = args.keep
     if args.cpu_time:
-        global CLOCK
         CLOCK = time.process_time
     if args.child_flows:
         child_open_flows(args.child_flows)
@@ -821,14 +865,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  input: {CHUNK}-byte chunks; {cfg.rounds} round(s) round-robin (sdk: "
           f"{cfg.sdk_rounds}); fastest round, µs per SSE event; small rows fed repeatedly "
           f"(about {cfg.min_events:,} events per round)")
+    kept = ("the whole flow / ResponseStreamState" if KEEP == "state" else
+            "the final response and the violations (or the error)")
+    print(f"  kept of each stream until a call returns (--keep {KEEP}): {kept}")
 
-    rows, notes = build_rows(cfg)
+    rows, notes = build_rows(cfg, args.short_only)
+    recorded = [r.chunks[0] for r in rows if not r.generated and len(r.parts) == 1]
     warm = [chunked(text_response(30)), chunked(function_calls(3, 5)),
-            chunked(reasoning_response(2, 5, 5))] + [r.chunks[0] for r in rows[3:-1]] + [
+            chunked(reasoning_response(2, 5, 5))] + recorded + [
             chunked(p) for p in short_streams(8, seed=99)]
     for fn in CONTENDERS.values():  # imports, pydantic schemas, caches: off the clock
         fn(warm)
-    notes.append(check_sdk_equivalence([c for r in rows if len(r.parts) == 1 for c in r.chunks]))
+    single = [c for r in rows if len(r.parts) == 1 for c in r.chunks]
+    notes.append(check_sdk_equivalence(single or [c for r in rows for c in r.chunks[:20]]))
     # Modules, schemas and the rows' bytes stay alive for the whole run: freezing
     # them makes the gc.collect() before each timed call scan only what is new
     # (0.2 s a call otherwise, with the openai types loaded).
@@ -845,10 +894,11 @@ def main(argv: list[str] | None = None) -> int:
     results = print_table(rows)
     notes += row_notes(rows)
     notes += [response_read_note(r) for r in rows
-              if (r.generated and len(r.parts) == 1) or r.name.startswith("all recordings")]
+              if r.generated or r.name.startswith("all recordings")]
     notes += [streams_note(r) for r in rows if r.name.startswith("short")]
     notes.append(status_vs_delta_note(50 if cfg.quick else 500, cfg.rounds))
-    notes.append(open_flows_line(cfg.open_flows))
+    if not args.short_only:
+        notes.append(open_flows_line(cfg.open_flows))
     if args.profile:
         profile_runflow([r for r in rows if r.generated]
                         + [r for r in rows if r.name.startswith("all recordings")])

@@ -567,13 +567,14 @@ def _output_matches(state: Any, response: Any, obj: Any, event: str) -> Iterator
     output = obj.get("output")
     if type(output) is not list:
         return
-    ours = [item.owner for item in _streamed_items(state)]
+    items = _streamed_items(state)
+    ours = [item.owner for item in items]
     theirs = [o.get("id") if type(o) is dict else None for o in output]
     if ours != theirs:
         yield Finding(f"{event}'s output has items {_ids(theirs)} but the stream's items "
                       f"are {_ids(ours)}; the streamed items are kept")
     else:
-        yield from _items_agree(state, obj, event)
+        yield from _items_agree(items, output, event)
 
 
 def _ids(ids: list[Any]) -> str:
@@ -692,13 +693,20 @@ def _what_it_says(item: Any) -> dict[str, Any]:
     return {key: value for key, value in said.items() if value is not None}
 
 
-def _items_agree(state: Any, obj: Any, event: str) -> Iterator[Finding]:
-    """Each item of the terminal output against what output_item.done said of it."""
-    for index, (item, theirs) in enumerate(zip(_streamed_items(state), obj["output"],
-                                               strict=True)):
-        if item.state not in _ENDS or type(theirs) is not dict or type(item.raw) is not dict:
+def _items_agree(items: list[Any], output: list[Any], event: str) -> Iterator[Finding]:
+    """Each item of the terminal output against what output_item.done said of it. An
+    item equal to that object says the same (nearly every one): one comparison in C
+    instead of reading both."""
+    for index, (item, theirs) in enumerate(zip(items, output, strict=True)):
+        raw = item.raw
+        if item.state not in _ENDS or type(theirs) is not dict or type(raw) is not dict:
             continue
-        ours, final = _what_it_says(item.raw), _what_it_says(theirs)
+        try:
+            if raw == theirs:
+                continue
+        except RecursionError:  # nested past the interpreter's limit: read them instead
+            pass
+        ours, final = _what_it_says(raw), _what_it_says(theirs)
         for key in ours.keys() & final.keys():
             if ours[key] != final[key]:
                 yield Finding(f"{event}'s output[{index}] says {item.label}'s {key} is "

@@ -8,7 +8,9 @@ type, and always right on hostile input; this module makes that cheap:
   fits none, keeps one error per variant per element. :func:`item_tags` (read off
   the SDK's ``ResponseOutputItem`` union once) names the class an item's ``type``
   picks: one validation, and a long wrongly typed list cannot amplify into
-  hundreds of MiB of errors.
+  hundreds of MiB of errors. The same holds for every list of such a union whose
+  tags pick one class each (``Response.output``, ``Response.tools``): its elements
+  are typed by tag, whatever the length.
 * **Only the bad part is built leniently.** :func:`typed_model` validates a model
   whole (pydantic-core, in Rust) when it can; a field that fails is built alone --
   a model part by part again (real servers omit fields the SDK's schema requires,
@@ -96,15 +98,27 @@ def item_tags() -> Tags:
     return tags_of(ResponseOutputItem)
 
 
-def _list_of_models(annotation: Any) -> Tags | None:
+def _list_of_models(annotation: Any) -> tuple[Tags, bool] | None:
     """The tags of a field that holds a list of a union of models (through
-    ``Optional`` or a union with a scalar), None for any other field."""
+    ``Optional`` or a union with a scalar), and whether its tags pick (see
+    :attr:`_Plan.tagged`); None for any other field."""
     for arm in (get_args(annotation) if get_origin(annotation) is Union else (annotation,)):
         if get_origin(arm) is list:
             models = _models_of(get_args(arm)[0])
             if len(models) > 1:
-                return tags_of(get_args(arm)[0])
+                tags = tags_of(get_args(arm)[0])
+                return tags, _tags_pick(models, tags)
     return None
+
+
+def _tags_pick(models: list[type[BaseModel]], tags: Tags) -> bool:
+    """Whether a union's ``type`` alone picks the class pydantic's smart union would:
+    every class requires its ``type`` (none takes an element without one) and each
+    tag names one class (a literal no other class accepts)."""
+    required = all((found := m.model_fields.get("type")) is not None and found.is_required()
+                   for m in models)
+    named = {cls for classes in tags.values() for cls in classes}
+    return required and named == set(models) and all(len(c) == 1 for c in tags.values())
 
 
 @dataclass
@@ -115,6 +129,11 @@ class _Plan:
     """Each field's type (as pydantic validates it)."""
     lists: dict[str, Tags]
     """Fields holding a list of a union of models: their tags."""
+    tagged: frozenset[str]
+    """Those of :attr:`lists` whose elements are always typed by tag, whatever the
+    length: the tag names the one class the smart union could pick (an element of
+    another tag fails every class), for one validation instead of one try per class
+    (a function tool in ``Response.tools``: 16 tries, 13 µs, against 1.5 µs)."""
     models: dict[str, type[BaseModel]]
     """Fields holding one model (or None): built part by part when they fail."""
     required: frozenset[str]
@@ -153,19 +172,23 @@ def _flat_key(wire: dict[str, Any]) -> tuple[tuple[str, type, Any], ...] | None:
 
 @cache
 def _plan(model: type[BaseModel]) -> _Plan:
-    plan = _Plan({}, {}, {}, frozenset(n for n, i in model.model_fields.items()
-                                       if i.is_required()))
+    plan = _Plan({}, {}, frozenset(), {}, frozenset(n for n, i in model.model_fields.items()
+                                                   if i.is_required()))
+    tagged: set[str] = set()
     for name, info in model.model_fields.items():
         annotation = info.annotation
         plan.types[name] = (Annotated.__class_getitem__((annotation, *info.metadata))  # type: ignore[attr-defined]
                             if info.metadata else annotation)
-        tags = _list_of_models(annotation)
-        if tags is not None:
-            plan.lists[name] = tags
+        found = _list_of_models(annotation)
+        if found is not None:
+            plan.lists[name] = found[0]
+            if found[1]:
+                tagged.add(name)
         arms = [a for a in (get_args(annotation) if get_origin(annotation) is Union
                             else (annotation,)) if a is not type(None)]
         if len(arms) == 1 and isinstance(arms[0], type) and issubclass(arms[0], BaseModel):
             plan.models[name] = arms[0]
+    plan.tagged = frozenset(tagged)
     return plan
 
 
@@ -207,8 +230,9 @@ def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, A
                 *, learn: bool = True) -> Any:
     """``model`` from ``wire``, with the fields in ``given`` already typed.
 
-    The whole is validated at once when it can be; a list of a union of models
-    longer than :data:`_FAST_LIST` is typed by tag, and a field that fails
+    The whole is validated at once when it can be; a list of a union of models is
+    typed by tag when its tags pick (:attr:`_Plan.tagged`) or it is longer than
+    :data:`_FAST_LIST`, and a field that fails
     validation is built alone (see the module). ``learn=False`` neither uses nor
     adds to what the class remembers of failed parts (the reference path of the
     tests)."""
@@ -221,8 +245,10 @@ def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, A
     lists = plan.lists
     placeholders: dict[str, Any] = {name: [] for name in given}
     fast = {**wire, **placeholders}
+    tagged = plan.tagged
     long = [name for name in lists
-            if type(fast.get(name)) is list and len(fast[name]) > _FAST_LIST]
+            if type(value := fast.get(name)) is list and value
+            and (name in tagged or len(value) > _FAST_LIST)]
     for name in long:
         fast[name] = []
     spliced: dict[str, Any] = {}

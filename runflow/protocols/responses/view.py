@@ -13,6 +13,7 @@ Built on the engine's read interface (:attr:`runflow.engine.view.FlowView.state`
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel
@@ -36,6 +37,14 @@ _PART_GROUPS = (("content", "content"), ("summary", "summary"))
 def slot_indices(slot: str) -> list[int]:
     """The indices of a positioned entity's slot: ``"content/2/0"`` -> ``[2, 0]``."""
     return [int(i) for i in slot.split("/")[1:]]
+
+
+@cache
+def _response_class() -> type[Response]:
+    """The SDK's ``Response``, imported on the first read (not to check a stream)."""
+    from openai.types.responses import Response
+
+    return Response
 
 
 def _text(tracker: Tracker) -> str:
@@ -119,10 +128,8 @@ class ResponseView(FlowView):
         return typed
 
     def _build_response(self, root: Tracker) -> Response:
-        from openai.types.responses import Response
-
         output = [self._done_item(item) for item in self._items()]
-        return cast(Response, typed_model(Response, root.wire(), {"output": output}))
+        return cast("Response", typed_model(_response_class(), root.wire(), {"output": output}))
 
     @property
     def output(self) -> list[BaseModel]:
