@@ -122,6 +122,27 @@ class Order:
             del last[next(iter(last))]
         last[key] = (name, index)
 
+    def note_next(self, key: str, name: str, index: int, seq: int) -> bool:
+        """What :meth:`see` does with an event of another name than :meth:`names`, of
+        the current stream, while no event waits, when its sequence number ``seq`` is
+        the next of the stream's run (a number never seen: no finding); False, having
+        done nothing, when it is not (:meth:`see` then takes the event)."""
+        seen = self._seen  # _Seen.add of the number after the run, inlined (most events)
+        if seq != seen._high or seen._low >= seq or seen._others:
+            return False
+        seen._high = seq + 1
+        last = self.last
+        if key not in last and len(last) >= self.limit:
+            del last[next(iter(last))]
+        last[key] = (name, index)
+        return True
+
+    @property
+    def numbered(self) -> bool:
+        """Whether :meth:`see` checks sequence numbers (a :class:`Repeats` row and the
+        protocol's ``sequence_field``)."""
+        return bool(self._repeats) and self._protocol.sequence_field is not None
+
     def end(self) -> list[Finding]:
         """The findings the end of the input makes (a required event never came)."""
         waiting, self.waiting = self.waiting, None
