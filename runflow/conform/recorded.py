@@ -139,7 +139,15 @@ class Grader:
                             self._at = at
                             self._key = entity_key(self._protocol, observed(
                                 self._protocol, index, self._stream, name, raw, parsed)) or ""
-                        if self._key and self._order.note_next(self._key, named, index, seq):
+                        order, key = self._order, self._key
+                        seen = order.seen  # order.note_next, inlined: most events
+                        if key and seq == seen.high and seen.low < seq and not seen.others:
+                            seen.high = seq + 1
+                            last = order.last
+                            if key in last or len(last) < order.limit:
+                                last[key] = (named, index)
+                            else:
+                                order.note(key, named, index)
                             return
         self._see(observed(self._protocol, index, self._stream, name, raw, parsed))
         self._feeder.remember(index)
