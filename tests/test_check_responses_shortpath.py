@@ -17,6 +17,7 @@ layer): same rule, index, line, severity, entity, message and grouping.
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,10 +26,10 @@ import pytest
 from check_corpus import check_json
 from conftest import recordings_dir
 
-from runflow.adapters.recording import read_recording
+from runflow.adapters.recording import Recording, read_recording
 from runflow.cli.check import is_ok, report
 from runflow.conform.events import tap_recording
-from runflow.conform.order import Order
+from runflow.conform.order import Order, Seen
 from runflow.conform.recorded import grade_replay
 
 Blocks = list[bytes]
@@ -263,6 +264,7 @@ def _compared(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     groups = grade_replay(memory)
     batch = report(memory, is_ok(memory, strict=False), groups)
     layer = Order(memory.flow.protocol, memory.flow.limits)
+    assert isinstance(memory.recording, Recording)
     events = tap_recording(memory.flow.protocol, memory.recording)
     assert len(events) == memory.flow.event_count  # else the batch grades the grammar alone
     for event in events:
@@ -338,3 +340,19 @@ def test_a_clean_stream_takes_the_short_path_for_its_deltas(
     assert check_json(path)["findings"] == []
     deltas = _deltas(blocks)
     assert deltas and layered == [i for i in range(len(blocks)) if i not in deltas]
+
+
+def test_seen_next_notes_what_add_would_and_nothing_else() -> None:
+    """The short path's sequence check (:meth:`Seen.next`, inlined in the grader) agrees
+    with :meth:`Seen.add` on streams counting up, repeating, skipping and going back."""
+    rng = random.Random(25)
+    for _ in range(300):
+        short, full = Seen(6), Seen(6)
+        seq = rng.randint(0, 3)
+        for _step in range(60):
+            seq = max(0, seq + rng.choice((1, 1, 1, 1, 0, -1, -3, 2, 5)))
+            if short.next(seq):
+                assert full.add(seq)
+            else:
+                assert short.add(seq) == full.add(seq)
+            assert (short.low, short.high, short.others) == (full.low, full.high, full.others)
