@@ -33,9 +33,12 @@ from runflow.engine.violations import Code, Violation
 
 __all__ = ["RECENT", "Entry", "Feeder", "Listener", "parse_line"]
 
-RECENT = 256
+RECENT = 32
 """How many remembered events' places are kept for a listener's findings about an
-earlier event (an event still waiting for its successor)."""
+earlier event (an event still waiting for its successor: the one before). The SSE
+chunks are held back to the oldest of them, and the last event of each chunk is
+remembered, so a long run of deltas holds at most this many chunks (2 MiB of 64 KiB
+reads; it was 256, 16 MiB, a tenth of what a 1 GB response's check held)."""
 
 
 Entry = tuple[str | None, bytes | None, int, Any]
