@@ -25,8 +25,8 @@ responses   one response (``response.created`` ... ``response.completed``,
             them as a resumed stream's replay) or follows a ``[DONE]`` (an
             ``event_after_done``). The final ``response.completed`` lists every
             item with its text, so it must fit ``Limits.max_event_bytes`` (16 MiB):
-            the deltas are short (3.3 characters on average, as the captures'
-            3.4-5), which keeps 1 GB at about 14 MB of text.
+            the deltas are short (3.75 characters on average; the captures'
+            3.4-5), which keeps the final event of 1 GB at about 14 MB.
 
 library  ``RunFlow().feed_sse(chunk)`` (or ``ResponseFlow``) over the file read in
          64 KiB chunks, then ``close()`` -- what an application streaming the same
@@ -167,7 +167,7 @@ _TOKENS = tuple(json.dumps(t)[1:-1] for t in (
     " the", " of", ",", " a", " to", " is", " it", ".", " in", " and", " we", " on",
     " item", " call", " out", " text", "\n\n", " state", " by", " as", " stream",
     " delta", " order", " each"))
-"""Text deltas as JSON string bodies: 3.3 characters on average (the captures: 3.4-5)."""
+"""Text deltas as JSON string bodies: 3.75 characters on average (the captures: 3.4-5)."""
 _FUNCTION_TOOL = {"type": "function", "name": "get_weather", "description": "The weather.",
                   "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
                                  "required": ["city"], "additionalProperties": False},
