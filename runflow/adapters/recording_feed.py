@@ -27,15 +27,18 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Protocol
 
-from runflow.engine.flow import Flow
+from runflow.engine.flow import Flow, Observer
 from runflow.engine.jsonparse import JSONError, parse_json
 from runflow.engine.violations import Code, Violation
 
 __all__ = ["RECENT", "Entry", "Feeder", "Listener", "parse_line"]
 
-RECENT = 256
+RECENT = 32
 """How many remembered events' places are kept for a listener's findings about an
-earlier event (an event still waiting for its successor)."""
+earlier event (an event still waiting for its successor: the one before). The SSE
+chunks are held back to the oldest of them, and the last event of each chunk is
+remembered, so a long run of deltas holds at most this many chunks (2 MiB of 64 KiB
+reads; it was 256, 16 MiB, a tenth of what a 1 GB response's check held)."""
 
 
 Entry = tuple[str | None, bytes | None, int, Any]
@@ -155,7 +158,7 @@ class Feeder:
         self._start = flow.event_count
         self._violations = flow.violations
         previous = flow.observer
-        flow.observer = self._observe
+        flow.observer = self._observer()
         try:
             step(chunk)
         finally:
@@ -173,15 +176,24 @@ class Feeder:
                 self._sse.forget_before(oldest[1] if oldest[0] is None else oldest[0])
         self._offsets = []
 
-    def _observe(self, name: str | None, raw: bytes | None, offset: int, parsed: Any) -> None:
-        if len(self._violations) != self._mark:
-            self._settle()  # what the event before got
-        offsets = self._offsets
-        index = self._start + len(offsets)
-        offsets.append(offset)
-        self._held = (index, name, raw, offset, parsed)
-        if self.listener is not None:
-            self.listener.sse_event(index, name, raw, parsed)
+    def _observer(self) -> Observer:
+        """What the flow calls with each event of the chunk about to be fed: the
+        event's offset noted, the event held (:meth:`entry`) and shown to the
+        listener, after settling what the event before got. A closure over what
+        stays the same for the chunk: it runs for every event."""
+        offsets, start, violations = self._offsets, self._start, self._violations
+        listen = self.listener.sse_event if self.listener is not None else None
+
+        def observe(name: str | None, raw: bytes | None, offset: int, parsed: Any) -> None:
+            if len(violations) != self._mark:
+                self._settle()  # what the event before got
+            index = start + len(offsets)
+            offsets.append(offset)
+            self._held = (index, name, raw, offset, parsed)
+            if listen is not None:
+                listen(index, name, raw, parsed)
+
+        return observe
 
     # -- JSON lines ------------------------------------------------------ #
     def _jsonl(self, chunk: bytes) -> None:

@@ -18,7 +18,7 @@ from runflow.engine.limits import Limits
 from runflow.protocols.order import Expectation, Follows, Next, Repeats
 from runflow.protocols.registry import row_of
 
-__all__ = ["Expectation", "Follows", "Next", "Order", "Repeats", "check_order",
+__all__ = ["Expectation", "Follows", "Next", "Order", "Repeats", "Seen", "check_order",
            "expectations_for"]
 
 
@@ -32,12 +32,12 @@ class Order:
 
     Between events it keeps, for the current stream only (a slot is per stream, and
     streams only go forward), the last event's name and index per entity, the
-    sequence numbers seen (as runs, :class:`_Seen`) and the one event waiting for
+    sequence numbers seen (as runs, :class:`Seen`) and the one event waiting for
     what must come next: no event and no payload. Slots are bounded by
     :class:`~runflow.engine.limits.Limits` (``max_entities`` + ``max_index``; past it
     the oldest is forgotten)."""
 
-    __slots__ = ("_follows", "_nexts", "_protocol", "_repeats", "_seen", "last", "limit",
+    __slots__ = ("_follows", "_nexts", "_protocol", "_repeats", "last", "limit", "seen",
                  "stream", "waiting")
 
     def __init__(self, protocol: Protocol, limits: Limits | None = None) -> None:
@@ -52,7 +52,8 @@ class Order:
         """The stream the last event came in."""
         self.last: dict[str, tuple[str, int]] = {}
         """Entity key -> (name, index) of its last event in the current stream."""
-        self._seen = _Seen(self.limit)
+        self.seen = Seen(self.limit)
+        """The sequence numbers of the current stream."""
         self.waiting: tuple[Next, _Placed] | None = None
         """The event waiting for what must come next, with its row."""
 
@@ -65,7 +66,7 @@ class Order:
         if event.stream != self.stream:
             self.stream = event.stream
             self.last = {}
-            self._seen = _Seen(self.limit)
+            self.seen = Seen(self.limit)
         if self.waiting is not None:
             row, first = self.waiting
             self.waiting = None
@@ -80,7 +81,7 @@ class Order:
         field_ = protocol.sequence_field
         if field_ is not None and self._repeats and isinstance(event.data, dict):
             seq = event.data.get(field_)
-            if isinstance(seq, int) and not self._seen.add(seq):
+            if isinstance(seq, int) and not self.seen.add(seq):
                 out.append(Finding(self._repeats[0].id, self._repeats[0].severity,
                                    f"{event.name} repeats {field_} {seq} within one stream",
                                    event.index, event.name, key=entity_key(protocol, event)))
@@ -115,12 +116,29 @@ class Order:
 
     def note(self, key: str, name: str, index: int) -> None:
         """What :meth:`see` does with an event of another name than :meth:`names` of
-        the current stream whose key is ``key``, while no event waits (and the
-        protocol has no sequence number)."""
+        the current stream whose key is ``key``, while no event waits, beside noting
+        its sequence number (none, or :meth:`Seen.next`)."""
         last = self.last
         if key not in last and len(last) >= self.limit:
             del last[next(iter(last))]
         last[key] = (name, index)
+
+    def note_next(self, key: str, name: str, index: int, seq: int) -> bool:
+        """What :meth:`see` does with an event of another name than :meth:`names`, of
+        the current stream, while no event waits, when its sequence number ``seq`` is
+        the next of the stream's run (:meth:`Seen.next`: a number never seen, no
+        finding); False, having done nothing, when it is not (:meth:`see` then takes
+        the event)."""
+        if not self.seen.next(seq):
+            return False
+        self.note(key, name, index)
+        return True
+
+    @property
+    def numbered(self) -> bool:
+        """Whether :meth:`see` checks sequence numbers (a :class:`Repeats` row and the
+        protocol's ``sequence_field``)."""
+        return bool(self._repeats) and self._protocol.sequence_field is not None
 
     def end(self) -> list[Finding]:
         """The findings the end of the input makes (a required event never came)."""
@@ -140,35 +158,44 @@ class _Placed:
     key: str | None
 
 
-class _Seen:
+class Seen:
     """The sequence numbers of one stream: a run ``[low, high)`` (a stream counts up,
     so it is usually all there is) and the numbers outside it, at most ``limit``."""
 
-    __slots__ = ("_high", "_limit", "_low", "_others")
+    __slots__ = ("_limit", "high", "low", "others")
 
     def __init__(self, limit: int) -> None:
-        self._low = self._high = 0
-        self._others: set[int] = set()
+        self.low = self.high = 0
+        self.others: set[int] = set()
         self._limit = limit
+
+    def next(self, seq: int) -> bool:
+        """Note ``seq`` when it is the number right after a run and no number outside
+        the run was seen (nearly every event of a stream counting up), as :meth:`add`
+        would; False, noting nothing, otherwise."""
+        if seq == self.high and self.low < seq and not self.others:
+            self.high = seq + 1
+            return True
+        return False
 
     def add(self, seq: int) -> bool:
         """Note ``seq``; False when it was seen before."""
-        if self._low <= seq < self._high or seq in self._others:
+        if self.low <= seq < self.high or seq in self.others:
             return False
-        if self._low == self._high:
-            self._low, self._high = seq, seq + 1
-        elif seq == self._high:
-            self._high += 1
-            while self._high in self._others:
-                self._others.discard(self._high)
-                self._high += 1
-        elif seq == self._low - 1:
-            self._low -= 1
-            while self._low - 1 in self._others:
-                self._others.discard(self._low - 1)
-                self._low -= 1
-        elif len(self._others) < self._limit:
-            self._others.add(seq)
+        if self.low == self.high:
+            self.low, self.high = seq, seq + 1
+        elif seq == self.high:
+            self.high += 1
+            while self.high in self.others:
+                self.others.discard(self.high)
+                self.high += 1
+        elif seq == self.low - 1:
+            self.low -= 1
+            while self.low - 1 in self.others:
+                self.others.discard(self.low - 1)
+                self.low -= 1
+        elif len(self.others) < self._limit:
+            self.others.add(seq)
         return True
 
 

@@ -14,6 +14,8 @@ are those the same layers give run over the list of every event
 
 from __future__ import annotations
 
+import math
+import sys
 from typing import Any
 
 from runflow.adapters.recording import Recording
@@ -26,6 +28,7 @@ from runflow.conform.order import Order
 from runflow.conform.payload import Payloads
 from runflow.engine.definition import EventKind, Protocol
 from runflow.engine.flow import Flow
+from runflow.engine.jsonparse import has_non_finite
 from runflow.engine.violations import Violation
 
 __all__ = ["Grader", "grade_replay"]
@@ -52,10 +55,19 @@ class Grader:
     the flow keeps violations); the others are counted in :attr:`suppressed`.
 
     Most events are deltas, which only move the order layer's last event of their
-    entity: those named by the SSE event name of an entity named by id
-    take a short path when what :func:`~runflow.conform.events.observed`
-    would make of them cannot differ from their parse (the data starts with its
-    ``id``, and names no step, response or item); any other event takes every layer.
+    entity (and, in a numbered stream, its run of sequence numbers): they take a short
+    path when what :func:`~runflow.conform.events.observed` would make of them cannot
+    differ from their parse, and no layer but the order layer looks at them (no order
+    row names them, they name no step, response or item); any other event takes
+    every layer. Which deltas, and how they are placed, comes from the definition:
+
+    * an entity named by id, in a stream whose events are named by the SSE event
+      name (Assistants): the data starts with its ``id``;
+    * a positioned entity in a stream whose events are named by the data's type
+      field and numbered (Responses): the data names a delta by that field, holds
+      its sequence number, the next of the stream's run, and its first position
+      field (``table.position``: the output index), and no value that
+      :func:`~runflow.conform.events.observed` would refuse (a non-finite number).
     """
 
     def __init__(self, flow: Flow, feeder: Feeder) -> None:
@@ -72,6 +84,12 @@ class Grader:
         self._counts: dict[str, int] = {}
         self._cap = flow.limits.max_repeated_violations
         self._kinds = _bulk(protocol, self._order)
+        self._placed = _placed(protocol, self._order)
+        if self._placed:
+            self.sse_event = self._sse_placed  # type: ignore[method-assign]
+        self._type_field = protocol.type_field or ""
+        self._sequence_field = protocol.sequence_field or ""
+        self._at: Any = None  # the position of the last placed delta that took it
         self._plain = False  # no event waits and the stream is the order layer's
         self._oid: str | None = None  # the id of the last delta that took it
         self._prefix = b""
@@ -96,6 +114,43 @@ class Grader:
                     else:
                         order.note(key, name, index)  # type: ignore[arg-type]
                     return
+        self._see(observed(self._protocol, index, self._stream, name, raw, parsed))
+        self._feeder.remember(index)
+        order = self._order
+        self._plain = order.waiting is None and order.stream == self._stream
+
+    def _sse_placed(self, index: int, name: str | None, raw: bytes | None,
+                    parsed: Any) -> None:
+        """:meth:`sse_event` of a numbered stream of positioned entities (Responses)."""
+        if self._plain and type(parsed) is dict:
+            named = parsed.get(self._type_field)
+            if type(named) is str and (field := self._placed.get(named)) is not None:
+                seq = parsed.get(self._sequence_field)
+                at = parsed.get(field)
+                if type(seq) is int and type(at) is int and "object" not in parsed:
+                    # _finite of each value, inlined for the usual ones: an integer in
+                    # fewer than _HUGE bytes of JSON is within the float range
+                    small = raw is not None and len(raw) < _HUGE
+                    for value in parsed.values():
+                        if not value or type(value) is str or (type(value) is int and small):
+                            continue
+                        if not _finite(value):
+                            break
+                    else:
+                        if at != self._at:
+                            self._at = at
+                            self._key = entity_key(self._protocol, observed(
+                                self._protocol, index, self._stream, name, raw, parsed)) or ""
+                        order, key = self._order, self._key
+                        seen = order.seen  # order.note_next, inlined: most events
+                        if key and seq == seen.high and seen.low < seq and not seen.others:
+                            seen.high = seq + 1
+                            last = order.last
+                            if key in last or len(last) < order.limit:
+                                last[key] = (named, index)
+                            else:
+                                order.note(key, named, index)
+                            return
         self._see(observed(self._protocol, index, self._stream, name, raw, parsed))
         self._feeder.remember(index)
         order = self._order
@@ -170,6 +225,42 @@ class Grader:
 
 _STEPS = ("thread.run.step", "thread.run.step.delta")
 """The objects the grouping's announcers read (:class:`~runflow.conform.grouping.Announcers`)."""
+
+
+_FLOAT_MAX = int(sys.float_info.max)
+_HUGE = len(str(_FLOAT_MAX))
+"""Digits of the largest integer a float holds (309): a shorter JSON text holds none larger."""
+
+
+def _finite(value: Any) -> bool:
+    """Whether ``value`` (of a delta's data) holds no number that
+    :func:`~runflow.conform.events.observed` refuses, which makes it drop the data
+    (:func:`~runflow.engine.jsonparse.has_non_finite`: infinite, NaN, or an integer
+    past the float range)."""
+    if type(value) is int:
+        return -_FLOAT_MAX <= value <= _FLOAT_MAX
+    if type(value) is float:
+        return math.isfinite(value)
+    return not has_non_finite(value)
+
+
+def _placed(protocol: Protocol, order: Order) -> dict[str, str]:
+    """Name -> the first position field of the deltas of a numbered stream that may
+    take the short path (:meth:`Grader._sse_placed`): named by the data's type field,
+    about a positioned child, and no order row's event. Their grouping key is that
+    of the position (:func:`~runflow.conform.events.entity_key`: ``output/N``)."""
+    if protocol.type_field is None or not order.numbered:
+        return {}
+    rows = order.names()
+    out: dict[str, str] = {}
+    for name, route in protocol.routes.items():
+        kind = route[1]
+        if route[0] is not EventKind.DELTA or kind is None or name in rows:
+            continue
+        table = protocol.tables.get(kind)
+        if table is not None and table.role != "root" and table.position:
+            out[name] = table.position[0]
+    return out
 
 
 def _bulk(protocol: Protocol, order: Order) -> dict[str, str]:
