@@ -297,7 +297,9 @@ class ConnectionFlow(Steering):
 
     def _feed(self, record: ResponseRecord, data: dict[str, Any]) -> None:
         record.frames.append(self.index)
-        new = record.flow.feed(data)  # the violations this event produced
+        # the violations this event produced; named as the line of an SSE event is,
+        # the flow takes the frame's own dict (parse_frame's, not the caller's)
+        new = record.flow.feed({"event": data["type"], "data": data})
         for v in new:
             self.violations.append(FrameViolation(
                 code=v.code.value, severity=v.severity, index=self.index,
