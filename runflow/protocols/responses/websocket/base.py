@@ -49,7 +49,9 @@ class ConnectionBase:
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits if limits is not None else Limits()  # also each response's
         self.suppressed: dict[str, int] = {}  # violations counted, not stored (bounded())
-        self._repeats: dict[tuple[str, str | None], int] = {}
+        self.repeats: dict[tuple[str, str | None], int] = {}
+        """Violations seen per ``(code, lane)``, stored or not: past
+        ``limits.max_repeated_violations`` of one, the rest go to :attr:`suppressed`."""
         self.connection = _Connection()
         self.lanes: dict[str | None, LaneRecord] = {}
         self.responses: dict[str, ResponseRecord] = {}
@@ -112,7 +114,7 @@ class ConnectionBase:
             code=code.value, severity=RULES[code].severity,
             index=self.index if index is None else index, direction=self._direction,
             event=self._event, lane=lane, response_id=response_id, message=message),
-            self.limits, self._repeats, self.suppressed)
+            self.limits, self.repeats, self.suppressed)
 
     def _move(self, model: Any, machine: str, event: str) -> bool:
         key = (model.state, event)
