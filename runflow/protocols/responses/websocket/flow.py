@@ -15,7 +15,6 @@ event, to register that response's own callbacks)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from runflow.engine.limits import Limits
@@ -60,11 +59,11 @@ class ConnectionFlow(Steering):
     # -- input -----------------------------------------------------------------------
     def send(self, frame: Any) -> list[FrameViolation]:
         """One client frame (``response.create`` / ``response.steer``)."""
-        return self._frame("send", frame, self._on_send)
+        return self._frame("send", frame)
 
     def receive(self, frame: Any) -> list[FrameViolation]:
         """One server frame."""
-        return self._frame("receive", frame, self._on_receive)
+        return self._frame("receive", frame)
 
     def close(self) -> str:
         """The socket ended: ``"truncated"`` with a response, successor or create owed
@@ -87,18 +86,24 @@ class ConnectionFlow(Steering):
         self.lanes = {}
         self._move(self.connection, "connection", "reconnect")
 
-    def _frame(self, direction: Direction, frame: Any,
-               handle: Callable[[dict[str, Any]], None]) -> list[FrameViolation]:
-        before = len(self.violations)
+    def _frame(self, direction: Direction, frame: Any) -> list[FrameViolation]:
+        """One frame either way: parsed, handed to :meth:`_on_send` or
+        :meth:`_on_receive` (told apart by an ``if``, not a bound method made per
+        frame), counted; the violations it produced."""
+        violations = self.violations
+        before = len(violations)
         self._direction, self._event = direction, None
         data = parse_frame(frame)
         if isinstance(data, str):
             self._violate(WsCode.MALFORMED_FRAME, data)
         else:
             self._event = data["type"]
-            handle(data)
+            if direction == "receive":
+                self._on_receive(data)
+            else:
+                self._on_send(data)
         self.index += 1
-        return self.violations[before:]
+        return violations[before:] if len(violations) > before else []
 
     # -- client frames ---------------------------------------------------------------
     def _on_send(self, data: dict[str, Any]) -> None:
