@@ -12,19 +12,22 @@ interleaved round-robin across lanes, as JSON text. ``words/lane`` 20 is the
 short-response row (28 frames a response, so each response's fixed cost shows),
 2000 the long one.
 
-floor    ``json.loads`` of each frame;
+floor    ``json.loads`` of each frame (what the SDK parses with);
 runflow  ``ConnectionFlow.receive(text)`` per frame (the 8 creates sent first) and
          ``close()``: lanes, sequence per response, steering rules, and each
          response's ``ResponseFlow`` (WebSocket variant);
 layer    the ConnectionFlow alone: runflow with each response's flow replaced by one
          that does nothing (parse, route by ``stream_id``, lane/steer/connection
-         moves, per-response sequence and optional-setup checks, records);
-         ``layer/floor`` 1 would be parsing only;
+         moves, per-response sequence and optional-setup checks, records). Its
+         parse is pydantic-core's ``from_json`` with a screen for numbers that
+         overflow (``runflow.engine.core.may_overflow``): about 0.9 of the floor on
+         these frames, so ``layer/floor`` 0.9 would be parsing only;
 inner    the responses' own flows alone: the frames' dicts (parsed beforehand, not
-         timed) fed straight to one ``ResponseFlow(protocol=WS_RESPONSES)`` per
-         response, created at its ``response.created`` and closed at its end, as the
-         ConnectionFlow does. layer + inner is a little under runflow: run
-         together they share the allocator and the garbage collector's passes;
+         timed) fed by name (``{"event": type, "data": frame}``) to one
+         ``ResponseFlow(protocol=WS_RESPONSES)`` per response, created at its
+         ``response.created`` and closed at its end, as the ConnectionFlow does.
+         layer + inner is a little under runflow: run together they share the
+         allocator and the garbage collector's passes;
 sdk      what ``ResponsesWebSocketSession`` + its accumulator do per frame:
          ``construct_type_unchecked(json.loads(text), ResponsesServerEvent)``
          (``connection.parse_event``), routing by ``stream_id`` to one
@@ -137,7 +140,7 @@ def inner(events: list[dict[str, Any]], close: bool = True) -> Any:
         flow = flows.get(lane)
         if flow is None:
             flow = flows[lane] = ResponseFlow(protocol=WS_RESPONSES)
-        flow.feed(event)
+        flow.feed({"event": event["type"], "data": event})  # as the ConnectionFlow feeds
         if close and event["type"] in TERMINAL:
             flow.close()
     return flows
@@ -238,34 +241,46 @@ def rss(words: int, count: int) -> dict[str, float | None]:
 
 
 def profile(words: int) -> None:
-    """cProfile runflow on one row: the inner flows' share, then the layer's own
-    functions by internal time."""
+    """cProfile runflow on one row: the inner flows' share and the parse's, then the
+    layer's own functions by internal time with their calls per frame (the counts do
+    not depend on the machine's load; the shares do, a little)."""
     creates, frames = conversation(words)
+    runs = max(1, 20000 // len(frames))
     profiler = cProfile.Profile()
     profiler.enable()
-    for _ in range(max(1, 20000 // len(frames))):
+    for _ in range(runs):
         runflow(creates, frames)
     profiler.disable()
     stats = pstats.Stats(profiler)
     table = cast(dict[Any, Any], stats.stats)  # type: ignore[attr-defined]
     total = max(cumulative for _, _, _, cumulative, _ in table.values())
     layer = "/responses/websocket/"
-    # inner: what the layer's functions spend in the rest of runflow (the responses'
-    # flows: creating, feeding, closing them), summed over the call edges
-    inner_s = sum(edge[3] for (path, _, _), (_, _, _, _, callers) in table.items()
-                  if "/runflow/" in path and layer not in path
-                  for (caller, _, _), edge in callers.items() if layer in caller)
-    parse_s = sum(edge[3] for (_, _, func), (_, _, _, _, callers) in table.items()
-                  if func == "loads" for (caller, _, _), edge in callers.items()
-                  if layer in caller)
+
+    def under_layer(match: Callable[[str, str], bool]) -> tuple[float, int]:
+        """Time and calls of the functions ``match(path, name)`` picks, called from
+        the layer's own functions (summed over the call edges)."""
+        edges = [edge for (path, _, func), (_, _, _, _, callers) in table.items()
+                 if match(path, func)
+                 for (caller, _, _), edge in callers.items() if layer in caller]
+        return sum(edge[3] for edge in edges), sum(edge[1] for edge in edges)
+
+    # inner: the rest of runflow under the layer (the responses' flows: created, fed
+    # and closed), but for the parse's helpers
+    parse = {"from_json", "may_overflow", "has_non_finite", "parse_json"}
+    inner_s, _ = under_layer(lambda path, func: "/runflow/" in path and layer not in path
+                             and func not in parse)
+    parse_s, _ = under_layer(lambda path, func: func in parse)
+    _, walks = under_layer(lambda path, func: func == "has_non_finite")
+    count = runs * len(frames)
     print(f"\nprofile, {words} words/lane, share of runflow's time under cProfile: the "
-          f"inner flows {inner_s / total:.0%}, json.loads {parse_s / total:.0%}; the "
-          "layer's own functions by internal time:")
-    rows = sorted(((tt, func, path.split("runflow/")[-1], line)
-                   for (path, line, func), (_, _, tt, _, _) in table.items()
+          f"inner flows {inner_s / total:.0%}, the parse {parse_s / total:.0%} (the walk "
+          f"for numbers that overflow on {walks / count:.0%} of the frames); the layer's "
+          "own functions by internal time, and their calls per frame:")
+    rows = sorted(((tt, calls, func, path.split("runflow/")[-1], line)
+                   for (path, line, func), (_, calls, tt, _, _) in table.items()
                    if layer in path), reverse=True)
-    for tt, func, path, line in rows[:8]:
-        print(f"  {tt / total:6.1%}  {path}:{line}({func})")
+    for tt, calls, func, path, line in rows[:8]:
+        print(f"  {tt / total:6.1%}  {calls / count:5.2f}  {path}:{line}({func})")
 
 
 def main() -> None:
@@ -303,7 +318,7 @@ def main() -> None:
           f"of {20 if args.quick else args.connections} open: runflow {shown['runflow']}, "
           f"sdk {shown['sdk']}")
     if args.profile:
-        for words in (20, 2000):
+        for words in (20,) if args.quick else (20, 2000):
             profile(words)
 
 

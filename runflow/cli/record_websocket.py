@@ -75,7 +75,11 @@ class _Recorder:
     """Writes each frame as a JSONL line (flushed) and feeds it to the flow."""
 
     def __init__(self, target: IO[bytes], flow: ConnectionFlow, idle: float) -> None:
+        from runflow.protocols.responses.websocket.records import parse_frame
+
         self.target, self.flow, self.idle = target, flow, idle
+        self.parse = parse_frame
+        """The flow's own reading of a frame: each is parsed once, here."""
         self.sent = self.received = 0
         self.last = time.monotonic()
         """When the last frame came (or the socket opened): what the watchdog reads."""
@@ -116,10 +120,14 @@ class _Recorder:
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
         self._write("receive", text)
         self.received += 1
-        self.flow.receive(text)
-        try:
+        event = self.parse(text)  # parsed once: the flow takes the event object
+        if type(event) is dict:
+            self.flow.receive(event)
+            return event
+        self.flow.receive(text)  # which reports what is wrong with it
+        try:  # what the loop may still read in it (NaN, 1e999, a type not a string)
             event = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past Python's stack
             return {}
         return event if isinstance(event, dict) else {}
 

@@ -1,5 +1,6 @@
 """WebSocket mode of ``/v1/responses`` for the local server: lanes, steering,
-successors, warm-up, chaining in connection memory, a time limit and faults.
+successors, warm-up, chaining in connection memory (and from what the REST side
+stored, as the real service loads it), a time limit and faults.
 
 Plug it in with the backend's route-set hook (``Backend.route_sets``)::
 
@@ -48,6 +49,7 @@ from runflow.server.responses_scenarios import (
     ScenarioError,
     script_response,
 )
+from runflow.server.responses_store import ResponseStore
 from runflow.server.scenarios import ScenarioOptions
 from runflow.server.store import JSON, new_id
 from runflow.server.websocket_input import input_items, steer_items, steer_texts, tool_outputs
@@ -213,6 +215,27 @@ class _Connection:
         self.closed = True
         await self.ws.close()
 
+    def _parent(self, previous: Any) -> JSON | None:
+        """The response a create continues from: in this connection's memory, else one
+        the REST side stored (``store`` not false) and finished -- as the real service
+        loads an older response from persisted state when it is not in the connection's
+        cache (openai-python's ``lib/responses_websocket/README.md``: "With
+        ``store=True``, an older response may be loaded from persisted state. With
+        ``store=False`` or ZDR, an uncached ID produces ``previous_response_not_found``")."""
+        if type(previous) is not str:
+            return None
+        remembered = self.memory.get(previous)
+        if remembered is not None:
+            return remembered
+        responses = getattr(self.mode.backend, "responses", None)  # the server's REST side
+        store: ResponseStore | None = getattr(responses, "store", None)
+        if store is None or previous not in store:
+            return None
+        stored = store.get(previous)
+        if stored.readers == 0:
+            stored.publish()  # a background response nobody streams runs when it is read
+        return stored.view() if stored.finished else None
+
     def _error(self, code: str, message: str, lane: str | None, param: str | None = None,
                ) -> JSON:
         event: JSON = {"type": "error", "status": 400, "error": {
@@ -271,13 +294,13 @@ class _Connection:
                                             "supported in WebSocket mode.", lane, name))
                 return
         previous = body.get("previous_response_id")
-        if previous is not None and previous not in self.memory:
+        parent = self._parent(previous)
+        if previous is not None and parent is None:
             await self.send(self._error("previous_response_not_found",
                                         f"Previous response {previous!r} not found.", lane,
                                         "previous_response_id"))
             return
         metadata: JSON = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
-        parent = self.memory.get(previous) if isinstance(previous, str) else None
         inherited = parent.get("metadata") if parent is not None else None
         scenario = str(metadata.get("scenario") or (  # else the previous response's
             inherited.get("scenario") if isinstance(inherited, dict) else None) or "text")

@@ -257,7 +257,8 @@ class SocketPlan:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         self.frames[-1].append(Frame("receive", text, when))
         self.received_count += 1
-        self.flow.receive(text)
+        data = parse_frame(text)  # parsed once: the flow takes the event object, or
+        self.flow.receive(data if type(data) is dict else text)  # reports what is wrong
         lane = self._lane()
         out: list[str] = []
         record = lane.response if lane is not None else None
@@ -266,8 +267,7 @@ class SocketPlan:
             self.seen.add((socket, record.id))
             self.turn.records.append((socket, record))
             out += self._steers(record)
-        data = parse_frame(text)
-        if isinstance(data, dict) and data.get("type") == "error":
+        if type(data) is dict and data.get("type") == "error":
             error = data.get("error")
             if isinstance(error, dict) and error.get("code") in RECONNECT_ERRORS:
                 return "reconnect", []  # whatever was in flight: the socket is ending

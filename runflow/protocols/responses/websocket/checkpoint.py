@@ -1,17 +1,22 @@
 """Checkpoints of a :class:`ConnectionFlow`: ``dump_connection`` / ``load_connection``.
 
 The lanes, responses (each :class:`ResponseFlow` by its own ``to_json``), the
-steering ledger, the violations and the frame position are saved as JSON under a
-format version; a restored flow goes on from the next frame as if never stopped.
-Callbacks are not saved: register them again."""
+steering ledger, the violations, the flow's :class:`Limits` with the counts of
+violations seen and suppressed under them, and the frame position are saved as JSON
+under a format version; a restored flow goes on from the next frame as if never
+stopped. Callbacks are not saved: register them again.
+
+A checkpoint of format ``runflow.responses-ws/1`` (before the limits and counts were
+saved) still loads, with the default limits and no counts, as it did."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from runflow.engine.checkpoint import CheckpointError
+from runflow.engine.limits import Limits
 from runflow.protocols.responses.flow import ResponseFlow
 from runflow.protocols.responses.websocket.definition import MACHINES, WS_RESPONSES
 from runflow.protocols.responses.websocket.flow import ConnectionFlow
@@ -24,7 +29,9 @@ from runflow.protocols.responses.websocket.records import (
 
 __all__ = ["FORMAT", "dump_connection", "load_connection"]
 
-FORMAT = "runflow.responses-ws/1"
+FORMAT = "runflow.responses-ws/2"
+_READS = (FORMAT, "runflow.responses-ws/1")
+_LIMITS = frozenset(f.name for f in fields(Limits))
 
 
 def dump_connection(flow: ConnectionFlow) -> str:
@@ -44,16 +51,20 @@ def dump_connection(flow: ConnectionFlow) -> str:
         "format": FORMAT, "state": flow.state, "index": flow.index, "lanes": lanes,
         "responses": responses, "steers": [asdict(s) for s in flow.steers],
         "violations": [v.model_dump(mode="json") for v in flow.violations],
-        "errors": flow.errors})
+        "errors": flow.errors, "limits": flow.limits.to_dict(),
+        "repeats": [[code, lane, count] for (code, lane), count in flow.repeats.items()],
+        "suppressed": flow.suppressed})
 
 
 def load_connection(text: str | bytes) -> ConnectionFlow:
     """Raises :class:`~runflow.engine.checkpoint.CheckpointError` on anything off."""
     try:
         data = json.loads(text)
-        if data.get("format") != FORMAT:
+        if data.get("format") not in _READS:
             raise CheckpointError(f"not a {FORMAT} checkpoint")
-        flow = ConnectionFlow()
+        flow = ConnectionFlow(_limits(data.get("limits", {})))
+        flow.repeats = _repeats(data.get("repeats", []))
+        flow.suppressed = _suppressed(data.get("suppressed", {}))
         _state(data["state"], "connection")
         flow.connection.state = data["state"]
         flow.index = int(data["index"])
@@ -82,6 +93,41 @@ def load_connection(text: str | bytes) -> ConnectionFlow:
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise CheckpointError(f"a broken {FORMAT} checkpoint: {exc!r}"[:300]) from None
     return flow
+
+
+def _limits(saved: Any) -> Limits:
+    if type(saved) is not dict or not set(saved) <= _LIMITS:
+        raise CheckpointError(f"limits: expected an object of {sorted(_LIMITS)}")
+    for name, value in saved.items():
+        if type(value) is not int or value <= 0:
+            raise CheckpointError(f"limits.{name}: expected a positive integer, got "
+                                  f"{str(value)[:40]!r}")
+    return Limits(**saved)
+
+
+def _repeats(saved: Any) -> dict[tuple[str, str | None], int]:
+    """``[[code, lane, count], ...]`` back to :attr:`ConnectionFlow.repeats`."""
+    if type(saved) is not list:
+        raise CheckpointError("repeats: expected a list")
+    out: dict[tuple[str, str | None], int] = {}
+    for row in saved:
+        if (type(row) is not list or len(row) != 3 or type(row[0]) is not str
+                or not (row[1] is None or type(row[1]) is str)):
+            raise CheckpointError(f"repeats: {str(row)[:60]} is not [code, lane, count]")
+        out[(row[0], row[1])] = _count(row[2], "repeats")
+    return out
+
+
+def _suppressed(saved: Any) -> dict[str, int]:
+    if type(saved) is not dict:
+        raise CheckpointError("suppressed: expected an object")
+    return {code: _count(count, "suppressed") for code, count in saved.items()}
+
+
+def _count(value: Any, where: str) -> int:
+    if type(value) is not int or value < 0:
+        raise CheckpointError(f"{where}: a count of {str(value)[:40]!r}")
+    return value
 
 
 def _state(state: Any, machine: str) -> None:

@@ -15,16 +15,17 @@ event, to register that response's own callbacks)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from runflow.engine.limits import Limits
-from runflow.engine.machines import build_machine, move_table
 from runflow.protocols.responses.flow import ResponseFlow
+from runflow.protocols.responses.websocket.base import (
+    LaneCallback,
+    ResponseCallback,
+    SteerCallback,
+)
 from runflow.protocols.responses.websocket.definition import (
     CUT,
-    MACHINES,
-    RULES,
     TERMINAL_EVENTS,
     WS_RESPONSES,
     WsCode,
@@ -35,109 +36,34 @@ from runflow.protocols.responses.websocket.records import (
     FrameViolation,
     LaneRecord,
     ResponseRecord,
-    SteerRecord,
-    bounded,
     parse_frame,
 )
+from runflow.protocols.responses.websocket.steering import STEER_EVENTS, Steering
 
 __all__ = ["ConnectionFlow", "LaneCallback", "ResponseCallback", "SteerCallback"]
 
-LaneCallback = Callable[[LaneRecord], None]
-SteerCallback = Callable[[SteerRecord], None]
-ResponseCallback = Callable[[ResponseRecord], None]
-
 P = "response."
-_STEER_EVENTS = frozenset({P + "steer.accepted", P + "steer.pending", P + "steer.failed"})
 _CREATED = P + "created"
 
 
-class _Connection:
-    """The connection machine's model."""
-
-    state = MACHINES["connection"].initial
-
-
-_MACHINES = {name: build_machine(table) for name, table in MACHINES.items()}
-_ALLOWED = {name: table.lookup() for name, table in MACHINES.items()}
-_MOVES = {name: move_table(machine) for name, machine in _MACHINES.items()}
-"""Each machine's ``(state, event) -> dest`` (self-loops, entering nothing, left out): a
-move sets the state and calls ``_entered``, all the hook does, with no trigger."""
-
-
-class ConnectionFlow:
+class ConnectionFlow(Steering):
     """Validate one Responses WebSocket conversation; see the module docstring."""
 
     def __init__(self, limits: Limits | None = None) -> None:
-        self.limits = limits if limits is not None else Limits()  # also each response's
-        self.suppressed: dict[str, int] = {}  # violations counted, not stored (bounded())
-        self._repeats: dict[tuple[str, str | None], int] = {}
-        self.connection = _Connection()
-        self.lanes: dict[str | None, LaneRecord] = {}
-        self.responses: dict[str, ResponseRecord] = {}
-        self.steers: list[SteerRecord] = []
-        self.violations: list[FrameViolation] = []
-        self.errors: list[dict[str, Any]] = []
-        """Error events no response owned (a refused create, a connection error)."""
-        self.index = 0
-        self._direction: Direction = "send"
-        self._event: str | None = None
-        self._lane_cbs: list[LaneCallback] = []
-        self._steer_cbs: list[SteerCallback] = []
-        self._response_cbs: list[ResponseCallback] = []
+        super().__init__(limits)
         self._active: dict[str, ResponseRecord] | None = None
         """The records of :attr:`responses` still in flight, in its order (built on
         first use, then kept): what the wrong-lane checks search instead of every
         response the connection ever had."""
 
-    # -- callbacks --------------------------------------------------------------------
-    def on_lane(self, cb: LaneCallback) -> LaneCallback:
-        """``cb(lane)`` whenever a lane enters a state."""
-        self._lane_cbs.append(cb)
-        return cb
-
-    def on_steer(self, cb: SteerCallback) -> SteerCallback:
-        """``cb(steer)`` when a submission is sent and whenever it enters a state."""
-        self._steer_cbs.append(cb)
-        return cb
-
-    def on_response(self, cb: ResponseCallback) -> ResponseCallback:
-        """``cb(response)`` for each new response, before its first event is fed."""
-        self._response_cbs.append(cb)
-        return cb
-
-    def _entered(self, model: Any, state: str) -> None:
-        """Told when a lane or steer enters ``state`` (by :meth:`_move`, or by the
-        machine's on-enter hook, :class:`runflow.engine.machines.EnterListener`)."""
-        if isinstance(model, LaneRecord):
-            for lane_cb in self._lane_cbs:
-                lane_cb(model)
-        elif isinstance(model, SteerRecord):
-            for steer_cb in self._steer_cbs:
-                steer_cb(model)
-
-    # -- reading ---------------------------------------------------------------------
-    @property
-    def state(self) -> str:
-        return str(self.connection.state)
-
-    @property
-    def errors_only(self) -> list[FrameViolation]:
-        return [v for v in self.violations if v.severity == "error"]
-
-    def lane(self, stream_id: str | None = None) -> LaneRecord:
-        return self.lanes[stream_id]
-
-    def response(self, response_id: str) -> ResponseRecord:
-        return self.responses[response_id]
-
     # -- input -----------------------------------------------------------------------
     def send(self, frame: Any) -> list[FrameViolation]:
         """One client frame (``response.create`` / ``response.steer``)."""
-        return self._frame("send", frame, self._on_send)
+        return self._frame("send", frame)
 
     def receive(self, frame: Any) -> list[FrameViolation]:
         """One server frame."""
-        return self._frame("receive", frame, self._on_receive)
+        return self._frame("receive", frame)
 
     def close(self) -> str:
         """The socket ended: ``"truncated"`` with a response, successor or create owed
@@ -160,38 +86,24 @@ class ConnectionFlow:
         self.lanes = {}
         self._move(self.connection, "connection", "reconnect")
 
-    def _frame(self, direction: Direction, frame: Any,
-               handle: Callable[[dict[str, Any]], None]) -> list[FrameViolation]:
-        before = len(self.violations)
+    def _frame(self, direction: Direction, frame: Any) -> list[FrameViolation]:
+        """One frame either way: parsed, handed to :meth:`_on_send` or
+        :meth:`_on_receive` (told apart by an ``if``, not a bound method made per
+        frame), counted; the violations it produced."""
+        violations = self.violations
+        before = len(violations)
         self._direction, self._event = direction, None
         data = parse_frame(frame)
         if isinstance(data, str):
             self._violate(WsCode.MALFORMED_FRAME, data)
         else:
             self._event = data["type"]
-            handle(data)
+            if direction == "receive":
+                self._on_receive(data)
+            else:
+                self._on_send(data)
         self.index += 1
-        return self.violations[before:]
-
-    def _violate(self, code: WsCode, message: str, lane: str | None = None,
-                 response_id: str | None = None, index: int | None = None) -> None:
-        self.violations += bounded(FrameViolation(
-            code=code.value, severity=RULES[code].severity,
-            index=self.index if index is None else index, direction=self._direction,
-            event=self._event, lane=lane, response_id=response_id, message=message),
-            self.limits, self._repeats, self.suppressed)
-
-    def _move(self, model: Any, machine: str, event: str) -> bool:
-        key = (model.state, event)
-        if key not in _ALLOWED[machine]:
-            return False
-        moves = _MOVES[machine]
-        if moves is None:  # a machine with hooks of its own: let it run them
-            _MACHINES[machine].events[event].trigger(model, self)
-        elif (dest := moves.get(key)) is not None:  # None: a self-loop, nothing entered
-            model.state = dest
-            self._entered(model, dest)
-        return True
+        return violations[before:] if len(violations) > before else []
 
     # -- client frames ---------------------------------------------------------------
     def _on_send(self, data: dict[str, Any]) -> None:
@@ -212,17 +124,7 @@ class ConnectionFlow:
                 lane = self.lanes[stream_id] = LaneRecord(stream_id)
             lane.queued += 1
         elif kind == P + "steer":
-            if "stream_id" in data:
-                self._violate(WsCode.STEER_HAS_STREAM_ID, "response.steer carries "
-                              "stream_id; the target response determines the lane")
-            target = data.get("previous_response_id")
-            if type(target) is not str:
-                self._violate(WsCode.MALFORMED_FRAME, "response.steer without a string "
-                              "previous_response_id")
-                return
-            steer = SteerRecord(len(self.steers), self.index, target, data.get("input"))
-            self.steers.append(steer)
-            self._entered(steer, steer.state)
+            self._submit(data)
         else:
             self._violate(WsCode.UNKNOWN_CLIENT_EVENT, f"client event {kind!r} is neither "
                           "response.create nor response.steer")
@@ -234,7 +136,7 @@ class ConnectionFlow:
         if stream_id is not None and type(stream_id) is not str:
             self._violate(WsCode.MALFORMED_FRAME, f"{kind}'s stream_id is not a string")
             return
-        if kind in _STEER_EVENTS:
+        if kind in STEER_EVENTS:
             self._on_steer_event(kind, data, stream_id)
             return
         lane = self.lanes.get(stream_id)
@@ -303,13 +205,11 @@ class ConnectionFlow:
         record = ResponseRecord(rid, lane.id, ResponseFlow(protocol=WS_RESPONSES,
                                                            limits=self.limits),
                                 self.index, previous)
-        open_steers = [s for s in self.steers
-                       if s.target == previous and s.state in ("accepted", "pending")]
+        open_steers = self._open_steers(previous)
         if lane.state == "succeeding":
             record.successor_of = lane.steered_from
             if previous != lane.steered_from:
-                waiting = [s.number for s in self.steers if s.target == lane.steered_from
-                           and s.state in ("accepted", "pending")]
+                waiting = [s.number for s in self._open_steers(lane.steered_from)]
                 self._violate(WsCode.SUCCESSOR_UNCOMMITTED, f"the successor {rid} on lane "
                               f"{lane.id!r} continues from {previous}, not the steered "
                               f"{lane.steered_from}; accepted steers {waiting} stay "
@@ -322,11 +222,7 @@ class ConnectionFlow:
             self._violate(WsCode.UNREQUESTED_RESPONSE, f"response.created for {rid} on lane "
                           f"{lane.id!r}, which has no create queued and no steered response",
                           lane.id, rid)
-        self._unacknowledged(lambda s: s.target in lane.responses)
-        for steer in open_steers:
-            steer.committed_by = rid
-            record.committed.append(steer.number)
-            self._move(steer, "steer", "commit")
+        self._commit(lane, record, open_steers)
         if rid in self.responses:  # an id seen before keeps its place: rebuild the index
             self.responses[rid] = record
             self._active = None
@@ -406,77 +302,14 @@ class ConnectionFlow:
 
     def _feed(self, record: ResponseRecord, data: dict[str, Any]) -> None:
         record.frames.append(self.index)
-        new = record.flow.feed(data)  # the violations this event produced
+        # the violations this event produced; named as the line of an SSE event is,
+        # the flow takes the frame's own dict (parse_frame's, not the caller's)
+        new = record.flow.feed({"event": data["type"], "data": data})
         for v in new:
             self.violations.append(FrameViolation(
                 code=v.code.value, severity=v.severity, index=self.index,
                 direction="receive", event=v.event, lane=record.lane, response_id=record.id,
                 message=v.message, source="response"))
-
-    # -- steering --------------------------------------------------------------------
-    def _on_steer_event(self, kind: str, data: dict[str, Any], stream_id: str | None) -> None:
-        body = data.get("steer")
-        target = body.get("previous_response_id") if type(body) is dict else None
-        if type(body) is not dict or type(target) is not str:
-            self._violate(WsCode.MALFORMED_FRAME, f"{kind} without steer.previous_response_id",
-                          stream_id)
-            return
-        sid = body.get("id")
-        response = self.responses.get(target)
-        if response is not None and stream_id is not None and stream_id != response.lane:
-            self._violate(WsCode.WRONG_LANE, f"{kind} for {target} on lane {stream_id!r}; "
-                          f"{target} runs on lane {response.lane!r}", stream_id, target)
-        if kind == P + "steer.failed" and type(sid) is not str:
-            steer = self._steer(lambda s: s.target == target and s.state == "submitted")
-        elif kind == P + "steer.accepted":
-            steer = self._steer(lambda s: s.target == target and s.state == "submitted")
-        else:
-            steer = self._steer(lambda s: s.id == sid and s.id is not None)
-        if steer is None:
-            self._violate(WsCode.UNKNOWN_STEER, f"{kind} for steer {sid!r} of {target}, which "
-                          "matches no open submission", stream_id, target)
-            return
-        if kind == P + "steer.accepted":
-            if response is None or not response.active:
-                self._violate(WsCode.STEER_TARGET_INACTIVE, f"steer {sid!r} accepted for "
-                              f"{target}, which is not a response in flight here",
-                              stream_id, target)
-            steer.id = sid if type(sid) is str else None
-        elif kind == P + "steer.pending":
-            if steer.pending_seen:
-                self._violate(WsCode.STEER_PENDING_REPEATED, f"steer {sid} is pending again",
-                              stream_id, target)
-                return
-            if response is None or response.ended != P + "completed":
-                self._violate(WsCode.STEER_PENDING_EARLY, f"steer {sid} pending before "
-                              f"{target}'s response.completed", stream_id, target)
-            steer.pending_seen = True
-            required = data.get("required_input")
-            steer.required_input = required if type(required) is list else None
-            lane = self.lanes.get(response.lane) if response is not None else None
-            if lane is not None:
-                self._move(lane, "lane", P + "steer.pending")
-        else:
-            error = data.get("error")
-            code = error.get("code") if type(error) is dict else None
-            steer.error_code = code if type(code) is str else None
-            lane = self.lanes.get(response.lane) if response is not None else None
-            if lane is not None and lane.steered_from == target and code == (
-                    "successor_creation_failed"):
-                lane.steered_from = None
-                self._move(lane, "lane", "successor_failed")
-        self._move(steer, "steer", kind)
-
-    def _steer(self, match: Callable[[SteerRecord], bool]) -> SteerRecord | None:
-        return next((s for s in self.steers if match(s)), None)
-
-    def _unacknowledged(self, match: Callable[[SteerRecord], bool]) -> None:
-        for steer in self.steers:
-            if steer.state == "submitted" and match(steer):
-                self._violate(WsCode.STEER_UNACKNOWLEDGED, f"steer #{steer.number} of "
-                              f"{steer.target} was never accepted nor failed; its outcome "
-                              "is unknown", None, steer.target)
-                self._move(steer, "steer", "lost")
 
     def _end(self, lane_event: str, steer_event: str) -> None:
         for lane in self.lanes.values():

@@ -9,15 +9,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import from_json
 
-from runflow.engine.jsonparse import describe, parse_json
+from runflow.engine.core import may_overflow
+from runflow.engine.jsonparse import describe, has_non_finite, parse_json
 from runflow.engine.limits import Limits
 from runflow.engine.violations import Severity
 from runflow.protocols.responses.flow import ResponseFlow
 from runflow.protocols.responses.websocket.definition import OPTIONAL_SETUP
 
-__all__ = ["SETUP_ROWS", "Direction", "FrameViolation", "LaneRecord", "ResponseRecord",
-           "SetupRow", "SteerRecord", "bounded", "parse_frame"]
+__all__ = ["OUT_OF_RANGE", "SETUP_ROWS", "Direction", "FrameViolation", "LaneRecord",
+           "ResponseRecord", "SetupRow", "SteerRecord", "bounded", "parse_frame"]
 
 Direction = Literal["send", "receive", "close"]
 
@@ -174,18 +176,30 @@ class SteerRecord:
     pending_seen: bool = False
 
 
+OUT_OF_RANGE = "a frame that is not JSON (a number is out of range (it would be infinite))"
+"""What :func:`parse_frame` says of text holding a number that parses to infinity
+(``1e999``), in the words :func:`~runflow.engine.jsonparse.parse_json` gives it."""
+
+
 def parse_frame(frame: Any) -> dict[str, Any] | str:
     """The event object of one frame (a dict, an SDK model, or JSON text/bytes), or a
-    sentence saying why it is not one. Text goes through the parser of all remote
-    JSON (nesting bounded, NaN, inf and lone surrogates refused)."""
+    sentence saying why it is not one. Text is parsed as all remote JSON is (nesting
+    bounded, NaN, inf and lone surrogates refused). A dict given is copied (its top
+    level): the flow keeps what it was given, not what the caller may change later."""
     if type(frame) is str:  # the wire's case first, without the checks for the others
         try:
-            frame = parse_json(frame)
+            # parse_json with the engine's screen for numbers that overflow, cheaper
+            # than its own: the parsed value is walked only where the text may hold one
+            value = from_json(frame, allow_inf_nan=False)
         except ValueError as exc:
             return f"a frame that is not JSON ({describe(exc)})"
-        if type(frame) is dict and type(frame.get("type")) is str:
-            return frame
-        return _event_object(frame)  # says what is wrong
+        if may_overflow(frame.encode("utf-8", "surrogatepass")) and has_non_finite(value):
+            return OUT_OF_RANGE
+        if type(value) is dict and type(value.get("type")) is str:
+            return value
+        return _event_object(value)  # says what is wrong
+    if type(frame) is dict:
+        return _event_object(dict(frame))
     if isinstance(frame, BaseModel):
         frame = frame.model_dump(mode="json", exclude_unset=True)
     if isinstance(frame, bytes | bytearray):
