@@ -54,7 +54,7 @@ class Result:
     """``check``'s, ``conform``'s and ``watch``'s layers ran on this input too."""
     peak: int | None = None
     """The memory peak of feeding and reading this input (measured inputs only)."""
-    sdk_seconds: float = 0.0
+    sdk_seconds: float = field(default=0.0, compare=False)
     """Time the openai SDK took to build the mutated event (``sdk`` mode)."""
 
 

@@ -106,7 +106,7 @@ IGNORED_EVENTS: frozenset[str] = frozenset({
 # --------------------------------------------------------------------------- #
 RESPONSE_SHAPE = Obj({"id": ID, "status": Opt(STR), "output": Opt(List(Obj()))},
                      required=("id",))
-ITEM_SHAPE = Obj({"id": Opt(STR), "type": STR, "status": Opt(STR)}, required=("type",),
+ITEM_SHAPE = Obj({"id": ANY, "type": STR, "status": Opt(STR)}, required=("type",),
                  tag="type", variants={
                      # the view writes the streamed commands into action.commands
                      "shell_call": {"action": Opt(Obj())},
@@ -114,7 +114,10 @@ ITEM_SHAPE = Obj({"id": Opt(STR), "type": STR, "status": Opt(STR)}, required=("t
                      "apply_patch_call": {"operation": Opt(Obj())},
                  })
 """An output item: the fields the flow and its views read or hand to the SDK's
-types. ``action`` and ``operation`` hold values the streamed deltas fill in."""
+types. ``action`` and ``operation`` hold values the streamed deltas fill in. Its
+position (``output_index``) identifies it; an ``id`` that is not a string is reported
+by the ``item_id_is_a_string`` rule and the position is followed, so the item and
+its later events are kept (as for parts)."""
 PART_SHAPE = Obj({"id": ANY, "type": STR, "text": Opt(STR), "refusal": Opt(STR),
                   "annotations": Opt(List(Obj()))}, required=("type",))
 """A content or summary part. Its position identifies it (``output_index`` and
@@ -635,6 +638,23 @@ def _tool_offered(state: Any, call: Any, obj: Any, event: str) -> Iterator[Findi
                       f"{shown}")
 
 
+def _tools_named(state: Any, response: Any, obj: Any, event: str) -> Iterator[Finding]:
+    """Each function tool of the response's ``tools`` has a string ``name`` (what a
+    function_call names, :func:`_tool_offered`): one finding per event, naming the
+    first few paths."""
+    tools = obj.get("tools") if type(obj) is dict else None
+    if type(tools) is not list:
+        return
+    bad = [(i, tool.get("name")) for i, tool in enumerate(tools)
+           if type(tool) is dict and tool.get("type") == "function"
+           and type(tool.get("name")) is not str]
+    if bad:
+        paths = "; ".join(f"response.tools[{i}].name: expected a string, got {json_type(name)}"
+                          for i, name in bad[:3])
+        more = f" (and {len(bad) - 3} more tools)" if len(bad) > 3 else ""
+        yield Finding(f"the data of {event}: {paths}{more}; such a tool offers no function")
+
+
 def _names_its_item(state: Any, tracker: Any, data: Any, event: str) -> Iterator[Finding]:
     if type(data) is dict and data.get("item_id") is None:
         yield Finding(f"{event} has no item_id (the specification requires it); "
@@ -713,6 +733,18 @@ def _part_id_is_a_string(state: Any, tracker: Any, part: Any, event: str) -> Ite
 
 _ADDED = frozenset({P + "output_item.added"})
 _ITEM_DONE = frozenset({P + "output_item.done"})
+
+
+def _item_id_is_a_string(state: Any, tracker: Any, item: Any, event: str) -> Iterator[Finding]:
+    """An item's id, when it has one, is a string; the item is found by its position
+    whatever its id holds (ITEM_SHAPE leaves ``id`` open for this rule to report)."""
+    iid = item.get("id") if type(item) is dict else None
+    if iid is not None and type(iid) is not str:
+        yield Finding(f"the data of {event}: item.id: expected a string, got "
+                      f"{json_type(iid)}; {tracker.label} is found by its position, which "
+                      "is followed", None, "error")
+
+
 _TERMINAL = RESPONSE.terminal
 _FIRST = frozenset(t.event for t in RESPONSE.transitions) - RESPONSE.created
 
@@ -778,6 +810,11 @@ RULES: tuple[Rule, ...] = (
          events=_ITEM_DONE, source="captures",
          why="every capture calls a function its response's tools list offers; a warning: "
              "some servers add tools of their own"),
+    Rule("tools_named", Code.MISSING_FIELD, "response", "after", _tools_named,
+         events=frozenset(t.event for t in RESPONSE.transitions if t.carries == "response"),
+         source="reference",
+         why="API reference: a function tool's name is a required string (FunctionTool); "
+             "a tool without one offers no function a call could name"),
     *(Rule("names_its_item", Code.MISSING_FIELD, kind, "after", _names_its_item,
            events=events, sees="data", source="specification",
            why="OR-spec and API reference: part, delta and value events carry the item_id "
@@ -789,6 +826,11 @@ RULES: tuple[Rule, ...] = (
                "identifies it (the specification gives parts no id), so another id is a "
                "warning and the part, its deltas and its value are kept")
       for kind, events in _PART_EVENTS.items()),
+    *_per_item("item_id_is_a_string", Code.ITEM_ID_MISMATCH, "after", _item_id_is_a_string,
+               _ADDED | _ITEM_DONE, source="reference",
+               why="API reference: an output item's id is a string (every SDK item type); "
+                   "its output_index identifies it, so another id is reported and the "
+                   "item, its parts, deltas and values are kept, not orphaned"),
     *(Rule("value_kept", Code.SNAPSHOT_DIVERGENCE, kind, "after", _value_kept,
            events=events, source="stream",
            why="the final object holds the value its value event finished, deltas or not "
