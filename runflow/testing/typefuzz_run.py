@@ -24,7 +24,7 @@ from runflow.testing.typefuzz_target import MEMORY_EVERY
 
 __all__ = ["CHUNK", "run_parallel"]
 
-CHUNK: Final = 250
+CHUNK: Final = 100
 """Inputs per chunk: consecutive inputs often change the same event, and share the
 picture of the flow before it."""
 
@@ -86,7 +86,9 @@ def run_parallel(corpus: Corpus, budget: int, seed: int = 0, *, jobs: int = 1,
             waiting = list(reversed(order))
             running: dict[Future[TypeFuzzReport], int] = {}
             while waiting or running:
-                while waiting and len(running) < 2 * jobs and not late():
+                # one chunk per process at a time: a run past stop_after waits
+                # only for the chunks already running
+                while waiting and len(running) < jobs and not late():
                     start = waiting.pop()
                     running[pool.submit(_chunk, start, chosen[start:start + chunk])] = start
                 if not running:
