@@ -49,8 +49,22 @@ Any of these is an *inconsistency*, as are states outside the tables, entities
 left ``unseen`` and ``internal_error``. A run also checks that no flow changed the
 seed events it was given (``TypeFuzzReport.corrupted``).
 
+The layers cost more than the flow on the large Responses captures, so a target can
+run them on a fixed sample (:attr:`Target.layers_every`, :func:`layers_sampled`: 1 in
+10 of the Responses ``sse`` inputs); every input still goes through ``feed_sse`` or
+``feed``, the stepwise checks and the read API. The inputs that change the same
+event share the picture of the flow before it (:class:`PrefixCache`): they fed the
+same events before it. Every ``memory_every``-th input of a run is fed once more
+under ``tracemalloc`` (:func:`memory_peak`: the SDK's objects and the SSE bytes are
+built before, so the harness's building is not charged to runflow); a peak over
+:data:`MEMORY_BOUND` is an inconsistency. In ``sdk`` mode a long list is built
+through a probe (:mod:`runflow.testing.typefuzz_sdk`: the SDK's builder takes
+~200 KiB per element of a list at a union field).
+
 Deterministic: a seed picks the inputs, a budget bounds how many
-(:func:`run_typefuzz`). Twin recordings whose events are the same are fuzzed once.
+(:func:`run_typefuzz`; :func:`runflow.testing.typefuzz_run.run_parallel` spreads
+the same inputs over processes). Twin recordings whose events are the same are
+fuzzed once.
 """
 
 from __future__ import annotations
