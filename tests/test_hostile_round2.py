@@ -134,8 +134,12 @@ def test_a_function_tool_whose_name_is_not_a_string_offers_nothing(name: Any) ->
             event["response"]["tools"] = [{"type": "function", "name": name},
                                           {"type": "function", "name": "other"}]
     flow = fed(events)
-    assert [(v.code.value, v.index) for v in flow.violations] == [("unknown_tool", 5)]
-    assert "offer other" in flow.violations[0].message
+    # and the tools entry is a missing_field at each event carrying the response
+    # (round three: before, nothing said the tool was unusable)
+    assert [(v.code.value, v.index) for v in flow.violations] == [
+        ("missing_field", 0), ("missing_field", 1), ("unknown_tool", 5), ("missing_field", 6)]
+    assert "offer other" in flow.violations[2].message
+    assert "response.tools[0].name" in flow.violations[0].message
 
 
 # --------------------------------------------------------------------------- #

@@ -319,3 +319,12 @@ def test_the_long_run_script_fuzzes_websocket_frames() -> None:
     assert "protocol: websocket" in out and "tried: 150" in out, out + proc.stderr
     assert (_count("untyped exceptions", out), _count("flows left inconsistent", out)) == (0, 0)
     assert proc.returncode == 0 and out.rstrip().endswith("PASS"), out
+
+
+def test_the_assistants_run_measures_every_nth_input_under_tracemalloc() -> None:
+    from runflow.testing.typefuzz import MEMORY_BOUND
+
+    report = run_typefuzz(corpus(), 200, seed=0, memory_every=100)
+    assert report.measured == 2
+    assert 0 < report.peak < MEMORY_BOUND
+    assert "largest memory peak measured: " in report.format()

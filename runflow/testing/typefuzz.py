@@ -49,18 +49,34 @@ Any of these is an *inconsistency*, as are states outside the tables, entities
 left ``unseen`` and ``internal_error``. A run also checks that no flow changed the
 seed events it was given (``TypeFuzzReport.corrupted``).
 
+The layers cost more than the flow on the large Responses captures, so a target can
+run them on a fixed sample (:attr:`Target.layers_every`, :func:`layers_sampled`: 1 in
+10 of the Responses ``sse`` inputs); every input still goes through ``feed_sse`` or
+``feed``, the stepwise checks and the read API. The inputs that change the same
+event share the picture of the flow before it (:class:`PrefixCache`): they fed the
+same events before it. Every ``memory_every``-th input of a run is fed once more
+under ``tracemalloc`` (:func:`memory_peak`: the SDK's objects and the SSE bytes are
+built before, so the harness's building is not charged to runflow); a peak over
+:data:`MEMORY_BOUND` is an inconsistency. In ``sdk`` mode a long list is built
+through a probe (:mod:`runflow.testing.typefuzz_sdk`: the SDK's builder takes
+~200 KiB per element of a list at a union field).
+
 Deterministic: a seed picks the inputs, a budget bounds how many
-(:func:`run_typefuzz`). Twin recordings whose events are the same are fuzzed once.
+(:func:`run_typefuzz`; :func:`runflow.testing.typefuzz_run.run_parallel` spreads
+the same inputs over processes). Twin recordings whose events are the same are
+fuzzed once.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import time
 import traceback
+import tracemalloc
+import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -73,17 +89,20 @@ from runflow.testing.typefuzz_corpus import (
     Source,
     json_paths,
     load_corpus,
+    replaced,
     seed_corpus,
     sse_block,
 )
 from runflow.testing.typefuzz_layers import read_everything, run_layers
-from runflow.testing.typefuzz_stepwise import (
-    stepwise_problems,
-)
+from runflow.testing.typefuzz_report import Escape, Input, Result, TypeFuzzReport
+from runflow.testing.typefuzz_sdk import Refused, sdk_built
+from runflow.testing.typefuzz_stepwise import PrefixCache, stepwise_problems
 from runflow.testing.typefuzz_target import (
     ASSISTANTS_FUZZ,
     HOSTILE_RAW,
     HOSTILE_VALUES,
+    MEMORY_BOUND,
+    MEMORY_EVERY,
     MODES,
     RAW_VALUES,
     RESPONSES_FUZZ,
@@ -97,6 +116,7 @@ __all__ = [
     "ASSISTANTS_FUZZ",
     "HOSTILE_RAW",
     "HOSTILE_VALUES",
+    "MEMORY_BOUND",
     "MODES",
     "RAW_VALUES",
     "RESPONSES_FUZZ",
@@ -105,6 +125,7 @@ __all__ = [
     "Escape",
     "Input",
     "Result",
+    "Runner",
     "Seeded",
     "Source",
     "Target",
@@ -112,9 +133,13 @@ __all__ = [
     "escape_site",
     "inconsistencies",
     "json_paths",
+    "layers_sampled",
     "load_corpus",
+    "memory_peak",
     "mutated_text",
+    "new_report",
     "nth_input",
+    "picks",
     "run_input",
     "run_typefuzz",
     "seed_corpus",
@@ -127,69 +152,33 @@ _SELF: Final = Path(__file__).resolve().parent
 # --------------------------------------------------------------------------- #
 # one input
 # --------------------------------------------------------------------------- #
-@dataclass(frozen=True)
-class Input:
-    """One mutated stream and the way it is fed."""
-
-    source: str
-    index: int
-    """The event whose data is changed."""
-    path: JSONPath
-    value: str
-    """The label of the replacement (the target's values or raw values)."""
-    mode: Mode
-
-    def describe(self) -> str:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in self.path)
-        return (f"{self.source} #{self.index} data{where or ''} = {self.value} "
-                f"({self.mode})")
-
-
-def _replaced(value: Any, path: JSONPath, new: Any) -> Any:
-    """A copy of ``value`` with ``new`` at ``path`` (only the spine is copied)."""
-    if not path:
-        return new
-    head, rest = path[0], path[1:]
-    out: Any = dict(value) if isinstance(value, dict) else list(value)
-    out[head] = _replaced(value[head], rest, new)
-    return out
-
-
 def mutated_text(data: Any, path: JSONPath, label: str,
                  target: Target = ASSISTANTS_FUZZ) -> str:
     """The JSON text of ``data`` with the value at ``path`` replaced by ``label``'s."""
     raw = target.raw(label)
     if raw is None:
-        return dump_json(_replaced(data, path, target.value(label)))[0]
-    text = dump_json(_replaced(data, path, _SENTINEL))[0]
+        return dump_json(replaced(data, path, target.value(label)))[0]
+    text = dump_json(replaced(data, path, _SENTINEL))[0]
     quoted = dump_json(_SENTINEL)[0]
     return text.replace(quoted, raw, 1)
 
 
 def _item(target: Target, mode: Mode, name: str | None, data: Any, path: JSONPath,
           label: str, text: str) -> Any:
-    """What the flow gets for the mutated event in ``mode``."""
+    """What the flow gets for the mutated event in ``mode``; raises :class:`Refused`
+    when the SDK cannot build it (``sdk`` mode)."""
     if mode == "sse":
         return sse_block(name, text)
     raw = target.raw(label) is not None
     if mode == "events":
-        obj = text.encode("utf-8", "surrogatepass") if raw else _replaced(
+        obj = text.encode("utf-8", "surrogatepass") if raw else replaced(
             data, path, target.value(label))
         return {"event": name, "data": obj}
     if target.sdk_event is None:
         raise ValueError(f"the {target.name} target has no sdk mode")
-    obj = json.loads(text) if raw else _replaced(data, path, target.value(label))
-    return target.sdk_event({"event": name, "data": obj})
-
-
-@dataclass(frozen=True)
-class Escape:
-    """An untyped exception: where it came from and the input that raised it."""
-
-    type: str
-    site: str
-    message: str
-    input: Input
+    if raw:
+        return sdk_built(target.sdk_event, name, None, (), json.loads(text))
+    return sdk_built(target.sdk_event, name, data, path, target.value(label))
 
 
 def escape_site(exc: BaseException) -> str:
@@ -243,19 +232,6 @@ def _clean(source: Source, mode: Mode, target: Target,
     return flow
 
 
-@dataclass(frozen=True)
-class Result:
-    """What one input did."""
-
-    escape: Escape | None = None
-    detected: bool = False
-    inconsistent: tuple[str, ...] = ()
-    """States outside the tables, entities left ``unseen``, internal errors, and
-    what :func:`stepwise_problems` found."""
-    refused: bool = False
-    """The SDK could not build the mutated event (``sdk`` mode): nothing was fed."""
-
-
 def inconsistencies(flow: Flow) -> list[str]:
     """States outside the protocol's tables (entities and history), child entities
     still ``unseen``, and internal errors (an exception the engine caught as its
@@ -278,111 +254,84 @@ def inconsistencies(flow: Flow) -> list[str]:
     return bad
 
 
+def memory_peak(target: Target, mode: Mode, stream: Sequence[Any]) -> int:
+    """The ``tracemalloc`` peak of feeding ``stream`` (built before: the SDK's
+    objects and the SSE bytes are the harness's) to a new flow, closing it and
+    reading its whole read API; may raise what the flow raises."""
+    data = b"".join(stream) if mode == "sse" else None
+    tracemalloc.start()
+    try:
+        flow = target.new_flow()
+        if data is not None:
+            flow.feed_sse(data)
+        else:
+            for item in stream:
+                flow.feed(item)
+        flow.close()
+        read_everything(flow)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _escape(exc: Exception, inp: Input) -> Escape:
+    message = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return Escape(type(exc).__name__, escape_site(exc), message, inp)
+
+
 def run_input(source: Source, inp: Input, clean: Verdict | None = None,
               target: Target = ASSISTANTS_FUZZ,
-              sdk: dict[str, list[Any]] | None = None) -> Result:
-    """Feed one input and classify it against the clean replay's violations."""
+              sdk: dict[str, list[Any]] | None = None, *, layers: bool = True,
+              measure: bool = False, prefix: PrefixCache | None = None) -> Result:
+    """Feed one input and classify it against the clean replay's violations.
+
+    ``layers``: also run ``check``'s, ``conform``'s and ``watch``'s layers (when the
+    target has them and the input is fed as SSE). ``measure``: also feed it once more
+    under ``tracemalloc`` (:func:`memory_peak`; over :data:`MEMORY_BOUND` is an
+    inconsistency). ``prefix``: where the stepwise check keeps what the flow held
+    before the mutated event, shared by the inputs that change the same event."""
     event = source.events[inp.index]
     name, data = event.get("event"), event.get("data")
     text = mutated_text(data, inp.path, inp.value, target)
+    start = time.perf_counter()
     try:
         bad = _item(target, inp.mode, name, data, inp.path, inp.value, text)
-    except Exception:  # the SDK's own builder gave up: no input to feed
-        return Result(refused=True)
+    except Refused:  # the SDK's own builder gave up: no input to feed
+        return Result(refused=True, sdk_seconds=time.perf_counter() - start)
+    sdk_seconds = time.perf_counter() - start if inp.mode == "sdk" else 0.0
     items = _items(source, inp.mode, target, sdk)
+    stream = [*items[:inp.index], bad, *items[inp.index + 1:]]
+    layered = layers and target.layers and inp.mode == "sse"
     flow = target.new_flow()
     problems: list[str] = []
+    peak = None
     try:
         if target.stepwise:
-            problems = stepwise_problems(flow, inp.mode, items, inp.index, bad)
+            key = (source.name, inp.mode, inp.index)
+            problems = stepwise_problems(flow, inp.mode, items, inp.index, bad,
+                                         prefix=prefix, key=key)
         else:
-            _feed_all(flow, inp.mode, [*items[:inp.index], bad, *items[inp.index + 1:]])
+            _feed_all(flow, inp.mode, stream)
         read_everything(flow)
-        if target.layers and inp.mode == "sse":
-            run_layers(flow, b"".join([*items[:inp.index], bad, *items[inp.index + 1:]]))
+        if layered:
+            run_layers(flow, b"".join(stream))
+        if measure:
+            peak = memory_peak(target, inp.mode, stream)
     except Exception as exc:  # counting these is the point
-        message = str(exc).splitlines()[0][:200] if str(exc) else ""
-        return Result(escape=Escape(type(exc).__name__, escape_site(exc), message, inp))
+        return Result(escape=_escape(exc, inp), sdk_seconds=sdk_seconds)
+    if peak is not None and peak > MEMORY_BOUND:
+        problems.append(f"memory peak {peak / 2**20:.1f} MiB over "
+                        f"{MEMORY_BOUND / 2**20:.0f} MiB")
     if clean is None:
         clean = _verdict(_clean(source, inp.mode, target, sdk))
     return Result(detected=_verdict(flow) != clean,
-                  inconsistent=(*inconsistencies(flow), *problems))
+                  inconsistent=(*inconsistencies(flow), *problems), layered=layered,
+                  peak=peak, sdk_seconds=sdk_seconds)
 
 
 # --------------------------------------------------------------------------- #
 # a run
 # --------------------------------------------------------------------------- #
-@dataclass
-class TypeFuzzReport:
-    """What a type-confusion run found."""
-
-    inputs: int = 0
-    detected: int = 0
-    escapes: list[Escape] = field(default_factory=list)
-    inconsistent: list[tuple[Input, tuple[str, ...]]] = field(default_factory=list)
-    per_value: Counter[str] = field(default_factory=Counter)
-    escapes_per_value: Counter[str] = field(default_factory=Counter)
-    detected_per_value: Counter[str] = field(default_factory=Counter)
-    space: int = 0
-    """How many distinct inputs the corpus holds."""
-    sources: int = 0
-    labels: tuple[str, ...] = ASSISTANTS_FUZZ.labels
-    refused: int = 0
-    """Inputs the SDK could not build an event object for (``sdk`` mode)."""
-    corrupted: list[str] = field(default_factory=list)
-    """Seed streams whose events a flow changed in place (they must stay as given)."""
-    peak: int = 0
-    """The largest memory peak of the inputs run under ``tracemalloc`` (WebSocket)."""
-
-    @property
-    def untyped(self) -> int:
-        return len(self.escapes)
-
-    @property
-    def rate(self) -> float:
-        """Detected inputs over inputs that raised nothing."""
-        fed = self.inputs - self.untyped - self.refused
-        return self.detected / fed if fed else 0.0
-
-    def sites(self) -> list[tuple[tuple[str, str], int, Escape]]:
-        """``((type, site), count, first example)``, most frequent first."""
-        count: Counter[tuple[str, str]] = Counter()
-        first: dict[tuple[str, str], Escape] = {}
-        for e in self.escapes:
-            count[(e.type, e.site)] += 1
-            first.setdefault((e.type, e.site), e)
-        return [(k, n, first[k]) for k, n in count.most_common()]
-
-    def format(self, top: int = 20) -> str:
-        lines = [
-            f"recordings: {self.sources}, distinct inputs: {self.space}, tried: {self.inputs}",
-            f"untyped exceptions: {self.untyped}",
-            f"flows left inconsistent: {len(self.inconsistent)}",
-            f"detected: {self.detected} of {self.inputs - self.untyped - self.refused} fed "
-            f"without exception ({100 * self.rate:.2f}%)",
-        ]
-        if self.refused:
-            lines.append(f"refused by the SDK's event builder: {self.refused}")
-        if self.peak:
-            lines.append(f"largest memory peak measured: {self.peak / 2**20:.1f} MiB")
-        lines += [f"CORRUPTED seed stream {name}" for name in self.corrupted]
-        lines += ["", f"{'value':<18}{'inputs':>8}{'untyped':>9}{'detected':>10}"]
-        for label in self.labels:
-            lines.append(f"{label:<18}{self.per_value[label]:>8}"
-                         f"{self.escapes_per_value[label]:>9}"
-                         f"{self.detected_per_value[label]:>10}")
-        for inp, problems in self.inconsistent[:top]:
-            lines.append(f"INCONSISTENT {inp.describe()}: {'; '.join(problems)[:200]}")
-        sites = self.sites()
-        if sites:
-            lines += ["", f"escape sites ({len(sites)}; top {min(top, len(sites))}):",
-                      f"{'count':>6}  {'exception':<20}site / example"]
-            for (kind, site), n, example in sites[:top]:
-                lines.append(f"{n:>6}  {kind:<20}{site}")
-                lines.append(f"{'':>28}{example.input.describe()}: {example.message[:100]}")
-        return "\n".join(lines)
-
-
 class Seeded(Protocol):
     """What :func:`nth_input` reads of a seed (a recording's :class:`Source`, or a
     WebSocket conversation): its name and each (event or frame, JSON path)."""
@@ -408,40 +357,76 @@ def nth_input(seeds: Sequence[Seeded], target: Target, n: int) -> Input:
     raise IndexError(n)
 
 
+def picks(total: int, budget: int, seed: int) -> Sequence[int]:
+    """The input numbers a run takes: ``budget`` of ``total`` picked with ``seed``,
+    in order (all of them if there are no more)."""
+    if budget >= total:
+        return range(total)
+    return sorted(random.Random(seed).sample(range(total), budget))
+
+
+def layers_sampled(n: int, every: int) -> bool:
+    """Whether input number ``n`` is one of the 1 in ``every`` that also go through
+    the layers: a hash of the number, so the sample spreads over values and modes
+    (every number when ``every`` is 1)."""
+    return every <= 1 or zlib.crc32(n.to_bytes(8, "little")) % every == 0
+
+
+class Runner:
+    """Runs the inputs of one corpus, computing once what they share: the clean
+    replays' verdicts, the SDK's objects for the clean events, and (for inputs that
+    change the same event) what the flow held before it."""
+
+    def __init__(self, corpus: Corpus, memory_every: int = MEMORY_EVERY) -> None:
+        self.corpus = corpus
+        self.memory_every = memory_every
+        self.by_name: Mapping[str, Source] = {s.name: s for s in corpus.sources}
+        self.sdk: dict[str, list[Any]] = {}
+        self.clean: dict[tuple[str, Mode], Verdict] = {}
+        self.prefix = PrefixCache()
+        self.given = {s.name: repr(s.events) for s in corpus.sources}
+
+    def run(self, position: int, n: int, report: TypeFuzzReport) -> None:
+        """Run input number ``n``, the ``position``-th of its run (every
+        ``memory_every``-th is measured), into ``report``."""
+        target = self.corpus.target
+        inp = nth_input(self.corpus.sources, target, n)
+        source = self.by_name[inp.source]
+        key = (inp.source, inp.mode)
+        if key not in self.clean:
+            self.clean[key] = _verdict(_clean(source, inp.mode, target, self.sdk))
+        measure = self.memory_every > 0 and (position + 1) % self.memory_every == 0
+        result = run_input(source, inp, self.clean[key], target, self.sdk,
+                           layers=layers_sampled(n, target.layers_every), measure=measure,
+                           prefix=self.prefix)
+        report.add(inp, result)
+
+    def corrupted(self) -> list[str]:
+        """The seed streams a flow changed in place."""
+        return [s.name for s in self.corpus.sources if repr(s.events) != self.given[s.name]]
+
+
+def new_report(corpus: Corpus, planned: int) -> TypeFuzzReport:
+    target = corpus.target
+    return TypeFuzzReport(space=corpus.size, sources=len(corpus.sources),
+                          labels=target.labels, layers_every=target.layers_every,
+                          planned=planned)
+
+
 def run_typefuzz(corpus: Corpus, budget: int, seed: int = 0, *,
                  progress: Callable[[int, int, TypeFuzzReport], None] | None = None,
-                 every: int = 500) -> TypeFuzzReport:
+                 every: int = 500, memory_every: int = MEMORY_EVERY) -> TypeFuzzReport:
     """Feed ``budget`` inputs picked with ``seed`` (all of them, in order, if the
-    corpus holds no more); ``progress(done, total, report)`` every ``every`` inputs."""
-    target = corpus.target
-    total = corpus.size
-    if budget >= total:
-        picks: Sequence[int] = range(total)
-    else:
-        picks = sorted(random.Random(seed).sample(range(total), budget))
-    by_name: Mapping[str, Source] = {s.name: s for s in corpus.sources}
-    sdk: dict[str, list[Any]] = {}
-    clean = {(s.name, mode): _verdict(_clean(s, mode, target, sdk))
-             for s in corpus.sources for mode in target.modes}
-    given = {s.name: repr(s.events) for s in corpus.sources}
-    report = TypeFuzzReport(space=total, sources=len(corpus.sources), labels=target.labels)
-    for done, n in enumerate(picks, start=1):
-        inp = nth_input(corpus.sources, target, n)
-        result = run_input(by_name[inp.source], inp, clean[(inp.source, inp.mode)], target,
-                           sdk)
-        report.inputs += 1
-        report.per_value[inp.value] += 1
-        if result.refused:
-            report.refused += 1
-        if result.inconsistent:
-            report.inconsistent.append((inp, result.inconsistent))
-        if result.escape is not None:
-            report.escapes.append(result.escape)
-            report.escapes_per_value[inp.value] += 1
-        elif result.detected:
-            report.detected += 1
-            report.detected_per_value[inp.value] += 1
-        if progress is not None and (done % every == 0 or done == len(picks)):
-            progress(done, len(picks), report)
-    report.corrupted = [s.name for s in corpus.sources if repr(s.events) != given[s.name]]
+    corpus holds no more), in this process; ``progress(done, total, report)`` every
+    ``every`` inputs. (:func:`runflow.testing.typefuzz_run.run_parallel` spreads
+    the same run over processes.)"""
+    chosen = picks(corpus.size, budget, seed)
+    runner = Runner(corpus, memory_every)
+    report = new_report(corpus, len(chosen))
+    for position, n in enumerate(chosen):
+        runner.run(position, n, report)
+        done = position + 1
+        if progress is not None and (done % every == 0 or done == len(chosen)):
+            progress(done, len(chosen), report)
+    report.corrupted = runner.corrupted()
     return report

@@ -47,6 +47,16 @@ class Corpus:
         return sum(len(s.paths) for s in self.sources) * per_path
 
 
+def replaced(value: Any, path: JSONPath, new: Any) -> Any:
+    """A copy of ``value`` with ``new`` at ``path`` (only the spine is copied)."""
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    out: Any = dict(value) if isinstance(value, dict) else list(value)
+    out[head] = replaced(value[head], rest, new)
+    return out
+
+
 def json_paths(value: Any, list_items: int | None = None) -> Iterator[JSONPath]:
     """Every path in ``value``, the root ``()`` first, then depth first (into the
     first ``list_items`` elements of each list, or all)."""

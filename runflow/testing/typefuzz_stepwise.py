@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+
+import pydantic_core
 
 from runflow.engine.flow import Flow
 from runflow.engine.violations import RULES, Code
@@ -37,7 +39,11 @@ _KEPT: Final = ("slots", "marks", "capped", "error", "root_id", "scope_id", "his
 def _picture(flow: Flow) -> _Picture:
     with warnings.catch_warnings():  # lone surrogates are saved as U+FFFD, and say so
         warnings.simplefilter("ignore", UnicodeWarning)
-        state = json.loads(flow.to_json())["state"]
+        text = flow.to_json()
+    try:  # the Rust parser, several times faster on a large checkpoint
+        state = pydantic_core.from_json(text)["state"]
+    except ValueError:  # nested past its depth (a fuzzed 300-deep list the flow kept)
+        state = json.loads(text)["state"]
     trackers = [t for t in (state["scope"], state["root"]) if t is not None]
     trackers += [t for kind in state["children"].values() for t in kind.values()]
     entities, places, texts = {}, {}, {}
@@ -88,18 +94,48 @@ def _lost(before: _Picture, after: _Picture, flow: Flow, when: str) -> list[str]
     return out
 
 
+class PrefixCache:
+    """What a flow held before the mutated event, kept for the next inputs that
+    change the same event of the same stream fed the same way: they fed the same
+    events before it, so the flow held the same (a flow is a function of what it was
+    fed). A run takes its inputs in order, so the last few keys are enough."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self.kept: dict[Hashable, tuple[_Picture | None, list[str]]] = {}
+
+    def picture(self, flow: Flow, key: Hashable | None,
+                when: str) -> tuple[_Picture | None, list[str]]:
+        """``(picture, problems)`` of ``flow`` now, or as kept under ``key``."""
+        if key is not None and key in self.kept:
+            return self.kept[key]
+        problems: list[str] = []
+        taken = (_take(flow, when, problems), problems)
+        if key is not None:
+            if len(self.kept) >= self.size:
+                del self.kept[next(iter(self.kept))]
+            self.kept[key] = taken
+        return taken
+
+
 def stepwise_problems(flow: Flow, mode: Mode, items: Sequence[Any], index: int,
-                      bad: Any) -> list[str]:
+                      bad: Any, *, prefix: PrefixCache | None = None,
+                      key: Hashable | None = None) -> list[str]:
     """Feed ``items`` one by one into ``flow`` with ``bad`` at ``index``, close, and
-    check what the module docstring says; may raise (an untyped exception)."""
+    check what the module docstring says; may raise (an untyped exception).
+    ``prefix`` keeps the picture before the mutated event under ``key`` (which must
+    name the stream, the way it is fed and ``index``)."""
     feed = flow.feed_sse if mode == "sse" else flow.feed
     problems: list[str] = []
     before = after = None
+    cache = prefix if prefix is not None else PrefixCache(0)
     for i, item in enumerate(items):
         if i != index:
             new = feed(item)
         else:
-            before = _take(flow, f"before event #{i}", problems)
+            before, early = cache.picture(flow, key if prefix is not None else None,
+                                          f"before event #{i}")
+            problems += early
             new = feed(bad)
             after = _take(flow, f"after event #{i}", problems)
             if before is not None and after is not None:

@@ -103,6 +103,10 @@ class Target:
     limits: Limits | None = None
     layers: bool = True
     """Also run ``check``'s, ``conform``'s and ``watch``'s layers on ``sse`` inputs."""
+    layers_every: int = 1
+    """Run the layers on 1 in this many ``sse`` inputs (a fixed sample by input
+    number: :func:`~runflow.testing.typefuzz.layers_sampled`); every input still goes
+    through ``feed_sse`` or ``feed``, the stepwise checks and the read API."""
     list_items: int | None = None
     """Fuzz only the first ``list_items`` elements of each list (None: all). The
     elements of a list are the same field over and over (the 430 ``logprobs`` of a
@@ -125,6 +129,18 @@ class Target:
 ASSISTANTS_FUZZ: Final = Target("assistants", RunFlow)
 RESPONSES_FUZZ: Final = Target(
     "responses", ResponseFlow, (*VALUES, *HOSTILE_VALUES), (*RAW_VALUES, *HOSTILE_RAW),
-    ("sse", "events", "sdk"), sdk_event=_responses_sdk_event, stepwise=True, list_items=2)
+    ("sse", "events", "sdk"), sdk_event=_responses_sdk_event, stepwise=True, list_items=2,
+    layers_every=10)
+"""The layers (``check``'s, ``conform``'s, ``watch``'s) cost more than the flow on the
+large captures (``watch`` replays the stream with callbacks): they run on 1 in 10
+``sse`` inputs."""
+
+MEMORY_BOUND: Final = 6 * Limits().max_event_bytes
+"""The peak an input may reach under ``tracemalloc``: a few copies of one event at
+``max_event_bytes`` (the text, its parsed object, the flow's snapshot). The largest
+fuzzed value is 1 MiB; a flow that kept every event it parsed many times over would
+pass it."""
+MEMORY_EVERY: Final = 1000
+"""Every this many-th input of a run is fed once more under ``tracemalloc``."""
 
 

@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from runflow.engine.jsonparse import dump_json
-from runflow.engine.limits import Limits
 from runflow.engine.violations import Code
 from runflow.protocols.responses.websocket import ConnectionFlow
 from runflow.protocols.responses.websocket.checkpoint import dump_connection, load_connection
@@ -61,7 +60,13 @@ from runflow.testing.typefuzz import (
 )
 from runflow.testing.typefuzz_corpus import json_paths
 from runflow.testing.typefuzz_layers import read_everything
-from runflow.testing.typefuzz_target import RESPONSES_FUZZ, JSONPath, Mode, Target
+from runflow.testing.typefuzz_target import (
+    MEMORY_BOUND,
+    RESPONSES_FUZZ,
+    JSONPath,
+    Mode,
+    Target,
+)
 
 __all__ = ["MEMORY_BOUND", "WS_FUZZ", "WS_MODES", "Conversation", "WsCorpus", "run_ws_input",
            "run_ws_typefuzz", "ws_corpus", "ws_problems", "ws_seeds"]
@@ -77,11 +82,6 @@ WS_FUZZ: Final = Target("websocket", RESPONSES_FUZZ.flow, RESPONSES_FUZZ.values,
                         list_items=2)
 """The values of the Responses target and :data:`WS_RAW`; the flow is a
 ConnectionFlow (its own runner)."""
-MEMORY_BOUND: Final = 6 * Limits().max_event_bytes
-"""The peak an input may reach under ``tracemalloc``: a few copies of one frame at
-``max_event_bytes`` (the text, its parsed object, the response flow's snapshot). The
-largest fuzzed value is 1 MiB; a flow that kept every frame it parsed many times over
-would pass it."""
 _KNOWN_CODES: Final = {c.value for c in WsCode} | {c.value for c in Code}
 
 
@@ -346,6 +346,7 @@ def run_ws_typefuzz(corpus: WsCorpus, budget: int, seed: int = 0, *,
         report.per_value[inp.value] += 1
         if peak is not None:
             report.peak = max(report.peak, peak)
+            report.measured += 1
         if result.inconsistent:
             report.inconsistent.append((inp, result.inconsistent))
         if result.escape is not None:

@@ -52,7 +52,10 @@ class UnknownItem(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: str
-    id: str | None = None
+    id: Any = None
+    """A string from any server that follows the reference; the flow keeps another
+    value as it came (the ``item_id_is_a_string`` rule reports it), as the SDK's own
+    types keep a field that fails validation (:func:`typed_model`)."""
     status: str | None = None
 
 
