@@ -82,11 +82,13 @@ from runflow.testing.hostile_payloads import (
 from runflow.testing.hostile_responses import (
     case_arguments_flood,
     case_decoder_past_max_event_bytes,
+    case_item_id_is_an_int,
     case_item_with_empty_raw,
     case_message_parts_flood,
     case_part_callback_edits_annotations,
     case_part_id_is_an_int,
     case_shell_action_is_a_string,
+    case_tool_name_is_an_int,
 )
 from runflow.testing.hostile_websocket import (
     LANE_FLOOD_BOUND,
@@ -151,6 +153,15 @@ CASES: tuple[Case, ...] = (
          "`part.id: 7` in `response.content_part.added`, then two text deltas",
          "`item_id_mismatch` @ 2; the part is found by its position: the message holds "
          "1 part, text 'Hello'", case_part_id_is_an_int),
+    Case("Responses: item id is an int", "types",
+         "`item.id: 7` in `response.output_item.added`, then a part and two text deltas "
+         "naming `msg_0`",
+         "`item_id_mismatch` @ 1, `item_id_mismatch` @ 2, `item_id_mismatch` @ 3, "
+         "`item_id_mismatch` @ 4; the item is found by its position: 1 item, text 'Hello'",
+         case_item_id_is_an_int),
+    Case("Responses: function tool name is an int", "types",
+         "`tools: [{type: function, name: 42}]` in `response.created`",
+         "`missing_field` @ 0; the tool offers no function", case_tool_name_is_an_int),
     Case("WebSocket: stream_id is an object", "types",
          '`stream_id: {"lane": 1}` in a client `response.create`',
          "`malformed_frame` @ 0; no lane opened (0 lanes)", case_ws_stream_id_is_an_object),

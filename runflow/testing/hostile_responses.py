@@ -103,6 +103,24 @@ def case_part_id_is_an_int() -> Outcome:
                    f"message holds {len(parts)} part, text {flow.text!r}")
 
 
+def case_item_id_is_an_int() -> Outcome:
+    stream = ResponseStream().item(0, id=7, type="message", role="assistant", content=[])
+    stream.part(0)
+    for delta in ("Hel", "lo"):
+        stream.add("response.output_text.delta", item_id="msg_0", output_index=0,
+                   content_index=0, delta=delta)
+    flow = _fed(stream.events)
+    return Outcome(f"{responses_said(flow)}; the item is found by its position: "
+                   f"{len(flow.output)} item, text {flow.text!r}")
+
+
+def case_tool_name_is_an_int() -> Outcome:
+    response = {**_response("in_progress"), "tools": [
+        {"type": "function", "name": 42, "parameters": {}, "strict": True}]}
+    flow = _fed([{"type": "response.created", "sequence_number": 0, "response": response}])
+    return Outcome(f"{responses_said(flow)}; the tool offers no function")
+
+
 # --------------------------------------------------------------------------- #
 # memory: limits per message and per call
 # --------------------------------------------------------------------------- #
