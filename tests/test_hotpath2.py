@@ -154,3 +154,58 @@ def test_a_detached_snapshot_is_the_snapshot_sharing_nothing_with_the_tracker() 
                     _containers(tracker.wire(), flow_side)
                 for copy in (built, again):
                     assert not set(_containers(copy, {})) & set(flow_side)
+
+
+# --------------------------------------------------------------------------- #
+# per-flow set-up: a kind's dict made with its first entity, slots as tuples
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("protocol", ["assistants", "responses"])
+def test_children_hold_only_the_kinds_seen_and_checkpoints_every_kind(protocol: str) -> None:
+    for data in _captures(protocol):
+        flow, _ = _fed(protocol, data, None)
+        state, kinds = flow.state, flow.protocol.children
+        seen = {t.entity for kids in state.children.values() for t in kids.values()}
+        assert set(state.children) == seen
+        for kind in set(kinds) - seen:
+            assert dict(state.children[kind]) == {}  # reads as empty
+            assert state.children.get(kind) is None
+        assert all(type(named) is tuple and len(named) == 2 for named in state.slots.values())
+
+        saved = json.loads(flow.to_json())["state"]
+        assert list(saved["children"]) == list(kinds)  # every kind, the definition's order
+        restored = type(flow).from_json(flow.to_json())
+        assert restored.to_json() == flow.to_json()
+        assert set(restored.state.children) == seen
+        assert restored.state.slots == state.slots
+        assert all(type(named) is tuple for named in restored.state.slots.values())
+
+
+def test_the_shared_empty_kind_refuses_writes_and_stays_empty() -> None:
+    from runflow.engine.state import NO_CHILDREN
+
+    flow = ResponseFlow()
+    empty = flow.state.children["message"]
+    assert empty is NO_CHILDREN
+    tracker = _typed_trackers()[0]
+    for write in (lambda: empty.__setitem__("x", tracker), lambda: empty.setdefault("x", tracker),
+                  lambda: empty.update(x=tracker)):
+        with pytest.raises(TypeError, match="read-only"):
+            write()
+    assert dict(NO_CHILDREN) == {} and ResponseFlow().state.children["message"] == {}
+
+
+def _typed_trackers() -> list[Any]:
+    flow, _ = _fed("responses", _captures("responses")[0], None)
+    return [t for kids in flow.state.children.values() for t in kids.values()]
+
+
+def test_a_checkpoint_slot_of_the_wrong_length_is_refused() -> None:
+    from runflow import CheckpointError
+
+    flow, _ = _fed("responses", _captures("responses")[0], None)
+    record = json.loads(flow.to_json())
+    slot = next(iter(record["state"]["slots"]))
+    for bad in ([], ["message"], ["message", "a", "b"], "message a", None):
+        record["state"]["slots"][slot] = bad
+        with pytest.raises(CheckpointError, match=rf"state\.slots\.{slot}"):
+            ResponseFlow.from_json(json.dumps(record))
