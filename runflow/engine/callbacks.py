@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from runflow.engine.definition import Protocol
 from runflow.engine.entities import Tracker
-from runflow.engine.hooks import Hooks
+from runflow.engine.hooks import Hooks, detaching
 from runflow.engine.state import Ending
 from runflow.engine.violations import Violation
 
@@ -62,9 +62,12 @@ class Callbacks:
 
         return register
 
+    @detaching
     def _snapshot_of(self, tracker: Tracker) -> Any:
-        """What an enter callback receives for ``tracker`` (the read layer decides)."""
-        return tracker.snapshot()
+        """What an enter callback receives for ``tracker`` (the read layer decides):
+        here the SDK object, sharing nothing with the flow. An override's results are
+        copied by the hooks (unless it is marked :func:`detaching` too)."""
+        return tracker.detached_snapshot()
 
     def on_violation(self, cb: ViolationCb) -> ViolationCb:
         """Call ``cb(violation)`` for each violation."""

@@ -30,7 +30,7 @@ from runflow.engine.jsonparse import JSONError, dump_json, parse_json
 from runflow.engine.limits import Limits
 from runflow.engine.profiles import Profile
 from runflow.engine.sse import RawEvent, SSEDecoder
-from runflow.engine.state import FlowState, StateChange
+from runflow.engine.state import Children, FlowState, StateChange
 from runflow.engine.violations import Violation
 
 __all__ = ["FORMAT", "VERSION", "CheckpointError", "dump_flow", "load_flow"]
@@ -269,6 +269,8 @@ def _encode(value: Any, hint: Any) -> Any:
         return {k: _encode(v, args[1]) for k, v in value.items()}
     if origin is list:
         return [_encode(v, args[0]) for v in value]
+    if origin is tuple:
+        return [_encode(v, a) for v, a in zip(value, args, strict=True)]
     if origin is set:
         return sorted(_encode(v, args[0]) for v in value)
     if hint in _CODECS:
@@ -292,6 +294,11 @@ def _decode(value: Any, hint: Any, path: str, ctx: _Context) -> Any:
             raise CheckpointError(f"{path}: expected an array, got {type(value).__name__}")
         items = [_decode(v, args[0], f"{path}[{i}]", ctx) for i, v in enumerate(value)]
         return set(items) if origin is set else items
+    if origin is tuple:
+        if type(value) is not list or len(value) != len(args):
+            raise CheckpointError(f"{path}: expected an array of {len(args)}")
+        return tuple(_decode(v, a, f"{path}[{i}]", ctx)
+                     for i, (v, a) in enumerate(zip(value, args, strict=True)))
     if hint in _CODECS:
         return _CODECS[hint][1](value, path, ctx)
     if hint is int:
@@ -330,6 +337,10 @@ def dump_flow(flow: Saved) -> str:
     state = flow.state
     record = {f.name: _encode(getattr(state, f.name), _HINTS[f.name])
               for f in dataclasses.fields(FlowState)}
+    # A flow adds a kind to its children with the kind's first entity; the
+    # checkpoint holds every kind of the definition, in the definition's order.
+    record["children"] = {kind: record["children"].get(kind, {})
+                          for kind in flow.definition.children}
     data = {
         "format": FORMAT,
         "version": VERSION,
@@ -443,6 +454,8 @@ def load_flow(text: str | bytes, protocol: Protocol, profiles: Mapping[str, Prof
         raise CheckpointError(f"state.{key}: not a field of this version's flow state")
     state = FlowState(**values)
     _check_record(state, protocol)
+    # as a fresh flow holds them: only the kinds that have an entity
+    state.children = Children({k: by_id for k, by_id in state.children.items() if by_id})
     arguments = {"strict": strict, "limits": limits, "callback_errors": errors,
                  "protocol": protocol, "profile": profile, **overrides}
     return arguments, state

@@ -197,7 +197,6 @@ class FlowCore(FlowView, Callbacks, AsyncDriving):
         self._c = compiled(protocol)
         self._s = FlowState(
             decoder=SSEDecoder(self.limits.max_event_bytes),
-            children={kind: {} for kind in protocol.children},
         )
         self._first_error: Violation | None = None
         self._hooks: Hooks | None = None

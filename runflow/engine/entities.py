@@ -10,16 +10,18 @@ next change.
 
 from __future__ import annotations
 
+import copy
 from enum import Enum
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticUndefined
 
 from runflow.engine.accumulator import JSON, Accumulator
 from runflow.engine.definition import UNSEEN, EntityTable
 from runflow.engine.violations import EntityRef
 
-__all__ = ["UNKNOWN_BUDGET", "Tracker", "merge_server_object"]
+__all__ = ["UNKNOWN_BUDGET", "Tracker", "copy_model", "copy_of", "merge_server_object"]
 
 
 class _Unknown(Enum):
@@ -103,21 +105,33 @@ class Tracker:
         """The SDK's pydantic object for this entity (cached until the next change)."""
         typed = self.typed
         if typed is None:
-            model = self.model
-            if model is None:
-                raise TypeError(f"the definition gives {self.entity} no snapshot type")
-            wire = self.wire()
-            try:
-                # pydantic's validator runs in Rust: several times faster than
-                # the SDK's lenient Python builder, for objects that conform.
-                typed = model.model_validate(wire)
-            except ValidationError:
-                # ``construct`` is the SDK's own lenient builder (what it uses for
-                # API responses): real servers omit fields the schema requires,
-                # e.g. a null ``instructions``, and that must not lose the snapshot.
-                typed = model.construct(**copy_of(wire))  # shares nothing with raw
-            self.typed = typed
+            typed = self.typed = self._build(self.wire(), copied=False)
         return typed
+
+    def detached_snapshot(self) -> BaseModel:
+        """:meth:`snapshot` as an object that shares nothing with the flow down to the
+        leaves (what an enter callback receives), not cached: the cached snapshot
+        copied when there is one, else one built from a copy of the wire object (a
+        JSON copy costs a fraction of copying the typed object it would become)."""
+        typed = self.typed
+        if typed is not None:
+            return copy_model(typed)
+        return self._build(copy_of(self.wire()), copied=True)
+
+    def _build(self, wire: JSON, copied: bool) -> BaseModel:
+        model = self.model
+        if model is None:
+            raise TypeError(f"the definition gives {self.entity} no snapshot type")
+        try:
+            # pydantic's validator runs in Rust: several times faster than
+            # the SDK's lenient Python builder, for objects that conform.
+            return model.model_validate(wire)
+        except ValidationError:
+            # ``construct`` is the SDK's own lenient builder (what it uses for
+            # API responses): real servers omit fields the schema requires,
+            # e.g. a null ``instructions``, and that must not lose the snapshot.
+            # It keeps what it is given: a copy, so that it shares nothing with raw.
+            return model.construct(**(wire if copied else copy_of(wire)))
 
 
 def merge_server_object(tracker: Tracker, obj: JSON) -> None:
@@ -141,3 +155,39 @@ def copy_of(value: Any) -> Any:
     if type(value) is list:
         return [copy_of(v) for v in value]
     return value
+
+
+_IMMUTABLE: Final = frozenset({str, int, float, bool, type(None)})
+_new = object.__new__
+_set = object.__setattr__
+
+
+def copy_model(model: BaseModel) -> BaseModel:
+    """What ``model.model_copy(deep=True)`` gives, walked by hand: a snapshot's
+    leaves are JSON values and nested SDK models, which this copies in about a third
+    of the time ``copy.deepcopy`` takes (no memo, no ``__reduce__``). Any other leaf
+    goes through ``copy.deepcopy``. Mirrors pydantic's ``BaseModel.__deepcopy__``."""
+    copied = _new(type(model))
+    _set(copied, "__dict__", {k: _deep(v) for k, v in model.__dict__.items()})
+    extra = model.__pydantic_extra__
+    _set(copied, "__pydantic_extra__",
+         None if extra is None else {k: _deep(v) for k, v in extra.items()})
+    _set(copied, "__pydantic_fields_set__", set(model.__pydantic_fields_set__))
+    private = getattr(model, "__pydantic_private__", None)
+    if private is not None:
+        private = copy.deepcopy({k: v for k, v in private.items() if v is not PydanticUndefined})
+    _set(copied, "__pydantic_private__", private)
+    return copied
+
+
+def _deep(value: Any) -> Any:
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is dict:
+        return {k: _deep(v) for k, v in value.items()}
+    if kind is list:
+        return [_deep(v) for v in value]
+    if isinstance(value, BaseModel):
+        return copy_model(value)
+    return copy.deepcopy(value)

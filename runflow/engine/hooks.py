@@ -17,16 +17,16 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from runflow.engine.accumulator import JSON
-from runflow.engine.entities import Tracker, copy_of
+from runflow.engine.entities import Tracker, copy_model, copy_of
 from runflow.engine.state import Ending, FlowState
 from runflow.engine.violations import Violation
 
-__all__ = ["AnyCallback", "CallbackFailure", "Hooks", "Host", "detached"]
+__all__ = ["AnyCallback", "CallbackFailure", "Hooks", "Host", "detached", "detaching"]
 
 AnyCallback = Callable[..., Any]
 
@@ -56,11 +56,13 @@ class Host(Protocol):
 class Hooks:
     """Registered callbacks plus the calls queued for the current event."""
 
-    __slots__ = ("end", "enter", "pending", "snapshot", "violated")
+    __slots__ = ("detaches", "end", "enter", "pending", "snapshot", "violated")
 
     def __init__(self, snapshot: Callable[[Tracker], Any] = Tracker.snapshot) -> None:
         self.snapshot = snapshot
         """What an enter callback receives for a tracker (the flow's read layer)."""
+        self.detaches: bool = getattr(snapshot, DETACHES, False) is True
+        """``snapshot`` was marked :func:`detaching`: what it returns is copied no more."""
         self.enter: dict[tuple[str, str], list[AnyCallback]] = {}
         self.violated: list[AnyCallback] = []
         self.end: list[AnyCallback] = []
@@ -71,14 +73,19 @@ class Hooks:
         """``tracker`` entered ``state``: queue its enter callbacks."""
         callbacks = self.enter.get((tracker.entity, state))
         if callbacks:
-            # The flow lets go of this object (its next read builds a new one from
-            # what the server sent), and the object shares nothing with the flow
-            # down to the leaves (a validated model keeps the server's nested
-            # dicts: vendor fields, annotations, logprobs), so a callback that
-            # edits what it receives cannot change the flow. One copy per state
-            # entered that has callbacks; deltas never pay it.
-            snapshot = detached(self.snapshot(tracker))
-            tracker.typed = None
+            # The object shares nothing with the flow down to the leaves (a
+            # validated model keeps the server's nested dicts: vendor fields,
+            # annotations, logprobs), so a callback that edits what it receives
+            # cannot change the flow. A snapshot function marked @detaching builds
+            # such an object itself (from a copy of the wire object: cheaper than
+            # copying the typed one); any other's result is copied here, and the
+            # flow lets go of the cached object. One copy per state entered that
+            # has callbacks; deltas never pay it.
+            if self.detaches:
+                snapshot = self.snapshot(tracker)
+            else:
+                snapshot = detached(self.snapshot(tracker))
+                tracker.typed = None
             for cb in callbacks:
                 self.pending.append((cb, (snapshot,)))
 
@@ -147,11 +154,23 @@ class Hooks:
                 raise first
 
 
+DETACHES: Final = "_runflow_detaches"
+SnapshotFn = TypeVar("SnapshotFn", bound=Callable[..., Any])
+
+
+def detaching(snapshot: SnapshotFn) -> SnapshotFn:
+    """Mark a snapshot function (a flow's ``_snapshot_of``) whose every result shares
+    nothing with the flow, so that :class:`Hooks` does not copy it again. An override
+    in a subclass is a new function, unmarked: its results are copied."""
+    setattr(snapshot, DETACHES, True)
+    return snapshot
+
+
 def detached(value: Any) -> Any:
-    """``value`` sharing nothing mutable with the flow: a pydantic model deep-copied,
-    JSON-shaped data copied; anything else (strings, numbers) as it is."""
+    """``value`` sharing nothing mutable with the flow: a pydantic model copied down
+    to its leaves, JSON-shaped data copied; anything else (strings, numbers) as it is."""
     if isinstance(value, BaseModel):
-        return value.model_copy(deep=True)
+        return copy_model(value)
     return copy_of(value)
 
 

@@ -21,6 +21,7 @@ from runflow.engine.core import FlowCore, reject, slot_key, spot
 from runflow.engine.definition import UNSEEN, EntityTable
 from runflow.engine.entities import Tracker
 from runflow.engine.shapes import json_type
+from runflow.engine.state import add_child
 from runflow.engine.violations import Code, EntityRef
 
 __all__ = ["Resolving"]
@@ -251,9 +252,9 @@ class Resolving(FlowCore):
             state.root = tracker
             state.root_id = tracker.id
         else:
-            state.children[kind][tracker.id] = tracker
+            add_child(state.children, tracker)
             if tracker.slot is not None:
-                state.slots[tracker.slot] = [kind, tracker.id]
+                state.slots[tracker.slot] = (kind, tracker.id)
         table = c.tables[kind]
         for fld, other in table.links.items():
             value = obj.get(fld) if obj is not None else None

@@ -12,13 +12,14 @@ anyone remembering to add it there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal, NoReturn
 
 from runflow.engine.entities import Tracker
 from runflow.engine.sse import RawEvent, SSEDecoder
 from runflow.engine.violations import Violation
 
-__all__ = ["RECOVERED", "Ending", "FlowState", "StateChange", "state_change"]
+__all__ = ["NO_CHILDREN", "RECOVERED", "Children", "Ending", "FlowState", "StateChange",
+           "add_child", "state_change"]
 
 Ending = Literal["done", "error", "truncated"]
 """How a stream ended."""
@@ -68,6 +69,51 @@ def state_change(index: int, entity: str, id_: str, event: str, source: str, des
     return change
 
 
+class _NoChildren(dict[str, Tracker]):
+    """An empty mapping that refuses to be written to (see :data:`NO_CHILDREN`)."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key: str, value: Tracker) -> None:
+        _refuse()
+
+    def setdefault(self, key: str, default: Tracker) -> NoReturn:
+        _refuse()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        _refuse()
+
+
+def _refuse() -> NoReturn:
+    raise TypeError("a kind with no entity reads as NO_CHILDREN, which is shared and "
+                    "read-only: add an entity with add_child")
+
+
+NO_CHILDREN: Final[dict[str, Tracker]] = _NoChildren()
+"""What :class:`Children` gives for a kind no entity of which came yet: one empty
+mapping shared by every flow (read-only), so a flow makes no dict per kind it never
+sees (the Responses definition has over twenty kinds; a short stream uses two)."""
+
+
+class Children(dict[str, dict[str, Tracker]]):
+    """Kind -> id -> tracker. A kind is added with its first entity; before that,
+    ``children[kind]`` reads as :data:`NO_CHILDREN` (``.get(kind)`` as None)."""
+
+    __slots__ = ()
+
+    def __missing__(self, kind: str) -> dict[str, Tracker]:
+        return NO_CHILDREN
+
+
+def add_child(children: dict[str, dict[str, Tracker]], tracker: Tracker) -> None:
+    """Keep ``tracker`` in ``children`` under its kind (added with its first entity)
+    and id."""
+    by_id = children.get(tracker.entity)  # never NO_CHILDREN: get() skips __missing__
+    if by_id is None:
+        by_id = children[tracker.entity] = {}
+    by_id[tracker.id] = tracker
+
+
 @dataclass(slots=True, eq=False)
 class FlowState:
     """One flow's state. Plain attributes, read on the hot path."""
@@ -87,10 +133,11 @@ class FlowState:
     root_id: str | None = None
     """The root's id, once known (possibly from a child's link before the root is seen)."""
     scope_id: str | None = None
-    children: dict[str, dict[str, Tracker]] = field(default_factory=dict)
-    """Kind -> id -> tracker, in the order first seen."""
-    slots: dict[str, list[str]] = field(default_factory=dict)
-    """Positioned entities (``Tracker.slot``) -> ``[kind, id]``."""
+    children: dict[str, dict[str, Tracker]] = field(default_factory=Children)
+    """Kind -> id -> tracker, in the order first seen: a :class:`Children` (a kind
+    with no entity yet reads as empty; checkpoints save every kind of the definition)."""
+    slots: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Positioned entities (``Tracker.slot``) -> ``(kind, id)``."""
     sequence: int | None = None
     """The last ``sequence_number`` accepted (protocols that number events)."""
     replayed: int = 0
@@ -115,6 +162,10 @@ class FlowState:
     """The error object of an ``error`` event, as received."""
     backlog: list[RawEvent] = field(default_factory=list)
     """Decoded events not processed yet (a strict violation or a callback raised)."""
+
+    def __post_init__(self) -> None:
+        if type(self.children) is not Children:  # a checkpoint's plain dict
+            self.children = Children(self.children)
 
     def mark(self, name: str, value: str) -> None:
         self.marks.setdefault(name, {})[value] = True
