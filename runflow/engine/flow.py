@@ -183,7 +183,7 @@ class Flow(Recovery, Deltas, StreamSteps):
             try:
                 if oversize:
                     self._feed_block(events[i])
-                elif data is None or data == done_data or self.observer is not None:
+                elif data is None or data == done_data:
                     feed_raw(name, data, offset)
                 else:  # what _feed_raw does with an event's JSON, inlined for the hot path
                     try:
@@ -191,6 +191,8 @@ class Flow(Recovery, Deltas, StreamSteps):
                     except ValueError:
                         feed_raw(name, data, offset)  # which says what is wrong with it
                         continue
+                    if (observer := self.observer) is not None and offset is not None:
+                        observer(name, data, offset, obj)
                     self._raw = data
                     try:
                         process(name, obj, offset)
