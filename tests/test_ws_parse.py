@@ -72,3 +72,38 @@ def test_a_dict_handed_in_is_copied_so_later_changes_do_not_reach_the_flow() -> 
     refused["type"] = "changed"
     refused["extra"] = True
     assert flow.errors == [{"type": "error", "error": {"code": "x", "message": "m"}}]
+
+
+def _created(**response: Any) -> dict[str, Any]:
+    return {"type": "response.created", "sequence_number": 0, "stream_id": "lane0",
+            "response": {"id": "resp_1", "object": "response", "created_at": 1,
+                         "status": "in_progress", "model": "gpt-4o", "output": [],
+                         "tools": [], "parallel_tool_calls": True, "tool_choice": "auto",
+                         **response}}
+
+
+def test_a_dict_frame_holding_infinity_is_still_checked_by_the_response_flow() -> None:
+    """Only text frames are vouched for (``feed(..., finite=True)``): parse_frame screened
+    them. A dict handed in is not, so its response's flow walks it and refuses the
+    infinite number as it refuses one fed to it directly."""
+    flow = ConnectionFlow()
+    flow.send({"type": "response.create", "stream_id": "lane0", "model": "gpt-4o"})
+    found = flow.receive(_created(temperature=float("inf")))
+    assert [(v.code, v.index, v.source) for v in found] == [("malformed_event", 1, "response")]
+    assert "NaN or infinite" in found[0].message
+
+
+def test_a_text_frame_skips_no_check_the_dict_frame_gets() -> None:
+    """The same created event as text and as a dict: the same verdicts, the same
+    response state (the text one skips only the walk its screen already did)."""
+    outcomes = []
+    for as_text in (True, False):
+        flow = ConnectionFlow()
+        flow.send({"type": "response.create", "stream_id": "lane0", "model": "gpt-4o"})
+        frame = _created(temperature=1e308, metadata={"n": "9" * 300})
+        flow.receive(json.dumps(frame) if as_text else frame)
+        record = flow.response("resp_1")
+        outcomes.append(([(v.code, v.index) for v in flow.violations],
+                         record.flow.status, record.flow.to_json()))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == [] and outcomes[0][1] == "in_progress"

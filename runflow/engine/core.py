@@ -205,6 +205,10 @@ class FlowCore(FlowView, Callbacks, AsyncDriving):
         """The bytes of the event being processed, when it came as bytes: where they
         hold no number literal that could overflow to infinity, the walk of its
         values for non-finite numbers is skipped (:func:`may_overflow`)."""
+        self._finite = False
+        """True while an event is processed whose data the caller vouched for
+        (``feed(..., finite=True)``: parsed from JSON text it screened): the walk for
+        non-finite numbers is skipped."""
         # enter notifications of the status event being applied, told to the hooks
         # once it applied whole (so a failure half-way has nothing there to undo)
         self._staged: list[tuple[Tracker, str, int]] | None = None

@@ -126,10 +126,13 @@ class Flow(Recovery, Deltas, StreamSteps):
     # ------------------------------------------------------------------ #
     # input
     # ------------------------------------------------------------------ #
-    def feed(self, event: Any) -> list[Violation]:
+    def feed(self, event: Any, *, finite: bool = False) -> list[Violation]:
         """Take one event: an SDK stream event or ``{"event": name, "data": ...}``.
 
-        Returns the violations this event produced.
+        Returns the violations this event produced. ``finite=True`` says the data
+        (a dict) holds no NaN or infinite number, because the caller parsed it from
+        JSON text and checked it (the WebSocket mode's frames are): the flow then
+        skips its own walk of the values. Anything else is checked as always.
         """
         violations = self._s.violations
         start = len(violations)
@@ -157,6 +160,12 @@ class Flow(Recovery, Deltas, StreamSteps):
                                          f"{shorten(name)})"), None)
         elif isinstance(data, (bytes, bytearray)):
             self._feed_raw(name, bytes(data), None)
+        elif finite:
+            self._finite = True
+            try:
+                self._process(name, data, None)
+            finally:
+                self._finite = False
         else:
             self._process(name, data, None)
         return violations[start:]

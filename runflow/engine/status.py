@@ -80,7 +80,8 @@ class StatusEvents(Resolving, Journal):
         checked = obj if carries is not None else data
         problem = (shape.problem(obj, carries or "")
                    if shape is not None and carries is not None and not shape.fits(obj) else None)
-        if problem is None and may_overflow(self._raw) and has_non_finite(checked):
+        if (problem is None and not self._finite and may_overflow(self._raw)
+                and has_non_finite(checked)):
             problem = "a number is NaN or infinite, which JSON cannot hold"
         if problem is not None:
             where = f" (byte {offset})" if offset is not None else ""

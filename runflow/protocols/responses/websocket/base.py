@@ -61,6 +61,9 @@ class ConnectionBase:
         """Error events no response owned (a refused create, a connection error)."""
         self.index = 0
         self._direction: Direction = "send"
+        self._finite = False
+        """Whether the frame being handled came as JSON text, which parse_frame checked
+        for non-finite numbers: its response's flow is told so and skips the walk."""
         self._event: str | None = None
         self._lane_cbs: list[LaneCallback] = []
         self._steer_cbs: list[SteerCallback] = []

@@ -93,6 +93,7 @@ class ConnectionFlow(Steering):
         violations = self.violations
         before = len(violations)
         self._direction, self._event = direction, None
+        self._finite = isinstance(frame, (str, bytes, bytearray))
         data = parse_frame(frame)
         if isinstance(data, str):
             self._violate(WsCode.MALFORMED_FRAME, data)
@@ -304,7 +305,7 @@ class ConnectionFlow(Steering):
         record.frames.append(self.index)
         # the violations this event produced; named as the line of an SSE event is,
         # the flow takes the frame's own dict (parse_frame's, not the caller's)
-        new = record.flow.feed({"event": data["type"], "data": data})
+        new = record.flow.feed({"event": data["type"], "data": data}, finite=self._finite)
         for v in new:
             self.violations.append(FrameViolation(
                 code=v.code.value, severity=v.severity, index=self.index,
