@@ -115,7 +115,7 @@ class _NoFlow:
     def __init__(self, **_: Any) -> None:
         self.violations: list[Any] = []
 
-    def feed(self, event: Any) -> list[Any]:
+    def feed(self, event: Any, *, finite: bool = False) -> list[Any]:
         return self.violations
 
     def close(self) -> None:
