@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from runflow.adapters.recording import Recording
@@ -26,7 +27,7 @@ from runflow.conform.grade import grade_events, judged, violation_finding
 from runflow.conform.grouping import Announcers, group
 from runflow.conform.order import Order
 from runflow.conform.payload import Payloads
-from runflow.engine.definition import EventKind, Protocol
+from runflow.engine.definition import EntityTable, EventKind, Protocol
 from runflow.engine.flow import Flow
 from runflow.engine.jsonparse import has_non_finite
 from runflow.engine.violations import Violation
@@ -251,16 +252,8 @@ def _placed(protocol: Protocol, order: Order) -> dict[str, str]:
     of the position (:func:`~runflow.conform.events.entity_key`: ``output/N``)."""
     if protocol.type_field is None or not order.numbered:
         return {}
-    rows = order.names()
-    out: dict[str, str] = {}
-    for name, route in protocol.routes.items():
-        kind = route[1]
-        if route[0] is not EventKind.DELTA or kind is None or name in rows:
-            continue
-        table = protocol.tables.get(kind)
-        if table is not None and table.role != "root" and table.position:
-            out[name] = table.position[0]
-    return out
+    return {name: table.position[0] for name, table in _child_deltas(protocol, order)
+            if table.position}
 
 
 def _bulk(protocol: Protocol, order: Order) -> dict[str, str]:
@@ -269,13 +262,17 @@ def _bulk(protocol: Protocol, order: Order) -> dict[str, str]:
     a child named by id, and no order row's event."""
     if protocol.type_field is not None or protocol.sequence_field is not None:
         return {}
+    return {name: table.entity for name, table in _child_deltas(protocol, order)
+            if not table.position}
+
+
+def _child_deltas(protocol: Protocol, order: Order) -> Iterator[tuple[str, EntityTable]]:
+    """The delta events about a child entity (not the root) that no order row names,
+    with the child's table: the candidates for either short path."""
     rows = order.names()
-    out: dict[str, str] = {}
-    for name, route in protocol.routes.items():
-        kind = route[1]
-        if route[0] is not EventKind.DELTA or kind is None or name in rows:
+    for name, (kind_of_event, kind) in protocol.routes.items():
+        if kind_of_event is not EventKind.DELTA or kind is None or name in rows:
             continue
         table = protocol.tables.get(kind)
-        if table is not None and table.role != "root" and not table.position:
-            out[name] = kind
-    return out
+        if table is not None and table.role != "root":
+            yield name, table
