@@ -29,7 +29,7 @@ from runflow.adapters.drive.errors import RunTimeout
 from runflow.adapters.sdk import aconsume, consume
 from runflow.engine.flow import Ending, Flow
 
-__all__ = ["Clock", "Progress", "Watchdog", "abounded", "astream", "bounded",
+__all__ = ["Clock", "Progress", "WaitClock", "Watchdog", "abounded", "astream", "bounded",
            "deadline_errors", "stream"]
 
 Progress = Callable[[], int]
@@ -62,14 +62,16 @@ def abounded(client: openai.AsyncOpenAI, budget: Budget) -> openai.AsyncOpenAI:
     return client if left is None else client.with_options(timeout=max(left, 0.001))
 
 
-class Clock:
-    """When a stream must end: at the overall deadline, or ``idle_timeout`` seconds
-    after the last progress."""
+class WaitClock:
+    """When a wait must end: at the overall deadline, or ``idle_timeout`` seconds after
+    ``progress`` last moved. :class:`Clock` counts a flow's events, the WebSocket
+    loop's ``SocketClock`` a connection's frames; they differ in what they say."""
 
-    def __init__(self, flow: Flow, budget: Budget, progress: Progress | None = None) -> None:
-        self.flow, self.budget = flow, budget
-        self.progress: Progress = progress or (lambda: flow.event_count)
-        self.seen = self.progress()
+    idle_sentence = "no event for {idle}s (idle_timeout; keep-alive comments do not count)"
+
+    def __init__(self, budget: Budget, progress: Progress) -> None:
+        self.budget, self.progress = budget, progress
+        self.seen = progress()
         self.last = time.monotonic()
         self.expired: str | None = None
 
@@ -90,11 +92,19 @@ class Clock:
         if idle is not None:
             idle_left = self.last + idle - now
             if idle_left <= 0:
-                self.expired = (f"no event for {idle}s (idle_timeout; keep-alive comments do "
-                                "not count)")
+                self.expired = self.idle_sentence.format(idle=idle)
                 return 0.0
             waits.append(idle_left)
         return min(waits) if waits else None
+
+
+class Clock(WaitClock):
+    """When a stream must end: at the overall deadline, or ``idle_timeout`` seconds
+    after the last progress (by default, the flow's last event)."""
+
+    def __init__(self, flow: Flow, budget: Budget, progress: Progress | None = None) -> None:
+        self.flow = flow
+        super().__init__(budget, progress or (lambda: flow.event_count))
 
     def timeout(self) -> RunTimeout:
         flow = self.flow

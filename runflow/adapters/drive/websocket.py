@@ -52,6 +52,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from runflow.adapters.drive.budget import DEFAULT_IDLE_TIMEOUT, Budget
+from runflow.adapters.drive.clock import WaitClock
 from runflow.adapters.drive.errors import RunTimeout
 from runflow.adapters.drive.schema import function_tools
 from runflow.adapters.drive.socket_plan import DrivenSocket, SocketPlan, Turn
@@ -73,34 +74,11 @@ def socket_gone(exc: BaseException) -> bool:
         names & {"ConnectionClosed", "WebSocketConnectionClosedError", "InvalidState"})
 
 
-class SocketClock:
+class SocketClock(WaitClock):
     """When a wait for a frame must end: at the deadline, or ``idle_timeout``
     seconds after the last frame (``progress`` counts them)."""
 
-    def __init__(self, budget: Budget, progress: Callable[[], int]) -> None:
-        self.budget, self.progress = budget, progress
-        self.seen, self.last = progress(), time.monotonic()
-        self.expired: str | None = None
-
-    def wait(self) -> float | None:
-        """Seconds until the next check (None: no bound); sets :attr:`expired`."""
-        now = time.monotonic()
-        if self.progress() != self.seen:
-            self.seen, self.last = self.progress(), now
-        waits = []
-        left = self.budget.remaining()
-        if left is not None:
-            if left <= 0:
-                self.expired = f"the deadline of {self.budget.deadline}s passed"
-                return 0.0
-            waits.append(left)
-        idle = self.budget.idle_timeout
-        if idle is not None:
-            if self.last + idle - now <= 0:
-                self.expired = f"no frame for {idle}s (idle_timeout)"
-                return 0.0
-            waits.append(self.last + idle - now)
-        return min(waits) if waits else None
+    idle_sentence = "no frame for {idle}s (idle_timeout)"
 
     def timeout(self, plan: SocketPlan) -> RunTimeout:
         return RunTimeout(f"{plan.still()}: the socket was closed: {self.expired}")
