@@ -26,6 +26,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -213,14 +214,8 @@ def open_recording(source: str | os.PathLike[str], *, stdin: BinaryIO | None = N
         if stream is None:
             raise RecordingError("-: standard input is closed")
     else:
-        try:
+        with _read_errors(name):
             stream = open(name, "rb")
-        except FileNotFoundError:
-            raise RecordingError(f"{name}: no such file") from None
-        except IsADirectoryError:
-            raise RecordingError(f"{name}: is a directory, not a recording") from None
-        except OSError as exc:
-            raise RecordingError(f"{name}: cannot read ({exc.strerror or exc})") from None
     try:
         head = _read_head(name, stream)
         whole = len(head) < HEAD
@@ -268,15 +263,8 @@ def read_recording(source: str | os.PathLike[str], *, stdin: BinaryIO | None = N
     if name == "-":
         data = _read_stdin(stdin)
     else:
-        path = Path(name)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise RecordingError(f"{name}: no such file") from None
-        except IsADirectoryError:
-            raise RecordingError(f"{name}: is a directory, not a recording") from None
-        except OSError as exc:
-            raise RecordingError(f"{name}: cannot read ({exc.strerror or exc})") from None
+        with _read_errors(name):
+            data = Path(name).read_bytes()
     _refuse_json_body(name, data)
     return Recording(name=name, format=detect_format(name, data), data=data)
 
@@ -436,3 +424,16 @@ def _is_text(head: bytes) -> bool:
         # A multi-byte character cut by the sniffing window is still text.
         return exc.start >= len(head) - 3 and len(head) == _SNIFF
     return True
+
+
+@contextmanager
+def _read_errors(name: str) -> Iterator[None]:
+    """Opening or reading the file ``name`` failed: one sentence naming it."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise RecordingError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise RecordingError(f"{name}: is a directory, not a recording") from None
+    except OSError as exc:
+        raise RecordingError(f"{name}: cannot read ({exc.strerror or exc})") from None
