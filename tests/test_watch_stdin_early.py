@@ -73,10 +73,10 @@ def test_the_first_event_of_a_slow_pipe_is_shown_before_the_input_ends(
     assert expected[0].startswith("#0 run run_1: unseen -> queued")
     first = data.index(b"\n\n" if fmt == "sse" else b"\n") + (2 if fmt == "sse" else 1)
     env = {**os.environ, "PYTHONUNBUFFERED": ""}  # the view flushes its lines itself
-    with subprocess.Popen([sys.executable, "-m", "runflow", "watch", "-", "--speed", "0"],
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=False,
-                          env=env) as process:
-        assert process.stdin is not None and process.stdout is not None
+    process = subprocess.Popen([sys.executable, "-m", "runflow", "watch", "-", "--speed", "0"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    assert process.stdin is not None and process.stdout is not None
+    try:
         lines = _lines_of(process.stdout)
         for at in range(0, first, 5):  # the first event, a few bytes at a time
             process.stdin.write(data[at:min(at + 5, first)])
@@ -91,14 +91,21 @@ def test_the_first_event_of_a_slow_pipe_is_shown_before_the_input_ends(
         while line := _next(lines):
             seen.append(line)
         assert process.wait(timeout=120) == whole.returncode == 0
+    finally:  # a failure above must not leave the process waiting for its input
+        process.stdin.close()
+        try:
+            process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
     assert seen == expected
 
 
 class _Pipe(io.BytesIO):
     """A pipe that hands over at most 1,000 bytes a read."""
 
-    def read1(self, size: int = -1) -> bytes:
-        return super().read1(min(size, 1000))
+    def read1(self, size: int | None = -1, /) -> bytes:
+        return super().read1(1000 if size is None or size < 0 else min(size, 1000))
 
 
 def test_a_json_line_past_max_event_bytes_is_not_held_and_says_where_it_began() -> None:
