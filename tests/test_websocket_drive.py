@@ -193,13 +193,19 @@ def test_exactly_once_under_a_cut_socket_at_every_frame(server: WebSocketServer,
 
 def test_a_continuation_on_a_new_socket_falls_back_to_the_full_input(
         server: WebSocketServer) -> None:
-    """Cut between the turns: the new socket has no connection memory, the chained
-    create is refused ``previous_response_not_found``, and the full input is sent."""
+    """Cut between the turns: the new socket has no connection memory, and the server
+    cannot load the first response (``persist`` off: a stored response is found on a
+    new socket otherwise), the chained create is refused ``previous_response_not_found``,
+    and the full input is sent."""
     clean = clean_transcript(server)
     second_create = [i for i, f in enumerate(clean) if f.type == "send"][1]
     fresh(server)
     server.mode.inject("cut", at=second_create)
-    result = run(server, False, Tools())
+    server.mode.persist = False
+    try:
+        result = run(server, False, Tools())
+    finally:
+        server.mode.persist = True
     creates = [json.loads(f.data) for f in server.mode.transcripts[1] if f.type == "send"]
     errors = [json.loads(f.data)["error"]["code"] for f in server.mode.transcripts[1]
               if json.loads(f.data)["type"] == "error"]

@@ -37,7 +37,7 @@ from runflow.engine.flow import Flow
 from runflow.engine.jsonparse import JSONError, parse_json
 from runflow.engine.profiles import Profile
 from runflow.engine.view import Ending
-from runflow.protocols.registry import REGISTRY, detect, registered
+from runflow.protocols.registry import REGISTRY, decided, detect, registered
 
 __all__ = [
     "DEMO_STREAM",
@@ -51,6 +51,7 @@ __all__ = [
     "open_recording",
     "read_recording",
     "replay_file",
+    "sniff_head",
 ]
 
 Format = Literal["jsonl", "sse"]
@@ -324,6 +325,8 @@ def replay_file(
 
 _SNIFF_EVENTS = 64
 """How many events of a stream's start :func:`detect_protocol` reads at most."""
+_SNIFF_BYTES = 1 << 16
+"""How many bytes of a stream's start :func:`detect_protocol` reads at most."""
 
 
 def detect_protocol(data: bytes) -> str:
@@ -332,7 +335,41 @@ def detect_protocol(data: bytes) -> str:
     ``event:`` line, a jsonl ``event``) or by its data's type field (``{"type":
     "response.created", ...}``, which a data-only frame carries alone). A stream
     nothing decides (empty, unknown names) is the default protocol's."""
-    return detect(islice(_sniffed(data[:1 << 16]), _SNIFF_EVENTS))
+    return detect(islice(_sniffed(data[:_SNIFF_BYTES]), _SNIFF_EVENTS))
+
+
+def sniff_head(head: bytes) -> tuple[Format, str] | None:
+    """The format and protocol of an input of which only ``head`` is read so far
+    (standard input, a live pipe: no extension), once ``head`` tells them as the
+    whole input would: its start is a line of one format (:func:`detect_format`), and
+    its whole events (up to the last line break, for JSON lines; the last blank
+    line, for SSE) hold one a protocol claims, or as many as :func:`detect_protocol`
+    reads. None while more is needed; past what detection reads, the answer is
+    theirs. Raises :class:`RecordingError` once ``head`` shows it is no recording
+    (as :func:`detect_format` does, from as much of it as that reads)."""
+    if len(head) >= _SNIFF_BYTES:
+        return detect_format("-", head), detect_protocol(head)
+    fmt = _format_of(head)
+    if fmt is None:
+        if len(head) >= _SNIFF:
+            detect_format("-", head)  # raises: says why it is neither
+        return None
+    whole = _whole_events(head, fmt)
+    events = list(islice(_sniffed(whole), _SNIFF_EVENTS))
+    if len(events) < _SNIFF_EVENTS and decided(events) is None:
+        return None
+    return detect_format("-", whole), detect(events)
+
+
+def _whole_events(head: bytes, fmt: Format) -> bytes:
+    """The start of ``head`` that holds whole events only: up to its last line break
+    (JSON lines) or its last blank line, as :func:`_sniffed` ends an event (SSE)."""
+    end = at = 0
+    for line in head.splitlines(keepends=True):
+        at += len(line)
+        if line.endswith((b"\n", b"\r")) and (fmt == "jsonl" or not line.strip()):
+            end = at
+    return head[:end]
 
 
 def _sniffed(head: bytes) -> Iterator[tuple[str | None, Any]]:
@@ -390,14 +427,23 @@ def detect_format(name: str, data: bytes, *, rest: str | None = None) -> Format:
             raise RecordingError(f"{name}: not a recording (text with no line that is an SSE "
                                  "field or a JSON object)")
         return fmt
+    sniffed = _format_of(head)
+    if sniffed is not None:
+        return sniffed
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    raise RecordingError(
+        f"{name}: neither JSON lines nor SSE (starts with {start[:20]!r})"
+    )
+
+
+def _format_of(head: bytes) -> Format | None:
+    """The format the first non-blank bytes of ``head`` begin a line of, or None."""
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if start.startswith(b"{"):
         return "jsonl"
     if start.startswith(_SSE_STARTS):
         return "sse"
-    raise RecordingError(
-        f"{name}: neither JSON lines nor SSE (starts with {start[:20]!r})"
-    )
+    return None
 
 
 def _has_line_of(fmt: Format, path: str) -> bool:

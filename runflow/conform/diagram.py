@@ -3,7 +3,8 @@
 Drawn from ``flow.history`` for any definition (the Responses one has two dozen
 entity kinds): one composite state (Mermaid) or cluster (DOT) per entity kind that
 moved, its visited states, and an edge per transition taken, labelled ``#i event``
-with the index of the first time it was taken and ``(×n)`` when taken n times.
+with the index of the first time it was taken and ``(×n)`` when taken n times (a
+history entry standing for a flood of repeats counts as its ``count``).
 The SVG is rendered server-side by Graphviz through :func:`runflow.diagrams.render`
 (the page stays one self-contained file); without Graphviz there is no SVG and the
 page shows the Mermaid text alone.
@@ -36,7 +37,7 @@ def _taken(history: Iterable[StateChange], protocol: Protocol
         key = (change.source, change.dest, change.event)
         first.setdefault(change.entity, {}).setdefault(key, change.index)
         counted = (change.entity, *key)
-        counts[counted] = counts.get(counted, 0) + 1
+        counts[counted] = counts.get(counted, 0) + change.count
     out = []
     for kind, table in protocol.tables.items():
         taken = first.get(kind)
@@ -59,7 +60,7 @@ def path_mermaid(history: Iterable[StateChange], protocol: Protocol) -> str:
         lines += [f'{_INDENT * 2}state "{s}" as {_id(kind, s)}' for s in states]
         lines.append(f"{_INDENT * 2}[*] --> {_id(kind, table.initial)}")
         for src, dest, event, index, n in edges:
-            times = f" (×{n})" if n > 1 else ""
+            times = f" (×{n:,})" if n > 1 else ""
             lines.append(f"{_INDENT * 2}{_id(kind, src)} --> {_id(kind, dest)} : "
                          f"#{index} {event}{times}")
         lines += [f"{_INDENT * 2}{_id(kind, s)} --> [*]" for s in states if s in table.terminal]
@@ -84,7 +85,7 @@ def path_dot(history: Iterable[StateChange], protocol: Protocol) -> str:
             extra = ", peripheries=2" if s in table.terminal else ""
             lines.append(f"{_INDENT * 2}{_q(kind + '.' + s)} [label={_q(s)}{extra}];")
         for src, dest, event, index, n in edges:
-            times = f" (×{n})" if n > 1 else ""
+            times = f" (×{n:,})" if n > 1 else ""
             lines.append(f"{_INDENT * 2}{_q(kind + '.' + src)} -> {_q(kind + '.' + dest)} "
                          f"[label={_q(f'#{index} {event}{times}')}];")
         lines.append(f"{_INDENT}}}")

@@ -59,8 +59,8 @@ from runflow.protocols.responses import events as responses_events
 from runflow.protocols.responses import order as responses_order
 from runflow.protocols.responses import profiles as responses_profiles
 
-__all__ = ["PROTOCOLS", "REGISTRY", "Detection", "Registered", "detect", "register",
-           "registered", "row_of", "unregister"]
+__all__ = ["PROTOCOLS", "REGISTRY", "Detection", "Registered", "decided", "detect",
+           "register", "registered", "row_of", "unregister"]
 
 
 @dataclass(frozen=True)
@@ -243,8 +243,15 @@ def row_of(definition: Protocol) -> Registered:
 
 def detect(events: Iterable[tuple[str | None, Any]]) -> str:
     """The protocol a stream speaks, from its first events (``(event: name or None,
-    data)``): the first event one protocol claims more surely than any other
-    decides; a stream no event decides is the first registered protocol's."""
+    data)``): the one :func:`decided`; a stream no event decides is the first
+    registered protocol's."""
+    name = decided(events)
+    return name if name is not None else next(iter(REGISTRY.values())).detection.name
+
+
+def decided(events: Iterable[tuple[str | None, Any]]) -> str | None:
+    """The protocol of the first of ``events`` one protocol claims more surely than
+    any other; None when none is (a pipe read so far reads on)."""
     rows = [row.detection for row in REGISTRY.values()]
     for name, data in events:
         scores = [(row.claim(name, data), row.name) for row in rows]
@@ -252,7 +259,7 @@ def detect(events: Iterable[tuple[str | None, Any]]) -> str:
         winners = [n for score, n in scores if score == best]
         if best > 0 and len(winners) == 1:
             return winners[0]
-    return rows[0].name
+    return None
 
 
 # --------------------------------------------------------------------------- #

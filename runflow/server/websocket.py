@@ -1,6 +1,9 @@
 """WebSocket mode of ``/v1/responses`` for the local server: lanes, steering,
 successors, warm-up, chaining in connection memory (and from what the REST side
-stored, as the real service loads it), a time limit and faults.
+stored, as the real service loads it), a time limit and faults. A response that ends
+is stored on the REST side unless its create said ``store: false`` (as the real
+service persists it): ``GET /v1/responses/{id}``, its ``input_items``, and a REST
+create's ``previous_response_id`` find it, and so does another connection.
 
 Plug it in with the backend's route-set hook (``Backend.route_sets``)::
 
@@ -43,6 +46,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from runflow.protocols.responses.websocket.transcript import Frame
+from runflow.server.responses import input_items as listed_input_items
 from runflow.server.responses_scenarios import (
     RESPONSE_SCENARIOS,
     ResponseRequest,
@@ -89,6 +93,12 @@ class _Active:
     hold: int = 0
     """Steer events still awaited before the response goes on (``metadata.hold``)."""
     ended: bool = False
+    scenario: str = "text"
+    """The scenario it runs (what a REST create continuing from it inherits)."""
+    input: list[JSON] = field(default_factory=list)
+    """The input items it ran with (steering input included)."""
+    sent: list[JSON] = field(default_factory=list)
+    """Its events as sent, to its terminal one: what the REST side stores."""
     response: JSON = field(default_factory=dict)
     """The response as created, with each output item added as it is done: what a
     ``response.incomplete`` sent at a steered boundary carries (a whole Response, as
@@ -111,6 +121,11 @@ class WebSocketMode:
         self.inputs: dict[str, list[JSON]] = {}
         """Response id -> the input items it ran with (steering input included), which
         a real server keeps to itself; for tests of where steered input went."""
+        self.persist = True
+        """Whether ended responses (``store`` not false) are stored on the REST side;
+        False stands for a service that cannot load them (ZDR, or a cache the new
+        socket misses): a continuation on a new socket is then
+        ``previous_response_not_found``."""
         self.faulted: list[tuple[str, int]] = []
         """Each frame fault applied: its name and the transcript index it shows at (a
         dropped frame: the index the next frame takes; a cut: the transcript's end)."""
@@ -227,14 +242,19 @@ class _Connection:
         remembered = self.memory.get(previous)
         if remembered is not None:
             return remembered
-        responses = getattr(self.mode.backend, "responses", None)  # the server's REST side
-        store: ResponseStore | None = getattr(responses, "store", None)
+        store = self._rest_store()
         if store is None or previous not in store:
             return None
         stored = store.get(previous)
         if stored.readers == 0:
             stored.publish()  # a background response nobody streams runs when it is read
         return stored.view() if stored.finished else None
+
+    def _rest_store(self) -> ResponseStore | None:
+        """The server's REST side's stored responses (None: a backend without one)."""
+        responses = getattr(self.mode.backend, "responses", None)
+        store: ResponseStore | None = getattr(responses, "store", None)
+        return store
 
     def _error(self, code: str, message: str, lane: str | None, param: str | None = None,
                ) -> JSON:
@@ -329,7 +349,9 @@ class _Connection:
         first = events[0]["response"]
         rid = first["id"]
         self.mode.inputs[rid] = input_items(request_body.get("input"))
-        active = _Active(rid, lane, body)
+        active = _Active(rid, lane, body, input=self.mode.inputs[rid], scenario=(
+            scenario if scenario in RESPONSE_SCENARIOS and body.get("generate") is not False
+            else "text"))
         self.active[rid] = active
         self.running[lane] = active
         if previous is not None:  # its response.created commits the steers left pending
@@ -358,6 +380,7 @@ class _Connection:
                                                         "response.completed"):
                 await self._steered(active, event["sequence_number"])
                 return
+            active.sent.append(event)
             if kind == "response.output_item.done":
                 active.response.setdefault("output", []).append(copy.deepcopy(event["item"]))
             if kind.startswith("response.") and kind[9:] in ("completed", "incomplete",
@@ -383,6 +406,22 @@ class _Connection:
         self.memory[active.id] = copy.deepcopy(response)
         if self.running.get(active.lane) is active:
             del self.running[active.lane]
+        self._persist(active)
+
+    def _persist(self, active: _Active) -> None:
+        """Store an ended response on the REST side, as the real service persists one
+        created with ``store`` left true (openai-python's
+        ``lib/responses_websocket/README.md``: "With ``store=True``, an older response
+        may be loaded from persisted state"): its events as sent, which the REST side
+        publishes when it is first read."""
+        store = self._rest_store()
+        if (store is None or not self.mode.persist or active.body.get("store") is False
+                or not active.sent):
+            return
+        listed = [item for item in active.input  # a type REST's listing can name
+                  if isinstance(item.get("type", "message"), str)]
+        store.put(store.new(active.sent, scenario=active.scenario,
+                            input_items=listed_input_items({"input": listed})))
 
     async def _steered(self, active: _Active, sequence: int) -> None:
         """End ``active`` at this boundary and run its successor with the queued input."""
@@ -393,6 +432,7 @@ class _Connection:
                          "response": response}
         if active.lane is not None:
             stopped["stream_id"] = active.lane
+        active.sent.append(stopped)
         self._finish(active, stopped["response"])
         await self.send(stopped)
         if (active.body.get("metadata") or {}).get("successor") == "fail":

@@ -51,10 +51,12 @@ examples:
   curl -sN https://.../v1/responses -d @body.json ... | runflow watch -
 
 RECORDING '-' reads standard input as it comes (a live pipe): it reads until the
-protocol can be told (at most 64 KiB), then shows each event as it arrives; with
---speed an event waits only when its timestamp says it is due later than the time
-spent since reading began (waiting for the pipe counts), and events without a
-timestamp are not spread.
+protocol can be told (from the first whole event a protocol claims; at most 64 KiB),
+then shows each event as it arrives; with --speed an event waits only when its
+timestamp says it is due later than the time spent since reading began (waiting for
+the pipe counts), and events without a timestamp are not spread. A JSON line longer
+than max_event_bytes is not held: it is one malformed_event naming its line and the
+byte offset where it began.
 A recording of any size is read in chunks and kept only as far as its flow keeps
 it (states, snapshots, text, violations); the live panel draws the last 4000
 characters of the text and the last 50 tool calls, violations and notes.
@@ -209,10 +211,11 @@ def _play(recording: Recording | Source | Piped, flow: Any, speed: float) -> Non
             raise CommandError(str(exc)) from None
         return
     try:
+        most = flow.limits.max_event_bytes  # the longest JSON line held
         known = known_times(stamp for _, stamp in stream_blocks(
-            recording.format, recording.chunks()))
+            recording.format, recording.chunks(), most))
         again = open_recording(recording.name)
-        play(flow, stream_blocks(again.format, again.chunks()), speed, time.sleep,
+        play(flow, stream_blocks(again.format, again.chunks(), most), speed, time.sleep,
              paced(known))
     except RecordingError as exc:
         raise CommandError(str(exc)) from None

@@ -20,20 +20,26 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from runflow.engine.core import BadData
 from runflow.engine.jsonparse import JSONError, parse_json
+from runflow.engine.limits import Limits
 
 if TYPE_CHECKING:
     from runflow.adapters.recording import Recording
     from runflow.engine.flow import Flow
 
-__all__ = ["BLANK_LINE", "LONG_BLOCK", "MAX_PAUSE", "Block", "blocks", "known_times", "paced",
-           "play", "schedule", "stream_blocks"]
+__all__ = ["BLANK_LINE", "LONG_BLOCK", "MAX_LINE", "MAX_PAUSE", "Block", "blocks",
+           "known_times", "paced", "play", "schedule", "stream_blocks"]
 
 MAX_PAUSE = 5.0
 _STAMPS = ("created_at", "started_at", "completed_at", "failed_at", "cancelled_at",
            "expired_at", "incomplete_at")
 BLANK_LINE = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 """What ends an SSE event's block."""
+
+MAX_LINE = Limits().max_event_bytes
+"""The longest JSON line held whole by default (a flow's ``Limits.max_event_bytes``
+is given where there is one)."""
 
 LONG_BLOCK = 1 << 20
 """An SSE block read in chunks that grows past this many bytes is handed on in
@@ -51,11 +57,16 @@ def blocks(recording: Recording) -> list[Block]:
     return list(stream_blocks(recording.format, [recording.data]))
 
 
-def stream_blocks(fmt: str, chunks: Iterable[bytes]) -> Iterator[Block]:
-    """:func:`blocks` of a recording read in ``chunks`` (of any size), one at a time."""
+def stream_blocks(fmt: str, chunks: Iterable[bytes], max_line: int = MAX_LINE
+                  ) -> Iterator[Block]:
+    """:func:`blocks` of a recording read in ``chunks`` (of any size), one at a time.
+    A JSON line longer than ``max_line`` bytes is not held: it is one broken event
+    (:func:`_overlong`)."""
     if fmt == "jsonl":
-        for line in _lines(chunks):
-            if line.strip():
+        for line in _lines(chunks, max_line):
+            if isinstance(line, tuple):
+                yield _overlong(*line, max_line)
+            elif line.strip():
                 yield _jsonl_block(line)
         return
     carry = b""
@@ -78,21 +89,49 @@ def stream_blocks(fmt: str, chunks: Iterable[bytes]) -> Iterator[Block]:
         yield _sse_block(carry)
 
 
-def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The lines of the bytes, as ``bytes.splitlines`` splits the whole of them."""
-    carry = b""
+def _lines(chunks: Iterable[bytes], most: int) -> Iterator[bytes | tuple[int, int]]:
+    """The lines of the bytes, as ``bytes.splitlines`` splits the whole of them, each
+    as soon as its line break comes. A line longer than ``most`` bytes (its line break
+    not counted) is not kept, its bytes dropped as they come: ``(its line number, the
+    byte offset where it began)`` stands for it."""
+    parts: list[bytes] = []  # the line being read (nothing once it is overlong)
+    held = 0  # its bytes
+    over = False  # it is longer than ``most``
+    size = 0  # its bytes with its line break, kept or not
+    done = 0  # the bytes before it
+    number = 0  # the lines before it
+    cr = False  # the chunk before ended with a CR: an LF that begins this one is its pair
     for chunk in chunks:
-        text = carry + chunk
-        if not text:
-            continue
-        pieces = text.splitlines(keepends=True)
-        last = pieces[-1]
-        # a last line not ended, or ended by a CR whose LF may come next, waits
-        carry = pieces.pop() if not last.endswith(b"\n") else b""
-        for piece in pieces:
-            yield piece.rstrip(b"\r\n")
-    if carry:
-        yield carry.rstrip(b"\r\n")
+        if cr and chunk.startswith(b"\n"):
+            chunk, done = chunk[1:], done + 1
+        cr = chunk.endswith(b"\r")
+        for piece in chunk.splitlines(keepends=True):
+            ended = piece.endswith((b"\n", b"\r"))
+            body = piece.rstrip(b"\r\n") if ended else piece
+            size += len(piece)
+            if not over:
+                held += len(body)
+                if held > most:
+                    over, parts = True, []
+                else:
+                    parts.append(body)
+            if ended:
+                number += 1
+                yield (number, done) if over else b"".join(parts)
+                parts, held, over, done, size = [], 0, False, done + size, 0
+    if over:
+        yield number + 1, done
+    elif parts:
+        yield b"".join(parts)
+
+
+def _overlong(number: int, offset: int, most: int) -> Block:
+    """A JSON line longer than ``Limits.max_event_bytes``: one ``malformed_event``
+    saying where it began (what ``runflow check`` says of such a line in a file, with
+    the byte offset, which a live pipe has no other way to point at)."""
+    return {"event": None, "data": BadData(
+        f"line {number}, from byte offset {offset:,}: longer than max_event_bytes "
+        f"({most:,} bytes); not read")}, None
 
 
 def _jsonl_block(line: bytes) -> Block:

@@ -2,10 +2,13 @@
 
 The main use is a live pipe (``curl -N ... | runflow watch -``), so nothing waits for
 the end of the input: :func:`open_stdin` reads only until the stream's format and
-protocol can be told (its first event a protocol claims, as
-:func:`~runflow.adapters.recording.detect_protocol` decides over the whole input;
-at most its first 64 KiB), then :func:`play_piped` feeds each event to the flow as
-it arrives, reading what the pipe has (``read1``), never more than a chunk ahead.
+protocol can be told (its first event a protocol claims is whole, as
+:func:`~runflow.adapters.recording.sniff_head` says: the first line of a short live
+stream is shown as soon as it comes; at most its first 64 KiB), then
+:func:`play_piped` feeds each event to the flow as it arrives, reading what the pipe
+has (``read1``), never more than a chunk ahead. A JSON line is held until its line
+break only up to ``Limits.max_event_bytes``: a longer one is skipped, one
+``malformed_event`` naming its line and the byte offset where it began.
 
 Pacing (``--speed``): an event waits only when its timestamp says it is due later
 than now, counting from when reading began (waiting for the pipe counts); an event
@@ -20,27 +23,22 @@ held in memory (:class:`~runflow.adapters.recording.Recording`) is.
 from __future__ import annotations
 
 import io
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from runflow.cli.watch.pace import BLANK_LINE, MAX_PAUSE, Block, stream_blocks
+from runflow.cli.watch.pace import MAX_PAUSE, Block, stream_blocks
 
 if TYPE_CHECKING:
     from runflow.adapters.recording import Format, Recording
     from runflow.engine.flow import Flow
 
-__all__ = ["SNIFF_BYTES", "SNIFF_EVENTS", "Piped", "open_stdin", "play_piped"]
+__all__ = ["SNIFF_BYTES", "Piped", "open_stdin", "play_piped"]
 
 SNIFF_BYTES = 1 << 16
 """Standard input read at most before the protocol is told from it (what
 :func:`~runflow.adapters.recording.detect_protocol` reads of any input)."""
-SNIFF_EVENTS = 64
-"""Events read at most before the protocol is told (the same as detection's)."""
-_FORMAT_BYTES = 4096
-"""What format detection reads of an input's start."""
 
 
 @dataclass
@@ -85,16 +83,12 @@ def _read_some(stream: BinaryIO, size: int) -> bytes:
 
 def open_stdin(stream: BinaryIO | None, clock: Callable[[], float] = time.monotonic
                ) -> Piped | Recording:
-    """Standard input as :class:`Piped` once its protocol can be told; all of it as
-    a :class:`Recording` when it ends first. Raises
-    :class:`~runflow.adapters.recording.RecordingError` as reading a file does."""
-    from runflow.adapters.recording import (
-        CHUNK,
-        RecordingError,
-        detect_format,
-        detect_protocol,
-        read_recording,
-    )
+    """Standard input as :class:`Piped` once its format and protocol can be told
+    (:func:`~runflow.adapters.recording.sniff_head`: as soon as its first event a
+    protocol claims is whole); all of it as a :class:`Recording` when it ends first.
+    Raises :class:`~runflow.adapters.recording.RecordingError` as reading a file
+    does."""
+    from runflow.adapters.recording import CHUNK, RecordingError, read_recording, sniff_head
 
     if stream is None:
         raise RecordingError("-: standard input is closed")
@@ -109,60 +103,11 @@ def open_stdin(stream: BinaryIO | None, clock: Callable[[], float] = time.monoto
         if not part:  # all of it: read as a file held in memory is
             return read_recording("-", stdin=io.BytesIO(head))
         head += part
-        complete = _complete(head)
-        if len(head) >= SNIFF_BYTES or (len(head) >= _FORMAT_BYTES and _told(complete)):
-            break
-    fmt = detect_format("-", head)
-    return Piped(fmt, detect_protocol(head if len(head) >= SNIFF_BYTES else complete), head,
-                 stream, CHUNK, started)
-
-
-def _complete(head: bytes) -> bytes:
-    """The start of ``head`` that holds whole events only (up to its last blank line
-    for SSE, its last line break for JSON lines)."""
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
-        return head[:max(head.rfind(b"\n"), head.rfind(b"\r")) + 1]
-    end = 0
-    for found in BLANK_LINE.finditer(head):
-        end = found.end()
-    return head[:end]
-
-
-def _told(complete: bytes) -> bool:
-    """Whether the whole events of ``complete`` tell the protocol: one a protocol
-    claims more surely than any other, or :data:`SNIFF_EVENTS` of them (detection
-    reads no further)."""
-    from runflow.protocols.registry import REGISTRY
-
-    fmt = "jsonl" if complete.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") else "sse"
-    rows = [row.detection for row in REGISTRY.values()]
-    for count, (item, _stamp) in enumerate(stream_blocks(fmt, [complete]), start=1):
-        name, data = _named(item)
-        scores = sorted((row.claim(name, data) for row in rows), reverse=True)
-        if scores and scores[0] > 0 and (len(scores) == 1 or scores[1] < scores[0]):
-            return True
-        if count >= SNIFF_EVENTS:
-            return True
-    return False
-
-
-def _named(item: bytes | dict[str, Any] | None) -> tuple[str | None, Any]:
-    """``(event name, data)`` of one block of :func:`stream_blocks`."""
-    if isinstance(item, dict):
-        name = item.get("event")
-        return (name, item.get("data")) if isinstance(name, str) else (None, item)
-    if item is None:
-        return None, None
-    name, data = None, []
-    for line in item.splitlines():
-        if line.startswith(b"event:"):
-            name = line[6:].strip().decode("utf-8", "replace")
-        elif line.startswith(b"data:"):
-            data.append(line[6:] if line.startswith(b"data: ") else line[5:])
-    try:
-        return name, json.loads(b"\n".join(data))
-    except ValueError:
-        return name, None
+        # what tells them is whole only at a line break (or when detection reads no more)
+        if b"\n" in part or b"\r" in part or len(head) >= SNIFF_BYTES:
+            told = sniff_head(head)
+            if told is not None:
+                return Piped(*told, head, stream, CHUNK, started)
 
 
 def play_piped(piped: Piped, flow: Flow, speed: float, sleep: Callable[[float], None],
@@ -177,7 +122,7 @@ def play_piped(piped: Piped, flow: Flow, speed: float, sleep: Callable[[float], 
     before = 0.0  # the time of the latest timestamp, from the first
     anchor = piped.started
     block: Block
-    for block in stream_blocks(piped.format, piped.chunks()):
+    for block in stream_blocks(piped.format, piped.chunks(), flow.limits.max_event_bytes):
         item, stamp = block
         if stamp is not None:
             if origin is None:
