@@ -28,7 +28,8 @@ stepwise checks and the read API. Every 1,000th input is fed once more under
 counted); the largest peak is reported and one over the bound is an inconsistency.
 ``--jobs N`` spreads the inputs over N processes (the same inputs, the same report);
 ``--time-limit`` stops taking inputs after that many seconds and says so (the run
-takes its inputs in an order spread over every stream). ``--protocol websocket``
+takes its inputs in an order spread over every stream); so does Ctrl-C, after the
+chunks already running finish (a second Ctrl-C aborts). ``--protocol websocket``
 fuzzes every field of every client and server frame of the WebSocket mode's seed
 conversations through a ``ConnectionFlow`` (runflow.testing.typefuzz_ws; about 67,500
 distinct inputs, so ``-n 300000`` runs them all), measuring the memory peak of every
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --types (assistants, responses): processes to use")
     parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                         help="with --types (assistants, responses): stop taking inputs "
-                             "after this long and report those run")
+                             "after this long (or at Ctrl-C) and report those run")
     args = parser.parse_args(argv)
     if args.types:
         return types(args)

@@ -173,6 +173,37 @@ def test_the_long_run_script_is_quiet_when_piped_or_with_q() -> None:
     assert len({proc.stdout.split("\n", 1)[1] for proc in runs}) == 1  # past the timing
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_stops_a_long_run_with_the_report_of_the_inputs_run(jobs: str) -> None:
+    """A user who stops a long run with Ctrl-C gets the report of what ran (said to
+    have stopped early), not a traceback; with workers, their running chunks finish."""
+    import signal
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz.py"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--types", "-n", "100000", "--seed", "3", "--jobs",
+         jobs, "--progress", "--recordings", str(recordings_dir())],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    try:
+        assert proc.stderr is not None
+        seen = ""
+        while "[100/100000]" not in seen and "[200/100000]" not in seen:
+            char = proc.stderr.read(1)
+            assert char, f"the run ended before its first chunk: {seen}"
+            seen += char
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert "Traceback" not in err, err
+    tried = int(re.search(r"tried: (\d+)", out)[1])  # type: ignore[index]
+    assert 100 <= tried < 100000 and tried % 100 == 0, out  # whole chunks only
+    assert f"STOPPED EARLY: {tried} of 100000 inputs run" in out, out
+    assert proc.returncode == (0 if out.rstrip().endswith("PASS") else 1), out
+
+
 # --------------------------------------------------------------------------- #
 # Responses: every item family, and the layers around the flow
 # --------------------------------------------------------------------------- #

@@ -7,12 +7,17 @@ are cut into chunks of consecutive positions; the chunks run in a shuffled order
 (fixed by the seed) so that a run stopped early (``stop_after``) has taken inputs
 from every stream, not only the first ones, and the parts are merged in chunk order:
 the report does not depend on ``jobs``.
+
+Ctrl-C stops a run the way ``stop_after`` does: no new chunk starts, the chunks
+already running in the workers finish (the workers ignore SIGINT), and the report
+covers the inputs run. A second Ctrl-C aborts.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import random
+import signal
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -37,6 +42,12 @@ def _start(corpus: Corpus, memory_every: int) -> None:
     _runner = Runner(corpus, memory_every)
 
 
+def _start_worker(corpus: Corpus, memory_every: int) -> None:
+    """A worker leaves Ctrl-C to the parent, which lets running chunks finish."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _start(corpus, memory_every)
+
+
 def _chunk(start: int, numbers: Sequence[int]) -> TypeFuzzReport:
     """Run the inputs at positions ``start``... (numbers ``numbers``) in this worker."""
     runner = _runner
@@ -55,7 +66,8 @@ def run_parallel(corpus: Corpus, budget: int, seed: int = 0, *, jobs: int = 1,
                  chunk: int = CHUNK) -> TypeFuzzReport:
     """Run ``budget`` inputs picked with ``seed`` in ``jobs`` processes (1: in this
     one); ``progress(done, total, report so far)`` after each chunk; stop taking new
-    chunks after ``stop_after`` seconds (the report says it stopped early)."""
+    chunks after ``stop_after`` seconds or at Ctrl-C (the report says it stopped
+    early)."""
     chosen = picks(corpus.size, budget, seed)
     starts = list(range(0, len(chosen), chunk))
     order = list(starts)
@@ -70,18 +82,24 @@ def run_parallel(corpus: Corpus, budget: int, seed: int = 0, *, jobs: int = 1,
         if progress is not None:
             progress(so_far.inputs, len(chosen), so_far)
 
+    interrupted = False
+
     def late() -> bool:
-        return stop_after is not None and time.monotonic() - began > stop_after
+        return interrupted or (stop_after is not None
+                               and time.monotonic() - began > stop_after)
 
     if jobs <= 1:
         _start(corpus, memory_every)
         for start in order:
             if late():
                 break
-            took(start, _chunk(start, chosen[start:start + chunk]))
+            try:
+                took(start, _chunk(start, chosen[start:start + chunk]))
+            except KeyboardInterrupt:  # the chunk under way is left out
+                interrupted = True
     else:
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start,
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
                                  initargs=(corpus, memory_every)) as pool:
             waiting = list(reversed(order))
             running: dict[Future[TypeFuzzReport], int] = {}
@@ -93,7 +111,13 @@ def run_parallel(corpus: Corpus, budget: int, seed: int = 0, *, jobs: int = 1,
                     running[pool.submit(_chunk, start, chosen[start:start + chunk])] = start
                 if not running:
                     break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                try:
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                except KeyboardInterrupt:
+                    if interrupted:
+                        raise
+                    interrupted = True
+                    continue
                 for future in finished:
                     took(running.pop(future), future.result())
     report = new_report(corpus, len(chosen))
