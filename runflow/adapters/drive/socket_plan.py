@@ -21,9 +21,10 @@ again: the ``function_call_output`` items were made once (and recorded in the
 ledger before the first send) and are what is sent again. Connection memory is
 gone with the socket, so a continuation sent with ``previous_response_id`` may be
 answered ``previous_response_not_found`` (always with ``store: false``, and by the
-local server when its ``WebSocketMode.persist`` is off); the loop then sends the *full input* instead: the first input,
-every item of the responses it continued from, every output sent, and the steers
-those responses committed, with no ``previous_response_id`` (what WEBSOCKET.md's
+local server when its ``WebSocketMode.persist`` is off); the loop then sends the
+*full input* instead: the first input, every item of the responses it continued
+from, every output sent, and the steers those responses committed, with no
+``previous_response_id`` (what WEBSOCKET.md's
 "works with ``store: false``" needs). With ``store: false`` it sends the full
 input on a new socket at once.
 """
