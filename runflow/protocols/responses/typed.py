@@ -260,20 +260,25 @@ def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, A
     adds to what the class remembers of failed parts (the reference path of the
     tests)."""
     plan = _plan(model)
-    flat = _flat_key(wire) if learn and not given else None
-    if flat is not None:
-        seen = plan.built.get(flat)
-        if seen is not None:
-            return _copy(seen)
-    lists = plan.lists
-    placeholders: dict[str, Any] = {name: [] for name in given}
-    fast = {**wire, **placeholders}
-    tagged = plan.tagged
-    long = [name for name in lists
-            if type(value := fast.get(name)) is list and value
-            and (name in tagged or len(value) > _FAST_LIST)]
-    for name in long:
+    flat = None
+    if learn and not given:
+        flat = _flat_key(wire)
+        if flat is not None:
+            seen = plan.built.get(flat)
+            if seen is not None:
+                return _copy(seen)
+    fast = dict(wire)
+    for name in given:  # a placeholder, replaced by the typed value at the end
         fast[name] = []
+    lists = plan.lists
+    long: list[str] = []
+    if lists:
+        tagged = plan.tagged
+        long = [name for name in lists
+                if type(value := fast.get(name)) is list and value
+                and (name in tagged or len(value) > _FAST_LIST)]
+        for name in long:
+            fast[name] = []
     spliced: dict[str, Any] = {}
     if learn:
         for name in plan.failed:  # typed alone first: an instance is taken as it is
@@ -296,7 +301,8 @@ def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, A
         else:
             values = _build_fields(plan, wire, bad, {**given, **spliced}, long)
             values.update(spliced)
-            values.update(placeholders)  # set (``exclude_unset`` keeps them), filled below
+            values.update({name: [] for name in given})  # set (``exclude_unset`` keeps
+            # them), filled below
             values.update({name: [] for name in long})
             typed = BaseModel.model_construct.__func__(model, None, **values)  # type: ignore[attr-defined]
         if (flat is not None and len(plan.built) < _BUILT_MAX
