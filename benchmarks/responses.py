@@ -6,6 +6,8 @@ floor and the openai SDK's own accumulator, on the same bytes.
     python benchmarks/responses.py --profile  # also: cProfile of runflow on three rows
     python benchmarks/responses.py --short-only --cpu-time  # the short rows and the
                                               # status/delta note: under a minute
+    python benchmarks/responses.py --cpu-time --only codex_backend  # the rows whose
+                                              # name holds that text (repeatable)
 
 Contenders, all fed the same bytes in 2 KiB chunks, in one process (the method of
 ``bench.py``, the Assistants benchmark):
@@ -840,6 +842,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short-only", action="store_true",
                         help="only the rows of many short streams and the status/delta "
                              "note (no long rows, recordings or memory row): under a minute")
+    parser.add_argument("--only", action="append", metavar="TEXT",
+                        help="only the rows whose name contains TEXT (repeatable; e.g. "
+                             "--only codex_backend --only image_generation), without the "
+                             "memory row: a few rows' ratios in a minute")
     parser.add_argument("--keep", choices=("result", "state"), default="result",
                         help="what each contender keeps of every stream until its call "
                              "returns: the final response and the violations (default), "
@@ -870,6 +876,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  kept of each stream until a call returns (--keep {KEEP}): {kept}")
 
     rows, notes = build_rows(cfg, args.short_only)
+    if args.only:
+        rows = [r for r in rows if any(text in r.name for text in args.only)]
     recorded = [r.chunks[0] for r in rows if not r.generated and len(r.parts) == 1]
     warm = [chunked(text_response(30)), chunked(function_calls(3, 5)),
             chunked(reasoning_response(2, 5, 5))] + recorded + [
@@ -897,7 +905,7 @@ def main(argv: list[str] | None = None) -> int:
               if r.generated or r.name.startswith("all recordings")]
     notes += [streams_note(r) for r in rows if r.name.startswith("short")]
     notes.append(status_vs_delta_note(50 if cfg.quick else 500, cfg.rounds))
-    if not args.short_only:
+    if not args.short_only and not args.only:
         notes.append(open_flows_line(cfg.open_flows))
     if args.profile:
         profile_runflow([r for r in rows if r.generated]

@@ -490,12 +490,19 @@ def _item_at(state: Any, index: int) -> Any:
     return state.children[found[0]].get(found[1]) if found is not None else None
 
 
-def _parts(state: Any, group: str, index: int) -> Iterator[Any]:
-    """The parts of the item at ``index`` in ``group``, in order."""
-    j = 0
-    while (found := state.slots.get(f"{group}/{index}/{j}")) is not None:
-        yield state.children[found[0]][found[1]]
-        j += 1
+def _parts(state: Any, group: str, index: int) -> list[Any]:
+    """The parts of the item at ``index`` in ``group``, in order (most items have
+    none in most groups: one lookup)."""
+    slots = state.slots
+    found = slots.get(f"{group}/{index}/0")
+    if found is None:
+        return []
+    children = state.children
+    parts = []
+    while found is not None:
+        parts.append(children[found[0]][found[1]])
+        found = slots.get(f"{group}/{index}/{len(parts)}")
+    return parts
 
 
 def _index_of(tracker: Any) -> int:
@@ -510,9 +517,11 @@ def _created_first(state: Any, response: Any, data: Any, event: str) -> Iterator
 
 def _next_position(state: Any, tracker: Any, data: Any, event: str) -> Iterator[Finding]:
     """A new item or part takes the next index: no gap, in order."""
-    group, *indices = tracker.slot.split("/")
-    last = int(indices[-1])
-    if last > 0 and "/".join([group, *indices[:-1], str(last - 1)]) not in state.slots:
+    slot = tracker.slot
+    cut = slot.rfind("/")
+    last = int(slot[cut + 1:])
+    if last > 0 and f"{slot[:cut]}/{last - 1}" not in state.slots:
+        group, *indices = slot.split("/")
         field = "output_index" if len(indices) == 1 else {
             "content": "content_index", "summary": "summary_index",
             "command": "command_index"}.get(group, "index")
@@ -560,8 +569,13 @@ def _item_matches_parts(state: Any, item: Any, obj: Any, event: str) -> Iterator
 
 
 def _streamed_items(state: Any) -> list[Any]:
+    """The items at output_index 0, 1, ... up to the first gap."""
+    slots, children = state.slots, state.children
     items: list[Any] = []
-    while (item := _item_at(state, len(items))) is not None:
+    while (found := slots.get(f"output/{len(items)}")) is not None:
+        item = children[found[0]].get(found[1])
+        if item is None:
+            break
         items.append(item)
     return items
 

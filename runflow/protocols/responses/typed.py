@@ -203,6 +203,27 @@ def _adapter(plan: _Plan, name: str) -> TypeAdapter[Any]:
     return adapter
 
 
+def _validate(model: type[BaseModel], value: Any) -> Any:
+    """``model.model_validate(value)``, without its Python wrapper: the class's own
+    validator called directly (the same call, half a microsecond less each time;
+    a class whose validator is not built yet builds it on this first use)."""
+    return model.__pydantic_validator__.validate_python(value)
+
+
+def _copy(model: BaseModel) -> Any:
+    """A shallow copy: what ``model_copy()`` makes (pydantic's ``__copy__``), without
+    the update and deep-copy machinery around it."""
+    new = object.__new__(type(model))
+    setattr_ = object.__setattr__
+    setattr_(new, "__dict__", model.__dict__.copy())
+    extra = model.__pydantic_extra__
+    setattr_(new, "__pydantic_extra__", None if extra is None else extra.copy())
+    setattr_(new, "__pydantic_fields_set__", set(model.__pydantic_fields_set__))
+    private = getattr(model, "__pydantic_private__", None)
+    setattr_(new, "__pydantic_private__", None if private is None else dict(private))
+    return new
+
+
 def typed_by_tag(value: Any, tags: Tags) -> Any:
     """One element of a union: the class its ``type`` names, validated, else built
     part by part (:func:`typed_model`); anything else as it came (a copy)."""
@@ -212,7 +233,7 @@ def typed_by_tag(value: Any, tags: Tags) -> Any:
         return copy_of(value)
     for cls in classes:
         try:
-            return cls.model_validate(value)
+            return _validate(cls, value)
         except ValidationError:
             continue
     return typed_model(classes[0], value, {})
@@ -223,9 +244,8 @@ def item_model(wire: dict[str, Any]) -> BaseModel:
     type the SDK does not know)."""
     tag = wire.get("type")
     tags = item_tags()
-    if type(tag) is not str or tag not in tags:
-        return UnknownItem.model_validate(copy_of(wire))
-    result: BaseModel = typed_by_tag(wire, tags)
+    result: BaseModel = (_validate(UnknownItem, copy_of(wire))
+                         if type(tag) is not str or tag not in tags else typed_by_tag(wire, tags))
     return result
 
 
@@ -240,20 +260,25 @@ def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, A
     adds to what the class remembers of failed parts (the reference path of the
     tests)."""
     plan = _plan(model)
-    flat = _flat_key(wire) if learn and not given else None
-    if flat is not None:
-        seen = plan.built.get(flat)
-        if seen is not None:
-            return seen.model_copy()
-    lists = plan.lists
-    placeholders: dict[str, Any] = {name: [] for name in given}
-    fast = {**wire, **placeholders}
-    tagged = plan.tagged
-    long = [name for name in lists
-            if type(value := fast.get(name)) is list and value
-            and (name in tagged or len(value) > _FAST_LIST)]
-    for name in long:
+    flat = None
+    if learn and not given:
+        flat = _flat_key(wire)
+        if flat is not None:
+            seen = plan.built.get(flat)
+            if seen is not None:
+                return _copy(seen)
+    fast = dict(wire)
+    for name in given:  # a placeholder, replaced by the typed value at the end
         fast[name] = []
+    lists = plan.lists
+    long: list[str] = []
+    if lists:
+        tagged = plan.tagged
+        long = [name for name in lists
+                if type(value := fast.get(name)) is list and value
+                and (name in tagged or len(value) > _FAST_LIST)]
+        for name in long:
+            fast[name] = []
     spliced: dict[str, Any] = {}
     if learn:
         for name in plan.failed:  # typed alone first: an instance is taken as it is
@@ -262,7 +287,7 @@ def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, A
                 fast[name] = spliced[name] = typed_model(plan.models[name], value, {})
     typed: Any
     try:
-        typed = model.model_validate(fast)
+        typed = _validate(model, fast)
     except ValidationError as exc:
         bad = {str(e["loc"][0]) for e in exc.errors(include_url=False, include_context=False,
                                                    include_input=False) if e["loc"]}
@@ -276,14 +301,15 @@ def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, A
         else:
             values = _build_fields(plan, wire, bad, {**given, **spliced}, long)
             values.update(spliced)
-            values.update(placeholders)  # set (``exclude_unset`` keeps them), filled below
+            values.update({name: [] for name in given})  # set (``exclude_unset`` keeps
+            # them), filled below
             values.update({name: [] for name in long})
             typed = BaseModel.model_construct.__func__(model, None, **values)  # type: ignore[attr-defined]
         if (flat is not None and len(plan.built) < _BUILT_MAX
                 and all(type(v) in _KEPT for v in typed.__dict__.values())
                 and not typed.__pydantic_extra__):
             # all of it immutable: a shallow copy shares nothing that can change
-            plan.built[flat] = typed.model_copy()  # never handed out: only copies of it
+            plan.built[flat] = _copy(typed)  # never handed out: only copies of it
     for name in long:
         typed.__dict__[name] = [typed_by_tag(v, lists[name]) for v in wire[name]]
     typed.__dict__.update(given)
@@ -300,7 +326,7 @@ def _remember(plan: _Plan, bad: set[str]) -> None:
 def _without(model: type[BaseModel], fast: dict[str, Any], bad: set[str]) -> Any:
     """``model`` validated without its ``bad`` fields, or None if that fails too."""
     try:
-        return model.model_validate({k: v for k, v in fast.items() if k not in bad})
+        return _validate(model, {k: v for k, v in fast.items() if k not in bad})
     except ValidationError:
         return None
 
