@@ -55,8 +55,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from functools import cache, partial
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 
 from runflow.engine.definition import (
     UNSEEN,
@@ -74,9 +74,6 @@ from runflow.engine.shapes import ANY, ID, STR, List, Obj, Opt, json_type
 from runflow.engine.violations import Code, Severity
 from runflow.protocols.responses.events import PROTOCOL_EVENTS
 from runflow.protocols.responses.values import OutputText, StreamedText
-
-if TYPE_CHECKING:
-    from pydantic import BaseModel, TypeAdapter
 
 __all__ = [
     "CONTENT_KINDS",
@@ -887,21 +884,6 @@ RULES: tuple[Rule, ...] = (
                "(LM Studio sends function calls without deltas)")
       for kind, events in _VALUE_ENDS.items() if events),
 )
-
-@cache
-def _item_adapter() -> TypeAdapter[Any]:
-    """The SDK's output item union, loaded on first use: checking a stream builds
-    no typed item, so it imports no openai module."""
-    from openai.types.responses import ResponseOutputItem
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(ResponseOutputItem)
-
-
-def item_model(raw: dict[str, Any]) -> BaseModel:
-    """An output item as the SDK's type for its ``type`` (lenient for unknown ones)."""
-    return _item_adapter().validate_python(raw)  # type: ignore[no-any-return]
-
 
 def build_responses(
     tables: tuple[EntityTable, ...] = TABLES,
