@@ -36,8 +36,8 @@ from runflow.engine.state import FlowState
 from runflow.engine.view import FlowView
 from runflow.engine.violations import RULES, Code, EntityRef, ProtocolError, Severity, Violation
 
-__all__ = ["BadData", "FlowCore", "Rejected", "describe_bug", "may_overflow", "reject", "slot_key",
-           "spot"]
+__all__ = ["SCREEN_FROM", "BadData", "FlowCore", "Rejected", "describe_bug", "may_overflow",
+           "reject", "slot_key", "spot"]
 
 
 class BadData:
@@ -109,7 +109,7 @@ _LONG_DIGITS = b"0" * 200
 exponent of at most two digits (99; three or more are screened apart), a finite
 float has at most 309 - 99 = 210 of them (``1`` and 300 zeros ``e10`` is
 infinite)."""
-_SCREEN_FROM = 512
+SCREEN_FROM = 512
 """Below this many bytes the walk (:func:`runflow.engine.jsonparse.has_non_finite`) is
 cheaper than the screen (measured: the two cost about the same on a 740-byte
 Response object, and the walk 0.6-0.8 of the screen on the 200-350-byte items, parts
@@ -125,7 +125,7 @@ def may_overflow(raw: bytes | None) -> bool:
     letter-or-quote and other; an exponent counts only where what follows its digits
     may end a number (a hex run inside an id does not), and one inside a string
     only makes the walk run, which then finds nothing."""
-    if raw is None or len(raw) < _SCREEN_FROM:
+    if raw is None or len(raw) < SCREEN_FROM:
         return True
     kept = raw.translate(_SCREEN)
     if _SOME_DIGITS in kept and _LONG_DIGITS in kept:

@@ -128,11 +128,34 @@ class Resolving(FlowCore):
         state = self._s
         c = self._c
         kind = table.entity
-        indices = self._indices(table, data, name)
+        pos = table.position
+        group, parent_group = table.group, table.parent_group
+        fast = self.fast_paths
+        key = parent_key = None
+        if fast and type(data) is dict:  # the common case: valid indices, keys made here
+            max_index = self.limits.max_index
+            if len(pos) == 1 and parent_group is None:
+                i = data.get(pos[0])
+                if type(i) is int and 0 <= i < max_index:
+                    indices: tuple[int, ...] = (i,)
+                    key = f"{group}/{i}"
+            elif len(pos) == 2 and parent_group is not None:
+                i, j = data.get(pos[0]), data.get(pos[1])
+                if type(i) is int and type(j) is int and 0 <= i < max_index and 0 <= j < max_index:
+                    indices = (i, j)
+                    key = f"{group}/{i}/{j}"
+                    parent_key = f"{parent_group}/{i}"
+        if key is None:
+            indices = self._indices(table, data, name)
+            key = slot_key(group, indices)
+            if parent_group is not None:
+                parent_key = slot_key(parent_group, indices[:-1])
         created = name in c.created[kind]
+        slots = state.slots
         parent: Tracker | None = None
-        if table.parent_group is not None:
-            parent = self._slot(table.parent_group, indices[:-1])
+        if parent_key is not None:
+            found = slots.get(parent_key)
+            parent = state.children[found[0]].get(found[1]) if found is not None else None
             if parent is None:
                 where = spot(table.position[:-1], indices[:-1])
                 reject(Code.UNKNOWN_ENTITY,
@@ -141,8 +164,7 @@ class Resolving(FlowCore):
             if parent.state in c.tables[parent.entity].terminal:
                 reject(Code.EVENT_AFTER_TERMINAL,
                        f"{name} for {parent.label} after it ended {parent.state!r}", parent)
-        key = slot_key(table.group, indices)
-        found = state.slots.get(key)
+        found = slots.get(key)
         existing = state.children[found[0]].get(found[1]) if found is not None else None
         owner = parent.owner if parent is not None else None
         oid = obj.get("id") if type(obj) is dict else None
@@ -187,8 +209,12 @@ class Resolving(FlowCore):
                               f"the id {shorten(oid)}, but it began as {existing.id}; the "
                               "position is followed")
             tracker, new = existing, False
-        if table.named_by is not None:
-            self._check_named(table, data, tracker, name)
+        named_by = table.named_by
+        if named_by is not None:
+            # (a string naming the entity's own item needs no check: the common case)
+            named = data.get(named_by) if fast and type(data) is dict else None
+            if type(named) is not str or named != tracker.owner:
+                self._check_named(table, data, tracker, name)
         return tracker, new
 
     def _indices(self, table: EntityTable, data: Any, name: str) -> tuple[int, ...]:

@@ -1,0 +1,92 @@
+"""The third pass over the short-stream path (issue 25) decides what the general path
+decides.
+
+The SSE decoder splits a chunk of canonical blocks (``event: NAME`` / ``data: ONE
+LINE`` / blank line, as every real server sends them) by one search; here random
+streams mixing canonical blocks with every other form the decoder knows (comments,
+several data lines, no event line, CR line ends, blocks past ``max_pending``, blank
+lines in a row), cut into random chunks, are decoded with the search and without
+(``SSEDecoder.fast_path = False``): the same events come out of every ``feed`` and
+``close`` -- names, data, byte offsets and oversize marks.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from runflow.engine.sse import RawEvent, SSEDecoder
+
+
+class GeneralDecoder(SSEDecoder):
+    """The decoder looking at every block one by one."""
+
+    __slots__ = ()
+    fast_path = False
+
+
+def _block(rng: random.Random) -> bytes:
+    """One SSE block and its blank line; mostly canonical."""
+    name = rng.choice([b"response.output_text.delta", b"x", b"", b"caf\xc3\xa9", b"\xff"])
+    data = rng.choice([b'{"a":1}', b"", b"[DONE]", b"x" * rng.randrange(1, 90),
+                       b"data: nested", b"event: inside"])
+    form = rng.randrange(12)
+    if form < 6:
+        return b"event: " + name + b"\ndata: " + data + b"\n\n"
+    return rng.choice([
+        b"data: " + data + b"\n\n",                                 # no event line
+        b"event: " + name + b"\n\n",                                # no data line
+        b"event:" + name + b"\ndata:" + data + b"\n\n",             # no spaces
+        b": comment\nevent: " + name + b"\ndata: " + data + b"\n\n",
+        b"event: " + name + b"\ndata: " + data + b"\ndata: 2\n\n",  # two data lines
+        b"event: " + name + b"\r\ndata: " + data + b"\r\n\r\n",     # CRLF
+        b"\n",                                                      # a blank line more
+    ])
+
+
+def _chunks(stream: bytes, rng: random.Random) -> list[bytes]:
+    out, at = [], 0
+    while at < len(stream):
+        size = rng.choice([0, 1, 2, 7, 40, 300, 2048])
+        out.append(stream[at : at + size])
+        at += size
+    return out
+
+
+def _decode(decoder: SSEDecoder, chunks: list[bytes]) -> list[list[RawEvent]]:
+    return [decoder.feed(chunk) for chunk in chunks] + [decoder.close()]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_canonical_chunks_decode_as_block_by_block(seed: int) -> None:
+    rng = random.Random(seed)
+    stream = b"".join(_block(rng) for _ in range(rng.randrange(1, 60)))
+    if rng.random() < 0.3:
+        stream = b"\xef\xbb\xbf" + stream
+    if rng.random() < 0.5:
+        stream += b"event: unfinished\ndata: " + b"y" * rng.randrange(0, 40)
+    chunks = _chunks(stream, rng)
+    max_pending = rng.choice([64 * 1024 * 1024, 100, 40, 20])
+    fast = _decode(SSEDecoder(max_pending), chunks)
+    general = _decode(GeneralDecoder(max_pending), chunks)
+    assert fast == general
+    assert [tuple(e) for batch in fast for e in batch] == [
+        tuple(e) for batch in general for e in batch]
+
+
+def test_a_canonical_stream_in_one_chunk() -> None:
+    """A whole stream in one chunk gives every event with its offset; the unfinished
+    block is held."""
+    stream = (b"event: a\ndata: 1\n\n" b"event: bb\ndata: {}\n\n" b"event: c\ndata: 3")
+    events = SSEDecoder().feed(stream)
+    assert events == [RawEvent("a", b"1", 0), RawEvent("bb", b"{}", 18)]
+    assert GeneralDecoder().feed(stream) == events
+
+
+def test_an_oversize_canonical_block_is_dropped_in_place() -> None:
+    stream = b"event: a\ndata: 1\n\nevent: b\ndata: " + b"x" * 50 + b"\n\nevent: c\ndata: 3\n\n"
+    events = SSEDecoder(40).feed(stream)
+    assert events == [RawEvent("a", b"1", 0), RawEvent(None, None, 18, 65),
+                      RawEvent("c", b"3", 85)]
+    assert GeneralDecoder(40).feed(stream) == events
