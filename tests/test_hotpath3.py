@@ -8,6 +8,11 @@ several data lines, no event line, CR line ends, blocks past ``max_pending``, bl
 lines in a row), cut into random chunks, are decoded with the search and without
 (``SSEDecoder.fast_path = False``): the same events come out of every ``feed`` and
 ``close`` -- names, data, byte offsets and oversize marks.
+
+The screen that spares the walk for non-finite numbers (``may_overflow``, one search
+of the bytes mapped to digit, exponent mark, letter and other) never clears a text
+whose parsed value holds one, on random numbers of every form among hex ids and
+strings holding exponents.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ from __future__ import annotations
 import random
 
 import pytest
+from pydantic_core import from_json
 
+from runflow.engine.core import SCREEN_FROM, may_overflow
+from runflow.engine.jsonparse import has_non_finite
 from runflow.engine.sse import RawEvent, SSEDecoder
 
 
@@ -90,3 +98,38 @@ def test_an_oversize_canonical_block_is_dropped_in_place() -> None:
     assert events == [RawEvent("a", b"1", 0), RawEvent(None, None, 18, 65),
                       RawEvent("c", b"3", 85)]
     assert GeneralDecoder(40).feed(stream) == events
+
+
+def _literal(rng: random.Random) -> bytes:
+    """A JSON number of any form: sign, integer digits, fraction, exponent of any
+    sign, case and length (leading zeros too), finite or not."""
+    digits = "".join(rng.choice("0123456789") for _ in range(rng.choice([1, 2, 3, 199, 210, 320])))
+    digits = digits.lstrip("0") or "0"
+    text = rng.choice(["", "-"]) + digits
+    if rng.random() < 0.5:
+        text += "." + "".join(rng.choice("0123456789") for _ in range(rng.randrange(1, 5)))
+    if rng.random() < 0.6:
+        exponent = rng.choice(["9", "99", "308", "309", "400", "0400", "00009", "1000"])
+        text += rng.choice("eE") + rng.choice(["", "+", "-"]) + exponent
+    return text.encode()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_overflow_screen_never_clears_a_non_finite_number(seed: int) -> None:
+    """Whatever the number's form and whatever sits around it (ids with hex runs,
+    strings holding exponents), a text whose parsed value holds a NaN, an infinity or
+    an integer too large for a float passes the screen to the walk."""
+    rng = random.Random(seed)
+    around = [b'"resp_8b0e7153bf7c3706d85c524e440066559a6656c90bd5"', b'"1e400"', b"true",
+              b"null", b'"x-1e999-y"', b"[]", b"{}", b"1.5", b"-7"]
+    flagged = 0
+    for _ in range(300):
+        items = [rng.choice(around) for _ in range(rng.randrange(0, 5))]
+        items.insert(rng.randrange(len(items) + 1), _literal(rng))
+        sep = rng.choice([b",", b", ", b",\n "])
+        text = b'{"pad":"' + b"p" * SCREEN_FROM + b'","v":[' + sep.join(items) + b"]}"
+        value = from_json(text, allow_inf_nan=False)
+        if has_non_finite(value):
+            flagged += 1
+            assert may_overflow(text), text[-200:]
+    assert flagged > 20  # the literals above do overflow, often
