@@ -43,32 +43,31 @@ class Resolving(FlowCore):
         c = self._c
         kind = table.entity
         oid: str = obj["id"]
-        label = f"{kind} {oid}"
         for fld, other in table.links.items():
             known = (state.root_id if other == c.root else
                      state.scope_id if other == c.scope else None)
             if known is not None and obj.get(fld) != known:
                 value = obj.get(fld)
                 shown = value[:80] if type(value) is str else shorten(value)
-                reject(Code.FOREIGN_ENTITY, f"{label} belongs to {other} {shown}, not this "
+                reject(Code.FOREIGN_ENTITY, f"{kind} {oid} belongs to {other} {shown}, not this "
                        f"flow's {other} {known}", _ref(kind, oid))
         created = name in c.created[kind]
         if table.role == "scope":
             scope = state.scope
             if scope is not None:
                 code = Code.DUPLICATE_ENTITY if scope.id == oid else Code.FOREIGN_ENTITY
-                reject(code, f"{label} arrived but this flow already has {scope.label}",
+                reject(code, f"{kind} {oid} arrived but this flow already has {scope.label}",
                        _ref(kind, oid))
             if state.scope_id is not None and state.scope_id != oid:
                 reject(Code.FOREIGN_ENTITY,
-                       f"{label} is not this flow's {kind} {state.scope_id}", _ref(kind, oid))
+                       f"{kind} {oid} is not this flow's {kind} {state.scope_id}", _ref(kind, oid))
             return Tracker(table, oid), True
         if table.role == "root":
             root = state.root
             if state.root_id is not None and oid != state.root_id:
                 if not (table.id_rotates and root is not None):
                     reject(Code.FOREIGN_ENTITY,
-                           f"{label} is not this flow's {kind} {state.root_id}; one flow is "
+                           f"{kind} {oid} is not this flow's {kind} {state.root_id}; one flow is "
                            f"one {kind}", _ref(kind, oid))
                 self._violate(Code.ITEM_ID_MISMATCH, state.index - 1, name, root.ref,
                               f"{name} names the {kind} {shorten(oid)}, but this flow's "
@@ -78,7 +77,7 @@ class Resolving(FlowCore):
                 return Tracker(table, oid), True
             if created and not recovered:
                 reject(Code.DUPLICATE_ENTITY,
-                       f"{name} for {label}, which this flow already has", _ref(kind, oid))
+                       f"{name} for {kind} {oid}, which this flow already has", _ref(kind, oid))
             return root, False
         root = state.root
         if not recovered and root is not None and root.state not in c.children_free:
@@ -86,17 +85,18 @@ class Resolving(FlowCore):
         existing = state.children[kind].get(oid)
         if existing is not None:
             if created and not recovered:
-                reject(Code.DUPLICATE_ENTITY, f"{name} for {label}, which this flow already "
+                reject(Code.DUPLICATE_ENTITY, f"{name} for {kind} {oid}, which this flow already "
                        f"has (state {existing.state!r})", _ref(kind, oid))
             return existing, False
         root_state = state.root.state if state.root is not None else UNSEEN
         if not created and not recovered and root_state not in c.root_table.adopt_children:
-            reject(Code.UNKNOWN_ENTITY, f"{name} for {label}, which this flow has not seen "
+            reject(Code.UNKNOWN_ENTITY, f"{name} for {kind} {oid}, which this flow has not seen "
                    f"begin; it cannot be adopted while the {c.root} is {root_state!r}",
                    _ref(kind, oid))
         if sum(map(len, state.children.values())) >= self.limits.max_entities:
             reject(Code.LIMIT_EXCEEDED,
-                   f"{label} would exceed max_entities={self.limits.max_entities}", _ref(kind, oid))
+                   f"{kind} {oid} would exceed max_entities={self.limits.max_entities}",
+                   _ref(kind, oid))
         return Tracker(table, oid), True
 
     def _check_root_allows(self, name: str, ref: EntityRef) -> None:
@@ -185,7 +185,7 @@ class Resolving(FlowCore):
                        f"{kind} at {key} would exceed max_entities={self.limits.max_entities}")
             if oid is None:
                 oid = f"{parent.id if parent is not None else ''}:{indices[-1]}"
-            elif oid in state.children[kind]:
+            elif oid in (state.children.get(kind) or ()):
                 reject(Code.DUPLICATE_ENTITY, f"{name} for {kind} {oid}, which this flow "
                        "already has at another position", EntityRef(kind=kind, id=oid))
             tracker = Tracker(table, oid)

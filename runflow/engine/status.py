@@ -87,7 +87,10 @@ class StatusEvents(Resolving, Journal):
                 reject(Code.MALFORMED_EVENT, f"the data of {name}: {carries}: expected an "
                        f"object, got {json_type(obj)}")
         if kind is None:  # a shared event: the object's discriminator picks the table
-            kind = self._dispatch(name, obj)
+            tag = obj.get("type") if type(obj) is dict else None
+            kind = c.dispatch[name].get(tag) if type(tag) is str else None
+            if kind is None:
+                kind = self._dispatch(name, obj)
         plans = c.plans
         plan = plans.get((kind, name))
         if plan is None:
