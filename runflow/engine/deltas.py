@@ -14,38 +14,17 @@ limit counts against kept on the tracker once found (:meth:`Deltas._budget`).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 from runflow.engine.accumulator import OVER_LIMIT, Problem
 from runflow.engine.core import reject, slot_key, spot
 from runflow.engine.definition import EntityTable
 from runflow.engine.entities import UNKNOWN_BUDGET, Tracker
-from runflow.engine.machines import Compiled
 from runflow.engine.resolving import Resolving
 from runflow.engine.shapes import json_type
 from runflow.engine.violations import Code, EntityRef
 
 __all__ = ["Deltas"]
-
-
-class DeltaPlan(NamedTuple):
-    """What a delta event needs of the definition, looked up once per event name and
-    kept in :attr:`runflow.engine.machines.Compiled.delta_plans`."""
-
-    table: EntityTable
-    prefix: str | None
-    """A positioned entity's slot key up to its indices (``"content/"``); None: by id."""
-    two: bool
-    """The entity is placed by two indices (a part), not one (an item)."""
-    allowed: frozenset[str]
-    """The states in which the entity takes this delta."""
-
-
-def _delta_plan(c: Compiled, kind: str, name: str) -> DeltaPlan:
-    table = c.tables[kind]
-    pos = table.position
-    prefix = f"{table.group}/" if len(pos) in (1, 2) else None
-    return DeltaPlan(table, prefix, len(pos) == 2, c.delta_states[name])
 
 
 class Deltas(Resolving):
@@ -54,24 +33,21 @@ class Deltas(Resolving):
     def _on_delta(self, kind: str, name: str, data: Any, index: int) -> None:
         c = self._c
         s = self._s
-        plan = c.delta_plans.get(name)
-        if plan is None:
-            plan = c.delta_plans[name] = _delta_plan(c, kind, name)
-        table, prefix, two, allowed = plan
+        table = c.tables[kind]
         pos = table.position
         if pos:
             # the fast path: valid indices naming an entity of this kind (the general
             # path, _placed, rejects anything else with the reason)
             found = None
-            if prefix is not None and type(data) is dict and self.fast_paths:
-                if two:  # a part's delta (output_index, content_index)
+            if type(data) is dict and self.fast_paths:
+                if len(pos) == 2:  # a part's delta (output_index, content_index)
                     i, j = data.get(pos[0]), data.get(pos[1])
                     if type(i) is int and type(j) is int and i >= 0 and j >= 0:
-                        found = s.slots.get(f"{prefix}{i}/{j}")
-                else:  # an item's delta (output_index)
+                        found = s.slots.get(f"{table.group}/{i}/{j}")
+                elif len(pos) == 1:  # an item's delta (output_index)
                     i = data.get(pos[0])
                     if type(i) is int and 0 <= i < self.limits.max_index:
-                        found = s.slots.get(f"{prefix}{i}")
+                        found = s.slots.get(f"{table.group}/{i}")
             if found is not None and found[0] == table.entity:
                 tracker = s.children[found[0]][found[1]]
                 named_by = table.named_by
@@ -100,6 +76,7 @@ class Deltas(Resolving):
         root = s.root
         if root is not None and root.state not in c.delta_root_states:
             self._check_root_allows(name, tracker.ref)
+        allowed = c.delta_states[name]
         if tracker.state not in allowed:
             reject(
                 Code.INVALID_TRANSITION,

@@ -151,9 +151,6 @@ class Compiled:
         self.plans: dict[tuple[str, str], Any] = {}
         """What each status event does to each entity kind, by ``(kind, event)``: the
         lookups it needs, gathered on first use (:func:`runflow.engine.status._plan`)."""
-        self.delta_plans: dict[str, Any] = {}
-        """What each delta event needs of its table, by event name, gathered on first
-        use (:func:`runflow.engine.deltas._delta_plan`)."""
         self.done_data = protocol.done_data
         self.done_event: str | None = next(
             (name for name, (kind, _) in protocol.routes.items() if kind is EventKind.DONE), None)

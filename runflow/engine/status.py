@@ -183,7 +183,19 @@ class StatusEvents(Resolving, Journal):
         elif acc is not None:
             tracker.typed = None
             acc.absorb(data)  # a value event (``output_text.done``) ends the value
-        self._move(tracker, table.entity, name, state, dest, default, index, moves)
+        # the move (a self-loop is an internal transition: nothing to run)
+        s = self._s
+        if dest != state:
+            trigger = name if dest == default else trigger_name(name, dest, default)
+            if moves is not None:  # the machine's own moves, as a table (machines.py)
+                tracker.state = entered = moves[(state, trigger)]
+                if self._hooks is not None:
+                    self._entered(tracker, entered)
+            else:
+                self._c.machines[table.entity].events[trigger].trigger(tracker, self)
+            if tracker is s.root:
+                s.stream_moves += 1
+        self._record(tracker, table.entity, name, state, dest, index)
         rules = after[dest]
         if rules:
             flow_state = self._s
@@ -205,21 +217,11 @@ class StatusEvents(Resolving, Journal):
                       f"{name} carries {table.status_field} {shorten(status)}; {what}",
                       table.status_mismatch)
 
-    def _move(self, tracker: Tracker, kind: str, event: str, source: str, dest: str,
-              default: str, index: int, moves: Mapping[tuple[str, str], str] | None) -> None:
-        """Move ``tracker`` to ``dest`` (``default`` is the event's destination when its
-        object's status chooses none) and write the history."""
+    def _record(self, tracker: Tracker, kind: str, event: str, source: str, dest: str,
+                index: int) -> None:
+        """Write a state change in the history: a self-loop repeated is counted on the
+        last entry."""
         state = self._s
-        if dest != source:  # a self-loop is an internal transition: nothing to run
-            trigger = event if dest == default else trigger_name(event, dest, default)
-            if moves is not None:  # the machine's own moves, as a table (machines.py)
-                tracker.state = entered = moves[(source, trigger)]
-                if self._hooks is not None:
-                    self._entered(tracker, entered)
-            else:
-                self._c.machines[kind].events[trigger].trigger(tracker, self)
-            if tracker is state.root:
-                state.stream_moves += 1
         history = state.history
         if source == dest and history and not state.history_dropped:
             # (once changes are dropped, the last entry is no longer the last change)
