@@ -13,18 +13,29 @@ The screen that spares the walk for non-finite numbers (``may_overflow``, one se
 of the bytes mapped to digit, exponent mark, letter and other) never clears a text
 whose parsed value holds one, on random numbers of every form among hex ids and
 strings holding exponents.
+
+An object shape checks a field whose check is one of type alone, a non-empty string or
+an optional list of such values in place (no ``fits`` call per field); every shape
+answers ``fits`` as its naming walk does on every object of the Responses captures,
+each field replaced by odd values.
 """
 
 from __future__ import annotations
 
+import json
 import random
+from typing import Any
 
 import pytest
+from conftest import recordings_dir
 from pydantic_core import from_json
 
 from runflow.engine.core import SCREEN_FROM, may_overflow
 from runflow.engine.jsonparse import has_non_finite
+from runflow.engine.shapes import ANY, BOOL, ID, INDEX, NUMBER, STR, List, Obj, Opt, Req, Shape
 from runflow.engine.sse import RawEvent, SSEDecoder
+from runflow.protocols.assistants.definition import ASSISTANTS
+from runflow.protocols.responses.definition import RESPONSES
 
 
 class GeneralDecoder(SSEDecoder):
@@ -133,3 +144,69 @@ def test_the_overflow_screen_never_clears_a_non_finite_number(seed: int) -> None
             flagged += 1
             assert may_overflow(text), text[-200:]
     assert flagged > 20  # the literals above do overflow, often
+
+
+# --------------------------------------------------------------------------- #
+# shapes: fields checked in place (by type, non-empty string, optional list)
+# --------------------------------------------------------------------------- #
+_ODD: list[Any] = [None, 0, -1, 1.5, "", "x", True, [], [1], ["s"], [{}], [None], {}, {"k": 1}]
+
+
+def _shapes() -> list[Shape]:
+    out: list[Shape] = [
+        Obj({"id": ID, "s": STR, "n": Opt(NUMBER), "b": BOOL, "l": Opt(List(Obj())),
+             "t": Opt(List(STR)), "a": ANY, "o": Opt(Obj()), "i": INDEX},
+            required=("id",)),
+        Obj({"id": Opt(ID), "l": List(STR), "r": Req(STR)}, tag="type",
+            variants={"x": {"r": Req(ID), "l": Opt(List(Opt(STR)))}}),
+    ]
+    for protocol in (RESPONSES, ASSISTANTS):
+        out += [s for s in protocol.event_shapes.values() if s is not None]
+        for table in protocol.tables.values():
+            out += [s for s in (table.shape, table.delta_shape) if s is not None]
+    return out
+
+
+def _nested(value: Any) -> list[dict[str, Any]]:
+    """Every object in ``value``, itself first."""
+    out = []
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if type(item) is dict:
+            out.append(item)
+            todo.extend(item.values())
+        elif type(item) is list:
+            todo.extend(item)
+    return out
+
+
+def _mutated(obj: dict[str, Any]) -> list[Any]:
+    """``obj``, and ``obj`` with each field replaced by an odd value or removed."""
+    out: list[Any] = [obj]
+    for key in obj:
+        out += [{**obj, key: odd} for odd in _ODD]
+        out.append({k: v for k, v in obj.items() if k != key})
+    return out
+
+
+def test_fits_agrees_with_the_naming_walk_on_every_recorded_object() -> None:
+    """Every shape of both definitions (and two that use every field kind) answers
+    ``fits`` as its naming walk ``explain`` does, on an object of each layout nested
+    in the Responses captures' events, each field replaced by odd values or removed."""
+    objects = [{"id": "x", "s": "", "n": 1, "b": False, "l": [{}], "t": ["a"], "i": 0,
+                "type": "x", "r": "y"}]
+    for path in sorted((recordings_dir() / "responses").glob("*.sse")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("data:") and line[5:].strip() != "[DONE]":
+                objects += _nested(json.loads(line[5:]))
+    seen: set[tuple[tuple[str, str], ...]] = set()
+    shapes = _shapes()
+    for obj in objects:
+        key = tuple(sorted((k, type(v).__name__) for k, v in obj.items()))
+        if key in seen:  # one object of each layout: the mutations give the values
+            continue
+        seen.add(key)
+        for variant in _mutated(obj):
+            for shape in shapes:
+                assert shape.fits(variant) == (shape.explain(variant) is None), (shape, variant)

@@ -215,11 +215,19 @@ class Obj(Shape):
         self.tag = tag
         self.variants = {k: dict(v) for k, v in (variants or {}).items()}
         # what fits() checks: fields whose check is one of type alone by their types,
-        # the others by their own fits(); a field of any value not at all
+        # a non-empty string and an optional list of such values in place, the others
+        # by their own fits(); a field of any value not at all
         self._typed = tuple((key, shape.types) for key, shape in self.fields.items()
                             if shape.types is not None)
+        self._filled = tuple(key for key, shape in self.fields.items()
+                             if type(shape) is _Str and shape.nonempty)
+        self._lists = tuple((key, shape.inner.item.types) for key, shape in self.fields.items()
+                            if type(shape) is Opt and type(shape.inner) is List
+                            and shape.inner.item.types is not None)
+        special = {*self._filled, *(key for key, _ in self._lists)}
         self._checks = tuple((key, shape.fits) for key, shape in self.fields.items()
-                             if shape.types is None and type(shape) is not Shape)
+                             if shape.types is None and type(shape) is not Shape
+                             and key not in special)
         if not self.fields and not required and tag is None:
             self.types = (dict,)  # Obj(): any object
         self._variant_checks = {
@@ -236,6 +244,17 @@ class Obj(Shape):
         for key, types in self._typed:
             if key in value and type(value[key]) not in types:
                 return False
+        for key in self._filled:  # a non-empty string
+            if key in value and (type(found := value[key]) is not str or not found):
+                return False
+        for key, types in self._lists:  # null, or a list of values of these types
+            found = get(key)
+            if found is not None:
+                if type(found) is not list:
+                    return False
+                for entry in found:
+                    if type(entry) not in types:
+                        return False
         for key, fits in self._checks:
             if key in value and not fits(value[key]):
                 return False
