@@ -195,8 +195,8 @@ class Flow(Recovery, Deltas, StreamSteps):
                 elif data is None or data == done_data:
                     feed_raw(name, data, offset)
                 else:  # what _feed_raw does with an event's JSON, inlined for the hot path
-                    try:  # (the keys repeat on every event, the values rarely)
-                        obj = from_json(data, allow_inf_nan=False, cache_strings="keys")
+                    try:
+                        obj = from_json(data, allow_inf_nan=False)
                     except ValueError:
                         feed_raw(name, data, offset)  # which says what is wrong with it
                         continue
@@ -255,7 +255,7 @@ class Flow(Recovery, Deltas, StreamSteps):
         try:
             # parse_json without its check for infinite numbers, inlined on the hot
             # path: the values the flow keeps are checked where they are kept
-            obj = from_json(data, allow_inf_nan=False, cache_strings="keys")
+            obj = from_json(data, allow_inf_nan=False)
         except ValueError as exc:
             where = f" at byte {offset}" if offset is not None else ""
             obj = BadData(
