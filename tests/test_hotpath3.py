@@ -36,6 +36,7 @@ from runflow.engine.shapes import ANY, BOOL, ID, INDEX, NUMBER, STR, List, Obj, 
 from runflow.engine.sse import RawEvent, SSEDecoder
 from runflow.protocols.assistants.definition import ASSISTANTS
 from runflow.protocols.responses.definition import RESPONSES
+from runflow.protocols.responses.flow import ResponseFlow
 
 
 class GeneralDecoder(SSEDecoder):
@@ -210,3 +211,57 @@ def test_fits_agrees_with_the_naming_walk_on_every_recorded_object() -> None:
         for variant in _mutated(obj):
             for shape in shapes:
                 assert shape.fits(variant) == (shape.explain(variant) is None), (shape, variant)
+
+
+# --------------------------------------------------------------------------- #
+# the journal: what a new entity's event and a known entity's event put back
+# --------------------------------------------------------------------------- #
+_CHANGED_BY_THE_FAILURE = ("decoder", "index", "sequence", "violations", "repeats", "closed")
+"""What an event that fails as a whole still changes: the input read, its position, its
+number and the internal_error it is reported as."""
+
+
+def _blocks(path_name: str) -> list[bytes]:
+    data = (recordings_dir() / "responses" / path_name).read_bytes().replace(b"\r\n", b"\n")
+    return [block + b"\n\n" for block in data.split(b"\n\n") if block.strip()]
+
+
+def _state_of(flow: ResponseFlow) -> dict[str, Any]:
+    state = json.loads(flow.to_json())["state"]
+    return {k: v for k, v in state.items() if k not in _CHANGED_BY_THE_FAILURE}
+
+
+@pytest.mark.parametrize("name", ["mirascope_parallel_function_calls_gpt4o.sse",
+                                  "pydanticai_deepseek_reasoning_function_call.sse",
+                                  "openaidotnet_hello_text_gpt4omini.sse"])
+def test_a_status_event_failing_half_way_leaves_the_flow_as_it_was(name: str) -> None:
+    """Every status event of a capture, fed after the ones before it with every after
+    rule broken (a bug: the event fails after it was applied): the flow is exactly as
+    before it -- a new item, part or response registered nowhere, a known one's state,
+    object, value and history as they were -- and the event is an internal_error."""
+    blocks = _blocks(name)
+    rules = [r for r in RESPONSES.rules if r.phase == "after"]
+    originals = [r.check for r in rules]
+
+    def broken(*args: object) -> Any:
+        raise RuntimeError("a rule with a bug")
+
+    undone = {True: 0, False: 0}
+    for i, block in enumerate(blocks):
+        flow = ResponseFlow()
+        for earlier in blocks[:i]:
+            flow.feed_sse(earlier)
+        before, count = _state_of(flow), len(flow.violations)
+        for rule in rules:
+            object.__setattr__(rule, "check", broken)  # the definition is frozen data
+        try:
+            flow.feed_sse(block)
+        finally:
+            for rule, check in zip(rules, originals, strict=True):
+                object.__setattr__(rule, "check", check)
+        if [v.code.value for v in flow.violations[count:]] != ["internal_error"]:
+            continue  # no after rule ran for this event
+        assert _state_of(flow) == before, (name, i)
+        creates = b"response.created" in block or b".added" in block
+        undone[creates] += 1
+    assert undone[True] and undone[False]  # events of new entities and of known ones
