@@ -21,21 +21,25 @@ class Journal(FlowCore):
     """Save and restore around one status event (a mixin of
     :class:`runflow.engine.flow.Flow`)."""
 
-    def _save(self, tracker: Tracker) -> tuple[Any, ...]:
+    def _save(self, tracker: Tracker, new: bool) -> tuple[Any, ...]:
         """What applying a status event may change, to undo one that fails half-way
-        (only a bug can make it fail: every check ran before)."""
+        (only a bug can make it fail: every check ran before). A ``new`` entity is
+        dropped whole on undo, so only what registering it changed (root, scope and
+        their ids) is kept; an entity the flow had keeps its own fields."""
         s = self._s
         hooks = self._hooks
         history = s.history
         marks = s.marks
-        acc = tracker.acc
+        if new:
+            entity: tuple[Any, ...] = (s.root, s.scope, s.root_id, s.scope_id)
+        else:
+            acc = tracker.acc
+            entity = (tracker.state, tracker.raw, tracker.typed, tracker.status_override,
+                      tracker.recovered, acc.save() if acc is not None else None)
         # a clean stream's counters and notes are empty: nothing to copy (None, which
         # _restore puts back as empty)
         return (
-            tracker.state, tracker.raw, tracker.typed, tracker.status_override,
-            tracker.recovered, acc.save() if acc is not None else None,
-            s.root, s.scope, s.root_id, s.scope_id, s.stream_moves, len(history),
-            history[-1] if history else None,
+            entity, s.stream_moves, len(history), history[-1] if history else None,
             s.history_dropped, len(s.violations),
             dict(s.repeats) if s.repeats else None,
             dict(s.suppressed) if s.suppressed else None,
@@ -46,22 +50,25 @@ class Journal(FlowCore):
 
     def _restore(self, tracker: Tracker, saved: tuple[Any, ...], new: bool) -> None:
         s = self._s
-        (tracker.state, tracker.raw, tracker.typed, tracker.status_override,
-         tracker.recovered, acc, s.root, s.scope, s.root_id, s.scope_id, s.stream_moves,
-         history, last, s.history_dropped, violations, repeats, suppressed, expected, marks,
-         self._first_error, pending) = saved
+        (entity, s.stream_moves, history, last, s.history_dropped, violations, repeats,
+         suppressed, expected, marks, self._first_error, pending) = saved
+        if new:
+            s.root, s.scope, s.root_id, s.scope_id = entity
+            if tracker.entity in s.children:
+                s.children[tracker.entity].pop(tracker.id, None)
+                if tracker.slot is not None:
+                    s.slots.pop(tracker.slot, None)
+        else:
+            (tracker.state, tracker.raw, tracker.typed, tracker.status_override,
+             tracker.recovered, acc) = entity
+            if acc is not None and tracker.acc is not None:
+                tracker.acc.restore(acc)
         s.repeats, s.suppressed, s.expected = repeats or {}, suppressed or {}, expected or {}
         marks = marks or {}
-        if acc is not None and tracker.acc is not None:
-            tracker.acc.restore(acc)
         del s.history[history:]
         if last is not None:
             s.history[-1] = last  # a repeated self-loop counts on the last entry
         del s.violations[violations:]
-        if new and tracker.entity in s.children:
-            s.children[tracker.entity].pop(tracker.id, None)
-            if tracker.slot is not None:
-                s.slots.pop(tracker.slot, None)
         for name in [k for k in s.marks if k not in marks]:
             del s.marks[name]
         for name, count in marks.items():

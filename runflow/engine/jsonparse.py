@@ -70,43 +70,49 @@ _FLOAT_RANGE = int(sys.float_info.max)
 float validation: ``OverflowError``): out of range like ``1e999``."""
 
 
+_LOW, _HIGH = -_FLOAT_RANGE, _FLOAT_RANGE
+
+
 def has_non_finite(value: Any) -> bool:
     """Whether ``value`` holds a float that is NaN or infinite, or an integer too
     large for a float (a 400-digit timestamp), at any depth.
 
     A walk of every value, run for many status objects: strings (most values) and
-    null are passed over first, the values of a dict or list are pushed as one
-    iterable, and no function is called per value."""
+    null are passed over first, the values of a dict or list are walked as one
+    iterable (an empty one not at all), the nested ones kept on a list made only when
+    there is one, and no function is called per value."""
     kind = type(value)
+    values: Any
     if kind is dict or isinstance(value, dict):
-        todo: list[Any] = [value.values()]
+        values = value.values()
     elif kind is list or isinstance(value, list):
-        todo = [value]
+        values = value
     else:
-        todo = [(value,)]
-    pop = todo.pop
-    push = todo.append
-    low, high = -_FLOAT_RANGE, _FLOAT_RANGE
-    while todo:
-        for item in pop():
+        values = (value,)
+    todo: list[Any] | None = None
+    while True:
+        for item in values:
             kind = type(item)
             if kind is str or item is None or kind is bool:
                 continue
-            if kind is dict:
-                push(item.values())
-            elif kind is list:
-                push(item)
+            if kind is dict or kind is list:
+                if item:
+                    if todo is None:
+                        todo = []
+                    todo.append(item.values() if kind is dict else item)
             elif kind is float:
                 if item - item != 0.0:  # inf - inf and nan - nan are nan; finite: 0.0
                     return True
             elif kind is int:
-                if not low <= item <= high:
+                if not _LOW <= item <= _HIGH:
                     return True
-            elif isinstance(item, dict):
-                push(item.values())
-            elif isinstance(item, list):
-                push(item)
-    return False
+            elif isinstance(item, (dict, list)):  # a subclass (not from JSON text)
+                if todo is None:
+                    todo = []
+                todo.append(item.values() if isinstance(item, dict) else item)
+        if not todo:
+            return False
+        values = todo.pop()
 
 
 def dump_json(value: Any, *, indent: int | None = None) -> tuple[str, bool]:

@@ -148,7 +148,7 @@ class Compiled:
             for t in table.transitions if t.by_status
         }
         self.recovered_rules = protocol.recovered_rules
-        self.plans: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self.plans: dict[tuple[str, str], Any] = {}
         """What each status event does to each entity kind, by ``(kind, event)``: the
         lookups it needs, gathered on first use (:func:`runflow.engine.status._plan`)."""
         self.done_data = protocol.done_data

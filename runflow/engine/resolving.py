@@ -43,32 +43,31 @@ class Resolving(FlowCore):
         c = self._c
         kind = table.entity
         oid: str = obj["id"]
-        label = f"{kind} {oid}"
         for fld, other in table.links.items():
             known = (state.root_id if other == c.root else
                      state.scope_id if other == c.scope else None)
             if known is not None and obj.get(fld) != known:
                 value = obj.get(fld)
                 shown = value[:80] if type(value) is str else shorten(value)
-                reject(Code.FOREIGN_ENTITY, f"{label} belongs to {other} {shown}, not this "
+                reject(Code.FOREIGN_ENTITY, f"{kind} {oid} belongs to {other} {shown}, not this "
                        f"flow's {other} {known}", _ref(kind, oid))
         created = name in c.created[kind]
         if table.role == "scope":
             scope = state.scope
             if scope is not None:
                 code = Code.DUPLICATE_ENTITY if scope.id == oid else Code.FOREIGN_ENTITY
-                reject(code, f"{label} arrived but this flow already has {scope.label}",
+                reject(code, f"{kind} {oid} arrived but this flow already has {scope.label}",
                        _ref(kind, oid))
             if state.scope_id is not None and state.scope_id != oid:
                 reject(Code.FOREIGN_ENTITY,
-                       f"{label} is not this flow's {kind} {state.scope_id}", _ref(kind, oid))
+                       f"{kind} {oid} is not this flow's {kind} {state.scope_id}", _ref(kind, oid))
             return Tracker(table, oid), True
         if table.role == "root":
             root = state.root
             if state.root_id is not None and oid != state.root_id:
                 if not (table.id_rotates and root is not None):
                     reject(Code.FOREIGN_ENTITY,
-                           f"{label} is not this flow's {kind} {state.root_id}; one flow is "
+                           f"{kind} {oid} is not this flow's {kind} {state.root_id}; one flow is "
                            f"one {kind}", _ref(kind, oid))
                 self._violate(Code.ITEM_ID_MISMATCH, state.index - 1, name, root.ref,
                               f"{name} names the {kind} {shorten(oid)}, but this flow's "
@@ -78,7 +77,7 @@ class Resolving(FlowCore):
                 return Tracker(table, oid), True
             if created and not recovered:
                 reject(Code.DUPLICATE_ENTITY,
-                       f"{name} for {label}, which this flow already has", _ref(kind, oid))
+                       f"{name} for {kind} {oid}, which this flow already has", _ref(kind, oid))
             return root, False
         root = state.root
         if not recovered and root is not None and root.state not in c.children_free:
@@ -86,17 +85,18 @@ class Resolving(FlowCore):
         existing = state.children[kind].get(oid)
         if existing is not None:
             if created and not recovered:
-                reject(Code.DUPLICATE_ENTITY, f"{name} for {label}, which this flow already "
+                reject(Code.DUPLICATE_ENTITY, f"{name} for {kind} {oid}, which this flow already "
                        f"has (state {existing.state!r})", _ref(kind, oid))
             return existing, False
         root_state = state.root.state if state.root is not None else UNSEEN
         if not created and not recovered and root_state not in c.root_table.adopt_children:
-            reject(Code.UNKNOWN_ENTITY, f"{name} for {label}, which this flow has not seen "
+            reject(Code.UNKNOWN_ENTITY, f"{name} for {kind} {oid}, which this flow has not seen "
                    f"begin; it cannot be adopted while the {c.root} is {root_state!r}",
                    _ref(kind, oid))
         if sum(map(len, state.children.values())) >= self.limits.max_entities:
             reject(Code.LIMIT_EXCEEDED,
-                   f"{label} would exceed max_entities={self.limits.max_entities}", _ref(kind, oid))
+                   f"{kind} {oid} would exceed max_entities={self.limits.max_entities}",
+                   _ref(kind, oid))
         return Tracker(table, oid), True
 
     def _check_root_allows(self, name: str, ref: EntityRef) -> None:
@@ -128,11 +128,34 @@ class Resolving(FlowCore):
         state = self._s
         c = self._c
         kind = table.entity
-        indices = self._indices(table, data, name)
+        pos = table.position
+        group, parent_group = table.group, table.parent_group
+        fast = self.fast_paths
+        key = parent_key = None
+        if fast and type(data) is dict:  # the common case: valid indices, keys made here
+            max_index = self.limits.max_index
+            if len(pos) == 1 and parent_group is None:
+                i = data.get(pos[0])
+                if type(i) is int and 0 <= i < max_index:
+                    indices: tuple[int, ...] = (i,)
+                    key = f"{group}/{i}"
+            elif len(pos) == 2 and parent_group is not None:
+                i, j = data.get(pos[0]), data.get(pos[1])
+                if type(i) is int and type(j) is int and 0 <= i < max_index and 0 <= j < max_index:
+                    indices = (i, j)
+                    key = f"{group}/{i}/{j}"
+                    parent_key = f"{parent_group}/{i}"
+        if key is None:
+            indices = self._indices(table, data, name)
+            key = slot_key(group, indices)
+            if parent_group is not None:
+                parent_key = slot_key(parent_group, indices[:-1])
         created = name in c.created[kind]
+        slots = state.slots
         parent: Tracker | None = None
-        if table.parent_group is not None:
-            parent = self._slot(table.parent_group, indices[:-1])
+        if parent_key is not None:
+            found = slots.get(parent_key)
+            parent = state.children[found[0]].get(found[1]) if found is not None else None
             if parent is None:
                 where = spot(table.position[:-1], indices[:-1])
                 reject(Code.UNKNOWN_ENTITY,
@@ -141,8 +164,7 @@ class Resolving(FlowCore):
             if parent.state in c.tables[parent.entity].terminal:
                 reject(Code.EVENT_AFTER_TERMINAL,
                        f"{name} for {parent.label} after it ended {parent.state!r}", parent)
-        key = slot_key(table.group, indices)
-        found = state.slots.get(key)
+        found = slots.get(key)
         existing = state.children[found[0]].get(found[1]) if found is not None else None
         owner = parent.owner if parent is not None else None
         oid = obj.get("id") if type(obj) is dict else None
@@ -163,7 +185,7 @@ class Resolving(FlowCore):
                        f"{kind} at {key} would exceed max_entities={self.limits.max_entities}")
             if oid is None:
                 oid = f"{parent.id if parent is not None else ''}:{indices[-1]}"
-            elif oid in state.children[kind]:
+            elif oid in (state.children.get(kind) or ()):
                 reject(Code.DUPLICATE_ENTITY, f"{name} for {kind} {oid}, which this flow "
                        "already has at another position", EntityRef(kind=kind, id=oid))
             tracker = Tracker(table, oid)
@@ -187,8 +209,12 @@ class Resolving(FlowCore):
                               f"the id {shorten(oid)}, but it began as {existing.id}; the "
                               "position is followed")
             tracker, new = existing, False
-        if table.named_by is not None:
-            self._check_named(table, data, tracker, name)
+        named_by = table.named_by
+        if named_by is not None:
+            # (a string naming the entity's own item needs no check: the common case)
+            named = data.get(named_by) if fast and type(data) is dict else None
+            if type(named) is not str or named != tracker.owner:
+                self._check_named(table, data, tracker, name)
         return tracker, new
 
     def _indices(self, table: EntityTable, data: Any, name: str) -> tuple[int, ...]:

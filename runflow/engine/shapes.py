@@ -49,6 +49,11 @@ class Shape:
     """A check on one JSON value."""
 
     expected = "any value"
+    types: tuple[type, ...] | None = None
+    """When the check is one of type alone, the Python types of exactly the values
+    that fit (``STR``: ``(str,)``): an :class:`Obj` or :class:`List` then checks such a
+    field by ``type(value) in types`` without calling :meth:`fits`. None: it needs
+    :meth:`fits`."""
 
     def problem(self, value: Any, path: str = "") -> str | None:
         """None when ``value`` fits, else ``"<path>: expected ..., got ..."``."""
@@ -69,6 +74,7 @@ class _Str(Shape):
     def __init__(self, nonempty: bool = False) -> None:
         self.nonempty = nonempty
         self.expected = "a non-empty string" if nonempty else "string"
+        self.types = None if nonempty else (str,)
 
     def fits(self, value: Any) -> bool:
         return type(value) is str and (bool(value) or not self.nonempty)
@@ -83,6 +89,7 @@ class _Int(Shape):
 
 class _Number(Shape):
     expected = "number"
+    types = (int, float)
 
     def fits(self, value: Any) -> bool:
         return type(value) in (int, float)
@@ -90,6 +97,7 @@ class _Number(Shape):
 
 class _Bool(Shape):
     expected = "boolean"
+    types = (bool,)
 
     def fits(self, value: Any) -> bool:
         return type(value) is bool
@@ -109,6 +117,7 @@ class Opt(Shape):
     def __init__(self, inner: Shape) -> None:
         self.inner = inner
         self.expected = f"null or {inner.expected}"
+        self.types = None if inner.types is None else (*inner.types, type(None))
 
     def fits(self, value: Any) -> bool:
         return value is None or self.inner.fits(value)
@@ -123,6 +132,7 @@ class Req(Shape):
     def __init__(self, inner: Shape) -> None:
         self.inner = inner
         self.expected = inner.expected
+        self.types = inner.types
 
     def fits(self, value: Any) -> bool:
         return self.inner.fits(value)
@@ -176,6 +186,12 @@ class List(Shape):
         item = self.item
         if item is ANY:
             return True
+        types = item.types
+        if types is not None:
+            for entry in value:
+                if type(entry) not in types:
+                    return False
+            return True
         fits = item.fits
         return all(fits(entry) for entry in value)
 
@@ -198,7 +214,22 @@ class Obj(Shape):
         self.required = required
         self.tag = tag
         self.variants = {k: dict(v) for k, v in (variants or {}).items()}
-        self._checks = tuple((key, shape.fits) for key, shape in self.fields.items())
+        # what fits() checks: fields whose check is one of type alone by their types,
+        # a non-empty string and an optional list of such values in place, the others
+        # by their own fits(); a field of any value not at all
+        self._typed = tuple((key, shape.types) for key, shape in self.fields.items()
+                            if shape.types is not None)
+        self._filled = tuple(key for key, shape in self.fields.items()
+                             if type(shape) is _Str and shape.nonempty)
+        self._lists = tuple((key, shape.inner.item.types) for key, shape in self.fields.items()
+                            if type(shape) is Opt and type(shape.inner) is List
+                            and shape.inner.item.types is not None)
+        special = {*self._filled, *(key for key, _ in self._lists)}
+        self._checks = tuple((key, shape.fits) for key, shape in self.fields.items()
+                             if shape.types is None and type(shape) is not Shape
+                             and key not in special)
+        if not self.fields and not required and tag is None:
+            self.types = (dict,)  # Obj(): any object
         self._variant_checks = {
             k: tuple((key, shape.fits, isinstance(shape, Req)) for key, shape in v.items())
             for k, v in self.variants.items()}
@@ -210,6 +241,20 @@ class Obj(Shape):
         for key in self.required:
             if get(key) is None:
                 return False
+        for key, types in self._typed:
+            if key in value and type(value[key]) not in types:
+                return False
+        for key in self._filled:  # a non-empty string
+            if key in value and (type(found := value[key]) is not str or not found):
+                return False
+        for key, types in self._lists:  # null, or a list of values of these types
+            found = get(key)
+            if found is not None:
+                if type(found) is not list:
+                    return False
+                for entry in found:
+                    if type(entry) not in types:
+                        return False
         for key, fits in self._checks:
             if key in value and not fits(value[key]):
                 return False

@@ -12,11 +12,12 @@ journal (:mod:`runflow.engine.journal`) puts the flow back as it was.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from runflow.engine.accumulator import MISSING, shorten
-from runflow.engine.core import may_overflow, reject
-from runflow.engine.entities import Tracker, merge_server_object
+from runflow.engine.core import SCREEN_FROM, may_overflow, reject
+from runflow.engine.definition import EntityTable, Rule
+from runflow.engine.entities import Tracker
 from runflow.engine.journal import Journal
 from runflow.engine.jsonparse import has_non_finite
 from runflow.engine.machines import Compiled, trigger_name
@@ -28,20 +29,36 @@ from runflow.engine.violations import Code, EntityRef
 __all__ = ["StatusEvents"]
 
 
-_Plan = tuple[Any, ...]
-"""What a status event does to one entity kind, looked up once (see :func:`_plan`)
-and kept in the compiled definition's :attr:`~runflow.engine.machines.Compiled.plans`."""
+class Plan(NamedTuple):
+    """What a status event does to one entity kind: the definition's lookups for it,
+    gathered once (:func:`_plan`) and kept in the compiled definition's
+    :attr:`~runflow.engine.machines.Compiled.plans`. The hot path then does one dict
+    lookup for all of them; the definition stays their only source."""
+
+    table: EntityTable
+    lookup: Mapping[tuple[str, str], str]
+    """The table's moves, ``(state, event) -> dest``."""
+    chosen: frozenset[str] | None
+    """The destinations the object's status may choose instead (None: none)."""
+    check_rules: tuple[Rule, ...]
+    after: Mapping[str, tuple[tuple[Rule, bool], ...]]
+    """By destination, the ``after`` rules that run there, each with whether it sees
+    the event's whole data."""
+    final: bool
+    """The event carries a finished object of what deltas grew."""
+    moves: Mapping[tuple[str, str], str] | None
+    """The machine's move table (:func:`runflow.engine.machines.move_table`)."""
 
 
-def _plan(c: Compiled, kind: str, name: str) -> _Plan:
-    """The definition's lookups for ``name`` about a ``kind`` entity, gathered once:
-    its table, its moves (``(state, event) -> dest``), the destinations its object's
-    status may choose, its ``check`` and ``after`` rules, whether it carries a final
-    object, and the machine's move table. The hot path then does one dict lookup
-    for all of them; the definition stays their only source."""
-    return (
-        c.tables[kind], c.lookup[kind], c.status_dests.get((kind, name)),
-        c.check_rules.get((kind, name), ()), c.after_rules.get((kind, name), ()),
+def _plan(c: Compiled, kind: str, name: str) -> Plan:
+    table = c.tables[kind]
+    after_rules = c.after_rules.get((kind, name), ())
+    return Plan(
+        table, c.lookup[kind], c.status_dests.get((kind, name)),
+        c.check_rules.get((kind, name), ()),
+        {dest: tuple((rule, rule.sees == "data") for rule in after_rules
+                     if rule.states is None or dest in rule.states)
+         for dest in table.states},
         name in c.final_object_events, c.moves[kind],
     )
 
@@ -70,27 +87,31 @@ class StatusEvents(Resolving, Journal):
                 reject(Code.MALFORMED_EVENT, f"the data of {name}: {carries}: expected an "
                        f"object, got {json_type(obj)}")
         if kind is None:  # a shared event: the object's discriminator picks the table
-            kind = self._dispatch(name, obj)
+            tag = obj.get("type") if type(obj) is dict else None
+            kind = c.dispatch[name].get(tag) if type(tag) is str else None
+            if kind is None:
+                kind = self._dispatch(name, obj)
         plans = c.plans
         plan = plans.get((kind, name))
         if plan is None:
             plan = plans[(kind, name)] = _plan(c, kind, name)
         table, lookup, chosen, check_rules, _, _, _ = plan
         shape = table.shape
-        checked = obj if carries is not None else data
         problem = (shape.problem(obj, carries or "")
                    if shape is not None and carries is not None and not shape.fits(obj) else None)
-        if (problem is None and not self._finite and may_overflow(self._raw)
-                and has_non_finite(checked)):
-            problem = "a number is NaN or infinite, which JSON cannot hold"
+        if problem is None and not self._finite:
+            raw = self._raw  # the screen of its bytes first, where it is the cheaper
+            if ((raw is None or len(raw) < SCREEN_FROM or may_overflow(raw))
+                    and has_non_finite(obj if carries is not None else data)):
+                problem = "a number is NaN or infinite, which JSON cannot hold"
         if problem is not None:
             where = f" (byte {offset})" if offset is not None else ""
             reject(Code.MALFORMED_EVENT, f"the data of {name}{where}: {problem}")
         tracker, new = (self._locate(table, obj, data, name) if table.position
                         else self._resolve(table, obj, name))
         state = tracker.state
-        dest = lookup.get((state, name))
-        if dest is None:
+        default = lookup.get((state, name))
+        if default is None:
             allowed = sorted(e for (s, e) in lookup if s == state)
             reject(
                 Code.INVALID_TRANSITION,
@@ -98,6 +119,7 @@ class StatusEvents(Resolving, Journal):
                 f"allowed: {', '.join(allowed) or 'nothing (terminal)'}",
                 tracker,
             )
+        dest = default
         if chosen is not None and obj is not None and table.status_field is not None:
             if obj.get(table.status_field) in chosen:
                 dest = obj[table.status_field]
@@ -106,27 +128,24 @@ class StatusEvents(Resolving, Journal):
             for rule in check_rules:
                 seen = data if rule.sees == "data" else obj
                 for found in rule.check(flow_state, tracker, seen, name):
-                    reject(rule.code, found.message, found.entity or tracker)
+                    if rule.code is not None:  # (None: a rule that only takes notes)
+                        reject(rule.code, found.message, found.entity or tracker)
         # -- accepted from here on: apply, then move, then the after rules --
-        saved = self._save(tracker)
+        saved = self._save(tracker, new)
         hooks = self._hooks
-        if hooks is None:
-            try:
-                self._apply_status(tracker, plan, obj, data, name, index, state, dest, new)
-            except BaseException:
-                self._restore(tracker, saved, new)  # applied whole or not at all
-                raise
-            return
-        self._staged = []
+        if hooks is not None:
+            self._staged = []
         try:
-            self._apply_status(tracker, plan, obj, data, name, index, state, dest, new)
+            self._apply_status(tracker, plan, obj, data, name, index, state, dest, default,
+                               new)
         except BaseException:
             self._staged = None
             self._restore(tracker, saved, new)  # applied whole or not at all
             raise
-        staged, self._staged = self._staged, None
-        if staged:
-            hooks.entered_at(self._s, staged)
+        if hooks is not None:
+            staged, self._staged = self._staged, None
+            if staged:
+                hooks.entered_at(self._s, staged)
 
     def _dispatch(self, name: str, obj: Any) -> str:
         """The table a shared event's object picks by its ``type``."""
@@ -141,58 +160,68 @@ class StatusEvents(Resolving, Journal):
                    f"{', '.join(sorted(t for t in tags if t != '*'))}")
         return kind
 
-    def _apply_status(self, tracker: Tracker, plan: _Plan, obj: Any, data: Any,
-                      name: str, index: int, state: str, dest: str, new: bool) -> None:
-        table, lookup, _, _, after_rules, final, moves = plan
-        kind = table.entity
+    def _apply_status(self, tracker: Tracker, plan: Plan, obj: Any, data: Any, name: str,
+                      index: int, state: str, dest: str, default: str, new: bool) -> None:
+        table, _, _, _, after, final, moves = plan
         if new:
             self._adopt(tracker, obj)
         if final and tracker.deltas and tracker.label not in self._s.capped:
             self._check_divergence(tracker, obj if obj is not None else data, name, index)
+        acc = tracker.acc
         if obj is not None:
-            merge_server_object(tracker, obj)
+            # merge_server_object, inlined: the server's object becomes the snapshot
+            tracker.raw = obj
+            tracker.typed = None
+            tracker.status_override = None
+            if acc is not None:
+                acc.absorb(obj)
             status_field = table.status_field
             status = obj.get(status_field) if status_field is not None else None
             if status_field is not None and status != dest and (
                     status is not None or status_field in obj):
-                if table.status_from_event:
-                    tracker.status_override = dest
-                    what = (f"the event name is followed and {tracker.label} is now "
-                            f"{dest!r}")
-                else:
-                    what = (f"{tracker.label} is now {dest!r} and its snapshot keeps the "
-                            "server's status")
-                self._violate(Code.STATUS_MISMATCH, index, name, tracker.ref,
-                              f"{name} carries {status_field} {shorten(status)}; {what}",
-                              table.status_mismatch)
-        elif tracker.acc is not None:
+                self._status_mismatch(tracker, table, name, index, status, dest)
+        elif acc is not None:
             tracker.typed = None
-            tracker.acc.absorb(data)  # a value event (``output_text.done``) ends the value
-        self._move(tracker, kind, name, state, dest, index, lookup, moves)
-        if after_rules:
-            flow_state = self._s
-            for rule in after_rules:
-                if rule.states is None or dest in rule.states:
-                    seen = data if rule.sees == "data" else obj
-                    for found in rule.check(flow_state, tracker, seen, name):
-                        if rule.code is not None:
-                            self._found(rule.code, found, tracker, name, index)
-
-    def _move(self, tracker: Tracker, kind: str, event: str, source: str, dest: str,
-              index: int, lookup: Mapping[tuple[str, str], str],
-              moves: Mapping[tuple[str, str], str] | None) -> None:
-        state = self._s
-        if dest != source:  # a self-loop is an internal transition: nothing to run
-            c = self._c
-            default = lookup[(source, event)]
-            trigger = event if dest == default else trigger_name(event, dest, default)
+            acc.absorb(data)  # a value event (``output_text.done``) ends the value
+        # the move (a self-loop is an internal transition: nothing to run)
+        s = self._s
+        if dest != state:
+            trigger = name if dest == default else trigger_name(name, dest, default)
             if moves is not None:  # the machine's own moves, as a table (machines.py)
-                tracker.state = entered = moves[(source, trigger)]
-                self._entered(tracker, entered)
+                tracker.state = entered = moves[(state, trigger)]
+                if self._hooks is not None:
+                    self._entered(tracker, entered)
             else:
-                c.machines[kind].events[trigger].trigger(tracker, self)
-            if tracker is state.root:
-                state.stream_moves += 1
+                self._c.machines[table.entity].events[trigger].trigger(tracker, self)
+            if tracker is s.root:
+                s.stream_moves += 1
+        self._record(tracker, table.entity, name, state, dest, index)
+        rules = after[dest]
+        if rules:
+            flow_state = self._s
+            for rule, sees_data in rules:
+                for found in rule.check(flow_state, tracker, data if sees_data else obj, name):
+                    if rule.code is not None:
+                        self._found(rule.code, found, tracker, name, index)
+
+    def _status_mismatch(self, tracker: Tracker, table: EntityTable, name: str, index: int,
+                         status: Any, dest: str) -> None:
+        """The object's status disagrees with the state the event leads to."""
+        if table.status_from_event:
+            tracker.status_override = dest
+            what = f"the event name is followed and {tracker.label} is now {dest!r}"
+        else:
+            what = (f"{tracker.label} is now {dest!r} and its snapshot keeps the "
+                    "server's status")
+        self._violate(Code.STATUS_MISMATCH, index, name, tracker.ref,
+                      f"{name} carries {table.status_field} {shorten(status)}; {what}",
+                      table.status_mismatch)
+
+    def _record(self, tracker: Tracker, kind: str, event: str, source: str, dest: str,
+                index: int) -> None:
+        """Write a state change in the history: a self-loop repeated is counted on the
+        last entry."""
+        state = self._s
         history = state.history
         if source == dest and history and not state.history_dropped:
             # (once changes are dropped, the last entry is no longer the last change)
