@@ -1,0 +1,181 @@
+"""The SDK's own lenient builder, for a fraction of its cost.
+
+A snapshot is the SDK's pydantic type. An object that validates is validated (in
+Rust); one that does not is what the SDK's ``construct`` makes of it -- real servers
+send such objects all the time: a ``Run`` with ``instructions: null`` or without
+``parallel_tool_calls``, a tool of a type the SDK no longer knows (``retrieval``).
+``construct`` builds every field in Python (about 100 µs for a ``Run``) when
+usually one or two fail. :func:`lenient_model` gives the same object, field for
+field and type for type, for about a fifth of that:
+
+* The fields that fail are set aside; the rest are validated at once, in strict
+  mode, by a copy of the model whose every field is optional (:func:`_fields_of`).
+  On a value that passes strict validation the SDK's ``construct`` and pydantic
+  agree (strict validation coerces nothing that ``construct`` keeps: no ``"5"`` to
+  ``5``, no ``1.0`` to ``1``); a field that passes only in lax mode is set aside
+  too, so what ``construct`` would keep as it came is kept as it came.
+* Each field set aside is built by the SDK's own ``construct_type``, exactly as
+  ``construct`` builds it (a null is the field's default), so the cost of a bad
+  field stays its own.
+* A model the copy cannot stand for (validators, aliases, a typed ``extra``) is
+  built by ``construct`` itself.
+
+``tests/test_lenient.py`` compares the result with ``construct``'s on every object
+of the shared recordings and on hostile variants of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.fields import FieldInfo
+
+__all__ = ["bound_to_fail", "failed_fields", "lenient_model"]
+
+_new = object.__new__
+_set = object.__setattr__
+_ROUNDS = 4
+"""Strict validations tried before building the whole leniently: each one sets
+aside the fields that failed the one before, so the second passes unless a field
+validates differently alone (a model-level rule, which :func:`_plan` rules out)."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How :func:`lenient_model` builds one SDK class."""
+
+    fields: type[BaseModel] | None
+    """The model's fields, all optional, validated strictly (None: build every
+    object of this class by ``construct``)."""
+    infos: dict[str, FieldInfo]
+    """The model's fields."""
+    required: frozenset[str]
+    """Fields without a default: an object without one of them cannot validate."""
+    not_null: frozenset[str]
+    """Fields a null cannot validate as (a plain ``str``, ``int``, ``float``,
+    ``bool`` or ``Literal``)."""
+
+
+def _not_null(annotation: Any) -> bool:
+    """Whether pydantic refuses None for ``annotation`` whatever the mode (read off
+    the annotation: a scalar type or a ``Literal`` without None)."""
+    if annotation in (str, int, float, bool):
+        return True
+    return get_origin(annotation) is Literal and None not in get_args(annotation)
+
+
+@cache
+def _plan(model: type[BaseModel]) -> _Plan:
+    infos = dict(model.model_fields)
+    required = frozenset(n for n, i in infos.items() if i.is_required())
+    not_null = frozenset(n for n, i in infos.items() if _not_null(i.annotation))
+    return _Plan(_fields_of(model, infos), infos, required, not_null)
+
+
+def _fields_of(model: type[BaseModel], infos: dict[str, FieldInfo]) -> type[BaseModel] | None:
+    """A model of ``model``'s fields, every one optional (None when absent), with
+    ``model``'s config in strict mode; None when the copy could differ from the
+    model on a field that validates (validators, aliases) or the SDK's ``construct``
+    types extra fields (it keeps them as they came only when untyped)."""
+    decorators = model.__pydantic_decorators__
+    if (any((decorators.validators, decorators.field_validators, decorators.root_validators,
+             decorators.model_validators))
+            or any(i.alias not in (None, n) or i.validation_alias is not None
+                   for n, i in infos.items())
+            or model.model_config.get("extra") != "allow"
+            or _typed_extra(model)):
+        return None
+    config = ConfigDict(**{**model.model_config, "extra": "ignore", "strict": True,
+                           "defer_build": False})
+    fields: dict[str, Any] = {
+        name: (Annotated.__class_getitem__((info.annotation, *info.metadata))  # type: ignore[attr-defined]
+               if info.metadata else info.annotation, Field(None))
+        for name, info in infos.items()}
+    try:
+        built: type[BaseModel] = create_model(f"{model.__name__}Fields", __config__=config,
+                                              **fields)
+    except Exception:  # an annotation pydantic cannot take out of its class
+        return None
+    return built
+
+
+def _typed_extra(model: type[BaseModel]) -> bool:
+    """Whether ``model`` declares a type for its extra fields (``__pydantic_extra__:
+    dict[str, T]``), which the SDK's ``construct`` applies to them."""
+    schema: Any = model.__pydantic_core_schema__
+    inner = schema.get("schema", {}) if schema.get("type") == "model" else {}
+    return bool(inner.get("extras_schema"))
+
+
+def bound_to_fail(model: type[BaseModel], wire: dict[str, Any]) -> bool:
+    """Whether ``wire`` cannot validate as ``model`` (read off without validating):
+    a required field is missing or a field that refuses null holds one. False
+    says nothing."""
+    plan = _plan(model)
+    if plan.fields is None:
+        return False
+    if not plan.required <= wire.keys():
+        return True
+    if None in wire.values():  # rare: then find out whether it is in such a field
+        return any(wire.get(name, 0) is None for name in plan.not_null)
+    return False
+
+
+def failed_fields(error: ValidationError) -> set[str]:
+    """The top-level fields a validation error names."""
+    return {str(e["loc"][0]) for e in error.errors(include_url=False, include_context=False,
+                                                  include_input=False) if e["loc"]}
+
+
+def lenient_model(model: type[BaseModel], wire: dict[str, Any], failed: Iterable[str],
+                  keep: Callable[[Any], Any]) -> BaseModel:
+    """What ``model.construct(**keep(wire))`` gives (the SDK's lenient builder), for
+    an object that did not validate; ``failed`` names fields known to fail (from the
+    first validation's error; none needed). ``keep`` is applied to each value kept
+    as it came (an extra field, a field the SDK builds leniently): a copy when the
+    result must share nothing with ``wire``."""
+    from openai._compat import field_get_default
+    from openai._models import construct_type
+
+    plan = _plan(model)
+    fields = plan.fields
+    if fields is None:
+        return model.construct(**{k: keep(v) for k, v in wire.items()})
+    infos = plan.infos
+    bad = set(failed)
+    good = {k: v for k, v in wire.items() if v is not None and k in infos and k not in bad}
+    for _ in range(_ROUNDS):
+        try:
+            typed = fields.model_validate(good)
+            break
+        except ValidationError as exc:
+            for name in failed_fields(exc):
+                good.pop(name, None)
+    else:  # a field that validates differently alone: cannot happen without validators
+        return model.construct(**{k: keep(v) for k, v in wire.items()})
+    values = typed.__dict__  # every field: validated, or None (filled below)
+    fields_set = set(good)
+    extra: dict[str, Any] = {}
+    for name, value in wire.items():
+        info = infos.get(name)
+        if info is None:
+            extra[name] = keep(value)
+        elif name not in good:  # as ``construct`` builds a field: null is the default
+            values[name] = (field_get_default(info) if value is None
+                            else construct_type(value=keep(value), type_=info.annotation,
+                                                metadata=info.metadata))
+            fields_set.add(name)
+    for name, info in infos.items():
+        if name not in fields_set and (info.default is not None or info.default_factory):
+            values[name] = field_get_default(info)  # what ``construct`` puts there
+    built = _new(model)
+    _set(built, "__dict__", values)
+    _set(built, "__pydantic_private__", None)
+    _set(built, "__pydantic_extra__", extra)
+    _set(built, "__pydantic_fields_set__", fields_set)
+    return built
+
