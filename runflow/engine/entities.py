@@ -19,7 +19,7 @@ from pydantic_core import PydanticUndefined
 
 from runflow.engine.accumulator import JSON, Accumulator
 from runflow.engine.definition import UNSEEN, EntityTable
-from runflow.engine.lenient import bound_to_fail, failed_fields, lenient_model
+from runflow.engine.lenient import as_is, bound_to_fail, failed_fields, lenient_model
 from runflow.engine.violations import EntityRef
 
 __all__ = ["UNKNOWN_BUDGET", "Tracker", "copy_model", "copy_of", "merge_server_object"]
@@ -129,7 +129,7 @@ class Tracker:
         # must not lose the snapshot. lenient_model gives the same object for a
         # fraction of the cost; what it keeps as it came is a copy, so that it
         # shares nothing with raw.
-        keep = _same if copied else copy_of
+        keep = as_is if copied else copy_of
         if bound_to_fail(model, wire):  # skip the validation sure to fail
             return lenient_model(model, wire, (), keep)
         try:
@@ -152,10 +152,6 @@ def merge_server_object(tracker: Tracker, obj: JSON) -> None:
     tracker.status_override = None
     if tracker.acc is not None:
         tracker.acc.absorb(obj)
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 def copy_of(value: Any) -> Any:

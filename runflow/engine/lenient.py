@@ -9,16 +9,25 @@ usually one or two fail. :func:`lenient_model` gives the same object, field for
 field and type for type, for about a fifth of that:
 
 * The fields that fail are set aside; the rest are validated at once, in strict
-  mode, by a copy of the model whose every field is optional (:func:`_fields_of`).
+  mode down to the leaves (nested models too: a strict config would stop at
+  their own), by a copy of the model whose every field is optional
+  (:func:`_fields_of`).
   On a value that passes strict validation the SDK's ``construct`` and pydantic
   agree (strict validation coerces nothing that ``construct`` keeps: no ``"5"`` to
   ``5``, no ``1.0`` to ``1``); a field that passes only in lax mode is set aside
   too, so what ``construct`` would keep as it came is kept as it came.
-* Each field set aside is built by the SDK's own ``construct_type``, exactly as
-  ``construct`` builds it (a null is the field's default), so the cost of a bad
-  field stays its own.
+* Each field set aside is built by the steps of the SDK's own ``construct_type``,
+  exactly as ``construct`` builds it (a null is the field's default; a union is
+  validated, else picked by its discriminator), except that a model found in it
+  is built by :func:`lenient_model` again (:func:`_construct`): a file search
+  call whose ``ranker`` the SDK does not know keeps its 20 results validated at
+  once, not built field by field. The cost of a bad field stays its own.
 * A model the copy cannot stand for (validators, aliases, a typed ``extra``) is
   built by ``construct`` itself.
+
+It reads the SDK's own steps (``construct_type``, ``validate_type``, its
+discriminator table, ``field_get_default``) from ``openai._models``: should they
+change, the comparison below fails.
 
 ``tests/test_lenient.py`` compares the result with ``construct``'s on every object
 of the shared recordings and on hostile variants of them.
@@ -26,16 +35,18 @@ of the shared recordings and on hostile variants of them.
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
-__all__ = ["bound_to_fail", "failed_fields", "lenient_model"]
+__all__ = ["as_is", "bound_to_fail", "failed_fields", "lenient_model"]
 
+_UNIONS = (Union, types.UnionType)
 _new = object.__new__
 _set = object.__setattr__
 _ROUNDS = 4
@@ -58,6 +69,10 @@ class _Plan:
     not_null: frozenset[str]
     """Fields a null cannot validate as (a plain ``str``, ``int``, ``float``,
     ``bool`` or ``Literal``)."""
+    defaults: dict[str, FieldInfo]
+    """Fields whose default in ``construct`` is not None (None is the default of a
+    required field or one with a default factory, which ``construct`` leaves
+    uncalled), wherever the field is absent or null."""
 
 
 def _not_null(annotation: Any) -> bool:
@@ -73,7 +88,15 @@ def _plan(model: type[BaseModel]) -> _Plan:
     infos = dict(model.model_fields)
     required = frozenset(n for n, i in infos.items() if i.is_required())
     not_null = frozenset(n for n, i in infos.items() if _not_null(i.annotation))
-    return _Plan(_fields_of(model, infos), infos, required, not_null)
+    defaults = {n: i for n, i in infos.items() if _default(i) is not None}
+    return _Plan(_fields_of(model, infos), infos, required, not_null, defaults)
+
+
+def _default(info: FieldInfo) -> Any:
+    """What the SDK's ``construct`` puts in a field that is absent or null."""
+    from openai._compat import field_get_default
+
+    return field_get_default(info)
 
 
 def _fields_of(model: type[BaseModel], infos: dict[str, FieldInfo]) -> type[BaseModel] | None:
@@ -138,9 +161,6 @@ def lenient_model(model: type[BaseModel], wire: dict[str, Any], failed: Iterable
     first validation's error; none needed). ``keep`` is applied to each value kept
     as it came (an extra field, a field the SDK builds leniently): a copy when the
     result must share nothing with ``wire``."""
-    from openai._compat import field_get_default
-    from openai._models import construct_type
-
     plan = _plan(model)
     fields = plan.fields
     if fields is None:
@@ -150,7 +170,7 @@ def lenient_model(model: type[BaseModel], wire: dict[str, Any], failed: Iterable
     good = {k: v for k, v in wire.items() if v is not None and k in infos and k not in bad}
     for _ in range(_ROUNDS):
         try:
-            typed = fields.model_validate(good)
+            typed = fields.model_validate(good, strict=True)
             break
         except ValidationError as exc:
             for name in failed_fields(exc):
@@ -160,18 +180,22 @@ def lenient_model(model: type[BaseModel], wire: dict[str, Any], failed: Iterable
     values = typed.__dict__  # every field: validated, or None (filled below)
     fields_set = set(good)
     extra: dict[str, Any] = {}
+    defaults = plan.defaults
     for name, value in wire.items():
+        if name in good:
+            continue
         info = infos.get(name)
         if info is None:
             extra[name] = keep(value)
-        elif name not in good:  # as ``construct`` builds a field: null is the default
-            values[name] = (field_get_default(info) if value is None
-                            else construct_type(value=keep(value), type_=info.annotation,
-                                                metadata=info.metadata))
-            fields_set.add(name)
-    for name, info in infos.items():
-        if name not in fields_set and (info.default is not None or info.default_factory):
-            values[name] = field_get_default(info)  # what ``construct`` puts there
+            continue
+        fields_set.add(name)  # built as ``construct`` builds it: a null is the default
+        if value is not None:
+            values[name] = _construct(keep(value), info.annotation, tuple(info.metadata))
+        elif name in defaults:
+            values[name] = _default(info)
+    for name, info in defaults.items():
+        if name not in fields_set:
+            values[name] = _default(info)
     built = _new(model)
     _set(built, "__dict__", values)
     _set(built, "__pydantic_private__", None)
@@ -179,3 +203,56 @@ def lenient_model(model: type[BaseModel], wire: dict[str, Any], failed: Iterable
     _set(built, "__pydantic_fields_set__", fields_set)
     return built
 
+
+
+def _construct(value: Any, annotation: Any, meta: tuple[Any, ...] = ()) -> Any:
+    """What the SDK's ``construct_type(value=value, type_=annotation)`` gives, with each
+    model in it built by :func:`lenient_model` rather than ``construct``: its parts
+    that validate are validated at once (a file search's results, a tool's schema)
+    instead of built field by field in Python. The steps are ``construct_type``'s:
+    a union is validated (lax) first, else its discriminator picks the class, else
+    the first class that builds; a list is built element by element; any other
+    type is left to ``construct_type`` itself."""
+    from openai._models import BaseModel as SDKModel
+    from openai._models import construct_type
+
+    if not meta and get_origin(annotation) is Annotated:
+        args = get_args(annotation)
+        annotation, meta = args[0], tuple(args[1:])
+    origin = get_origin(annotation)
+    kind = type(value)
+    if kind is dict and isinstance(annotation, type) and issubclass(annotation, SDKModel):
+        return lenient_model(annotation, value, (), as_is)
+    if kind is list and origin is list:
+        args = get_args(annotation)
+        return [_construct(item, args[0]) for item in value] if args else value
+    if kind is dict and origin in _UNIONS:
+        return _union(value, annotation, meta)
+    return construct_type(value=value, type_=annotation, metadata=list(meta) or None)
+
+
+def _union(value: dict[str, Any], union: Any, meta: tuple[Any, ...]) -> Any:
+    """``construct_type``'s steps for an object typed as a union (see :func:`_construct`)."""
+    from openai._models import _build_discriminated_union_meta, validate_type
+
+    try:
+        return validate_type(type_=union, value=value)
+    except Exception:
+        pass
+    found = _build_discriminated_union_meta(union=union, meta_annotations=meta)
+    if found is not None:
+        tag = value.get(found.field_alias_from or found.field_name)
+        variant = found.mapping.get(tag) if tag and isinstance(tag, str) else None
+        if variant is not None:
+            return _construct(value, variant)
+    for variant in get_args(union):
+        try:
+            return _construct(value, variant)
+        except Exception:
+            continue
+    raise RuntimeError(f"Could not convert data into a valid instance of {union}")
+
+
+def as_is(value: Any) -> Any:
+    """The ``keep`` of :func:`lenient_model` for a wire object that is already a copy."""
+    return value
