@@ -190,7 +190,8 @@ def lenient_model(model: type[BaseModel], wire: dict[str, Any], failed: Iterable
             continue
         fields_set.add(name)  # built as ``construct`` builds it: a null is the default
         if value is not None:
-            values[name] = _construct(keep(value), info.annotation, tuple(info.metadata))
+            values[name] = _construct(keep(value), info.annotation, tuple(info.metadata),
+                                      failed=name in bad)
         elif name in defaults:
             values[name] = _default(info)
     for name, info in defaults.items():
@@ -204,15 +205,16 @@ def lenient_model(model: type[BaseModel], wire: dict[str, Any], failed: Iterable
     return built
 
 
-
-def _construct(value: Any, annotation: Any, meta: tuple[Any, ...] = ()) -> Any:
+def _construct(value: Any, annotation: Any, meta: tuple[Any, ...] = (), *,
+               failed: bool = False) -> Any:
     """What the SDK's ``construct_type(value=value, type_=annotation)`` gives, with each
     model in it built by :func:`lenient_model` rather than ``construct``: its parts
     that validate are validated at once (a file search's results, a tool's schema)
     instead of built field by field in Python. The steps are ``construct_type``'s:
     a union is validated (lax) first, else its discriminator picks the class, else
     the first class that builds; a list is built element by element; any other
-    type is left to ``construct_type`` itself."""
+    type is left to ``construct_type`` itself. ``failed``: the value failed that
+    validation already (the field's, in the object's first validation)."""
     from openai._models import BaseModel as SDKModel
     from openai._models import construct_type
 
@@ -227,18 +229,19 @@ def _construct(value: Any, annotation: Any, meta: tuple[Any, ...] = ()) -> Any:
         args = get_args(annotation)
         return [_construct(item, args[0]) for item in value] if args else value
     if kind is dict and origin in _UNIONS:
-        return _union(value, annotation, meta)
+        return _union(value, annotation, meta, failed)
     return construct_type(value=value, type_=annotation, metadata=list(meta) or None)
 
 
-def _union(value: dict[str, Any], union: Any, meta: tuple[Any, ...]) -> Any:
+def _union(value: dict[str, Any], union: Any, meta: tuple[Any, ...], failed: bool) -> Any:
     """``construct_type``'s steps for an object typed as a union (see :func:`_construct`)."""
     from openai._models import _build_discriminated_union_meta, validate_type
 
-    try:
-        return validate_type(type_=union, value=value)
-    except Exception:
-        pass
+    if not failed:
+        try:
+            return validate_type(type_=union, value=value)
+        except Exception:
+            pass
     found = _build_discriminated_union_meta(union=union, meta_annotations=meta)
     if found is not None:
         tag = value.get(found.field_alias_from or found.field_name)

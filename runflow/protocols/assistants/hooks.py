@@ -72,9 +72,11 @@ class RunHooks(Hooks):
         super().entered(flow, tracker, state)
 
     def delta(self, flow: FlowState, tracker: Tracker, delta: JSON) -> None:
+        # runs per delta: a flow with no text or tool-call hook returns at once
         if tracker.entity == Entity.MESSAGE:
-            self.message_delta(tracker, delta.get("content") or ())
-        else:
+            if self.text:
+                self.message_delta(tracker, delta.get("content") or ())
+        elif self.tool_call:
             details = delta.get("step_details") or {}
             self.step_delta(tracker, details.get("tool_calls") or ())
 
@@ -83,7 +85,8 @@ class RunHooks(Hooks):
         if not text:
             return
         created, deltas = text.get("created"), text.get("delta")
-        mid = tracker.id
+        mid, label = tracker.id, tracker.label
+        announced, pending = self.announced, self.pending
         message: Any = tracker.acc  # a MessageContent (no cast: this runs per delta)
         parts = message.parts
         for item in content:
@@ -91,42 +94,45 @@ class RunHooks(Hooks):
                 continue
             index = item["index"]
             view = TextSnapshot(mid, index, parts[index])
-            if index >= self.announced.get(tracker.label, 0):
-                self.announced[tracker.label] = index + 1
+            if index >= announced.get(label, 0):
+                announced[label] = index + 1
                 for cb in created or ():
-                    self.pending.append((cb, (view,)))
+                    pending.append((cb, (view,)))
             if deltas:
                 body = item.get("text") or {}
+                annotations = body.get("annotations")
                 delta = TextDelta(mid, index, body.get("value") or "",
-                                  tuple(copy_of(body.get("annotations") or ())))
+                                  tuple(copy_of(annotations)) if annotations else ())
                 for cb in deltas:
-                    self.pending.append((cb, (delta, view)))
+                    pending.append((cb, (delta, view)))
 
     def step_delta(self, tracker: Tracker, items: Any) -> None:
         hooks = self.tool_call
         if not hooks:
             return
         created, deltas = hooks.get("created"), hooks.get("delta")
-        sid = tracker.id
+        sid, label = tracker.id, tracker.label
+        announced, pending = self.announced, self.pending
         details: Any = tracker.acc  # a StepDetails (no cast: this runs per delta)
         calls = details.calls
         for item in items:
             index = item["index"]
             view = ToolCallSnapshot(sid, index, calls[index])
-            if index >= self.announced.get(tracker.label, 0):
-                self.announced[tracker.label] = index + 1
+            if index >= announced.get(label, 0):
+                announced[label] = index + 1
                 for cb in created or ():
-                    self.pending.append((cb, (view,)))
+                    pending.append((cb, (view,)))
             if deltas:
                 type_ = item["type"]
                 body = item.get(type_) or {}
+                outputs = body.get("outputs")
                 delta = ToolCallDelta(
                     sid, index, type_, item.get("id"), body.get("name"),
                     body.get("arguments") or body.get("input") or "",
-                    tuple(copy_of(body.get("outputs") or ())),
+                    tuple(copy_of(outputs)) if outputs else (),
                 )
                 for cb in deltas:
-                    self.pending.append((cb, (delta, view)))
+                    pending.append((cb, (delta, view)))
 
     # -- once-per-part bookkeeping ---------------------------------------- #
     def _announce_parts(self, tracker: Tracker) -> None:
