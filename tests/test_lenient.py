@@ -15,7 +15,7 @@ import pytest
 from conftest import RECORDINGS, load_events, recordings_dir
 from openai._models import BaseModel as SDKModel
 from openai.types.beta.threads import Run
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from runflow import RunFlow
 from runflow.engine.entities import Tracker, copy_of, merge_server_object
@@ -225,6 +225,24 @@ def test_a_model_field_not_in_a_union_is_built_as_construct_builds_it() -> None:
     assert reference.inner.n == "5"  # type: ignore[comparison-overlap]
     for failed in ((), ("kind",)):
         _same(lenient_model(_Outer, copy_of(wire), failed, copy_of), reference)
+
+
+class _TypedExtra(SDKModel):
+    __pydantic_extra__: dict[str, _Inner]
+    n: int
+
+
+class _Aliased(SDKModel):
+    schema_: int = Field(alias="schema")
+    kind: Literal["k"]
+
+
+def test_a_model_the_fields_copy_cannot_stand_for_is_built_by_construct() -> None:
+    # construct builds the extras of the first as _Inner; the second's field has an alias
+    for model, wire in ((_TypedExtra, {"n": "x", "m": {"n": "5"}}),
+                        (_Aliased, {"schema": 1.0, "kind": "?", "x": [1]})):
+        assert not bound_to_fail(model, wire)
+        _same(lenient_model(model, copy_of(wire), (), copy_of), model.construct(**copy_of(wire)))
 
 
 def test_a_null_instructions_alone_is_bound_to_fail_and_a_conforming_run_is_not() -> None:

@@ -128,10 +128,11 @@ def _fields_of(model: type[BaseModel], infos: dict[str, FieldInfo]) -> type[Base
 
 def _typed_extra(model: type[BaseModel]) -> bool:
     """Whether ``model`` declares a type for its extra fields (``__pydantic_extra__:
-    dict[str, T]``), which the SDK's ``construct`` applies to them."""
-    schema: Any = model.__pydantic_core_schema__
-    inner = schema.get("schema", {}) if schema.get("type") == "model" else {}
-    return bool(inner.get("extras_schema"))
+    dict[str, T]``), which the SDK's ``construct`` applies to them (asked of the
+    SDK's own helper, the one ``construct`` asks)."""
+    from openai._models import _get_extra_fields_type
+
+    return _get_extra_fields_type(model) is not None
 
 
 def bound_to_fail(model: type[BaseModel], wire: dict[str, Any]) -> bool:
