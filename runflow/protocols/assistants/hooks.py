@@ -17,6 +17,8 @@ from runflow.engine.entities import Tracker, copy_of
 from runflow.engine.hooks import AnyCallback, Hooks
 from runflow.engine.state import FlowState
 from runflow.protocols.assistants.accumulators import MessageContent, StepDetails
+from runflow.protocols.assistants.content import Part
+from runflow.protocols.assistants.content import ToolCall as Call
 from runflow.protocols.assistants.definition import ASSISTANTS, Entity
 from runflow.protocols.assistants.parts import (
     TextDelta,
@@ -42,7 +44,7 @@ class RunHooks(Hooks):
     """The engine's hooks plus the SDK-style text and tool-call hooks, each fired
     once per part or call."""
 
-    __slots__ = ("announced", "done", "text", "tool_call")
+    __slots__ = ("announced", "done", "last_call", "last_text", "text", "tool_call")
 
     def __init__(self, snapshot: Callable[[Tracker], Any] = Tracker.snapshot) -> None:
         super().__init__(snapshot)
@@ -53,6 +55,11 @@ class RunHooks(Hooks):
         # keyed by tracker label (kind and id): a step and a message may share an id
         self.announced: dict[str, int] = {}  # label -> parts/calls whose created fired
         self.done: set[tuple[str, int]] = set()  # (label, index) whose done fired
+        # the live view handed to the last text (tool-call) delta and what it shows: a
+        # run of deltas to one part gets the same view, made once (a part or call
+        # object belongs to one index of one message or step)
+        self.last_text: tuple[Part, TextSnapshot] | None = None
+        self.last_call: tuple[Call, ToolCallSnapshot] | None = None
 
     # -- what the core reports -------------------------------------------- #
     def entered(self, flow: FlowState, tracker: Tracker, state: str) -> None:
@@ -93,7 +100,12 @@ class RunHooks(Hooks):
             if item["type"] != "text":
                 continue
             index = item["index"]
-            view = TextSnapshot(mid, index, parts[index])
+            part, last = parts[index], self.last_text
+            if last is not None and last[0] is part:
+                view = last[1]
+            else:
+                view = TextSnapshot(mid, index, part)
+                self.last_text = (part, view)
             if index >= announced.get(label, 0):
                 announced[label] = index + 1
                 for cb in created or ():
@@ -117,7 +129,12 @@ class RunHooks(Hooks):
         calls = details.calls
         for item in items:
             index = item["index"]
-            view = ToolCallSnapshot(sid, index, calls[index])
+            call, seen = calls[index], self.last_call
+            if seen is not None and seen[0] is call:
+                view = seen[1]
+            else:
+                view = ToolCallSnapshot(sid, index, call)
+                self.last_call = (call, view)
             if index >= announced.get(label, 0):
                 announced[label] = index + 1
                 for cb in created or ():
