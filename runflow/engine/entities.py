@@ -127,17 +127,16 @@ class Tracker:
         # (``construct``, what it uses for API responses) makes of it: real servers
         # omit fields the schema requires, e.g. a null ``instructions``, and that
         # must not lose the snapshot. lenient_model gives the same object for a
-        # fraction of the cost; what it keeps as it came is a copy, so that it
-        # shares nothing with raw.
-        keep = as_is if copied else copy_of
+        # fraction of the cost, from a copy, so that it shares nothing with raw.
         if bound_to_fail(model, wire):  # skip the validation sure to fail
-            return lenient_model(model, wire, (), keep)
+            return lenient_model(model, wire if copied else copy_of(wire), (), as_is)
         try:
             # pydantic's validator runs in Rust: several times faster than
             # the SDK's lenient Python builder, for objects that conform.
             return model.model_validate(wire)
         except ValidationError as exc:
-            return lenient_model(model, wire, failed_fields(exc), keep)
+            return lenient_model(model, wire if copied else copy_of(wire), failed_fields(exc),
+                                 as_is)
 
 
 def merge_server_object(tracker: Tracker, obj: JSON) -> None:
