@@ -17,6 +17,8 @@ from runflow.engine.entities import Tracker, copy_of
 from runflow.engine.hooks import AnyCallback, Hooks
 from runflow.engine.state import FlowState
 from runflow.protocols.assistants.accumulators import MessageContent, StepDetails
+from runflow.protocols.assistants.content import Part
+from runflow.protocols.assistants.content import ToolCall as Call
 from runflow.protocols.assistants.definition import ASSISTANTS, Entity
 from runflow.protocols.assistants.parts import (
     TextDelta,
@@ -42,7 +44,7 @@ class RunHooks(Hooks):
     """The engine's hooks plus the SDK-style text and tool-call hooks, each fired
     once per part or call."""
 
-    __slots__ = ("announced", "done", "text", "tool_call")
+    __slots__ = ("announced", "done", "last_call", "last_text", "text", "tool_call")
 
     def __init__(self, snapshot: Callable[[Tracker], Any] = Tracker.snapshot) -> None:
         super().__init__(snapshot)
@@ -53,6 +55,11 @@ class RunHooks(Hooks):
         # keyed by tracker label (kind and id): a step and a message may share an id
         self.announced: dict[str, int] = {}  # label -> parts/calls whose created fired
         self.done: set[tuple[str, int]] = set()  # (label, index) whose done fired
+        # the live view handed to the last text (tool-call) delta and what it shows: a
+        # run of deltas to one part gets the same view, made once (a part or call
+        # object belongs to one index of one message or step)
+        self.last_text: tuple[Part, TextSnapshot] | None = None
+        self.last_call: tuple[Call, ToolCallSnapshot] | None = None
 
     # -- what the core reports -------------------------------------------- #
     def entered(self, flow: FlowState, tracker: Tracker, state: str) -> None:
@@ -72,9 +79,11 @@ class RunHooks(Hooks):
         super().entered(flow, tracker, state)
 
     def delta(self, flow: FlowState, tracker: Tracker, delta: JSON) -> None:
+        # runs per delta: a flow with no text or tool-call hook returns at once
         if tracker.entity == Entity.MESSAGE:
-            self.message_delta(tracker, delta.get("content") or ())
-        else:
+            if self.text:
+                self.message_delta(tracker, delta.get("content") or ())
+        elif self.tool_call:
             details = delta.get("step_details") or {}
             self.step_delta(tracker, details.get("tool_calls") or ())
 
@@ -83,50 +92,64 @@ class RunHooks(Hooks):
         if not text:
             return
         created, deltas = text.get("created"), text.get("delta")
-        mid = tracker.id
+        mid, label = tracker.id, tracker.label
+        announced, pending = self.announced, self.pending
         message: Any = tracker.acc  # a MessageContent (no cast: this runs per delta)
         parts = message.parts
         for item in content:
             if item["type"] != "text":
                 continue
             index = item["index"]
-            view = TextSnapshot(mid, index, parts[index])
-            if index >= self.announced.get(tracker.label, 0):
-                self.announced[tracker.label] = index + 1
+            part, last = parts[index], self.last_text
+            if last is not None and last[0] is part:
+                view = last[1]
+            else:
+                view = TextSnapshot(mid, index, part)
+                self.last_text = (part, view)
+            if index >= announced.get(label, 0):
+                announced[label] = index + 1
                 for cb in created or ():
-                    self.pending.append((cb, (view,)))
+                    pending.append((cb, (view,)))
             if deltas:
                 body = item.get("text") or {}
+                annotations = body.get("annotations")
                 delta = TextDelta(mid, index, body.get("value") or "",
-                                  tuple(copy_of(body.get("annotations") or ())))
+                                  tuple(copy_of(annotations)) if annotations else ())
                 for cb in deltas:
-                    self.pending.append((cb, (delta, view)))
+                    pending.append((cb, (delta, view)))
 
     def step_delta(self, tracker: Tracker, items: Any) -> None:
         hooks = self.tool_call
         if not hooks:
             return
         created, deltas = hooks.get("created"), hooks.get("delta")
-        sid = tracker.id
+        sid, label = tracker.id, tracker.label
+        announced, pending = self.announced, self.pending
         details: Any = tracker.acc  # a StepDetails (no cast: this runs per delta)
         calls = details.calls
         for item in items:
             index = item["index"]
-            view = ToolCallSnapshot(sid, index, calls[index])
-            if index >= self.announced.get(tracker.label, 0):
-                self.announced[tracker.label] = index + 1
+            call, seen = calls[index], self.last_call
+            if seen is not None and seen[0] is call:
+                view = seen[1]
+            else:
+                view = ToolCallSnapshot(sid, index, call)
+                self.last_call = (call, view)
+            if index >= announced.get(label, 0):
+                announced[label] = index + 1
                 for cb in created or ():
-                    self.pending.append((cb, (view,)))
+                    pending.append((cb, (view,)))
             if deltas:
                 type_ = item["type"]
                 body = item.get(type_) or {}
+                outputs = body.get("outputs")
                 delta = ToolCallDelta(
                     sid, index, type_, item.get("id"), body.get("name"),
                     body.get("arguments") or body.get("input") or "",
-                    tuple(copy_of(body.get("outputs") or ())),
+                    tuple(copy_of(outputs)) if outputs else (),
                 )
                 for cb in deltas:
-                    self.pending.append((cb, (delta, view)))
+                    pending.append((cb, (delta, view)))
 
     # -- once-per-part bookkeeping ---------------------------------------- #
     def _announce_parts(self, tracker: Tracker) -> None:
