@@ -22,11 +22,10 @@ from typing import Any
 from runflow.adapters.recording import Recording
 from runflow.adapters.recording_feed import Feeder
 from runflow.conform.events import TappedEvent, entity_key, named_event, observed, tap_recording
-from runflow.conform.findings import Finding, Group
-from runflow.conform.grade import grade_events, judged, violation_finding
-from runflow.conform.grouping import Announcers, group
+from runflow.conform.findings import Group
+from runflow.conform.grade import Layers, grade_events
+from runflow.conform.grouping import group
 from runflow.conform.order import Order
-from runflow.conform.payload import Payloads
 from runflow.engine.definition import EntityTable, EventKind, Protocol
 from runflow.engine.flow import Flow
 from runflow.engine.jsonparse import has_non_finite
@@ -49,11 +48,10 @@ def grade_replay(replay: Any) -> list[Group]:
     return group(findings, events, flow.protocol.root)
 
 
-class Grader:
-    """The payload and order layers and the grouping's announcers, fed each event of a
+class Grader(Layers):
+    """The layers (:class:`~runflow.conform.grade.Layers`) fed each event of a
     recording as the flow takes it (see the module docstring); :meth:`groups` at the
-    end. Per rule, at most ``Limits.max_repeated_violations`` findings are kept (as
-    the flow keeps violations); the others are counted in :attr:`suppressed`.
+    end. A kept finding keeps the line of its event (the feeder's ``keep_line``).
 
     Most events are deltas, which only move the order layer's last event of their
     entity (and, in a numbered stream, its run of sequence numbers): they take a short
@@ -72,20 +70,12 @@ class Grader:
     """
 
     def __init__(self, flow: Flow, feeder: Feeder) -> None:
-        protocol = flow.protocol
-        self._flow = flow
+        super().__init__(flow, feeder.keep_line)
+        protocol = self.protocol
         self._feeder = feeder
-        self._protocol = protocol
-        self._payloads = Payloads(protocol)
-        self._order = Order(protocol, flow.limits)
-        self._announcers = Announcers(flow.limits)
-        self._found: tuple[list[Finding], list[Finding]] = ([], [])
-        self._keys: dict[int, str | None] = {}
         self._stream = 0
-        self._counts: dict[str, int] = {}
-        self._cap = flow.limits.max_repeated_violations
-        self._kinds = _bulk(protocol, self._order)
-        self._placed = _placed(protocol, self._order)
+        self._kinds = _bulk(protocol, self.order)
+        self._placed = _placed(protocol, self.order)
         if self._placed:
             self.sse_event = self._sse_placed  # type: ignore[method-assign]
         self._type_field = protocol.type_field or ""
@@ -95,8 +85,6 @@ class Grader:
         self._oid: str | None = None  # the id of the last delta that took it
         self._prefix = b""
         self._key = ""
-        self.suppressed = 0
-        """Findings past the cap of their rule, counted and not kept."""
 
     # -- the feeder's listener ------------------------------------------- #
     def sse_event(self, index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
@@ -108,16 +96,16 @@ class Grader:
                 if oid != self._oid:
                     self._short(oid, kind)
                 if self._prefix and raw.startswith(self._prefix):
-                    order = self._order
+                    order = self.order
                     last, key = order.last, self._key  # order.note, inlined: most events
                     if key in last or len(last) < order.limit:
                         last[key] = (name, index)  # type: ignore[assignment]
                     else:
                         order.note(key, name, index)  # type: ignore[arg-type]
                     return
-        self._see(observed(self._protocol, index, self._stream, name, raw, parsed))
+        self._see(observed(self.protocol, index, self._stream, name, raw, parsed))
         self._feeder.remember(index)
-        order = self._order
+        order = self.order
         self._plain = order.waiting is None and order.stream == self._stream
 
     def _sse_placed(self, index: int, name: str | None, raw: bytes | None,
@@ -140,9 +128,9 @@ class Grader:
                     else:
                         if at != self._at:
                             self._at = at
-                            self._key = entity_key(self._protocol, observed(
-                                self._protocol, index, self._stream, name, raw, parsed)) or ""
-                        order, key = self._order, self._key
+                            self._key = entity_key(self.protocol, observed(
+                                self.protocol, index, self._stream, name, raw, parsed)) or ""
+                        order, key = self.order, self._key
                         seen = order.seen  # order.note_next, inlined: most events
                         if key and seq == seen.high and seen.low < seq and not seen.others:
                             seen.high = seq + 1
@@ -152,9 +140,9 @@ class Grader:
                             else:
                                 order.note(key, named, index)
                             return
-        self._see(observed(self._protocol, index, self._stream, name, raw, parsed))
+        self._see(observed(self.protocol, index, self._stream, name, raw, parsed))
         self._feeder.remember(index)
-        order = self._order
+        order = self.order
         self._plain = order.waiting is None and order.stream == self._stream
 
     def _short(self, oid: str, kind: str) -> None:
@@ -173,55 +161,32 @@ class Grader:
             data = record.get("data") if "event" in record else record
         else:
             name, data = None, None
-        self._see(named_event(self._protocol, index, self._stream, name, data, raw))
+        self._see(named_event(self.protocol, index, self._stream, name, data, raw))
 
     def settle(self, violations: list[Violation]) -> None:
         """The grouping key of the event each violation names, while the feeder holds it."""
         for violation in violations:
             index = violation.index
-            if index in self._keys:
+            if index in self.keys:
                 continue
             entry = self._feeder.entry(index)
             if entry is not None:
                 name, raw, _offset, parsed = entry
-                event = observed(self._protocol, index, 0, name, raw, parsed)
-                self._keys[index] = entity_key(self._protocol, event)
-            elif self._last is not None and self._last.index == index:
-                self._keys[index] = entity_key(self._protocol, self._last)
+                event = observed(self.protocol, index, 0, name, raw, parsed)
+                self.keys[index] = entity_key(self.protocol, event)
+            elif self.last is not None and self.last.index == index:
+                self.keys[index] = entity_key(self.protocol, self.last)
 
     # -- the layers -------------------------------------------------------- #
-    _last: TappedEvent | None = None
-
     def _see(self, event: TappedEvent) -> None:
-        self._last = event  # a JSON line's violations are told after it
-        payloads, orders = self._found
-        for finding in self._payloads.see(event):
-            self._keep(finding, payloads)
-        for finding in self._order.see(event):
-            self._keep(finding, orders)
-        self._announcers.see(event)
+        self.see(event)
         if event.name == "done":
             self._stream += 1
-
-    def _keep(self, finding: Finding, into: list[Finding]) -> None:
-        count = self._counts.get(finding.rule, 0)
-        self._counts[finding.rule] = count + 1
-        if count >= self._cap:
-            self.suppressed += 1
-            return
-        into.append(finding)
-        self._feeder.keep_line(finding.index)
 
     def groups(self) -> list[Group]:
         """Every finding of the grammar, payload and order layers, grouped by root cause
         (call once, when the input ended)."""
-        for finding in self._order.end():
-            self._keep(finding, self._found[1])
-        flow, protocol = self._flow, self._protocol
-        found = [violation_finding(protocol, v, {}, keys=self._keys) for v in flow.violations]
-        found += judged(flow, [*self._found[0], *self._found[1]])
-        found.sort(key=lambda f: f.index if f.index is not None else 1 << 60)
-        return group(found, root=protocol.root, announcers=self._announcers)
+        return group(self.findings(), root=self.protocol.root, announcers=self.announcers)
 
 
 _STEPS = ("thread.run.step", "thread.run.step.delta")
