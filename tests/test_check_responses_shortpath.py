@@ -291,7 +291,7 @@ def _differences(folder: Path, blocks: Blocks) -> tuple[list[str], set[str]]:
 # --------------------------------------------------------------------------- #
 @pytest.fixture(autouse=True)
 def _keep_the_order_layer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("runflow.conform.recorded.Order", _KeptOrder)
+    monkeypatch.setattr("runflow.conform.grade.Order", _KeptOrder)  # the layers make it
 
 
 def test_the_short_path_gives_the_batch_findings_on_every_broken_delta(

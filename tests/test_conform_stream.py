@@ -36,6 +36,7 @@ from runflow.conform.events import HEAD, NAMED, TAIL
 from runflow.conform.report_html import report_html
 from runflow.conform.report_text import print_report
 from runflow.conform.runner import Report
+from runflow.conform.session import Bounds
 from runflow.conform.table import switches
 from runflow.engine.limits import Limits
 from runflow.testing import Server
@@ -233,8 +234,12 @@ def _conform_long(template: list[dict[str, Any]], deltas: int) -> tuple[Report, 
     try:
         tracemalloc.start()
         try:
+            # the stream passes the default cap (Bounds.stream_bytes, 16 MiB): a
+            # longer one is asked for, as --max-stream-bytes would
             report = conform(f"http://127.0.0.1:{server.server_address[1]}/v1",
-                             protocol="responses", scenarios=["text"], timeout=600)
+                             protocol="responses", scenarios=["text"],
+                             bounds=Bounds(timeout=600, scenario_seconds=600,
+                                           stream_bytes=64 * MIB))
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

@@ -1,11 +1,14 @@
 """Grade one flow's events: grammar (the flow's violations), payloads, order.
 
-:class:`FlowGrade` is ``runflow conform``'s grader: fed each event of a flow as it
-arrives (a :class:`~runflow.conform.events.Tap`'s ``see``), it runs the payload and
-order layers, the grouping's announcers and the consistency layer's final objects
-beside the flow, and keeps only what they need; :meth:`FlowGrade.findings` at the
-end gives what :func:`grade_events` gives over the list of every event, in the same
-order. :func:`grade_events` grades a list of events held anyway.
+:class:`Layers` are the payload and order layers and the grouping's announcers fed
+each event of a flow as it arrives, beside the flow, keeping only what they need;
+:meth:`Layers.findings` at the end gives what :func:`grade_events` gives over the
+list of every event, in the same order. Both graders are these layers:
+:class:`FlowGrade` (``runflow conform``: fed by a
+:class:`~runflow.conform.events.Tap`'s ``see``, with the consistency layer's final
+objects and what a scenario asks) and :class:`runflow.conform.recorded.Grader`
+(``runflow check``: fed by a recording's feeder). :func:`grade_events` grades a list
+of events held anyway.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from runflow.engine.violations import Violation
 from runflow.protocols.payload import Invariant
 from runflow.protocols.registry import row_of
 
-__all__ = ["FlowGrade", "Watch", "grade_events", "judged", "violation_finding",
+__all__ = ["FlowGrade", "Layers", "Watch", "grade_events", "judged", "violation_finding",
            "violation_key"]
 
 
@@ -104,66 +107,46 @@ class Watch:
             self.event = event
 
 
-class FlowGrade:
-    """The layers of one flow fed one event at a time (see the module docstring).
+class Layers:
+    """The payload and order layers and the grouping's announcers of one flow, fed one
+    event at a time (:meth:`see`), keeping only what their rules need; the grader of
+    ``runflow conform`` (:class:`FlowGrade`) and of ``runflow check``
+    (:class:`runflow.conform.recorded.Grader`) are both these layers.
 
-    It keeps, besides each layer's own bounded state: the findings, at most
+    Beside each layer's own bounded state it keeps the findings, at most
     ``Limits.max_repeated_violations`` per rule (the others counted in
-    :attr:`suppressed`); the grouping key of each event a violation names, worked
-    out while it is the last event; the protocol's event names seen and the
-    invariants checked (which rules the flow exercised); and the :class:`Watch` es a
-    scenario set. ``window`` (the tap's) is told which events a finding names."""
+    :attr:`suppressed`), and the grouping key of each event a violation names
+    (:attr:`keys`, filled by the grader that knows when a violation came).
+    ``mark`` is told the index of each event a kept finding names (a report's
+    window of events, a recording's lines)."""
 
-    def __init__(self, flow: Flow, window: Window | None = None) -> None:
-        protocol = flow.protocol
-        self._flow = flow
-        self._protocol = protocol
-        self.window = window
-        self.payloads = Payloads(protocol)
-        self.order = Order(protocol, flow.limits)
+    def __init__(self, flow: Flow, mark: Callable[[int | None], None] | None = None) -> None:
+        self.flow = flow
+        self.protocol = flow.protocol
+        self.payloads = Payloads(self.protocol)
+        self.order = Order(self.protocol, flow.limits)
         self.announcers = Announcers(flow.limits)
-        self.finals = FinalObjects(protocol, flow.limits)
-        self.watches: list[Watch] = []
-        self.names: set[str] = set()
-        """The protocol's event names (and its order rows') that came."""
-        self.applied: set[str] = set()
-        """The invariant ids some event was checked against."""
         self.suppressed = 0
         """Findings past the cap of their rule, counted and not kept."""
-        self._known = frozenset(protocol.routes) | {
-            r.event for r in expectations_for(protocol) if isinstance(r, (Follows, Next))}
-        self._invariants: dict[str, list[Invariant]] = {}
-        for row in row_of(protocol).invariants:
-            self._invariants.setdefault(row.entity, []).append(row)
+        self.keys: dict[int, str | None] = {}
+        """Event index -> the grouping key of the event, for the violations naming it."""
+        self.last: TappedEvent | None = None
+        """The last event seen."""
+        self._mark = mark
         self._found: tuple[list[Finding], list[Finding]] = ([], [])
         self._counts: dict[str, int] = {}
         self._cap = flow.limits.max_repeated_violations
-        self._keys: dict[int, str | None] = {}
-        self._mark = len(flow.violations)
-        self._last: TappedEvent | None = None
         self._ended = False
 
     def see(self, event: TappedEvent) -> None:
-        """One event, before the flow processes it."""
-        self._settle()  # the violations the event before got
-        self._last = event
+        """One event through the payload and order layers and the announcers."""
+        self.last = event
         payloads, orders = self._found
         for finding in self.payloads.see(event):
             self._keep(finding, payloads)
         for finding in self.order.see(event):
             self._keep(finding, orders)
         self.announcers.see(event)
-        self.finals.see(event)
-        name = event.name
-        if name is not None and name in self._known:
-            self.names.add(name)
-        found = carried(self._protocol, event)
-        if found is not None:
-            for row in self._invariants.get(found.kind, ()):
-                if found.state in row.expect and (row.events is None or name in row.events):
-                    self.applied.add(row.id)
-        for watch in self.watches:
-            watch.see(event)
 
     def _keep(self, finding: Finding, into: list[Finding]) -> None:
         count = self._counts.get(finding.rule, 0)
@@ -172,33 +155,81 @@ class FlowGrade:
             self.suppressed += 1
             return
         into.append(finding)
-        if self.window is not None:
-            self.window.mark(finding.index)
-
-    def _settle(self) -> None:
-        """The grouping key of the event each new violation names (the last event,
-        which the flow was processing), and its place in the window."""
-        violations = self._flow.violations
-        if len(violations) < self._mark:
-            self._mark = len(violations)
-        last = self._last
-        for violation in violations[self._mark:]:
-            index = violation.index
-            if index not in self._keys and last is not None and last.index == index:
-                self._keys[index] = entity_key(self._protocol, last)
-            if self.window is not None:
-                self.window.mark(index)
-        self._mark = len(violations)
+        if self._mark is not None:
+            self._mark(finding.index)
 
     def findings(self) -> list[Finding]:
-        """Every finding of the grammar, payload and order layers (the input ended:
-        the order layer's end is taken once)."""
-        self._settle()
+        """Every finding of the grammar, payload and order layers, by index (the input
+        ended: the order layer's end is taken once)."""
         if not self._ended:
             self._ended = True
             for finding in self.order.end():
                 self._keep(finding, self._found[1])
-        flow, protocol = self._flow, self._protocol
-        found = [violation_finding(protocol, v, {}, keys=self._keys) for v in flow.violations]
+        flow, protocol = self.flow, self.protocol
+        found = [violation_finding(protocol, v, {}, keys=self.keys) for v in flow.violations]
         found += judged(flow, [*self._found[0], *self._found[1]])
         return sorted(found, key=lambda f: (f.index if f.index is not None else 1 << 60))
+
+
+class FlowGrade(Layers):
+    """The layers of one flow of ``runflow conform`` (see the module docstring).
+
+    Besides :class:`Layers`, it keeps the consistency layer's final objects, the
+    protocol's event names seen and the invariants checked (which rules the flow
+    exercised), and the :class:`Watch` es a scenario set; it works out the grouping
+    key of each event a violation names while it is the last event. ``window`` (the
+    tap's) is told which events a finding or a violation names."""
+
+    def __init__(self, flow: Flow, window: Window | None = None) -> None:
+        super().__init__(flow, window.mark if window is not None else None)
+        protocol = self.protocol
+        self.window = window
+        self.finals = FinalObjects(protocol, flow.limits)
+        self.watches: list[Watch] = []
+        self.names: set[str] = set()
+        """The protocol's event names (and its order rows') that came."""
+        self.applied: set[str] = set()
+        """The invariant ids some event was checked against."""
+        self._known = frozenset(protocol.routes) | {
+            r.event for r in expectations_for(protocol) if isinstance(r, (Follows, Next))}
+        self._invariants: dict[str, list[Invariant]] = {}
+        for row in row_of(protocol).invariants:
+            self._invariants.setdefault(row.entity, []).append(row)
+        self._settled = len(flow.violations)
+
+    def see(self, event: TappedEvent) -> None:
+        """One event, before the flow processes it."""
+        self._settle()  # the violations the event before got
+        super().see(event)
+        self.finals.see(event)
+        name = event.name
+        if name is not None and name in self._known:
+            self.names.add(name)
+        found = carried(self.protocol, event)
+        if found is not None:
+            for row in self._invariants.get(found.kind, ()):
+                if found.state in row.expect and (row.events is None or name in row.events):
+                    self.applied.add(row.id)
+        for watch in self.watches:
+            watch.see(event)
+
+    def _settle(self) -> None:
+        """The grouping key of the event each new violation names (the last event,
+        which the flow was processing), and its place in the window."""
+        violations = self.flow.violations
+        if len(violations) < self._settled:
+            self._settled = len(violations)
+        last = self.last
+        for violation in violations[self._settled:]:
+            index = violation.index
+            if index not in self.keys and last is not None and last.index == index:
+                self.keys[index] = entity_key(self.protocol, last)
+            if self.window is not None:
+                self.window.mark(index)
+        self._settled = len(violations)
+
+    def findings(self) -> list[Finding]:
+        """Every finding of the grammar, payload and order layers (see
+        :meth:`Layers.findings`)."""
+        self._settle()
+        return super().findings()

@@ -36,6 +36,7 @@ from runflow.conform.session import (
     Probe,
     Refused,
     Session,
+    bounded_client,
 )
 from runflow.protocols.registry import REGISTRY, registered
 
@@ -227,15 +228,18 @@ def conform(base_url: str, *, protocol: str = "assistants", api_key: str = "runf
             model: str = "gpt-4o-mini", scenarios: Sequence[str] | None = None,
             headers: Mapping[str, str] | None = None, timeout: float = 60.0,
             client: openai.OpenAI | None = None, bounds: Bounds | None = None) -> Report:
-    """Grade the server at ``base_url`` (what ``openai.OpenAI(base_url=...)`` takes).
-    ``protocol="responses-ws"`` grades its WebSocket mode at ``/responses`` under it,
-    held to ``bounds`` (default: :class:`Bounds` with ``timeout``)."""
+    """Grade the server at ``base_url`` (what ``openai.OpenAI(base_url=...)`` takes),
+    every answer held to ``bounds`` (default: :class:`Bounds` with ``timeout``): the
+    client made when none is given is :func:`~runflow.conform.session.bounded_client`
+    (as ``runflow conform`` makes it), each scenario's deadline starting with it; a
+    ``client`` given is used as it is. ``protocol="responses-ws"`` grades the
+    WebSocket mode at ``/responses`` under it, held to the same bounds."""
     if protocol not in (*conform_protocols(), WEBSOCKET):
         raise ValueError(f"unknown protocol {protocol!r}; known: "
                          f"{', '.join((*conform_protocols(), WEBSOCKET))}")
+    bounds = bounds or Bounds(timeout=timeout)
     if protocol == WEBSOCKET:
-        return _conform_websocket(base_url, api_key, model, scenarios, headers,
-                                  bounds or Bounds(timeout=timeout))
+        return _conform_websocket(base_url, api_key, model, scenarios, headers, bounds)
     catalogue = scenarios_for(protocol)
     names = {s.name for s in catalogue}
     unknown = [n for n in scenarios or () if n not in names]
@@ -243,14 +247,18 @@ def conform(base_url: str, *, protocol: str = "assistants", api_key: str = "runf
         raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; known: "
                          f"{', '.join(s.name for s in catalogue)}")
     chosen = [s for s in catalogue if not scenarios or s.name in scenarios]
-    client = client or openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0,
-                                     timeout=timeout, default_headers=dict(headers or {}))
+    transport = None
+    if client is None:
+        client, transport = bounded_client(base_url, api_key=api_key,
+                                           headers=dict(headers or {}), bounds=bounds)
     session = Session(client)
     start = time.monotonic()
     results: list[ScenarioResult] = []
     could_not_run = None
     try:
         for scenario in chosen:
+            if transport is not None:
+                transport.restart()
             results.append(_run_one(session, scenario, model))
     except CouldNotRun as exc:
         could_not_run = str(exc)
