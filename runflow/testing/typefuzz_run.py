@@ -9,8 +9,8 @@ from every stream, not only the first ones, and the parts are merged in chunk or
 the report does not depend on ``jobs``.
 
 Ctrl-C stops a run the way ``stop_after`` does: no new chunk starts, the chunks
-already running in the workers finish (the workers ignore SIGINT), and the report
-covers the inputs run. A second Ctrl-C aborts.
+already running finish (the workers ignore SIGINT), and the report covers the
+inputs run. A second Ctrl-C aborts.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from __future__ import annotations
 import multiprocessing
 import random
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Final
+from types import FrameType
+from typing import Any, Final
 
 from runflow.testing.typefuzz import Corpus, Runner, new_report, picks
 from runflow.testing.typefuzz_report import TypeFuzzReport
@@ -60,6 +62,31 @@ def _chunk(start: int, numbers: Sequence[int]) -> TypeFuzzReport:
     return part
 
 
+class _CtrlC:
+    """While a run is under way in the main thread, the first SIGINT only sets
+    :attr:`pressed` (the run then stops taking chunks); a second one raises
+    ``KeyboardInterrupt`` as usual. A flag, not an exception: an exception could
+    land anywhere (inside ``pool.submit``, between a chunk's end and its count)."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._before: Any = None
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._before = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._before is not None:
+            signal.signal(signal.SIGINT, self._before)
+
+
 def run_parallel(corpus: Corpus, budget: int, seed: int = 0, *, jobs: int = 1,
                  progress: Callable[[int, int, TypeFuzzReport], None] | None = None,
                  memory_every: int = MEMORY_EVERY, stop_after: float | None = None,
@@ -82,44 +109,35 @@ def run_parallel(corpus: Corpus, budget: int, seed: int = 0, *, jobs: int = 1,
         if progress is not None:
             progress(so_far.inputs, len(chosen), so_far)
 
-    interrupted = False
+    with _CtrlC() as ctrl_c:
+        def late() -> bool:
+            return ctrl_c.pressed or (stop_after is not None
+                                      and time.monotonic() - began > stop_after)
 
-    def late() -> bool:
-        return interrupted or (stop_after is not None
-                               and time.monotonic() - began > stop_after)
-
-    if jobs <= 1:
-        _start(corpus, memory_every)
-        for start in order:
-            if late():
-                break
-            try:
-                took(start, _chunk(start, chosen[start:start + chunk]))
-            except KeyboardInterrupt:  # the chunk under way is left out
-                interrupted = True
-    else:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
-                                 initargs=(corpus, memory_every)) as pool:
-            waiting = list(reversed(order))
-            running: dict[Future[TypeFuzzReport], int] = {}
-            while waiting or running:
-                # one chunk per process at a time: a run past stop_after waits
-                # only for the chunks already running
-                while waiting and len(running) < jobs and not late():
-                    start = waiting.pop()
-                    running[pool.submit(_chunk, start, chosen[start:start + chunk])] = start
-                if not running:
+        if jobs <= 1:
+            _start(corpus, memory_every)
+            for start in order:
+                if late():
                     break
-                try:
+                took(start, _chunk(start, chosen[start:start + chunk]))
+        else:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
+                                     initargs=(corpus, memory_every)) as pool:
+                waiting = list(reversed(order))
+                running: dict[Future[TypeFuzzReport], int] = {}
+                while waiting or running:
+                    # one chunk per process at a time: a run past stop_after (or
+                    # Ctrl-C) waits only for the chunks already running
+                    while waiting and len(running) < jobs and not late():
+                        start = waiting.pop()
+                        running[pool.submit(_chunk, start,
+                                            chosen[start:start + chunk])] = start
+                    if not running:
+                        break
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                except KeyboardInterrupt:
-                    if interrupted:
-                        raise
-                    interrupted = True
-                    continue
-                for future in finished:
-                    took(running.pop(future), future.result())
+                    for future in finished:
+                        took(running.pop(future), future.result())
     report = new_report(corpus, len(chosen))
     for start in sorted(parts):
         report.merge(parts[start])
