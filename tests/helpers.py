@@ -8,7 +8,7 @@ from typing import Any
 
 from runflow import RunFlow
 
-__all__ = ["feed_all", "shortest_path"]
+__all__ = ["feed_all", "shortest_path", "websocket_turn"]
 
 
 def feed_all(events: Iterable[Any], flow: RunFlow | None = None, *, close: bool = False,
@@ -41,3 +41,25 @@ def shortest_path(lookup: Mapping[tuple[str, str], str], start: str,
                 seen.add(dest)
                 todo.append((dest, [*path, (event, dest)]))
     raise AssertionError(f"{target!r} is unreachable from {start!r}")
+
+
+def websocket_turn(client: Any, **create: Any) -> tuple[list[Any], Any]:
+    """One WebSocket ``response.create`` on a connection of its own (the real client's
+    ``client.responses.connect()``): its events to the terminal one (or an error),
+    and the closed ``ConnectionFlow`` that checked both directions."""
+    from runflow.protocols.responses.websocket import ConnectionFlow
+
+    flow = ConnectionFlow()
+    body: Any = {"type": "response.create", "model": "gpt-4o", **create}
+    events = []
+    with client.responses.connect() as conn:
+        conn.send(body)
+        flow.send(body)
+        while True:
+            event = conn.recv()
+            events.append(event)
+            flow.receive(event)
+            if event.type in ("response.completed", "response.failed", "error"):
+                break
+    flow.close()
+    return events, flow

@@ -11,8 +11,8 @@ from typing import Any
 
 import openai
 import pytest
+from helpers import websocket_turn
 
-from runflow.protocols.responses.websocket import ConnectionFlow
 from runflow.server.websocket_runner import WebSocketServer
 
 pytest.importorskip("websockets")
@@ -27,24 +27,6 @@ def server() -> Iterator[WebSocketServer]:
         yield running
 
 
-def _turn(client: openai.OpenAI, **create: Any) -> tuple[list[Any], ConnectionFlow]:
-    """One WebSocket create, its events to the terminal one (or an error), checked."""
-    flow = ConnectionFlow()
-    body = {"type": "response.create", "model": "gpt-4o", **create}
-    events = []
-    with client.responses.connect() as conn:
-        conn.send(body)
-        flow.send(body)
-        while True:
-            event = conn.recv()
-            events.append(event)
-            flow.receive(event)
-            if event.type in ("response.completed", "response.failed", "error"):
-                break
-    flow.close()
-    return events, flow
-
-
 def test_a_websocket_turn_continues_from_a_response_stored_over_rest(
         server: WebSocketServer) -> None:
     with openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0) as client:
@@ -54,7 +36,7 @@ def test_a_websocket_turn_continues_from_a_response_stored_over_rest(
         assert first.status == "completed" and calls
         outputs = [{"type": "function_call_output", "call_id": c.call_id, "output": "42"}
                    for c in calls]
-        events, flow = _turn(client, previous_response_id=first.id, input=outputs,
+        events, flow = websocket_turn(client, previous_response_id=first.id, input=outputs,
                              tools=TOOLS)
     final = events[-1]
     assert final.type == "response.completed", events[-1]
@@ -67,7 +49,7 @@ def test_a_response_created_over_rest_with_store_false_is_not_found(
         server: WebSocketServer) -> None:
     with openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0) as client:
         first = client.responses.create(model="gpt-4o", input="hi", store=False)
-        events, flow = _turn(client, previous_response_id=first.id, input="more")
+        events, flow = websocket_turn(client, previous_response_id=first.id, input="more")
     assert [e.type for e in events] == ["error"]
     assert events[0].error.code == "previous_response_not_found"
     assert flow.errors_only == [] and len(flow.errors) == 1
@@ -77,6 +59,6 @@ def test_an_unknown_or_malformed_previous_response_id_is_still_not_found(
         server: WebSocketServer) -> None:
     with openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0) as client:
         for previous in ("resp_nowhere", ["resp_x"], 5):
-            events, _ = _turn(client, previous_response_id=previous, input="more")
+            events, _ = websocket_turn(client, previous_response_id=previous, input="more")
             assert [(e.type, e.error.code) for e in events] == [
                 ("error", "previous_response_not_found")], previous

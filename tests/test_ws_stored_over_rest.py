@@ -14,8 +14,8 @@ from typing import Any
 
 import openai
 import pytest
+from helpers import websocket_turn
 
-from runflow.protocols.responses.websocket import ConnectionFlow
 from runflow.server.websocket_runner import WebSocketServer
 
 pytest.importorskip("websockets")
@@ -35,21 +35,8 @@ def _client(server: WebSocketServer) -> openai.OpenAI:
 
 
 def _turn(client: openai.OpenAI, **create: Any) -> list[Any]:
-    """One WebSocket create on a connection of its own, its events to the terminal one
-    (or an error); the connection's frames check clean."""
-    flow = ConnectionFlow()
-    body: Any = {"type": "response.create", "model": "gpt-4o", **create}
-    events = []
-    with client.responses.connect() as conn:
-        conn.send(body)
-        flow.send(body)
-        while True:
-            event = conn.recv()
-            events.append(event)
-            flow.receive(event)
-            if event.type in ("response.completed", "response.failed", "error"):
-                break
-    flow.close()
+    """One WebSocket create on a connection of its own; the frames check clean."""
+    events, flow = websocket_turn(client, **create)
     assert flow.violations == []
     return events
 
