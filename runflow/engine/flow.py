@@ -35,6 +35,7 @@ from pydantic_core import from_json
 
 from runflow.engine.accumulator import shorten
 from runflow.engine.checkpoint import dump_flow, load_flow
+from runflow.engine.construct import construct
 from runflow.engine.core import BadData, Rejected, describe_bug
 from runflow.engine.definition import EventKind
 from runflow.engine.deltas import Deltas
@@ -334,4 +335,4 @@ class Flow(Recovery, Deltas, StreamSteps):
         from openai.types.shared import ErrorObject  # the SDK's types load when first built
 
         body = self._s.error
-        return ErrorObject.construct(**body) if body is not None else None
+        return construct(ErrorObject, body) if body is not None else None

@@ -44,6 +44,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
+from runflow.engine.construct import clash_free, construct
+
 __all__ = ["as_is", "bound_to_fail", "failed_fields", "lenient_model"]
 
 _UNIONS = (Union, types.UnionType)
@@ -165,7 +167,7 @@ def lenient_model(model: type[BaseModel], wire: dict[str, Any], failed: Iterable
     plan = _plan(model)
     fields = plan.fields
     if fields is None:
-        return model.construct(**{k: keep(v) for k, v in wire.items()})
+        return construct(model, {k: keep(v) for k, v in wire.items()})
     infos = plan.infos
     bad = set(failed)
     good = {k: v for k, v in wire.items() if v is not None and k in infos and k not in bad}
@@ -177,7 +179,7 @@ def lenient_model(model: type[BaseModel], wire: dict[str, Any], failed: Iterable
             for name in failed_fields(exc):
                 good.pop(name, None)
     else:  # a field that validates differently alone: cannot happen without validators
-        return model.construct(**{k: keep(v) for k, v in wire.items()})
+        return construct(model, {k: keep(v) for k, v in wire.items()})
     values = typed.__dict__  # every field: validated, or None (filled below)
     fields_set = set(good)
     extra: dict[str, Any] = {}
@@ -231,7 +233,8 @@ def _construct(value: Any, annotation: Any, meta: tuple[Any, ...] = (), *,
         return [_construct(item, args[0]) for item in value] if args else value
     if kind is dict and origin in _UNIONS:
         return _union(value, annotation, meta, failed)
-    return construct_type(value=value, type_=annotation, metadata=list(meta) or None)
+    return construct_type(value=clash_free(value), type_=annotation,
+                          metadata=list(meta) or None)
 
 
 def _union(value: dict[str, Any], union: Any, meta: tuple[Any, ...], failed: bool) -> Any:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from runflow.engine.accumulator import JSON
+from runflow.engine.construct import clash_free, construct
 from runflow.engine.entities import copy_of
 from runflow.protocols.assistants.content import Part
 from runflow.protocols.assistants.content import ToolCall as _Call
@@ -65,7 +66,7 @@ class TextSnapshot:
         """The SDK's ``Text`` for this part, built now."""
         from openai.types.beta.threads import Text
 
-        return Text.construct(**copy_of(self._part.wire()["text"]))
+        return construct(Text, copy_of(self._part.wire()["text"]))
 
     def __repr__(self) -> str:
         return f"TextSnapshot({self.message_id}[{self.index}], value={self.value!r})"
@@ -132,7 +133,8 @@ class ToolCallSnapshot:
         from openai._models import construct_type
         from openai.types.beta.threads.runs import ToolCall
 
-        return cast(ToolCall, construct_type(type_=ToolCall, value=copy_of(self._call.wire())))
+        return cast(ToolCall, construct_type(type_=ToolCall,
+                                             value=clash_free(copy_of(self._call.wire()))))
 
     def __repr__(self) -> str:
         return (

@@ -40,6 +40,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from runflow.engine.construct import clash_free, construct
 from runflow.engine.entities import copy_of
 
 __all__ = ["Tags", "UnknownItem", "item_model", "item_tags", "tags_of", "typed_by_tag",
@@ -304,7 +305,7 @@ def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, A
             values.update({name: [] for name in given})  # set (``exclude_unset`` keeps
             # them), filled below
             values.update({name: [] for name in long})
-            typed = BaseModel.model_construct.__func__(model, None, **values)  # type: ignore[attr-defined]
+            typed = construct(model, values, pydantic=True)
         if (flat is not None and len(plan.built) < _BUILT_MAX
                 and all(type(v) in _KEPT for v in typed.__dict__.values())
                 and not typed.__pydantic_extra__):
@@ -351,5 +352,5 @@ def _build_fields(plan: _Plan, wire: dict[str, Any], bad: set[str], given: dict[
         else:
             from openai._models import construct_type
 
-            values[name] = construct_type(value=copy_of(value), type_=annotation)
+            values[name] = construct_type(value=clash_free(copy_of(value)), type_=annotation)
     return values
