@@ -309,7 +309,14 @@ CASES: tuple[Case, ...] = (
 _ROUND2 = "tests/test_hostile_round2.py::"
 _CLI = "tests/test_cli_hostile.py::"
 _DRIVE = "tests/test_drive.py::"
+_KEYS = "tests/test_hostile_keys.py::"
 PROVED_ELSEWHERE: tuple[Proof, ...] = (
+    Proof("types", "a key named like a builder's argument",
+          "`_fields_set`, `cls` or `_BaseModel__cls` in a Responses item or an Assistants "
+          "run or error object that fails the SDK's validation",
+          "the snapshot reads (`flow.output`, `flow.run`, `flow.error`), the key kept as an "
+          "extra field",
+          _KEYS + "test_a_responses_item_that_fails_validation_keeps_the_key_as_an_extra"),
     Proof("cli", "stdin closed", "`runflow check -` with fd 0 closed",
           "exit 2, one line: `-: standard input is closed`",
           _CLI + "test_check_with_stdin_closed"),
