@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import queue
+import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import IO, Any
 
 from runflow import RunFlow
 
-__all__ = ["feed_all", "shortest_path", "websocket_turn"]
+__all__ = ["feed_all", "lines_of", "shortest_path", "websocket_turn"]
 
 
 def feed_all(events: Iterable[Any], flow: RunFlow | None = None, *, close: bool = False,
@@ -63,3 +66,17 @@ def websocket_turn(client: Any, **create: Any) -> tuple[list[Any], Any]:
                 break
     flow.close()
     return events, flow
+
+
+def lines_of(stream: IO[bytes]) -> queue.Queue[str]:
+    """The lines a process writes, as they come (read by a thread of their own);
+    ``""`` after the last."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in io.TextIOWrapper(stream, encoding="utf-8"):
+            lines.put(line)
+        lines.put("")  # the end
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines

@@ -11,12 +11,12 @@ import os
 import queue
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
 from conftest import recordings_dir
+from helpers import lines_of
 
 from runflow.adapters.recording import DEMO_STREAM, Recording
 from runflow.cli.watch.live import LINES_TAIL, TEXT_TAIL, tail_lines, tail_text
@@ -97,19 +97,6 @@ def test_standard_input_is_played_as_read_once_its_protocol_is_told() -> None:
     assert small.protocol == "assistants"
 
 
-def _lines_of(stream: IO[bytes]) -> queue.Queue[str]:
-    """The lines a process writes, as they come (read by a thread of their own)."""
-    lines: queue.Queue[str] = queue.Queue()
-
-    def read() -> None:
-        for line in io.TextIOWrapper(stream, encoding="utf-8"):
-            lines.put(line)
-        lines.put("")  # the end
-
-    threading.Thread(target=read, daemon=True).start()
-    return lines
-
-
 def _next(lines: queue.Queue[str], seconds: float = 120) -> str:
     """The next line (the wait is a guard against a hang, not a timing check)."""
     try:
@@ -127,7 +114,7 @@ def test_a_live_pipe_is_shown_as_it_arrives(tmp_path: Path) -> None:
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=False,
                           env=env) as process:
         assert process.stdin is not None and process.stdout is not None
-        lines = _lines_of(process.stdout)
+        lines = lines_of(process.stdout)
         first = HEAD + b"".join(_delta(n) for n in range(40))  # past the 4 KiB it sniffs
         process.stdin.write(first)
         process.stdin.flush()

@@ -10,12 +10,12 @@ import os
 import queue
 import subprocess
 import sys
-import threading
 import tracemalloc
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
+from helpers import lines_of
 
 from runflow import RunFlow
 from runflow.engine.limits import Limits
@@ -38,19 +38,6 @@ def _stream(fmt: str) -> bytes:
         return b"".join(json.dumps({"event": e, "data": d}).encode() + b"\n" for e, d in EVENTS)
     return b"".join(f"event: {e}\ndata: {d if isinstance(d, str) else json.dumps(d)}\n\n"
                     .encode() for e, d in EVENTS)
-
-
-def _lines_of(stream: IO[bytes]) -> queue.Queue[str]:
-    """The lines a process writes, as they come (read by a thread of their own)."""
-    lines: queue.Queue[str] = queue.Queue()
-
-    def read() -> None:
-        for line in io.TextIOWrapper(stream, encoding="utf-8"):
-            lines.put(line)
-        lines.put("")  # the end
-
-    threading.Thread(target=read, daemon=True).start()
-    return lines
 
 
 def _next(lines: queue.Queue[str]) -> str:
@@ -77,7 +64,7 @@ def test_the_first_event_of_a_slow_pipe_is_shown_before_the_input_ends(
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
     assert process.stdin is not None and process.stdout is not None
     try:
-        lines = _lines_of(process.stdout)
+        lines = lines_of(process.stdout)
         for at in range(0, first, 5):  # the first event, a few bytes at a time
             process.stdin.write(data[at:min(at + 5, first)])
             process.stdin.flush()
