@@ -79,4 +79,6 @@ def test_an_assistants_error_event_with_the_key_reads(key: str) -> None:
 def test_clash_free_copies_only_what_holds_such_a_key() -> None:
     plain = {"a": 1, "b": "x"}
     assert clash_free(plain) is plain
+    nested = {"a": [{"b": {"c": 1}}], "d": {"e": [2]}}
+    assert clash_free(nested) is nested
     assert clash_free({"a": [{"cls": 1, "b": 2}], "_fields_set": 3}) == {"a": [{"b": 2}]}

@@ -45,12 +45,22 @@ def construct(model: type[M], values: dict[str, Any], *, pydantic: bool = False)
 
 def clash_free(value: Any) -> Any:
     """``value`` with every object key that names a construct parameter left out, at
-    any depth (``value`` itself when it holds none: the walk copies nothing)."""
+    any depth; ``value`` itself when no object in it holds such a key (the common
+    case costs one read-only walk, no copy)."""
+    return _without_clashes(value) if _clashes(value) else value
+
+
+def _clashes(value: Any) -> bool:
     if type(value) is dict:
-        if ARGUMENT_NAMES.isdisjoint(value) and not any(
-                type(v) in (dict, list) for v in value.values()):
-            return value
-        return {k: clash_free(v) for k, v in value.items() if k not in ARGUMENT_NAMES}
+        return not ARGUMENT_NAMES.isdisjoint(value) or any(map(_clashes, value.values()))
     if type(value) is list:
-        return [clash_free(v) for v in value]
+        return any(map(_clashes, value))
+    return False
+
+
+def _without_clashes(value: Any) -> Any:
+    if type(value) is dict:
+        return {k: _without_clashes(v) for k, v in value.items() if k not in ARGUMENT_NAMES}
+    if type(value) is list:
+        return [_without_clashes(v) for v in value]
     return value
