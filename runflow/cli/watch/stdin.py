@@ -17,7 +17,8 @@ timestamp as a file is (that one is not read yet). A live stream is thus shown a
 its own pace; a file piped in, at the pace of its timestamps.
 
 An input that ends before its protocol is told is small, and is played as a file
-held in memory (:class:`~runflow.adapters.recording.Recording`) is.
+held in memory (:class:`~runflow.adapters.recording.Recording`) is, with the same
+cap on a JSON line (the flow's ``Limits.max_event_bytes``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
-from runflow.cli.watch.pace import MAX_PAUSE, Block, stream_blocks
+from runflow.cli.watch.pace import MAX_PAUSE, Block, blocks, feed_block, play, stream_blocks
 
 if TYPE_CHECKING:
     from runflow.adapters.recording import Format, Recording
@@ -110,19 +111,24 @@ def open_stdin(stream: BinaryIO | None, clock: Callable[[], float] = time.monoto
                 return Piped(*told, head, stream, CHUNK, started)
 
 
-def play_piped(piped: Piped, flow: Flow, speed: float, sleep: Callable[[float], None],
-               clock: Callable[[], float]) -> None:
+def play_piped(piped: Piped | Recording, flow: Flow, speed: float,
+               sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
     """Feed standard input into ``flow`` as it is read (see the module docstring): an
     event whose timestamp is ``t`` seconds after the first one's is due ``t / speed``
     seconds after reading began, and waits only if it came earlier; a wait is never
     longer than :data:`~runflow.cli.watch.pace.MAX_PAUSE` (the due times after it move
-    by what it was shortened)."""
+    by what it was shortened). An input :func:`open_stdin` read whole (a
+    :class:`~runflow.adapters.recording.Recording`) is played as a file held in memory."""
+    most = flow.limits.max_event_bytes  # the longest JSON line held
+    if not isinstance(piped, Piped):
+        play(flow, blocks(piped, most), speed, sleep)
+        return
     flow.begin_stream()
     origin: float | None = None
     before = 0.0  # the time of the latest timestamp, from the first
     anchor = piped.started
     block: Block
-    for block in stream_blocks(piped.format, piped.chunks(), flow.limits.max_event_bytes):
+    for block in stream_blocks(piped.format, piped.chunks(), most):
         item, stamp = block
         if stamp is not None:
             if origin is None:
@@ -135,8 +141,5 @@ def play_piped(piped: Piped, flow: Flow, speed: float, sleep: Callable[[float], 
                     wait = MAX_PAUSE
                 if wait > 0:
                     sleep(wait)
-        if isinstance(item, bytes):
-            flow.feed_sse(item)
-        else:
-            flow.feed(item if item is not None else {"data": None})
+        feed_block(flow, item)
     flow.close()
