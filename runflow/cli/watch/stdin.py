@@ -3,7 +3,7 @@
 The main use is a live pipe (``curl -N ... | runflow watch -``), so nothing waits for
 the end of the input: :func:`open_stdin` reads only until the stream's format and
 protocol can be told (its first event a protocol claims is whole, as
-:func:`~runflow.adapters.recording.sniff_head` says: the first line of a short live
+:func:`~runflow.adapters.recording.sniff_head` says, part by part: the first line of a short live
 stream is shown as soon as it comes; at most its first 64 KiB), then
 :func:`play_piped` feeds each event to the flow as it arrives, reading what the pipe
 has (``read1``), never more than a chunk ahead. A JSON line is held until its line
@@ -89,12 +89,12 @@ def open_stdin(stream: BinaryIO | None, clock: Callable[[], float] = time.monoto
     protocol claims is whole); all of it as a :class:`Recording` when it ends first.
     Raises :class:`~runflow.adapters.recording.RecordingError` as reading a file
     does."""
-    from runflow.adapters.recording import CHUNK, RecordingError, read_recording, sniff_head
+    from runflow.adapters.recording import CHUNK, HeadSniffer, RecordingError, read_recording
 
     if stream is None:
         raise RecordingError("-: standard input is closed")
     started = clock()
-    head = b""
+    sniffer = HeadSniffer()  # each part looked at once: a pipe of short lines is linear
     while True:
         try:
             part = _read_some(stream, CHUNK)
@@ -102,13 +102,10 @@ def open_stdin(stream: BinaryIO | None, clock: Callable[[], float] = time.monoto
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise RecordingError(f"-: cannot read standard input ({reason})") from None
         if not part:  # all of it: read as a file held in memory is
-            return read_recording("-", stdin=io.BytesIO(head))
-        head += part
-        # what tells them is whole only at a line break (or when detection reads no more)
-        if b"\n" in part or b"\r" in part or len(head) >= SNIFF_BYTES:
-            told = sniff_head(head)
-            if told is not None:
-                return Piped(*told, head, stream, CHUNK, started)
+            return read_recording("-", stdin=io.BytesIO(sniffer.head))
+        told = sniffer.add(part)
+        if told is not None:
+            return Piped(*told, sniffer.head, stream, CHUNK, started)
 
 
 def play_piped(piped: Piped | Recording, flow: Flow, speed: float,
