@@ -386,7 +386,7 @@ class _Connection:
                                                             "response.completed"):
                     await self._steered(active, event["sequence_number"])
                     return
-                if written and active.stored is not None:
+                if written and active.stored is not None:  # (response.created made it)
                     active.stored.write(event)
                 written += 1
                 if kind == "response.output_item.done":
