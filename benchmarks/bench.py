@@ -527,6 +527,14 @@ def marked(value: float | None, ok: Callable[[float], bool], width: int = 6) -> 
     return f"{value:>{width}.2f} {verdict(ok(value))}"
 
 
+def at_most(limit: float) -> Callable[[float], bool]:
+    return lambda value: value <= limit
+
+
+def at_least(limit: float) -> Callable[[float], bool]:
+    return lambda value: value >= limit
+
+
 def print_table(rows: list[Row]) -> None:
     head = (f"{'stream':<22}{'events':>8}{'a µs/ev':>10}{'b µs/ev':>10}{'c µs/ev':>10}"
             f"{'d µs/ev':>10}   {'c/a':>6}{'':5}  {'b/c':>6}{'':5}  {'d/c':>6}")
@@ -537,9 +545,9 @@ def print_table(rows: list[Row]) -> None:
         print(
             f"{row.stream.name:<22}{row.stream.events:>8}{fmt(a, 10)}{fmt(b, 10)}"
             f"{fmt(c, 10)}{fmt(d, 10)}   "
-            f"{marked(ratio(c, a), lambda v, r=row: v <= c_over_a_target(r))}  "
-            f"{marked(ratio(b, c), lambda v: v >= MIN_B_OVER_C)}  "
-            f"{marked(ratio(d, c), lambda v: v <= MAX_D_OVER_C)}"
+            f"{marked(ratio(c, a), at_most(c_over_a_target(row)))}  "
+            f"{marked(ratio(b, c), at_least(MIN_B_OVER_C))}  "
+            f"{marked(ratio(d, c), at_most(MAX_D_OVER_C))}"
         )
 
 

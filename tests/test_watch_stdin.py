@@ -110,10 +110,10 @@ def test_a_live_pipe_is_shown_as_it_arrives(tmp_path: Path) -> None:
     path.write_bytes(LONG)
     whole = _watch(str(path), "--speed", "0").stdout.splitlines(keepends=True)
     env = {**os.environ, "PYTHONUNBUFFERED": ""}  # the view flushes its lines itself
-    with subprocess.Popen([sys.executable, "-m", "runflow", "watch", "-", "--speed", "0"],
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=False,
-                          env=env) as process:
-        assert process.stdin is not None and process.stdout is not None
+    process = subprocess.Popen([sys.executable, "-m", "runflow", "watch", "-", "--speed", "0"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    assert process.stdin is not None and process.stdout is not None
+    try:
         lines = lines_of(process.stdout)
         first = HEAD + b"".join(_delta(n) for n in range(40))  # past the 4 KiB it sniffs
         process.stdin.write(first)
@@ -126,7 +126,21 @@ def test_a_live_pipe_is_shown_as_it_arrives(tmp_path: Path) -> None:
         while line := _next(lines):
             seen.append(line)
         assert process.wait(timeout=120) == 0
+    finally:  # a failure above must not leave the process waiting for its input (the
+        # reader thread holds its stdout: closing that first, as Popen's exit does, hangs)
+        _end(process)
     assert seen == whole
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    """Close the process's input and wait for it to end (killed if it does not)."""
+    assert process.stdin is not None
+    process.stdin.close()
+    try:
+        process.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def test_pacing_waits_only_for_what_the_pipe_did_not_take_already() -> None:
@@ -139,9 +153,9 @@ def test_pacing_waits_only_for_what_the_pipe_did_not_take_already() -> None:
         waits: list[float] = []
 
         class Pipe(io.BytesIO):
-            def read1(self, size: int = -1) -> bytes:
+            def read1(self, size: int | None = -1, /) -> bytes:
                 now[0] += read_seconds
-                return super().read1(min(size, 600))
+                return super().read1(600 if size is None or size < 0 else min(size, 600))
 
         def sleep(seconds: float) -> None:
             waits.append(seconds)

@@ -265,8 +265,8 @@ def scripted_server(scripts: list[list[Any]]) -> tuple[Server, Scripted]:
 @pytest.mark.parametrize("bound", ["deadline", "idle_timeout"])
 def test_a_server_that_never_answers_ends_in_run_timeout(bound: str) -> None:
     server, mode = scripted_server([])
-    bounds = {"deadline": 0.3, "idle_timeout": None} if bound == "deadline" else {
-        "deadline": None, "idle_timeout": 0.3}
+    bounds: dict[str, Any] = {"deadline": 0.3, "idle_timeout": None} if bound == "deadline" \
+        else {"deadline": None, "idle_timeout": 0.3}
     with server, openai.OpenAI(base_url=server.base_url, api_key="test",
                                max_retries=0) as client:
         with pytest.raises(RunTimeout, match=bound) as caught:

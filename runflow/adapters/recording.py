@@ -28,11 +28,11 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from runflow.adapters.recording_feed import Feeder, Listener
+from runflow.adapters.sniff import BLANK, EventScanner, sniffed
 from runflow.engine.flow import Flow
 from runflow.engine.jsonparse import JSONError, parse_json
 from runflow.engine.profiles import Profile
@@ -42,6 +42,7 @@ from runflow.protocols.registry import REGISTRY, decided, detect, registered
 __all__ = [
     "DEMO_STREAM",
     "Format",
+    "HeadSniffer",
     "Recording",
     "RecordingError",
     "Replay",
@@ -323,8 +324,6 @@ def replay_file(
     return read_recording(source).replay(flow, close=close, protocol=protocol, profile=profile)
 
 
-_SNIFF_EVENTS = 64
-"""How many events of a stream's start :func:`detect_protocol` reads at most."""
 _SNIFF_BYTES = 1 << 16
 """How many bytes of a stream's start :func:`detect_protocol` reads at most."""
 
@@ -334,8 +333,10 @@ def detect_protocol(data: bytes) -> str:
     the first of its events one protocol claims, by the event's name (an SSE
     ``event:`` line, a jsonl ``event``) or by its data's type field (``{"type":
     "response.created", ...}``, which a data-only frame carries alone). A stream
-    nothing decides (empty, unknown names) is the default protocol's."""
-    return detect(islice(_sniffed(data[:_SNIFF_BYTES]), _SNIFF_EVENTS))
+    nothing decides (empty, unknown names) is the default protocol's. At most the
+    first :data:`~runflow.adapters.sniff.SNIFF_EVENTS` events of its first 64 KiB
+    are read."""
+    return detect(sniffed(data[:_SNIFF_BYTES]))
 
 
 def sniff_head(head: bytes) -> tuple[Format, str] | None:
@@ -346,60 +347,55 @@ def sniff_head(head: bytes) -> tuple[Format, str] | None:
     line, for SSE) hold one a protocol claims, or as many as :func:`detect_protocol`
     reads. None while more is needed; past what detection reads, the answer is
     theirs. Raises :class:`RecordingError` once ``head`` shows it is no recording
-    (as :func:`detect_format` does, from as much of it as that reads)."""
-    if len(head) >= _SNIFF_BYTES:
-        return detect_format("-", head), detect_protocol(head)
-    fmt = _format_of(head)
-    if fmt is None:
-        if len(head) >= _SNIFF:
-            detect_format("-", head)  # raises: says why it is neither
-        return None
-    whole = _whole_events(head, fmt)
-    events = list(islice(_sniffed(whole), _SNIFF_EVENTS))
-    if len(events) < _SNIFF_EVENTS and decided(events) is None:
-        return None
-    return detect_format("-", whole), detect(events)
+    (as :func:`detect_format` does, from as much of it as that reads). An input read
+    part by part is told by a :class:`HeadSniffer`, which looks at each part once."""
+    return HeadSniffer().add(head)
 
 
-def _whole_events(head: bytes, fmt: Format) -> bytes:
-    """The start of ``head`` that holds whole events only: up to its last line break
-    (JSON lines) or its last blank line, as :func:`_sniffed` ends an event (SSE)."""
-    end = at = 0
-    for line in head.splitlines(keepends=True):
-        at += len(line)
-        if line.endswith((b"\n", b"\r")) and (fmt == "jsonl" or not line.strip()):
-            end = at
-    return head[:end]
+class HeadSniffer:
+    """:func:`sniff_head` of an input given part by part (:meth:`add`): what each
+    answer needs is kept from the parts before (the format, the whole events, the
+    verdict on them), so each byte is looked at once."""
 
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._lead = b""  # the first bytes from the first non-blank one: the format
+        self._scanner: EventScanner | None = None
+        self._undecided = 0  # the events :func:`decided` found no protocol in
 
-def _sniffed(head: bytes) -> Iterator[tuple[str | None, Any]]:
-    """``(event name or None, data)`` of each event in ``head``, JSON lines or SSE;
-    data that is not JSON is kept as its text (``[DONE]``)."""
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
-        for raw in head.splitlines():
-            obj = _json_or_text(raw)
-            if isinstance(obj, dict):
-                named = obj.get("event")
-                yield (named, obj.get("data")) if isinstance(named, str) else (None, obj)
-        return
-    name: str | None = None
-    data: list[bytes] = []
-    for line in [*head.splitlines(), b""]:
-        if not line.strip():
-            if name is not None or data:
-                yield name, _json_or_text(b"\n".join(data))
-            name, data = None, []
-        elif line.startswith(b"event:"):
-            name = line[6:].strip().decode("utf-8", "replace")
-        elif line.startswith(b"data:"):
-            data.append(line[6:] if line.startswith(b"data: ") else line[5:])
+    @property
+    def head(self) -> bytes:
+        """All the parts added so far."""
+        return b"".join(self._parts)
 
-
-def _json_or_text(raw: bytes) -> Any:
-    try:
-        return parse_json(raw)
-    except JSONError:
-        return raw.decode("utf-8", "replace")
+    def add(self, part: bytes) -> tuple[Format, str] | None:
+        """:func:`sniff_head` of the head with ``part`` added."""
+        self._parts.append(part)
+        self._size += len(part)
+        if self._size >= _SNIFF_BYTES:
+            head = self.head
+            return detect_format("-", head), detect_protocol(head)
+        scanner = self._scanner
+        if scanner is None:
+            if len(self._lead) < 8:
+                self._lead = self._lead + part[:8] if self._lead else part.lstrip(BLANK)[:8]
+            fmt = _format_of(self._lead)
+            if fmt is None:
+                if self._size >= _SNIFF:
+                    detect_format("-", self.head)  # raises: says why it is neither
+                return None
+            self._scanner = scanner = EventScanner(fmt)
+            scanner.feed(self.head)
+        else:
+            scanner.feed(part)
+        events = scanner.events
+        if len(events) == self._undecided:
+            return None  # no new whole event: still undecided
+        if not scanner.full and decided(events[self._undecided:]) is None:
+            self._undecided = len(events)
+            return None
+        return detect_format("-", self.head[:scanner.whole]), detect(events)
 
 
 def new_flow(protocol: str, *, profile: Profile | None = None) -> Flow:

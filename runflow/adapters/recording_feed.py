@@ -247,8 +247,9 @@ class Feeder:
         else:
             # Let the flow count the event (so indices stay aligned with the file) and
             # record a malformed_event; then say which line it was in our own words.
+            # ("event" is given: a Responses flow takes a dict without it as its data.)
             name = event.get("event") if isinstance(event.get("event"), str) else None
-            for violation in flow.feed({"data": None}):
+            for violation in flow.feed({"event": None, "data": None}):
                 if violation.code is Code.MALFORMED_EVENT:
                     _reword(flow, violation, name, f"line {self._number}: {problem}")
         self._settle()

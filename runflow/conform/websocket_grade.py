@@ -17,6 +17,13 @@ index is the frame's 0-based position in the transcript (both directions count).
   against the ledger (each response's status, each steer's state and code, the
   error events).
 
+Memory: the frames are the session's (held anyway, bounded by ``--max-stream-bytes``);
+grading keeps only each frame's name beside them, and parses a response's frames
+again when its turn comes (so the parsed events of one response are held at a time,
+not those of the whole conversation). The tap keeps what an SSE probe's
+:class:`~runflow.conform.events.Window` keeps: the first and last frames and those a
+finding names, without big payloads.
+
 The connections' REST side is not read: WebSocket-mode responses live in the
 connection's memory (``store: false`` works), so there is no ``consistency.response``.
 :class:`ConnectionProbe` is what the reports read of a graded connection, shaped like
@@ -29,9 +36,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from runflow.conform.events import TappedEvent
+from runflow.conform.events import HEAD, NAMED, TAIL, TappedEvent, kept
 from runflow.conform.findings import Finding, Group
-from runflow.conform.grouping import group
+from runflow.conform.grouping import Announcers, group
 from runflow.conform.order import Follows, Next, Repeats, check_order, expectations_for
 from runflow.conform.payload import check_payloads, rows_applied
 from runflow.conform.rules import WEBSOCKET, rules_for
@@ -85,8 +92,10 @@ class ConnectionView:
 
 @dataclass
 class FrameTap:
-    """Every frame of the conversation as a :class:`TappedEvent` (``stream``: the
-    connection's number in the scenario)."""
+    """The frames of the conversation a report shows, each as a :class:`TappedEvent`
+    (:func:`~runflow.conform.events.kept`): the first ``HEAD``, the last ``TAIL`` and
+    up to ``NAMED`` a finding names (``stream``: the connection's number in the
+    scenario)."""
 
     events: list[TappedEvent]
     stream: int = 0
@@ -104,10 +113,20 @@ class ConnectionProbe:
     checked: set[str] = field(default_factory=set)
 
 
-def _run(frames: Sequence[Frame], number: int) -> tuple[ConnectionFlow, list[StateChange],
-                                                          list[TappedEvent]]:
+def _event(frames: Sequence[Frame], index: int, number: int) -> TappedEvent:
+    """Frame ``index`` as an event (its data parsed again: see the module docstring)."""
+    frame = frames[index]
+    data = parse_frame(frame.data)
+    name = data["type"] if isinstance(data, dict) else None
+    return TappedEvent(index, number, name if frame.type == "receive" else f"{name} (sent)",
+                       data if isinstance(data, dict) else None,
+                       frame.data.encode("utf-8", "replace"))
+
+
+def _run(frames: Sequence[Frame], announcers: Announcers
+         ) -> tuple[ConnectionFlow, list[StateChange], list[str | None]]:
     """What :func:`check_frames` does, keeping each lane, steer and connection change
-    and each frame as an event."""
+    and each frame's event name (None: no name); ``announcers`` see each frame."""
     flow = ConnectionFlow()
     history: list[StateChange] = []
     last: dict[int, str] = {}
@@ -122,7 +141,7 @@ def _run(frames: Sequence[Frame], number: int) -> tuple[ConnectionFlow, list[Sta
 
     flow.on_lane(lambda lane: moved("lane", lane, str(lane.id)))
     flow.on_steer(lambda steer: moved("steer", steer, f"#{steer.number}"))
-    events = []
+    names: list[str | None] = []
     for index, frame in enumerate(frames):
         data = parse_frame(frame.data)
         name = data["type"] if isinstance(data, dict) else None
@@ -132,9 +151,9 @@ def _run(frames: Sequence[Frame], number: int) -> tuple[ConnectionFlow, list[Sta
         if flow.state != before:
             history.append(StateChange(index, "connection", "", current["event"], before,
                                        flow.state))
-        events.append(TappedEvent(index, number, name if frame.type == "receive"
-                                  else f"{name} (sent)", data if isinstance(data, dict)
-                                  else None, frame.data.encode("utf-8", "replace")))
+        if isinstance(data, dict):
+            announcers.see(TappedEvent(index, 0, name, data, None))
+        names.append(name)
     current["event"] = "close"
     before = flow.state
     flow.close()
@@ -142,7 +161,7 @@ def _run(frames: Sequence[Frame], number: int) -> tuple[ConnectionFlow, list[Sta
     for record in flow.responses.values():  # each response's own path, at its frames
         history += [replace(c, index=record.frames[c.index])
                     for c in record.flow.history if c.index < len(record.frames)]
-    return flow, sorted(history, key=lambda c: c.index), events
+    return flow, sorted(history, key=lambda c: c.index), names
 
 
 def _finding(v: FrameViolation) -> Finding:
@@ -154,27 +173,24 @@ def _finding(v: FrameViolation) -> Finding:
                    v.event, entity, key)
 
 
-def _response_events(flow: ConnectionFlow, events: list[TappedEvent]
-                     ) -> list[list[TappedEvent]]:
-    """Each response's events, as its flow was fed them (frame indices kept)."""
-    return [[events[i] for i in record.frames if i < len(events)]
-            for record in flow.responses.values()]
-
-
-def _layers(flow: ConnectionFlow, events: list[TappedEvent]) -> tuple[list[Finding], set[str]]:
-    """The payload, order and error-shape findings, and the rules they exercised."""
+def _layers(flow: ConnectionFlow, frames: Sequence[Frame], names: list[str | None],
+            number: int) -> tuple[list[Finding], set[str]]:
+    """The payload, order and error-shape findings, and the rules they exercised; each
+    response's events, as its flow was fed them (frame indices kept), parsed in turn."""
     found: list[Finding] = []
     checked: set[str] = set()
     graded = {r.id for r in rules_for(WEBSOCKET)}
-    for own in _response_events(flow, events):
+    for record in flow.responses.values():
+        own = [_event(frames, i, number) for i in record.frames if i < len(frames)]
         found += [f for f in (*check_payloads(RESPONSES, own), *check_order(RESPONSES, own))
                   if f.rule in graded]
         checked |= rows_applied(RESPONSES, own) & graded
-        names = {e.name for e in own}
+        seen = {e.name for e in own}
         checked |= {row.id for row in expectations_for(RESPONSES) if row.id in graded and (
             isinstance(row, Repeats) or (isinstance(row, (Follows, Next))
-                                         and row.event in names))}
-    for event in events:
+                                         and row.event in seen))}
+    for index in (i for i, name in enumerate(names) if name == "error"):
+        event = _event(frames, index, number)
         if event.name == "error" and isinstance(event.data, dict):
             checked.add("http.error_shape")
             problem = error_shape_problem(event.data)
@@ -219,9 +235,10 @@ def grade_connection(label: str, frames: list[Frame], number: int = 0,
     """Check ``frames`` and grade them; ``found``: what the session found (bounds,
     the handshake); ``expects``: the row's outcome (None: not judged, e.g. after the
     connection ended early)."""
-    flow, history, events = _run(frames, number)
+    announcers = Announcers()
+    flow, history, names = _run(frames, announcers)
     findings = [_finding(v) for v in flow.violations]
-    more, checked = _layers(flow, events)
+    more, checked = _layers(flow, frames, names, number)
     findings += more + list(found)
     checked |= {f"grammar.{code.value}" for code in WsCode}
     if flow.responses:  # some response's own grammar ran
@@ -231,5 +248,16 @@ def grade_connection(label: str, frames: list[Frame], number: int = 0,
         findings += outcome_findings(flow, expects)
         checked.add("consistency.ws_outcome")
     probe = ConnectionProbe(label, list(frames), ConnectionView(flow, history),
-                            FrameTap(events, number), findings, checked)
-    return probe, group([f.placed(scenario, label) for f in findings], events)
+                            FrameTap(_shown(frames, findings, number), number), findings,
+                            checked)
+    return probe, group([f.placed(scenario, label) for f in findings], announcers=announcers)
+
+
+def _shown(frames: Sequence[Frame], findings: list[Finding], number: int
+           ) -> list[TappedEvent]:
+    """The frames the tap keeps (:class:`FrameTap`), in index order."""
+    count = len(frames)
+    named = sorted({f.index for f in findings if f.index is not None and f.index < count})
+    indices = {*range(min(HEAD, count)), *range(max(count - TAIL, 0), count)}
+    indices |= set([i for i in named if i not in indices][:NAMED])
+    return [kept(_event(frames, i, number), data=i < HEAD) for i in sorted(indices)]

@@ -8,6 +8,12 @@ Published events are kept, so a stream can start after any ``sequence_number``:
 it replays what was published and then publishes the rest itself, live. Every
 reader pulls from the same log, so two streams of one response carry equal events.
 
+A response created over WebSocket mode is stored *live* (:meth:`ResponseStore.live`):
+its events are not scripted here but written (:meth:`StoredResponse.write`) as the
+connection sends them, so ``GET`` shows it ``in_progress`` with its output so far, as
+the real service shows a response while it runs; it is finished when a terminal event
+(or the connection, :meth:`StoredResponse.close`) ends it.
+
 Time does not pass in the test server: a background response that no stream is
 reading stays ``queued`` until it is read -- a ``GET`` runs it to its end, a
 stream runs it as fast as it is written -- or cancelled. A stream the client
@@ -128,7 +134,7 @@ class StoredResponse:
     """One response: its scripted events, how many are published, its REST snapshot."""
 
     def __init__(self, events: list[JSON], *, scenario: str, input_items: list[JSON],
-                 lock: threading.RLock) -> None:
+                 lock: threading.RLock, live: bool = False) -> None:
         if not events or events[0]["type"] != "response.created":
             raise ValueError("a response's stream starts with response.created")
         self._events = events
@@ -138,6 +144,8 @@ class StoredResponse:
         self.published = 0
         self.readers = 0  # streams pulling from the log now
         self.cancelled = False
+        self.live = live
+        """Its events still arrive through :meth:`write` (a WebSocket-mode response)."""
         self.snapshot: JSON = {}
         self.publish(1)
 
@@ -157,7 +165,7 @@ class StoredResponse:
     @property
     def finished(self) -> bool:
         with self._lock:
-            return self.cancelled or self.published == len(self._events)
+            return self.cancelled or (not self.live and self.published == len(self._events))
 
     def view(self) -> JSON:
         """What ``GET`` shows (a copy)."""
@@ -172,6 +180,22 @@ class StoredResponse:
                 event = self._events[self.published]
                 self.snapshot = accumulate(self.snapshot or None, event)
                 self.published += 1
+
+    def write(self, event: JSON) -> None:
+        """Add an event the WebSocket side sent to a live response, and publish it; one
+        turning the response terminal ends it."""
+        with self._lock:
+            if not self.live:
+                raise ValueError(f"response {self.id} is not live")
+            self._events.append(event)
+            self.publish()
+            if event["type"] in LIFECYCLE and self.snapshot.get("status") in TERMINAL:
+                self.live = False
+
+    def close(self) -> None:
+        """No more events will be written: the live response is what it shows now."""
+        with self._lock:
+            self.live = False
 
     def published_events(self) -> list[JSON]:
         with self._lock:
@@ -233,6 +257,15 @@ class ResponseStore:
             input_items: list[JSON]) -> StoredResponse:
         return StoredResponse(events, scenario=scenario, input_items=input_items,
                               lock=self.lock)
+
+    def live(self, created: JSON, *, scenario: str,
+             input_items: list[JSON]) -> StoredResponse:
+        """Put a response whose events arrive as they are sent, from its
+        ``response.created`` (WebSocket mode's responses)."""
+        response = StoredResponse([created], scenario=scenario, input_items=input_items,
+                                  lock=self.lock, live=True)
+        self.put(response)
+        return response
 
     def put(self, response: StoredResponse) -> None:
         with self.lock:

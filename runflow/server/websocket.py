@@ -1,9 +1,11 @@
 """WebSocket mode of ``/v1/responses`` for the local server: lanes, steering,
 successors, warm-up, chaining in connection memory (and from what the REST side
-stored, as the real service loads it), a time limit and faults. A response that ends
-is stored on the REST side unless its create said ``store: false`` (as the real
-service persists it): ``GET /v1/responses/{id}``, its ``input_items``, and a REST
-create's ``previous_response_id`` find it, and so does another connection.
+stored, as the real service loads it), a time limit and faults. A response is stored
+on the REST side from its ``response.created`` unless its create said ``store: false``
+(as the real service persists it), and each event sent updates it there
+(:mod:`.websocket_rest`): ``GET /v1/responses/{id}`` shows it ``in_progress`` with its
+output so far, then ended; its ``input_items`` and, once it ended, a REST create's
+``previous_response_id`` find it, and so does another connection.
 
 Plug it in with the backend's route-set hook (``Backend.route_sets``)::
 
@@ -46,17 +48,17 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from runflow.protocols.responses.websocket.transcript import Frame
-from runflow.server.responses import input_items as listed_input_items
 from runflow.server.responses_scenarios import (
     RESPONSE_SCENARIOS,
     ResponseRequest,
     ScenarioError,
     script_response,
 )
-from runflow.server.responses_store import ResponseStore
+from runflow.server.responses_store import ResponseStore, StoredResponse
 from runflow.server.scenarios import ScenarioOptions
 from runflow.server.store import JSON, new_id
 from runflow.server.websocket_input import input_items, steer_items, steer_texts, tool_outputs
+from runflow.server.websocket_rest import rest_copy
 
 __all__ = ["FAULTS", "HasOptions", "WebSocketMode", "WsFault"]
 
@@ -97,8 +99,8 @@ class _Active:
     """The scenario it runs (what a REST create continuing from it inherits)."""
     input: list[JSON] = field(default_factory=list)
     """The input items it ran with (steering input included)."""
-    sent: list[JSON] = field(default_factory=list)
-    """Its events as sent, to its terminal one: what the REST side stores."""
+    stored: StoredResponse | None = None
+    """Its copy on the REST side, written as its events are sent (None: not stored)."""
     response: JSON = field(default_factory=dict)
     """The response as created, with each output item added as it is done: what a
     ``response.incomplete`` sent at a steered boundary carries (a whole Response, as
@@ -122,7 +124,7 @@ class WebSocketMode:
         """Response id -> the input items it ran with (steering input included), which
         a real server keeps to itself; for tests of where steered input went."""
         self.persist = True
-        """Whether ended responses (``store`` not false) are stored on the REST side;
+        """Whether responses (``store`` not false) are stored on the REST side;
         False stands for a service that cannot load them (ZDR, or a cache the new
         socket misses): a continuation on a new socket is then
         ``previous_response_not_found``."""
@@ -372,24 +374,38 @@ class _Connection:
         if hold.startswith("steer"):  # "steer" or "steer:N": wait for N steer events
             count = hold.partition(":")[2]
             active.hold = int(count) if count.isdigit() else 1
-        for event in events:
-            if lane is not None:
-                event["stream_id"] = lane
-            kind = event["type"]
-            if active.steers and not calls and kind in ("response.output_item.added",
-                                                        "response.completed"):
-                await self._steered(active, event["sequence_number"])
-                return
-            active.sent.append(event)
-            if kind == "response.output_item.done":
-                active.response.setdefault("output", []).append(copy.deepcopy(event["item"]))
-            if kind.startswith("response.") and kind[9:] in ("completed", "incomplete",
-                                                              "failed"):
-                self._finish(active, event["response"])
-            await self.send(event)
-            if kind == "response.in_progress" and active.hold:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(active.steered.wait(), HOLD_SECONDS)
+        if self.mode.persist:
+            active.stored = rest_copy(self._rest_store(), events[0], active)
+        written = 0
+        try:
+            for event in events:
+                if lane is not None:
+                    event["stream_id"] = lane
+                kind = event["type"]
+                if active.steers and not calls and kind in ("response.output_item.added",
+                                                            "response.completed"):
+                    await self._steered(active, event["sequence_number"])
+                    return
+                if written and active.stored is not None:  # (response.created made it)
+                    active.stored.write(event)
+                written += 1
+                if kind == "response.output_item.done":
+                    active.response.setdefault("output", []).append(
+                        copy.deepcopy(event["item"]))
+                if kind.startswith("response.") and kind[9:] in ("completed", "incomplete",
+                                                                  "failed"):
+                    self._finish(active, event["response"])
+                await self.send(event)
+                if kind == "response.in_progress" and active.hold:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(active.steered.wait(), HOLD_SECONDS)
+        finally:
+            if active.stored is not None and not active.ended:
+                # the socket went (cut, closed): the run goes on server-side to its
+                # end, as the REST side drains a stream its client left
+                for event in events[written:]:
+                    active.stored.write(event)
+                active.stored.close()
         if active.steers and calls:
             stubs = [{"type": "function_call_output", "call_id": c["call_id"],
                       "name": c["name"]} for c in calls]
@@ -406,22 +422,6 @@ class _Connection:
         self.memory[active.id] = copy.deepcopy(response)
         if self.running.get(active.lane) is active:
             del self.running[active.lane]
-        self._persist(active)
-
-    def _persist(self, active: _Active) -> None:
-        """Store an ended response on the REST side, as the real service persists one
-        created with ``store`` left true (openai-python's
-        ``lib/responses_websocket/README.md``: "With ``store=True``, an older response
-        may be loaded from persisted state"): its events as sent, which the REST side
-        publishes when it is first read."""
-        store = self._rest_store()
-        if (store is None or not self.mode.persist or active.body.get("store") is False
-                or not active.sent):
-            return
-        listed = [item for item in active.input  # a type REST's listing can name
-                  if isinstance(item.get("type", "message"), str)]
-        store.put(store.new(active.sent, scenario=active.scenario,
-                            input_items=listed_input_items({"input": listed})))
 
     async def _steered(self, active: _Active, sequence: int) -> None:
         """End ``active`` at this boundary and run its successor with the queued input."""
@@ -432,7 +432,8 @@ class _Connection:
                          "response": response}
         if active.lane is not None:
             stopped["stream_id"] = active.lane
-        active.sent.append(stopped)
+        if active.stored is not None:
+            active.stored.write(stopped)
         self._finish(active, stopped["response"])
         await self.send(stopped)
         if (active.body.get("metadata") or {}).get("successor") == "fail":

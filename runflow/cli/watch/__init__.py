@@ -194,17 +194,14 @@ def _read(path: str) -> Recording | Source | Piped:
 
 
 def _play(recording: Recording | Source | Piped, flow: Any, speed: float) -> None:
-    """Play a recording: one held in memory at once, a file in two passes of chunks
-    (its timestamps, then its events: :mod:`runflow.cli.watch.pace`), standard input
-    as it is read (:mod:`.stdin`)."""
+    """Play a recording: a file in two passes of chunks (its timestamps, then its
+    events: :mod:`runflow.cli.watch.pace`), standard input as it is read -- or, when
+    it ended before its protocol was told, held in memory (:mod:`.stdin`)."""
     from runflow.adapters.recording import Recording, RecordingError, open_recording
-    from runflow.cli.watch.pace import blocks, known_times, paced, play, stream_blocks
+    from runflow.cli.watch.pace import known_times, paced, play, stream_blocks
     from runflow.cli.watch.stdin import Piped, play_piped
 
-    if isinstance(recording, Recording):
-        play(flow, blocks(recording), speed, time.sleep)
-        return
-    if isinstance(recording, Piped):
+    if isinstance(recording, (Piped, Recording)):
         try:
             play_piped(recording, flow, speed, time.sleep, time.monotonic)
         except RecordingError as exc:

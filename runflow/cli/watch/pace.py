@@ -18,8 +18,9 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from runflow.adapters.recording_feed import parse_line
 from runflow.engine.core import BadData
 from runflow.engine.jsonparse import JSONError, parse_json
 from runflow.engine.limits import Limits
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
     from runflow.adapters.recording import Recording
     from runflow.engine.flow import Flow
 
-__all__ = ["BLANK_LINE", "LONG_BLOCK", "MAX_LINE", "MAX_PAUSE", "Block", "blocks",
-           "known_times", "paced", "play", "schedule", "stream_blocks"]
+__all__ = ["BLANK_LINE", "LONG_BLOCK", "MAX_LINE", "MAX_PAUSE", "Block", "Broken", "blocks",
+           "feed_block", "known_times", "paced", "play", "schedule", "stream_blocks"]
 
 MAX_PAUSE = 5.0
 _STAMPS = ("created_at", "started_at", "completed_at", "failed_at", "cancelled_at",
@@ -47,27 +48,36 @@ pieces as it comes, without its timestamp (the flow's decoder joins the pieces, 
 drops an event past ``Limits.max_event_bytes``): what is held of an event that never
 ends stays bounded."""
 
-Block = tuple[bytes | dict[str, Any] | None, float | None]
-"""One event (an SSE block, a jsonl event, or None for a broken line) and the latest
-timestamp it carries."""
+class Broken(NamedTuple):
+    """A JSON line that is no event: one ``malformed_event`` saying why."""
+
+    reason: str
 
 
-def blocks(recording: Recording) -> list[Block]:
-    """The recording's events with the latest timestamp each carries (or None)."""
-    return list(stream_blocks(recording.format, [recording.data]))
+Block = tuple[bytes | dict[str, Any] | Broken | None, float | None]
+"""One event (an SSE block, a jsonl event, or a broken line: :class:`Broken`, or None
+for no reason given) and the latest timestamp it carries."""
+
+
+def blocks(recording: Recording, max_line: int = MAX_LINE) -> list[Block]:
+    """The recording's events with the latest timestamp each carries (or None); a
+    JSON line longer than ``max_line`` bytes is one broken event, as in
+    :func:`stream_blocks`."""
+    return list(stream_blocks(recording.format, [recording.data], max_line))
 
 
 def stream_blocks(fmt: str, chunks: Iterable[bytes], max_line: int = MAX_LINE
                   ) -> Iterator[Block]:
     """:func:`blocks` of a recording read in ``chunks`` (of any size), one at a time.
     A JSON line longer than ``max_line`` bytes is not held: it is one broken event
-    (:func:`_overlong`)."""
+    (:func:`_overlong`); a line that is no event, one broken event worded as
+    ``runflow check`` words it (:func:`_jsonl_block`)."""
     if fmt == "jsonl":
-        for line in _lines(chunks, max_line):
-            if isinstance(line, tuple):
-                yield _overlong(*line, max_line)
+        for number, offset, line in _lines(chunks, max_line):
+            if line is None:
+                yield _overlong(number, offset, max_line)
             elif line.strip():
-                yield _jsonl_block(line)
+                yield _jsonl_block(line, number)
         return
     carry = b""
     cut = False  # the block being read was handed on in part: what ends it follows
@@ -89,11 +99,11 @@ def stream_blocks(fmt: str, chunks: Iterable[bytes], max_line: int = MAX_LINE
         yield _sse_block(carry)
 
 
-def _lines(chunks: Iterable[bytes], most: int) -> Iterator[bytes | tuple[int, int]]:
+def _lines(chunks: Iterable[bytes], most: int) -> Iterator[tuple[int, int, bytes | None]]:
     """The lines of the bytes, as ``bytes.splitlines`` splits the whole of them, each
-    as soon as its line break comes. A line longer than ``most`` bytes (its line break
-    not counted) is not kept, its bytes dropped as they come: ``(its line number, the
-    byte offset where it began)`` stands for it."""
+    as soon as its line break comes: ``(its line number, the byte offset where it
+    began, the line)``. A line longer than ``most`` bytes (its line break not counted)
+    is not kept, its bytes dropped as they come: None stands for it."""
     parts: list[bytes] = []  # the line being read (nothing once it is overlong)
     held = 0  # its bytes
     over = False  # it is longer than ``most``
@@ -117,35 +127,30 @@ def _lines(chunks: Iterable[bytes], most: int) -> Iterator[bytes | tuple[int, in
                     parts.append(body)
             if ended:
                 number += 1
-                yield (number, done) if over else b"".join(parts)
+                yield number, done, None if over else b"".join(parts)
                 parts, held, over, done, size = [], 0, False, done + size, 0
-    if over:
-        yield number + 1, done
-    elif parts:
-        yield b"".join(parts)
+    if over or parts:
+        yield number + 1, done, None if over else b"".join(parts)
 
 
 def _overlong(number: int, offset: int, most: int) -> Block:
     """A JSON line longer than ``Limits.max_event_bytes``: one ``malformed_event``
     saying where it began (what ``runflow check`` says of such a line in a file, with
     the byte offset, which a live pipe has no other way to point at)."""
-    return {"event": None, "data": BadData(
-        f"line {number}, from byte offset {offset:,}: longer than max_event_bytes "
-        f"({most:,} bytes); not read")}, None
+    return Broken(f"line {number}, from byte offset {offset:,}: longer than "
+                  f"max_event_bytes ({most:,} bytes); not read"), None
 
 
-def _jsonl_block(line: bytes) -> Block:
-    try:
-        event = parse_json(line)
-    except JSONError:
-        event = None
-    if not isinstance(event, dict):
-        return None, None
+def _jsonl_block(line: bytes, number: int) -> Block:
+    """Line ``number``'s event; one that is none (not JSON, not an object, no name) is
+    broken, in the words ``runflow check`` uses (:func:`~runflow.adapters.
+    recording_feed.parse_line` decides for both)."""
+    event, problem, _ = parse_line(line)
+    if problem is not None:
+        return Broken(f"line {number}: {problem}"), None
     if isinstance(event.get("event"), str):
         return event, _stamp(event.get("data"))
-    if isinstance(event.get("type"), str):  # a Responses event as its data
-        return event, _stamp(event)
-    return None, None
+    return event, _stamp(event)  # a Responses event as its data
 
 
 def _sse_block(piece: bytes) -> Block:
@@ -241,8 +246,16 @@ def play(flow: Flow, events: Iterable[Block], speed: float,
             if pause > 0:
                 sleep(pause)
         before = now
-        if isinstance(item, bytes):
-            flow.feed_sse(item)
-        else:
-            flow.feed(item if item is not None else {"data": None})
+        feed_block(flow, item)
     flow.close()
+
+
+def feed_block(flow: Flow, item: bytes | dict[str, Any] | Broken | None) -> None:
+    """Feed one :data:`Block`'s event: SSE bytes as read, a broken line as a
+    ``malformed_event`` (no name: what the flow counts and words as given)."""
+    if isinstance(item, bytes):
+        flow.feed_sse(item)
+    elif isinstance(item, Broken):
+        flow.feed({"event": None, "data": BadData(item.reason)})
+    else:
+        flow.feed(item if item is not None else {"event": None, "data": None})

@@ -3,7 +3,7 @@
 The main use is a live pipe (``curl -N ... | runflow watch -``), so nothing waits for
 the end of the input: :func:`open_stdin` reads only until the stream's format and
 protocol can be told (its first event a protocol claims is whole, as
-:func:`~runflow.adapters.recording.sniff_head` says: the first line of a short live
+:func:`~runflow.adapters.recording.sniff_head` says, part by part: the first line of a short live
 stream is shown as soon as it comes; at most its first 64 KiB), then
 :func:`play_piped` feeds each event to the flow as it arrives, reading what the pipe
 has (``read1``), never more than a chunk ahead. A JSON line is held until its line
@@ -17,7 +17,8 @@ timestamp as a file is (that one is not read yet). A live stream is thus shown a
 its own pace; a file piped in, at the pace of its timestamps.
 
 An input that ends before its protocol is told is small, and is played as a file
-held in memory (:class:`~runflow.adapters.recording.Recording`) is.
+held in memory (:class:`~runflow.adapters.recording.Recording`) is, with the same
+cap on a JSON line (the flow's ``Limits.max_event_bytes``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
-from runflow.cli.watch.pace import MAX_PAUSE, Block, stream_blocks
+from runflow.cli.watch.pace import MAX_PAUSE, Block, blocks, feed_block, play, stream_blocks
 
 if TYPE_CHECKING:
     from runflow.adapters.recording import Format, Recording
@@ -88,12 +89,12 @@ def open_stdin(stream: BinaryIO | None, clock: Callable[[], float] = time.monoto
     protocol claims is whole); all of it as a :class:`Recording` when it ends first.
     Raises :class:`~runflow.adapters.recording.RecordingError` as reading a file
     does."""
-    from runflow.adapters.recording import CHUNK, RecordingError, read_recording, sniff_head
+    from runflow.adapters.recording import CHUNK, HeadSniffer, RecordingError, read_recording
 
     if stream is None:
         raise RecordingError("-: standard input is closed")
     started = clock()
-    head = b""
+    sniffer = HeadSniffer()  # each part looked at once: a pipe of short lines is linear
     while True:
         try:
             part = _read_some(stream, CHUNK)
@@ -101,28 +102,30 @@ def open_stdin(stream: BinaryIO | None, clock: Callable[[], float] = time.monoto
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise RecordingError(f"-: cannot read standard input ({reason})") from None
         if not part:  # all of it: read as a file held in memory is
-            return read_recording("-", stdin=io.BytesIO(head))
-        head += part
-        # what tells them is whole only at a line break (or when detection reads no more)
-        if b"\n" in part or b"\r" in part or len(head) >= SNIFF_BYTES:
-            told = sniff_head(head)
-            if told is not None:
-                return Piped(*told, head, stream, CHUNK, started)
+            return read_recording("-", stdin=io.BytesIO(sniffer.head))
+        told = sniffer.add(part)
+        if told is not None:
+            return Piped(*told, sniffer.head, stream, CHUNK, started)
 
 
-def play_piped(piped: Piped, flow: Flow, speed: float, sleep: Callable[[float], None],
-               clock: Callable[[], float]) -> None:
+def play_piped(piped: Piped | Recording, flow: Flow, speed: float,
+               sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
     """Feed standard input into ``flow`` as it is read (see the module docstring): an
     event whose timestamp is ``t`` seconds after the first one's is due ``t / speed``
     seconds after reading began, and waits only if it came earlier; a wait is never
     longer than :data:`~runflow.cli.watch.pace.MAX_PAUSE` (the due times after it move
-    by what it was shortened)."""
+    by what it was shortened). An input :func:`open_stdin` read whole (a
+    :class:`~runflow.adapters.recording.Recording`) is played as a file held in memory."""
+    most = flow.limits.max_event_bytes  # the longest JSON line held
+    if not isinstance(piped, Piped):
+        play(flow, blocks(piped, most), speed, sleep)
+        return
     flow.begin_stream()
     origin: float | None = None
     before = 0.0  # the time of the latest timestamp, from the first
     anchor = piped.started
     block: Block
-    for block in stream_blocks(piped.format, piped.chunks(), flow.limits.max_event_bytes):
+    for block in stream_blocks(piped.format, piped.chunks(), most):
         item, stamp = block
         if stamp is not None:
             if origin is None:
@@ -135,8 +138,5 @@ def play_piped(piped: Piped, flow: Flow, speed: float, sleep: Callable[[float], 
                     wait = MAX_PAUSE
                 if wait > 0:
                     sleep(wait)
-        if isinstance(item, bytes):
-            flow.feed_sse(item)
-        else:
-            flow.feed(item if item is not None else {"data": None})
+        feed_block(flow, item)
     flow.close()
