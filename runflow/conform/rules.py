@@ -8,6 +8,8 @@ A rule id is a public contract, like a violation code: ``<layer>.<name>``. Layer
   (:data:`runflow.RULES`), reported by the flows;
 * ``payload``: what an object must hold in the state its event leads to
   (each protocol's ``invariants.py``, through the registry), and the structured output asked for;
+* ``types``: every field of every object an event carries has the openai SDK's type
+  (:mod:`.sdk_types`), as warnings;
 * ``order``: what every real capture does (:mod:`.order`), as warnings;
 * ``consistency``: the stream's final objects against what REST returns afterwards.
 """
@@ -28,7 +30,7 @@ __all__ = ["BOTH", "LAYERS", "RULES", "WEBSOCKET", "ConformRule", "rule", "rules
 
 BOTH = frozenset(REGISTRY)
 """Every protocol registered when conform is imported (the shipped ones)."""
-LAYERS = ("http", "grammar", "payload", "order", "consistency")
+LAYERS = ("http", "grammar", "payload", "types", "order", "consistency")
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,25 @@ _PAYLOAD = (
                 "required keys.", "text.format json_schema (API reference)"),
 )
 
+def _types_rules() -> tuple[ConformRule, ...]:
+    """One ``types.<kind>`` rule per entity kind some event carries an object of (an
+    id both definitions use, ``types.message``, is one rule of both protocols)."""
+    protocols: dict[str, set[str]] = {}
+    for name, entry in REGISTRY.items():
+        definition = entry.definition
+        for kind, table in definition.tables.items():
+            if any(t.carries is not None for t in table.transitions):
+                protocols.setdefault(kind, set()).add(name)
+    return tuple(
+        ConformRule(f"types.{kind}", "warning", frozenset(names),
+                    f"Every field of a {kind} object an event carries has the type of the "
+                    "openai SDK class its snapshot is built as (extra fields allowed; the "
+                    "SDK's known gaps on real captures are not reported).",
+                    "the openai SDK's types, generated from the API reference "
+                    "(runflow/conform/sdk_types.py)")
+        for kind, names in protocols.items())
+
+
 _ORDER = tuple(
     ConformRule(e.id, e.severity, frozenset({protocol}), e.summary, e.why, e.source)
     for protocol, entry in REGISTRY.items() for e in entry.order
@@ -147,8 +168,8 @@ _WS_SHARED = frozenset({"http.status", "http.error_shape"})
 _WS_NOT = frozenset({"payload.response.structured_output"})
 
 RULES: dict[str, ConformRule] = {
-    r.id: r for r in (*_HTTP, *_GRAMMAR, *_WS_GRAMMAR, *_PAYLOAD, *_ORDER, *_CONSISTENCY,
-                  _WS_OUTCOME)
+    r.id: r for r in (*_HTTP, *_GRAMMAR, *_WS_GRAMMAR, *_PAYLOAD, *_types_rules(), *_ORDER,
+                  *_CONSISTENCY, _WS_OUTCOME)
 }
 
 
@@ -165,7 +186,7 @@ def rules_for(protocol: str) -> list[ConformRule]:
     if protocol != WEBSOCKET:
         return [r for r in RULES.values() if protocol in r.protocols]
     return [r for r in RULES.values() if WEBSOCKET in r.protocols or r.id in _WS_SHARED or (
-        "responses" in r.protocols and r.layer in ("grammar", "payload", "order")
+        "responses" in r.protocols and r.layer in ("grammar", "payload", "types", "order")
         and r.id not in _WS_NOT and r.source != "captures")]
 
 
