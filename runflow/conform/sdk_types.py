@@ -29,7 +29,9 @@ validated again where an element equals the object its child's own event carried
 (each item, at ``output_item.done``), which was validated then.
 
 Not reported twice: a top-level field a payload invariant reports at the same event
-(``payload.message.role``) gets no ``types.*`` finding.
+(``payload.message.role``) gets no ``types.*`` finding, nor does the value the
+definition's shape of the object names (the grammar's ``malformed_event``: ``status:
+required, got null``), or a value holding it or held by it.
 
 Every finding on the shared captures
 ------------------------------------
@@ -191,7 +193,8 @@ class SdkTypes:
     """The types layer fed one event at a time: :meth:`see` gives that event's
     findings (see the module docstring)."""
 
-    __slots__ = ("_classes", "_lists", "_protocol", "_ref", "_rows", "_seen")
+    __slots__ = ("_classes", "_lists", "_placing", "_protocol", "_ref", "_root", "_rows",
+                 "_seen")
 
     def __init__(self, protocol: Protocol) -> None:
         self._protocol = protocol
@@ -201,14 +204,17 @@ class SdkTypes:
         for inv in row.invariants:
             self._rows.setdefault(inv.entity, []).append(inv)
         self._classes: dict[tuple[str, str, str], type[BaseModel] | None] = {}
-        self._lists: dict[str, tuple[str, str]] = {}
-        """Root field listing children -> (the field of a child's event placing it,
-        an event carrying such a child)."""
-        for table in protocol.tables.values():
+        self._root = protocol.root
+        self._lists: dict[str, str] = {}
+        """Root field listing children (``output``) -> an event carrying such a child."""
+        self._placing: dict[str, tuple[str, str]] = {}
+        """Child kind -> (the root field listing it, the field of its events placing it)."""
+        for kind, table in protocol.tables.items():
             if table.role == "child" and table.group and len(table.position) == 1:
                 for t in table.transitions:
                     if t.carries:
-                        self._lists[table.group] = (table.position[0], t.event)
+                        self._lists[table.group] = t.event
+                        self._placing[kind] = (table.group, table.position[0])
         self._seen: dict[tuple[str, Any], Any] = {}
         """(root field, position) -> the last object a child's event carried there."""
 
@@ -230,31 +236,32 @@ class SdkTypes:
         found = carried(self._protocol, event)
         if found is None:
             return []
-        obj, name = found.obj, str(event.name)
-        model = self._model(found.kind, name, obj)
+        obj, name, kind = found.obj, str(event.name), found.kind
+        model = self._model(kind, name, obj)
         if model is None:
             return []
-        table = self._protocol.tables[found.kind]
-        if table.role == "child" and table.group in self._lists:
-            place = event.data.get(self._lists[table.group][0])
-            if isinstance(place, int) and not isinstance(place, bool):
-                self._seen[(table.group, place)] = obj
-        errors = self._errors(model, obj, found.kind == self._protocol.root)
+        placing = self._placing.get(kind)
+        if placing is not None:
+            place = event.data.get(placing[1])
+            if type(place) is int:
+                self._seen[(placing[0], place)] = obj
+        errors = (self._root_errors(model, obj) if kind == self._root and self._lists
+                  else validator(model).errors(obj))
         if not errors:
             return []
-        errors = self._unreported(errors, found.kind, found.state, name, obj)
-        return self._findings(event, found.kind, obj, errors)
+        errors = self._unreported(errors, kind, found.state, name, obj)
+        return self._findings(event, kind, obj, errors)
 
-    def _errors(self, model: type[BaseModel], obj: dict[str, Any], root: bool) -> list[Error]:
-        """The errors of ``obj``; for the root, its lists of children apart, each
-        element typed alone unless it equals what its child's event carried."""
+    def _root_errors(self, model: type[BaseModel], obj: dict[str, Any]) -> list[Error] | None:
+        """The errors of the root object, its lists of children apart: each element
+        typed alone, unless it equals what its child's own event carried."""
         lists = {f: v for f, v in obj.items() if f in self._lists and type(v) is list and v
                  and all(type(item) is dict for item in v)}
-        if not root or not lists:
-            return validator(model).errors(obj) or []
+        if not lists:
+            return validator(model).errors(obj)
         errors = validator(model).errors({**obj, **{f: [] for f in lists}}) or []
         for field, items in lists.items():
-            event = self._lists[field][1]
+            event = self._lists[field]
             kinds = self._protocol.dispatch.get(event, {})
             for i, item in enumerate(items):
                 seen = self._seen.get((field, i))
@@ -285,7 +292,13 @@ class SdkTypes:
         taken = {row.field for row in self._rows.get(kind, ())
                  if (row.events is None or event in row.events)
                  and holds(row, state, obj) is not None}
-        return [e for e in errors if not (e.path and e.path[0] in taken)]
+        errors = [e for e in errors if not (e.path and e.path[0] in taken)]
+        shape = self._protocol.tables[kind].shape
+        problem = shape.problem(obj) if shape is not None else None
+        if problem is None:
+            return errors
+        spot = problem.split(": ", 1)[0]  # the grammar's malformed_event names it
+        return [e for e in errors if not _overlaps(dotted("", e.path), spot)]
 
     def _findings(self, event: TappedEvent, kind: str, obj: dict[str, Any],
                   errors: list[Error]) -> list[Finding]:
@@ -314,6 +327,12 @@ class SdkTypes:
 
 
 _ABSENT = object()
+
+
+def _overlaps(one: str, other: str) -> bool:
+    """Whether two JSON paths name the same value or one holds the other."""
+    short, long = sorted((one, other), key=len)
+    return long == short or long.startswith((short + ".", short + "["))
 
 
 def _best_variants(errors: list[Error]) -> list[Error]:
