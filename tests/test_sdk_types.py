@@ -138,7 +138,7 @@ def test_responses_content_7_at_output_item_added(tmp_path: Path) -> None:
     nothing said so; ``role: 5`` the payload invariant already reports is not
     reported again."""
     rows, rules = _check(HELLO, {2: lambda d: d["item"].update(content=7, role=5)}, tmp_path)
-    assert rows == [("types.message", 2, "item.content")]
+    assert rows == [("types.output", 2, "item.content")]
     assert "payload.message.role" in rules
 
 
@@ -152,7 +152,7 @@ def test_responses_annotations_x_in_a_part_an_item_and_the_final_response(
         15: _set("item", "content", 0, "annotations", value="x"),
         16: _set("response", "output", 0, "content", 0, "annotations", value={}),
     }, tmp_path)
-    assert rows == [("types.message", 15, "item.content[0].annotations"),
+    assert rows == [("types.output", 15, "item.content[0].annotations"),
                     ("types.response", 16, "response.output[0].content[0].annotations")]
     assert "grammar.malformed_event" in rules
 
@@ -161,7 +161,7 @@ def test_responses_status_list_and_a_deep_file_search_result(tmp_path: Path) -> 
     result = {"file_id": "file-1", "filename": "a.txt", "score": 0.5, "text": "t",
               "attributes": {"k": [1]}}
     rows, _ = _check(FILE_SEARCH, {6: _set("item", "results", value=[result])}, tmp_path)
-    assert rows == [("types.file_search_call", 6, "item.results[0].attributes.k")]
+    assert rows == [("types.output", 6, "item.results[0].attributes.k")]
     rows, _ = _check(HELLO, {16: _set("response", "output", 0, "status", value=[])}, tmp_path)
     assert rows == [("types.response", 16, "response.output[0].status")]
 
@@ -237,10 +237,10 @@ def test_the_final_response_types_only_items_it_changed(tmp_path: Path) -> None:
     bad = _set("item", "content", 0, "annotations", value="x")
     same, _ = _check(HELLO, {15: bad, 16: _set("response", "output", 0, "content", 0,
                                                 "annotations", value="x")}, tmp_path)
-    assert same == [("types.message", 15, "item.content[0].annotations")]
+    assert same == [("types.output", 15, "item.content[0].annotations")]
     changed, _ = _check(HELLO, {15: bad, 16: _set("response", "output", 0, "content", 0,
                                                    "annotations", value="y")}, tmp_path)
-    assert changed == [("types.message", 15, "item.content[0].annotations"),
+    assert changed == [("types.output", 15, "item.content[0].annotations"),
                        ("types.response", 16, "response.output[0].content[0].annotations")]
 
 
@@ -257,14 +257,17 @@ def test_both_graders_give_the_same_types_findings(tmp_path: Path) -> None:
     held = [(f.rule, f.index, _path_of(f.message))
             for g in grade_replay(replay) for f in (g.root, *g.consequences)
             if f.rule.startswith("types.")]
-    assert held == streamed == [("types.message", 2, "item.content")]
+    assert held == streamed == [("types.output", 2, "item.content")]
 
 
-def test_the_catalogue_lists_a_types_rule_per_carried_kind() -> None:
-    rule = RULES["types.message"]
-    assert (rule.severity, rule.layer, rule.protocols) == (
-        "warning", "types", frozenset({"assistants", "responses"}))
-    assert rule.source == "reference"
-    assert {"types.run", "types.step", "types.thread", "types.response",
-            "types.function_call", "types.output_text"} <= set(RULES)
-    assert "types.response" in {r.id for r in rules_for("responses-ws")}
+def test_the_catalogue_lists_a_types_rule_per_carried_kind_or_group() -> None:
+    """One rule per Assistants entity; the Responses output items, content parts and
+    summary parts (dispatched by their type) one rule per group."""
+    rule = RULES["types.output"]
+    assert (rule.severity, rule.layer, rule.protocols, rule.source) == (
+        "warning", "types", frozenset({"responses"}), "reference")
+    typed = {r.id for r in RULES.values() if r.layer == "types"}
+    assert typed == {"types.thread", "types.run", "types.step", "types.message",
+                     "types.response", "types.output", "types.content", "types.summary"}
+    assert typed - {"types.thread", "types.run", "types.step", "types.message"} <= {
+        r.id for r in rules_for("responses-ws")}

@@ -22,7 +22,7 @@ from runflow.conform.findings import Finding
 from runflow.conform.grouping import Announcers
 from runflow.conform.order import Follows, Next, Order, check_order, expectations_for
 from runflow.conform.payload import Payloads, check_payloads
-from runflow.conform.sdk_types import SdkTypes, check_types
+from runflow.conform.sdk_types import SdkTypes, check_types, rule_of
 from runflow.engine.definition import Protocol
 from runflow.engine.flow import Flow
 from runflow.engine.violations import Violation
@@ -193,8 +193,8 @@ class FlowGrade(Layers):
         self.names: set[str] = set()
         """The protocol's event names (and its order rows') that came."""
         self.applied: set[str] = set()
-        """The invariant ids some event was checked against (and the ``types.<kind>``
-        of each object typed)."""
+        """The invariant ids some event was checked against (and the types rule of
+        each object typed)."""
         self._known = frozenset(protocol.routes) | {
             r.event for r in expectations_for(protocol) if isinstance(r, (Follows, Next))}
         self._invariants: dict[str, list[Invariant]] = {}
@@ -212,7 +212,7 @@ class FlowGrade(Layers):
             self.names.add(name)
         found = carried(self.protocol, event)
         if found is not None:
-            self.applied.add(f"types.{found.kind}")  # typed by the types layer
+            self.applied.add(rule_of(self.protocol, found.kind))  # the types layer's
             for row in self._invariants.get(found.kind, ()):
                 if found.state in row.expect and (row.events is None or name in row.events):
                     self.applied.add(row.id)

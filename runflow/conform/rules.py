@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runflow.conform.findings import Severity
+from runflow.conform.sdk_types import rule_of
 from runflow.engine.violations import RULES as VIOLATION_RULES
 from runflow.protocols.payload import SOURCES, Source
 from runflow.protocols.registry import REGISTRY
@@ -113,22 +114,26 @@ _PAYLOAD = (
 )
 
 def _types_rules() -> tuple[ConformRule, ...]:
-    """One ``types.<kind>`` rule per entity kind some event carries an object of (an
-    id both definitions use, ``types.message``, is one rule of both protocols)."""
+    """One rule per :func:`~runflow.conform.sdk_types.rule_of` of the entity kinds some
+    event carries an object of (``types.run``; ``types.output`` for every Responses
+    output item); one both definitions use is one rule of both protocols."""
     protocols: dict[str, set[str]] = {}
+    kinds: dict[str, list[str]] = {}
     for name, entry in REGISTRY.items():
         definition = entry.definition
         for kind, table in definition.tables.items():
             if any(t.carries is not None for t in table.transitions):
-                protocols.setdefault(kind, set()).add(name)
+                rule_id = rule_of(definition, kind)
+                protocols.setdefault(rule_id, set()).add(name)
+                kinds.setdefault(rule_id, []).append(kind)
     return tuple(
-        ConformRule(f"types.{kind}", "warning", frozenset(names),
-                    f"Every field of a {kind} object an event carries has the type of the "
-                    "openai SDK class its snapshot is built as (extra fields allowed; the "
-                    "SDK's known gaps on real captures are not reported).",
+        ConformRule(rule_id, "warning", frozenset(protocols[rule_id]),
+                    f"{', '.join(sorted(set(names)))}: every field of an object an event "
+                    "carries has the openai SDK's type (extra fields allowed; the SDK's "
+                    "gaps real captures show are let through).",
                     "the openai SDK's types, generated from the API reference "
                     "(runflow/conform/sdk_types.py)")
-        for kind, names in protocols.items())
+        for rule_id, names in kinds.items())
 
 
 _ORDER = tuple(

@@ -6,7 +6,9 @@ built by the SDK's own ``construct``), so an item whose ``content`` is ``7`` bec
 a ``ResponseOutputMessage`` whose ``content`` is 7, and nothing said so. This layer
 validates each object a status event carries (:func:`~runflow.conform.events.carried`)
 against the openai SDK class its snapshot is built as, and reports each error as a
-``types.<entity kind>`` finding (``types.message``, ``types.run``, ``types.response``)
+``types.<entity kind>`` finding (``types.run``, ``types.message``, ``types.response``;
+for the kinds a shared event dispatches by ``type``, their group: every Responses
+output item is ``types.output``, every content part ``types.content``)
 naming the event's index, the JSON path inside the event (``item.content``,
 ``response.output[0].content[0].annotations``), what the SDK's type expects
 (pydantic's message) and an excerpt of the value, never the payload.
@@ -90,7 +92,8 @@ from runflow.engine.lazy import resolve
 from runflow.protocols.payload import Invariant
 from runflow.protocols.registry import row_of
 
-__all__ = ["MAX_PER_EVENT", "SDK_GAPS", "Gap", "SdkTypes", "check_types", "dotted", "sdk_version"]
+__all__ = ["MAX_PER_EVENT", "SDK_GAPS", "Gap", "SdkTypes", "check_types", "dotted", "rule_of",
+           "sdk_version"]
 
 MAX_PER_EVENT = 3
 """Paths reported per event; the last finding counts the others."""
@@ -343,7 +346,8 @@ class SdkTypes:
                        f"{sdk_version()} types: {first.model}.{where})")
             if n == MAX_PER_EVENT - 1 and len(paths) > MAX_PER_EVENT:
                 message += f"; and {len(paths) - MAX_PER_EVENT} more path(s) in this event"
-            out.append(Finding(f"types.{kind}", "warning", message, event.index, event.name,
+            out.append(Finding(rule_of(self._protocol, kind), "warning", message, event.index,
+                               event.name,
                                entity, key))
         return out
 
@@ -379,6 +383,15 @@ def _best_variants(errors: list[Error]) -> list[Error]:
         return errors
     return [e for e in errors
             if all(drop.get((p, n), label) == label for p, n, label in e.union)]
+
+
+def rule_of(protocol: Protocol, kind: str) -> str:
+    """The rule of an entity kind's objects: ``types.<group>`` for the kinds a shared
+    event dispatches by ``type`` into one group (every Responses output item is
+    ``types.output``, every content part ``types.content``), else ``types.<kind>``
+    (``types.run``, ``types.response``)."""
+    table = protocol.tables[kind]
+    return f"types.{table.group or kind}"
 
 
 def check_types(protocol: Protocol, events: Iterable[TappedEvent]) -> Iterator[Finding]:

@@ -36,7 +36,7 @@ from runflow.conform.grouping import group
 from runflow.conform.order import Follows, Next, Repeats, check_order, expectations_for
 from runflow.conform.payload import check_payloads, rows_applied
 from runflow.conform.rules import WEBSOCKET, rules_for
-from runflow.conform.sdk_types import check_types
+from runflow.conform.sdk_types import check_types, rule_of
 from runflow.conform.session import error_shape_problem
 from runflow.conform.websocket_context import Expect
 from runflow.engine.definition import Protocol
@@ -172,7 +172,8 @@ def _layers(flow: ConnectionFlow, events: list[TappedEvent]) -> tuple[list[Findi
         found += [f for f in (*check_payloads(RESPONSES, own), *check_types(RESPONSES, own),
                               *check_order(RESPONSES, own)) if f.rule in graded]
         checked |= rows_applied(RESPONSES, own) & graded
-        checked |= {f"types.{c.kind}" for c in map(partial(carried, RESPONSES), own) if c} & graded
+        checked |= {rule_of(RESPONSES, c.kind)
+                    for c in map(partial(carried, RESPONSES), own) if c} & graded
         names = {e.name for e in own}
         checked |= {row.id for row in expectations_for(RESPONSES) if row.id in graded and (
             isinstance(row, Repeats) or (isinstance(row, (Follows, Next))
