@@ -271,3 +271,17 @@ def test_the_catalogue_lists_a_types_rule_per_carried_kind_or_group() -> None:
                      "types.response", "types.output", "types.content", "types.summary"}
     assert typed - {"types.thread", "types.run", "types.step", "types.message"} <= {
         r.id for r in rules_for("responses-ws")}
+
+
+def test_past_the_children_it_remembers_the_final_response_types_them_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the layer remembers of the children is bounded (MAX_SEEN): the second item
+    of a layer that remembers one is typed again in the final response."""
+    monkeypatch.setattr(sdk_types, "MAX_SEEN", 1)
+    bad = "x"
+    rows, _ = _check(FILE_SEARCH, {
+        20: _set("item", "content", 0, "annotations", value=bad),
+        21: _set("response", "output", 1, "content", 0, "annotations", value=bad),
+    }, tmp_path)
+    assert rows == [("types.output", 20, "item.content[0].annotations"),
+                    ("types.response", 21, "response.output[1].content[0].annotations")]

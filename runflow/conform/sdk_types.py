@@ -92,11 +92,15 @@ from runflow.engine.lazy import resolve
 from runflow.protocols.payload import Invariant
 from runflow.protocols.registry import row_of
 
-__all__ = ["MAX_PER_EVENT", "SDK_GAPS", "Gap", "SdkTypes", "check_types", "dotted", "rule_of",
-           "sdk_version"]
+__all__ = ["MAX_PER_EVENT", "MAX_SEEN", "SDK_GAPS", "Gap", "SdkTypes", "check_types", "dotted",
+           "rule_of", "sdk_version"]
 
 MAX_PER_EVENT = 3
 """Paths reported per event; the last finding counts the others."""
+MAX_SEEN = 10_000
+"""Children remembered for the root's list (``Limits.max_entities``' default): past
+that, a child listed in the root is typed again."""
+
 
 @dataclass(frozen=True)
 class Gap:
@@ -268,8 +272,9 @@ class SdkTypes:
         placing = self._placing.get(kind)
         if placing is not None:
             place = event.data.get(placing[1])
-            if type(place) is int:
-                self._seen[(placing[0], place)] = obj
+            key = (placing[0], place)
+            if type(place) is int and (key in self._seen or len(self._seen) < MAX_SEEN):
+                self._seen[key] = obj
         errors = (self._root_errors(model, obj) if kind == self._root and self._lists
                   else validator(model).errors(obj))
         if not errors:
