@@ -285,3 +285,17 @@ def test_past_the_children_it_remembers_the_final_response_types_them_again(
     }, tmp_path)
     assert rows == [("types.output", 20, "item.content[0].annotations"),
                     ("types.response", 21, "response.output[1].content[0].annotations")]
+
+
+def test_an_item_of_a_type_the_sdk_does_not_know_is_not_typed(tmp_path: Path) -> None:
+    """The definition accepts an unknown item type (clients ignore unknown items):
+    its fields are not typed, at its own events or in the final response; a nested
+    ``type`` no SDK variant takes is reported."""
+    unknown = {"id": "fut_1", "type": "future_thing", "status": 5, "content": 7}
+    rows, _ = _check(HELLO, {
+        2: _set("item", value=unknown), 15: _set("item", value=unknown),
+        16: _set("response", "output", 0, value=unknown)}, tmp_path)
+    assert rows == []
+    rows, _ = _check(HELLO, {15: _set("item", "content", 0, "type", value="output_audio")},
+                     tmp_path)
+    assert rows == [("types.output", 15, "item.content[0]")]

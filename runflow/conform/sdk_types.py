@@ -22,8 +22,12 @@ Which class: the snapshot class of the entity's table (``Run``, ``RunStep``,
 ``Message``, ``Thread``, ``Response``); an entity whose table names none (a Responses
 output item, content part, summary part) takes the class of the field that carries
 it in the SDK's own event class (the registry row's ``sdk_events``), picked by the
-object's ``type``: an item of a ``type`` the SDK does not know is not typed here
-(the grammar's ``unknown_item_type`` covers it). Validation is the SDK's (lax where
+object's ``type``: an item or part of a ``type`` the SDK does not know is not typed
+(the definition accepts it: the Open Responses specification has clients ignore
+unknown items), and neither is such an element of the final response's ``output``.
+Inside an object, a ``type`` none of the SDK's variants takes (a run step's
+``step_details``, a message's content part) is an error like any other: the SDK
+cannot type it. Validation is the SDK's (lax where
 pydantic is lax, extra fields allowed), bounded (:mod:`runflow.conform.sdk_schema`):
 each list stops at its first bad element, and at most :data:`MAX_PER_EVENT` paths are
 reported per event. The root object's list of children (``response.output``) is not
