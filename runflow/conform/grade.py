@@ -1,4 +1,4 @@
-"""Grade one flow's events: grammar (the flow's violations), payloads, order.
+"""Grade one flow's events: grammar (the flow's violations), payloads, SDK types, order.
 
 :class:`Layers` are the payload and order layers and the grouping's announcers fed
 each event of a flow as it arrives, beside the flow, keeping only what they need;
