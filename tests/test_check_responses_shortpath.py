@@ -50,7 +50,8 @@ def built_stream() -> Blocks:
     blocks: Blocks = []
     seq = iter(range(10_000))
     response = {"id": "resp_1", "object": "response", "created_at": 1, "status": "in_progress",
-                "model": "gpt-4o", "output": [], "tools": [], "usage": None}
+                "model": "gpt-4o", "output": [], "tools": [], "usage": None,
+                "parallel_tool_calls": True, "tool_choice": "auto"}  # the SDK requires both
     blocks.append(_event(P + "created", next(seq), response=response))
     blocks.append(_event(P + "in_progress", next(seq), response=response))
     msg = {"id": "msg_1", "type": "message", "status": "in_progress", "content": [],

@@ -2,9 +2,12 @@
 needs and nothing else, and finds exactly what it found before.
 
 ``import openai`` alone takes about half a second (its ``__init__`` loads the whole
-client and every type), and any ``openai.*`` import runs it. Checking a stream
-builds no SDK object: the snapshot types are named ``"module:Name"`` and load with
-the first typed snapshot (``runflow replay`` prints those, so it does load them).
+client and every type), and any ``openai.*`` import runs it. The flow builds no SDK
+object to check a stream: the snapshot types are named ``"module:Name"`` and load
+with the first typed snapshot (``runflow replay`` prints those, so it does load
+them). ``runflow check``'s types layer (:mod:`runflow.conform.sdk_types`) validates
+every carried object against those same SDK types, so a check of a stream that
+carries any object does load them.
 The registry detects a stream's protocol from its rows' event names, so a
 Responses check builds no Assistants definition, and the other way round.
 
@@ -113,10 +116,14 @@ def test_check_builds_only_its_own_protocol(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_check_imports_no_openai(name: str) -> None:
-    """No typed SDK object is built to check a stream, so the SDK is not imported."""
+def test_check_imports_the_sdk_types_its_types_layer_checks_against(name: str) -> None:
+    """The types layer validates each carried object against the SDK class its
+    snapshot is built as: that class loads."""
+    protocol = CASES[name][0]
     _, modules = _check(name)
-    assert [m for m in modules if m.split(".")[0] == "openai"] == []
+    own = ("openai.types.responses.response" if protocol == "responses"
+           else "openai.types.beta.threads.run")
+    assert {own, "runflow.conform.sdk_types"} <= set(modules)
 
 
 def test_replay_builds_the_sdk_types_it_prints() -> None:

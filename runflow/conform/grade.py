@@ -1,4 +1,4 @@
-"""Grade one flow's events: grammar (the flow's violations), payloads, order.
+"""Grade one flow's events: grammar (the flow's violations), payloads, SDK types, order.
 
 :class:`Layers` are the payload and order layers and the grouping's announcers fed
 each event of a flow as it arrives, beside the flow, keeping only what they need;
@@ -22,6 +22,7 @@ from runflow.conform.findings import Finding
 from runflow.conform.grouping import Announcers
 from runflow.conform.order import Follows, Next, Order, check_order, expectations_for
 from runflow.conform.payload import Payloads, check_payloads
+from runflow.conform.sdk_types import SdkTypes, check_types, rule_of
 from runflow.engine.definition import Protocol
 from runflow.engine.flow import Flow
 from runflow.engine.violations import Violation
@@ -73,7 +74,7 @@ def grade_events(flow: Flow, events: Sequence[TappedEvent]) -> list[Finding]:
     by_index = {e.index: e for e in events}
     found = [violation_finding(protocol, v, by_index) for v in flow.violations]
     found += judged(flow, [*check_payloads(protocol, list(events)),
-                            *check_order(protocol, list(events))])
+                            *check_types(protocol, events), *check_order(protocol, list(events))])
     return sorted(found, key=lambda f: (f.index if f.index is not None else 1 << 60))
 
 
@@ -124,6 +125,7 @@ class Layers:
         self.flow = flow
         self.protocol = flow.protocol
         self.payloads = Payloads(self.protocol)
+        self.types = SdkTypes(self.protocol)
         self.order = Order(self.protocol, flow.limits)
         self.announcers = Announcers(flow.limits)
         self.suppressed = 0
@@ -143,6 +145,8 @@ class Layers:
         self.last = event
         payloads, orders = self._found
         for finding in self.payloads.see(event):
+            self._keep(finding, payloads)
+        for finding in self.types.see(event):
             self._keep(finding, payloads)
         for finding in self.order.see(event):
             self._keep(finding, orders)
@@ -189,7 +193,8 @@ class FlowGrade(Layers):
         self.names: set[str] = set()
         """The protocol's event names (and its order rows') that came."""
         self.applied: set[str] = set()
-        """The invariant ids some event was checked against."""
+        """The invariant ids some event was checked against (and the types rule of
+        each object typed)."""
         self._known = frozenset(protocol.routes) | {
             r.event for r in expectations_for(protocol) if isinstance(r, (Follows, Next))}
         self._invariants: dict[str, list[Invariant]] = {}
@@ -207,6 +212,7 @@ class FlowGrade(Layers):
             self.names.add(name)
         found = carried(self.protocol, event)
         if found is not None:
+            self.applied.add(rule_of(self.protocol, found.kind))  # the types layer's
             for row in self._invariants.get(found.kind, ()):
                 if found.state in row.expect and (row.events is None or name in row.events):
                     self.applied.add(row.id)

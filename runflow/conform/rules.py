@@ -8,6 +8,8 @@ A rule id is a public contract, like a violation code: ``<layer>.<name>``. Layer
   (:data:`runflow.RULES`), reported by the flows;
 * ``payload``: what an object must hold in the state its event leads to
   (each protocol's ``invariants.py``, through the registry), and the structured output asked for;
+* ``types``: every field of every object an event carries has the openai SDK's type
+  (:mod:`.sdk_types`), as warnings;
 * ``order``: what every real capture does (:mod:`.order`), as warnings;
 * ``consistency``: the stream's final objects against what REST returns afterwards.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runflow.conform.findings import Severity
+from runflow.conform.sdk_types import rule_of
 from runflow.engine.violations import RULES as VIOLATION_RULES
 from runflow.protocols.payload import SOURCES, Source
 from runflow.protocols.registry import REGISTRY
@@ -28,7 +31,7 @@ __all__ = ["BOTH", "LAYERS", "RULES", "WEBSOCKET", "ConformRule", "rule", "rules
 
 BOTH = frozenset(REGISTRY)
 """Every protocol registered when conform is imported (the shipped ones)."""
-LAYERS = ("http", "grammar", "payload", "order", "consistency")
+LAYERS = ("http", "grammar", "payload", "types", "order", "consistency")
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,29 @@ _PAYLOAD = (
                 "required keys.", "text.format json_schema (API reference)"),
 )
 
+def _types_rules() -> tuple[ConformRule, ...]:
+    """One rule per :func:`~runflow.conform.sdk_types.rule_of` of the entity kinds some
+    event carries an object of (``types.run``; ``types.output`` for every Responses
+    output item); one both definitions use is one rule of both protocols."""
+    protocols: dict[str, set[str]] = {}
+    kinds: dict[str, list[str]] = {}
+    for name, entry in REGISTRY.items():
+        definition = entry.definition
+        for kind, table in definition.tables.items():
+            if any(t.carries is not None for t in table.transitions):
+                rule_id = rule_of(definition, kind)
+                protocols.setdefault(rule_id, set()).add(name)
+                kinds.setdefault(rule_id, []).append(kind)
+    return tuple(
+        ConformRule(rule_id, "warning", frozenset(protocols[rule_id]),
+                    f"{', '.join(sorted(set(names)))}: every field of an object an event "
+                    "carries has the openai SDK's type (extra fields allowed; the SDK's "
+                    "gaps real captures show are let through).",
+                    "the openai SDK's types, generated from the API reference "
+                    "(runflow/conform/sdk_types.py)")
+        for rule_id, names in kinds.items())
+
+
 _ORDER = tuple(
     ConformRule(e.id, e.severity, frozenset({protocol}), e.summary, e.why, e.source)
     for protocol, entry in REGISTRY.items() for e in entry.order
@@ -147,8 +173,8 @@ _WS_SHARED = frozenset({"http.status", "http.error_shape"})
 _WS_NOT = frozenset({"payload.response.structured_output"})
 
 RULES: dict[str, ConformRule] = {
-    r.id: r for r in (*_HTTP, *_GRAMMAR, *_WS_GRAMMAR, *_PAYLOAD, *_ORDER, *_CONSISTENCY,
-                  _WS_OUTCOME)
+    r.id: r for r in (*_HTTP, *_GRAMMAR, *_WS_GRAMMAR, *_PAYLOAD, *_types_rules(), *_ORDER,
+                  *_CONSISTENCY, _WS_OUTCOME)
 }
 
 
@@ -165,7 +191,7 @@ def rules_for(protocol: str) -> list[ConformRule]:
     if protocol != WEBSOCKET:
         return [r for r in RULES.values() if protocol in r.protocols]
     return [r for r in RULES.values() if WEBSOCKET in r.protocols or r.id in _WS_SHARED or (
-        "responses" in r.protocols and r.layer in ("grammar", "payload", "order")
+        "responses" in r.protocols and r.layer in ("grammar", "payload", "types", "order")
         and r.id not in _WS_NOT and r.source != "captures")]
 
 

@@ -34,14 +34,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
-from runflow.conform.events import HEAD, NAMED, TAIL, TappedEvent, kept
+from runflow.conform.events import HEAD, NAMED, TAIL, TappedEvent, carried, kept
 from runflow.conform.findings import Finding, Group
 from runflow.conform.grouping import Announcers, group
 from runflow.conform.order import Follows, Next, Repeats, check_order, expectations_for
 from runflow.conform.payload import check_payloads, rows_applied
 from runflow.conform.rules import WEBSOCKET, rules_for
+from runflow.conform.sdk_types import check_types, rule_of
 from runflow.conform.session import error_shape_problem
 from runflow.conform.websocket_context import Expect
 from runflow.engine.definition import Protocol
@@ -182,9 +184,11 @@ def _layers(flow: ConnectionFlow, frames: Sequence[Frame], names: list[str | Non
     graded = {r.id for r in rules_for(WEBSOCKET)}
     for record in flow.responses.values():
         own = [_event(frames, i, number) for i in record.frames if i < len(frames)]
-        found += [f for f in (*check_payloads(RESPONSES, own), *check_order(RESPONSES, own))
-                  if f.rule in graded]
+        found += [f for f in (*check_payloads(RESPONSES, own), *check_types(RESPONSES, own),
+                              *check_order(RESPONSES, own)) if f.rule in graded]
         checked |= rows_applied(RESPONSES, own) & graded
+        checked |= {rule_of(RESPONSES, c.kind)
+                    for c in map(partial(carried, RESPONSES), own) if c} & graded
         seen = {e.name for e in own}
         checked |= {row.id for row in expectations_for(RESPONSES) if row.id in graded and (
             isinstance(row, Repeats) or (isinstance(row, (Follows, Next))

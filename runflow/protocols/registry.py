@@ -102,7 +102,7 @@ class Registered:
     ``detection``. Treat a row as frozen."""
 
     __slots__ = ("_definition", "_invariants", "detection", "diagrams", "flow",
-                 "more_diagrams", "order", "profiles", "scenarios")
+                 "more_diagrams", "order", "profiles", "scenarios", "sdk_events")
 
     def __init__(self, definition: Protocol | str, flow: type[Flow] | str = Flow,
                  diagrams: DiagramSet | None = None,
@@ -110,7 +110,8 @@ class Registered:
                  order: tuple[Expectation, ...] = (), scenarios: str | None = None,
                  profiles: tuple[Profile, ...] = (), *,
                  detection: Detection | None = None,
-                 more_diagrams: tuple[tuple[str, str], ...] = ()) -> None:
+                 more_diagrams: tuple[tuple[str, str], ...] = (),
+                 sdk_events: str | None = None) -> None:
         if detection is None:
             if isinstance(definition, str):
                 raise ValueError(f"a row naming its definition ({definition!r}) must "
@@ -137,6 +138,11 @@ class Registered:
         """``"module:NAME"`` of its ``runflow conform`` scenarios (None: it has none)."""
         self.profiles = profiles
         """Its servers' profiles (``--profile``)."""
+        self.sdk_events = sdk_events
+        """``"module:Name"`` of the openai SDK's union of its stream events, by which
+        :mod:`runflow.conform.sdk_types` types an object whose entity's table names no
+        snapshot class (an output item: the class of the event's ``item`` field, picked
+        by the item's ``type``); None: every carried object's table names one."""
 
     def __repr__(self) -> str:
         return f"Registered({self.name!r})"
@@ -285,5 +291,6 @@ register(Registered(
     order=responses_order.ORDER,
     scenarios="runflow.conform.responses:RESPONSES_SCENARIOS",
     profiles=responses_profiles.PROFILES,
+    sdk_events="openai.types.responses:ResponseStreamEvent",
     more_diagrams=(("websocket", "runflow.protocols.responses.websocket.diagrams:"
                                  "diagram_files"),)))
