@@ -132,7 +132,7 @@ def test_span_parents_names_and_genai_attributes(exporter: InMemorySpanExporter)
     indices = [e.attributes["runflow.event.index"] for e in run.events
                if e.name == "runflow.state_change" and e.attributes is not None]
     assert indices == [c.index for c in flow.history
-                       if c.entity.value == "run" and c.source != c.dest]
+                       if c.entity == "run" and c.source != c.dest]
 
 
 # --------------------------------------------------------------------------- #

@@ -114,7 +114,9 @@ def test_a_tool_is_its_types_class() -> None:
     assert type(function) is FunctionTool and function.name == "f"
     assert type(search) is WebSearchTool
     assert unknown == {"type": "nonesuch", "x": 1}  # as it came, as the smart union left it
-    assert type(bad) is FunctionTool and bad.name == 5  # its own class, built leniently
+    assert type(bad) is FunctionTool  # its own class, built leniently:
+    name: object = bad.name  # the wire's int, not the str the class declares
+    assert name == 5
     assert "tools" in built.model_fields_set
 
 

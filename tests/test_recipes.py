@@ -116,7 +116,7 @@ def item_stream(kind: str) -> list[dict[str, Any]]:
     done = {**item, "status": "completed"}
     response = {"id": "resp_1", "object": "response", "created_at": 1, "status": "in_progress",
                 "output": [], "usage": None, "error": None, "incomplete_details": None}
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "response.created", "response": response},
         {"type": "response.in_progress", "response": response},
         {"type": "response.output_item.added", "output_index": 0, "item": item},
