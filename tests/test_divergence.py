@@ -210,7 +210,8 @@ def _ci_case(change: Callable[[dict[str, Any]], None]) -> tuple[RunFlow, int, st
 
 
 def _call(d: dict[str, Any], n: int = 0) -> dict[str, Any]:
-    return d["step_details"]["tool_calls"][n]  # type: ignore[no-any-return]
+    call: dict[str, Any] = d["step_details"]["tool_calls"][n]
+    return call
 
 
 def test_tool_call_id() -> None:

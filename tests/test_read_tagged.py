@@ -40,9 +40,10 @@ def _alike(a: Any, b: Any, path: str = "") -> None:
         assert a.__dict__.keys() == b.__dict__.keys(), path
         for key in a.__dict__:
             _alike(a.__dict__[key], b.__dict__[key], f"{path}.{key}")
-        assert (a.model_extra or {}).keys() == (b.model_extra or {}).keys(), path
-        for key in a.model_extra or {}:
-            _alike(a.model_extra[key], b.model_extra[key], f"{path}.{key}")  # type: ignore[index]
+        a_extra, b_extra = a.model_extra or {}, b.model_extra or {}
+        assert a_extra.keys() == b_extra.keys(), path
+        for key in a_extra:
+            _alike(a_extra[key], b_extra[key], f"{path}.{key}")
     elif isinstance(a, list):
         assert len(a) == len(b), path
         for i, (x, y) in enumerate(zip(a, b, strict=True)):

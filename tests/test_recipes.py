@@ -67,6 +67,7 @@ def test_a_run_status_added_by_the_recipe() -> None:
     # a flow takes the new status, and its enter callback fires
     flow = RunFlow(protocol=variant)
     entered: list[str] = []
+    # "paused" is this recipe's status, not one of the RunState literals on_run declares
     flow.on_run("paused")(lambda run: entered.append(run.status))  # type: ignore[arg-type]
     for name, status in [("thread.run.created", "queued"), ("thread.run.in_progress",
                          "in_progress"), ("thread.run.paused", "paused"),
