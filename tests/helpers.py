@@ -7,11 +7,17 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
-from typing import IO, Any
+from typing import IO, Any, TypeVar
+
+from openai.types.beta.threads import MessageContent, TextContentBlock
+from openai.types.beta.threads.runs import FunctionToolCall, RunStep, ToolCall, ToolCallsStepDetails
 
 from runflow import RunFlow
 
-__all__ = ["feed_all", "lines_of", "shortest_path", "websocket_turn"]
+T = TypeVar("T")
+
+__all__ = ["feed_all", "function_calls_of", "lines_of", "of_type", "shortest_path", "text_of",
+           "tool_calls_of", "websocket_turn"]
 
 
 def feed_all(events: Iterable[Any], flow: RunFlow | None = None, *, close: bool = False,
@@ -80,3 +86,30 @@ def lines_of(stream: IO[bytes]) -> queue.Queue[str]:
 
     threading.Thread(target=read, daemon=True).start()
     return lines
+
+
+# -- reads of the openai SDK's unions ---------------------------------------------------
+# The SDK types a field that holds one of several shapes as their Union; a test that
+# reads one shape's field first asserts the value is that shape, so a wrong shape fails
+# there, naming both, instead of as an AttributeError further on.
+
+
+def of_type(cls: type[T], value: object) -> T:
+    """``value``, asserted to be a ``cls``."""
+    assert isinstance(value, cls), f"{type(value).__name__} where {cls.__name__} was expected"
+    return value
+
+
+def tool_calls_of(step: RunStep) -> list[ToolCall]:
+    """The tool calls of a ``tool_calls`` run step."""
+    return of_type(ToolCallsStepDetails, step.step_details).tool_calls
+
+
+def function_calls_of(step: RunStep) -> list[FunctionToolCall]:
+    """The tool calls of a ``tool_calls`` run step, each asserted to be a function call."""
+    return [of_type(FunctionToolCall, call) for call in tool_calls_of(step)]
+
+
+def text_of(block: MessageContent) -> str:
+    """The text of a message's ``text`` content block."""
+    return of_type(TextContentBlock, block).text.value

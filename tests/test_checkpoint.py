@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import load_bytes, load_events
-from helpers import feed_all
+from helpers import feed_all, function_calls_of
 
 from runflow import ASSISTANTS, Code, Limits, RunFlow
 from runflow.engine.checkpoint import CheckpointError
@@ -94,7 +94,7 @@ def test_pending_tool_calls_survive_the_checkpoint_between_streams() -> None:
     feed_all(load_events(CONTINUATION), flow)
     assert flow.close() == "done"
     assert flow.violations == []
-    call = flow.steps[0].step_details.tool_calls[0]
+    call = function_calls_of(flow.steps[0])[0]
     assert (call.id, call.function.output) == (pending[0].id, "warm and sunny")
 
 

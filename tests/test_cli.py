@@ -419,11 +419,12 @@ def test_ticking_rewrites_the_line_until_the_block_ends() -> None:
     assert "\r\x1b[2Kbig.jsonl: 1,234 events" in after
     out.clear_progress()
     assert err.getvalue().endswith("\r\x1b[2K")
-    quiet = Output(io.StringIO(), _Terminal())
+    quiet_err = _Terminal()
+    quiet = Output(io.StringIO(), quiet_err)
     quiet.quiet()
     with quiet.ticking(text, every=0.01):
         pass
-    assert quiet.err.getvalue() == ""
+    assert quiet_err.getvalue() == ""
 
 
 def test_subprocess_colour_only_when_forced() -> None:

@@ -13,6 +13,7 @@ import inspect
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TypedDict
 
 import openai
 import pytest
@@ -104,12 +105,20 @@ def endless(request: pytest.FixtureRequest) -> Iterator[EndlessStream]:
         yield server
 
 
-BOUNDS = [({"idle_timeout": 0.3}, "no event for 0.3s (idle_timeout; keep-alive comments do "
-           "not count)"), ({"deadline": 0.3}, "the deadline of 0.3s passed")]
+class Bound(TypedDict, total=False):
+    """One of drive's time bounds, as keyword arguments."""
+
+    idle_timeout: float
+    deadline: float
+
+
+BOUNDS: list[tuple[Bound, str]] = [
+    ({"idle_timeout": 0.3}, "no event for 0.3s (idle_timeout; keep-alive comments do not count)"),
+    ({"deadline": 0.3}, "the deadline of 0.3s passed")]
 
 
 @pytest.mark.parametrize(("bound", "reason"), BOUNDS, ids=["idle_timeout", "deadline"])
-def test_drive_ends_an_endless_stream(endless: EndlessStream, bound: dict[str, float],
+def test_drive_ends_an_endless_stream(endless: EndlessStream, bound: Bound,
                                       reason: str) -> None:
     flow = RunFlow()
     with openai.OpenAI(base_url=endless.base_url, api_key="test", max_retries=0) as client, \
@@ -123,7 +132,7 @@ def test_drive_ends_an_endless_stream(endless: EndlessStream, bound: dict[str, f
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(("bound", "reason"), BOUNDS, ids=["idle_timeout", "deadline"])
-async def test_adrive_ends_an_endless_stream(endless: EndlessStream, bound: dict[str, float],
+async def test_adrive_ends_an_endless_stream(endless: EndlessStream, bound: Bound,
                                              reason: str) -> None:
     flow = RunFlow()
     async with openai.AsyncOpenAI(base_url=endless.base_url, api_key="test",

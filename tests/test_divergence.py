@@ -16,7 +16,10 @@ from typing import Any
 
 import pytest
 from conftest import load_events
-from helpers import feed_all
+from helpers import feed_all, of_type, text_of, tool_calls_of
+from openai.types.beta.threads import FilePathAnnotation, TextContentBlock
+from openai.types.beta.threads.runs import CodeInterpreterToolCall, FunctionToolCall
+from openai.types.beta.threads.runs.code_interpreter_tool_call import CodeInterpreterOutputLogs
 
 from runflow import Code, RunFlow, Violation
 
@@ -43,7 +46,8 @@ def final_index(events: list[Event], name: str, pick: Callable[[Event], bool] = 
 
 
 def is_tool_step(e: Event) -> bool:
-    return e["data"]["step_details"]["type"] == "tool_calls"
+    kind: str = e["data"]["step_details"]["type"]
+    return kind == "tool_calls"
 
 
 def mutated(events: list[Event], index: int, change: Callable[[dict[str, Any]], None]
@@ -97,7 +101,7 @@ def test_text_value() -> None:
     v = only_divergence(flow, i, f"message {mid}")
     assert_names(v, "content[0].text.value", ours, theirs)
     assert len(v.message) < 300  # both values shortened, not 5,000 characters
-    assert flow.message(mid).content[0].text.value == theirs
+    assert text_of(flow.message(mid).content[0]) == theirs
     assert flow.text == theirs
 
 
@@ -115,7 +119,7 @@ def test_text_value_from_a_mutated_delta() -> None:
     flow = feed_all(mutated(events, d, change), close=True)
     v = only_divergence(flow, i, f"message {mid}")
     assert_names(v, "content[0].text.value", theirs.replace("!", "?", 1), theirs)
-    assert flow.message(mid).content[0].text.value == theirs
+    assert text_of(flow.message(mid).content[0]) == theirs
 
 
 def _citation_case(change: Callable[[dict[str, Any]], None]) -> tuple[RunFlow, int, str]:
@@ -134,7 +138,7 @@ def test_annotation_count() -> None:
     flow, i, mid = _citation_case(change)
     v = only_divergence(flow, i, f"message {mid}")
     assert_names(v, "content[0].text.annotations.length", 1, 2)
-    anns = flow.message(mid).content[0].text.annotations
+    anns = of_type(TextContentBlock, flow.message(mid).content[0]).text.annotations
     assert [(a.start_index, a.end_index) for a in anns] == [(29, 53), (0, 5)]
 
 
@@ -148,9 +152,9 @@ def test_annotation_kind() -> None:
     flow, i, mid = _citation_case(change)
     v = only_divergence(flow, i, f"message {mid}")
     assert_names(v, "content[0].text.annotations[0].type", "file_citation", "file_path")
-    ann = flow.message(mid).content[0].text.annotations[0]
+    ann = of_type(TextContentBlock, flow.message(mid).content[0]).text.annotations[0]
     assert ann.type == "file_path"
-    assert ann.file_path.file_id == "file-path-1"
+    assert of_type(FilePathAnnotation, ann).file_path.file_id == "file-path-1"
 
 
 @pytest.mark.parametrize(("key", "ours"), [("start_index", 29), ("end_index", 53)])
@@ -161,7 +165,7 @@ def test_annotation_range(key: str, ours: int) -> None:
     flow, i, mid = _citation_case(change)
     v = only_divergence(flow, i, f"message {mid}")
     assert_names(v, f"content[0].text.annotations[0].{key}", ours, ours + 1)
-    ann = flow.message(mid).content[0].text.annotations[0]
+    ann = of_type(TextContentBlock, flow.message(mid).content[0]).text.annotations[0]
     assert getattr(ann, key) == ours + 1
 
 
@@ -206,7 +210,8 @@ def _ci_case(change: Callable[[dict[str, Any]], None]) -> tuple[RunFlow, int, st
 
 
 def _call(d: dict[str, Any], n: int = 0) -> dict[str, Any]:
-    return d["step_details"]["tool_calls"][n]  # type: ignore[no-any-return]
+    call: dict[str, Any] = d["step_details"]["tool_calls"][n]
+    return call
 
 
 def test_tool_call_id() -> None:
@@ -214,7 +219,7 @@ def test_tool_call_id() -> None:
     ours = _call(events[i]["data"])["id"]
     v = only_divergence(flow, i, f"step {sid}")
     assert_names(v, "step_details.tool_calls[0].id", ours, "call_other")
-    assert flow.step(sid).step_details.tool_calls[0].id == "call_other"
+    assert tool_calls_of(flow.step(sid))[0].id == "call_other"
 
 
 def test_tool_call_type() -> None:
@@ -227,7 +232,7 @@ def test_tool_call_type() -> None:
     flow, i, sid, _ = _ci_case(change)
     v = only_divergence(flow, i, f"step {sid}")
     assert_names(v, "step_details.tool_calls[0].type", "code_interpreter", "function")
-    assert flow.step(sid).step_details.tool_calls[0].type == "function"
+    assert tool_calls_of(flow.step(sid))[0].type == "function"
 
 
 def test_tool_call_count() -> None:
@@ -240,9 +245,9 @@ def test_tool_call_count() -> None:
     flow, i, sid, _ = _ci_case(change)
     v = only_divergence(flow, i, f"step {sid}")
     assert_names(v, "step_details.tool_calls.length", 1, 2)
-    calls = flow.step(sid).step_details.tool_calls
+    calls = tool_calls_of(flow.step(sid))
     assert [c.id for c in calls][1:] == ["call_second"]
-    assert calls[1].code_interpreter.input == "1 + 1"
+    assert of_type(CodeInterpreterToolCall, calls[1]).code_interpreter.input == "1 + 1"
 
 
 def test_code_interpreter_input() -> None:
@@ -253,7 +258,8 @@ def test_code_interpreter_input() -> None:
     flow, i, sid, _ = _ci_case(lambda d: _call(d)["code_interpreter"].update(input=theirs))
     v = only_divergence(flow, i, f"step {sid}")
     assert_names(v, "step_details.tool_calls[0].code_interpreter.input", ours, theirs)
-    assert flow.step(sid).step_details.tool_calls[0].code_interpreter.input == theirs
+    ci = of_type(CodeInterpreterToolCall, tool_calls_of(flow.step(sid))[0]).code_interpreter
+    assert ci.input == theirs
 
 
 def test_function_name() -> None:
@@ -265,7 +271,7 @@ def test_function_name() -> None:
     v = only_divergence(flow, i, f"step {sid}")
     assert_names(v, "step_details.tool_calls[0].function.name", "get_current_weather",
                  "get_time")
-    assert flow.step(sid).step_details.tool_calls[0].function.name == "get_time"
+    assert of_type(FunctionToolCall, tool_calls_of(flow.step(sid))[0]).function.name == "get_time"
 
 
 def test_function_arguments() -> None:
@@ -277,7 +283,7 @@ def test_function_arguments() -> None:
                     close=True)
     v = only_divergence(flow, i, f"step {sid}")
     assert_names(v, "step_details.tool_calls[0].function.arguments", "{}", theirs)
-    fn = flow.step(sid).step_details.tool_calls[0].function
+    fn = of_type(FunctionToolCall, tool_calls_of(flow.step(sid))[0]).function
     assert fn.arguments == theirs
     assert fn.output == "warm and sunny"  # the continuation's output arrived too
 
@@ -314,7 +320,7 @@ def test_parts_beyond_the_servers_list_are_kept() -> None:
     flow = feed_all(mutated(events, i, change), close=True)
     content = flow.message(mid).content
     assert [p.type for p in content] == ["image_file", "text"]
-    assert content[1].text.value == text
+    assert text_of(content[1]) == text
     no_false_claim(flow, i, "content[1]")
 
 
@@ -335,7 +341,7 @@ def test_null_function_arguments_are_kept() -> None:
     sid = events[i]["data"]["id"]
     flow = feed_all(mutated(events, i, lambda d: _call(d)["function"].update(arguments=None)),
                     close=True)
-    fn = flow.step(sid).step_details.tool_calls[0].function
+    fn = of_type(FunctionToolCall, tool_calls_of(flow.step(sid))[0]).function
     assert fn.arguments == "{}"
     assert fn.output == "warm and sunny"
     no_false_claim(flow, i, "step_details.tool_calls[0].function.arguments")
@@ -351,7 +357,7 @@ def test_null_code_input_and_empty_outputs_are_kept() -> None:
 
     flow = feed_all(mutated(events, i, change), close=True)
     sid = events[i]["data"]["id"]
-    ci = flow.step(sid).step_details.tool_calls[0].code_interpreter
+    ci = of_type(CodeInterpreterToolCall, tool_calls_of(flow.step(sid))[0]).code_interpreter
     assert ci.input == server["input"]
     assert [o.model_dump(exclude_none=True) for o in ci.outputs] == server["outputs"]
     no_false_claim(flow, i, "step_details.tool_calls[0].code_interpreter.input")
@@ -374,7 +380,8 @@ def test_code_interpreter_logs() -> None:
     ours = _call(events[i]["data"])["code_interpreter"]["outputs"][0]["logs"]
     v = only_divergence(flow, i, f"step {sid}")
     assert_names(v, "step_details.tool_calls[0].code_interpreter.outputs[0].logs", ours, "[42]")
-    assert flow.step(sid).step_details.tool_calls[0].code_interpreter.outputs[0].logs == "[42]"
+    ci = of_type(CodeInterpreterToolCall, tool_calls_of(flow.step(sid))[0]).code_interpreter
+    assert of_type(CodeInterpreterOutputLogs, ci.outputs[0]).logs == "[42]"
 
 
 def test_code_interpreter_output_count() -> None:

@@ -6,12 +6,13 @@ final snapshots must equal the server's stored objects read back over REST."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import openai
 import pytest
 import pytest_asyncio
+from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 
 from runflow import RunFlow
 from runflow.adapters.drive import adrive, drive
@@ -61,7 +62,8 @@ async def aweather(city: str) -> str:
     return weather(city)
 
 
-TOOLS = {"get_weather": weather, "get_time": clock}
+# tools take keyword arguments, read from the call's JSON arguments
+TOOLS: dict[str, Callable[..., str]] = {"get_weather": weather, "get_time": clock}
 ATOOLS = {"get_weather": aweather, "get_time": clock}  # one async, one sync tool
 
 
@@ -81,7 +83,8 @@ async def aclient(server: Server) -> AsyncIterator[openai.AsyncOpenAI]:
 
 
 def as_dict(obj: Any) -> dict[str, Any]:
-    return json.loads(obj.to_json())  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads(obj.to_json())
+    return data
 
 
 # -- what is compared ---------------------------------------------------------------
@@ -246,13 +249,13 @@ def test_consume(client: openai.OpenAI, scenario: str) -> None:
         assert flow.run_status == "requires_action"
         calls = flow.pending_tool_calls
         assert [c.function.name for c in calls] == ["get_weather", "get_time"]
-        outputs = [{"tool_call_id": c.id,
-                    "output": TOOLS[c.function.name](**json.loads(c.function.arguments))}
-                   for c in calls]
+        outputs: list[ToolOutput] = [
+            {"tool_call_id": c.id,
+             "output": TOOLS[c.function.name](**json.loads(c.function.arguments))}
+            for c in calls]
         assert flow.run_id is not None
         ending = consume(flow, runs.submit_tool_outputs(
-            run_id=flow.run_id, thread_id=thread.id, tool_outputs=outputs,  # type: ignore[arg-type]
-            stream=True))
+            run_id=flow.run_id, thread_id=thread.id, tool_outputs=outputs, stream=True))
         assert ending == "done"
     check_scenario(scenario, flow, check_against_rest(client, flow, thread.id), thread.id)
 
@@ -280,12 +283,13 @@ async def test_aconsume(aclient: openai.AsyncOpenAI, client: openai.OpenAI, scen
         thread_id=thread.id, assistant_id=f"asst_{scenario}", stream=True))
     assert ending == "done"
     if scenario == "parallel_functions":
-        outputs = [{"tool_call_id": c.id,
-                    "output": TOOLS[c.function.name](**json.loads(c.function.arguments))}
-                   for c in flow.pending_tool_calls]
+        outputs: list[ToolOutput] = [
+            {"tool_call_id": c.id,
+             "output": TOOLS[c.function.name](**json.loads(c.function.arguments))}
+            for c in flow.pending_tool_calls]
         assert len(outputs) == 2 and flow.run_id is not None
         ending = await aconsume(flow, await runs.submit_tool_outputs(
             run_id=flow.run_id, thread_id=thread.id,
-            tool_outputs=outputs, stream=True))  # type: ignore[arg-type]
+            tool_outputs=outputs, stream=True))
         assert ending == "done"
     check_scenario(scenario, flow, check_against_rest(client, flow, thread.id), thread.id)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import random
 from functools import cache
-from typing import Any
 
 import pytest
 from conftest import jsonl_files, load_bytes, load_events, sse_files
@@ -38,7 +37,7 @@ from runflow.testing.fuzz import (
 EXAMPLES = int(os.environ.get("RUNFLOW_FUZZ_EXAMPLES", "0"))
 
 
-def bounded(n: int) -> Any:
+def bounded(n: int) -> settings:
     return settings(max_examples=EXAMPLES or n, deadline=None, derandomize=not EXAMPLES,
                     suppress_health_check=[HealthCheck.too_slow])
 

@@ -12,10 +12,11 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
-from helpers import feed_all
+from helpers import feed_all, function_calls_of, of_type
 
 from runflow import Limits, RunFlow
 from runflow.engine.violations import Code, Violation
+from runflow.protocols.assistants.accumulators import MessageContent, StepDetails
 from runflow.testing.events import Event, message_event, run_event, step_event
 from runflow.testing.fuzz import encode_sse
 
@@ -82,6 +83,16 @@ def codes(flow: RunFlow) -> list[str]:
 
 def text_of(flow: RunFlow, mid: str) -> str:
     return "".join(p.text.value for p in flow.message(mid).content if p.type == "text")
+
+
+def step_acc(flow: RunFlow, sid: str) -> StepDetails:
+    """What the deltas of step ``sid`` built (its accumulator)."""
+    return of_type(StepDetails, flow._s.children["step"][sid].acc)
+
+
+def message_acc(flow: RunFlow, mid: str) -> MessageContent:
+    """What the deltas of message ``mid`` built (its accumulator)."""
+    return of_type(MessageContent, flow._s.children["message"][mid].acc)
 
 
 # --------------------------------------------------------------------------- #
@@ -186,12 +197,12 @@ def test_tool_arguments_stop_growing_at_max_tool_chars() -> None:
     events = [*prologue(), *tool_block("step_1", "call_1", ["0123456789"] * 20),
               *tool_block("step_2", "call_2", ['{"a":', " 1}"]), *epilogue()]
     feed_all(events[: 3 + 22], flow, close=True)  # up to the first step's last delta
-    assert len(flow._s.children["step"]["step_1"].acc.calls[0].text) <= 50
+    assert len(step_acc(flow, "step_1").calls[0].text) <= 50
     flow = feed_all(events, limits=Limits(max_tool_chars=50), close=True)
     [limit] = limit_violations(flow)
     assert limit.entity == "step step_1" and "max_tool_chars=50" in limit.message
-    call = flow.step("step_2").step_details.tool_calls[0]  # type: ignore[union-attr]
-    assert call.function.arguments == '{"a": 1}'  # type: ignore[union-attr]
+    call = function_calls_of(flow.step("step_2"))[0]
+    assert call.function.arguments == '{"a": 1}'
     assert codes(flow) == ["limit_exceeded"]
 
 
@@ -206,7 +217,7 @@ def test_part_index_beyond_max_index_is_limit_exceeded() -> None:
                     *message_block("step_2", "msg_2", [text_delta("msg_2", "ok")]),
                     *epilogue()], flow, close=True)
     # index 3 reaches the limit (rejected); index 4 is then past the end: a gap
-    assert [(v.code.value, v.entity) for v in flow.violations] == [
+    assert [(v.code.value, str(v.entity)) for v in flow.violations] == [
         ("limit_exceeded", "message msg_1"), ("content_index_gap", "message msg_1")]
     assert len(flow.message("msg_1").content) == 3
     assert text_of(flow, "msg_2") == "ok"
@@ -219,7 +230,7 @@ def test_sparse_part_index_is_a_gap_not_an_allocation() -> None:
                                    final=[]),
                     *epilogue()], flow, close=True)
     assert "content_index_gap" in codes(flow)
-    assert flow._s.children["message"]["msg_1"].acc.parts == []
+    assert message_acc(flow, "msg_1").parts == []
 
 
 def test_tool_call_index_beyond_max_index_is_limit_exceeded() -> None:
@@ -231,7 +242,7 @@ def test_tool_call_index_beyond_max_index_is_limit_exceeded() -> None:
     for e in events:
         flow.feed(e)
     assert codes(flow) == ["limit_exceeded", "content_index_gap"]
-    assert len(flow._s.children["step"][sid].acc.calls) == 2
+    assert len(step_acc(flow, sid).calls) == 2
 
 
 def code_delta(sid: str, outputs: list[Any]) -> Event:
@@ -254,7 +265,7 @@ def test_output_index_beyond_max_index_is_limit_exceeded() -> None:
     for e in events:
         flow.feed(e)
     assert codes(flow) == ["limit_exceeded"]
-    assert len(flow._s.children["step"][sid].acc.calls[0].outputs) == 2
+    assert len(step_acc(flow, sid).calls[0].outputs) == 2
     flow.feed(code_delta(sid, [{"index": 10**9, "type": "logs", "logs": "x"}]))
     assert codes(flow)[-1] == "content_index_gap"
 
@@ -273,7 +284,7 @@ def test_annotation_index_beyond_max_index_is_limit_exceeded() -> None:
                "end_index": 1, "file_citation": {"file_id": "file_1"}}
         flow.feed(text_delta("msg_1", "", annotations=[ann]))
     assert codes(flow) == ["limit_exceeded"]
-    assert len(flow._s.children["message"]["msg_1"].acc.parts[0].annotations) == 2
+    assert len(message_acc(flow, "msg_1").parts[0].annotations) == 2
 
 
 # --------------------------------------------------------------------------- #

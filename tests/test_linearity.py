@@ -18,9 +18,13 @@ import openai._models
 import pydantic
 import pytest
 from conftest import load_events
+from helpers import function_calls_of, of_type, text_of
+from openai.types.beta.threads import Message
+from openai.types.beta.threads.runs import RunStep
 
 import runflow.engine.flow
 from runflow import RunFlow
+from runflow.protocols.assistants.accumulators import MessageContent, StepDetails
 from runflow.protocols.assistants.content import Part, ToolCall
 
 Event = dict[str, Any]
@@ -144,8 +148,11 @@ def run(spy: Spy, n: int, kind: str) -> dict[str, Any]:
     for e in deltas:
         flow.feed(e)
     during = Counter(spy.calls)
-    owner = flow._s.children["message"] if kind == "text" else flow._s.children["step"]
-    accumulator = owner[oid].acc.parts[0] if kind == "text" else owner[oid].acc.calls[0]
+    accumulator: Part | ToolCall
+    if kind == "text":
+        accumulator = of_type(MessageContent, flow._s.children["message"][oid].acc).parts[0]
+    else:
+        accumulator = of_type(StepDetails, flow._s.children["step"][oid].acc).calls[0]
     fragments_held = len(accumulator.chunks)
 
     spy.reset()
@@ -156,9 +163,9 @@ def run(spy: Spy, n: int, kind: str) -> dict[str, Any]:
     after = Counter(spy.calls)
     chars = spy.chars
     if kind == "text":
-        rebuilt = snap.content[0].text.value
+        rebuilt = text_of(of_type(Message, snap).content[0])
     else:
-        rebuilt = snap.step_details.tool_calls[0].function.arguments
+        rebuilt = function_calls_of(of_type(RunStep, snap))[0].function.arguments
     assert flow.close() == "done"
     assert flow.violations == []
     assert snap_again is snap  # cached until the next change
@@ -201,7 +208,7 @@ def test_reading_joins_once_then_reads_are_free(monkeypatch: pytest.MonkeyPatch)
     flow = RunFlow()
     for e in [*prelude, *deltas]:
         flow.feed(e)
-    part = flow._s.children["message"][mid].acc.parts[0]
+    part = of_type(MessageContent, flow._s.children["message"][mid].acc).parts[0]
     assert len(part.chunks) == 3000
     assert flow.text == FRAGMENT * 3000
     assert part.chunks == [FRAGMENT * 3000]  # compacted once
@@ -214,7 +221,7 @@ def test_reading_joins_once_then_reads_are_free(monkeypatch: pytest.MonkeyPatch)
     flow.feed(deltas[1])
     assert part.chunks == [FRAGMENT * 3000, FRAGMENT]
     assert flow.message(mid) is not first
-    assert flow.message(mid).content[0].text.value == FRAGMENT * 3001
+    assert text_of(flow.message(mid).content[0]) == FRAGMENT * 3001
 
 
 def test_sse_input_parses_each_event_once(monkeypatch: pytest.MonkeyPatch) -> None:

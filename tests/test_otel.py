@@ -12,6 +12,7 @@ from typing import Any
 import openai
 import pytest
 from conftest import recordings_dir
+from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -132,7 +133,7 @@ def test_span_parents_names_and_genai_attributes(exporter: InMemorySpanExporter)
     indices = [e.attributes["runflow.event.index"] for e in run.events
                if e.name == "runflow.state_change" and e.attributes is not None]
     assert indices == [c.index for c in flow.history
-                       if c.entity.value == "run" and c.source != c.dest]
+                       if c.entity == "run" and c.source != c.dest]
 
 
 # --------------------------------------------------------------------------- #
@@ -221,9 +222,10 @@ def test_a_live_two_stream_run_through_the_client(exporter: InMemorySpanExporter
     runs = client.beta.threads.runs
     consume(flow, client.beta.threads.create_and_run(assistant_id="asst_parallel_functions",
                                                      stream=True))
-    outputs = [{"tool_call_id": c.id, "output": "ok"} for c in flow.pending_tool_calls]
+    outputs: list[ToolOutput] = [{"tool_call_id": c.id, "output": "ok"}
+                                 for c in flow.pending_tool_calls]
     consume(flow, runs.submit_tool_outputs(run_id=str(flow.run_id), thread_id=str(flow.thread_id),
-                                           tool_outputs=outputs, stream=True))  # type: ignore[arg-type]
+                                           tool_outputs=outputs, stream=True))
     spans = exporter.get_finished_spans()
     tools = _span(spans, "step tool_calls")
     assert (tools.attributes or {})["runflow.tool.names"] == ("get_weather", "get_time")

@@ -67,6 +67,7 @@ def test_a_run_status_added_by_the_recipe() -> None:
     # a flow takes the new status, and its enter callback fires
     flow = RunFlow(protocol=variant)
     entered: list[str] = []
+    # "paused" is this recipe's status, not one of the RunState literals on_run declares
     flow.on_run("paused")(lambda run: entered.append(run.status))  # type: ignore[arg-type]
     for name, status in [("thread.run.created", "queued"), ("thread.run.in_progress",
                          "in_progress"), ("thread.run.paused", "paused"),
@@ -116,7 +117,7 @@ def item_stream(kind: str) -> list[dict[str, Any]]:
     done = {**item, "status": "completed"}
     response = {"id": "resp_1", "object": "response", "created_at": 1, "status": "in_progress",
                 "output": [], "usage": None, "error": None, "incomplete_details": None}
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "response.created", "response": response},
         {"type": "response.in_progress", "response": response},
         {"type": "response.output_item.added", "output_index": 0, "item": item},

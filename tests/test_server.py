@@ -10,6 +10,16 @@ import httpx
 import openai
 import pytest
 from conftest import load_bytes, load_events, recordings_dir
+from helpers import function_calls_of, of_type, text_of
+from openai.types.beta.threads import (
+    Message,
+    MessageDeltaEvent,
+    Run,
+    TextContentBlock,
+    TextDeltaBlock,
+)
+from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
+from openai.types.beta.threads.runs import RunStep
 
 from runflow.testing import (
     SCENARIOS,
@@ -85,7 +95,16 @@ def client(server: Server) -> Iterator[openai.OpenAI]:
 
 
 def as_dict(obj: Any) -> dict[str, Any]:
-    return json.loads(obj.to_json())  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads(obj.to_json())
+    return data
+
+
+def delta_text(delta: MessageDeltaEvent) -> str:
+    """The text of a message delta's first content block, a text block."""
+    assert delta.delta.content is not None
+    block = of_type(TextDeltaBlock, delta.delta.content[0])
+    assert block.text is not None and block.text.value is not None
+    return block.text.value
 
 
 def check_rest_agrees(client: openai.OpenAI, events: list[Any]) -> None:
@@ -101,14 +120,15 @@ def check_rest_agrees(client: openai.OpenAI, events: list[Any]) -> None:
     assert as_dict(client.beta.threads.runs.retrieve(run_id, thread_id=thread_id)) == last[run_id]
     steps = client.beta.threads.runs.steps.list(run_id, thread_id=thread_id, order="asc")
     messages = client.beta.threads.messages.list(thread_id, run_id=run_id, order="asc")
-    for obj in [*steps.data, *messages.data]:
+    objects: list[RunStep | Message] = [*steps.data, *messages.data]
+    for obj in objects:
         stored, streamed = as_dict(obj), last[obj.id]
         if streamed["status"] == "in_progress":  # REST also shows the deltas merged since
             stored.pop("step_details", stored.pop("content", None))
             streamed = {k: v for k, v in streamed.items() if k in stored}
         assert stored == streamed
-    streamed = {k for k, v in last.items() if v["object"] != "thread.run"}
-    assert streamed == {s.id for s in steps.data} | {m.id for m in messages.data}
+    streamed_ids = {k for k, v in last.items() if v["object"] != "thread.run"}
+    assert streamed_ids == {s.id for s in steps.data} | {m.id for m in messages.data}
 
 
 # -- lifecycle ---------------------------------------------------------------------
@@ -136,8 +156,10 @@ def test_runs_create_stream(client: openai.OpenAI, scenario: str) -> None:
                                              stream=True)
     events = list(stream)
     assert collapse([e.event for e in events]) == ORDERS[scenario]
-    assert events[-1].data.status == FINAL_STATUS[scenario]
-    ids = {(e.data.thread_id, e.data.assistant_id) for e in events if hasattr(e.data, "thread_id")}
+    assert of_type(Run, events[-1].data).status == FINAL_STATUS[scenario]
+    # the objects that have a thread_id: runs, steps and messages
+    ids = {(e.data.thread_id, e.data.assistant_id) for e in events
+           if isinstance(e.data, Run | RunStep | Message)}
     assert ids == {(thread.id, f"asst_{scenario}")}
     check_rest_agrees(client, events)
 
@@ -160,7 +182,7 @@ async def test_create_and_run_stream_async(server: Server, scenario: str) -> Non
 def test_snapshots_carry_status_timestamps_and_usage(client: openai.OpenAI) -> None:
     events = list(client.beta.threads.create_and_run(assistant_id="asst_text", stream=True))
     runs = [as_dict(e.data) for e in events if e.event.startswith("thread.run.")
-            and e.data.object == "thread.run"]
+            and isinstance(e.data, Run) and e.data.object == "thread.run"]
     assert [r["status"] for r in runs] == ["queued", "queued", "in_progress", "completed"]
     assert runs[0]["started_at"] is None and runs[2]["started_at"] is not None
     assert all(r["usage"] is None for r in runs[:-1]) and runs[-1]["usage"]["total_tokens"] > 0
@@ -186,16 +208,16 @@ def test_text_and_chunk_size_come_from_metadata(client: openai.OpenAI) -> None:
     events = list(client.beta.threads.runs.create(
         thread.id, assistant_id="asst_text", stream=True,
         metadata={"text": "abcdefghij", "chunk_size": "3"}))
-    values = [e.data.delta.content[0].text.value for e in events
-              if e.event == "thread.message.delta"]
+    values = [delta_text(e.data) for e in events if e.event == "thread.message.delta"]
     assert values == ["abc", "def", "ghi", "j"]
 
 
 def test_parallel_functions_then_submit_tool_outputs_stream(client: openai.OpenAI) -> None:
     events = list(client.beta.threads.create_and_run(
         assistant_id="asst_parallel_functions", stream=True))
-    run = events[-1].data
+    run = of_type(Run, events[-1].data)
     assert run.status == "requires_action"
+    assert run.required_action is not None
     calls = run.required_action.submit_tool_outputs.tool_calls
     assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [
         ("get_weather", {"city": "Paris"}), ("get_time", {"timezone": "Europe/Paris"})]
@@ -218,19 +240,21 @@ def test_parallel_functions_then_submit_tool_outputs_stream(client: openai.OpenA
         client.beta.threads.runs.submit_tool_outputs(
             run.id, thread_id=run.thread_id, stream=True,
             tool_outputs=[{"tool_call_id": calls[0].id, "output": "x"}])
-    outputs = [{"tool_call_id": calls[0].id, "output": "18°C and sunny"},
-               {"tool_call_id": calls[1].id, "output": "14:05"}]
+    outputs: list[ToolOutput] = [{"tool_call_id": calls[0].id, "output": "18°C and sunny"},
+                                 {"tool_call_id": calls[1].id, "output": "14:05"}]
     more = list(client.beta.threads.runs.submit_tool_outputs(
         run.id, thread_id=run.thread_id, tool_outputs=outputs, stream=True))
     assert collapse([e.event for e in more]) == CONTINUATION
-    first = more[0].data
+    first = of_type(RunStep, more[0].data)
     assert first.id == step.id and first.status == "completed"
-    assert [c.function.output for c in first.step_details.tool_calls] == ["18°C and sunny",
-                                                                          "14:05"]
-    assert more[1].data.required_action is None
-    text = next(e for e in more if e.event == "thread.message.completed").data.content[0].text
-    assert "18°C and sunny" in text.value and "14:05" in text.value
-    assert more[-1].data.status == "completed" and more[-1].data.id == run.id
+    assert [c.function.output for c in function_calls_of(first)] == ["18°C and sunny", "14:05"]
+    assert of_type(Run, more[1].data).required_action is None
+    message = of_type(Message, next(e for e in more
+                                    if e.event == "thread.message.completed").data)
+    text = text_of(message.content[0])
+    assert "18°C and sunny" in text and "14:05" in text
+    last = of_type(Run, more[-1].data)
+    assert last.status == "completed" and last.id == run.id
     check_rest_agrees(client, events + more)
     with pytest.raises(openai.BadRequestError, match="do not accept tool outputs"):
         client.beta.threads.runs.submit_tool_outputs(
@@ -243,8 +267,9 @@ def test_non_streamed_runs_progress_to_their_stop_points(client: openai.OpenAI) 
     assert run.status == "queued"
     run = client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
     assert run.status == "requires_action"
-    outputs = [{"tool_call_id": c.id, "output": "ok"}
-               for c in run.required_action.submit_tool_outputs.tool_calls]
+    assert run.required_action is not None
+    outputs: list[ToolOutput] = [{"tool_call_id": c.id, "output": "ok"}
+                                 for c in run.required_action.submit_tool_outputs.tool_calls]
     client.beta.threads.runs.submit_tool_outputs(run.id, thread_id=thread.id,
                                                  tool_outputs=outputs)
     assert client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "completed"
@@ -259,7 +284,7 @@ def test_high_level_stream_helper(client: openai.OpenAI) -> None:
                                          assistant_id="asst_file_search") as stream:
         stream.until_done()
         message = stream.get_final_messages()[0]
-    text = message.content[0].text
+    text = of_type(TextContentBlock, message.content[0]).text
     assert text.annotations[0].type == "file_citation"
 
 
@@ -313,7 +338,7 @@ def test_file_search_citation_shapes(client: openai.OpenAI) -> None:
 def test_cancel_endpoint(client: openai.OpenAI) -> None:
     events = list(client.beta.threads.create_and_run(
         assistant_id="asst_parallel_functions", stream=True))
-    run = events[-1].data
+    run = of_type(Run, events[-1].data)
     answer = client.beta.threads.runs.cancel(run.id, thread_id=run.thread_id)
     assert answer.status == "cancelling"
     stored = client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
@@ -323,8 +348,9 @@ def test_cancel_endpoint(client: openai.OpenAI) -> None:
     assert [s.status for s in steps] == ["cancelled"]
     with pytest.raises(openai.BadRequestError, match="Cannot cancel run"):
         client.beta.threads.runs.cancel(run.id, thread_id=run.thread_id)
-    outputs = [{"tool_call_id": c.id, "output": "x"}
-               for c in run.required_action.submit_tool_outputs.tool_calls]
+    assert run.required_action is not None  # as the stream ended, at requires_action
+    outputs: list[ToolOutput] = [{"tool_call_id": c.id, "output": "x"}
+                                 for c in run.required_action.submit_tool_outputs.tool_calls]
     with pytest.raises(openai.BadRequestError):
         client.beta.threads.runs.submit_tool_outputs(run.id, thread_id=run.thread_id,
                                                      tool_outputs=outputs)
@@ -386,14 +412,19 @@ def test_assistants_and_messages_endpoints(client: openai.OpenAI) -> None:
     client.beta.threads.messages.create(thread.id, role="user", content="two")
     events = list(client.beta.threads.runs.create(thread.id, assistant_id=assistant.id,
                                                   stream=True))
-    assert events[-1].data.status == "incomplete"
-    assert events[-1].data.incomplete_details.reason == "max_completion_tokens"
+    last = of_type(Run, events[-1].data)
+    assert last.status == "incomplete"
+    assert last.incomplete_details is not None
+    assert last.incomplete_details.reason == "max_completion_tokens"
     newest_first = client.beta.threads.messages.list(thread.id)
-    assert newest_first.object == "list" and not newest_first.has_more
+    # the page's other fields, as the wire gave them (the SDK's page declares none)
+    listed = newest_first.model_extra
+    assert listed is not None
+    assert listed["object"] == "list" and not newest_first.has_more
     assert newest_first.data[0].role == "assistant"
-    assert newest_first.first_id == newest_first.data[0].id
+    assert listed["first_id"] == newest_first.data[0].id
     oldest = client.beta.threads.messages.list(thread.id, order="asc", limit=1)
-    assert oldest.data[0].content[0].text.value == "one" and oldest.has_more
+    assert text_of(oldest.data[0].content[0]) == "one" and oldest.has_more
     assert client.beta.threads.retrieve(thread.id).id == thread.id
 
 
@@ -410,7 +441,7 @@ def test_recording_pair_served_to_the_openai_client(fresh: Server) -> None:
         expected = [e for e in load_events(first) if e["event"] != "done"]
         assert [(e.event, as_dict(e.data)) for e in events] == [
             (e["event"], e["data"]) for e in expected]
-        run = events[-1].data
+        run = of_type(Run, events[-1].data)
         more = list(client.beta.threads.runs.submit_tool_outputs(
             run.id, thread_id=run.thread_id, stream=True,
             tool_outputs=[{"tool_call_id": "call_xyFYaEeyocjyE6jN64QTcxip", "output": "warm"}]))

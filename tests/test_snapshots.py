@@ -13,9 +13,13 @@ from typing import Any
 
 import pytest
 from conftest import jsonl_files, load_events
-from helpers import feed_all
-from openai.types.beta.threads import Message, Run
-from openai.types.beta.threads.runs import RunStep
+from helpers import feed_all, of_type, text_of, tool_calls_of
+from openai.types.beta.threads import ImageFileContentBlock, Message, Run, TextContentBlock
+from openai.types.beta.threads.runs import CodeInterpreterToolCall, FunctionToolCall, RunStep
+from openai.types.beta.threads.runs.code_interpreter_tool_call import (
+    CodeInterpreterOutput,
+    CodeInterpreterOutputLogs,
+)
 
 from runflow import Code, RunFlow
 
@@ -117,6 +121,11 @@ IMAGE_STEP = "step_Yl2hYV6BGU5QI08unSwIyvD1"
 IMAGE_MSG = "msg_UOyVcEBrOteUibAQdezvBHFG"
 
 
+def logs_of(outputs: list[CodeInterpreterOutput]) -> list[tuple[str, str]]:
+    """(type, logs) of each code interpreter output, each asserted to be logs."""
+    return [(o.type, of_type(CodeInterpreterOutputLogs, o).logs) for o in outputs]
+
+
 def _assert_image_output(step: RunStep) -> None:
     assert isinstance(step, RunStep)
     assert step.step_details.type == "tool_calls"
@@ -134,9 +143,10 @@ def _assert_image_output(step: RunStep) -> None:
 def _assert_image_message(message: Message, text: str) -> None:
     assert isinstance(message, Message)
     assert [p.type for p in message.content] == ["image_file", "text"]
-    assert message.content[0].image_file.file_id == IMAGE_FILE
-    assert message.content[1].text.value == text
-    assert message.content[1].text.annotations == []
+    assert of_type(ImageFileContentBlock, message.content[0]).image_file.file_id == IMAGE_FILE
+    part = of_type(TextContentBlock, message.content[1]).text
+    assert part.value == text
+    assert part.annotations == []
 
 
 def test_code_interpreter_image_rebuilt_before_and_after_final_objects() -> None:
@@ -146,15 +156,14 @@ def test_code_interpreter_image_rebuilt_before_and_after_final_objects() -> None
     assert flow.step_state(IMAGE_STEP) == "in_progress"
     _assert_image_output(flow.step(IMAGE_STEP))  # from deltas only
     # the first call of the run, logs only, is still there
-    first = flow.steps[0].step_details.tool_calls[0].code_interpreter
-    assert [(o.type, o.logs) for o in first.outputs] == [("logs", "'y := sin(x)'")]
+    first = of_type(CodeInterpreterToolCall, tool_calls_of(flow.steps[0])[0]).code_interpreter
+    assert logs_of(first.outputs) == [("logs", "'y := sin(x)'")]
 
     flow.feed(events[step_done])
     _assert_image_output(flow.step(IMAGE_STEP))  # from the server's object
     server = events[step_done]["data"]["step_details"]["tool_calls"][0]["code_interpreter"]
-    assert flow.step(IMAGE_STEP).step_details.tool_calls[0].code_interpreter.input == (
-        server["input"]
-    )
+    call = of_type(CodeInterpreterToolCall, tool_calls_of(flow.step(IMAGE_STEP))[0])
+    assert call.code_interpreter.input == server["input"]
     assert divergences(flow) == []
 
 
@@ -184,7 +193,7 @@ def test_image_file_part_next_to_text_part_before_and_after_final_objects() -> N
 # --------------------------------------------------------------------------- #
 def _citation(message: Message) -> tuple[str, Any]:
     assert [p.type for p in message.content] == ["text"]
-    text = message.content[0].text
+    text = of_type(TextContentBlock, message.content[0]).text
     assert len(text.annotations) == 1
     return text.value, text.annotations[0]
 
@@ -227,11 +236,11 @@ def test_function_arguments_rebuilt_equal_requires_action(name: str) -> None:
     steps = [s for s in flow.steps if s.step_details.type == "tool_calls"]
     rebuilt = {
         c.id: (c.function.name, c.function.arguments)
-        for s in steps for c in s.step_details.tool_calls if c.type == "function"
+        for s in steps for c in tool_calls_of(s) if c.type == "function"
     }
     for step in steps:
         assert tool_fragments(events, step.id, "arguments") == (
-            step.step_details.tool_calls[0].function.arguments
+            of_type(FunctionToolCall, tool_calls_of(step)[0]).function.arguments
         )
 
     feed_all(events[ra:], flow)
@@ -246,7 +255,7 @@ def test_function_arguments_rebuilt_equal_requires_action(name: str) -> None:
     # the step snapshot is still the one rebuilt from deltas (the step stays open)
     after = {
         c.id: (c.function.name, c.function.arguments)
-        for s in flow.steps for c in s.step_details.tool_calls if c.type == "function"
+        for s in flow.steps for c in tool_calls_of(s) if c.type == "function"
     }
     assert after == rebuilt
     assert flow.violations == []
@@ -268,7 +277,7 @@ def test_text_equals_concatenated_deltas(name: str) -> None:
     assert flow.text == expected
     feed_all(events[done:], flow)
     assert flow.text == expected
-    assert flow.messages[0].content[0].text.value == expected
+    assert text_of(flow.messages[0].content[0]) == expected
     assert events[done]["data"]["content"][0]["text"]["value"] == expected
 
 
@@ -281,7 +290,7 @@ def test_text_grows_delta_by_delta() -> None:
         if e["event"] == "thread.message.delta":
             seen += e["data"]["delta"]["content"][0]["text"]["value"]
             assert flow.text == seen
-            assert flow.messages[0].content[0].text.value == seen
+            assert text_of(flow.messages[0].content[0]) == seen
 
 
 def test_code_interpreter_input_rebuilt_equals_server_input() -> None:
@@ -296,13 +305,14 @@ def test_code_interpreter_input_rebuilt_equals_server_input() -> None:
     assert len(server["input"]) > 50
 
     flow = feed_all(events[:done])
-    call = flow.step(sid).step_details.tool_calls[0]
+    call = tool_calls_of(flow.step(sid))[0]
     assert call.type == "code_interpreter"
     assert call.code_interpreter.input == server["input"]
     assert call.code_interpreter.input == tool_fragments(events, sid, "input")
 
     feed_all(events[done:], flow)
-    assert flow.step(sid).step_details.tool_calls[0].code_interpreter.input == server["input"]
+    call = of_type(CodeInterpreterToolCall, tool_calls_of(flow.step(sid))[0])
+    assert call.code_interpreter.input == server["input"]
     assert divergences(flow) == []
 
 
@@ -324,14 +334,16 @@ def test_code_interpreter_logs_outputs_rebuilt() -> None:
     assert streamed, "the recording streams logs outputs"
 
     flow = feed_all(events[:done])
-    outputs = flow.step(sid).step_details.tool_calls[0].code_interpreter.outputs
-    assert [(o.type, o.logs) for o in outputs] == [(s["type"], s["logs"]) for s in streamed]
-    assert [(o.type, o.logs) for o in outputs] == [
+    outputs = of_type(CodeInterpreterToolCall, tool_calls_of(flow.step(sid))[0]
+                      ).code_interpreter.outputs
+    assert logs_of(outputs) == [(s["type"], s["logs"]) for s in streamed]
+    assert logs_of(outputs) == [
         (o["type"], o["logs"]) for o in server["outputs"]
     ]
     feed_all(events[done:], flow)
-    outputs = flow.step(sid).step_details.tool_calls[0].code_interpreter.outputs
-    assert [(o.type, o.logs) for o in outputs] == [
+    outputs = of_type(CodeInterpreterToolCall, tool_calls_of(flow.step(sid))[0]
+                      ).code_interpreter.outputs
+    assert logs_of(outputs) == [
         (o["type"], o["logs"]) for o in server["outputs"]
     ]
 
@@ -389,7 +401,7 @@ def test_back_to_back_messages_and_steps_never_mix(name: str) -> None:
         calls = step.step_details.tool_calls
         assert len(calls) == 1
         streamed = tool_fragments(events, step.id, "input")
-        assert calls[0].code_interpreter.input == streamed
+        assert of_type(CodeInterpreterToolCall, calls[0]).code_interpreter.input == streamed
     assert divergences(flow) == []
 
 
@@ -450,7 +462,7 @@ def test_interleaved_messages_rebuild_independently() -> None:
     for mid, text in texts.items():
         message = flow.message(mid)
         assert [p.type for p in message.content] == ["text"]
-        assert message.content[0].text.value == text
+        assert text_of(message.content[0]) == text
     assert texts["msg_AAAA"].startswith("A0|A2|")
     assert texts["msg_BBBB"].startswith("B1|B3|")
     assert flow.text == texts["msg_AAAA"] + "\n\n" + texts["msg_BBBB"]
@@ -458,13 +470,13 @@ def test_interleaved_messages_rebuild_independently() -> None:
     feed_all(events[first_final:], flow)
     assert flow.close() == "done"
     for mid, text in texts.items():
-        assert flow.message(mid).content[0].text.value == text
+        assert text_of(flow.message(mid).content[0]) == text
         assert flow.message_state(mid) == "completed"
     assert [s.id for s in flow.steps] == ["step_AAAA", "step_BBBB"]
     assert [m.id for m in flow.messages] == ["msg_AAAA", "msg_BBBB"]
     # Overlapping steps are reported (steps never overlap in real streams), but
     # nothing is rejected: both messages still rebuild independently.
-    assert [(v.code.value, v.entity) for v in flow.violations] == [
+    assert [(v.code.value, str(v.entity)) for v in flow.violations] == [
         ("out_of_order", "step step_BBBB")]
 
 
@@ -475,4 +487,4 @@ def test_interleaved_delta_for_one_message_never_touches_the_other() -> None:
     before_b = flow.message("msg_BBBB").model_dump()
     flow.feed(events[first_delta])  # a delta of msg_AAAA
     assert flow.message("msg_BBBB").model_dump() == before_b
-    assert flow.message("msg_AAAA").content[0].text.value == "A0|"
+    assert text_of(flow.message("msg_AAAA").content[0]) == "A0|"

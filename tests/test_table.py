@@ -214,7 +214,7 @@ def entity_state(flow: RunFlow, entity: Entity, entity_id: str) -> str:
 
 
 CASES = [
-    (table.entity, state, event)
+    (Entity(table.entity), state, event)  # the member itself: tables type their entity str
     for table in PROTOCOL.tables.values()
     for state in table.states
     for event in table.events
@@ -251,7 +251,7 @@ def test_every_state_and_event(entity: Entity, state: str, event: str) -> None:
             code = "unknown_entity"  # a delta: it carries no object to adopt
         else:
             code = "invalid_transition"
-        assert [(v.code.value, v.severity, v.index, v.entity, v.event) for v in new] == [
+        assert [(v.code.value, v.severity, v.index, str(v.entity), v.event) for v in new] == [
             (code, "error", index, label, event)
         ]
         after = (flow.run_status, flow.step_states, flow.message_states, flow.thread is None)
@@ -376,8 +376,8 @@ def test_random_sequences_follow_the_table(actions: list[tuple[str, str]]) -> No
             assert len(new) == 1, (event, eid, new)
             (v,) = new
             assert v.code.value in broken
-            assert (v.severity, v.index, v.entity) == ("error", index,
-                                                       f"{KINDS[eid].value} {eid}")
+            assert (v.severity, v.index, str(v.entity)) == ("error", index,
+                                                            f"{KINDS[eid].value} {eid}")
         else:
             expected = model.accept(eid, event)
             got = Counter((v.code.value, v.severity, v.entity) for v in new)
@@ -395,7 +395,7 @@ def build_with(*tables: EntityTable, **kwargs: Any) -> None:
     """Build the protocol with some tables replaced."""
     by_entity = {t.entity: t for t in TABLES}
     by_entity.update({t.entity: t for t in tables})
-    build_assistants(by_entity.values(), **kwargs)
+    build_assistants(tuple(by_entity.values()), **kwargs)
 
 
 def test_the_real_table_builds() -> None:
@@ -467,7 +467,8 @@ def test_unmapped_protocol_event_is_rejected() -> None:
         "protocol event 'thread.run.step.paused' is neither mapped nor explicitly ignored"
     ]
     # explicitly ignoring it is the fix
-    protocol = build_assistants(TABLES, events=events, ignored={"thread.run.step.paused"})
+    protocol = build_assistants(TABLES, events=events,
+                                ignored=frozenset({"thread.run.step.paused"}))
     assert protocol.routes["thread.run.step.paused"] == (EventKind.IGNORED, None)
 
 

@@ -115,7 +115,7 @@ def _nullable_stream(usage: bool) -> list[dict[str, Any]]:
             "content": []}
     done_item = {**item, "status": "completed", "content": [done_part]}
     where = {"item_id": "msg_1", "output_index": 0}
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "response.created", "response": _response("in_progress", output=[],
                                                            usage=usage)},
         {"type": "response.in_progress", "response": _response("in_progress", output=[],

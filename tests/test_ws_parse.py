@@ -67,7 +67,7 @@ def test_text_that_is_not_an_event_says_so_before_and_after_the_screen() -> None
 
 def test_a_dict_handed_in_is_copied_so_later_changes_do_not_reach_the_flow() -> None:
     flow = ConnectionFlow()
-    refused = {"type": "error", "error": {"code": "x", "message": "m"}}
+    refused: dict[str, object] = {"type": "error", "error": {"code": "x", "message": "m"}}
     flow.receive(refused)
     refused["type"] = "changed"
     refused["extra"] = True

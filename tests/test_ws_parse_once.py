@@ -15,6 +15,7 @@ from typing import Any
 
 import openai
 import pytest
+from pydantic_core import from_json
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -51,7 +52,7 @@ def server() -> Iterator[WebSocketServer]:
 @pytest.fixture
 def parses(monkeypatch: pytest.MonkeyPatch) -> Counted:
     """The JSON parses of frame text by the flow's parse_frame."""
-    counted = Counted(records.from_json)
+    counted = Counted(from_json)  # the one records imported: pydantic_core's
     monkeypatch.setattr(records, "from_json", counted)
     return counted
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from openai import omit
 from openai._models import construct_type
@@ -59,7 +59,9 @@ def sdk_final(data: bytes) -> tuple[Any, str | None]:
     raised, what it raised."""
     state: ResponseStreamState[Any] = ResponseStreamState(input_tools=omit, text_format=omit)
     for value in sse_events(data):
-        event = construct_type(type_=ResponseStreamEvent, value=value)
+        # built as the SDK's own stream builds each event (BaseClient._process_response_data):
+        # leniently, so a value that is no event is handed on as it is
+        event = cast(ResponseStreamEvent, construct_type(type_=ResponseStreamEvent, value=value))
         try:
             state.handle_event(event)
         except Exception as exc:
