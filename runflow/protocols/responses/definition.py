@@ -73,6 +73,14 @@ from runflow.engine.definition import (
 from runflow.engine.shapes import ANY, ID, STR, List, Obj, Opt, json_type
 from runflow.engine.violations import Code, Severity
 from runflow.protocols.responses.events import PROTOCOL_EVENTS
+from runflow.protocols.responses.slots import (
+    first_parts,
+    index_of,
+    item_at,
+    parts,
+    previous_slot,
+    streamed_items,
+)
 from runflow.protocols.responses.values import OutputText, StreamedText
 
 __all__ = [
@@ -484,51 +492,8 @@ STREAM = StreamTable(
 # --------------------------------------------------------------------------- #
 # A rule returns its findings; on the common path, none: an empty tuple, which costs
 # less than a generator that yields nothing (the rules run on nearly every event).
+# Items and parts are looked up by their slot keys (runflow.protocols.responses.slots).
 _NONE: tuple[Finding, ...] = ()
-
-_KEYS_MADE = 256
-_OUTPUT_KEYS = tuple(f"output/{i}" for i in range(_KEYS_MADE))
-"""The slot keys of the first items, made once: a key made on each lookup costs its
-formatting and its hash."""
-_PART_GROUPS = ("content", "summary", "command")
-_FIRST_PARTS = tuple(tuple((group, f"{group}/{i}/0") for group in _PART_GROUPS)
-                     for i in range(_KEYS_MADE))
-"""For the item at each of the first output indices: each part group with the slot
-key of its first part (an item has parts in one group at most, often none)."""
-
-
-def _output_key(index: int) -> str:
-    return _OUTPUT_KEYS[index] if index < _KEYS_MADE else f"output/{index}"
-
-
-def _first_parts(index: int) -> tuple[tuple[str, str], ...]:
-    return (_FIRST_PARTS[index] if index < _KEYS_MADE
-            else tuple((group, f"{group}/{index}/0") for group in _PART_GROUPS))
-
-
-def _item_at(state: Any, index: int) -> Any:
-    found = state.slots.get(_output_key(index))
-    return state.children[found[0]].get(found[1]) if found is not None else None
-
-
-def _parts(state: Any, group: str, index: int, first: str | None = None) -> list[Any]:
-    """The parts of the item at ``index`` in ``group``, in order (most items have
-    none in most groups: one lookup); ``first``: the key of the first part, if made."""
-    slots = state.slots
-    found = slots.get(first or f"{group}/{index}/0")
-    if found is None:
-        return []
-    children = state.children
-    parts = []
-    while found is not None:
-        parts.append(children[found[0]][found[1]])
-        found = slots.get(f"{group}/{index}/{len(parts)}")
-    return parts
-
-
-def _index_of(tracker: Any) -> int:
-    slot = tracker.slot
-    return int(slot[slot.rfind("/") + 1:])
 
 
 def _created_first(state: Any, response: Any, data: Any, event: str) -> Iterable[Finding]:
@@ -541,10 +506,10 @@ def _created_first(state: Any, response: Any, data: Any, event: str) -> Iterable
 def _next_position(state: Any, tracker: Any, data: Any, event: str) -> Iterable[Finding]:
     """A new item or part takes the next index: no gap, in order."""
     slot = tracker.slot
-    cut = slot.rfind("/")
-    last = int(slot[cut + 1:])
-    if last == 0 or f"{slot[:cut]}/{last - 1}" in state.slots:
+    before = previous_slot(slot)
+    if before is None or before in state.slots:
         return _NONE
+    last = index_of(tracker)
     group, *indices = slot.split("/")
     field = "output_index" if len(indices) == 1 else {
         "content": "content_index", "summary": "summary_index",
@@ -554,8 +519,8 @@ def _next_position(state: Any, tracker: Any, data: Any, event: str) -> Iterable[
 
 
 def _not_interleaved(state: Any, item: Any, data: Any, event: str) -> Iterable[Finding]:
-    index = _index_of(item)
-    before = _item_at(state, index - 1) if index > 0 else None
+    index = index_of(item)
+    before = item_at(state, index - 1) if index > 0 else None
     if before is None or before.state in _ENDS:
         return _NONE
     return (Finding(f"{item.label} was added while {before.label} is still "
@@ -564,12 +529,12 @@ def _not_interleaved(state: Any, item: Any, data: Any, event: str) -> Iterable[F
 
 def _parts_closed(state: Any, item: Any, obj: Any, event: str) -> Iterable[Finding]:
     slots = state.slots
-    index = _index_of(item)
+    index = index_of(item)
     found: list[Finding] = []
-    for group, first in _first_parts(index):
+    for group, first in first_parts(index):
         if first not in slots:
             continue
-        for part in _parts(state, group, index, first):
+        for part in parts(state, group, index, first):
             if part.state != "done":
                 found.append(Finding(f"{item.label} ended while its {part.label} is still "
                                      f"{part.state!r}", part))
@@ -580,13 +545,13 @@ def _item_matches_parts(state: Any, item: Any, obj: Any, event: str) -> Iterable
     """The item's final content equals its streamed parts (the parts' own values were
     compared with their .done events already)."""
     slots = state.slots
-    index = _index_of(item)
+    index = index_of(item)
     found: list[Finding] = []
-    for group, first in _first_parts(index)[:2]:  # content and summary
+    for group, first in first_parts(index)[:2]:  # content and summary
         theirs = obj.get(group)  # the item's key is the group's name
         if type(theirs) is not list or first not in slots:
             continue
-        for j, part in enumerate(_parts(state, group, index, first)):
+        for j, part in enumerate(parts(state, group, index, first)):
             if part.acc is None or not part.deltas:
                 continue
             server = theirs[j] if j < len(theirs) else None
@@ -602,31 +567,11 @@ def _item_matches_parts(state: Any, item: Any, obj: Any, event: str) -> Iterable
     return found
 
 
-def _streamed_items(state: Any) -> list[Any]:
-    """The items at output_index 0, 1, ... up to the first gap."""
-    slots, children = state.slots, state.children
-    items: list[Any] = []
-    for key in _OUTPUT_KEYS:
-        found = slots.get(key)
-        if found is None:
-            return items
-        item = children[found[0]].get(found[1])
-        if item is None:
-            return items
-        items.append(item)
-    while (found := slots.get(f"output/{len(items)}")) is not None:
-        item = children[found[0]].get(found[1])
-        if item is None:
-            break
-        items.append(item)
-    return items
-
-
 def _output_matches(state: Any, response: Any, obj: Any, event: str) -> Iterable[Finding]:
     output = obj.get("output")
     if type(output) is not list:
         return _NONE
-    items = _streamed_items(state)
+    items = streamed_items(state)
     ours = [item.owner for item in items]
     theirs = [o.get("id") if type(o) is dict else None for o in output]
     if ours != theirs:
@@ -644,11 +589,11 @@ def _items_closed(state: Any, response: Any, obj: Any, event: str) -> Iterable[F
     severity: Severity = "error" if response.state == "completed" else "warning"
     return [Finding(f"the response ended {response.state!r} while {item.label} is still "
                     f"{item.state!r}", item, severity)
-            for item in _streamed_items(state) if item.state not in _ENDS]
+            for item in streamed_items(state) if item.state not in _ENDS]
 
 
 def _incomplete_item_last(state: Any, response: Any, obj: Any, event: str) -> Iterable[Finding]:
-    items = _streamed_items(state)
+    items = streamed_items(state)
     found = [Finding(f"{item.label} is incomplete but is not the last item "
                      "(OR-spec: an incomplete item MUST be the last)", item)
              for item in items[:-1] if item.state == "incomplete"]
@@ -748,7 +693,7 @@ def _call_id_unique(state: Any, call: Any, obj: Any, event: str) -> Iterable[Fin
     call_id = obj.get("call_id")
     if type(call_id) is not str:
         return _NONE
-    for item in _streamed_items(state):
+    for item in streamed_items(state):
         if item is call:
             return _NONE
         raw = item.raw

@@ -242,12 +242,17 @@ def typed_by_tag(value: Any, tags: Tags) -> Any:
 
 def item_model(wire: dict[str, Any]) -> BaseModel:
     """An output item as the SDK class its ``type`` names (:class:`UnknownItem` for a
-    type the SDK does not know)."""
+    type the SDK does not know): :func:`typed_by_tag` with the output item tags."""
     tag = wire.get("type")
-    tags = item_tags()
-    result: BaseModel = (_validate(UnknownItem, copy_of(wire))
-                         if type(tag) is not str or tag not in tags else typed_by_tag(wire, tags))
-    return result
+    classes = item_tags().get(tag) if type(tag) is str else None
+    if not classes:
+        return _validate(UnknownItem, copy_of(wire))  # type: ignore[no-any-return]
+    for cls in classes:
+        try:
+            return cls.__pydantic_validator__.validate_python(wire)  # type: ignore[no-any-return]
+        except ValidationError:
+            continue
+    return typed_model(classes[0], wire, {})  # type: ignore[no-any-return]
 
 
 def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, Any],
