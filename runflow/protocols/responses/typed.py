@@ -436,9 +436,13 @@ def _filled(model: type[BaseModel], fills: tuple[_Fill, ...], fast: dict[str, An
         if name not in part.__dict__:
             return None
         parts.append((part, name))
-    for part, name in parts:
-        del part.__dict__[name]
-        part.__pydantic_fields_set__.discard(name)
+    for part, name in parts:  # as the lenient builder makes the part that misses it:
+        del part.__dict__[name]  # constructed, so its set fields leave its extras out
+        fields_set = part.__pydantic_fields_set__  # (validation counts them)
+        fields_set.discard(name)
+        extra = part.__pydantic_extra__
+        if extra:
+            fields_set.difference_update(extra)
     return typed
 
 
