@@ -722,7 +722,12 @@ def _what_it_says(item: Any) -> dict[str, Any]:
 def _items_agree(items: list[Any], output: list[Any], event: str) -> Iterable[Finding]:
     """Each item of the terminal output against what output_item.done said of it. An
     item equal to that object says the same (nearly every one): one comparison in C
-    instead of reading both."""
+    instead of reading both; every item equal to it, one comparison of the lists."""
+    try:
+        if [item.raw for item in items] == output:
+            return _NONE
+    except RecursionError:  # nested past the interpreter's limit: item by item below
+        pass
     found: list[Finding] = []
     for index, (item, theirs) in enumerate(zip(items, output, strict=True)):
         raw = item.raw
