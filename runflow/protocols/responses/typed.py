@@ -16,9 +16,10 @@ type, and always right on hostile input; this module makes that cheap:
   a model part by part again (real servers omit fields the SDK's schema requires,
   e.g. ``usage.input_tokens_details.cache_write_tokens``), anything else by the
   SDK's lenient ``construct`` -- so the cost of a bad field stays its own.
-* **A part that failed before is built first.** Nearly every real ``Response``
-  fails on the same field (``usage``). Each model class remembers the model-typed
-  fields that failed in it (at most its own fields); the next time, those are
+* **A part that failed before is built first.** Real servers fail the same
+  fields again and again. Each model class remembers the model-typed
+  fields that failed in it (at most its own fields; a field whose only fault is a
+  missing scalar is filled in instead, below); the next time, those are
   typed alone first and handed to the whole's validation as instances (pydantic
   takes an instance of the field's class as it is), so the whole validates once
   instead of failing and being validated again. Typing a part alone gives the
@@ -33,11 +34,14 @@ type, and always right on hostile input; this module makes that cheap:
   absent, a placeholder of its type is put in a copy of the path's objects, the
   whole validates at once, and the field is taken out of the result again: the
   object the lenient builder makes of the part without it (same values, same set
-  fields), for one validation instead of a part typed alone, whatever its values.
+  fields, the extras left out of them as ``construct`` leaves them), for one
+  validation instead of a part typed alone, whatever its values
+  (``tests/test_responses_fills.py`` compares it with the reference path).
 * **A flat part that failed is built once.** A model of scalars that fails the
   same way in every response (``input_tokens_details`` without
-  ``cache_write_tokens``) is remembered by its exact values and types, and handed
-  out as a copy: the same object as building it again, for a copy's price.
+  ``cache_write_tokens``, when typed alone) is remembered by its exact values and
+  types, and handed out as a copy: the same object as building it again, for a
+  copy's price.
 """
 
 from __future__ import annotations
