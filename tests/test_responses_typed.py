@@ -168,7 +168,9 @@ def test_the_snapshot_is_the_reference_one_on_every_recording() -> None:
         _same(flow.response, _reference(flow), name)
         for ours, ref in zip(flow.output, _reference(flow).output, strict=True):
             _same(ours, ref, name)
-    assert "usage" in typed._plan(Response).failed  # the remembering path ran
+    plan = typed._plan(Response)  # the remembering path ran: usage typed first, or its
+    # missing cache_write_tokens filled in (tests/test_responses_fills.py)
+    assert "usage" in plan.failed or any(fill.path[0] == "usage" for fill in plan.fills)
 
 
 def test_a_finished_items_model_is_kept_until_its_object_changes() -> None:

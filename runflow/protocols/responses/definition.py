@@ -54,7 +54,7 @@ import. Run ``runflow diagram --protocol responses --refresh`` after a change.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -73,6 +73,14 @@ from runflow.engine.definition import (
 from runflow.engine.shapes import ANY, ID, STR, List, Obj, Opt, json_type
 from runflow.engine.violations import Code, Severity
 from runflow.protocols.responses.events import PROTOCOL_EVENTS
+from runflow.protocols.responses.slots import (
+    first_parts,
+    index_of,
+    item_at,
+    parts,
+    previous_slot,
+    streamed_items,
+)
 from runflow.protocols.responses.values import OutputText, StreamedText
 
 __all__ = [
@@ -482,113 +490,94 @@ STREAM = StreamTable(
 # --------------------------------------------------------------------------- #
 # Cross-entity rules
 # --------------------------------------------------------------------------- #
-def _item_at(state: Any, index: int) -> Any:
-    found = state.slots.get(f"output/{index}")
-    return state.children[found[0]].get(found[1]) if found is not None else None
+# A rule returns its findings; on the common path, none: an empty tuple, which costs
+# less than a generator that yields nothing (the rules run on nearly every event).
+# Items and parts are looked up by their slot keys (runflow.protocols.responses.slots).
+_NONE: tuple[Finding, ...] = ()
 
 
-def _parts(state: Any, group: str, index: int) -> list[Any]:
-    """The parts of the item at ``index`` in ``group``, in order (most items have
-    none in most groups: one lookup)."""
-    slots = state.slots
-    found = slots.get(f"{group}/{index}/0")
-    if found is None:
-        return []
-    children = state.children
-    parts = []
-    while found is not None:
-        parts.append(children[found[0]][found[1]])
-        found = slots.get(f"{group}/{index}/{len(parts)}")
-    return parts
+def _created_first(state: Any, response: Any, data: Any, event: str) -> Iterable[Finding]:
+    if data.get("sequence_number") != 0:
+        return _NONE
+    return (Finding(f"a fresh stream (sequence_number 0) began with {event}, not "
+                    "response.created"),)
 
 
-def _index_of(tracker: Any) -> int:
-    return int(tracker.slot.rsplit("/", 1)[1])
-
-
-def _created_first(state: Any, response: Any, data: Any, event: str) -> Iterator[Finding]:
-    if data.get("sequence_number") == 0:
-        yield Finding(f"a fresh stream (sequence_number 0) began with {event}, not "
-                      "response.created")
-
-
-def _next_position(state: Any, tracker: Any, data: Any, event: str) -> Iterator[Finding]:
+def _next_position(state: Any, tracker: Any, data: Any, event: str) -> Iterable[Finding]:
     """A new item or part takes the next index: no gap, in order."""
     slot = tracker.slot
-    cut = slot.rfind("/")
-    last = int(slot[cut + 1:])
-    if last > 0 and f"{slot[:cut]}/{last - 1}" not in state.slots:
-        group, *indices = slot.split("/")
-        field = "output_index" if len(indices) == 1 else {
-            "content": "content_index", "summary": "summary_index",
-            "command": "command_index"}.get(group, "index")
-        yield Finding(f"{event} at {field} {last}, but {field} {last - 1} was never added; "
-                      "indices are dense and in order")
+    before = previous_slot(slot)
+    if before is None or before in state.slots:
+        return _NONE
+    last = index_of(tracker)
+    group, *indices = slot.split("/")
+    field = "output_index" if len(indices) == 1 else {
+        "content": "content_index", "summary": "summary_index",
+        "command": "command_index"}.get(group, "index")
+    return (Finding(f"{event} at {field} {last}, but {field} {last - 1} was never added; "
+                    "indices are dense and in order"),)
 
 
-def _not_interleaved(state: Any, item: Any, data: Any, event: str) -> Iterator[Finding]:
-    index = _index_of(item)
-    before = _item_at(state, index - 1) if index > 0 else None
-    if before is not None and before.state not in _ENDS:
-        yield Finding(f"{item.label} was added while {before.label} is still "
-                      f"{before.state!r}; OpenAI closes each item before the next")
+def _not_interleaved(state: Any, item: Any, data: Any, event: str) -> Iterable[Finding]:
+    index = index_of(item)
+    before = item_at(state, index - 1) if index > 0 else None
+    if before is None or before.state in _ENDS:
+        return _NONE
+    return (Finding(f"{item.label} was added while {before.label} is still "
+                    f"{before.state!r}; OpenAI closes each item before the next"),)
 
 
-def _parts_closed(state: Any, item: Any, obj: Any, event: str) -> Iterator[Finding]:
-    index = _index_of(item)
-    for group in ("content", "summary", "command"):
-        for part in _parts(state, group, index):
+def _parts_closed(state: Any, item: Any, obj: Any, event: str) -> Iterable[Finding]:
+    slots = state.slots
+    index = index_of(item)
+    found: list[Finding] = []
+    for group, first in first_parts(index):
+        if first not in slots:
+            continue
+        for part in parts(state, group, index, first):
             if part.state != "done":
-                yield Finding(f"{item.label} ended while its {part.label} is still "
-                              f"{part.state!r}", part)
+                found.append(Finding(f"{item.label} ended while its {part.label} is still "
+                                     f"{part.state!r}", part))
+    return found
 
 
-def _item_matches_parts(state: Any, item: Any, obj: Any, event: str) -> Iterator[Finding]:
+def _item_matches_parts(state: Any, item: Any, obj: Any, event: str) -> Iterable[Finding]:
     """The item's final content equals its streamed parts (the parts' own values were
     compared with their .done events already)."""
-    index = _index_of(item)
-    for group, key in (("content", "content"), ("summary", "summary")):
-        theirs = obj.get(key)
-        if type(theirs) is not list:
+    slots = state.slots
+    index = index_of(item)
+    found: list[Finding] = []
+    for group, first in first_parts(index)[:2]:  # content and summary
+        theirs = obj.get(group)  # the item's key is the group's name
+        if type(theirs) is not list or first not in slots:
             continue
-        for j, part in enumerate(_parts(state, group, index)):
+        for j, part in enumerate(parts(state, group, index, first)):
             if part.acc is None or not part.deltas:
                 continue
             server = theirs[j] if j < len(theirs) else None
             field = part.acc.key
             value = server.get(field) if type(server) is dict else None
             if value is None:
-                yield Finding(f"{item.label}'s {key}[{j}] is missing from {event}, but "
-                              f"{part.label} streamed {len(part.acc.text)} characters")
+                found.append(Finding(f"{item.label}'s {group}[{j}] is missing from {event}, "
+                                     f"but {part.label} streamed {len(part.acc.text)} "
+                                     "characters"))
             elif value != part.acc.text:
-                yield Finding(f"{item.label}'s {key}[{j}].{field} differs from what "
-                              f"{part.label} streamed")
+                found.append(Finding(f"{item.label}'s {group}[{j}].{field} differs from what "
+                                     f"{part.label} streamed"))
+    return found
 
 
-def _streamed_items(state: Any) -> list[Any]:
-    """The items at output_index 0, 1, ... up to the first gap."""
-    slots, children = state.slots, state.children
-    items: list[Any] = []
-    while (found := slots.get(f"output/{len(items)}")) is not None:
-        item = children[found[0]].get(found[1])
-        if item is None:
-            break
-        items.append(item)
-    return items
-
-
-def _output_matches(state: Any, response: Any, obj: Any, event: str) -> Iterator[Finding]:
+def _output_matches(state: Any, response: Any, obj: Any, event: str) -> Iterable[Finding]:
     output = obj.get("output")
     if type(output) is not list:
-        return
-    items = _streamed_items(state)
+        return _NONE
+    items = streamed_items(state)
     ours = [item.owner for item in items]
     theirs = [o.get("id") if type(o) is dict else None for o in output]
     if ours != theirs:
-        yield Finding(f"{event}'s output has items {_ids(theirs)} but the stream's items "
-                      f"are {_ids(ours)}; the streamed items are kept")
-    else:
-        yield from _items_agree(items, output, event)
+        return (Finding(f"{event}'s output has items {_ids(theirs)} but the stream's items "
+                        f"are {_ids(ours)}; the streamed items are kept"),)
+    return _items_agree(items, output, event)
 
 
 def _ids(ids: list[Any]) -> str:
@@ -596,94 +585,100 @@ def _ids(ids: list[Any]) -> str:
     return f"[{shown}{', ...' if len(ids) > 6 else ''}] ({len(ids)})"
 
 
-def _items_closed(state: Any, response: Any, obj: Any, event: str) -> Iterator[Finding]:
+def _items_closed(state: Any, response: Any, obj: Any, event: str) -> Iterable[Finding]:
     severity: Severity = "error" if response.state == "completed" else "warning"
-    for item in _streamed_items(state):
-        if item.state not in _ENDS:
-            yield Finding(f"the response ended {response.state!r} while {item.label} is "
-                          f"still {item.state!r}", item, severity)
+    return [Finding(f"the response ended {response.state!r} while {item.label} is still "
+                    f"{item.state!r}", item, severity)
+            for item in streamed_items(state) if item.state not in _ENDS]
 
 
-def _incomplete_item_last(state: Any, response: Any, obj: Any, event: str) -> Iterator[Finding]:
-    items = _streamed_items(state)
-    for item in items[:-1]:
-        if item.state == "incomplete":
-            yield Finding(f"{item.label} is incomplete but is not the last item "
-                          "(OR-spec: an incomplete item MUST be the last)", item)
+def _incomplete_item_last(state: Any, response: Any, obj: Any, event: str) -> Iterable[Finding]:
+    items = streamed_items(state)
+    found = [Finding(f"{item.label} is incomplete but is not the last item "
+                     "(OR-spec: an incomplete item MUST be the last)", item)
+             for item in items[:-1] if item.state == "incomplete"]
     if items and items[-1].state == "incomplete" and response.state == "completed":
-        yield Finding(f"the response completed although its last item {items[-1].label} is "
-                      "incomplete; it should end incomplete", items[-1])
+        found.append(Finding(f"the response completed although its last item "
+                             f"{items[-1].label} is incomplete; it should end incomplete",
+                             items[-1]))
+    return found
 
 
-def _no_incomplete_details(state: Any, response: Any, obj: Any, event: str) -> Iterator[Finding]:
-    if obj.get("incomplete_details"):
-        yield Finding(f"{event} carries incomplete_details {obj['incomplete_details']!r}")
+def _no_incomplete_details(state: Any, response: Any, obj: Any, event: str) -> Iterable[Finding]:
+    if not obj.get("incomplete_details"):
+        return _NONE
+    return (Finding(f"{event} carries incomplete_details {obj['incomplete_details']!r}"),)
 
 
-def _arguments_are_json(state: Any, call: Any, data: Any, event: str) -> Iterator[Finding]:
+def _arguments_are_json(state: Any, call: Any, data: Any, event: str) -> Iterable[Finding]:
     """The API reference calls arguments "a JSON string", yet OpenAI's own guides say
     the model does not always produce valid JSON (unless strict): a warning, as
     Assistants' invalid_tool_arguments is."""
     arguments = data.get("arguments") if type(data) is dict else None
     if type(arguments) is not str:
-        return
+        return _NONE
     try:
         json.loads(arguments)
     except (ValueError, RecursionError):
-        yield Finding(f"{call.label}'s arguments at {event} are not JSON: "
-                      f"{arguments[:60]!r}{'...' if len(arguments) > 60 else ''}")
+        return (Finding(f"{call.label}'s arguments at {event} are not JSON: "
+                        f"{arguments[:60]!r}{'...' if len(arguments) > 60 else ''}"),)
+    return _NONE
 
 
-def _tool_offered(state: Any, call: Any, obj: Any, event: str) -> Iterator[Finding]:
+def _tool_offered(state: Any, call: Any, obj: Any, event: str) -> Iterable[Finding]:
     """A function_call names a function of the response's ``tools`` (when the response
     lists any: a server that echoes none says nothing of them)."""
     name = obj.get("name")
     root = state.root
     tools = root.raw.get("tools") if root is not None and type(root.raw) is dict else None
     if type(name) is not str or type(tools) is not list or not tools:
-        return
+        return _NONE
     offered = {n for t in tools if type(t) is dict and t.get("type") == "function"
                and type(n := t.get("name")) is str}  # a tool with no string name offers none
-    if name not in offered:
-        shown = ", ".join(sorted(str(n) for n in offered)[:6]) or "no function"
-        yield Finding(f"{call.label} calls {name[:60]!r}, but the response's tools offer "
-                      f"{shown}")
+    if name in offered:
+        return _NONE
+    shown = ", ".join(sorted(str(n) for n in offered)[:6]) or "no function"
+    return (Finding(f"{call.label} calls {name[:60]!r}, but the response's tools offer "
+                    f"{shown}"),)
 
 
-def _tools_named(state: Any, response: Any, obj: Any, event: str) -> Iterator[Finding]:
+def _tools_named(state: Any, response: Any, obj: Any, event: str) -> Iterable[Finding]:
     """Each function tool of the response's ``tools`` has a string ``name`` (what a
     function_call names, :func:`_tool_offered`): one finding per event, naming the
     first few paths."""
     tools = obj.get("tools") if type(obj) is dict else None
-    if type(tools) is not list:
-        return
+    if type(tools) is not list or not tools:
+        return _NONE
     bad = [(i, tool.get("name")) for i, tool in enumerate(tools)
            if type(tool) is dict and tool.get("type") == "function"
            and type(tool.get("name")) is not str]
-    if bad:
-        paths = "; ".join(f"response.tools[{i}].name: expected a string, got {json_type(name)}"
-                          for i, name in bad[:3])
-        more = f" (and {len(bad) - 3} more tools)" if len(bad) > 3 else ""
-        yield Finding(f"the data of {event}: {paths}{more}; such a tool offers no function")
+    if not bad:
+        return _NONE
+    paths = "; ".join(f"response.tools[{i}].name: expected a string, got {json_type(name)}"
+                      for i, name in bad[:3])
+    more = f" (and {len(bad) - 3} more tools)" if len(bad) > 3 else ""
+    return (Finding(f"the data of {event}: {paths}{more}; such a tool offers no function"),)
 
 
-def _names_its_item(state: Any, tracker: Any, data: Any, event: str) -> Iterator[Finding]:
-    if type(data) is dict and data.get("item_id") is None:
-        yield Finding(f"{event} has no item_id (the specification requires it); "
-                      f"{tracker.label} was found by its indices")
+def _names_its_item(state: Any, tracker: Any, data: Any, event: str) -> Iterable[Finding]:
+    if type(data) is not dict or data.get("item_id") is not None:
+        return _NONE
+    return (Finding(f"{event} has no item_id (the specification requires it); "
+                    f"{tracker.label} was found by its indices"),)
 
 
-def _value_kept(state: Any, tracker: Any, obj: Any, event: str) -> Iterator[Finding]:
+def _value_kept(state: Any, tracker: Any, obj: Any, event: str) -> Iterable[Finding]:
     """A value only a value event built (no deltas: LM Studio's function calls), which
     the final object then replaces: the engine compares with deltas only."""
     acc = tracker.acc
     if tracker.deltas or not isinstance(acc, StreamedText) or acc.before is None:
-        return
+        return _NONE
     theirs = acc.value_in(obj)
-    if type(theirs) is str and theirs != acc.before:
-        yield Finding(f"{event} gives {tracker.label} another {'.'.join(acc.path)} than its "
-                      f"value event did ({len(theirs)} characters, not {len(acc.before)}); "
-                      "the server's final object is kept")
+    if type(theirs) is not str or theirs == acc.before:
+        return _NONE
+    return (Finding(f"{event} gives {tracker.label} another {'.'.join(acc.path)} than its "
+                    f"value event did ({len(theirs)} characters, not {len(acc.before)}); "
+                    "the server's final object is kept"),)
 
 
 _CALL_KINDS = ("function_call", "custom_tool_call", "apply_patch_call", "shell_call",
@@ -692,22 +687,22 @@ _CALL_KINDS = ("function_call", "custom_tool_call", "apply_patch_call", "shell_c
 id, which is why the outputs are not among them)."""
 
 
-def _call_id_unique(state: Any, call: Any, obj: Any, event: str) -> Iterator[Finding]:
+def _call_id_unique(state: Any, call: Any, obj: Any, event: str) -> Iterable[Finding]:
     """No earlier call of the response has this call's ``call_id``: an output answers
     a call by it, so two calls of one id cannot both be answered."""
     call_id = obj.get("call_id")
     if type(call_id) is not str:
-        return
-    for item in _streamed_items(state):
+        return _NONE
+    for item in streamed_items(state):
         if item is call:
-            return
+            return _NONE
         raw = item.raw
         if (item.entity in _CALL_KINDS and type(raw) is dict
                 and raw.get("call_id") == call_id):
-            yield Finding(f"{call.label} has call_id {_short(call_id)}, which "
-                          f"{item.label} already has; an output answers a call by its "
-                          "call_id, so one of them cannot be answered")
-            return
+            return (Finding(f"{call.label} has call_id {_short(call_id)}, which "
+                            f"{item.label} already has; an output answers a call by its "
+                            "call_id, so one of them cannot be answered"),)
+    return _NONE
 
 
 _SAID_VALUES = ("arguments", "input", "code")
@@ -724,13 +719,20 @@ def _what_it_says(item: Any) -> dict[str, Any]:
     return {key: value for key, value in said.items() if value is not None}
 
 
-def _items_agree(items: list[Any], output: list[Any], event: str) -> Iterator[Finding]:
+def _items_agree(items: list[Any], output: list[Any], event: str) -> Iterable[Finding]:
     """Each item of the terminal output against what output_item.done said of it. An
     item equal to that object says the same (nearly every one): one comparison in C
-    instead of reading both."""
+    instead of reading both; every item equal to it, one comparison of the lists."""
+    try:
+        if [item.raw for item in items] == output:
+            return _NONE
+    except RecursionError:  # nested past the interpreter's limit: item by item below
+        pass
+    found: list[Finding] = []
     for index, (item, theirs) in enumerate(zip(items, output, strict=True)):
         raw = item.raw
-        if item.state not in _ENDS or type(theirs) is not dict or type(raw) is not dict:
+        if raw is theirs or item.state not in _ENDS or type(theirs) is not dict \
+                or type(raw) is not dict:
             continue
         try:
             if raw == theirs:
@@ -738,11 +740,11 @@ def _items_agree(items: list[Any], output: list[Any], event: str) -> Iterator[Fi
         except RecursionError:  # nested past the interpreter's limit: read them instead
             pass
         ours, final = _what_it_says(raw), _what_it_says(theirs)
-        for key in ours.keys() & final.keys():
-            if ours[key] != final[key]:
-                yield Finding(f"{event}'s output[{index}] says {item.label}'s {key} is "
-                              f"{_short(final[key])}, but output_item.done said "
-                              f"{_short(ours[key])}; the streamed item is kept", item, "error")
+        found.extend(Finding(f"{event}'s output[{index}] says {item.label}'s {key} is "
+                             f"{_short(final[key])}, but output_item.done said "
+                             f"{_short(ours[key])}; the streamed item is kept", item, "error")
+                     for key in ours.keys() & final.keys() if ours[key] != final[key])
+    return found
 
 
 def _short(value: Any) -> str:
@@ -764,28 +766,30 @@ _PART_EVENTS = {table.entity: frozenset(t.event for t in table.transitions
 """The events of each content and summary part kind that carry the part's object."""
 
 
-def _part_id_is_a_string(state: Any, tracker: Any, part: Any, event: str) -> Iterator[Finding]:
+def _part_id_is_a_string(state: Any, tracker: Any, part: Any, event: str) -> Iterable[Finding]:
     """A part's id, when it has one, is a string; the part is found by its position
     whatever its id holds (PART_SHAPE leaves ``id`` open for this rule to report)."""
     pid = part.get("id") if type(part) is dict else None
-    if pid is not None and type(pid) is not str:
-        yield Finding(f"the data of {event}: part.id: expected a string, got "
-                      f"{json_type(pid)}; {tracker.label} is found by its position, which "
-                      "is followed")
+    if pid is None or type(pid) is str:
+        return _NONE
+    return (Finding(f"the data of {event}: part.id: expected a string, got "
+                    f"{json_type(pid)}; {tracker.label} is found by its position, which "
+                    "is followed"),)
 
 
 _ADDED = frozenset({P + "output_item.added"})
 _ITEM_DONE = frozenset({P + "output_item.done"})
 
 
-def _item_id_is_a_string(state: Any, tracker: Any, item: Any, event: str) -> Iterator[Finding]:
+def _item_id_is_a_string(state: Any, tracker: Any, item: Any, event: str) -> Iterable[Finding]:
     """An item's id, when it has one, is a string; the item is found by its position
     whatever its id holds (ITEM_SHAPE leaves ``id`` open for this rule to report)."""
     iid = item.get("id") if type(item) is dict else None
-    if iid is not None and type(iid) is not str:
-        yield Finding(f"the data of {event}: item.id: expected a string, got "
-                      f"{json_type(iid)}; {tracker.label} is found by its position, which "
-                      "is followed", None, "error")
+    if iid is None or type(iid) is str:
+        return _NONE
+    return (Finding(f"the data of {event}: item.id: expected a string, got "
+                    f"{json_type(iid)}; {tracker.label} is found by its position, which "
+                    "is followed", None, "error"),)
 
 
 _TERMINAL = RESPONSE.terminal

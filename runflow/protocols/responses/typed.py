@@ -16,19 +16,32 @@ type, and always right on hostile input; this module makes that cheap:
   a model part by part again (real servers omit fields the SDK's schema requires,
   e.g. ``usage.input_tokens_details.cache_write_tokens``), anything else by the
   SDK's lenient ``construct`` -- so the cost of a bad field stays its own.
-* **A part that failed before is built first.** Nearly every real ``Response``
-  fails on the same field (``usage``). Each model class remembers the model-typed
-  fields that failed in it (at most its own fields); the next time, those are
+* **A part that failed before is built first.** Real servers fail the same
+  fields again and again. Each model class remembers the model-typed
+  fields that failed in it (at most its own fields; a field whose only fault is a
+  missing scalar is filled in instead, below); the next time, those are
   typed alone first and handed to the whole's validation as instances (pydantic
   takes an instance of the field's class as it is), so the whole validates once
   instead of failing and being validated again. Typing a part alone gives the
   same object as typing it inside the whole: the result never depends on what
   was remembered (``tests/test_responses_typed.py`` compares both paths on every
   shared recording).
+* **A scalar the SDK requires and real servers omit is filled in, then taken out.**
+  When a model failed only because a required ``int``/``str``/``float``/``bool``
+  field was missing, at a path through fields that each hold one model
+  (``usage.input_tokens_details.cache_write_tokens``, absent from every real
+  ``Response``), the class remembers the path. The next time such a field is
+  absent, a placeholder of its type is put in a copy of the path's objects, the
+  whole validates at once, and the field is taken out of the result again: the
+  object the lenient builder makes of the part without it (same values, same set
+  fields, the extras left out of them as ``construct`` leaves them), for one
+  validation instead of a part typed alone, whatever its values
+  (``tests/test_responses_fills.py`` compares it with the reference path).
 * **A flat part that failed is built once.** A model of scalars that fails the
   same way in every response (``input_tokens_details`` without
-  ``cache_write_tokens``) is remembered by its exact values and types, and handed
-  out as a copy: the same object as building it again, for a copy's price.
+  ``cache_write_tokens``, when typed alone) is remembered by its exact values and
+  types, and handed out as a copy: the same object as building it again, for a
+  copy's price.
 """
 
 from __future__ import annotations
@@ -125,6 +138,18 @@ def _tags_pick(models: list[type[BaseModel]], tags: Tags) -> bool:
     return required and named == set(models) and all(len(c) == 1 for c in tags.values())
 
 
+@dataclass(frozen=True)
+class _Fill:
+    """A required scalar field that real servers omit, below a model class."""
+
+    path: tuple[str, ...]
+    """The field's path through fields that each hold one model."""
+    classes: tuple[type[BaseModel], ...]
+    """The model class at each step of the path, the top one first."""
+    placeholder: Any
+    """A value the field's type validates (taken out of the result again)."""
+
+
 @dataclass
 class _Plan:
     """How :func:`typed_model` builds one model class, field by field."""
@@ -150,6 +175,9 @@ class _Plan:
     built: dict[tuple[tuple[str, type, Any], ...], BaseModel] = field(default_factory=dict)
     """Flat values (scalars only) that failed validation, by their exact items, and
     the model built leniently from each: never handed out, only copies of it."""
+    fills: tuple[_Fill, ...] = ()
+    """Required scalar fields found missing before (see the module; replaced whole,
+    never edited)."""
 
 
 _BUILT_MAX = 64
@@ -242,12 +270,17 @@ def typed_by_tag(value: Any, tags: Tags) -> Any:
 
 def item_model(wire: dict[str, Any]) -> BaseModel:
     """An output item as the SDK class its ``type`` names (:class:`UnknownItem` for a
-    type the SDK does not know)."""
+    type the SDK does not know): :func:`typed_by_tag` with the output item tags."""
     tag = wire.get("type")
-    tags = item_tags()
-    result: BaseModel = (_validate(UnknownItem, copy_of(wire))
-                         if type(tag) is not str or tag not in tags else typed_by_tag(wire, tags))
-    return result
+    classes = item_tags().get(tag) if type(tag) is str else None
+    if not classes:
+        return _validate(UnknownItem, copy_of(wire))  # type: ignore[no-any-return]
+    for cls in classes:
+        try:
+            return cls.__pydantic_validator__.validate_python(wire)  # type: ignore[no-any-return]
+        except ValidationError:
+            continue
+    return typed_model(classes[0], wire, {})  # type: ignore[no-any-return]
 
 
 def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, Any],
@@ -286,14 +319,21 @@ def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, A
             value = fast.get(name)
             if type(value) is dict:
                 fast[name] = spliced[name] = typed_model(plan.models[name], value, {})
-    typed: Any
+    typed: Any = None
+    if learn and plan.fills:
+        typed = _filled(model, plan.fills, fast)
     try:
-        typed = _validate(model, fast)
+        if typed is None:
+            typed = _validate(model, fast)
     except ValidationError as exc:
-        bad = {str(e["loc"][0]) for e in exc.errors(include_url=False, include_context=False,
-                                                   include_input=False) if e["loc"]}
-        if learn:
-            _remember(plan, bad)
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        bad = {str(e["loc"][0]) for e in errors if e["loc"]}
+        if learn:  # a missing scalar is filled in next time, another part typed first
+            first = set()
+            for e in errors:
+                if e["loc"] and not _learn_fill(plan, model, e):
+                    first.add(str(e["loc"][0]))
+            _remember(plan, first)
         typed = _without(model, fast, bad) if not bad & plan.required else None
         if typed is not None:  # the bad fields are optional: the rest validated at once
             built = _build_fields(plan, {n: wire[n] for n in bad if n in wire}, bad, given, long)
@@ -314,6 +354,99 @@ def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, A
     for name in long:
         typed.__dict__[name] = [typed_by_tag(v, lists[name]) for v in wire[name]]
     typed.__dict__.update(given)
+    return typed
+
+
+_FILLS_MAX = 16
+"""How many missing-field paths each class remembers."""
+_ABSENT = object()
+_PLACEHOLDERS: dict[Any, Any] = {int: 0, str: "", float: 0.0, bool: False}
+
+
+def _learn_fill(plan: _Plan, model: type[BaseModel], error: Any) -> bool:
+    """Whether ``error`` (of validating ``model``) is a missing scalar that can be
+    filled in (:attr:`_Plan.fills`, to which its path is added): a required field of
+    a plain scalar type without constraints or alias, at a path through fields that
+    each hold one model."""
+    loc = error["loc"]
+    if error["type"] != "missing" or not loc or not all(type(step) is str for step in loc):
+        return False
+    cls = model
+    classes = [model]
+    for step in loc[:-1]:
+        info = cls.model_fields.get(step)
+        inner = _plan(cls).models.get(step)
+        if info is None or inner is None or info.alias is not None:
+            return False
+        cls = inner
+        classes.append(cls)
+    info = cls.model_fields.get(loc[-1])
+    if (info is None or not info.is_required() or info.alias is not None or info.metadata
+            or info.annotation not in _PLACEHOLDERS):
+        return False
+    path = tuple(loc)
+    if all(path != known.path for known in plan.fills) and len(plan.fills) < _FILLS_MAX:
+        plan.fills = (*plan.fills, _Fill(path, tuple(classes), _PLACEHOLDERS[info.annotation]))
+    return True
+
+
+def _filled(model: type[BaseModel], fills: tuple[_Fill, ...], fast: dict[str, Any]) -> Any:
+    """``model`` validated from ``fast`` with the remembered missing fields filled in
+    and taken out of the result again; None if none is missing or it fails anyway
+    (``fast`` is left as it was)."""
+    filled: list[_Fill] = []
+    before: dict[str, Any] = {}  # the top-level values replaced (_ABSENT: added)
+    for fill in fills:
+        path = fill.path
+        inner: Any = fast
+        for step in path[:-1]:
+            inner = inner.get(step)
+            if type(inner) is not dict:
+                break
+        else:
+            if path[-1] in inner:
+                continue
+            top = path[0]
+            if top not in before:
+                before[top] = fast.get(top, _ABSENT)
+            target = fast
+            for step in path[:-1]:  # a copy of each object on the way: the wire is
+                copied = dict(target[step])  # never written to
+                target[step] = copied
+                target = copied
+            target[path[-1]] = fill.placeholder
+            filled.append(fill)
+    if not filled:
+        return None
+    try:
+        typed = _validate(model, fast)
+    except ValidationError:
+        typed = None
+    for top, value in before.items():
+        if value is _ABSENT:
+            del fast[top]
+        else:
+            fast[top] = value
+    if typed is None:
+        return None
+    parts = []
+    for fill in filled:
+        part = typed
+        for step, cls in zip(fill.path[:-1], fill.classes[1:], strict=True):
+            part = part.__dict__.get(step)
+            if type(part) is not cls:  # not the model the path names: built the usual way
+                return None
+        name = fill.path[-1]
+        if name not in part.__dict__:
+            return None
+        parts.append((part, name))
+    for part, name in parts:  # as the lenient builder makes the part that misses it:
+        del part.__dict__[name]  # constructed, so its set fields leave its extras out
+        fields_set = part.__pydantic_fields_set__  # (validation counts them)
+        fields_set.discard(name)
+        extra = part.__pydantic_extra__
+        if extra:
+            fields_set.difference_update(extra)
     return typed
 
 

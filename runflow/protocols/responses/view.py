@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from runflow.engine.entities import Tracker
 from runflow.engine.view import FlowView
 from runflow.protocols.responses.definition import RESPONSES
+from runflow.protocols.responses.slots import parts, streamed_items
 from runflow.protocols.responses.typed import UnknownItem, item_model, typed_model
 from runflow.protocols.responses.values import StreamedText
 
@@ -51,6 +52,16 @@ def _text(tracker: Tracker) -> str:
     return cast(StreamedText, tracker.acc).text
 
 
+def _final(tracker: Tracker) -> dict[str, Any]:
+    """A finished entity's (or the response's) object as the SDK type is built from it:
+    ``tracker.wire()``, or the server's object itself when that would be a plain copy
+    (no accumulator, no status override): typing reads it and never writes to it."""
+    raw = tracker.raw
+    if tracker.acc is None and tracker.status_override is None and type(raw) is dict:
+        return raw
+    return tracker.wire()
+
+
 class ResponseView(FlowView):
     """The Responses read API: the response, its output items, their values."""
 
@@ -59,29 +70,18 @@ class ResponseView(FlowView):
     """Finished items' models, by tracker: (the object they were built from, its
     status override, the model)."""
 
-    def _tracker_at(self, key: str) -> Tracker | None:
-        state = self.state
-        found = state.slots.get(key)
-        return state.children[found[0]].get(found[1]) if found is not None else None
-
     def _items(self) -> Iterator[Tracker]:
-        i = 0
-        while (item := self._tracker_at(f"output/{i}")) is not None:
-            yield item
-            i += 1
+        return iter(streamed_items(self.state))
 
     def _parts(self, group: str, index: int) -> Iterator[Tracker]:
-        j = 0
-        while (part := self._tracker_at(f"{group}/{index}/{j}")) is not None:
-            yield part
-            j += 1
+        return iter(parts(self.state, group, index))
 
     def _item_wire(self, item: Tracker) -> dict[str, Any]:
         """An item as the API lays it out: its last object, with what its deltas and
         parts built while it streams (the server's final object once it is done)."""
-        out = item.wire()
         if item.state in _ITEM_TERMINAL:
-            return out
+            return _final(item)
+        out = item.wire()
         index = slot_indices(item.slot or "output/0")[0]
         for group, key in _PART_GROUPS:
             parts = [p.wire(None) for p in self._parts(group, index)]
@@ -107,10 +107,11 @@ class ResponseView(FlowView):
         if cache is None:
             cache = self._items_cache = {}
         found = cache.get(item)
-        if found is not None and found[0] is item.raw and found[1] == item.status_override:
+        raw, override = item.raw, item.status_override
+        if found is not None and found[0] is raw and found[1] == override:
             return found[2]
-        model = self._item_model(self._item_wire(item))
-        cache[item] = (item.raw, item.status_override, model)
+        model = self._item_model(_final(item))
+        cache[item] = (raw, override, model)
         return model
 
     @property
@@ -128,8 +129,8 @@ class ResponseView(FlowView):
         return typed
 
     def _build_response(self, root: Tracker) -> Response:
-        output = [self._done_item(item) for item in self._items()]
-        return cast("Response", typed_model(_response_class(), root.wire(), {"output": output}))
+        output = [self._done_item(item) for item in streamed_items(self.state)]
+        return cast("Response", typed_model(_response_class(), _final(root), {"output": output}))
 
     @property
     def output(self) -> list[BaseModel]:
