@@ -135,7 +135,8 @@ def test_a_remembered_part_that_is_now_fine_or_not_an_object() -> None:
 
 def test_a_bad_required_field_builds_the_rest_typed() -> None:
     built = typed_model(Response, _response_wire(created_at="yesterday"), {"output": []})
-    assert type(built) is Response and built.created_at == "yesterday"
+    assert type(built) is Response
+    assert built.model_dump()["created_at"] == "yesterday"  # kept as sent, not typed
     assert type(built.text) is ResponseTextConfig and type(built.usage) is ResponseUsage
 
 
