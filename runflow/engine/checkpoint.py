@@ -123,7 +123,9 @@ def _load_tracker(d: Any, path: str, ctx: _Context) -> Tracker:
         raise CheckpointError(f"{path}.status_override: {override!r} is not a {kind} state")
     t.status_override = override
     t.recovered = _typed(d.get("recovered"), bool, f"{path}.recovered")
-    status = (t.raw.get(table.status_field)
+    # an object without the status field takes its state, as the flow took it
+    # (status.py: only a status the object states can disagree)
+    status = (t.raw.get(table.status_field, state)
               if table.status_field and table.status_from_event and t.raw else state)
     if status != state and override != state:
         raise CheckpointError(f"{path}: state {state!r} but its object says {str(status)[:40]!r}")
