@@ -112,3 +112,22 @@ def test_a_null_status_is_still_a_mismatch_that_checkpoints() -> None:
     assert [(v.code, v.index) for v in flow.violations] == [("status_mismatch", 1)]
     saved = flow.to_json()
     assert ResponseFlow.from_json(saved).to_json() == saved
+
+
+def test_a_response_whose_id_rotates_at_its_end_checkpoints() -> None:
+    """Found by the key fuzz ("key add id and fullwidth id" at ``response`` of
+    ``response.completed``, which sets ``id``): the flow follows a response whose id
+    changes (``item_id_mismatch``; the root's id rotates), but its checkpoint did not
+    load (``tracker id 'resp_1' differs from its object's id``)."""
+    flow = ResponseFlow()
+    flow.feed({"type": "response.created", "sequence_number": 0, "response": RESPONSE})
+    flow.feed({"type": "response.completed", "sequence_number": 1,
+               "response": {**RESPONSE, "status": "completed", "id": "x1", "ＩＤ": "x2"}})
+    assert flow.close() == "done"
+    assert [(v.code, v.index) for v in flow.violations] == [("item_id_mismatch", 1)]
+    assert flow.root_id == "resp_1" and flow.response is not None
+    assert flow.response.id == "x1"
+    saved = flow.to_json()
+    again = ResponseFlow.from_json(saved)
+    assert again.to_json() == saved and again.response is not None
+    assert again.response.id == "x1"

@@ -64,9 +64,12 @@ def _saved(flow: Flow) -> str:
 
 
 def _state(saved: str) -> Any:
-    """The checkpoint's state without the SSE decoder's (fed as events, it has none)."""
+    """The checkpoint's state without the SSE decoder's (fed as events, it has none),
+    violations without their messages (one read from SSE names its byte offset)."""
     state = json.loads(saved)["state"]
     state.pop("decoder", None)
+    for v in state["violations"]:
+        v.pop("message", None)
     return state
 
 
