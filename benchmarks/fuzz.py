@@ -2,7 +2,7 @@
 
     python benchmarks/fuzz.py -n 10000 [--seed S] [--strict-every K] [--show N]
     python benchmarks/fuzz.py --types -n 300000 [--protocol responses] [--seed S] [--show N]
-                              [--jobs N] [--time-limit SECONDS]
+                              [--jobs N] [--time-limit SECONDS] [--mutations all|values|keys]
 
 Each mutation (drop / duplicate / swap adjacent events, truncate the SSE bytes,
 rename a status event or change its payload status, change an id, corrupt a JSON
@@ -34,6 +34,14 @@ fuzzes every field of every client and server frame of the WebSocket mode's seed
 conversations through a ``ConnectionFlow`` (runflow.testing.typefuzz_ws; about 67,500
 distinct inputs, so ``-n 300000`` runs them all), measuring the memory peak of every
 1,000th input.
+
+``--mutations`` (with ``--types``, every protocol): ``values`` replaces values only
+(the inputs above), ``keys`` mutates keys only (runflow.testing.typefuzz_keys: keys
+added at every object -- pydantic's, the SDK's and JavaScript's internal names, odd
+unicode, a 1 MiB key, 10,000 keys, case and normalisation twins --, and every key
+removed, renamed, twinned or named twice in the JSON text), ``all`` (the default)
+both, the key inputs numbered after the value inputs. The report adds subtotals per
+kind of mutation.
 """
 
 from __future__ import annotations
