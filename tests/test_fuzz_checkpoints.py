@@ -5,6 +5,7 @@ too. A flow must never save what it cannot load."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -33,3 +34,37 @@ def test_a_sequence_number_past_a_float_is_refused_and_the_flow_checkpoints(how:
     assert flow.close() == "done" and len(flow.violations) == 1
     saved = flow.to_json()
     assert ResponseFlow.from_json(saved).to_json() == saved
+
+
+def _family(name: str) -> Any:
+    from runflow.testing.typefuzz import RESPONSES_FUZZ, seed_corpus
+    from runflow.testing.typefuzz_seeds import item_family_seeds
+
+    return next(s for s in seed_corpus(item_family_seeds(), RESPONSES_FUZZ).sources
+                if s.name == name)
+
+
+@pytest.mark.parametrize("mode", ["sse", "sdk"])
+def test_a_sampled_value_input_has_its_checkpoint_loaded_back(
+        mode: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The type fuzz loads the checkpoint of 1 in 10 value inputs back; before the
+    fix above (undone here) this input failed it."""
+    import runflow.engine.stream as stream
+    from runflow.testing.typefuzz import RESPONSES_FUZZ, Input, run_input
+
+    seed = _family("seed: message")
+    inp = Input(seed.name, 3, ("sequence_number",), "400-digit integer", mode)
+    assert run_input(seed, inp, target=RESPONSES_FUZZ, checkpoint=True).inconsistent == ()
+    monkeypatch.setattr(stream, "has_non_finite", lambda _: False)
+    assert run_input(seed, inp, target=RESPONSES_FUZZ).inconsistent == ()  # not checked
+    (problem,) = run_input(seed, inp, target=RESPONSES_FUZZ, checkpoint=True).inconsistent
+    assert problem.startswith("its checkpoint does not load: checkpoint is not JSON")
+
+
+def test_one_in_ten_value_inputs_is_checkpointed() -> None:
+    from runflow.testing.typefuzz import CHECKPOINT_EVERY, checkpoint_sampled, layers_sampled
+
+    sampled = {n for n in range(20_000) if checkpoint_sampled(n)}
+    assert CHECKPOINT_EVERY == 10 and 1_800 < len(sampled) < 2_200
+    layered = {n for n in range(20_000) if layers_sampled(n, 10)}
+    assert len(sampled & layered) < 400  # not the layers' sample

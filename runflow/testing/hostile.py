@@ -329,6 +329,13 @@ PROVED_ELSEWHERE: tuple[Proof, ...] = (
           "`item_id_mismatch` @ 1, the rotation followed (`flow.response.id` `x1`); the "
           "checkpoint loads back as saved",
           _KEYS + "test_a_response_whose_id_rotates_at_its_end_checkpoints"),
+    Proof("checkpoints", "Responses: a 400-digit sequence_number",
+          "`sequence_number: 10**400` after `0`, fed as a dict or as SSE (found by the "
+          "key fuzz's checkpoint check run over the value inputs)",
+          "`malformed_event` @ 1 (the event is refused, the last number stays 0); the "
+          "checkpoint loads back as saved",
+          "tests/test_fuzz_checkpoints.py::"
+          "test_a_sequence_number_past_a_float_is_refused_and_the_flow_checkpoints"),
     Proof("types", "hostile keys at every object and key",
           "pydantic/SDK/JavaScript internals, NUL, RTL, combining, a 1 MiB key, 10,000 "
           "keys, case and NFKC twins, keys removed or renamed, `{\"a\": …, \"a\": …}` in "

@@ -47,7 +47,10 @@ it are kept as a prefix, and a streamed value only ever grows, unless a
 ``snapshot_divergence`` for its entity says the server's final value replaced it.
 Any of these is an *inconsistency*, as are states outside the tables, entities
 left ``unseen`` and ``internal_error``. A run also checks that no flow changed the
-seed events it was given (``TypeFuzzReport.corrupted``).
+seed events it was given (``TypeFuzzReport.corrupted``), and that the flow's
+checkpoint loads back as saved: for every key input (:data:`Target.keys`,
+:mod:`runflow.testing.typefuzz_keys`) and a fixed 1 in :data:`CHECKPOINT_EVERY` of
+the value inputs.
 
 The layers cost more than the flow on the large Responses captures, so a target can
 run them on a fixed sample (:attr:`Target.layers_every`, :func:`layers_sampled`: 1 in
@@ -101,6 +104,7 @@ from runflow.testing.typefuzz_sdk import Refused, sdk_built
 from runflow.testing.typefuzz_stepwise import PrefixCache, stepwise_problems
 from runflow.testing.typefuzz_target import (
     ASSISTANTS_FUZZ,
+    CHECKPOINT_EVERY,
     HOSTILE_RAW,
     HOSTILE_VALUES,
     MEMORY_BOUND,
@@ -116,6 +120,7 @@ from runflow.testing.typefuzz_target import (
 
 __all__ = [
     "ASSISTANTS_FUZZ",
+    "CHECKPOINT_EVERY",
     "HOSTILE_RAW",
     "HOSTILE_VALUES",
     "MEMORY_BOUND",
@@ -132,6 +137,7 @@ __all__ = [
     "Source",
     "Target",
     "TypeFuzzReport",
+    "checkpoint_sampled",
     "escape_site",
     "inconsistencies",
     "json_paths",
@@ -149,6 +155,8 @@ __all__ = [
 ]
 
 _SENTINEL: Final = "\x01typefuzz-raw-value\x01"
+_SALT: Final = 1 << 40
+"""Makes the checkpoint sample another sample than the layers' one."""
 _PACKAGE: Final = Path(__file__).resolve().parent.parent
 _SELF: Final = Path(__file__).resolve().parent
 # --------------------------------------------------------------------------- #
@@ -295,14 +303,17 @@ def _escape(exc: Exception, inp: Input) -> Escape:
 def run_input(source: Source, inp: Input, clean: Verdict | None = None,
               target: Target = ASSISTANTS_FUZZ,
               sdk: dict[str, list[Any]] | None = None, *, layers: bool = True,
-              measure: bool = False, prefix: PrefixCache | None = None) -> Result:
+              measure: bool = False, prefix: PrefixCache | None = None,
+              checkpoint: bool = False) -> Result:
     """Feed one input and classify it against the clean replay's violations.
 
     ``layers``: also run ``check``'s, ``conform``'s and ``watch``'s layers (when the
     target has them and the input is fed as SSE). ``measure``: also feed it once more
     under ``tracemalloc`` (:func:`memory_peak`; over :data:`MEMORY_BOUND` is an
     inconsistency). ``prefix``: where the stepwise check keeps what the flow held
-    before the mutated event, shared by the inputs that change the same event."""
+    before the mutated event, shared by the inputs that change the same event.
+    ``checkpoint``: also load the flow's checkpoint back (a key input always does:
+    :func:`~runflow.testing.typefuzz_keyinput.key_problems`)."""
     event = source.events[inp.index]
     name, data = event.get("event"), event.get("data")
     text = mutated_text(data, inp.path, inp.value, target, name)
@@ -329,9 +340,9 @@ def run_input(source: Source, inp: Input, clean: Verdict | None = None,
         if layered:
             run_layers(flow, b"".join(stream))
         mutation = target.key(inp.value)
-        if mutation is not None:
+        if mutation is not None or checkpoint:
             problems += key_problems(flow, target, inp.mode, source.events, inp.index,
-                                     text, mutation.duplicate)
+                                     text, mutation is not None and mutation.duplicate)
         if measure:
             peak = memory_peak(target, inp.mode, stream)
     except Exception as exc:  # counting these is the point
@@ -402,6 +413,12 @@ def layers_sampled(n: int, every: int) -> bool:
     return every <= 1 or zlib.crc32(n.to_bytes(8, "little")) % every == 0
 
 
+def checkpoint_sampled(n: int) -> bool:
+    """Whether value input number ``n`` is one of the 1 in :data:`CHECKPOINT_EVERY`
+    whose checkpoint is loaded back (another sample than the layers')."""
+    return layers_sampled(n + _SALT, CHECKPOINT_EVERY)
+
+
 class Runner:
     """Runs the inputs of one corpus, computing once what they share: the clean
     replays' verdicts, the SDK's objects for the clean events, and (for inputs that
@@ -428,7 +445,8 @@ class Runner:
         measure = self.memory_every > 0 and (position + 1) % self.memory_every == 0
         result = run_input(source, inp, self.clean[key], target, self.sdk,
                            layers=layers_sampled(n, target.layers_every), measure=measure,
-                           prefix=self.prefix)
+                           prefix=self.prefix,
+                           checkpoint=checkpoint_sampled(n))
         report.add(inp, result)
 
     def corrupted(self) -> list[str]:

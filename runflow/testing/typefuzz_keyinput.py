@@ -76,7 +76,8 @@ def _state(saved: str) -> Any:
 def key_problems(flow: Flow, target: Target, mode: Mode, events: Sequence[Event],
                  index: int, text: str, duplicate: bool) -> list[str]:
     """What is wrong with ``flow``, fed a key input (``text``: the mutated event's
-    data as JSON text) in ``mode`` (see the module docstring); may raise."""
+    data as JSON text) in ``mode`` (see the module docstring), or a value input
+    whose checkpoint is checked (``duplicate`` False); may raise."""
     problems = []
     saved = _saved(flow)
     try:

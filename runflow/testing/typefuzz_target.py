@@ -166,6 +166,9 @@ MEMORY_BOUND: Final = 6 * Limits().max_event_bytes
 fuzzed value is 1 MiB; a flow that kept every event it parsed many times over would
 pass it."""
 MEMORY_EVERY: Final = 1000
+CHECKPOINT_EVERY: Final = 10
+"""1 in this many value inputs (a fixed sample by input number) also has its
+checkpoint loaded back (every key input has)."""
 """Every this many-th input of a run is fed once more under ``tracemalloc``."""
 
 
