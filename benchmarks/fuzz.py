@@ -2,7 +2,7 @@
 
     python benchmarks/fuzz.py -n 10000 [--seed S] [--strict-every K] [--show N]
     python benchmarks/fuzz.py --types -n 300000 [--protocol responses] [--seed S] [--show N]
-                              [--jobs N] [--time-limit SECONDS]
+                              [--jobs N] [--time-limit SECONDS] [--mutations all|values|keys]
 
 Each mutation (drop / duplicate / swap adjacent events, truncate the SSE bytes,
 rename a status event or change its payload status, change an id, corrupt a JSON
@@ -34,6 +34,14 @@ fuzzes every field of every client and server frame of the WebSocket mode's seed
 conversations through a ``ConnectionFlow`` (runflow.testing.typefuzz_ws; about 67,500
 distinct inputs, so ``-n 300000`` runs them all), measuring the memory peak of every
 1,000th input.
+
+``--mutations`` (with ``--types``, every protocol): ``values`` replaces values only
+(the inputs above), ``keys`` mutates keys only (runflow.testing.typefuzz_keys: keys
+added at every object -- pydantic's, the SDK's and JavaScript's internal names, odd
+unicode, a 1 MiB key, 10,000 keys, case and normalisation twins --, and every key
+removed, renamed, twinned or named twice in the JSON text), ``all`` (the default)
+both, the key inputs numbered after the value inputs. The report adds subtotals per
+kind of mutation.
 """
 
 from __future__ import annotations
@@ -57,7 +65,8 @@ from runflow.testing.typefuzz import (
 )
 from runflow.testing.typefuzz_run import run_parallel
 from runflow.testing.typefuzz_seeds import item_family_seeds
-from runflow.testing.typefuzz_ws import run_ws_typefuzz, ws_corpus
+from runflow.testing.typefuzz_target import Target, with_keys
+from runflow.testing.typefuzz_ws import WS_FUZZ, run_ws_typefuzz, ws_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = Path(os.environ.get("RUNFLOW_RECORDINGS", ROOT.parent / "shared" / "recordings"))
@@ -93,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
                              "(websocket: the WebSocket mode's frames, both directions)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="with --types (assistants, responses): processes to use")
+    parser.add_argument("--mutations", choices=("all", "values", "keys"), default="all",
+                        help="with --types: replace values, mutate keys (add, remove, "
+                             "rename, twin, duplicate: runflow.testing.typefuzz_keys), or "
+                             "both (the default)")
     parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                         help="with --types (assistants, responses): stop taking inputs "
                              "after this long (or at Ctrl-C) and report those run")
@@ -129,6 +142,13 @@ def _progress_output(args: argparse.Namespace) -> Output:
     return out
 
 
+def mutating(target: Target, mutations: str) -> Target:
+    """``target`` with the key mutations (``all``), or with them only (``keys``)."""
+    if mutations == "values":
+        return target
+    return with_keys(target, values=mutations == "all")
+
+
 def types(args: argparse.Namespace) -> int:
     """The type-confusion run: untyped exceptions must be 0."""
     if args.protocol == "websocket":
@@ -138,9 +158,10 @@ def types(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         print(f"no recordings in {folder}", file=sys.stderr)
         return 2
-    corpus = load_corpus(folder, None, RESPONSES_FUZZ if responses else ASSISTANTS_FUZZ)
+    target = mutating(RESPONSES_FUZZ if responses else ASSISTANTS_FUZZ, args.mutations)
+    corpus = load_corpus(folder, None, target)
     if responses:  # the item families no capture (or no short one) holds
-        seeds = seed_corpus(item_family_seeds(), RESPONSES_FUZZ)
+        seeds = seed_corpus(item_family_seeds(), target)
         corpus = Corpus((*corpus.sources, *seeds.sources), corpus.skipped, corpus.target)
     if not corpus.sources:
         print(f"no recordings in {args.recordings}", file=sys.stderr)
@@ -161,7 +182,8 @@ def types(args: argparse.Namespace) -> int:
                           progress=progress, stop_after=args.time_limit)
     out.clear_progress()
     took = time.perf_counter() - start
-    print(f"protocol: {args.protocol}, seed: {args.seed}, {took:.1f} s "
+    print(f"protocol: {args.protocol}, mutations: {args.mutations}, seed: {args.seed}, "
+          f"{took:.1f} s "
           f"({report.inputs / max(took, 1e-9):.1f} inputs/s, {args.jobs} jobs); "
           f"{len(corpus.skipped)} recordings skipped (twins or unreadable)")
     print(report.format(max(args.show, 20)))
@@ -173,7 +195,7 @@ def types(args: argparse.Namespace) -> int:
 def websocket_types(args: argparse.Namespace) -> int:
     """The type-confusion run over the WebSocket mode's seed conversations (they need
     no recordings): untyped exceptions and inconsistent flows must be 0."""
-    corpus = ws_corpus()
+    corpus = ws_corpus(target=mutating(WS_FUZZ, args.mutations))
     start = time.perf_counter()
     out = _progress_output(args)
 
@@ -185,7 +207,8 @@ def websocket_types(args: argparse.Namespace) -> int:
 
     report = run_ws_typefuzz(corpus, args.n or 300_000, args.seed, progress=progress)
     out.clear_progress()
-    print(f"protocol: websocket, seed: {args.seed}, {time.perf_counter() - start:.1f} s; "
+    print(f"protocol: websocket, mutations: {args.mutations}, seed: {args.seed}, "
+          f"{time.perf_counter() - start:.1f} s; "
           f"conversations: {', '.join(c.name for c in corpus.conversations)}")
     print(report.format(max(args.show, 20)))
     ok = report.untyped == 0 and not report.inconsistent and not report.corrupted

@@ -82,3 +82,52 @@ def test_clash_free_copies_only_what_holds_such_a_key() -> None:
     nested = {"a": [{"b": {"c": 1}}], "d": {"e": [2]}}
     assert clash_free(nested) is nested
     assert clash_free({"a": [{"cls": 1, "b": 2}], "_fields_set": 3}) == {"a": [{"b": 2}]}
+
+
+# --------------------------------------------------------------------------- #
+# found by the key fuzz (runflow.testing.typefuzz_keys)
+# --------------------------------------------------------------------------- #
+def test_a_terminal_response_without_its_status_key_checkpoints() -> None:
+    """Found by the key fuzz ("key remove" / "key rename with NUL" at
+    ``response.status`` of ``response.completed``): the flow takes an object without
+    its status (the SDK's field is optional), but its checkpoint did not load
+    (``state 'completed' but its object says 'None'``)."""
+    flow = ResponseFlow()
+    flow.feed({"type": "response.created", "sequence_number": 0, "response": RESPONSE})
+    done = {k: v for k, v in RESPONSE.items() if k != "status"}
+    flow.feed({"type": "response.completed", "sequence_number": 1, "response": done})
+    assert flow.close() == "done" and flow.violations == []
+    saved = flow.to_json()
+    again = ResponseFlow.from_json(saved)
+    assert again.root_state == "completed" and again.to_json() == saved
+
+
+def test_a_null_status_is_still_a_mismatch_that_checkpoints() -> None:
+    """A status the object states as ``null`` still disagrees with the event (the
+    flow follows the event and says so); the checkpoint keeps that."""
+    flow = ResponseFlow()
+    flow.feed({"type": "response.created", "sequence_number": 0, "response": RESPONSE})
+    flow.feed({"type": "response.completed", "sequence_number": 1,
+               "response": {**RESPONSE, "status": None}})
+    assert [(v.code, v.index) for v in flow.violations] == [("status_mismatch", 1)]
+    saved = flow.to_json()
+    assert ResponseFlow.from_json(saved).to_json() == saved
+
+
+def test_a_response_whose_id_rotates_at_its_end_checkpoints() -> None:
+    """Found by the key fuzz ("key add id and fullwidth id" at ``response`` of
+    ``response.completed``, which sets ``id``): the flow follows a response whose id
+    changes (``item_id_mismatch``; the root's id rotates), but its checkpoint did not
+    load (``tracker id 'resp_1' differs from its object's id``)."""
+    flow = ResponseFlow()
+    flow.feed({"type": "response.created", "sequence_number": 0, "response": RESPONSE})
+    flow.feed({"type": "response.completed", "sequence_number": 1,
+               "response": {**RESPONSE, "status": "completed", "id": "x1", "ＩＤ": "x2"}})
+    assert flow.close() == "done"
+    assert [(v.code, v.index) for v in flow.violations] == [("item_id_mismatch", 1)]
+    assert flow.root_id == "resp_1" and flow.response is not None
+    assert flow.response.id == "x1"
+    saved = flow.to_json()
+    again = ResponseFlow.from_json(saved)
+    assert again.to_json() == saved and again.response is not None
+    assert again.response.id == "x1"

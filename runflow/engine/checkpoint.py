@@ -113,7 +113,9 @@ def _load_tracker(d: Any, path: str, ctx: _Context) -> Tracker:
     if bool(table.position) != (t.slot is not None):
         raise CheckpointError(f"{path}.slot: a {kind} is found by "
                               f"{'position' if table.position else 'id'}")
-    if not table.position and t.raw.get("id", tid) != tid:
+    # (a root whose id rotates keeps its first id while its object names the last:
+    # the flow followed it, with item_id_mismatch)
+    if not table.position and not table.id_rotates and t.raw.get("id", tid) != tid:
         raise CheckpointError(f"{path}: tracker id {tid!r} differs from its object's id "
                               f"{t.raw.get('id')!r}")
     t.deltas = _count(d.get("deltas"), f"{path}.deltas")
@@ -123,7 +125,9 @@ def _load_tracker(d: Any, path: str, ctx: _Context) -> Tracker:
         raise CheckpointError(f"{path}.status_override: {override!r} is not a {kind} state")
     t.status_override = override
     t.recovered = _typed(d.get("recovered"), bool, f"{path}.recovered")
-    status = (t.raw.get(table.status_field)
+    # an object without the status field takes its state, as the flow took it
+    # (status.py: only a status the object states can disagree)
+    status = (t.raw.get(table.status_field, state)
               if table.status_field and table.status_from_event and t.raw else state)
     if status != state and override != state:
         raise CheckpointError(f"{path}: state {state!r} but its object says {str(status)[:40]!r}")

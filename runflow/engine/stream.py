@@ -106,7 +106,9 @@ class StreamSteps(FlowCore):
                 self._violate(Code.SEQUENCE_GAP, index, name, None,
                               f"{shorten(name)} has no {fld}, after {last}")
             return False
-        if type(seq) is not int or seq < 0:
+        # (past a float's range, a number no checkpoint holds: refused as the parser
+        # refuses it in JSON text it reads whole)
+        if type(seq) is not int or seq < 0 or has_non_finite(seq):
             raise Rejected(Code.MALFORMED_EVENT, f"the data of {shorten(name)}: {fld}: "
                            f"expected an integer >= 0, got {shorten(seq)}", None)
         if last is not None and seq <= last:

@@ -317,6 +317,33 @@ PROVED_ELSEWHERE: tuple[Proof, ...] = (
           "the snapshot reads (`flow.output`, `flow.run`, `flow.error`), the key kept as an "
           "extra field",
           _KEYS + "test_a_responses_item_that_fails_validation_keeps_the_key_as_an_extra"),
+    Proof("checkpoints", "Responses: a terminal response without its status key",
+          "`response.completed` whose `response` has no `status` (removed or renamed: "
+          "found by the key fuzz)",
+          "no violation (the SDK's field is optional), ending `done`; the checkpoint "
+          "loads back as saved",
+          _KEYS + "test_a_terminal_response_without_its_status_key_checkpoints"),
+    Proof("checkpoints", "Responses: the response id rotates at its end",
+          "`response.completed` naming the response `x1` (and `ＩＤ`: `x2`) after "
+          "`response.created` named `resp_1` (found by the key fuzz)",
+          "`item_id_mismatch` @ 1, the rotation followed (`flow.response.id` `x1`); the "
+          "checkpoint loads back as saved",
+          _KEYS + "test_a_response_whose_id_rotates_at_its_end_checkpoints"),
+    Proof("checkpoints", "Responses: a 400-digit sequence_number",
+          "`sequence_number: 10**400` after `0`, fed as a dict or as SSE (found by the "
+          "key fuzz's checkpoint check run over the value inputs)",
+          "`malformed_event` @ 1 (the event is refused, the last number stays 0); the "
+          "checkpoint loads back as saved",
+          "tests/test_fuzz_checkpoints.py::"
+          "test_a_sequence_number_past_a_float_is_refused_and_the_flow_checkpoints"),
+    Proof("types", "hostile keys at every object and key",
+          "pydantic/SDK/JavaScript internals, NUL, RTL, combining, a 1 MiB key, 10,000 "
+          "keys, case and NFKC twins, keys removed or renamed, `{\"a\": …, \"a\": …}` in "
+          "the JSON text (`runflow/testing/typefuzz_keys.py`)",
+          "a typed violation or a clean run, the flow consistent, the checkpoint loads "
+          "back; `feed_sse` and `json.loads` keep the last of duplicate keys alike",
+          "tests/test_typefuzz_keys.py::"
+          "test_no_untyped_exception_for_any_key_mutation_of_the_responses_families"),
     Proof("cli", "stdin closed", "`runflow check -` with fd 0 closed",
           "exit 2, one line: `-: standard input is closed`",
           _CLI + "test_check_with_stdin_closed"),

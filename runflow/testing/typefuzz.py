@@ -47,7 +47,10 @@ it are kept as a prefix, and a streamed value only ever grows, unless a
 ``snapshot_divergence`` for its entity says the server's final value replaced it.
 Any of these is an *inconsistency*, as are states outside the tables, entities
 left ``unseen`` and ``internal_error``. A run also checks that no flow changed the
-seed events it was given (``TypeFuzzReport.corrupted``).
+seed events it was given (``TypeFuzzReport.corrupted``), and that the flow's
+checkpoint loads back as saved: for every key input (:data:`Target.keys`,
+:mod:`runflow.testing.typefuzz_keys`) and a fixed 1 in :data:`CHECKPOINT_EVERY` of
+the value inputs.
 
 The layers cost more than the flow on the large Responses captures, so a target can
 run them on a fixed sample (:attr:`Target.layers_every`, :func:`layers_sampled`: 1 in
@@ -91,14 +94,17 @@ from runflow.testing.typefuzz_corpus import (
     load_corpus,
     replaced,
     seed_corpus,
+    spaces,
     sse_block,
 )
+from runflow.testing.typefuzz_keyinput import key_mutated, key_problems
 from runflow.testing.typefuzz_layers import read_everything, run_layers
 from runflow.testing.typefuzz_report import Escape, Input, Result, TypeFuzzReport
 from runflow.testing.typefuzz_sdk import Refused, sdk_built
 from runflow.testing.typefuzz_stepwise import PrefixCache, stepwise_problems
 from runflow.testing.typefuzz_target import (
     ASSISTANTS_FUZZ,
+    CHECKPOINT_EVERY,
     HOSTILE_RAW,
     HOSTILE_VALUES,
     MEMORY_BOUND,
@@ -114,6 +120,7 @@ from runflow.testing.typefuzz_target import (
 
 __all__ = [
     "ASSISTANTS_FUZZ",
+    "CHECKPOINT_EVERY",
     "HOSTILE_RAW",
     "HOSTILE_VALUES",
     "MEMORY_BOUND",
@@ -130,6 +137,7 @@ __all__ = [
     "Source",
     "Target",
     "TypeFuzzReport",
+    "checkpoint_sampled",
     "escape_site",
     "inconsistencies",
     "json_paths",
@@ -147,20 +155,33 @@ __all__ = [
 ]
 
 _SENTINEL: Final = "\x01typefuzz-raw-value\x01"
+_SALT: Final = 1 << 40
+"""Makes the checkpoint sample another sample than the layers' one."""
 _PACKAGE: Final = Path(__file__).resolve().parent.parent
 _SELF: Final = Path(__file__).resolve().parent
 # --------------------------------------------------------------------------- #
 # one input
 # --------------------------------------------------------------------------- #
 def mutated_text(data: Any, path: JSONPath, label: str,
-                 target: Target = ASSISTANTS_FUZZ) -> str:
-    """The JSON text of ``data`` with the value at ``path`` replaced by ``label``'s."""
-    raw = target.raw(label)
+                 target: Target = ASSISTANTS_FUZZ, event: str | None = None) -> str:
+    """The JSON text of ``data`` with the value at ``path`` replaced by ``label``'s, or
+    changed by ``label``'s key mutation (``event``: the event's name)."""
+    where, new, raw = _mutated(data, path, label, target, event)
     if raw is None:
-        return dump_json(replaced(data, path, target.value(label)))[0]
-    text = dump_json(replaced(data, path, _SENTINEL))[0]
+        return dump_json(replaced(data, where, new))[0]
+    text = dump_json(replaced(data, where, _SENTINEL))[0]
     quoted = dump_json(_SENTINEL)[0]
     return text.replace(quoted, raw, 1)
+
+
+def _mutated(data: Any, path: JSONPath, label: str, target: Target,
+             event: str | None) -> tuple[JSONPath, Any, str | None]:
+    """``(where, new value, or None and its JSON text)`` of ``label`` at ``path``."""
+    m = target.key(label)
+    if m is not None:
+        return key_mutated(data, path, m, event)
+    raw = target.raw(label)
+    return path, None if raw is not None else target.value(label), raw
 
 
 def _item(target: Target, mode: Mode, name: str | None, data: Any, path: JSONPath,
@@ -169,16 +190,16 @@ def _item(target: Target, mode: Mode, name: str | None, data: Any, path: JSONPat
     when the SDK cannot build it (``sdk`` mode)."""
     if mode == "sse":
         return sse_block(name, text)
-    raw = target.raw(label) is not None
+    where, new, raw = _mutated(data, path, label, target, name)
     if mode == "events":
-        obj = text.encode("utf-8", "surrogatepass") if raw else replaced(
-            data, path, target.value(label))
+        obj = text.encode("utf-8", "surrogatepass") if raw is not None else replaced(
+            data, where, new)
         return {"event": name, "data": obj}
     if target.sdk_event is None:
         raise ValueError(f"the {target.name} target has no sdk mode")
-    if raw:
+    if raw is not None:
         return sdk_built(target.sdk_event, name, None, (), json.loads(text))
-    return sdk_built(target.sdk_event, name, data, path, target.value(label))
+    return sdk_built(target.sdk_event, name, data, where, new)
 
 
 def escape_site(exc: BaseException) -> str:
@@ -282,17 +303,20 @@ def _escape(exc: Exception, inp: Input) -> Escape:
 def run_input(source: Source, inp: Input, clean: Verdict | None = None,
               target: Target = ASSISTANTS_FUZZ,
               sdk: dict[str, list[Any]] | None = None, *, layers: bool = True,
-              measure: bool = False, prefix: PrefixCache | None = None) -> Result:
+              measure: bool = False, prefix: PrefixCache | None = None,
+              checkpoint: bool = False) -> Result:
     """Feed one input and classify it against the clean replay's violations.
 
     ``layers``: also run ``check``'s, ``conform``'s and ``watch``'s layers (when the
     target has them and the input is fed as SSE). ``measure``: also feed it once more
     under ``tracemalloc`` (:func:`memory_peak`; over :data:`MEMORY_BOUND` is an
     inconsistency). ``prefix``: where the stepwise check keeps what the flow held
-    before the mutated event, shared by the inputs that change the same event."""
+    before the mutated event, shared by the inputs that change the same event.
+    ``checkpoint``: also load the flow's checkpoint back (a key input always does:
+    :func:`~runflow.testing.typefuzz_keyinput.key_problems`)."""
     event = source.events[inp.index]
     name, data = event.get("event"), event.get("data")
-    text = mutated_text(data, inp.path, inp.value, target)
+    text = mutated_text(data, inp.path, inp.value, target, name)
     start = time.perf_counter()
     try:
         bad = _item(target, inp.mode, name, data, inp.path, inp.value, text)
@@ -315,6 +339,10 @@ def run_input(source: Source, inp: Input, clean: Verdict | None = None,
         read_everything(flow)
         if layered:
             run_layers(flow, b"".join(stream))
+        mutation = target.key(inp.value)
+        if mutation is not None or checkpoint:
+            problems += key_problems(flow, target, inp.mode, source.events, inp.index,
+                                     text, mutation is not None and mutation.duplicate)
         if measure:
             peak = memory_peak(target, inp.mode, stream)
     except Exception as exc:  # counting these is the point
@@ -334,7 +362,8 @@ def run_input(source: Source, inp: Input, clean: Verdict | None = None,
 # --------------------------------------------------------------------------- #
 class Seeded(Protocol):
     """What :func:`nth_input` reads of a seed (a recording's :class:`Source`, or a
-    WebSocket conversation): its name and each (event or frame, JSON path)."""
+    WebSocket conversation): its name and each (event or frame, JSON path) of every
+    value, object and value held under a key."""
 
     @property
     def name(self) -> str: ...
@@ -342,18 +371,30 @@ class Seeded(Protocol):
     @property
     def paths(self) -> tuple[tuple[int, JSONPath], ...]: ...
 
+    @property
+    def objects(self) -> tuple[tuple[int, JSONPath], ...]: ...
+
+    @property
+    def keyed(self) -> tuple[tuple[int, JSONPath], ...]: ...
+
 
 def nth_input(seeds: Sequence[Seeded], target: Target, n: int) -> Input:
-    """Input number ``n`` of a corpus, in order: seeds, their (event, path) pairs,
-    values, modes."""
-    labels, modes = target.labels, target.modes
-    k, rest = divmod(n, len(labels) * len(modes))
-    label, mode = labels[rest // len(modes)], modes[rest % len(modes)]
-    for seed in seeds:
-        if k < len(seed.paths):
-            index, path = seed.paths[k]
-            return Input(seed.name, index, path, label, mode)
-        k -= len(seed.paths)
+    """Input number ``n`` of a corpus, in order: the value inputs (seeds, their
+    (event, path) pairs, values, modes), then the key inputs at objects and at keys
+    (:func:`~runflow.testing.typefuzz_corpus.spaces`, numbered the same way)."""
+    modes = target.modes
+    for attr, labels in spaces(target):
+        if not labels:
+            continue
+        k, rest = divmod(n, len(labels) * len(modes))
+        label, mode = labels[rest // len(modes)], modes[rest % len(modes)]
+        for seed in seeds:
+            sites: tuple[tuple[int, JSONPath], ...] = getattr(seed, attr)
+            if k < len(sites):
+                index, path = sites[k]
+                return Input(seed.name, index, path, label, mode)
+            k -= len(sites)
+        n = k * len(labels) * len(modes) + rest  # the number within the next space
     raise IndexError(n)
 
 
@@ -370,6 +411,12 @@ def layers_sampled(n: int, every: int) -> bool:
     the layers: a hash of the number, so the sample spreads over values and modes
     (every number when ``every`` is 1)."""
     return every <= 1 or zlib.crc32(n.to_bytes(8, "little")) % every == 0
+
+
+def checkpoint_sampled(n: int) -> bool:
+    """Whether value input number ``n`` is one of the 1 in :data:`CHECKPOINT_EVERY`
+    whose checkpoint is loaded back (another sample than the layers')."""
+    return layers_sampled(n + _SALT, CHECKPOINT_EVERY)
 
 
 class Runner:
@@ -398,7 +445,8 @@ class Runner:
         measure = self.memory_every > 0 and (position + 1) % self.memory_every == 0
         result = run_input(source, inp, self.clean[key], target, self.sdk,
                            layers=layers_sampled(n, target.layers_every), measure=measure,
-                           prefix=self.prefix)
+                           prefix=self.prefix,
+                           checkpoint=checkpoint_sampled(n))
         report.add(inp, result)
 
     def corrupted(self) -> list[str]:

@@ -4,7 +4,7 @@ lists, and every JSON path of every event."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,11 @@ class Source:
     """The SSE bytes of each event alone: the stream is their concatenation."""
     paths: tuple[tuple[int, JSONPath], ...]
     """Every (event index, JSON path) that can be replaced."""
+    objects: tuple[tuple[int, JSONPath], ...] = ()
+    """The paths of objects: where a key can be added."""
+    keyed: tuple[tuple[int, JSONPath], ...] = ()
+    """The paths of values held under a key: where that key can be removed, renamed,
+    twinned or duplicated."""
 
 
 @dataclass(frozen=True)
@@ -42,9 +47,38 @@ class Corpus:
 
     @property
     def size(self) -> int:
-        """How many distinct inputs exist (paths x values x modes)."""
-        per_path = len(self.target.labels) * len(self.target.modes)
-        return sum(len(s.paths) for s in self.sources) * per_path
+        """How many distinct inputs exist (sites x mutations x modes)."""
+        return space_size(self.sources, self.target)
+
+
+def spaces(target: Target) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The inputs' spaces in the order they are numbered: ``(the seed's attribute
+    holding the sites, the labels of the mutations applied there)``: the values at
+    every path, then the key mutations at objects and at keys."""
+    return (("paths", target.value_labels), ("objects", target.key_labels("object")),
+            ("keyed", target.key_labels("key")))
+
+
+def space_size(seeds: Sequence[Any], target: Target) -> int:
+    """How many distinct inputs ``seeds`` (sources or conversations) hold."""
+    modes = len(target.modes)
+    return sum(len(getattr(seed, attr)) * len(labels) * modes
+               for attr, labels in spaces(target) for seed in seeds)
+
+
+def at(value: Any, path: JSONPath) -> Any:
+    """The value at ``path`` of ``value``."""
+    for step in path:
+        value = value[step]
+    return value
+
+
+def key_sites(paths: Sequence[tuple[int, JSONPath]], data: Callable[[int], Any]) -> tuple[
+        tuple[tuple[int, JSONPath], ...], tuple[tuple[int, JSONPath], ...]]:
+    """``(objects, keyed)`` among ``paths``; ``data(i)``: event ``i``'s data."""
+    objects = tuple((i, p) for i, p in paths if isinstance(at(data(i), p), dict))
+    keyed = tuple((i, p) for i, p in paths if p and isinstance(p[-1], str))
+    return objects, keyed
 
 
 def replaced(value: Any, path: JSONPath, new: Any) -> Any:
@@ -100,7 +134,8 @@ def _source(name: str, events: Sequence[Event], target: Target) -> Source:
         if isinstance(e.get("data"), (dict, list))
         for p in json_paths(e["data"], target.list_items)
     )
-    return Source(name, tuple(events), blocks, paths)
+    objects, keyed = key_sites(paths, lambda i: events[i]["data"])
+    return Source(name, tuple(events), blocks, paths, objects, keyed)
 
 
 def load_corpus(folder: Path, names: Sequence[str] | None = None,

@@ -8,7 +8,16 @@ from dataclasses import dataclass, field
 
 from runflow.testing.typefuzz_target import ASSISTANTS_FUZZ, JSONPath, Mode
 
-__all__ = ["Escape", "Input", "Result", "TypeFuzzReport"]
+__all__ = ["KEY", "Escape", "Input", "Result", "TypeFuzzReport", "kind_of"]
+
+KEY = "key "
+"""How a key mutation's label begins (:mod:`runflow.testing.typefuzz_keys`)."""
+
+
+def kind_of(label: str) -> str:
+    """The kind of mutation ``label`` names: ``value``, or the key mutation's verb
+    (``key add``, ``key remove``, ``key rename``, ``key twin``, ``key dup``)."""
+    return " ".join(label.split()[:2]) if label.startswith(KEY) else "value"
 
 
 @dataclass(frozen=True)
@@ -24,9 +33,10 @@ class Input:
     mode: Mode
 
     def describe(self) -> str:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in self.path)
-        return (f"{self.source} #{self.index} data{where or ''} = {self.value} "
-                f"({self.mode})")
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p!r:.60}"
+                        if not p.isidentifier() else f".{p}" for p in self.path)
+        change = f": {self.value}" if self.value.startswith(KEY) else f" = {self.value}"
+        return f"{self.source} #{self.index} data{where or ''}{change} ({self.mode})"
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,23 @@ class TypeFuzzReport:
         self.peak = max(self.peak, part.peak)
         self.corrupted += [name for name in part.corrupted if name not in self.corrupted]
 
+    def _kinds(self, width: int) -> list[str]:
+        """Subtotals per kind of mutation (:func:`kind_of`), when there are several."""
+        kinds: dict[str, list[int]] = {}
+        for label in self.labels:
+            row = kinds.setdefault(kind_of(label), [0, 0, 0, 0])
+            inconsistent = sum(1 for inp, _ in self.inconsistent if inp.value == label)
+            for i, n in enumerate((self.per_value[label], self.escapes_per_value[label],
+                                   self.detected_per_value[label], inconsistent)):
+                row[i] += n
+        if len(kinds) < 2:
+            return []
+        out = ["", f"{'kind':<{width}}{'inputs':>8}{'untyped':>9}{'detected':>10}"
+                   f"{'inconsistent':>14}"]
+        out += [f"{kind:<{width}}{a:>8}{b:>9}{c:>10}{d:>14}" for kind, (a, b, c, d)
+                in kinds.items()]
+        return out
+
     def sites(self) -> list[tuple[tuple[str, str], int, Escape]]:
         """``((type, site), count, first example)``, most frequent first."""
         count: Counter[tuple[str, str]] = Counter()
@@ -165,11 +192,13 @@ class TypeFuzzReport:
             lines.append(f"largest memory peak measured: {self.peak / 2**20:.1f} MiB "
                          f"({self.measured} inputs under tracemalloc)")
         lines += [f"CORRUPTED seed stream {name}" for name in self.corrupted]
-        lines += ["", f"{'value':<18}{'inputs':>8}{'untyped':>9}{'detected':>10}"]
+        width = max(18, *(len(label) + 2 for label in self.labels))
+        lines += ["", f"{'mutation':<{width}}{'inputs':>8}{'untyped':>9}{'detected':>10}"]
         for label in self.labels:
-            lines.append(f"{label:<18}{self.per_value[label]:>8}"
+            lines.append(f"{label:<{width}}{self.per_value[label]:>8}"
                          f"{self.escapes_per_value[label]:>9}"
                          f"{self.detected_per_value[label]:>10}")
+        lines += self._kinds(width)
         for inp, problems in self.inconsistent[:top]:
             lines.append(f"INCONSISTENT {inp.describe()}: {'; '.join(problems)[:200]}")
         sites = self.sites()

@@ -4,7 +4,7 @@ the values put in place of each field, and the ways the flow is fed."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
 from openai._models import construct_type
@@ -14,6 +14,7 @@ from runflow.engine.flow import Flow
 from runflow.engine.limits import Limits
 from runflow.protocols.assistants.flow import RunFlow
 from runflow.protocols.responses.flow import ResponseFlow
+from runflow.testing.typefuzz_keys import KEY_MUTATIONS, KeyMutation, KeySite
 
 JSONPath = tuple[str | int, ...]
 """A JSON path: dict keys and list indices from the event's data down."""
@@ -111,10 +112,26 @@ class Target:
     """Fuzz only the first ``list_items`` elements of each list (None: all). The
     elements of a list are the same field over and over (the 430 ``logprobs`` of a
     capture): this keeps every field in the corpus without millions of twins."""
+    keys: tuple[KeyMutation, ...] = ()
+    """Key mutations (:mod:`runflow.testing.typefuzz_keys`), numbered after the
+    value inputs (:func:`~runflow.testing.typefuzz.nth_input`)."""
 
     @property
     def labels(self) -> tuple[str, ...]:
+        """Every mutation's label: the values, then the key mutations."""
+        return (*self.value_labels, *(m.label for m in self.keys))
+
+    @property
+    def value_labels(self) -> tuple[str, ...]:
         return tuple(label for label, _ in (*self.values, *self.raw_values))
+
+    def key_labels(self, site: KeySite) -> tuple[str, ...]:
+        """The labels of the key mutations applied at ``site``."""
+        return tuple(m.label for m in self.keys if m.site == site)
+
+    def key(self, label: str) -> KeyMutation | None:
+        """The key mutation of ``label``, or None (a value's label)."""
+        return next((m for m in self.keys if m.label == label), None)
 
     def new_flow(self) -> Flow:
         return self.flow(limits=self.limits)
@@ -135,12 +152,23 @@ RESPONSES_FUZZ: Final = Target(
 large captures (``watch`` replays the stream with callbacks): they run on 1 in 10
 ``sse`` inputs."""
 
+
+def with_keys(target: Target, values: bool = True) -> Target:
+    """``target`` with the key mutations too (``values=False``: the key mutations
+    only)."""
+    if values:
+        return replace(target, keys=KEY_MUTATIONS)
+    return replace(target, keys=KEY_MUTATIONS, values=(), raw_values=())
+
 MEMORY_BOUND: Final = 6 * Limits().max_event_bytes
 """The peak an input may reach under ``tracemalloc``: a few copies of one event at
 ``max_event_bytes`` (the text, its parsed object, the flow's snapshot). The largest
 fuzzed value is 1 MiB; a flow that kept every event it parsed many times over would
 pass it."""
 MEMORY_EVERY: Final = 1000
+CHECKPOINT_EVERY: Final = 10
+"""1 in this many value inputs (a fixed sample by input number) also has its
+checkpoint loaded back (every key input has)."""
 """Every this many-th input of a run is fed once more under ``tracemalloc``."""
 
 

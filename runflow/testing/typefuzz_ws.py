@@ -58,7 +58,7 @@ from runflow.testing.typefuzz import (
     mutated_text,
     nth_input,
 )
-from runflow.testing.typefuzz_corpus import json_paths
+from runflow.testing.typefuzz_corpus import json_paths, key_sites, space_size
 from runflow.testing.typefuzz_layers import read_everything
 from runflow.testing.typefuzz_target import (
     MEMORY_BOUND,
@@ -179,6 +179,9 @@ class Conversation:
     name: str
     frames: tuple[Frame, ...]
     paths: tuple[tuple[int, JSONPath], ...]
+    objects: tuple[tuple[int, JSONPath], ...] = ()
+    keyed: tuple[tuple[int, JSONPath], ...] = ()
+    """Where key mutations apply (:func:`~runflow.testing.typefuzz_corpus.key_sites`)."""
 
 
 @dataclass(frozen=True)
@@ -188,8 +191,7 @@ class WsCorpus:
 
     @property
     def size(self) -> int:
-        per_path = len(self.target.labels) * len(self.target.modes)
-        return sum(len(c.paths) for c in self.conversations) * per_path
+        return space_size(self.conversations, self.target)
 
 
 def ws_corpus(seeds: dict[str, list[Frame]] | None = None,
@@ -198,7 +200,8 @@ def ws_corpus(seeds: dict[str, list[Frame]] | None = None,
     for name, frames in (ws_seeds() if seeds is None else seeds).items():
         paths = tuple((i, p) for i, (_, data) in enumerate(frames)
                       for p in json_paths(data, target.list_items))
-        out.append(Conversation(name, tuple(frames), paths))
+        objects, keyed = key_sites(paths, [data for _, data in frames].__getitem__)
+        out.append(Conversation(name, tuple(frames), paths, objects, keyed))
     return WsCorpus(tuple(out), target)
 
 
