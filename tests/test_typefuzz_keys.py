@@ -226,10 +226,11 @@ def test_a_checkpoint_that_lost_a_key_would_be_caught(monkeypatch: pytest.Monkey
     assert run_input(seed, inp, target=RESPONSES_KEYS).inconsistent == ()
     loading = ResponseFlow.from_json.__func__  # type: ignore[attr-defined]
 
-    def lossy(cls: type[ResponseFlow], text: str, **settings: Any) -> ResponseFlow:
+    def lossy(cls: type[ResponseFlow], /, text: str, **settings: Any) -> ResponseFlow:
         saved = json.loads(text)
-        return loading(cls, json.dumps({**saved, "state": _without_nul(saved["state"])}),
-                       **settings)  # type: ignore[no-any-return]
+        loaded: ResponseFlow = loading(
+            cls, json.dumps({**saved, "state": _without_nul(saved["state"])}), **settings)
+        return loaded
 
     monkeypatch.setattr(ResponseFlow, "from_json", classmethod(lossy))
     problems = run_input(seed, inp, target=RESPONSES_KEYS).inconsistent
