@@ -117,7 +117,9 @@ class Grader(Layers):
     def findings(self) -> list[Finding]:
         """Every finding (:meth:`Layers.findings`), the short path's last run noted first."""
         self._flush()
-        return super().findings()
+        found = super().findings()
+        self._feeder.find_lines()  # of the events found about, if the feeder waited
+        return found
 
     def groups(self) -> list[Group]:
         """Every finding of the grammar, payload and order layers, grouped by root cause
