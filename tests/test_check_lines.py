@@ -10,12 +10,16 @@ the event's block), past the first read (``HEAD``) and several reads after it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from check_corpus import check_json
+from test_check_streaming import ODD_SSE, reference_lines
 
-from runflow.adapters.recording import CHUNK, HEAD
+from runflow.adapters.recording import CHUNK, HEAD, new_flow
+from runflow.adapters.recording_feed import Feeder
 
 P = "response."
 
@@ -75,3 +79,37 @@ def test_a_finding_far_into_a_file_of_crlf_and_lf_lines_names_its_line(
     found = [(f["rule"], f["index"], f["line"]) for f in report["findings"]]
     assert ("order.sequence.no_repeats", repeat, line) in found
     assert all(v["line"] == line for v in report["violations"] if v["index"] == repeat)
+
+
+def _lines_found_later(data: bytes, size: int, again: int) -> dict[int, int]:
+    """Every event's line, found by reading ``data`` again (in reads of ``again``
+    bytes) after it was fed in chunks of ``size``."""
+    feeder = Feeder(new_flow("assistants"), "sse", every_line=True)
+    feeder.lines_later(lambda: (data[i:i + again] for i in range(0, len(data), again)))
+    for start in range(0, len(data), size):
+        feeder.feed(data[start:start + size])
+    feeder.finish(close=True)
+    assert feeder.lines == {}  # nothing counted while fed
+    feeder.find_lines()
+    return feeder.lines
+
+
+@pytest.mark.parametrize("name", sorted(ODD_SSE))
+def test_lines_found_by_reading_again_are_those_counted_while_fed(name: str) -> None:
+    data = ODD_SSE[name]
+    expected = reference_lines(data, "assistants")
+    for size, again in ((1, 3), (7, 1), (64, 1 << 20), (1 << 20, 2)):
+        assert _lines_found_later(data, size, again) == expected
+
+
+def test_lines_of_an_input_that_cannot_be_read_again_stay_unknown() -> None:
+    def gone() -> Iterator[bytes]:
+        raise FileNotFoundError("gone")
+        yield b""
+
+    feeder = Feeder(new_flow("assistants"), "sse", every_line=True)
+    feeder.lines_later(gone)
+    feeder.feed(ODD_SSE["crlf"])
+    feeder.finish(close=True)
+    feeder.find_lines()
+    assert feeder.lines == {}
