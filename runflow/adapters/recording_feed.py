@@ -25,6 +25,7 @@ say; the byte offsets the flow's decoder gives the events map to those lines
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from runflow.engine.flow import Flow, Observer
@@ -77,12 +78,17 @@ class Feeder:
         self._violations = flow.violations
         self._mark = len(self._violations)
         self._sse = _Lines()
+        self._reread: Callable[[], Iterable[bytes]] | None = None
+        self._later: dict[int, tuple[int | None, int]] = {}
+        """Placements of the events whose lines are found when the input is read again
+        (:meth:`lines_later`), by index."""
         self._offsets: list[int] = []
         """The offsets of the SSE events of the chunk being fed."""
         self._start = 0  # the index of the first of them
         self._before: int | None = None  # the offset of the event before the first
-        self._held: tuple[int, str | None, bytes | None, int, Any] | None = None
-        """The last event the flow was given, and its index."""
+        self._held: Callable[[], tuple[int, Entry] | None] | None = None
+        """The last event the flow was given, and its index (held by the chunk's
+        observer, which this asks)."""
         self._carry: list[bytes] = []
         self._carried = 0  # bytes in _carry
         self._overlong = False  # the line being assembled passed max_event_bytes
@@ -98,8 +104,8 @@ class Feeder:
     # -- what listeners ask --------------------------------------------- #
     def entry(self, index: int) -> Entry | None:
         """The last SSE event the flow was given, when its index is ``index``."""
-        held = self._held
-        return held[1:] if held is not None and held[0] == index else None
+        held = self._held() if self._held is not None else None
+        return held[1] if held is not None and held[0] == index else None
 
     def remember(self, index: int) -> None:
         """Keep where event ``index`` began (SSE, while its chunk is fed) so that its
@@ -114,11 +120,14 @@ class Feeder:
     def keep_line(self, index: int | None) -> None:
         """Keep the line of event ``index`` in :attr:`lines`, for a violation or a
         finding about it (an event of the chunk being fed, or a remembered one)."""
-        if index is None or index in self.lines:
+        if index is None or index in self.lines or index in self._later:
             return
         where = self._recent.get(index)
         if where is None:
             where = self._place(index)
+        if self._reread is not None and isinstance(where, tuple):
+            self._later[index] = where  # found by find_lines
+            return
         line = where if where is None or isinstance(where, int) else self._sse.line_of(*where)
         if line is not None:
             self.lines[index] = line
@@ -130,12 +139,54 @@ class Feeder:
             return (offsets[i - 1] if i > 0 else self._before), offsets[i]
         return None
 
+    def lines_later(self, reread: Callable[[], Iterable[bytes]]) -> None:
+        """The input can be read again from its start (``reread``: a file): the lines
+        of SSE events are found then (:meth:`find_lines`), by reading it up to the
+        last event asked about, instead of counting the line breaks of every chunk
+        as it is fed (a few percent of ``runflow check``'s time) and holding chunks
+        back. Call before anything is fed."""
+        if self.format == "sse":
+            self._reread = reread
+
+    def find_lines(self) -> None:
+        """Put the lines asked for since :meth:`lines_later` in :attr:`lines`. An
+        input that cannot be read again leaves them unknown (as a line past what
+        the feeder holds is)."""
+        later, self._later = sorted(self._later.items(), key=lambda kv: kv[1][1]), {}
+        if not later or self._reread is None:
+            return
+        found = _Lines()
+        at = 0
+        try:
+            for chunk in self._reread():
+                found.scan(chunk)
+                while at < len(later) and later[at][1][1] + 4096 <= found.end:
+                    at = self._found(found, later, at)
+                if at == len(later):
+                    return
+        except OSError:
+            return
+        while at < len(later):  # the end of the input
+            at = self._found(found, later, at)
+
+    def _found(self, found: _Lines, later: list[tuple[int, tuple[int | None, int]]],
+               at: int) -> int:
+        index, (before, offset) = later[at]
+        line = found.line_of(before, offset)
+        if line is not None:
+            self.lines[index] = line
+        if at + 1 < len(later):
+            after = later[at + 1][1]
+            found.forget_before(after[1] if after[0] is None else after[0])
+        return at + 1
+
     # -- input ----------------------------------------------------------- #
     def feed(self, chunk: bytes) -> None:
         if self.format == "jsonl":
             self._jsonl(chunk)
             return
-        self._sse.scan(chunk)
+        if self._reread is None:
+            self._sse.scan(chunk)
         self._run(self.flow.feed_sse, chunk)
 
     def finish(self, *, close: bool) -> None:
@@ -172,7 +223,7 @@ class Feeder:
             self.remember(self._start + len(offsets) - 1)  # the end may still name it
             self._before = offsets[-1]
             oldest = next(iter(self._recent.values()))
-            if isinstance(oldest, tuple):
+            if isinstance(oldest, tuple) and self._reread is None:
                 self._sse.forget_before(oldest[1] if oldest[0] is None else oldest[0])
         self._offsets = []
 
@@ -180,19 +231,31 @@ class Feeder:
         """What the flow calls with each event of the chunk about to be fed: the
         event's offset noted, the event held (:meth:`entry`) and shown to the
         listener, after settling what the event before got. A closure over what
-        stays the same for the chunk: it runs for every event."""
+        stays the same for the chunk: it runs for every event, so the event is held
+        in the closure's own variables (a tuple per event costs more) and a
+        listener's ``sse_event`` is called directly."""
         offsets, start, violations = self._offsets, self._start, self._violations
-        listen = self.listener.sse_event if self.listener is not None else None
+        listen = self.listener.sse_event if self.listener is not None else _unheard
+        name_: str | None = None
+        raw_: bytes | None = None
+        offset_ = -1
+        parsed_: Any = None
+        before = self._held() if self._held is not None else None  # of the chunk before
+
+        def held() -> tuple[int, Entry] | None:
+            if not offsets:
+                return before
+            return start + len(offsets) - 1, (name_, raw_, offset_, parsed_)
 
         def observe(name: str | None, raw: bytes | None, offset: int, parsed: Any) -> None:
+            nonlocal name_, raw_, offset_, parsed_
             if len(violations) != self._mark:
                 self._settle()  # what the event before got
-            index = start + len(offsets)
             offsets.append(offset)
-            self._held = (index, name, raw, offset, parsed)
-            if listen is not None:
-                listen(index, name, raw, parsed)
+            name_, raw_, offset_, parsed_ = name, raw, offset, parsed
+            listen(start + len(offsets) - 1, name, raw, parsed)
 
+        self._held = held
         return observe
 
     # -- JSON lines ------------------------------------------------------ #
@@ -269,6 +332,10 @@ class Feeder:
             self.listener.settle(new)
 
 
+def _unheard(index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
+    """The ``sse_event`` of no listener."""
+
+
 def parse_line(raw: bytes) -> tuple[dict[str, Any], str | None, Any]:
     """The event of one jsonl line, or a partial one and what is wrong with it; and
     the line's JSON (None when it is not JSON)."""
@@ -343,6 +410,11 @@ class _Lines:
         self._chunks.append((self._end, self._breaks, chunk))
         self._end += len(chunk)
         self._breaks += chunk.count(b"\n")
+
+    @property
+    def end(self) -> int:
+        """The normalized offset after the bytes scanned."""
+        return self._end
 
     def forget_before(self, offset: int) -> None:
         """Drop the chunks that end before ``offset`` (the last one stays)."""

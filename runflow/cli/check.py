@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -88,7 +89,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
                 code = code if ok else max(code, EXIT_VIOLATIONS)
                 continue
             graders: list[Grader] = []
-            replay = load_replay(path, args, out, label, listener=partial(_grader, made=graders))
+            replay = load_replay(path, args, out, label,
+                                 listener=partial(_grader, made=graders, path=path))
         except CommandError as exc:
             out.error(str(exc))
             if args.json:
@@ -138,12 +140,25 @@ def _findings_ok(groups: list[Group], *, strict: bool) -> bool:
     return not every if strict else all(f.severity != "error" for f in every)
 
 
-def _grader(flow: Any, feeder: Any, made: list[Grader]) -> Grader:
-    """The graders of one file, fed as it is read (:class:`runflow.conform.recorded.Grader`)."""
+def _grader(flow: Any, feeder: Any, made: list[Grader], path: str) -> Grader:
+    """The graders of one file, fed as it is read (:class:`runflow.conform.recorded.Grader`).
+    A file (not standard input) is read again for the lines of what was found
+    (:meth:`~runflow.adapters.recording_feed.Feeder.lines_later`)."""
     from runflow.conform.recorded import Grader
 
+    if path != "-":
+        feeder.lines_later(partial(_read_again, path))
     made.append(Grader(flow, feeder))
     return made[-1]
+
+
+def _read_again(path: str) -> Iterator[bytes]:
+    """The bytes of the file at ``path``, from its start, a read at a time."""
+    from runflow.adapters.recording import CHUNK
+
+    with open(path, "rb") as file:
+        while chunk := file.read(CHUNK):
+            yield chunk
 
 
 def grade_replay(replay: Replay) -> list[Group]:

@@ -19,11 +19,12 @@ from typing import Any
 from runflow.adapters.recording import Recording
 from runflow.adapters.recording_feed import Feeder
 from runflow.conform.events import TappedEvent, entity_key, named_event, observed, tap_recording
-from runflow.conform.findings import Group
+from runflow.conform.findings import Finding, Group
 from runflow.conform.grade import Layers, grade_events
 from runflow.conform.grouping import group
 from runflow.conform.short_paths import (
     Listen,
+    Paths,
     named_deltas,
     named_path,
     placed_deltas,
@@ -65,11 +66,13 @@ class Grader(Layers):
         self._feeder = feeder
         self._stream = 0
         placed, kinds = placed_deltas(protocol, order), named_deltas(protocol, order)
-        self.sse_event: Listen = (
+        paths: Paths = (
             placed_path(protocol, order, placed, self._long) if placed
             else named_path(protocol, order, kinds, self._long) if kinds
-            else self._every)
+            else (self._every, _nothing))
+        self.sse_event: Listen = paths[0]
         """The feeder's listener's ``sse_event``: a short path, or every layer."""
+        self._flush = paths[1]
 
     def _every(self, index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
         """:attr:`sse_event` of a protocol whose deltas take no short path."""
@@ -111,7 +114,18 @@ class Grader(Layers):
         if event.name == "done":
             self._stream += 1
 
+    def findings(self) -> list[Finding]:
+        """Every finding (:meth:`Layers.findings`), the short path's last run noted first."""
+        self._flush()
+        found = super().findings()
+        self._feeder.find_lines()  # of the events found about, if the feeder waited
+        return found
+
     def groups(self) -> list[Group]:
         """Every finding of the grammar, payload and order layers, grouped by root cause
         (call once, when the input ended)."""
         return group(self.findings(), root=self.protocol.root, announcers=self.announcers)
+
+
+def _nothing() -> None:
+    """The flush of no short path."""
