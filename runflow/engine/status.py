@@ -152,6 +152,9 @@ class StatusEvents(Resolving, Journal):
             self._staged = None
             self._restore(tracker, saved, new)  # applied whole or not at all
             raise
+        self._undo_open = False  # (what _close_undo does, inline)
+        if self._undo_said is not None:
+            self._undo_said = None
         if hooks is not None:
             staged, self._staged = self._staged, None
             if staged:
