@@ -105,7 +105,7 @@ class StatusEvents(Resolving, Journal):
         plan = plans.get((kind, name))
         if plan is None:
             plan = plans[(kind, name)] = _plan(c, kind, name)
-        table = plan.table
+        table, lookup, chosen, check_rules, _, _, _, steps = plan
         shape = table.shape
         problem = (shape.problem(obj, carries or "")
                    if shape is not None and carries is not None and not shape.fits(obj) else None)
@@ -120,9 +120,9 @@ class StatusEvents(Resolving, Journal):
         tracker, new = (self._locate(table, obj, data, name) if table.position
                         else self._resolve(table, obj, name))
         state = tracker.state
-        step = plan.steps.get(state)
+        step = steps.get(state)
         if step is None:
-            allowed = sorted(e for (s, e) in plan.lookup if s == state)
+            allowed = sorted(e for (s, e) in lookup if s == state)
             reject(
                 Code.INVALID_TRANSITION,
                 f"{name} is not allowed for {tracker.label} in state {state!r}; "
@@ -130,11 +130,9 @@ class StatusEvents(Resolving, Journal):
                 tracker,
             )
         dest = step[0]
-        chosen = plan.chosen
         if chosen is not None and obj is not None and table.status_field is not None:
             if obj.get(table.status_field) in chosen:
                 dest = obj[table.status_field]
-        check_rules = plan.check_rules
         if check_rules:
             flow_state = self._s
             for rule, sees_data in check_rules:
@@ -176,11 +174,11 @@ class StatusEvents(Resolving, Journal):
     def _apply_status(self, tracker: Tracker, plan: Plan, obj: Any, data: Any, name: str,
                       index: int, state: str, dest: str, step: tuple[str, str | None],
                       new: bool) -> None:
-        table = plan.table
+        table, _, _, _, after, final, _, _ = plan
         s = self._s
         if new:
             self._adopt(tracker, obj)
-        if plan.final and tracker.deltas and tracker.label not in s.capped:
+        if final and tracker.deltas and tracker.label not in s.capped:
             self._check_divergence(tracker, obj if obj is not None else data, name, index)
         acc = tracker.acc
         if obj is not None:
@@ -217,7 +215,7 @@ class StatusEvents(Resolving, Journal):
                 s.history_dropped += 1
         else:
             self._record(tracker, table.entity, name, state, dest, index)
-        rules = plan.after[dest]
+        rules = after[dest]
         if rules:
             for rule, sees_data in rules:
                 for found in rule.check(s, tracker, data if sees_data else obj, name):
