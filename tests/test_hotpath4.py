@@ -154,3 +154,64 @@ def test_each_plans_moves_are_the_tables_and_the_machines(protocol: Any) -> None
                 assert step[1] == machine_dest, (kind, name, state, step, machine_dest)
                 checked += 1
     assert checked > 20
+
+
+# --------------------------------------------------------------------------- #
+# hostile numbers: the screen of the bytes and the walk decide alike
+# --------------------------------------------------------------------------- #
+NON_FINITE = [b"1e999", b"-1E+999", b"1.8e308", b"1" + b"0" * 309, b"-" + b"9" * 309,
+              b"1" + b"0" * 300 + b"e10"]
+FINITE = [b"1e308", b"-1E+99", b"1" + b"0" * 300, b"1e-999", b"0." + b"0" * 400 + b"1e300",
+          b'"1e999 NaN Infinity -1E+999"']
+PLACES = [(b'"metadata":{}', b'"metadata":{"k":[%s]}'),            # the Response (screened)
+          (b'"role":"assistant"', b'"role":"assistant","x":{"k":[%s]}'),  # an item (walked)
+          (b'"annotations":[]', b'"annotations":[],"x":{"k":{"d":%s}}')]  # a part
+
+
+def _injected(literal: bytes) -> list[tuple[int, bytes]]:
+    """``(index, stream)``: the text capture with ``literal`` nested in one status
+    object's field, one stream per event that holds a place."""
+    blocks = _blocks("openaidotnet_hello_text_gpt4omini.sse")
+    out = []
+    for i, block in enumerate(blocks):
+        for place, field in PLACES:
+            if place in block:
+                hostile = block.replace(place, field % literal, 1)
+                out.append((i, b"".join([*blocks[:i], hostile, *blocks[i + 1:]])))
+    return out
+
+
+def _as_events(stream: bytes) -> list[dict[str, Any]]:
+    """The stream's events as dicts of parsed data (fed with ``feed``: no bytes to
+    screen, so every status object is walked)."""
+    from pydantic_core import from_json
+
+    events = []
+    for block in stream.split(b"\n\n"):
+        lines = dict(line.split(b": ", 1) for line in block.split(b"\n") if b": " in line)
+        if b"data" in lines:
+            events.append({"event": lines[b"event"].decode(),
+                           "data": from_json(lines[b"data"], allow_inf_nan=False)})
+    return events
+
+
+@pytest.mark.parametrize("literal", NON_FINITE + FINITE)
+def test_hostile_numbers_in_status_objects_are_found_as_the_walk_finds_them(
+        literal: bytes) -> None:
+    hostile = literal in NON_FINITE
+    cases = _injected(literal)
+    assert len(cases) >= 5
+    for index, stream in cases:
+        screened, walked = ResponseFlow(), ResponseFlow()
+        screened.feed_sse(stream)
+        screened.close()
+        for event in _as_events(stream):
+            walked.feed(event)
+        walked.close()
+        found = [(v.code.value, v.index) for v in screened.violations]
+        assert found == [(v.code.value, v.index) for v in walked.violations]
+        assert screened.history == walked.history
+        assert (("malformed_event", index) in found) == hostile, (literal[:20], index, found)
+        if hostile:
+            message = next(v.message for v in screened.violations if v.index == index)
+            assert "NaN or infinite" in message
