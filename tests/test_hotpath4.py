@@ -9,9 +9,14 @@ it was, with one internal_error, in strict mode too, and the violation's callbac
 never fires.
 
 A status event's move is read off a table built once from the definition's table and
-the machine's moves (``Plan.steps``): every event of every capture, and every status
-event sent to an entity in each state, moves the entity where the definition's table
-says, as the machines themselves do.
+the machine's moves (``Plan.steps``): for every event, kind and state of both
+definitions, the plan allows what the table allows, leads where it says and enters
+what the machine enters.
+
+Hostile numbers nested in a status object (``1e999``, ``-1E+999``, 309-digit integers;
+in a Response, whose bytes are screened first, and in an item or a part, which are
+walked) are found as the walk alone finds them; finite ones and ones inside a string
+raise no alarm.
 """
 
 from __future__ import annotations
@@ -133,7 +138,7 @@ def test_a_violation_outside_a_status_event_saves_nothing() -> None:
 # --------------------------------------------------------------------------- #
 @pytest.mark.parametrize("protocol", [RESPONSES, ASSISTANTS], ids=["responses", "assistants"])
 def test_each_plans_moves_are_the_tables_and_the_machines(protocol: Any) -> None:
-    """For every status event of every kind and every state: the plan allows the event
+    """For every event of every kind and every state: the plan allows the event
     exactly where the definition's table does, leads where it says, and enters the
     state the machine enters when triggered (a self-loop enters none)."""
     c = compiled(protocol)
