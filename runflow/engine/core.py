@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 import traceback
-from typing import ClassVar, Literal, NoReturn
+from typing import Any, ClassVar, Literal, NoReturn
 
 from runflow.engine.accumulator import shorten
 from runflow.engine.callbacks import Callbacks
@@ -204,6 +204,10 @@ class FlowCore(FlowView, Callbacks, AsyncDriving):
         # enter notifications of the status event being applied, told to the hooks
         # once it applied whole (so a failure half-way has nothing there to undo)
         self._staged: list[tuple[Tracker, str, int]] | None = None
+        # the undo record of the status event being applied (runflow.engine.journal):
+        # open while it is applied, completed by its first violation (_said)
+        self._undo_open = False
+        self._undo_said: tuple[Any, ...] | None = None
         self.callback_failures: list[CallbackFailure] = []
         """Callbacks that raised, when ``callback_errors="collect"``."""
 
@@ -233,6 +237,8 @@ class FlowCore(FlowView, Callbacks, AsyncDriving):
         severity: Severity | None = None,
     ) -> None:
         state = self._s
+        if self._undo_open and self._undo_said is None:
+            self._undo_said = self._said()  # before anything of it changes
         limits = self.limits
         kind = entity.kind if entity is not None else None
         if self.profile is not None:
@@ -271,6 +277,21 @@ class FlowCore(FlowView, Callbacks, AsyncDriving):
             self._hooks.violation(violation)
         if self.strict and violation.severity == "error" and self._first_error is None:
             self._first_error = violation
+
+    def _said(self) -> tuple[Any, ...]:
+        """What a violation changes, as it was: saved for the undo of a status event
+        by its first violation (:mod:`runflow.engine.journal`). A clean stream's
+        counters are empty: nothing to copy (None, put back as empty)."""
+        s = self._s
+        hooks = self._hooks
+        return (
+            len(s.violations),
+            dict(s.repeats) if s.repeats else None,
+            dict(s.suppressed) if s.suppressed else None,
+            dict(s.expected) if s.expected else None,
+            self._first_error,
+            len(hooks.pending) if hooks is not None else None,
+        )
 
     # ------------------------------------------------------------------ #
     # enter hook (called by the machines)

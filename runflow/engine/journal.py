@@ -19,15 +19,21 @@ __all__ = ["Journal"]
 
 class Journal(FlowCore):
     """Save and restore around one status event (a mixin of
-    :class:`runflow.engine.flow.Flow`)."""
+    :class:`runflow.engine.flow.Flow`).
+
+    What only a violation changes (the violations, their counters, the strict error,
+    the callbacks queued) is saved by the first violation the event reports while it
+    is applied (:meth:`runflow.engine.core.FlowCore._violate`, into ``_undo_said``), not
+    by :meth:`_save`: nearly every event reports none, and then nothing of it is
+    copied."""
 
     def _save(self, tracker: Tracker, new: bool) -> tuple[Any, ...]:
         """What applying a status event may change, to undo one that fails half-way
         (only a bug can make it fail: every check ran before). A ``new`` entity is
         dropped whole on undo, so only what registering it changed (root, scope and
-        their ids) is kept; an entity the flow had keeps its own fields."""
+        their ids) is kept; an entity the flow had keeps its own fields. Opens the
+        record the event's first violation completes (:meth:`_close_undo` ends it)."""
         s = self._s
-        hooks = self._hooks
         history = s.history
         marks = s.marks
         if new:
@@ -36,22 +42,25 @@ class Journal(FlowCore):
             acc = tracker.acc
             entity = (tracker.state, tracker.raw, tracker.typed, tracker.status_override,
                       tracker.recovered, acc.save() if acc is not None else None)
-        # a clean stream's counters and notes are empty: nothing to copy (None, which
-        # _restore puts back as empty)
+        self._undo_open = True
+        self._undo_said = None
+        # a clean stream's notes are empty: nothing to copy (None, which _restore puts
+        # back as empty)
         return (
             entity, s.stream_moves, len(history), history[-1] if history else None,
-            s.history_dropped, len(s.violations),
-            dict(s.repeats) if s.repeats else None,
-            dict(s.suppressed) if s.suppressed else None,
-            dict(s.expected) if s.expected else None,
-            {k: len(v) for k, v in marks.items()} if marks else None, self._first_error,
-            len(hooks.pending) if hooks is not None else None,
+            s.history_dropped, {k: len(v) for k, v in marks.items()} if marks else None,
         )
+
+    def _close_undo(self) -> None:
+        """The status event applied whole (or was undone): its record is closed."""
+        self._undo_open = False
+        self._undo_said = None
 
     def _restore(self, tracker: Tracker, saved: tuple[Any, ...], new: bool) -> None:
         s = self._s
-        (entity, s.stream_moves, history, last, s.history_dropped, violations, repeats,
-         suppressed, expected, marks, self._first_error, pending) = saved
+        (entity, s.stream_moves, history, last, s.history_dropped, marks) = saved
+        said = self._undo_said
+        self._close_undo()
         if new:
             s.root, s.scope, s.root_id, s.scope_id = entity
             if tracker.entity in s.children:
@@ -63,19 +72,22 @@ class Journal(FlowCore):
              tracker.recovered, acc) = entity
             if acc is not None and tracker.acc is not None:
                 tracker.acc.restore(acc)
-        s.repeats, s.suppressed, s.expected = repeats or {}, suppressed or {}, expected or {}
         marks = marks or {}
         del s.history[history:]
         if last is not None:
             s.history[-1] = last  # a repeated self-loop counts on the last entry
-        del s.violations[violations:]
         for name in [k for k in s.marks if k not in marks]:
             del s.marks[name]
         for name, count in marks.items():
             taken = s.marks[name]
             while len(taken) > count:
                 taken.popitem()  # the notes this event took are the last ones
-        if pending is not None and self._hooks is not None:
-            # enter callbacks were staged, not queued (see _entered): only the
-            # violation callbacks of this event are in the queue
-            del self._hooks.pending[pending:]
+        if said is not None:  # the event reported violations before it failed
+            (violations, repeats, suppressed, expected, self._first_error, pending) = said
+            s.repeats, s.suppressed, s.expected = (
+                repeats or {}, suppressed or {}, expected or {})
+            del s.violations[violations:]
+            if pending is not None and self._hooks is not None:
+                # enter callbacks were staged, not queued (see _entered): only the
+                # violation callbacks of this event are in the queue
+                del self._hooks.pending[pending:]

@@ -40,7 +40,8 @@ class Plan(NamedTuple):
     """The table's moves, ``(state, event) -> dest``."""
     chosen: frozenset[str] | None
     """The destinations the object's status may choose instead (None: none)."""
-    check_rules: tuple[Rule, ...]
+    check_rules: tuple[tuple[Rule, bool], ...]
+    """The ``check`` rules, each with whether it sees the event's whole data."""
     after: Mapping[str, tuple[tuple[Rule, bool], ...]]
     """By destination, the ``after`` rules that run there, each with whether it sees
     the event's whole data."""
@@ -48,18 +49,27 @@ class Plan(NamedTuple):
     """The event carries a finished object of what deltas grew."""
     moves: Mapping[tuple[str, str], str] | None
     """The machine's move table (:func:`runflow.engine.machines.move_table`)."""
+    steps: Mapping[str, tuple[str, str | None]]
+    """By source state, where the event leads by default and the state the machine
+    then enters: the table's move and the machine's, read once from ``lookup`` and
+    ``moves`` (None: a self-loop, which the machine runs as an internal transition,
+    or no move table: the move then goes through ``transitions``). A state missing
+    here does not allow the event."""
 
 
 def _plan(c: Compiled, kind: str, name: str) -> Plan:
     table = c.tables[kind]
     after_rules = c.after_rules.get((kind, name), ())
+    lookup, moves = c.lookup[kind], c.moves[kind]
+    steps = {source: (dest, moves.get((source, name)) if moves is not None else None)
+             for (source, event), dest in lookup.items() if event == name}
     return Plan(
-        table, c.lookup[kind], c.status_dests.get((kind, name)),
-        c.check_rules.get((kind, name), ()),
+        table, lookup, c.status_dests.get((kind, name)),
+        tuple((rule, rule.sees == "data") for rule in c.check_rules.get((kind, name), ())),
         {dest: tuple((rule, rule.sees == "data") for rule in after_rules
                      if rule.states is None or dest in rule.states)
          for dest in table.states},
-        name in c.final_object_events, c.moves[kind],
+        name in c.final_object_events, moves, steps,
     )
 
 
@@ -95,7 +105,7 @@ class StatusEvents(Resolving, Journal):
         plan = plans.get((kind, name))
         if plan is None:
             plan = plans[(kind, name)] = _plan(c, kind, name)
-        table, lookup, chosen, check_rules, _, _, _ = plan
+        table, lookup, chosen, check_rules, _, _, _, steps = plan
         shape = table.shape
         problem = (shape.problem(obj, carries or "")
                    if shape is not None and carries is not None and not shape.fits(obj) else None)
@@ -110,8 +120,8 @@ class StatusEvents(Resolving, Journal):
         tracker, new = (self._locate(table, obj, data, name) if table.position
                         else self._resolve(table, obj, name))
         state = tracker.state
-        default = lookup.get((state, name))
-        if default is None:
+        step = steps.get(state)
+        if step is None:
             allowed = sorted(e for (s, e) in lookup if s == state)
             reject(
                 Code.INVALID_TRANSITION,
@@ -119,15 +129,14 @@ class StatusEvents(Resolving, Journal):
                 f"allowed: {', '.join(allowed) or 'nothing (terminal)'}",
                 tracker,
             )
-        dest = default
+        dest = step[0]
         if chosen is not None and obj is not None and table.status_field is not None:
             if obj.get(table.status_field) in chosen:
                 dest = obj[table.status_field]
         if check_rules:
             flow_state = self._s
-            for rule in check_rules:
-                seen = data if rule.sees == "data" else obj
-                for found in rule.check(flow_state, tracker, seen, name):
+            for rule, sees_data in check_rules:
+                for found in rule.check(flow_state, tracker, data if sees_data else obj, name):
                     if rule.code is not None:  # (None: a rule that only takes notes)
                         reject(rule.code, found.message, found.entity or tracker)
         # -- accepted from here on: apply, then move, then the after rules --
@@ -136,12 +145,14 @@ class StatusEvents(Resolving, Journal):
         if hooks is not None:
             self._staged = []
         try:
-            self._apply_status(tracker, plan, obj, data, name, index, state, dest, default,
-                               new)
+            self._apply_status(tracker, plan, obj, data, name, index, state, dest, step, new)
         except BaseException:
             self._staged = None
             self._restore(tracker, saved, new)  # applied whole or not at all
             raise
+        self._undo_open = False  # (what _close_undo does, inline)
+        if self._undo_said is not None:
+            self._undo_said = None
         if hooks is not None:
             staged, self._staged = self._staged, None
             if staged:
@@ -161,11 +172,13 @@ class StatusEvents(Resolving, Journal):
         return kind
 
     def _apply_status(self, tracker: Tracker, plan: Plan, obj: Any, data: Any, name: str,
-                      index: int, state: str, dest: str, default: str, new: bool) -> None:
-        table, _, _, _, after, final, moves = plan
+                      index: int, state: str, dest: str, step: tuple[str, str | None],
+                      new: bool) -> None:
+        table, _, _, _, after, final, _, _ = plan
+        s = self._s
         if new:
             self._adopt(tracker, obj)
-        if final and tracker.deltas and tracker.label not in self._s.capped:
+        if final and tracker.deltas and tracker.label not in s.capped:
             self._check_divergence(tracker, obj if obj is not None else data, name, index)
         acc = tracker.acc
         if obj is not None:
@@ -176,33 +189,50 @@ class StatusEvents(Resolving, Journal):
             if acc is not None:
                 acc.absorb(obj)
             status_field = table.status_field
-            status = obj.get(status_field) if status_field is not None else None
-            if status_field is not None and status != dest and (
-                    status is not None or status_field in obj):
-                self._status_mismatch(tracker, table, name, index, status, dest)
+            if status_field is not None:
+                status = obj.get(status_field)
+                if status != dest and (status is not None or status_field in obj):
+                    self._status_mismatch(tracker, table, name, index, status, dest)
         elif acc is not None:
             tracker.typed = None
             acc.absorb(data)  # a value event (``output_text.done``) ends the value
         # the move (a self-loop is an internal transition: nothing to run)
-        s = self._s
+        history = s.history
         if dest != state:
-            trigger = name if dest == default else trigger_name(name, dest, default)
-            if moves is not None:  # the machine's own moves, as a table (machines.py)
-                tracker.state = entered = moves[(state, trigger)]
+            default, entered = step
+            if dest == default and entered is not None:
+                tracker.state = entered  # the machine's own move, read off it (machines.py)
                 if self._hooks is not None:
                     self._entered(tracker, entered)
             else:
-                self._c.machines[table.entity].events[trigger].trigger(tracker, self)
+                self._move(tracker, plan, name, state, dest, default)
             if tracker is s.root:
                 s.stream_moves += 1
-        self._record(tracker, table.entity, name, state, dest, index)
+            # a change of state is never counted on the last entry (see _record)
+            if len(history) < self.limits.max_history:
+                history.append(state_change(index, table.entity, tracker.id, name, state, dest))
+            else:
+                s.history_dropped += 1
+        else:
+            self._record(tracker, table.entity, name, state, dest, index)
         rules = after[dest]
         if rules:
-            flow_state = self._s
             for rule, sees_data in rules:
-                for found in rule.check(flow_state, tracker, data if sees_data else obj, name):
+                for found in rule.check(s, tracker, data if sees_data else obj, name):
                     if rule.code is not None:
                         self._found(rule.code, found, tracker, name, index)
+
+    def _move(self, tracker: Tracker, plan: Plan, name: str, state: str, dest: str,
+              default: str) -> None:
+        """A move to a destination the object's status chose, or of a machine with no
+        move table: its trigger, looked up in the table or run by ``transitions``."""
+        trigger = trigger_name(name, dest, default)
+        if plan.moves is not None:
+            tracker.state = entered = plan.moves[(state, trigger)]
+            if self._hooks is not None:
+                self._entered(tracker, entered)
+        else:
+            self._c.machines[plan.table.entity].events[trigger].trigger(tracker, self)
 
     def _status_mismatch(self, tracker: Tracker, table: EntityTable, name: str, index: int,
                          status: Any, dest: str) -> None:
