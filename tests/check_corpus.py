@@ -117,12 +117,12 @@ def hostile(path: Path, folder: Path = RECORDINGS) -> Iterator[tuple[str, str, b
 
 
 def check_json(path: Path) -> dict[str, Any]:
-    """The ``runflow check --json`` object of one file (run in this process)."""
+    """The ``runflow check --json --types`` object of one file (run in this process)."""
     from runflow.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        main(["check", "--json", str(path)])
+        main(["check", "--json", "--types", str(path)])
     return dict(json.loads(out.getvalue().splitlines()[0]))
 
 

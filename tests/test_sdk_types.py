@@ -96,9 +96,11 @@ def test_each_sdk_gap_is_what_the_captures_show(monkeypatch: pytest.MonkeyPatch)
 Edit = Callable[[dict[str, Any]], None]
 
 
-def _check(name: str, edits: dict[int, Edit], tmp_path: Path) -> tuple[list[Row], list[str]]:
-    """``runflow check --json`` of capture ``name`` with ``edits`` (event index ->
-    an edit of its data): the types rows, and every rule found."""
+def _check(name: str, edits: dict[int, Edit], tmp_path: Path, *,
+           types: bool = True) -> tuple[list[Row], list[str]]:
+    """``runflow check --json --types`` (``types`` false: without ``--types``) of
+    capture ``name`` with ``edits`` (event index -> an edit of its data): the types
+    rows, and every rule found."""
     events = parse_sse(load_bytes(name))
     for index, edit in edits.items():
         events[index] = copy.deepcopy(events[index])
@@ -107,7 +109,7 @@ def _check(name: str, edits: dict[int, Edit], tmp_path: Path) -> tuple[list[Row]
     path.write_bytes(encode_sse(events)[0])
     out = io.StringIO()
     with redirect_stdout(out):
-        main(["check", "--json", str(path)])
+        main(["check", "--json", *(["--types"] if types else []), str(path)])
     report = json.loads(out.getvalue().splitlines()[0])
     every = [f for g in report["findings"] for f in (g, *g["consequences"])]
     rows = [(f["rule"], f["index"], _path_of(f["message"])) for f in every
@@ -139,6 +141,17 @@ def test_responses_content_7_at_output_item_added(tmp_path: Path) -> None:
     reported again."""
     rows, rules = _check(HELLO, {2: lambda d: d["item"].update(content=7, role=5)}, tmp_path)
     assert rows == [("types.output", 2, "item.content")]
+    assert "payload.message.role" in rules
+
+
+def test_check_runs_the_types_layer_only_with_types(tmp_path: Path) -> None:
+    """Without ``--types`` check loads no SDK type (its start-up, issue 22) and so
+    cannot type ``content: 7``; everything else it finds is the same."""
+    edits: dict[int, Edit] = {2: lambda d: d["item"].update(content=7, role=5)}
+    rows, rules = _check(HELLO, edits, tmp_path, types=False)
+    typed_rows, typed_rules = _check(HELLO, edits, tmp_path)
+    assert rows == [] and typed_rows == [("types.output", 2, "item.content")]
+    assert rules == [r for r in typed_rules if not r.startswith("types.")]
     assert "payload.message.role" in rules
 
 

@@ -2,12 +2,11 @@
 needs and nothing else, and finds exactly what it found before.
 
 ``import openai`` alone takes about half a second (its ``__init__`` loads the whole
-client and every type), and any ``openai.*`` import runs it. The flow builds no SDK
-object to check a stream: the snapshot types are named ``"module:Name"`` and load
-with the first typed snapshot (``runflow replay`` prints those, so it does load
-them). ``runflow check``'s types layer (:mod:`runflow.conform.sdk_types`) validates
-every carried object against those same SDK types, so a check of a stream that
-carries any object does load them.
+client and every type), and any ``openai.*`` import runs it. Checking a stream
+builds no SDK object: the snapshot types are named ``"module:Name"`` and load with
+the first typed snapshot (``runflow replay`` prints those, so it does load them).
+``runflow check --types`` runs the types layer (:mod:`runflow.conform.sdk_types`),
+which validates every carried object against those same SDK types, so it loads them.
 The registry detects a stream's protocol from its rows' event names, so a
 Responses check builds no Assistants definition, and the other way round.
 
@@ -116,14 +115,23 @@ def test_check_builds_only_its_own_protocol(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_check_imports_the_sdk_types_its_types_layer_checks_against(name: str) -> None:
-    """The types layer validates each carried object against the SDK class its
-    snapshot is built as: that class loads."""
-    protocol = CASES[name][0]
+def test_check_imports_no_openai(name: str) -> None:
+    """No typed SDK object is built to check a stream, so the SDK is not imported."""
     _, modules = _check(name)
+    assert [m for m in modules if m.split(".")[0] == "openai"] == []
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_check_types_imports_the_sdk_types_it_checks_against(name: str) -> None:
+    """``--types`` validates each carried object against the SDK class its snapshot
+    is built as: that class loads, and the findings of a capture are the same."""
+    protocol = CASES[name][0]
+    code, out, modules = _run("check", "--json", "--types", str(recordings_dir() / name))
     own = ("openai.types.responses.response" if protocol == "responses"
            else "openai.types.beta.threads.run")
     assert {own, "runflow.conform.sdk_types"} <= set(modules)
+    assert json.loads(out)["findings"] == _check(name)[0]["findings"]
+    assert code == (0 if json.loads(out)["ok"] else 1)
 
 
 def test_replay_builds_the_sdk_types_it_prints() -> None:

@@ -57,6 +57,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="recordings; '-' for stdin")
     parser.add_argument("--json", action="store_true", help="one JSON object per file per line")
     parser.add_argument("--strict", action="store_true", help="count warnings as errors")
+    parser.add_argument("--types", action="store_true",
+                        help="also check every field of every object an event carries "
+                             "against the openai SDK's types (types.* warnings); loads "
+                             "the SDK's types, about half a second more start-up")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only files that are not ok, and no progress line (shown "
                              "only on a terminal anyway)")
@@ -90,7 +94,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
                 continue
             graders: list[Grader] = []
             replay = load_replay(path, args, out, label,
-                                 listener=partial(_grader, made=graders, path=path))
+                                 listener=partial(_grader, made=graders, path=path,
+                                                  types=args.types))
         except CommandError as exc:
             out.error(str(exc))
             if args.json:
@@ -140,7 +145,7 @@ def _findings_ok(groups: list[Group], *, strict: bool) -> bool:
     return not every if strict else all(f.severity != "error" for f in every)
 
 
-def _grader(flow: Any, feeder: Any, made: list[Grader], path: str) -> Grader:
+def _grader(flow: Any, feeder: Any, made: list[Grader], path: str, types: bool) -> Grader:
     """The graders of one file, fed as it is read (:class:`runflow.conform.recorded.Grader`).
     A file (not standard input) is read again for the lines of what was found
     (:meth:`~runflow.adapters.recording_feed.Feeder.lines_later`)."""
@@ -148,7 +153,7 @@ def _grader(flow: Any, feeder: Any, made: list[Grader], path: str) -> Grader:
 
     if path != "-":
         feeder.lines_later(partial(_read_again, path))
-    made.append(Grader(flow, feeder))
+    made.append(Grader(flow, feeder, types=types))
     return made[-1]
 
 

@@ -121,11 +121,14 @@ class Layers:
     ``mark`` is told the index of each event a kept finding names (a report's
     window of events, a recording's lines)."""
 
-    def __init__(self, flow: Flow, mark: Callable[[int | None], None] | None = None) -> None:
+    def __init__(self, flow: Flow, mark: Callable[[int | None], None] | None = None, *,
+                 types: bool = True) -> None:
         self.flow = flow
         self.protocol = flow.protocol
         self.payloads = Payloads(self.protocol)
-        self.types = SdkTypes(self.protocol)
+        self.types = SdkTypes(self.protocol) if types else None
+        """The types layer, unless ``types`` is false (it loads the openai SDK's types:
+        ``runflow check`` runs it with ``--types``)."""
         self.order = Order(self.protocol, flow.limits)
         self.announcers = Announcers(flow.limits)
         self.suppressed = 0
@@ -146,8 +149,9 @@ class Layers:
         payloads, orders = self._found
         for finding in self.payloads.see(event):
             self._keep(finding, payloads)
-        for finding in self.types.see(event):
-            self._keep(finding, payloads)
+        if self.types is not None:
+            for finding in self.types.see(event):
+                self._keep(finding, payloads)
         for finding in self.order.see(event):
             self._keep(finding, orders)
         self.announcers.see(event)

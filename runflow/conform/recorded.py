@@ -60,8 +60,8 @@ class Grader(Layers):
     (:mod:`runflow.conform.short_paths`, chosen from the definition); any other
     event takes every layer (:meth:`_long`)."""
 
-    def __init__(self, flow: Flow, feeder: Feeder) -> None:
-        super().__init__(flow, feeder.keep_line)
+    def __init__(self, flow: Flow, feeder: Feeder, *, types: bool = True) -> None:
+        super().__init__(flow, feeder.keep_line, types=types)
         protocol, order = self.protocol, self.order
         self._feeder = feeder
         self._stream = 0
