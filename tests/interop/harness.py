@@ -76,7 +76,8 @@ def capture(client: openai.OpenAI, scenario: str, **request: Any) -> Capture:
 
 
 def grade(data: bytes, name: str = "interop.sse") -> Graded:
-    """``runflow check`` on ``data`` (a raw SSE body)."""
+    """``runflow check --types`` on ``data`` (a raw SSE body): every layer, the types
+    layer included."""
     replay = Recording(name=name, format="sse", data=data).replay(protocol="responses")
     groups = grade_replay(replay)
     every = [f for g in groups for f in (g.root, *g.consequences)]

@@ -48,6 +48,8 @@ def render() -> str:
         "bridge to a scripted Chat Completions upstream). Kinds: **defect** (the server breaks",
         "the contract; evidence in verdicts.py), **deviation** (legal but unlike every real",
         "capture: a warning), **false alarm** (runflow is wrong; a strict xfail until fixed).",
+        "Each stream is graded as `runflow check --types` grades it (`types.*`: the carried",
+        "objects against the openai SDK's types; plain `runflow check` leaves that layer out).",
         "",
         "| server | version | kind | streams | `check` ok | server defects | deviations "
         "| runflow false alarms |",

@@ -19,7 +19,7 @@ alarm fails as loudly as a defect runflow stops seeing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 __all__ = ["DEFECT", "DEVIATION", "FALSE_ALARM", "VERDICTS", "Finding", "Verdict"]
@@ -113,7 +113,7 @@ def _ors(text_unknown: bool = False) -> dict[str, Finding]:
     return found
 
 
-VERDICTS: Mapping[tuple[str, str], Verdict] = {
+_STREAMS: Mapping[tuple[str, str], Verdict] = {
     # ---------------------------------------------------------------- azure
     ("azure-ai-agentserver-responses", "text"): Verdict(
         "completed", "Hello, world!",
@@ -203,6 +203,47 @@ VERDICTS: Mapping[tuple[str, str], Verdict] = {
     # raises APIStatusError and there is no stream to grade.
     ("llm-mock-api", "error"): Verdict(None, http_status=500),
 }
+
+# --------------------------------------------------------------------------- #
+# the types layer (types.response): each carried Response against the openai SDK's
+# types, generated from the API reference (runflow/conform/sdk_types.py); a warning
+# --------------------------------------------------------------------------- #
+NO_TOOLS = Finding(
+    DEFECT, "warning",
+    "the Response object leaves out `tools` and `tool_choice`, which the openai SDK's types "
+    "require (openai/types/responses/response.py: `tools: List[Tool]`, `tool_choice: "
+    "ToolChoice`) and every capture of a real service carries (even as [] and 'auto').")
+NO_TOOL_FIELDS = Finding(
+    DEFECT, "warning",
+    "the Response object leaves out `parallel_tool_calls`, `tool_choice` and `tools`, which the "
+    "openai SDK's types require (openai/types/responses/response.py: `parallel_tool_calls: "
+    "bool`, `tool_choice: ToolChoice`, `tools: List[Tool]`) and every capture of a real "
+    "service carries.")
+ROSETTA_FAILED = Finding(
+    DEFECT, "warning",
+    "response.failed's Response has no `model` and no `output` (required: response.py "
+    "`model: ResponsesModel`, `output: List[ResponseOutputItem]`) nor the tool fields, and "
+    "its error code 'stream_error' is none of the API's (response_error.py: `code: "
+    "Literal['server_error', 'rate_limit_exceeded', ...]`).")
+ORS_OUTPUT = Finding(
+    DEFECT, "warning",
+    "the output's message has no `status` and its output_text part no `annotations`, both "
+    "required (response_output_message.py: `status: Literal['in_progress', 'completed', "
+    "'incomplete']`; response_output_text.py: `annotations: List[Annotation]`); in the tool "
+    "scenario a function call's status is 'ready', none of those three "
+    "(response_function_tool_call.py).")
+_TYPES: Mapping[tuple[str, str], Finding] = {
+    **{("azure-ai-agentserver-responses", s): NO_TOOLS
+       for s in ("error", "incomplete", "reasoning", "text", "tool")},
+    **{("codex-rosetta", s): NO_TOOL_FIELDS for s in ("length", "reasoning", "text", "tool")},
+    ("codex-rosetta", "error"): ROSETTA_FAILED,
+    **{("llm-mock-api", s): NO_TOOL_FIELDS for s in ("reasoning", "text", "tool")},
+    **{("open-responses-server", s): ORS_OUTPUT
+       for s in ("length", "reasoning", "text", "tool")},
+}
+VERDICTS: Mapping[tuple[str, str], Verdict] = {
+    case: replace(v, findings={**v.findings, "types.response": _TYPES[case]})
+    if case in _TYPES else v for case, v in _STREAMS.items()}
 
 # --------------------------------------------------------------------------- #
 # runflow conform --base-url (its own scenarios, and REST reads of each response)
