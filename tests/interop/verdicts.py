@@ -259,15 +259,18 @@ FASTAPI_404 = Finding(
     "{'error': {'message', 'type', 'param', 'code'}} that the openai client reads.")
 CONFORM: Mapping[str, Mapping[str, Finding]] = {
     "azure-ai-agentserver-responses": {
-        "payload.response.id": AZURE_ID, "payload.response.usage": USAGE_NULL},
+        "payload.response.id": AZURE_ID, "payload.response.usage": USAGE_NULL,
+        "types.response": NO_TOOLS},
     "open-responses-server": {
         "grammar.malformed_event": ORS_NO_CONTENT_INDEX, "grammar.output_mismatch": ORS_NO_ITEM,
-        "payload.response.usage": USAGE_NULL,
+        "payload.response.usage": USAGE_NULL, "types.response": ORS_OUTPUT,
         # It proxies GET /v1/responses/{id} to the Chat Completions upstream
         # (api_controller.py:392-418), which has no such route.
         "http.status": NO_RETRIEVE},
     "codex-rosetta": {
         "order.response.queued_after_created": ROSETTA_QUEUED,
-        "http.status": NO_RETRIEVE, "http.error_shape": FASTAPI_404},
-    "llm-mock-api": {"http.status": NO_RETRIEVE, "http.error_shape": FASTAPI_404},
+        "http.status": NO_RETRIEVE, "http.error_shape": FASTAPI_404,
+        "types.response": NO_TOOL_FIELDS},
+    "llm-mock-api": {"http.status": NO_RETRIEVE, "http.error_shape": FASTAPI_404,
+                     "types.response": NO_TOOL_FIELDS},
 }
