@@ -16,8 +16,8 @@ from runflow import RunFlow
 
 T = TypeVar("T")
 
-__all__ = ["feed_all", "function_calls_of", "lines_of", "of_type", "shortest_path", "text_of",
-           "tool_calls_of", "websocket_turn"]
+__all__ = ["feed_all", "function_calls_of", "lines_of", "local_client", "of_type", "recv_until",
+           "shortest_path", "text_of", "tool_calls_of", "websocket_turn"]
 
 
 def feed_all(events: Iterable[Any], flow: RunFlow | None = None, *, close: bool = False,
@@ -72,6 +72,24 @@ def websocket_turn(client: Any, **create: Any) -> tuple[list[Any], Any]:
                 break
     flow.close()
     return events, flow
+
+
+def local_client(server: Any) -> Any:
+    """The real ``openai.OpenAI`` client of a local server (``runflow.testing.Server``
+    or ``WebSocketServer``), with no retries."""
+    import openai
+
+    return openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0)
+
+
+def recv_until(conn: Any, kinds: set[str]) -> list[Any]:
+    """Receive events of a WebSocket connection until one of ``kinds`` arrives
+    (inclusive)."""
+    got = []
+    while True:
+        got.append(conn.recv())
+        if got[-1].type in kinds:
+            return got
 
 
 def lines_of(stream: IO[bytes]) -> queue.Queue[str]:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import openai
 import pytest
+from helpers import local_client, recv_until
 from openai.lib.responses_websocket import ResponsesWebSocketLimits, ResponsesWebSocketSession
 
 from runflow.protocols.responses.websocket import ConnectionFlow
@@ -36,20 +36,6 @@ def server() -> Iterator[WebSocketServer]:
         yield running
 
 
-def _client(server: WebSocketServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0)
-
-
-def _until(conn: Any, kinds: set[str]) -> list[Any]:
-    """Receive events until one of ``kinds`` arrives (inclusive)."""
-    got = []
-    while True:
-        event = conn.recv()
-        got.append(event)
-        if event.type in kinds:
-            return got
-
-
 def _create(**fields: Any) -> Any:
     return {"type": "response.create", "model": "gpt-4o", "input": "hi", **fields}
 
@@ -60,7 +46,7 @@ def _codes(flow: ConnectionFlow) -> list[tuple[str, int]]:
 
 def test_session_on_two_lanes_completes_both_and_its_transcript_checks(
         server: WebSocketServer, tmp_path: Path) -> None:
-    with _client(server).responses.connect() as conn, ResponsesWebSocketSession(
+    with local_client(server).responses.connect() as conn, ResponsesWebSocketSession(
             conn, limits=LIMITS) as session:
         a, b = session.lane("a"), session.lane("b")
         a.send(_create())
@@ -80,12 +66,12 @@ def test_session_on_two_lanes_completes_both_and_its_transcript_checks(
 
 
 def test_steer_accepted_then_committed_by_the_successor(server: WebSocketServer) -> None:
-    with _client(server).responses.connect() as conn:
+    with local_client(server).responses.connect() as conn:
         conn.send(_create(stream_id="s", metadata={"hold": "steer"}))
-        created = _until(conn, {"response.in_progress"})[0]
+        created = recv_until(conn, {"response.in_progress"})[0]
         conn.send({"type": "response.steer", "previous_response_id": created.response.id,
                    "input": "shorter please"})
-        events = _until(conn, {"response.completed"})
+        events = recv_until(conn, {"response.completed"})
     kinds = [e.type for e in events]
     assert kinds[0] == "response.steer.accepted"
     assert "response.incomplete" in kinds
@@ -100,17 +86,17 @@ def test_steer_accepted_then_committed_by_the_successor(server: WebSocketServer)
 
 def test_steer_pending_then_answered_by_the_explicit_continuation(
         server: WebSocketServer) -> None:
-    with _client(server).responses.connect() as conn:
+    with local_client(server).responses.connect() as conn:
         conn.send(_create(stream_id="t", tools=TOOLS,
                           metadata={"scenario": "parallel_functions", "hold": "steer"}))
-        created = _until(conn, {"response.in_progress"})[0]
+        created = recv_until(conn, {"response.in_progress"})[0]
         rid = created.response.id
         conn.send({"type": "response.steer", "previous_response_id": rid, "input": "also X"})
-        pending = _until(conn, {"response.steer.pending"})[-1]
+        pending = recv_until(conn, {"response.steer.pending"})[-1]
         outputs = [{"type": "function_call_output", "call_id": stub.call_id, "output": "42"}
                    for stub in pending.required_input]
         conn.send(_create(stream_id="t", previous_response_id=rid, input=outputs))
-        done = _until(conn, {"response.completed"})
+        done = recv_until(conn, {"response.completed"})
     flow = check_frames(server.mode.transcripts[0])
     assert flow.violations == []
     [steer] = flow.steers
@@ -126,23 +112,23 @@ def test_steer_pending_then_answered_by_the_explicit_continuation(
 ])
 def test_steer_failed_with_each_code(server: WebSocketServer, case: str, code: str) -> None:
     hold = case in ("bad input", "unsupported")
-    with _client(server).responses.connect() as conn:
+    with local_client(server).responses.connect() as conn:
         meta = {"hold": "steer"} if hold else {}
         if case == "unsupported":
             meta["steering"] = "unsupported"
         conn.send(_create(metadata=meta))
-        created = _until(conn, {"response.in_progress"})[0]
+        created = recv_until(conn, {"response.in_progress"})[0]
         if not hold:
-            _until(conn, {"response.completed"})
+            recv_until(conn, {"response.completed"})
         target = "resp_nope" if case == "unknown target" else created.response.id
         steer_input: Any = ([{"role": "assistant", "content": "x"}] if case == "bad input"
                             else "steer")
         conn.send({"type": "response.steer", "previous_response_id": target,
                    "input": steer_input})
-        failed = _until(conn, {"response.steer.failed"})[-1]
+        failed = recv_until(conn, {"response.steer.failed"})[-1]
         assert failed.error.code == code
         if hold:  # any steer releases the held response
-            _until(conn, {"response.completed"})
+            recv_until(conn, {"response.completed"})
     flow = check_frames(server.mode.transcripts[0])
     assert [s.error_code for s in flow.steers if s.state == "failed"] == [code]
     assert [v.code for v in flow.violations if v.severity == "error"] == []
@@ -150,13 +136,13 @@ def test_steer_failed_with_each_code(server: WebSocketServer, case: str, code: s
 
 def test_too_many_pending_steers_and_successor_creation_failed(
         server: WebSocketServer) -> None:
-    with _client(server).responses.connect() as conn:
+    with local_client(server).responses.connect() as conn:
         conn.send(_create(stream_id="s", metadata={"hold": "steer:5", "successor": "fail"}))
-        created = _until(conn, {"response.in_progress"})[0]
+        created = recv_until(conn, {"response.in_progress"})[0]
         for n in range(5):
             conn.send({"type": "response.steer", "previous_response_id": created.response.id,
                        "input": f"steer {n}"})
-        events = _until(conn, {"response.incomplete"})
+        events = recv_until(conn, {"response.incomplete"})
         assert [e.type for e in events].count("response.steer.accepted") == 4
         failed: list[Any] = [conn.recv() for _ in range(4)]
     assert {e.error.code for e in events if e.type == "response.steer.failed"} == {
@@ -171,13 +157,13 @@ def test_too_many_pending_steers_and_successor_creation_failed(
 
 def test_steer_outcome_unknown_after_a_cut(server: WebSocketServer) -> None:
     server.mode.inject("steer_unacked")
-    with _client(server).responses.connect() as conn:
+    with local_client(server).responses.connect() as conn:
         conn.send(_create(metadata={"hold": "steer"}))
-        created = _until(conn, {"response.in_progress"})[0]
+        created = recv_until(conn, {"response.in_progress"})[0]
         conn.send({"type": "response.steer", "previous_response_id": created.response.id,
                    "input": "go"})
-        _until(conn, {"response.incomplete"})
-        _until(conn, {"response.completed"})
+        recv_until(conn, {"response.incomplete"})
+        recv_until(conn, {"response.completed"})
     frames = server.mode.transcripts[0]
     cut = frames[:next(i for i, f in enumerate(frames) if f.type == "send"
                        and "response.steer" in f.data) + 1]
@@ -191,14 +177,14 @@ def test_steer_outcome_unknown_after_a_cut(server: WebSocketServer) -> None:
 
 def test_generate_false_and_chaining_and_previous_response_not_found(
         server: WebSocketServer) -> None:
-    with _client(server).responses.connect() as conn:
+    with local_client(server).responses.connect() as conn:
         conn.send(_create(generate=False))
-        warm = _until(conn, {"response.completed"})
+        warm = recv_until(conn, {"response.completed"})
         assert [e.type for e in warm] == ["response.created", "response.completed"]
         conn.send(_create(previous_response_id=warm[-1].response.id))
-        assert _until(conn, {"response.completed"})[-1].response.status == "completed"
+        assert recv_until(conn, {"response.completed"})[-1].response.status == "completed"
         conn.send(_create(previous_response_id="resp_missing"))
-        error = _until(conn, {"error"})[-1]
+        error = recv_until(conn, {"error"})[-1]
         assert error.error.code == "previous_response_not_found"
     flow = check_frames(server.mode.transcripts[0])
     assert flow.violations == []
@@ -206,9 +192,9 @@ def test_generate_false_and_chaining_and_previous_response_not_found(
 
 
 def test_connection_time_limit() -> None:
-    with WebSocketServer(max_seconds=0.2) as server, _client(
+    with WebSocketServer(max_seconds=0.2) as server, local_client(
             server).responses.connect(max_retries=0) as conn:
-        error = _until(conn, {"error"})[-1]
+        error = recv_until(conn, {"error"})[-1]
     assert error.error.code == "websocket_connection_limit_reached"
 
 
@@ -217,7 +203,7 @@ def _faulted(server: WebSocketServer, fault: str, at: int) -> tuple[ConnectionFl
     """Two lanes, lane a long enough to be in flight while lane b streams."""
     server.mode.inject(fault, at=at)
     long_text = " ".join(f"word{i}" for i in range(200))
-    with _client(server).responses.connect() as conn:
+    with local_client(server).responses.connect() as conn:
         try:
             conn.send(_create(stream_id="a", metadata={"text": long_text}))
             conn.send(_create(stream_id="b"))
@@ -253,11 +239,11 @@ def test_each_frame_fault_is_caught_at_its_frame(server: WebSocketServer, fault:
 
 def test_busy_lane_accepted_is_caught(server: WebSocketServer) -> None:
     server.mode.inject("busy_lane")
-    with _client(server).responses.connect() as conn:
+    with local_client(server).responses.connect() as conn:
         conn.send(_create(stream_id="a", metadata={"hold": "steer"}))
-        _until(conn, {"response.in_progress"})
+        recv_until(conn, {"response.in_progress"})
         conn.send(_create(stream_id="a"))
-        _until(conn, {"response.completed"})
+        recv_until(conn, {"response.completed"})
     flow = check_frames(server.mode.transcripts[0])
     second = next(i for i, f in enumerate(server.mode.transcripts[0])
                   if f.type == "receive" and '"response.created"' in f.data and i > 2)
@@ -268,13 +254,13 @@ def test_busy_lane_accepted_is_caught(server: WebSocketServer) -> None:
                                         ("successor_uncommitted", "successor_uncommitted")])
 def test_steering_faults_are_caught(server: WebSocketServer, fault: str, code: str) -> None:
     server.mode.inject(fault)
-    with _client(server).responses.connect() as conn:
+    with local_client(server).responses.connect() as conn:
         conn.send(_create(metadata={"hold": "steer"}))
-        created = _until(conn, {"response.in_progress"})[0]
+        created = recv_until(conn, {"response.in_progress"})[0]
         conn.send({"type": "response.steer", "previous_response_id": created.response.id,
                    "input": "go"})
-        _until(conn, {"response.incomplete"})
-        _until(conn, {"response.completed"})
+        recv_until(conn, {"response.incomplete"})
+        recv_until(conn, {"response.completed"})
     frames = server.mode.transcripts[0]
     flow = check_frames(frames)
     successor = max(i for i, f in enumerate(frames) if '"response.created"' in f.data)

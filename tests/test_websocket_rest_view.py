@@ -16,6 +16,7 @@ from typing import Any
 
 import openai
 import pytest
+from helpers import local_client, recv_until
 
 from runflow.server.responses_scenarios import ResponseRequest, script_response
 from runflow.server.responses_store import ResponseStore
@@ -29,19 +30,6 @@ pytest.importorskip("websockets")
 def server() -> Iterator[WebSocketServer]:
     with WebSocketServer() as running:
         yield running
-
-
-def _client(server: WebSocketServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0)
-
-
-def _until(conn: Any, kinds: set[str]) -> list[Any]:
-    """Receive events until one of ``kinds`` arrives (inclusive)."""
-    got = []
-    while True:
-        got.append(conn.recv())
-        if got[-1].type in kinds:
-            return got
 
 
 def _held(**fields: Any) -> Any:
@@ -58,16 +46,16 @@ def _release(conn: Any, response_id: str) -> None:
 
 def test_a_held_websocket_response_is_in_progress_over_rest_then_ended(
         server: WebSocketServer) -> None:
-    with _client(server) as client, client.responses.connect() as conn:
+    with local_client(server) as client, client.responses.connect() as conn:
         conn.send(_held())
-        created = _until(conn, {"response.in_progress"})[0].response
+        created = recv_until(conn, {"response.in_progress"})[0].response
         during = client.responses.retrieve(created.id)
         items = client.responses.input_items.list(created.id)
         with pytest.raises(openai.ConflictError):  # not finished: nothing to continue
             client.responses.create(model="gpt-4o", previous_response_id=created.id,
                                     input="more")
         _release(conn, created.id)
-        final = _until(conn, {"response.completed"})[-1].response
+        final = recv_until(conn, {"response.completed"})[-1].response
         after = client.responses.retrieve(created.id)
     assert (during.id, during.status, during.output) == (created.id, "in_progress", [])
     assert [item.type for item in items.data] == ["message"]
@@ -78,12 +66,12 @@ def test_a_held_websocket_response_is_in_progress_over_rest_then_ended(
 
 def test_a_steered_websocket_response_is_incomplete_over_rest_and_its_successor_stored(
         server: WebSocketServer) -> None:
-    with _client(server) as client, client.responses.connect() as conn:
+    with local_client(server) as client, client.responses.connect() as conn:
         conn.send(_held())
-        created = _until(conn, {"response.in_progress"})[0].response
+        created = recv_until(conn, {"response.in_progress"})[0].response
         conn.send({"type": "response.steer", "previous_response_id": created.id,
                    "input": "shorter please"})
-        events = _until(conn, {"response.completed"})
+        events = recv_until(conn, {"response.completed"})
         steered = client.responses.retrieve(created.id)
         successor = client.responses.retrieve(events[-1].response.id)
     assert steered.status == "incomplete"
@@ -95,10 +83,10 @@ def test_a_steered_websocket_response_is_incomplete_over_rest_and_its_successor_
 
 def test_a_response_whose_socket_went_runs_to_its_end_over_rest(
         server: WebSocketServer) -> None:
-    with _client(server) as client:
+    with local_client(server) as client:
         with client.responses.connect() as conn:
             conn.send(_held())
-            created = _until(conn, {"response.in_progress"})[0].response
+            created = recv_until(conn, {"response.in_progress"})[0].response
         # the socket is closed while the response is held; the server ends it
         got = None
         for _ in range(1000):  # the server notices the close on its own thread
@@ -115,13 +103,13 @@ def test_a_response_kept_off_rest_is_not_found_while_it_runs(server: WebSocketSe
                                                              how: str) -> None:
     server.mode.persist = how != "persist off"
     store: Any = {"store": False} if how == "store false" else {}
-    with _client(server) as client, client.responses.connect() as conn:
+    with local_client(server) as client, client.responses.connect() as conn:
         conn.send(_held(**store))
-        created = _until(conn, {"response.in_progress"})[0].response
+        created = recv_until(conn, {"response.in_progress"})[0].response
         with pytest.raises(openai.NotFoundError):
             client.responses.retrieve(created.id)
         _release(conn, created.id)
-        _until(conn, {"response.completed"})
+        recv_until(conn, {"response.completed"})
         with pytest.raises(openai.NotFoundError):
             client.responses.retrieve(created.id)
 

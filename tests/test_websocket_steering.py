@@ -12,6 +12,7 @@ from typing import Any
 
 import openai
 import pytest
+from helpers import recv_until
 
 from runflow.protocols.responses.websocket.transcript import check_frames
 from runflow.server.websocket_runner import WebSocketServer
@@ -33,14 +34,6 @@ def _connect(server: WebSocketServer) -> Any:
     return client.responses.connect()
 
 
-def _until(conn: Any, kinds: set[str]) -> list[Any]:
-    got = []
-    while True:
-        got.append(conn.recv())
-        if got[-1].type in kinds:
-            return got
-
-
 def _create(**fields: Any) -> dict[str, Any]:
     return {"type": "response.create", "model": "gpt-4o", "input": "hi", **fields}
 
@@ -53,11 +46,11 @@ def test_the_successor_takes_exactly_the_accepted_steers_in_order(
         server: WebSocketServer) -> None:
     with _connect(server) as conn:
         conn.send(_create(stream_id="s", metadata={"hold": "steer:2"}))
-        first = _until(conn, {"response.in_progress"})[0].response.id
+        first = recv_until(conn, {"response.in_progress"})[0].response.id
         conn.send(_steer(first, "shorter please"))
         conn.send(_steer(first, [{"role": "user", "content": [
             {"type": "input_text", "text": "and in French"}]}]))
-        events = _until(conn, {"response.completed"})
+        events = recv_until(conn, {"response.completed"})
     successor = events[-1].response
     assert [e.type for e in events].count("response.steer.accepted") == 2
     assert successor.previous_response_id == first
@@ -80,11 +73,11 @@ def test_a_plain_turn_after_the_successor_commits_nothing_and_echoes_no_steer(
         server: WebSocketServer) -> None:
     with _connect(server) as conn:
         conn.send(_create(metadata={"hold": "steer"}))
-        first = _until(conn, {"response.in_progress"})[0].response.id
+        first = recv_until(conn, {"response.in_progress"})[0].response.id
         conn.send(_steer(first, "go on"))
-        successor = _until(conn, {"response.completed"})[-1].response
+        successor = recv_until(conn, {"response.completed"})[-1].response
         conn.send(_create(previous_response_id=successor.id, input="next"))
-        plain = _until(conn, {"response.completed"})[-1].response
+        plain = recv_until(conn, {"response.completed"})[-1].response
     assert "(steered: go on)" in successor.output_text
     assert "steered" not in plain.output_text
     flow = check_frames(server.mode.transcripts[0])
@@ -98,15 +91,15 @@ def test_pending_steer_input_goes_into_the_response_answering_required_input(
     with _connect(server) as conn:
         conn.send(_create(stream_id="t", tools=TOOLS,
                           metadata={"scenario": "parallel_functions", "hold": "steer"}))
-        rid = _until(conn, {"response.in_progress"})[0].response.id
+        rid = recv_until(conn, {"response.in_progress"})[0].response.id
         conn.send(_steer(rid, "also check the weekend"))
-        events = _until(conn, {"response.steer.pending"})
+        events = recv_until(conn, {"response.steer.pending"})
         pending = events[-1]
         assert events[-2].type == "response.completed"
         outputs = [{"type": "function_call_output", "call_id": stub.call_id, "output": "42"}
                    for stub in pending.required_input]
         conn.send(_create(stream_id="t", previous_response_id=rid, input=outputs))
-        answer = _until(conn, {"response.completed"})[-1].response
+        answer = recv_until(conn, {"response.completed"})[-1].response
     assert answer.output_text == ("Here is what I found. lookup: 42. lookup: 42."
                                   " (steered: also check the weekend)")
     flow = check_frames(server.mode.transcripts[0])
@@ -124,12 +117,12 @@ def test_a_create_that_leaves_required_input_unanswered_is_refused(
         server: WebSocketServer) -> None:
     with _connect(server) as conn:
         conn.send(_create(tools=TOOLS, metadata={"scenario": "parallel_functions"}))
-        calls = _until(conn, {"response.completed"})[-1].response
+        calls = recv_until(conn, {"response.completed"})[-1].response
         conn.send(_create(previous_response_id=calls.id, input=[
             {"type": "function_call_output", "call_id": "call_nope", "output": "1"}]))
-        unknown = _until(conn, {"error"})[-1]
+        unknown = recv_until(conn, {"error"})[-1]
         conn.send(_create(previous_response_id=calls.id, input="no outputs"))
-        unanswered = _until(conn, {"error"})[-1]
+        unanswered = recv_until(conn, {"error"})[-1]
     assert unknown.error.message.startswith("No tool call found for function call output")
     assert unanswered.error.message.startswith("No tool output found for function call")
     flow = check_frames(server.mode.transcripts[0])
@@ -143,12 +136,12 @@ def test_a_full_input_resent_without_previous_response_id_is_answered(
     conversation, its function_call items with their outputs (as over HTTP)."""
     with _connect(server) as conn:
         conn.send(_create(tools=TOOLS, metadata={"scenario": "parallel_functions"}))
-        calls = _until(conn, {"response.completed"})[-1].response
+        calls = recv_until(conn, {"response.completed"})[-1].response
         items = [item.model_dump(exclude_none=True) for item in calls.output]
         outputs = [{"type": "function_call_output", "call_id": item["call_id"],
                     "output": "7"} for item in items]
         conn.send(_create(tools=TOOLS, metadata={"scenario": "parallel_functions"},
                           input=[{"role": "user", "content": "hi"}, *items, *outputs]))
-        answer = _until(conn, {"response.completed"})[-1].response
+        answer = recv_until(conn, {"response.completed"})[-1].response
     assert answer.output_text == "Here is what I found. lookup: 7. lookup: 7."
     assert check_frames(server.mode.transcripts[0]).violations == []
