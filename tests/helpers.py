@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
 import queue
+import subprocess
+import sys
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import IO, Any, TypeVar
 
 from openai.types.beta.threads import MessageContent, TextContentBlock
@@ -17,7 +21,7 @@ from runflow import RunFlow
 T = TypeVar("T")
 
 __all__ = ["feed_all", "function_calls_of", "lines_of", "local_client", "of_type", "recv_until",
-           "shortest_path", "text_of", "tool_calls_of", "websocket_turn"]
+           "shortest_path", "text_of", "tool_calls_of", "watching_stdin", "websocket_turn"]
 
 
 def feed_all(events: Iterable[Any], flow: RunFlow | None = None, *, close: bool = False,
@@ -90,6 +94,27 @@ def recv_until(conn: Any, kinds: set[str]) -> list[Any]:
         got.append(conn.recv())
         if got[-1].type in kinds:
             return got
+
+
+@contextmanager
+def watching_stdin() -> Iterator[tuple[subprocess.Popen[bytes], queue.Queue[str]]]:
+    """``runflow watch - --speed 0`` in a process of its own, and the lines it writes as
+    they come (:func:`lines_of`). On the way out, even after a failure, its input is
+    closed and it is waited for (killed if it does not end): the reader thread holds
+    its stdout, so closing that first, as ``Popen``'s exit does, would hang."""
+    env = {**os.environ, "PYTHONUNBUFFERED": ""}  # the view flushes its lines itself
+    process = subprocess.Popen([sys.executable, "-m", "runflow", "watch", "-", "--speed", "0"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        yield process, lines_of(process.stdout)
+    finally:
+        process.stdin.close()
+        try:
+            process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def lines_of(stream: IO[bytes]) -> queue.Queue[str]:

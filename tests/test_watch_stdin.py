@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import queue
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from typing import IO, Any
 
 import pytest
 from conftest import recordings_dir
-from helpers import lines_of
+from helpers import watching_stdin
 
 from runflow.adapters.recording import DEMO_STREAM, Recording
 from runflow.cli.watch.live import LINES_TAIL, TEXT_TAIL, tail_lines, tail_text
@@ -109,12 +108,8 @@ def test_a_live_pipe_is_shown_as_it_arrives(tmp_path: Path) -> None:
     path = tmp_path / "long.sse"
     path.write_bytes(LONG)
     whole = _watch(str(path), "--speed", "0").stdout.splitlines(keepends=True)
-    env = {**os.environ, "PYTHONUNBUFFERED": ""}  # the view flushes its lines itself
-    process = subprocess.Popen([sys.executable, "-m", "runflow", "watch", "-", "--speed", "0"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-    assert process.stdin is not None and process.stdout is not None
-    try:
-        lines = lines_of(process.stdout)
+    with watching_stdin() as (process, lines):
+        assert process.stdin is not None
         first = HEAD + b"".join(_delta(n) for n in range(40))  # past the 4 KiB it sniffs
         process.stdin.write(first)
         process.stdin.flush()
@@ -126,21 +121,7 @@ def test_a_live_pipe_is_shown_as_it_arrives(tmp_path: Path) -> None:
         while line := _next(lines):
             seen.append(line)
         assert process.wait(timeout=120) == 0
-    finally:  # a failure above must not leave the process waiting for its input (the
-        # reader thread holds its stdout: closing that first, as Popen's exit does, hangs)
-        _end(process)
     assert seen == whole
-
-
-def _end(process: subprocess.Popen[bytes]) -> None:
-    """Close the process's input and wait for it to end (killed if it does not)."""
-    assert process.stdin is not None
-    process.stdin.close()
-    try:
-        process.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def test_pacing_waits_only_for_what_the_pipe_did_not_take_already() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import queue
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import lines_of
+from helpers import watching_stdin
 
 from runflow import RunFlow
 from runflow.engine.limits import Limits
@@ -59,12 +58,8 @@ def test_the_first_event_of_a_slow_pipe_is_shown_before_the_input_ends(
     expected = whole.stdout.splitlines(keepends=True)
     assert expected[0].startswith("#0 run run_1: unseen -> queued")
     first = data.index(b"\n\n" if fmt == "sse" else b"\n") + (2 if fmt == "sse" else 1)
-    env = {**os.environ, "PYTHONUNBUFFERED": ""}  # the view flushes its lines itself
-    process = subprocess.Popen([sys.executable, "-m", "runflow", "watch", "-", "--speed", "0"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-    assert process.stdin is not None and process.stdout is not None
-    try:
-        lines = lines_of(process.stdout)
+    with watching_stdin() as (process, lines):
+        assert process.stdin is not None
         for at in range(0, first, 5):  # the first event, a few bytes at a time
             process.stdin.write(data[at:min(at + 5, first)])
             process.stdin.flush()
@@ -78,13 +73,6 @@ def test_the_first_event_of_a_slow_pipe_is_shown_before_the_input_ends(
         while line := _next(lines):
             seen.append(line)
         assert process.wait(timeout=120) == whole.returncode == 0
-    finally:  # a failure above must not leave the process waiting for its input
-        process.stdin.close()
-        try:
-            process.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
     assert seen == expected
 
 
