@@ -15,24 +15,15 @@ from runflow.protocols.responses import slots
 from runflow.protocols.responses.flow import ResponseFlow
 
 
-def _naive_streamed(state: Any) -> list[Any]:
-    """The loop slots.streamed_items replaced (a key formatted per lookup)."""
-    items: list[Any] = []
-    while (found := state.slots.get(f"output/{len(items)}")) is not None:
-        item = state.children[found[0]].get(found[1])
-        if item is None:
-            break
-        items.append(item)
-    return items
-
-
-def _naive_parts(state: Any, group: str, index: int) -> list[Any]:
+def _naive_run(state: Any, prefix: str) -> list[Any]:
+    """The loop slots.streamed_items and slots' part lookups replaced: the entities at
+    ``PREFIX/0``, ``PREFIX/1``, ... up to the first gap (a key formatted per lookup)."""
     out: list[Any] = []
-    while (found := state.slots.get(f"{group}/{index}/{len(out)}")) is not None:
-        part = state.children[found[0]].get(found[1])
-        if part is None:
+    while (found := state.slots.get(f"{prefix}/{len(out)}")) is not None:
+        entity = state.children[found[0]].get(found[1])
+        if entity is None:
             break
-        out.append(part)
+        out.append(entity)
     return out
 
 
@@ -62,7 +53,7 @@ def _state(items: int, parts: dict[tuple[str, int], int], gap: int | None = None
 def test_streamed_items_are_the_naive_loops(items: int, gap: int | None,
                                             orphan: int | None) -> None:
     state = _state(items, {}, gap, orphan)
-    assert slots.streamed_items(state) == _naive_streamed(state)
+    assert slots.streamed_items(state) == _naive_run(state, "output")
 
 
 @pytest.mark.parametrize("index", [0, 1, 15, 16, 17, 255, 256, 700])
@@ -70,7 +61,7 @@ def test_streamed_items_are_the_naive_loops(items: int, gap: int | None,
 def test_parts_are_the_naive_loops(index: int, count: int) -> None:
     state = _state(0, {(group, index): count for group in slots.PART_GROUPS})
     for group in slots.PART_GROUPS:
-        naive = _naive_parts(state, group, index)
+        naive = _naive_run(state, f"{group}/{index}")
         assert len(naive) == count
         assert slots.parts(state, group, index) == naive
         first = dict(slots.first_parts(index))[group]
