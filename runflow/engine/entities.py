@@ -44,6 +44,7 @@ class Tracker:
         "entity",
         "id",
         "label",
+        "memo",
         "owner",
         "raw",
         "recovered",
@@ -70,6 +71,11 @@ class Tracker:
         self.status_override: str | None = None  # event name disagreed with payload
         self.recovered = False  # last object came from REST reconciliation
         self.typed: BaseModel | None = None  # cached snapshot
+        self.memo: dict[str, tuple[Any, Any]] | None = None
+        """What a rule derived from a part of ``raw``, by the rule's name: ``(the part
+        it was derived from, the value)``. A rule uses it only while that part is
+        still the very object in ``raw`` (``is``), so replacing ``raw`` needs no reset;
+        it is not saved in checkpoints (a loaded flow derives it again)."""
         self.slot: str | None = None
         """Where a positioned entity sits (``"output/2"``); None: found by id."""
         self.owner: str | None = None
