@@ -344,6 +344,11 @@ PROVED_ELSEWHERE: tuple[Proof, ...] = (
           "back; `feed_sse` and `json.loads` keep the last of duplicate keys alike",
           "tests/test_typefuzz_keys.py::"
           "test_no_untyped_exception_for_any_key_mutation_of_the_responses_families"),
+    Proof("work", "Responses: thousands of tools, then thousands of calls",
+          "a response listing 20,000 function tools, then 1,000 function calls (4.5 MB)",
+          "the offered names are made once per tools list, not at every call: 0.36 s to "
+          "feed (0.21 s without the tools; it was 4.64 s); `unknown_tool` as before",
+          "tests/test_tools_offered.py::test_the_offered_names_are_made_once_per_tools_list"),
     Proof("cli", "stdin closed", "`runflow check -` with fd 0 closed",
           "exit 2, one line: `-: standard input is closed`",
           _CLI + "test_check_with_stdin_closed"),

@@ -31,9 +31,10 @@ WHY: dict[str, str] = {
     "checkpoints": "Checkpoints",
     "orchestrator": "The orchestrator",
     "layers": "`check`, `conform` and `watch` around the flow",
+    "work": "Work that grows faster than the input",
 }
-"""The bullets under "Why" in issue 12 (and issue 24's layers around the flow), by
-key."""
+"""The bullets under "Why" in issue 12 (and issue 24's layers around the flow, and the
+work a rule does per event), by key."""
 
 
 # --------------------------------------------------------------------------- #
