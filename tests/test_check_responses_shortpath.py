@@ -192,7 +192,7 @@ CHANGES: dict[str, Callable[[bytes], bytes]] = {
 }
 """Each done to one delta (or, with the structural changes below, around it)."""
 
-DROPPED_DATA = {
+DROPPED_DATA: dict[str, Callable[[bytes], bytes]] = {
     "infinite": _literal("x", b"1e999"),
     "huge integer": _literal("x", HUGE),
     "infinite in a list": _literal("x", b"[[1e999]]"),

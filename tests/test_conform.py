@@ -8,9 +8,11 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from helpers import of_type
 
 from runflow.conform import conform, rules_for
 from runflow.conform.runner import Report
+from runflow.conform.session import Probe
 from runflow.conform.table import TABLE, Outcome, Switch, markdown, run, switches
 from runflow.protocols.registry import registered
 from runflow.testing import Server
@@ -58,7 +60,7 @@ def test_the_catalogue_exercises_what_the_issue_lists(clean: dict[str, Report]) 
     responses = {s.name: s for s in clean["responses"].scenarios}
     follow = responses["parallel_functions"].flows[1].probe
     assert follow.label == "follow-up" and follow.flow.root_state == "completed"
-    background = responses["background"].flows[0].probe
+    background = of_type(Probe, responses["background"].flows[0].probe)  # over HTTP
     assert background.tap.stream == 1 and background.left_at
     resumed = [e for e in background.tap.events if e.stream == 1]
     assert resumed[0].data["sequence_number"] == 3  # starting_after=2

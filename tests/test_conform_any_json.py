@@ -11,6 +11,7 @@ from runflow.conform.events import TappedEvent, carried
 from runflow.conform.order import check_order
 from runflow.conform.payload import check_payloads
 from runflow.engine.definition import EventKind, Protocol
+from runflow.engine.flow import Flow
 from runflow.protocols.assistants.flow import RunFlow
 from runflow.protocols.responses.flow import ResponseFlow
 
@@ -20,7 +21,7 @@ VALUES: list[Any] = [{"a": [1]}, [1, {"b": None}], 3, 2.5, True, None, "x", ""]
 def _events(protocol: Protocol, value: Any) -> list[TappedEvent]:
     """Every event of the protocol, its object's every field (and the data's) set to
     ``value``, each alone."""
-    events = []
+    events: list[TappedEvent] = []
     fields = {"status", "type", "id", "object", "sequence_number", "output_index",
               "item_id", "content_index", "role", "last_error", "required_action",
               "incomplete_details", "error", "usage", "completed_at", "created_at"}
@@ -38,7 +39,7 @@ def _events(protocol: Protocol, value: Any) -> list[TappedEvent]:
 
 @pytest.mark.parametrize("flow", [RunFlow(), ResponseFlow()], ids=["assistants", "responses"])
 @pytest.mark.parametrize("value", VALUES, ids=[type(v).__name__ for v in VALUES])
-def test_payload_and_order_take_any_json(flow: Any, value: Any) -> None:
+def test_payload_and_order_take_any_json(flow: Flow, value: Any) -> None:
     protocol = flow.protocol
     events = _events(protocol, value)
     assert events

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import tool_missing
 
-from runflow.conform import conform
+from runflow.conform import Report, conform
 from runflow.conform.report_html import report_html
 from runflow.testing import Server
 
@@ -45,7 +45,7 @@ def _chromium(browser: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Report]:
     with Server() as server:
         report = conform(server.base_url, scenarios=["text", "parallel_functions"],
                          headers={"X-Runflow-Fault": "drop=6"})
@@ -54,14 +54,14 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     return path, report
 
 
-def test_the_page_is_self_contained(page: tuple[Path, object]) -> None:
+def test_the_page_is_self_contained(page: tuple[Path, Report]) -> None:
     text = page[0].read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", text)
     assert "<link" not in text and "@import" not in text
 
 
 @pytest.mark.needs_tools
-def test_chromium_draws_the_diagram_and_the_findings(page: tuple[Path, object],
+def test_chromium_draws_the_diagram_and_the_findings(page: tuple[Path, Report],
                                                      tmp_path: Path) -> None:
     browser = _browser()
     path, report = page
@@ -73,8 +73,10 @@ def test_chromium_draws_the_diagram_and_the_findings(page: tuple[Path, object],
     assert struct.unpack(">II", head[16:24]) == (WIDTH, HEIGHT)
 
     dom = _chromium(browser, "--dump-dom", path.as_uri()).stdout
-    layout = json.loads(html.unescape(re.search(r'data-layout="([^"]*)"', dom).group(1)))
-    groups = report.groups  # type: ignore[attr-defined]
+    found = re.search(r'data-layout="([^"]*)"', dom)
+    assert found, "the page must carry its layout"
+    layout = json.loads(html.unescape(found.group(1)))
+    groups = report.groups
     assert groups, "the faulty run must have findings"
     assert layout["findings_items"] == len(groups)
     for name in ("diagram", "findings"):

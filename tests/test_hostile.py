@@ -13,16 +13,13 @@ from typing import Any
 
 import pytest
 from conftest import load_events
+from helpers import text_of
 from mutations import Event, replace_id
-from test_limits import (
-    message_event,
-    prologue,
-    step_event,
-    text_delta,
-)
+from test_limits import prologue, text_delta
 
 from runflow import Limits, RunFlow
 from runflow.adapters.recording import RecordingError, read_recording
+from runflow.testing.events import message_event, step_event
 from runflow.testing.fuzz import encode_sse
 
 MB = 1024 * 1024
@@ -81,8 +78,8 @@ def test_100_mb_of_text_stays_bounded(source: Callable[[int], Iterator[bytes]]) 
     assert peak < 2 * max(limits.max_event_bytes, limits.max_message_chars) + 8 * MB
     assert peak < 50 * MB
     assert [v.code.value for v in flow.violations] == ["limit_exceeded"]
-    parts = flow._s.children["message"]["msg_1"].acc.parts
-    assert len(parts[0].value if parts else "") <= limits.max_message_chars
+    content = flow.message("msg_1").content
+    assert len(text_of(content[0]) if content else "") <= limits.max_message_chars
 
 
 def test_sparse_index_allocates_nothing() -> None:
@@ -101,7 +98,7 @@ def test_sparse_index_allocates_nothing() -> None:
     peak, flow = peak_of(work)
     assert peak < 1 * MB
     assert {v.code.value for v in flow.violations} == {"content_index_gap"}
-    assert flow._s.children["message"]["msg_1"].acc.parts == []
+    assert flow.message("msg_1").content == []
 
 
 # --------------------------------------------------------------------------- #
@@ -133,7 +130,7 @@ def test_step_id_flood_is_bounded_by_max_entities() -> None:
 
     small, _ = peak_of(more(STEP_IDS // 10))
     large, _ = peak_of(more(STEP_IDS))
-    assert len(flow._s.children["step"]) == 100
+    assert len(flow.step_states) == 100
     assert flow.violations[-1].code.value == "limit_exceeded"
     assert large - small < 1 * MB, f"memory grows with rejected ids: {small} -> {large}"
 
@@ -217,13 +214,13 @@ def raising(flow: RunFlow) -> list[int]:
         raise Boom
 
     for state in ("queued", "in_progress", "requires_action", "completed", "failed"):
-        flow.on_run(state)(cb)  # type: ignore[arg-type]
-    for state in ("in_progress", "completed"):
-        flow.on_step(state)(cb)  # type: ignore[arg-type]
-        flow.on_message(state)(cb)  # type: ignore[arg-type]
+        flow.on_run(state)(cb)
+    for shared in ("in_progress", "completed"):  # states of both steps and messages
+        flow.on_step(shared)(cb)
+        flow.on_message(shared)(cb)
     for phase in ("created", "delta", "done"):
-        flow.on_text(phase)(cb)  # type: ignore[call-overload]
-        flow.on_tool_call(phase)(cb)  # type: ignore[call-overload]
+        flow.on_text(phase)(cb)
+        flow.on_tool_call(phase)(cb)
     flow.on_violation(cb)
     flow.on_end(cb)
     return calls

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage
 
 from runflow import ResponseFlow, RunFlow
 from runflow.engine.construct import ARGUMENT_NAMES, clash_free
@@ -34,7 +35,7 @@ def test_a_responses_item_that_fails_validation_keeps_the_key_as_an_extra(key: s
     flow = _responses({"id": "m1", "type": "message", "role": "assistant",
                        "status": "in_progress", "content": 7, key: [1]})
     (item,) = flow.output
-    assert type(item).__name__ == "ResponseOutputMessage"
+    assert type(item) is ResponseOutputMessage
     assert item.id == "m1" and item.model_extra == {key: [1]}
     assert flow.response is not None and flow.response.output[0].id == "m1"
 
@@ -46,7 +47,7 @@ def test_a_responses_value_built_by_the_sdk_leaves_a_nested_key_out(key: str) ->
                        "arguments": "", "status": "in_progress",
                        "namespace": {key: 1, "x": {key: 2}}})
     (item,) = flow.output
-    assert item.call_id == "c1"
+    assert type(item) is ResponseFunctionToolCall and item.call_id == "c1"
     assert all(v.code != "internal_error" for v in flow.violations)
 
 

@@ -16,7 +16,14 @@ from typing import Any, get_args
 
 import pytest
 from conftest import load_events
-from openai.types.responses import Response
+from helpers import of_type
+from openai.types.responses import (
+    Response,
+    ResponseFunctionShellToolCall,
+    ResponseOutputMessage,
+    ResponseOutputText,
+    ResponseReasoningItem,
+)
 from pydantic import BaseModel
 from test_responses_hostile import Stream, codes, fed, sse
 
@@ -61,7 +68,8 @@ def test_a_shell_call_with_an_object_action_still_shows_its_commands() -> None:
     s.add("response.shell_call_command.delta", output_index=0, command_index=0, delta="ls")
     flow = fed(s.events)
     assert codes(flow) == []
-    action = flow.response.output[0].action  # type: ignore[union-attr]
+    assert flow.response is not None
+    action = of_type(ResponseFunctionShellToolCall, flow.response.output[0]).action
     assert action.commands == ["ls"] and action.timeout_ms == 5
 
 
@@ -110,7 +118,7 @@ def test_a_part_whose_id_is_not_a_string_is_found_by_its_position(
         assert flow.text == text
         assert flow.response.output_text == text
     else:
-        assert flow.output[0].summary[0].text == text  # type: ignore[union-attr]
+        assert of_type(ResponseReasoningItem, flow.output[0]).summary[0].text == text
 
 
 def test_a_part_whose_id_is_not_a_string_keeps_its_deltas_when_fed_as_sse() -> None:
@@ -361,9 +369,10 @@ def vandalise(value: Any, depth: int = 0) -> None:
         for key, field_value in list(vars(value).items()):
             vandalise(field_value, depth + 1)
             object.__setattr__(value, key, "VANDAL")
-        for key, field_value in list((value.model_extra or {}).items()):
+        extra = value.model_extra or {}  # the model's own dict, when it has extras
+        for key, field_value in list(extra.items()):
             vandalise(field_value, depth + 1)
-            value.model_extra[key] = "VANDAL"  # type: ignore[index]
+            extra[key] = "VANDAL"
     elif hasattr(value, "__slots__") or hasattr(value, "__dataclass_fields__"):
         for name in dir(type(value)):
             if name.startswith("_"):
@@ -411,7 +420,7 @@ def _vendor_stream() -> list[dict[str, Any]]:
     return events
 
 
-def _observed(flow: Any) -> Any:
+def _observed(flow: ResponseFlow) -> Any:
     saved = json.loads(flow.to_json())["state"]
     saved.pop("history", None)
     return (flow.response.model_dump(mode="json", warnings=False) if flow.response else None,
@@ -439,8 +448,8 @@ def test_responses_callbacks_receive_copies_down_to_the_leaves() -> None:
         for state in get_args(PartState):
             if state in vandalised.protocol.tables[part].states:
                 vandalised.on_part(part, state)(edit)
-    for state in ("in_progress", "completed"):
-        vandalised.on_response(state)(edit)  # type: ignore[arg-type]
+    for reached in ("in_progress", "completed"):
+        vandalised.on_response(reached)(edit)
     vandalised.on_text_delta(edit)
     vandalised.on_arguments_delta(edit)
     vandalised.on_violation(edit)
@@ -451,7 +460,9 @@ def test_responses_callbacks_receive_copies_down_to_the_leaves() -> None:
     assert calm.violations == [] and vandalised.violations == []
     assert {"Response", "ResponseOutputMessage", "ResponseFunctionToolCall",
             "ResponseReasoningItem", "dict", "ValueDelta"} <= set(received)
-    assert calm.response is not None and calm.response.output[2].content[0].annotations
+    assert calm.response is not None
+    message = of_type(ResponseOutputMessage, calm.response.output[2])
+    assert of_type(ResponseOutputText, message.content[0]).annotations
 
 
 def test_assistants_callbacks_receive_copies_down_to_the_leaves() -> None:
@@ -473,8 +484,8 @@ def test_assistants_callbacks_receive_copies_down_to_the_leaves() -> None:
         for state in get_args(states):
             vandalised._on_enter(kind, state)(edit)
     for phase in ("created", "delta", "done"):
-        vandalised.on_text(phase)(edit)  # type: ignore[call-overload]
-        vandalised.on_tool_call(phase)(edit)  # type: ignore[call-overload]
+        vandalised.on_text(phase)(edit)
+        vandalised.on_tool_call(phase)(edit)
     vandalised.on_violation(edit)
     vandalised.on_end(edit)
 

@@ -12,11 +12,12 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
-from helpers import feed_all, function_calls_of, of_type
+from helpers import feed_all, function_calls_of, of_type, tool_calls_of
+from openai.types.beta.threads import TextContentBlock
+from openai.types.beta.threads.runs import CodeInterpreterToolCall
 
 from runflow import Limits, RunFlow
 from runflow.engine.violations import Code, Violation
-from runflow.protocols.assistants.accumulators import MessageContent, StepDetails
 from runflow.testing.events import Event, message_event, run_event, step_event
 from runflow.testing.fuzz import encode_sse
 
@@ -85,16 +86,6 @@ def text_of(flow: RunFlow, mid: str) -> str:
     return "".join(p.text.value for p in flow.message(mid).content if p.type == "text")
 
 
-def step_acc(flow: RunFlow, sid: str) -> StepDetails:
-    """What the deltas of step ``sid`` built (its accumulator)."""
-    return of_type(StepDetails, flow._s.children["step"][sid].acc)
-
-
-def message_acc(flow: RunFlow, mid: str) -> MessageContent:
-    """What the deltas of message ``mid`` built (its accumulator)."""
-    return of_type(MessageContent, flow._s.children["message"][mid].acc)
-
-
 # --------------------------------------------------------------------------- #
 # defaults
 # --------------------------------------------------------------------------- #
@@ -127,6 +118,7 @@ def test_oversized_event_is_dropped_once_and_the_flow_goes_on() -> None:
     most = 0
     for i in range(0, len(data), 100):
         flow.feed_sse(data[i : i + 100])
+        # internals: no public API shows the bytes the SSE decoder holds, the bound here
         most = max(most, flow._s.decoder.buffered)
     assert flow.close() == "done"
     assert most <= 1024 + 100
@@ -143,6 +135,7 @@ def test_undecoded_buffer_stays_bounded_on_an_endless_line() -> None:
     flow.feed_sse(b"event: thread.message.delta\ndata: ")
     for _ in range(200):  # 200 KB, no line end at all
         flow.feed_sse(b"a" * 1000)
+        # internals: no public API shows the bytes the SSE decoder holds, the bound here
         assert flow._s.decoder.buffered <= 4096 + 1000
     assert len(limit_violations(flow)) == 1  # once per event, not once per chunk
     flow.feed_sse(b"\n\n")
@@ -197,7 +190,7 @@ def test_tool_arguments_stop_growing_at_max_tool_chars() -> None:
     events = [*prologue(), *tool_block("step_1", "call_1", ["0123456789"] * 20),
               *tool_block("step_2", "call_2", ['{"a":', " 1}"]), *epilogue()]
     feed_all(events[: 3 + 22], flow, close=True)  # up to the first step's last delta
-    assert len(step_acc(flow, "step_1").calls[0].text) <= 50
+    assert len(function_calls_of(flow.step("step_1"))[0].function.arguments) <= 50
     flow = feed_all(events, limits=Limits(max_tool_chars=50), close=True)
     [limit] = limit_violations(flow)
     assert limit.entity == "step step_1" and "max_tool_chars=50" in limit.message
@@ -230,7 +223,8 @@ def test_sparse_part_index_is_a_gap_not_an_allocation() -> None:
                                    final=[]),
                     *epilogue()], flow, close=True)
     assert "content_index_gap" in codes(flow)
-    assert message_acc(flow, "msg_1").parts == []
+    # what the deltas built: a delta at index 0 would show here, final content or not
+    assert flow.message("msg_1").content == []
 
 
 def test_tool_call_index_beyond_max_index_is_limit_exceeded() -> None:
@@ -242,7 +236,7 @@ def test_tool_call_index_beyond_max_index_is_limit_exceeded() -> None:
     for e in events:
         flow.feed(e)
     assert codes(flow) == ["limit_exceeded", "content_index_gap"]
-    assert len(step_acc(flow, sid).calls) == 2
+    assert len(tool_calls_of(flow.step(sid))) == 2
 
 
 def code_delta(sid: str, outputs: list[Any]) -> Event:
@@ -265,7 +259,8 @@ def test_output_index_beyond_max_index_is_limit_exceeded() -> None:
     for e in events:
         flow.feed(e)
     assert codes(flow) == ["limit_exceeded"]
-    assert len(step_acc(flow, sid).calls[0].outputs) == 2
+    call = of_type(CodeInterpreterToolCall, tool_calls_of(flow.step(sid))[0])
+    assert len(call.code_interpreter.outputs) == 2
     flow.feed(code_delta(sid, [{"index": 10**9, "type": "logs", "logs": "x"}]))
     assert codes(flow)[-1] == "content_index_gap"
 
@@ -284,7 +279,7 @@ def test_annotation_index_beyond_max_index_is_limit_exceeded() -> None:
                "end_index": 1, "file_citation": {"file_id": "file_1"}}
         flow.feed(text_delta("msg_1", "", annotations=[ann]))
     assert codes(flow) == ["limit_exceeded"]
-    assert len(message_acc(flow, "msg_1").parts[0].annotations) == 2
+    assert len(of_type(TextContentBlock, flow.message("msg_1").content[0]).text.annotations) == 2
 
 
 # --------------------------------------------------------------------------- #

@@ -149,6 +149,7 @@ def run(spy: Spy, n: int, kind: str) -> dict[str, Any]:
         flow.feed(e)
     during = Counter(spy.calls)
     accumulator: Part | ToolCall
+    # internals: the fragments an accumulator holds are not shown by any public API
     if kind == "text":
         accumulator = of_type(MessageContent, flow._s.children["message"][oid].acc).parts[0]
     else:
@@ -208,6 +209,7 @@ def test_reading_joins_once_then_reads_are_free(monkeypatch: pytest.MonkeyPatch)
     flow = RunFlow()
     for e in [*prelude, *deltas]:
         flow.feed(e)
+    # internals: the fragments an accumulator holds are not shown by any public API
     part = of_type(MessageContent, flow._s.children["message"][mid].acc).parts[0]
     assert len(part.chunks) == 3000
     assert flow.text == FRAGMENT * 3000
@@ -237,6 +239,7 @@ def test_sse_input_parses_each_event_once(monkeypatch: pytest.MonkeyPatch) -> No
     flow = RunFlow()
     for start in range(0, len(blob), 37):  # chunks cut anywhere, mid-event
         flow.feed_sse(blob[start : start + 37])
+        # internals: no public API shows the bytes the SSE decoder holds
         assert flow._s.decoder.buffered < largest + 37  # only the unfinished event is held
     assert flow.close() == "done"
     assert flow.violations == []

@@ -48,8 +48,10 @@ def found(flow: ResponseFlow) -> list[tuple[str, str, int]]:
 # --------------------------------------------------------------------------- #
 # every capture has a documented verdict
 # --------------------------------------------------------------------------- #
-CLEAN = ("done", "completed", [])
-VERDICTS: dict[str, tuple[str, str, list[tuple[str, str, int]]]] = {
+Verdict = tuple[str, str, list[tuple[str, str, int]]]
+"""How the stream ended, the response's status, and the violations (code, severity, index)."""
+CLEAN: Verdict = ("done", "completed", [])
+VERDICTS: dict[str, Verdict] = {
     "ddtrace_incomplete_max_output_tokens_gpt4o.sse": ("done", "incomplete", []),
     "llmopenaiplugin_json_schema_noseq_gpt4omini.sse": CLEAN,
     "mirascope_json_schema_strict_gpt4o.sse": CLEAN,

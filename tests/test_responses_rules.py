@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from test_responses import fed, found, load
@@ -28,6 +28,8 @@ CALLS = "mirascope_parallel_function_calls_gpt4o.sse"
 REASONING = "pydanticai_reasoning_summary_o3mini.sse"
 
 Events = list[dict[str, Any]]
+Changed = Sequence[dict[str, Any] | Literal["[DONE]"]]
+"""A case's events once changed: ``"[DONE]"`` stands for the stream's end marker."""
 
 
 def at(events: Events, index: int, **changes: Any) -> Events:
@@ -81,7 +83,7 @@ def interleave(events: Events) -> Events:
 class Case:
     id: str
     capture: str
-    change: Callable[[Events], Events]
+    change: Callable[[Events], Changed]
     expected: list[tuple[str, str, int]]
     status: str = "completed"
     options: dict[str, Any] | None = None
@@ -260,7 +262,7 @@ CASES = [
 def test_rule(case: Case) -> None:
     original = load(case.capture)
     events = case.change(copy.deepcopy(original))
-    feedable = [{"event": "done", "data": "[DONE]"} if e == "[DONE]" else e for e in events]
+    feedable = [{"event": "done", "data": e} if isinstance(e, str) else e for e in events]
     flow = fed(feedable, **(case.options or {}))
     assert found(flow) == case.expected
     assert flow.status == case.status

@@ -628,29 +628,20 @@ def test_adoption_stops_once_the_run_is_seen() -> None:
 # a rejected event changes nothing
 # --------------------------------------------------------------------------- #
 def observe(flow: RunFlow) -> dict[str, Any]:
-    """States and snapshot dumps, through the public query API when present."""
-    out: dict[str, Any] = {
+    """States and snapshot dumps, through the public query API."""
+    run = flow.run
+    return {
         "run_status": flow.run_status,
         "steps": flow.step_states,
         "messages": flow.message_states,
         "run_id": flow.run_id,
         "thread_id": flow.thread_id,
+        "run": run.model_dump(mode="json", warnings=False) if run is not None else None,
+        "step": {i: flow.step(i).model_dump(mode="json", warnings=False)
+                 for i in flow.step_states},
+        "message": {i: flow.message(i).model_dump(mode="json", warnings=False)
+                    for i in flow.message_states},
     }
-    if callable(getattr(flow, "message", None)) and hasattr(flow, "run"):
-        run = flow.run
-        out["run"] = run.model_dump(mode="json", warnings=False) if run is not None else None
-        out["step"] = {
-            i: flow.step(i).model_dump(mode="json", warnings=False) for i in flow.step_states
-        }
-        out["message"] = {
-            i: flow.message(i).model_dump(mode="json", warnings=False)
-            for i in flow.message_states
-        }
-    else:  # pragma: no cover - before the query API existed
-        out["run"] = flow._s.root.wire() if flow._s.root is not None else None
-        out["step"] = {i: t.wire() for i, t in flow._s.children["step"].items()}
-        out["message"] = {i: t.wire() for i, t in flow._s.children["message"].items()}
-    return out
 
 
 REJECTING = [c for c in CASES if c.at is not None]

@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from azure.ai.agentserver.responses import (
-    CreateResponse,
     ResponseContext,
     ResponseEventStream,
     ResponsesAgentServerHost,
@@ -25,8 +24,10 @@ app = ResponsesAgentServerHost()
 
 
 @app.response_handler
-async def handler(request: CreateResponse, context: ResponseContext,
+async def handler(request: Mapping[str, object], context: ResponseContext,
                   cancellation_signal: asyncio.Event) -> AsyncIterator[Any]:
+    # request is the SDK's CreateResponse, a TypedDict its package defines under a
+    # version test, which mypy takes for a variable: it is only passed on, as a mapping
     words = (await context.get_input_text()).split()
     scenario = words[0] if words else "text"
     stream = ResponseEventStream(response_id=context.response_id, request=request)

@@ -20,12 +20,10 @@ from typing import Any
 import openai
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from harness import Capture, capture
-from process import free_port, running
-from servers import SERVERS
-from upstream import Upstream
+from interop.harness import Capture, capture
+from interop.process import free_port, running
+from interop.servers import SERVERS
+from interop.upstream import Upstream
 
 TOOLS = [{"type": "function", "name": "get_weather", "description": "The weather in a city.",
           "parameters": {"type": "object", "properties": {"city": {"type": "string"}},

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from servers import SERVERS
-from verdicts import CONFORM, DEFECT, DEVIATION, FALSE_ALARM, VERDICTS
+from interop.servers import SERVERS
+from interop.verdicts import CONFORM, DEFECT, DEVIATION, FALSE_ALARM, VERDICTS
 
 __all__ = ["DOC", "render"]
 
@@ -82,8 +82,8 @@ def render() -> str:
               "Its Responses scenarios less `structured` (the models behind these servers are "
               "scripted and ignore `text.format`), with REST reads of each response.", "",
               "| server | findings (rule: kind, severity) |", "| --- | --- |"]
-    for name, rules in CONFORM.items():
-        found = "; ".join(f"`{r}`: {f.kind}, {f.severity}" for r, f in sorted(rules.items()))
+    for name, findings in CONFORM.items():
+        found = "; ".join(f"`{r}`: {f.kind}, {f.severity}" for r, f in sorted(findings.items()))
         lines.append(f"| {name} | {found or '-'} |")
     lines += ["", "Not graded: codex-router-proxy 0.5.0 does not start beside runflow's "
               "dependencies (its app factory passes `websocket_max_size`, which FastAPI 0.165 "

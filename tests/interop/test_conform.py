@@ -9,17 +9,13 @@ test_interop.py.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from servers import SERVERS
-from verdicts import CONFORM, FALSE_ALARM
+from interop.servers import SERVERS
+from interop.verdicts import CONFORM, FALSE_ALARM
 
 pytestmark = pytest.mark.interop
 

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# run as a script (--write), the suite is found as the package interop of tests/
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from differential import compare
-from harness import Capture, grade
-from servers import SERVERS
-from table import DOC, render
-from verdicts import FALSE_ALARM, VERDICTS
-
+from interop.differential import compare
+from interop.harness import Capture, grade
+from interop.servers import SERVERS
+from interop.table import DOC, render
+from interop.verdicts import FALSE_ALARM, VERDICTS
 from runflow.adapters.recording import detect_protocol
 
 pytestmark = pytest.mark.interop
