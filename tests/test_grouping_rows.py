@@ -12,13 +12,16 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import toy_protocol
 
+from runflow.cli import main
 from runflow.conform import grouping
 from runflow.conform.events import TappedEvent
 from runflow.conform.findings import Finding, Group
@@ -157,6 +160,38 @@ def test_the_shipped_responses_group_row_still_links_items() -> None:
         ("grammar.unknown_entity", ["grammar.items_interleaved"])]
     assert _shape(group([lost, listed], protocol="assistants")) == [
         ("grammar.unknown_entity", []), ("grammar.items_interleaved", [])]
+
+
+def _event(name: str, **data: Any) -> dict[str, Any]:
+    return {"event": name, "data": data}
+
+
+def test_runflow_check_applies_a_registered_protocols_rows(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """End to end: a toy job queued twice is a ``duplicate_entity`` of the root, and
+    the order rows it breaks are its consequences only when the toy's row says so."""
+    stream = [_event("job.queued", id="job_1", status="queued"),
+              _event("job.queued", id="job_1", status="queued"),
+              _event("job.failed", id="job_1", status="failed"),
+              {"event": "done", "data": "[DONE]"}]
+    path = tmp_path / "toy.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in stream), encoding="utf-8")
+    shapes = []
+    for rows in ((), (Cascade(frozenset({"order.job.started_after_queued"}), "root",
+                              "a job left behind by a refused event is out of order"),)):
+        register(Registered(definition=toy_protocol.TOY, invariants=toy_protocol.INVARIANTS,
+                            order=toy_protocol.ORDER, cascades=rows))
+        try:
+            assert main(["check", "--json", str(path)]) == 1
+        finally:
+            unregister("toy")
+        report = json.loads(capsys.readouterr().out)
+        shapes.append([(g["rule"], [c["rule"] for c in g["consequences"]])
+                       for g in report["findings"]])
+    order = "order.job.started_after_queued"
+    assert shapes == [
+        [("grammar.duplicate_entity", []), (order, [order])],
+        [("grammar.duplicate_entity", [order, order])]]
 
 
 def test_a_row_names_its_group_or_announcement_exactly_with_its_link() -> None:
