@@ -82,6 +82,8 @@ class Rule:
     rejects: bool
     """True when the offending event is rejected: states and snapshots stay as they were."""
     summary: str
+    """What the code means in any grammar (entities, roots, children, parts); what it
+    means in one protocol is that protocol's :data:`Meanings`."""
 
 
 RULES: dict[Code, Rule] = {
