@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runflow.engine.violations import RULES, Code, rules_markdown
+from runflow.engine.violations import RULES, Code
+from runflow.protocols.violations import codes_markdown
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -18,16 +19,16 @@ def test_readme_rule_table_matches_the_catalogue() -> None:
     text = README.read_text(encoding="utf-8")
     begin, end = "<!-- rules:begin -->\n", "<!-- rules:end -->"
     table = text[text.index(begin) + len(begin) : text.index(end)]
-    assert table == rules_markdown(), (
+    assert table == codes_markdown(), (
         "README.md's rule table is stale; regenerate it with "
-        "python -c 'import runflow.engine.violations as v; print(v.rules_markdown())'"
+        "python -m runflow.protocols.violations --write"
     )
 
 
 def test_every_code_has_a_rule() -> None:
     assert set(RULES) == set(Code)
     for code in Code:
-        assert f"| `{code.value}` |" in rules_markdown()
+        assert f"| `{code.value}` |" in codes_markdown()
 
 
 def test_readme_carries_the_conform_table_as_generated() -> None:

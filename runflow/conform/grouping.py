@@ -23,101 +23,105 @@ Links (``Cascade.link``):
 
 * ``same``: about the same entity (its key: ``message:msg_1``, ``output/0``, ``run``);
 * ``root``: the flow's root (the run, the response) had an earlier finding;
-* ``announcer``: a message whose ``message_creation`` step had an earlier finding;
-* ``items``: any item of the response had an earlier finding;
+* ``announcer``: an entity whose announcer had an earlier finding (the row's
+  :class:`~runflow.protocols.cascades.Announcement`: an Assistants message and the
+  ``message_creation`` step that names it);
+* ``group``: any child in the row's group had an earlier finding (``output``: any
+  item of the response);
 * ``repeat``: the same rule about the same entity again (an id prefix on each event).
+
+The table is data: :data:`CASCADES` holds the rows that hold for any grammar (codes of
+the engine), and each protocol's registry row adds its own
+(:attr:`~runflow.protocols.registry.Registered.cascades`: the rules only it has, and
+the links only its grammar makes), so this module names no protocol's event, state or
+rule. A flow's findings are grouped by :func:`cascades_for` its protocol; told no
+protocol, by every registered protocol's rows (the shipped rows name rules only their
+own protocol reports, so the groups are the same).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
 from runflow.conform.events import TappedEvent
 from runflow.conform.findings import Finding, Group
 from runflow.engine.limits import Limits
+from runflow.engine.violations import Code
+from runflow.protocols.cascades import Announcement, Cascade
+from runflow.protocols.registry import REGISTRY
 
-__all__ = ["CASCADES", "Announcers", "Cascade", "group"]
-
-Link = Literal["same", "root", "announcer", "items", "repeat"]
-
-_EFFECTS = frozenset({
-    "grammar.unknown_entity", "grammar.invalid_transition", "grammar.run_not_in_progress",
-    "grammar.event_after_terminal", "grammar.done_before_final",
-    "grammar.children_open_at_terminal", "grammar.snapshot_divergence",
-    "grammar.sequence_gap", "grammar.content_index_gap", "grammar.output_mismatch",
-    "grammar.tool_calls_mismatch", "grammar.duplicate_entity", "grammar.orphan_message",
-    "consistency.run", "consistency.steps", "consistency.messages",
-    "consistency.response", "order.run.queued_before_in_progress",
-    "order.step.in_progress_after_created", "order.message.in_progress_after_created",
-    "order.response.in_progress_after_created", "order.response.queued_after_created",
-    "order.response.in_progress_after_queued",
-})
-_LOST = ("grammar.",)
-"""The causes of a cascade: findings about an event the flow lost, refused or applied
-wrongly (the grammar's violations), which leave an entity behind."""
+__all__ = ["CASCADES", "Announcers", "Cascade", "cascades_for", "group"]
 
 
-@dataclass(frozen=True)
-class Cascade:
-    """Findings of ``rules`` are consequences of an earlier finding linked by ``link``."""
-
-    rules: frozenset[str] | None
-    """None: any rule."""
-    link: Link
-    why: str
-    causes: tuple[str, ...] = _LOST
-    """Prefixes of the rules an earlier finding must have to cause these (an empty
-    string: any rule)."""
+def _grammar(*codes: Code) -> frozenset[str]:
+    return frozenset(f"grammar.{code.value}" for code in codes)
 
 
 CASCADES: tuple[Cascade, ...] = (
     Cascade(None, "repeat", "the same rule broken again by the same entity is one problem",
             ("",)),
-    Cascade(_EFFECTS, "same",
+    Cascade(_grammar(Code.UNKNOWN_ENTITY, Code.INVALID_TRANSITION, Code.RUN_NOT_IN_PROGRESS,
+                     Code.EVENT_AFTER_TERMINAL, Code.DONE_BEFORE_FINAL,
+                     Code.CHILDREN_OPEN_AT_TERMINAL, Code.SNAPSHOT_DIVERGENCE,
+                     Code.SEQUENCE_GAP, Code.CONTENT_INDEX_GAP, Code.DUPLICATE_ENTITY),
+            "same",
             "an entity whose event was lost, broken or refused is unknown, in the wrong "
             "state or different from REST for the rest of the flow"),
-    Cascade(frozenset({"grammar.run_not_in_progress", "grammar.event_after_terminal",
-                       "grammar.done_before_final", "grammar.tool_calls_mismatch",
-                       "grammar.children_open_at_terminal", "grammar.output_mismatch",
-                       "consistency.run", "consistency.response"}), "root",
+    Cascade(_grammar(Code.RUN_NOT_IN_PROGRESS, Code.EVENT_AFTER_TERMINAL,
+                     Code.DONE_BEFORE_FINAL, Code.CHILDREN_OPEN_AT_TERMINAL), "root",
             "children are judged by the root's state: a root left behind by a lost event "
             "makes their events look misplaced"),
-    Cascade(frozenset({"grammar.orphan_message"}), "announcer",
-            "a message is announced by its message_creation step: a step the flow lost "
-            "announces nothing"),
-    Cascade(frozenset({"grammar.output_mismatch", "grammar.items_interleaved"}), "items",
-            "the terminal output lists the items: one the flow lost is missing from it"),
 )
+"""The rows that hold for any grammar; each protocol adds its own (:func:`cascades_for`)."""
+
+
+def cascades_for(protocol: str | None = None) -> tuple[Cascade, ...]:
+    """:data:`CASCADES`, then the rows of ``protocol``'s registry row; for None (or a
+    protocol not registered), the rows of every registered protocol."""
+    row = REGISTRY.get(protocol) if protocol is not None else None
+    rows = [row] if row is not None else list(REGISTRY.values())
+    return (*CASCADES, *(c for r in rows for c in r.cascades))
+
+
+def _announcements(cascades: Iterable[Cascade]) -> tuple[Announcement, ...]:
+    return tuple(dict.fromkeys(c.announcement for c in cascades
+                               if c.announcement is not None))
 
 
 class Announcers:
-    """Message id -> the key of the step that names it (``step_details.
-    message_creation.message_id``), fed one event at a time; what the ``announcer``
-    link reads. At most ``Limits.max_entities`` are kept, as the flow keeps steps."""
+    """Announced entity id -> the key of the entity that announces it (an Assistants
+    message's ``message_creation`` step), fed one event at a time by the
+    :class:`~runflow.protocols.cascades.Announcement` rows of ``protocol`` (every
+    registered protocol's when None); what the ``announcer`` link reads. At most
+    ``Limits.max_entities`` are kept, as the flow keeps entities."""
 
-    __slots__ = ("_limit", "found")
+    __slots__ = ("_limit", "_rows", "found")
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, protocol: str | None = None) -> None:
         self._limit = (limits or Limits()).max_entities
+        self._rows = _announcements(cascades_for(protocol))
         self.found: dict[str, str] = {}
 
     def see(self, event: TappedEvent) -> None:
         data = event.data
-        if not isinstance(data, dict) or data.get("object") not in (
-                "thread.run.step", "thread.run.step.delta"):
+        if not isinstance(data, dict):
             return
-        details = data.get("step_details") or {}
-        creation = details.get("message_creation") if isinstance(details, dict) else None
-        message = creation.get("message_id") if isinstance(creation, dict) else None
-        if isinstance(message, str) and isinstance(data.get("id"), str):
-            if message in self.found or len(self.found) < self._limit:
-                self.found[message] = f"step:{data['id']}"
+        for row in self._rows:
+            marked = data.get(row.field)
+            if type(marked) is not str or marked not in row.objects:
+                continue
+            named: Any = data
+            for key in row.path:
+                named = named.get(key) if isinstance(named, dict) else None
+            announcer = data.get("id")
+            if isinstance(named, str) and isinstance(announcer, str) and (
+                    named in self.found or len(self.found) < self._limit):
+                self.found[named] = f"{row.kind}:{announcer}"
 
 
-def _announcers(events: Iterable[TappedEvent]) -> dict[str, str]:
-    layer = Announcers()
+def _announcers(events: Iterable[TappedEvent], protocol: str | None) -> dict[str, str]:
+    layer = Announcers(protocol=protocol)
     for event in events:
         layer.see(event)
     return layer.found
@@ -128,15 +132,17 @@ def _order(f: Finding) -> tuple[int, int]:
 
 
 def group(findings: Iterable[Finding], events: Iterable[TappedEvent] = (),
-          root: str | None = None, announcers: Announcers | None = None) -> list[Group]:
-    """Group one flow's findings (see the module docstring); roots in index order.
-    The steps that announce messages come from ``events``, or from ``announcers``
-    fed them as they came."""
+          root: str | None = None, announcers: Announcers | None = None, *,
+          protocol: str | None = None) -> list[Group]:
+    """Group one flow's findings (see the module docstring) by the rows of
+    ``protocol`` (:func:`cascades_for`); roots in index order. The entities that
+    announce others come from ``events``, or from ``announcers`` fed them as they came."""
     ordered = sorted(findings, key=_order)
-    said = announcers.found if announcers is not None else _announcers(events)
+    cascades = cascades_for(protocol)
+    said = announcers.found if announcers is not None else _announcers(events, protocol)
     parent: list[int | None] = []
     for i, finding in enumerate(ordered):
-        parent.append(_parent(ordered, i, finding, said, root))
+        parent.append(_parent(ordered, i, finding, said, root, cascades))
     children: dict[int, list[Finding]] = {}
     roots: list[int] = []
     for i in range(len(ordered)):
@@ -151,11 +157,11 @@ def group(findings: Iterable[Finding], events: Iterable[TappedEvent] = (),
 
 
 def _parent(ordered: list[Finding], i: int, finding: Finding, announcers: dict[str, str],
-            root: str | None) -> int | None:
+            root: str | None, cascades: tuple[Cascade, ...]) -> int | None:
     """The earliest earlier finding this one is linked to; never a warning for an error
     (an error is a root cause of its own unless an error explains it)."""
     best: int | None = None
-    for cascade in CASCADES:
+    for cascade in cascades:
         if cascade.rules is not None and finding.rule not in cascade.rules:
             continue
         for j in range(i):
@@ -164,14 +170,15 @@ def _parent(ordered: list[Finding], i: int, finding: Finding, announcers: dict[s
                 continue
             if not other.rule.startswith(cascade.causes):
                 continue
-            if _linked(cascade.link, finding, other, announcers, root):
+            if _linked(cascade, finding, other, announcers, root):
                 best = j if best is None else min(best, j)
                 break
     return best
 
 
-def _linked(link: Link, finding: Finding, other: Finding, announcers: dict[str, str],
+def _linked(cascade: Cascade, finding: Finding, other: Finding, announcers: dict[str, str],
             root: str | None) -> bool:
+    link = cascade.link
     if link == "repeat":
         return other.rule == finding.rule and other.key == finding.key
     if link == "same":
@@ -179,7 +186,6 @@ def _linked(link: Link, finding: Finding, other: Finding, announcers: dict[str, 
     if link == "root":
         return root is not None and other.key == root
     if link == "announcer":
-        message = (finding.key or "").partition(":")[2]
-        step = announcers.get(message)
-        return step is not None and other.key == step
-    return other.key is not None and other.key.startswith("output/")
+        announcer = announcers.get((finding.key or "").partition(":")[2])
+        return announcer is not None and other.key == announcer
+    return other.key is not None and other.key.startswith(f"{cascade.group}/")

@@ -5,7 +5,8 @@ A rule id is a public contract, like a violation code: ``<layer>.<name>``. Layer
 * ``http``: the HTTP exchange (status, ``Content-Type``, error bodies, a JSON object
   where a stream was asked for);
 * ``grammar``: the stream grammar, one rule per violation code of runflow
-  (:data:`runflow.RULES`), reported by the flows;
+  (:data:`runflow.RULES`), reported by the flows, of the protocols whose catalogue
+  names it (:mod:`runflow.protocols.violations`);
 * ``payload``: what an object must hold in the state its event leads to
   (each protocol's ``invariants.py``, through the registry), and the structured output asked for;
 * ``types``: every field of every object an event carries has the openai SDK's type
@@ -25,6 +26,7 @@ from runflow.protocols.payload import SOURCES, Source
 from runflow.protocols.registry import REGISTRY
 from runflow.protocols.responses.websocket.definition import RULES as WS_RULES
 from runflow.protocols.responses.websocket.definition import WS_RESPONSES
+from runflow.protocols.violations import catalogues, reports
 
 __all__ = ["BOTH", "LAYERS", "RULES", "WEBSOCKET", "ConformRule", "rule", "rules_for",
            "rules_markdown"]
@@ -72,12 +74,22 @@ SSE stream); its responses are graded on the Responses rows too (:func:`rules_fo
 _WS_SOURCE = {"WS": "shared/WEBSOCKET.md", "SDK": "the openai SDK's types",
               "API": "OpenAI's API reference"}
 
-_GRAMMAR = tuple(
-    ConformRule(f"grammar.{r.code.value}", r.severity,
-                frozenset({"responses"}) if r.summary.startswith("Responses:") else BOTH,
-                r.summary, "runflow's grammar (runflow.RULES)", None)
-    for r in VIOLATION_RULES.values()
-)
+def _grammar_rules() -> tuple[ConformRule, ...]:
+    """One rule per violation code, of the protocols that can report it (their
+    catalogue names it, or they have none: :func:`~runflow.protocols.violations.reports`),
+    saying what it means in each (the engine's sentence, then each catalogue's)."""
+    rules = []
+    for r in VIOLATION_RULES.values():
+        protocols = frozenset(name for name in REGISTRY if reports(name, r.code))
+        said = [f"{name.capitalize()}: {meanings[r.code]}"
+                for name, meanings in catalogues().items() if r.code in meanings]
+        rules.append(ConformRule(f"grammar.{r.code.value}", r.severity, protocols,
+                                 " ".join((r.summary, *said)),
+                                 "runflow's grammar (runflow.RULES)", None))
+    return tuple(rules)
+
+
+_GRAMMAR = _grammar_rules()
 
 _WS_GRAMMAR = tuple(
     ConformRule(f"grammar.{r.code.value}", r.severity, frozenset({WEBSOCKET}),

@@ -4,10 +4,20 @@ The codes are a public contract: tools match on them, so a code is never renamed
 Each code has a default severity and one sentence that says what it means; the
 flow writes a message per occurrence that names what arrived, in which state, and
 what was allowed.
+
+The engine names no protocol, so a rule's sentence (:attr:`Rule.summary`) says what
+the code means in any grammar: in entities, roots, children and parts. What a code
+means in one protocol, in that protocol's events and entities, is that protocol's
+catalogue (:data:`Meanings`: ``runflow/protocols/<name>/violations.py``, the
+``meanings`` of its registry row), which also says which codes it can report at all.
+Before the catalogues moved out, the summaries named both protocols' events
+(``requires_action``, "Responses: ..."); :data:`RULES` keeps the same keys, severities
+and ``rejects``, and only the summaries' wording changed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
@@ -15,8 +25,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
-    "RULES", "Code", "EntityRef", "ProtocolError", "Rule", "Severity", "Violation",
-    "rules_markdown",
+    "RULES", "Code", "EntityRef", "Meanings", "ProtocolError", "Rule", "Severity",
+    "Violation", "rules_markdown",
 ]
 
 Severity = Literal["error", "warning"]
@@ -72,6 +82,8 @@ class Rule:
     rejects: bool
     """True when the offending event is rejected: states and snapshots stay as they were."""
     summary: str
+    """What the code means in any grammar (entities, roots, children, parts); what it
+    means in one protocol is that protocol's :data:`Meanings`."""
 
 
 RULES: dict[Code, Rule] = {
@@ -80,57 +92,56 @@ RULES: dict[Code, Rule] = {
         Rule(Code.INVALID_TRANSITION, "error", True,
              "An event that the entity's table does not allow in its current state."),
         Rule(Code.UNKNOWN_ENTITY, "error", True,
-             "A delta or status event for a step or message this flow never saw and "
-             "cannot adopt."),
+             "An event for an entity this flow never saw begin and cannot adopt."),
         Rule(Code.DUPLICATE_ENTITY, "error", True,
-             "A created event for an id already in the flow."),
+             "An event that begins an entity this flow already has."),
         Rule(Code.FOREIGN_ENTITY, "error", True,
-             "A step or message of another run or thread, or a second run in one flow."),
+             "An entity that belongs to another root or scope than the flow's, or a "
+             "second root in one flow."),
         Rule(Code.EVENT_AFTER_TERMINAL, "error", True,
-             "A step or message event after the run reached a terminal status."),
+             "An event for a child entity after the root (or the child's parent) reached "
+             "a terminal state."),
         Rule(Code.RUN_NOT_IN_PROGRESS, "error", True,
-             "A step or message created or changed while the run is not in a state "
-             "where that can happen (e.g. a step created while the run is queued)."),
+             "A child entity begun or changed while the root is in a state where "
+             "children neither begin nor change."),
         Rule(Code.CHILDREN_OPEN_AT_TERMINAL, "error", False,
-             "The run ended while a step or message is still in_progress, or a "
-             "message_creation step ended while its message is (a warning unless the "
-             "run or step completed)."),
+             "An entity ended while one of its children is still open (a warning unless "
+             "it ended well)."),
         Rule(Code.OUT_OF_ORDER, "error", False,
-             "An event at a point where real streams never send it: thread.created after "
-             "the run, or a step created while another step is still open."),
+             "An event at a point where real streams never send it."),
         Rule(Code.CONTENT_INDEX_GAP, "error", True,
-             "A content part, annotation, tool call or output whose index skips past "
-             "the end."),
+             "A part whose index skips past the end of its list."),
         Rule(Code.TYPE_CHANGE, "error", True,
-             "A content part, tool call, output or step detail that changes type."),
+             "An entity or part that changes type."),
         Rule(Code.ID_CHANGE, "error", True,
-             "A tool call whose id changes after it was set."),
+             "A part whose id changes after it was set."),
         Rule(Code.TOOL_CALLS_MISMATCH, "error", False,
-             "requires_action lists tool calls that are not exactly the function calls "
-             "of the run's open tool_calls steps."),
+             "The tool calls the root asks the client to answer are not exactly the "
+             "calls its children made."),
         Rule(Code.INVALID_TOOL_ARGUMENTS, "warning", False,
-             "Function arguments that are not JSON at requires_action (Responses: at "
-             "function_call_arguments.done)."),
+             "Tool-call arguments that are not JSON once they are final."),
         Rule(Code.STATUS_MISMATCH, "warning", False,
              "The payload's status disagrees with the event name; the event name is "
-             "followed (Responses: an error for the response, whose terminal event then "
-             "contradicts its own object; a warning for an item)."),
+             "followed."),
         Rule(Code.INCOMPLETE_DETAILS_ON_COMPLETED, "warning", False,
-             "A run reported completed while carrying incomplete_details."),
+             "An entity reported as ending well while carrying the details of an early "
+             "end."),
         Rule(Code.DONE_BEFORE_FINAL, "error", False,
-             "done while the run is neither terminal nor in requires_action."),
+             "done while the root is in no state a stream may end in."),
         Rule(Code.EVENT_AFTER_DONE, "error", False,
-             "Events after done when the run was not in requires_action."),
+             "Events after done, unless the root was in a state a later stream goes on "
+             "from."),
         Rule(Code.EVENT_AFTER_ERROR, "error", False,
              "Events after an error event, which ends the stream."),
         Rule(Code.TRUNCATED, "error", False,
-             "The input ended with no done and no error event."),
+             "The input ended before the stream did (no done, no error event, or the "
+             "root not yet terminal)."),
         Rule(Code.UNKNOWN_EVENT, "warning", True,
              "An event name outside the protocol; it is ignored."),
         Rule(Code.MALFORMED_EVENT, "error", True,
              "Data that is not JSON, or not the event's object."),
         Rule(Code.ORPHAN_MESSAGE, "warning", False,
-             "A message created without a message_creation step naming it."),
+             "A child entity begun without the sibling that announces it."),
         Rule(Code.SNAPSHOT_DIVERGENCE, "error", False,
              "The snapshot rebuilt from deltas differs from the server's final object; "
              "the server's object is kept."),
@@ -140,43 +151,58 @@ RULES: dict[Code, Rule] = {
              "An unexpected exception while applying an event: a bug in runflow, never "
              "the normal path (the fuzzers count it as a failure); the flow goes on."),
         Rule(Code.SEQUENCE_GAP, "error", False,
-             "Responses: a sequence_number that skips numbers, or an event without one "
-             "after numbered events (numbers at or below the last are replays: dropped "
-             "and counted, not reported)."),
+             "A sequence number that skips numbers, or an event without one after "
+             "numbered events (numbers at or below the last are replays: dropped and "
+             "counted, not reported)."),
         Rule(Code.EVENT_NAME_MISMATCH, "warning", False,
-             "Responses: the SSE event line names another event than the data's type; "
-             "the data is followed."),
+             "The SSE event line names another event than the data's type; the data is "
+             "followed."),
         Rule(Code.ITEM_ID_MISMATCH, "warning", False,
-             "Responses: an event naming another id than the entity at its position: the "
-             "item at its output_index, or the flow's one response (GitHub Copilot rotates "
-             "ids); the position is followed."),
+             "An event naming another id than the entity at its position (or the flow's "
+             "one root); the position is followed."),
         Rule(Code.ITEMS_INTERLEAVED, "warning", False,
-             "Responses: an output item added while another is still open (OpenAI never "
-             "interleaves items; OpenRouter does)."),
+             "A child entity begun while a sibling is still open, where the reference "
+             "server closes one before it begins the next."),
         Rule(Code.OUTPUT_MISMATCH, "warning", False,
-             "Responses: the terminal response's output differs from the items streamed "
-             "(missing, extra or other ids, or an item whose status or value differs "
-             "from what output_item.done said: an error); the streamed items are kept."),
+             "The root's final object lists other children than the stream made, or a "
+             "child that differs from how it ended (an error); the streamed children "
+             "are kept."),
         Rule(Code.MISSING_FIELD, "error", False,
-             "Responses: an event without a field the specification requires of it "
-             "(item_id on part and value events); the event is placed by its indices."),
+             "An event without a field the specification requires of it; the event is "
+             "placed by its indices."),
         Rule(Code.UNKNOWN_TOOL, "warning", False,
-             "Responses: a function_call to a name the response's tools do not offer "
-             "(some servers add tools of their own)."),
+             "A tool call naming a tool the request does not offer (some servers add "
+             "tools of their own)."),
         Rule(Code.DUPLICATE_CALL_ID, "error", False,
-             "Responses: a tool call with the call_id of an earlier call of the same "
-             "response; an output answers a call by its call_id."),
+             "A tool call with the call id of an earlier call of the same root; an "
+             "answer names its call by that id."),
     )
 }
+"""Every code's rule. Its summary is protocol-neutral: what a code means in one
+protocol's grammar (its events and entities) is that protocol's :data:`Meanings`
+(its registry row's ``meanings``; :mod:`runflow.protocols.violations` shows both)."""
+
+Meanings = Mapping[Code, str]
+"""What codes mean in one protocol's grammar, in its events and entities: one
+sentence per code that protocol can report (a protocol's catalogue, e.g.
+``runflow/protocols/assistants/violations.py``)."""
 
 
-def rules_markdown() -> str:
-    """The rule catalogue as a Markdown table (README.md embeds it; a test keeps
-    the copy in sync)."""
-    lines = ["| code | severity | event rejected | meaning |", "|---|---|---|---|"]
+def rules_markdown(meanings: Mapping[str, Meanings] | None = None) -> str:
+    """The rule catalogue as a Markdown table: each code's severity, whether the event
+    is rejected and its protocol-neutral meaning, then a column per protocol of
+    ``meanings`` (protocol name -> its catalogue) with what the code means there, or
+    "—" where that protocol never reports it. README.md embeds the table with every
+    registered protocol's column (:func:`runflow.protocols.violations.codes_markdown`;
+    a test keeps the copy in sync)."""
+    protocols = dict(meanings or {})
+    head = ["code", "severity", "event rejected", "meaning", *protocols]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for rule in RULES.values():
         rejected = "yes" if rule.rejects else "no"
-        lines.append(f"| `{rule.code.value}` | {rule.severity} | {rejected} | {rule.summary} |")
+        said = [catalogue.get(rule.code, "—") for catalogue in protocols.values()]
+        cells = [f"`{rule.code.value}`", rule.severity, rejected, rule.summary, *said]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

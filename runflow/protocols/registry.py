@@ -14,6 +14,11 @@ keeping its own per-protocol table:
   its event order (:attr:`Registered.order`), and runs its scenarios
   (:attr:`Registered.scenarios`, a ``"module:NAME"`` that conform imports when it
   runs, so the registry does not load the openai client's scenarios);
+* :mod:`runflow.conform.grouping` groups its findings by root cause with its own
+  rows (:attr:`Registered.cascades`);
+* the README's violation table says what each code means in it
+  (:attr:`Registered.meanings`, :mod:`runflow.protocols.violations`), and conform
+  grades it on the codes it names;
 * the CLI's ``--protocol`` and ``--profile`` choices (:data:`PROTOCOLS`,
   :attr:`Registered.profiles`, which :func:`register` adds to
   :data:`runflow.protocols.profiles.PROFILES`).
@@ -47,17 +52,23 @@ from runflow.engine.definition import Protocol, ProtocolDefinitionError
 from runflow.engine.flow import Flow
 from runflow.engine.lazy import resolve
 from runflow.engine.profiles import Profile
+from runflow.engine.violations import Meanings
+from runflow.protocols.assistants import cascades as assistants_cascades
 from runflow.protocols.assistants import diagrams as assistants_diagrams
 from runflow.protocols.assistants import events as assistants_events
 from runflow.protocols.assistants import order as assistants_order
+from runflow.protocols.assistants import violations as assistants_violations
+from runflow.protocols.cascades import Cascade
 from runflow.protocols.diagram_set import DiagramSet
 from runflow.protocols.order import Expectation
 from runflow.protocols.payload import Invariant
 from runflow.protocols.profiles import add_profiles
+from runflow.protocols.responses import cascades as responses_cascades
 from runflow.protocols.responses import diagrams as responses_diagrams
 from runflow.protocols.responses import events as responses_events
 from runflow.protocols.responses import order as responses_order
 from runflow.protocols.responses import profiles as responses_profiles
+from runflow.protocols.responses import violations as responses_violations
 
 __all__ = ["PROTOCOLS", "REGISTRY", "Detection", "Registered", "decided", "detect",
            "register", "registered", "row_of", "unregister"]
@@ -101,8 +112,8 @@ class Registered:
     imported on first use; a row whose definition is one must carry its
     ``detection``. Treat a row as frozen."""
 
-    __slots__ = ("_definition", "_invariants", "detection", "diagrams", "flow",
-                 "more_diagrams", "order", "profiles", "scenarios", "sdk_events")
+    __slots__ = ("_definition", "_invariants", "cascades", "detection", "diagrams", "flow",
+                 "meanings", "more_diagrams", "order", "profiles", "scenarios", "sdk_events")
 
     def __init__(self, definition: Protocol | str, flow: type[Flow] | str = Flow,
                  diagrams: DiagramSet | None = None,
@@ -111,7 +122,9 @@ class Registered:
                  profiles: tuple[Profile, ...] = (), *,
                  detection: Detection | None = None,
                  more_diagrams: tuple[tuple[str, str], ...] = (),
-                 sdk_events: str | None = None) -> None:
+                 sdk_events: str | None = None,
+                 meanings: Meanings | None = None,
+                 cascades: tuple[Cascade, ...] = ()) -> None:
         if detection is None:
             if isinstance(definition, str):
                 raise ValueError(f"a row naming its definition ({definition!r}) must "
@@ -138,6 +151,13 @@ class Registered:
         """``"module:NAME"`` of its ``runflow conform`` scenarios (None: it has none)."""
         self.profiles = profiles
         """Its servers' profiles (``--profile``)."""
+        self.meanings = meanings
+        """Its violation catalogue: what each code it can report means in its events
+        and entities (:data:`runflow.engine.violations.Meanings`); None: it says
+        nothing of its own, and any code may be reported."""
+        self.cascades = cascades
+        """Its rows of conform's grouping by root cause, beside the rows that hold for
+        any grammar (:mod:`runflow.protocols.cascades`)."""
         self.sdk_events = sdk_events
         """``"module:Name"`` of the openai SDK's union of its stream events, by which
         :mod:`runflow.conform.sdk_types` types an object whose entity's table names no
@@ -280,7 +300,9 @@ register(Registered(
     diagrams=assistants_diagrams.DIAGRAMS,
     invariants="runflow.protocols.assistants.invariants:INVARIANTS",
     order=assistants_order.ORDER,
-    scenarios="runflow.conform.assistants:ASSISTANTS_SCENARIOS"))
+    scenarios="runflow.conform.assistants:ASSISTANTS_SCENARIOS",
+    meanings=assistants_violations.MEANINGS,
+    cascades=assistants_cascades.CASCADES))
 register(Registered(
     definition="runflow.protocols.responses.definition:RESPONSES",
     detection=Detection("responses", responses_events.PROTOCOL_EVENTS, "type",
@@ -292,5 +314,7 @@ register(Registered(
     scenarios="runflow.conform.responses:RESPONSES_SCENARIOS",
     profiles=responses_profiles.PROFILES,
     sdk_events="openai.types.responses:ResponseStreamEvent",
+    meanings=responses_violations.MEANINGS,
+    cascades=responses_cascades.CASCADES,
     more_diagrams=(("websocket", "runflow.protocols.responses.websocket.diagrams:"
                                  "diagram_files"),)))

@@ -31,7 +31,8 @@ prepended (:mod:`.websocket_input`). An answer acknowledges the steering text it
 (``"(steered: ...)"``), so a client sees which response it reached. A create continuing
 from a response with function calls must answer each call, as over HTTP; the scenario
 carries over from the previous response. Every frame both ways is recorded in
-:attr:`WebSocketMode.transcripts`.
+:attr:`WebSocketMode.transcripts`. The fault switches (:data:`FAULTS`) and which frame a
+frame fault takes are :mod:`.websocket_faults`.
 """
 
 from __future__ import annotations
@@ -57,15 +58,12 @@ from runflow.server.responses_scenarios import (
 from runflow.server.responses_store import ResponseStore, StoredResponse
 from runflow.server.scenarios import ScenarioOptions
 from runflow.server.store import JSON, new_id
+from runflow.server.websocket_faults import FAULTS, Cut, WsFault, frame_fault
 from runflow.server.websocket_input import input_items, steer_items, steer_texts, tool_outputs
 from runflow.server.websocket_rest import rest_copy
 
 __all__ = ["FAULTS", "HasOptions", "WebSocketMode", "WsFault"]
 
-FAULTS = ("drop", "cut", "duplicate", "wrong_lane", "steer_unacked",
-          "successor_uncommitted", "busy_lane")
-"""Fault switches; ``drop``/``cut``/``duplicate``/``wrong_lane`` act on the first server
-frame at or after transcript index ``at``; the others on the whole connection."""
 MAX_PENDING_STEERS = 4
 HOLD_SECONDS = 5.0
 
@@ -76,12 +74,6 @@ class HasOptions(Protocol):
 
     @property
     def options(self) -> ScenarioOptions: ...
-
-
-@dataclass(frozen=True)
-class WsFault:
-    name: str
-    at: int = 0
 
 
 @dataclass
@@ -152,10 +144,6 @@ class WebSocketMode:
         await conn.run()
 
 
-class _Cut(Exception):
-    """The ``cut`` fault: end the socket now."""
-
-
 class _Connection:
     def __init__(self, mode: WebSocketMode, ws: WebSocket, transcript: list[Frame],
                  faults: list[WsFault]) -> None:
@@ -181,15 +169,8 @@ class _Connection:
         async with self.lock:
             if self.closed:
                 return
-            fault = next((f for f in self.faults.values()
-                          if f.name in ("drop", "cut", "duplicate", "wrong_lane")
-                          and len(self.transcript) >= f.at), None)
             others = [k for k in self.running if k != event.get("stream_id")]
-            if fault is not None and fault.name == "wrong_lane" and (
-                    not others or "item_id" not in event):
-                fault = None  # wait for a frame another lane could receive
-            if fault is not None and fault.name == "drop" and "response" in event:
-                fault = None  # drop a frame inside a response, so that one comes after it
+            fault = frame_fault(self.faults, len(self.transcript), event, others)
             if fault is not None:
                 del self.faults[fault.name]
                 self.mode.faulted.append((fault.name, len(self.transcript) + (
@@ -197,7 +178,7 @@ class _Connection:
                 if fault.name == "drop":
                     return
                 if fault.name == "cut":
-                    raise _Cut
+                    raise Cut
                 if fault.name == "wrong_lane":
                     event = dict(event, stream_id=others[0])
             text = json.dumps(event)
@@ -214,7 +195,7 @@ class _Connection:
                 text = await self.ws.receive_text()
                 self._record("send", text)
                 await self._on_client(text)
-        except (WebSocketDisconnect, _Cut, RuntimeError):
+        except (WebSocketDisconnect, Cut, RuntimeError):
             pass
         finally:
             self.closed = True
@@ -294,7 +275,7 @@ class _Connection:
     async def _guarded(self, work: Any) -> None:
         try:
             await work
-        except _Cut:
+        except Cut:
             self.closed = True
             with contextlib.suppress(Exception):
                 await self.ws.close()
