@@ -168,14 +168,29 @@ def test_an_event_the_sdk_does_not_name_is_not_typed() -> None:
      "grammar.malformed_event", 5),
     (FUNCTION, {7: _set("delta", "step_details", "tool_calls", 0, "type", value="other")},
      "grammar.type_change", 7),
+    (HELLO, {15: _set("item", "status", value="weird")}, "grammar.status_mismatch", 15),
+    (HELLO, {2: _set("item", "status", value=None)}, "grammar.status_mismatch", 2),
+    (HELLO, {16: _set("response", "status", value="done")}, "grammar.status_mismatch", 16),
+    (CITATION, {22: _set("status", value="finished")}, "grammar.status_mismatch", 22),
 ], ids=["delta", "finished-text", "output-index", "sequence-number", "item-id",
-        "message-text-value", "content-index", "tool-call-type", "tool-call-retyped"])
+        "message-text-value", "content-index", "tool-call-type", "tool-call-retyped",
+        "item-status-done",
+        "item-status-null", "response-status", "run-status"])
 def test_what_the_grammar_reports_at_the_event_is_its_one_report(
         name: str, edits: dict[int, Edit], rule: str, index: int, tmp_path: Path) -> None:
     typed, others = _check(name, edits, tmp_path)
     assert (rule, index) in [(r, i) for r, i, _ in others]
     assert typed == []
     assert _held(name, edits, tmp_path) == []
+
+
+def test_a_status_the_grammar_does_not_judge_is_typed(tmp_path: Path) -> None:
+    """The rule is about the carried object's own status: an item's status inside the
+    final response, which the grammar does not compare with an event, is typed."""
+    typed, others = _check(HELLO, {16: _set("response", "output", 0, "status",
+                                            value="weird")}, tmp_path)
+    assert typed == [("types.response", 16, "response.output[0].status")]
+    assert "grammar.status_mismatch" not in [r for r, _, _ in others]
 
 
 def test_the_spot_a_grammar_message_names() -> None:

@@ -38,13 +38,18 @@ The events that carry no object, deltas and value events (``output_text.done``),
 are typed against the SDK's class of the event by
 :mod:`runflow.conform.sdk_events`, with the same rules, gaps and bounds.
 
-Not reported twice:
+Not reported twice (one field, one report, the more precise one):
 
 * a top-level field a payload invariant reports at the same event
   (``payload.message.role``) gets no ``types.*`` finding;
 * nor does the value the definition's shape of the object names (the grammar's
   ``malformed_event``: ``status: required, got null``), or a value holding it or
   held by it;
+* nor does the object's status when it disagrees with the event (a
+  ``status`` the SDK's Literal does not allow, or null, in an object whose event
+  leads elsewhere): the grammar's ``status_mismatch`` names the event, the state it
+  leads to and the status sent, which says more than the Literal's list of values.
+  A status the event agrees with has no grammar finding, and is typed.
 
 Every finding on the shared captures
 ------------------------------------
@@ -264,13 +269,16 @@ class SdkTypes:
     def _unreported(self, errors: list[Error], kind: str, state: str, event: str,
                     obj: dict[str, Any]) -> list[Error]:
         """Without the SDK's gaps, the losing variants of a smart union, the fields a
-        payload invariant reports at this event and the value the grammar names
-        malformed."""
+        payload invariant reports at this event, the value the grammar names malformed
+        and a status the grammar reports as a ``status_mismatch``."""
         errors = unreported(errors, obj)
         taken = {row.field for row in self._rows.get(kind, ())
                  if (row.events is None or event in row.events)
                  and holds(row, state, obj) is not None}
         table = self._protocol.tables[kind]
+        status = table.status_field
+        if status is not None and status in obj and obj[status] != state:
+            taken.add(status)  # the grammar's status_mismatch (engine/status.py)
         errors = [e for e in errors if not (e.path and e.path[0] in taken)]
         shape = table.shape
         problem = shape.problem(obj) if shape is not None else None
