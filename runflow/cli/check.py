@@ -125,7 +125,8 @@ def _check_transcript(path: str, connections: Any, args: argparse.Namespace,
     """One WebSocket transcript: its verdict, printed or as JSON."""
     from runflow.cli.transcripts import check_report, print_check
 
-    ok, report_json, flows = check_report(path, connections, strict=args.strict)
+    ok, report_json, flows = check_report(path, connections, strict=args.strict,
+                                          types=args.types)
     if args.json:
         write_json(out, report_json)
     elif not (args.quiet and ok):

@@ -123,9 +123,11 @@ class Layers:
     window of events, a recording's lines)."""
 
     def __init__(self, flow: Flow, mark: Callable[[int | None], None] | None = None, *,
-                 types: bool = True) -> None:
+                 types: bool = True, protocol: Protocol | None = None) -> None:
         self.flow = flow
-        self.protocol = flow.protocol
+        self.protocol = protocol or flow.protocol
+        """Whose rows grade the events: the flow's definition, or the registered one a
+        variant runs (a WebSocket response's flow: :mod:`.websocket_layers`)."""
         self.payloads = Payloads(self.protocol)
         self.types = SdkTypes(self.protocol, lambda: flow.violations) if types else None
         """The types layer, unless ``types`` is false (it loads the openai SDK's types:
