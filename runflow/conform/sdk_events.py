@@ -52,15 +52,13 @@ from runflow.conform.findings import Finding
 from runflow.conform.sdk_fast import Sure, sure
 from runflow.conform.sdk_report import dotted, literals, models, overlaps, report, unreported
 from runflow.conform.sdk_schema import Error, validator
+from runflow.conform.short_paths import Listen
 from runflow.engine.definition import EventKind, Protocol
 from runflow.engine.lazy import resolve
 from runflow.engine.violations import Code, Violation
 from runflow.protocols.registry import row_of
 
-__all__ = ["EventTypes", "Listen", "event_classes", "spot"]
-
-Listen = Callable[[int, "str | None", "bytes | None", Any], None]
-"""A recording feeder's ``sse_event``: ``(index, name, raw, parsed)``."""
+__all__ = ["EventTypes", "event_classes", "spot"]
 
 _TAGS = frozenset({"union_tag_invalid", "union_tag_not_found"})
 """pydantic's errors of a ``type`` tag no variant takes: the grammar's where it reports

@@ -15,9 +15,12 @@ keys as the model allows), a union (one variant sure is enough) and a union tagg
 by ``type``, and references to definitions. Anything else (a constraint, a
 validator function, a date) is never sure: such a value always takes the validator.
 
-The predicate is Python source, one function per model and definition, made with
-``exec``: the same tests as nested closures cost more than the validator itself (a
-call per field), while one expression a model costs a fifth of it.
+The predicate is Python source made with ``exec``: one expression a class, its
+definitions inlined (a recursive one, and a list's elements past the first, through
+a function of their own). The same tests as nested closures cost more than the
+validator itself (a call per field); the expression costs about half of it (a
+Responses delta 0.9 against 1.9 microseconds, an Assistants message delta 1.5
+against 3.1, on the loaded 2-core machine it was measured on).
 """
 
 from __future__ import annotations

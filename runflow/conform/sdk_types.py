@@ -103,7 +103,7 @@ from pydantic import BaseModel
 from runflow.conform.events import TappedEvent, carried
 from runflow.conform.findings import Finding
 from runflow.conform.payload import holds
-from runflow.conform.sdk_events import EventTypes, Listen
+from runflow.conform.sdk_events import EventTypes
 from runflow.conform.sdk_report import (
     MAX_PER_EVENT,
     SDK_GAPS,
@@ -118,6 +118,7 @@ from runflow.conform.sdk_report import (
     unreported,
 )
 from runflow.conform.sdk_schema import Error, Path, validator
+from runflow.conform.short_paths import Listen
 from runflow.engine.definition import Protocol
 from runflow.engine.lazy import resolve
 from runflow.engine.violations import Violation
