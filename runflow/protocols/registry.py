@@ -278,11 +278,11 @@ register(Registered(
     definition="runflow.protocols.assistants.definition:ASSISTANTS",
     detection=Detection("assistants", assistants_events.PROTOCOL_EVENTS),
     flow="runflow.protocols.assistants.flow:RunFlow",
+    sdk_events="openai.types.beta.assistant_stream_event:AssistantStreamEvent",
     diagrams=assistants_diagrams.DIAGRAMS,
     invariants="runflow.protocols.assistants.invariants:INVARIANTS",
     order=assistants_order.ORDER,
-    scenarios="runflow.conform.assistants:ASSISTANTS_SCENARIOS",
-    sdk_events="openai.types.beta.assistant_stream_event:AssistantStreamEvent"))
+    scenarios="runflow.conform.assistants:ASSISTANTS_SCENARIOS"))
 register(Registered(
     definition="runflow.protocols.responses.definition:RESPONSES",
     detection=Detection("responses", responses_events.PROTOCOL_EVENTS, "type",
