@@ -5,6 +5,7 @@
     python benchmarks/cli.py --sizes 10,100,1000   # also 1 GB (minutes, and 1 GB of disk)
     python benchmarks/cli.py --protocol responses  # one protocol's rows only
     python benchmarks/cli.py --quick               # 1 MB only (CI smoke)
+    python benchmarks/cli.py --types               # check --types (the SDK's types too)
 
 Each file is one clean stream in the wire shape of the real captures, written on
 the fly, piece by piece, to a temporary directory and deleted at the end; nothing is
@@ -105,24 +106,24 @@ def library(path, flow_class):
 """
 
 CHECK = """
-def check(path):
+def check(path, *options):
     import contextlib, io
     from runflow.cli import main
     with contextlib.redirect_stdout(io.StringIO()) as said:
-        code = main(["check", "-q", path])
+        code = main(["check", "-q", *options, path])
     return code, said.getvalue()[:300]
 """
 
 TIMED = HIGH_WATER + LIBRARY + CHECK + """
 import json, sys, time
 import runflow.cli.check, runflow.conform.recorded  # imported before any timing
-path, rounds, flow_class = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+path, rounds, flow_class, options = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 library(None, flow_class)  # the flow class imported, on no input
 best = {}
 for r in range(rounds):
     for key in (("library", "check") if r % 2 == 0 else ("check", "library")):
         start, cpu = time.perf_counter(), time.process_time()
-        result = library(path, flow_class) if key == "library" else check(path)
+        result = library(path, flow_class) if key == "library" else check(path, *options)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         best[key] = min(best.get(key, cpu), cpu)
         best[key + " wall"] = min(best.get(key + " wall", seconds), seconds)
@@ -135,7 +136,8 @@ print(json.dumps(best))
 
 ALONE = HIGH_WATER + LIBRARY + CHECK + """
 import json, sys
-result = library(sys.argv[2], sys.argv[3]) if sys.argv[1] == "library" else check(sys.argv[2])
+result = (library(sys.argv[2], sys.argv[3]) if sys.argv[1] == "library"
+          else check(sys.argv[2], *sys.argv[4:]))
 print(json.dumps({"mb": high_water_mb(), "result": result}))
 """
 
@@ -334,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="whose generated stream (default both)")
     parser.add_argument("--quick", action="store_true", help="a 1 MB file only (CI smoke)")
     parser.add_argument("--rounds", type=int, default=2, help="timed runs of each (default 2)")
+    parser.add_argument("--types", action="store_true",
+                        help="time runflow check --types (the openai SDK's types layer too)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress line (it is shown only on a terminal anyway)")
     parser.add_argument("--progress", action="store_true",
@@ -347,7 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sizes: at least one size, each 1 MB or more")
     out = Output()
     out.progress_enabled = (out.progress_enabled or args.progress) and not args.quiet
-    print("runflow command-line benchmark" + (" --quick" if args.quick else ""))
+    options = ["--types"] if args.types else []
+    print("runflow command-line benchmark" + (" --quick" if args.quick else "")
+          + (": check --types" if args.types else ""))
     for line in machine():
         print("  " + line)
     print(f"  time: CPU seconds in one fresh child, {args.rounds} round(s) alternating, "
@@ -369,11 +375,11 @@ def main(argv: list[str] | None = None) -> int:
             size = WRITERS[protocol](path, mb)
             out.status(f"{step}: timing library and check, {args.rounds} round(s)")
             flow_class = FLOW_CLASS[protocol]
-            timed = child(TIMED, str(path), str(args.rounds), flow_class)
+            timed = child(TIMED, str(path), str(args.rounds), flow_class, *options)
             out.status(f"{step}: peak RSS of the library loop")
             library = child(ALONE, "library", str(path), flow_class)
             out.status(f"{step}: peak RSS of runflow check")
-            check = child(ALONE, "check", str(path), flow_class)
+            check = child(ALONE, "check", str(path), flow_class, *options)
             out.clear_progress()
             name = f"{protocol} {size / 1e6:.0f} MB"
             if timed["violations"] != 0:

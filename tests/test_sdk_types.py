@@ -27,7 +27,7 @@ from conftest import RECORDINGS, load_bytes, recordings_dir
 
 from runflow.adapters.recording import new_flow, read_recording
 from runflow.cli import main
-from runflow.conform import sdk_types
+from runflow.conform import sdk_report, sdk_types
 from runflow.conform.events import tap_recording
 from runflow.conform.recorded import grade_replay
 from runflow.conform.rules import RULES, rules_for
@@ -78,7 +78,7 @@ def test_each_sdk_gap_is_what_the_captures_show(monkeypatch: pytest.MonkeyPatch)
     """Without the gap table, the captures give exactly the gaps' errors: no gap is
     kept that no capture needs, and nothing else hides behind one."""
     folder = recordings_dir()
-    monkeypatch.setattr(sdk_types, "SDK_GAPS", ())
+    monkeypatch.setattr(sdk_report, "SDK_GAPS", ())
     seen: set[str] = set()
     for path in recordings(folder):
         recording = read_recording(str(path))

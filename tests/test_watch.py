@@ -482,3 +482,29 @@ def test_the_live_view_of_a_responses_tool_loop_through_tmux(local: Server,
     assert any(r.startswith("response resp_") and r.endswith(  # wraps at 110 columns
         " completed: 34 events, 2 response(s), 2 stream(s), 0 change(s) recovered")
                for r in rows), screen
+
+
+@pytest.mark.needs_tools
+@pytest.mark.parametrize(("name", "index", "field", "value", "line"), [
+    ("responses/openaidotnet_hello_text_gpt4omini.sse", 2, ("item", "role"), "user",
+     "#2 error payload.message.role message msg_"),
+    ("dotnet_file_search_file_citation.sse", 22, ("completed_at",), None,
+     "#22 error payload.run.completed_at run run_"),
+], ids=["responses", "assistants"])
+def test_the_live_view_shows_checks_payload_findings_through_tmux(
+        name: str, index: int, field: tuple[str, ...], value: object, line: str,
+        tmp_path: Path) -> None:
+    from runflow.testing.fuzz import encode_sse, parse_sse
+
+    events = parse_sse((recordings_dir() / name).read_bytes())
+    where = events[index]["data"]
+    for key in field[:-1]:
+        where = where[key]
+    where[field[-1]] = value
+    path = tmp_path / "edited.sse"
+    path.write_bytes(encode_sse(events)[0])
+    screen = _screen_of(["--speed", "0", str(path)], tmp_path)
+    assert "EXIT=1" in screen, screen  # an error-severity finding, as check says
+    rows = [" ".join(row.strip("│ ").split()) for row in screen.splitlines()]
+    assert any("payload findings (as runflow check)" in r for r in rows), screen
+    assert any(r.startswith(line) for r in rows), screen

@@ -30,7 +30,9 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
 
 
 RUN = {"id": "run_1", "object": "thread.run", "status": "queued", "thread_id": "t",
-       "assistant_id": "a", "created_at": 100}
+       "assistant_id": "a", "created_at": 100, "expires_at": 700}
+"""The run's fields check's payload rows (and so watch) ask for at each status."""
+USAGE = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
 MESSAGE = {"id": "msg_1", "object": "thread.message", "status": "in_progress",
            "thread_id": "t", "role": "assistant", "content": [], "created_at": 101,
            "run_id": "run_1", "assistant_id": "a", "attachments": [], "metadata": {}}
@@ -49,7 +51,9 @@ TEXT = "".join(f"w{n} " for n in range(DELTAS))
 TAIL = (_sse("thread.message.completed", {
             **MESSAGE, "status": "completed", "completed_at": 104,
             "content": [{"type": "text", "text": {"value": TEXT, "annotations": []}}]})
-        + _sse("thread.run.completed", {**RUN, "status": "completed", "completed_at": 104})
+        + _sse("thread.run.completed", {**RUN, "status": "completed", "started_at": 100,
+                                             "completed_at": 104, "expires_at": None,
+                                             "usage": USAGE})
         + b"event: done\ndata: [DONE]\n\n")
 LONG = HEAD + b"".join(_delta(n) for n in range(DELTAS)) + TAIL
 """An Assistants stream of 3,000 deltas, far past what is read before playing."""

@@ -21,12 +21,15 @@ from runflow.engine.limits import Limits
 from runflow.engine.violations import Code
 
 RUN = {"id": "run_1", "object": "thread.run", "status": "queued", "thread_id": "t",
-       "assistant_id": "a", "created_at": 100}
+       "assistant_id": "a", "created_at": 100, "expires_at": 700}
+"""The run's fields check's payload rows (and so watch) ask for at each status."""
+USAGE = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
 EVENTS: list[tuple[str, Any]] = [
     ("thread.run.created", RUN),
     ("thread.run.queued", RUN),
     ("thread.run.in_progress", {**RUN, "status": "in_progress", "started_at": 100}),
-    ("thread.run.completed", {**RUN, "status": "completed", "completed_at": 104}),
+    ("thread.run.completed", {**RUN, "status": "completed", "started_at": 100,
+                              "completed_at": 104, "expires_at": None, "usage": USAGE}),
     ("done", "[DONE]"),
 ]
 """A short run: far less than a pipe's or a sniffing window's kilobytes."""

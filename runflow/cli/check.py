@@ -58,8 +58,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per file per line")
     parser.add_argument("--strict", action="store_true", help="count warnings as errors")
     parser.add_argument("--types", action="store_true",
-                        help="also check every field of every object an event carries "
-                             "against the openai SDK's types (types.* warnings); loads "
+                        help="also check every field of every object an event carries, "
+                             "and of every delta and value event, against the openai "
+                             "SDK's types (types.* warnings); loads "
                              "the SDK's types, about half a second more start-up")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only files that are not ok, and no progress line (shown "
@@ -125,7 +126,8 @@ def _check_transcript(path: str, connections: Any, args: argparse.Namespace,
     """One WebSocket transcript: its verdict, printed or as JSON."""
     from runflow.cli.transcripts import check_report, print_check
 
-    ok, report_json, flows = check_report(path, connections, strict=args.strict)
+    ok, report_json, flows = check_report(path, connections, strict=args.strict,
+                                          types=args.types)
     if args.json:
         write_json(out, report_json)
     elif not (args.quiet and ok):

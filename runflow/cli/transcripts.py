@@ -16,6 +16,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +25,12 @@ from runflow.cli.common import TRANSCRIPT_PROTOCOL, write_json
 
 if TYPE_CHECKING:
     from runflow.cli.output import Output
+    from runflow.conform.findings import Finding
     from runflow.protocols.responses.websocket import ConnectionFlow, FrameViolation
     from runflow.protocols.responses.websocket.transcript import Frame
 
-__all__ = ["TRANSCRIPT_PROTOCOL", "check_report", "frame_events", "print_check",
-           "read_transcript", "replay_transcript", "watch_transcript"]
+__all__ = ["TRANSCRIPT_PROTOCOL", "Checked", "check_report", "finding_line", "frame_events",
+           "print_check", "read_transcript", "replay_transcript", "watch_transcript"]
 
 
 Connections = list[list["Frame"]]
@@ -104,13 +106,29 @@ def _ok(flows: list[ConnectionFlow], *, strict: bool) -> bool:
 
 
 # -- check ------------------------------------------------------------------------------
+@dataclass
+class Checked:
+    """A checked transcript: each connection's flow, and its responses' findings (the
+    layers of an SSE stream: :mod:`runflow.conform.websocket_layers`)."""
+
+    flows: list[ConnectionFlow]
+    findings: list[list[Finding]]
+
+
 def check_report(path: str, connections: Connections, *, strict: bool = False,
-                 ) -> tuple[bool, dict[str, Any], list[ConnectionFlow]]:
-    """Whether the transcript is ok, its ``--json`` object, and its flows."""
+                 types: bool = False) -> tuple[bool, dict[str, Any], Checked]:
+    """Whether the transcript is ok, its ``--json`` object, and what was checked: each
+    connection's violations and its responses' payload and order findings (with
+    ``types``: the SDK's types too), each naming its frame."""
+    from runflow.conform.websocket_layers import response_findings
     from runflow.protocols.responses.websocket.transcript import ending
 
     flows = _flows(connections)
-    ok = _ok(flows, strict=strict)
+    found = [response_findings(flow, frames, types=types, number=n)
+             for n, (flow, frames) in enumerate(zip(flows, connections, strict=True))]
+    every = [f for per in found for f in per]
+    ok = _ok(flows, strict=strict) and (
+        not every if strict else all(f.severity != "error" for f in every))
     return ok, {
         "file": path,
         "ok": ok,
@@ -127,22 +145,40 @@ def check_report(path: str, connections: Connections, *, strict: bool = False,
              "code": v.code, "severity": v.severity, "lane": v.lane,
              "response_id": v.response_id, "source": v.source, "message": v.message}
             for n, flow in enumerate(flows) for v in flow.violations],
-    }, flows
+        "findings": [
+            {"connection": n, "index": f.index, "event": f.event, "rule": f.rule,
+             "severity": f.severity, "entity": f.entity, "message": f.message}
+            for n, per in enumerate(found) for f in per],
+    }, Checked(flows, found)
 
 
-def print_check(path: str, ok: bool, flows: list[ConnectionFlow], out: Output) -> None:
-    """``check``'s lines for one transcript: a verdict, then each violation."""
+def print_check(path: str, ok: bool, checked: Checked, out: Output) -> None:
+    """``check``'s lines for one transcript: a verdict, then each connection's
+    violations and its responses' findings, by frame."""
     from runflow.protocols.responses.websocket.transcript import connection_line
 
-    every = [v for flow in flows for v in flow.violations]
-    errors = sum(v.severity == "error" for v in every)
+    flows = checked.flows
+    every = [*(v.severity for flow in flows for v in flow.violations),
+             *(f.severity for per in checked.findings for f in per)]
+    errors = every.count("error")
     verdict = out.style("ok", "green") if ok else out.style("NOT OK", "red", "bold")
     counts = f", {errors} error(s), {len(every) - errors} warning(s)" if every else ""
     out.print(f"{path}: {verdict} ({TRANSCRIPT_PROTOCOL}, {len(flows)} connection(s){counts})")
-    for n, flow in enumerate(flows):
+    for n, (flow, found) in enumerate(zip(flows, checked.findings, strict=True)):
         out.print(f"  connection {n}: {connection_line(flow)}")
         for v in flow.violations:
             out.print(f"    {_violation(v, out)}")
+        for f in found:
+            out.print(f"    {finding_line(f, out)}")
+
+
+def finding_line(finding: Finding, out: Output) -> str:
+    """A response's finding in a transcript, worded as ``check`` words a recording's
+    (``#index``: the frame; the response's events are received frames)."""
+    colour = "red" if finding.severity == "error" else "yellow"
+    entity = f" {finding.entity}" if finding.entity else ""
+    return out.style(f"#{finding.index} receive {finding.severity} {finding.rule}{entity}: "
+                     f"{finding.message}", colour)
 
 
 def _violation(v: FrameViolation, out: Output) -> str:

@@ -74,7 +74,8 @@ def grade_events(flow: Flow, events: Sequence[TappedEvent]) -> list[Finding]:
     by_index = {e.index: e for e in events}
     found = [violation_finding(protocol, v, by_index) for v in flow.violations]
     found += judged(flow, [*check_payloads(protocol, list(events)),
-                            *check_types(protocol, events), *check_order(protocol, list(events))])
+                            *check_types(protocol, events, lambda: flow.violations),
+                            *check_order(protocol, list(events))])
     return sorted(found, key=lambda f: (f.index if f.index is not None else 1 << 60))
 
 
@@ -122,11 +123,13 @@ class Layers:
     window of events, a recording's lines)."""
 
     def __init__(self, flow: Flow, mark: Callable[[int | None], None] | None = None, *,
-                 types: bool = True) -> None:
+                 types: bool = True, protocol: Protocol | None = None) -> None:
         self.flow = flow
-        self.protocol = flow.protocol
+        self.protocol = protocol or flow.protocol
+        """Whose rows grade the events: the flow's definition, or the registered one a
+        variant runs (a WebSocket response's flow: :mod:`.websocket_layers`)."""
         self.payloads = Payloads(self.protocol)
-        self.types = SdkTypes(self.protocol) if types else None
+        self.types = SdkTypes(self.protocol, lambda: flow.violations) if types else None
         """The types layer, unless ``types`` is false (it loads the openai SDK's types:
         ``runflow check`` runs it with ``--types``)."""
         self.order = Order(self.protocol, flow.limits)
@@ -171,6 +174,8 @@ class Layers:
         ended: the order layer's end is taken once)."""
         if not self._ended:
             self._ended = True
+            for finding in self.types.end() if self.types is not None else ():
+                self._keep(finding, self._found[0])
             for finding in self.order.end():
                 self._keep(finding, self._found[1])
         flow, protocol = self.flow, self.protocol

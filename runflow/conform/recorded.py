@@ -71,7 +71,11 @@ class Grader(Layers):
             else named_path(protocol, order, kinds, self._long) if kinds
             else (self._every, _nothing))
         self.sse_event: Listen = paths[0]
-        """The feeder's listener's ``sse_event``: a short path, or every layer."""
+        """The feeder's listener's ``sse_event``: a short path, or every layer (behind
+        the types layer's typing of delta and value events, with ``types``)."""
+        if self.types is not None:
+            payloads = self._found[0]
+            self.sse_event = self.types.ahead(self.sse_event, lambda f: self._keep(f, payloads))
         self._flush = paths[1]
 
     def _every(self, index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:

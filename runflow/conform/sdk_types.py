@@ -34,10 +34,22 @@ reported per event. The root object's list of children (``response.output``) is 
 validated again where an element equals the object its child's own event carried
 (each item, at ``output_item.done``), which was validated then.
 
-Not reported twice: a top-level field a payload invariant reports at the same event
-(``payload.message.role``) gets no ``types.*`` finding, nor does the value the
-definition's shape of the object names (the grammar's ``malformed_event``: ``status:
-required, got null``), or a value holding it or held by it.
+The events that carry no object, deltas and value events (``output_text.done``),
+are typed against the SDK's class of the event by
+:mod:`runflow.conform.sdk_events`, with the same rules, gaps and bounds.
+
+Not reported twice (one field, one report, the more precise one):
+
+* a top-level field a payload invariant reports at the same event
+  (``payload.message.role``) gets no ``types.*`` finding;
+* nor does the value the definition's shape of the object names (the grammar's
+  ``malformed_event``: ``status: required, got null``), or a value holding it or
+  held by it;
+* nor does the object's status when it disagrees with the event (a
+  ``status`` the SDK's Literal does not allow, or null, in an object whose event
+  leads elsewhere): the grammar's ``status_mismatch`` names the event, the state it
+  leads to and the status sent, which says more than the Literal's list of values.
+  A status the event agrees with has no grammar finding, and is typed.
 
 Every finding on the shared captures
 ------------------------------------
@@ -69,6 +81,9 @@ tokens (missing)                     capture's usage      sent by no response
 ResponseFunctionWebSearch.action     pydanticai_web_      SDK gap: absent at
 (missing)                            search_multi_gpt5    output_item.added (in progress),
                                                           present at done
+ResponseTextDeltaEvent.logprobs,     llmopenaiplugin_     SDK gap: required by the SDK; the
+ResponseTextDoneEvent.logprobs       json_schema_noseq_   stream of before the field (and
+(missing)                            gpt4omini            before sequence numbers) omits it
 ===================================  ===================  =================================
 
 A Literal the service sends a new value for is let through for that value only (a
@@ -79,124 +94,43 @@ wrong type.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any
 
 from pydantic import BaseModel
 
-from runflow.conform.events import TappedEvent, carried, entity_key
+from runflow.conform.events import TappedEvent, carried
 from runflow.conform.findings import Finding
 from runflow.conform.payload import holds
-from runflow.conform.sdk_schema import Error, Path, at, validator
-from runflow.engine.accumulator import shorten
+from runflow.conform.sdk_events import EventTypes
+from runflow.conform.sdk_report import (
+    MAX_PER_EVENT,
+    SDK_GAPS,
+    Gap,
+    dotted,
+    literals,
+    models,
+    overlaps,
+    report,
+    rule_of,
+    sdk_version,
+    unreported,
+)
+from runflow.conform.sdk_schema import Error, Path, validator
+from runflow.conform.short_paths import Listen
 from runflow.engine.definition import Protocol
 from runflow.engine.lazy import resolve
+from runflow.engine.violations import Violation
 from runflow.protocols.payload import Invariant
 from runflow.protocols.registry import row_of
 
 __all__ = ["MAX_PER_EVENT", "MAX_SEEN", "SDK_GAPS", "Gap", "SdkTypes", "check_types", "dotted",
            "rule_of", "sdk_version"]
 
-MAX_PER_EVENT = 3
-"""Paths reported per event; the last finding counts the others."""
 MAX_SEEN = 10_000
 """Children remembered for the root's list (``Limits.max_entities``' default): past
 that, a child listed in the root is typed again."""
-
-
-@dataclass(frozen=True)
-class Gap:
-    """Errors the real service's objects make against the SDK's types: the SDK's gap,
-    not the server's deviation, so not reported. An error matches when it sits at
-    ``field`` of an object of class ``model`` (the path from that object, without
-    list indices), is of one of pydantic's error ``kinds``, and (when ``values`` is
-    set) its value, or a tagged object's ``type``, is one of them."""
-
-    model: str
-    field: str
-    kinds: frozenset[str]
-    why: str
-    values: frozenset[str | None] | None = None
-
-    def covers(self, error: Error, value: Any) -> bool:
-        if (error.model, ".".join(map(str, error.field))) != (self.model, self.field):
-            return False
-        if error.kind not in self.kinds:
-            return False
-        if self.values is None:
-            return True
-        tag = value.get("type") if isinstance(value, dict) else value
-        return (tag is None or isinstance(tag, str)) and tag in self.values
-
-
-_MISSING = frozenset({"missing"})
-SDK_GAPS: tuple[Gap, ...] = (
-    Gap("Run", "parallel_tool_calls", _MISSING,
-        "the SDK requires it; the runs of 2024 (openllmetry_*, rubyopenai_*, "
-        "simpleopenai_*) omit it"),
-    Gap("Run", "instructions", frozenset({"string_type"}),
-        "the SDK types it str; OpenAI's own reference examples (docs_examples/*), the "
-        "dotnet_* runs and rubyopenai_..._2024 send null", frozenset({None})),
-    Gap("Run", "tools", frozenset({"union_tag_invalid"}),
-        "the v1 Assistants tool 'retrieval' (renamed file_search in v2), which the SDK's "
-        "v2 types do not know (simpleopenai_text_answer_v1_2024)", frozenset({"retrieval"})),
-    Gap("FileSearchRankingOptions", "ranker", frozenset({"literal_error"}),
-        "the service names the ranker 'default-2024-08-21', the SDK's Literal "
-        "'default_2024_08_21' (simpleopenai_EDITED_file_search_step_deltas, its run and step)",
-        frozenset({"default-2024-08-21"})),
-    Gap("InputTokensDetails", "cache_write_tokens", _MISSING,
-        "the SDK requires it; no response of the service sends it (every Responses "
-        "capture's usage.input_tokens_details)"),
-    Gap("ResponseFunctionWebSearch", "action", _MISSING,
-        "the SDK requires it; the service sends a web_search_call without it at "
-        "output_item.added, in progress, and with it at done "
-        "(pydanticai_web_search_multi_gpt5)"),
-)
-"""The SDK's gaps found on the shared captures (see the module docstring)."""
-
-
-@cache
-def sdk_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("openai")
-    except PackageNotFoundError:  # pragma: no cover - the SDK is a dependency
-        return "?"
-
-
-def dotted(prefix: str, path: Path) -> str:
-    """A JSON path as a reader writes it: ``item.content[0].annotations``."""
-    out = prefix
-    for seg in path:
-        if isinstance(seg, int):
-            out += f"[{seg}]"
-        elif seg.isidentifier():
-            out += f".{seg}" if out else seg
-        else:
-            out += f"[{seg!r}]"
-    return out or "(the object)"
-
-
-def _models(annotation: Any) -> list[type[BaseModel]]:
-    """The model classes a type (a union, ``Annotated``, ``Optional``) names."""
-    if get_origin(annotation) is Annotated:
-        return _models(get_args(annotation)[0])
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    if get_origin(annotation) is Union:
-        return [m for a in get_args(annotation) for m in _models(a)]
-    return []
-
-
-def _literals(model: type[BaseModel], field: str) -> tuple[str, ...]:
-    info = model.model_fields.get(field)
-    annotation = info.annotation if info is not None else None
-    if get_origin(annotation) is Literal:
-        return tuple(a for a in get_args(annotation) if isinstance(a, str))
-    return ()
 
 
 @cache
@@ -204,17 +138,17 @@ def _event_fields(ref: str) -> dict[str, dict[str, dict[str, type[BaseModel]]]]:
     """Event name -> field -> ``type`` tag -> class, from the SDK's event union ``ref``
     (a field holding one class is under the tag ``""``)."""
     out: dict[str, dict[str, dict[str, type[BaseModel]]]] = {}
-    for event in _models(resolve(ref)):
-        names = [n for f in event.model_fields for n in _literals(event, f)]
+    for event in models(resolve(ref)):
+        names = [n for f in event.model_fields for n in literals(event, f)]
         fields: dict[str, dict[str, type[BaseModel]]] = {}
         for name, info in event.model_fields.items():
-            models = _models(info.annotation)
+            held = models(info.annotation)
             by_tag: dict[str, type[BaseModel]] = {}
-            for model in models:
-                for tag in _literals(model, "type") or ("",):
+            for model in held:
+                for tag in literals(model, "type") or ("",):
                     by_tag.setdefault(tag, model)
-            if len(models) == 1:
-                by_tag.setdefault("", models[0])
+            if len(held) == 1:
+                by_tag.setdefault("", held[0])
             if by_tag:
                 fields[name] = by_tag
         for name in names:
@@ -226,11 +160,15 @@ class SdkTypes:
     """The types layer fed one event at a time: :meth:`see` gives that event's
     findings (see the module docstring)."""
 
-    __slots__ = ("_classes", "_lists", "_placing", "_protocol", "_ref", "_root", "_rows",
+    __slots__ = ("_classes", "_events", "_lists", "_placing", "_protocol", "_ref", "_root", "_rows",
                  "_seen")
 
-    def __init__(self, protocol: Protocol) -> None:
+    def __init__(self, protocol: Protocol,
+                 violations: Callable[[], Sequence[Violation]] | None = None) -> None:
         self._protocol = protocol
+        self._events = EventTypes(protocol, violations)
+        """The delta and value events (:mod:`runflow.conform.sdk_events`), told the flow's
+        ``violations`` (what the grammar reported at an event is not reported again)."""
         row = row_of(protocol)
         self._ref = row.sdk_events
         self._rows: dict[str, list[Invariant]] = {}
@@ -266,13 +204,16 @@ class SdkTypes:
         return model
 
     def see(self, event: TappedEvent) -> list[Finding]:
+        """The findings of ``event``'s object; of a delta or value event before it, which
+        waited for the grammar's findings; and of ``event`` itself, which may wait."""
+        waited = self._events.see(event)
         found = carried(self._protocol, event)
         if found is None:
-            return []
+            return waited
         obj, name, kind = found.obj, str(event.name), found.kind
         model = self._model(kind, name, obj)
         if model is None:
-            return []
+            return waited
         placing = self._placing.get(kind)
         if placing is not None:
             place = event.data.get(placing[1])
@@ -282,9 +223,18 @@ class SdkTypes:
         errors = (self._root_errors(model, obj) if kind == self._root and self._lists
                   else validator(model).errors(obj))
         if not errors:
-            return []
+            return waited
         errors = self._unreported(errors, kind, found.state, name, obj)
-        return self._findings(event, kind, obj, errors)
+        return [*waited, *self._findings(event, kind, obj, errors)]
+
+    def end(self) -> list[Finding]:
+        """The findings of the last delta or value event, which waited (the input ended)."""
+        return self._events.end()
+
+    def ahead(self, inner: Listen, keep: Callable[[Finding], None]) -> Listen:
+        """A listener typing the delta and value events before ``inner`` (a grader's short
+        path) takes them (:meth:`runflow.conform.sdk_events.EventTypes.ahead`)."""
+        return self._events.ahead(inner, keep)
 
     def _root_errors(self, model: type[BaseModel], obj: dict[str, Any]) -> list[Error] | None:
         """The errors of the root object, its lists of children apart: each element
@@ -319,92 +269,38 @@ class SdkTypes:
 
     def _unreported(self, errors: list[Error], kind: str, state: str, event: str,
                     obj: dict[str, Any]) -> list[Error]:
-        """Without the SDK's gaps, the losing variants of a smart union, and the fields a
-        payload invariant reports at this event."""
-        errors = [e for e in _best_variants(errors) if not any(
-            gap.covers(e, next(at(obj, e.path), None)) for gap in SDK_GAPS)]
+        """Without the SDK's gaps, the losing variants of a smart union, the fields a
+        payload invariant reports at this event, the value the grammar names malformed
+        and a status the grammar reports as a ``status_mismatch``."""
+        errors = unreported(errors, obj)
         taken = {row.field for row in self._rows.get(kind, ())
                  if (row.events is None or event in row.events)
                  and holds(row, state, obj) is not None}
+        table = self._protocol.tables[kind]
+        status = table.status_field
+        if status is not None and status in obj and obj[status] != state:
+            taken.add(status)  # the grammar's status_mismatch (engine/status.py)
         errors = [e for e in errors if not (e.path and e.path[0] in taken)]
-        shape = self._protocol.tables[kind].shape
+        shape = table.shape
         problem = shape.problem(obj) if shape is not None else None
         if problem is None:
             return errors
         spot = problem.split(": ", 1)[0]  # the grammar's malformed_event names it
-        return [e for e in errors if not _overlaps(dotted("", e.path), spot)]
+        return [e for e in errors if not overlaps(dotted("", e.path), spot)]
 
     def _findings(self, event: TappedEvent, kind: str, obj: dict[str, Any],
                   errors: list[Error]) -> list[Finding]:
-        by_path: dict[Path, list[Error]] = {}
-        for error in errors:
-            by_path.setdefault(error.path, []).append(error)
         prefix = self._protocol.carries.get(str(event.name)) or ""
         oid = obj.get("id")
         entity = f"{kind} {oid}" if isinstance(oid, str) else kind
-        key = entity_key(self._protocol, event)
-        out = []
-        paths = list(by_path.items())
-        for n, (path, group) in enumerate(paths[:MAX_PER_EVENT]):
-            said = " or ".join(dict.fromkeys(e.message for e in group))
-            value = next(at(obj, path), _ABSENT)
-            shown = "absent" if value is _ABSENT else shorten(value)
-            first = group[0]
-            where = ".".join(map(str, first.field)) or "(the object)"
-            message = (f"{event.name}: {dotted(prefix, path)} is {shown}: {said} (openai "
-                       f"{sdk_version()} types: {first.model}.{where})")
-            if n == MAX_PER_EVENT - 1 and len(paths) > MAX_PER_EVENT:
-                message += f"; and {len(paths) - MAX_PER_EVENT} more path(s) in this event"
-            out.append(Finding(rule_of(self._protocol, kind), "warning", message, event.index,
-                               event.name,
-                               entity, key))
-        return out
+        return report(self._protocol, event, kind, entity, prefix, obj, errors)
 
 
-_ABSENT = object()
-
-
-def _overlaps(one: str, other: str) -> bool:
-    """Whether two JSON paths name the same value or one holds the other."""
-    short, long = sorted((one, other), key=len)
-    return long == short or long.startswith((short + ".", short + "["))
-
-
-def _best_variants(errors: list[Error]) -> list[Error]:
-    """Of a smart union's variants that failed, the errors of the closest one (fewest
-    errors; the first on a tie), unless every variant failed at the union itself
-    (a scalar of the wrong kind: all are kept, one finding says each expectation)."""
-    unions: dict[tuple[Path, int], dict[str, int]] = {}
-    for error in errors:
-        for path, node, label in error.union:
-            counts = unions.setdefault((path, node), {})
-            counts[label] = counts.get(label, 0) + 1
-    drop: dict[tuple[Path, int], str] = {}
-    for (path, node), counts in unions.items():
-        if len(counts) < 2:
-            continue
-        inside = [e for e in errors if any((p, n) == (path, node) for p, n, _ in e.union)]
-        if all(e.path == path for e in inside):
-            continue
-        best = min(counts, key=lambda label: counts[label])
-        drop[(path, node)] = best
-    if not drop:
-        return errors
-    return [e for e in errors
-            if all(drop.get((p, n), label) == label for p, n, label in e.union)]
-
-
-def rule_of(protocol: Protocol, kind: str) -> str:
-    """The rule of an entity kind's objects: ``types.<group>`` for the kinds a shared
-    event dispatches by ``type`` into one group (every Responses output item is
-    ``types.output``, every content part ``types.content``), else ``types.<kind>``
-    (``types.run``, ``types.response``)."""
-    table = protocol.tables[kind]
-    return f"types.{table.group or kind}"
-
-
-def check_types(protocol: Protocol, events: Iterable[TappedEvent]) -> Iterator[Finding]:
-    """The findings of :class:`SdkTypes` over ``events``."""
-    layer = SdkTypes(protocol)
+def check_types(protocol: Protocol, events: Iterable[TappedEvent],
+                violations: Callable[[], Sequence[Violation]] | None = None) -> Iterator[Finding]:
+    """The findings of :class:`SdkTypes` over ``events`` (``violations``: the flow's,
+    see :class:`SdkTypes`)."""
+    layer = SdkTypes(protocol, violations)
     for event in events:
         yield from layer.see(event)
+    yield from layer.end()

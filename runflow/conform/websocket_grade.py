@@ -9,8 +9,9 @@ index is the frame's 0-based position in the transcript (both directions count).
 
 * ``grammar``: each :class:`FrameViolation` (the connection's rules and each
   response's own grammar) is ``grammar.<code>``;
-* ``payload`` and ``order``: each response's events (the frames its flow was fed)
-  against the Responses rows of the registry, as for an SSE stream;
+* ``payload``, ``types`` and ``order``: each response's events (the frames its flow
+  was fed) through the layers of an SSE stream
+  (:mod:`~runflow.conform.websocket_layers`), as ``runflow check`` of a transcript;
 * ``http``: the handshake, the bounds (:mod:`.websocket_session`), and the shape of
   every ``error`` event's error object (``http.error_shape``);
 * ``consistency.ws_outcome``: the scenario row's :class:`~.websocket_context.Expect`
@@ -40,12 +41,13 @@ from typing import Any
 from runflow.conform.events import HEAD, NAMED, TAIL, TappedEvent, carried, kept
 from runflow.conform.findings import Finding, Group
 from runflow.conform.grouping import Announcers, group
-from runflow.conform.order import Follows, Next, Repeats, check_order, expectations_for
-from runflow.conform.payload import check_payloads, rows_applied
+from runflow.conform.order import Follows, Next, Repeats, expectations_for
+from runflow.conform.payload import rows_applied
 from runflow.conform.rules import WEBSOCKET, rules_for
-from runflow.conform.sdk_types import check_types, rule_of
+from runflow.conform.sdk_types import rule_of
 from runflow.conform.session import error_shape_problem
 from runflow.conform.websocket_context import Expect
+from runflow.conform.websocket_layers import response_findings
 from runflow.engine.definition import Protocol
 from runflow.engine.state import Ending, StateChange
 from runflow.engine.violations import RULES as ENGINE_RULES
@@ -179,13 +181,11 @@ def _layers(flow: ConnectionFlow, frames: Sequence[Frame], names: list[str | Non
             number: int) -> tuple[list[Finding], set[str]]:
     """The payload, order and error-shape findings, and the rules they exercised; each
     response's events, as its flow was fed them (frame indices kept), parsed in turn."""
-    found: list[Finding] = []
+    found = response_findings(flow, frames, number=number)
     checked: set[str] = set()
     graded = {r.id for r in rules_for(WEBSOCKET)}
     for record in flow.responses.values():
         own = [_event(frames, i, number) for i in record.frames if i < len(frames)]
-        found += [f for f in (*check_payloads(RESPONSES, own), *check_types(RESPONSES, own),
-                              *check_order(RESPONSES, own)) if f.rule in graded]
         checked |= rows_applied(RESPONSES, own) & graded
         checked |= {rule_of(RESPONSES, c.kind)
                     for c in map(partial(carried, RESPONSES), own) if c} & graded

@@ -162,7 +162,8 @@ class Registered:
         """``"module:Name"`` of the openai SDK's union of its stream events, by which
         :mod:`runflow.conform.sdk_types` types an object whose entity's table names no
         snapshot class (an output item: the class of the event's ``item`` field, picked
-        by the item's ``type``); None: every carried object's table names one."""
+        by the item's ``type``), and :mod:`runflow.conform.sdk_events` the data of its
+        delta and value events; None: neither is typed that way."""
 
     def __repr__(self) -> str:
         return f"Registered({self.name!r})"
@@ -297,6 +298,7 @@ register(Registered(
     definition="runflow.protocols.assistants.definition:ASSISTANTS",
     detection=Detection("assistants", assistants_events.PROTOCOL_EVENTS),
     flow="runflow.protocols.assistants.flow:RunFlow",
+    sdk_events="openai.types.beta.assistant_stream_event:AssistantStreamEvent",
     diagrams=assistants_diagrams.DIAGRAMS,
     invariants="runflow.protocols.assistants.invariants:INVARIANTS",
     order=assistants_order.ORDER,

@@ -13,10 +13,11 @@ Sources, for either protocol (Assistants runs, Responses API responses):
   TEXT`` creates a streamed response, ``--response ID`` follows one.
 
 Either way it shows the current state of each entity (run, steps, messages; or
-response and output items), the text as it streams, tool calls and violations
-as they appear, and with ``--diagram`` the path taken so far through the state
-diagram. On a terminal this is a live view (:mod:`.live`); otherwise, one line
-per change (:mod:`.views`). What each protocol shows is its :mod:`.lens`.
+response and output items), the text as it streams, tool calls, violations and
+the payload findings ``check`` shows (:mod:`.findings`) as they appear, and with
+``--diagram`` the path taken so far through the state diagram. On a terminal this
+is a live view (:mod:`.live`); otherwise, one line per change (:mod:`.views`).
+What each protocol shows is its :mod:`.lens`.
 """
 
 from __future__ import annotations
@@ -61,8 +62,12 @@ A recording of any size is read in chunks and kept only as far as its flow keeps
 it (states, snapshots, text, violations); the live panel draws the last 4000
 characters of the text and the last 50 tool calls, violations and notes.
 
-exit codes: 0 no error-severity violation, 1 violations found (a cut stream is one:
-truncated), 2 usage error, unreadable recording or unreachable server
+The payload findings runflow check shows (payload.*: a field a status event's object
+must hold) are shown too, worded as check words them.
+
+exit codes: 0 no error-severity violation or payload finding, 1 violations found (a
+cut stream is one: truncated), 2 usage error, unreadable recording or unreachable
+server
 """
 
 _RUNS = ("thread", "run", "assistant")

@@ -2,7 +2,8 @@
 
 It shows each entity of every flow watched with its state (the rows come from
 the protocol's :class:`~runflow.cli.watch.lens.Lens`), the answer text as it
-streams, the tool calls asked for, the violations, notes (stream ends,
+streams, the tool calls asked for, the violations, the payload findings ``check``
+shows, notes (stream ends,
 recoveries) and, with ``--diagram``, the edges of the path so far.
 
 What it draws is bounded whatever the stream's length: the last :data:`TEXT_TAIL`
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from runflow import Ending, Violation
     from runflow.cli.output import Output
     from runflow.cli.watch.lens import Lens
+    from runflow.conform.findings import Finding
     from runflow.engine.state import StateChange
 
 __all__ = ["LINES_TAIL", "TEXT_TAIL", "LiveView"]
@@ -64,6 +66,8 @@ class LiveView(View):
                                         no_color=not out.color)
         self.diagram = diagram
         self.calls: list[str] = []
+        self.findings: list[str] = []
+        """The payload findings, as ``check`` words them (bounded: :mod:`.findings`)."""
         self.notes: list[str] = []
         self.recovered: set[str] = set()
         self.live: Live | None = None
@@ -106,6 +110,12 @@ class LiveView(View):
     def violation(self, violation: Violation) -> None:
         self.refresh(force=True)
 
+    def finding(self, finding: Finding) -> None:
+        from runflow.cli.watch.findings import finding_line
+
+        self.findings.append(finding_line(finding))
+        self.refresh(force=True)
+
     def stream_end(self, ending: Ending) -> None:
         super().stream_end(ending)
         self.notes.append(f"stream {self.streams} ended: {ending}")
@@ -146,6 +156,10 @@ class LiveView(View):
         if violations:
             lines = Text(tail_lines([str(v) for v in violations]), style="red")
             parts.append(Panel(lines, title="violations", title_align="left"))
+        if self.findings:
+            lines = Text(tail_lines(self.findings), style="yellow")
+            parts.append(Panel(lines, title="payload findings (as runflow check)",
+                               title_align="left"))
         if self.notes:
             parts.append(Text(tail_lines(self.notes), style="dim"))
         if self.diagram and self.flows:

@@ -252,10 +252,15 @@ def play(flow: Flow, events: Iterable[Block], speed: float,
 
 def feed_block(flow: Flow, item: bytes | dict[str, Any] | Broken | None) -> None:
     """Feed one :data:`Block`'s event: SSE bytes as read, a broken line as a
-    ``malformed_event`` (no name: what the flow counts and words as given)."""
+    ``malformed_event`` (no name: what the flow counts and words as given); a JSON
+    line's event is shown first to the flow's observer's ``record``, if it has one
+    (:class:`runflow.cli.watch.findings.PayloadWatch`)."""
     if isinstance(item, bytes):
-        flow.feed_sse(item)
+        flow.feed_sse(item)  # the flow's observer sees each event
     elif isinstance(item, Broken):
         flow.feed({"event": None, "data": BadData(item.reason)})
     else:
+        record = getattr(flow.observer, "record", None)  # a watch's payload layer
+        if record is not None and item is not None:
+            record(item)
         flow.feed(item if item is not None else {"event": None, "data": None})

@@ -19,7 +19,9 @@ from runflow.engine.state import RECOVERED
 if TYPE_CHECKING:
     from runflow import Ending, Violation
     from runflow.cli.output import Output
+    from runflow.cli.watch.findings import PayloadWatch
     from runflow.cli.watch.lens import Lens
+    from runflow.conform.findings import Finding
     from runflow.engine.flow import Flow
     from runflow.engine.state import StateChange
 
@@ -48,6 +50,7 @@ class View:
     def tool_call(self, call_id: str, name: str, arguments: str) -> None: ...
     def text_delta(self, text: str) -> None: ...
     def violation(self, violation: Violation) -> None: ...
+    def finding(self, finding: Finding) -> None: ...
     def note(self, text: str) -> None: ...
 
     def stream_end(self, ending: Ending) -> None:
@@ -71,6 +74,9 @@ class Watcher:
     def __init__(self, lens: Lens, view: View) -> None:
         self.lens, self.view = lens, view
         self._seen = 0
+        self._payloads: list[PayloadWatch] = []
+        self.errors = 0
+        """Error-severity payload findings shown."""
 
     @property
     def flows(self) -> list[Flow]:
@@ -78,8 +84,9 @@ class Watcher:
 
     @property
     def ok(self) -> bool:
-        """No error-severity violation in any flow watched."""
-        return all(flow.ok for flow in self.flows)
+        """No error-severity violation in any flow watched, and no error-severity
+        payload finding (as ``check`` says)."""
+        return all(flow.ok for flow in self.flows) and not self.errors
 
     def attach(self, flow: Flow) -> Flow:
         """Watch ``flow`` from now on (the previous one is done); returns it."""
@@ -90,12 +97,16 @@ class Watcher:
 
         on_every_state(flow, lambda kind, state, obj: self._entered(flow, kind, state, obj))
         self.lens.on_text(flow, self.view.text_delta)
+        from runflow.cli.watch.findings import PayloadWatch
+
+        self._payloads.append(PayloadWatch(flow, self.changed))
         flow.on_violation(self._violation)
         flow.on_end(self._end)
         return flow
 
     def changed(self) -> None:
-        """Report state changes not reported yet (recovery fires callbacks too)."""
+        """Report state changes not reported yet (recovery fires callbacks too), then
+        the payload findings held."""
         if not self.flows:
             return
         history = self.view.flow.history
@@ -104,6 +115,10 @@ class Watcher:
             self._seen += 1
             if change.source != change.dest:
                 self.view.state(change)
+        for payloads in self._payloads:
+            for finding in payloads.take():
+                self.errors += finding.severity == "error"
+                self.view.finding(finding)
         self.view.refresh()
 
     def _entered(self, flow: Flow, kind: str, state: str, obj: Any) -> None:
@@ -149,6 +164,11 @@ class LineView(View):
 
     def violation(self, violation: Violation) -> None:
         self._line(f"! {violation}")
+
+    def finding(self, finding: Finding) -> None:
+        from runflow.cli.watch.findings import finding_line
+
+        self._line(f"! {finding_line(finding)}")
 
     def stream_end(self, ending: Ending) -> None:
         super().stream_end(ending)

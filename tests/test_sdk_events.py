@@ -1,0 +1,254 @@
+"""The types layer's delta and value events (:mod:`runflow.conform.sdk_events`) and the
+one report per field (:mod:`runflow.conform.sdk_types`' "Not reported twice").
+
+* a hostile field of a delta or value event, both protocols, through ``runflow
+  check --types`` (the short path's listener) and over held events (the batch
+  layers): the rule, the event index and the JSON path;
+* what the grammar reports at the same event (a delta's text, the finished value,
+  the fields that place and number the event, a status that disagrees with the
+  event) is its one report;
+* the quick yes (:mod:`runflow.conform.sdk_fast`) never says yes to what the SDK's
+  validator refuses, on every event of every capture and on hostile values.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from collections.abc import Callable
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+from check_corpus import recordings
+from conftest import load_bytes, recordings_dir
+from pydantic import BaseModel
+
+from runflow.adapters.recording import new_flow, read_recording
+from runflow.cli import main
+from runflow.conform.events import tap_recording
+from runflow.conform.recorded import grade_replay
+from runflow.conform.sdk_events import EventTypes, event_classes, spot
+from runflow.conform.sdk_fast import sure
+from runflow.conform.sdk_schema import validator
+from runflow.engine.definition import EventKind
+from runflow.protocols.registry import REGISTRY, row_of
+from runflow.testing.fuzz import encode_sse, parse_sse
+
+Row = tuple[str, int | None, str]
+"""(rule, event index, JSON path inside the event)."""
+Edit = Callable[[dict[str, Any]], None]
+
+HELLO = "responses/openaidotnet_hello_text_gpt4omini.sse"
+"""Responses: 2 output_item.added, 3 content_part.added, 4-12 output_text deltas,
+13 output_text.done, 15 output_item.done, 16 response.completed."""
+CALLS = "responses/mirascope_parallel_function_calls_gpt4o.sse"
+FUNCTION = "dotnet_create_and_run_function_requires_action.sse"
+"""Assistants: 6 and 7 the step deltas of one function call."""
+CITATION = "dotnet_file_search_file_citation.sse"
+"""Assistants: 5 a step delta (file_search), 11-19 message deltas, 20
+message.completed, 22 run.completed."""
+
+
+def _set(*path: str | int, value: Any) -> Edit:
+    def edit(data: dict[str, Any]) -> None:
+        where: Any = data
+        for key in path[:-1]:
+            where = where[key]
+        where[path[-1]] = value
+    return edit
+
+
+def _path_of(message: str) -> str:
+    return message.split(": ", 1)[1].split(" is ", 1)[0]
+
+
+def _write(name: str, edits: dict[int, Edit], tmp_path: Path) -> Path:
+    events = parse_sse(load_bytes(name))
+    for index, edit in edits.items():
+        events[index] = copy.deepcopy(events[index])
+        edit(events[index]["data"])
+    path = tmp_path / "hostile.sse"
+    path.write_bytes(encode_sse(events)[0])
+    return path
+
+
+def _check(name: str, edits: dict[int, Edit], tmp_path: Path) -> tuple[list[Row], list[Row]]:
+    """``runflow check --json --types`` of capture ``name`` with ``edits``: the types
+    rows, and every other finding as (rule, index, message)."""
+    path = _write(name, edits, tmp_path)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        main(["check", "--json", "--types", str(path)])
+    report = json.loads(out.getvalue().splitlines()[0])
+    every = [f for g in report["findings"] for f in (g, *g["consequences"])]
+    typed = sorted((f["rule"], f["index"], _path_of(f["message"])) for f in every
+                   if f["rule"].startswith("types."))
+    others = [(f["rule"], f["index"], f["message"]) for f in every
+              if not f["rule"].startswith("types.")]
+    return typed, others
+
+
+def _held(name: str, edits: dict[int, Edit], tmp_path: Path) -> list[Row]:
+    """The types rows of the batch layers over the held recording (grade_replay)."""
+    replay = read_recording(str(_write(name, edits, tmp_path))).replay()
+    return sorted((f.rule, f.index, _path_of(f.message))
+                  for g in grade_replay(replay) for f in (g.root, *g.consequences)
+                  if f.rule.startswith("types."))
+
+
+# --------------------------------------------------------------------------- #
+# typed: what only the SDK's class says
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(("name", "edits", "expected"), [
+    (HELLO, {5: _set("logprobs", value="x")}, [("types.content", 5, "logprobs")]),
+    (HELLO, {13: _set("logprobs", value={})}, [("types.content", 13, "logprobs")]),
+    (HELLO, {5: _set("logprobs", value=[{"token": "a", "logprob": "high"}])},
+     [("types.content", 5, "logprobs[0].logprob")]),
+    (CITATION, {12: _set("delta", "role", value=5)}, [("types.message", 12, "delta.role")]),
+    (CITATION, {12: _set("object", value="thread.foo")}, [("types.message", 12, "object")]),
+    (CITATION, {15: _set("delta", "content", 0, "text", "annotations", value=[
+        {"index": 0, "type": "file_citation", "file_citation": "x"}])},
+     [("types.message", 15, "delta.content[0].text.annotations[0].file_citation")]),
+], ids=["delta-logprobs", "done-logprobs", "deep-logprob", "message-delta-role",
+        "message-delta-object", "message-delta-annotation"])
+def test_a_field_only_the_sdk_types_is_reported_at_its_event(
+        name: str, edits: dict[int, Edit], expected: list[Row], tmp_path: Path) -> None:
+    """check's short path (the listener ahead of it) and the batch layers agree."""
+    typed, _ = _check(name, edits, tmp_path)
+    assert typed == expected
+    assert _held(name, edits, tmp_path) == expected
+
+
+def test_function_call_arguments_done_is_typed(tmp_path: Path) -> None:
+    """A value event of an output item: types.output."""
+    events = parse_sse(load_bytes(CALLS))
+    index = next(i for i, e in enumerate(events)
+                 if e["data"].get("type") == "response.function_call_arguments.done")
+    typed, _ = _check(CALLS, {index: _set("type_note", value=1)}, tmp_path)
+    assert typed == []  # an extra field: the SDK allows it
+    typed, others = _check(CALLS, {index: _set("arguments", value={})}, tmp_path)
+    assert typed == []  # the grammar's value (below)
+    assert [(r, i) for r, i, _ in others][:1] == [("grammar.malformed_event", index)]
+
+
+def test_an_event_the_sdk_does_not_name_is_not_typed() -> None:
+    """openai 3.63 has no class for the apply_patch diff events; every other delta
+    and value event of both definitions has one."""
+    for protocol_name in ("responses", "assistants"):
+        row = REGISTRY[protocol_name]
+        protocol = row.definition
+        assert row.sdk_events is not None
+        known = event_classes(row.sdk_events, protocol.type_field)
+        typed = {n for n, (what, _) in protocol.routes.items()
+                 if what is EventKind.DELTA or (what is EventKind.STATUS
+                                                and protocol.carries.get(n, "") is None)}
+        missing = typed - set(known)
+        assert missing == ({"response.apply_patch_call_operation_diff.delta",
+                            "response.apply_patch_call_operation_diff.done"}
+                           if protocol_name == "responses" else set())
+
+
+# --------------------------------------------------------------------------- #
+# one report: the grammar's
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(("name", "edits", "rule", "index"), [
+    (HELLO, {5: _set("delta", value=5)}, "grammar.malformed_event", 5),
+    (HELLO, {13: _set("text", value=7)}, "grammar.malformed_event", 13),
+    (HELLO, {5: _set("output_index", value="x")}, "grammar.malformed_event", 5),
+    (HELLO, {5: _set("sequence_number", value="x")}, "grammar.malformed_event", 5),
+    (HELLO, {5: _set("item_id", value=3)}, "grammar.malformed_event", 5),
+    (CITATION, {12: _set("delta", "content", 0, "text", "value", value=[])},
+     "grammar.malformed_event", 12),
+    (CITATION, {12: _set("delta", "content", 0, "index", value="x")},
+     "grammar.malformed_event", 12),
+    (CITATION, {5: _set("delta", "step_details", "tool_calls", 0, "type", value=5)},
+     "grammar.malformed_event", 5),
+    (FUNCTION, {7: _set("delta", "step_details", "tool_calls", 0, "type", value="other")},
+     "grammar.type_change", 7),
+    (HELLO, {15: _set("item", "status", value="weird")}, "grammar.status_mismatch", 15),
+    (HELLO, {2: _set("item", "status", value=None)}, "grammar.status_mismatch", 2),
+    (HELLO, {16: _set("response", "status", value="done")}, "grammar.status_mismatch", 16),
+    (CITATION, {22: _set("status", value="finished")}, "grammar.status_mismatch", 22),
+], ids=["delta", "finished-text", "output-index", "sequence-number", "item-id",
+        "message-text-value", "content-index", "tool-call-type", "tool-call-retyped",
+        "item-status-done",
+        "item-status-null", "response-status", "run-status"])
+def test_what_the_grammar_reports_at_the_event_is_its_one_report(
+        name: str, edits: dict[int, Edit], rule: str, index: int, tmp_path: Path) -> None:
+    typed, others = _check(name, edits, tmp_path)
+    assert (rule, index) in [(r, i) for r, i, _ in others]
+    assert typed == []
+    assert _held(name, edits, tmp_path) == []
+
+
+def test_a_status_the_grammar_does_not_judge_is_typed(tmp_path: Path) -> None:
+    """The rule is about the carried object's own status: an item's status inside the
+    final response, which the grammar does not compare with an event, is typed."""
+    typed, others = _check(HELLO, {16: _set("response", "output", 0, "status",
+                                            value="weird")}, tmp_path)
+    assert typed == [("types.response", 16, "response.output[0].status")]
+    assert "grammar.status_mismatch" not in [r for r, _, _ in others]
+
+
+def test_the_spot_a_grammar_message_names() -> None:
+    assert spot("the data of response.output_text.done (byte 4716): text: expected "
+                "string, got integer") == "text"
+    assert spot("the data of 'response.output_text.delta': sequence_number: expected") == (
+        "sequence_number")
+    assert spot("delta.content[0].text.value: expected string, got array") == (
+        "delta.content[0].text.value")
+
+
+def test_a_layer_told_no_violations_reports_what_it_finds(tmp_path: Path) -> None:
+    """Without the flow's violations (the layer alone) nothing is held back: the
+    delta's text is reported by the types layer too, at the end of the input."""
+    path = _write(HELLO, {5: _set("delta", value=5), 13: _set("logprobs", value="x")},
+                  tmp_path)
+    recording = read_recording(str(path))
+    flow = new_flow(recording.protocol)
+    layer = EventTypes(flow.protocol)
+    found = [f for e in tap_recording(flow.protocol, recording) for f in layer.see(e)]
+    found += layer.end()
+    assert [(f.rule, f.index, _path_of(f.message)) for f in found] == [
+        ("types.content", 5, "delta"), ("types.content", 13, "logprobs")]
+
+
+# --------------------------------------------------------------------------- #
+# the quick yes
+# --------------------------------------------------------------------------- #
+def _events_of_every_capture() -> list[tuple[str, type[BaseModel], dict[str, Any]]]:
+    out = []
+    for path in recordings(recordings_dir()):
+        recording = read_recording(str(path))
+        protocol = new_flow(recording.protocol).protocol
+        ref = row_of(protocol).sdk_events
+        assert ref is not None
+        classes = event_classes(ref, protocol.type_field)
+        for event in tap_recording(protocol, recording):
+            if event.name in classes and isinstance(event.data, dict):
+                out.append((event.name, classes[event.name], event.data))
+    return out
+
+
+def test_the_quick_yes_never_says_yes_to_what_the_sdk_refuses() -> None:
+    checked = 0
+    for _, model, data in _events_of_every_capture():
+        hostile = [data, {**data, "delta": 5}, {**data, "logprobs": "x"},
+                   {**data, "object": 1}, {**data, "delta": {"content": [{"index": "0"}]}},
+                   {**data, "delta": {"step_details": {"type": "tool_calls",
+                                                       "tool_calls": [{"index": 0}]}}}]
+        for value in hostile:
+            if sure(model)(value):
+                assert validator(model).errors(value) is None, (model, value)
+                checked += 1
+    assert checked > 1000  # it says yes to the captures' deltas: the point of it
+
+
+def test_the_quick_yes_says_yes_to_most_real_deltas() -> None:
+    """What keeps check --types fast: the captures' deltas need no validator."""
+    events = _events_of_every_capture()
+    sure_of = [sure(model)(data) for _, model, data in events]
+    assert sum(sure_of) / len(sure_of) > 0.95
