@@ -105,7 +105,9 @@ class SSEDecoder:
             self._cr = False
             if chunk.startswith(b"\n"):
                 chunk = chunk[1:]
-        if b"\r" in chunk:
+        # find, not ``in``: ``bytes in bytes`` first tries the operand as an integer
+        # and formats a TypeError it then clears (about 1,800 instructions a test)
+        if chunk.find(b"\r") >= 0:
             if chunk.endswith(b"\r"):
                 self._cr = True  # a CRLF may be split across chunks
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -114,7 +116,7 @@ class SSEDecoder:
         pending = self._pending
         # A block ends at a blank line, i.e. "\n\n", possibly straddling chunks.
         joint = pending and pending[-1].endswith(b"\n") and chunk.startswith(b"\n")
-        if b"\n\n" not in chunk and not joint:
+        if chunk.find(b"\n\n") < 0 and not joint:
             return self._hold(chunk)
         data = b"".join(pending) + chunk if pending else chunk
         offset = self._offset
