@@ -296,6 +296,8 @@ class Flow(Recovery, Deltas, StreamSteps):
             route = c.routes.get(name) if name is not None else None
             bad = type(data) is BadData
             kind = route[0] if route is not None and not bad else None
+            if kind is not _DELTA:  # what the last delta found may change from here
+                self._last_delta = None
             if kind is _DELTA or kind is _STATUS:  # nearly every event
                 if state.stream not in c.quiet_stream_states:
                     self._stream("event", name, index)
