@@ -5,7 +5,8 @@ and the checks of states and limits, which nothing but another event can change
 well). Here streams that switch entities, end them, rename their item, reach a limit,
 send indices of other types, end the response or recover it between deltas, are
 decided alike with and without the engine's fast paths (``GeneralFlow``), in order
-and shuffled, with hostile values in the deltas.
+and shuffled, with hostile values in the deltas. The SSE decoder's kept event names
+decode as the block-by-block path does.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 import pytest
 
 from runflow import Limits
+from runflow.engine import sse
+from runflow.engine.sse import SSEDecoder
 from runflow.protocols.responses.flow import ResponseFlow
 
 P = "response."
@@ -163,3 +166,28 @@ def test_shuffled_streams_with_hostile_deltas_are_decided_alike(seed: int) -> No
             key = rng.choice(["output_index", "content_index", "item_id", "delta"])
             body[j] = {**body[j], key: rng.choice(HOSTILE)}
     _both_ways(_sse([events[0], *body]), rng.choice([None, TIGHT]))
+
+
+class GeneralDecoder(SSEDecoder):
+    """The decoder looking at every block one by one (no search, no names kept)."""
+
+    __slots__ = ()
+    fast_path = False
+
+
+@pytest.mark.parametrize("max_pending", [64 * 1024 * 1024, 60])
+def test_event_names_decode_alike_once_kept(max_pending: int) -> None:
+    """The canonical path keeps the event names it decoded (the first 512 of at most
+    64 bytes): names of bad UTF-8, long names and more names than it keeps come out
+    as the block-by-block path decodes them, in every chunk, with or without blocks
+    past ``max_pending``."""
+    names = [b"\xff", b"caf\xc3\xa9", b"caf\xc3", b"n" * 65, b"\xe2\x82"] + [
+        f"name.{i}".encode() for i in range(700)]
+    stream = b"".join(b"event: " + name + b"\ndata: {\"i\": " + str(i).encode() + b"}\n\n"
+                      for i, name in enumerate(names * 2))
+    chunks = [stream[i:i + 2048] for i in range(0, len(stream), 2048)]
+    fast, general = SSEDecoder(max_pending), GeneralDecoder(max_pending)
+    assert [fast.feed(c) for c in chunks] == [general.feed(c) for c in chunks]
+    assert fast.close() == general.close()
+    assert sse._NAMES[b"caf\xc3"] == "caf\ufffd"
+    assert len(sse._NAMES) <= sse._NAMES_MAX and b"n" * 65 not in sse._NAMES

@@ -40,11 +40,10 @@ class Deltas(Resolving):
             # the entity the last delta grew, with no other event since (_process drops
             # it then): its states, the root's and the limits reached are as they were
             # checked then; its item's name is checked again
-            tracker, budget, table = last[5], last[6], last[7]
-            named_by = table.named_by
+            _, _, _, _, _, tracker, budget, table, named_by, body = last
             if named_by is not None and data.get(named_by) != tracker.owner:
                 self._check_named(table, data, tracker, name)
-            delta: Any = data if table.delta_body == "" else data.get(table.delta_body)
+            delta: Any = data if body == "" else data.get(body)
         else:
             found = self._delta_entity(kind, name, data)
             if found is None:
@@ -154,7 +153,8 @@ class Deltas(Resolving):
             self._last_delta = (name, pos[0], data.get(pos[0]),
                                 pos[1] if len(pos) > 1 else None,  # (a dict from JSON
                                 data.get(pos[1]) if len(pos) > 1 else None,  # has no
-                                tracker, budget, table)  # None key: get(None) is None)
+                                tracker, budget, table,  # None key: get(None) is None)
+                                table.named_by, table.delta_body)
         return tracker, budget, delta
 
     def _budget(self, table: EntityTable, tracker: Tracker) -> Tracker:

@@ -233,6 +233,21 @@ _CANONICAL = re.compile(rb"event: ([^\n]*)\ndata: ([^\n]*)\n\n")
 blank line."""
 
 
+_NAMES: dict[bytes, str] = {}
+"""Event names decoded before (a stream repeats a few dozen): a lookup instead of a
+decode per event. Bounded: the first :data:`_NAMES_MAX` short names only."""
+_NAMES_MAX = 512
+
+
+def _decoded(name: bytes) -> str:
+    """``name`` decoded as the SSE rules say (UTF-8, bad bytes replaced), and kept in
+    :data:`_NAMES` while it has room."""
+    text = name.decode("utf-8", "replace")
+    if len(name) <= 64 and len(_NAMES) < _NAMES_MAX:
+        _NAMES[name] = text
+    return text
+
+
 def _canonical(data: bytes, end: int, offset: int, max_pending: int) -> list[RawEvent] | None:
     """The events of ``data[:end]`` (which ends with a blank line) when it is nothing
     but canonical blocks (:data:`_CANONICAL`), else None: the blocks are then split
@@ -242,12 +257,25 @@ def _canonical(data: bytes, end: int, offset: int, max_pending: int) -> list[Raw
     out: list[RawEvent] = []
     append = out.append
     start = offset
-    for name, body in _CANONICAL.findall(data, 0, end):
+    names = _NAMES
+    found = _CANONICAL.findall(data, 0, end)
+    if end <= max_pending:  # no block can be too large: nothing to compare per block
+        for name, body in found:
+            text = names.get(name)
+            if text is None:
+                text = _decoded(name)
+            append(_new_event(RawEvent, (text, body, offset, 0)))
+            offset += len(name) + len(body) + 16  # "event: " NAME "\ndata: " BODY "\n\n"
+        return out if offset - start == end else None
+    for name, body in found:
         size = len(name) + len(body) + 14  # "event: " NAME "\ndata: " BODY
         if size > max_pending:
             append(_new_event(RawEvent, (None, None, offset, size)))
         else:
-            append(_new_event(RawEvent, (name.decode("utf-8", "replace"), body, offset, 0)))
+            text = names.get(name)
+            if text is None:
+                text = _decoded(name)
+            append(_new_event(RawEvent, (text, body, offset, 0)))
         offset += size + 2
     return out if offset - start == end else None
 

@@ -78,9 +78,9 @@ from runflow.protocols.responses.slots import (
     first_parts,
     index_of,
     item_at,
+    items_now,
     parts,
     previous_slot,
-    streamed_items,
 )
 from runflow.protocols.responses.values import OutputText, StreamedText
 
@@ -572,7 +572,7 @@ def _output_matches(state: Any, response: Any, obj: Any, event: str) -> Iterable
     output = obj.get("output")
     if type(output) is not list:
         return _NONE
-    items = streamed_items(state)
+    items = items_now(state)
     ours = [item.owner for item in items]
     theirs = [o.get("id") if type(o) is dict else None for o in output]
     if ours != theirs:
@@ -590,11 +590,11 @@ def _items_closed(state: Any, response: Any, obj: Any, event: str) -> Iterable[F
     severity: Severity = "error" if response.state == "completed" else "warning"
     return [Finding(f"the response ended {response.state!r} while {item.label} is still "
                     f"{item.state!r}", item, severity)
-            for item in streamed_items(state) if item.state not in _ENDS]
+            for item in items_now(state) if item.state not in _ENDS]
 
 
 def _incomplete_item_last(state: Any, response: Any, obj: Any, event: str) -> Iterable[Finding]:
-    items = streamed_items(state)
+    items = items_now(state)
     found = [Finding(f"{item.label} is incomplete but is not the last item "
                      "(OR-spec: an incomplete item MUST be the last)", item)
              for item in items[:-1] if item.state == "incomplete"]
