@@ -131,8 +131,8 @@ def may_overflow(raw: bytes | None) -> bool:
     if raw is None or len(raw) < SCREEN_FROM:
         return True
     kept = raw.translate(_SCREEN)
-    return (_EXPONENT.search(kept) is not None
-            or (_SOME_DIGITS in kept and _LONG_DIGITS in kept))
+    return (_EXPONENT.search(kept) is not None  # find, not ``in``: see SSEDecoder.feed
+            or (kept.find(_SOME_DIGITS) >= 0 and kept.find(_LONG_DIGITS) >= 0))
 
 
 def slot_key(group: str | None, indices: tuple[int, ...]) -> str:
@@ -208,6 +208,9 @@ class FlowCore(FlowView, Callbacks, AsyncDriving):
         # open while it is applied, completed by its first violation (_said)
         self._undo_open = False
         self._undo_said: tuple[Any, ...] | None = None
+        self._last_delta: tuple[Any, ...] | None = None
+        """The entity the last delta grew, while no other event came since
+        (:meth:`runflow.engine.deltas.Deltas._on_delta`; None: look it up)."""
         self.callback_failures: list[CallbackFailure] = []
         """Callbacks that raised, when ``callback_errors="collect"``."""
 

@@ -6,10 +6,13 @@ merged into the entity's accumulator (:class:`runflow.engine.accumulator.Accumul
 which validates the whole delta first and applies all or nothing. An entity that
 reached its limit stops growing and says so once.
 
-Most of a stream is deltas, so the common case is one function: a positioned
-entity found by one dict lookup of the indices the delta carries (the general
-path, :meth:`Deltas._placed`, names whatever is wrong with them), the entity its
-limit counts against kept on the tracker once found (:meth:`Deltas._budget`).
+Most of a stream is deltas, and most of them grow the entity the delta before
+grew: while no other event came, that entity is kept with what was checked of it
+(``_last_delta``), and a delta with the same name and the very same index objects
+only has its item's name checked again. Otherwise a positioned entity is found by
+one dict lookup of the indices the delta carries (the general path,
+:meth:`Deltas._placed`, names whatever is wrong with them), the entity its limit
+counts against kept on the tracker once found (:meth:`Deltas._budget`).
 """
 
 from __future__ import annotations
@@ -31,8 +34,56 @@ class Deltas(Resolving):
     """Delta events (a mixin of :class:`runflow.engine.flow.Flow`)."""
 
     def _on_delta(self, kind: str, name: str, data: Any, index: int) -> None:
-        c = self._c
+        last = self._last_delta
+        if (last is not None and type(data) is dict and last[0] == name
+                and data.get(last[1]) is last[2] and data.get(last[3]) is last[4]):
+            # the entity the last delta grew, with no other event since (_process drops
+            # it then): its states, the root's and the limits reached are as they were
+            # checked then; its item's name is checked again
+            _, _, _, _, _, tracker, budget, table, named_by, body = last
+            if named_by is not None and data.get(named_by) != tracker.owner:
+                self._check_named(table, data, tracker, name)
+            delta: Any = data if body == "" else data.get(body)
+        else:
+            found = self._delta_entity(kind, name, data)
+            if found is None:
+                return  # the entity reached a limit and stopped growing
+            tracker, budget, delta = found
+        acc = tracker.acc
+        if acc is None:  # build_protocol gives every kind with deltas an accumulator
+            raise TypeError(f"{tracker.label} takes deltas but has no accumulator")
+        limits = self.limits
+        limit: int = getattr(limits, acc.limit)
+        result = acc.merge(delta, limit - budget.size, limits.max_index)
+        if result is None:
+            return
+        if type(result) is not int:
+            code, message = cast(Problem, result)
+            reject(code, message, tracker)
+        if result == OVER_LIMIT:
+            self._last_delta = None  # a limit reached: the next delta is looked at again
+            self._s.capped.update((tracker.label, budget.label))
+            self._violate(
+                Code.LIMIT_EXCEEDED, index, name, budget.ref,
+                f"{budget.label} would grow past {acc.limit}={limit}; it stops growing here",
+            )
+            return
+        tracker.size += result
+        if budget is not tracker:
+            budget.size += result
+        tracker.deltas += 1
+        tracker.typed = None
+        if self._hooks is not None:
+            self._hooks.delta(self._s, tracker, delta)
+
+    def _delta_entity(self, kind: str, name: str, data: Any
+                      ) -> tuple[Tracker, Tracker, Any] | None:
+        """The entity a delta grows, the one its limit counts against and the delta's
+        body, checked (the entity found, its state and the root's allow deltas); None
+        when it reached a limit and stopped growing. Kept for the next delta
+        (:attr:`_last_delta`) when it was found by its position."""
         s = self._s
+        c = self._c
         table = c.tables[kind]
         pos = table.position
         if pos:
@@ -92,35 +143,19 @@ class Deltas(Resolving):
         capped = s.capped
         if capped:
             if tracker.label in capped:
-                return  # the entity reached a limit and stopped growing
+                return None  # the entity reached a limit and stopped growing
             if budget.label in capped:  # its item did: this part stops too (and is not
                 capped.add(tracker.label)  # compared with the server's value later)
-                return
-        acc = tracker.acc
-        if acc is None:  # build_protocol gives every kind with deltas an accumulator
-            raise TypeError(f"{tracker.label} takes deltas but has no accumulator")
-        limits = self.limits
-        limit: int = getattr(limits, acc.limit)
-        result = acc.merge(delta, limit - budget.size, limits.max_index)
-        if result is None:
-            return
-        if type(result) is not int:
-            code, message = cast(Problem, result)
-            reject(code, message, tracker)
-        if result == OVER_LIMIT:
-            capped.update((tracker.label, budget.label))
-            self._violate(
-                Code.LIMIT_EXCEEDED, index, name, budget.ref,
-                f"{budget.label} would grow past {acc.limit}={limit}; it stops growing here",
-            )
-            return
-        tracker.size += result
-        if budget is not tracker:
-            budget.size += result
-        tracker.deltas += 1
-        tracker.typed = None
-        if self._hooks is not None:
-            self._hooks.delta(s, tracker, delta)
+                return None
+        elif pos and self.fast_paths and type(data) is dict:
+            # the next delta with the same name and the very same index objects (small
+            # ints are shared) is about this entity (checked above but its name)
+            self._last_delta = (name, pos[0], data.get(pos[0]),
+                                pos[1] if len(pos) > 1 else None,  # (a dict from JSON
+                                data.get(pos[1]) if len(pos) > 1 else None,  # has no
+                                tracker, budget, table,  # None key: get(None) is None)
+                                table.named_by, table.delta_body)
+        return tracker, budget, delta
 
     def _budget(self, table: EntityTable, tracker: Tracker) -> Tracker:
         """The entity a limit counts: a part's deltas count against the item that holds

@@ -74,8 +74,10 @@ class Tracker:
         self.memo: dict[str, tuple[Any, Any]] | None = None
         """What a rule derived from a part of ``raw``, by the rule's name: ``(the part
         it was derived from, the value)``. A rule uses it only while that part is
-        still the very object in ``raw`` (``is``), so replacing ``raw`` needs no reset;
-        it is not saved in checkpoints (a loaded flow derives it again)."""
+        still the very object in ``raw`` (``is``), so replacing ``raw`` needs no reset,
+        or keeps it current itself (a root's memo of its children's objects); an event
+        undone half-way drops the root's memo (:mod:`runflow.engine.journal`); it is
+        not saved in checkpoints (a loaded flow derives it again)."""
         self.slot: str | None = None
         """Where a positioned entity sits (``"output/2"``); None: found by id."""
         self.owner: str | None = None

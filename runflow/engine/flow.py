@@ -293,33 +293,35 @@ class Flow(Recovery, Deltas, StreamSteps):
                         state.sequence = seq
                     elif self._replayed(name, data, index):
                         return
-            route = c.routes.get(name) if name is not None else None
-            bad = type(data) is BadData
-            kind = route[0] if route is not None and not bad else None
-            if kind is _DELTA or kind is _STATUS:  # nearly every event
+            route = c.routes.get(name)  # type: ignore[arg-type]  # (None names no route)
+            kind = route[0] if route is not None and type(data) is not BadData else None
+            if kind is _DELTA:  # most events
                 if state.stream not in c.quiet_stream_states:
                     self._stream("event", name, index)
-                if kind is _DELTA:
-                    self._on_delta(route[1], name, data, index)  # type: ignore[index, arg-type]
-                else:
-                    self._on_status(route[1], name, data, index, offset)  # type: ignore[index, arg-type]
-            elif kind is _DONE:
-                self._stream("done", name, index)
-            elif kind is _ERROR:
-                self._on_error(name, data, index)  # type: ignore[arg-type]
+                self._on_delta(route[1], name, data, index)  # type: ignore[index, arg-type]
             else:
-                if state.stream not in c.quiet_stream_states:
-                    self._stream("event", name, index)
-                if bad:
-                    raise Rejected(data.code, data.reason, None)
-                if kind is None:
-                    raise Rejected(
-                        Code.UNKNOWN_EVENT,
-                        f"event {shorten(name, 200)} is not part of the protocol and was ignored"
-                        if name is not None
-                        else "an SSE block with data but no event name was ignored",
-                        None,
-                    )
+                self._last_delta = None  # what the last delta found may change from here
+                if kind is _STATUS:  # nearly every other
+                    if state.stream not in c.quiet_stream_states:
+                        self._stream("event", name, index)
+                    self._on_status(route[1], name, data, index, offset)  # type: ignore[index, arg-type]
+                elif kind is _DONE:
+                    self._stream("done", name, index)
+                elif kind is _ERROR:
+                    self._on_error(name, data, index)  # type: ignore[arg-type]
+                else:
+                    if state.stream not in c.quiet_stream_states:
+                        self._stream("event", name, index)
+                    if type(data) is BadData:
+                        raise Rejected(data.code, data.reason, None)
+                    if kind is None:
+                        raise Rejected(
+                            Code.UNKNOWN_EVENT,
+                            f"event {shorten(name, 200)} is not part of the protocol and "
+                            "was ignored" if name is not None
+                            else "an SSE block with data but no event name was ignored",
+                            None,
+                        )
         except Rejected as rejected:
             self._violate(rejected.code, index, name, rejected.entity, rejected.message)
         except Exception as exc:  # the last line of defence; never the normal path

@@ -61,6 +61,8 @@ class Journal(FlowCore):
         (entity, s.stream_moves, history, last, s.history_dropped, marks) = saved
         said = self._undo_said
         self._close_undo()
+        if s.root is not None:  # what rules derived from the objects put back is made
+            s.root.memo = None  # again from them (a memo may span several entities)
         if new:
             s.root, s.scope, s.root_id, s.scope_id = entity
             if tracker.entity in s.children:

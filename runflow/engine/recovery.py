@@ -40,6 +40,7 @@ class Recovery(StatusEvents):
         event ``"recovered"`` and fires the enter callbacks of the new state.
         Raises :class:`RecoveryError`.
         """
+        self._last_delta = None  # states may change here
         c = self._c
         kind = c.kind_of_model.get(type(obj))
         if kind is None:

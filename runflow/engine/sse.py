@@ -105,7 +105,9 @@ class SSEDecoder:
             self._cr = False
             if chunk.startswith(b"\n"):
                 chunk = chunk[1:]
-        if b"\r" in chunk:
+        # find, not ``in``: ``bytes in bytes`` first tries the operand as an integer
+        # and formats a TypeError it then clears (about 1,800 instructions a test)
+        if chunk.find(b"\r") >= 0:
             if chunk.endswith(b"\r"):
                 self._cr = True  # a CRLF may be split across chunks
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -114,7 +116,7 @@ class SSEDecoder:
         pending = self._pending
         # A block ends at a blank line, i.e. "\n\n", possibly straddling chunks.
         joint = pending and pending[-1].endswith(b"\n") and chunk.startswith(b"\n")
-        if b"\n\n" not in chunk and not joint:
+        if chunk.find(b"\n\n") < 0 and not joint:
             return self._hold(chunk)
         data = b"".join(pending) + chunk if pending else chunk
         offset = self._offset
@@ -231,6 +233,21 @@ _CANONICAL = re.compile(rb"event: ([^\n]*)\ndata: ([^\n]*)\n\n")
 blank line."""
 
 
+_NAMES: dict[bytes, str] = {}
+"""Event names decoded before (a stream repeats a few dozen): a lookup instead of a
+decode per event. Bounded: the first :data:`_NAMES_MAX` short names only."""
+_NAMES_MAX = 512
+
+
+def _decoded(name: bytes) -> str:
+    """``name`` decoded as the SSE rules say (UTF-8, bad bytes replaced), and kept in
+    :data:`_NAMES` while it has room."""
+    text = name.decode("utf-8", "replace")
+    if len(name) <= 64 and len(_NAMES) < _NAMES_MAX:
+        _NAMES[name] = text
+    return text
+
+
 def _canonical(data: bytes, end: int, offset: int, max_pending: int) -> list[RawEvent] | None:
     """The events of ``data[:end]`` (which ends with a blank line) when it is nothing
     but canonical blocks (:data:`_CANONICAL`), else None: the blocks are then split
@@ -240,12 +257,25 @@ def _canonical(data: bytes, end: int, offset: int, max_pending: int) -> list[Raw
     out: list[RawEvent] = []
     append = out.append
     start = offset
-    for name, body in _CANONICAL.findall(data, 0, end):
+    names = _NAMES
+    found = _CANONICAL.findall(data, 0, end)
+    if end <= max_pending:  # no block can be too large: nothing to compare per block
+        for name, body in found:
+            text = names.get(name)
+            if text is None:
+                text = _decoded(name)
+            append(_new_event(RawEvent, (text, body, offset, 0)))
+            offset += len(name) + len(body) + 16  # "event: " NAME "\ndata: " BODY "\n\n"
+        return out if offset - start == end else None
+    for name, body in found:
         size = len(name) + len(body) + 14  # "event: " NAME "\ndata: " BODY
         if size > max_pending:
             append(_new_event(RawEvent, (None, None, offset, size)))
         else:
-            append(_new_event(RawEvent, (name.decode("utf-8", "replace"), body, offset, 0)))
+            text = names.get(name)
+            if text is None:
+                text = _decoded(name)
+            append(_new_event(RawEvent, (text, body, offset, 0)))
         offset += size + 2
     return out if offset - start == end else None
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["PART_GROUPS", "first_parts", "index_of", "item_at", "output_key", "parts",
-           "previous_slot", "streamed_items"]
+__all__ = ["PART_GROUPS", "first_parts", "index_of", "item_at", "items_now", "output_key",
+           "parts", "previous_slot", "streamed_items"]
 
 PART_GROUPS = ("content", "summary", "command")
 """The groups an item's parts sit in: content parts, reasoning summary parts, shell
@@ -85,6 +85,27 @@ def streamed_items(state: Any) -> list[Any]:
         if item is None:
             break
         items.append(item)
+    return items
+
+
+def items_now(state: Any) -> list[Any]:
+    """:func:`streamed_items`, made once per event: the rules of the response's
+    terminal event and the read of the response after it share one list (kept on the
+    root's memo while the flow is at the same event and holds as many positions: an
+    item is only ever added, or taken back by an undone event, which drops the memo).
+    Read it, never change it."""
+    root = state.root
+    if root is None:
+        return streamed_items(state)
+    stamp = (state.index, len(state.slots))
+    memo = root.memo
+    kept = memo.get("items") if memo is not None else None
+    if kept is not None and kept[0] == stamp:
+        return kept[1]  # type: ignore[no-any-return]
+    items = streamed_items(state)
+    if memo is None:
+        root.memo = memo = {}
+    memo["items"] = (stamp, items)
     return items
 
 

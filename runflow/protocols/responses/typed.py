@@ -46,6 +46,7 @@ type, and always right on hostile input; this module makes that cheap:
 
 from __future__ import annotations
 
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -80,13 +81,24 @@ _FAST_LIST = 16
 typed element by element (bounds the errors a wrongly typed list can make)."""
 
 
+_UNIONS: tuple[Any, ...] = (Union, types.UnionType)
+"""What ``get_origin`` gives for a union: ``Optional[X]``/``Union[X, Y]``, and
+``X | None`` (``types.UnionType``), the spelling of any model written with the
+operator (the SDK's own spell ``Optional`` today; a field of either is built alike)."""
+
+
+def _arms(annotation: Any) -> tuple[Any, ...]:
+    """The members of a union, either spelling; any other type alone."""
+    return get_args(annotation) if get_origin(annotation) in _UNIONS else (annotation,)
+
+
 def _models_of(annotation: Any) -> list[type[BaseModel]]:
     """The model classes a union (possibly ``Annotated``) names."""
     if get_origin(annotation) is Annotated:
         annotation = get_args(annotation)[0]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
-    if get_origin(annotation) is Union:
+    if get_origin(annotation) in _UNIONS:
         return [m for a in get_args(annotation) for m in _models_of(a)]
     return []
 
@@ -97,8 +109,7 @@ def tags_of(union: Any) -> Tags:
     for model in _models_of(union):
         found = model.model_fields.get("type")
         annotation = found.annotation if found is not None else None
-        arms = get_args(annotation) if get_origin(annotation) is Union else (annotation,)
-        literals = [a for a in arms if get_origin(a) is Literal]
+        literals = [a for a in _arms(annotation) if get_origin(a) is Literal]
         for literal in literals:
             for tag in get_args(literal):
                 if isinstance(tag, str):
@@ -119,7 +130,7 @@ def _list_of_models(annotation: Any) -> tuple[Tags, bool] | None:
     """The tags of a field that holds a list of a union of models (through
     ``Optional`` or a union with a scalar), and whether its tags pick (see
     :attr:`_Plan.tagged`); None for any other field."""
-    for arm in (get_args(annotation) if get_origin(annotation) is Union else (annotation,)):
+    for arm in _arms(annotation):
         if get_origin(arm) is list:
             models = _models_of(get_args(arm)[0])
             if len(models) > 1:
@@ -216,8 +227,7 @@ def _plan(model: type[BaseModel]) -> _Plan:
             plan.lists[name] = found[0]
             if found[1]:
                 tagged.add(name)
-        arms = [a for a in (get_args(annotation) if get_origin(annotation) is Union
-                            else (annotation,)) if a is not type(None)]
+        arms = [a for a in _arms(annotation) if a is not type(None)]
         if len(arms) == 1 and isinstance(arms[0], type) and issubclass(arms[0], BaseModel):
             plan.models[name] = arms[0]
     plan.tagged = frozenset(tagged)

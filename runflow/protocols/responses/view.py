@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from runflow.engine.entities import Tracker
 from runflow.engine.view import FlowView
 from runflow.protocols.responses.definition import RESPONSES
-from runflow.protocols.responses.slots import parts, streamed_items
+from runflow.protocols.responses.slots import items_now, parts, streamed_items
 from runflow.protocols.responses.typed import UnknownItem, item_model, typed_model
 from runflow.protocols.responses.values import StreamedText
 
@@ -129,7 +129,7 @@ class ResponseView(FlowView):
         return typed
 
     def _build_response(self, root: Tracker) -> Response:
-        output = [self._done_item(item) for item in streamed_items(self.state)]
+        output = [self._done_item(item) for item in items_now(self.state)]
         return cast("Response", typed_model(_response_class(), _final(root), {"output": output}))
 
     @property
