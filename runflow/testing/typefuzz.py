@@ -340,7 +340,8 @@ def run_input(source: Source, inp: Input, clean: Verdict | None = None,
         if layered:
             run_layers(flow, b"".join(stream))
         mutation = target.key(inp.value)
-        if mutation is not None or checkpoint:
+        checkpointed = mutation is not None or checkpoint
+        if checkpointed:
             problems += key_problems(flow, target, inp.mode, source.events, inp.index,
                                      text, mutation is not None and mutation.duplicate)
         if measure:
@@ -354,7 +355,7 @@ def run_input(source: Source, inp: Input, clean: Verdict | None = None,
         clean = _verdict(_clean(source, inp.mode, target, sdk))
     return Result(detected=_verdict(flow) != clean,
                   inconsistent=(*inconsistencies(flow), *problems), layered=layered,
-                  peak=peak, sdk_seconds=sdk_seconds)
+                  peak=peak, sdk_seconds=sdk_seconds, checkpointed=checkpointed)
 
 
 # --------------------------------------------------------------------------- #

@@ -64,6 +64,9 @@ class Result:
     """``check``'s, ``conform``'s and ``watch``'s layers ran on this input too."""
     peak: int | None = None
     """The memory peak of feeding and reading this input (measured inputs only)."""
+    checkpointed: bool = False
+    """The flow's checkpoint was loaded back (every key input, a sample of the value
+    inputs: :func:`~runflow.testing.typefuzz.checkpoint_sampled`)."""
     sdk_seconds: float = field(default=0.0, compare=False)
     """Time the openai SDK took to build the mutated event (``sdk`` mode)."""
 
@@ -95,6 +98,11 @@ class TypeFuzzReport:
     """How many inputs also went through ``check``'s, ``conform``'s and ``watch``'s
     layers (every ``sse`` input, or a sample: :attr:`~.Target.layers_every`)."""
     layers_every: int = 1
+    checkpointed: int = 0
+    """How many inputs had their flow's checkpoint loaded back."""
+    checkpointed_values: int = 0
+    """How many of those were value inputs (a fixed 1 in
+    :data:`~runflow.testing.typefuzz_target.CHECKPOINT_EVERY`; every key input is)."""
     sdk_seconds: float = 0.0
     """Time spent in the openai SDK building the mutated events (``sdk`` mode): the
     harness's cost, not runflow's."""
@@ -118,6 +126,8 @@ class TypeFuzzReport:
         self.per_value[inp.value] += 1
         self.refused += result.refused
         self.layered += result.layered
+        self.checkpointed += result.checkpointed
+        self.checkpointed_values += result.checkpointed and kind_of(inp.value) == "value"
         self.sdk_seconds += result.sdk_seconds
         if result.peak is not None:
             self.measured += 1
@@ -133,7 +143,8 @@ class TypeFuzzReport:
 
     def merge(self, part: TypeFuzzReport) -> None:
         """Add the counts of ``part`` (a later part of the same run) to this one."""
-        for name in ("inputs", "detected", "refused", "measured", "layered", "sdk_seconds"):
+        for name in ("inputs", "detected", "refused", "measured", "layered", "checkpointed",
+                     "checkpointed_values", "sdk_seconds"):
             setattr(self, name, getattr(self, name) + getattr(part, name))
         self.escapes += part.escapes
         self.inconsistent += part.inconsistent
@@ -183,6 +194,11 @@ class TypeFuzzReport:
             lines.append(f"check/conform/watch layers: {self.layered} inputs (1 in "
                          f"{self.layers_every} of those fed as SSE); every input: feed_sse "
                          "or feed, stepwise checks, read API")
+        if self.checkpointed:
+            keys = self.checkpointed - self.checkpointed_values
+            lines.append(f"checkpoints loaded back: {self.checkpointed} inputs "
+                         f"({self.checkpointed_values} value inputs, a fixed sample; "
+                         f"{keys} key inputs, every one that raised nothing)")
         if self.refused:
             lines.append(f"refused by the SDK's event builder: {self.refused}")
         if self.sdk_seconds:
