@@ -117,6 +117,7 @@ from runflow.testing.typefuzz_target import (
     Mode,
     Target,
 )
+from runflow.testing.typefuzz_types import tapped, types_problems
 
 __all__ = [
     "ASSISTANTS_FUZZ",
@@ -328,7 +329,7 @@ def run_input(source: Source, inp: Input, clean: Verdict | None = None,
     layered = layers and target.layers and inp.mode == "sse"
     flow = target.new_flow()
     problems: list[str] = []
-    peak = None
+    peak = typed = None
     try:
         if target.stepwise:
             key = (source.name, inp.mode, inp.index)
@@ -339,6 +340,10 @@ def run_input(source: Source, inp: Input, clean: Verdict | None = None,
         read_everything(flow)
         if layered:
             run_layers(flow, b"".join(stream))
+        if target.types and inp.mode == target.modes[0]:  # once per mutation
+            typed = types_problems(flow.protocol, tapped(flow.protocol, source.events,
+                                                         inp.index, text))
+            problems += typed.problems
         mutation = target.key(inp.value)
         checkpointed = mutation is not None or checkpoint
         if checkpointed:
@@ -355,7 +360,7 @@ def run_input(source: Source, inp: Input, clean: Verdict | None = None,
         clean = _verdict(_clean(source, inp.mode, target, sdk))
     return Result(detected=_verdict(flow) != clean,
                   inconsistent=(*inconsistencies(flow), *problems), layered=layered,
-                  peak=peak, sdk_seconds=sdk_seconds, checkpointed=checkpointed)
+                  peak=peak, sdk_seconds=sdk_seconds, checkpointed=checkpointed, typed=typed)
 
 
 # --------------------------------------------------------------------------- #

@@ -24,7 +24,10 @@ code at a frame that exists; when what the frames before the mutated one said
 changed (violations, responses, the frames each response's flow took, lanes and
 steers: nothing already received is lost); when a response's own flow is
 inconsistent (:func:`~runflow.testing.typefuzz.inconsistencies`); when its checkpoint
-(``dump_connection``) does not load back as it was saved; when a frame naming a
+(``dump_connection``) does not load back as it was saved; when the types layer
+(what ``runflow conform`` runs over each response's frames: :mod:`runflow.testing.typefuzz_types`,
+once per mutation, on its ``frames`` input) gives a finding not naming a JSON path of
+its frame, or works past its bounds; when a frame naming a
 key twice (:mod:`runflow.testing.typefuzz_keys`' ``key dup``), fed as wire text,
 gives another connection than the object ``json.loads`` makes of the same text
 (what a WebSocket client in Python parses: both keep the last of duplicate keys,
@@ -45,6 +48,7 @@ from typing import Any, Final
 
 from runflow.engine.jsonparse import dump_json
 from runflow.engine.violations import Code
+from runflow.protocols.responses.definition import RESPONSES
 from runflow.protocols.responses.websocket import ConnectionFlow
 from runflow.protocols.responses.websocket.checkpoint import dump_connection, load_connection
 from runflow.protocols.responses.websocket.definition import WsCode
@@ -70,6 +74,7 @@ from runflow.testing.typefuzz_target import (
     Mode,
     Target,
 )
+from runflow.testing.typefuzz_types import TypesRun, tapped_event, types_problems
 
 __all__ = ["MEMORY_BOUND", "WS_FUZZ", "WS_MODES", "Conversation", "WsCorpus", "run_ws_input",
            "run_ws_typefuzz", "same_as_json_loads", "ws_corpus", "ws_problems", "ws_seeds"]
@@ -310,6 +315,21 @@ def same_as_json_loads(conv: Conversation, payloads: Sequence[Any], index: int,
     return _saved(_feed(conv, frames)) == saved
 
 
+def _types(conv: Conversation, flow: ConnectionFlow, index: int, text: str) -> TypesRun:
+    """The types layer over each response's frames, as ``runflow conform`` grades a
+    connection (frame ``index`` being the JSON text ``text``)."""
+    run = TypesRun()
+    for record in flow.responses.values():
+        own = [tapped_event(RESPONSES, i, None, conv.frames[i][1], text if i == index else None)
+               for i in record.frames if i < len(conv.frames)]
+        one = types_problems(RESPONSES, own)
+        run.problems += one.problems
+        run.findings += one.findings
+        run.calls += one.calls
+        run.most_errors = max(run.most_errors, one.most_errors)
+    return run
+
+
 def _verdict(flow: ConnectionFlow) -> Counter[tuple[str, str | None]]:
     return Counter((v.code, v.event) for v in flow.violations)
 
@@ -333,7 +353,12 @@ def run_ws_input(conv: Conversation, inp: Input, clean: ConnectionFlow,
             tracemalloc.stop()
     problems = ws_problems(flow, clean, inp.index, len(conv.frames))
     mutation = target.key(inp.value)
+    typed = None
     try:
+        if target.types and inp.mode == target.modes[0]:  # once per mutation
+            typed = _types(conv, flow, inp.index, mutated_text(
+                conv.frames[inp.index][1], inp.path, inp.value, target))
+            problems += typed.problems
         saved = _saved(flow)
         if _saved(load_connection(saved)) != saved:
             problems.append("the checkpoint does not load back as it was saved")
@@ -347,7 +372,7 @@ def run_ws_input(conv: Conversation, inp: Input, clean: ConnectionFlow,
     if peak is not None and peak > MEMORY_BOUND:
         problems.append(f"memory peak {peak / 2**20:.1f} MiB over {MEMORY_BOUND / 2**20} MiB")
     return Result(detected=_verdict(flow) != _verdict(clean),
-                  inconsistent=tuple(problems), checkpointed=True), peak
+                  inconsistent=tuple(problems), checkpointed=True, typed=typed), peak
 
 
 def run_ws_typefuzz(corpus: WsCorpus, budget: int, seed: int = 0, *,
