@@ -29,7 +29,9 @@ Flows are non-strict, so *anything* raised by ``feed``/``feed_sse``/``close`` is
 anything raised by reading the flow's read API afterwards, or (a target with
 ``layers``, ``sse`` inputs) by the layers around the flow that read the same
 bytes -- ``check``'s and ``conform``'s grammar, payload, order and consistency
-layers and ``watch``'s player (:mod:`runflow.testing.typefuzz_layers`). They
+layers and ``watch``'s player (:mod:`runflow.testing.typefuzz_layers`), or by the
+types layer run over every mutation once (:mod:`runflow.testing.typefuzz_types`,
+which also judges its findings and counts its work). They
 are grouped into **escape sites**: exception type and the innermost frame inside
 the ``runflow`` package (``runflow/protocols/assistants/content.py:123:merge``). An input is
 **detected** when its violations differ from the clean replay's (code, entity and
