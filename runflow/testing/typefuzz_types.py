@@ -19,8 +19,9 @@ says what else is wrong:
   timed (:class:`Work`): the errors one validation of an object returns (each list
   stops at its first bad element, a tagged union tries one variant: the count
   depends on the SDK's class, not on the value) past :data:`MAX_ERRORS`, and
-  validations at one event past one for its object and one for each element of the
-  object's lists (the root's list of children is typed element by element).
+  validations at one event past one for the event, one for its object and one for
+  each element of the object's lists (the root's list of children is typed element
+  by element).
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def types_problems(protocol: Protocol, events: Sequence[TappedEvent]) -> TypesRu
             problems.append(f"#{event.index}: one validation returned "
                             f"{max(work.errors)} errors, over {MAX_ERRORS}")
         data = event.data if isinstance(event.data, dict) else {}
-        bound = 1 + max(_lists(data), *(_lists(v) for v in data.values()), 0)
+        bound = 2 + max(_lists(data), *(_lists(v) for v in data.values()), 0)
         if work.calls > bound:
             problems.append(f"#{event.index}: {work.calls} validations, over {bound}")
     return run
