@@ -23,7 +23,10 @@ instead of the Assistants ones. Both also read the flow's views and run the laye
 of ``check``, ``conform`` and ``watch`` on mutated streams fed as SSE: the Assistants
 run on every one, the Responses run on a fixed 1 in 10 (the layers cost more than the
 flow on its large captures); every input goes through ``feed_sse`` or ``feed``, the
-stepwise checks and the read API. Every 1,000th input is fed once more under
+stepwise checks and the read API. The types layer of ``check --types`` and
+``conform`` (runflow.testing.typefuzz_types) runs over every mutation once (its SSE
+input; WebSocket: each response's frames), its findings checked for an event index
+and a JSON path of that event, its work counted. Every 1,000th input is fed once more under
 ``tracemalloc`` (the SDK's building of its event objects is done before, and is not
 counted); the largest peak is reported and one over the bound is an inconsistency.
 ``--jobs N`` spreads the inputs over N processes (the same inputs, the same report);

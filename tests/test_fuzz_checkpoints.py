@@ -68,3 +68,31 @@ def test_one_in_ten_value_inputs_is_checkpointed() -> None:
     assert CHECKPOINT_EVERY == 10 and 1_800 < len(sampled) < 2_200
     layered = {n for n in range(20_000) if layers_sampled(n, 10)}
     assert len(sampled & layered) < 400  # not the layers' sample
+
+
+def test_the_report_counts_the_inputs_whose_checkpoint_was_loaded_back() -> None:
+    """Every key input and the fixed sample of value inputs, counted and printed."""
+    from runflow.testing.typefuzz import (
+        RESPONSES_FUZZ,
+        checkpoint_sampled,
+        nth_input,
+        picks,
+        run_typefuzz,
+        seed_corpus,
+    )
+    from runflow.testing.typefuzz_report import kind_of
+    from runflow.testing.typefuzz_seeds import item_family_seeds
+    from runflow.testing.typefuzz_target import with_keys
+
+    corpus = seed_corpus(item_family_seeds(), with_keys(RESPONSES_FUZZ))
+    report = run_typefuzz(corpus, 400, seed=5, memory_every=0)
+    assert (report.untyped, len(report.inconsistent)) == (0, 0), report.format(30)
+    chosen = [(n, nth_input(corpus.sources, corpus.target, n)) for n in picks(
+        corpus.size, 400, 5)]
+    values = sum(1 for n, inp in chosen if kind_of(inp.value) == "value"
+                 and checkpoint_sampled(n))
+    keys = sum(1 for _, inp in chosen if kind_of(inp.value) != "value")
+    assert 10 <= values and 100 <= keys and report.refused == 0  # nothing left unfed
+    assert (report.checkpointed_values, report.checkpointed) == (values, values + keys)
+    assert (f"checkpoints loaded back: {values + keys} inputs ({values} value inputs"
+            in report.format())

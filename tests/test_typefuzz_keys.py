@@ -217,6 +217,32 @@ def test_a_parser_that_kept_the_first_duplicate_would_be_caught(
                         "different flows",)
 
 
+def test_a_websocket_parser_that_kept_the_first_duplicate_would_be_caught(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frame naming ``status`` twice, as wire text: the ConnectionFlow's parser and
+    ``json.loads`` both keep the last; a ``json.loads`` keeping the first is told."""
+    from runflow.protocols.responses.websocket import ConnectionFlow
+    from runflow.testing import typefuzz_ws
+    from runflow.testing.typefuzz_ws import WS_FUZZ, run_ws_input, ws_corpus
+
+    target = with_keys(WS_FUZZ, values=False)
+    conv = next(c for c in ws_corpus(target=target).conversations if c.name == "steered")
+    clean = ConnectionFlow()
+    for direction, frame in conv.frames:
+        clean.send(frame) if direction == "send" else clean.receive(frame)
+    clean.close()
+    assert conv.frames[4][1]["type"] == "response.incomplete"
+    text = Input(conv.name, 4, ("response", "status"), "key dup after", "text")
+    assert run_ws_input(conv, text, clean, target)[0].inconsistent == ()
+    monkeypatch.setattr(typefuzz_ws, "json", types.SimpleNamespace(loads=_first_wins))
+    result, _ = run_ws_input(conv, text, clean, target)
+    assert result.inconsistent == ("the wire text and the object json.loads makes of it "
+                                   "give different connections",)
+    assert result.checkpointed and result.detected
+    frames = Input(conv.name, 4, ("response", "status"), "key dup after", "frames")
+    assert run_ws_input(conv, frames, clean, target)[0].inconsistent == ()  # not compared
+
+
 def test_a_checkpoint_that_lost_a_key_would_be_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """A loader that dropped a NUL key: the round trip says so."""
     from runflow import ResponseFlow

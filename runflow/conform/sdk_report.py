@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from runflow.conform.events import TappedEvent, entity_key
 from runflow.conform.findings import Finding
-from runflow.conform.sdk_schema import Error, Path, at
+from runflow.conform.sdk_schema import Error, Path, at, shown_path
 from runflow.engine.accumulator import shorten
 from runflow.engine.definition import Protocol
 
@@ -195,8 +195,8 @@ def report(protocol: Protocol, event: TappedEvent, kind: str, entity: str, prefi
         value = next(at(obj, path), _ABSENT)
         shown = "absent" if value is _ABSENT else shorten(value)
         first = group[0]
-        where = ".".join(map(str, first.field)) or "(the object)"
-        message = (f"{event.name}: {dotted(prefix, path)} is {shown}: {said} (openai "
+        where = ".".join(map(str, shown_path(first.field))) or "(the object)"
+        message = (f"{event.name}: {dotted(prefix, shown_path(path))} is {shown}: {said} (openai "
                    f"{sdk_version()} types: {first.model}.{where})")
         if n == MAX_PER_EVENT - 1 and len(paths) > MAX_PER_EVENT:
             message += f"; and {len(paths) - MAX_PER_EVENT} more path(s) in this event"

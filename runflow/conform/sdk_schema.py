@@ -33,9 +33,17 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import SchemaValidator, ValidationError
 
-__all__ = ["Checker", "Error", "Path", "validator"]
+__all__ = ["MAX_KEY_SHOWN", "MAX_MESSAGE", "Checker", "Error", "Path", "shown_path",
+           "validator"]
 
 Path = tuple[str | int, ...]
+
+MAX_MESSAGE = 500
+"""Characters kept of pydantic's message: some hold the value (a tagged union's
+``Input tag '...' found``, found with a 1 MiB tag by the type fuzz); the middle of a
+longer one is cut, keeping what the type expects at its end."""
+MAX_KEY_SHOWN = 60
+"""Characters of a key a path shows in a message (:func:`shown_path`)."""
 
 _BOUNDED = frozenset({"list", "set", "frozenset", "tuple", "dict"})
 """Container schemas that take ``fail_fast``."""
@@ -147,7 +155,7 @@ class Checker:
             self.validator.validate_python(obj)
         except ValidationError as exc:
             found = exc.errors(include_url=False, include_context=False, include_input=False)
-            return [self._placed(e["loc"], e["msg"], e["type"]) for e in found]
+            return [self._placed(e["loc"], _cut(e["msg"]), e["type"]) for e in found]
         return None
 
     def _through(self, node: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -214,6 +222,20 @@ def _field(node: dict[str, Any], key: str | int) -> dict[str, Any] | None:
         if f.get("validation_alias") == key:
             return f.get("schema")  # type: ignore[no-any-return]
     return None
+
+
+def _cut(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    half = (MAX_MESSAGE - 3) // 2
+    return f"{message[:half]} … {message[-half:]}"
+
+
+def shown_path(path: Path) -> Path:
+    """``path`` as a message shows it: a key past :data:`MAX_KEY_SHOWN` characters cut,
+    ending ``…`` (the type fuzz's 1 MiB key made a 1 MiB message)."""
+    return tuple(k[:MAX_KEY_SHOWN - 1] + "…" if isinstance(k, str) and len(k) > MAX_KEY_SHOWN
+                 else k for k in path)
 
 
 @cache

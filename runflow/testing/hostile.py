@@ -388,6 +388,13 @@ PROVED_ELSEWHERE: tuple[Proof, ...] = (
           "response whose `status` is an object", "exit 2, one line: `… does not fit the "
           "flow: …`",
           _ROUND2 + "test_watch_says_in_one_line_when_the_server_sends_what_cannot_be_recovered"),
+    Proof("layers", "the types layer: a 1 MiB `type` tag, a 1 MiB key",
+          "`part.annotations[0].type` of 1 MiB of emoji; `response.metadata` with a 1 MiB "
+          "key (found by the type fuzz's run of `check --types`' layer)",
+          "one `types.*` warning at the event, its message under 1,000 characters (they were "
+          "262,455 and 2,097,265): the key cut to 60, pydantic's message (it held the tag) cut "
+          "in its middle", "tests/test_typefuzz_types.py::"
+          "test_a_1_mib_type_tag_gives_a_message_of_bounded_size"),
     Proof("orchestrator", "unserialisable tool result",
           "a circular list, a raising `__str__`, a lone surrogate, NaN",
           "the `on_tool_error` path: an error output submitted, or `ToolError`",

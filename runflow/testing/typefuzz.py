@@ -29,7 +29,9 @@ Flows are non-strict, so *anything* raised by ``feed``/``feed_sse``/``close`` is
 anything raised by reading the flow's read API afterwards, or (a target with
 ``layers``, ``sse`` inputs) by the layers around the flow that read the same
 bytes -- ``check``'s and ``conform``'s grammar, payload, order and consistency
-layers and ``watch``'s player (:mod:`runflow.testing.typefuzz_layers`). They
+layers and ``watch``'s player (:mod:`runflow.testing.typefuzz_layers`), or by the
+types layer run over every mutation once (:mod:`runflow.testing.typefuzz_types`,
+which also judges its findings and counts its work). They
 are grouped into **escape sites**: exception type and the innermost frame inside
 the ``runflow`` package (``runflow/protocols/assistants/content.py:123:merge``). An input is
 **detected** when its violations differ from the clean replay's (code, entity and
@@ -117,6 +119,7 @@ from runflow.testing.typefuzz_target import (
     Mode,
     Target,
 )
+from runflow.testing.typefuzz_types import tapped, types_problems
 
 __all__ = [
     "ASSISTANTS_FUZZ",
@@ -328,7 +331,7 @@ def run_input(source: Source, inp: Input, clean: Verdict | None = None,
     layered = layers and target.layers and inp.mode == "sse"
     flow = target.new_flow()
     problems: list[str] = []
-    peak = None
+    peak = typed = None
     try:
         if target.stepwise:
             key = (source.name, inp.mode, inp.index)
@@ -339,8 +342,13 @@ def run_input(source: Source, inp: Input, clean: Verdict | None = None,
         read_everything(flow)
         if layered:
             run_layers(flow, b"".join(stream))
+        if target.types and inp.mode == target.modes[0]:  # once per mutation
+            typed = types_problems(flow.protocol, tapped(flow.protocol, source.events,
+                                                         inp.index, text))
+            problems += typed.problems
         mutation = target.key(inp.value)
-        if mutation is not None or checkpoint:
+        checkpointed = mutation is not None or checkpoint
+        if checkpointed:
             problems += key_problems(flow, target, inp.mode, source.events, inp.index,
                                      text, mutation is not None and mutation.duplicate)
         if measure:
@@ -354,7 +362,7 @@ def run_input(source: Source, inp: Input, clean: Verdict | None = None,
         clean = _verdict(_clean(source, inp.mode, target, sdk))
     return Result(detected=_verdict(flow) != clean,
                   inconsistent=(*inconsistencies(flow), *problems), layered=layered,
-                  peak=peak, sdk_seconds=sdk_seconds)
+                  peak=peak, sdk_seconds=sdk_seconds, checkpointed=checkpointed, typed=typed)
 
 
 # --------------------------------------------------------------------------- #

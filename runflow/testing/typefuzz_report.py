@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from runflow.testing.typefuzz_target import ASSISTANTS_FUZZ, JSONPath, Mode
+from runflow.testing.typefuzz_types import TypesRun
 
 __all__ = ["KEY", "Escape", "Input", "Result", "TypeFuzzReport", "kind_of"]
 
@@ -64,6 +65,11 @@ class Result:
     """``check``'s, ``conform``'s and ``watch``'s layers ran on this input too."""
     peak: int | None = None
     """The memory peak of feeding and reading this input (measured inputs only)."""
+    typed: TypesRun | None = None
+    """What the types layer did (run once per mutation, on its first mode's input)."""
+    checkpointed: bool = False
+    """The flow's checkpoint was loaded back (every key input, a sample of the value
+    inputs: :func:`~runflow.testing.typefuzz.checkpoint_sampled`)."""
     sdk_seconds: float = field(default=0.0, compare=False)
     """Time the openai SDK took to build the mutated event (``sdk`` mode)."""
 
@@ -95,6 +101,19 @@ class TypeFuzzReport:
     """How many inputs also went through ``check``'s, ``conform``'s and ``watch``'s
     layers (every ``sse`` input, or a sample: :attr:`~.Target.layers_every`)."""
     layers_every: int = 1
+    typed: int = 0
+    """How many inputs went through the types layer (every mutation once)."""
+    typed_findings: int = 0
+    """The findings it gave (``types.*`` warnings)."""
+    typed_calls: int = 0
+    """The validations of an object against an SDK class it made."""
+    typed_most: int = 0
+    """The most errors one of them returned (bounded by the class, not the value)."""
+    checkpointed: int = 0
+    """How many inputs had their flow's checkpoint loaded back."""
+    checkpointed_values: int = 0
+    """How many of those were value inputs (a fixed 1 in
+    :data:`~runflow.testing.typefuzz_target.CHECKPOINT_EVERY`; every key input is)."""
     sdk_seconds: float = 0.0
     """Time spent in the openai SDK building the mutated events (``sdk`` mode): the
     harness's cost, not runflow's."""
@@ -118,6 +137,13 @@ class TypeFuzzReport:
         self.per_value[inp.value] += 1
         self.refused += result.refused
         self.layered += result.layered
+        self.checkpointed += result.checkpointed
+        if result.typed is not None:
+            self.typed += 1
+            self.typed_findings += result.typed.findings
+            self.typed_calls += result.typed.calls
+            self.typed_most = max(self.typed_most, result.typed.most_errors)
+        self.checkpointed_values += result.checkpointed and kind_of(inp.value) == "value"
         self.sdk_seconds += result.sdk_seconds
         if result.peak is not None:
             self.measured += 1
@@ -133,7 +159,9 @@ class TypeFuzzReport:
 
     def merge(self, part: TypeFuzzReport) -> None:
         """Add the counts of ``part`` (a later part of the same run) to this one."""
-        for name in ("inputs", "detected", "refused", "measured", "layered", "sdk_seconds"):
+        for name in ("inputs", "detected", "refused", "measured", "layered", "checkpointed",
+                     "checkpointed_values", "typed", "typed_findings", "typed_calls",
+                     "sdk_seconds"):
             setattr(self, name, getattr(self, name) + getattr(part, name))
         self.escapes += part.escapes
         self.inconsistent += part.inconsistent
@@ -141,6 +169,7 @@ class TypeFuzzReport:
         self.escapes_per_value.update(part.escapes_per_value)
         self.detected_per_value.update(part.detected_per_value)
         self.peak = max(self.peak, part.peak)
+        self.typed_most = max(self.typed_most, part.typed_most)
         self.corrupted += [name for name in part.corrupted if name not in self.corrupted]
 
     def _kinds(self, width: int) -> list[str]:
@@ -183,6 +212,14 @@ class TypeFuzzReport:
             lines.append(f"check/conform/watch layers: {self.layered} inputs (1 in "
                          f"{self.layers_every} of those fed as SSE); every input: feed_sse "
                          "or feed, stepwise checks, read API")
+        if self.checkpointed:
+            keys = self.checkpointed - self.checkpointed_values
+            lines.append(f"checkpoints loaded back: {self.checkpointed} inputs "
+                         f"({self.checkpointed_values} value inputs, {keys} key inputs)")
+        if self.typed:
+            lines.append(f"types layer: {self.typed} inputs (every mutation once), "
+                         f"{self.typed_findings} findings, {self.typed_calls} validations, "
+                         f"at most {self.typed_most} errors from one")
         if self.refused:
             lines.append(f"refused by the SDK's event builder: {self.refused}")
         if self.sdk_seconds:

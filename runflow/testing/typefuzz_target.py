@@ -104,6 +104,9 @@ class Target:
     limits: Limits | None = None
     layers: bool = True
     """Also run ``check``'s, ``conform``'s and ``watch``'s layers on ``sse`` inputs."""
+    types: bool = True
+    """Also run the types layer (:mod:`runflow.testing.typefuzz_types`) over every
+    mutation once (its input in the first mode)."""
     layers_every: int = 1
     """Run the layers on 1 in this many ``sse`` inputs (a fixed sample by input
     number: :func:`~runflow.testing.typefuzz.layers_sampled`); every input still goes

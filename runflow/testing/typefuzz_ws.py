@@ -24,9 +24,15 @@ code at a frame that exists; when what the frames before the mutated one said
 changed (violations, responses, the frames each response's flow took, lanes and
 steers: nothing already received is lost); when a response's own flow is
 inconsistent (:func:`~runflow.testing.typefuzz.inconsistencies`); when its checkpoint
-(``dump_connection``) does not load back as it was saved; or when an input
-run under ``tracemalloc`` (every ``memory_every``-th) peaks past
-:data:`MEMORY_BOUND`.
+(``dump_connection``) does not load back as it was saved; when the types layer
+(what ``runflow conform`` runs over each response's frames: :mod:`runflow.testing.typefuzz_types`,
+once per mutation, on its ``frames`` input) gives a finding not naming a JSON path of
+its frame, or works past its bounds; when a frame naming a
+key twice (:mod:`runflow.testing.typefuzz_keys`' ``key dup``), fed as wire text,
+gives another connection than the object ``json.loads`` makes of the same text
+(what a WebSocket client in Python parses: both keep the last of duplicate keys,
+:func:`same_as_json_loads`); or when an input run under ``tracemalloc`` (every
+``memory_every``-th) peaks past :data:`MEMORY_BOUND`.
 """
 
 from __future__ import annotations
@@ -37,11 +43,12 @@ import tracemalloc
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from runflow.engine.jsonparse import dump_json
 from runflow.engine.violations import Code
+from runflow.protocols.responses.definition import RESPONSES
 from runflow.protocols.responses.websocket import ConnectionFlow
 from runflow.protocols.responses.websocket.checkpoint import dump_connection, load_connection
 from runflow.protocols.responses.websocket.definition import WsCode
@@ -67,9 +74,10 @@ from runflow.testing.typefuzz_target import (
     Mode,
     Target,
 )
+from runflow.testing.typefuzz_types import TypesRun, tapped_event, types_problems
 
 __all__ = ["MEMORY_BOUND", "WS_FUZZ", "WS_MODES", "Conversation", "WsCorpus", "run_ws_input",
-           "run_ws_typefuzz", "ws_corpus", "ws_problems", "ws_seeds"]
+           "run_ws_typefuzz", "same_as_json_loads", "ws_corpus", "ws_problems", "ws_seeds"]
 
 Frame = tuple[str, dict[str, Any]]
 """``("send" | "receive", event)``."""
@@ -291,6 +299,37 @@ def ws_problems(flow: ConnectionFlow, clean: ConnectionFlow, index: int,
     return bad
 
 
+def _saved(flow: ConnectionFlow) -> str:
+    with warnings.catch_warnings():  # lone surrogates are saved as U+FFFD, and say so
+        warnings.simplefilter("ignore", UnicodeWarning)
+        return dump_connection(flow)
+
+
+def same_as_json_loads(conv: Conversation, payloads: Sequence[Any], index: int,
+                       saved: str) -> bool:
+    """Whether the connection fed ``payloads`` (wire text, frame ``index`` naming a key
+    twice), saved as ``saved``, equals one fed the same frames with frame ``index`` as
+    the object ``json.loads`` makes of its text."""
+    frames = list(payloads)
+    frames[index] = json.loads(frames[index])
+    return _saved(_feed(conv, frames)) == saved
+
+
+def _types(conv: Conversation, flow: ConnectionFlow, index: int, text: str) -> TypesRun:
+    """The types layer over each response's frames, as ``runflow conform`` grades a
+    connection (frame ``index`` being the JSON text ``text``)."""
+    run = TypesRun()
+    for record in flow.responses.values():
+        own = [tapped_event(RESPONSES, i, None, conv.frames[i][1], text if i == index else None)
+               for i in record.frames if i < len(conv.frames)]
+        one = types_problems(RESPONSES, own)
+        run.problems += one.problems
+        run.findings += one.findings
+        run.calls += one.calls
+        run.most_errors = max(run.most_errors, one.most_errors)
+    return run
+
+
 def _verdict(flow: ConnectionFlow) -> Counter[tuple[str, str | None]]:
     return Counter((v.code, v.event) for v in flow.violations)
 
@@ -301,8 +340,9 @@ def run_ws_input(conv: Conversation, inp: Input, clean: ConnectionFlow,
     peak = None
     if measure:
         tracemalloc.start()
+    payloads = _payloads(conv, inp, target)
     try:
-        flow = _feed(conv, _payloads(conv, inp, target))
+        flow = _feed(conv, payloads)
         _read(flow)
     except Exception as exc:  # counting these is the point
         message = str(exc).splitlines()[0][:200] if str(exc) else ""
@@ -312,19 +352,27 @@ def run_ws_input(conv: Conversation, inp: Input, clean: ConnectionFlow,
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
     problems = ws_problems(flow, clean, inp.index, len(conv.frames))
+    mutation = target.key(inp.value)
+    typed = None
     try:
-        with warnings.catch_warnings():  # lone surrogates are saved as U+FFFD, and say so
-            warnings.simplefilter("ignore", UnicodeWarning)
-            saved = dump_connection(flow)
-            if dump_connection(load_connection(saved)) != saved:
-                problems.append("the checkpoint does not load back as it was saved")
+        if target.types and inp.mode == target.modes[0]:  # once per mutation
+            typed = _types(conv, flow, inp.index, mutated_text(
+                conv.frames[inp.index][1], inp.path, inp.value, target))
+            problems += typed.problems
+        saved = _saved(flow)
+        if _saved(load_connection(saved)) != saved:
+            problems.append("the checkpoint does not load back as it was saved")
+        if (mutation is not None and mutation.duplicate and inp.mode == "text"
+                and not same_as_json_loads(conv, payloads, inp.index, saved)):
+            problems.append("the wire text and the object json.loads makes of it give "
+                            "different connections")
     except Exception as exc:  # counting these is the point
         message = str(exc).splitlines()[0][:200] if str(exc) else ""
         return Result(escape=Escape(type(exc).__name__, escape_site(exc), message, inp)), peak
     if peak is not None and peak > MEMORY_BOUND:
         problems.append(f"memory peak {peak / 2**20:.1f} MiB over {MEMORY_BOUND / 2**20} MiB")
     return Result(detected=_verdict(flow) != _verdict(clean),
-                  inconsistent=tuple(problems)), peak
+                  inconsistent=tuple(problems), checkpointed=True, typed=typed), peak
 
 
 def run_ws_typefuzz(corpus: WsCorpus, budget: int, seed: int = 0, *,
@@ -345,19 +393,7 @@ def run_ws_typefuzz(corpus: WsCorpus, budget: int, seed: int = 0, *,
         inp = nth_input(corpus.conversations, corpus.target, n)
         result, peak = run_ws_input(by_name[inp.source], inp, clean[inp.source],
                                     corpus.target, measure=done % memory_every == 0)
-        report.inputs += 1
-        report.per_value[inp.value] += 1
-        if peak is not None:
-            report.peak = max(report.peak, peak)
-            report.measured += 1
-        if result.inconsistent:
-            report.inconsistent.append((inp, result.inconsistent))
-        if result.escape is not None:
-            report.escapes.append(result.escape)
-            report.escapes_per_value[inp.value] += 1
-        elif result.detected:
-            report.detected += 1
-            report.detected_per_value[inp.value] += 1
+        report.add(inp, replace(result, peak=peak))
         if progress is not None and (done % every == 0 or done == len(picks)):
             progress(done, len(picks), report)
     report.corrupted = [c.name for c in corpus.conversations if repr(c.frames) != given[c.name]]
