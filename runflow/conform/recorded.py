@@ -23,14 +23,14 @@ from runflow.conform.findings import Finding, Group
 from runflow.conform.grade import Layers, grade_events
 from runflow.conform.grouping import group
 from runflow.conform.short_paths import (
-    Listen,
     Paths,
+    every_path,
     named_deltas,
     named_path,
     placed_deltas,
     placed_path,
 )
-from runflow.engine.flow import Flow
+from runflow.engine.flow import Flow, Observer
 from runflow.engine.violations import Violation
 
 __all__ = ["Grader", "grade_replay"]
@@ -55,10 +55,11 @@ class Grader(Layers):
     recording as the flow takes it (see the module docstring); :meth:`groups` at the
     end. A kept finding keeps the line of its event (the feeder's ``keep_line``).
 
-    Most events are deltas, which take a short path past the layers when nothing but
-    the order layer's last event of their entity could come of them
-    (:mod:`runflow.conform.short_paths`, chosen from the definition); any other
-    event takes every layer (:meth:`_long`)."""
+    Of an SSE recording it is the flow's observer itself
+    (:class:`~runflow.adapters.recording_feed.Observing`). Most events are deltas,
+    which take a short path past the layers when nothing but the order layer's last
+    event of their entity could come of them (:mod:`runflow.conform.short_paths`,
+    chosen from the definition); any other event takes every layer (:meth:`_long`)."""
 
     def __init__(self, flow: Flow, feeder: Feeder, *, types: bool = True) -> None:
         super().__init__(flow, feeder.keep_line, types=types)
@@ -66,16 +67,18 @@ class Grader(Layers):
         self._feeder = feeder
         self._stream = 0
         placed, kinds = placed_deltas(protocol, order), named_deltas(protocol, order)
-        paths: Paths = (
+        self._path: Paths = (
             placed_path(protocol, order, placed, self._long) if placed
             else named_path(protocol, order, kinds, self._long) if kinds
-            else (self._every, _nothing))
-        self.sse_event: Listen = paths[0]
-        """The feeder's listener's ``sse_event``: a short path, or every layer."""
-        self._flush = paths[1]
+            else every_path(self._long))
 
-    def _every(self, index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
-        """:attr:`sse_event` of a protocol whose deltas take no short path."""
+    def sse_observer(self, feeder: Feeder, offsets: list[int], start: int) -> Observer:
+        """The flow's observer for one chunk: the path's (see the class docstring)."""
+        return self._path.observer(feeder, offsets, start)
+
+    def sse_event(self, index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
+        """One SSE event through every layer (the feeder calls :meth:`sse_observer`'s
+        observer instead)."""
         self._long(index, name, raw, parsed)
 
     def _long(self, index: int, name: str | None, raw: bytes | None, parsed: Any) -> bool:
@@ -95,16 +98,16 @@ class Grader(Layers):
         self._see(named_event(self.protocol, index, self._stream, name, data, raw))
 
     def settle(self, violations: list[Violation]) -> None:
-        """The grouping key of the event each violation names, while the feeder holds it."""
+        """The grouping key of the event each violation names, when it is the last
+        event: one that took the short path (its key), or the layers' last."""
+        key_of = self._path.key_of
         for violation in violations:
             index = violation.index
             if index in self.keys:
                 continue
-            entry = self._feeder.entry(index)
-            if entry is not None:
-                name, raw, _offset, parsed = entry
-                event = observed(self.protocol, index, 0, name, raw, parsed)
-                self.keys[index] = entity_key(self.protocol, event)
+            key = key_of(index)
+            if key is not None:
+                self.keys[index] = key
             elif self.last is not None and self.last.index == index:
                 self.keys[index] = entity_key(self.protocol, self.last)
 
@@ -116,7 +119,7 @@ class Grader(Layers):
 
     def findings(self) -> list[Finding]:
         """Every finding (:meth:`Layers.findings`), the short path's last run noted first."""
-        self._flush()
+        self._path.flush()
         found = super().findings()
         self._feeder.find_lines()  # of the events found about, if the feeder waited
         return found
@@ -126,6 +129,3 @@ class Grader(Layers):
         (call once, when the input ended)."""
         return group(self.findings(), root=self.protocol.root, announcers=self.announcers)
 
-
-def _nothing() -> None:
-    """The flush of no short path."""
