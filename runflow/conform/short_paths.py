@@ -112,13 +112,14 @@ def placed_path(protocol: Protocol, order: Order, placed: dict[str, str],
 
     def observer(feeder: Feeder, offsets: list[int], start: int) -> Observer:
         violations = feeder.flow.violations
+        count = start - 1  # the index of the chunk's last event
 
         def observe(name: str | None, raw: bytes | None, offset: int, parsed: Any) -> None:
-            nonlocal plain, at_, key_, seen, last, high, named_, index_
+            nonlocal plain, at_, key_, seen, last, high, named_, index_, count
             if len(violations) != feeder.settled:  # the feeder's part (Observing)
                 feeder.settle()
             offsets.append(offset)
-            index = start + len(offsets) - 1
+            count = index = count + 1
             if type(parsed) is dict:
                 named = parsed.get(type_field)
                 if type(named) is str and (field := placed.get(named)) is not None:
@@ -193,13 +194,14 @@ def named_path(protocol: Protocol, order: Order, kinds: dict[str, str],
 
     def observer(feeder: Feeder, offsets: list[int], start: int) -> Observer:
         violations = feeder.flow.violations
+        count = start - 1  # the index of the chunk's last event
 
         def observe(name: str | None, raw: bytes | None, offset: int, parsed: Any) -> None:
-            nonlocal plain, oid_, kind_, key_, prefix, last, name_, index_
+            nonlocal plain, oid_, kind_, key_, prefix, last, name_, index_, count
             if len(violations) != feeder.settled:  # the feeder's part (Observing)
                 feeder.settle()
             offsets.append(offset)
-            index = start + len(offsets) - 1
+            count = index = count + 1
             if plain and name is not None and (kind := kinds.get(name)) is not None and (
                     type(parsed) is dict and raw is not None):
                 oid = parsed.get("id")
