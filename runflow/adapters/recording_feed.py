@@ -13,7 +13,10 @@ anyway), and where it began for the last :data:`RECENT` events a
 A :class:`Listener` (``runflow check``'s graders) sees each event before the flow
 processes it, with the flow's own parse of SSE data (the flow's
 :attr:`~runflow.engine.flow.Flow.observer`) or the parsed JSON line; it is told
-the violations the flow added (:meth:`Listener.settle`).
+the violations the flow added (:meth:`Listener.settle`). One that is an
+:class:`Observing` listener is the flow's observer itself, doing the feeder's part
+of each SSE event too: one call per event instead of two, for most of a long
+stream's events (``runflow check``'s time, ``benchmarks/cli.py``).
 
 The line of an SSE event is the first non-blank line after the block of the event
 before it (so a comment block before an event gives the comment's line), exactly as
@@ -26,13 +29,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from runflow.engine.flow import Flow, Observer
 from runflow.engine.jsonparse import JSONError, parse_json
 from runflow.engine.violations import Code, Violation
 
-__all__ = ["RECENT", "Entry", "Feeder", "Listener", "parse_line"]
+__all__ = ["RECENT", "Entry", "Feeder", "Listener", "Observing", "parse_line"]
 
 RECENT = 32
 """How many remembered events' places are kept for a listener's findings about an
@@ -60,6 +63,24 @@ class Listener(Protocol):
         event, or at the end of a chunk (their event is :meth:`Feeder.entry`)."""
 
 
+@runtime_checkable
+class Observing(Listener, Protocol):
+    """A :class:`Listener` that is the flow's observer itself, for each SSE chunk
+    (:meth:`sse_observer`), in place of the feeder's observer calling
+    :meth:`Listener.sse_event`."""
+
+    def sse_observer(self, feeder: Feeder, offsets: list[int], start: int) -> Observer:
+        """The flow's observer while one chunk is fed, whose events are numbered from
+        ``start``. For each event it does the feeder's part first, in this order:
+        :meth:`Feeder.settle` when the flow's violations are not
+        :attr:`Feeder.settled` (what the event before got), then the event's offset
+        appended to ``offsets`` (its index is then ``start + len(offsets) - 1``);
+        then it sees the event. The feeder holds no event for it
+        (:meth:`Feeder.entry` is None): it keeps what its :meth:`Listener.settle`
+        needs."""
+        ...
+
+
 class Feeder:
     """Feed one recording (format ``"sse"`` or ``"jsonl"``) into ``flow``."""
 
@@ -76,7 +97,8 @@ class Feeder:
         """Lines (JSON lines) or placements (SSE: offset of the event before, offset) of
         the events asked to be remembered (:meth:`remember`), at most :data:`RECENT`."""
         self._violations = flow.violations
-        self._mark = len(self._violations)
+        self.settled = len(self._violations)
+        """How many of the flow's violations were settled (:meth:`settle`)."""
         self._sse = _Lines()
         self._reread: Callable[[], Iterable[bytes]] | None = None
         self._later: dict[int, tuple[int | None, int]] = {}
@@ -214,7 +236,7 @@ class Feeder:
             step(chunk)
         finally:
             flow.observer = previous
-        self._settle()
+        self.settle()
         offsets = self._offsets
         if self._every:
             for index in range(self._start, self._start + len(offsets)):
@@ -235,7 +257,11 @@ class Feeder:
         in the closure's own variables (a tuple per event costs more) and a
         listener's ``sse_event`` is called directly."""
         offsets, start, violations = self._offsets, self._start, self._violations
-        listen = self.listener.sse_event if self.listener is not None else _unheard
+        listener = self.listener
+        if isinstance(listener, Observing):
+            self._held = None
+            return listener.sse_observer(self, offsets, start)
+        listen = listener.sse_event if listener is not None else _unheard
         name_: str | None = None
         raw_: bytes | None = None
         offset_ = -1
@@ -249,8 +275,8 @@ class Feeder:
 
         def observe(name: str | None, raw: bytes | None, offset: int, parsed: Any) -> None:
             nonlocal name_, raw_, offset_, parsed_
-            if len(violations) != self._mark:
-                self._settle()  # what the event before got
+            if len(violations) != self.settled:
+                self.settle()  # what the event before got
             offsets.append(offset)
             name_, raw_, offset_, parsed_ = name, raw, offset, parsed
             listen(start + len(offsets) - 1, name, raw, parsed)
@@ -315,17 +341,17 @@ class Feeder:
             for violation in flow.feed({"event": None, "data": None}):
                 if violation.code is Code.MALFORMED_EVENT:
                     _reword(flow, violation, name, f"line {self._number}: {problem}")
-        self._settle()
+        self.settle()
 
     # -- violations ------------------------------------------------------ #
-    def _settle(self) -> None:
+    def settle(self) -> None:
         """Keep the line of the events the violations since the last call name, and
         tell the listener."""
         violations = self._violations = self.flow.violations
-        if len(violations) < self._mark:
-            self._mark = len(violations)
-        new = violations[self._mark:]
-        self._mark = len(violations)
+        if len(violations) < self.settled:
+            self.settled = len(violations)
+        new = violations[self.settled:]
+        self.settled = len(violations)
         for violation in new:
             self.keep_line(violation.index)
         if self.listener is not None and new:

@@ -25,12 +25,13 @@ from runflow.conform.grouping import group
 from runflow.conform.short_paths import (
     Listen,
     Paths,
+    every_path,
     named_deltas,
     named_path,
     placed_deltas,
     placed_path,
 )
-from runflow.engine.flow import Flow
+from runflow.engine.flow import Flow, Observer
 from runflow.engine.violations import Violation
 
 __all__ = ["Grader", "grade_replay"]
@@ -55,10 +56,11 @@ class Grader(Layers):
     recording as the flow takes it (see the module docstring); :meth:`groups` at the
     end. A kept finding keeps the line of its event (the feeder's ``keep_line``).
 
-    Most events are deltas, which take a short path past the layers when nothing but
-    the order layer's last event of their entity could come of them
-    (:mod:`runflow.conform.short_paths`, chosen from the definition); any other
-    event takes every layer (:meth:`_long`)."""
+    Of an SSE recording it is the flow's observer itself
+    (:class:`~runflow.adapters.recording_feed.Observing`). Most events are deltas,
+    which take a short path past the layers when nothing but the order layer's last
+    event of their entity could come of them (:mod:`runflow.conform.short_paths`,
+    chosen from the definition); any other event takes every layer (:meth:`_long`)."""
 
     def __init__(self, flow: Flow, feeder: Feeder, *, types: bool = True) -> None:
         super().__init__(flow, feeder.keep_line, types=types)
@@ -66,20 +68,38 @@ class Grader(Layers):
         self._feeder = feeder
         self._stream = 0
         placed, kinds = placed_deltas(protocol, order), named_deltas(protocol, order)
-        paths: Paths = (
+        self._path: Paths = (
             placed_path(protocol, order, placed, self._long) if placed
             else named_path(protocol, order, kinds, self._long) if kinds
-            else (self._every, _nothing))
-        self.sse_event: Listen = paths[0]
-        """The feeder's listener's ``sse_event``: a short path, or every layer (behind
-        the types layer's typing of delta and value events, with ``types``)."""
+            else every_path(self._long))
+        self._typed: Listen | None = None
+        """With ``types``: the types layer's typing of delta and value events, ahead of
+        the path (:meth:`runflow.conform.sdk_types.SdkTypes.ahead`)."""
         if self.types is not None:
             payloads = self._found[0]
-            self.sse_event = self.types.ahead(self.sse_event, lambda f: self._keep(f, payloads))
-        self._flush = paths[1]
+            self._typed = self.types.ahead(_nothing, lambda f: self._keep(f, payloads))
 
-    def _every(self, index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
-        """:attr:`sse_event` of a protocol whose deltas take no short path."""
+    def sse_observer(self, feeder: Feeder, offsets: list[int], start: int) -> Observer:
+        """The flow's observer for one chunk: the path's (see the class docstring),
+        behind the types layer's typing with ``types``."""
+        observe = self._path.observer(feeder, offsets, start)
+        typed = self._typed
+        if typed is None:
+            return observe
+        violations = feeder.flow.violations
+
+        def typed_observe(name: str | None, raw: bytes | None, offset: int,
+                          parsed: Any) -> None:
+            if len(violations) != feeder.settled:  # the feeder's part first, as the path does
+                feeder.settle()
+            typed(start + len(offsets), name, raw, parsed)  # the index the path gives it
+            observe(name, raw, offset, parsed)
+
+        return typed_observe
+
+    def sse_event(self, index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
+        """One SSE event through every layer (the feeder calls :meth:`sse_observer`'s
+        observer instead)."""
         self._long(index, name, raw, parsed)
 
     def _long(self, index: int, name: str | None, raw: bytes | None, parsed: Any) -> bool:
@@ -99,16 +119,16 @@ class Grader(Layers):
         self._see(named_event(self.protocol, index, self._stream, name, data, raw))
 
     def settle(self, violations: list[Violation]) -> None:
-        """The grouping key of the event each violation names, while the feeder holds it."""
+        """The grouping key of the event each violation names, when it is the last
+        event: one that took the short path (its key), or the layers' last."""
+        key_of = self._path.key_of
         for violation in violations:
             index = violation.index
             if index in self.keys:
                 continue
-            entry = self._feeder.entry(index)
-            if entry is not None:
-                name, raw, _offset, parsed = entry
-                event = observed(self.protocol, index, 0, name, raw, parsed)
-                self.keys[index] = entity_key(self.protocol, event)
+            key = key_of(index)
+            if key is not None:
+                self.keys[index] = key
             elif self.last is not None and self.last.index == index:
                 self.keys[index] = entity_key(self.protocol, self.last)
 
@@ -120,7 +140,7 @@ class Grader(Layers):
 
     def findings(self) -> list[Finding]:
         """Every finding (:meth:`Layers.findings`), the short path's last run noted first."""
-        self._flush()
+        self._path.flush()
         found = super().findings()
         self._feeder.find_lines()  # of the events found about, if the feeder waited
         return found
@@ -131,5 +151,6 @@ class Grader(Layers):
         return group(self.findings(), root=self.protocol.root, announcers=self.announcers)
 
 
-def _nothing() -> None:
-    """The flush of no short path."""
+def _nothing(index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
+    """The listener behind the types layer's typing in :meth:`Grader.sse_observer`,
+    which calls the path itself."""

@@ -22,22 +22,37 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
+from runflow.adapters.recording_feed import Feeder
 from runflow.conform.events import entity_key, observed
 from runflow.conform.order import Order
 from runflow.engine.definition import EntityTable, EventKind, Protocol
+from runflow.engine.flow import Observer
 from runflow.engine.jsonparse import has_non_finite
 
-__all__ = ["Listen", "Long", "Paths", "named_deltas", "named_path", "placed_deltas", "placed_path"]
+__all__ = ["Listen", "Long", "Paths", "every_path", "named_deltas", "named_path", "placed_deltas",
+           "placed_path"]
 
 Listen = Callable[[int, "str | None", "bytes | None", Any], None]
 """A feeder listener's ``sse_event``: ``(index, name, raw, parsed)``."""
 Long = Callable[[int, "str | None", "bytes | None", Any], bool]
 """The long path: the event through every layer; whether the next may take a short one."""
-Paths = tuple[Listen, Callable[[], None]]
-"""A short path and its flush: what it noted of the current run written to the order
-layer (call before the layer is read other than by the long path)."""
+
+
+class Paths(NamedTuple):
+    """The grader's observer of a recording's SSE events, taking a short path where it
+    can (:class:`~runflow.adapters.recording_feed.Observing`)."""
+
+    observer: Callable[[Feeder, list[int], int], Observer]
+    """The flow's observer for one chunk (:meth:`Observing.sse_observer`)."""
+    flush: Callable[[], None]
+    """What the short path noted of the current run written to the order layer: call
+    before the layer is read other than by the long path."""
+    key_of: Callable[[int], str | None]
+    """The grouping key of the event at an index when it is the last event and took the
+    short path (what :meth:`Listener.settle` asks about); None otherwise."""
+
 
 STEPS = ("thread.run.step", "thread.run.step.delta")
 """The objects the grouping's announcers read (:class:`~runflow.conform.grouping.Announcers`)."""
@@ -66,7 +81,7 @@ def _finite(value: Any) -> bool:
 
 def placed_path(protocol: Protocol, order: Order, placed: dict[str, str],
                 long: Long) -> Paths:
-    """The listener of a numbered stream of positioned entities (Responses): a delta
+    """The observer of a numbered stream of positioned entities (Responses): a delta
     takes the short path when the data names it by the type field (one of
     ``placed``: name -> its first position field), holds its sequence number, the
     next of the stream's run, and its position, has no ``object`` (the announcers'),
@@ -78,8 +93,7 @@ def placed_path(protocol: Protocol, order: Order, placed: dict[str, str],
     run ends: the run of sequence numbers (``high``, the next number) and the last
     delta of the run's entity (``named``, ``index``) are written to the layer before
     any other event takes the long path, when the position changes (its last event)
-    and by the flush (the second function returned), as :meth:`Order.see` would have
-    left them."""
+    and by the flush, as :meth:`Order.see` would have left them."""
     type_field, sequence_field = protocol.type_field or "", protocol.sequence_field or ""
     limit = order.limit
     seen, last = order.seen, order.last
@@ -87,8 +101,8 @@ def placed_path(protocol: Protocol, order: Order, placed: dict[str, str],
     at_: Any = None  # the position of the last delta that took the short path
     key_ = ""  # its grouping key
     high: int | None = None  # the next number of the stream's run; None: no plain run
-    named_: str = ""  # the name and index of the run's last delta, not yet noted
-    index_ = -1
+    named_: str = ""  # the name and index of the last delta that took the short path,
+    index_ = -1  # not yet noted in the layer's last event of its entity when at_ is
 
     def flush() -> None:
         nonlocal index_
@@ -98,54 +112,67 @@ def placed_path(protocol: Protocol, order: Order, placed: dict[str, str],
             last[key_] = (named_, index_)  # the key is there: only its value changes
             index_ = -1
 
-    def sse_event(index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
-        nonlocal plain, at_, key_, seen, last, high, named_, index_
-        if type(parsed) is dict:
-            named = parsed.get(type_field)
-            if type(named) is str and (field := placed.get(named)) is not None:
-                seq = parsed.get(sequence_field)
-                at = parsed.get(field)
-                # Seen.next, inlined: high is None unless the run is all there is
-                if (seq == high and type(seq) is int and type(at) is int
-                        and "object" not in parsed):
-                    # _finite of each value, inlined for the usual ones: an integer in
-                    # fewer than _HUGE bytes of JSON is within the float range
-                    skip = _SCALARS if raw is not None and len(raw) < _HUGE else _TEXT
-                    for value in parsed.values():
-                        if type(value) in skip or not value:
-                            continue
-                        if not _finite(value):
-                            break
-                    else:
-                        if at == at_:  # the entity of the delta before: noted later
-                            high, named_, index_ = seq + 1, named, index
-                            return
-                        key = entity_key(protocol, observed(
-                            protocol, index, order.stream, name, raw, parsed))
-                        if key:
-                            if index_ >= 0:
-                                last[key_] = (named_, index_)
-                                index_ = -1
-                            at_, key_, high = at, key, seq + 1
-                            # Order.note, inlined
-                            if key in last or len(last) < limit:
-                                last[key] = (named, index)
-                            else:
-                                order.note(key, named, index)
-                            return
-        if plain:
-            flush()
-        plain = long(index, name, raw, parsed)
-        seen, last = order.seen, order.last  # a new stream has its own
-        high = seen.high if plain and seen.low < seen.high and not seen.others else None
-        at_ = None  # the next delta notes its entity in the layer's (maybe new) map
+    def observer(feeder: Feeder, offsets: list[int], start: int) -> Observer:
+        violations = feeder.flow.violations
+        count = start - 1  # the index of the chunk's last event
 
-    return sse_event, flush
+        def observe(name: str | None, raw: bytes | None, offset: int, parsed: Any) -> None:
+            nonlocal plain, at_, key_, seen, last, high, named_, index_, count
+            if len(violations) != feeder.settled:  # the feeder's part (Observing)
+                feeder.settle()
+            offsets.append(offset)
+            count = index = count + 1
+            if type(parsed) is dict:
+                named = parsed.get(type_field)
+                if type(named) is str and (field := placed.get(named)) is not None:
+                    seq = parsed.get(sequence_field)
+                    at = parsed.get(field)
+                    # Seen.next, inlined: high is None unless the run is all there is
+                    if (seq == high and type(seq) is int and type(at) is int
+                            and "object" not in parsed):
+                        # _finite of each value, inlined for the usual ones: an integer
+                        # in fewer than _HUGE bytes of JSON is within the float range
+                        skip = _SCALARS if raw is not None and len(raw) < _HUGE else _TEXT
+                        for value in parsed.values():
+                            if type(value) in skip or not value:
+                                continue
+                            if not _finite(value):
+                                break
+                        else:
+                            if at == at_:  # the entity of the delta before: noted later
+                                high, named_, index_ = seq + 1, named, index
+                                return
+                            key = entity_key(protocol, observed(
+                                protocol, index, order.stream, name, raw, parsed))
+                            if key:
+                                if index_ >= 0:
+                                    last[key_] = (named_, index_)
+                                at_, key_, high = at, key, seq + 1
+                                named_, index_ = named, index
+                                # Order.note, inlined
+                                if key in last or len(last) < limit:
+                                    last[key] = (named, index)
+                                else:
+                                    order.note(key, named, index)
+                                return
+            if plain:
+                flush()
+            plain = long(index, name, raw, parsed)
+            seen, last = order.seen, order.last  # a new stream has its own
+            high = seen.high if plain and seen.low < seen.high and not seen.others else None
+            at_ = None  # the next delta notes its entity in the layer's (maybe new) map
+
+        return observe
+
+    def key_of(index: int) -> str | None:
+        return key_ if index == index_ else None
+
+    return Paths(observer, flush, key_of)
 
 
 def named_path(protocol: Protocol, order: Order, kinds: dict[str, str],
                long: Long) -> Paths:
-    """The listener of a stream whose events are named by the SSE event name, about
+    """The observer of a stream whose events are named by the SSE event name, about
     entities named by id (Assistants): a delta takes the short path when its name is
     one of ``kinds`` (name -> entity kind), its data starts with its ``id`` (so the
     first ``"id"`` the raw data holds is that id), and it carries no response, item
@@ -158,8 +185,8 @@ def named_path(protocol: Protocol, order: Order, kinds: dict[str, str],
     key_ = ""  # its grouping key
     prefix = b""  # the text its data starts with; empty: it cannot take it
     kind_: str | None = None  # its kind (an id names one entity of a kind)
-    name_: str = ""  # the name and index of the run's last delta, not yet noted
-    index_ = -1
+    name_: str = ""  # the name and index of the last delta that took the short path,
+    index_ = -1  # not yet noted in the layer's last event of its entity when oid_ is
 
     def flush() -> None:
         nonlocal index_
@@ -167,36 +194,75 @@ def named_path(protocol: Protocol, order: Order, kinds: dict[str, str],
             last[key_] = (name_, index_)  # the key is there: only its value changes
             index_ = -1
 
-    def sse_event(index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
-        nonlocal plain, oid_, kind_, key_, prefix, last, name_, index_
-        if plain and name is not None and (kind := kinds.get(name)) is not None and (
-                type(parsed) is dict and raw is not None):
-            oid = parsed.get("id")
-            if (type(oid) is str and "response" not in parsed and "item" not in parsed
-                    and parsed.get("object") not in STEPS):
-                if oid == oid_ and kind is kind_:
-                    if raw.startswith(prefix):  # the entity of the delta before
-                        name_, index_ = name, index
-                        return
-                else:
-                    start = _prefix(oid)
-                    if start and raw.startswith(start):
-                        if index_ >= 0:
-                            last[key_] = (name_, index_)
-                            index_ = -1
-                        oid_, kind_, key_, prefix = oid, kind, f"{kind}:{oid}", start
-                        if key_ in last or len(last) < limit:  # Order.note, inlined
-                            last[key_] = (name, index)
-                        else:
-                            order.note(key_, name, index)
-                        return
-        if plain:
-            flush()
-        plain = long(index, name, raw, parsed)
-        last = order.last  # a new stream has its own
-        oid_ = None  # the next delta notes its entity in the layer's (maybe new) map
+    def observer(feeder: Feeder, offsets: list[int], start: int) -> Observer:
+        violations = feeder.flow.violations
+        count = start - 1  # the index of the chunk's last event
 
-    return sse_event, flush
+        def observe(name: str | None, raw: bytes | None, offset: int, parsed: Any) -> None:
+            nonlocal plain, oid_, kind_, key_, prefix, last, name_, index_, count
+            if len(violations) != feeder.settled:  # the feeder's part (Observing)
+                feeder.settle()
+            offsets.append(offset)
+            count = index = count + 1
+            if plain and name is not None and (kind := kinds.get(name)) is not None and (
+                    type(parsed) is dict and raw is not None):
+                oid = parsed.get("id")
+                if (type(oid) is str and "response" not in parsed and "item" not in parsed
+                        and parsed.get("object") not in STEPS):
+                    if oid == oid_ and kind is kind_:
+                        if raw.startswith(prefix):  # the entity of the delta before
+                            name_, index_ = name, index
+                            return
+                    else:
+                        start_ = _prefix(oid)
+                        if start_ and raw.startswith(start_):
+                            if index_ >= 0:
+                                last[key_] = (name_, index_)
+                            oid_, kind_, key_, prefix = oid, kind, f"{kind}:{oid}", start_
+                            name_, index_ = name, index
+                            if key_ in last or len(last) < limit:  # Order.note, inlined
+                                last[key_] = (name, index)
+                            else:
+                                order.note(key_, name, index)
+                            return
+            if plain:
+                flush()
+            plain = long(index, name, raw, parsed)
+            last = order.last  # a new stream has its own
+            oid_ = None  # the next delta notes its entity in the layer's (maybe new) map
+
+        return observe
+
+    def key_of(index: int) -> str | None:
+        return key_ if index == index_ else None
+
+    return Paths(observer, flush, key_of)
+
+
+def every_path(long: Long) -> Paths:
+    """The observer of a protocol whose deltas take no short path: every event takes
+    the long path."""
+
+    def observer(feeder: Feeder, offsets: list[int], start: int) -> Observer:
+        violations = feeder.flow.violations
+
+        def observe(name: str | None, raw: bytes | None, offset: int, parsed: Any) -> None:
+            if len(violations) != feeder.settled:  # the feeder's part (Observing)
+                feeder.settle()
+            offsets.append(offset)
+            long(start + len(offsets) - 1, name, raw, parsed)
+
+        return observe
+
+    return Paths(observer, _nothing, _no_key)
+
+
+def _nothing() -> None:
+    """The flush of no short path."""
+
+
+def _no_key(index: int) -> None:
+    """The key of no short path's last event."""
 
 
 def _prefix(oid: str) -> bytes:
