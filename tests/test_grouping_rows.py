@@ -230,3 +230,21 @@ def test_grouping_names_no_event_state_entity_or_rule_of_a_protocol() -> None:
     found = {w for text in constants for w in re.findall(r"[a-z_./]+", text)} & words
     assert found == set()
     assert "step_details" not in source.read_text(encoding="utf-8")
+
+
+def test_a_flows_layers_read_only_its_own_protocols_rows(toy: str) -> None:
+    """The layers ``check`` and ``conform`` grade a flow with are told its protocol: a
+    registered protocol's announcements are not read from another protocol's events."""
+    from runflow import ResponseFlow, RunFlow
+    from runflow.conform.grade import Layers
+
+    task = TappedEvent(0, 0, "toy.task", {"object": "toy.task", "id": "t1",
+                                          "announces": {"job": "j1"}}, None)
+    for flow in (ResponseFlow(), RunFlow()):
+        layers = Layers(flow, types=False)
+        layers.announcers.see(task)
+        assert layers.announcers.found == {}, flow.protocol.name
+    assert Announcers(protocol=toy).found == {}
+    mine = Announcers(protocol=toy)
+    mine.see(task)
+    assert mine.found == {"j1": "task:t1"}

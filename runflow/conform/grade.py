@@ -133,7 +133,7 @@ class Layers:
         """The types layer, unless ``types`` is false (it loads the openai SDK's types:
         ``runflow check`` runs it with ``--types``)."""
         self.order = Order(self.protocol, flow.limits)
-        self.announcers = Announcers(flow.limits)
+        self.announcers = Announcers(flow.limits, self.protocol.name)
         self.suppressed = 0
         """Findings past the cap of their rule, counted and not kept."""
         self.keys: dict[int, str | None] = {}

@@ -48,7 +48,7 @@ def grade_replay(replay: Any) -> list[Group]:
     if len(events) != flow.event_count:  # numbered otherwise: the grammar alone
         events = []
     findings = grade_events(flow, events)
-    return group(findings, events, flow.protocol.root)
+    return group(findings, events, flow.protocol.root, protocol=flow.protocol.name)
 
 
 class Grader(Layers):
@@ -148,7 +148,8 @@ class Grader(Layers):
     def groups(self) -> list[Group]:
         """Every finding of the grammar, payload and order layers, grouped by root cause
         (call once, when the input ended)."""
-        return group(self.findings(), root=self.protocol.root, announcers=self.announcers)
+        return group(self.findings(), root=self.protocol.root, announcers=self.announcers,
+                     protocol=self.protocol.name)
 
 
 def _nothing(index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
