@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any, TypeVar
 
@@ -20,8 +20,9 @@ from runflow import RunFlow
 
 T = TypeVar("T")
 
-__all__ = ["feed_all", "function_calls_of", "lines_of", "local_client", "of_type", "recv_until",
-           "shortest_path", "text_of", "tool_calls_of", "watching_stdin", "websocket_turn"]
+__all__ = ["Edit", "feed_all", "function_calls_of", "lines_of", "local_client", "of_type",
+           "recv_until", "set_at", "shortest_path", "text_of", "tool_calls_of", "watching_stdin",
+           "websocket_turn"]
 
 
 def feed_all(events: Iterable[Any], flow: RunFlow | None = None, *, close: bool = False,
@@ -156,3 +157,18 @@ def function_calls_of(step: RunStep) -> list[FunctionToolCall]:
 def text_of(block: MessageContent) -> str:
     """The text of a message's ``text`` content block."""
     return of_type(TextContentBlock, block).text.value
+
+
+Edit = Callable[[dict[str, Any]], None]
+"""A change made in place to an event's data."""
+
+
+def set_at(*path: str | int, value: Any) -> Edit:
+    """The :data:`Edit` that sets the value at ``path`` (keys and list indices) to
+    ``value``."""
+    def edit(data: dict[str, Any]) -> None:
+        where: Any = data
+        for key in path[:-1]:
+            where = where[key]
+        where[path[-1]] = value
+    return edit

@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-from collections.abc import Callable
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import pytest
 from check_corpus import recordings
 from conftest import load_bytes, recordings_dir
+from helpers import Edit, set_at
 from pydantic import BaseModel
 
 from runflow.adapters.recording import new_flow, read_recording
@@ -39,7 +39,6 @@ from runflow.testing.fuzz import encode_sse, parse_sse
 
 Row = tuple[str, int | None, str]
 """(rule, event index, JSON path inside the event)."""
-Edit = Callable[[dict[str, Any]], None]
 
 HELLO = "responses/openaidotnet_hello_text_gpt4omini.sse"
 """Responses: 2 output_item.added, 3 content_part.added, 4-12 output_text deltas,
@@ -50,15 +49,6 @@ FUNCTION = "dotnet_create_and_run_function_requires_action.sse"
 CITATION = "dotnet_file_search_file_citation.sse"
 """Assistants: 5 a step delta (file_search), 11-19 message deltas, 20
 message.completed, 22 run.completed."""
-
-
-def _set(*path: str | int, value: Any) -> Edit:
-    def edit(data: dict[str, Any]) -> None:
-        where: Any = data
-        for key in path[:-1]:
-            where = where[key]
-        where[path[-1]] = value
-    return edit
 
 
 def _path_of(message: str) -> str:
@@ -103,13 +93,13 @@ def _held(name: str, edits: dict[int, Edit], tmp_path: Path) -> list[Row]:
 # typed: what only the SDK's class says
 # --------------------------------------------------------------------------- #
 @pytest.mark.parametrize(("name", "edits", "expected"), [
-    (HELLO, {5: _set("logprobs", value="x")}, [("types.content", 5, "logprobs")]),
-    (HELLO, {13: _set("logprobs", value={})}, [("types.content", 13, "logprobs")]),
-    (HELLO, {5: _set("logprobs", value=[{"token": "a", "logprob": "high"}])},
+    (HELLO, {5: set_at("logprobs", value="x")}, [("types.content", 5, "logprobs")]),
+    (HELLO, {13: set_at("logprobs", value={})}, [("types.content", 13, "logprobs")]),
+    (HELLO, {5: set_at("logprobs", value=[{"token": "a", "logprob": "high"}])},
      [("types.content", 5, "logprobs[0].logprob")]),
-    (CITATION, {12: _set("delta", "role", value=5)}, [("types.message", 12, "delta.role")]),
-    (CITATION, {12: _set("object", value="thread.foo")}, [("types.message", 12, "object")]),
-    (CITATION, {15: _set("delta", "content", 0, "text", "annotations", value=[
+    (CITATION, {12: set_at("delta", "role", value=5)}, [("types.message", 12, "delta.role")]),
+    (CITATION, {12: set_at("object", value="thread.foo")}, [("types.message", 12, "object")]),
+    (CITATION, {15: set_at("delta", "content", 0, "text", "annotations", value=[
         {"index": 0, "type": "file_citation", "file_citation": "x"}])},
      [("types.message", 15, "delta.content[0].text.annotations[0].file_citation")]),
 ], ids=["delta-logprobs", "done-logprobs", "deep-logprob", "message-delta-role",
@@ -127,9 +117,9 @@ def test_function_call_arguments_done_is_typed(tmp_path: Path) -> None:
     events = parse_sse(load_bytes(CALLS))
     index = next(i for i, e in enumerate(events)
                  if e["data"].get("type") == "response.function_call_arguments.done")
-    typed, _ = _check(CALLS, {index: _set("type_note", value=1)}, tmp_path)
+    typed, _ = _check(CALLS, {index: set_at("type_note", value=1)}, tmp_path)
     assert typed == []  # an extra field: the SDK allows it
-    typed, others = _check(CALLS, {index: _set("arguments", value={})}, tmp_path)
+    typed, others = _check(CALLS, {index: set_at("arguments", value={})}, tmp_path)
     assert typed == []  # the grammar's value (below)
     assert [(r, i) for r, i, _ in others][:1] == [("grammar.malformed_event", index)]
 
@@ -155,23 +145,23 @@ def test_an_event_the_sdk_does_not_name_is_not_typed() -> None:
 # one report: the grammar's
 # --------------------------------------------------------------------------- #
 @pytest.mark.parametrize(("name", "edits", "rule", "index"), [
-    (HELLO, {5: _set("delta", value=5)}, "grammar.malformed_event", 5),
-    (HELLO, {13: _set("text", value=7)}, "grammar.malformed_event", 13),
-    (HELLO, {5: _set("output_index", value="x")}, "grammar.malformed_event", 5),
-    (HELLO, {5: _set("sequence_number", value="x")}, "grammar.malformed_event", 5),
-    (HELLO, {5: _set("item_id", value=3)}, "grammar.malformed_event", 5),
-    (CITATION, {12: _set("delta", "content", 0, "text", "value", value=[])},
+    (HELLO, {5: set_at("delta", value=5)}, "grammar.malformed_event", 5),
+    (HELLO, {13: set_at("text", value=7)}, "grammar.malformed_event", 13),
+    (HELLO, {5: set_at("output_index", value="x")}, "grammar.malformed_event", 5),
+    (HELLO, {5: set_at("sequence_number", value="x")}, "grammar.malformed_event", 5),
+    (HELLO, {5: set_at("item_id", value=3)}, "grammar.malformed_event", 5),
+    (CITATION, {12: set_at("delta", "content", 0, "text", "value", value=[])},
      "grammar.malformed_event", 12),
-    (CITATION, {12: _set("delta", "content", 0, "index", value="x")},
+    (CITATION, {12: set_at("delta", "content", 0, "index", value="x")},
      "grammar.malformed_event", 12),
-    (CITATION, {5: _set("delta", "step_details", "tool_calls", 0, "type", value=5)},
+    (CITATION, {5: set_at("delta", "step_details", "tool_calls", 0, "type", value=5)},
      "grammar.malformed_event", 5),
-    (FUNCTION, {7: _set("delta", "step_details", "tool_calls", 0, "type", value="other")},
+    (FUNCTION, {7: set_at("delta", "step_details", "tool_calls", 0, "type", value="other")},
      "grammar.type_change", 7),
-    (HELLO, {15: _set("item", "status", value="weird")}, "grammar.status_mismatch", 15),
-    (HELLO, {2: _set("item", "status", value=None)}, "grammar.status_mismatch", 2),
-    (HELLO, {16: _set("response", "status", value="done")}, "grammar.status_mismatch", 16),
-    (CITATION, {22: _set("status", value="finished")}, "grammar.status_mismatch", 22),
+    (HELLO, {15: set_at("item", "status", value="weird")}, "grammar.status_mismatch", 15),
+    (HELLO, {2: set_at("item", "status", value=None)}, "grammar.status_mismatch", 2),
+    (HELLO, {16: set_at("response", "status", value="done")}, "grammar.status_mismatch", 16),
+    (CITATION, {22: set_at("status", value="finished")}, "grammar.status_mismatch", 22),
 ], ids=["delta", "finished-text", "output-index", "sequence-number", "item-id",
         "message-text-value", "content-index", "tool-call-type", "tool-call-retyped",
         "item-status-done",
@@ -187,7 +177,7 @@ def test_what_the_grammar_reports_at_the_event_is_its_one_report(
 def test_a_status_the_grammar_does_not_judge_is_typed(tmp_path: Path) -> None:
     """The rule is about the carried object's own status: an item's status inside the
     final response, which the grammar does not compare with an event, is typed."""
-    typed, others = _check(HELLO, {16: _set("response", "output", 0, "status",
+    typed, others = _check(HELLO, {16: set_at("response", "output", 0, "status",
                                             value="weird")}, tmp_path)
     assert typed == [("types.response", 16, "response.output[0].status")]
     assert "grammar.status_mismatch" not in [r for r, _, _ in others]
@@ -205,7 +195,7 @@ def test_the_spot_a_grammar_message_names() -> None:
 def test_a_layer_told_no_violations_reports_what_it_finds(tmp_path: Path) -> None:
     """Without the flow's violations (the layer alone) nothing is held back: the
     delta's text is reported by the types layer too, at the end of the input."""
-    path = _write(HELLO, {5: _set("delta", value=5), 13: _set("logprobs", value="x")},
+    path = _write(HELLO, {5: set_at("delta", value=5), 13: set_at("logprobs", value="x")},
                   tmp_path)
     recording = read_recording(str(path))
     flow = new_flow(recording.protocol)

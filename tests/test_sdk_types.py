@@ -16,14 +16,13 @@ from __future__ import annotations
 import copy
 import io
 import json
-from collections.abc import Callable
 from contextlib import redirect_stdout
 from pathlib import Path
-from typing import Any
 
 import pytest
 from check_corpus import recordings
 from conftest import RECORDINGS, load_bytes, recordings_dir
+from helpers import Edit, set_at
 
 from runflow.adapters.recording import new_flow, read_recording
 from runflow.cli import main
@@ -93,7 +92,6 @@ def test_each_sdk_gap_is_what_the_captures_show(monkeypatch: pytest.MonkeyPatch)
 # --------------------------------------------------------------------------- #
 # hostile values, through runflow check
 # --------------------------------------------------------------------------- #
-Edit = Callable[[dict[str, Any]], None]
 
 
 def _check(name: str, edits: dict[int, Edit], tmp_path: Path, *,
@@ -126,15 +124,6 @@ FILE_SEARCH = "responses/openaidotnet_file_search_gpt4omini.sse"
 CITATION = "dotnet_file_search_file_citation.sse"
 
 
-def _set(*path: str | int, value: Any) -> Edit:
-    def edit(data: dict[str, Any]) -> None:
-        where: Any = data
-        for key in path[:-1]:
-            where = where[key]
-        where[path[-1]] = value
-    return edit
-
-
 def test_responses_content_7_at_output_item_added(tmp_path: Path) -> None:
     """The gap this layer closes: ``content: 7`` was built into the snapshot and
     nothing said so; ``role: 5`` the payload invariant already reports is not
@@ -161,9 +150,9 @@ def test_responses_annotations_x_in_a_part_an_item_and_the_final_response(
     and the types layer does not repeat it; the item's is typed here alone, and the
     final response's, another value than the item's at done, too."""
     rows, rules = _check(HELLO, {
-        14: _set("part", "annotations", value="x"),
-        15: _set("item", "content", 0, "annotations", value="x"),
-        16: _set("response", "output", 0, "content", 0, "annotations", value={}),
+        14: set_at("part", "annotations", value="x"),
+        15: set_at("item", "content", 0, "annotations", value="x"),
+        16: set_at("response", "output", 0, "content", 0, "annotations", value={}),
     }, tmp_path)
     assert rows == [("types.output", 15, "item.content[0].annotations"),
                     ("types.response", 16, "response.output[0].content[0].annotations")]
@@ -173,18 +162,18 @@ def test_responses_annotations_x_in_a_part_an_item_and_the_final_response(
 def test_responses_status_list_and_a_deep_file_search_result(tmp_path: Path) -> None:
     result = {"file_id": "file-1", "filename": "a.txt", "score": 0.5, "text": "t",
               "attributes": {"k": [1]}}
-    rows, _ = _check(FILE_SEARCH, {6: _set("item", "results", value=[result])}, tmp_path)
+    rows, _ = _check(FILE_SEARCH, {6: set_at("item", "results", value=[result])}, tmp_path)
     assert rows == [("types.output", 6, "item.results[0].attributes.k")]
-    rows, _ = _check(HELLO, {16: _set("response", "output", 0, "status", value=[])}, tmp_path)
+    rows, _ = _check(HELLO, {16: set_at("response", "output", 0, "status", value=[])}, tmp_path)
     assert rows == [("types.response", 16, "response.output[0].status")]
 
 
 def test_a_status_list_the_grammar_names_is_reported_once(tmp_path: Path) -> None:
     """``status`` is in every definition's shape: ``status: []`` is the grammar's
     ``malformed_event`` at its event, in both protocols, and no ``types.*``."""
-    for name, index, edit in ((FILE_SEARCH, 1, _set("response", "status", value=[])),
-                              (HELLO, 15, _set("item", "status", value=[])),
-                              (CITATION, 2, _set("status", value=[]))):
+    for name, index, edit in ((FILE_SEARCH, 1, set_at("response", "status", value=[])),
+                              (HELLO, 15, set_at("item", "status", value=[])),
+                              (CITATION, 2, set_at("status", value=[]))):
         rows, rules = _check(name, {index: edit}, tmp_path)
         assert rows == []
         assert "grammar.malformed_event" in rules
@@ -193,9 +182,9 @@ def test_a_status_list_the_grammar_names_is_reported_once(tmp_path: Path) -> Non
 def test_assistants_annotations_step_details_and_a_deep_file_search_result(
         tmp_path: Path) -> None:
     rows, _ = _check(CITATION, {
-        20: _set("content", 0, "text", "annotations", 0, "file_citation", value="x"),
-        21: _set("usage", "total_tokens", value="many"),
-        6: _set("step_details", "tool_calls", 0, "file_search", "results", 0, "content", 0,
+        20: set_at("content", 0, "text", "annotations", 0, "file_citation", value="x"),
+        21: set_at("usage", "total_tokens", value="many"),
+        6: set_at("step_details", "tool_calls", 0, "file_search", "results", 0, "content", 0,
                 "text", value=5),
     }, tmp_path)
     assert rows == [
@@ -208,8 +197,8 @@ def test_assistants_annotations_step_details_and_a_deep_file_search_result(
 def test_a_value_the_grammar_names_malformed_is_not_reported_again(tmp_path: Path) -> None:
     """The definition's shape types ``annotations`` and ``step_details``: the
     grammar's ``malformed_event`` names each; the types layer adds nothing."""
-    rows, rules = _check(CITATION, {20: _set("content", 0, "text", "annotations", value="x"),
-                                    21: _set("step_details", value=5)}, tmp_path)
+    rows, rules = _check(CITATION, {20: set_at("content", 0, "text", "annotations", value="x"),
+                                    21: set_at("step_details", value=5)}, tmp_path)
     assert rules.count("grammar.malformed_event") == 2
     assert rows == []
 
@@ -247,11 +236,11 @@ def test_a_huge_wrong_list_makes_one_error() -> None:
 def test_the_final_response_types_only_items_it_changed(tmp_path: Path) -> None:
     """An item typed at output_item.done is not typed again in response.completed
     when it is the same object; one changed there is."""
-    bad = _set("item", "content", 0, "annotations", value="x")
-    same, _ = _check(HELLO, {15: bad, 16: _set("response", "output", 0, "content", 0,
+    bad = set_at("item", "content", 0, "annotations", value="x")
+    same, _ = _check(HELLO, {15: bad, 16: set_at("response", "output", 0, "content", 0,
                                                 "annotations", value="x")}, tmp_path)
     assert same == [("types.output", 15, "item.content[0].annotations")]
-    changed, _ = _check(HELLO, {15: bad, 16: _set("response", "output", 0, "content", 0,
+    changed, _ = _check(HELLO, {15: bad, 16: set_at("response", "output", 0, "content", 0,
                                                    "annotations", value="y")}, tmp_path)
     assert changed == [("types.output", 15, "item.content[0].annotations"),
                        ("types.response", 16, "response.output[0].content[0].annotations")]
@@ -265,7 +254,7 @@ def test_both_graders_give_the_same_types_findings(tmp_path: Path) -> None:
     events[2]["data"]["item"]["content"] = 7
     path = tmp_path / "both.sse"
     path.write_bytes(encode_sse(events)[0])
-    streamed, _ = _check(HELLO, {2: _set("item", "content", value=7)}, tmp_path)
+    streamed, _ = _check(HELLO, {2: set_at("item", "content", value=7)}, tmp_path)
     replay = read_recording(str(path)).replay()
     held = [(f.rule, f.index, _path_of(f.message))
             for g in grade_replay(replay) for f in (g.root, *g.consequences)
@@ -293,8 +282,8 @@ def test_past_the_children_it_remembers_the_final_response_types_them_again(
     monkeypatch.setattr(sdk_types, "MAX_SEEN", 1)
     bad = "x"
     rows, _ = _check(FILE_SEARCH, {
-        20: _set("item", "content", 0, "annotations", value=bad),
-        21: _set("response", "output", 1, "content", 0, "annotations", value=bad),
+        20: set_at("item", "content", 0, "annotations", value=bad),
+        21: set_at("response", "output", 1, "content", 0, "annotations", value=bad),
     }, tmp_path)
     assert rows == [("types.output", 20, "item.content[0].annotations"),
                     ("types.response", 21, "response.output[1].content[0].annotations")]
@@ -306,9 +295,9 @@ def test_an_item_of_a_type_the_sdk_does_not_know_is_not_typed(tmp_path: Path) ->
     ``type`` no SDK variant takes is reported."""
     unknown = {"id": "fut_1", "type": "future_thing", "status": 5, "content": 7}
     rows, _ = _check(HELLO, {
-        2: _set("item", value=unknown), 15: _set("item", value=unknown),
-        16: _set("response", "output", 0, value=unknown)}, tmp_path)
+        2: set_at("item", value=unknown), 15: set_at("item", value=unknown),
+        16: set_at("response", "output", 0, value=unknown)}, tmp_path)
     assert rows == []
-    rows, _ = _check(HELLO, {15: _set("item", "content", 0, "type", value="output_audio")},
+    rows, _ = _check(HELLO, {15: set_at("item", "content", 0, "type", value="output_audio")},
                      tmp_path)
     assert rows == [("types.output", 15, "item.content[0]")]
