@@ -248,3 +248,28 @@ def test_a_flows_layers_read_only_its_own_protocols_rows(toy: str) -> None:
     mine = Announcers(protocol=toy)
     mine.see(task)
     assert mine.found == {"j1": "task:t1"}
+
+
+def test_a_websocket_connection_is_grouped_by_the_responses_rows(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A WebSocket connection's responses speak the Responses grammar: its grading asks
+    for that protocol's rows, not every registered protocol's."""
+    from runflow.conform.websocket_grade import grade_connection
+    from runflow.protocols.responses.websocket.transcript import Frame
+    from runflow.server.responses_scenarios import ResponseRequest, script_response
+    from runflow.server.scenarios import ScenarioOptions
+
+    create: dict[str, Any] = {"type": "response.create", "model": "gpt-4o", "input": "hi"}
+    events = script_response("text", ResponseRequest(dict(create), ScenarioOptions(), []))
+    frames = [Frame("send", json.dumps(create), 0.0),
+              *(Frame("receive", json.dumps(e), 0.0) for e in events)]
+    asked: list[str | None] = []
+    real = grouping.cascades_for
+
+    def spy(protocol: str | None = None) -> tuple[Cascade, ...]:
+        asked.append(protocol)
+        return real(protocol)
+
+    monkeypatch.setattr(grouping, "cascades_for", spy)
+    grade_connection("c", frames)
+    assert asked and set(asked) == {"responses"}

@@ -239,7 +239,7 @@ def grade_connection(label: str, frames: list[Frame], number: int = 0,
     """Check ``frames`` and grade them; ``found``: what the session found (bounds,
     the handshake); ``expects``: the row's outcome (None: not judged, e.g. after the
     connection ended early)."""
-    announcers = Announcers()
+    announcers = Announcers(protocol=RESPONSES.name)  # each response's grammar: its rows
     flow, history, names = _run(frames, announcers)
     findings = [_finding(v) for v in flow.violations]
     more, checked = _layers(flow, frames, names, number)
@@ -254,7 +254,8 @@ def grade_connection(label: str, frames: list[Frame], number: int = 0,
     probe = ConnectionProbe(label, list(frames), ConnectionView(flow, history),
                             FrameTap(_shown(frames, findings, number), number), findings,
                             checked)
-    return probe, group([f.placed(scenario, label) for f in findings], announcers=announcers)
+    return probe, group([f.placed(scenario, label) for f in findings], announcers=announcers,
+                        protocol=RESPONSES.name)
 
 
 def _shown(frames: Sequence[Frame], findings: list[Finding], number: int
