@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import queue
@@ -11,6 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from openai.types.beta.threads import MessageContent, TextContentBlock
@@ -20,9 +22,9 @@ from runflow import RunFlow
 
 T = TypeVar("T")
 
-__all__ = ["Edit", "feed_all", "function_calls_of", "lines_of", "local_client", "of_type",
-           "recv_until", "set_at", "shortest_path", "text_of", "tool_calls_of", "watching_stdin",
-           "websocket_turn"]
+__all__ = ["Edit", "edited_capture", "feed_all", "function_calls_of", "lines_of", "local_client",
+           "of_type", "recv_until", "set_at", "shortest_path", "text_of", "tool_calls_of",
+           "watching_stdin", "websocket_turn"]
 
 
 def feed_all(events: Iterable[Any], flow: RunFlow | None = None, *, close: bool = False,
@@ -172,3 +174,19 @@ def set_at(*path: str | int, value: Any) -> Edit:
             where = where[key]
         where[path[-1]] = value
     return edit
+
+
+def edited_capture(name: str, edits: dict[int, Edit], tmp_path: Path) -> Path:
+    """Capture ``name`` (a shared recording) with ``edits`` (event index -> an edit of
+    its data, made on a copy), written as SSE to ``tmp_path / "hostile.sse"``."""
+    from conftest import load_bytes
+
+    from runflow.testing.fuzz import encode_sse, parse_sse
+
+    events = parse_sse(load_bytes(name))
+    for index, edit in edits.items():
+        events[index] = copy.deepcopy(events[index])
+        edit(events[index]["data"])
+    path = tmp_path / "hostile.sse"
+    path.write_bytes(encode_sse(events)[0])
+    return path

@@ -13,7 +13,6 @@ one report per field (:mod:`runflow.conform.sdk_types`' "Not reported twice").
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 from contextlib import redirect_stdout
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 from check_corpus import recordings
 from conftest import load_bytes, recordings_dir
-from helpers import Edit, set_at
+from helpers import Edit, edited_capture, set_at
 from pydantic import BaseModel
 
 from runflow.adapters.recording import new_flow, read_recording
@@ -35,7 +34,7 @@ from runflow.conform.sdk_fast import sure
 from runflow.conform.sdk_schema import validator
 from runflow.engine.definition import EventKind
 from runflow.protocols.registry import REGISTRY, row_of
-from runflow.testing.fuzz import encode_sse, parse_sse
+from runflow.testing.fuzz import parse_sse
 
 Row = tuple[str, int | None, str]
 """(rule, event index, JSON path inside the event)."""
@@ -55,20 +54,10 @@ def _path_of(message: str) -> str:
     return message.split(": ", 1)[1].split(" is ", 1)[0]
 
 
-def _write(name: str, edits: dict[int, Edit], tmp_path: Path) -> Path:
-    events = parse_sse(load_bytes(name))
-    for index, edit in edits.items():
-        events[index] = copy.deepcopy(events[index])
-        edit(events[index]["data"])
-    path = tmp_path / "hostile.sse"
-    path.write_bytes(encode_sse(events)[0])
-    return path
-
-
 def _check(name: str, edits: dict[int, Edit], tmp_path: Path) -> tuple[list[Row], list[Row]]:
     """``runflow check --json --types`` of capture ``name`` with ``edits``: the types
     rows, and every other finding as (rule, index, message)."""
-    path = _write(name, edits, tmp_path)
+    path = edited_capture(name, edits, tmp_path)
     out = io.StringIO()
     with redirect_stdout(out):
         main(["check", "--json", "--types", str(path)])
@@ -83,7 +72,7 @@ def _check(name: str, edits: dict[int, Edit], tmp_path: Path) -> tuple[list[Row]
 
 def _held(name: str, edits: dict[int, Edit], tmp_path: Path) -> list[Row]:
     """The types rows of the batch layers over the held recording (grade_replay)."""
-    replay = read_recording(str(_write(name, edits, tmp_path))).replay()
+    replay = read_recording(str(edited_capture(name, edits, tmp_path))).replay()
     return sorted((f.rule, f.index, _path_of(f.message))
                   for g in grade_replay(replay) for f in (g.root, *g.consequences)
                   if f.rule.startswith("types."))
@@ -195,7 +184,7 @@ def test_the_spot_a_grammar_message_names() -> None:
 def test_a_layer_told_no_violations_reports_what_it_finds(tmp_path: Path) -> None:
     """Without the flow's violations (the layer alone) nothing is held back: the
     delta's text is reported by the types layer too, at the end of the input."""
-    path = _write(HELLO, {5: set_at("delta", value=5), 13: set_at("logprobs", value="x")},
+    path = edited_capture(HELLO, {5: set_at("delta", value=5), 13: set_at("logprobs", value="x")},
                   tmp_path)
     recording = read_recording(str(path))
     flow = new_flow(recording.protocol)

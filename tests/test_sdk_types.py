@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from check_corpus import recordings
 from conftest import RECORDINGS, load_bytes, recordings_dir
-from helpers import Edit, set_at
+from helpers import Edit, edited_capture, set_at
 
 from runflow.adapters.recording import new_flow, read_recording
 from runflow.cli import main
@@ -99,12 +99,7 @@ def _check(name: str, edits: dict[int, Edit], tmp_path: Path, *,
     """``runflow check --json --types`` (``types`` false: without ``--types``) of
     capture ``name`` with ``edits`` (event index -> an edit of its data): the types
     rows, and every rule found."""
-    events = parse_sse(load_bytes(name))
-    for index, edit in edits.items():
-        events[index] = copy.deepcopy(events[index])
-        edit(events[index]["data"])
-    path = tmp_path / "hostile.sse"
-    path.write_bytes(encode_sse(events)[0])
+    path = edited_capture(name, edits, tmp_path)
     out = io.StringIO()
     with redirect_stdout(out):
         main(["check", "--json", *(["--types"] if types else []), str(path)])
