@@ -21,6 +21,8 @@ from conftest import tool_missing
 
 from runflow.conform import Report, conform
 from runflow.conform.report_html import report_html
+from runflow.conform.rules import summary_for
+from runflow.protocols.registry import REGISTRY
 from runflow.testing import Server
 
 WIDTH, HEIGHT = 1280, 3000
@@ -88,3 +90,20 @@ def test_chromium_draws_the_diagram_and_the_findings(page: tuple[Path, Report],
     links = re.findall(r'<ol class="findings" id="findings-list">.*?</ol>', dom, re.S)[0]
     targets = re.findall(r'href="#(ev-[^"]+)"', links)
     assert targets and set(targets) <= anchors
+
+
+def test_a_grammar_rule_is_explained_in_the_reports_protocol_only(
+        page: tuple[Path, Report]) -> None:
+    """The rules table and a finding's title say what a rule means in the graded
+    protocol's words (a grammar code's meaning, a shared payload row's invariant), not
+    in every registered protocol's."""
+    text, report = page[0].read_text(encoding="utf-8"), page[1]
+    own = report.protocol.capitalize()
+    other = next(name.capitalize() for name in REGISTRY if name != report.protocol)
+    graded = [rule for rule in report.rule_status() if rule.startswith("grammar.")]
+    assert graded
+    for rule in graded:
+        said = summary_for(rule, report.protocol)
+        assert html.escape(said) in text, rule
+        assert f"{other}: " not in said
+    assert f"{own}: " in text and f"{other}: " not in text

@@ -23,7 +23,7 @@ from conftest import recordings_dir
 
 from runflow.adapters.recording import read_recording
 from runflow.conform.rules import RULES as CONFORM_RULES
-from runflow.conform.rules import rules_for
+from runflow.conform.rules import rules_for, summary_for
 from runflow.engine.violations import RULES, Code, rules_markdown
 from runflow.protocols.registry import REGISTRY, Registered, register, unregister
 from runflow.protocols.violations import catalogues, codes_markdown, meaning, reports
@@ -188,3 +188,18 @@ def test_a_changed_sentence_shows_in_the_table() -> None:
         assert _row(codes_markdown(), Code.TRUNCATED)[5] == "Cut."
     finally:
         register(row)
+
+
+def test_a_rule_is_summarised_in_one_protocols_words() -> None:
+    """What a conform report shows for a rule (``summary_for``): the graded protocol's
+    sentence; for a protocol not registered, or a WebSocket rule, the whole summary."""
+    for protocol, other in (("assistants", "Responses: "), ("responses", "Assistants: ")):
+        said = summary_for("grammar.out_of_order", protocol)
+        assert said == (f"{RULES[Code.OUT_OF_ORDER].summary} {protocol.capitalize()}: "
+                        f"{meaning(Code.OUT_OF_ORDER, protocol)}")
+        shared = summary_for("payload.message.id", protocol)
+        assert shared.startswith(f"{protocol.capitalize()}: ") and other not in shared
+    whole = CONFORM_RULES["grammar.out_of_order"].summary
+    assert "Assistants: " in whole and "Responses: " in whole
+    assert summary_for("grammar.out_of_order", "responses-ws") == whole
+    assert summary_for("no.such.rule", "responses") == ""

@@ -24,7 +24,7 @@ from runflow.conform.diagram import path_mermaid, path_svg
 from runflow.conform.events import TappedEvent
 from runflow.conform.findings import Finding
 from runflow.conform.report_text import consequence_lines, summary_line
-from runflow.conform.rules import RULES
+from runflow.conform.rules import summary_for
 from runflow.conform.runner import FlowResult, Report, ScenarioResult
 from runflow.engine.state import StateChange
 
@@ -80,11 +80,12 @@ def _event_anchor(f: Finding) -> str:
     return "ev-" + _slug(f.scenario, f.flow, str(f.index))
 
 
-def _finding_item(f: Finding, number: int, consequences: tuple[Finding, ...]) -> str:
+def _finding_item(f: Finding, number: int, consequences: tuple[Finding, ...],
+                  protocol: str) -> str:
     where = (f'<a href="#{_event_anchor(f)}">{_e(f.scenario)}/{_e(f.flow)} #{f.index}</a>'
              if f.index is not None else f"{_e(f.scenario)}/{_e(f.flow)}")
     entity = f" <code>{_e(f.entity)}</code>" if f.entity else ""
-    summary = RULES[f.rule].summary if f.rule in RULES else ""
+    summary = summary_for(f.rule, protocol)
     out = [f'<li id="f-{number}" class="{_e(f.severity)}">{where} · {_e(f.severity)} '
            f'<span class="rule" title="{_e(summary)}">{_e(f.rule)}</span>{entity}: '
            f"{_e(f.message)}"]
@@ -211,7 +212,7 @@ def report_html(report: Report) -> str:
         numbers[id(g.root)] = number
         for c in g.consequences:
             numbers[id(c)] = number
-        items.append(_finding_item(g.root, number, g.consequences))
+        items.append(_finding_item(g.root, number, g.consequences, report.protocol))
     findings = (f'<ol class="findings" id="findings-list">{"".join(items)}</ol>' if items
                 else '<ol class="findings" id="findings-list"></ol><p>No findings: every '
                      "applicable rule passed.</p>")
@@ -223,7 +224,7 @@ def report_html(report: Report) -> str:
     statuses = report.rule_status()
     rule_rows = "".join(
         f"<tr><td><code>{_e(rule)}</code></td><td>{_e(status)}</td><td>{count}</td>"
-        f"<td>{_e(RULES[rule].summary)}</td></tr>"
+        f"<td>{_e(summary_for(rule, report.protocol))}</td></tr>"
         for rule, (status, count) in statuses.items())
     could = (f"<p><strong>could not run: {_e(report.could_not_run)}</strong></p>"
              if report.could_not_run else "")

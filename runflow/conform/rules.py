@@ -26,10 +26,10 @@ from runflow.protocols.payload import SOURCES, Source
 from runflow.protocols.registry import REGISTRY
 from runflow.protocols.responses.websocket.definition import RULES as WS_RULES
 from runflow.protocols.responses.websocket.definition import WS_RESPONSES
-from runflow.protocols.violations import catalogues, reports
+from runflow.protocols.violations import catalogues, meaning, reports
 
 __all__ = ["BOTH", "LAYERS", "RULES", "WEBSOCKET", "ConformRule", "rule", "rules_for",
-           "rules_markdown"]
+           "rules_markdown", "summary_for"]
 
 BOTH = frozenset(REGISTRY)
 """Every protocol registered when conform is imported (the shipped ones)."""
@@ -192,6 +192,27 @@ RULES: dict[str, ConformRule] = {
 
 def rule(rule_id: str) -> ConformRule:
     return RULES[rule_id]
+
+
+def summary_for(rule_id: str, protocol: str) -> str:
+    """What rule ``rule_id`` means for a server of ``protocol``, in that protocol's words
+    only: a grammar rule says the engine's sentence and the protocol's catalogue's
+    (:func:`~runflow.protocols.violations.meaning`), a payload rule both definitions
+    use its own invariant's; any other rule, or any rule for a protocol not registered
+    (``responses-ws``), its summary (empty for an unknown rule)."""
+    found = RULES.get(rule_id)
+    if found is None:
+        return ""
+    if protocol not in REGISTRY or WEBSOCKET in found.protocols:
+        return found.summary
+    own_rows = [row for row in REGISTRY[protocol].invariants if row.id == rule_id]
+    if own_rows:
+        return " ".join(f"{protocol.capitalize()}: {row.summary}" for row in own_rows)
+    code = next((c for c in VIOLATION_RULES if f"grammar.{c.value}" == rule_id), None)
+    if code is None:
+        return found.summary
+    general, own = VIOLATION_RULES[code].summary, meaning(code, protocol)
+    return general if own == general else f"{general} {protocol.capitalize()}: {own}"
 
 
 def rules_for(protocol: str) -> list[ConformRule]:
