@@ -77,7 +77,7 @@ class Grader(Layers):
         the path (:meth:`runflow.conform.sdk_types.SdkTypes.ahead`)."""
         if self.types is not None:
             payloads = self._found[0]
-            self._typed = self.types.ahead(_nothing, lambda f: self._keep(f, payloads))
+            self._typed = self.types.ahead(lambda f: self._keep(f, payloads))
 
     def sse_observer(self, feeder: Feeder, offsets: list[int], start: int) -> Observer:
         """The flow's observer for one chunk: the path's (see the class docstring),
@@ -151,7 +151,3 @@ class Grader(Layers):
         return group(self.findings(), root=self.protocol.root, announcers=self.announcers,
                      protocol=self.protocol.name)
 
-
-def _nothing(index: int, name: str | None, raw: bytes | None, parsed: Any) -> None:
-    """The listener behind the types layer's typing in :meth:`Grader.sse_observer`,
-    which calls the path itself."""

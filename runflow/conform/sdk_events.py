@@ -33,9 +33,9 @@ Cost: ``runflow check --types`` types every delta. The validator costs about wha
 check spends on the whole event, so each event is first asked of
 :func:`~runflow.conform.sdk_fast.sure` (a few type tests a field), and only an event
 it is not sure of is validated. check's grader sends deltas down a short path past
-the layers (:mod:`runflow.conform.short_paths`): :meth:`EventTypes.ahead` puts this
-layer in front of it, and then types every delta and value event there, not in
-:meth:`EventTypes.see`.
+the layers (:mod:`runflow.conform.short_paths`): :meth:`EventTypes.ahead` is this
+layer's listener called in front of it, and then types every delta and value event
+there, not in :meth:`EventTypes.see`.
 """
 
 from __future__ import annotations
@@ -145,10 +145,10 @@ class EventTypes:
         """The findings of the event that waited, the input having ended."""
         return self._settle() if self._pending is not None else []
 
-    def ahead(self, inner: Listen, keep: Callable[[Finding], None]) -> Listen:
-        """A feeder's listener typing each delta and value event, then handing it to
-        ``inner`` (a grader's short path); ``keep`` takes the findings. Once it has
-        seen an event, :meth:`see` types none."""
+    def ahead(self, keep: Callable[[Finding], None]) -> Listen:
+        """A listener typing each delta and value event, called ahead of a grader's short
+        path (which takes those events past the layers); ``keep`` takes the findings.
+        Once it has seen an event, :meth:`see` types none."""
         protocol = self._protocol
         type_field, sure_of, settle = protocol.type_field, self._sure, self._settle
 
@@ -164,7 +164,6 @@ class EventTypes:
                 test = sure_of.get(named) if named is not None else None
                 if test is not None and not test(parsed):
                     self._check(observed(protocol, index, 0, name, raw, parsed))
-            inner(index, name, raw, parsed)
 
         return sse_event
 

@@ -231,10 +231,10 @@ class SdkTypes:
         """The findings of the last delta or value event, which waited (the input ended)."""
         return self._events.end()
 
-    def ahead(self, inner: Listen, keep: Callable[[Finding], None]) -> Listen:
-        """A listener typing the delta and value events before ``inner`` (a grader's short
-        path) takes them (:meth:`runflow.conform.sdk_events.EventTypes.ahead`)."""
-        return self._events.ahead(inner, keep)
+    def ahead(self, keep: Callable[[Finding], None]) -> Listen:
+        """A listener typing the delta and value events, called before a grader's short
+        path takes them (:meth:`runflow.conform.sdk_events.EventTypes.ahead`)."""
+        return self._events.ahead(keep)
 
     def _root_errors(self, model: type[BaseModel], obj: dict[str, Any]) -> list[Error] | None:
         """The errors of the root object, its lists of children apart: each element
