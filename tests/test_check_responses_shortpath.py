@@ -192,7 +192,7 @@ CHANGES: dict[str, Callable[[bytes], bytes]] = {
 }
 """Each done to one delta (or, with the structural changes below, around it)."""
 
-DROPPED_DATA: dict[str, Callable[[bytes], bytes]] = {
+OUT_OF_RANGE: dict[str, Callable[[bytes], bytes]] = {
     "infinite": _literal("x", b"1e999"),
     "huge integer": _literal("x", HUGE),
     "infinite in a list": _literal("x", b"[[1e999]]"),
@@ -200,9 +200,10 @@ DROPPED_DATA: dict[str, Callable[[bytes], bytes]] = {
     "infinite, event line another delta": lambda b: _event_line(
         P.encode() + b"refusal.delta")(_literal("x", b"1e999")(b)),
 }
-"""Changes that make the layers drop a delta's data (a number that is not finite):
-its name is then the event line's, and its sequence number is not noted, so the
-next event repeating it is no repeat for them."""
+"""A number a float cannot hold in a delta, then the next event repeating its sequence
+number: the layers keep a delta's data whatever numbers it holds
+(:func:`runflow.conform.events.layers_data`), so the number is counted and the repeat
+is one for them (``tests/test_delta_numbers.py`` pins what they report)."""
 
 MOVES: dict[str, Callable[[Blocks, int], Blocks]] = {
     "duplicated": lambda bs, i: [*bs[:i + 1], bs[i], *bs[i + 1:]],
@@ -231,7 +232,7 @@ def _variants(blocks: Blocks) -> dict[str, bytes]:
             out[f"{name} at #{at}"] = b"\n\n".join(changed) + b"\n\n"
         for name, move in MOVES.items():
             out[f"{name} at #{at}"] = b"\n\n".join(move(blocks, at)) + b"\n\n"
-        for name, change in DROPPED_DATA.items():
+        for name, change in OUT_OF_RANGE.items():
             changed = [*blocks]
             changed[at] = change(blocks[at])
             seq = _data(blocks[at]).get("sequence_number")

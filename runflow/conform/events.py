@@ -26,8 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import from_json
+
 from runflow.adapters.recording import Recording
-from runflow.engine.core import BadData
+from runflow.engine.core import BadData, may_overflow
 from runflow.engine.definition import EventKind, Protocol
 from runflow.engine.flow import Flow
 from runflow.engine.jsonparse import JSONError, has_non_finite, parse_json
@@ -38,13 +40,6 @@ __all__ = ["Carried", "Tap", "TappedEvent", "Window", "carried", "entity_key", "
 
 _ID = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
 _INDEX = re.compile(rb'"output_index"\s*:\s*(\d{1,9})')
-_MAY_OVERFLOW = re.compile(rb"[eE][+-]?[0-9]{3}|[0-9]{100}")
-"""Text a JSON number that overflows to infinity must hold: an exponent of three digits,
-or (to pass 1.8e308 with a shorter one) a hundred digits in a row. Where it is absent,
-the value is not walked for one (:func:`~runflow.engine.jsonparse.parse_json` refuses
-such numbers; the flow's own parse keeps them)."""
-
-
 @dataclass(slots=True)
 class TappedEvent:
     """One event of a flow's input (read-only; not frozen, as one is made per event
@@ -277,9 +272,11 @@ def sse_event(protocol: Protocol, index: int, stream: int, raw: RawEvent) -> Tap
             data = "[DONE]"
         else:
             try:
-                data = parse_json(raw.data)
-            except JSONError:
-                data = None
+                parsed = from_json(raw.data, allow_inf_nan=False)
+            except ValueError:
+                parsed = None
+            else:
+                data = layers_data(protocol, raw.event, raw.data, parsed)
     return named_event(protocol, index, stream, raw.event, data, raw.data)
 
 
@@ -309,12 +306,31 @@ def observed(protocol: Protocol, index: int, stream: int, name: str | None,
                 data = parse_json(raw)
             except JSONError:
                 data = None
-        elif isinstance(parsed, BadData) or (
-                _MAY_OVERFLOW.search(raw) is not None and has_non_finite(parsed)):
-            data = None  # not JSON, or a number parse_json refuses as infinite
-        else:
-            data = parsed
+        elif not isinstance(parsed, BadData):  # (not JSON)
+            data = layers_data(protocol, name, raw, parsed)
     return named_event(protocol, index, stream, name, data, raw)
+
+
+def layers_data(protocol: Protocol, name: str | None, raw: bytes, parsed: Any) -> Any:
+    """The data the layers keep of an event whose JSON text is ``raw`` (``parsed``,
+    which ``from_json`` gave): all of it, or None when it holds a number a float
+    cannot (``1e999``, which :func:`~runflow.engine.jsonparse.parse_json` refuses; the
+    flow reports one where it keeps the value) and the event is not a delta.
+
+    A delta's data is kept whatever numbers it holds: no layer keeps a delta's
+    values (the order layer reads its name, number and position; the payload layer
+    reads no delta; the types layer says what its shape breaks), so a number out of
+    range in, say, its ``logprobs`` does not make it an event with no data, whose
+    sequence number the order layer would not count. That is also what lets
+    ``runflow check`` pass a delta by without walking its values
+    (:mod:`runflow.conform.short_paths`)."""
+    if not (may_overflow(raw) and has_non_finite(parsed)):
+        return parsed
+    field_ = protocol.type_field
+    if field_ is not None and isinstance(parsed, dict) and isinstance(parsed.get(field_), str):
+        name = parsed[field_]
+    route = protocol.routes.get(name) if name is not None else None
+    return parsed if route is not None and route[0] is EventKind.DELTA else None
 
 
 def tap_recording(protocol: Protocol, recording: Recording) -> list[TappedEvent]:

@@ -19,8 +19,6 @@ are inlined.
 
 from __future__ import annotations
 
-import math
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -29,7 +27,6 @@ from runflow.conform.events import entity_key, observed
 from runflow.conform.order import Order
 from runflow.engine.definition import EntityTable, EventKind, Protocol
 from runflow.engine.flow import Observer
-from runflow.engine.jsonparse import has_non_finite
 
 __all__ = ["Listen", "Long", "Paths", "every_path", "named_deltas", "named_path", "placed_deltas",
            "placed_path"]
@@ -57,36 +54,15 @@ class Paths(NamedTuple):
 STEPS = ("thread.run.step", "thread.run.step.delta")
 """The objects the grouping's announcers read (:class:`~runflow.conform.grouping.Announcers`)."""
 
-_FLOAT_MAX = int(sys.float_info.max)
-_HUGE = len(str(_FLOAT_MAX))
-"""Digits of the largest integer a float holds (309): a shorter JSON text holds none larger."""
-_SCALARS = frozenset({str, int, bool, type(None)})
-"""The values of a delta's data that hold no non-finite number, in fewer than
-:data:`_HUGE` bytes of JSON."""
-_TEXT = frozenset({str, bool, type(None)})
-"""The values that hold none in any text (an integer may pass the float range)."""
-
-
-def _finite(value: Any) -> bool:
-    """Whether ``value`` (of a delta's data) holds no number that
-    :func:`~runflow.conform.events.observed` refuses, which makes it drop the data
-    (:func:`~runflow.engine.jsonparse.has_non_finite`: infinite, NaN, or an integer
-    past the float range)."""
-    if type(value) is int:
-        return -_FLOAT_MAX <= value <= _FLOAT_MAX
-    if type(value) is float:
-        return math.isfinite(value)
-    return not has_non_finite(value)
-
-
 def placed_path(protocol: Protocol, order: Order, placed: dict[str, str],
                 long: Long) -> Paths:
     """The observer of a numbered stream of positioned entities (Responses): a delta
     takes the short path when the data names it by the type field (one of
     ``placed``: name -> its first position field), holds its sequence number, the
-    next of the stream's run, and its position, has no ``object`` (the announcers'),
-    and holds no value that :func:`~runflow.conform.events.observed` would refuse (a
-    non-finite number). Its grouping key is that of the position (``output/N``),
+    next of the stream's run, and its position, and has no ``object`` (the
+    announcers'); whatever else it holds, the layers keep its data as parsed
+    (:func:`~runflow.conform.events.layers_data`: a delta's numbers are no layer's).
+    Its grouping key is that of the position (``output/N``),
     worked out once per position.
 
     What the order layer would note of a run of such deltas is noted once, when the
@@ -130,31 +106,22 @@ def placed_path(protocol: Protocol, order: Order, placed: dict[str, str],
                     # Seen.next, inlined: high is None unless the run is all there is
                     if (seq == high and type(seq) is int and type(at) is int
                             and "object" not in parsed):
-                        # _finite of each value, inlined for the usual ones: an integer
-                        # in fewer than _HUGE bytes of JSON is within the float range
-                        skip = _SCALARS if raw is not None and len(raw) < _HUGE else _TEXT
-                        for value in parsed.values():
-                            if type(value) in skip or not value:
-                                continue
-                            if not _finite(value):
-                                break
-                        else:
-                            if at == at_:  # the entity of the delta before: noted later
-                                high, named_, index_ = seq + 1, named, index
-                                return
-                            key = entity_key(protocol, observed(
-                                protocol, index, order.stream, name, raw, parsed))
-                            if key:
-                                if index_ >= 0:
-                                    last[key_] = (named_, index_)
-                                at_, key_, high = at, key, seq + 1
-                                named_, index_ = named, index
-                                # Order.note, inlined
-                                if key in last or len(last) < limit:
-                                    last[key] = (named, index)
-                                else:
-                                    order.note(key, named, index)
-                                return
+                        if at == at_:  # the entity of the delta before: noted later
+                            high, named_, index_ = seq + 1, named, index
+                            return
+                        key = entity_key(protocol, observed(
+                            protocol, index, order.stream, name, raw, parsed))
+                        if key:
+                            if index_ >= 0:
+                                last[key_] = (named_, index_)
+                            at_, key_, high = at, key, seq + 1
+                            named_, index_ = named, index
+                            # Order.note, inlined
+                            if key in last or len(last) < limit:
+                                last[key] = (named, index)
+                            else:
+                                order.note(key, named, index)
+                            return
             if plain:
                 flush()
             plain = long(index, name, raw, parsed)
