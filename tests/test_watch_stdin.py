@@ -185,8 +185,8 @@ def test_the_live_panel_draws_a_bounded_tail() -> None:
 
 
 def test_the_help_says_what_is_kept() -> None:
+    from runflow.adapters.recording import SNIFF_BYTES
     from runflow.cli.watch import EPILOG
-    from runflow.cli.watch.stdin import SNIFF_BYTES
 
     text = " ".join(EPILOG.split())
     assert f"at most {SNIFF_BYTES // 1024} KiB" in text

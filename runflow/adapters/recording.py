@@ -41,6 +41,7 @@ from runflow.protocols.registry import REGISTRY, decided, detect, registered
 
 __all__ = [
     "DEMO_STREAM",
+    "SNIFF_BYTES",
     "Format",
     "HeadSniffer",
     "Recording",
@@ -324,8 +325,10 @@ def replay_file(
     return read_recording(source).replay(flow, close=close, protocol=protocol, profile=profile)
 
 
-_SNIFF_BYTES = 1 << 16
-"""How many bytes of a stream's start :func:`detect_protocol` reads at most."""
+SNIFF_BYTES = 1 << 16
+"""How many bytes of a stream's start :func:`detect_protocol` reads at most (what
+``runflow watch -`` reads of standard input before the protocol is told, as its
+help says)."""
 
 
 def detect_protocol(data: bytes) -> str:
@@ -336,7 +339,7 @@ def detect_protocol(data: bytes) -> str:
     nothing decides (empty, unknown names) is the default protocol's. At most the
     first :data:`~runflow.adapters.sniff.SNIFF_EVENTS` events of its first 64 KiB
     are read."""
-    return detect(sniffed(data[:_SNIFF_BYTES]))
+    return detect(sniffed(data[:SNIFF_BYTES]))
 
 
 def sniff_head(head: bytes) -> tuple[Format, str] | None:
@@ -373,7 +376,7 @@ class HeadSniffer:
         """:func:`sniff_head` of the head with ``part`` added."""
         self._parts.append(part)
         self._size += len(part)
-        if self._size >= _SNIFF_BYTES:
+        if self._size >= SNIFF_BYTES:
             head = self.head
             return detect_format("-", head), detect_protocol(head)
         scanner = self._scanner

@@ -35,11 +35,7 @@ if TYPE_CHECKING:
     from runflow.adapters.recording import Format, Recording
     from runflow.engine.flow import Flow
 
-__all__ = ["SNIFF_BYTES", "Piped", "open_stdin", "play_piped"]
-
-SNIFF_BYTES = 1 << 16
-"""Standard input read at most before the protocol is told from it (what
-:func:`~runflow.adapters.recording.detect_protocol` reads of any input)."""
+__all__ = ["Piped", "open_stdin", "play_piped"]
 
 
 @dataclass
