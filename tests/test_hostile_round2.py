@@ -482,7 +482,7 @@ def test_assistants_callbacks_receive_copies_down_to_the_leaves() -> None:
 
     for kind, states in STATE_TYPES.items():
         for state in get_args(states):
-            vandalised._on_enter(kind, state)(edit)
+            getattr(vandalised, f"on_{kind}")(state)(edit)  # on_run, on_step...
     for phase in ("created", "delta", "done"):
         vandalised.on_text(phase)(edit)
         vandalised.on_tool_call(phase)(edit)
