@@ -20,10 +20,12 @@ Not reported twice:
   positions, ``item_id`` and a delta's ``id``) are the grammar's, which reads them and
   decides (it reports a wrong one; a stream without sequence numbers is one it
   accepts);
-* a value a grammar finding at the same event names (the JSON path its message
-  begins with: ``delta: expected a string``, ``the data of ...: text: expected
-  string``), or one holding it or held by it; and a ``type`` no SDK variant takes where
-  the grammar says the type changed (``type_change``). The grammar's findings of an
+* a value a grammar finding at the same event names (its
+  :attr:`~runflow.engine.violations.Violation.path`, set where the grammar says which
+  field is malformed: ``delta``, ``text``, ``delta.content[0].text.value``), or one
+  holding it or held by it; and a ``type`` no SDK variant takes where the grammar says
+  the type changed (``type_change``). Both are matched by data (path, code), never by
+  a message's wording. The grammar's findings of an
   event come as the flow processes it, after the layers saw it, so an event with
   errors waits: its findings are given when the next event comes (or at
   :meth:`EventTypes.end`), measured against the violations the flow added for it
@@ -40,7 +42,6 @@ there, not in :meth:`EventTypes.see`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
@@ -58,21 +59,11 @@ from runflow.engine.lazy import resolve
 from runflow.engine.violations import Code, Violation
 from runflow.protocols.registry import row_of
 
-__all__ = ["EventTypes", "event_classes", "spot"]
+__all__ = ["EventTypes", "event_classes"]
 
 _TAGS = frozenset({"union_tag_invalid", "union_tag_not_found"})
 """pydantic's errors of a ``type`` tag no variant takes: the grammar's where it reports
 the type changed (``type_change``: a tool call's type in a step delta)."""
-_DATA_OF = re.compile(r"the data of (?:'[^']*'|\S+)(?: \(byte \d+\))?: ")
-_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\d+\])*")
-
-
-def spot(message: str) -> str | None:
-    """The JSON path a grammar finding's message begins with (after ``the data of
-    <event>: ``), or None."""
-    start = _DATA_OF.match(message)
-    found = _PATH.match(message, start.end() if start else 0)
-    return found.group(0) if found else None
 
 
 @cache
@@ -188,7 +179,7 @@ class EventTypes:
             return []
         event, errors = pending
         said = self._grammar(event.index)
-        spots = [s for s in (spot(v.message) for v in said) if s is not None]
+        spots = [v.path for v in said if v.path is not None]
         changed = any(v.code is Code.TYPE_CHANGE for v in said)
         errors = [e for e in errors
                   if not any(overlaps(dotted("", e.path), s) for s in spots)

@@ -285,7 +285,7 @@ class SdkTypes:
         problem = shape.problem(obj) if shape is not None else None
         if problem is None:
             return errors
-        spot = problem.split(": ", 1)[0]  # the grammar's malformed_event names it
+        spot = problem.path  # the grammar's malformed_event names it (Violation.path)
         return [e for e in errors if not overlaps(dotted("", e.path), spot)]
 
     def _findings(self, event: TappedEvent, kind: str, obj: dict[str, Any],
