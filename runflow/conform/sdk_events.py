@@ -14,6 +14,13 @@ a function call's arguments, ``types.message`` for a message delta), naming the
 event's index and the JSON path in its data. An event name the SDK does not know is
 not typed (``response.apply_patch_call_operation_diff.delta`` in openai 3.63).
 
+The events a definition routes as ignored (``response.audio.delta``,
+``response.audio.transcript.delta`` and their ``done``) are typed the same way: the
+flow applies nothing of them, so nothing else looks inside, and a malformed one would
+go unreported. They name no entity (no position, no item id); each belongs to the
+stream's root and takes its rule (``types.response``), naming no id. A heartbeat the
+SDK has no class of (``keepalive``, ``response.keep_alive``) is not typed.
+
 Not reported twice:
 
 * the fields that place and number the event (the type, sequence number,
@@ -94,7 +101,7 @@ def event_classes(ref: str, type_field: str | None) -> dict[str, type[BaseModel]
 class EventTypes:
     """The delta and value events of one flow, typed (see the module docstring)."""
 
-    __slots__ = ("_ahead", "_classes", "_cursor", "_envelope", "_kinds", "_pending",
+    __slots__ = ("_ahead", "_classes", "_cursor", "_envelope", "_kinds", "_named", "_pending",
                  "_protocol", "_sure", "_violations")
 
     def __init__(self, protocol: Protocol,
@@ -105,18 +112,30 @@ class EventTypes:
         self._sure: dict[str, Sure] = {}
         self._kinds: dict[str, str] = {}
         self._envelope: dict[str, frozenset[str]] = {}
+        self._named: dict[str, str | None] = {}
+        """Event name -> the field naming its entity's id (None: an ignored event's)."""
         ref = row_of(protocol).sdk_events
         known = event_classes(ref, protocol.type_field) if ref is not None else {}
+        named: str | None
+        placing: tuple[str | None, ...]
         for name, (what, kind) in protocol.routes.items():
             model = known.get(name)
             value = what is EventKind.STATUS and protocol.carries.get(name, "") is None
-            if model is None or kind is None or not (what is EventKind.DELTA or value):
+            if what is EventKind.IGNORED:  # the flow applies none: typed here alone
+                kind, named, placing = protocol.root, None, ()
+            elif kind is None or not (what is EventKind.DELTA or value):
                 continue
-            table = protocol.tables[kind]
+            else:
+                table = protocol.tables[kind]
+                named = table.named_by or table.delta_id
+                placing = ((*table.position, table.named_by) if table.position
+                           else (table.delta_id,))
+            if model is None:
+                continue
             self._classes[name] = model
             self._sure[name] = sure(model)
             self._kinds[name] = kind
-            placing = (*table.position, table.named_by) if table.position else (table.delta_id,)
+            self._named[name] = named
             self._envelope[name] = frozenset(
                 f for f in (protocol.type_field, protocol.sequence_field, *placing) if f)
         self._pending: tuple[TappedEvent, list[Error]] | None = None
@@ -188,8 +207,8 @@ class EventTypes:
             return []
         name, data = str(event.name), event.data
         kind = self._kinds[name]
-        table = self._protocol.tables[kind]
-        oid = data.get(table.named_by or table.delta_id)
+        named = self._named[name]
+        oid = data.get(named) if named is not None else None
         entity = f"{kind} {oid}" if isinstance(oid, str) else kind
         return report(self._protocol, event, kind, entity, "", data, errors)
 
