@@ -29,10 +29,11 @@ from runflow.adapters.recording import new_flow, read_recording
 from runflow.cli import main
 from runflow.conform.events import tap_recording
 from runflow.conform.recorded import grade_replay
-from runflow.conform.sdk_events import EventTypes, event_classes, spot
+from runflow.conform.sdk_events import EventTypes, event_classes
 from runflow.conform.sdk_fast import sure
 from runflow.conform.sdk_schema import validator
 from runflow.engine.definition import EventKind
+from runflow.engine.violations import Code, Violation
 from runflow.protocols.registry import REGISTRY, row_of
 from runflow.testing.fuzz import parse_sse
 
@@ -172,13 +173,70 @@ def test_a_status_the_grammar_does_not_judge_is_typed(tmp_path: Path) -> None:
     assert "grammar.status_mismatch" not in [r for r, _, _ in others]
 
 
-def test_the_spot_a_grammar_message_names() -> None:
-    assert spot("the data of response.output_text.done (byte 4716): text: expected "
-                "string, got integer") == "text"
-    assert spot("the data of 'response.output_text.delta': sequence_number: expected") == (
-        "sequence_number")
-    assert spot("delta.content[0].text.value: expected string, got array") == (
-        "delta.content[0].text.value")
+@pytest.mark.parametrize(("name", "edits", "index", "path"), [
+    (HELLO, {5: set_at("delta", value=5)}, 5, "delta"),
+    (HELLO, {13: set_at("text", value=7)}, 13, "text"),
+    (HELLO, {5: set_at("output_index", value="x")}, 5, "output_index"),
+    (HELLO, {5: set_at("sequence_number", value="x")}, 5, "sequence_number"),
+    (HELLO, {5: set_at("item_id", value=3)}, 5, "item_id"),
+    (CITATION, {20: set_at("content", 0, "text", "annotations", value="x")}, 20,
+     "content[0].text.annotations"),
+    (CITATION, {12: set_at("delta", "content", 0, "text", "value", value=[])}, 12,
+     "delta.content[0].text.value"),
+    (CITATION, {12: set_at("delta", "content", 0, "index", value="x")}, 12,
+     "delta.content[0].index"),
+    (CITATION, {5: set_at("delta", "step_details", "tool_calls", 0, "type", value=5)}, 5,
+     "delta.step_details.tool_calls[0].type"),
+], ids=["delta", "finished-text", "output-index", "sequence-number", "item-id",
+        "message-annotations", "message-text-value", "content-index", "tool-call-type"])
+def test_a_malformed_event_carries_the_json_path_it_names(
+        name: str, edits: dict[int, Edit], index: int, path: str, tmp_path: Path) -> None:
+    """The grammar's malformed_event says which field as data (Violation.path, in the
+    event's data), which is what the types layer matches, not the message's words."""
+    flow = read_recording(str(edited_capture(name, edits, tmp_path))).replay().flow
+    found = [(v.index, v.path) for v in flow.violations if v.code == "malformed_event"]
+    assert found == [(index, path)]
+
+
+def test_a_checkpoint_keeps_the_path_and_one_without_it_loads(tmp_path: Path) -> None:
+    """Violation.path is serialised as the other fields are; a checkpoint written
+    before the field existed loads with None."""
+    flow = read_recording(str(edited_capture(HELLO, {5: set_at("delta", value=5)},
+                                             tmp_path))).replay().flow
+    text = flow.to_json()
+    again = type(flow).from_json(text)
+    assert [(v.index, v.path) for v in again.violations] == [
+        (v.index, v.path) for v in flow.violations]
+    assert (5, "delta") in [(v.index, v.path) for v in again.violations]
+    saved = json.loads(text)
+    for v in saved["state"]["violations"]:
+        del v["path"]
+    older = type(flow).from_json(json.dumps(saved))
+    assert [(v.index, v.path) for v in older.violations] == [
+        (v.index, None) for v in flow.violations]
+
+
+def test_the_grammar_field_is_matched_by_its_path_not_its_words(tmp_path: Path) -> None:
+    """A grammar message reworded (no JSON path in its words) still holds the types
+    layer back from that field: it reads Violation.path; a violation naming another
+    path, or none, holds nothing back."""
+    path = edited_capture(HELLO, {5: set_at("delta", value=5)}, tmp_path)
+    recording = read_recording(str(path))
+    protocol = new_flow(recording.protocol).protocol
+
+    def typed(said: list[Violation]) -> list[Row]:
+        layer = EventTypes(protocol, lambda: said)
+        found = [f for e in tap_recording(protocol, recording) for f in layer.see(e)]
+        return [(f.rule, f.index, _path_of(f.message)) for f in [*found, *layer.end()]]
+
+    def said(path: str | None) -> list[Violation]:
+        return [Violation(code=Code.MALFORMED_EVENT, severity="error", index=5,
+                          event="response.output_text.delta", entity=None,
+                          message="the text of this delta is not text", path=path)]
+
+    assert typed(said("delta")) == []
+    assert typed(said("logprobs")) == [("types.content", 5, "delta")]
+    assert typed(said(None)) == [("types.content", 5, "delta")]
 
 
 def test_a_layer_told_no_violations_reports_what_it_finds(tmp_path: Path) -> None:

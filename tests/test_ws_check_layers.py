@@ -1,7 +1,8 @@
 """``runflow check`` of a WebSocket transcript grades each response as an SSE stream is:
 the payload rows (and, with ``--types``, the SDK's types) of each response's events,
-each finding naming its frame; recorded from the local server with the real openai
-client, then a received frame edited."""
+each finding naming its frame, grouped by root cause per response (a cascade is one
+finding with its consequences, in the text and the ``--json`` groups); recorded from
+the local server with the real openai client, then a received frame edited."""
 
 from __future__ import annotations
 
@@ -54,7 +55,9 @@ def _report(path: Path, *options: str, capsys: pytest.CaptureFixture[str]
 
 
 def _rows(report: dict[str, Any]) -> list[tuple[int, int, str, str]]:
-    return [(f["connection"], f["index"], f["rule"], f["severity"]) for f in report["findings"]]
+    """Every finding of the groups: (connection, frame, rule, severity)."""
+    return [(g["connection"], f["index"], f["rule"], f["severity"]) for g in report["findings"]
+            for f in (g, *g["consequences"])]
 
 
 def test_a_clean_transcript_has_no_findings(frames: list[Frame], tmp_path: Path,
@@ -99,3 +102,49 @@ def test_types_names_the_frame_only_with_types(frames: list[Frame], tmp_path: Pa
     assert f"#{done} receive warning types.output" in text
     assert f"#{delta} receive warning types.content" in text
     assert "item.content is 7" in text
+
+
+def test_a_cascade_is_one_root_cause_of_its_response(frames: list[Frame], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """An output item the flow refuses (its type 5): every later event of the item is
+    an unknown_entity, grouped under the malformed_event as check groups an SSE
+    stream's; the text prints the root once and the consequences in runs, and not
+    each of the response's violations again."""
+    path, at = _edited(frames, "response.output_item.added",
+                       lambda d: d["item"].update(type=5), tmp_path)
+    later = [i for i, f in enumerate(frames) if i > at and f.type == "receive"
+             and json.loads(f.data)["type"] in ("response.content_part.added",
+                                                "response.output_text.delta",
+                                                "response.output_text.done",
+                                                "response.content_part.done")]
+    response = json.loads(frames[1].data)["response"]["id"]
+    code, report = _report(path, capsys=capsys)
+    [group] = report["findings"]
+    assert (group["connection"], group["response_id"], group["index"], group["rule"]) == (
+        0, response, at, "grammar.malformed_event")
+    assert [(f["index"], f["rule"]) for f in group["consequences"]] == [
+        (i, "grammar.unknown_entity") for i in later]
+    assert [(v["index"], v["code"]) for v in report["violations"]] == [
+        (at, "malformed_event"), *((i, "unknown_entity") for i in later)]
+    assert (code, report["ok"]) == (1, False)
+    assert main(["check", str(path)]) == 1
+    text = capsys.readouterr().out
+    assert f"1 root cause(s) of {1 + len(later)} response finding(s)" in text
+    assert f"response {response}:" in text
+    assert f"#{at} receive error malformed_event: " in text
+    deltas = [i for i in later if json.loads(frames[i].data)["type"].endswith(".delta")]
+    assert f"↳ #{deltas[0]}–#{deltas[-1]} unknown_entity output_text" in text
+    assert f"(×{len(deltas)})" in text
+    assert f"#{deltas[0]} receive error unknown_entity" not in text
+
+
+def test_a_payload_finding_is_a_root_cause_of_its_own(frames: list[Frame], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A finding no grammar finding explains is its own group, naming its response."""
+    path, at = _edited(frames, "response.output_item.added",
+                       lambda d: d["item"].update(role="user"), tmp_path)
+    _, report = _report(path, capsys=capsys)
+    response = json.loads(frames[1].data)["response"]["id"]
+    roots = [(g["response_id"], g["index"], g["rule"], g["consequences"])
+             for g in report["findings"]]
+    assert (response, at, "payload.message.role", []) in roots

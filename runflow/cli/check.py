@@ -44,7 +44,10 @@ A WebSocket-mode transcript (a .har file with _webSocketMessages, or JSONL frame
 responses-ws; its --json object is {"file", "ok", "protocol", "frames",
 "connections": [{"frames", "state", "ending", "lanes", "responses", "steers"}],
 "violations": [{"connection", "index" (the frame), "direction", "event", "code",
-"severity", "lane", "response_id", "source", "message"}]}.
+"severity", "lane", "response_id", "source", "message"}],
+"findings": [{"connection", "response_id", "rule", "severity", "index", "event",
+"entity", "message", "consequences": [...]}] (each response's layers, its grammar
+among them, grouped by root cause)}.
 
 --protocol picks the grammar (default: from the stream's event names); --profile
 names the server, whose known quirks it then judges as that server's profile says

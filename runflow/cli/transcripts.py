@@ -25,7 +25,8 @@ from runflow.cli.common import TRANSCRIPT_PROTOCOL, write_json
 
 if TYPE_CHECKING:
     from runflow.cli.output import Output
-    from runflow.conform.findings import Finding
+    from runflow.conform.findings import Finding, Group
+    from runflow.conform.websocket_layers import ResponseGroups
     from runflow.protocols.responses.websocket import ConnectionFlow, FrameViolation
     from runflow.protocols.responses.websocket.transcript import Frame
 
@@ -109,24 +110,32 @@ def _ok(flows: list[ConnectionFlow], *, strict: bool) -> bool:
 @dataclass
 class Checked:
     """A checked transcript: each connection's flow, and its responses' findings (the
-    layers of an SSE stream: :mod:`runflow.conform.websocket_layers`)."""
+    layers of an SSE stream: :mod:`runflow.conform.websocket_layers`), per connection
+    each response's grouped by root cause."""
 
     flows: list[ConnectionFlow]
-    findings: list[list[Finding]]
+    findings: list[list[ResponseGroups]]
+
+
+def _members(group: Group) -> tuple[Finding, ...]:
+    return (group.root, *group.consequences)
 
 
 def check_report(path: str, connections: Connections, *, strict: bool = False,
                  types: bool = False) -> tuple[bool, dict[str, Any], Checked]:
     """Whether the transcript is ok, its ``--json`` object, and what was checked: each
-    connection's violations and its responses' payload and order findings (with
-    ``types``: the SDK's types too), each naming its frame."""
-    from runflow.conform.websocket_layers import response_findings
+    connection's violations and its responses' findings grouped by root cause (the
+    grammar's, payload and order findings; with ``types``, the SDK's types too), each
+    naming its frame. The grammar's findings are the connection's violations too, so
+    only the other layers' findings count beside those."""
+    from runflow.conform.websocket_layers import response_groups
     from runflow.protocols.responses.websocket.transcript import ending
 
     flows = _flows(connections)
-    found = [response_findings(flow, frames, types=types, number=n)
+    found = [response_groups(flow, frames, types=types, number=n)
              for n, (flow, frames) in enumerate(zip(flows, connections, strict=True))]
-    every = [f for per in found for f in per]
+    every = [f for per in found for response in per for g in response.groups
+             for f in _members(g) if f.layer != "grammar"]
     ok = _ok(flows, strict=strict) and (
         not every if strict else all(f.severity != "error" for f in every))
     return ok, {
@@ -146,30 +155,48 @@ def check_report(path: str, connections: Connections, *, strict: bool = False,
              "response_id": v.response_id, "source": v.source, "message": v.message}
             for n, flow in enumerate(flows) for v in flow.violations],
         "findings": [
-            {"connection": n, "index": f.index, "event": f.event, "rule": f.rule,
-             "severity": f.severity, "entity": f.entity, "message": f.message}
-            for n, per in enumerate(found) for f in per],
+            {"connection": n, "response_id": response.response_id, **_finding_json(g.root),
+             "consequences": [_finding_json(f) for f in g.consequences]}
+            for n, per in enumerate(found) for response in per for g in response.groups],
     }, Checked(flows, found)
 
 
+def _finding_json(f: Finding) -> dict[str, Any]:
+    return {"index": f.index, "event": f.event, "rule": f.rule, "severity": f.severity,
+            "entity": f.entity, "message": f.message}
+
+
 def print_check(path: str, ok: bool, checked: Checked, out: Output) -> None:
-    """``check``'s lines for one transcript: a verdict, then each connection's
-    violations and its responses' findings, by frame."""
+    """``check``'s lines for one transcript: a verdict, then each connection's own
+    violations (its rules: lanes, sends, frames, the end) by frame, and each response's
+    findings grouped by root cause as ``check`` prints an SSE stream's (errors first,
+    the consequences under their root), its grammar's among them."""
+    from runflow.conform.report_text import consequence_lines
     from runflow.protocols.responses.websocket.transcript import connection_line
 
     flows = checked.flows
+    groups = [g for per in checked.findings for response in per for g in response.groups]
     every = [*(v.severity for flow in flows for v in flow.violations),
-             *(f.severity for per in checked.findings for f in per)]
+             *(f.severity for g in groups for f in _members(g) if f.layer != "grammar")]
     errors = every.count("error")
     verdict = out.style("ok", "green") if ok else out.style("NOT OK", "red", "bold")
     counts = f", {errors} error(s), {len(every) - errors} warning(s)" if every else ""
+    found = sum(len(_members(g)) for g in groups)
+    if groups and len(groups) < found:
+        counts += f", {len(groups)} root cause(s) of {found} response finding(s)"
     out.print(f"{path}: {verdict} ({TRANSCRIPT_PROTOCOL}, {len(flows)} connection(s){counts})")
-    for n, (flow, found) in enumerate(zip(flows, checked.findings, strict=True)):
+    for n, (flow, responses) in enumerate(zip(flows, checked.findings, strict=True)):
         out.print(f"  connection {n}: {connection_line(flow)}")
         for v in flow.violations:
-            out.print(f"    {_violation(v, out)}")
-        for f in found:
-            out.print(f"    {finding_line(f, out)}")
+            if v.source == "connection":  # a response's are in its groups below
+                out.print(f"    {_violation(v, out)}")
+        for response in responses:
+            lane = f" lane={response.lane}" if response.lane is not None else ""
+            out.print(f"    response {response.response_id}{lane}:")
+            for g in sorted(response.groups, key=lambda g: g.severity != "error"):
+                out.print(f"      {finding_line(g.root, out)}")
+                for said in consequence_lines(g.consequences):
+                    out.print(f"          ↳ {said.replace('grammar.', '')}")
 
 
 def finding_line(finding: Finding, out: Output) -> str:
@@ -177,7 +204,8 @@ def finding_line(finding: Finding, out: Output) -> str:
     (``#index``: the frame; the response's events are received frames)."""
     colour = "red" if finding.severity == "error" else "yellow"
     entity = f" {finding.entity}" if finding.entity else ""
-    return out.style(f"#{finding.index} receive {finding.severity} {finding.rule}{entity}: "
+    rule = finding.rule.removeprefix("grammar.")  # a violation code, as the connection's
+    return out.style(f"#{finding.index} receive {finding.severity} {rule}{entity}: "
                      f"{finding.message}", colour)
 
 

@@ -14,16 +14,25 @@ a function call's arguments, ``types.message`` for a message delta), naming the
 event's index and the JSON path in its data. An event name the SDK does not know is
 not typed (``response.apply_patch_call_operation_diff.delta`` in openai 3.63).
 
+The events a definition routes as ignored (``response.audio.delta``,
+``response.audio.transcript.delta`` and their ``done``) are typed the same way: the
+flow applies nothing of them, so nothing else looks inside, and a malformed one would
+go unreported. They name no entity (no position, no item id); each belongs to the
+stream's root and takes its rule (``types.response``), naming no id. A heartbeat the
+SDK has no class of (``keepalive``, ``response.keep_alive``) is not typed.
+
 Not reported twice:
 
 * the fields that place and number the event (the type, sequence number,
   positions, ``item_id`` and a delta's ``id``) are the grammar's, which reads them and
   decides (it reports a wrong one; a stream without sequence numbers is one it
   accepts);
-* a value a grammar finding at the same event names (the JSON path its message
-  begins with: ``delta: expected a string``, ``the data of ...: text: expected
-  string``), or one holding it or held by it; and a ``type`` no SDK variant takes where
-  the grammar says the type changed (``type_change``). The grammar's findings of an
+* a value a grammar finding at the same event names (its
+  :attr:`~runflow.engine.violations.Violation.path`, set where the grammar says which
+  field is malformed: ``delta``, ``text``, ``delta.content[0].text.value``), or one
+  holding it or held by it; and a ``type`` no SDK variant takes where the grammar says
+  the type changed (``type_change``). Both are matched by data (path, code), never by
+  a message's wording. The grammar's findings of an
   event come as the flow processes it, after the layers saw it, so an event with
   errors waits: its findings are given when the next event comes (or at
   :meth:`EventTypes.end`), measured against the violations the flow added for it
@@ -40,7 +49,6 @@ there, not in :meth:`EventTypes.see`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
@@ -58,21 +66,11 @@ from runflow.engine.lazy import resolve
 from runflow.engine.violations import Code, Violation
 from runflow.protocols.registry import row_of
 
-__all__ = ["EventTypes", "event_classes", "spot"]
+__all__ = ["EventTypes", "event_classes"]
 
 _TAGS = frozenset({"union_tag_invalid", "union_tag_not_found"})
 """pydantic's errors of a ``type`` tag no variant takes: the grammar's where it reports
 the type changed (``type_change``: a tool call's type in a step delta)."""
-_DATA_OF = re.compile(r"the data of (?:'[^']*'|\S+)(?: \(byte \d+\))?: ")
-_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\d+\])*")
-
-
-def spot(message: str) -> str | None:
-    """The JSON path a grammar finding's message begins with (after ``the data of
-    <event>: ``), or None."""
-    start = _DATA_OF.match(message)
-    found = _PATH.match(message, start.end() if start else 0)
-    return found.group(0) if found else None
 
 
 @cache
@@ -103,7 +101,7 @@ def event_classes(ref: str, type_field: str | None) -> dict[str, type[BaseModel]
 class EventTypes:
     """The delta and value events of one flow, typed (see the module docstring)."""
 
-    __slots__ = ("_ahead", "_classes", "_cursor", "_envelope", "_kinds", "_pending",
+    __slots__ = ("_ahead", "_classes", "_cursor", "_envelope", "_kinds", "_named", "_pending",
                  "_protocol", "_sure", "_violations")
 
     def __init__(self, protocol: Protocol,
@@ -114,18 +112,30 @@ class EventTypes:
         self._sure: dict[str, Sure] = {}
         self._kinds: dict[str, str] = {}
         self._envelope: dict[str, frozenset[str]] = {}
+        self._named: dict[str, str | None] = {}
+        """Event name -> the field naming its entity's id (None: an ignored event's)."""
         ref = row_of(protocol).sdk_events
         known = event_classes(ref, protocol.type_field) if ref is not None else {}
+        named: str | None
+        placing: tuple[str | None, ...]
         for name, (what, kind) in protocol.routes.items():
             model = known.get(name)
             value = what is EventKind.STATUS and protocol.carries.get(name, "") is None
-            if model is None or kind is None or not (what is EventKind.DELTA or value):
+            if what is EventKind.IGNORED:  # the flow applies none: typed here alone
+                kind, named, placing = protocol.root, None, ()
+            elif kind is None or not (what is EventKind.DELTA or value):
                 continue
-            table = protocol.tables[kind]
+            else:
+                table = protocol.tables[kind]
+                named = table.named_by or table.delta_id
+                placing = ((*table.position, table.named_by) if table.position
+                           else (table.delta_id,))
+            if model is None:
+                continue
             self._classes[name] = model
             self._sure[name] = sure(model)
             self._kinds[name] = kind
-            placing = (*table.position, table.named_by) if table.position else (table.delta_id,)
+            self._named[name] = named
             self._envelope[name] = frozenset(
                 f for f in (protocol.type_field, protocol.sequence_field, *placing) if f)
         self._pending: tuple[TappedEvent, list[Error]] | None = None
@@ -188,7 +198,7 @@ class EventTypes:
             return []
         event, errors = pending
         said = self._grammar(event.index)
-        spots = [s for s in (spot(v.message) for v in said) if s is not None]
+        spots = [v.path for v in said if v.path is not None]
         changed = any(v.code is Code.TYPE_CHANGE for v in said)
         errors = [e for e in errors
                   if not any(overlaps(dotted("", e.path), s) for s in spots)
@@ -197,8 +207,8 @@ class EventTypes:
             return []
         name, data = str(event.name), event.data
         kind = self._kinds[name]
-        table = self._protocol.tables[kind]
-        oid = data.get(table.named_by or table.delta_id)
+        named = self._named[name]
+        oid = data.get(named) if named is not None else None
         entity = f"{kind} {oid}" if isinstance(oid, str) else kind
         return report(self._protocol, event, kind, entity, "", data, errors)
 

@@ -133,9 +133,10 @@ _ABSENT = object()
 
 
 def overlaps(one: str, other: str) -> bool:
-    """Whether two JSON paths name the same value or one holds the other."""
+    """Whether two JSON paths name the same value or one holds the other (``""``,
+    the data itself, holds every value)."""
     short, long = sorted((one, other), key=len)
-    return long == short or long.startswith((short + ".", short + "["))
+    return not short or long == short or long.startswith((short + ".", short + "["))
 
 
 def _best_variants(errors: list[Error]) -> list[Error]:

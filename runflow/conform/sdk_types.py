@@ -44,7 +44,8 @@ Not reported twice (one field, one report, the more precise one):
   (``payload.message.role``) gets no ``types.*`` finding;
 * nor does the value the definition's shape of the object names (the grammar's
   ``malformed_event``: ``status: required, got null``), or a value holding it or
-  held by it;
+  held by it: the shape's :class:`~runflow.engine.shapes.Misfit` names its path as
+  data, as the violation does (:attr:`~runflow.engine.violations.Violation.path`);
 * nor does the object's status when it disagrees with the event (a
   ``status`` the SDK's Literal does not allow, or null, in an object whose event
   leads elsewhere): the grammar's ``status_mismatch`` names the event, the state it
@@ -285,7 +286,7 @@ class SdkTypes:
         problem = shape.problem(obj) if shape is not None else None
         if problem is None:
             return errors
-        spot = problem.split(": ", 1)[0]  # the grammar's malformed_event names it
+        spot = problem.path  # the grammar's malformed_event names it (Violation.path)
         return [e for e in errors if not overlaps(dotted("", e.path), spot)]
 
     def _findings(self, event: TappedEvent, kind: str, obj: dict[str, Any],

@@ -21,7 +21,9 @@ JSON = dict[str, Any]
 """A JSON object as parsed (keys are strings, values any JSON value)."""
 
 Problem = tuple[Code, str]
-"""A rejected delta: the violation code and a sentence naming the field."""
+"""A rejected delta: the violation code and a sentence naming the field (a
+:class:`~runflow.engine.shapes.Misfit`, which carries the field's JSON path onto the
+violation, where the sentence is about one field)."""
 
 OVER_LIMIT = -1
 """What :meth:`Accumulator.merge` returns when the delta would grow the entity

@@ -102,7 +102,7 @@ def _load_tracker(d: Any, path: str, ctx: _Context) -> Tracker:
     t.state = state
     t.raw = _obj(d.get("raw"), f"{path}.raw")
     if table.shape is not None and (t.raw or not _made_without_object(table, ctx.protocol)):
-        problem = table.shape.problem(t.raw, f"{path}.raw")
+        problem: str | None = table.shape.problem(t.raw, f"{path}.raw")
         if problem is not None:
             raise CheckpointError(f"{problem} (not a {kind} object)")
     for key in ("slot", "owner"):

@@ -32,6 +32,7 @@ from runflow.engine.hooks import CallbackFailure, Hooks
 from runflow.engine.limits import Limits
 from runflow.engine.machines import compiled
 from runflow.engine.profiles import Profile
+from runflow.engine.shapes import Misfit
 from runflow.engine.sse import SSEDecoder
 from runflow.engine.state import FlowState
 from runflow.engine.view import FlowView
@@ -262,6 +263,7 @@ class FlowCore(FlowView, Callbacks, AsyncDriving):
             code, severity, entity = Code.LIMIT_EXCEEDED, "warning", None
             message = (f"more than {limit} violations of one kind ({kind or 'stream'}); "
                        "further ones are counted in flow.suppressed, not stored")
+        path = message.path if isinstance(message, Misfit) else None  # before any cut
         cap = limits.max_message_text
         if event is not None and len(event) > cap:
             event = f"{event[:cap]}…({len(event)} characters)"
@@ -274,6 +276,7 @@ class FlowCore(FlowView, Callbacks, AsyncDriving):
             event=event,
             entity=entity,
             message=message,
+            path=path,
         )
         state.violations.append(violation)
         if self._hooks is not None:

@@ -24,7 +24,7 @@ from runflow.engine.core import reject, slot_key, spot
 from runflow.engine.definition import EntityTable
 from runflow.engine.entities import UNKNOWN_BUDGET, Tracker
 from runflow.engine.resolving import Resolving
-from runflow.engine.shapes import json_type
+from runflow.engine.shapes import Misfit, json_type, within
 from runflow.engine.violations import Code, EntityRef
 
 __all__ = ["Deltas"]
@@ -114,7 +114,7 @@ class Deltas(Resolving):
                 shape = table.delta_shape
                 problem = shape.problem(data) if shape is not None else None
                 reject(Code.MALFORMED_EVENT,
-                       f"the data of {name}: {problem or 'not a delta object'}")
+                       within(f"the data of {name}: ", problem or "not a delta object"))
             known = s.children[kind].get(oid)
             if known is None:
                 reject(
@@ -175,8 +175,8 @@ class Deltas(Resolving):
         """The positioned entity a delta is about (deltas never create one), found by
         the general path: every index checked, and a missing entity named."""
         if type(data) is not dict:
-            reject(Code.MALFORMED_EVENT, f"the data of {name}: expected an object, got "
-                   f"{json_type(data)}")
+            reject(Code.MALFORMED_EVENT, Misfit(f"the data of {name}: expected an object, got "
+                                                f"{json_type(data)}", ""))
         indices = self._indices(table, data, name)
         tracker = self._slot(table.group, indices)
         if tracker is None or tracker.entity != table.entity:

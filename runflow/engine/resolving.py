@@ -20,7 +20,7 @@ from runflow.engine.accumulator import shorten
 from runflow.engine.core import FlowCore, reject, slot_key, spot
 from runflow.engine.definition import UNSEEN, EntityTable
 from runflow.engine.entities import Tracker
-from runflow.engine.shapes import json_type
+from runflow.engine.shapes import Misfit, json_type
 from runflow.engine.state import add_child
 from runflow.engine.violations import Code, EntityRef
 
@@ -233,9 +233,9 @@ class Resolving(FlowCore):
         for fld in table.position:
             value = data.get(fld) if type(data) is dict else None
             if type(value) is not int or value < 0:
-                reject(Code.MALFORMED_EVENT,
-                       f"the data of {name}: {fld}: expected an index (an integer >= 0), got "
-                       f"{shorten(value)}")
+                reject(Code.MALFORMED_EVENT, Misfit(
+                    f"the data of {name}: {fld}: expected an index (an integer >= 0), got "
+                    f"{shorten(value)}", fld))
             if value >= max_index:
                 reject(Code.LIMIT_EXCEEDED,
                        f"the data of {name}: {fld} {value} exceeds the limit {max_index}")
@@ -258,8 +258,8 @@ class Resolving(FlowCore):
         if named is None and named_by not in data:
             return
         if type(named) is not str:
-            reject(Code.MALFORMED_EVENT, f"the data of {name}: {named_by}: expected a "
-                   f"string, got {json_type(named)}")
+            reject(Code.MALFORMED_EVENT, Misfit(f"the data of {name}: {named_by}: expected a "
+                                                f"string, got {json_type(named)}", named_by))
         if named != owner:
             self._violate(Code.ITEM_ID_MISMATCH, self._s.index - 1, name, tracker.ref,
                           f"{name}'s {named_by} is {shorten(named)}, but the entity at its "

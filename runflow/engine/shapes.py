@@ -18,8 +18,31 @@ from typing import Any
 
 __all__ = [
     "ANY", "BOOL", "ID", "INDEX", "NUMBER", "STR",
-    "Choice", "List", "Obj", "Opt", "Req", "Shape", "json_type",
+    "Choice", "List", "Misfit", "Obj", "Opt", "Req", "Shape", "json_type", "within",
 ]
+
+
+class Misfit(str):
+    """A sentence naming a value of the wrong shape that knows the JSON path it is
+    about (``path``: in the event's data, ``""`` for the data itself): what
+    :meth:`Shape.problem` returns, and what a definition's accumulator says of a
+    malformed delta. The engine keeps the path on the violation
+    (:attr:`runflow.engine.violations.Violation.path`), so a reader finds the field
+    without parsing the sentence (the types layer: one report per field)."""
+
+    path: str
+
+    def __new__(cls, text: str, path: str) -> Misfit:
+        self = super().__new__(cls, text)
+        self.path = path
+        return self
+
+
+def within(prefix: str, problem: str) -> str:
+    """``prefix + problem``, still a :class:`Misfit` of the same path when ``problem``
+    is one (``the data of response.output_text.delta: `` before a shape's sentence)."""
+    text = prefix + problem
+    return Misfit(text, problem.path) if isinstance(problem, Misfit) else text
 
 
 def json_type(value: Any) -> str:
@@ -55,16 +78,17 @@ class Shape:
     field by ``type(value) in types`` without calling :meth:`fits`. None: it needs
     :meth:`fits`."""
 
-    def problem(self, value: Any, path: str = "") -> str | None:
+    def problem(self, value: Any, path: str = "") -> Misfit | None:
         """None when ``value`` fits, else ``"<path>: expected ..., got ..."``."""
         if self.fits(value):
             return None
-        return f"{path or 'the data'}: expected {self.expected}, got {json_type(value)}"
+        return Misfit(f"{path or 'the data'}: expected {self.expected}, got {json_type(value)}",
+                      path)
 
     def fits(self, value: Any) -> bool:
         return True
 
-    def explain(self, value: Any, path: str = "") -> str | None:
+    def explain(self, value: Any, path: str = "") -> Misfit | None:
         """:meth:`problem` by the walk that names the misfit, without asking
         :meth:`fits` first (what the tests compare ``fits`` with)."""
         return self.problem(value, path)
@@ -122,7 +146,7 @@ class Opt(Shape):
     def fits(self, value: Any) -> bool:
         return value is None or self.inner.fits(value)
 
-    def problem(self, value: Any, path: str = "") -> str | None:
+    def problem(self, value: Any, path: str = "") -> Misfit | None:
         return None if value is None else self.inner.problem(value, path)
 
 
@@ -137,7 +161,7 @@ class Req(Shape):
     def fits(self, value: Any) -> bool:
         return self.inner.fits(value)
 
-    def problem(self, value: Any, path: str = "") -> str | None:
+    def problem(self, value: Any, path: str = "") -> Misfit | None:
         return self.inner.problem(value, path)
 
 
@@ -151,11 +175,11 @@ class Choice(Shape):
     def fits(self, value: Any) -> bool:
         return type(value) is str and value in self.values
 
-    def problem(self, value: Any, path: str = "") -> str | None:
+    def problem(self, value: Any, path: str = "") -> Misfit | None:
         if type(value) is str and value in self.values:
             return None
         got = repr(value) if type(value) is str else json_type(value)
-        return f"{path or 'the data'}: expected {self.expected}, got {got[:80]}"
+        return Misfit(f"{path or 'the data'}: expected {self.expected}, got {got[:80]}", path)
 
 
 class List(Shape):
@@ -165,7 +189,7 @@ class List(Shape):
         self.item = item
         self.expected = "array"
 
-    def problem(self, value: Any, path: str = "") -> str | None:
+    def problem(self, value: Any, path: str = "") -> Misfit | None:
         if type(value) is not list:
             return super().problem(value, path)
         item = self.item
@@ -269,15 +293,16 @@ class Obj(Shape):
                     return False
         return True
 
-    def problem(self, value: Any, path: str = "") -> str | None:
+    def problem(self, value: Any, path: str = "") -> Misfit | None:
         return None if self.fits(value) else self.explain(value, path)
 
-    def explain(self, value: Any, path: str = "") -> str | None:
+    def explain(self, value: Any, path: str = "") -> Misfit | None:
         if type(value) is not dict:
-            return f"{path or 'the data'}: expected object, got {json_type(value)}"
+            return Misfit(f"{path or 'the data'}: expected object, got {json_type(value)}", path)
         for key in self.required:
             if value.get(key) is None:
-                return f"{_join(path, key)}: required, got {'null' if key in value else 'nothing'}"
+                got = "null" if key in value else "nothing"
+                return Misfit(f"{_join(path, key)}: required, got {got}", _join(path, key))
         for key, shape in self.fields.items():
             if key in value:
                 found = shape.problem(value[key], _join(path, key))
@@ -289,7 +314,7 @@ class Obj(Shape):
             for key, shape in (extra or {}).items():
                 if isinstance(shape, Req) and value.get(key) is None:
                     got = "null" if key in value else "nothing"
-                    return f"{_join(path, key)}: required, got {got}"
+                    return Misfit(f"{_join(path, key)}: required, got {got}", _join(path, key))
                 if key in value:
                     found = shape.problem(value[key], _join(path, key))
                     if found is not None:

@@ -22,7 +22,7 @@ from runflow.engine.journal import Journal
 from runflow.engine.jsonparse import has_non_finite
 from runflow.engine.machines import Compiled, trigger_name
 from runflow.engine.resolving import Resolving
-from runflow.engine.shapes import json_type
+from runflow.engine.shapes import Misfit, json_type, within
 from runflow.engine.state import state_change
 from runflow.engine.violations import Code, EntityRef
 
@@ -81,6 +81,7 @@ class StatusEvents(Resolving, Journal):
     ) -> None:
         c = self._c
         carries = c.carries[name]
+        problem: str | None  # a Misfit where it names the field
         if carries == "":
             obj = data
         else:
@@ -88,14 +89,14 @@ class StatusEvents(Resolving, Journal):
             problem = (event_shape.problem(data)
                        if event_shape is not None and not event_shape.fits(data) else None)
             if problem is None and type(data) is not dict:
-                problem = f"expected an object, got {type(data).__name__}"
+                problem = Misfit(f"expected an object, got {type(data).__name__}", "")
             if problem is not None:
                 where = f" (byte {offset})" if offset is not None else ""
-                reject(Code.MALFORMED_EVENT, f"the data of {name}{where}: {problem}")
+                reject(Code.MALFORMED_EVENT, within(f"the data of {name}{where}: ", problem))
             obj = data.get(carries) if carries is not None else None
             if carries is not None and type(obj) is not dict:
-                reject(Code.MALFORMED_EVENT, f"the data of {name}: {carries}: expected an "
-                       f"object, got {json_type(obj)}")
+                reject(Code.MALFORMED_EVENT, Misfit(f"the data of {name}: {carries}: expected "
+                                                    f"an object, got {json_type(obj)}", carries))
         if kind is None:  # a shared event: the object's discriminator picks the table
             tag = obj.get("type") if type(obj) is dict else None
             kind = c.dispatch[name].get(tag) if type(tag) is str else None
@@ -116,7 +117,7 @@ class StatusEvents(Resolving, Journal):
                 problem = "a number is NaN or infinite, which JSON cannot hold"
         if problem is not None:
             where = f" (byte {offset})" if offset is not None else ""
-            reject(Code.MALFORMED_EVENT, f"the data of {name}{where}: {problem}")
+            reject(Code.MALFORMED_EVENT, within(f"the data of {name}{where}: ", problem))
         tracker, new = (self._locate(table, obj, data, name) if table.position
                         else self._resolve(table, obj, name))
         state = tracker.state
@@ -166,9 +167,11 @@ class StatusEvents(Resolving, Journal):
         if kind is None:
             kind = tags.get("*")
         if kind is None:
-            reject(Code.MALFORMED_EVENT,
-                   f"the data of {name}: type {shorten(tag)} is none of "
-                   f"{', '.join(sorted(t for t in tags if t != '*'))}")
+            carries = self._c.carries[name]
+            reject(Code.MALFORMED_EVENT, Misfit(
+                f"the data of {name}: type {shorten(tag)} is none of "
+                f"{', '.join(sorted(t for t in tags if t != '*'))}",
+                f"{carries}.type" if carries else "type"))
         return kind
 
     def _apply_status(self, tracker: Tracker, plan: Plan, obj: Any, data: Any, name: str,

@@ -17,6 +17,7 @@ from runflow.engine.accumulator import shorten
 from runflow.engine.core import BadData, FlowCore, Rejected, reject
 from runflow.engine.definition import STAY, UNSEEN, EventKind, Guard, StreamInput
 from runflow.engine.jsonparse import has_non_finite
+from runflow.engine.shapes import Misfit, within
 from runflow.engine.state import Ending
 from runflow.engine.violations import Code
 
@@ -60,7 +61,7 @@ class StreamSteps(FlowCore):
         if not isinstance(body, dict):
             body = data
         shape = self._c.protocol.error_shape
-        problem = None
+        problem: str | None = None
         if isinstance(body, dict):
             problem = shape.problem(body, "error") if shape is not None else None
             if problem is None and has_non_finite(body):
@@ -68,7 +69,7 @@ class StreamSteps(FlowCore):
         if not isinstance(body, dict) or problem is not None:
             self._stream("event", name, index)
             what = data.reason if isinstance(data, BadData) else (
-                f"the data of {name}: {problem}" if problem is not None else
+                within(f"the data of {name}: ", problem) if problem is not None else
                 f"the data of {name} is {type(data).__name__}, not an error object")
             reject(Code.MALFORMED_EVENT, what)
         self._stream("error", name, index)
@@ -109,8 +110,9 @@ class StreamSteps(FlowCore):
         # (past a float's range, a number no checkpoint holds: refused as the parser
         # refuses it in JSON text it reads whole)
         if type(seq) is not int or seq < 0 or has_non_finite(seq):
-            raise Rejected(Code.MALFORMED_EVENT, f"the data of {shorten(name)}: {fld}: "
-                           f"expected an integer >= 0, got {shorten(seq)}", None)
+            raise Rejected(Code.MALFORMED_EVENT, Misfit(
+                f"the data of {shorten(name)}: {fld}: expected an integer >= 0, got "
+                f"{shorten(seq)}", fld), None)
         if last is not None and seq <= last:
             state.replayed += 1
             return True

@@ -251,6 +251,12 @@ class Violation(BaseModel):
     """The entity concerned (kind and id), or None."""
     message: str
     """One sentence: what arrived, in which state, what was allowed."""
+    path: str | None = None
+    """The JSON path in the event's data of the value the violation is about, where
+    the rule names one (``delta``, ``item.content[0].text``; ``""``: the data itself),
+    else None. Set for a ``malformed_event`` whose sentence names a field (a shape's
+    or an accumulator's :class:`~runflow.engine.shapes.Misfit`), so a reader matches
+    the field, never the wording; the message says the same in words."""
 
     def __str__(self) -> str:
         where = f" {self.entity}" if self.entity else ""

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runflow.engine.accumulator import JSON, OVER_LIMIT, Difference, MergeResult, Problem
-from runflow.engine.shapes import Shape
+from runflow.engine.shapes import Misfit, Shape
 from runflow.engine.violations import Code
 from runflow.protocols.assistants.content import (
     Part,
@@ -165,7 +165,8 @@ class StepDetails:
         if details is None:
             return None
         if type(details) is not dict or type(details.get("type")) is not str:
-            return Code.MALFORMED_EVENT, "delta.step_details is not an object with a 'type'"
+            return Code.MALFORMED_EVENT, Misfit(
+                "delta.step_details is not an object with a 'type'", "delta.step_details")
         if details["type"] != self.step_type:
             return Code.TYPE_CHANGE, (
                 f"delta.step_details.type is {details['type']!r} but the step is a "

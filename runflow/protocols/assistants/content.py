@@ -16,6 +16,7 @@ from typing import Any
 
 from runflow.engine.accumulator import JSON, Problem
 from runflow.engine.jsonparse import has_non_finite
+from runflow.engine.shapes import Misfit
 from runflow.engine.violations import Code
 
 __all__ = [
@@ -151,6 +152,12 @@ class ToolCall(Fragments):
 _PARTS = "delta.content"
 
 
+def _malformed(path: str, said: str) -> Problem:
+    """A ``malformed_event`` naming the value at ``path`` (in the event's data) and
+    what is wrong with it; the violation carries the path (a :class:`Misfit`)."""
+    return Code.MALFORMED_EVENT, Misfit(f"{path} {said}", path)
+
+
 def _indexed_problem(
     item: Any, prefix: str, n: int, end: int, max_index: int, owner: str, things: str
 ) -> Problem | None:
@@ -159,12 +166,12 @@ def _indexed_problem(
     ``max_index``, and a string ``type``. The item's path (``prefix[n]``) is only
     formatted when there is a problem to report."""
     if not isinstance(item, dict):
-        return Code.MALFORMED_EVENT, f"{prefix}[{n}] is not an object"
+        return _malformed(f"{prefix}[{n}]", "is not an object")
     index, type_ = item.get("index"), item.get("type")
     if type(index) is not int or index < 0:
-        return Code.MALFORMED_EVENT, f"{prefix}[{n}].index is {index!r}, not an index"
+        return _malformed(f"{prefix}[{n}].index", f"is {index!r}, not an index")
     if not isinstance(type_, str):
-        return Code.MALFORMED_EVENT, f"{prefix}[{n}].type is {type_!r}, not a string"
+        return _malformed(f"{prefix}[{n}].type", f"is {type_!r}, not a string")
     if index > end:
         return Code.CONTENT_INDEX_GAP, (
             f"{prefix}[{n}] has index {index} but {owner} has {end} {things}; "
@@ -178,9 +185,9 @@ def _indexed_problem(
 def check_content(parts: list[Part], content: Any, max_index: int) -> Problem | None:
     """Validate ``delta.content`` against the parts built so far."""
     if not isinstance(content, list):
-        return Code.MALFORMED_EVENT, "delta.content is not a list"
+        return _malformed("delta.content", "is not a list")
     if has_non_finite(content):
-        return Code.MALFORMED_EVENT, "delta.content holds a NaN or infinite number"
+        return _malformed("delta.content", "holds a NaN or infinite number")
     end = len(parts)
     added: dict[int, str] | None = None  # types of parts this delta adds
     for n, item in enumerate(content):
@@ -210,22 +217,22 @@ def _check_text(text: Any, n: int, part: Part | None, max_index: int) -> Problem
     if text is None:
         return None
     if not isinstance(text, dict):
-        return Code.MALFORMED_EVENT, f"{_PARTS}[{n}].text is not an object"
+        return _malformed(f"{_PARTS}[{n}].text", "is not an object")
     value = text.get("value")
     if value is not None and not isinstance(value, str):
-        return Code.MALFORMED_EVENT, f"{_PARTS}[{n}].text.value is not a string"
+        return _malformed(f"{_PARTS}[{n}].text.value", "is not a string")
     anns = text.get("annotations")
     if anns is None:
         return None
     if not isinstance(anns, list):
-        return Code.MALFORMED_EVENT, f"{_PARTS}[{n}].text.annotations is not a list"
+        return _malformed(f"{_PARTS}[{n}].text.annotations", "is not a list")
     end = len(part.annotations) if part else 0
     for k, ann in enumerate(anns):
         if not isinstance(ann, dict):
-            return Code.MALFORMED_EVENT, f"{_PARTS}[{n}].text.annotations[{k}] is not an object"
+            return _malformed(f"{_PARTS}[{n}].text.annotations[{k}]", "is not an object")
         idx = ann.get("index", end)
         if type(idx) is not int or idx < 0:
-            return Code.MALFORMED_EVENT, f"{_PARTS}[{n}].text.annotations[{k}].index is {idx!r}"
+            return _malformed(f"{_PARTS}[{n}].text.annotations[{k}].index", f"is {idx!r}")
         if idx > end:
             return Code.CONTENT_INDEX_GAP, (
                 f"{_PARTS}[{n}].text.annotations[{k}] has index {idx} but the part has {end} "
@@ -301,9 +308,9 @@ _OUTS = "code_interpreter.outputs"
 def check_tool_calls(calls: list[ToolCall], items: Any, max_index: int) -> Problem | None:
     """Validate ``delta.step_details.tool_calls`` against the calls built so far."""
     if not isinstance(items, list):
-        return Code.MALFORMED_EVENT, "delta.step_details.tool_calls is not a list"
+        return _malformed("delta.step_details.tool_calls", "is not a list")
     if has_non_finite(items):
-        return Code.MALFORMED_EVENT, "delta.step_details.tool_calls holds a NaN or infinite number"
+        return _malformed("delta.step_details.tool_calls", "holds a NaN or infinite number")
     end = len(calls)
     added: dict[int, str] | None = None  # types of calls this delta adds
     for n, item in enumerate(items):
@@ -320,16 +327,16 @@ def check_tool_calls(calls: list[ToolCall], items: Any, max_index: int) -> Probl
             )
         call_id = item.get("id")
         if call_id is not None and not isinstance(call_id, str):
-            return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].id is not a string"
+            return _malformed(f"{_CALLS}[{n}].id", "is not a string")
         if isinstance(known, ToolCall) and known.id and call_id and call_id != known.id:
             return Code.ID_CHANGE, f"tool call {index} changes id from {known.id!r} to {call_id!r}"
         body = item.get(type_)
         if body is not None and not isinstance(body, dict):
-            return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].{type_} is not an object"
+            return _malformed(f"{_CALLS}[{n}].{type_}", "is not an object")
         if type_ == "function" and body:
             for key in ("name", "arguments"):
                 if body.get(key) is not None and not isinstance(body[key], str):
-                    return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].function.{key} is not a string"
+                    return _malformed(f"{_CALLS}[{n}].function.{key}", "is not a string")
         if type_ == "code_interpreter" and body:
             problem = _check_outputs(known, body, n, max_index)
             if problem:
@@ -346,23 +353,23 @@ def _check_outputs(
 ) -> Problem | None:
     code_input = body.get("input")
     if code_input is not None and not isinstance(code_input, str):
-        return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].code_interpreter.input is not a string"
+        return _malformed(f"{_CALLS}[{n}].code_interpreter.input", "is not a string")
     outputs = body.get("outputs")
     if outputs is None:
         return None
     if not isinstance(outputs, list):
-        return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].code_interpreter.outputs is not a list"
+        return _malformed(f"{_CALLS}[{n}].code_interpreter.outputs", "is not a list")
     existing = known._outputs if isinstance(known, ToolCall) else []
     end = len(existing)
     for k, out in enumerate(outputs):
         if not isinstance(out, dict):
-            return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].{_OUTS}[{k}] is not an object"
+            return _malformed(f"{_CALLS}[{n}].{_OUTS}[{k}]", "is not an object")
         idx = out.get("index", end)
         if type(idx) is not int or idx < 0:
-            return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].{_OUTS}[{k}].index is {idx!r}"
+            return _malformed(f"{_CALLS}[{n}].{_OUTS}[{k}].index", f"is {idx!r}")
         for key in ("type", "logs"):
             if out.get(key) is not None and type(out[key]) is not str:
-                return Code.MALFORMED_EVENT, f"{_CALLS}[{n}].{_OUTS}[{k}].{key} is not a string"
+                return _malformed(f"{_CALLS}[{n}].{_OUTS}[{k}].{key}", "is not a string")
         if idx > end:
             return Code.CONTENT_INDEX_GAP, (
                 f"{_CALLS}[{n}].{_OUTS}[{k}] has index {idx} but the call has {end} output(s)")

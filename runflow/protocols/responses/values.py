@@ -16,7 +16,7 @@ from typing import Any
 
 from runflow.engine.accumulator import JSON, OVER_LIMIT, Difference, MergeResult
 from runflow.engine.jsonparse import has_non_finite
-from runflow.engine.shapes import json_type
+from runflow.engine.shapes import Misfit, json_type
 from runflow.engine.violations import Code
 
 __all__ = ["OutputText", "StreamedText"]
@@ -68,7 +68,7 @@ class StreamedText:
 
     def _other(self, data: JSON, room: int, max_index: int) -> MergeResult:
         return (Code.MALFORMED_EVENT,
-                f"delta: expected a string, got {json_type(data.get('delta'))}")
+                Misfit(f"delta: expected a string, got {json_type(data.get('delta'))}", "delta"))
 
     @property
     def text(self) -> str:
@@ -158,16 +158,18 @@ class OutputText(StreamedText):
         index = data.get("annotation_index")
         if type(annotation) is not dict:
             return (Code.MALFORMED_EVENT,
-                    f"annotation: expected an object, got {json_type(annotation)}")
+                    Misfit(f"annotation: expected an object, got {json_type(annotation)}",
+                           "annotation"))
         if type(index) is not int or not 0 <= index <= max_index:
-            return (Code.MALFORMED_EVENT, "annotation_index: expected an index, got "
-                    f"{json_type(index)}")
+            return (Code.MALFORMED_EVENT, Misfit("annotation_index: expected an index, got "
+                                                 f"{json_type(index)}", "annotation_index"))
         if index != len(self.annotations):
             return (Code.CONTENT_INDEX_GAP,
                     f"annotation_index {index}, but the part has {len(self.annotations)} "
                     f"annotation(s); the next is {len(self.annotations)}")
         if has_non_finite(annotation):
-            return (Code.MALFORMED_EVENT, "annotation: a number is NaN or infinite")
+            return (Code.MALFORMED_EVENT,
+                    Misfit("annotation: a number is NaN or infinite", "annotation"))
         size = _size(annotation)
         if size > room:
             return OVER_LIMIT
