@@ -269,6 +269,8 @@ class FlowCore(FlowView, Callbacks, AsyncDriving):
             event = f"{event[:cap]}…({len(event)} characters)"
         if len(message) > cap:
             message = f"{message[:cap]}…({len(message)} characters)"
+        else:
+            message = str(message)  # a plain str, not the Misfit that carried the path
         violation = Violation(
             code=code,
             severity=severity or RULES[code].severity,
