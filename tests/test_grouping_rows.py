@@ -201,7 +201,8 @@ def test_the_root_is_the_protocols_unless_given() -> None:
     left = Finding("grammar.invalid_transition", "error", "lost", 1, key="response")
     after = Finding("grammar.event_after_terminal", "error", "after", 2, key="output/0")
     linked = [("grammar.invalid_transition", ["grammar.event_after_terminal"])]
-    apart = [("grammar.invalid_transition", []), ("grammar.event_after_terminal", [])]
+    apart: list[tuple[str, list[str]]] = [("grammar.invalid_transition", []),
+                                          ("grammar.event_after_terminal", [])]
     assert _shape(group([left, after], protocol="responses")) == linked
     assert _shape(group([left, after], protocol=REGISTRY["responses"].definition)) == linked
     assert _shape(group([left, after], root="run", protocol="responses")) == apart
