@@ -146,8 +146,10 @@ def entity_key(protocol: Protocol, event: TappedEvent | None) -> str | None:
         return protocol.root
     if table is None or table.position:
         place = places(protocol).by_event.get(event.name)
-        index = event.guessed_index(place.field) if place is not None else None
-        return place.key(index) if place is not None and index is not None else None
+        if place is None:
+            return None
+        index = event.guessed_index(place.field)
+        return f"{place.group}/{index}" if index is not None else None
     found = event.guessed_id()
     return f"{kind}:{found}" if found is not None else None
 

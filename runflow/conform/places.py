@@ -76,15 +76,19 @@ _READ: dict[int, tuple[Protocol, Places]] = {}
 """``id(protocol)`` -> the protocol (kept, so that its id is not reused) and its places."""
 _KEPT = 64
 """Protocols whose places are kept at once (the registry's, and a test's few)."""
+_last: tuple[Protocol | None, Places] = (None, Places({}, {}))
+"""The protocol asked last and its places: a check asks of one protocol per event."""
 
 
 def places(protocol: Protocol) -> Places:
     """``protocol``'s places, read from its tables on first use and kept."""
+    global _last
+    if _last[0] is protocol:
+        return _last[1]
     found = _READ.get(id(protocol))
-    if found is not None and found[0] is protocol:
-        return found[1]
-    read = _read(protocol)
-    if len(_READ) >= _KEPT:
-        _READ.clear()
-    _READ[id(protocol)] = (protocol, read)
-    return read
+    if found is None or found[0] is not protocol:
+        if len(_READ) >= _KEPT:
+            _READ.clear()
+        found = _READ[id(protocol)] = (protocol, _read(protocol))
+    _last = found
+    return found[1]
