@@ -25,7 +25,7 @@ from runflow.cli import main
 from runflow.conform import grouping
 from runflow.conform.events import TappedEvent
 from runflow.conform.findings import Finding, Group
-from runflow.conform.grouping import CASCADES, Announcers, cascades_for, group
+from runflow.conform.grouping import CASCADES, Announcers, cascades_for, group, root_of
 from runflow.conform.rules import rules_for
 from runflow.protocols.cascades import Announcement, Cascade
 from runflow.protocols.registry import REGISTRY, Registered, register, unregister
@@ -192,6 +192,24 @@ def test_runflow_check_applies_a_registered_protocols_rows(
     assert shapes == [
         [("grammar.duplicate_entity", []), (order, [order])],
         [("grammar.duplicate_entity", [order, order])]]
+
+
+def test_the_root_is_the_protocols_unless_given() -> None:
+    """``group``'s root link looks for the protocol's root kind when no root is given
+    (by name: the registered definition's; by definition: its own); a root given is
+    used as given; told no protocol and no root, nothing is the root."""
+    left = Finding("grammar.invalid_transition", "error", "lost", 1, key="response")
+    after = Finding("grammar.event_after_terminal", "error", "after", 2, key="output/0")
+    linked = [("grammar.invalid_transition", ["grammar.event_after_terminal"])]
+    apart: list[tuple[str, list[str]]] = [("grammar.invalid_transition", []),
+                                          ("grammar.event_after_terminal", [])]
+    assert _shape(group([left, after], protocol="responses")) == linked
+    assert _shape(group([left, after], protocol=REGISTRY["responses"].definition)) == linked
+    assert _shape(group([left, after], root="run", protocol="responses")) == apart
+    assert _shape(group([left, after])) == apart
+    assert _shape(group([left, after], root="response")) == linked
+    assert (root_of("assistants"), root_of("responses"), root_of("nobody"),
+            root_of(None)) == ("run", "response", None, None)
 
 
 def test_a_row_names_its_group_or_announcement_exactly_with_its_link() -> None:

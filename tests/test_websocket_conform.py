@@ -4,6 +4,7 @@ bounds, the command line and the README's copy of the scenario table."""
 
 from __future__ import annotations
 
+import html
 import json
 import socket
 import threading
@@ -16,6 +17,8 @@ import pytest
 
 from runflow.cli import main
 from runflow.conform import conform
+from runflow.conform.report_html import report_html
+from runflow.conform.rules import rules_for, summary_for
 from runflow.conform.runner import Report, ScenarioResult
 from runflow.conform.session import Bounds
 from runflow.conform.websocket_context import Expect, WsContext, WsScenario
@@ -23,12 +26,16 @@ from runflow.conform.websocket_grade import ConnectionProbe
 from runflow.conform.websocket_run import run_websocket
 from runflow.conform.websocket_scenarios import WEBSOCKET_SCENARIOS, scenarios_markdown
 from runflow.conform.websocket_session import WsSession
+from runflow.engine.violations import RULES as ENGINE_RULES
+from runflow.protocols.responses.websocket.definition import RULES as WS_RULES
+from runflow.protocols.responses.websocket.definition import WsCode
 from runflow.protocols.responses.websocket.transcript import (
     Frame,
     check_transcript,
     dump_jsonl,
     transcript_report,
 )
+from runflow.protocols.violations import catalogues
 from runflow.server.websocket import FAULTS
 from runflow.server.websocket_runner import WebSocketServer
 
@@ -312,3 +319,46 @@ def test_the_readme_carries_the_scenario_table_as_generated() -> None:
     assert scenarios_markdown() in README.read_text(encoding="utf-8"), (
         "README.md's WebSocket scenario table is stale: python -c 'from runflow.conform."
         "websocket_scenarios import scenarios_markdown as m; print(m())'")
+
+
+def _assistants_only() -> list[str]:
+    """What the Assistants catalogue says a grammar code means, where it says more than
+    the engine's sentence: words a WebSocket report must not use."""
+    return [said for code, said in catalogues()["assistants"].items()
+            if said != ENGINE_RULES[code].summary]
+
+
+def test_every_rule_is_explained_in_the_responses_and_the_connections_words() -> None:
+    """Each response on a socket runs the Responses grammar: a rule the WebSocket mode
+    is graded on says what it means there (the engine's sentence and the Responses
+    catalogue's, a Responses invariant), the connection's own rules their own sentence,
+    and a grammar code the connection also reports both."""
+    other = _assistants_only()
+    assert other
+    for row in rules_for(WS):
+        said = summary_for(row.id, WS)
+        assert said and "Assistants: " not in said, row.id
+        assert not [text for text in other if text in said], row.id
+        if WS in row.protocols:  # the connection's own
+            assert said == row.summary and said.startswith("WebSocket: "), row.id
+        else:
+            assert said.startswith(summary_for(row.id, "responses")), row.id
+    for code in ("sequence_gap", "truncated"):  # both the grammar's and the connection's
+        said = summary_for(f"grammar.{code}", WS)
+        assert "Responses: " in said and f"WebSocket: {WS_RULES[WsCode(code)].why}." in said
+
+
+def test_the_html_report_explains_rules_in_no_assistants_words(
+        server: WebSocketServer) -> None:
+    """A faulted WebSocket run's page: the finding's title and the rules table say each
+    rule in the Responses and the connection's words, never the Assistants'."""
+    server.mode.inject("drop", at=6)
+    report = _grade(server, "lanes", timeout=2.0)
+    assert "grammar.sequence_gap" in {f.rule for f in report.findings}
+    page = report_html(report)
+    assert "Assistants: " not in page
+    assert not [text for text in _assistants_only() if html.escape(text) in page]
+    for rule in report.rule_status():
+        assert html.escape(summary_for(rule, WS)) in page, rule
+    gap = html.escape(summary_for("grammar.sequence_gap", WS))
+    assert f'title="{gap}"' in page  # the finding's title, as the rules table says it

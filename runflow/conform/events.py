@@ -24,11 +24,13 @@ import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from pydantic_core import from_json
 
 from runflow.adapters.recording import Recording
+from runflow.conform.places import places
 from runflow.engine.core import BadData, may_overflow
 from runflow.engine.definition import EventKind, Protocol
 from runflow.engine.flow import Flow
@@ -39,7 +41,14 @@ __all__ = ["Carried", "Tap", "TappedEvent", "Window", "carried", "entity_key", "
            "named_event", "observed", "tap_recording"]
 
 _ID = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
-_INDEX = re.compile(rb'"output_index"\s*:\s*(\d{1,9})')
+
+
+@cache
+def _index_pattern(field: str) -> re.Pattern[bytes]:
+    """The first ``"<field>": <digits>`` in raw data."""
+    return re.compile(rb'"' + re.escape(field.encode()) + rb'"\s*:\s*(\d{1,9})')
+
+
 @dataclass(slots=True)
 class TappedEvent:
     """One event of a flow's input (read-only; not frozen, as one is made per event
@@ -70,10 +79,11 @@ class TappedEvent:
         found = _ID.search(self.raw or b"")
         return found.group(1).decode("utf-8", "replace") if found else None
 
-    def guessed_output_index(self) -> int | None:
-        if isinstance(self.data, dict) and isinstance(self.data.get("output_index"), int):
-            return int(self.data["output_index"])
-        found = _INDEX.search(self.raw or b"")
+    def guessed_index(self, field: str) -> int | None:
+        """The position ``field`` of the data holds, even when the JSON is broken."""
+        if isinstance(self.data, dict) and isinstance(self.data.get(field), int):
+            return int(self.data[field])
+        found = _index_pattern(field).search(self.raw or b"")
         return int(found.group(1)) if found else None
 
 
@@ -122,8 +132,9 @@ def carried(protocol: Protocol, event: TappedEvent) -> Carried | None:
 
 def entity_key(protocol: Protocol, event: TappedEvent | None) -> str | None:
     """What a finding at ``event`` is about, for grouping by root cause: ``kind:id``
-    for an entity named by id (Assistants), ``output/N`` for anything placed at an
-    output index (Responses), the root kind for the root; None when unknown."""
+    for an entity named by id (Assistants: ``message:msg_1``), ``<group>/N`` for
+    anything placed by position, at N in its outermost group (Responses: ``output/0``;
+    :mod:`runflow.conform.places`), the root kind for the root; None when unknown."""
     if event is None or event.name is None:
         return None
     route = protocol.routes.get(event.name)
@@ -134,8 +145,11 @@ def entity_key(protocol: Protocol, event: TappedEvent | None) -> str | None:
     if table is not None and table.role == "root":
         return protocol.root
     if table is None or table.position:
-        index = event.guessed_output_index()
-        return f"output/{index}" if index is not None else None
+        place = places(protocol).by_event.get(event.name)
+        if place is None:
+            return None
+        index = event.guessed_index(place.field)
+        return f"{place.group}/{index}" if index is not None else None
     found = event.guessed_id()
     return f"{kind}:{found}" if found is not None else None
 

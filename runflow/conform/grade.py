@@ -22,6 +22,7 @@ from runflow.conform.findings import Finding
 from runflow.conform.grouping import Announcers
 from runflow.conform.order import Follows, Next, Order, check_order, expectations_for
 from runflow.conform.payload import Payloads, check_payloads
+from runflow.conform.places import places
 from runflow.conform.sdk_types import SdkTypes, check_types, rule_of
 from runflow.engine.definition import Protocol
 from runflow.engine.flow import Flow
@@ -40,7 +41,8 @@ def _key_of(protocol: Protocol, violation: Violation,
 
 def violation_key(protocol: Protocol, violation: Violation, event_key: str | None) -> str | None:
     """What a violation is about, for grouping: its entity, else ``event_key`` (the
-    :func:`~runflow.conform.events.entity_key` of the event at its index)."""
+    :func:`~runflow.conform.events.entity_key` of the event at its index), else for a
+    positioned entity the place its id names (:mod:`runflow.conform.places`)."""
     entity = violation.entity
     if entity is not None:
         if entity.kind == protocol.root:
@@ -48,12 +50,16 @@ def violation_key(protocol: Protocol, violation: Violation, event_key: str | Non
         table = protocol.tables.get(entity.kind)
         if table is not None and not table.position:
             return f"{entity.kind}:{entity.id}"
-    key = event_key
-    if key is None and entity is not None and protocol.tables.get(entity.kind) is not None:
+    if event_key is not None or entity is None:
+        return event_key
+    place = places(protocol).by_kind.get(entity.kind)
+    if place is not None:
+        # a positioned entity's id is its place (``content/2/0``, ``output_index=2``):
+        # its first number is its position in the outermost group
         digits = [p for p in entity.id.replace("=", "/").split("/") if p.isdigit()]
         if digits:
-            return f"output/{digits[0]}"
-    return key
+            return place.key(digits[0])
+    return None
 
 
 def violation_finding(protocol: Protocol, violation: Violation,

@@ -46,12 +46,13 @@ from typing import Any
 
 from runflow.conform.events import TappedEvent
 from runflow.conform.findings import Finding, Group
+from runflow.engine.definition import Protocol
 from runflow.engine.limits import Limits
 from runflow.engine.violations import Code
 from runflow.protocols.cascades import Announcement, Cascade
 from runflow.protocols.registry import REGISTRY
 
-__all__ = ["CASCADES", "Announcers", "Cascade", "cascades_for", "group"]
+__all__ = ["CASCADES", "Announcers", "Cascade", "cascades_for", "group", "root_of"]
 
 
 def _grammar(*codes: Code) -> frozenset[str]:
@@ -82,6 +83,15 @@ def cascades_for(protocol: str | None = None) -> tuple[Cascade, ...]:
     row = REGISTRY.get(protocol) if protocol is not None else None
     rows = [row] if row is not None else list(REGISTRY.values())
     return (*CASCADES, *(c for r in rows for c in r.cascades))
+
+
+def root_of(protocol: str | Protocol | None) -> str | None:
+    """The root kind of ``protocol`` (``run``, ``response``): a definition's own, a
+    name's registered definition's; None for None or a name not registered."""
+    if isinstance(protocol, Protocol):
+        return protocol.root
+    row = REGISTRY.get(protocol) if protocol is not None else None
+    return row.definition.root if row is not None else None
 
 
 def _announcements(cascades: Iterable[Cascade]) -> tuple[Announcement, ...]:
@@ -133,13 +143,22 @@ def _order(f: Finding) -> tuple[int, int]:
 
 def group(findings: Iterable[Finding], events: Iterable[TappedEvent] = (),
           root: str | None = None, announcers: Announcers | None = None, *,
-          protocol: str | None = None) -> list[Group]:
+          protocol: str | Protocol | None = None) -> list[Group]:
     """Group one flow's findings (see the module docstring) by the rows of
-    ``protocol`` (:func:`cascades_for`); roots in index order. The entities that
-    announce others come from ``events``, or from ``announcers`` fed them as they came."""
+    ``protocol`` (its name, or its definition: :func:`cascades_for` its name); roots in
+    index order. The entities that announce others come from ``events``, or from
+    ``announcers`` fed them as they came.
+
+    ``root``: the key of the flow's root, which the ``root`` link looks for; None (the
+    default) takes ``protocol``'s root kind (:func:`root_of`). A root given is used
+    as given, even one that is not ``protocol``'s (a flow's findings grouped by
+    another protocol's rows), as before the root could be left out."""
     ordered = sorted(findings, key=_order)
-    cascades = cascades_for(protocol)
-    said = announcers.found if announcers is not None else _announcers(events, protocol)
+    name = protocol.name if isinstance(protocol, Protocol) else protocol
+    cascades = cascades_for(name)
+    if root is None:
+        root = root_of(protocol)
+    said = announcers.found if announcers is not None else _announcers(events, name)
     parent: list[int | None] = []
     for i, finding in enumerate(ordered):
         parent.append(_parent(ordered, i, finding, said, root, cascades))

@@ -48,7 +48,7 @@ def grade_replay(replay: Any) -> list[Group]:
     if len(events) != flow.event_count:  # numbered otherwise: the grammar alone
         events = []
     findings = grade_events(flow, events)
-    return group(findings, events, flow.protocol.root, protocol=flow.protocol.name)
+    return group(findings, events, protocol=flow.protocol)
 
 
 class Grader(Layers):
@@ -148,6 +148,5 @@ class Grader(Layers):
     def groups(self) -> list[Group]:
         """Every finding of the grammar, payload and order layers, grouped by root cause
         (call once, when the input ended)."""
-        return group(self.findings(), root=self.protocol.root, announcers=self.announcers,
-                     protocol=self.protocol.name)
+        return group(self.findings(), announcers=self.announcers, protocol=self.protocol)
 

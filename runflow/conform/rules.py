@@ -24,12 +24,13 @@ from runflow.conform.sdk_types import rule_of
 from runflow.engine.violations import RULES as VIOLATION_RULES
 from runflow.protocols.payload import SOURCES, Source
 from runflow.protocols.registry import REGISTRY
+from runflow.protocols.responses.definition import RESPONSES
 from runflow.protocols.responses.websocket.definition import RULES as WS_RULES
 from runflow.protocols.responses.websocket.definition import WS_RESPONSES
 from runflow.protocols.violations import catalogues, meaning, reports
 
-__all__ = ["BOTH", "LAYERS", "RULES", "WEBSOCKET", "ConformRule", "rule", "rules_for",
-           "rules_markdown", "summary_for"]
+__all__ = ["BOTH", "LAYERS", "RULES", "WEBSOCKET", "WEBSOCKET_RESPONSES", "ConformRule", "rule",
+           "rules_for", "rules_markdown", "summary_for"]
 
 BOTH = frozenset(REGISTRY)
 """Every protocol registered when conform is imported (the shipped ones)."""
@@ -71,6 +72,9 @@ _HTTP = (
 WEBSOCKET = WS_RESPONSES.name
 """``responses-ws``: a WebSocket-mode server. Not a registry row (a transcript is not an
 SSE stream); its responses are graded on the Responses rows too (:func:`rules_for`)."""
+WEBSOCKET_RESPONSES = RESPONSES.name
+"""The registered protocol whose grammar and rows each response on a WebSocket runs
+(``responses``): a WebSocket report explains a rule in its words (:func:`summary_for`)."""
 _WS_SOURCE = {"WS": "shared/WEBSOCKET.md", "SDK": "the openai SDK's types",
               "API": "OpenAI's API reference"}
 
@@ -98,6 +102,9 @@ _WS_GRAMMAR = tuple(
 )
 """The connection's own rules (a code the grammar already has, ``sequence_gap`` and
 ``truncated``, is that rule)."""
+_WS_ALSO = {f"grammar.{r.code.value}": f"WebSocket: {r.why}." for r in WS_RULES.values()
+            if f"grammar.{r.code.value}" in {g.id for g in _GRAMMAR}}
+"""A grammar rule the connection also reports -> what it means on the connection."""
 
 def _payload_rules() -> tuple[ConformRule, ...]:
     """One rule per invariant id; an id both definitions use (``payload.message.id``)
@@ -198,11 +205,20 @@ def summary_for(rule_id: str, protocol: str) -> str:
     """What rule ``rule_id`` means for a server of ``protocol``, in that protocol's words
     only: a grammar rule says the engine's sentence and the protocol's catalogue's
     (:func:`~runflow.protocols.violations.meaning`), a payload rule both definitions
-    use its own invariant's; any other rule, or any rule for a protocol not registered
-    (``responses-ws``), its summary (empty for an unknown rule)."""
+    use its own invariant's; any other rule, or any rule for a protocol not registered,
+    its summary (empty for an unknown rule).
+
+    For ``responses-ws``: the connection's own rules in their own words, every other
+    rule in the words of :data:`WEBSOCKET_RESPONSES` (the grammar each response on the
+    socket runs), and a grammar rule the connection also reports (``sequence_gap``,
+    ``truncated``) with what it means on the connection after."""
     found = RULES.get(rule_id)
     if found is None:
         return ""
+    if protocol == WEBSOCKET and WEBSOCKET not in found.protocols:
+        said = summary_for(rule_id, WEBSOCKET_RESPONSES)
+        also = _WS_ALSO.get(rule_id)
+        return f"{said} {also}" if also is not None else said
     if protocol not in REGISTRY or WEBSOCKET in found.protocols:
         return found.summary
     own_rows = [row for row in REGISTRY[protocol].invariants if row.id == rule_id]
@@ -224,7 +240,8 @@ def rules_for(protocol: str) -> list[ConformRule]:
     if protocol != WEBSOCKET:
         return [r for r in RULES.values() if protocol in r.protocols]
     return [r for r in RULES.values() if WEBSOCKET in r.protocols or r.id in _WS_SHARED or (
-        "responses" in r.protocols and r.layer in ("grammar", "payload", "types", "order")
+        WEBSOCKET_RESPONSES in r.protocols and r.layer in ("grammar", "payload", "types",
+                                                           "order")
         and r.id not in _WS_NOT and r.source != "captures")]
 
 

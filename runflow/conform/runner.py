@@ -172,8 +172,8 @@ def _grade(probe: Probe, scenario: str) -> FlowResult:
                 if not (f.rule == "grammar.truncated" and f.index in probe.left_at)]
     findings += probe.findings
     placed = [f.placed(scenario, probe.label) for f in findings]
-    groups = group(placed, (), flow.protocol.root, probe.grade.announcers,
-                   protocol=flow.protocol.name)
+    groups = group(placed, (), announcers=probe.grade.announcers,
+                   protocol=flow.protocol)
     return FlowResult(probe.label, probe, groups)
 
 

@@ -45,7 +45,7 @@ def run_layers(flow: Flow, data: bytes) -> int:
     recording = Recording("<typefuzz>", "sse", data)
     events = tap_recording(protocol, recording)
     findings = grade_events(flow, events)
-    group(findings, events, protocol.root, protocol=protocol.name)
+    group(findings, events, protocol=protocol)
     for kind, objects in final_objects(protocol, events).items():
         ours = _ours(flow, kind)
         for oid, theirs in objects.items():
