@@ -192,7 +192,8 @@ def test_a_changed_sentence_shows_in_the_table() -> None:
 
 def test_a_rule_is_summarised_in_one_protocols_words() -> None:
     """What a conform report shows for a rule (``summary_for``): the graded protocol's
-    sentence; for a protocol not registered, or a WebSocket rule, the whole summary."""
+    sentence (a WebSocket connection's responses: the Responses protocol's); for a
+    protocol not registered, the whole summary."""
     for protocol, other in (("assistants", "Responses: "), ("responses", "Assistants: ")):
         said = summary_for("grammar.out_of_order", protocol)
         assert said == (f"{RULES[Code.OUT_OF_ORDER].summary} {protocol.capitalize()}: "
@@ -201,5 +202,7 @@ def test_a_rule_is_summarised_in_one_protocols_words() -> None:
         assert shared.startswith(f"{protocol.capitalize()}: ") and other not in shared
     whole = CONFORM_RULES["grammar.out_of_order"].summary
     assert "Assistants: " in whole and "Responses: " in whole
-    assert summary_for("grammar.out_of_order", "responses-ws") == whole
+    assert summary_for("grammar.out_of_order", "no-such-protocol") == whole
+    assert (summary_for("grammar.out_of_order", "responses-ws")
+            == summary_for("grammar.out_of_order", "responses"))
     assert summary_for("no.such.rule", "responses") == ""
