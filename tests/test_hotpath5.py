@@ -177,17 +177,19 @@ class GeneralDecoder(SSEDecoder):
 
 @pytest.mark.parametrize("max_pending", [64 * 1024 * 1024, 60])
 def test_event_names_decode_alike_once_kept(max_pending: int) -> None:
-    """The canonical path keeps the event names it decoded (the first 512 of at most
-    64 bytes): names of bad UTF-8, long names and more names than it keeps come out
-    as the block-by-block path decodes them, in every chunk, with or without blocks
-    past ``max_pending``."""
-    names = [b"\xff", b"caf\xc3\xa9", b"caf\xc3", b"n" * 65, b"\xe2\x82"] + [
-        f"name.{i}".encode() for i in range(700)]
+    """The canonical path keeps the event names it decoded (at most 512 of at most
+    64 bytes, emptied when full): names of bad UTF-8, long names and more names than
+    it keeps come out as the block-by-block path decodes them, in every chunk, with
+    or without blocks past ``max_pending``."""
+    names = [f"name.{i}".encode() for i in range(700)] + [
+        b"\xff", b"caf\xc3\xa9", b"caf\xc3", b"n" * 65, b"\xe2\x82"]
     stream = b"".join(b"event: " + name + b"\ndata: {\"i\": " + str(i).encode() + b"}\n\n"
                       for i, name in enumerate(names * 2))
     chunks = [stream[i:i + 2048] for i in range(0, len(stream), 2048)]
     fast, general = SSEDecoder(max_pending), GeneralDecoder(max_pending)
     assert [fast.feed(c) for c in chunks] == [general.feed(c) for c in chunks]
     assert fast.close() == general.close()
-    assert sse._NAMES[b"caf\xc3"] == "caf\ufffd"
-    assert len(sse._NAMES) <= sse._NAMES_MAX and b"n" * 65 not in sse._NAMES
+    kept = sse.cached_names()
+    assert kept[b"caf\xc3"] == "caf\ufffd"
+    assert all(text == name.decode("utf-8", "replace") for name, text in kept.items())
+    assert len(kept) <= sse._NAMES_MAX and b"n" * 65 not in kept

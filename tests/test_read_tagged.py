@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from test_responses_typed import _same
 
 from runflow.engine.entities import copy_of
-from runflow.protocols.responses import typed
+from runflow.protocols.responses import plans, typed
 from runflow.protocols.responses.flow import ResponseFlow
 from runflow.protocols.responses.typed import item_model, typed_model
 from runflow.testing.typefuzz import json_paths
@@ -61,7 +61,7 @@ def smart_union(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The path before tags picked: a short list of a union goes to pydantic whole."""
     typed._plan.cache_clear()
     with monkeypatch.context() as patch:
-        patch.setattr(typed, "_tags_pick", lambda models, tags: False)
+        patch.setattr(plans, "tags_pick", lambda models, tags: False)
         try:
             yield
         finally:

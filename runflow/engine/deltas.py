@@ -9,15 +9,19 @@ reached its limit stops growing and says so once.
 Most of a stream is deltas, and most of them grow the entity the delta before
 grew: while no other event came, that entity is kept with what was checked of it
 (``_last_delta``), and a delta with the same name and the very same index objects
-only has its item's name checked again. Otherwise a positioned entity is found by
-one dict lookup of the indices the delta carries (the general path,
-:meth:`Deltas._placed`, names whatever is wrong with them), the entity its limit
-counts against kept on the tracker once found (:meth:`Deltas._budget`).
+(small ints are shared) or id string (pydantic_core's parse shares short strings)
+only has its item's name checked again, and an id-named one its delta's type.
+Otherwise a positioned entity is found by one dict lookup of the indices the delta
+carries (the general path, :meth:`Deltas._placed`, names whatever is wrong with
+them), one named by its id by one lookup of it, the entity its limit counts
+against kept on the tracker once found (:meth:`Deltas._budget`). Keeping id-named
+entities too spares their deltas the call that finds and checks the entity (the
+Assistants library loop on a 3 MB stream: 539.4M -> 487.2M instructions).
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from runflow.engine.accumulator import OVER_LIMIT, Problem
 from runflow.engine.core import reject, slot_key, spot
@@ -43,7 +47,12 @@ class Deltas(Resolving):
             _, _, _, _, _, tracker, budget, table, named_by, body = last
             if named_by is not None and data.get(named_by) != tracker.owner:
                 self._check_named(table, data, tracker, name)
-            delta: Any = data if body == "" else data.get(body)
+            if body == "":
+                delta: Any = data
+            else:  # an entity named by its id (a positioned one is kept when its data
+                delta = data.get(body)  # is its delta): its delta is an object
+                if type(delta) is not dict:
+                    self._malformed(table, name, data)
         else:
             found = self._delta_entity(kind, name, data)
             if found is None:
@@ -111,10 +120,7 @@ class Deltas(Resolving):
             oid = data.get(table.delta_id) if type(data) is dict else None
             delta = data.get(table.delta_body) if type(data) is dict else None
             if type(oid) is not str or not oid or type(delta) is not dict:
-                shape = table.delta_shape
-                problem = shape.problem(data) if shape is not None else None
-                reject(Code.MALFORMED_EVENT,
-                       within(f"the data of {name}: ", problem or "not a delta object"))
+                self._malformed(table, name, data)
             known = s.children[kind].get(oid)
             if known is None:
                 reject(
@@ -147,15 +153,28 @@ class Deltas(Resolving):
             if budget.label in capped:  # its item did: this part stops too (and is not
                 capped.add(tracker.label)  # compared with the server's value later)
                 return None
-        elif pos and self.fast_paths and type(data) is dict:
+        elif self.fast_paths and type(data) is dict:
             # the next delta with the same name and the very same index objects (small
-            # ints are shared) is about this entity (checked above but its name)
-            self._last_delta = (name, pos[0], data.get(pos[0]),
-                                pos[1] if len(pos) > 1 else None,  # (a dict from JSON
-                                data.get(pos[1]) if len(pos) > 1 else None,  # has no
-                                tracker, budget, table,  # None key: get(None) is None)
-                                table.named_by, table.delta_body)
+            # ints are shared) or id string (pydantic_core's parse shares short
+            # strings) is about this entity (checked above but its item's name)
+            if not pos:
+                self._last_delta = (name, table.delta_id, data.get(table.delta_id), None,
+                                    None, tracker, budget, table, None, table.delta_body)
+            elif table.delta_body == "":
+                self._last_delta = (name, pos[0], data.get(pos[0]),
+                                    pos[1] if len(pos) > 1 else None,  # (a dict from
+                                    data.get(pos[1]) if len(pos) > 1 else None,  # JSON
+                                    tracker, budget, table,  # has no None key: get(None)
+                                    table.named_by, "")  # is None)
         return tracker, budget, delta
+
+    def _malformed(self, table: EntityTable, name: str, data: Any) -> NoReturn:
+        """Reject the data of a delta named by its id that is not an object holding a
+        non-empty id and a delta object, saying what is wrong with it."""
+        shape = table.delta_shape
+        problem = shape.problem(data) if shape is not None else None
+        reject(Code.MALFORMED_EVENT,
+               within(f"the data of {name}: ", problem or "not a delta object"))
 
     def _budget(self, table: EntityTable, tracker: Tracker) -> Tracker:
         """The entity a limit counts: a part's deltas count against the item that holds

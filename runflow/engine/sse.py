@@ -25,9 +25,11 @@ bytes of an unfinished block are kept in a list and joined once the block ends.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import ClassVar, NamedTuple
 
-__all__ = ["RawEvent", "SSEDecoder"]
+__all__ = ["RawEvent", "SSEDecoder", "cached_names"]
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -235,15 +237,34 @@ blank line."""
 
 _NAMES: dict[bytes, str] = {}
 """Event names decoded before (a stream repeats a few dozen): a lookup instead of a
-decode per event. Bounded: the first :data:`_NAMES_MAX` short names only."""
+decode per event, shared by every decoder of the process so that short streams gain
+too. Bounded: at most :data:`_NAMES_MAX` names of at most 64 bytes.
+
+When it is full, a new name empties it first (:func:`_decoded`): whatever came
+before -- a hostile stream's thousands of junk names early in a long-lived
+process -- the names of the streams that follow are kept again after their first
+use, where a cache that stopped admitting when full would decode them every time.
+Emptying it whole, rather than evicting the oldest or least used name, costs the
+lookup of a kept name nothing (an LRU reorders on every hit); a stream of junk
+names only makes the real ones be decoded once more per :data:`_NAMES_MAX` junk
+names. Names are not screened for looking like a protocol's: this module knows
+none, and junk can look like anything."""
 _NAMES_MAX = 512
+
+
+def cached_names() -> Mapping[bytes, str]:
+    """The event names the decoders keep decoded (:data:`_NAMES`), read-only: what a
+    test asserts on."""
+    return MappingProxyType(_NAMES)
 
 
 def _decoded(name: bytes) -> str:
     """``name`` decoded as the SSE rules say (UTF-8, bad bytes replaced), and kept in
-    :data:`_NAMES` while it has room."""
+    :data:`_NAMES`, emptied first when full."""
     text = name.decode("utf-8", "replace")
-    if len(name) <= 64 and len(_NAMES) < _NAMES_MAX:
+    if len(name) <= 64:
+        if len(_NAMES) >= _NAMES_MAX:
+            _NAMES.clear()
         _NAMES[name] = text
     return text
 

@@ -42,20 +42,28 @@ type, and always right on hostile input; this module makes that cheap:
   ``cache_write_tokens``, when typed alone) is remembered by its exact values and
   types, and handed out as a copy: the same object as building it again, for a
   copy's price.
+
+What the SDK's types say (the classes a union's tags name, each class's plan and
+what it remembers) is read by :mod:`runflow.protocols.responses.plans`.
 """
 
 from __future__ import annotations
 
-import types
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from functools import cache
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from runflow.engine.construct import clash_free, construct
 from runflow.engine.entities import copy_of
+from runflow.protocols.responses.plans import (
+    Fill,
+    Plan,
+    Tags,
+    adapter,
+    item_tags,
+    plan_of,
+    tags_of,
+)
 
 __all__ = ["Tags", "UnknownItem", "item_model", "item_tags", "tags_of", "typed_by_tag",
            "typed_model"]
@@ -74,121 +82,13 @@ class UnknownItem(BaseModel):
     status: str | None = None
 
 
-Tags = Mapping[str, tuple[type[BaseModel], ...]]
+_plan = plan_of
+"""Each model class's plan (:func:`~runflow.protocols.responses.plans.plan_of`), by the
+name this module and its tests read it by."""
 
 _FAST_LIST = 16
 """Longest list of a union of models handed to pydantic whole; a longer one is
 typed element by element (bounds the errors a wrongly typed list can make)."""
-
-
-_UNIONS: tuple[Any, ...] = (Union, types.UnionType)
-"""What ``get_origin`` gives for a union: ``Optional[X]``/``Union[X, Y]``, and
-``X | None`` (``types.UnionType``), the spelling of any model written with the
-operator (the SDK's own spell ``Optional`` today; a field of either is built alike)."""
-
-
-def _arms(annotation: Any) -> tuple[Any, ...]:
-    """The members of a union, either spelling; any other type alone."""
-    return get_args(annotation) if get_origin(annotation) in _UNIONS else (annotation,)
-
-
-def _models_of(annotation: Any) -> list[type[BaseModel]]:
-    """The model classes a union (possibly ``Annotated``) names."""
-    if get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    if get_origin(annotation) in _UNIONS:
-        return [m for a in get_args(annotation) for m in _models_of(a)]
-    return []
-
-
-def tags_of(union: Any) -> Tags:
-    """``type`` tag -> the classes of ``union`` that carry it, in the union's order."""
-    out: dict[str, tuple[type[BaseModel], ...]] = {}
-    for model in _models_of(union):
-        found = model.model_fields.get("type")
-        annotation = found.annotation if found is not None else None
-        literals = [a for a in _arms(annotation) if get_origin(a) is Literal]
-        for literal in literals:
-            for tag in get_args(literal):
-                if isinstance(tag, str):
-                    out[tag] = (*out.get(tag, ()), model)
-    return out
-
-
-@cache
-def item_tags() -> Tags:
-    """The output item classes by ``type``, read off the SDK's union once, on first
-    use (the SDK loads when a typed object is first built, not to check a stream)."""
-    from openai.types.responses import ResponseOutputItem
-
-    return tags_of(ResponseOutputItem)
-
-
-def _list_of_models(annotation: Any) -> tuple[Tags, bool] | None:
-    """The tags of a field that holds a list of a union of models (through
-    ``Optional`` or a union with a scalar), and whether its tags pick (see
-    :attr:`_Plan.tagged`); None for any other field."""
-    for arm in _arms(annotation):
-        if get_origin(arm) is list:
-            models = _models_of(get_args(arm)[0])
-            if len(models) > 1:
-                tags = tags_of(get_args(arm)[0])
-                return tags, _tags_pick(models, tags)
-    return None
-
-
-def _tags_pick(models: list[type[BaseModel]], tags: Tags) -> bool:
-    """Whether a union's ``type`` alone picks the class pydantic's smart union would:
-    every class requires its ``type`` (none takes an element without one) and each
-    tag names one class (a literal no other class accepts)."""
-    required = all((found := m.model_fields.get("type")) is not None and found.is_required()
-                   for m in models)
-    named = {cls for classes in tags.values() for cls in classes}
-    return required and named == set(models) and all(len(c) == 1 for c in tags.values())
-
-
-@dataclass(frozen=True)
-class _Fill:
-    """A required scalar field that real servers omit, below a model class."""
-
-    path: tuple[str, ...]
-    """The field's path through fields that each hold one model."""
-    classes: tuple[type[BaseModel], ...]
-    """The model class at each step of the path, the top one first."""
-    placeholder: Any
-    """A value the field's type validates (taken out of the result again)."""
-
-
-@dataclass
-class _Plan:
-    """How :func:`typed_model` builds one model class, field by field."""
-
-    types: dict[str, Any]
-    """Each field's type (as pydantic validates it)."""
-    lists: dict[str, Tags]
-    """Fields holding a list of a union of models: their tags."""
-    tagged: frozenset[str]
-    """Those of :attr:`lists` whose elements are always typed by tag, whatever the
-    length: the tag names the one class the smart union could pick (an element of
-    another tag fails every class), for one validation instead of one try per class
-    (a function tool in ``Response.tools``: 16 tries, 13 µs, against 1.5 µs)."""
-    models: dict[str, type[BaseModel]]
-    """Fields holding one model (or None): built part by part when they fail."""
-    required: frozenset[str]
-    """Fields without a default: the model cannot be validated without them."""
-    adapters: dict[str, TypeAdapter[Any]] = field(default_factory=dict)
-    failed: tuple[str, ...] = ()
-    """Fields of :attr:`models` that failed validation in this class before: typed
-    alone first from now on (replaced whole, never edited: safe to read while
-    another thread adds to it)."""
-    built: dict[tuple[tuple[str, type, Any], ...], BaseModel] = field(default_factory=dict)
-    """Flat values (scalars only) that failed validation, by their exact items, and
-    the model built leniently from each: never handed out, only copies of it."""
-    fills: tuple[_Fill, ...] = ()
-    """Required scalar fields found missing before (see the module; replaced whole,
-    never edited)."""
 
 
 _BUILT_MAX = 64
@@ -211,35 +111,6 @@ def _flat_key(wire: dict[str, Any]) -> tuple[tuple[str, type, Any], ...] | None:
             return None
         key.append((name, kind, value))
     return tuple(key)
-
-
-@cache
-def _plan(model: type[BaseModel]) -> _Plan:
-    plan = _Plan({}, {}, frozenset(), {}, frozenset(n for n, i in model.model_fields.items()
-                                                   if i.is_required()))
-    tagged: set[str] = set()
-    for name, info in model.model_fields.items():
-        annotation = info.annotation
-        plan.types[name] = (Annotated.__class_getitem__((annotation, *info.metadata))  # type: ignore[attr-defined]
-                            if info.metadata else annotation)
-        found = _list_of_models(annotation)
-        if found is not None:
-            plan.lists[name] = found[0]
-            if found[1]:
-                tagged.add(name)
-        arms = [a for a in _arms(annotation) if a is not type(None)]
-        if len(arms) == 1 and isinstance(arms[0], type) and issubclass(arms[0], BaseModel):
-            plan.models[name] = arms[0]
-    plan.tagged = frozenset(tagged)
-    return plan
-
-
-def _adapter(plan: _Plan, name: str) -> TypeAdapter[Any]:
-    """The validator of one field alone (built on first use, kept in the plan)."""
-    adapter = plan.adapters.get(name)
-    if adapter is None:
-        adapter = plan.adapters[name] = TypeAdapter(plan.types[name])
-    return adapter
 
 
 def _validate(model: type[BaseModel], value: Any) -> Any:
@@ -298,11 +169,11 @@ def typed_model(model: type[BaseModel], wire: dict[str, Any], given: dict[str, A
     """``model`` from ``wire``, with the fields in ``given`` already typed.
 
     The whole is validated at once when it can be; a list of a union of models is
-    typed by tag when its tags pick (:attr:`_Plan.tagged`) or it is longer than
-    :data:`_FAST_LIST`, and a field that fails
-    validation is built alone (see the module). ``learn=False`` neither uses nor
-    adds to what the class remembers of failed parts (the reference path of the
-    tests)."""
+    typed by tag when its tags pick
+    (:attr:`~runflow.protocols.responses.plans.Plan.tagged`) or it is longer than
+    :data:`_FAST_LIST`, and a field that fails validation is built alone (see the
+    module). ``learn=False`` neither uses nor adds to what the class remembers of
+    failed parts (the reference path of the tests)."""
     plan = _plan(model)
     flat = None
     if learn and not given:
@@ -373,11 +244,11 @@ _ABSENT = object()
 _PLACEHOLDERS: dict[Any, Any] = {int: 0, str: "", float: 0.0, bool: False}
 
 
-def _learn_fill(plan: _Plan, model: type[BaseModel], error: Any) -> bool:
+def _learn_fill(plan: Plan, model: type[BaseModel], error: Any) -> bool:
     """Whether ``error`` (of validating ``model``) is a missing scalar that can be
-    filled in (:attr:`_Plan.fills`, to which its path is added): a required field of
-    a plain scalar type without constraints or alias, at a path through fields that
-    each hold one model."""
+    filled in (:attr:`~runflow.protocols.responses.plans.Plan.fills`, to which its
+    path is added): a required field of a plain scalar type without constraints or
+    alias, at a path through fields that each hold one model."""
     loc = error["loc"]
     if error["type"] != "missing" or not loc or not all(type(step) is str for step in loc):
         return False
@@ -396,15 +267,15 @@ def _learn_fill(plan: _Plan, model: type[BaseModel], error: Any) -> bool:
         return False
     path = tuple(loc)
     if all(path != known.path for known in plan.fills) and len(plan.fills) < _FILLS_MAX:
-        plan.fills = (*plan.fills, _Fill(path, tuple(classes), _PLACEHOLDERS[info.annotation]))
+        plan.fills = (*plan.fills, Fill(path, tuple(classes), _PLACEHOLDERS[info.annotation]))
     return True
 
 
-def _filled(model: type[BaseModel], fills: tuple[_Fill, ...], fast: dict[str, Any]) -> Any:
+def _filled(model: type[BaseModel], fills: tuple[Fill, ...], fast: dict[str, Any]) -> Any:
     """``model`` validated from ``fast`` with the remembered missing fields filled in
     and taken out of the result again; None if none is missing or it fails anyway
     (``fast`` is left as it was)."""
-    filled: list[_Fill] = []
+    filled: list[Fill] = []
     before: dict[str, Any] = {}  # the top-level values replaced (_ABSENT: added)
     for fill in fills:
         path = fill.path
@@ -460,7 +331,7 @@ def _filled(model: type[BaseModel], fills: tuple[_Fill, ...], fast: dict[str, An
     return typed
 
 
-def _remember(plan: _Plan, bad: set[str]) -> None:
+def _remember(plan: Plan, bad: set[str]) -> None:
     """Add the model-typed fields among ``bad`` to what ``plan`` types first."""
     new = [name for name in sorted(bad) if name in plan.models and name not in plan.failed]
     if new:
@@ -475,7 +346,7 @@ def _without(model: type[BaseModel], fast: dict[str, Any], bad: set[str]) -> Any
         return None
 
 
-def _build_fields(plan: _Plan, wire: dict[str, Any], bad: set[str], given: dict[str, Any],
+def _build_fields(plan: Plan, wire: dict[str, Any], bad: set[str], given: dict[str, Any],
                   long: list[str]) -> dict[str, Any]:
     """Each field of ``wire`` typed alone: validated, or built part by part if bad."""
     values: dict[str, Any] = {}
@@ -487,7 +358,7 @@ def _build_fields(plan: _Plan, wire: dict[str, Any], bad: set[str], given: dict[
         if annotation is None:
             values[name] = copy_of(value)  # an extra field, as it came
         elif name not in bad:
-            values[name] = _adapter(plan, name).validate_python(value)
+            values[name] = adapter(plan, name).validate_python(value)
         elif name in lists and type(value) is list:
             values[name] = [typed_by_tag(v, lists[name]) for v in value]
         elif name in plan.models and type(value) is dict:
