@@ -35,7 +35,8 @@ under it.
 --json prints one object per file per line:
   {"file", "ok", "events", "ending", "protocol", "status", "run_status" (Assistants),
    "expected": {code: count} (quirks the --profile expects),
-   "violations": [{"index", "line", "event", "code", "severity", "entity", "message"}],
+   "violations": [{"index", "line", "event", "code", "severity", "entity", "message",
+                   "path"}],
    "findings": [{"rule", "severity", "index", "event", "entity", "message",
                  "consequences": [...]}] (every layer, grouped by root cause)}
 
@@ -201,6 +202,7 @@ def report(replay: Replay, ok: bool, groups: list[Group] | None = None) -> dict[
                 "severity": v.severity,
                 "entity": str(v.entity) if v.entity else None,
                 "message": v.message,
+                "path": v.path,
             }
             for v in flow.violations
         ],
