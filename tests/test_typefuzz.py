@@ -20,6 +20,7 @@ from conftest import recordings_dir
 from runflow import RunFlow
 from runflow.engine.jsonparse import JSONError, dump_json, parse_json
 from runflow.testing.typefuzz import (
+    HOSTILE_RAW,
     MODES,
     RAW_VALUES,
     VALUES,
@@ -47,7 +48,7 @@ def corpus() -> Corpus:
 def test_no_untyped_exception_for_any_type_confusion() -> None:
     report = run_typefuzz(corpus(), BUDGET, seed=0)
     assert report.inputs == BUDGET
-    assert set(report.per_value) == {label for label, _ in (*VALUES, *RAW_VALUES)}
+    assert set(report.per_value) == {label for label, _ in (*VALUES, *RAW_VALUES, *HOSTILE_RAW)}
     untyped, inconsistent = report.untyped, len(report.inconsistent)
     assert (untyped, inconsistent) == (0, 0), (
         "untyped exceptions escaped runflow:\n" + report.format(30))

@@ -107,6 +107,43 @@ def test_the_fuzz_tells_a_message_of_unbounded_size(
 
 
 # --------------------------------------------------------------------------- #
+# numbers a float cannot hold, inside a delta (the layers keep its data: 9529711)
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(("label", "findings"), [
+    ("out-of-range numbers in logprobs", 0),  # the SDK's floats and ints take them
+    ("out-of-range numbers in a list", 1),  # logprobs[0] is inf, not a Logprob
+    ("1e999", 1),
+])
+def test_out_of_range_numbers_in_a_deltas_logprobs_reach_the_types_layer(
+        label: str, findings: int) -> None:
+    """Most deltas hold ``"logprobs": []``: the fuzz's values that hold ``1e999``,
+    ``-1E+400`` and a 400-digit integer inside a list put them in it. The layers keep
+    the delta's data (it used to be dropped, so the types layer never saw it), the
+    types layer types it and names the path, nothing raises, the flow stays
+    consistent."""
+    seed = _seed("message")
+    assert seed.events[4]["event"] == "response.output_text.delta"
+    inp = Input(seed.name, 4, ("logprobs",), label, "sse")
+    text = json.dumps({**seed.events[4]["data"], "logprobs": None}).replace(
+        '"logprobs": null', '"logprobs": ' + dict(BOTH.raw_values)[label])
+    delta = tapped(RESPONSES, seed.events, 4, text)[4]
+    assert isinstance(delta.data, dict) and delta.data["sequence_number"] == 4
+    assert float("inf") in [delta.data["logprobs"], *_numbers(delta.data["logprobs"])]
+    result = run_input(seed, inp, target=BOTH)
+    assert (result.escape, result.inconsistent) == (None, ())
+    assert result.typed is not None and result.typed.problems == []
+    assert result.typed.findings == findings
+
+
+def _numbers(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _numbers(v)]
+    return [value]
+
+
+# --------------------------------------------------------------------------- #
 # a bounded run over the Responses item families, values and keys
 # --------------------------------------------------------------------------- #
 def test_every_mutation_goes_through_the_types_layer_once() -> None:

@@ -71,12 +71,24 @@ HOSTILE_VALUES: Final[tuple[tuple[str, Any], ...]] = (
 nested deep (but within the parser's bound), control and format characters, and
 a string of 4-byte characters (a limit counted in characters, not bytes)."""
 
+_BIG = "1" + "0" * 400
 HOSTILE_RAW: Final[tuple[tuple[str, str], ...]] = (
     ("1e999", "1e999"),
-    ("400-digit integer", "1" + "0" * 400),
+    ("-1E+400", "-1E+400"),
+    ("400-digit integer", _BIG),
+    ("out-of-range numbers in a list", f"[1e999,-1E+400,{_BIG}]"),
+    ("out-of-range numbers in logprobs",
+     f'[{{"token":"x","logprob":1e999,"bytes":[{_BIG}],"top_logprobs":'
+     f'[{{"token":"y","logprob":-1E+400,"bytes":[]}}],"unknown":-1E+400}}]'),
 )
-"""JSON text the parser turns into ``inf`` (it rejects ``Infinity`` but not an
-overflowing exponent) and into an integer past any fixed width."""
+"""JSON text the parser turns into ``inf`` and ``-inf`` (it rejects ``Infinity`` but
+not an overflowing exponent) and into an integer past any fixed width: alone, and
+inside a list and an object. Most recorded deltas hold ``"logprobs": []``, a list
+with no element to replace, so a number put in its place replaces the list; the last
+two put the numbers inside it (the last in the SDK's logprob shape, a known field, a
+nested list and an unknown field), where the layers keep a delta's data whatever
+numbers it holds (:func:`runflow.conform.events.layers_data`) and the types layer
+reads it."""
 
 
 Event = dict[str, Any]
@@ -146,7 +158,9 @@ class Target:
         return dict(self.raw_values).get(label)
 
 
-ASSISTANTS_FUZZ: Final = Target("assistants", RunFlow)
+ASSISTANTS_FUZZ: Final = Target("assistants", RunFlow, VALUES, (*RAW_VALUES, *HOSTILE_RAW))
+"""The out-of-range numbers too (:data:`HOSTILE_RAW`): a delta's data holding one
+reaches the layers whole, as the Responses one does."""
 RESPONSES_FUZZ: Final = Target(
     "responses", ResponseFlow, (*VALUES, *HOSTILE_VALUES), (*RAW_VALUES, *HOSTILE_RAW),
     ("sse", "events", "sdk"), sdk_event=_responses_sdk_event, stepwise=True, list_items=2,
