@@ -190,3 +190,19 @@ def edited_capture(name: str, edits: dict[int, Edit], tmp_path: Path) -> Path:
     path = tmp_path / "hostile.sse"
     path.write_bytes(encode_sse(events)[0])
     return path
+
+
+def sse_fields(path: Path) -> list[tuple[str | None, str | None]]:
+    """The ``(event name, data text)`` of each block of an SSE capture (None where the
+    block has no such line), as the tests that re-encode captures read them."""
+    out: list[tuple[str | None, str | None]] = []
+    for block in path.read_bytes().replace(b"\r\n", b"\n").split(b"\n\n"):
+        name: str | None = None
+        data: str | None = None
+        for line in block.split(b"\n"):
+            if line.startswith(b"event:"):
+                name = line[6:].strip().decode()
+            elif line.startswith(b"data:"):
+                data = line[5:].strip().decode()
+        out.append((name, data))
+    return out

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from conftest import recordings_dir
+from helpers import sse_fields
 
 from runflow import Limits
 from runflow.engine.jsonparse import has_non_finite
@@ -48,16 +49,7 @@ def _captures() -> list[tuple[str, list[tuple[str | None, Any]]]]:
     folder = recordings_dir() / "responses"
     out = []
     for path in sorted(folder.glob("*.sse")):
-        events = []
-        for block in path.read_bytes().replace(b"\r\n", b"\n").split(b"\n\n"):
-            name, data = None, None
-            for line in block.split(b"\n"):
-                if line.startswith(b"event:"):
-                    name = line[6:].strip().decode()
-                elif line.startswith(b"data:"):
-                    data = line[5:].strip().decode()
-            if data is not None:
-                events.append((name, data))
+        events = [(name, data) for name, data in sse_fields(path) if data is not None]
         out.append((path.name, events))
     return out
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import recordings_dir
+from helpers import sse_fields
 
 from runflow import Limits
 from runflow.engine import sse
@@ -39,16 +40,8 @@ def _captures() -> list[tuple[str, list[tuple[str, Any]]]]:
     """Each Assistants SSE capture, as its ``(event name, parsed data)`` pairs."""
     out = []
     for path in sorted(recordings_dir().glob("*.sse")):
-        events = []
-        for block in path.read_bytes().replace(b"\r\n", b"\n").split(b"\n\n"):
-            name, data = None, None
-            for line in block.split(b"\n"):
-                if line.startswith(b"event:"):
-                    name = line[6:].strip().decode()
-                elif line.startswith(b"data:"):
-                    data = line[5:].strip().decode()
-            if name is not None and data is not None:
-                events.append((name, data if data == "[DONE]" else json.loads(data)))
+        events = [(name, data if data == "[DONE]" else json.loads(data))
+                  for name, data in sse_fields(path) if name is not None and data is not None]
         out.append((path.name, events))
     return out
 
