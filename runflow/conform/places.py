@@ -83,8 +83,9 @@ _last: tuple[Protocol | None, Places] = (None, Places({}, {}))
 def places(protocol: Protocol) -> Places:
     """``protocol``'s places, read from its tables on first use and kept."""
     global _last
-    if _last[0] is protocol:
-        return _last[1]
+    last = _last  # read once: another thread may set it between two reads
+    if last[0] is protocol:
+        return last[1]
     found = _READ.get(id(protocol))
     if found is None or found[0] is not protocol:
         if len(_READ) >= _KEPT:
