@@ -285,12 +285,7 @@ def sse_event(protocol: Protocol, index: int, stream: int, raw: RawEvent) -> Tap
         if raw.data.startswith(b"[DONE]"):
             data = "[DONE]"
         else:
-            try:
-                parsed = from_json(raw.data, allow_inf_nan=False)
-            except ValueError:
-                parsed = None
-            else:
-                data = layers_data(protocol, raw.event, raw.data, parsed)
+            data = _parsed(protocol, raw.event, raw.data)
     return named_event(protocol, index, stream, raw.event, data, raw.data)
 
 
@@ -298,9 +293,7 @@ def named_event(protocol: Protocol, index: int, stream: int, name: str | None, d
                 raw: bytes | None) -> TappedEvent:
     """The event named by its data's type field where the protocol names events so,
     else by ``name``; ``[DONE]`` alone is ``done``."""
-    field_ = protocol.type_field
-    if field_ is not None and isinstance(data, dict) and isinstance(data.get(field_), str):
-        name = data[field_]
+    name = _named(protocol, name, data)
     if name is None and data == "[DONE]":
         name = "done"
     return TappedEvent(index, stream, name, data, raw)
@@ -316,10 +309,7 @@ def observed(protocol: Protocol, index: int, stream: int, name: str | None,
         if raw.startswith(b"[DONE]"):
             data = "[DONE]"
         elif parsed is None:  # the flow took it for its protocol's end: parse it here
-            try:
-                data = parse_json(raw)
-            except JSONError:
-                data = None
+            data = _parsed(protocol, name, raw)
         elif not isinstance(parsed, BadData):  # (not JSON)
             data = layers_data(protocol, name, raw, parsed)
     return named_event(protocol, index, stream, name, data, raw)
@@ -340,11 +330,28 @@ def layers_data(protocol: Protocol, name: str | None, raw: bytes, parsed: Any) -
     (:mod:`runflow.conform.short_paths`)."""
     if not (may_overflow(raw) and has_non_finite(parsed)):
         return parsed
-    field_ = protocol.type_field
-    if field_ is not None and isinstance(parsed, dict) and isinstance(parsed.get(field_), str):
-        name = parsed[field_]
+    name = _named(protocol, name, parsed)
     route = protocol.routes.get(name) if name is not None else None
     return parsed if route is not None and route[0] is EventKind.DELTA else None
+
+
+def _parsed(protocol: Protocol, name: str | None, raw: bytes) -> Any:
+    """The data the layers keep of JSON text ``raw`` they parse themselves
+    (:func:`layers_data`); None when it is not JSON."""
+    try:
+        parsed = from_json(raw, allow_inf_nan=False)
+    except ValueError:
+        return None
+    return layers_data(protocol, name, raw, parsed)
+
+
+def _named(protocol: Protocol, name: str | None, data: Any) -> str | None:
+    """The event's name: its data's type field where the protocol names events so and
+    the data holds one, else ``name`` (the SSE event line's)."""
+    field_ = protocol.type_field
+    if field_ is not None and isinstance(data, dict) and isinstance(data.get(field_), str):
+        return str(data[field_])
+    return name
 
 
 def tap_recording(protocol: Protocol, recording: Recording) -> list[TappedEvent]:
