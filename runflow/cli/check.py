@@ -78,6 +78,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     if args.quiet:
         out.quiet()
     from runflow.cli.transcripts import read_transcript
+    from runflow.conform.findings import others_ok
     from runflow.conform.recorded import Grader  # noqa: F401 - imported before the freeze
 
     # What the imports made lives as long as the process: the cyclic collector need
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             continue
         out.status(f"{label}: grading {replay.flow.event_count:,} events")
         groups = graders[0].groups()
-        ok = is_ok(replay, strict=args.strict) and _findings_ok(groups, strict=args.strict)
+        ok = is_ok(replay, strict=args.strict) and others_ok(groups, strict=args.strict)
         if not ok:
             bad += 1
             code = max(code, EXIT_VIOLATIONS)
@@ -143,12 +144,6 @@ def is_ok(replay: Replay, *, strict: bool) -> bool:
     """No error-severity violation (with ``strict``: no violation at all)."""
     violations = replay.flow.violations
     return not violations if strict else all(v.severity != "error" for v in violations)
-
-
-def _findings_ok(groups: list[Group], *, strict: bool) -> bool:
-    """No error finding beyond the grammar (which :func:`is_ok` judges)."""
-    every = [f for g in groups for f in (g.root, *g.consequences) if f.layer != "grammar"]
-    return not every if strict else all(f.severity != "error" for f in every)
 
 
 def _grader(flow: Any, feeder: Any, made: list[Grader], path: str, types: bool) -> Grader:
@@ -223,7 +218,7 @@ def _print_human(replay: Replay, ok: bool, out: Output, groups: list[Group]) -> 
     from runflow.conform.report_text import consequence_lines
 
     flow = replay.flow
-    every = [f for g in groups for f in (g.root, *g.consequences)]
+    every = [f for g in groups for f in g.members]
     errors = sum(f.severity == "error" for f in every)
     warnings = len(every) - errors
     verdict = out.style("ok", "green") if ok else out.style("NOT OK", "red", "bold")

@@ -25,7 +25,7 @@ from runflow.cli.common import TRANSCRIPT_PROTOCOL, write_json
 
 if TYPE_CHECKING:
     from runflow.cli.output import Output
-    from runflow.conform.findings import Finding, Group
+    from runflow.conform.findings import Finding
     from runflow.conform.websocket_layers import ResponseGroups
     from runflow.protocols.responses.websocket import ConnectionFlow, FrameViolation
     from runflow.protocols.responses.websocket.transcript import Frame
@@ -117,10 +117,6 @@ class Checked:
     findings: list[list[ResponseGroups]]
 
 
-def _members(group: Group) -> tuple[Finding, ...]:
-    return (group.root, *group.consequences)
-
-
 def check_report(path: str, connections: Connections, *, strict: bool = False,
                  types: bool = False) -> tuple[bool, dict[str, Any], Checked]:
     """Whether the transcript is ok, its ``--json`` object, and what was checked: each
@@ -128,16 +124,15 @@ def check_report(path: str, connections: Connections, *, strict: bool = False,
     grammar's, payload and order findings; with ``types``, the SDK's types too), each
     naming its frame. The grammar's findings are the connection's violations too, so
     only the other layers' findings count beside those."""
+    from runflow.conform.findings import others_ok
     from runflow.conform.websocket_layers import response_groups
     from runflow.protocols.responses.websocket.transcript import ending
 
     flows = _flows(connections)
     found = [response_groups(flow, frames, types=types, number=n)
              for n, (flow, frames) in enumerate(zip(flows, connections, strict=True))]
-    every = [f for per in found for response in per for g in response.groups
-             for f in _members(g) if f.layer != "grammar"]
-    ok = _ok(flows, strict=strict) and (
-        not every if strict else all(f.severity != "error" for f in every))
+    ok = _ok(flows, strict=strict) and others_ok(
+        (g for per in found for response in per for g in response.groups), strict=strict)
     return ok, {
         "file": path,
         "ok": ok,
@@ -177,11 +172,11 @@ def print_check(path: str, ok: bool, checked: Checked, out: Output) -> None:
     flows = checked.flows
     groups = [g for per in checked.findings for response in per for g in response.groups]
     every = [*(v.severity for flow in flows for v in flow.violations),
-             *(f.severity for g in groups for f in _members(g) if f.layer != "grammar")]
+             *(f.severity for g in groups for f in g.members if f.layer != "grammar")]
     errors = every.count("error")
     verdict = out.style("ok", "green") if ok else out.style("NOT OK", "red", "bold")
     counts = f", {errors} error(s), {len(every) - errors} warning(s)" if every else ""
-    found = sum(len(_members(g)) for g in groups)
+    found = sum(len(g.members) for g in groups)
     if groups and len(groups) < found:
         counts += f", {len(groups)} root cause(s) of {found} response finding(s)"
     out.print(f"{path}: {verdict} ({TRANSCRIPT_PROTOCOL}, {len(flows)} connection(s){counts})")

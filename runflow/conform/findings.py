@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-__all__ = ["Finding", "Group", "Severity"]
+__all__ = ["Finding", "Group", "Severity", "others_ok"]
 
 Severity = Literal["error", "warning"]
 
@@ -53,10 +54,22 @@ class Group:
     consequences: tuple[Finding, ...] = field(default=())
 
     @property
+    def members(self) -> tuple[Finding, ...]:
+        """The root, then its consequences."""
+        return (self.root, *self.consequences)
+
+    @property
     def severity(self) -> Severity:
-        every = (self.root, *self.consequences)
-        return "error" if any(f.severity == "error" for f in every) else "warning"
+        return "error" if any(f.severity == "error" for f in self.members) else "warning"
 
     def to_json(self) -> dict[str, Any]:
         return {**self.root.to_json(), "group_severity": self.severity,
                 "consequences": [f.to_json() for f in self.consequences]}
+
+
+def others_ok(groups: Iterable[Group], *, strict: bool) -> bool:
+    """No error finding beyond the grammar's (whose violations the flow's own verdict
+    judges); with ``strict``, no such finding at all: what ``runflow check`` adds to
+    the flow's verdict, for a recording and for each response of a transcript."""
+    every = [f for g in groups for f in g.members if f.layer != "grammar"]
+    return not every if strict else all(f.severity != "error" for f in every)

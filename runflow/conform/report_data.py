@@ -55,7 +55,7 @@ def junit_xml(report: Report) -> bytes:
         by_rule: dict[str, list[str]] = {}
         warned: dict[str, list[str]] = {}
         for g in s.groups:
-            for f in (g.root, *g.consequences):
+            for f in g.members:
                 target = by_rule if f.severity == "error" else warned
                 target.setdefault(f.rule, []).append(f"[{f.flow}] {f.where()} {f.message}")
         rules = sorted(s.checked | by_rule.keys() | warned.keys())

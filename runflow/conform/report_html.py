@@ -123,7 +123,7 @@ def _gap(count: int) -> str:
 def _timeline(s: ScenarioResult, flow: FlowResult, numbers: dict[int, int]) -> str:
     hits: dict[int, list[tuple[int, Finding]]] = {}
     for g in flow.groups:
-        for f in (g.root, *g.consequences):
+        for f in g.members:
             if f.index is not None:
                 hits.setdefault(f.index, []).append((numbers.get(id(f), 0), f))
     rows = ['<table class="timeline"><tr><th>#</th><th>stream</th><th>event</th>'

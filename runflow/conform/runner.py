@@ -104,7 +104,7 @@ class ScenarioResult:
 
     @property
     def findings(self) -> list[Finding]:
-        return [f for g in self.groups for f in (g.root, *g.consequences)]
+        return [f for g in self.groups for f in g.members]
 
 
 @dataclass
