@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from runflow.conform.events import TappedEvent, entity_key
+from runflow.conform.events import entity_key, named_event
 from runflow.conform.findings import Finding, Group
 from runflow.conform.grade import Layers
 from runflow.conform.grouping import group
@@ -68,8 +68,7 @@ def _graded(connection: ConnectionFlow, frames: Sequence[Frame], types: bool,
         for index, at in enumerate(places):
             frame = frames[at]
             data = parse_frame(frame.data)
-            name = data.get("type") if isinstance(data, dict) else None
-            event = TappedEvent(index, number, name if isinstance(name, str) else None,
+            event = named_event(RESPONSES, index, number, None,
                                 data if isinstance(data, dict) else None,
                                 frame.data.encode("utf-8", "replace"))
             layers.see(event)
@@ -120,8 +119,7 @@ def response_groups(connection: ConnectionFlow, frames: Sequence[Frame], *,
                  if f.rule.startswith("grammar.") or f.rule in graded]
         if not found:
             continue
-        groups = group(found, root=RESPONSES.root, announcers=layers.announcers,
-                       protocol=RESPONSES.name)
+        groups = group(found, announcers=layers.announcers, protocol=RESPONSES)
         end = len(frames)
         out.append(ResponseGroups(record.id, record.lane, [
             Group(_at_frame(g.root, places, end),
